@@ -1,0 +1,35 @@
+"""chainrule: neural networks on a computational graph with reverse-mode autodiff over NumPy.
+
+Example:
+    >>> import chainrule as cr
+    >>> x, y, z = (cr.tensor(v, requires_grad=True) for v in (2.0, 3.0, 4.0))
+    >>> J = 4 * (x + y * z)
+    >>> J.backward()
+    >>> J.item(), x.grad.item(), y.grad.item(), z.grad.item()
+    (56.0, 4.0, 16.0, 12.0)
+"""
+
+from chainrule.tensor import (
+    DEFAULT_DTYPE, Tensor, arange, eye, full, is_tensor, linspace, ones, ones_like, tensor, zeros,
+    zeros_like,
+)
+from chainrule.autograd import (
+    Function, GradcheckError, backward, detect_anomaly, enable_grad, grad, gradcheck,
+    is_grad_enabled, no_grad, set_grad_enabled,
+)
+from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
+from chainrule.ops import __all__ as _ops_all
+
+import numpy as _np
+
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
+    "linspace", "eye", "DEFAULT_DTYPE", "Function", "GradcheckError", "backward", "detect_anomaly",
+    "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "float16", "float32", "float64", "int32", "int64", "bool_", *_ops_all,
+]

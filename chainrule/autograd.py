@@ -1,0 +1,420 @@
+"""Reverse-mode automatic differentiation: Function, the graph walk, no_grad, grad and gradcheck.
+
+Every differentiable operation is a ``Function`` subclass with a ``forward`` on ndarrays and a
+``backward`` on Tensors, side by side. Because backward is written with chainrule's own ops, the
+backward pass can itself be recorded (``create_graph=True``) to get gradients of gradients.
+
+The walk (``backward``/``grad``) is one iterative topological sort followed by one reverse sweep
+that accumulates the gradients of tensors used more than once. Gradients of broadcast inputs are
+summed back to the input's shape in one place (``ops.sum_to_shape``, called by the walk), not
+in each op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+
+class _GradMode(threading.local):
+    enabled = True
+    anomaly = False
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded right now."""
+    return _mode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn recording on or off inside a ``with`` block or a decorated function."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_mode.enabled)
+        _mode.enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.enabled = self._previous.pop()
+
+
+class no_grad(set_grad_enabled):
+    """Record nothing: results of operations do not require grad (inference, weight updates).
+
+    Works as a context manager and as a decorator.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record operations again inside a ``no_grad`` region."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Check every gradient made during backward for NaN and name the op that produced it.
+
+    Slower (one ``isnan`` per gradient): use it to hunt a NaN, not for training.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([0.0], requires_grad=True)
+        >>> with cr.detect_anomaly():
+        ...     cr.sqrt(x).backward(cr.tensor([0.0]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: detect_anomaly: the backward of Pow produced NaN ...
+    """
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_mode.anomaly)
+        _mode.anomaly = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.anomaly = self._previous.pop()
+
+
+class Function:
+    """A differentiable operation: ``forward`` on ndarrays and ``backward`` on Tensors.
+
+    Subclasses implement ``forward(self, *arrays, **params) -> ndarray``, saving on ``self`` only
+    what backward needs, and ``backward(self, grad) -> Tensor | tuple``, returning one gradient
+    (or None) per input, written with chainrule ops so that it can itself be differentiated.
+    Inside backward, ``self.inputs`` are the input Tensors and ``self.output`` is the result
+    (kept by a weak reference, only for subclasses that set ``save_output = True``).
+
+    Call an op through ``apply``: ``Exp.apply(x)``. ``apply`` records a node only when grad mode is
+    on and an input requires grad; otherwise it is a plain NumPy call plus one wrapper.
+    """
+
+    save_output = False
+    inputs: tuple[Tensor, ...] | None
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        fn = cls.__new__(cls)
+        data = fn.forward(*[t.data for t in inputs], **params)
+        if _mode.enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    fn.inputs = inputs
+                    out = Tensor._make(data, True, fn)
+                    if cls.save_output:
+                        fn._output_ref = weakref.ref(out)
+                    return out
+        return Tensor._make(data)
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def backward(self, grad: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no backward rule: it cannot be differentiated"
+        )
+
+    @property
+    def output(self) -> Tensor:
+        out = self._output_ref()
+        if out is None:  # the walk holds every tensor it visits, so this means a misuse
+            raise RuntimeError(f"{type(self).__name__}: its output was freed before backward")
+        return out
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _free(self) -> None:
+        """Drop the inputs and everything saved for backward (the graph is then freed)."""
+        self.__dict__.clear()
+        self.inputs = None
+
+
+# ------------------------------------------------------------------ the graph walk
+
+
+def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Every tensor that requires grad and leads to ``roots``, inputs before outputs (iterative)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        fn = t.grad_fn
+        if fn is not None:
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"backward: the graph through {fn.name} was freed by an earlier backward(); "
+                    "pass retain_graph=True to the first call to go through the graph twice"
+                )
+            for inp in fn.inputs:
+                if inp._requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order
+
+
+def _as_gradient(root: Tensor, gradient: Any) -> Tensor:
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {root.shape}; gradients can be created implicitly "
+                "only for a scalar output. Pass gradient= (a tensor of that shape), or reduce first "
+                "(e.g. .sum())"
+            )
+        return Tensor._make(np.ones_like(root.data))
+    g = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=root.dtype))
+    if g.shape != root.shape:
+        raise RuntimeError(f"backward: gradient has shape {g.shape} but the output has shape {root.shape}")
+    return g
+
+
+def _run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    wanted: Sequence[Tensor] | None,
+) -> dict[int, Tensor]:
+    """Propagate gradients from ``roots`` to every tensor behind them.
+
+    With ``wanted`` None, leaf gradients accumulate into ``.grad``; otherwise ``.grad`` is left
+    untouched and the gradients of the ``wanted`` tensors are returned by ``id``.
+    """
+    order = _topological_order(roots)
+    wanted_ids = {id(t) for t in wanted} if wanted is not None else None
+    grads: dict[int, Tensor] = {}
+    for r, g in zip(roots, root_grads):
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+    found: dict[int, Tensor] = {}
+    handed_out: set[int] = set()  # arrays already stored in some .grad: never share one
+    anomaly = _mode.anomaly
+
+    with set_grad_enabled(create_graph):
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if wanted_ids is not None:
+                if id(t) in wanted_ids:
+                    found[id(t)] = g
+            elif t.grad_fn is None or t._retains_grad:
+                if not create_graph:
+                    if id(g.data) in handed_out:
+                        g = Tensor._make(g.data.copy())
+                    handed_out.add(id(g.data))
+                t.grad = g if t.grad is None or t.grad_fn is not None else t.grad + g
+            fn = t.grad_fn
+            if fn is None:
+                continue
+            input_grads = fn.backward(g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for i, (inp, ig) in enumerate(zip(fn.inputs, input_grads)):
+                if ig is None or not inp._requires_grad:
+                    continue
+                if ig.shape != inp.shape:
+                    ig = _ops.sum_to_shape(ig, inp.shape)
+                if ig.dtype != inp.dtype:
+                    ig = _ops.cast(ig, inp.dtype)
+                if anomaly and np.isnan(ig.data).any():
+                    raise FloatingPointError(
+                        f"detect_anomaly: the backward of {fn.name} produced NaN in the gradient "
+                        f"of its input {i} (shape {inp.shape})"
+                    )
+                key = id(inp)
+                grads[key] = grads[key] + ig if key in grads else ig
+            if not retain_graph:
+                fn._free()
+    return found
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate into each leaf's ``.grad`` the gradient of ``tensors`` (see ``Tensor.backward``)."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(roots) if grad_tensors is None else [grad_tensors]
+    for r in roots:
+        if not r._requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph; did you compute it "
+                "under no_grad, or from tensors without requires_grad=True?"
+            )
+    root_grads = [_as_gradient(r, g) for r, g in zip(roots, grad_tensors)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward(roots, root_grads, retain_graph, create_graph, wanted=None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Return the gradients of ``outputs`` with respect to ``inputs`` without touching ``.grad``.
+
+    With ``create_graph=True`` the result is itself differentiable, so gradients of gradients
+    (Hessian-vector products, second derivatives) are one more call away.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(0.5, dtype='float64', requires_grad=True)
+        >>> (dy,) = cr.grad(cr.tanh(x), x, create_graph=True)
+        >>> (d2y,) = cr.grad(dy, x)
+        >>> round(d2y.item(), 6)  # -2 tanh(x) (1 - tanh(x)^2)
+        -0.726862
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    for i, t in enumerate(ins):
+        if not t._requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+    for o in outs:
+        if not o._requires_grad:
+            raise RuntimeError("grad: an output does not require grad: it does not depend on any input")
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_as_gradient(o, g) for o, g in zip(outs, grad_outputs)]
+    found = _run_backward(outs, root_grads, retain_graph, create_graph, wanted=ins)
+    result = []
+    for i, t in enumerate(ins):
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(g)
+    return tuple(result)
+
+
+# ------------------------------------------------------------------ gradient check
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numerical gradients disagree."""
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Compare backprop's gradients with central finite differences, in float64.
+
+    This is the "brute force" way to get a gradient: nudge one input element by ``±eps``, run the
+    whole forward pass again, and take (f(x + eps) - f(x - eps)) / (2 eps). It costs two forward
+    passes per element (backprop costs one backward pass for all of them), so it is a test, not a
+    training method. A non-scalar output is reduced to ``sum(output * r)`` with a fixed random
+    ``r``, so every output element is checked at once.
+
+    Args:
+        fn: maps the input tensors to one output tensor.
+        inputs: float64 tensors; those with ``requires_grad=True`` are checked.
+        eps, atol, rtol: step and tolerances; passes when ``|analytic - numeric| <= atol + rtol*|numeric|``.
+        raise_exception: raise ``GradcheckError`` naming the worst element (default) or return False.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([0.3, -1.2], dtype='float64', requires_grad=True)
+        >>> cr.gradcheck(lambda t: (t * t.sin()).sum(), x)
+        True
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    for t in checked:
+        if t.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: inputs must be float64 for finite differences to be accurate, got {t.dtype}"
+            )
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    r = np.random.default_rng(seed).standard_normal(out.shape)
+
+    def scalar() -> float:
+        with no_grad():
+            return float(np.sum(fn(*inputs).data * r))
+
+    if not out.requires_grad:
+        raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
+    analytic = grad(out, checked, grad_outputs=Tensor(r), allow_unused=True)
+    worst = (0.0, None)
+    for k, (t, a) in enumerate(zip(checked, analytic)):
+        a = np.zeros_like(t.data) if a is None else a.data
+        flat = t.data.reshape(-1)  # a view: nudging it nudges the input
+        numeric = np.empty(flat.size)
+        for i in range(flat.size):
+            original = flat[i]
+            flat[i] = original + eps
+            plus = scalar()
+            flat[i] = original - eps
+            minus = scalar()
+            flat[i] = original
+            numeric[i] = (plus - minus) / (2 * eps)
+        numeric = numeric.reshape(t.shape)
+        excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
+        if excess.size and excess.max() > worst[0]:
+            i = np.unravel_index(int(excess.argmax()), t.shape)
+            worst = (float(excess.max()), (k, i, float(a[i]), float(numeric[i])))
+    if worst[1] is None:
+        return True
+    k, i, a_val, n_val = worst[1]
+    message = (
+        f"gradcheck: gradients differ for input {k} at index {tuple(int(j) for j in i)}: "
+        f"analytic {a_val:.8g}, numerical {n_val:.8g} (atol={atol}, rtol={rtol})"
+    )
+    if raise_exception:
+        raise GradcheckError(message)
+    return False
+
+
+from chainrule import ops as _ops  # noqa: E402  (ops build on Function, defined above)

@@ -1,0 +1,521 @@
+"""Elementwise operations: arithmetic, exp/log, trigonometry, activations, comparisons.
+
+Primitives carry a backward rule next to their forward; the rest (sqrt, abs, maximum, elu, gelu,
+...) are composed from primitives and get their gradients for free. Broadcasting is undone by
+the graph walk (``autograd._sum_to_shape``), so a backward here returns gradients of the output's
+shape.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import Function
+from chainrule.tensor import Tensor
+
+
+def lift(x: Any, like: Tensor | None = None) -> Tensor:
+    """Make a constant Tensor of ``x``; a Python number takes the floating dtype of ``like``."""
+    if isinstance(x, Tensor):
+        return x
+    if (
+        like is not None
+        and isinstance(x, numbers.Real)
+        and not isinstance(x, bool)
+        and like.data.dtype.kind == "f"
+    ):
+        return Tensor._make(np.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
+
+
+def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    if not isinstance(a, Tensor):
+        a = lift(a, b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = lift(b, a)
+    return a, b
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    return Tensor._make(array)
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+class Add(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+        return grad, grad
+
+
+class Sub(Function):
+    """A primitive rather than ``a + (-b)``: subtraction is common and one node costs less than two."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+        return grad, neg(grad)
+
+
+class Mul(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.inputs
+        return (grad * b if a._requires_grad else None), (grad * a if b._requires_grad else None)
+
+
+class Div(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a / b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+        _, b = self.inputs
+        grad_a = grad / b
+        return grad_a, (neg(grad_a * self.output) if b._requires_grad else None)
+
+
+class Neg(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return neg(grad)
+
+
+class PowScalar(Function):
+    """``x ** p`` for a constant exponent p."""
+
+    def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, grad: Tensor) -> Tensor:
+        (a,) = self.inputs
+        p = self.exponent
+        if p == 2:
+            return grad * (a * 2.0)
+        return grad * (pow(a, p - 1) * p)
+
+
+class Pow(Function):
+    """``a ** b`` with both base and exponent tensors."""
+
+    save_output = True
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a**b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        grad_a = grad * b * pow(a, b - 1.0) if a._requires_grad else None
+        grad_b = None
+        if b._requires_grad:  # d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0)
+            positive = _constant(a.data > 0)
+            safe_log = log(where(positive, a, 1.0))
+            grad_b = where(positive, grad * self.output * safe_log, 0.0)
+        return grad_a, grad_b
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """``a + b`` with broadcasting."""
+    return Add.apply(*_pair(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """``a - b`` with broadcasting."""
+    return Sub.apply(*_pair(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """``a * b`` with broadcasting."""
+    return Mul.apply(*_pair(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """``a / b`` with broadcasting."""
+    return Div.apply(*_pair(a, b))
+
+
+def neg(a: Tensor) -> Tensor:
+    """``-a``."""
+    return Neg.apply(lift(a))
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    """``a ** b``; a Python-number exponent makes the simpler ``PowScalar`` node.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.pow(cr.tensor([2.0, 3.0]), 2)
+        tensor([4., 9.])
+    """
+    if isinstance(b, numbers.Real) and not isinstance(b, bool) and isinstance(a, Tensor):
+        return PowScalar.apply(a, exponent=b)
+    return Pow.apply(*_pair(a, b))
+
+
+# ------------------------------------------------------------------ unary math
+
+
+class Exp(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad * self.output
+
+
+class Log(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.log(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad / self.inputs[0]
+
+
+class Log1p(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.log1p(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad / (self.inputs[0] + 1.0)
+
+
+class Sin(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.sin(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.cos(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return neg(grad * sin(self.inputs[0]))
+
+
+class Tanh(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        y = self.output
+        return grad * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        # 1 / (1 + e^-x) = exp(-log(1 + e^-x)); logaddexp never overflows, for any |x|
+        return np.exp(-np.logaddexp(0, -a)).astype(a.dtype, copy=False)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        y = self.output
+        return grad * (y * (1.0 - y))
+
+
+class Relu(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.maximum(a, 0)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        a = self.inputs[0].data
+        return grad * _constant((a > 0).astype(a.dtype))
+
+
+class Softplus(Function):
+    def forward(self, a: np.ndarray, beta: float) -> np.ndarray:
+        self.beta = beta
+        if beta == 1:
+            return np.logaddexp(0, a).astype(a.dtype, copy=False)
+        return (np.logaddexp(0, a * beta) / beta).astype(a.dtype, copy=False)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return grad * sigmoid(x if self.beta == 1 else x * self.beta)
+
+
+class Step(Function):
+    """The Heaviside step: 1 where x > 0, ``value_at_zero`` at 0, 0 below.
+
+    Its derivative is zero wherever it exists, so the gradient it passes back is zero: a network
+    of step units cannot learn by backpropagation (the perceptron uses its own update rule).
+    """
+
+    def forward(self, a: np.ndarray, value_at_zero: float) -> np.ndarray:
+        return np.heaviside(a, value_at_zero).astype(a.dtype, copy=False)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad * 0.0
+
+
+class Clip(Function):
+    def forward(self, a: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
+        self.low, self.high = low, high
+        return np.clip(a, low, high)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        a = self.inputs[0].data
+        inside = np.ones(a.shape, dtype=bool)
+        if self.low is not None:
+            inside &= a >= self.low
+        if self.high is not None:
+            inside &= a <= self.high
+        return grad * _constant(inside.astype(a.dtype))
+
+
+class Where(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        c = _constant(self.condition)
+        return (
+            where(c, grad, 0.0) if a._requires_grad else None,
+            where(c, 0.0, grad) if b._requires_grad else None,
+        )
+
+
+class Cast(Function):
+    def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return a.astype(dtype)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return cast(grad, self.inputs[0].dtype)
+
+
+class Clone(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a.copy()
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad
+
+
+def exp(x: Tensor) -> Tensor:
+    """e to the x, elementwise."""
+    return Exp.apply(lift(x))
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm, elementwise."""
+    return Log.apply(lift(x))
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    return Log1p.apply(lift(x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root, as ``x ** 0.5``."""
+    return pow(lift(x), 0.5)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin.apply(lift(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos.apply(lift(x))
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent; its derivative 1 - tanh² is computed from the saved output."""
+    return Tanh.apply(lift(x))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """The logistic function 1 / (1 + e^-x), stable for large |x|.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sigmoid(cr.tensor([-1000.0, 0.0, 1000.0]))
+        tensor([0. , 0.5, 1. ])
+    """
+    return Sigmoid.apply(lift(x))
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); its gradient is 1 where x > 0 and 0 elsewhere (0 at 0, as PyTorch)."""
+    return Relu.apply(lift(x))
+
+
+def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, stable for large |x|; its derivative is sigmoid(beta x)."""
+    return Softplus.apply(lift(x), beta=beta)
+
+
+def step(x: Tensor, value_at_zero: float = 1.0) -> Tensor:
+    """The perceptron's activation: 1 where x >= 0 (with the default), else 0. Its gradient is zero.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.step(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([0., 1., 1.])
+    """
+    return Step.apply(lift(x), value_at_zero=value_at_zero)
+
+
+def heaviside(x: Tensor, value_at_zero: float = 0.5) -> Tensor:
+    """The Heaviside function with NumPy's convention of naming the value at 0 (see ``step``)."""
+    return Step.apply(lift(x), value_at_zero=value_at_zero)
+
+
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Limit values to [min, max]; the gradient passes where the value was inside (bounds included)."""
+    if min is None and max is None:
+        raise ValueError("clip: give min, max or both")
+    return Clip.apply(lift(x), low=min, high=max)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise choice: ``a`` where ``condition`` is true, else ``b`` (condition gets no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-1.0, 2.0])
+        >>> cr.where(x > 0, x, 0.0)
+        tensor([0., 2.])
+    """
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        cond = cond.astype(bool)
+    a, b = _pair(a, b)
+    return Where.apply(a, b, condition=cond)
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    """Convert to another dtype; differentiable between floating dtypes."""
+    dtype = np.dtype(dtype)
+    x = lift(x)
+    if dtype == x.dtype:
+        return x
+    if dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy with its own memory that stays in the graph."""
+    return Clone.apply(lift(x))
+
+
+# ------------------------------------------------------------------ composed
+
+
+def abs(x: Tensor) -> Tensor:
+    """|x| = x * sign(x); its gradient is sign(x) (0 at 0, as PyTorch)."""
+    x = lift(x)
+    return x * sign(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 elementwise. Not differentiable (a constant: no gradient flows)."""
+    return Tensor._make(np.sign(lift(x).data))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; at ties the gradient goes to ``a``."""
+    a, b = _pair(a, b)
+    return where(a.data >= b.data, a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; at ties the gradient goes to ``a``."""
+    a, b = _pair(a, b)
+    return where(a.data <= b.data, a, b)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, ``negative_slope * x`` elsewhere."""
+    x = lift(x)
+    return where(x.data > 0, x, x * negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, alpha (e^x - 1) elsewhere."""
+    x = lift(x)
+    # exp of min(x, 0) so the unused branch never overflows (inf * 0 would give NaN gradients)
+    negative_part = (exp(minimum(x, 0.0)) - 1.0) * alpha
+    return where(x.data > 0, x, negative_part)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)  # constant of the tanh approximation (Hendrycks & Gimpel, 2016)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """Gaussian error linear unit, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
+
+    This is PyTorch's ``gelu(x, approximate='tanh')``; it differs from the exact erf form by
+    less than 1e-3.
+    """
+    x = lift(x)
+    inner = (x + pow(x, 3) * 0.044715) * _GELU_C
+    return x * 0.5 * (tanh(inner) + 1.0)
+
+
+# ------------------------------------------------------------------ comparisons (no gradient)
+
+
+def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
+    a, b = _pair(a, b)
+    return Tensor._make(ufunc(a.data, b.data))
+
+
+def eq(a: Any, b: Any) -> Tensor:
+    return _compare(np.equal, a, b)
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    return _compare(np.not_equal, a, b)
+
+
+def lt(a: Any, b: Any) -> Tensor:
+    return _compare(np.less, a, b)
+
+
+def le(a: Any, b: Any) -> Tensor:
+    return _compare(np.less_equal, a, b)
+
+
+def gt(a: Any, b: Any) -> Tensor:
+    return _compare(np.greater, a, b)
+
+
+def ge(a: Any, b: Any) -> Tensor:
+    return _compare(np.greater_equal, a, b)
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    return _compare(np.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    return _compare(np.logical_or, a, b)
+
+
+def logical_not(a: Any) -> Tensor:
+    return Tensor._make(np.logical_not(lift(a).data))

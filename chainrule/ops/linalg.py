@@ -1,0 +1,121 @@
+"""Linear algebra: matmul (1-D, 2-D, batched with broadcasting), dot, outer, and the fused linear map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import Function
+from chainrule.ops.elementwise import _pair, lift
+from chainrule.ops.reduce import sum
+from chainrule.ops.shape import reshape, swapaxes, unsqueeze, squeeze
+from chainrule.tensor import Tensor
+
+
+class MatMul(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+        k_a = a.shape[-1]
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if k_a != k_b:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})")
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast") from None
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        need_a, need_b = a._requires_grad, b._requires_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
+            g = unsqueeze(grad, -2)  # (..., 1, m)
+            grad_a = matmul(g, swapaxes(b, -1, -2)) if need_a else None  # summed to (k,) by the walk
+            grad_b = matmul(reshape(a, (a.shape[0], 1)), g) if need_b else None
+            return grad_a, grad_b
+        if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
+            g = unsqueeze(grad, -1)  # (..., n, 1)
+            grad_a = matmul(g, reshape(b, (1, b.shape[0]))) if need_a else None
+            grad_b = squeeze(matmul(swapaxes(a, -1, -2), g), -1) if need_b else None
+            return grad_a, grad_b
+        grad_a = matmul(grad, swapaxes(b, -1, -2)) if need_a else None
+        grad_b = matmul(swapaxes(a, -1, -2), grad) if need_b else None
+        return grad_a, grad_b
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` in one node (the layer ``nn.Linear`` computes).
+
+    Fused because it is the hot path of every MLP: one node instead of three (transpose, matmul,
+    add) and a backward of three GEMM-sized calls.
+    """
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                f"(the last dimension must be {weight.shape[1]})"
+            )
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight = self.inputs[0], self.inputs[1]
+        grad_x = matmul(grad, weight) if x._requires_grad else None
+        grad_w = None
+        if weight._requires_grad:
+            g2 = reshape(grad, (-1, grad.shape[-1])) if grad.ndim != 2 else grad
+            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+            grad_w = matmul(swapaxes(g2, 0, 1), x2)
+        if len(self.inputs) == 2:
+            return grad_x, grad_w
+        grad_b = None
+        if self.inputs[2]._requires_grad:
+            grad_b = sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        return grad_x, grad_w, grad_b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> (cr.ones(2, 3) @ cr.ones(3, 4)).shape
+        (2, 4)
+    """
+    return MatMul.apply(*_pair(a, b))
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """Inner product of two vectors."""
+    a, b = _pair(a, b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of two vectors: shape (len(a), len(b))."""
+    a, b = _pair(a, b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` with ``weight`` of shape (out_features, in_features), as PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.linear(cr.ones(5, 3), cr.ones(2, 3), cr.zeros(2)).shape
+        (5, 2)
+    """
+    x = lift(x)
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

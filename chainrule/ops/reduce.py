@@ -1,0 +1,213 @@
+"""Reductions over axes: sum, mean, var, std, max, min, argmax, logsumexp, softmax, log_softmax."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Sequence
+
+import numpy as np
+
+from chainrule.autograd import Function
+from chainrule.ops.elementwise import exp, lift, sqrt
+from chainrule.ops.shape import broadcast_to, reshape
+from chainrule.tensor import Tensor
+
+Axis = int | Sequence[int] | None
+
+
+def normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
+    """Turn ``axis`` (None, an int or a sequence, negatives allowed) into sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        result.append(int(a) % builtins.max(ndim, 1))
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(result))
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand_back(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ...]) -> Tensor:
+    """Broadcast a reduced gradient back over the axes that were reduced."""
+    kept = _kept_shape(in_shape, axes)
+    if grad.shape != kept:
+        grad = reshape(grad, kept)
+    return broadcast_to(grad, in_shape)
+
+
+class Sum(Function):
+    def forward(self, a: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        self.axes = axes
+        return np.sum(a, axis=axes, keepdims=keepdims)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return _expand_back(grad, self.inputs[0].shape, self.axes)
+
+
+class Max(Function):
+    """max over axes; the gradient is split evenly among elements tied for the maximum."""
+
+    def forward(self, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, find_min: bool) -> np.ndarray:
+        self.axes = axes
+        if a.size == 0:
+            raise ValueError(f"{'min' if find_min else 'max'}: cannot reduce an empty tensor")
+        kept = np.min(a, axis=axes, keepdims=True) if find_min else np.max(a, axis=axes, keepdims=True)
+        self.kept = kept
+        return kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def backward(self, grad: Tensor) -> Tensor:
+        a = self.inputs[0].data
+        winners = a == self.kept
+        share = winners / winners.sum(axis=self.axes, keepdims=True)
+        return _expand_back(grad, a.shape, self.axes) * Tensor._make(share.astype(a.dtype))
+
+
+class LogSumExp(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        self.axes = axes
+        m = np.max(a, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)  # all -inf along an axis: avoid inf - inf
+        out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
+        return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def backward(self, grad: Tensor) -> Tensor:
+        x = self.inputs[0]
+        kept = _kept_shape(x.shape, self.axes)
+        out = self.output if self.output.shape == kept else reshape(self.output, kept)
+        return _expand_back(grad, x.shape, self.axes) * exp(x - out)
+
+
+class Softmax(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+        e /= np.sum(e, axis=axis, keepdims=True)
+        return e
+
+    def backward(self, grad: Tensor) -> Tensor:
+        s = self.output
+        return s * (grad - sum(grad * s, self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    save_output = True
+
+    def forward(self, a: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        shifted = a - np.max(a, axis=axis, keepdims=True)
+        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        return shifted
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad - exp(self.output) * sum(grad, self.axis, keepdims=True)
+
+
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all axes by default).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+        tensor([4., 6.])
+    """
+    x = lift(x)
+    return Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=keepdims)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``: sum / count."""
+    x = lift(x)
+    axes = normalize_axes(axis, x.ndim, "mean")
+    n = _count(x.shape, axes)
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape})")
+    return sum(x, axes, keepdims) * (1.0 / n)
+
+
+def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population, as NumPy)."""
+    x = lift(x)
+    axes = normalize_axes(axis, x.ndim, "var")
+    n = _count(x.shape, axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} values over axis {axis} leave no degrees of freedom with ddof={ddof}")
+    centered = x - mean(x, axes, keepdims=True)
+    return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
+
+
+def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Standard deviation, sqrt(var)."""
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    x = lift(x)
+    return Max.apply(x, axes=normalize_axes(axis, x.ndim, "max"), keepdims=keepdims, find_min=False)
+
+
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``; tied minima share the gradient evenly."""
+    x = lift(x)
+    return Max.apply(x, axes=normalize_axes(axis, x.ndim, "min"), keepdims=keepdims, find_min=True)
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the maximum (not differentiable)."""
+    return Tensor._make(np.asarray(np.argmax(lift(x).data, axis=axis, keepdims=keepdims)))
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the minimum (not differentiable)."""
+    return Tensor._make(np.asarray(np.argmin(lift(x).data, axis=axis, keepdims=keepdims)))
+
+
+def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, computed without overflow.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logsumexp(cr.tensor([1000.0, 1000.0]))
+        tensor(1000.6931)
+    """
+    x = lift(x)
+    return LogSumExp.apply(x, axes=normalize_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, stable for large values."""
+    x = lift(x)
+    return Softmax.apply(x, axis=normalize_axes(axis, x.ndim, "softmax")[0])
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``, stable for large values."""
+    x = lift(x)
+    return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
+
+
+def sum_to_shape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a broadcast tensor back down to ``shape`` (used by the graph walk)."""
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if axes:
+        x = sum(x, axes, keepdims=True)
+    return x if x.shape == shape else reshape(x, shape)

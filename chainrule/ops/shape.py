@@ -1,0 +1,305 @@
+"""Shape operations: reshape, transpose, broadcast, indexing, concatenate, pad, and those built on them."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from chainrule.autograd import Function
+from chainrule.ops.elementwise import lift
+from chainrule.tensor import Tensor
+
+
+class Reshape(Function):
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return reshape(grad, self.inputs[0].shape)
+
+
+class Transpose(Function):
+    def forward(self, a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        self.axes = axes
+        return np.transpose(a, axes)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return transpose(grad, tuple(np.argsort(self.axes)))
+
+
+class BroadcastTo(Function):
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return grad  # the graph walk sums it back over the broadcast axes
+
+
+def _is_advanced(index: tuple) -> bool:
+    return any(isinstance(i, (np.ndarray, list)) for i in index)
+
+
+def unwrap_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays, and boolean masks by integer arrays.
+
+    Masks become ``nonzero()`` index arrays, which select the same elements and let the backward
+    scatter with ``np.add.at``.
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in items:
+        if isinstance(i, Tensor):
+            i = i.data
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            out.extend(np.nonzero(i))
+            continue
+        if isinstance(i, np.ndarray) and i.dtype.kind not in "iu":
+            raise IndexError(f"index: index arrays must be integers or booleans, got dtype {i.dtype}")
+        out.append(i)
+    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
+
+
+class Index(Function):
+    def forward(self, a: np.ndarray, index: Any) -> np.ndarray:
+        self.index = index
+        try:
+            return a[index]
+        except IndexError as e:
+            raise IndexError(f"index: {e} (tensor of shape {a.shape})") from None
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return IndexAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
+
+
+class IndexAdd(Function):
+    """The backward of indexing: zeros of the input's shape with ``grad`` added at ``index``.
+
+    Repeated indices accumulate (``np.add.at``); basic indices (ints, slices) cannot repeat, so
+    they take a plain assignment.
+    """
+
+    def forward(self, grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+        self.index = index
+        out = np.zeros(shape, dtype=grad.dtype)
+        if _is_advanced(index if isinstance(index, tuple) else (index,)):
+            np.add.at(out, index, grad)
+        else:
+            out[index] = grad
+        return out
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return Index.apply(grad, index=self.index)
+
+
+class Concat(Function):
+    def forward(self, *arrays: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        try:
+            return np.concatenate(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, ...]:
+        grads, start = [], 0
+        lead = (slice(None),) * self.axis
+        for t in self.inputs:
+            stop = start + t.shape[self.axis]
+            grads.append(index(grad, lead + (slice(start, stop),)) if t._requires_grad else None)
+            start = stop
+        return tuple(grads)
+
+
+class Pad(Function):
+    def forward(self, a: np.ndarray, pad_width: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
+        self.pad_width = pad_width
+        return np.pad(a, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        inner = tuple(slice(lo, n - hi) for (lo, hi), n in zip(self.pad_width, grad.shape))
+        return index(grad, inner)
+
+
+def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """The same values in a new shape (one dimension may be -1)."""
+    x = lift(x)
+    shape = tuple(int(n) for n in shape)
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one."""
+    x = lift(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    merged = int(np.prod(x.shape[start : end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
+
+
+def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None)."""
+    x = lift(x)
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: {axes} is not a permutation of the axes of a tensor of shape {x.shape}")
+    return Transpose.apply(x, axes=axes)
+
+
+def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
+    """Permute the axes into the order ``axes`` (PyTorch's name for transpose with axes)."""
+    return transpose(x, axes)
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    x = lift(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
+    """Remove axes of length 1 (all of them, or those named)."""
+    x = lift(x)
+    if axis is None:
+        return reshape(x, tuple(n for n in x.shape if n != 1))
+    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)}
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} has length {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert an axis of length 1 at position ``axis``."""
+    x = lift(x)
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Expand to ``shape`` by NumPy broadcasting; -1 keeps a dimension (``expand`` in PyTorch)."""
+    x = lift(x)
+    shape = tuple(int(n) for n in shape)
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+    if shape == x.shape:
+        return x
+    return BroadcastTo.apply(x, shape=shape)
+
+
+expand = broadcast_to
+
+
+def index(x: Tensor, idx: Any) -> Tensor:
+    """``x[idx]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays.
+
+    Gradients of repeated indices accumulate.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> x[[0, 0, 2]].sum().backward()
+        >>> x.grad
+        tensor([2., 0., 1.])
+    """
+    return Index.apply(lift(x), index=unwrap_index(idx))
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = [lift(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    ndim = tensors[0].ndim
+    if any(t.ndim != ndim for t in tensors):
+        raise ValueError(f"concatenate: tensors have different numbers of dimensions: {[t.shape for t in tensors]}")
+    if ndim == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
+    return Concat.apply(*tensors, axis=axis % ndim)
+
+
+concat = concatenate
+cat = concatenate
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis."""
+    tensors = [lift(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+
+
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """Cut into pieces along ``axis``: pieces of a given size (an int) or of the sizes listed.
+
+    As in PyTorch, an int is the size of each piece (the last may be smaller).
+    """
+    x = lift(x)
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: piece size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, but axis {axis} has length {n}")
+    pieces, start = [], 0
+    lead = (slice(None),) * axis
+    for s in sizes:
+        pieces.append(index(x, lead + (slice(start, start + s),)))
+        start += s
+    return pieces
+
+
+
+def pad(x: Tensor, pad_width: Sequence[Sequence[int]] | int, value: float = 0.0) -> Tensor:
+    """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis, or an int for all."""
+    x = lift(x)
+    if isinstance(pad_width, numbers.Integral):
+        widths = ((int(pad_width), int(pad_width)),) * x.ndim
+    else:
+        widths = tuple((int(lo), int(hi)) for lo, hi in pad_width)
+    if len(widths) != x.ndim:
+        raise ValueError(f"pad: got widths for {len(widths)} axes, but the tensor has shape {x.shape}")
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise ValueError(f"pad: widths must be non-negative, got {widths}")
+    return Pad.apply(x, pad_width=widths, value=value)
+
+
+def repeat(x: Tensor, repeats: Sequence[int]) -> Tensor:
+    """Tile the tensor ``repeats[i]`` times along axis i (PyTorch's ``Tensor.repeat``, NumPy's ``tile``)."""
+    x = lift(x)
+    repeats = tuple(int(r) for r in repeats)
+    if len(repeats) < x.ndim:
+        raise ValueError(f"repeat: give at least {x.ndim} repeat counts for shape {x.shape}, got {repeats}")
+    shape = (1,) * (len(repeats) - x.ndim) + x.shape
+    # (a, b) -> (1, a, 1, b) -> (ra, a, rb, b) -> (ra*a, rb*b): every copy is one broadcast
+    interleaved = tuple(d for n in shape for d in (1, n))
+    expanded = tuple(d for r, n in zip(repeats, shape) for d in (r, n))
+    out = broadcast_to(reshape(x, interleaved), expanded)
+    return reshape(out, tuple(r * n for r, n in zip(repeats, shape)))
