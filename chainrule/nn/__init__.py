@@ -1,0 +1,26 @@
+"""Neural-network layers, losses and containers (PyTorch-style modules)."""
+
+from chainrule.nn import functional, init
+from chainrule.nn.activation import (
+    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh, activation,
+)
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.linear import Dense, Flatten, Identity, Linear
+from chainrule.nn.losses import (
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, HuberLoss, L1Loss, MSELoss,
+    MultiMarginLoss, NLLLoss,
+)
+from chainrule.nn.module import (
+    Module, ModuleDict, ModuleList, Parameter, Sequential, module_class, module_from_spec,
+    module_to_spec,
+)
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+
+__all__ = [
+    "functional", "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "module_class", "module_from_spec", "module_to_spec", "Linear", "Dense", "Flatten", "Identity",
+    "Step", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "Softmax",
+    "LogSoftmax", "activation", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "NLLLoss", "HingeLoss", "MultiMarginLoss",
+]

@@ -1,0 +1,150 @@
+"""Activation functions as layers: Step, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus,
+Softmax, LogSoftmax. Each applies its function elementwise (Softmax along ``dim``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import ops
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+
+class Step(Module):
+    """The perceptron's activation: 1 where x >= 0, else 0. Its gradient is zero everywhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Step()(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 1., 1.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.step(x)
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x): squashes any value into (0, 1)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x): squashes into (-1, 1), centred on 0."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class ReLU(Module):
+    """max(x, 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.ReLU()(cr.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, ``negative_slope * x`` otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.elu(x, self.alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class GELU(Module):
+    """Gaussian error linear unit (tanh approximation)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.gelu(x)
+
+
+class Softplus(Module):
+    """log(1 + e^(beta x)) / beta: a smooth ReLU."""
+
+    def __init__(self, beta: float = 1.0):
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softplus(x, self.beta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"beta": self.beta}
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``: turns scores into probabilities."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softmax(x, self.dim)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.log_softmax(x, self.dim)
+
+
+ACTIVATIONS: dict[str, type[Module]] = {
+    "step": Step, "sigmoid": Sigmoid, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
+    "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "softplus": Softplus,
+}
+
+
+def activation(name: str) -> Module:
+    """An activation layer by name ('relu', 'tanh', 'sigmoid' or 'logistic', 'identity', ...)."""
+    if name in ("identity", "linear"):
+        from chainrule.nn.linear import Identity
+
+        return Identity()
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS) + ['identity']}") from None

@@ -1,0 +1,257 @@
+"""Layers and losses as plain functions (the modules in ``chainrule.nn`` call these).
+
+Example:
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> logits = cr.tensor([[2.0, 0.5, -1.0]], requires_grad=True)
+    >>> loss = F.cross_entropy(logits, cr.tensor([0]))
+    >>> round(loss.item(), 4)
+    0.2413
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.ops import (  # noqa: F401  (the activations, re-exported)
+    elu, gelu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, softplus, step, tanh,
+)
+from chainrule.ops.loss import cross_entropy_indices
+from chainrule.random import resolve_generator
+from chainrule.tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str, owner: str) -> str:
+    """Validate a loss's ``reduction`` argument."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{owner}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    return loss
+
+
+def _as_target(target: Any, like: Tensor) -> Tensor:
+    """A float target tensor of the input's dtype."""
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if t.dtype != like.dtype:
+        t = ops.cast(t, like.dtype)
+    return t
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{name}: input shape {input.shape} and target shape {target.shape} differ; "
+            "reshape one of them (e.g. target.reshape(-1, 1)) so they match"
+        )
+
+
+# ------------------------------------------------------------------ regularisation and dropout
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = resolve_generator(generator).random(x.shape) >= p
+    return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype))
+
+
+def l1_penalty(parameters: Iterable[Tensor]) -> Tensor:
+    """Sum of absolute values of the parameters (add ``alpha * l1_penalty(...)`` to a loss)."""
+    terms = [ops.sum(ops.abs(p)) for p in parameters]
+    if not terms:
+        raise ValueError("l1_penalty: no parameters given")
+    return sum(terms[1:], terms[0])
+
+
+def l2_penalty(parameters: Iterable[Tensor]) -> Tensor:
+    """Half the sum of squares of the parameters, 0.5 * sum(w²) (its gradient is w)."""
+    terms = [ops.sum(p * p) for p in parameters]
+    if not terms:
+        raise ValueError("l2_penalty: no parameters given")
+    return sum(terms[1:], terms[0]) * 0.5
+
+
+# ------------------------------------------------------------------ regression losses
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error, (input - target)²."""
+    target = _as_target(target, input)
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, check_reduction(reduction, "mse_loss"))
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error, |input - target|."""
+    target = _as_target(target, input)
+    _same_shape("l1_loss", input, target)
+    return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"))
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Quadratic for |error| < delta, linear beyond: 0.5 e² or delta (|e| - delta/2)."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    target = _as_target(target, input)
+    _same_shape("huber_loss", input, target)
+    err = input - target
+    small = ops.abs(err).data < delta
+    loss = ops.where(small, err * err * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
+    return _reduce(loss, check_reduction(reduction, "huber_loss"))
+
+
+# ------------------------------------------------------------------ binary classification
+
+_PROB_EPS = 1e-12  # probabilities are clipped here before the log: log(1e-12) = -27.6, not -inf
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+    """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), with p clipped away from 0 and 1."""
+    target = _as_target(target, input)
+    _same_shape("binary_cross_entropy", input, target)
+    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores use "
+            "binary_cross_entropy_with_logits"
+        )
+    log_p = ops.log(ops.clip(input, min=_PROB_EPS))
+    log_not_p = ops.log(ops.clip(1.0 - input, min=_PROB_EPS))
+    loss = -(target * log_p + (1.0 - target) * log_not_p)
+    if weight is not None:
+        loss = loss * _as_target(weight, input)
+    return _reduce(loss, check_reduction(reduction, "binary_cross_entropy"))
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Any, weight: Any = None, pos_weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """Log-loss on raw scores z, stable for any z: (1 - y) z + (1 + (pw - 1) y) softplus(-z)."""
+    target = _as_target(target, input)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    if pos_weight is None:
+        loss = (1.0 - target) * input + ops.softplus(-input)
+    else:
+        log_weight = (_as_target(pos_weight, input) - 1.0) * target + 1.0
+        loss = (1.0 - target) * input + log_weight * ops.softplus(-input)
+    if weight is not None:
+        loss = loss * _as_target(weight, input)
+    return _reduce(loss, check_reduction(reduction, "binary_cross_entropy_with_logits"))
+
+
+def hinge_loss(input: Tensor, target: Any, reduction: str = "mean", squared: bool = False, margin: float = 1.0) -> Tensor:
+    """The linear SVM's loss max(0, margin - y s), labels in {-1, +1} or {0, 1} (0 becomes -1)."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    values = np.unique(t)
+    if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
+        raise ValueError(f"hinge_loss: labels must be in {{-1, +1}} or {{0, 1}}, got values {values[:5].tolist()}")
+    signs = np.where(t > 0, 1.0, -1.0).astype(input.dtype)
+    if signs.shape != input.shape:
+        raise ValueError(f"hinge_loss: input shape {input.shape} and target shape {signs.shape} differ")
+    loss = ops.relu(margin - input * Tensor._make(signs))
+    if squared:
+        loss = loss * loss
+    return _reduce(loss, check_reduction(reduction, "hinge_loss"))
+
+
+# ------------------------------------------------------------------ multi-class
+
+
+def _class_indices(name: str, input: Tensor, target: Any) -> Tensor:
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class-index targets must be integers, got dtype {t.dtype}")
+    if input.ndim != 2 or t.shape != (input.shape[0],):
+        raise ValueError(
+            f"{name}: expects input of shape (N, C) and target of shape (N,), got {input.shape} and {t.shape}"
+        )
+    if t.data.size and (t.data.min() < 0 or t.data.max() >= input.shape[1]):
+        raise ValueError(
+            f"{name}: target classes must be in [0, {input.shape[1] - 1}], got values from "
+            f"{t.data.min()} to {t.data.max()}"
+        )
+    return t
+
+
+def _class_weight(name: str, weight: Any, input: Tensor) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    if w.shape != (input.shape[1],):
+        raise ValueError(f"{name}: weight must have one entry per class ({input.shape[1]}), got shape {w.shape}")
+    return w
+
+
+def cross_entropy(
+    input: Tensor, target: Any, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """Softmax cross-entropy of (N, C) logits against class indices (N,) or class probabilities (N, C).
+
+    ``weight`` rescales each class; ``label_smoothing`` mixes the target with the uniform distribution.
+    """
+    check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if target_t.dtype.kind == "f":  # class probabilities
+        _same_shape("cross_entropy", input, target_t)
+        q = _as_target(target_t, input)
+        if label_smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / input.shape[1]
+        w = _class_weight("cross_entropy", weight, input)
+        if w is not None:
+            q = q * Tensor._make(w)
+        loss = -ops.sum(q * ops.log_softmax(input, axis=1), axis=1)
+        return _reduce(loss, reduction)
+    target_t = _class_indices("cross_entropy", input, target_t)
+    w = _class_weight("cross_entropy", weight, input)
+    return cross_entropy_indices(input, target_t, w, label_smoothing, reduction)
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of (N, C) log-probabilities at the target class indices."""
+    check_reduction(reduction, "nll_loss")
+    t = _class_indices("nll_loss", input, target).data
+    picked = -ops.index(input, (np.arange(input.shape[0]), t))
+    w = _class_weight("nll_loss", weight, input)
+    if w is None:
+        return _reduce(picked, reduction)
+    loss = picked * Tensor._make(w[t])
+    if reduction == "mean":
+        return ops.sum(loss) * (1.0 / float(w[t].sum()))
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(
+    input: Tensor, target: Any, margin: float = 1.0, squared: bool = False, reduction: str = "mean"
+) -> Tensor:
+    """Multi-class hinge (Weston-Watkins / Crammer-Singer style, as PyTorch's MultiMarginLoss):
+    sum over wrong classes c of max(0, margin - s_y + s_c), divided by the number of classes."""
+    check_reduction(reduction, "multi_margin_loss")
+    t = _class_indices("multi_margin_loss", input, target).data
+    n, c = input.shape
+    correct = ops.index(input, (np.arange(n), t))
+    margins = ops.relu(input - ops.reshape(correct, (n, 1)) + margin)
+    if squared:
+        margins = margins * margins
+    wrong = np.ones((n, c), dtype=input.dtype)
+    wrong[np.arange(n), t] = 0.0
+    loss = ops.sum(margins * Tensor._make(wrong), axis=1) * (1.0 / c)
+    return _reduce(loss, reduction)

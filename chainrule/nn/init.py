@@ -1,0 +1,131 @@
+"""Weight initialisation, in place, drawn from chainrule's seeded random source.
+
+Fan-in and fan-out follow each layer's weight layout: a Linear weight is (out_features,
+in_features); a convolution weight is (out_channels, in_channels / groups, *kernel), whose fans
+are multiplied by the kernel size.
+
+Example:
+    >>> import chainrule as cr
+    >>> w = cr.nn.Parameter(cr.zeros(100, 50))
+    >>> _ = cr.nn.init.kaiming_uniform_(w, nonlinearity='relu')
+    >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule.random import resolve_generator
+from chainrule.tensor import Tensor
+
+Generator = np.random.Generator | int | None
+
+_GAINS = {
+    "linear": 1.0,
+    "identity": 1.0,
+    "sigmoid": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "tanh": 5.0 / 3,  # the gain PyTorch and others use for tanh
+    "relu": math.sqrt(2.0),  # He et al. (2015): ReLU halves the variance
+    "selu": 3.0 / 4,
+}
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended scale of the weights for a nonlinearity (leaky_relu takes its slope)."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    try:
+        return _GAINS[nonlinearity]
+    except KeyError:
+        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: {sorted(_GAINS) + ['leaky_relu']}") from None
+
+
+def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"fan_in_and_fan_out: needs a weight with at least 2 dimensions, got shape {tensor.shape}")
+    receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    tensor.data[...] = values
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
+    return _fill(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
+    return _fill(tensor, 1)
+
+
+def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
+    return _fill(tensor, value)
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None) -> Tensor:
+    """Samples from U(a, b)."""
+    if a > b:
+        raise ValueError(f"uniform_: low {a} is above high {b}")
+    return _fill(tensor, resolve_generator(generator).uniform(a, b, tensor.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None) -> Tensor:
+    """Samples from N(mean, std²)."""
+    if std < 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
+    return _fill(tensor, resolve_generator(generator).normal(mean, std, tensor.shape))
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:
+    """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:
+    """Glorot & Bengio (2010): N(0, std²) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator = None
+) -> Tensor:
+    """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator = None
+) -> Tensor:
+    """He et al. (2015): N(0, std²) with std = gain / sqrt(fan)."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+# The same schemes under their other common names (Keras says glorot and he).
+glorot_uniform_ = xavier_uniform_
+glorot_normal_ = xavier_normal_
+he_uniform_ = kaiming_uniform_
+he_normal_ = kaiming_normal_

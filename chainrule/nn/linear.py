@@ -1,0 +1,107 @@
+"""Linear (Dense), Identity and Flatten."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule import ops
+from chainrule.nn import init
+from chainrule.nn.module import Module, Parameter
+from chainrule.tensor import DEFAULT_DTYPE, Tensor
+
+import numpy as np
+
+
+class Linear(Module):
+    """A layer of neurons: each computes a weighted sum of its inputs plus a bias, y = x Wᵀ + b.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: number of neurons (size of each output sample).
+        bias: learn an additive bias (default True).
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        input (*, in_features) -> output (*, out_features). ``weight`` is (out_features, in_features)
+        as in PyTorch, so weights can be compared with and copied from PyTorch models.
+
+    Initialisation: weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's
+    default; re-run with ``reset_parameters()`` or overwrite with ``chainrule.nn.init``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> layer = cr.nn.Linear(4, 3)
+        >>> layer(cr.ones(2, 4)).shape
+        (2, 3)
+        >>> layer
+        Linear(in_features=4, out_features=3, bias=True)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_features)  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
+                f"the last dimension must be {self.in_features}"
+            )
+        return ops.linear(x, self.weight, self.bias)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None,
+                "dtype": str(self.weight.dtype)}
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+Dense = Linear
+"""Keras's name for ``Linear``."""
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """Merge dimensions ``start_dim``..``end_dim`` (default: all but the batch dimension).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Flatten()(cr.zeros(8, 1, 4, 4)).shape
+        (8, 16)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,0 +1,162 @@
+"""Losses as modules, each with ``reduction='mean'|'sum'|'none'`` (see ``functional`` for the maths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.nn import functional as F
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = F.check_reduction(reduction, type(self).__name__)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction}
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+def _weight_list(weight: Any) -> list[float] | None:
+    if weight is None:
+        return None
+    return np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=float).tolist()
+
+
+class MSELoss(_Loss):
+    """Mean squared error: linear regression's loss.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.MSELoss()(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]))
+        tensor(2.)
+    """
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.l1_loss(input, target, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Squared error below ``delta``, absolute error above: robust to outliers."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "delta": self.delta}
+
+
+class BCELoss(_Loss):
+    """Binary log-loss on probabilities (after a sigmoid), clipped away from log(0)."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary log-loss on raw scores, sigmoid included: stable for any score. ``pos_weight`` > 1
+    weighs positive examples more (for imbalanced data)."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.pos_weight, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pos_weight": _weight_list(self.pos_weight)}
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy from logits, against class indices or class probabilities.
+
+    Args:
+        weight: a weight per class (for imbalanced classes).
+        reduction: 'mean' (weighted mean when ``weight`` is given), 'sum' or 'none'.
+        label_smoothing: mix the one-hot target with the uniform distribution by this amount.
+
+    Example:
+        >>> import chainrule as cr
+        >>> loss = cr.nn.CrossEntropyLoss()(cr.tensor([[0.0, 0.0]]), cr.tensor([1]))
+        >>> round(loss.item(), 4)  # log 2
+        0.6931
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.weight, self.label_smoothing = weight, label_smoothing
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight": _weight_list(self.weight), "label_smoothing": self.label_smoothing}
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (after LogSoftmax) at the target classes."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.nll_loss(input, target, self.weight, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight": _weight_list(self.weight)}
+
+
+class HingeLoss(_Loss):
+    """The linear SVM's loss, max(0, margin - y s), labels in {-1, +1} or {0, 1}; ``squared=True``
+    gives the squared hinge."""
+
+    def __init__(self, reduction: str = "mean", squared: bool = False, margin: float = 1.0):
+        super().__init__(reduction)
+        self.squared, self.margin = squared, margin
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.hinge_loss(input, target, self.reduction, self.squared, self.margin)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "squared": self.squared, "margin": self.margin}
+
+
+class MultiMarginLoss(_Loss):
+    """Multi-class hinge: sum over wrong classes of max(0, margin - s_y + s_c), over C."""
+
+    def __init__(self, margin: float = 1.0, squared: bool = False, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin, self.squared = margin, squared
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.multi_margin_loss(input, target, self.margin, self.squared, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "margin": self.margin, "squared": self.squared}

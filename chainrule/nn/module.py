@@ -1,0 +1,454 @@
+"""Module, Parameter and the containers Sequential, ModuleList and ModuleDict.
+
+A Module finds its parameters and sub-modules by attribute assignment (``self.fc = Linear(4, 3)``
+registers ``fc.weight`` and ``fc.bias``). Running statistics are buffers, kept apart from
+parameters; ``state_dict`` holds both (persistent buffers only), never caches.
+
+Every module can describe itself with ``get_config()`` (the arguments that rebuild it), so a model
+can be saved as JSON plus weights and rebuilt without pickling code (see ``chainrule.io``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+_MODULE_CLASSES: dict[str, type["Module"]] = {}
+
+
+def module_class(name: str) -> type["Module"]:
+    """The Module subclass registered under ``name`` (every subclass registers itself)."""
+    try:
+        return _MODULE_CLASSES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown module class {name!r}: define or import it before loading a model that uses it"
+        ) from None
+
+
+def module_to_spec(module: "Module") -> dict[str, Any]:
+    """A JSON-friendly description of a module: its class name and constructor arguments."""
+    return {"class": type(module).__name__, "config": module.get_config()}
+
+
+def module_from_spec(spec: Mapping[str, Any]) -> "Module":
+    """Rebuild a module (with fresh parameters) from ``module_to_spec``'s description."""
+    if not isinstance(spec, Mapping) or "class" not in spec:
+        raise ValueError(f"module spec must be a mapping with a 'class' key, got {spec!r}")
+    return module_class(spec["class"]).from_config(spec.get("config", {}))
+
+
+class Parameter(Tensor):
+    """A tensor that is a learnable parameter of a Module (it always requires grad).
+
+    Example:
+        >>> import chainrule as cr
+        >>> p = cr.nn.Parameter([1.0, 2.0])
+        >>> p.requires_grad
+        True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        super().__init__(data, requires_grad=requires_grad)
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"Parameter: data must be floating point, got dtype {self.data.dtype}")
+
+    def __repr__(self) -> str:
+        return "Parameter(" + super().__repr__()[len("tensor(") :]
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()``, assign Parameters, sub-Modules and buffers as
+    attributes, and define ``forward``. Calling the module calls ``forward``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> class TwoLayer(cr.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = cr.nn.Linear(4, 3)
+        ...         self.out = cr.nn.Linear(3, 1)
+        ...     def forward(self, x):
+        ...         return self.out(cr.relu(self.hidden(x)))
+        >>> [name for name, _ in TwoLayer().named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _MODULE_CLASSES[cls.__name__] = cls
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = value
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor, got {type(value).__name__}")
+            self._buffers[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Tensor | np.ndarray | None, persistent: bool = True) -> None:
+        """Keep a tensor that is state but not a parameter (e.g. running statistics).
+
+        Persistent buffers are part of ``state_dict``.
+        """
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(np.asarray(tensor))
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter under ``name`` (``None`` removes it)."""
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module") -> None:
+        """Add a sub-module under ``name``."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    # ---------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every module inside it, with dotted names (each once)."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        yield from ((n, m) for n, m in self._modules.items() if m is not None)
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name; a parameter shared by two modules comes once."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{module_name}.{name}" if module_name else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for module_name, module in self.named_modules(prefix):
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), b
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
+
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+        """Call ``fn`` on every module inside, then on this one; returns self."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    # ---------------------------------------------------------------- modes and gradients
+    def train(self, mode: bool = True) -> "Module":
+        """Put this module and all inside it in training mode (dropout on, batch statistics)."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: dropout off, running statistics used."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient."""
+        for p in self.parameters():
+            p.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype: Any) -> "Module":
+        """Convert parameters and floating buffers to ``dtype`` in place; returns self."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"to: parameters must stay floating point, got dtype {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        for b in self.buffers():
+            if b.data.dtype.kind == "f":
+                b.data = b.data.astype(dtype)
+        return self
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """How many numbers the parameters hold."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """A snapshot (copies) of parameters and persistent buffers by dotted name."""
+        state: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, p in self.named_parameters():
+            state[name] = p.data.copy()
+        for module_name, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    state[f"{module_name}.{name}" if module_name else name] = b.data.copy()
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+        """Copy values into parameters and buffers in place.
+
+        Every missing, unexpected and mis-shaped key is reported at once, and nothing is changed
+        when there is an error. With ``strict=False`` missing and unexpected keys are allowed (and
+        returned), mis-shaped ones never are.
+        """
+        targets: dict[str, Tensor] = dict(self.named_parameters())
+        for module_name, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    targets[f"{module_name}.{name}" if module_name else name] = b
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in targets}
+        mismatched = [
+            f"{k}: expected {targets[k].shape}, got {v.shape}" for k, v in values.items() if v.shape != targets[k].shape
+        ]
+        problems = []
+        if mismatched:
+            problems.append("mis-shaped: " + "; ".join(mismatched))
+        if strict and missing:
+            problems.append("missing: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected: " + ", ".join(unexpected))
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
+        for k, v in values.items():
+            target = targets[k]
+            target.data[...] = v.astype(target.data.dtype, copy=False)
+        return missing, unexpected
+
+    # ---------------------------------------------------------------- config (for save/load)
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this module (JSON-friendly).
+
+        Layers override this; a custom module with no arguments needs nothing. A custom module
+        with arguments overrides it to be saved with ``chainrule.save``.
+        """
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Module":
+        return cls(**config)
+
+    # ---------------------------------------------------------------- calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward method")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The arguments shown inside this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied one after another, given as arguments or as a dict of named layers.
+
+    Example:
+        >>> import chainrule as cr
+        >>> model = cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.ReLU(), cr.nn.Linear(3, 1))
+        >>> model(cr.zeros(2, 4)).shape
+        (2, 1)
+        >>> model[0]
+        Linear(in_features=4, out_features=3, bias=True)
+    """
+
+    def __init__(self, *layers: Module | Mapping[str, Module]):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], Mapping):
+            items = list(layers[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(layers)]
+        for name, module in items:
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: layer {name!r} must be a Module, got {type(module).__name__}")
+            self.add_module(name, module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [{"name": n, **module_to_spec(m)} for n, m in self._modules.items()]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Sequential":
+        return cls(OrderedDict((spec["name"], module_from_spec(spec)) for spec in config["layers"]))
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[index][1]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered.
+
+    Example:
+        >>> import chainrule as cr
+        >>> layers = cr.nn.ModuleList([cr.nn.Linear(2, 2) for _ in range(3)])
+        >>> len(list(layers.parameters()))
+        6
+    """
+
+    def __init__(self, modules: Iterable[Module] = ()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def get_config(self) -> dict[str, Any]:
+        return {"modules": [module_to_spec(m) for m in self._modules.values()]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "ModuleList":
+        return cls(module_from_spec(spec) for spec in config["modules"])
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None):
+        super().__init__()
+        for name, m in (modules or {}).items():
+            self.add_module(name, m)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"modules": {n: module_to_spec(m) for n, m in self._modules.items()}}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "ModuleDict":
+        return cls({n: module_from_spec(spec) for n, spec in config["modules"].items()})
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()

@@ -1,0 +1,154 @@
+"""Normalisation layers: BatchNorm1d, BatchNorm2d and LayerNorm."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.autograd import no_grad
+from chainrule.nn.module import Module, Parameter
+from chainrule.tensor import DEFAULT_DTYPE, Tensor
+
+
+class _BatchNorm(Module):
+    """Normalise each channel over the batch (and spatial) axes, then scale and shift.
+
+    In training mode the batch's statistics are used and running estimates are updated:
+    running = (1 - momentum) * running + momentum * batch (the variance unbiased). In evaluation
+    mode the running estimates are used.
+    """
+
+    _ndims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 track_running_stats: bool = True):
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer, got {num_features!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=DEFAULT_DTYPE))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=DEFAULT_DTYPE))
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=DEFAULT_DTYPE)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=DEFAULT_DTYPE)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            self.weight.data[...] = 1.0
+            self.bias.data[...] = 0.0
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0.0
+            self.running_var.data[...] = 1.0
+            self.num_batches_tracked.data[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        name = type(self).__name__
+        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{name}(num_features={self.num_features}) got input of shape {x.shape}: expected "
+                f"{' or '.join(str(n) + '-D' for n in self._ndims)} input with {self.num_features} channels in dimension 1"
+            )
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training or not self.track_running_stats:
+            count = x.size // self.num_features
+            if self.training and count <= 1:
+                raise ValueError(f"{name}: needs more than one value per channel in training mode, got input of shape {x.shape}")
+            mean = ops.mean(x, axes, keepdims=True)
+            centered = x - mean
+            var = ops.mean(centered * centered, axes, keepdims=True)
+            if self.training and self.track_running_stats:
+                with no_grad():
+                    m = self.momentum
+                    unbiased = var.data.reshape(-1) * (count / (count - 1))
+                    self.running_mean.data *= 1 - m
+                    self.running_mean.data += m * mean.data.reshape(-1)
+                    self.running_var.data *= 1 - m
+                    self.running_var.data += m * unbiased
+                    self.num_batches_tracked.data += 1
+            normalized = centered / ops.sqrt(var + self.eps)
+        else:
+            mean = Tensor._make(self.running_mean.data.reshape(shape).astype(x.dtype, copy=False))
+            inv_std = 1.0 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
+            normalized = (x - mean) * Tensor._make(inv_std.astype(x.dtype, copy=False))
+        if self.affine:
+            normalized = normalized * ops.reshape(self.weight, shape) + ops.reshape(self.bias, shape)
+        return normalized
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "affine": self.affine, "track_running_stats": self.track_running_stats}
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs, per channel C.
+
+    Example:
+        >>> import chainrule as cr
+        >>> bn = cr.nn.BatchNorm1d(3)
+        >>> y = bn(cr.randn(16, 3) * 5 + 2)
+        >>> bool(abs(y.mean(axis=0)).max() < 1e-5)
+        True
+    """
+
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) images, per channel C."""
+
+    _ndims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dimensions (``normalized_shape``), then scale and shift.
+
+    Example:
+        >>> import chainrule as cr
+        >>> ln = cr.nn.LayerNorm(4)
+        >>> y = ln(cr.randn(2, 4))
+        >>> bool(abs(y.mean(axis=-1)).max() < 1e-5)
+        True
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=DEFAULT_DTYPE))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=DEFAULT_DTYPE))
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = len(self.normalized_shape)
+        if x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm(normalized_shape={self.normalized_shape}) got input of shape {x.shape}: "
+                f"its last {k} dimension(s) must be {self.normalized_shape}"
+            )
+        axes = tuple(range(x.ndim - k, x.ndim))
+        centered = x - ops.mean(x, axes, keepdims=True)
+        var = ops.mean(centered * centered, axes, keepdims=True)
+        out = centered / ops.sqrt(var + self.eps)
+        if self.elementwise_affine:
+            out = out * self.weight + self.bias
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine}
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
