@@ -19,6 +19,8 @@ from chainrule.autograd import (
 )
 from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
 from chainrule.ops import __all__ as _ops_all
+from chainrule.random import manual_seed, rand, randn
+from chainrule import nn
 
 import numpy as _np
 
@@ -31,5 +33,15 @@ __all__ = [
     "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
     "linspace", "eye", "DEFAULT_DTYPE", "Function", "GradcheckError", "backward", "detect_anomaly",
     "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
-    "float16", "float32", "float64", "int32", "int64", "bool_", *_ops_all,
+    "float16", "float32", "float64", "int32", "int64", "bool_", "manual_seed", "rand", "randn",
+    "nn", *_ops_all,
 ]
+
+
+def __getattr__(name: str):
+    """Import ``cr.viz`` on first use, so that ``import chainrule`` never imports graphviz."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module("chainrule.viz")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

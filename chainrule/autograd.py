@@ -235,7 +235,7 @@ def _run_backward(
                     if id(g.data) in handed_out:
                         g = Tensor._make(g.data.copy())
                     handed_out.add(id(g.data))
-                t.grad = g if t.grad is None or t.grad_fn is not None else t.grad + g
+                t.grad = g if t.grad is None else t.grad + g
             fn = t.grad_fn
             if fn is None:
                 continue

@@ -1,7 +1,7 @@
-"""Data: embedded datasets and train/test splitting.
+"""Data: embedded datasets, mini-batch loading and train/test splitting.
 
-Everything in this package uses NumPy and the standard library only; it yields
-NumPy arrays and never imports the rest of chainrule.
+This package yields NumPy arrays; of the rest of chainrule it uses only the shared random source
+(``chainrule.random``), so that ``cr.manual_seed`` makes shuffling reproducible.
 
 Example:
     >>> from chainrule.data import load_iris, train_test_split
@@ -22,6 +22,7 @@ from .datasets import (
     load_iris,
     load_wine,
 )
+from .loader import DataLoader, Dataset, TensorDataset
 from .split import train_test_split
 
 __all__ = [
@@ -35,6 +36,10 @@ __all__ = [
     "load_digits",
     "load_iris",
     "load_wine",
+    # loader.py
+    "DataLoader",
+    "Dataset",
+    "TensorDataset",
     # split.py
     "train_test_split",
 ]
