@@ -93,14 +93,25 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "training", True)
 
     # ---------------------------------------------------------------- registration
-    def __setattr__(self, name: str, value: Any) -> None:
+    def _check_initialized(self) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(
-                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+                f"{type(self).__name__}: call super().__init__() in its __init__ before assigning "
+                "attributes or calling the module"
             )
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: name the usual cause when the registries are missing.
+        if name in ("_parameters", "_buffers", "_non_persistent", "_modules", "_forward_hooks", "training"):
+            self._check_initialized()
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._check_initialized()
         if isinstance(value, Parameter):
             self._modules.pop(name, None)
             self._buffers.pop(name, None)
@@ -131,7 +142,9 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(np.asarray(tensor))
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
@@ -306,7 +319,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward method")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        self._check_initialized()
+        out = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                hook(self, args, out)
+        return out
+
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], None]) -> "HookHandle":
+        """Call ``hook(module, inputs, output)`` after every forward; ``.remove()`` the handle to stop."""
+        handle = HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # ---------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -314,14 +338,28 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        # PyTorch's layout: extra_repr inline when there are no children, else one line per item.
+        extra = self.extra_repr()
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") if extra else []
         for name, module in self._modules.items():
-            child = repr(module).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+            lines.append(f"({name}): " + repr(module).replace("\n", "\n  "))
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class HookHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = HookHandle._next_id
+        HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
 
 
 class Sequential(Module):

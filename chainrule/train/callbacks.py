@@ -1,0 +1,293 @@
+"""Callbacks: code that runs at fixed points of ``fit`` (EarlyStopping, ModelCheckpoint, ...).
+
+A callback sees the training through ``self.context`` (the model, optimizer, history, and the
+``stop_training`` flag it may set). Callbacks reset themselves in ``on_train_begin``, so one
+instance can serve several ``fit`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from chainrule.train.history import History
+
+_MAXIMISED = ("acc", "accuracy", "f1", "precision", "recall", "r2", "auc")
+
+
+@dataclass
+class TrainContext:
+    """What callbacks can see and change during ``fit``."""
+
+    model: Any
+    optimizer: Any
+    loss_fn: Any
+    history: History
+    epochs: int
+    steps_per_epoch: int
+    stop_training: bool = False
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self, reason: str) -> None:
+        """Ask ``fit`` to stop after the current batch, saying why."""
+        self.stop_training = True
+        self.stop_reason = reason
+
+
+class Callback:
+    """Base class: override any of the ``on_*`` methods.
+
+    Example:
+        >>> from chainrule.train import Callback
+        >>> class PrintEpoch(Callback):
+        ...     def on_epoch_end(self, epoch, logs):
+        ...         print(epoch, round(logs["loss"], 2))
+    """
+
+    context: TrainContext
+
+    def set_context(self, context: TrainContext) -> None:
+        self.context = context
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None: ...
+
+
+def _resolve_mode(mode: str, monitor: str, owner: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    return "max" if name in _MAXIMISED or name.endswith("accuracy") else "min"
+
+
+def _monitored(logs: dict[str, float], monitor: str, owner: str) -> float:
+    if monitor not in logs:
+        raise ValueError(
+            f"{owner}: monitor {monitor!r} is not among the logged values {sorted(logs)}; "
+            "for 'val_...' pass validation_data or validation_split to fit"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored value has not improved for ``patience`` epochs.
+
+    Args:
+        monitor: a logged value, e.g. 'val_loss' (default) or 'val_accuracy'.
+        min_delta: the smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        mode: 'min', 'max', or 'auto' (max for accuracy-like names, else min).
+        restore_best_weights: at the end of training, put back the weights of the best epoch
+            (kept as a copy).
+        baseline: stop if the value does not beat this within ``patience`` epochs.
+        start_from_epoch: epochs to wait before watching at all.
+
+    Example:
+        >>> from chainrule.train import EarlyStopping
+        >>> EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        EarlyStopping(monitor='val_loss', patience=3)
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, mode: str = "auto",
+                 restore_best_weights: bool = False, baseline: float | None = None, start_from_epoch: int = 0,
+                 verbose: int = 0):
+        if patience < 0 or min_delta < 0:
+            raise ValueError(f"EarlyStopping: patience and min_delta must be >= 0, got {patience} and {min_delta}")
+        self.monitor, self.min_delta, self.patience = monitor, float(min_delta), int(patience)
+        self.mode = _resolve_mode(mode, monitor, "EarlyStopping")
+        self.restore_best_weights, self.baseline = restore_best_weights, baseline
+        self.start_from_epoch, self.verbose = start_from_epoch, verbose
+        self.on_train_begin()
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.wait = 0
+        self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        self.best_epoch: int | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if epoch <= self.start_from_epoch:
+            return
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.context.model.state_dict()  # a copy
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.context.stop(
+                f"EarlyStopping: {self.monitor} did not improve for {self.wait} epoch(s) "
+                f"(best {self.best:.6g} at epoch {self.best_epoch})"
+            )
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.context.model.load_state_dict(self.best_weights)
+            if self.verbose:
+                print(f"EarlyStopping: restored the weights of epoch {self.best_epoch}", file=sys.stderr)
+
+    def __repr__(self) -> str:
+        return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
+
+
+class ModelCheckpoint(Callback):
+    """Save the model every epoch, or only when the monitored value improves.
+
+    ``filepath`` may contain ``{epoch}`` and logged names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
+    Writes are atomic (a temporary file renamed into place): a crash never leaves a half-written
+    checkpoint, and the previous one survives.
+    """
+
+    def __init__(self, filepath: str, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = False,
+                 save_weights_only: bool = False, verbose: int = 0):
+        self.filepath, self.monitor = os.fspath(filepath), monitor
+        self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        self.save_best_only, self.save_weights_only, self.verbose = save_best_only, save_weights_only, verbose
+        self.on_train_begin()
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not better:
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch, **logs)
+        from chainrule import io
+
+        if self.save_weights_only:
+            io.save_state_dict(self.context.model, path)
+        else:
+            io.save(self.context.model, path)
+        self.saved.append(path)
+        if self.verbose:
+            print(f"ModelCheckpoint: saved {path}", file=sys.stderr)
+
+
+class LearningRateScheduler(Callback):
+    """Change the learning rate each epoch.
+
+    ``schedule`` is either a function ``(epoch, lr) -> new_lr`` called before each epoch, or a
+    scheduler from ``chainrule.optim`` (StepLR, CosineAnnealingLR, ...) stepped after each epoch;
+    ReduceLROnPlateau is stepped with the ``monitor``ed value.
+    """
+
+    def __init__(self, schedule: Any, monitor: str = "val_loss", verbose: int = 0):
+        if not (callable(schedule) or hasattr(schedule, "step")):
+            raise TypeError(f"LearningRateScheduler: schedule must be a function (epoch, lr) -> lr or a scheduler, got {schedule!r}")
+        self.schedule, self.monitor, self.verbose = schedule, monitor, verbose
+
+    def _is_function(self) -> bool:
+        return not hasattr(self.schedule, "step")
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self._is_function():
+            groups = self.context.optimizer.param_groups
+            new_lr = float(self.schedule(epoch, groups[0]["lr"]))
+            if not math.isfinite(new_lr) or new_lr < 0:
+                raise ValueError(f"LearningRateScheduler: the schedule returned an invalid learning rate {new_lr} at epoch {epoch}")
+            for group in groups:
+                group["lr"] = new_lr
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self._is_function():
+            return
+        if type(self.schedule).__name__ == "ReduceLROnPlateau":
+            self.schedule.step(_monitored(logs, self.monitor, "LearningRateScheduler"))
+        else:
+            self.schedule.step()
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logged values as a row of a CSV file (rewritten atomically each epoch)."""
+
+    def __init__(self, filename: str, separator: str = ",", append: bool = False):
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.previous = ""
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8") as f:
+                self.previous = f.read()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self.rows.append({"epoch": epoch, **logs})
+        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+        lines = [] if self.previous else [self.separator.join(keys)]
+        lines += [self.separator.join(_csv_value(row.get(k, "")) for k in keys) for row in self.rows]
+        write_text_atomic(self.filename, self.previous + "\n".join(lines) + "\n")
+
+
+def _csv_value(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class TerminateOnNaN(Callback):
+    """Stop as soon as the loss becomes NaN or infinite, naming the epoch and batch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.epoch = epoch
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            message = f"TerminateOnNaN: the loss became {loss} at epoch {self.epoch}, batch {batch}; training stopped"
+            print(message, file=sys.stderr)
+            self.context.stop(message)
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, **hooks: Callable[..., None]):
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise ValueError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)

@@ -1,0 +1,270 @@
+"""The training loop: fit, evaluate, predict and predict_proba.
+
+One loop serves full-batch gradient descent, stochastic gradient descent and mini-batch gradient
+descent: ``batch_size=None`` (the whole set), ``1`` or ``k``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chainrule.autograd import no_grad
+from chainrule.data.loader import DataLoader
+from chainrule.nn.module import Module
+from chainrule.ops import sigmoid, softmax
+from chainrule.tensor import Tensor
+from chainrule.train.callbacks import Callback, TrainContext
+from chainrule.train.history import History
+from chainrule.train.metrics import get_metric
+from chainrule.train.progress import EpochProgress, resolve_verbose
+
+Loss = Callable[[Tensor, Any], Tensor]
+
+
+def _array(x: Any) -> np.ndarray:
+    return np.asarray(x.data if isinstance(x, Tensor) else x)
+
+
+def _param_dtype(model: Module) -> np.dtype:
+    for p in model.parameters():
+        return p.dtype
+    return np.dtype(np.float32)
+
+
+def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
+    """Floating inputs take the model's dtype once, up front (not per batch)."""
+    a = _array(x)
+    return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
+
+
+def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype, owner: str) -> DataLoader:
+    if isinstance(X, DataLoader):
+        if y is not None:
+            raise ValueError(f"{owner}: y must be None when X is a DataLoader (it yields the targets)")
+        return X
+    X = _prepare(X, dtype)
+    if y is None:
+        return DataLoader((X,), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    y = _prepare(y, dtype)
+    if len(X) != len(y):
+        raise ValueError(f"{owner}: X has {len(X)} samples but y has {len(y)}")
+    return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _metric_logs(metrics: list[tuple[str, Callable]], y_true: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict[str, float]:
+    return {prefix + name: float(fn(y_true, outputs)) for name, fn in metrics}
+
+
+def _check_model(model: Any, owner: str) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"{owner}: model must be a chainrule.nn.Module, got {type(model).__name__}")
+
+
+def fit(
+    model: Module,
+    loss_fn: Loss,
+    optimizer: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    epochs: int = 1,
+    batch_size: int | None = 32,
+    validation_data: tuple[Any, Any] | DataLoader | None = None,
+    validation_split: float = 0.0,
+    metrics: Sequence[str | Callable] | None = None,
+    callbacks: Sequence[Callback] | None = None,
+    verbose: int | str = "auto",
+    shuffle: bool = True,
+    seed: int | np.random.Generator | None = None,
+) -> History:
+    """Train ``model`` to minimise ``loss_fn`` with ``optimizer``; returns the History.
+
+    Args:
+        model: the network.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``, e.g. ``nn.CrossEntropyLoss()``.
+        optimizer: from ``chainrule.optim``, built on ``model.parameters()``.
+        X, y: arrays (or Tensors) of inputs and targets, or X a DataLoader yielding (inputs, targets).
+        epochs: passes over the training data.
+        batch_size: samples per step; None is full-batch gradient descent, 1 is SGD.
+        validation_data: (X_val, y_val) or a DataLoader, evaluated after each epoch.
+        validation_split: or hold out this fraction of X, y (the last samples, before shuffling).
+        metrics: names ('accuracy', 'f1', 'mse', 'r2', ...) or functions ``fn(y_true, outputs)``.
+        callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN.
+        verbose: 0 silent, 1 progress bar per epoch, 2 one line per epoch, 'auto'.
+        shuffle: reshuffle the training data every epoch.
+        seed: seed of the shuffling (by default chainrule's random source, see ``cr.manual_seed``).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import fit
+        >>> _ = cr.manual_seed(0)
+        >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+        >>> y = (X[:, 0] + X[:, 1] > 0).astype("int64")
+        >>> model = cr.nn.Sequential(cr.nn.Linear(2, 8), cr.nn.Tanh(), cr.nn.Linear(8, 2))
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.5)
+        >>> history = fit(model, cr.nn.CrossEntropyLoss(), opt, X, y, epochs=30, metrics=["accuracy"], verbose=0)
+        >>> history["accuracy"][-1] > 0.9
+        True
+    """
+    _check_model(model, "fit")
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+    if validation_split and validation_data is not None:
+        raise ValueError("fit: give validation_data or validation_split, not both")
+    verbose = resolve_verbose(verbose)
+    metric_fns = [get_metric(m) for m in (metrics or [])]
+    dtype = _param_dtype(model)
+
+    if validation_split:
+        if isinstance(X, DataLoader):
+            raise ValueError("fit: validation_split needs arrays; with a DataLoader pass validation_data")
+        X_all, y_all = _array(X), _array(y)
+        n_val = int(math.ceil(len(X_all) * validation_split))
+        if n_val == 0 or n_val >= len(X_all):
+            raise ValueError(f"fit: validation_split={validation_split} leaves no training or no validation samples out of {len(X_all)}")
+        X, y = X_all[:-n_val], y_all[:-n_val]
+        validation_data = (X_all[-n_val:], y_all[-n_val:])
+    train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
+    if validation_data is not None and not isinstance(validation_data, DataLoader):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("fit: validation_data must be (X_val, y_val) or a DataLoader")
+        validation_data = _loader(validation_data[0], validation_data[1], batch_size, False, None, dtype, "fit (validation)")
+
+    history = History()
+    callbacks = list(callbacks or [])
+    context = TrainContext(model, optimizer, loss_fn, history, epochs, len(train_loader))
+    for cb in callbacks:
+        cb.set_context(context)
+        cb.on_train_begin()
+
+    for epoch in range(1, epochs + 1):
+        model.train()
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        progress = EpochProgress(verbose, epoch, epochs, len(train_loader))
+        total_loss, seen = 0.0, 0
+        outputs, targets = [], []
+        for batch_index, batch in enumerate(train_loader):
+            if len(batch) < 2:
+                raise ValueError("fit: each batch must be (inputs, targets); pass y or a loader that yields targets")
+            xb, yb = batch[0], batch[1]
+            out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
+            loss = loss_fn(out, yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            value = float(loss.data)
+            n = len(xb)
+            total_loss += value * n
+            seen += n
+            if metric_fns:
+                outputs.append(out.data)
+                targets.append(yb)
+            progress.update(total_loss / seen)
+            if callbacks:
+                for cb in callbacks:
+                    cb.on_batch_end(batch_index, {"loss": value, "size": n})
+                if context.stop_training:
+                    break
+        logs = {"loss": total_loss / max(seen, 1)}
+        if metric_fns and outputs:
+            logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
+        if validation_data is not None:
+            logs.update({f"val_{k}": v for k, v in evaluate(model, loss_fn, validation_data, metrics=metrics).items()})
+        if getattr(optimizer, "param_groups", None):
+            logs["lr"] = float(optimizer.param_groups[0]["lr"])
+        history.record(epoch, logs)
+        progress.close(logs)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if context.stop_training:
+            break
+
+    for cb in callbacks:
+        cb.on_train_end()
+    history.stop_reason = context.stop_reason
+    model.eval()
+    return history
+
+
+def _batched_outputs(model: Module, loader: DataLoader) -> tuple[np.ndarray, list[np.ndarray]]:
+    was_training = model.training
+    model.eval()
+    outputs, rest = [], []
+    try:
+        with no_grad():
+            for batch in loader:
+                outputs.append(model(Tensor._make(batch[0])).data)
+                rest.append(batch[1:])
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("predict: no samples given")
+    return np.concatenate(outputs), rest
+
+
+def evaluate(
+    model: Module,
+    loss_fn: Loss,
+    X: Any,
+    y: Any = None,
+    *,
+    metrics: Sequence[str | Callable] | None = None,
+    batch_size: int | None = 256,
+) -> dict[str, float]:
+    """The loss (averaged over samples) and metrics of ``model`` on labelled data, in eval mode.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import evaluate
+        >>> model = cr.nn.Linear(3, 1)
+        >>> logs = evaluate(model, cr.nn.MSELoss(), np.zeros((4, 3)), np.zeros((4, 1)), metrics=["mae"])
+        >>> sorted(logs)
+        ['loss', 'mae']
+    """
+    _check_model(model, "evaluate")
+    loader = _loader(X, y, batch_size, False, None, _param_dtype(model), "evaluate")
+    outputs, rest = _batched_outputs(model, loader)
+    if not rest or len(rest[0]) < 1:
+        raise ValueError("evaluate: needs targets (y, or a loader that yields them)")
+    y_true = np.concatenate([r[0] for r in rest])
+    with no_grad():
+        loss = loss_fn(Tensor._make(outputs), y_true)
+    logs = {"loss": float(loss.data)}
+    logs.update(_metric_logs([get_metric(m) for m in (metrics or [])], y_true, outputs))
+    return logs
+
+
+def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarray:
+    """The model's outputs for X as an array (eval mode, no graph).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import predict
+        >>> predict(cr.nn.Linear(3, 2), np.zeros((5, 3))).shape
+        (5, 2)
+    """
+    _check_model(model, "predict")
+    if isinstance(X, DataLoader):
+        loader = X
+    else:
+        loader = DataLoader((_prepare(X, _param_dtype(model)),), batch_size=batch_size)
+    outputs, _ = _batched_outputs(model, loader)
+    return outputs
+
+
+def predict_proba(model: Module, X: Any, *, batch_size: int | None = 256, from_logits: bool = True) -> np.ndarray:
+    """Class probabilities: softmax of the outputs (sigmoid for a single output column, giving
+    columns [1 - p, p]). Use ``from_logits=False`` when the model already ends in Softmax/Sigmoid."""
+    outputs = predict(model, X, batch_size=batch_size)
+    if outputs.ndim == 1:
+        outputs = outputs[:, None]
+    if outputs.shape[1] == 1:
+        p = sigmoid(Tensor._make(outputs)).data if from_logits else outputs
+        return np.concatenate([1.0 - p, p], axis=1)
+    return softmax(Tensor._make(outputs), axis=1).data if from_logits else outputs
