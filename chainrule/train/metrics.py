@@ -24,7 +24,8 @@ uniformly (scikit-learn's default ``multioutput='uniform_average'``); a 1-D arra
 
 Example:
     >>> from chainrule.train import metrics
-    >>> metrics.accuracy([0, 1, 2, 2], [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.8, 0.1, 0.1]])
+    >>> scores = [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.8, 0.1, 0.1]]
+    >>> metrics.accuracy([0, 1, 2, 2], scores)
     0.75
     >>> name, fn = metrics.get_metric("f1")
     >>> name, round(fn([0, 1, 1, 0], [[-1.2], [2.0], [0.3], [0.4]]), 4)
@@ -82,7 +83,9 @@ def _true_labels(fn: str, y_true: np.ndarray) -> np.ndarray:
         return y_true
     if y_true.ndim == 2:
         return y_true[:, 0] if y_true.shape[1] == 1 else y_true.argmax(axis=1)
-    raise ValueError(f"{fn}: y_true must have shape (N,), (N, 1) or one-hot (N, C), got {y_true.shape}")
+    raise ValueError(
+        f"{fn}: y_true must have shape (N,), (N, 1) or one-hot (N, C), got {y_true.shape}"
+    )
 
 
 def _label_vector(fn: str, name: str, y: np.ndarray) -> np.ndarray:
@@ -124,7 +127,10 @@ def _predicted_labels(fn: str, y_true: np.ndarray, y_pred: np.ndarray,
     is_float = np.issubdtype(column.dtype, np.floating)
     if not is_float or (threshold is None and _is_whole(column)):
         if threshold is not None:
-            raise ValueError(f"{fn}: threshold={threshold} needs float scores, got y_pred of dtype {column.dtype}")
+            raise ValueError(
+                f"{fn}: threshold={threshold} needs float scores, got y_pred of dtype "
+                f"{column.dtype}"
+            )
         return column
     if threshold is None:
         threshold = 0.5 if column.min() >= 0.0 and column.max() <= 1.0 else 0.0
@@ -146,7 +152,9 @@ def _classes(fn: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     try:
         return np.union1d(y_true, y_pred)
     except TypeError as err:
-        raise ValueError(f"{fn}: y_true and y_pred mix label types that cannot be sorted together ({err})") from None
+        raise ValueError(
+            f"{fn}: y_true and y_pred mix label types that cannot be sorted together ({err})"
+        ) from None
 
 
 def _class_pair(fn: str, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -212,13 +220,17 @@ def top_k_accuracy(y_true: ArrayLike, scores: ArrayLike, k: int = 5) -> float:
     n_classes = s.shape[1]
     if not np.all(np.isin(t, np.arange(n_classes))):
         bad = np.unique(t[~np.isin(t, np.arange(n_classes))])[:10].tolist()
-        raise ValueError(f"{fn}: scores have {n_classes} columns (labels 0..{n_classes - 1}) but y_true holds labels {bad}")
+        raise ValueError(
+            f"{fn}: scores have {n_classes} columns (labels 0..{n_classes - 1}) "
+            f"but y_true holds labels {bad}"
+        )
     true_score = s[np.arange(len(t)), t.astype(np.intp)]
     n_higher = np.sum(s > true_score[:, None], axis=1)
     return float(np.mean(n_higher < k))
 
 
-def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: ArrayLike | None = None) -> np.ndarray:
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike,
+                     labels: ArrayLike | None = None) -> np.ndarray:
     """Counts of (true, predicted) label pairs: row ``i`` is true class ``labels[i]``, column ``j``
     predicted class ``labels[j]`` (scikit-learn's layout).
 
@@ -286,7 +298,7 @@ def _divide(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarra
 
 
 def _nan_average(values: np.ndarray, weights: np.ndarray | None) -> float:
-    """The (weighted) mean ignoring NaN entries; NaN if all are NaN; plain mean if weights sum to 0."""
+    """The (weighted) mean ignoring NaNs; NaN if all are NaN; the plain mean if weights sum to 0."""
     keep = ~np.isnan(values)
     if not np.any(keep):
         return float("nan")
@@ -315,17 +327,22 @@ def _precision_recall_f1(fn: str, y_true: ArrayLike, y_pred: ArrayLike, average:
         if len(classes) > 2:
             raise ValueError(
                 f"{fn}: average='binary' needs at most 2 classes, but y_true and y_pred hold "
-                f"{len(classes)}: {classes[:10].tolist()}; choose average='macro', 'micro' or 'weighted'"
+                f"{len(classes)}: {classes[:10].tolist()}; choose average='macro', 'micro' "
+                f"or 'weighted'"
             )
         hit = np.flatnonzero(classes == pos_label)
         if hit.size == 0:
             if len(classes) == 2:
-                raise ValueError(f"{fn}: pos_label={pos_label!r} is not a valid label; it should be one of {classes.tolist()}")
-            tp = pred_sum = true_sum = np.zeros(1, dtype=np.int64)  # the positive class never occurs
+                raise ValueError(
+                    f"{fn}: pos_label={pos_label!r} is not a valid label; "
+                    f"it should be one of {classes.tolist()}"
+                )
+            # At most one class is present and it is not pos_label: the positive class never occurs.
+            tp = pred_sum = true_sum = np.zeros(1, dtype=np.int64)
         else:
             tp, pred_sum, true_sum = tp[hit], pred_sum[hit], true_sum[hit]
     elif average == "micro":
-        tp, pred_sum, true_sum = tp.sum(keepdims=True), pred_sum.sum(keepdims=True), true_sum.sum(keepdims=True)
+        tp, pred_sum, true_sum = (a.sum(keepdims=True) for a in (tp, pred_sum, true_sum))
 
     prec = _divide(tp, pred_sum, zero_division)
     rec = _divide(tp, true_sum, zero_division)
@@ -418,14 +435,18 @@ def f1_score(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary
 # Regression
 # ---------------------------------------------------------------------------------------------
 
-def _regression_pair(fn: str, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _regression_pair(fn: str, y_true: ArrayLike,
+                     y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Targets as float (N, outputs) arrays of the same shape; (N,) becomes (N, 1)."""
     t, p = _to_numpy(y_true), _to_numpy(y_pred)
     _check_pair(fn, t, p)
     t = t.reshape(-1, 1) if t.ndim == 1 else t
     p = p.reshape(-1, 1) if p.ndim == 1 else p
     if t.ndim != 2 or p.ndim != 2:
-        raise ValueError(f"{fn}: targets must have shape (N,) or (N, outputs), got y_true {t.shape} and y_pred {p.shape}")
+        raise ValueError(
+            f"{fn}: targets must have shape (N,) or (N, outputs), "
+            f"got y_true {t.shape} and y_pred {p.shape}"
+        )
     if t.shape[1] != p.shape[1]:
         raise ValueError(f"{fn}: y_true has {t.shape[1]} outputs but y_pred has {p.shape[1]}")
     return t.astype(np.float64, copy=False), p.astype(np.float64, copy=False)
@@ -484,18 +505,13 @@ r2 = r2_score
 # Metrics by name, for fit(metrics=[...])
 # ---------------------------------------------------------------------------------------------
 
-def _on_raw_output(metric: Callable[..., float], doc: str, **kwargs: Any) -> Metric:
-    """Wrap a label metric so it takes the model's raw output (converted as ``accuracy`` does)."""
-    def wrapped(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
-        fn = metric.__name__
-        t, p = _to_numpy(y_true), _to_numpy(y_pred_raw)
-        _check_pair(fn, t, p)
-        t = _true_labels(fn, t)
-        return metric(t, _predicted_labels(fn, t, p, None), **kwargs)
-
-    wrapped.__name__ = metric.__name__
-    wrapped.__doc__ = doc
-    return wrapped
+def _labels_from_raw(fn: str, y_true: ArrayLike,
+                     y_pred_raw: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted label vectors from targets and a model's raw output (as ``accuracy``)."""
+    t, p = _to_numpy(y_true), _to_numpy(y_pred_raw)
+    _check_pair(fn, t, p)
+    t = _true_labels(fn, t)
+    return t, _predicted_labels(fn, t, p, None)
 
 
 def _top5(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
@@ -503,9 +519,20 @@ def _top5(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
     return top_k_accuracy(y_true, y_pred_raw, k=5)
 
 
-_macro_precision = _on_raw_output(precision, "Macro-averaged precision on raw outputs.", average="macro")
-_macro_recall = _on_raw_output(recall, "Macro-averaged recall on raw outputs.", average="macro")
-_macro_f1 = _on_raw_output(f1_score, "Macro-averaged F1 on raw outputs.", average="macro")
+def _macro_precision(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
+    """Macro-averaged precision on a model's raw output."""
+    return precision(*_labels_from_raw("precision", y_true, y_pred_raw), average="macro")
+
+
+def _macro_recall(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
+    """Macro-averaged recall on a model's raw output."""
+    return recall(*_labels_from_raw("recall", y_true, y_pred_raw), average="macro")
+
+
+def _macro_f1(y_true: ArrayLike, y_pred_raw: ArrayLike) -> float:
+    """Macro-averaged F1 score on a model's raw output."""
+    return f1_score(*_labels_from_raw("f1_score", y_true, y_pred_raw), average="macro")
+
 
 #: Every name ``get_metric`` knows, mapped to a function ``fn(y_true, y_pred_raw) -> float``.
 #: Precision, recall and F1 by name are always macro-averaged (for two classes too), so that a
@@ -552,13 +579,17 @@ def get_metric(metric: str | Metric) -> tuple[str, Metric]:
         ValueError: unknown metric 'accurcy' (did you mean 'accuracy'?); known metrics: ...
     """
     if callable(metric):
-        name = getattr(metric, "__name__", None) or getattr(getattr(metric, "func", None), "__name__", None)
-        return name or type(metric).__name__, metric
+        # A functools.partial has no __name__ of its own; use the wrapped function's.
+        named = metric if hasattr(metric, "__name__") else getattr(metric, "func", metric)
+        return getattr(named, "__name__", type(metric).__name__), metric
     if not isinstance(metric, str):
-        raise TypeError(f"get_metric: expected a metric name or a callable, got {type(metric).__name__}")
+        raise TypeError(
+            f"get_metric: expected a metric name or a callable, got {type(metric).__name__}"
+        )
     fn = METRICS.get(metric.lower())
     if fn is None:
         close = difflib.get_close_matches(metric.lower(), METRICS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown metric {metric!r}{hint}; known metrics: {', '.join(sorted(METRICS))}")
+        known = ", ".join(sorted(METRICS))
+        raise ValueError(f"unknown metric {metric!r}{hint}; known metrics: {known}")
     return metric, fn
