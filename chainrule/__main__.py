@@ -1,0 +1,3 @@
+from chainrule.cli import main
+import sys
+sys.exit(main())
