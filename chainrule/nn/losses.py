@@ -75,6 +75,9 @@ class BCELoss(_Loss):
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight": _weight_list(self.weight)}
+
 
 class BCEWithLogitsLoss(_Loss):
     """Binary log-loss on raw scores, sigmoid included: stable for any score. ``pos_weight`` > 1
@@ -88,7 +91,7 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.pos_weight, self.reduction)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pos_weight": _weight_list(self.pos_weight)}
+        return {**super().get_config(), "weight": _weight_list(self.weight), "pos_weight": _weight_list(self.pos_weight)}
 
 
 class CrossEntropyLoss(_Loss):

@@ -1,0 +1,12 @@
+"""Saving and loading: models (architecture + weights), weights only, and training checkpoints,
+as safetensors files (``pip install "chainrule[io]"``). See ``chainrule.io.serialization``."""
+
+from chainrule.io.serialization import (
+    FORMAT_VERSION, ModelFileError, load, load_checkpoint, load_metadata, load_state_dict, save,
+    save_checkpoint, save_state_dict,
+)
+
+__all__ = [
+    "save", "load", "load_metadata", "save_state_dict", "load_state_dict", "save_checkpoint",
+    "load_checkpoint", "ModelFileError", "FORMAT_VERSION",
+]

@@ -1,0 +1,32 @@
+"""Optimisers, learning-rate schedules and gradient clipping.
+
+Each optimiser updates parameters in place from their ``.grad``::
+
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for X, y in loader:
+        opt.zero_grad()
+        loss_fn(model(X), y).backward()
+        opt.step()
+
+Full-batch GD, SGD and mini-batch GD are the same optimiser (``GD`` is ``SGD``); the batch size
+makes the difference. Schedules live in ``chainrule.optim.lr_scheduler`` and are re-exported here.
+"""
+
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.sgd import GD, SGD
+from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.adagrad import Adagrad
+from chainrule.optim import lr_scheduler
+from chainrule.optim.lr_scheduler import (
+    CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiStepLR,
+    ReduceLROnPlateau, StepLR,
+)
+from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
+
+__all__ = [
+    "Optimizer", "SGD", "GD", "Adam", "AdamW", "RMSprop", "Adagrad",
+    "lr_scheduler", "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+    "LambdaLR", "LinearLR", "LinearWarmup", "ReduceLROnPlateau",
+    "clip_grad_norm_", "clip_grad_value_",
+]

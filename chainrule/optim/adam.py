@@ -1,0 +1,149 @@
+"""Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer, ParamsLike, effective_grad
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma and Ba, 2015) with PyTorch's update rule.
+
+    For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at step
+    t = 1, 2, ...::
+
+        g <- g + weight_decay * theta                (Adam: L2 penalty in the gradient)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g**2
+        v_max <- max(v_max, v)   and use v_max for v   if amsgrad
+        theta <- theta - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    Args:
+        params: parameters or a list of param-group dicts.
+        lr: learning rate (default 1e-3).
+        betas: decay rates of the running averages of the gradient and its square (default (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default 1e-8).
+        weight_decay: L2 penalty coefficient added to the gradient (default 0).
+        amsgrad: use the running maximum of ``v`` (AMSGrad, Reddi et al. 2018; default False).
+        maximize: climb the objective instead of descending it (default False).
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.nn.Parameter(cr.tensor([1.0, -2.0], dtype=cr.float64))
+        >>> opt = cr.optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()                      # the first step moves each weight by about lr
+        >>> w.data.round(6).tolist()
+        [0.9, -1.9]
+    """
+
+    _num_work = 2
+    _required_state = ("step", "exp_avg", "exp_avg_sq")
+    _optional_state = ("max_exp_avg_sq",)
+    _decoupled_weight_decay = False
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, maximize: bool = False):
+        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
+                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, hp: Mapping[str, Any]) -> None:
+        self._check_number(hp, "lr", "learning rate")
+        betas = hp["betas"]
+        self._check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
+        for i, beta in enumerate(betas):
+            self._check(_in_unit_interval(beta), f"beta parameter at index {i}", beta, "a number in [0, 1)")
+        self._check_number(hp, "eps", "epsilon value")
+        self._check_number(hp, "weight_decay", "weight_decay")
+        self._check_flag(hp, "amsgrad")
+        self._check_flag(hp, "maximize")
+
+    def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
+        state: dict[str, Any] = {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        return state
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any],
+                work: tuple[np.ndarray, ...]) -> None:
+        g_buf, tmp = work
+        lr = group["lr"]
+        beta1, beta2 = group["betas"]
+        weight_decay = group["weight_decay"]
+        step = state["step"] = state["step"] + 1
+        if self._decoupled_weight_decay:
+            if weight_decay != 0:
+                param *= 1 - lr * weight_decay
+            g = effective_grad(param, grad, 0, group["maximize"], g_buf)
+        else:
+            g = effective_grad(param, grad, weight_decay, group["maximize"], g_buf)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg *= beta1
+        np.multiply(g, 1 - beta1, out=tmp)
+        exp_avg += tmp
+        exp_avg_sq *= beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        exp_avg_sq += tmp
+        if group["amsgrad"]:
+            v = state.get("max_exp_avg_sq")
+            if v is None:
+                v = state["max_exp_avg_sq"] = np.zeros_like(param)
+            np.maximum(v, exp_avg_sq, out=v)
+        else:
+            v = exp_avg_sq
+        step_size = lr / (1 - beta1**step)
+        denom = g_buf  # g is no longer needed
+        np.sqrt(v, out=denom)
+        denom /= math.sqrt(1 - beta2**step)
+        denom += group["eps"]
+        np.divide(exp_avg, denom, out=denom)
+        denom *= step_size
+        param -= denom
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov and Hutter, 2019), PyTorch's update rule.
+
+    The weights shrink directly, ``theta <- theta * (1 - lr * weight_decay)``, before the Adam
+    step on the plain gradient, rather than the penalty entering the gradient (and so being
+    rescaled by Adam's denominator).
+
+    Args:
+        params: parameters or a list of param-group dicts.
+        lr: learning rate (default 1e-3).
+        betas: decay rates of the running averages of the gradient and its square (default (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default 1e-8).
+        weight_decay: decoupled weight decay coefficient (default 1e-2).
+        amsgrad: use the running maximum of the squared-gradient average (default False).
+        maximize: climb the objective instead of descending it (default False).
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.nn.Parameter(cr.tensor([1.0, -2.0], dtype=cr.float64))
+        >>> opt = cr.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).sum().backward()
+        >>> opt.step()                      # shrink by 1 - 0.1 * 0.5, then the Adam step
+        >>> w.data.round(6).tolist()
+        [0.85, -1.8]
+    """
+
+    _decoupled_weight_decay = True
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)
+
+
+def _in_unit_interval(value: Any) -> bool:
+    """True for a finite real number in [0, 1)."""
+    try:
+        return 0.0 <= value < 1.0 and not isinstance(value, bool)
+    except TypeError:
+        return False

@@ -1,0 +1,119 @@
+"""Gradient clipping: by the global norm of all gradients, or by value.
+
+Both functions give the clipped parameters new gradient tensors; the arrays of the old gradients
+are never written (they may be shared with other code).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Scale all gradients together so that their global norm is at most ``max_norm``.
+
+    The global norm is the ``norm_type``-norm of all gradients viewed as one long vector. When it
+    exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (total_norm + 1e-6)``, which
+    keeps the direction of the update; otherwise the gradients are left as they are.
+
+    Args:
+        parameters: a tensor or an iterable of tensors (e.g. ``model.parameters()``); those whose
+            ``grad`` is None are ignored.
+        max_norm: the largest norm allowed (>= 0).
+        norm_type: the order p of the norm (> 0), or ``float('inf')`` for the largest absolute value
+            (default 2).
+        error_if_nonfinite: raise RuntimeError when the total norm is nan or inf (default False:
+            the gradients then become nan).
+
+    Returns:
+        The total norm of the gradients before clipping, as a Python float (0.0 when none has a
+        gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.nn.Parameter(cr.zeros(2, dtype=cr.float64))
+        >>> w.grad = cr.tensor([3.0, 4.0], dtype=cr.float64)
+        >>> cr.optim.clip_grad_norm_([w], max_norm=1.0)
+        5.0
+        >>> w.grad.data.round(4).tolist()
+        [0.6, 0.8]
+    """
+    params = _as_list(parameters)
+    max_norm = float(max_norm)
+    norm_type = float(norm_type)
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: invalid max_norm: {max_norm!r} (expected a number >= 0)")
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: invalid norm_type: {norm_type!r} (expected a number > 0 or inf)")
+    with_grad = [p for p in params if p.grad is not None]
+    if not with_grad:
+        return 0.0
+    grads = [_grad_array(p) for p in with_grad]
+    total = _global_norm(grads, norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they "
+            "cannot be clipped; pass error_if_nonfinite=False to clip anyway (the gradients become nan)"
+        )
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0 or not math.isfinite(total):
+        for p, g in zip(with_grad, grads):
+            p.grad = Tensor(g * np.asarray(coef, dtype=g.dtype))
+    return total
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every gradient element into ``[-clip_value, clip_value]``.
+
+    Args:
+        parameters: a tensor or an iterable of tensors; those whose ``grad`` is None are ignored.
+        clip_value: the largest absolute value allowed (>= 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.nn.Parameter([0.0, 0.0, 0.0])
+        >>> w.grad = cr.tensor([-3.0, 0.5, 2.0])
+        >>> cr.optim.clip_grad_value_([w], clip_value=1.0)
+        >>> w.grad.data.tolist()
+        [-1.0, 0.5, 1.0]
+    """
+    params = _as_list(parameters)
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: invalid clip_value: {clip_value!r} (expected a number >= 0)")
+    for p in params:
+        if p.grad is not None:
+            g = _grad_array(p)
+            bound = np.asarray(clip_value, dtype=g.dtype)
+            p.grad = Tensor(np.clip(g, -bound, bound))
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"expected tensors (e.g. model.parameters()), got {type(p).__name__}")
+    return params
+
+
+def _grad_array(p: Tensor) -> np.ndarray:
+    grad = p.grad
+    return grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+
+
+def _global_norm(grads: list[np.ndarray], norm_type: float) -> float:
+    """The norm of all gradients as one vector (each gradient's part in its own dtype, summed in float64)."""
+    if math.isinf(norm_type):
+        return max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    if norm_type == 2.0:
+        return math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    if norm_type == 1.0:
+        return sum(float(np.abs(g).sum(dtype=np.float64)) for g in grads)
+    total = sum(float((np.abs(g, dtype=np.float64) ** norm_type).sum()) for g in grads)
+    return total ** (1.0 / norm_type)

@@ -1,0 +1,100 @@
+"""Gradient clipping by global norm and by value: results, new gradient tensors, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def with_grads(*grads: np.ndarray) -> list[cr.nn.Parameter]:
+    ps = []
+    for g in grads:
+        p = cr.nn.Parameter(np.zeros_like(g))
+        p.grad = cr.tensor(g.copy())
+        ps.append(p)
+    return ps
+
+
+GRADS = (np.array([[3.0, -4.0], [0.0, 12.0]]), np.array([-84.0]))  # 2-norm sqrt(9+16+144+7056) = 85
+
+
+@pytest.mark.parametrize("norm_type, expected", [
+    (2.0, 85.0), (1.0, 103.0), (math.inf, 84.0), (3.0, (27 + 64 + 1728 + 84.0**3) ** (1 / 3)),
+])
+def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(norm_type, expected):
+    ps = with_grads(*GRADS)
+    total = cr.optim.clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type)
+    assert isinstance(total, float)
+    assert total == pytest.approx(expected, rel=1e-12)
+    coef = 1.0 / (expected + 1e-6)
+    for p, g in zip(ps, GRADS):
+        np.testing.assert_allclose(p.grad.data, g * coef, rtol=1e-12)
+    clipped_norm = np.linalg.norm(np.concatenate([p.grad.data.ravel() for p in ps]), ord=norm_type)
+    assert clipped_norm == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clip_grad_norm_gives_new_tensors_and_leaves_old_arrays_alone():
+    ps = with_grads(*GRADS)
+    old = [p.grad for p in ps]
+    cr.optim.clip_grad_norm_(ps, max_norm=1.0)
+    for p, t, g in zip(ps, old, GRADS):
+        assert p.grad is not t
+        np.testing.assert_array_equal(t.data, g)
+
+
+def test_clip_grad_norm_below_the_limit_changes_nothing():
+    ps = with_grads(*GRADS)
+    old = [p.grad for p in ps]
+    assert cr.optim.clip_grad_norm_(ps, max_norm=100.0) == pytest.approx(85.0)
+    assert all(p.grad is t for p, t in zip(ps, old))
+
+
+def test_clip_grad_norm_keeps_float32_and_ignores_params_without_grad():
+    ps = with_grads(np.array([3.0, 4.0], dtype=np.float32))
+    ps.append(cr.nn.Parameter(np.zeros(2, dtype=np.float32)))
+    total = cr.optim.clip_grad_norm_(iter(ps), max_norm=2.5)
+    assert total == pytest.approx(5.0)
+    assert ps[0].grad.dtype == np.float32
+    np.testing.assert_allclose(ps[0].grad.data, [1.5, 2.0], rtol=1e-6)
+    assert ps[1].grad is None
+
+
+def test_clip_grad_norm_of_a_single_tensor_and_of_nothing():
+    (p,) = with_grads(np.array([6.0, 8.0]))
+    assert cr.optim.clip_grad_norm_(p, 5.0) == pytest.approx(10.0)
+    np.testing.assert_allclose(p.grad.data, [3.0, 4.0], rtol=1e-6)
+    assert cr.optim.clip_grad_norm_([cr.nn.Parameter([1.0])], 1.0) == 0.0
+
+
+def test_clip_grad_norm_nonfinite():
+    ps = with_grads(np.array([np.nan, 1.0]))
+    with pytest.raises(RuntimeError, match="total norm of order 2.0 of the gradients is nan"):
+        cr.optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    assert np.isnan(cr.optim.clip_grad_norm_(ps, 1.0))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_norm=-1.0), "clip_grad_norm_: invalid max_norm: -1.0"),
+    (dict(max_norm=1.0, norm_type=0), "clip_grad_norm_: invalid norm_type: 0.0"),
+])
+def test_clip_grad_norm_validates(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cr.optim.clip_grad_norm_(with_grads(np.ones(2)), **kwargs)
+
+
+def test_clip_grad_value():
+    ps = with_grads(np.array([-3.0, 0.5, 2.0]), np.array([[0.1, -0.2]], dtype=np.float32))
+    old = ps[0].grad
+    assert cr.optim.clip_grad_value_(ps, 1.0) is None
+    np.testing.assert_array_equal(ps[0].grad.data, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(old.data, [-3.0, 0.5, 2.0])  # the old array is untouched
+    assert ps[1].grad.dtype == np.float32
+    np.testing.assert_array_equal(ps[1].grad.data, np.array([[0.1, -0.2]], dtype=np.float32))
+    with pytest.raises(ValueError, match="clip_grad_value_: invalid clip_value: -1.0"):
+        cr.optim.clip_grad_value_(ps, -1)
+    with pytest.raises(TypeError, match="expected tensors"):
+        cr.optim.clip_grad_value_([np.ones(2)], 1.0)

@@ -1,0 +1,245 @@
+"""The shared Optimizer machinery: param groups, validation, in-place updates, zero_grad, repr."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+ALL = [
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)),
+    ("Adam", dict(lr=0.1, weight_decay=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.1, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.01, maximize=True)),
+]
+NAMES = [name for name, _ in ALL]
+
+
+def params_with_grads(seed: int = 0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    ps = [cr.nn.Parameter(rng.normal(size=(4, 3)).astype(dtype)), cr.nn.Parameter(rng.normal(size=3).astype(dtype))]
+    for p in ps:
+        p.grad = cr.tensor(rng.normal(size=p.shape).astype(dtype))
+    return ps
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize("make, message", [
+    (lambda p: cr.optim.SGD(p, lr=-1), "SGD: invalid learning rate: -1"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, momentum=-0.5), "SGD: invalid momentum: -0.5"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, weight_decay=-1e-4), "SGD: invalid weight_decay: -0.0001"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, dampening=2), "SGD: invalid dampening: 2"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, nesterov=True), "SGD: Nesterov momentum requires momentum > 0"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
+    (lambda p: cr.optim.SGD(p, lr=float("nan")), "SGD: invalid learning rate: nan"),
+    (lambda p: cr.optim.SGD(p, lr="0.1"), "SGD: invalid learning rate: '0.1'"),
+    (lambda p: cr.optim.SGD(p, lr=0.1, nesterov="yes"), "SGD: invalid nesterov: 'yes'"),
+    (lambda p: cr.optim.Adam(p, lr=-0.001), "Adam: invalid learning rate: -0.001"),
+    (lambda p: cr.optim.Adam(p, betas=(1.0, 0.999)), "Adam: invalid beta parameter at index 0: 1.0"),
+    (lambda p: cr.optim.Adam(p, betas=(0.9, -0.1)), "Adam: invalid beta parameter at index 1: -0.1"),
+    (lambda p: cr.optim.Adam(p, betas=(0.9,)), "Adam: invalid betas: (0.9,)"),
+    (lambda p: cr.optim.Adam(p, eps=-1e-8), "Adam: invalid epsilon value: -1e-08"),
+    (lambda p: cr.optim.Adam(p, weight_decay=-1), "Adam: invalid weight_decay: -1"),
+    (lambda p: cr.optim.AdamW(p, lr=-1), "AdamW: invalid learning rate: -1"),
+    (lambda p: cr.optim.RMSprop(p, alpha=-0.1), "RMSprop: invalid alpha value: -0.1"),
+    (lambda p: cr.optim.RMSprop(p, momentum=-1), "RMSprop: invalid momentum: -1"),
+    (lambda p: cr.optim.RMSprop(p, eps=-1), "RMSprop: invalid epsilon value: -1"),
+    (lambda p: cr.optim.Adagrad(p, lr_decay=-1), "Adagrad: invalid lr_decay: -1"),
+    (lambda p: cr.optim.Adagrad(p, initial_accumulator_value=-1), "Adagrad: invalid initial_accumulator_value: -1"),
+    (lambda p: cr.optim.Adagrad(p, eps=-1), "Adagrad: invalid epsilon value: -1"),
+    (lambda p: cr.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -2}], lr=0.1),
+     "SGD: invalid learning rate: -2 (expected a number >= 0) (param group 1)"),
+])
+def test_invalid_hyperparameters_raise_naming_optimiser_and_value(make, message):
+    ps = params_with_grads()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(ps)
+
+
+def test_params_must_be_an_iterable_of_tensors_or_groups():
+    p = cr.nn.Parameter([1.0])
+    with pytest.raises(TypeError, match="single Parameter"):
+        cr.optim.SGD(p, lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        cr.optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="can only optimise Tensors"):
+        cr.optim.SGD([np.zeros(3)], lr=0.1)
+    with pytest.raises(TypeError, match="named_parameters"):
+        cr.optim.SGD(cr.nn.Linear(2, 2).named_parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="ordered collection"):
+        cr.optim.SGD([{"params": {p}}], lr=0.1)
+    with pytest.raises(ValueError, match="more than once"):
+        cr.optim.SGD([p, p], lr=0.1)
+    with pytest.raises(ValueError, match="more than one param group"):
+        cr.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        cr.optim.SGD([p * 2], lr=0.1)
+
+
+def test_accepts_a_generator_of_parameters():
+    model = cr.nn.Linear(3, 2)
+    opt = cr.optim.Adam(model.parameters())
+    assert [p for g in opt.param_groups for p in g["params"]] == list(model.parameters())
+
+
+# ---------------------------------------------------------------- in-place updates
+@pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
+def test_step_never_writes_the_gradients(name, kwargs):
+    ps = params_with_grads()
+    grads_before = [p.grad.data.copy() for p in ps]
+    grad_arrays = [p.grad.data for p in ps]
+    opt = getattr(cr.optim, name)(ps, **kwargs)
+    for _ in range(3):
+        opt.step()
+    for p, before, array in zip(ps, grads_before, grad_arrays):
+        assert p.grad.data is array
+        np.testing.assert_array_equal(array, before)
+
+
+def test_a_gradient_shared_between_parameters_is_read_correctly():
+    """Two parameters whose .grad is the same array (a shared view) both get the plain update."""
+    a = cr.nn.Parameter(np.ones(3))
+    b = cr.nn.Parameter(np.ones(3))
+    shared = cr.tensor(np.array([1.0, 2.0, 3.0]))
+    a.grad = b.grad = shared
+    opt = cr.optim.SGD([a, b], lr=0.1, weight_decay=0.5, maximize=True)
+    opt.step()
+    np.testing.assert_allclose(a.data, b.data)
+    np.testing.assert_array_equal(shared.data, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
+def test_parameter_and_state_arrays_keep_their_identity(name, kwargs):
+    ps = params_with_grads()
+    data_ids = [id(p.data) for p in ps]
+    opt = getattr(cr.optim, name)(ps, **kwargs)
+    opt.step()
+    state_arrays = {(i, k): v for i, p in enumerate(ps) for k, v in opt.state[p].items() if isinstance(v, np.ndarray)}
+    assert state_arrays
+    for _ in range(3):
+        opt.step()
+    assert [id(p.data) for p in ps] == data_ids
+    for (i, k), array in state_arrays.items():
+        assert opt.state[ps[i]][k] is array, f"{name} reallocated state {k!r}"
+        assert array.dtype == np.float32
+
+
+@pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
+def test_parameters_without_grad_are_skipped(name, kwargs):
+    ps = params_with_grads()
+    ps[1].grad = None
+    before = ps[1].data.copy()
+    opt = getattr(cr.optim, name)(ps, **kwargs)
+    opt.step()
+    np.testing.assert_array_equal(ps[1].data, before)
+    assert ps[1] not in opt.state
+    assert not np.array_equal(ps[0].data, params_with_grads()[0].data)
+
+
+def test_a_gradient_of_the_wrong_shape_is_an_error():
+    p = cr.nn.Parameter(np.zeros((2, 3)))
+    p.grad = cr.tensor(np.zeros(3))
+    with pytest.raises(ValueError, match=r"shape \(2, 3\) has a gradient of shape \(3,\)"):
+        cr.optim.SGD([p], lr=0.1).step()
+
+
+def test_zero_grad_sets_grads_to_none():
+    ps = params_with_grads()
+    arrays = [p.grad.data.copy() for p in ps]
+    kept = [p.grad for p in ps]
+    opt = cr.optim.SGD(ps, lr=0.1)
+    opt.zero_grad()
+    assert all(p.grad is None for p in ps)
+    for t, a in zip(kept, arrays):  # the old gradient tensors were not zeroed in place
+        np.testing.assert_array_equal(t.data, a)
+
+
+def test_step_calls_the_closure_and_returns_its_loss():
+    w = cr.nn.Parameter(np.array([3.0]))
+    opt = cr.optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with cr.no_grad():  # the closure still records its graph
+        loss = opt.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_allclose(w.data, [1.5])
+
+
+# ---------------------------------------------------------------- param groups
+def test_param_groups_have_their_own_learning_rates():
+    a = cr.nn.Parameter(np.zeros(2))
+    b = cr.nn.Parameter(np.zeros(2))
+    opt = cr.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.0)
+    a.grad = b.grad = cr.tensor(np.ones(2))
+    opt.step()
+    np.testing.assert_allclose(a.data, [-0.1, -0.1])
+    np.testing.assert_allclose(b.data, [-0.01, -0.01])
+    assert opt.param_groups[1]["momentum"] == 0.0  # filled from the defaults
+
+
+def test_changing_a_groups_lr_takes_effect_on_the_next_step():
+    w = cr.nn.Parameter(np.zeros(1))
+    opt = cr.optim.SGD([w], lr=1.0)
+    w.grad = cr.tensor(np.ones(1))
+    opt.step()
+    opt.param_groups[0]["lr"] = 0.5
+    opt.step()
+    np.testing.assert_allclose(w.data, [-1.5])
+
+
+def test_add_param_group():
+    a = cr.nn.Parameter(np.zeros(2))
+    b = cr.nn.Parameter(np.zeros(3))
+    opt = cr.optim.Adam([a], lr=0.1)
+    opt.add_param_group({"params": b, "lr": 0.5, "name": "head"})
+    assert len(opt.param_groups) == 2
+    assert opt.param_groups[1]["betas"] == (0.9, 0.999) and opt.param_groups[1]["name"] == "head"
+    with pytest.raises(ValueError, match="more than one param group"):
+        opt.add_param_group({"params": [a]})
+    with pytest.raises(ValueError, match=r"Adam: invalid epsilon value: -1 .*\(param group 2\)"):
+        opt.add_param_group({"params": [cr.nn.Parameter([1.0])], "eps": -1})
+    assert len(opt.param_groups) == 2
+
+
+def test_param_group_dict_is_not_mutated():
+    a = cr.nn.Parameter(np.zeros(2))
+    group = {"params": [a], "lr": 0.5}
+    cr.optim.SGD([group], lr=0.1)
+    assert group == {"params": [a], "lr": 0.5}
+
+
+def test_scratch_buffers_are_shared_and_reused():
+    ps = params_with_grads()
+    opt = cr.optim.Adam(ps, lr=0.1)
+    opt.step()
+    work = {p: opt._work[p] for p in ps}
+    opt.step()
+    assert all(opt._work[p] is work[p] for p in ps)
+    assert len(opt._pools) == 1  # one pool for the one dtype, sized for the largest parameter
+    assert next(iter(opt._pools.values())).shape == (2, 12)
+
+
+# ---------------------------------------------------------------- repr
+def test_repr_single_group():
+    opt = cr.optim.Adam([cr.nn.Parameter([1.0])], lr=0.01)
+    assert repr(opt) == "Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, maximize=False)"
+
+
+def test_repr_several_groups():
+    a, b, c = (cr.nn.Parameter([1.0]) for _ in range(3))
+    opt = cr.optim.SGD([{"params": [a, b]}, {"params": [c], "lr": 0.01}], lr=0.1)
+    assert repr(opt) == (
+        "SGD(\n"
+        "  (0): 2 parameters, lr=0.1, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False\n"
+        "  (1): 1 parameter, lr=0.01, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False\n"
+        ")"
+    )
