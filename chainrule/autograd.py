@@ -53,7 +53,7 @@ class set_grad_enabled(contextlib.ContextDecorator):
 class no_grad(set_grad_enabled):
     """Record nothing: results of operations do not require grad (inference, weight updates).
 
-    Works as a context manager and as a decorator.
+    Works as a context manager and as a decorator, with or without parentheses.
 
     Example:
         >>> import chainrule as cr
@@ -62,9 +62,19 @@ class no_grad(set_grad_enabled):
         ...     y = w * 2
         >>> y.requires_grad
         False
+        >>> @cr.no_grad
+        ... def predict(x):
+        ...     return x * w
+        >>> predict(cr.tensor([3.0, 4.0])).requires_grad
+        False
     """
 
-    def __init__(self) -> None:
+    def __new__(cls, func: Callable | None = None):
+        if func is not None:  # used bare, as `@no_grad`: decorate at once
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func: Callable | None = None) -> None:
         super().__init__(False)
 
 
@@ -87,7 +97,7 @@ class detect_anomaly(contextlib.ContextDecorator):
         ...     cr.sqrt(x).backward(cr.tensor([0.0]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        FloatingPointError: detect_anomaly: the backward of Pow produced NaN ...
+        FloatingPointError: detect_anomaly: the backward of PowScalar produced NaN ...
     """
 
     def __init__(self) -> None:
@@ -120,7 +130,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         fn = cls.__new__(cls)
-        data = fn.forward(*[t.data for t in inputs], **params)
+        try:
+            data = fn.forward(*[t.data for t in inputs], **params)
+        except ValueError as e:  # free when nothing is raised (zero-cost try)
+            raise _named_error(cls, inputs, e) from None
         if _mode.enabled:
             for t in inputs:
                 if t._requires_grad:
@@ -156,6 +169,23 @@ class Function:
         self.inputs = None
 
 
+def _named_error(cls: type, inputs: Sequence[Tensor], error: ValueError) -> ValueError:
+    """The error of a failed forward, made to name the op and its input shapes.
+
+    Our ops raise messages that start with their name ("matmul: shapes ..."): those pass through.
+    A bare NumPy message ("operands could not be broadcast together ...") gets the op's name and
+    the shapes of its inputs in front.
+    """
+    message = str(error)
+    head, sep, _ = message.partition(": ")
+    if sep and head.isidentifier() and head.islower():
+        return error
+    shapes = [str(t.shape) for t in inputs]
+    listed = shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
+    noun = "input of shape" if len(shapes) == 1 else "inputs of shapes"
+    return ValueError(f"{cls.__name__}: {noun} {listed}: {message.strip()}")
+
+
 # ------------------------------------------------------------------ the graph walk
 
 
@@ -186,19 +216,36 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def _as_gradient(root: Tensor, gradient: Any) -> Tensor:
+def _as_gradient(root: Tensor, gradient: Any, op: str) -> Tensor:
     if gradient is None:
         if root.data.size != 1:
             raise RuntimeError(
-                f"backward: the output has shape {root.shape}; gradients can be created implicitly "
+                f"{op}: the output has shape {root.shape}; gradients can be created implicitly "
                 "only for a scalar output. Pass gradient= (a tensor of that shape), or reduce first "
                 "(e.g. .sum())"
             )
         return Tensor._make(np.ones_like(root.data))
     g = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=root.dtype))
     if g.shape != root.shape:
-        raise RuntimeError(f"backward: gradient has shape {g.shape} but the output has shape {root.shape}")
+        raise RuntimeError(f"{op}: gradient has shape {g.shape} but the output has shape {root.shape}")
     return g
+
+
+def _root_gradients(roots: list[Tensor], gradients: Any, single: bool, op: str) -> list[Tensor]:
+    """One gradient per root, checked against the root's shape.
+
+    For a single root (``single``) ``gradients`` is its gradient: a Tensor, array, list or number.
+    For several roots it is a sequence with one entry (or None) per root.
+    """
+    if gradients is None:
+        gradients = [None] * len(roots)
+    elif single or isinstance(gradients, (Tensor, np.ndarray)):
+        gradients = [gradients]
+    else:
+        gradients = list(gradients)
+    if len(gradients) != len(roots):
+        raise RuntimeError(f"{op}: got {len(gradients)} gradients for {len(roots)} outputs")
+    return [_as_gradient(r, g, op) for r, g in zip(roots, gradients)]
 
 
 def _run_backward(
@@ -219,7 +266,8 @@ def _run_backward(
     for r, g in zip(roots, root_grads):
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     found: dict[int, Tensor] = {}
-    handed_out: set[int] = set()  # arrays already stored in some .grad: never share one
+    # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
+    handed_out: set[int] = {id(g.data) for g in root_grads}
     anomaly = _mode.anomaly
 
     with set_grad_enabled(create_graph):
@@ -231,11 +279,15 @@ def _run_backward(
                 if id(t) in wanted_ids:
                     found[id(t)] = g
             elif t.grad_fn is None or t._retains_grad:
-                if not create_graph:
-                    if id(g.data) in handed_out:
+                if t.grad is not None:
+                    t.grad = t.grad + g
+                elif create_graph:
+                    t.grad = g
+                else:  # .grad owns its memory, writable: optimisers update it in place
+                    if id(g.data) in handed_out or not g.data.flags.owndata:
                         g = Tensor._make(g.data.copy())
                     handed_out.add(id(g.data))
-                t.grad = g if t.grad is None else t.grad + g
+                    t.grad = g
             fn = t.grad_fn
             if fn is None:
                 continue
@@ -269,15 +321,13 @@ def backward(
 ) -> None:
     """Accumulate into each leaf's ``.grad`` the gradient of ``tensors`` (see ``Tensor.backward``)."""
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
-        grad_tensors = [grad_tensors] * len(roots) if grad_tensors is None else [grad_tensors]
     for r in roots:
         if not r._requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph; did you compute it "
                 "under no_grad, or from tensors without requires_grad=True?"
             )
-    root_grads = [_as_gradient(r, g) for r, g in zip(roots, grad_tensors)]
+    root_grads = _root_gradients(roots, grad_tensors, isinstance(tensors, Tensor), "backward")
     if retain_graph is None:
         retain_graph = create_graph
     _run_backward(roots, root_grads, retain_graph, create_graph, wanted=None)
@@ -306,8 +356,6 @@ def grad(
     """
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
     for i, t in enumerate(ins):
         if not t._requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
@@ -316,7 +364,7 @@ def grad(
             raise RuntimeError("grad: an output does not require grad: it does not depend on any input")
     if retain_graph is None:
         retain_graph = create_graph
-    root_grads = [_as_gradient(o, g) for o, g in zip(outs, grad_outputs)]
+    root_grads = _root_gradients(outs, grad_outputs, isinstance(outputs, Tensor), "grad")
     found = _run_backward(outs, root_grads, retain_graph, create_graph, wanted=ins)
     result = []
     for i, t in enumerate(ins):
@@ -389,17 +437,15 @@ def gradcheck(
     worst = (0.0, None)
     for k, (t, a) in enumerate(zip(checked, analytic)):
         a = np.zeros_like(t.data) if a is None else a.data
-        flat = t.data.reshape(-1)  # a view: nudging it nudges the input
-        numeric = np.empty(flat.size)
-        for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
+        numeric = np.empty(t.shape)
+        for i in np.ndindex(t.shape):  # nudge the input's own memory, whatever its strides
+            original = t.data[i]
+            t.data[i] = original + eps
             plus = scalar()
-            flat[i] = original - eps
+            t.data[i] = original - eps
             minus = scalar()
-            flat[i] = original
+            t.data[i] = original
             numeric[i] = (plus - minus) / (2 * eps)
-        numeric = numeric.reshape(t.shape)
         excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size and excess.max() > worst[0]:
             i = np.unravel_index(int(excess.argmax()), t.shape)

@@ -11,7 +11,7 @@ function from ``chainrule.ops``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -79,6 +79,8 @@ class Tensor:
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> "Tensor":
         """Wrap an ndarray without any conversion or checks (the fast path used by ops)."""
+        if data.__class__ is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d results
+            data = np.asarray(data)
         t = object.__new__(cls)
         t.data = data
         t.grad = None
@@ -161,9 +163,10 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        if dtype is not None:
+        """NumPy's conversion protocol: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies it."""
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
-        return self.data
+        return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
         return float(self.item())
@@ -280,9 +283,13 @@ class Tensor:
         return _ops.abs(self)
 
     def __eq__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+        if other is None:  # Python then answers by identity: `t == None` is False, `t in (None,)` works
+            return NotImplemented
         return _ops.eq(self, other)
 
     def __ne__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+        if other is None:
+            return NotImplemented
         return _ops.ne(self, other)
 
     def __lt__(self, other: ArrayLike) -> "Tensor":
@@ -514,8 +521,10 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values, like ``np.arange`` (integers stay integers)."""
+    """Evenly spaced values, like ``np.arange``: integers stay integers, floats are float32 by default."""
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is None and data.dtype.kind == "f":
+        dtype = DEFAULT_DTYPE
     return Tensor(data, dtype=dtype)
 
 

@@ -296,9 +296,17 @@ class Module:
             problems.append("unexpected: " + ", ".join(unexpected))
         if problems:
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
-        for k, v in values.items():
-            target = targets[k]
-            target.data[...] = v.astype(target.data.dtype, copy=False)
+        converted = {}
+        for k, v in values.items():  # convert every value before writing any
+            try:
+                converted[k] = v.astype(targets[k].data.dtype, copy=False)
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"load_state_dict into {type(self).__name__}: {k}: cannot convert {v.dtype} to "
+                    f"{targets[k].dtype} ({e})"
+                ) from None
+        for k, v in converted.items():
+            targets[k].data[...] = v
         return missing, unexpected
 
     # ---------------------------------------------------------------- config (for save/load)
@@ -445,8 +453,11 @@ class ModuleList(Module):
             self.append(m)
         return self
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
+    def __getitem__(self, index: int | slice) -> "Module | ModuleList":
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[index]
 
     def __len__(self) -> int:
         return len(self._modules)

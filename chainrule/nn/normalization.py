@@ -88,7 +88,8 @@ class _BatchNorm(Module):
                 "affine": self.affine, "track_running_stats": self.track_running_stats}
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -124,7 +125,11 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(n, numbers.Integral) and n > 0 for n in shape):
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be a positive integer or a tuple of them, got {normalized_shape!r}"
+            )
         self.normalized_shape = tuple(int(n) for n in shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:

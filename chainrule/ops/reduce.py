@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import Sequence
 
 import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.ops.elementwise import exp, lift, sqrt
-from chainrule.ops.shape import broadcast_to, reshape
+from chainrule.ops.shape import broadcast_to, normalize_axis, reshape
 from chainrule.tensor import Tensor
 
 Axis = int | Sequence[int] | None
@@ -20,11 +19,7 @@ def normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    result = []
-    for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        result.append(int(a) % builtins.max(ndim, 1))
+    result = [normalize_axis(a, ndim, op) for a in axes]  # a 0-d tensor has no axis, as in NumPy
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(result))
@@ -185,8 +180,8 @@ def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
     Example:
         >>> import chainrule as cr
-        >>> cr.logsumexp(cr.tensor([1000.0, 1000.0]))
-        tensor(1000.6931)
+        >>> cr.logsumexp(cr.tensor([1000.0, 1000.0], dtype='float64'))  # 1000 + log 2
+        tensor(1000.6931, dtype=float64)
     """
     x = lift(x)
     return LogSumExp.apply(x, axes=normalize_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)

@@ -12,6 +12,24 @@ from chainrule.ops.elementwise import lift
 from chainrule.tensor import Tensor
 
 
+def normalize_axis(axis: int, ndim: int, op: str) -> int:
+    """A non-negative axis of a tensor with ``ndim`` dimensions (negatives count from the end).
+
+    An axis out of range is an error naming ``op``, never silently wrapped around.
+    """
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return int(axis) % ndim
+
+
+def _insert_axis(axis: int, shape: tuple[int, ...], op: str) -> int:
+    """Where a new axis goes among ``len(shape) + 1`` positions (unsqueeze, stack)."""
+    ndim = len(shape) + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for inserting an axis into shape {shape}")
+    return int(axis) % ndim
+
+
 class Reshape(Function):
     def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         try:
@@ -144,7 +162,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = lift(x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = normalize_axis(start_dim, x.ndim, "flatten"), normalize_axis(end_dim, x.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     merged = int(np.prod(x.shape[start : end + 1]))
@@ -156,7 +174,7 @@ def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     x = lift(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
-    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    axes = tuple(normalize_axis(a, x.ndim, "transpose") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: {axes} is not a permutation of the axes of a tensor of shape {x.shape}")
     return Transpose.apply(x, axes=axes)
@@ -170,6 +188,7 @@ def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = lift(x)
+    axis1, axis2 = normalize_axis(axis1, x.ndim, "swapaxes"), normalize_axis(axis2, x.ndim, "swapaxes")
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(x, axes)
@@ -180,7 +199,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
     x = lift(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)}
+    axes = {normalize_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)}
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} has length {x.shape[a]}, not 1 (shape {x.shape})")
@@ -190,7 +209,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of length 1 at position ``axis``."""
     x = lift(x)
-    axis = axis % (x.ndim + 1)
+    axis = _insert_axis(axis, x.shape, "unsqueeze")
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -233,7 +252,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         raise ValueError(f"concatenate: tensors have different numbers of dimensions: {[t.shape for t in tensors]}")
     if ndim == 0:
         raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    return Concat.apply(*tensors, axis=axis % ndim)
+    return Concat.apply(*tensors, axis=normalize_axis(axis, ndim, "concatenate"))
 
 
 concat = concatenate
@@ -248,7 +267,8 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
-    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+    axis = _insert_axis(axis, tensors[0].shape, "stack")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
 def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
@@ -257,7 +277,7 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
     As in PyTorch, an int is the size of each piece (the last may be smaller).
     """
     x = lift(x)
-    axis = axis % x.ndim
+    axis = normalize_axis(axis, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         size = int(split_size_or_sections)

@@ -1,0 +1,576 @@
+"""The graph walk: chain rule, accumulation, freeing, no_grad, grad(), gradcheck, anomaly detection."""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import weakref
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.autograd import Function
+from tests.helpers import FAST, broadcastable_pair, leaf, positive, rand
+
+# ------------------------------------------------------------------ the seed's worked examples
+
+
+def test_seed_example_J_equals_4_times_x_plus_yz():
+    x, y, z = (cr.tensor(v, requires_grad=True) for v in (2.0, 3.0, 4.0))
+    J = 4 * (x + y * z)
+    J.backward()
+    assert J.item() == 56.0
+    assert (x.grad.item(), y.grad.item(), z.grad.item()) == (4.0, 16.0, 12.0)
+
+
+@pytest.mark.parametrize("y_true", [0.0, 1.0])
+def test_seed_example_logistic_regression_neuron(y_true):
+    x1, x2 = 1.5, -0.7
+    w1, w2, b = (cr.tensor(v, dtype="float64", requires_grad=True) for v in (0.4, -1.2, 0.3))
+    z = w1 * x1 + w2 * x2 + b
+    z.retain_grad()
+    a = cr.sigmoid(z)
+    L = -(y_true * cr.log(a) + (1 - y_true) * cr.log(1 - a))
+    L.backward()
+    a_val = 1 / (1 + math.exp(-(0.4 * x1 - 1.2 * x2 + 0.3)))
+    assert a.item() == pytest.approx(a_val, rel=1e-12)
+    assert z.grad.item() == pytest.approx(a_val - y_true, rel=1e-12)
+    assert w1.grad.item() == pytest.approx((a_val - y_true) * x1, rel=1e-12)
+    assert w2.grad.item() == pytest.approx((a_val - y_true) * x2, rel=1e-12)
+    assert b.grad.item() == pytest.approx(a_val - y_true, rel=1e-12)
+
+
+# ------------------------------------------------------------------ accumulation
+
+
+def test_a_tensor_used_twice_accumulates():
+    x = leaf(3.0)
+    y = x * x + x
+    y.backward()
+    assert x.grad.item() == 7.0  # 2x + 1
+
+
+def test_diamond_graph_accumulates():
+    x = leaf(0.5)
+    a = cr.sin(x)
+    y = a * a + a * cr.cos(x) + x
+    y.backward()
+    expected = 2 * math.sin(0.5) * math.cos(0.5) + math.cos(0.5) ** 2 - math.sin(0.5) ** 2 + 1
+    assert x.grad.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])
+
+
+def test_leaf_gradients_own_writable_memory():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    c = leaf([[1.0, 2.0]])
+    (a + b + c.reshape(2)).sum().backward()  # Add hands one array to both inputs; Sum a broadcast view
+    for t in (a, b, c):
+        assert t.grad.numpy().flags.writeable and t.grad.numpy().flags.owndata
+    a.grad.numpy()[0] = 100.0  # an optimiser updating one gradient in place
+    assert b.grad.numpy()[0] == 1.0 and c.grad.numpy()[0, 0] == 1.0
+    x = leaf([1.0, 2.0])
+    x.sum().backward()
+    x.grad.numpy()[:] *= 2.0  # not a read-only broadcast
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_leaf_gradient_does_not_alias_the_callers_gradient():
+    x = leaf([1.0, 2.0])
+    g = np.array([1.0, 1.0])
+    x.backward(g)
+    x.grad.numpy()[0] = 5.0
+    assert g[0] == 1.0
+
+
+def test_gradient_accumulated_into_a_reshaped_leaf():
+    w = leaf(rand(2, 3))
+    (w.reshape(6) * cr.tensor(np.arange(6.0))).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.arange(6.0).reshape(2, 3))
+
+
+# ------------------------------------------------------------------ retain_graph and freeing
+
+
+def test_second_backward_through_a_freed_graph_is_a_clear_error():
+    x = leaf(2.0)
+    y = cr.exp(x) * 3
+    y.backward()
+    with pytest.raises(RuntimeError, match="freed by an earlier backward.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf(2.0)
+    y = cr.exp(x) * 3
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == pytest.approx(6 * math.exp(2.0))
+
+
+def test_backward_frees_intermediate_tensors():
+    x = leaf(rand(3))
+    h = cr.tanh(x * 2)
+    ref = weakref.ref(h)
+    loss = (h * h).sum()
+    del h
+    gc.collect()
+    assert ref() is not None  # the graph holds it
+    loss.backward()
+    gc.collect()
+    assert ref() is None  # freed with the graph
+
+
+def test_cr_grad_frees_the_graph_unless_retained():
+    x = leaf(2.0)
+    y = x * x
+    cr.grad(y, x, retain_graph=True)
+    cr.grad(y, x)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        cr.grad(y, x)
+
+
+# ------------------------------------------------------------------ backward arguments
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"backward: the output has shape \(2,\); .*only for a scalar output.*gradient="):
+        (x * 2).backward()
+    assert x.grad is None
+
+
+@pytest.mark.parametrize(
+    "gradient",
+    [cr.tensor([1.0, -2.0], dtype="float64"), np.array([1.0, -2.0]), [1.0, -2.0], np.array([1.0, -2.0], dtype=np.float32)],
+    ids=["tensor", "ndarray", "list", "float32-array"],
+)
+def test_backward_with_a_gradient(gradient):
+    x = leaf([1.0, 2.0])
+    (x * x).backward(gradient)
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, -8.0])
+    assert x.grad.dtype == np.float64
+
+
+def test_backward_of_a_scalar_with_a_number_gradient():
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward(2.0)
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+
+
+def test_backward_gradient_of_the_wrong_shape():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"backward: gradient has shape \(3,\) but the output has shape \(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_on_a_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="backward: this tensor does not require grad"):
+        cr.tensor([1.0]).sum().backward()
+
+
+def test_backward_of_several_roots():
+    x = leaf([1.0, 2.0])
+    a, b = (x * 2).sum(), x * x
+    cr.backward([a, b], [None, np.array([1.0, 1.0])])
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 6.0])
+
+
+def test_backward_of_roots_that_depend_on_each_other():
+    x = leaf(2.0)
+    y = x * x
+    z = y * 3
+    cr.backward([y, z])  # dy/dx + dz/dx = 2x + 6x
+    assert x.grad.item() == 16.0
+
+
+def test_backward_of_several_roots_needs_one_gradient_each():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="backward: got 1 gradients for 2 outputs"):
+        cr.backward([x * 2, x * 3], [np.ones(2)])
+    with pytest.raises(RuntimeError, match="backward: got 1 gradients for 2 outputs"):
+        cr.backward([x * 2, x * 3], np.ones(2))
+
+
+def test_gradient_dtype_matches_each_leaf():
+    x32 = cr.tensor([1.0, 2.0], requires_grad=True)
+    x64 = cr.tensor(np.array([3.0]), requires_grad=True)
+    (x32 * x64).sum().backward(np.float64(1.0))
+    assert x32.grad.dtype == np.float32 and x64.grad.dtype == np.float64
+
+
+def test_backward_with_create_graph_gives_differentiable_grads():
+    x = leaf(0.7)
+    cr.sin(x).backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad and g.grad_fn is not None
+    assert g.item() == pytest.approx(math.cos(0.7))
+    x.grad = None
+    g.backward()
+    assert x.grad.item() == pytest.approx(-math.sin(0.7))
+
+
+# ------------------------------------------------------------------ retain_grad
+
+
+def test_retain_grad_on_a_non_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    hidden = x * 4
+    (h * h + hidden).sum().backward()
+    np.testing.assert_array_equal(h.grad.numpy(), 2 * h.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), 6 * h.numpy() + 4)
+    assert hidden.grad is None  # not retained
+
+
+def test_retained_gradient_accumulates_like_a_leaf():
+    x = leaf([1.0])
+    h = x * 3
+    h.retain_grad()
+    y = (h * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert h.grad.item() == 4.0 and x.grad.item() == 12.0
+
+
+def test_retain_grad_needs_a_tensor_that_requires_grad():
+    with pytest.raises(RuntimeError, match="retain_grad: this tensor does not require grad"):
+        cr.tensor([1.0]).retain_grad()
+
+
+# ------------------------------------------------------------------ no_grad and grad mode
+
+
+def test_no_grad_context_manager():
+    x = leaf([1.0])
+    with cr.no_grad():
+        assert not cr.is_grad_enabled()
+        y = x * 2
+        with cr.enable_grad():
+            z = x * 2
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+
+def test_no_grad_decorator():
+    @cr.no_grad()
+    def predict(x):
+        assert not cr.is_grad_enabled()
+        return x * 2
+
+    x = leaf([1.0])
+    assert not predict(x).requires_grad
+    assert not predict(x).requires_grad  # the decorator can be used again
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_decorator_without_parentheses():
+    @cr.no_grad
+    def predict(x):
+        """Doubles x."""
+        return x * 2
+
+    assert not predict(leaf([1.0])).requires_grad
+    assert predict.__name__ == "predict" and predict.__doc__ == "Doubles x."
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_restores_the_mode_after_an_exception():
+    with pytest.raises(ZeroDivisionError):
+        with cr.no_grad():
+            1 / 0
+    assert cr.is_grad_enabled()
+
+
+def test_set_grad_enabled():
+    with cr.set_grad_enabled(False):
+        assert not cr.is_grad_enabled()
+        with cr.set_grad_enabled(True):
+            assert cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    seen = []
+    with cr.no_grad():
+        t = threading.Thread(target=lambda: seen.append(cr.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert seen == [True]
+
+
+def test_ops_on_tensors_without_grad_record_nothing():
+    y = cr.exp(cr.tensor([1.0])) * 2
+    assert not y.requires_grad and y.grad_fn is None
+
+
+# ------------------------------------------------------------------ cr.grad
+
+
+def test_grad_does_not_touch_dot_grad():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (gx, gw) = cr.grad((x * w).sum(), [x, w])
+    np.testing.assert_array_equal(gx.numpy(), [3.0, 4.0])
+    np.testing.assert_array_equal(gw.numpy(), [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_allow_unused():
+    x, unused = leaf(1.0), leaf(2.0)
+    y = x * 3
+    with pytest.raises(RuntimeError, match=r"grad: input 1 \(shape \(\)\) was not used.*allow_unused=True"):
+        cr.grad(y, [x, unused], retain_graph=True)
+    gx, gu = cr.grad(y, [x, unused], allow_unused=True)
+    assert gx.item() == 3.0 and gu is None
+
+
+def test_grad_with_respect_to_an_intermediate():
+    x = leaf(2.0)
+    h = x * x
+    y = h * 3 + h
+    (gh,) = cr.grad(y, h)
+    assert gh.item() == 4.0
+
+
+def test_grad_with_grad_outputs_and_several_outputs():
+    x = leaf([1.0, 2.0])
+    (g,) = cr.grad(x * x, x, grad_outputs=[1.0, 10.0])
+    np.testing.assert_array_equal(g.numpy(), [2.0, 40.0])
+    (g,) = cr.grad([(x * 2).sum(), (x * 3).sum()], [x])
+    np.testing.assert_array_equal(g.numpy(), [5.0, 5.0])
+
+
+def test_grad_errors():
+    x = leaf(1.0)
+    with pytest.raises(RuntimeError, match=r"grad: input 0 \(shape \(1,\)\) does not require grad"):
+        cr.grad(x * 2, cr.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="grad: an output does not require grad"):
+        cr.grad(cr.tensor(1.0) * 2, x)
+    with pytest.raises(RuntimeError, match=r"grad: the output has shape \(2,\); .*only for a scalar output"):
+        cr.grad(cr.stack([x, x]), x)
+
+
+def test_hessian_vector_product():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 3))
+    H = A + A.T
+    v = rng.standard_normal(3)
+    x = leaf(rng.standard_normal(3))
+    f = (x * (cr.tensor(A) @ x)).sum()  # x^T A x
+    (g,) = cr.grad(f, x, create_graph=True)
+    (hv,) = cr.grad((g * cr.tensor(v)).sum(), x)
+    np.testing.assert_allclose(hv.numpy(), H @ v, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ deep graphs
+
+
+def test_a_chain_of_100000_ops_backprops_without_recursion_error():
+    x = cr.tensor(1.0, dtype="float64", requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0000001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0000001**100_000, rel=1e-9)
+
+
+def test_a_deep_graph_can_be_dropped_without_backward():
+    x = leaf(1.0)
+    y = x
+    for _ in range(100_000):
+        y = y + 1.0
+    del y  # deallocating a long chain must not overflow the C stack
+    gc.collect()
+
+
+# ------------------------------------------------------------------ error messages from forward
+
+
+def test_broadcast_failure_names_the_op_and_both_shapes():
+    a = leaf(np.ones((3, 2)))
+    for expr, op in [(lambda: a + cr.ones(4), "Add"), (lambda: a * np.ones(4), "Mul"),
+                     (lambda: a - cr.ones(2, 3), "Sub"), (lambda: a / cr.ones(4), "Div")]:
+        with pytest.raises(ValueError, match=rf"^{op}: inputs of shapes \(3, 2\) and \((4|2, 3),?\): .*could not be broadcast"):
+            expr()
+    assert a.grad is None and a.is_leaf
+
+
+def test_where_broadcast_failure_names_the_op():
+    with pytest.raises(ValueError, match=r"^Where: inputs of shapes \(3,\) and \(3,\)"):
+        cr.where(np.ones(2, dtype=bool), cr.ones(3), cr.ones(3))
+
+
+def test_errors_that_already_name_the_op_pass_through_unchanged():
+    with pytest.raises(ValueError, match=r"^matmul: shapes \(32, 40\) and \(50, 10\) do not align \(40 != 50\)$"):
+        cr.ones(32, 40) @ cr.ones(50, 10)
+
+
+class _Fails(Function):
+    def forward(self, a, message):
+        raise ValueError(message)
+
+
+def test_a_custom_function_forward_error_is_named():
+    with pytest.raises(ValueError, match=r"^_Fails: input of shape \(2,\): something is off$"):
+        _Fails.apply(cr.ones(2), message="something is off")
+    with pytest.raises(ValueError, match=r"^myop: already named$"):
+        _Fails.apply(cr.ones(2), message="myop: already named")
+
+
+class _NoBackward(Function):
+    def forward(self, a):
+        return a * 2
+
+
+def test_a_missing_backward_rule_fails_naming_the_op():
+    x = leaf([1.0])
+    with pytest.raises(NotImplementedError, match="_NoBackward has no backward rule"):
+        _NoBackward.apply(x).sum().backward()
+
+
+# ------------------------------------------------------------------ detect_anomaly
+
+
+def test_detect_anomaly_names_the_op_producing_nan():
+    x = leaf([0.0, 1.0])
+    with cr.detect_anomaly():
+        y = cr.sqrt(x) * 0.0  # d sqrt / dx = inf at 0, times 0 gives NaN
+        with pytest.raises(FloatingPointError, match=r"detect_anomaly: the backward of PowScalar produced NaN .*input 0 \(shape \(2,\)\)"):
+            with np.errstate(all="ignore"):
+                y.sum().backward()
+
+
+def test_detect_anomaly_names_log_of_zero_times_zero():
+    x = leaf([0.0])
+    with np.errstate(all="ignore"):
+        y = cr.log(x) * 0.0
+        with cr.detect_anomaly(), pytest.raises(FloatingPointError, match="backward of Log produced NaN"):
+            y.backward(np.array([1.0]))
+
+
+def test_without_detect_anomaly_nan_flows_silently():
+    x = leaf([0.0])
+    with np.errstate(all="ignore"):
+        (cr.sqrt(x) * 0.0).backward(np.array([1.0]))
+    assert np.isnan(x.grad.numpy()).all()
+
+
+def test_detect_anomaly_as_decorator_restores_the_mode():
+    @cr.detect_anomaly()
+    def run():
+        x = leaf([0.0])
+        with np.errstate(all="ignore"):
+            (cr.sqrt(x) * 0.0).backward(np.array([1.0]))
+
+    with pytest.raises(FloatingPointError):
+        run()
+    x = leaf([0.0])
+    with np.errstate(all="ignore"):
+        (cr.sqrt(x) * 0.0).backward(np.array([1.0]))  # anomaly mode is off again
+
+
+# ------------------------------------------------------------------ gradcheck
+
+
+class _WrongSquare(Function):
+    """x**2 with a deliberately wrong backward (x instead of 2x)."""
+
+    def forward(self, a):
+        return a * a
+
+    def backward(self, grad):
+        return grad * self.inputs[0]
+
+
+class _RightSquare(_WrongSquare):
+    def backward(self, grad):
+        return grad * self.inputs[0] * 2.0
+
+
+def test_gradcheck_passes_a_correct_function():
+    assert cr.gradcheck(lambda t: _RightSquare.apply(t), [leaf([0.1, -0.2, 3.0])])
+
+
+def test_gradcheck_fails_a_wrong_function_naming_the_worst_index():
+    x = leaf([[0.1, -0.2], [3.0, 0.5]])
+    with pytest.raises(cr.GradcheckError, match=r"gradcheck: gradients differ for input 0 at index \(1, 0\): analytic .*numerical"):
+        cr.gradcheck(lambda t: _WrongSquare.apply(t).sum(), [x])
+    assert cr.gradcheck(lambda t: _WrongSquare.apply(t).sum(), [x], raise_exception=False) is False
+    assert issubclass(cr.GradcheckError, AssertionError)
+
+
+def test_gradcheck_names_which_input_is_wrong():
+    a, b = leaf([1.0, 2.0]), leaf([0.5, 1.5])
+    with pytest.raises(cr.GradcheckError, match=r"input 1 at index \(1,\)"):
+        cr.gradcheck(lambda a, b: a * _WrongSquare.apply(b), [a, b])
+
+
+def test_gradcheck_leaves_inputs_unchanged():
+    x = leaf([0.3, 0.4])
+    before = x.numpy().copy()
+    cr.gradcheck(lambda t: cr.exp(t), [x])
+    np.testing.assert_array_equal(x.numpy(), before)
+    assert x.grad is None
+
+
+def test_gradcheck_input_errors():
+    with pytest.raises(TypeError, match="gradcheck: inputs must be float64.*got float32"):
+        cr.gradcheck(cr.exp, [cr.tensor([1.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="gradcheck: no input requires grad"):
+        cr.gradcheck(cr.exp, [cr.tensor(np.array([1.0]))])
+    with pytest.raises(cr.GradcheckError, match="does not depend on any input"):
+        cr.gradcheck(lambda t: cr.tensor(np.array([1.0])), [leaf([1.0])])
+    with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor, got float"):
+        cr.gradcheck(lambda t: 1.0, [leaf([1.0])])
+
+
+def test_gradcheck_with_a_constant_input_alongside():
+    c = cr.tensor(np.array([2.0, 3.0]))
+    assert cr.gradcheck(lambda x, c: x * c, [leaf([1.0, 2.0]), c])
+
+
+# ------------------------------------------------------------------ composite expressions, random shapes
+
+
+@FAST
+@given(shapes=broadcastable_pair(), seed=st.integers(0, 2**16))
+def test_composite_expression_random_broadcast_shapes(shapes, seed):
+    shape_a, shape_b = shapes.input_shapes
+    a, b = leaf(rand(*shape_a, seed=seed)), leaf(positive(*shape_b, seed=seed + 1))
+
+    def f(a, b):
+        h = cr.tanh(a * b + a) * b / (1.0 + b * b)
+        return cr.log_softmax(h.reshape(-1), axis=0) + cr.sigmoid(a).sum() - cr.sqrt(b).mean()
+
+    assert cr.gradcheck(f, [a, b])
+
+
+@FAST
+@given(shapes=broadcastable_pair(), seed=st.integers(0, 2**16))
+def test_second_order_composite_random_broadcast_shapes(shapes, seed):
+    shape_a, shape_b = shapes.input_shapes
+    a, b = leaf(rand(*shape_a, seed=seed)), leaf(positive(*shape_b, seed=seed + 1))
+
+    def first(a, b):
+        ga, gb = cr.grad((cr.exp(a * 0.5) * cr.log(b) + a * a * b).sum(), [a, b], create_graph=True)
+        return ga.sum() + (gb * gb).sum()
+
+    assert cr.gradcheck(first, [a, b])
+
+
+def test_gradcheck_nudges_non_contiguous_inputs():
+    x = cr.Tensor(np.arange(6.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
+    assert not x.numpy().flags.c_contiguous
+    assert cr.gradcheck(lambda t: t * t * cr.tensor(np.arange(6.0).reshape(3, 2)), [x])
