@@ -251,3 +251,13 @@ def test_comparing_with_none_is_identity_not_an_error():
     assert (t != None) is True  # noqa: E711
     assert t not in (None,)
     assert t in [None, t]
+
+
+def test_integer_tensors_promote_to_float32_as_in_pytorch():
+    pixels = cr.tensor(np.arange(4))
+    assert (pixels / 255.0).dtype == np.float32
+    assert (pixels * 2.5).dtype == np.float32
+    assert (pixels / pixels[1:2]).dtype == np.float32  # true division of integers
+    assert (pixels + cr.tensor([1.0, 2.0, 3.0, 4.0])).dtype == np.float32
+    assert (pixels + cr.tensor(np.ones(4))).dtype == np.float64  # a float64 operand decides
+    assert (pixels * 2).dtype == np.int64  # integers with integers stay integers

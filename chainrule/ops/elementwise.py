@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.tensor import Tensor
+from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
 
 def lift(x: Any, like: Tensor | None = None) -> Tensor:
     """Make a constant Tensor of ``x``; a Python number takes the floating dtype of ``like``."""
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, float) and like is not None and like.data.dtype.kind in "iub":
+        return Tensor._make(np.asarray(x, dtype=DEFAULT_DTYPE))
     if (
         like is not None
         and isinstance(x, numbers.Real)
@@ -33,10 +35,21 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Two operands as Tensors, with PyTorch's promotion where NumPy's would surprise.
+
+    An integer or boolean tensor meeting a float (tensor or Python number) becomes that float
+    dtype (float32 by default) first, so ``pixels / 255.0`` is float32, not float64.
+    """
     if not isinstance(a, Tensor):
         a = lift(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = lift(b, a)
+    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    if kind_a != kind_b:
+        if kind_a in "iub" and kind_b == "f":
+            a = Tensor._make(a.data.astype(b.data.dtype))
+        elif kind_b in "iub" and kind_a == "f":
+            b = Tensor._make(b.data.astype(a.data.dtype))
     return a, b
 
 
@@ -144,8 +157,11 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting."""
-    return Div.apply(*_pair(a, b))
+    """``a / b`` with broadcasting; true division, so integers divide into float32 (as PyTorch)."""
+    a, b = _pair(a, b)
+    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
+        a, b = (Tensor._make(t.data.astype(DEFAULT_DTYPE)) for t in (a, b))
+    return Div.apply(a, b)
 
 
 def neg(a: Tensor) -> Tensor:
