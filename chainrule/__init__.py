@@ -22,6 +22,8 @@ from chainrule.ops import __all__ as _ops_all
 from chainrule.random import manual_seed, rand, randn
 from chainrule import nn
 from chainrule import optim
+from chainrule import data
+from chainrule import train
 from chainrule.io import save, load
 
 import numpy as _np
@@ -36,7 +38,7 @@ __all__ = [
     "linspace", "eye", "DEFAULT_DTYPE", "Function", "GradcheckError", "backward", "detect_anomaly",
     "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "float16", "float32", "float64", "int32", "int64", "bool_", "manual_seed", "rand", "randn",
-    "nn", "optim", "save", "load", *_ops_all,
+    "nn", "optim", "data", "train", "save", "load", *_ops_all,
 ]
 
 

@@ -36,6 +36,21 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _fraction(low_inclusive: bool):
+    """An argparse type for a fraction in [0, 1) (``low_inclusive``) or (0, 1)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not ((0.0 <= value if low_inclusive else 0.0 < value) and value < 1.0):
+            raise argparse.ArgumentTypeError(f"must be in {'[0, 1)' if low_inclusive else '(0, 1)'}, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -62,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.05 for sgd/momentum, 0.001 for adam)")
     train.add_argument("--optimizer", default="momentum", choices=["sgd", "momentum", "adam"])
     train.add_argument("--l2", type=float, default=0.0, help="weight decay (L2 penalty)")
-    train.add_argument("--validation-split", type=float, default=0.2)
-    train.add_argument("--test-size", type=float, default=0.25)
+    train.add_argument("--validation-split", type=_fraction(True), default=0.2,
+                       help="fraction of the training set held out for validation (default: 0.2)")
+    train.add_argument("--test-size", type=_fraction(False), default=0.25, help="fraction kept for testing (default: 0.25)")
     train.add_argument("--early-stopping", action="store_true", help="stop when validation loss stops improving")
     train.add_argument("--patience", type=int, default=10)
     train.add_argument("--seed", type=int, default=0)
@@ -76,22 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _standardize(X_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
+def _scaling(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations of ``a`` (1 where a column is constant)."""
+    mean = a.mean(axis=0)
+    std = a.std(axis=0)
     std[std == 0] = 1.0
-    return [((a - mean) / std).astype(np.float32) for a in (X_train, *others)]
+    return mean, std
 
 
 def _make_optimizer(name: str, params, lr: float | None, l2: float):
-    if name == "adam":
-        return cr.optim.Adam(params, lr=lr or 1e-3, weight_decay=l2)
-    return cr.optim.SGD(params, lr=lr or 0.05, momentum=0.9 if name == "momentum" else 0.0, weight_decay=l2)
+    try:
+        if name == "adam":
+            return cr.optim.Adam(params, lr=1e-3 if lr is None else lr, weight_decay=l2)
+        return cr.optim.SGD(params, lr=0.05 if lr is None else lr, momentum=0.9 if name == "momentum" else 0.0,
+                            weight_decay=l2)
+    except ValueError as e:  # "SGD: invalid learning rate: -1.0 (expected a number >= 0)"
+        raise CLIError(str(e)) from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.epochs <= 0 or args.batch_size <= 0:
         raise CLIError("--epochs and --batch-size must be positive")
+    if args.patience < 0:
+        raise CLIError(f"--patience must be >= 0, got {args.patience}")
+    if args.early_stopping and not args.validation_split:
+        raise CLIError("--early-stopping watches the validation loss: give a --validation-split above 0")
     try:
         bundle = load_dataset(args.data)
     except (KeyError, ValueError) as e:
@@ -104,9 +129,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     X, y = bundle.X.astype(np.float32), bundle.y
     stratify = y if classification else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
-    X_train, X_test = _standardize(X_train, X_test)
+    # the validation set is the last fraction of the training set (as fit's validation_split takes it)
+    n_val = int(np.ceil(len(X_train) * args.validation_split))
+    if n_val >= len(X_train):
+        raise CLIError(f"--validation-split {args.validation_split} leaves no training samples out of {len(X_train)}")
+    n_fit = len(X_train) - n_val
+    mean, scale = _scaling(X_train[:n_fit])
+    X_train, X_test = [((a - mean) / scale).astype(np.float32) for a in (X_train, X_test)]
+    targets = y_train
     if not classification:
         y_train, y_test = y_train.reshape(-1, 1).astype(np.float32), y_test.reshape(-1, 1).astype(np.float32)
+        # the network learns the standardised target; its last layer is rescaled after training
+        y_mean, y_scale = _scaling(y_train[:n_fit])
+        targets = (y_train - y_mean) / y_scale
 
     n_out = len(bundle.target_names) if classification else 1
     sizes = [X.shape[1], *args.hidden]
@@ -122,17 +157,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     verbose = 0 if (args.quiet or args.json) else "auto"
     start = time.perf_counter()
-    history = fit(model, loss_fn, optimizer, X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                  validation_split=args.validation_split, metrics=metrics, callbacks=callbacks, verbose=verbose,
-                  seed=args.seed)
+    validation = (X_train[n_fit:], targets[n_fit:]) if n_val else None
+    history = fit(model, loss_fn, optimizer, X_train[:n_fit], targets[:n_fit], epochs=args.epochs,
+                  batch_size=args.batch_size, validation_data=validation, metrics=metrics, callbacks=callbacks,
+                  verbose=verbose, seed=args.seed)
     seconds = time.perf_counter() - start
-    train_logs = evaluate(model, loss_fn, X_train, y_train, metrics=metrics)
+    if not classification:
+        last = layers[-1]
+        last.weight.data *= y_scale
+        last.bias.data[...] = last.bias.data * y_scale + y_mean
+    train_logs = evaluate(model, loss_fn, X_train[:n_fit], y_train[:n_fit], metrics=metrics)
+    val_logs = evaluate(model, loss_fn, X_train[n_fit:], y_train[n_fit:], metrics=metrics) if n_val else {}
     test_logs = evaluate(model, loss_fn, X_test, y_test, metrics=metrics)
-    last_val = {k[4:]: v for k, v in history.history.items() if k.startswith("val_")}
-    last_val = {k: v[-1] for k, v in last_val.items()}
 
     os.makedirs(args.out, exist_ok=True)
-    cr.save(model, model_path, metadata={"dataset": bundle.name, "task": bundle.task})
+    metadata = {
+        "dataset": bundle.name, "task": bundle.task,
+        # what the model expects: inputs standardised with these, from the training samples
+        "preprocessing": {"mean": mean.tolist(), "scale": scale.tolist()},
+        "split": {"test_size": args.test_size, "validation_split": args.validation_split, "seed": args.seed},
+    }
+    cr.save(model, model_path, metadata=metadata)
     history_csv = os.path.join(args.out, "history.csv")
     _write_history_csv(history, history_csv)
     curve_png = os.path.join(args.out, "loss_curve.png")
@@ -142,7 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         curve_png = None
     report = {
         "dataset": bundle.name, "task": bundle.task, "epochs_run": len(history.epoch), "seconds": round(seconds, 3),
-        "train": train_logs, "validation": last_val, "test": test_logs, "stop_reason": history.stop_reason,
+        "train": train_logs, "validation": val_logs, "test": test_logs, "stop_reason": history.stop_reason,
         "files": {"model": model_path, "history": history_csv, "loss_curve": curve_png},
     }
     if classification:
@@ -155,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    _print_results(report, bundle, train_logs, last_val, test_logs)
+    _print_results(report, bundle, train_logs, val_logs, test_logs)
     if not args.quiet:
         print()
         print(summary(model, (X.shape[1],)))
@@ -179,6 +224,8 @@ def _print_results(report: dict, bundle, train_logs: dict, val_logs: dict, test_
     names = list(test_logs)
     print(f"\n{'':12}" + "".join(f"{n:>10}" for n in names))
     for split, logs in (("train", train_logs), ("validation", val_logs), ("test", test_logs)):
+        if not logs:  # no validation set (--validation-split 0)
+            continue
         print(f"{split:12}" + "".join(f"{logs.get(n, float('nan')):>10.4f}" for n in names))
     if "confusion_matrix" in report:
         cm = np.asarray(report["confusion_matrix"])
@@ -209,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an --out that cannot be written, a full disk: one line, not a traceback
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

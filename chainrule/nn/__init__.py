@@ -4,6 +4,7 @@ from chainrule.nn import functional, init
 from chainrule.nn.activation import (
     ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh, activation,
 )
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.linear import Dense, Flatten, Identity, Linear
 from chainrule.nn.losses import (
@@ -15,6 +16,10 @@ from chainrule.nn.module import (
     module_to_spec,
 )
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool, MaxPool1d, MaxPool2d,
+    Upsample,
+)
 
 __all__ = [
     "functional", "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
@@ -23,4 +28,6 @@ __all__ = [
     "LogSoftmax", "activation", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "HingeLoss", "MultiMarginLoss",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GlobalAvgPool", "Upsample",
 ]

@@ -19,6 +19,10 @@ from chainrule import ops
 from chainrule.ops import (  # noqa: F401  (the activations, re-exported)
     elu, gelu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, softplus, step, tanh,
 )
+from chainrule.ops.conv import (  # noqa: F401  (convolution, pooling and resizing, re-exported)
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d,
+    conv_transpose1d, conv_transpose2d, interpolate, max_pool1d, max_pool2d,
+)
 from chainrule.ops.loss import cross_entropy_indices
 from chainrule.random import resolve_generator
 from chainrule.tensor import Tensor

@@ -13,6 +13,10 @@ from chainrule.ops.reduce import (
     argmax, argmin, logsumexp, log_softmax, max, mean, min, softmax, std, sum, sum_to_shape, var,
 )
 from chainrule.ops.linalg import dot, linear, matmul, outer
+from chainrule.ops.conv import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d,
+    conv_transpose1d, conv_transpose2d, interpolate, max_pool1d, max_pool2d,
+)
 
 __all__ = [
     "abs", "add", "cast", "clip", "clone", "cos", "div", "elu", "eq", "exp", "ge", "gelu", "gt",
@@ -23,4 +27,6 @@ __all__ = [
     "repeat", "reshape", "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
     "argmax", "argmin", "logsumexp", "log_softmax", "max", "mean", "min", "softmax", "std", "sum",
     "var", "dot", "linear", "matmul", "outer",
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate",
 ]

@@ -182,9 +182,16 @@ class ModelCheckpoint(Callback):
             if not better:
                 return
             self.best = value
-        path = self.filepath.format(epoch=epoch, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch, **logs)
+        except KeyError as err:
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {err.args[0]!r}, which is not among the "
+                f"logged values {sorted(logs)} (nor 'epoch')"
+            ) from None
         from chainrule import io
 
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # e.g. "checkpoints/{epoch}.safetensors"
         if self.save_weights_only:
             io.save_state_dict(self.context.model, path)
         else:
@@ -197,7 +204,8 @@ class ModelCheckpoint(Callback):
 class LearningRateScheduler(Callback):
     """Change the learning rate each epoch.
 
-    ``schedule`` is either a function ``(epoch, lr) -> new_lr`` called before each epoch, or a
+    ``schedule`` is either a function ``(epoch, lr) -> new_lr`` called before each epoch (epochs
+    count from 1, as in the History), or a
     scheduler from ``chainrule.optim`` (StepLR, CosineAnnealingLR, ...) stepped after each epoch;
     ReduceLROnPlateau is stepped with the ``monitor``ed value.
     """
@@ -240,6 +248,8 @@ class CSVLogger(Callback):
         if self.append and os.path.exists(self.filename):
             with open(self.filename, encoding="utf-8") as f:
                 self.previous = f.read()
+            if self.previous and not self.previous.endswith("\n"):
+                self.previous += "\n"
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         self.rows.append({"epoch": epoch, **logs})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 
@@ -49,10 +50,16 @@ class History:
         return list(self.history)
 
     def best(self, key: str = "val_loss", mode: str = "min") -> tuple[int, float]:
-        """(epoch, value) of the best value of ``key``."""
+        """(epoch, value) of the best value of ``key`` (the first, on ties), ``mode`` 'min' or 'max';
+        epochs where it was not recorded (NaN) are skipped."""
+        if mode not in ("min", "max"):
+            raise ValueError(f"History.best: mode must be 'min' or 'max', got {mode!r}")
         values = self[key]
+        recorded = [i for i, v in enumerate(values) if not math.isnan(v)]
+        if not recorded:
+            raise ValueError(f"History.best: {key!r} has no recorded value (only NaN or no epochs)")
         pick = min if mode == "min" else max
-        index = pick(range(len(values)), key=lambda i: values[i])
+        index = pick(recorded, key=lambda i: values[i])
         return self.epoch[index], values[index]
 
     def __repr__(self) -> str:

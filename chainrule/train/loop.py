@@ -40,6 +40,16 @@ def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
     return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
 
 
+def _prepare_batch(batch: tuple, dtype: np.dtype) -> tuple:
+    """A DataLoader's batch with floating arrays in the model's dtype (a no-op for fit's own loaders)."""
+    return tuple(_prepare(a, dtype) if isinstance(a, np.ndarray) else a for a in batch)
+
+
+def _check_lengths(X: np.ndarray, y: np.ndarray, owner: str) -> None:
+    if len(X) != len(y):
+        raise ValueError(f"{owner}: X has {len(X)} samples but y has {len(y)}")
+
+
 def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype, owner: str) -> DataLoader:
     if isinstance(X, DataLoader):
         if y is not None:
@@ -49,8 +59,7 @@ def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dt
     if y is None:
         return DataLoader((X,), batch_size=batch_size, shuffle=shuffle, seed=seed)
     y = _prepare(y, dtype)
-    if len(X) != len(y):
-        raise ValueError(f"{owner}: X has {len(X)} samples but y has {len(y)}")
+    _check_lengths(X, y, owner)
     return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
@@ -110,7 +119,7 @@ def fit(
         True
     """
     _check_model(model, "fit")
-    if not isinstance(epochs, int) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
@@ -123,7 +132,10 @@ def fit(
     if validation_split:
         if isinstance(X, DataLoader):
             raise ValueError("fit: validation_split needs arrays; with a DataLoader pass validation_data")
+        if y is None:
+            raise ValueError("fit: validation_split needs y (the targets)")
         X_all, y_all = _array(X), _array(y)
+        _check_lengths(X_all, y_all, "fit")
         n_val = int(math.ceil(len(X_all) * validation_split))
         if n_val == 0 or n_val >= len(X_all):
             raise ValueError(f"fit: validation_split={validation_split} leaves no training or no validation samples out of {len(X_all)}")
@@ -152,7 +164,9 @@ def fit(
         for batch_index, batch in enumerate(train_loader):
             if len(batch) < 2:
                 raise ValueError("fit: each batch must be (inputs, targets); pass y or a loader that yields targets")
-            xb, yb = batch[0], batch[1]
+            for cb in callbacks:
+                cb.on_batch_begin(batch_index)
+            xb, yb = _prepare_batch(batch[:2], dtype)
             out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
             loss = loss_fn(out, yb)
             optimizer.zero_grad()
@@ -195,10 +209,12 @@ def fit(
 def _batched_outputs(model: Module, loader: DataLoader) -> tuple[np.ndarray, list[np.ndarray]]:
     was_training = model.training
     model.eval()
+    dtype = _param_dtype(model)
     outputs, rest = [], []
     try:
         with no_grad():
             for batch in loader:
+                batch = _prepare_batch(batch, dtype)
                 outputs.append(model(Tensor._make(batch[0])).data)
                 rest.append(batch[1:])
     finally:

@@ -1,0 +1,553 @@
+"""Losses: every reduction against NumPy references, gradients by finite differences, extremes, torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from tests.nn.support import data, leaf, needs_torch, to_torch, torch
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def reduce(per_element: np.ndarray, reduction: str) -> np.ndarray:
+    return {"mean": np.mean, "sum": np.sum, "none": np.asarray}[reduction](per_element)
+
+
+def check_loss(loss: nn.Module, x: np.ndarray, target, expected: np.ndarray, rtol: float = 1e-10) -> cr.Tensor:
+    """Value against the reference, then a finite-difference check of d loss / d input."""
+    out = loss(cr.tensor(x), target)
+    assert out.dtype == np.float64
+    assert out.shape == np.shape(expected)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=rtol, atol=1e-12)
+    assert cr.gradcheck(lambda t: loss(t, target), [leaf(x)])
+    return out
+
+
+def assert_finite_loss_and_grad(loss: nn.Module, x: np.ndarray, target) -> None:
+    xs = leaf(x)
+    out = loss(xs, target)
+    assert np.all(np.isfinite(out.numpy())), out
+    out.sum().backward()
+    assert np.all(np.isfinite(xs.grad.numpy())), xs.grad
+
+
+def np_log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def one_hot(t: np.ndarray, c: int) -> np.ndarray:
+    return np.eye(c)[t]
+
+
+def away_from(x: np.ndarray, target: np.ndarray, gap: float = 0.05) -> np.ndarray:
+    """Nudge ``x`` so no |x - target| lies within ``gap`` of 0 (or of a kink): keeps finite differences clean."""
+    d = x - target
+    return np.where(np.abs(d) < gap, target + np.where(d < 0, -gap, gap) * 2, x)
+
+
+# ------------------------------------------------------------------ regression
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse(reduction):
+    x, y = data(4, 3), data(4, 3, seed=1)
+    check_loss(nn.MSELoss(reduction), x, cr.tensor(y), reduce((x - y) ** 2, reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_l1(reduction):
+    y = data(4, 3, seed=1)
+    x = away_from(data(4, 3), y)
+    check_loss(nn.L1Loss(reduction), x, cr.tensor(y), reduce(np.abs(x - y), reduction))
+
+
+def test_l1_gradient_is_the_sign():
+    x = leaf([1.0, -2.0, 3.0])
+    nn.L1Loss("sum")(x, cr.tensor([0.0, 0.0, 3.0])).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, -1.0, 0.0])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("delta", [1.0, 0.5, 2.0])
+def test_huber(reduction, delta):
+    y = data(5, 4, seed=1)
+    x = data(5, 4, low=-4, high=4)
+    e = x - y
+    e = np.where(np.abs(np.abs(e) - delta) < 0.05, e + 0.2, e)  # keep off the joint at |e| = delta
+    x = y + e
+    per = np.where(np.abs(e) < delta, 0.5 * e**2, delta * (np.abs(e) - 0.5 * delta))
+    check_loss(nn.HuberLoss(reduction, delta=delta), x, cr.tensor(y), reduce(per, reduction))
+
+
+def test_huber_is_quadratic_then_linear():
+    loss = nn.HuberLoss("none", delta=1.0)
+    out = loss(cr.tensor([0.5, 3.0, -3.0], dtype="float64"), cr.tensor([0.0, 0.0, 0.0], dtype="float64"))
+    np.testing.assert_allclose(out.numpy(), [0.125, 2.5, 2.5])
+    with pytest.raises(ValueError, match="delta must be positive, got 0"):
+        nn.HuberLoss(delta=0)
+
+
+def test_regression_losses_accept_arrays_and_keep_the_input_dtype():
+    out = nn.MSELoss()(cr.tensor([1.0, 2.0]), np.array([1.0, 4.0]))  # float32 input, float64 target
+    assert out.dtype == np.float32
+    assert out.item() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.L1Loss(), nn.HuberLoss(), nn.BCELoss(), nn.BCEWithLogitsLoss()])
+def test_shape_mismatch_is_an_error_not_a_broadcast(loss):
+    with pytest.raises(ValueError, match=r"input shape \(4, 1\) and target shape \(4,\) differ"):
+        loss(cr.full((4, 1), 0.5), cr.full(4, 0.5))
+
+
+# ------------------------------------------------------------------ BCE on probabilities
+
+
+def np_bce(p, y, weight=None):
+    per = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return per if weight is None else per * weight
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce(reduction):
+    p = data(6, 2, low=0.05, high=0.95)
+    y = (data(6, 2, seed=1) > 0).astype(float)
+    check_loss(nn.BCELoss(reduction=reduction), p, cr.tensor(y), reduce(np_bce(p, y), reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_weight_and_soft_targets(reduction):
+    p = data(6, 2, low=0.05, high=0.95)
+    y = data(6, 2, seed=1, low=0, high=1)
+    w = np.array([0.5, 2.0])
+    check_loss(nn.BCELoss(weight=w, reduction=reduction), p, cr.tensor(y), reduce(np_bce(p, y, w), reduction))
+
+
+def test_bce_is_stable_at_probabilities_zero_and_one():
+    p = np.array([0.0, 1.0, 0.0, 1.0])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    for reduction in REDUCTIONS:
+        assert_finite_loss_and_grad(nn.BCELoss(reduction=reduction), p, cr.tensor(y))
+    out = nn.BCELoss(reduction="none")(cr.tensor(p), cr.tensor(y)).numpy()
+    assert out[0] > 20 and out[1] > 20  # confidently wrong: large, clipped at -log(1e-12)
+    np.testing.assert_allclose(out[2:], 0.0, atol=1e-10)  # confidently right: no loss
+
+
+def test_bce_rejects_values_outside_zero_one():
+    message = r"probabilities in \[0, 1\]; for raw scores use binary_cross_entropy_with_logits"
+    with pytest.raises(ValueError, match=message):
+        nn.BCELoss()(cr.tensor([1.5, 0.5]), cr.tensor([1.0, 0.0]))
+
+
+# ------------------------------------------------------------------ BCE with logits
+
+
+def np_bce_logits(z, y, weight=None, pos_weight=None):
+    log_sig = -np.logaddexp(0, -z)  # log sigmoid(z)
+    log_not_sig = -np.logaddexp(0, z)  # log (1 - sigmoid(z))
+    pw = 1.0 if pos_weight is None else pos_weight
+    per = -(pw * y * log_sig + (1 - y) * log_not_sig)
+    return per if weight is None else per * weight
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits(reduction):
+    z = data(6, 3, low=-5, high=5)
+    y = (data(6, 3, seed=1) > 0).astype(float)
+    check_loss(nn.BCEWithLogitsLoss(reduction=reduction), z, cr.tensor(y), reduce(np_bce_logits(z, y), reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_pos_weight_and_weight(reduction):
+    z = data(6, 3, low=-5, high=5)
+    y = data(6, 3, seed=1, low=0, high=1)
+    pw, w = np.array([1.0, 3.0, 0.5]), np.array([2.0, 1.0, 0.25])
+    loss = nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction)
+    check_loss(loss, z, cr.tensor(y), reduce(np_bce_logits(z, y, w, pw), reduction))
+
+
+def test_bce_with_logits_equals_bce_after_sigmoid():
+    z = data(10, low=-4, high=4)
+    y = (data(10, seed=1) > 0).astype(float)
+    a = nn.BCEWithLogitsLoss()(cr.tensor(z), cr.tensor(y)).item()
+    b = nn.BCELoss()(cr.sigmoid(cr.tensor(z)), cr.tensor(y)).item()
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_bce_with_logits_is_stable_for_extreme_scores():
+    z = np.array([-1000.0, 1000.0, -1000.0, 1000.0, 0.0])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    assert_finite_loss_and_grad(nn.BCEWithLogitsLoss(reduction="none", pos_weight=[2.0]), z, cr.tensor(y))
+    out = nn.BCEWithLogitsLoss(reduction="none")(cr.tensor(z), cr.tensor(y)).numpy()
+    np.testing.assert_allclose(out, [1000.0, 1000.0, 0.0, 0.0, np.log(2)], rtol=1e-12, atol=1e-300)
+
+
+# ------------------------------------------------------------------ cross-entropy
+
+
+def np_cross_entropy(x, target, weight=None, reduction="mean", label_smoothing=0.0):
+    """PyTorch's definition, written out: q is the smoothed target distribution, w the class weights."""
+    n, c = x.shape
+    w = np.ones(c) if weight is None else weight
+    probabilities = target.ndim == 2
+    q = target if probabilities else one_hot(target, c)
+    q = q * (1 - label_smoothing) + label_smoothing / c
+    per = -(q * w * np_log_softmax(x)).sum(axis=1)
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    denominator = n if (probabilities or weight is None) else w[target].sum()
+    return per.sum() / denominator
+
+
+CE_CASES = [
+    {},
+    {"weight": np.array([1.0, 2.0, 0.5, 4.0])},
+    {"label_smoothing": 0.1},
+    {"weight": np.array([1.0, 2.0, 0.5, 4.0]), "label_smoothing": 0.2},
+    {"label_smoothing": 1.0},
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_with_class_indices(reduction, kwargs):
+    x = data(6, 4, low=-3, high=3)
+    t = np.array([0, 3, 1, 1, 2, 3])
+    check_loss(nn.CrossEntropyLoss(reduction=reduction, **kwargs), x, cr.tensor(t),
+               np_cross_entropy(x, t, reduction=reduction, **kwargs))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_with_probabilities(reduction, kwargs):
+    x = data(5, 4, low=-3, high=3)
+    q = np.exp(data(5, 4, seed=1))
+    q /= q.sum(axis=1, keepdims=True)
+    check_loss(nn.CrossEntropyLoss(reduction=reduction, **kwargs), x, cr.tensor(q),
+               np_cross_entropy(x, q, reduction=reduction, **kwargs))
+
+
+def test_weighted_mean_divides_by_the_summed_target_weights():
+    x = np.zeros((2, 2))  # every per-sample loss is log 2
+    w = np.array([1.0, 3.0])
+    out = nn.CrossEntropyLoss(weight=w)(cr.tensor(x), cr.tensor([0, 1])).item()
+    assert out == pytest.approx((1 * np.log(2) + 3 * np.log(2)) / (1 + 3))
+    out = nn.CrossEntropyLoss(weight=w)(cr.tensor(x), cr.tensor([1, 1])).item()
+    assert out == pytest.approx(np.log(2))
+
+
+def test_one_hot_probabilities_equal_class_indices():
+    x = data(6, 4)
+    t = np.array([0, 3, 1, 1, 2, 3])
+    for kwargs in ({}, {"label_smoothing": 0.1}, {"reduction": "sum"}, {"reduction": "none"}):
+        a = nn.CrossEntropyLoss(**kwargs)(cr.tensor(x), cr.tensor(t)).numpy()
+        b = nn.CrossEntropyLoss(**kwargs)(cr.tensor(x), cr.tensor(one_hot(t, 4))).numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_cross_entropy_fused_gradient_is_softmax_minus_target():
+    x = data(5, 3)
+    t = np.array([0, 2, 1, 1, 0])
+    xs = leaf(x)
+    nn.CrossEntropyLoss()(xs, cr.tensor(t)).backward()
+    p = np.exp(np_log_softmax(x))
+    np.testing.assert_allclose(xs.grad.numpy(), (p - one_hot(t, 3)) / 5, rtol=1e-12)
+
+
+def test_cross_entropy_second_order_gradient():
+    x = leaf(data(3, 4))
+    t = cr.tensor([0, 1, 3])
+
+    def grad_norm(z):
+        (g,) = cr.grad(nn.CrossEntropyLoss()(z, t), [z], create_graph=True)
+        return (g * g).sum()
+
+    assert cr.gradcheck(grad_norm, [x])
+
+
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_is_finite_for_extreme_logits(kwargs):
+    x = np.array([[1000.0, -1000.0, 0.0, 0.0], [-1000.0, 1000.0, -1000.0, 1000.0], [-1000.0, -1000.0, -1000.0, 1000.0]])
+    t = np.array([1, 0, 3])  # confidently wrong, wrong, right
+    for reduction in REDUCTIONS:
+        loss = nn.CrossEntropyLoss(reduction=reduction, **kwargs)
+        assert_finite_loss_and_grad(loss, x, cr.tensor(t))
+        assert_finite_loss_and_grad(loss, x, cr.tensor(one_hot(t, 4)))
+    out = nn.CrossEntropyLoss(reduction="none")(cr.tensor(x), cr.tensor(t)).numpy()
+    np.testing.assert_allclose(out, [2000.0, 2000.0 + np.log(2), 0.0], atol=1e-9)
+
+
+def test_cross_entropy_float32_extremes_stay_finite():
+    x = cr.tensor([[1000.0, -1000.0], [-1000.0, 1000.0]], requires_grad=True)  # float32
+    out = nn.CrossEntropyLoss()(x, cr.tensor([1, 1]))
+    out.backward()
+    assert out.dtype == np.float32 and np.isfinite(out.item())
+    assert np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_cross_entropy_errors():
+    x = cr.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"target classes must be in \[0, 3\], got values from 0 to 4"):
+        nn.CrossEntropyLoss()(x, cr.tensor([0, 1, 4]))
+    with pytest.raises(ValueError, match=r"target classes must be in \[0, 3\]"):
+        nn.CrossEntropyLoss()(x, cr.tensor([0, -1, 2]))
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, C\) and target of shape \(N,\)"):
+        nn.CrossEntropyLoss()(x, cr.tensor([0, 1]))
+    with pytest.raises(ValueError, match="weight must have one entry per class \\(4\\), got shape \\(3,\\)"):
+        nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0])(x, cr.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"input shape \(3, 4\) and target shape \(3, 3\) differ"):
+        nn.CrossEntropyLoss()(x, cr.zeros(3, 3))
+
+
+# ------------------------------------------------------------------ NLL
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight", [None, np.array([2.0, 0.5, 1.0])], ids=["unweighted", "weighted"])
+def test_nll(reduction, weight):
+    logp = np_log_softmax(data(5, 3))
+    t = np.array([0, 2, 1, 2, 2])
+    w = np.ones(3) if weight is None else weight
+    per = -logp[np.arange(5), t] * w[t]
+    expected = per.sum() / w[t].sum() if reduction == "mean" else reduce(per, reduction)
+    check_loss(nn.NLLLoss(weight=weight, reduction=reduction), logp, cr.tensor(t), expected)
+
+
+def test_log_softmax_then_nll_equals_cross_entropy():
+    x = data(6, 4)
+    t = cr.tensor([0, 3, 1, 1, 2, 3])
+    w = [1.0, 2.0, 0.5, 4.0]
+    for reduction in REDUCTIONS:
+        a = nn.NLLLoss(weight=w, reduction=reduction)(nn.LogSoftmax(dim=1)(cr.tensor(x)), t).numpy()
+        b = nn.CrossEntropyLoss(weight=w, reduction=reduction)(cr.tensor(x), t).numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_nll_rejects_float_targets():
+    with pytest.raises(TypeError, match="class-index targets must be integers, got dtype float"):
+        nn.NLLLoss()(cr.zeros(2, 3), cr.tensor([0.0, 1.0]))
+
+
+# ------------------------------------------------------------------ hinge
+
+
+def np_hinge(s, y_pm, margin=1.0, squared=False):
+    per = np.maximum(0, margin - y_pm * s)
+    return per**2 if squared else per
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("margin", [1.0, 2.0])
+def test_hinge_with_plus_minus_one_labels(reduction, squared, margin):
+    y = np.where(data(8, seed=1) > 0, 1.0, -1.0)
+    s = data(8, low=-3, high=3)
+    s = np.where(np.abs(margin - y * s) < 0.05, s + 0.2, s)  # off the kink
+    check_loss(nn.HingeLoss(reduction, squared=squared, margin=margin), s, cr.tensor(y),
+               reduce(np_hinge(s, y, margin, squared), reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_hinge_zero_one_labels_are_converted(reduction):
+    y01 = (data(8, seed=1) > 0).astype(np.int64)
+    s = cr.tensor(data(8, low=-3, high=3))
+    a = nn.HingeLoss(reduction)(s, cr.tensor(y01)).numpy()
+    b = nn.HingeLoss(reduction)(s, cr.tensor(2.0 * y01 - 1)).numpy()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, reduce(np_hinge(s.numpy(), 2.0 * y01 - 1), reduction), rtol=1e-12)
+
+
+def test_hinge_accepts_all_one_class_and_rejects_other_labels():
+    s = cr.tensor(data(3))
+    nn.HingeLoss()(s, cr.tensor([1, 1, 1]))
+    nn.HingeLoss()(s, cr.tensor([0, 0, 0]))
+    nn.HingeLoss()(s, cr.tensor([-1.0, -1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"labels must be in \{-1, \+1\} or \{0, 1\}, got values \[-1, 0, 1\]"):
+        nn.HingeLoss()(s, cr.tensor([-1, 0, 1]))
+    with pytest.raises(ValueError, match="labels must be in"):
+        nn.HingeLoss()(s, cr.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"input shape \(3,\) and target shape \(3, 1\) differ"):
+        nn.HingeLoss()(s, cr.tensor([[1], [0], [1]]))
+
+
+# ------------------------------------------------------------------ multi-class hinge
+
+
+def off_kinks(x: np.ndarray) -> np.ndarray:
+    """Scores on a 0.1 grid plus a different offset per class: every margin - s_y + s_c, with margin a
+    multiple of 0.1, is then at least 0.013 away from the hinge's kink at 0."""
+    return np.round(x, 1) + np.array([0.0, 0.013, 0.031, 0.047])
+
+
+def np_multi_margin(x, t, margin=1.0, squared=False):
+    n, c = x.shape
+    per = np.zeros(n)
+    for i in range(n):
+        for j in range(c):
+            if j != t[i]:
+                m = max(0.0, margin - x[i, t[i]] + x[i, j])
+                per[i] += m**2 if squared else m
+    return per / c
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("margin", [1.0, 0.5])
+def test_multi_margin(reduction, squared, margin):
+    x = off_kinks(data(6, 4, low=-2, high=2))
+    t = np.array([0, 3, 1, 1, 2, 3])
+    check_loss(nn.MultiMarginLoss(margin=margin, squared=squared, reduction=reduction), x, cr.tensor(t),
+               reduce(np_multi_margin(x, t, margin, squared), reduction))
+
+
+def test_multi_margin_is_zero_when_the_margin_is_met():
+    x = cr.tensor([[5.0, 0.0, 1.0], [0.0, 0.0, 9.0]])
+    assert nn.MultiMarginLoss()(x, cr.tensor([0, 2])).item() == 0.0
+
+
+# ------------------------------------------------------------------ common behaviour
+
+
+@pytest.mark.parametrize("cls", [nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.BCELoss, nn.BCEWithLogitsLoss,
+                                 nn.CrossEntropyLoss, nn.NLLLoss, nn.HingeLoss, nn.MultiMarginLoss])
+def test_invalid_reduction(cls):
+    message = rf"{cls.__name__}: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"
+    with pytest.raises(ValueError, match=message):
+        cls(reduction="avg")
+
+
+FLOAT32_CASES = [
+    (nn.MSELoss(), [[0.5, 1.0]], np.array([[1.0, 0.0]])),
+    (nn.L1Loss(), [[0.5, 1.0]], np.array([[1.0, 0.0]])),
+    (nn.HuberLoss(), [[0.5, 3.0]], np.array([[1.0, 0.0]])),
+    (nn.BCELoss(weight=np.array([2.0, 1.0])), [[0.5, 0.25]], np.array([[1.0, 0.0]])),
+    (nn.BCEWithLogitsLoss(weight=np.array([2.0, 1.0]), pos_weight=np.array([3.0, 1.0])), [[0.5, 1.0]],
+     np.array([[1.0, 0.0]])),
+    (nn.CrossEntropyLoss(weight=np.array([2.0, 1.0]), label_smoothing=0.1), [[0.5, 1.0]], np.array([1])),
+    (nn.CrossEntropyLoss(reduction="sum"), [[0.5, 1.0]], np.array([[0.3, 0.7]])),
+    (nn.NLLLoss(weight=np.array([2.0, 1.0])), [[-0.5, -1.0]], np.array([1])),
+    (nn.HingeLoss(), [[0.5, -1.0]], np.array([[1, 0]])),
+    (nn.MultiMarginLoss(), [[0.5, 1.0]], np.array([0])),
+]
+
+
+@pytest.mark.parametrize("loss, x, target", FLOAT32_CASES, ids=[type(c[0]).__name__ for c in FLOAT32_CASES])
+def test_float32_input_gives_float32_loss_and_gradient(loss, x, target):
+    """float64 targets and weights never promote a float32 model's loss (the fast path stays float32)."""
+    xs = cr.tensor(x, dtype="float32", requires_grad=True)
+    out = loss(xs, target)
+    out.backward()
+    assert out.dtype == np.float32
+    assert xs.grad.dtype == np.float32
+
+
+def test_loss_repr_and_config():
+    assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
+    assert nn.CrossEntropyLoss(weight=cr.tensor([1.0, 2.0]), label_smoothing=0.1).get_config() == {
+        "reduction": "mean", "weight": [1.0, 2.0], "label_smoothing": 0.1}
+    assert nn.BCEWithLogitsLoss(pos_weight=np.array([3.0])).get_config()["pos_weight"] == [3.0]
+    assert nn.BCELoss(weight=[0.5]).get_config()["weight"] == [0.5]
+
+
+def test_losses_train_a_model_end_to_end():
+    cr.manual_seed(0)
+    model = nn.Linear(4, 3).to("float64")
+    x = cr.tensor(data(12, 4))
+    t = cr.tensor(np.arange(12) % 3)
+    loss = nn.CrossEntropyLoss()(model(x), t)
+    loss.backward()
+    assert model.weight.grad.shape == (3, 4) and model.bias.grad.shape == (3,)
+    # The bias gradient of a mean softmax cross-entropy sums to zero over classes.
+    assert model.bias.grad.numpy().sum() == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------ torch, when present
+
+
+def torch_pair(ours, theirs, x, target_ours, target_theirs):
+    """Values and input gradients of one of our losses and its torch twin."""
+    xs, xt = leaf(x), to_torch(x).requires_grad_(True)
+    out_s, out_t = ours(xs, target_ours), theirs(xt, target_theirs)
+    g = data(*out_s.shape, seed=9) if out_s.ndim else np.array(1.0)
+    out_s.backward(cr.tensor(g))
+    out_t.backward(to_torch(g))
+    np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses_match_torch(reduction):
+    x, y = data(5, 3, low=-4, high=4), data(5, 3, seed=1)
+    tn = torch.nn
+    for ours, theirs in [(nn.MSELoss(reduction), tn.MSELoss(reduction=reduction)),
+                         (nn.L1Loss(reduction), tn.L1Loss(reduction=reduction)),
+                         (nn.HuberLoss(reduction, delta=0.7), tn.HuberLoss(reduction=reduction, delta=0.7))]:
+        torch_pair(ours, theirs, x, cr.tensor(y), to_torch(y))
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_losses_match_torch(reduction):
+    tn = torch.nn
+    z = data(6, 3, low=-6, high=6)
+    y = data(6, 3, seed=1, low=0, high=1)
+    w, pw = np.array([2.0, 1.0, 0.25]), np.array([1.0, 3.0, 0.5])
+    torch_pair(nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction),
+               tn.BCEWithLogitsLoss(weight=to_torch(w), pos_weight=to_torch(pw), reduction=reduction),
+               z, cr.tensor(y), to_torch(y))
+    p = data(6, 3, low=0.01, high=0.99)
+    torch_pair(nn.BCELoss(weight=w, reduction=reduction), tn.BCELoss(weight=to_torch(w), reduction=reduction),
+               p, cr.tensor(y), to_torch(y))
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_matches_torch(reduction, kwargs):
+    x = data(6, 4, low=-3, high=3)
+    t = np.array([0, 3, 1, 1, 2, 3])
+    q = np.exp(data(6, 4, seed=1))
+    q /= q.sum(axis=1, keepdims=True)
+    torch_kwargs = {k: to_torch(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    ours = nn.CrossEntropyLoss(reduction=reduction, **kwargs)
+    theirs = torch.nn.CrossEntropyLoss(reduction=reduction, **torch_kwargs)
+    torch_pair(ours, theirs, x, cr.tensor(t), to_torch(t))
+    torch_pair(ours, theirs, x, cr.tensor(q), to_torch(q))
+
+
+@needs_torch
+def test_cross_entropy_extreme_logits_match_torch():
+    x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, -1000.0]])
+    t = np.array([1, 1])
+    torch_pair(nn.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+               x, cr.tensor(t), to_torch(t))
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_and_multi_margin_match_torch(reduction):
+    x = off_kinks(data(6, 4, low=-2, high=2))
+    t = np.array([0, 3, 1, 1, 2, 3])
+    w = np.array([1.0, 2.0, 0.5, 4.0])
+    torch_pair(nn.NLLLoss(weight=w, reduction=reduction), torch.nn.NLLLoss(weight=to_torch(w), reduction=reduction),
+               np_log_softmax(x), cr.tensor(t), to_torch(t))
+    for squared in (False, True):
+        torch_pair(nn.MultiMarginLoss(margin=0.5, squared=squared, reduction=reduction),
+                   torch.nn.MultiMarginLoss(p=2 if squared else 1, margin=0.5, reduction=reduction),
+                   x, cr.tensor(t), to_torch(t))
+
+
+@needs_torch
+def test_hinge_matches_torch_hinge_formula():
+    # torch has no binary hinge loss module; its relu(margin - y s) is the definition.
+    s = data(8, low=-3, high=3)
+    y = np.where(data(8, seed=1) > 0, 1.0, -1.0)
+    torch_pair(nn.HingeLoss("mean"), lambda a, b: torch.relu(1.0 - a * b).mean(), s, cr.tensor(y), to_torch(y))
