@@ -1,7 +1,9 @@
-"""Data: embedded datasets, mini-batch loading and train/test splitting.
+"""Data: embedded and generated datasets, mini-batch loading and train/test splitting.
 
 This package yields NumPy arrays; of the rest of chainrule it uses only the shared random source
-(``chainrule.random``), so that ``cr.manual_seed`` makes shuffling reproducible.
+(``chainrule.random``), so that ``cr.manual_seed`` makes shuffling reproducible. MNIST-1D needs
+the optional ``mnist1d`` package (``pip install "chainrule[mnist1d]"``), imported only when the
+data is first generated.
 
 Example:
     >>> from chainrule.data import load_iris, train_test_split
@@ -23,7 +25,9 @@ from .datasets import (
     load_wine,
 )
 from .loader import DataLoader, Dataset, TensorDataset
+from .mnist1d import MNIST1D, load_mnist1d
 from .split import train_test_split
+from .synthetic import make_adding_problem
 
 __all__ = [
     # datasets.py
@@ -40,6 +44,11 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "TensorDataset",
+    # mnist1d.py
+    "MNIST1D",
+    "load_mnist1d",
     # split.py
     "train_test_split",
+    # synthetic.py
+    "make_adding_problem",
 ]

@@ -1,15 +1,20 @@
 """Small classic datasets shipped inside the package, loaded offline with NumPy only.
 
-The five datasets are scikit-learn's bundled ones (iris, digits, wine, breast
-cancer, diabetes), stored as compressed ``.npz`` files in ``_embedded/`` and
-read with ``np.load(..., allow_pickle=False)``. ``scripts/make_embedded_datasets.py``
-regenerates them. Every loader returns a fresh copy, so changing the arrays of
-one bundle never changes what the next call returns.
+The five embedded datasets are scikit-learn's bundled ones (iris, digits, wine,
+breast cancer, diabetes), stored as compressed ``.npz`` files in ``_embedded/``
+and read with ``np.load(..., allow_pickle=False)``.
+``scripts/make_embedded_datasets.py`` regenerates them. Every loader returns a
+fresh copy, so changing the arrays of one bundle never changes what the next
+call returns.
+
+The registry (:func:`load_dataset`, :func:`list_datasets`) also knows MNIST-1D,
+which is generated on first use by the optional ``mnist1d`` package and cached
+(see :mod:`chainrule.data.mnist1d`).
 
 Example:
     >>> from chainrule.data import load_dataset, list_datasets
     >>> sorted(list_datasets())
-    ['breast_cancer', 'diabetes', 'digits', 'iris', 'wine']
+    ['breast_cancer', 'diabetes', 'digits', 'iris', 'mnist1d', 'wine']
     >>> load_dataset("wine").X.shape
     (178, 13)
 """
@@ -22,6 +27,8 @@ from importlib import resources
 from typing import Any, Callable, Literal, NamedTuple, Tuple, Union
 
 import numpy as np
+
+from . import mnist1d
 
 __all__ = [
     "DatasetBundle",
@@ -262,17 +269,64 @@ def load_diabetes(*, return_X_y: bool = False) -> LoadResult:
     return _finish(_read("diabetes"), return_X_y, "load_diabetes")
 
 
+def _load_mnist1d_bundle(
+    n_train: int = mnist1d.DEFAULT_N_TRAIN,
+    n_test: int = mnist1d.DEFAULT_N_TEST,
+    *,
+    seed: int = mnist1d.DEFAULT_SEED,
+    cache_dir: Any = None,
+    return_X_y: bool = False,
+) -> LoadResult:
+    """MNIST-1D as one bundle: the training rows first, then the test rows.
+
+    ``load_dataset("mnist1d")`` returns this, like every other dataset; for the standard split
+    itself use :func:`chainrule.data.load_mnist1d`. The arguments are those of ``load_mnist1d``.
+    """
+    _check_bool(return_X_y, "return_X_y", "load_dataset('mnist1d')")
+    split = mnist1d.load_mnist1d(n_train, n_test, seed=seed, cache_dir=cache_dir)
+    n_train = len(split.y_train)
+    bundle = DatasetBundle(
+        X=np.concatenate([split.X_train, split.X_test]),
+        y=np.concatenate([split.y_train, split.y_test]),
+        feature_names=np.array([f"position_{i}" for i in range(mnist1d.SEQ_LEN)]),
+        target_names=np.array([str(digit) for digit in range(mnist1d.N_CLASSES)]),
+        task="classification",
+        name="mnist1d",
+        description=(
+            "MNIST-1D (Greydanus, 'Scaling down deep learning', 2020): signals of length "
+            f"{mnist1d.SEQ_LEN} made from ten 1-D digit templates by padding, scaling, "
+            "translation, noise and shear. Generated offline by the mnist1d package's "
+            f"make_dataset with the paper's settings and seed={seed}. Rows [:{n_train}] are "
+            f"the standard training set, rows [{n_train}:] the test set "
+            "(chainrule.data.load_mnist1d returns them apart). "
+            "Source: https://github.com/greydanus/mnist1d. Licence: Apache-2.0."
+        ),
+    )
+    return _finish(bundle, return_X_y, "load_dataset('mnist1d')")
+
+
 _LOADERS: dict[str, Callable[..., LoadResult]] = {
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
     "digits": load_digits,
     "iris": load_iris,
+    "mnist1d": _load_mnist1d_bundle,
     "wine": load_wine,
+}
+
+# Datasets made on first use rather than embedded: their sizes are known without making them.
+_GENERATED_INFO: dict[str, DatasetInfo] = {
+    "mnist1d": DatasetInfo(
+        n_samples=mnist1d.DEFAULT_N_TRAIN + mnist1d.DEFAULT_N_TEST,
+        n_features=mnist1d.SEQ_LEN,
+        task="classification",
+        n_classes=mnist1d.N_CLASSES,
+    ),
 }
 
 
 def load_dataset(name: str, **kwargs: Any) -> LoadResult:
-    """Load an embedded dataset by name.
+    """Load a dataset by name: an embedded one, or MNIST-1D (generated and cached).
 
     Names are matched case-insensitively, with ``-`` or a space read as ``_``
     (``"Breast-Cancer"`` finds ``breast_cancer``).
@@ -280,7 +334,10 @@ def load_dataset(name: str, **kwargs: Any) -> LoadResult:
     Args:
         name: one of the names :func:`list_datasets` returns.
         **kwargs: passed to that dataset's loader, e.g. ``return_X_y=True`` or,
-            for digits, ``as_images=True``.
+            for digits, ``as_images=True``; for mnist1d those of
+            :func:`~chainrule.data.load_mnist1d` (``n_train``, ``n_test``, ``seed``,
+            ``cache_dir``). ``load_dataset("mnist1d")`` returns all samples in one bundle,
+            the training rows first; ``load_mnist1d`` returns the split itself.
 
     Raises:
         ValueError: for an unknown name; the message lists the available names
@@ -311,9 +368,10 @@ def load_dataset(name: str, **kwargs: Any) -> LoadResult:
 
 
 def list_datasets() -> dict[str, DatasetInfo]:
-    """Describe every embedded dataset: name -> (n_samples, n_features, task, n_classes).
+    """Describe every dataset: name -> (n_samples, n_features, task, n_classes).
 
     ``n_classes`` is ``None`` for regression datasets. Names are in alphabetical order.
+    MNIST-1D is listed with its default size (4000 + 1000 samples) without being generated.
 
     Example:
         >>> from chainrule.data import list_datasets
@@ -325,6 +383,9 @@ def list_datasets() -> dict[str, DatasetInfo]:
     """
     infos = {}
     for name in sorted(_LOADERS):
+        if name in _GENERATED_INFO:
+            infos[name] = _GENERATED_INFO[name]
+            continue
         bundle = _read(name)
         infos[name] = DatasetInfo(
             n_samples=bundle.n_samples,
