@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
@@ -19,20 +21,40 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m chainrule ARGS` in a subprocess: the command as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
-def assert_clean_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+def run_here(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`chainrule ARGS` through ``main`` in this process (fast: for the many error cases), with the
+    same result as ``run``; an exception escaping ``main`` fails the test, as a traceback would."""
+    from chainrule.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse's usage errors, --help, --version
+                code = e.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *fragments: str, command: str = "train") -> None:
     """A non-zero exit with one error line on stderr, no traceback."""
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("chainrule train: error: ")
+    assert lines[0].startswith(f"chainrule {command}: error: ")
     for fragment in fragments:
-        assert fragment in lines[0]
+        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +71,8 @@ def test_train_digits_writes_the_files_and_reaches_the_expected_accuracy(digits_
     cwd, result = digits_run
     assert result.returncode == 0, result.stderr
     out = cwd / "out"
-    assert {"model.safetensors", "history.csv", "report.json"} <= set(os.listdir(out))
+    assert {"model.safetensors", "history.csv", "report.json", "loss_curve.png"} <= set(os.listdir(out))
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"] == "digits" and report["task"] == "classification"
     assert report["epochs_run"] == 10 and report["stop_reason"] is None
@@ -95,7 +118,8 @@ def test_the_saved_model_reloads_and_gives_the_reported_test_accuracy(digits_run
     report = json.loads((cwd / "out" / "report.json").read_text())
     model = cr.load(path)
     meta = cr.io.load_metadata(path)
-    assert meta["dataset"] == "digits" and meta["split"] == {"test_size": 0.25, "validation_split": 0.2, "seed": 0}
+    assert meta["dataset"] == "digits" and meta["split"] == {"test_size": 0.25, "validation_split": 0.2, "seed": 0,
+                                                                      "stratified": True}
     bundle = load_dataset("digits")
     _, X_test, _, y_test = train_test_split(bundle.X.astype(np.float32), bundle.y, test_size=0.25, random_state=0,
                                             stratify=bundle.y)
@@ -106,7 +130,8 @@ def test_the_saved_model_reloads_and_gives_the_reported_test_accuracy(digits_run
 
 
 def test_train_iris(tmp_path):
-    result = run("train", "iris", "--epochs", "30", "--hidden", "16", "--out", "iris", "--quiet", cwd=tmp_path)
+    result = run("train", "iris", "--epochs", "30", "--hidden", "16", "--out", "iris", "--quiet", "--no-plot",
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "iris" / "report.json").read_text())
     assert report["dataset"] == "iris" and report["epochs_run"] == 30
@@ -118,8 +143,8 @@ def test_train_iris(tmp_path):
 
 
 def test_train_diabetes_reports_regression_metrics(tmp_path):
-    result = run("train", "diabetes", "--epochs", "30", "--optimizer", "adam", "--out", "reg", "--json",
-                 cwd=tmp_path)
+    result = run_here("train", "diabetes", "--epochs", "30", "--optimizer", "adam", "--out", "reg", "--json", "--no-plot",
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["task"] == "regression" and "confusion_matrix" not in report
@@ -140,7 +165,7 @@ def test_train_diabetes_reports_regression_metrics(tmp_path):
 
 
 def test_json_output_parses_and_matches_the_report_file(tmp_path):
-    result = run("train", "wine", "--epochs", "5", "--out", "w", "--json", cwd=tmp_path)
+    result = run("train", "wine", "--epochs", "5", "--out", "w", "--json", "--no-plot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed == json.loads((tmp_path / "w" / "report.json").read_text())
@@ -149,8 +174,8 @@ def test_json_output_parses_and_matches_the_report_file(tmp_path):
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path):
-    result = run("train", "iris", "--epochs", "200", "--early-stopping", "--patience", "3", "--lr", "0.5",
-                 "--out", "es", "--json", cwd=tmp_path)
+    result = run_here("train", "iris", "--epochs", "200", "--early-stopping", "--patience", "3", "--lr", "0.5",
+                      "--out", "es", "--json", "--no-plot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["epochs_run"] < 200
@@ -162,7 +187,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
 
 
 def test_lr_zero_is_taken_as_given(tmp_path):
-    result = run("train", "iris", "--epochs", "2", "--lr", "0", "--out", "z", "--json", cwd=tmp_path)
+    result = run_here("train", "iris", "--epochs", "2", "--lr", "0", "--out", "z", "--json", "--no-plot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "z" / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -171,7 +196,8 @@ def test_lr_zero_is_taken_as_given(tmp_path):
 
 
 def test_no_validation_split(tmp_path):
-    result = run("train", "iris", "--epochs", "3", "--validation-split", "0", "--out", "nv", "--json", cwd=tmp_path)
+    result = run_here("train", "iris", "--epochs", "3", "--validation-split", "0", "--out", "nv", "--json", "--no-plot",
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["validation"] == {}
@@ -182,18 +208,19 @@ def test_no_validation_split(tmp_path):
 # --- overwriting ------------------------------------------------------------------------------
 
 def test_an_existing_model_is_kept_without_force_and_replaced_with_it(tmp_path):
-    assert run("train", "iris", "--epochs", "1", "--out", "m", "--quiet", cwd=tmp_path).returncode == 0
+    assert run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", "--no-plot", cwd=tmp_path).returncode == 0
     model = tmp_path / "m" / "model.safetensors"
     before = model.read_bytes()
     report_before = (tmp_path / "m" / "report.json").read_text()
 
-    result = run("train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", cwd=tmp_path)
+    result = run("train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", "--no-plot", cwd=tmp_path)
     assert_clean_error(result, "model.safetensors exists", "--force")
     assert result.returncode == 2
     assert model.read_bytes() == before
     assert (tmp_path / "m" / "report.json").read_text() == report_before
 
-    result = run("train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", "--force", cwd=tmp_path)
+    result = run_here("train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", "--force", "--no-plot",
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert model.read_bytes() != before
     assert json.loads((tmp_path / "m" / "report.json").read_text())["epochs_run"] == 2
@@ -217,7 +244,7 @@ def test_an_unknown_dataset_suggests_the_closest_name(tmp_path):
     (["--optimizer", "adam", "--l2", "-0.1"], "Adam: invalid weight_decay: -0.1"),
 ])
 def test_bad_settings_give_one_clear_line(tmp_path, args, fragment):
-    result = run("train", "iris", *args, cwd=tmp_path)
+    result = run_here("train", "iris", *args, cwd=tmp_path)
     assert_clean_error(result, fragment)
     assert os.listdir(tmp_path) == []
 
@@ -230,7 +257,7 @@ def test_bad_settings_give_one_clear_line(tmp_path, args, fragment):
     (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
 ])
 def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
-    result = run("train", "iris", *args, cwd=tmp_path)
+    result = run_here("train", "iris", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -239,7 +266,7 @@ def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
 
 def test_an_out_path_that_is_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "taken").write_text("not a folder")
-    result = run("train", "iris", "--epochs", "1", "--out", "taken", "--quiet", cwd=tmp_path)
+    result = run_here("train", "iris", "--epochs", "1", "--out", "taken", "--quiet", "--no-plot", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("chainrule train: error: ")
@@ -248,12 +275,13 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(tmp_path):
 
 # --- datasets, --version, --help --------------------------------------------------------------
 
-def test_datasets_lists_the_five_embedded_datasets(tmp_path):
-    result = run("datasets", cwd=tmp_path)
+def test_datasets_lists_the_embedded_datasets(tmp_path):
+    result = run_here("datasets", cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == ""
     lines = result.stdout.strip().splitlines()
     assert lines[0].split() == ["name", "samples", "features", "task", "classes"]
     table = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert table.pop("mnist1d", ["5000", "40", "classification", "10"]) == ["5000", "40", "classification", "10"]
     assert table == {
         "breast_cancer": ["569", "30", "classification", "2"],
         "diabetes": ["442", "10", "regression", "-"],
@@ -273,12 +301,17 @@ def test_help(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.startswith("usage: chainrule")
-    assert "train" in result.stdout and "datasets" in result.stdout and "examples:" in result.stdout
-    result = run("train", "--help", cwd=tmp_path)
+    for command in ("train", "evaluate", "predict", "summary", "datasets", "examples:"):
+        assert command in result.stdout
+    assert "chainrule train iris --hidden 16 --epochs 200" in result.stdout
+    result = run_here("train", "--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--epochs", "--hidden", "--optimizer", "--validation-split", "--early-stopping", "--force", "--json"):
+    for option in ("--target", "--task", "--model", "--epochs", "--hidden", "--optimizer", "--validation-split",
+                   "--early-stopping", "--force", "--json", "--quiet", "--verbose", "--drop"):
         assert option in result.stdout
-    assert "chainrule train iris --hidden 16 --epochs 200" in run("--help", cwd=tmp_path).stdout
+    for command in ("evaluate", "predict", "summary", "datasets"):
+        result = run_here(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0 and "examples:" in result.stdout and f"chainrule {command}" in result.stdout
 
 
 def test_no_command_prints_the_help(tmp_path):
@@ -300,3 +333,422 @@ def test_main_can_be_called_in_process(tmp_path, capsys, monkeypatch):
     assert "digits" in capsys.readouterr().out
     assert main(["train", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_datasets_json(tmp_path):
+    result = run_here("datasets", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["iris"] == {"n_samples": 150, "n_features": 4, "task": "classification",
+                                                 "n_classes": 3}
+
+
+# --- evaluate and predict on an embedded dataset ----------------------------------------------
+
+def test_evaluate_on_the_training_dataset_uses_its_test_split(digits_run):
+    cwd, _ = digits_run
+    report = json.loads((cwd / "out" / "report.json").read_text())
+    result = run_here("evaluate", "--model", "out", "digits", "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert evaluation["samples"] == 450 and "the 450 test samples held out" in evaluation["data"]
+    for name, value in report["test"].items():
+        assert evaluation["metrics"][name] == pytest.approx(value, rel=1e-6)
+    assert evaluation["confusion_matrix"] == report["confusion_matrix"]
+
+    result = run_here("evaluate", "--model", "out", "digits", cwd=cwd)
+    assert result.returncode == 0 and result.stdout.startswith("digits, the 450 test samples held out in training")
+    assert "confusion matrix" in result.stdout and any(r.split()[:1] == ["evaluation"] for r in result.stdout.splitlines())
+
+
+def test_predict_on_an_embedded_dataset_writes_labels_probabilities_and_row_numbers(digits_run):
+    cwd, _ = digits_run
+    report = json.loads((cwd / "out" / "report.json").read_text())
+    result = run_here("predict", "--model", "out", "digits", "--output", "digits_pred.csv", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Wrote 450 predictions to digits_pred.csv")
+    with open(cwd / "digits_pred.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["index", "prediction", *(f"proba_{d}" for d in range(10))]
+    bundle = load_dataset("digits")
+    correct = [int(r["prediction"]) == bundle.y[int(r["index"])] for r in rows]
+    assert np.mean(correct) == pytest.approx(report["test"]["accuracy"])
+    for r in rows[:20]:
+        probabilities = [float(r[f"proba_{d}"]) for d in range(10)]
+        assert sum(probabilities) == pytest.approx(1, abs=1e-4)
+        assert int(np.argmax(probabilities)) == int(r["prediction"])
+
+
+# --- the models -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, model, extra, metric, low", [
+    ("iris", "logistic", ["--epochs", "40"], "accuracy", 0.85),
+    ("iris", "perceptron", ["--epochs", "40"], "accuracy", 0.8),
+    ("iris", "svm", ["--epochs", "40"], "accuracy", 0.85),
+    ("diabetes", "linear", ["--epochs", "40"], "r2", 0.3),
+    ("breast_cancer", "mlp", ["--hidden", "16,8", "--activation", "tanh", "--epochs", "10", "--optimizer", "adam",
+                              "--lr", "0.01"], "accuracy", 0.9),
+    ("digits", "cnn", ["--epochs", "2", "--hidden", "32", "--batch-size", "64", "--optimizer", "adam", "--lr", "0.01"],
+     "accuracy", 0.85),
+])
+def test_each_model_trains_and_its_predictions_come_back(tmp_path, data, model, extra, metric, low):
+    result = run_here("train", data, "--model", model, *extra, "--out", "m", "--json", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"] == model and report["test"][metric] >= low
+    meta = cr.io.load_metadata(tmp_path / "m" / "model.safetensors")
+    assert meta["model"] == model
+    assert meta["loss"] == {"logistic": "cross_entropy", "perceptron": "perceptron", "svm": "hinge", "linear": "mse",
+                            "mlp": "cross_entropy", "cnn": "cross_entropy"}[model]
+    network = cr.load(tmp_path / "m" / "model.safetensors")
+    layers = [type(m).__name__ for m in network.children()]
+    if model in ("logistic", "perceptron", "svm", "linear"):
+        assert layers == ["Linear"]  # one layer of neurons
+    if model == "cnn":
+        assert meta["input_shape"] == [1, 8, 8] and layers.count("Conv2d") == 2
+    result = run_here("predict", "--model", "m", data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0].split(",")
+    has_probabilities = model in ("logistic", "mlp", "cnn")
+    assert header[:2] == ["index", "prediction"] and any(h.startswith("proba_") for h in header) == has_probabilities
+    if data == "iris":
+        assert {line.split(",")[1] for line in result.stdout.splitlines()[1:]} <= {"setosa", "versicolor", "virginica"}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["diabetes", "--model", "logistic"], "--model logistic is a classifier, but diabetes is a regression task"),
+    (["iris", "--model", "linear"], "--model linear is for regression, but iris is a classification task"),
+    (["wine", "--model", "cnn"], "--model cnn needs images or sequences"),
+    (["iris", "--model", "svm", "--hidden", "8"], "--hidden is for --model mlp or cnn"),
+    (["iris", "--task", "regression"], "iris is a classification dataset, not regression"),
+    (["iris", "--target", "species"], "--target is for CSV files"),
+])
+def test_a_model_that_does_not_fit_the_task_is_refused(tmp_path, args, fragment):
+    result = run_here("train", *args, cwd=tmp_path)
+    assert_clean_error(result, fragment)
+    assert result.returncode == 2 and os.listdir(tmp_path) == []
+
+
+# --- CSV files --------------------------------------------------------------------------------
+
+CITIES = ["Lyon", "Paris", "Nice"]
+
+
+def house_rows(n: int, seed: int) -> list[dict]:
+    """Houses whose price is a known function of area, rooms, city and garden, plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        area, rooms = rng.uniform(30, 150), int(rng.integers(1, 6))
+        city, garden = CITIES[int(rng.integers(0, 3))], ["yes", "no"][int(rng.integers(0, 2))]
+        price = 3 * area + 15 * rooms + 80 * (city == "Paris") + 30 * (garden == "yes") + rng.normal(0, 8)
+        rows.append({"id": f"h{seed}-{i}", "area": f"{area:.1f}", "rooms": str(rooms), "city": city,
+                     "garden": garden, "price": f"{price:.2f}"})
+    return rows
+
+
+def true_price(row: dict) -> float:
+    return 3 * float(row["area"]) + 15 * int(row["rooms"]) + 80 * (row["city"] == "Paris") + 30 * (row["garden"] == "yes")
+
+
+def write_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
+    lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+MESSY_HOUSES = {"rows": 240, "missing_area": 19, "missing_city": 15, "missing_price": 9, "bad_rows": 1}
+
+
+@pytest.fixture(scope="module")
+def houses(tmp_path_factory):
+    """A messy house-price CSV (missing values, '?' cells, a malformed row, rows without a price),
+    and `chainrule train houses.csv --target price` run on it once."""
+    cwd = tmp_path_factory.mktemp("houses")
+    rows = house_rows(MESSY_HOUSES["rows"], seed=0)
+    for i, row in enumerate(rows):
+        if i % 13 == 0:
+            row["area"] = "" if i % 2 else "?"
+        if i % 16 == 1:
+            row["city"] = "NA"
+        if i % 27 == 2:
+            row["price"] = ""
+    lines = ["id, area, rooms, city, garden, price"]  # blanks around names are stripped
+    lines += [",".join(r[c] for c in ("id", "area", "rooms", "city", "garden", "price")) for r in rows]
+    lines.insert(50, "x,1,2,Lyon,yes,100,surplus")  # a malformed row
+    lines.insert(80, "")  # a blank line
+    (cwd / "houses.csv").write_text("\n".join(lines) + "\n")
+    result = run("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "40", "--hidden", "32",
+                 "--out", "house_model", "--no-plot", cwd=cwd)
+    return cwd, result
+
+
+def test_train_on_a_messy_csv(houses):
+    cwd, result = houses
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = cwd / "house_model"
+    assert {"model.safetensors", "history.csv", "report.json"} <= set(os.listdir(out))
+    report = json.loads((out / "report.json").read_text())
+    n = MESSY_HOUSES["rows"] - MESSY_HOUSES["missing_price"]
+    assert report["task"] == "regression" and report["target"] == "price" and report["samples"] == n
+    assert report["features"] == 2 + 3 + 2  # area, rooms; 3 cities; 2 garden values
+    assert report["test"]["r2"] > 0.8 and report["test"]["mae"] < 40  # price spans ~100-600, std ~110
+    prep = report["preprocessing"]
+    assert prep["area"]["kind"] == "numeric" and prep["area"]["impute"] == "median"
+    assert prep["area"]["missing"] == MESSY_HOUSES["missing_area"]  # '' and '?' (no such row lacks a price)
+    assert prep["city"] == {**prep["city"], "kind": "categorical", "impute": "most_frequent", "categories": 3}
+    assert prep["id"] == {"kind": "dropped", "reason": "left out with --drop"}
+    notes = report["notes"]
+    assert "houses.csv: skipped 1 row with more fields than the 6 columns of the header" in notes
+    assert f"left out {MESSY_HOUSES['missing_price']} row(s) whose target 'price' is missing" in notes
+    assert any(note.startswith("task: regression, as the target 'price' holds numbers") for note in notes)
+    # the notes go to stderr, before the progress lines
+    assert "note: left out 9 row(s) whose target 'price' is missing" in result.stderr.splitlines()
+    assert result.stdout.startswith(f"houses.csv: regression of 'price', {n} samples, 7 features; 40 epochs")
+    assert "Preprocessing (fitted on the " in result.stdout
+    assert "2 numeric column(s): missing values -> the median, then standardised" in result.stdout
+    meta = cr.io.load_metadata(out / "model.safetensors")
+    assert meta["source"] == "csv" and meta["target"] == "price" and meta["classes"] is None
+    assert meta["features"] == ["area", "rooms", "city=Lyon", "city=Nice", "city=Paris", "garden=no", "garden=yes"]
+    assert meta["preprocessing"]["numeric"] == ["area", "rooms"]
+    assert meta["preprocessing"]["categories"] == [CITIES[:1] + sorted(CITIES[1:]), ["no", "yes"]]
+
+
+def test_predict_on_a_csv_applies_the_saved_preprocessing(houses):
+    cwd, _ = houses
+    rows = house_rows(30, seed=1)
+    rows[0]["city"] = "Marseille"  # unseen: ignored
+    rows[1]["area"] = ""  # missing: the training median
+    rows[2]["rooms"] = "many"  # not a number: taken as missing
+    for row in rows:
+        row["note"] = "extra column"
+    write_rows(cwd / "new.csv", rows, ["note", "id", "garden", "city", "rooms", "area"])  # other order, no price
+    result = run("predict", "--model", "house_model", "new.csv", "--output", "pred.csv", "--id-column", "id", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with open(cwd / "pred.csv", newline="") as f:
+        predicted = list(csv.DictReader(f))
+    assert list(predicted[0]) == ["id", "prediction"]
+    assert [p["id"] for p in predicted] == [r["id"] for r in rows]
+    errors = [abs(float(p["prediction"]) - true_price(r)) for p, r in zip(predicted[3:], rows[3:])]
+    assert np.median(errors) < 30
+    assert "note: column 'city': 1 value(s) of categories not seen in training (their one-hot columns are all 0)" \
+        in result.stderr.splitlines()
+    assert any(line.startswith("note: column 'rooms': 1 not numbers -> median") for line in result.stderr.splitlines())
+    assert "note: ignored column(s) the model was not trained on: 'note'" in result.stderr.splitlines()
+
+    # the same numbers as the model applied by hand to chainrule.tabular.transform of the saved JSON
+    from chainrule import tabular
+
+    meta = cr.io.load_metadata(cwd / "house_model" / "model.safetensors")
+    X = tabular.transform(tabular.read_csv(str(cwd / "new.csv")).frame, meta["preprocessing"]).astype(np.float32)
+    by_hand = cr.train.predict(cr.load(cwd / "house_model" / "model.safetensors"), X)[:, 0]
+    np.testing.assert_allclose([float(p["prediction"]) for p in predicted], by_hand, rtol=1e-6)
+
+    # to stdout, and as JSON
+    result = run_here("predict", "--model", "house_model", "new.csv", "--quiet", cwd=cwd)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.splitlines()[0] == "prediction" and len(result.stdout.splitlines()) == 31
+    result = run_here("predict", "--model", "house_model", "new.csv", "--json", cwd=cwd)
+    printed = json.loads(result.stdout)
+    assert printed["rows"] == 30 and len(printed["predictions"]) == 30 and result.stderr == ""
+    assert any("not seen in training" in note for note in printed["notes"])
+
+
+def test_evaluate_on_new_labelled_rows(houses):
+    cwd, _ = houses
+    more = [{**row, "colour": "red"} for row in house_rows(60, seed=2)]
+    write_rows(cwd / "more.csv", more, ["id", "area", "rooms", "city", "garden", "price", "colour"])
+    result = run_here("evaluate", "--model", "house_model", "more.csv", "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert evaluation["samples"] == 60 and evaluation["task"] == "regression"
+    assert evaluation["metrics"]["r2"] > 0.9 and evaluation["metrics"]["mae"] < 25
+    result = run_here("evaluate", "--model", "house_model", "more.csv", cwd=cwd)
+    assert result.stdout.startswith("more.csv, 60 rows: regression")
+    assert result.stderr == "note: ignored column(s) the model was not trained on: 'colour'\n"  # 'id': --drop
+
+
+def test_summary_of_a_csv_model(houses):
+    cwd, _ = houses
+    result = run("summary", "--model", "house_model", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("house_model: mlp for regression, trained on houses.csv, target 'price'")
+    assert "columns: 2 numeric (median, standardised), 2 categorical (most frequent, one-hot), 1 left out" \
+        in result.stdout
+    assert "test: loss " in result.stdout and "Total params: 289" in result.stdout  # 7*32+32 + 32+1
+    summary = json.loads(run_here("summary", "--model", "house_model", "--json", cwd=cwd).stdout)
+    assert summary["total_params"] == 289 and summary["preprocessing"]["garden"]["kind"] == "categorical"
+    assert summary["features"][:2] == ["area", "rooms"]
+
+
+@pytest.fixture(scope="module")
+def clicks(tmp_path_factory):
+    """A classification CSV with text labels, a categorical column and missing values."""
+    cwd = tmp_path_factory.mktemp("clicks")
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(300):
+        age, device, hour = rng.uniform(18, 70), ["mobile", "desktop", "tablet"][i % 3], int(rng.integers(0, 24))
+        score = -0.08 * (age - 40) + 1.5 * (device == "mobile") - 1.0 * (device == "tablet") + 0.1 * (hour - 12)
+        label = "click" if score + rng.normal(0, 0.3) > 0 else "no click"
+        rows.append({"user": f"u{i}", "age": f"{age:.0f}" if i % 19 else "", "device": device if i % 23 else "",
+                     "hour": str(hour), "outcome": label})
+    write_rows(cwd / "clicks.csv", rows, ["user", "age", "device", "hour", "outcome"])
+    result = run("train", "clicks.csv", "--target", "outcome", "--model", "logistic", "--epochs", "40", "--lr",
+                 "0.1", "--out", "click_model", "--json", "--no-plot", cwd=cwd)
+    return cwd, result, rows
+
+
+def test_train_a_classifier_on_a_csv_with_text_labels(clicks):
+    _, result, _ = clicks
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # --json: the notes are in the report, not on stderr
+    report = json.loads(result.stdout)
+    assert report["task"] == "classification" and report["classes"] == ["click", "no click"]
+    assert report["test"]["accuracy"] >= 0.85
+    assert np.array(report["confusion_matrix"]).shape == (2, 2) and np.sum(report["confusion_matrix"]) == 75
+    assert report["preprocessing"]["user"] == {"kind": "dropped", "reason": "every value is different (an identifier?)"}
+    assert "column 'user' left out: every value is different (an identifier?)" in report["notes"]
+    assert any(note.startswith("task: classification, as the target 'outcome' holds text") for note in report["notes"])
+
+
+def test_predict_gives_the_original_labels_and_class_probabilities(clicks):
+    cwd, _, rows = clicks
+    new = [dict(r) for r in rows[:40]]
+    new[0]["device"] = "smart tv"  # unseen
+    write_rows(cwd / "visits.csv", new, ["user", "hour", "device", "age"])
+    result = run_here("predict", "--model", "click_model", "visits.csv", "-o", "p.csv", "--id-column", "user", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    with open(cwd / "p.csv", newline="") as f:
+        predicted = list(csv.DictReader(f))
+    assert list(predicted[0]) == ["user", "prediction", "proba_click", "proba_no click"]
+    assert [p["user"] for p in predicted] == [r["user"] for r in new]
+    for p in predicted:
+        assert p["prediction"] in ("click", "no click")
+        pc, pn = float(p["proba_click"]), float(p["proba_no click"])
+        assert pc + pn == pytest.approx(1, abs=2e-6)
+        assert p["prediction"] == ("click" if pc > pn else "no click")
+    assert np.mean([p["prediction"] == r["outcome"] for p, r in zip(predicted, new)]) >= 0.8
+
+    # evaluate: the labels are read back as classes of the model
+    write_rows(cwd / "labelled.csv", rows[200:], ["age", "device", "hour", "outcome"])
+    evaluation = json.loads(run_here("evaluate", "--model", "click_model", "labelled.csv", "--json", cwd=cwd).stdout)
+    assert evaluation["classes"] == ["click", "no click"] and evaluation["metrics"]["accuracy"] >= 0.8
+
+
+def test_verbose_and_quiet(houses):
+    cwd, _ = houses
+    result = run_here("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "2", "--out", "v",
+                      "--verbose", "--no-plot", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert any(line.split()[:2] == ["area", "numeric"] and "fill" in line for line in result.stdout.splitlines())
+    assert any(line.split()[:2] == ["city", "categorical"] for line in result.stdout.splitlines())
+    result = run_here("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "2", "--out", "q",
+                      "--quiet", "--no-plot", cwd=cwd)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "Preprocessing" not in result.stdout and "Total params" not in result.stdout
+    result = run_here("train", "iris", "--quiet", "--verbose", cwd=cwd)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+def test_a_misspelt_target_in_a_real_process(houses):
+    cwd, _ = houses
+    result = run("train", "houses.csv", "--target", "prise", "--out", "nope", cwd=cwd)
+    assert_clean_error(result, "houses.csv lacks the column 'prise' given as --target; did you mean 'price'?")
+    assert result.returncode == 2 and not (cwd / "nope").exists()
+
+
+@pytest.mark.parametrize("content, args, fragment", [
+    (None, ["missing.csv", "--target", "y"], "no such file: missing.csv"),
+    ("", ["data.csv", "--target", "y"], "data.csv is empty"),
+    ("a,y\n", ["data.csv", "--target", "y"], "data.csv has a header but no data rows"),
+    ("a,y\n1,2\n", ["data.csv"], "a CSV file needs --target COLUMN, the column to predict; data.csv has: 'a', 'y'"),
+    ("a,Target\n1,2\n", ["data.csv", "--target", "target"], "lacks the column 'target' given as --target; did you mean 'Target'?"),
+    ("a,y\n1,cheap\n2,dear\n", ["data.csv", "--target", "y", "--task", "regression"],
+     "the target column 'y' of data.csv must hold numbers for regression, but holds 'cheap', 'dear'"),
+    ("a,y\n1,x\n2,x\n3,x\n4,x\n", ["data.csv", "--target", "y"], "has only one class, 'x'"),
+    ("a,y\n1,\n2,\n", ["data.csv", "--target", "y"], "the target column 'y' of data.csv is empty"),
+    ("y\n1\n2\n", ["data.csv", "--target", "y"], "has no column to learn from besides the target 'y'"),
+    ("a,y\n1,2\n", ["data.csv", "--target", "y", "--drop", "b"], "lacks the column 'b' given in --drop"),
+])
+def test_bad_csv_input_gives_one_clear_line(tmp_path, content, args, fragment):
+    if content is not None:
+        (tmp_path / "data.csv").write_text(content)
+    result = run_here("train", *args, "--out", "m", cwd=tmp_path)
+    assert_clean_error(result, fragment)
+    assert result.returncode == 2 and not (tmp_path / "m").exists()
+
+
+@pytest.fixture()
+def model_dir(houses, tmp_path):
+    """A copy of the house model, to be broken."""
+    import shutil
+
+    cwd, _ = houses
+    shutil.copytree(cwd / "house_model", tmp_path / "model")
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "summary"])
+def test_a_missing_or_corrupt_model_gives_one_clear_line(model_dir, command):
+    data = [] if command == "summary" else ["houses.csv"]
+    (model_dir / "houses.csv").write_text("area,rooms,city,garden,price\n1,2,Lyon,yes,3\n")
+    result = run_here(command, "--model", "nowhere", *data, cwd=model_dir)
+    assert_clean_error(result, "no model at nowhere: no such folder", command=command)
+    (model_dir / "empty").mkdir()
+    result = run_here(command, "--model", "empty", *data, cwd=model_dir)
+    assert_clean_error(result, "empty holds no model.safetensors", command=command)
+    path = model_dir / "model" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    result = run_here(command, "--model", "model", *data, cwd=model_dir)
+    assert_clean_error(result, "model.safetensors is not a readable model", command=command)
+    cr.save(cr.nn.Linear(2, 1), path, metadata={"note": "not from chainrule train"})
+    result = run_here(command, "--model", "model", *data, cwd=model_dir)
+    assert_clean_error(result, "was not written by this version of `chainrule train`", command=command)
+
+
+@pytest.mark.parametrize("command, content, extra, fragment", [
+    ("predict", "area,rooms,price\n1,2,3\n", [],
+     "new.csv lacks the columns 'city', 'garden' the model was trained on"),
+    ("predict", "area,rooms,City,garden\n1,2,Lyon,yes\n", [],
+     "lacks the column 'city' the model was trained on; did you mean 'City'?"),
+    ("predict", "area,rooms,city,garden\n1,2,Lyon,yes\n", ["--id-column", "ID"],
+     "lacks the column 'ID' given as --id-column"),
+    ("evaluate", "area,rooms,city,garden\n1,2,Lyon,yes\n", [], "new.csv lacks the column 'price' (the target)"),
+    ("evaluate", "area,rooms,city,garden,price\n1,2,Lyon,yes,cheap\n", [],
+     "the target column 'price' of new.csv must hold numbers for regression"),
+    ("evaluate", "", [], "new.csv is empty"),
+    ("predict", None, [], "no such file: new.csv"),
+    ("predict", "area,rooms,city,garden\n1,2,Lyon,yes\n", ["--output", "taken.csv"],
+     "taken.csv exists; pass --force to overwrite it"),
+])
+def test_bad_input_to_evaluate_and_predict(model_dir, command, content, extra, fragment):
+    if content is not None:
+        (model_dir / "new.csv").write_text(content)
+    (model_dir / "taken.csv").write_text("keep me")
+    result = run_here(command, "--model", "model", "new.csv", *extra, cwd=model_dir)
+    assert_clean_error(result, fragment, command=command)
+    assert result.returncode == 2
+    assert (model_dir / "taken.csv").read_text() == "keep me"
+
+
+def test_evaluate_with_labels_the_model_does_not_know(clicks):
+    cwd, _, _ = clicks
+    (cwd / "odd.csv").write_text("user,age,device,hour,outcome\nz,30,mobile,3,maybe\n")
+    result = run_here("evaluate", "--model", "click_model", "odd.csv", cwd=cwd)
+    assert_clean_error(result, "the target column 'outcome' of odd.csv holds 'maybe', not among the classes the model "
+                       "was trained on ('click', 'no click')", command="evaluate")
+    result = run_here("evaluate", "--model", "click_model", "iris", cwd=cwd)
+    assert_clean_error(result, "the model was trained on clicks.csv", command="evaluate")
+
+
+def test_predict_overwrites_its_output_only_with_force(houses):
+    cwd, _ = houses
+    write_rows(cwd / "few.csv", house_rows(3, seed=4), ["area", "rooms", "city", "garden"])
+    (cwd / "out.csv").write_text("old")
+    assert run_here("predict", "--model", "house_model", "few.csv", "-o", "out.csv", cwd=cwd).returncode == 2
+    assert (cwd / "out.csv").read_text() == "old"
+    assert run_here("predict", "--model", "house_model", "few.csv", "-o", "out.csv", "--force", cwd=cwd).returncode == 0
+    assert (cwd / "out.csv").read_text().splitlines()[0] == "prediction"
