@@ -13,6 +13,7 @@ from chainrule.ops.reduce import (
     argmax, argmin, logsumexp, log_softmax, max, mean, min, softmax, std, sum, sum_to_shape, var,
 )
 from chainrule.ops.linalg import dot, linear, matmul, outer
+from chainrule.ops.recurrent import gru_cell, lstm_cell, recurrent_layer, rnn_cell
 from chainrule.ops.conv import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d,
     conv_transpose1d, conv_transpose2d, interpolate, max_pool1d, max_pool2d,
@@ -27,6 +28,7 @@ __all__ = [
     "repeat", "reshape", "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
     "argmax", "argmin", "logsumexp", "log_softmax", "max", "mean", "min", "softmax", "std", "sum",
     "var", "dot", "linear", "matmul", "outer",
+    "rnn_cell", "lstm_cell", "gru_cell", "recurrent_layer",
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
     "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate",
 ]

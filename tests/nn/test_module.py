@@ -533,6 +533,9 @@ def every_layer():
         nn.AvgPool1d(4, 2, count_include_pad=False), nn.AvgPool2d((2, 3), padding=(1, 0)),
         nn.AdaptiveAvgPool1d(1), nn.AdaptiveAvgPool2d((None, 3)), nn.GlobalAvgPool(keepdims=True),
         nn.Upsample(scale_factor=(2, 3)),
+        nn.Embedding(10, 3, padding_idx=0), nn.RNN(3, 4, nonlinearity="relu"),
+        nn.LSTM(3, 4, num_layers=2, bidirectional=True), nn.GRU(1, 6, batch_first=True),
+        nn.RNNCell(3, 4), nn.LSTMCell(3, 4), nn.GRUCell(3, 4),
     ]
 
 
