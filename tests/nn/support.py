@@ -1,20 +1,12 @@
-"""Helpers shared by the chainrule.nn tests: seeded float64 data, module gradchecks, optional torch."""
+"""Helpers shared by the chainrule.nn tests: seeded float64 data, leaves, module gradchecks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import pytest
 
 import chainrule as cr
-
-try:  # torch is an optional reference: tests that need it skip when it is missing
-    import torch
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
 def data(*shape: int, seed: int = 0, low: float = -2.0, high: float = 2.0) -> np.ndarray:
@@ -33,8 +25,3 @@ def module_gradcheck(module: cr.nn.Module, *inputs: cr.Tensor, **kwargs: Any) ->
     params = list(module.parameters())
     n = len(inputs)
     return cr.gradcheck(lambda *ts: module(*ts[:n]), [*inputs, *params], **kwargs)
-
-
-def to_torch(array: Any) -> torch.Tensor:
-    """A float64 torch tensor of ``array`` (a Tensor or an ndarray)."""
-    return torch.tensor(np.asarray(array.data if isinstance(array, cr.Tensor) else array))

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers: values, gradients, shapes, init, config, repr, errors, PyTorch."""
+"""Convolution and pooling layers: values, gradients, shapes, init, config, repr, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from tests.nn.support import data, leaf, module_gradcheck, needs_torch, to_torch, torch
+from tests.nn.support import data, leaf, module_gradcheck
+from tests.ops.test_conv import (
+    reference_adaptive_avg_pool, reference_avg_pool, reference_conv, reference_conv_transpose, reference_max_pool,
+    reference_nearest,
+)
 
 
 def layer64(cls, *args, seed=0, **kwargs):
@@ -52,6 +56,24 @@ def test_conv2d_values_against_loops_non_square():
                 for c in range(4):
                     expected[i, o, r, c] = b[o] + np.sum(xp[i, :, 2 * r : 2 * r + 3, c : c + 2] * w[o])
     np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), expected, rtol=1e-12)
+
+
+def test_grouped_dilated_and_transposed_layers_against_the_loop_references():
+    """The layers pass their options through to the ops: checked against tests/ops' direct loops."""
+    conv = layer64(nn.Conv2d, 4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2)
+    x = data(2, 4, 6, 5)
+    expected = reference_conv(x, conv.weight.data, conv.bias.data, (1, 1), "same", (1, 2), 2)
+    np.testing.assert_allclose(conv(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    conv1 = layer64(nn.Conv1d, 3, 4, 5, stride=2, padding=1)
+    x = data(2, 3, 12, seed=1)
+    expected = reference_conv(x, conv1.weight.data, conv1.bias.data, (2,), (1,), (1,), 1)
+    np.testing.assert_allclose(conv1(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    convt = layer64(nn.ConvTranspose2d, 4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    x = data(2, 4, 3, 4, seed=2)
+    expected = reference_conv_transpose(x, convt.weight.data, convt.bias.data, (2, 2), (1, 1), (1, 1), 2, (1, 1))
+    out = convt(cr.tensor(x))
+    assert out.shape == expected.shape == (2, 6, 6, 8)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("cls, args, kwargs, shape", [
@@ -211,6 +233,18 @@ def test_pooling_layers_values():
     np.testing.assert_allclose(nn.GlobalAvgPool()(cr.tensor(x1)).numpy(), x1.mean(axis=2), rtol=1e-12)
 
 
+def test_pooling_layers_with_options_against_the_loop_references():
+    x = data(2, 3, 9, 7)
+    t = cr.tensor(x)
+    np.testing.assert_allclose(nn.MaxPool2d(3, 2, 1, ceil_mode=True)(t).numpy(),
+                               reference_max_pool(x, (3, 3), (2, 2), (1, 1), (1, 1), ceil_mode=True)[0])
+    np.testing.assert_allclose(nn.AvgPool2d(3, 2, 1, count_include_pad=False)(t).numpy(),
+                               reference_avg_pool(x, (3, 3), (2, 2), (1, 1), count_include_pad=False), rtol=1e-12)
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((4, 3))(t).numpy(), reference_adaptive_avg_pool(x, (4, 3)),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(nn.Upsample(scale_factor=2)(t).numpy(), reference_nearest(x, scale_factor=2))
+
+
 @pytest.mark.parametrize("layer, shape", [
     (nn.MaxPool1d(3, stride=2, padding=1), (2, 2, 9)),
     (nn.MaxPool2d((2, 3), stride=1, dilation=(2, 1), ceil_mode=True), (2, 2, 6, 5)),
@@ -254,46 +288,3 @@ def test_digits_style_conv2d_network_trains_a_step():
         for p in model.parameters():
             p.data -= 0.1 * p.grad.data
     assert nn.functional.cross_entropy(model(x), y).item() < loss.item()
-
-
-# ------------------------------------------------------------------ PyTorch with copied weights
-
-
-@needs_torch
-def test_layers_match_torch_with_copied_weights():
-    pairs = [
-        (nn.Conv1d(3, 4, 5, stride=2, padding=1), torch.nn.Conv1d(3, 4, 5, stride=2, padding=1), (2, 3, 12)),
-        (nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2),
-         torch.nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2), (2, 4, 6, 5)),
-        (nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
-         torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), (2, 4, 3, 4)),
-    ]
-    for ours, theirs, shape in pairs:
-        ours.to("float64")
-        theirs.double()
-        with torch.no_grad():
-            theirs.weight.copy_(to_torch(ours.weight))
-            theirs.bias.copy_(to_torch(ours.bias))
-        x = data(*shape)
-        xt = to_torch(x).requires_grad_(True)
-        xc = leaf(x)
-        yt, yc = theirs(xt), ours(xc)
-        np.testing.assert_allclose(yc.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        g = data(*yt.shape, seed=1)
-        yt.backward(to_torch(g))
-        yc.backward(cr.tensor(g))
-        np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
-
-
-@needs_torch
-def test_pooling_layers_match_torch():
-    x = data(2, 3, 9, 7)
-    for ours, theirs in [
-        (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
-        (nn.AvgPool2d(3, 2, 1, count_include_pad=False), torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)),
-        (nn.AdaptiveAvgPool2d((4, 3)), torch.nn.AdaptiveAvgPool2d((4, 3))),
-        (nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
-    ]:
-        np.testing.assert_allclose(ours(cr.tensor(x)).numpy(), theirs(to_torch(x)).numpy(), rtol=1e-12)

@@ -9,7 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from tests.nn.support import data, leaf, module_gradcheck, needs_torch, to_torch, torch
+from tests.nn.support import data, leaf, module_gradcheck
 
 
 def linear64(in_features: int, out_features: int, bias: bool = True, seed: int = 0) -> nn.Linear:
@@ -138,26 +138,6 @@ def test_initialisation_is_reproducible_with_manual_seed():
         np.testing.assert_array_equal(pa.data, pb.data, err_msg=name)
     c = nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2))  # the stream moves on
     assert not np.array_equal(a[0].weight.data, c[0].weight.data)
-
-
-@needs_torch
-def test_linear_matches_torch_values_and_gradients():
-    layer = linear64(6, 4)
-    x = data(3, 2, 6)
-    g = data(3, 2, 4, seed=2)
-    ours = layer(leaf(x))
-    ours.backward(cr.tensor(g))
-
-    ref = torch.nn.Linear(6, 4).double()
-    with torch.no_grad():
-        ref.weight.copy_(to_torch(layer.weight))
-        ref.bias.copy_(to_torch(layer.bias))
-    xt = to_torch(x).requires_grad_(True)
-    theirs = ref(xt)
-    theirs.backward(to_torch(g))
-    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(layer.bias.grad.numpy(), ref.bias.grad.numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------------ Identity and Flatten

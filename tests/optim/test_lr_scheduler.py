@@ -206,6 +206,16 @@ def test_plateau_cooldown_and_min_lr():
     assert lrs == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]
 
 
+def test_plateau_min_lr_per_group():
+    sched = S.ReduceLROnPlateau(optimizer(1.0, 0.5), patience=0, min_lr=[0.0, 0.3])
+    lrs = []
+    for m in [1.0] * 4:
+        sched.step(m)
+        lrs.append(sched.get_last_lr())
+    # each group is cut by factor 0.1 down to its own floor
+    np.testing.assert_allclose(lrs, [[1.0, 0.5], [0.1, 0.3], [0.01, 0.3], [0.001, 0.3]], rtol=1e-14)
+
+
 def test_plateau_max_mode_and_thresholds():
     # max mode, absolute threshold 0.05: 0.52 does not beat 0.5 by more than 0.05
     lrs = plateau_lrs([0.5, 0.52, 0.53, 0.7], mode="max", patience=1, threshold=0.05, threshold_mode="abs")

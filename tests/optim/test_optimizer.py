@@ -186,6 +186,26 @@ def test_param_groups_have_their_own_learning_rates():
     assert opt.param_groups[1]["momentum"] == 0.0  # filled from the defaults
 
 
+def test_param_groups_have_their_own_momentum():
+    """Two groups, each following the momentum-SGD equations with its own lr and momentum."""
+    a, b = cr.nn.Parameter(np.zeros(2)), cr.nn.Parameter(np.zeros(2))
+    opt = cr.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "momentum": 0.5}], lr=0.1, momentum=0.9)
+    g = np.array([1.0, -2.0])
+    expected = {}
+    for name, lr, momentum in [("a", 0.1, 0.9), ("b", 0.01, 0.5)]:
+        p, buf = np.zeros(2), None
+        for _ in range(3):
+            buf = g.copy() if buf is None else momentum * buf + g
+            p = p - lr * buf
+        expected[name] = p
+    for _ in range(3):
+        a.grad, b.grad = cr.tensor(g.copy()), cr.tensor(g.copy())
+        opt.step()
+    np.testing.assert_allclose(a.data, expected["a"], rtol=1e-14)
+    np.testing.assert_allclose(b.data, expected["b"], rtol=1e-14)
+    np.testing.assert_allclose(a.data, -np.array([0.561, -1.122]), rtol=1e-14)  # 0.1 * (1 + 1.9 + 2.71) g
+
+
 def test_changing_a_groups_lr_takes_effect_on_the_next_step():
     w = cr.nn.Parameter(np.zeros(1))
     opt = cr.optim.SGD([w], lr=1.0)

@@ -1,7 +1,8 @@
-"""Optimisers, schedules and clipping agree with torch.optim (skipped where torch is not installed).
+"""Optimisers, schedules and clipping agree with torch.optim and torch.nn.utils.
 
-The NumPy-reference tests (test_update_rules.py) stand on their own; these check the same
-semantics against PyTorch itself.
+The NumPy-reference tests of the default suite (tests/optim/test_update_rules.py,
+test_lr_scheduler.py, test_clip.py) stand on their own; these check the same semantics against
+PyTorch itself.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import chainrule as cr
-
-from . import reference
-from .util import CONFIGS, config_id, run_chainrule
-
-torch = pytest.importorskip("torch")
+from tests.optim import reference
+from tests.optim.util import CONFIGS, config_id, run_chainrule
 
 STEPS = 6
 

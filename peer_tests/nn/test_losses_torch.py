@@ -1,0 +1,89 @@
+"""Losses against torch.nn's: values and input gradients for every reduction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import nn
+from peer_tests.support import to_torch
+from tests.nn.support import data, leaf
+from tests.nn.test_losses import CE_CASES, REDUCTIONS, np_log_softmax, off_kinks
+
+
+def torch_pair(ours, theirs, x, target_ours, target_theirs):
+    """Values and input gradients of one of our losses and its torch twin."""
+    xs, xt = leaf(x), to_torch(x).requires_grad_(True)
+    out_s, out_t = ours(xs, target_ours), theirs(xt, target_theirs)
+    g = data(*out_s.shape, seed=9) if out_s.ndim else np.array(1.0)
+    out_s.backward(cr.tensor(g))
+    out_t.backward(to_torch(g))
+    np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses_match_torch(reduction):
+    x, y = data(5, 3, low=-4, high=4), data(5, 3, seed=1)
+    tn = torch.nn
+    for ours, theirs in [(nn.MSELoss(reduction), tn.MSELoss(reduction=reduction)),
+                         (nn.L1Loss(reduction), tn.L1Loss(reduction=reduction)),
+                         (nn.HuberLoss(reduction, delta=0.7), tn.HuberLoss(reduction=reduction, delta=0.7))]:
+        torch_pair(ours, theirs, x, cr.tensor(y), to_torch(y))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_losses_match_torch(reduction):
+    tn = torch.nn
+    z = data(6, 3, low=-6, high=6)
+    y = data(6, 3, seed=1, low=0, high=1)
+    w, pw = np.array([2.0, 1.0, 0.25]), np.array([1.0, 3.0, 0.5])
+    torch_pair(nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction),
+               tn.BCEWithLogitsLoss(weight=to_torch(w), pos_weight=to_torch(pw), reduction=reduction),
+               z, cr.tensor(y), to_torch(y))
+    p = data(6, 3, low=0.01, high=0.99)
+    torch_pair(nn.BCELoss(weight=w, reduction=reduction), tn.BCELoss(weight=to_torch(w), reduction=reduction),
+               p, cr.tensor(y), to_torch(y))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_matches_torch(reduction, kwargs):
+    x = data(6, 4, low=-3, high=3)
+    t = np.array([0, 3, 1, 1, 2, 3])
+    q = np.exp(data(6, 4, seed=1))
+    q /= q.sum(axis=1, keepdims=True)
+    torch_kwargs = {k: to_torch(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    ours = nn.CrossEntropyLoss(reduction=reduction, **kwargs)
+    theirs = torch.nn.CrossEntropyLoss(reduction=reduction, **torch_kwargs)
+    torch_pair(ours, theirs, x, cr.tensor(t), to_torch(t))
+    torch_pair(ours, theirs, x, cr.tensor(q), to_torch(q))
+
+
+def test_cross_entropy_extreme_logits_match_torch():
+    x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, -1000.0]])
+    t = np.array([1, 1])
+    torch_pair(nn.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+               x, cr.tensor(t), to_torch(t))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_and_multi_margin_match_torch(reduction):
+    x = off_kinks(data(6, 4, low=-2, high=2))
+    t = np.array([0, 3, 1, 1, 2, 3])
+    w = np.array([1.0, 2.0, 0.5, 4.0])
+    torch_pair(nn.NLLLoss(weight=w, reduction=reduction), torch.nn.NLLLoss(weight=to_torch(w), reduction=reduction),
+               np_log_softmax(x), cr.tensor(t), to_torch(t))
+    for squared in (False, True):
+        torch_pair(nn.MultiMarginLoss(margin=0.5, squared=squared, reduction=reduction),
+                   torch.nn.MultiMarginLoss(p=2 if squared else 1, margin=0.5, reduction=reduction),
+                   x, cr.tensor(t), to_torch(t))
+
+
+def test_hinge_matches_torch_hinge_formula():
+    # torch has no binary hinge loss module; its relu(margin - y s) is the definition.
+    s = data(8, low=-3, high=3)
+    y = np.where(data(8, seed=1) > 0, 1.0, -1.0)
+    torch_pair(nn.HingeLoss("mean"), lambda a, b: torch.relu(1.0 - a * b).mean(), s, cr.tensor(y), to_torch(y))
