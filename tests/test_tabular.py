@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
+import pandas as pd  # noqa: E402  (pandas and scikit-learn are test dependencies)
+import sklearn  # noqa: E402,F401
 
 from chainrule import tabular
 from chainrule.tabular import DataError

@@ -24,7 +24,7 @@ from chainrule.io import (
 )
 from chainrule.nn import module as module_registry
 
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
+import safetensors.numpy as safetensors_numpy  # noqa: E402  (a test dependency)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -387,7 +387,7 @@ def test_verbose_2_prints_one_line_per_epoch_to_stderr(capsys):
 
 
 def test_verbose_1_shows_a_progress_bar_on_stderr(capsys):
-    pytest.importorskip("tqdm")
+    import tqdm  # noqa: F401  (a test dependency)
     model = mlp()
     fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), *blobs(10), epochs=2, batch_size=5, verbose=1)
     out, err = capsys.readouterr()

@@ -6,7 +6,6 @@ import doctest
 import html
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +18,6 @@ from chainrule.viz import draw_graph
 from chainrule.viz import graph as graph_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None, reason="Graphviz's `dot` program is not installed (.ci/run installs it)"
-)
 
 
 # ------------------------------------------------------------------ helpers
@@ -273,7 +269,6 @@ def test_cr_viz_is_the_viz_package():
 # ------------------------------------------------------------------ rendering
 
 
-@needs_dot
 def test_render_writes_an_svg_with_the_labels(tmp_path):
     ts = seed_example()
     path = draw_graph(ts["J"]).render(tmp_path / "graph_J", format="svg", cleanup=True)
@@ -284,7 +279,6 @@ def test_render_writes_an_svg_with_the_labels(tmp_path):
         assert f">{text}</text>" in svg
 
 
-@needs_dot
 def test_names_with_quotes_backslashes_and_markup_render():
     x = cr.tensor(1.0, requires_grad=True, name='x "in" <a & b>')
     J = x * 2.0
@@ -293,7 +287,6 @@ def test_names_with_quotes_backslashes_and_markup_render():
     assert "x &quot;in&quot; &lt;a &amp; b&gt;" in svg and "J \\" in svg
 
 
-@needs_dot
 def test_jupyter_display_gives_svg():
     ts = seed_example()
     bundle = draw_graph(ts["J"])._repr_mimebundle_()

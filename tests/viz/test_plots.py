@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+import matplotlib  # noqa: E402,F401  (a test dependency)
 
 import chainrule as cr  # noqa: E402
 from chainrule import nn  # noqa: E402
@@ -220,7 +220,7 @@ def test_decision_boundary_for_a_binary_module_with_one_column(tmp_path):
 
 
 def test_decision_boundary_for_a_sklearn_estimator(tmp_path):
-    linear_model = pytest.importorskip("sklearn.linear_model")
+    from sklearn import linear_model
     X, y = three_blobs()
     estimator = linear_model.LogisticRegression().fit(X, y)
     path = tmp_path / "sk" / "boundary.png"
