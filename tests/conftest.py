@@ -10,3 +10,21 @@ the session. For NumPy input (the only input chainrule's estimators take) it cha
 import os
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any test was skipped: a skipped test is not a pass.
+
+    Every dependency a test needs is in the ``test`` extra (and Graphviz's ``dot`` is installed by
+    .ci/run), so a skip means something is missing from the environment, which CI must not hide.
+    """
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        reporter.ensure_newline()
+        reporter.write_line(
+            f"FAILED: {len(skipped)} test(s) skipped; a skipped test is not a pass "
+            "(install the test extra: pip install -e '.[test]')",
+            red=True,
+        )
+        session.exitstatus = 1
