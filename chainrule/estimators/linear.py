@@ -1,0 +1,484 @@
+"""The one-neuron classics: Perceptron, LogisticRegression, LinearSVC and LinearRegression.
+
+Each is one layer of neurons, ``nn.Linear`` (a weighted sum plus a bias per neuron) followed by an
+activation, trained by gradient descent on its own loss through chainrule's autodiff:
+
+=================== ======================================== ============================================
+estimator           network (``network_``)                   loss of a sample (score s, label y = ±1)
+=================== ======================================== ============================================
+Perceptron          Linear -> Step, one neuron per class     max(0, -y s): the perceptron criterion
+LogisticRegression  Linear -> Sigmoid (2 classes) / Softmax  log-loss (cross-entropy)
+LinearSVC           Linear -> Identity, one neuron per class hinge max(0, 1 - y s) or its square
+LinearRegression    Linear -> Identity, one neuron per target squared error (y - s)²
+=================== ======================================== ============================================
+
+plus ``alpha * 0.5 * ||W||²`` (L2 on the weights, not the biases) as in scikit-learn's SGD
+estimators. With several classes, the Perceptron and LinearSVC are one-vs-rest: each neuron learns
+"its class or not" and the highest score wins; LogisticRegression is multinomial (softmax).
+
+The weights start at zero. ``coef_`` and ``intercept_`` are the layer's weight and bias, shaped as
+scikit-learn shapes them; they are views of ``network_``'s parameters, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from chainrule import nn
+from chainrule.estimators.base import (
+    BOOLEAN, CLASS_WEIGHT, COMMON_CONSTRAINTS, ClassifierBase, LogLossClassifier, Options, RegressorBase,
+)
+from chainrule.nn import functional as F
+from chainrule.tensor import Tensor
+from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
+
+__all__ = ["Perceptron", "LogisticRegression", "LinearSVC", "LinearRegression"]
+
+
+class _OneLayer:
+    """One layer of neurons and an activation: ``Sequential(linear=Linear, activation=...)``."""
+
+    def _activation(self, n_outputs: int) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build_network(self, n_features: int, n_outputs: int, dtype: np.dtype, rng: Any) -> nn.Sequential:
+        linear = nn.Linear(n_features, n_outputs, bias=self.fit_intercept, dtype=dtype)
+        nn.init.zeros_(linear.weight)  # a convex loss needs no random start (scikit-learn starts at 0 too)
+        if linear.bias is not None:
+            nn.init.zeros_(linear.bias)
+        return nn.Sequential(OrderedDict(linear=linear, activation=self._activation(n_outputs)))
+
+    @property
+    def _layer(self) -> nn.Linear:
+        check_is_fitted(self)
+        return self.network_.linear
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """The neurons' weights, (1, n_features) for two classes or (n_classes, n_features)
+        (regression: (n_features,) for a 1-D y, else (n_targets, n_features)); a view of
+        ``network_.linear.weight``."""
+        return self._layer.weight.data
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        """The neurons' biases, shape (1,) or (n_classes,) (zeros with ``fit_intercept=False``)."""
+        layer = self._layer
+        if layer.bias is None:
+            return np.zeros(layer.out_features, dtype=layer.weight.dtype)
+        return layer.bias.data
+
+
+class _LinearClassifier(_OneLayer, ClassifierBase):
+    _constraints = {**COMMON_CONSTRAINTS, "fit_intercept": (BOOLEAN,), "class_weight": CLASS_WEIGHT}
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The neurons' scores s = X Wᵀ + b, before the activation.
+
+        Args:
+            X: array-like of shape (n_samples, n_features).
+
+        Returns:
+            ndarray of shape (n_samples,) for two classes (positive means ``classes_[1]``), else
+            (n_samples, n_classes).
+        """
+        scores = self._forward(self._validate_X(X), scores=True)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+
+class Perceptron(_LinearClassifier):
+    """Rosenblatt's perceptron: a neuron with a step activation, trained by the perceptron rule.
+
+    The network is ``Linear -> Step``: each neuron fires (1) when its score s = w·x + b is >= 0.
+    The step's derivative is zero, so backpropagating through it learns nothing; the perceptron is
+    trained instead on the *perceptron criterion*, the loss of the score itself,
+
+        L(s, y) = max(0, -y s),    y = ±1,
+
+    which is zero for a sample on the right side of the boundary and grows with the distance on the
+    wrong side. Its gradient is -y x for a misclassified sample (a sample on the boundary, s = 0,
+    counts as misclassified) and 0 otherwise, so one step of SGD with learning rate lr is
+
+        w <- w + lr * y * x,   b <- b + lr * y     (only when y s <= 0)
+
+    which is exactly Rosenblatt's update. chainrule's autodiff computes that gradient; chainrule's
+    SGD optimiser takes the step. Starting from zero weights, lr only scales w and b, so the
+    predictions do not depend on it; with ``shuffle=False`` and ``tol=None`` the weights are
+    scikit-learn's ``Perceptron``'s (the parity tests check it). A correctly classified sample has gradient 0,
+    so (with solver 'sgd' and alpha 0) one vectorised forward pass finds the next mistake and the
+    step is taken only there: the result of stepping through every sample, without the empty steps.
+
+    With more than two classes there is one neuron per class (one-vs-rest) and the highest score
+    wins. There is no ``predict_proba``: a step says yes or no.
+
+    Args:
+        solver: 'sgd' (default: one sample a step, Rosenblatt's rule), 'gd', 'minibatch',
+            'momentum' or 'adam' (see ``chainrule.estimators``).
+        learning_rate_init: step size (default 1.0, scikit-learn's ``eta0``).
+        learning_rate: 'constant' (default), 'invscaling' or 'adaptive'.
+        power_t: exponent of 'invscaling' (default 0.5).
+        alpha: L2 penalty coefficient (default 0.0: Rosenblatt's perceptron has none).
+        fit_intercept: learn the bias b (default True).
+        max_iter: maximum number of epochs (default 1000).
+        tol: stop when the epoch loss has not gone down by tol for ``n_iter_no_change`` epochs
+            (default 1e-3; None: run ``max_iter`` epochs).
+        n_iter_no_change: see ``tol`` (default 5).
+        early_stopping: hold out ``validation_fraction`` of the data and stop on its accuracy
+            (default False).
+        validation_fraction: default 0.1.
+        shuffle: reshuffle the samples every epoch (default True).
+        random_state: seed of the shuffling and the validation split (default None).
+        warm_start: start ``fit`` from the previous solution (default False).
+        verbose: show a progress bar over the epochs (default 0).
+        class_weight: None, 'balanced' or {class: weight}, multiplying the sample weights.
+        batch_size: samples per step of 'minibatch', 'momentum' and 'adam' (default 'auto':
+            min(200, n_samples)).
+        momentum, nesterovs_momentum: of the 'momentum' solver (default 0.9, True).
+        beta_1, beta_2, epsilon: of the 'adam' solver (default 0.9, 0.999, 1e-8).
+
+    Attributes:
+        network_: the fitted ``nn.Sequential(linear=Linear, activation=Step)``.
+        coef_, intercept_: the weights (1 or n_classes, n_features) and biases.
+        classes_, n_features_in_, feature_names_in_ (for a DataFrame), n_iter_ (epochs run),
+        t_ (samples seen), loss_curve_ (loss per epoch), best_loss_, validation_scores_,
+        best_validation_score_ (with early_stopping).
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from chainrule.estimators import Perceptron
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = Perceptron(random_state=0).fit(X[y < 2], y[y < 2])   # two separable classes
+        >>> clf.score(X[y < 2], y[y < 2])
+        1.0
+        >>> clf.network_
+        Sequential(
+          (linear): Linear(in_features=4, out_features=1, bias=True)
+          (activation): Step()
+        )
+    """
+
+    _target_kind = "signs"
+    _has_zero_gradient_rule = True
+
+    def __init__(self, *, solver: str = "sgd", learning_rate_init: float = 1.0, learning_rate: str = "constant",
+                 power_t: float = 0.5, alpha: float = 0.0, fit_intercept: bool = True, max_iter: int = 1000,
+                 tol: float | None = 1e-3, n_iter_no_change: int = 5, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
+                 verbose: int | bool = 0, class_weight: dict | str | None = None, batch_size: int | str = "auto",
+                 momentum: float = 0.9, nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8):
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.class_weight = class_weight
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _activation(self, n_outputs: int) -> nn.Module:
+        return nn.Step()
+
+    def _sample_losses(self, scores: Tensor, targets: np.ndarray) -> Tensor:
+        """The perceptron criterion max(0, -y s) summed over the neurons, written as Rosenblatt's
+        -y s over the misclassified (y s <= 0): the same value, and at y s = 0 the gradient -y x
+        that updates a point on the boundary (and a zero start)."""
+        mistakes = (scores.data * targets) <= 0
+        return -(scores * Tensor(np.where(mistakes, targets, 0.0).astype(scores.dtype, copy=False))).sum(axis=1)
+
+    def _zero_gradient(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """A sample every neuron classifies correctly (y s > 0) has loss 0 and gradient 0."""
+        return np.all(scores * targets > 0, axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of each sample. Two classes: the neuron's step output (fires -> ``classes_[1]``;
+        at a score of exactly 0 it fires). More: the neuron with the highest score.
+
+        Args:
+            X: array-like of shape (n_samples, n_features).
+
+        Returns:
+            ndarray of shape (n_samples,) of labels from ``classes_``.
+        """
+        X = self._validate_X(X)
+        if len(self.classes_) == 2:
+            fired = self._forward(X)[:, 0]  # the Step output, 0 or 1
+            return self.classes_[fired.astype(np.intp)]
+        return self.classes_[self._forward(X, scores=True).argmax(axis=1)]
+
+
+class LogisticRegression(LogLossClassifier, _LinearClassifier):
+    """Logistic regression: a neuron with a sigmoid activation (a softmax layer for more than two
+    classes), trained by gradient descent on the log-loss.
+
+    For two classes the neuron outputs p = sigmoid(w·x + b), the probability of ``classes_[1]``,
+    and the loss of a sample is -(y log p + (1 - y) log(1 - p)) with y in {0, 1}. Its gradient is
+    the seed's vectorised formula: over a batch of n samples, dJ/dW = (1/n)(A - Y)Xᵀ and
+    dJ/db = (1/n)Σ(A - Y), A the outputs. For k > 2 classes a layer of k neurons feeds a softmax
+    (multinomial logistic regression) and the loss is the cross-entropy. The loss is computed from
+    the scores (``BCEWithLogits`` / fused softmax cross-entropy), which is stable for any score.
+
+    Regularisation: ``alpha * 0.5 * ||W||²`` is added to the mean loss, so scikit-learn's
+    ``LogisticRegression(C=C)`` on n samples corresponds to ``alpha = 1 / (C * n)``.
+
+    The default solver is 'adam' on mini-batches, which copes with features on any scale;
+    ``solver='gd'`` is the textbook's full-batch gradient descent (standardise X for it, and raise
+    ``learning_rate_init``, e.g. to 0.5).
+
+    Args:
+        solver: 'adam' (default), 'gd' (full-batch gradient descent), 'sgd', 'minibatch', 'momentum'.
+        learning_rate_init: step size (default 0.01).
+        learning_rate: 'constant' (default), 'invscaling' or 'adaptive'.
+        power_t: exponent of 'invscaling' (default 0.5).
+        alpha: L2 penalty coefficient (default 1e-4).
+        fit_intercept: learn the biases (default True).
+        max_iter: maximum number of epochs (default 1000).
+        tol: stop when the epoch loss has not gone down by tol for ``n_iter_no_change`` epochs
+            (default 1e-4; None: run ``max_iter`` epochs).
+        n_iter_no_change: see ``tol`` (default 10).
+        early_stopping, validation_fraction, shuffle, random_state, warm_start, verbose,
+        class_weight, batch_size, momentum, nesterovs_momentum, beta_1, beta_2, epsilon:
+            as in ``Perceptron``.
+
+    Attributes:
+        network_: the fitted ``nn.Sequential(linear=Linear, activation=Sigmoid or Softmax)``.
+        coef_, intercept_: weights (1 or n_classes, n_features) and biases.
+        classes_, n_features_in_, feature_names_in_, n_iter_, t_, loss_curve_, best_loss_,
+        validation_scores_, best_validation_score_: as in ``Perceptron``.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from chainrule.estimators import LogisticRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = LogisticRegression().fit(X, y)
+        >>> clf.coef_.shape, clf.predict_proba(X[:1]).shape
+        ((3, 4), (1, 3))
+        >>> round(clf.score(X, y), 2) >= 0.95
+        True
+    """
+
+    def __init__(self, *, solver: str = "adam", learning_rate_init: float = 0.01, learning_rate: str = "constant",
+                 power_t: float = 0.5, alpha: float = 1e-4, fit_intercept: bool = True, max_iter: int = 1000,
+                 tol: float | None = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
+                 verbose: int | bool = 0, class_weight: dict | str | None = None, batch_size: int | str = "auto",
+                 momentum: float = 0.9, nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8):
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.class_weight = class_weight
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _activation(self, n_outputs: int) -> nn.Module:
+        return nn.Sigmoid() if n_outputs == 1 else nn.Softmax(dim=1)
+
+
+class LinearSVC(_LinearClassifier):
+    """A linear support-vector classifier: a neuron per class trained on the hinge loss.
+
+    The loss of a sample with score s and label y = ±1 is the hinge max(0, 1 - y s) (``loss='hinge'``)
+    or its square (``'squared_hinge'``, the default, as in scikit-learn): zero for a sample on the
+    right side by a margin of at least 1, so only the samples near the boundary (the support
+    vectors) move it. With ``alpha * 0.5 * ||W||²`` the minimiser is the maximum-margin boundary;
+    scikit-learn's ``LinearSVC(C=C)`` on n samples corresponds to ``alpha = 1 / (C * n)``. More
+    than two classes: one neuron per class, one-vs-rest, the highest score wins.
+
+    Args:
+        loss: 'squared_hinge' (default) or 'hinge'.
+        solver: 'adam' (default, as in ``LogisticRegression``), 'gd', 'sgd', 'minibatch', 'momentum'.
+        learning_rate_init: step size (default 0.01).
+        alpha: L2 penalty coefficient (default 1e-4).
+        max_iter: maximum number of epochs (default 1000).
+        tol: default 1e-4; n_iter_no_change: default 10.
+        learning_rate, power_t, fit_intercept, early_stopping, validation_fraction, shuffle,
+        random_state, warm_start, verbose, class_weight, batch_size, momentum, nesterovs_momentum,
+        beta_1, beta_2, epsilon: as in ``Perceptron``.
+
+    Attributes:
+        network_: the fitted ``nn.Sequential(linear=Linear, activation=Identity)``.
+        coef_, intercept_, classes_, n_features_in_, feature_names_in_, n_iter_, t_, loss_curve_,
+        best_loss_, validation_scores_, best_validation_score_: as in ``Perceptron``.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from chainrule.estimators import LinearSVC
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = LinearSVC().fit(X, y)
+        >>> clf.decision_function(X[:2]).shape
+        (2, 3)
+    """
+
+    _target_kind = "signs"
+    _has_zero_gradient_rule = True
+    _constraints = {**_LinearClassifier._constraints, "loss": (Options("hinge", "squared_hinge"),)}
+
+    def __init__(self, *, loss: str = "squared_hinge", solver: str = "adam", learning_rate_init: float = 0.01,
+                 learning_rate: str = "constant", power_t: float = 0.5, alpha: float = 1e-4,
+                 fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-4,
+                 n_iter_no_change: int = 10, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 shuffle: bool = True, random_state: int | np.random.RandomState | None = None,
+                 warm_start: bool = False, verbose: int | bool = 0, class_weight: dict | str | None = None,
+                 batch_size: int | str = "auto", momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8):
+        self.loss = loss
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.class_weight = class_weight
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _activation(self, n_outputs: int) -> nn.Module:
+        return nn.Identity()
+
+    def _zero_gradient(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """A sample outside the margin for every neuron (y s >= 1) has loss 0 and gradient 0."""
+        return np.all(scores * targets >= 1, axis=1)
+
+    def _sample_losses(self, scores: Tensor, targets: np.ndarray) -> Tensor:
+        squared = self.loss == "squared_hinge"
+        return F.hinge_loss(scores, targets, reduction="none", squared=squared).sum(axis=1)
+
+
+class LinearRegression(_OneLayer, RegressorBase):
+    """Linear regression: a neuron with the identity activation (one per target), trained by
+    gradient descent on the mean squared error; with ``alpha > 0`` it is ridge regression.
+
+    The loss is mean_i sum_t (y_it - s_it)² + alpha * 0.5 * ||W||², whose minimiser is scikit-learn's
+    ``Ridge(alpha=n_samples * alpha / 2)`` (and ``LinearRegression``'s for alpha = 0). Gradient
+    descent needs features on comparable scales: standardise X (``StandardScaler``) first, or
+    lower ``learning_rate_init``.
+
+    Args:
+        solver: 'gd' (default), 'sgd', 'minibatch', 'momentum', 'adam'. Full-batch gradient
+            descent steps in proportion to the error, so it fits targets on any scale (Adam's steps
+            are about ``learning_rate_init`` each, slow for large targets).
+        learning_rate_init: step size (default 0.1; stable for standardised features).
+        alpha: L2 penalty coefficient (default 0.0: ordinary least squares).
+        max_iter: maximum number of epochs (default 5000).
+        tol: stop when the epoch loss has not gone down by tol for ``n_iter_no_change`` epochs
+            (default 1e-4; None: run ``max_iter`` epochs).
+        n_iter_no_change: default 10.
+        learning_rate, power_t, fit_intercept, early_stopping (on the validation R²),
+        validation_fraction, shuffle, random_state, warm_start, verbose, batch_size, momentum,
+        nesterovs_momentum, beta_1, beta_2, epsilon: as in ``Perceptron``.
+
+    Attributes:
+        network_: the fitted ``nn.Sequential(linear=Linear, activation=Identity)``.
+        coef_: shape (n_features,) for a 1-D y, else (n_targets, n_features).
+        intercept_: a float for a 1-D y, else shape (n_targets,).
+        n_features_in_, feature_names_in_, n_iter_, t_, loss_curve_, best_loss_,
+        validation_scores_, best_validation_score_: as in ``Perceptron``.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.estimators import LinearRegression
+        >>> X = np.random.default_rng(0).normal(size=(100, 2))
+        >>> y = 3 * X[:, 0] - 2 * X[:, 1] + 1
+        >>> reg = LinearRegression().fit(X, y)
+        >>> np.round(reg.coef_, 2).tolist(), round(reg.intercept_, 2)
+        ([3.0, -2.0], 1.0)
+    """
+
+    _constraints = {**COMMON_CONSTRAINTS, "fit_intercept": (BOOLEAN,)}
+
+    def __init__(self, *, solver: str = "gd", learning_rate_init: float = 0.1, learning_rate: str = "constant",
+                 power_t: float = 0.5, alpha: float = 0.0, fit_intercept: bool = True, max_iter: int = 5000,
+                 tol: float | None = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
+                 verbose: int | bool = 0, batch_size: int | str = "auto", momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8):
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _activation(self, n_outputs: int) -> nn.Module:
+        return nn.Identity()
+
+    def _sample_losses(self, scores: Tensor, targets: np.ndarray) -> Tensor:
+        return F.mse_loss(scores, targets, reduction="none").sum(axis=1)
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """The weights: (n_features,) for a 1-D y, else (n_targets, n_features); a view of
+        ``network_.linear.weight``."""
+        weight = self._layer.weight.data
+        return weight[0] if self._y_1d else weight
+
+    @property
+    def intercept_(self) -> float | np.ndarray:
+        """The bias: a float for a 1-D y, else shape (n_targets,)."""
+        bias = super().intercept_
+        return float(bias[0]) if self._y_1d else bias
