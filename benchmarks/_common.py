@@ -197,3 +197,39 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+def busy_note(load_averages: Iterable[list[float] | None], cpus: int | None) -> str | None:
+    """A warning for the report when a 1-minute load average (before or after the runs) shows
+    other jobs on the machine, or None when it looked quiet enough."""
+    busy = [load[0] for load in load_averages if load and load[0] > 0.5 * (cpus or 1)]
+    if not busy:
+        return None
+    return (f"the machine was busy (1-minute load average up to {max(busy)} on {cpus} CPUs): other "
+            "jobs took cores from the workers, so wall times are inflated and noisy; with one "
+            "thread the CPU-time columns are steadier.")
+
+
+def checkout_state() -> str:
+    """The commit of this checkout, marked '+changes' when chainrule/ differs from it."""
+    def git(*words: str) -> str:
+        done = subprocess.run(["git", *words], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    return commit + (" +changes" if git("status", "--porcelain", "--untracked-files=no", "chainrule") else "")
+
+
+def accuracy_text(accuracy: dict[str, float]) -> str:
+    """A spread of accuracies as '0.650', or '0.650 (0.648-0.653)' when the processes differ."""
+    if accuracy["min"] == accuracy["max"]:
+        return f"{accuracy['median']:.3f}"
+    return f"{accuracy['median']:.3f} ({accuracy['min']:.3f}-{accuracy['max']:.3f})"
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write a benchmark's raw results (``--json``), making the folder when needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=str))
+    print(f"(raw results written to {path})")

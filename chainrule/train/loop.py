@@ -42,7 +42,9 @@ def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
 
 def _prepare_batch(batch: tuple, dtype: np.dtype) -> tuple:
     """A DataLoader's batch with floating arrays in the model's dtype (a no-op for fit's own loaders)."""
-    return tuple(_prepare(a, dtype) if isinstance(a, np.ndarray) else a for a in batch)
+    # runs every step: integer targets and inputs already in the model's dtype pass untouched
+    return tuple(a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != dtype
+                 else a for a in batch)
 
 
 def _check_lengths(X: np.ndarray, y: np.ndarray, owner: str) -> None:
