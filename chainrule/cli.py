@@ -534,12 +534,13 @@ def _write_history_csv(history, path: str) -> None:
 
 def _print_metrics(table: dict[str, dict]) -> None:
     names = list(next(logs for logs in table.values() if logs))
+    rows = {split: [f"{logs.get(n, float('nan')):.4f}" for n in names] for split, logs in table.items() if logs}
     width = max(12, max(len(split) for split in table) + 2)
-    print(f"\n{'':{width}}" + "".join(f"{n:>10}" for n in names))
-    for split, logs in table.items():
-        if not logs:  # no validation set (--validation-split 0)
-            continue
-        print(f"{split:{width}}" + "".join(f"{logs.get(n, float('nan')):>10.4f}" for n in names))
+    # each column as wide as its longest entry, two spaces apart, so large values never run together
+    widths = [max(len(n), *(len(cells[j]) for cells in rows.values())) + 2 for j, n in enumerate(names)]
+    print(f"\n{'':{width}}" + "".join(f"{n:>{w}}" for n, w in zip(names, widths)))
+    for split, cells in rows.items():  # a split without logs (no validation set) is left out
+        print(f"{split:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
 
 
 def _print_confusion(matrix: list[list[int]], classes: Sequence[Any]) -> None:

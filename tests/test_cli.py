@@ -752,3 +752,19 @@ def test_predict_overwrites_its_output_only_with_force(houses):
     assert (cwd / "out.csv").read_text() == "old"
     assert run_here("predict", "--model", "house_model", "few.csv", "-o", "out.csv", "--force", cwd=cwd).returncode == 0
     assert (cwd / "out.csv").read_text().splitlines()[0] == "prediction"
+
+
+def test_metrics_table_keeps_large_values_apart(tmp_path, capsys):
+    # a regression loss of ~1e8 is 14 characters at 4 decimals: the columns must still be separate
+    from chainrule.cli import _print_metrics
+
+    _print_metrics({"train": {"loss": 151282608.0, "mae": 10069.5540, "r2": 0.9903},
+                    "validation": {}, "test": {"loss": 3.0, "mae": 1.0, "r2": -12345678.5}})
+    lines = capsys.readouterr().out.strip("\n").splitlines()
+    assert lines[0].split() == ["loss", "mae", "r2"]
+    assert [line.split() for line in lines[1:]] == [
+        ["train", "151282608.0000", "10069.5540", "0.9903"],
+        ["test", "3.0000", "1.0000", "-12345678.5000"],
+    ]
+    ends = {len(line) for line in lines}
+    assert len(ends) == 1  # right-aligned columns: every row ends at the same place

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from chainrule.io.serialization import _atomic_write
 from chainrule.train.history import History
 
 _MAXIMISED = ("acc", "accuracy", "f1", "precision", "recall", "r2", "auc")
@@ -264,19 +264,9 @@ def _csv_value(value: Any) -> str:
 
 
 def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` atomically: the temporary-file-then-rename writer that
+    ``chainrule.save`` uses, so permissions follow the umask (or the replaced file's) as with open()."""
+    _atomic_write(path, text.encode("utf-8"))
 
 
 class TerminateOnNaN(Callback):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -513,3 +514,21 @@ def test_a_new_fit_clears_the_stop_flag():
     train([1.0, 2.0], [es])
     history = train([3.0, 2.0, 1.0], [es])
     assert history.epoch == [1, 2, 3] and history.stop_reason is None
+
+
+def test_text_files_get_the_umask_permissions_like_open(tmp_path):
+    # a temporary file from mkstemp is private (0o600): the written file must not inherit that
+    from chainrule.train.callbacks import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(str(tmp_path / "report.json"), "{}\n")
+        logger = CSVLogger(tmp_path / "log.csv")
+        logger.on_train_begin()
+        logger.on_epoch_end(1, {"loss": 0.5})
+    finally:
+        os.umask(old)
+    for name in ("report.json", "log.csv"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644, name
+    assert (tmp_path / "report.json").read_text() == "{}\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
