@@ -6,10 +6,12 @@ The job (issue 5, "Speed"): train on MNIST-1D (4000 train / 1000 test,
 * ``cnn``: Conv1d(1,25,5,stride 2,pad 1)-ReLU-Conv1d(25,25,3,s2,p1)-ReLU-Conv1d(25,25,3,s2,p1)-ReLU
   -Flatten-Linear(125,10), input (N, 1, 40);
 * ``gru``: bidirectional GRU, hidden 6, batch_first, one input per step over 40 steps, then
-  Linear(480,10) on the (N, 40, 12) outputs flattened,
+  Linear(480,10) on the (N, 40, 12) outputs flattened;
+* ``lstm``: LSTM, hidden 64, batch_first, one input per step over 40 steps, then Linear(64,10) on
+  the last step's output (the shape of ``examples/adding_problem.py``'s LSTM: there 50 steps of 2),
 
-with softmax cross-entropy, batch 100, float32 and SGD with momentum 0.9 (or ``--optimizer adam``),
-and report wall-clock seconds, test accuracy and the ratio PyTorch / chainrule.
+with softmax cross-entropy, batch 100, float32 and SGD with momentum 0.9 (Adam lr 0.01 for the
+LSTM; ``--optimizer`` sets one for every model), and report wall-clock seconds, test accuracy and the ratio PyTorch / chainrule.
 
 Fairness (the project's benchmarking notes):
 
@@ -38,7 +40,7 @@ thread the CPU time is steadier on a busy machine. Test accuracy is measured aft
 
 Usage::
 
-    python benchmarks/training_cnn_gru.py                  # both models, 3 processes per library
+    python benchmarks/training_cnn_gru.py                  # every model, 3 processes per library
     python benchmarks/training_cnn_gru.py --quick          # smoke run (< 1 minute)
     python benchmarks/training_cnn_gru.py --only gru --epochs 3 --json benchmarks/results/cnn_gru.json
 
@@ -66,9 +68,12 @@ LABELS = {"chainrule": "chainrule", "torch": "PyTorch eager"}
 MODELS = {
     "cnn": "CNN: Conv1d(1,25,5,s2,p1)-ReLU-Conv1d(25,25,3,s2,p1)-ReLU-Conv1d(25,25,3,s2,p1)-ReLU-Linear(125,10)",
     "gru": "bidirectional GRU, hidden 6, 40 steps of 1 input, Linear(480,10)",
+    "lstm": "LSTM, hidden 64, 40 steps of 1 input, Linear(64,10) on the last step",
 }
-DEFAULT_EPOCHS = {"cnn": 10, "gru": 5}
+DEFAULT_EPOCHS = {"cnn": 10, "gru": 5, "lstm": 3}
+DEFAULT_OPTIMIZER = {"cnn": "sgd", "gru": "sgd", "lstm": "adam"}
 HIDDEN = 6
+LSTM_HIDDEN = 64
 LENGTH = 40
 CLASSES = 10
 FIRST_LOSSES = 5
@@ -87,6 +92,12 @@ def parameter_spec(model: str) -> list[tuple[str, tuple[int, ...], float]]:
             spec += [(f"{index}.weight", (c_out, c_in, k), bound), (f"{index}.bias", (c_out,), bound)]
         bound = 1.0 / math.sqrt(125)
         return spec + [("7.weight", (CLASSES, 125), bound), ("7.bias", (CLASSES,), bound)]
+    if model == "lstm":
+        bound = 1.0 / math.sqrt(LSTM_HIDDEN)
+        spec = [("lstm.weight_ih_l0", (4 * LSTM_HIDDEN, 1), bound),
+                ("lstm.weight_hh_l0", (4 * LSTM_HIDDEN, LSTM_HIDDEN), bound),
+                ("lstm.bias_ih_l0", (4 * LSTM_HIDDEN,), bound), ("lstm.bias_hh_l0", (4 * LSTM_HIDDEN,), bound)]
+        return spec + [("fc.weight", (CLASSES, LSTM_HIDDEN), bound), ("fc.bias", (CLASSES,), bound)]
     spec = []
     bound = 1.0 / math.sqrt(HIDDEN)
     for suffix in ("l0", "l0_reverse"):
@@ -140,6 +151,16 @@ def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Na
             out, _ = self.gru(x)
             return self.fc(out.reshape(out.shape[0], -1))
 
+    class LSTMNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(1, LSTM_HIDDEN, batch_first=True)
+            self.fc = nn.Linear(LSTM_HIDDEN, CLASSES)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.fc(out[:, -1, :])
+
     def build():
         if model_name == "cnn":
             net = nn.Sequential(
@@ -148,7 +169,7 @@ def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Na
                 nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
                 nn.Flatten(), nn.Linear(125, CLASSES))
         else:
-            net = GRUNet()
+            net = GRUNet() if model_name == "gru" else LSTMNet()
         net.load_state_dict({k[2:]: v.copy() for k, v in d.items() if k.startswith("w:")})
         if args.optimizer == "sgd":
             opt = cr.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
@@ -207,6 +228,16 @@ def torch_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namesp
             out, _ = self.gru(x)
             return self.fc(out.reshape(out.shape[0], -1))
 
+    class LSTMNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(1, LSTM_HIDDEN, batch_first=True)
+            self.fc = nn.Linear(LSTM_HIDDEN, CLASSES)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.fc(out[:, -1, :])
+
     def build():
         if model_name == "cnn":
             net = nn.Sequential(
@@ -215,7 +246,7 @@ def torch_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namesp
                 nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
                 nn.Flatten(), nn.Linear(125, CLASSES))
         else:
-            net = GRUNet()
+            net = GRUNet() if model_name == "gru" else LSTMNet()
         net.load_state_dict({k[2:]: torch.from_numpy(v.copy()) for k, v in d.items() if k.startswith("w:")})
         if args.optimizer == "sgd":
             opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
@@ -309,7 +340,7 @@ def report(model: str, epochs: int, meta: dict[str, Any], summary: dict[str, Any
     problems = []
     steps = math.ceil(meta["n_train"] / args.batch)
     print(f"#### {MODELS[model]} ({meta['parameters']} parameters): {epochs} epochs x {steps} steps, "
-          f"batch {args.batch}\n")
+          f"batch {args.batch}, {meta['optimizer']}\n")
     ref, ref_cpu = summary["chainrule"]["seconds"]["median"], summary["chainrule"]["cpu_seconds"]["median"]
     headers = ["library", "min (s)", "median (s)", "max (s)", "ms / step (median)", "vs chainrule (wall)",
                "CPU s (median)", "vs chainrule (CPU)", "warm-up s", "test accuracy", "last-epoch loss"]
@@ -345,6 +376,13 @@ def report(model: str, epochs: int, meta: dict[str, Any], summary: dict[str, Any
     return problems
 
 
+def optimizer_of(model: str, args: argparse.Namespace) -> tuple[str, float]:
+    """The optimiser and learning rate of ``model``: ``--optimizer``/``--lr`` or the model's defaults."""
+    optimizer = args.optimizer or DEFAULT_OPTIMIZER[model]
+    lr = args.lr if args.lr is not None else (0.05 if optimizer == "sgd" else 0.01)
+    return optimizer, lr
+
+
 def parent(args: argparse.Namespace) -> None:
     notes: list[str] = []
     libs = ["chainrule"]
@@ -366,10 +404,15 @@ def parent(args: argparse.Namespace) -> None:
             inputs = Path(tmp) / f"{model}.npz"
             meta = make_inputs(inputs, model, epochs, args.seed)
 
-            def worker_args(lib: str, inputs: Path = inputs, model: str = model, epochs: int = epochs) -> list[str]:
+            optimizer, lr = optimizer_of(model, args)
+            meta["optimizer"] = (f"SGD lr={lr} momentum={args.momentum}" if optimizer == "sgd"
+                                 else f"Adam lr={lr}")
+
+            def worker_args(lib: str, inputs: Path = inputs, model: str = model, epochs: int = epochs,
+                            optimizer: str = optimizer, lr: float = lr) -> list[str]:
                 return [script, "--worker", lib, "--model", model, "--inputs", str(inputs),
-                        "--epochs", str(epochs), "--batch", str(args.batch), "--lr", str(args.lr),
-                        "--momentum", str(args.momentum), "--optimizer", args.optimizer,
+                        "--epochs", str(epochs), "--batch", str(args.batch), "--lr", str(lr),
+                        "--momentum", str(args.momentum), "--optimizer", optimizer,
                         "--threads", str(args.threads), "--warmup-steps", str(args.warmup_steps)]
 
             print(f"{model}:", file=sys.stderr)
@@ -381,12 +424,11 @@ def parent(args: argparse.Namespace) -> None:
     machine["load_average_before"] = load_before
     first = {lib: results[models[0]]["runs"][lib][0] for lib in libs}
     versions = {lib: first[lib]["version"] for lib in libs}
-    optimiser = (f"SGD lr={args.lr} momentum={args.momentum}" if args.optimizer == "sgd"
-                 else f"Adam lr={args.lr}")
-    print("### Training a CNN and a bidirectional GRU on MNIST-1D: chainrule vs PyTorch eager (CPU)\n")
+    optimiser = "; ".join(f"{model}: {results[model]['meta']['optimizer']}" for model in models)
+    print("### Training a CNN and recurrent networks on MNIST-1D: chainrule vs PyTorch eager (CPU)\n")
     print(f"chainrule {versions['chainrule']}" + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
           + f", NumPy {machine['numpy']}; Python {machine['python']}, {machine['cpus']} CPUs. "
-          f"Softmax cross-entropy, {optimiser}, batch {args.batch}, float32, same initial weights and batch "
+          f"Softmax cross-entropy, optimisers ({optimiser}), batch {args.batch}, float32, same initial weights and batch "
           f"order in both. Seconds of the whole training run (model and optimiser construction included; "
           f"imports and a {args.warmup_steps}-step warm-up on a throw-away copy excluded); min/median/max over {args.repeats} processes per "
           f"library, run alternately. Load average before/after: {load_before} / {machine['load_average']}.\n")
@@ -424,9 +466,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=sorted(MODELS), help="run one model only")
     parser.add_argument("--repeats", type=int, default=3, help="processes per library (default 3)")
     parser.add_argument("--epochs", type=int, default=0,
-                        help="training epochs (default: 10 for the CNN, 5 for the GRU)")
+                        help="training epochs (default: 10 for the CNN, 5 for the GRU, 3 for the LSTM)")
     parser.add_argument("--batch", type=int, default=100, help="batch size (default 100)")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="default sgd")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
+                        help="optimiser of every model (default: SGD for the CNN and the GRU, Adam for the LSTM)")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default 0.05 for SGD, 0.01 for Adam)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
@@ -441,8 +484,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", choices=sorted(MODELS), help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.lr is None:
-        args.lr = 0.05 if args.optimizer == "sgd" else 0.01
     if args.worker:
         worker(args)
         return

@@ -234,24 +234,11 @@ class RecurrentLayer(Function):
         w_ih = [params[d * per] for d in range(directions)]
         w_hh = [params[d * per + 1] for d in range(directions)]
         hidden = h0.shape[-1]
-        gh_size = w_hh[0].shape[0]
         dtype = np.result_type(x, h0, *params)
         batch, steps = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
 
-        # the input projection of every step and both directions: one GEMM, (D*G*H, N)
-        w_cat = np.concatenate(w_ih) if directions > 1 else w_ih[0]
-        x2 = x.reshape(-1, x.shape[-1])
-        if x2.shape[1] == 1:  # an outer product: OpenBLAS's GEMM with inner dimension 1 is ~15x slower
-            gi = np.multiply(w_cat, x2.T, dtype=dtype)
-        else:
-            gi = w_cat @ x2.T
-        # pre[s, d]: what direction d adds at its step s, (G*H, B) (the reverse direction walks back)
-        pre = np.empty((steps, directions, gh_size, batch), dtype=dtype)
-        by_step = _by_step(gi, directions, gh_size, batch, steps, batch_first)
-        pre[:, 0] = by_step[0]
-        if directions == 2:
-            pre[:, 1] = by_step[1, ::-1]
         folded = None  # a recurrent bias added inside the loop (GRU only: b_hn sits inside r * (.))
+        b_in = None
         if bias:
             b_in = np.stack([params[d * per + 2] for d in range(directions)])
             b_hh = np.stack([params[d * per + 3] for d in range(directions)])
@@ -259,15 +246,26 @@ class RecurrentLayer(Function):
                 folded = b_hh[:, :, None]
             else:  # RNN and LSTM add b_ih + b_hh to the same pre-activation: fold it in here
                 b_in = b_in + b_hh
-            pre += b_in[:, :, None]
-        w_hh_s = np.stack(w_hh).astype(dtype, copy=False)  # (D, G*H, H)
         scale = _sigmoid_scale(mode, hidden, dtype)
+        w_hh_s = np.stack(w_hh).astype(dtype, copy=False)  # (D, G*H, H)
+        # the input projection of every step and direction, in step order: x (small) goes time-major
+        # first, so one batched GEMM (D, G*H, K) @ (T, D, K, B) writes pre (T, D, G*H, B) contiguously
+        # (projecting in the input's order and reordering the big result afterwards cost more than
+        # the rest of the forward with batch_first); the bias rides along as an input row of ones
+        xs = self.xs = _inputs_by_step(x, directions, batch_first, bias, dtype)  # (T, D, K, B)
+        w_in = np.stack(w_ih).astype(dtype, copy=False)  # (D, G*H, I), then [W_ih | b] (D, G*H, K)
+        if bias:
+            w_in = np.concatenate([w_in, b_in[:, :, None]], axis=2)
         if scale is not None:
             scale = scale[:, None]
-            pre *= scale
+            w_in *= scale  # exact (powers of two): as scaling pre itself
             w_hh_s = w_hh_s * scale
             if folded is not None:
                 folded = folded * scale
+        if xs.shape[2] == 1:  # an outer product: OpenBLAS's GEMM with inner dimension 1 is ~15x slower
+            pre = np.multiply(w_in, xs)
+        else:
+            pre = np.matmul(w_in, xs)  # pre[s, d]: what direction d adds at its step s, (G*H, B)
 
         hs = np.empty((steps + 1, directions, hidden, batch), dtype=dtype)  # hs[s]: the state before step s
         hs[0] = h0.transpose(0, 2, 1)
@@ -301,16 +299,17 @@ class RecurrentLayer(Function):
         steps = pre.shape[0]
         hs = self.hs
         shift = 1.0 - scale  # sigma(a) = 0.5 tanh(a/2) + 0.5 for i, f, o; g = tanh(a) as it is
-        acts = np.empty_like(pre)  # i, f, g, o after their nonlinearities
+        acts = pre  # i, f, g, o after their nonlinearities, over their pre-activations (one big array fewer)
         i_, f_, g_, o_ = _blocks(acts, 4)  # (T, D, H, B) views: a step's gate is then one index away
         cs = np.empty_like(hs)
         cs[0] = c0.transpose(0, 2, 1)
         tanh_c = np.empty_like(hs[1:])
         ig = np.empty_like(hs[0])
+        gh = np.empty_like(pre[0])
         for s in range(steps):
             a, c = acts[s], cs[s + 1]
-            np.matmul(w_hh_s, hs[s], out=a)
-            a += pre[s]
+            np.matmul(w_hh_s, hs[s], out=gh)
+            a += gh
             np.tanh(a, out=a)
             a *= scale
             a += shift
@@ -324,23 +323,23 @@ class RecurrentLayer(Function):
     def _forward_gru(self, pre: np.ndarray, w_hh_s: np.ndarray, folded: np.ndarray | None) -> None:
         steps = pre.shape[0]
         hs = self.hs
-        acts = np.empty_like(pre)  # r, z, n after their nonlinearities
+        acts = pre  # r, z, n after their nonlinearities, over their pre-activations' input parts
         ghs = np.empty_like(pre)  # W_hh h + b_hh (the r and z blocks halved): r's gradient needs it
         rz_, n_ = _blocks(acts, 3, (2, 1))
         r_, z_ = _blocks(rz_, 2)
         gh_rz, gh_n = _blocks(ghs, 3, (2, 1))
-        pre_rz, pre_n = _blocks(pre, 3, (2, 1))
+        rgh = np.empty_like(hs[0])
         for s in range(steps):
             np.matmul(w_hh_s, hs[s], out=ghs[s])
             if folded is not None:
                 ghs[s] += folded
             rz, n, h = rz_[s], n_[s], hs[s + 1]
-            np.add(pre_rz[s], gh_rz[s], out=rz)
+            rz += gh_rz[s]
             np.tanh(rz, out=rz)  # of half the pre-activation: sigma(a) = (1 + tanh(a/2)) / 2
             rz *= 0.5
             rz += 0.5
-            np.multiply(r_[s], gh_n[s], out=n)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-            n += pre_n[s]
+            np.multiply(r_[s], gh_n[s], out=rgh)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+            n += rgh
             np.tanh(n, out=n)
             np.subtract(hs[s], n, out=h)  # h' = n + z * (h - n)
             h *= z_[s]
@@ -370,12 +369,15 @@ class RecurrentLayer(Function):
         dh = _final_state_grad(gt[steps], directions, hs.dtype)
         w_hh_t = np.stack([params[d * per + 1].T for d in range(directions)]).astype(hs.dtype)  # (D, H, G*H)
         dpre = np.empty((steps, directions, w_hh_t.shape[2], batch), dtype=hs.dtype)  # d loss / d pre-activation
+        # d loss / d W_hh, summed over the steps inside the loop (each step's factors still in cache)
+        dw_hh = np.zeros((directions, w_hh_t.shape[2], hidden), dtype=hs.dtype)
+        dw_step = np.empty_like(dw_hh)
         dc = None
         if lstm:
             dc = _final_state_grad(gt[steps + 1], directions, hs.dtype)
-            dgh = self._backward_lstm(dys, dh, dc, dpre, w_hh_t)
+            dgh = self._backward_lstm(dys, dh, dc, dpre, w_hh_t, dw_hh)
         elif mode == "gru":
-            dgh = self._backward_gru(dys, dh, dpre, w_hh_t)
+            dgh = self._backward_gru(dys, dh, dpre, w_hh_t, dw_hh)
         else:
             for s in range(steps - 1, -1, -1):
                 dh += dys[s]
@@ -387,23 +389,23 @@ class RecurrentLayer(Function):
                     d *= dh
                 else:
                     np.multiply(dh, h > 0, out=d)
+                np.matmul(d, hs[s].transpose(0, 2, 1), out=dw_step)
+                dw_hh += dw_step
                 np.matmul(w_hh_t, d, out=dh)
             dgh = dpre  # the recurrent and the input pre-activations are the same sum
 
-        # dpre back to the input projection's layout, then the GEMMs of the input weights and input
-        x = x_t.data
-        gh_size = dpre.shape[2]
-        dgi = np.empty((directions * gh_size, batch * steps), dtype=hs.dtype)
-        by_step = _by_step(dgi, directions, gh_size, batch, steps, batch_first)
-        by_step[0] = dpre[:, 0]
-        if directions == 2:
-            by_step[1] = dpre[::-1, 1]
-        x2 = x.reshape(-1, x.shape[-1])
-        dw_ih = dgi @ x2  # (D*G*H, I): every direction's input weights in one GEMM
+        # the input weights' gradients (and the input biases', from the ones row of xs) and the
+        # input's: batched GEMMs in step order, as in the forward
+        x, xs = x_t.data, self.xs
+        features = x.shape[-1]
+        dw_in = np.matmul(dpre, xs.transpose(0, 1, 3, 2)).sum(axis=0)  # (D, G*H, K)
         grads: list[Tensor | None] = []
         if x_t._requires_grad:
-            w_cat = np.concatenate([params[d * per] for d in range(directions)])
-            grads.append(Tensor._make((dgi.T @ w_cat).reshape(x.shape)))
+            w_ih_t = np.stack([params[d * per].T for d in range(directions)]).astype(hs.dtype, copy=False)
+            dxs = np.matmul(w_ih_t, dpre)  # (T, D, I, B)
+            dx = dxs[:, 0] + dxs[::-1, 1] if directions == 2 else dxs[:, 0]  # (T, I, B) in time order
+            dx = dx.transpose(2, 0, 1) if batch_first else dx.transpose(0, 2, 1)
+            grads.append(Tensor._make(np.ascontiguousarray(dx)))
         else:
             grads.append(None)
         grads.append(Tensor._make(np.ascontiguousarray(dh.transpose(0, 2, 1))) if h0_t._requires_grad else None)
@@ -411,16 +413,19 @@ class RecurrentLayer(Function):
             grads.append(Tensor._make(np.ascontiguousarray(dc.transpose(0, 2, 1)))
                          if self.inputs[2]._requires_grad else None)
         for d in range(directions):
-            grads.append(Tensor._make(dw_ih[d * gh_size : (d + 1) * gh_size]))
-            grads.append(Tensor._make(np.tensordot(dgh[:, d], hs[:steps, d], axes=([0, 2], [0, 2]))))
+            grads.append(Tensor._make(np.ascontiguousarray(dw_in[d, :, :features])))
+            grads.append(Tensor._make(dw_hh[d]))
             if self.bias:
-                grads.append(Tensor._make(dpre[:, d].sum(axis=(0, 2))))
-                grads.append(Tensor._make(dgh[:, d].sum(axis=(0, 2))))
+                db_ih = dw_in[d, :, features]
+                grads.append(Tensor._make(np.ascontiguousarray(db_ih)))
+                # RNN and LSTM: b_hh enters the same sum as b_ih; GRU: dgh differs in the n block
+                grads.append(Tensor._make(dgh[:, d].sum(axis=(0, 2)) if mode == "gru" else db_ih.copy()))
         return tuple(grads)
 
     def _backward_lstm(self, dys: np.ndarray, dh: np.ndarray, dc: np.ndarray, dpre: np.ndarray,
-                       w_hh_t: np.ndarray) -> np.ndarray:
-        acts, cs, tanh_c = self.acts, self.cs, self.tanh_c
+                       w_hh_t: np.ndarray, dw_hh: np.ndarray) -> np.ndarray:
+        acts, cs, tanh_c, hs = self.acts, self.cs, self.tanh_c, self.hs
+        dw_step = np.empty_like(dw_hh)
         i_, f_, g_, o_ = _blocks(acts, 4)
         di_, df_, dg_, do_ = _blocks(dpre, 4)
         tmp = np.empty_like(dh)
@@ -444,11 +449,15 @@ class RecurrentLayer(Function):
             np.multiply(g_[s], g_[s], out=slope_g)  # ... and tanh' = 1 - g^2 for g
             np.subtract(1.0, slope_g, out=slope_g)
             d *= slope
+            np.matmul(d, hs[s].transpose(0, 2, 1), out=dw_step)
+            dw_hh += dw_step
             np.matmul(w_hh_t, d, out=dh)
         return dpre
 
-    def _backward_gru(self, dys: np.ndarray, dh: np.ndarray, dpre: np.ndarray, w_hh_t: np.ndarray) -> np.ndarray:
+    def _backward_gru(self, dys: np.ndarray, dh: np.ndarray, dpre: np.ndarray, w_hh_t: np.ndarray,
+                      dw_hh: np.ndarray) -> np.ndarray:
         acts, ghn, hs = self.acts, self.ghn, self.hs
+        dw_step = np.empty_like(dw_hh)
         rz_, n_ = _blocks(acts, 3, (2, 1))
         r_, z_ = _blocks(rz_, 2)
         drz_, dn_ = _blocks(dpre, 3, (2, 1))
@@ -475,6 +484,8 @@ class RecurrentLayer(Function):
             np.copyto(dgh_rz[s], drz)
             np.multiply(dn, r_[s], out=dgh_n[s])
             dh *= z  # the direct path h -> h', then the path through W_hh
+            np.matmul(dgh[s], hs[s].transpose(0, 2, 1), out=dw_step)
+            dw_hh += dw_step
             np.matmul(w_hh_t, dgh[s], out=back)
             dh += back
         return dgh
@@ -506,12 +517,18 @@ def _blocks(array: np.ndarray, count: int, sizes: tuple[int, ...] | None = None)
     return views
 
 
-def _by_step(gi: np.ndarray, directions: int, gh_size: int, batch: int, steps: int,
-             batch_first: bool) -> np.ndarray:
-    """A (D, T, G*H, B) view of the input projection ``gi`` (D*G*H, N), N in the input's order."""
-    if batch_first:  # N runs over (batch, time)
-        return gi.reshape(directions, gh_size, batch, steps).transpose(0, 3, 1, 2)
-    return gi.reshape(directions, gh_size, steps, batch).transpose(0, 2, 1, 3)
+def _inputs_by_step(x: np.ndarray, directions: int, batch_first: bool, bias: bool, dtype: np.dtype) -> np.ndarray:
+    """The input as (T, D, K, B) in each direction's step order (the reverse direction's step s is
+    time T-1-s), K = input_size, plus a row of ones with ``bias`` (it meets the bias column of [W_ih | b])."""
+    xt = x.transpose(1, 2, 0) if batch_first else x.transpose(0, 2, 1)  # (T, I, B)
+    steps, features, batch = xt.shape
+    xs = np.empty((steps, directions, features + bias, batch), dtype=dtype)
+    xs[:, 0, :features] = xt
+    if directions == 2:
+        xs[:, 1, :features] = xt[::-1]
+    if bias:
+        xs[:, :, features] = 1
+    return xs
 
 
 def _final_state_grad(row: np.ndarray, directions: int, dtype: np.dtype) -> np.ndarray:

@@ -192,6 +192,22 @@ def test_unbatched_input(mode, batch_first):
             np.testing.assert_allclose(s.numpy(), b.numpy()[:, 0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_one_input_without_bias_matches_the_composed_layer(mode, batch_first):
+    """The fused input projection with one feature and no bias is an outer product, not a GEMM."""
+    layer = make(mode, input_size=1, num_layers=2, bidirectional=True, batch_first=batch_first, bias=False)
+    x = data(2, 5, 1) if batch_first else data(5, 2, 1)
+    results = []
+    for fused in (True, False):
+        layer.fused = fused
+        xt = leaf(x)
+        out = flat(*run(layer, xt))
+        loss = (out * cr.tensor(np.cos(np.arange(out.size)))).sum()
+        results.append([out.numpy()] + [g.numpy() for g in cr.grad(loss, [xt] + list(layer.parameters()))])
+    for fused_value, composed_value in zip(*results):
+        np.testing.assert_allclose(fused_value, composed_value, rtol=1e-10, atol=1e-12)
+
 def test_input_projection_runs_on_integer_features_after_a_cast():
     gru = make("gru", input_size=1)
     out, _ = gru(cr.tensor(np.arange(6).reshape(3, 2, 1)))
