@@ -9,6 +9,8 @@ the session. For NumPy input (the only input chainrule's estimators take) it cha
 
 import os
 
+import pytest
+
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 
@@ -28,3 +30,16 @@ def pytest_sessionfinish(session, exitstatus):
             red=True,
         )
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def mnist1d_data(tmp_path_factory, request):
+    """The paper's MNIST-1D split (4000 + 1000), generated once (a few seconds) and then read from
+    the cache: $CHAINRULE_CACHE when set, else pytest's cache folder, else a temporary folder
+    (never the home folder)."""
+    from chainrule.data import load_mnist1d
+
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    folder = (os.environ.get("CHAINRULE_CACHE") or (cache.mkdir("chainrule-mnist1d") if cache is not None
+              else tmp_path_factory.mktemp("chainrule-mnist1d")))
+    return load_mnist1d(cache_dir=folder)

@@ -1,7 +1,11 @@
-"""Helpers shared by the op tests: random float64 data, leaves, and the values+gradients check."""
+"""Helpers shared by the tests: random float64 data, leaves, the values+gradients check, and the
+examples/ scripts imported as modules."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -58,3 +62,15 @@ def broadcastable_pair(max_dims: int = 3, max_side: int = 4):
     return hnp.mutually_broadcastable_shapes(
         num_shapes=2, min_dims=0, max_dims=max_dims, min_side=1, max_side=max_side
     )
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` as a module (its ``main`` does not run), so a test uses the
+    example's own models and recipe rather than a copy of them."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,31 +7,23 @@ rests on are checked in a few seconds.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.data import load_mnist1d
+from tests.helpers import load_example
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mnist1d_baselines.py"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("mnist1d_baselines", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("mnist1d_baselines")
 
 
 @pytest.fixture(scope="module")
-def data(request):
-    folder = os.environ.get("CHAINRULE_CACHE") or request.config.cache.mkdir("chainrule-mnist1d")
-    return load_mnist1d(cache_dir=folder)
+def data(mnist1d_data):
+    return mnist1d_data  # the paper's 4000 + 1000 split (tests/conftest.py)
 
 
 def test_the_mlp_has_the_repository_skip_connection(example):

@@ -8,28 +8,23 @@ with the same recipe and budget, has barely left it.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.examples.test_examples import assert_png, run_example
+from tests.helpers import load_example
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BASELINE = 1 / 6
 
 
-def _adding_problem():
-    spec = importlib.util.spec_from_file_location("adding_problem", EXAMPLES / "adding_problem.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def example():
-    return _adding_problem()
+    return load_example("adding_problem")
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -8,37 +8,23 @@ the MLP near 57%, the CNN near 80%, so the margins asserted (10 points each) hol
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.data import load_mnist1d
 from chainrule.train import evaluate, fit
+from tests.helpers import load_example
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mnist1d_baselines.py"
 EPOCHS = 6
 MARGIN = 0.10
 
 
-def _example_module():
-    spec = importlib.util.spec_from_file_location("mnist1d_baselines", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def data(request):
-    """The paper's 4000 + 1000 split; generated once (a few seconds), then read from the cache:
-    $CHAINRULE_CACHE when set, else pytest's own cache folder (never the home folder)."""
-    folder = os.environ.get("CHAINRULE_CACHE") or request.config.cache.mkdir("chainrule-mnist1d")
-    return load_mnist1d(cache_dir=folder)
+def data(mnist1d_data):
+    return mnist1d_data  # the paper's 4000 + 1000 split (tests/conftest.py)
 
 
 def _test_accuracy(example, name: str, data, seed: int) -> float:
@@ -54,7 +40,7 @@ def _test_accuracy(example, name: str, data, seed: int) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cnn_beats_mlp_beats_logistic_regression(data, seed):
-    example = _example_module()
+    example = load_example("mnist1d_baselines")
     start = time.perf_counter()
     accuracy = {name: _test_accuracy(example, name, data, seed) for name in ("logistic", "mlp", "cnn")}
     seconds = time.perf_counter() - start
