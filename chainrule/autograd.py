@@ -4,10 +4,14 @@ Every differentiable operation is a ``Function`` subclass with a ``forward`` on 
 ``backward`` on Tensors, side by side. Because backward is written with chainrule's own ops, the
 backward pass can itself be recorded (``create_graph=True``) to get gradients of gradients.
 
+A plain backward (``create_graph=False``, what training runs) records nothing, so it needs no
+Tensors: the walk then carries bare ndarrays and calls each node's ``backward_numpy``. A hot op
+overrides it with the same rule written in NumPy (no Tensor, node or dispatch per gradient); the
+default wraps the array and calls ``backward``, so every op works either way.
+
 The walk (``backward``/``grad``) is one iterative topological sort followed by one reverse sweep
 that accumulates the gradients of tensors used more than once. Gradients of broadcast inputs are
-summed back to the input's shape in one place (``ops.sum_to_shape``, called by the walk), not
-in each op.
+summed back to the input's shape in one place (``_conform``, called by the walk), not in each op.
 """
 
 from __future__ import annotations
@@ -120,6 +124,10 @@ class Function:
     Inside backward, ``self.inputs`` are the input Tensors and ``self.output`` is the result
     (kept by a weak reference, only for subclasses that set ``save_output = True``).
 
+    A plain backward (nothing recorded) calls ``backward_numpy(self, grad: ndarray)`` instead: the
+    same rule on arrays, returning arrays. Ops on the hot path override it; by default it calls
+    ``backward``.
+
     Call an op through ``apply``: ``Exp.apply(x)``. ``apply`` records a node only when grad mode is
     on and an input requires grad; otherwise it is a plain NumPy call plus one wrapper.
     """
@@ -158,6 +166,13 @@ class Function:
         raise NotImplementedError(
             f"{type(self).__name__} has no backward rule: it cannot be differentiated"
         )
+
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray | None | tuple[np.ndarray | None, ...]:
+        """``backward`` on bare arrays, for a walk that records nothing (``create_graph=False``)."""
+        result = self.backward(Tensor._make(grad))
+        if result.__class__ is not tuple:
+            return None if result is None else result.data
+        return tuple(None if g is None else g.data for g in result)
 
     @property
     def output(self) -> Tensor:
@@ -201,25 +216,28 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    push, pop, visit = stack.append, stack.pop, visited.add  # bound once: this runs for every tensor
     while stack:
-        t, expanded = stack.pop()
+        t, expanded = pop()
         if expanded:
             order.append(t)
             continue
-        if id(t) in visited:
+        key = id(t)
+        if key in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
+        visit(key)
+        push((t, True))
         fn = t.grad_fn
         if fn is not None:
-            if fn.inputs is None:
+            inputs = fn.inputs
+            if inputs is None:
                 raise RuntimeError(
                     f"backward: the graph through {fn.name} was freed by an earlier backward(); "
                     "pass retain_graph=True to the first call to go through the graph twice"
                 )
-            for inp in fn.inputs:
+            for inp in inputs:
                 if inp._requires_grad and id(inp) not in visited:
-                    stack.append((inp, False))
+                    push((inp, False))
     return order
 
 
@@ -255,6 +273,24 @@ def _root_gradients(roots: list[Tensor], gradients: Any, single: bool, op: str) 
     return [_as_gradient(r, g, op) for r, g in zip(roots, gradients)]
 
 
+def _conform(g: Any, like: np.ndarray) -> Any:
+    """``g`` (a Tensor or, in a plain backward, an ndarray) summed to ``like``'s shape, in its dtype.
+
+    The gradient of a broadcast is a sum over the axes it expanded: this is the one place that
+    undoes broadcasting for every op.
+    """
+    if isinstance(g, Tensor):
+        if g.data.shape != like.shape:
+            g = _ops.sum_to_shape(g, like.shape)
+        return g if g.data.dtype == like.dtype else _ops.cast(g, like.dtype)
+    shape = like.shape
+    if g.shape != shape:
+        g = g.sum(axis=_broadcast_axes(g.shape, shape), keepdims=True)
+        if g.shape != shape:
+            g = g.reshape(shape)
+    return g if g.dtype == like.dtype else g.astype(like.dtype)
+
+
 def _run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -266,13 +302,17 @@ def _run_backward(
 
     With ``wanted`` None, leaf gradients accumulate into ``.grad``; otherwise ``.grad`` is left
     untouched and the gradients of the ``wanted`` tensors are returned by ``id``.
+
+    With ``create_graph`` the gradients are Tensors and each node's ``backward`` records its ops;
+    otherwise they are bare ndarrays passed to ``backward_numpy`` (same sums, no graph, no Tensors).
     """
     order = _topological_order(roots)
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
-    grads: dict[int, Tensor] = {}
+    grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
+        g = g if create_graph else g.data
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-    found: dict[int, Tensor] = {}
+    found: dict[int, Any] = {}
     # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
     handed_out: set[int] = {id(g.data) for g in root_grads}
     anomaly = _mode.anomaly
@@ -286,30 +326,21 @@ def _run_backward(
                 if id(t) in wanted_ids:
                     found[id(t)] = g
             elif t.grad_fn is None or t._retains_grad:
-                if t.grad is not None:
-                    t.grad = t.grad + g
-                elif create_graph:
-                    t.grad = g
-                else:  # .grad owns its memory, writable: optimisers update it in place
-                    if id(g.data) in handed_out or not g.data.flags.owndata:
-                        g = Tensor._make(g.data.copy())
-                    handed_out.add(id(g.data))
-                    t.grad = g
+                _accumulate(t, g, create_graph, handed_out)
             fn = t.grad_fn
             if fn is None:
                 continue
-            input_grads = fn.backward(g)
-            if not isinstance(input_grads, tuple):
+            input_grads = fn.backward(g) if create_graph else fn.backward_numpy(g)
+            if input_grads.__class__ is not tuple:
                 input_grads = (input_grads,)
             for i, (inp, ig) in enumerate(zip(fn.inputs, input_grads)):
                 if ig is None or not inp._requires_grad:
                     continue
                 # .data's attributes rather than Tensor's properties: this loop runs for every edge
-                if ig.data.shape != inp.data.shape:
-                    ig = _ops.sum_to_shape(ig, inp.data.shape)
-                if ig.data.dtype != inp.data.dtype:
-                    ig = _ops.cast(ig, inp.data.dtype)
-                if anomaly and np.isnan(ig.data).any():
+                like = inp.data
+                if ig.shape != like.shape or ig.dtype != like.dtype:
+                    ig = _conform(ig, like)
+                if anomaly and np.isnan(ig.data if create_graph else ig).any():
                     raise FloatingPointError(
                         f"detect_anomaly: the backward of {fn.name} produced NaN in the gradient "
                         f"of its input {i} (shape {inp.shape})"
@@ -318,7 +349,22 @@ def _run_backward(
                 grads[key] = grads[key] + ig if key in grads else ig
             if not retain_graph:
                 fn._free()
+    if not create_graph:
+        found = {key: Tensor._make(g) for key, g in found.items()}
     return found
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Add ``g`` (a Tensor under ``create_graph``, else an ndarray) into the leaf's ``.grad``."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is not None:
+        t.grad = Tensor._make(t.grad.data + g)
+    else:  # .grad owns its memory, writable: optimisers update it in place
+        if id(g) in handed_out or not g.flags.owndata:
+            g = g.copy()
+        handed_out.add(id(g))
+        t.grad = Tensor._make(g)
 
 
 def backward(
@@ -471,3 +517,4 @@ def gradcheck(
 
 
 from chainrule import ops as _ops  # noqa: E402  (ops build on Function, defined above)
+from chainrule.ops.reduce import broadcast_axes as _broadcast_axes  # noqa: E402

@@ -440,6 +440,70 @@ def test_a_missing_backward_rule_fails_naming_the_op():
         _NoBackward.apply(x).sum().backward()
 
 
+class _CubeWithBothRules(Function):
+    """x^3 with a recorded rule and a NumPy rule, each logging that it ran."""
+
+    calls: list[str] = []
+
+    def forward(self, a):
+        return a**3
+
+    def backward(self, grad):
+        _CubeWithBothRules.calls.append("backward")
+        return grad * 3.0 * self.inputs[0] * self.inputs[0]
+
+    def backward_numpy(self, grad):
+        _CubeWithBothRules.calls.append("backward_numpy")
+        return grad * 3.0 * self.inputs[0].data ** 2
+
+
+class _SquareWithTensorRuleOnly(Function):
+    def forward(self, a):
+        return a * a
+
+    def backward(self, grad):
+        return grad * 2.0 * self.inputs[0]
+
+
+def test_a_plain_backward_uses_the_numpy_rule_and_create_graph_the_recorded_one():
+    x = leaf([1.0, 2.0])
+    _CubeWithBothRules.calls.clear()
+    _CubeWithBothRules.apply(x).sum().backward()
+    assert _CubeWithBothRules.calls == ["backward_numpy"]
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+    (g,) = cr.grad(_CubeWithBothRules.apply(x).sum(), x, create_graph=True)
+    assert _CubeWithBothRules.calls == ["backward_numpy", "backward"]
+    assert g.requires_grad
+    (h,) = cr.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [6.0, 12.0])
+
+
+def test_a_function_with_only_a_tensor_rule_works_in_a_plain_backward():
+    x = leaf([1.5, -2.0])
+    (_SquareWithTensorRuleOnly.apply(x) * 2.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, -8.0])
+    (g,) = cr.grad(_SquareWithTensorRuleOnly.apply(x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), [3.0, -4.0])
+
+
+def test_a_plain_backward_of_an_mlp_records_no_node(monkeypatch):
+    """Linear, ReLU and the fused cross-entropy compute their gradients on bare arrays."""
+    applied = []
+    original = Function.__dict__["apply"]
+
+    def counting(cls, *args, **kwargs):
+        applied.append(cls.__name__)
+        return original.__func__(cls, *args, **kwargs)
+
+    w1, b1, w2 = leaf(rand(5, 4, seed=1)), leaf(rand(5, seed=2)), leaf(rand(3, 5, seed=3))
+    loss = cr.nn.functional.cross_entropy(cr.linear(cr.relu(cr.linear(cr.tensor(rand(6, 4)), w1, b1)), w2),
+                                          cr.tensor([0, 2, 1, 1, 0, 2]))
+    monkeypatch.setattr(Function, "apply", classmethod(counting))
+    loss.backward()
+    assert applied == []
+    assert w1.grad.shape == (5, 4) and b1.grad.shape == (5,) and w2.grad.shape == (3, 5)
+
+
 # ------------------------------------------------------------------ detect_anomaly
 
 

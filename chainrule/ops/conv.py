@@ -20,9 +20,9 @@ and the derivatives of each of the three are again made of the three (all are sl
 trilinear form <conv(x, w), gy>). So every backward below is written with these Functions, and
 ``create_graph=True`` gives exact higher-order gradients at the same cost class as the first.
 col2im, the scatter-add of cols back onto the input, loops over the kernel offsets only (kh * kw
-strided adds), never over the batch, pixels or output positions. In a plain backward (grad mode
-off) ``Conv.backward`` calls the same NumPy helpers directly, sharing the reshaped gradient and
-the cols saved by the forward (the pattern of ``ops/loss.py``).
+strided adds), never over the batch, pixels or output positions. In a plain backward
+(``create_graph=False``) ``Conv.backward_numpy`` calls the same NumPy helpers directly, sharing
+the reshaped gradient and the cols saved by the forward.
 
 Pooling loops over the kernel offsets only: each offset is one strided view of the (padded)
 input, in the input's own memory layout (channels never mix), and a few whole-array ufuncs.
@@ -50,7 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from chainrule.autograd import Function, is_grad_enabled
+from chainrule.autograd import Function
 from chainrule.ops.elementwise import lift
 from chainrule.ops.linalg import matmul
 from chainrule.ops.reduce import mean, sum as reduce_sum
@@ -352,19 +352,25 @@ class Conv(Function):
         return _conv(self.cols, w, b, geometry)
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+        # create_graph: gradients that can be differentiated again
         x, w = self.inputs[0], self.inputs[1]
         g = self.geometry
         need_b = len(self.inputs) == 3 and self.inputs[2]._requires_grad
-        if not is_grad_enabled():  # a plain backward: NumPy only, one reshape of grad for all three
-            rows = _rows(grad.data, g)
-            gx = Tensor._make(_input_grad(rows, w.data, g)) if x._requires_grad else None
-            gw = Tensor._make(_weight_grad(rows, self.cols, g)) if w._requires_grad else None
-            gb = Tensor._make(rows.sum(axis=1).reshape(-1)) if need_b else None
-        else:  # create_graph: gradients that can be differentiated again
-            gx = ConvInputGrad.apply(grad, w, geometry=g) if x._requires_grad else None
-            gw = ConvWeightGrad.apply(x, grad, geometry=g, cols=self.cols) if w._requires_grad else None
-            gb = reduce_sum(grad, (0, *range(2, grad.ndim))) if need_b else None
+        gx = ConvInputGrad.apply(grad, w, geometry=g) if x._requires_grad else None
+        gw = ConvWeightGrad.apply(x, grad, geometry=g, cols=self.cols) if w._requires_grad else None
+        gb = reduce_sum(grad, (0, *range(2, grad.ndim))) if need_b else None
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
+
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        # a plain backward: one reshape of grad for all three
+        x, w = self.inputs[0], self.inputs[1]
+        g = self.geometry
+        rows = _rows(grad, g)
+        gx = _input_grad(rows, w.data, g) if x._requires_grad else None
+        gw = _weight_grad(rows, self.cols, g) if w._requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (rows.sum(axis=1).reshape(-1) if self.inputs[2]._requires_grad else None)
 
 
 class ConvInputGrad(Function):

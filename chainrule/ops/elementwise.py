@@ -2,7 +2,7 @@
 
 Primitives carry a backward rule next to their forward; the rest (sqrt, abs, maximum, elu, gelu,
 ...) are composed from primitives and get their gradients for free. Broadcasting is undone by
-the graph walk (``autograd._sum_to_shape``), so a backward here returns gradients of the output's
+the graph walk (``autograd._conform``), so a backward here returns gradients of the output's
 shape.
 """
 
@@ -67,6 +67,8 @@ class Add(Function):
     def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
         return grad, grad
 
+    backward_numpy = backward  # passes the gradient through: the same on arrays
+
 
 class Sub(Function):
     """A primitive rather than ``a + (-b)``: subtraction is common and one node costs less than two."""
@@ -77,6 +79,9 @@ class Sub(Function):
     def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
         return grad, neg(grad)
 
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return grad, (-grad if self.inputs[1]._requires_grad else None)
+
 
 class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,6 +90,10 @@ class Mul(Function):
     def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
         a, b = self.inputs
         return (grad * b if a._requires_grad else None), (grad * a if b._requires_grad else None)
+
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        a, b = self.inputs
+        return (grad * b.data if a._requires_grad else None), (grad * a.data if b._requires_grad else None)
 
 
 class Div(Function):
@@ -105,6 +114,9 @@ class Neg(Function):
 
     def backward(self, grad: Tensor) -> Tensor:
         return neg(grad)
+
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        return -grad
 
 
 class PowScalar(Function):
@@ -194,6 +206,9 @@ class Exp(Function):
     def backward(self, grad: Tensor) -> Tensor:
         return grad * self.output
 
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        return grad * self.output.data
+
 
 class Log(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -237,6 +252,10 @@ class Tanh(Function):
         y = self.output
         return grad * (1.0 - y * y)
 
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        y = self.output.data
+        return grad * (1.0 - y * y)
+
 
 class Sigmoid(Function):
     save_output = True
@@ -249,6 +268,10 @@ class Sigmoid(Function):
         y = self.output
         return grad * (y * (1.0 - y))
 
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        y = self.output.data
+        return grad * (y * (1.0 - y))
+
 
 class Relu(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -257,6 +280,9 @@ class Relu(Function):
     def backward(self, grad: Tensor) -> Tensor:
         a = self.inputs[0].data
         return grad * _constant((a > 0).astype(a.dtype))
+
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        return grad * (self.inputs[0].data > 0)
 
 
 class Softplus(Function):

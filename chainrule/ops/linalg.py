@@ -45,6 +45,22 @@ class MatMul(Function):
         grad_b = matmul(swapaxes(a, -1, -2), grad) if need_b else None
         return grad_a, grad_b
 
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        a_t, b_t = self.inputs
+        a, b = a_t.data, b_t.data
+        need_a, need_b = a_t._requires_grad, b_t._requires_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        if a.ndim == 1:  # the walk sums grad_a's batch axes to (k,)
+            g = grad[..., None, :]
+            return (g @ np.swapaxes(b, -1, -2) if need_a else None), (a[:, None] @ g if need_b else None)
+        if b.ndim == 1:
+            g = grad[..., None]
+            return (g @ b[None, :] if need_a else None), ((np.swapaxes(a, -1, -2) @ g)[..., 0] if need_b else None)
+        grad_a = grad @ np.swapaxes(b, -1, -2) if need_a else None
+        grad_b = np.swapaxes(a, -1, -2) @ grad if need_b else None
+        return grad_a, grad_b
+
 
 class Linear(Function):
     """``x @ weight.T + bias`` in one node (the layer ``nn.Linear`` computes).
@@ -77,6 +93,21 @@ class Linear(Function):
         grad_b = None
         if self.inputs[2]._requires_grad:
             grad_b = sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        return grad_x, grad_w, grad_b
+
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, weight = self.inputs[0], self.inputs[1]
+        grad_x = grad @ weight.data if x._requires_grad else None
+        grad_w = None
+        if weight._requires_grad:
+            g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+            x2 = x.data.reshape(-1, x.data.shape[-1]) if x.data.ndim != 2 else x.data
+            grad_w = g2.T @ x2
+        if len(self.inputs) == 2:
+            return grad_x, grad_w
+        grad_b = None
+        if self.inputs[2]._requires_grad:
+            grad_b = grad.sum(axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
         return grad_x, grad_w, grad_b
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import Function, is_grad_enabled
+from chainrule.autograd import Function
 from chainrule.ops.reduce import softmax
 from chainrule.tensor import Tensor
 
@@ -18,6 +18,10 @@ class CrossEntropy(Function):
 
     ``logits`` is (N, C) and ``target`` holds N class indices. With class weights w the mean divides
     by the summed weight of the targets, as PyTorch does.
+
+    The one-hot target is never built: -log p at the target is one fancy index, and a smoothed
+    target adds the sum over classes. Forward keeps exp(x - max) and its row sums; backward is
+    ``softmax * row_weight - q w`` (scaled), with the subtraction made at the target entries only.
     """
 
     def forward(
@@ -29,41 +33,64 @@ class CrossEntropy(Function):
         reduction: str,
     ) -> np.ndarray:
         n, c = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sum_exp = exp.sum(axis=1, keepdims=True)
-        log_probs = shifted - np.log(sum_exp)
+        shifted = logits - logits.max(axis=1, keepdims=True)  # <= 0: exp cannot overflow
         rows = np.arange(n)
-        # q w: the weighted target distribution, kept for backward
-        q = np.full((n, c), label_smoothing / c, dtype=logits.dtype)
-        q[rows, target] += 1.0 - label_smoothing
-        if weight is not None:
-            q *= weight
-        per_sample = -(q * log_probs).sum(axis=1)
-        self.qw, self.reduction, self.target = q, reduction, target
-        self.probs = exp / sum_exp
+        at_target = shifted[rows, target]
+        if label_smoothing:
+            spread = shifted.sum(axis=1) if weight is None else shifted @ weight
+        exp = np.exp(shifted, out=shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)  # >= 1: its log is finite
+        log_z = np.log(sum_exp).reshape(n)
+        per_sample = log_z - at_target  # -log softmax(x) at the target
+        target_weight = None if weight is None else weight[target]
+        if target_weight is not None:
+            per_sample *= target_weight
+        if label_smoothing:  # + eps/C sum_c w_c (-log softmax(x)_c)
+            spread = log_z * (c if weight is None else weight.sum()) - spread
+            per_sample = (1.0 - label_smoothing) * per_sample + (label_smoothing / c) * spread
+        self.exp, self.sum_exp, self.rows, self.target = exp, sum_exp, rows, target
+        self.weight, self.target_weight = weight, target_weight
+        self.label_smoothing, self.reduction = label_smoothing, reduction
         if reduction == "none":
             return per_sample
         total = per_sample.sum()
         if reduction == "sum":
             return np.asarray(total)
-        self.denominator = float(n if weight is None else weight[target].sum())
+        self.denominator = float(n if target_weight is None else target_weight.sum())
         return np.asarray(total / self.denominator, dtype=logits.dtype)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
-        # d loss_i / d x_ic = p_ic * sum_k (q w)_ik - (q w)_ic
-        qw = Tensor._make(self.qw)
-        row_weight = Tensor._make(self.qw.sum(axis=1, keepdims=True))
-        if is_grad_enabled():  # create_graph: keep softmax differentiable
-            probs = softmax(self.inputs[0], axis=1)
-        else:
-            probs = Tensor._make(self.probs)
-        local = probs * row_weight - qw
+    def _weighted_target(self) -> tuple[np.ndarray, np.ndarray]:
+        """The dense (N, C) target q w and its row sums (N, 1): what backward subtracts and scales by."""
+        n, c = self.exp.shape
+        eps = self.label_smoothing
+        w = np.ones(c, dtype=self.exp.dtype) if self.weight is None else self.weight
+        qw = np.empty((n, c), dtype=self.exp.dtype)
+        qw[:] = (eps / c) * w
+        qw[self.rows, self.target] += (1.0 - eps) * w[self.target]
+        return qw, qw.sum(axis=1, keepdims=True)
+
+    def _scale(self, grad: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        """The output's gradient shaped to scale (N, C) rows: 0-d for mean/sum, (N, 1) for none."""
         if self.reduction == "none":
-            return local * grad.reshape((-1, 1)), None
-        if self.reduction == "mean":
-            grad = grad * (1.0 / self.denominator)
-        return local * grad, None
+            return grad.reshape((-1, 1))
+        return grad * (1.0 / self.denominator) if self.reduction == "mean" else grad
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
+        # create_graph: d loss_i / d x_ic = softmax(x)_ic * sum_k (q w)_ik - (q w)_ic, differentiable in x
+        qw, row_weight = self._weighted_target()
+        probs = softmax(self.inputs[0], axis=1)
+        return (probs * Tensor._make(row_weight) - Tensor._make(qw)) * self._scale(grad), None
+
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray, None]:
+        scale = self._scale(grad)
+        if self.label_smoothing:
+            qw, row_weight = self._weighted_target()
+            return (self.exp * (row_weight / self.sum_exp) - qw) * scale, None
+        # q w is w_t at the target and 0 elsewhere: scale the softmax, subtract at the targets
+        at_target = scale if self.target_weight is None else self.target_weight.reshape(-1, 1) * scale
+        local = self.exp * (at_target / self.sum_exp)
+        local[self.rows, self.target] -= at_target.reshape(-1)
+        return local, None
 
 
 def cross_entropy_indices(

@@ -40,6 +40,9 @@ class Reshape(Function):
     def backward(self, grad: Tensor) -> Tensor:
         return reshape(grad, self.inputs[0].shape)
 
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        return grad.reshape(self.inputs[0].data.shape)
+
 
 class Transpose(Function):
     def forward(self, a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -98,6 +101,19 @@ class Index(Function):
     def backward(self, grad: Tensor) -> Tensor:
         return IndexAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
 
+    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+        return _index_add(grad, self.index, self.inputs[0].data.shape)
+
+
+def _index_add(grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of ``shape`` with ``grad`` added at ``index`` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=grad.dtype)
+    if _is_advanced(index if isinstance(index, tuple) else (index,)):
+        np.add.at(out, index, grad)
+    else:
+        out[index] = grad
+    return out
+
 
 class IndexAdd(Function):
     """The backward of indexing: zeros of the input's shape with ``grad`` added at ``index``.
@@ -108,12 +124,7 @@ class IndexAdd(Function):
 
     def forward(self, grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         self.index = index
-        out = np.zeros(shape, dtype=grad.dtype)
-        if _is_advanced(index if isinstance(index, tuple) else (index,)):
-            np.add.at(out, index, grad)
-        else:
-            out[index] = grad
-        return out
+        return _index_add(grad, index, shape)
 
     def backward(self, grad: Tensor) -> Tensor:
         return Index.apply(grad, index=self.index)

@@ -270,6 +270,34 @@ def test_cross_entropy_second_order_gradient():
     assert cr.gradcheck(grad_norm, [x])
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_second_order_gradient_every_option(reduction, kwargs):
+    x = leaf(data(4, 4, low=-3, high=3))
+    t = cr.tensor([0, 3, 1, 3])
+    loss = nn.CrossEntropyLoss(reduction=reduction, **kwargs)
+    r = cr.tensor(data(4, seed=2))  # weights the per-sample losses of reduction="none"
+
+    def grad_norm(z):
+        out = loss(z, t)
+        (g,) = cr.grad(out if out.ndim == 0 else (out * r).sum(), [z], create_graph=True)
+        return (g * g * g).sum()
+
+    assert cr.gradcheck(grad_norm, [x])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
+def test_cross_entropy_plain_and_recorded_gradients_agree(reduction, kwargs):
+    x = leaf(data(6, 4, low=-3, high=3))
+    t = cr.tensor([0, 3, 1, 1, 2, 3])
+    g_out = cr.tensor(data(6, seed=3)) if reduction == "none" else None
+    loss = nn.CrossEntropyLoss(reduction=reduction, **kwargs)
+    (plain,) = cr.grad(loss(x, t), [x], grad_outputs=g_out)
+    (recorded,) = cr.grad(loss(x, t), [x], grad_outputs=g_out, create_graph=True)
+    np.testing.assert_allclose(plain.numpy(), recorded.numpy(), rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
 def test_cross_entropy_is_finite_for_extreme_logits(kwargs):
     x = np.array([[1000.0, -1000.0, 0.0, 0.0], [-1000.0, 1000.0, -1000.0, 1000.0], [-1000.0, -1000.0, -1000.0, 1000.0]])

@@ -82,6 +82,26 @@ def test_matmul_second_derivative():
     assert cr.gradcheck(first, [a, b])
 
 
+@pytest.mark.parametrize("shape_a, shape_b", MATMUL_SHAPES, ids=str)
+def test_matmul_second_derivative_in_every_form(shape_a, shape_b):
+    a, b = leaf(rand(*shape_a, seed=3)), leaf(rand(*shape_b, seed=4))
+
+    def first(a, b):
+        ga, gb = cr.grad(cr.tanh(cr.matmul(a, b)).sum(), [a, b], create_graph=True)
+        return (ga * ga).sum() + (gb**3).sum()
+
+    assert cr.gradcheck(first, [a, b])
+
+
+@pytest.mark.parametrize("shape_a, shape_b", MATMUL_SHAPES, ids=str)
+def test_matmul_plain_and_recorded_gradients_agree(shape_a, shape_b):
+    a, b = leaf(rand(*shape_a, seed=3)), leaf(rand(*shape_b, seed=4))
+    plain = cr.grad(cr.tanh(cr.matmul(a, b)).sum(), [a, b])
+    recorded = cr.grad(cr.tanh(cr.matmul(a, b)).sum(), [a, b], create_graph=True)
+    for p, r in zip(plain, recorded):
+        np.testing.assert_allclose(p.numpy(), r.numpy(), rtol=1e-12)
+
+
 def test_hessian_vector_product_of_a_quadratic_form():
     rng = np.random.default_rng(9)
     A = rng.standard_normal((4, 4))
@@ -139,6 +159,28 @@ def test_linear_second_derivative():
         return gx.sum() + (gw * gw).sum() + gb.sum()
 
     assert cr.gradcheck(first, [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 5, 3)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_second_derivative_every_input_shape(x_shape, bias):
+    x, w, b = leaf(rand(*x_shape, seed=1)), leaf(rand(2, 3, seed=2)), leaf(rand(2, seed=3))
+    inputs = [x, w, b] if bias else [x, w]
+
+    def first(*inputs):
+        grads = cr.grad(cr.tanh(cr.linear(*inputs)).sum(), list(inputs), create_graph=True)
+        return sum((g * g).sum() for g in grads)
+
+    assert cr.gradcheck(first, inputs)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 5, 3)], ids=str)
+def test_linear_plain_and_recorded_gradients_agree(x_shape):
+    x, w, b = leaf(rand(*x_shape, seed=1)), leaf(rand(2, 3, seed=2)), leaf(rand(2, seed=3))
+    plain = cr.grad(cr.tanh(cr.linear(x, w, b)).sum(), [x, w, b])
+    recorded = cr.grad(cr.tanh(cr.linear(x, w, b)).sum(), [x, w, b], create_graph=True)
+    for p, r in zip(plain, recorded):
+        np.testing.assert_allclose(p.numpy(), r.numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------------ errors
