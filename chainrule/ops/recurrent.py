@@ -22,10 +22,10 @@ Two implementations with the same values and gradients:
   any order, and slow: about fifteen nodes per step and direction.
 - fused (``fused=True``, the default): ``RecurrentLayer``, one graph node for the whole layer. Its
   forward runs the time loop in NumPy, both directions at once (one batched GEMM
-  (directions, G*H, H) @ (directions, H, batch) per step), keeping the gate activations; its
-  backward is backpropagation through time in NumPy. When the backward itself is being recorded
-  (``create_graph=True``), it recomputes the layer with the composed ops and differentiates that,
-  so higher-order gradients stay exact (the pattern of ``ops/loss.py``).
+  (directions, G*H, H) @ (directions, H, batch) per step), keeping the gate activations. A plain
+  backward (``backward_numpy``) is backpropagation through time in NumPy; ``backward``, used only
+  when the backward itself is being recorded (``create_graph=True``), recomputes the layer with the
+  composed ops and differentiates that, so higher-order gradients stay exact.
 
 Measured (float32, bidirectional GRU, hidden 6, 40 steps, batch 100, input 1, then Linear(480, 10)
 and cross-entropy; forward + backward per step, 5 alternating processes per variant on a busy
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import autograd
-from chainrule.autograd import Function, is_grad_enabled
+from chainrule.autograd import Function
 from chainrule.ops.elementwise import lift, relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import concatenate, index, reshape, stack, swapaxes, transpose
@@ -349,8 +349,22 @@ class RecurrentLayer(Function):
     # ---------------------------------------------------------------- backward
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        if is_grad_enabled():  # create_graph: differentiate the composed layer instead
-            return self._backward_composed(grad)
+        """Recompute the layer with chainrule ops and differentiate it, recording (create_graph)."""
+        lstm = self.mode == "lstm"
+        x, h0 = self.inputs[0], self.inputs[1]
+        c0 = self.inputs[2] if lstm else None
+        weights = _direction_weights(self.inputs[3 if lstm else 2 :], self.bias)
+        outputs = _composed_layer(self.mode, x, h0, c0, weights, self.batch_first)
+        grad_outputs = _unpack(grad, self.mode, self.directions, self.batch_first)
+        if not lstm:
+            outputs, grad_outputs = outputs[:2], grad_outputs[:2]
+        wanted = [t for t in self.inputs if t._requires_grad]
+        found = iter(autograd.grad(outputs, wanted, grad_outputs=grad_outputs, create_graph=True,
+                                   allow_unused=True))
+        return tuple(next(found) if t._requires_grad else None for t in self.inputs)
+
+    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """Backpropagation through time in NumPy: a plain backward (nothing recorded)."""
         mode, directions, batch_first = self.mode, self.directions, self.batch_first
         lstm = mode == "lstm"
         x_t, h0_t = self.inputs[0], self.inputs[1]
@@ -358,8 +372,7 @@ class RecurrentLayer(Function):
         per = 4 if self.bias else 2
         hs = self.hs
         steps, _, hidden, batch = hs.shape[0] - 1, *hs.shape[1:]
-        g = grad.data
-        gt = g.swapaxes(0, 1) if batch_first else g  # (T + extra, B, D*H)
+        gt = grad.swapaxes(0, 1) if batch_first else grad  # (T + extra, B, D*H)
 
         # the gradient reaching each step's output from above, in each direction's step order
         dys = np.empty((steps, directions, hidden, batch), dtype=hs.dtype)
@@ -399,27 +412,26 @@ class RecurrentLayer(Function):
         x, xs = x_t.data, self.xs
         features = x.shape[-1]
         dw_in = np.matmul(dpre, xs.transpose(0, 1, 3, 2)).sum(axis=0)  # (D, G*H, K)
-        grads: list[Tensor | None] = []
+        grads: list[np.ndarray | None] = []
         if x_t._requires_grad:
             w_ih_t = np.stack([params[d * per].T for d in range(directions)]).astype(hs.dtype, copy=False)
             dxs = np.matmul(w_ih_t, dpre)  # (T, D, I, B)
             dx = dxs[:, 0] + dxs[::-1, 1] if directions == 2 else dxs[:, 0]  # (T, I, B) in time order
             dx = dx.transpose(2, 0, 1) if batch_first else dx.transpose(0, 2, 1)
-            grads.append(Tensor._make(np.ascontiguousarray(dx)))
+            grads.append(np.ascontiguousarray(dx))
         else:
             grads.append(None)
-        grads.append(Tensor._make(np.ascontiguousarray(dh.transpose(0, 2, 1))) if h0_t._requires_grad else None)
+        grads.append(np.ascontiguousarray(dh.transpose(0, 2, 1)) if h0_t._requires_grad else None)
         if lstm:
-            grads.append(Tensor._make(np.ascontiguousarray(dc.transpose(0, 2, 1)))
-                         if self.inputs[2]._requires_grad else None)
+            grads.append(np.ascontiguousarray(dc.transpose(0, 2, 1)) if self.inputs[2]._requires_grad else None)
         for d in range(directions):
-            grads.append(Tensor._make(np.ascontiguousarray(dw_in[d, :, :features])))
-            grads.append(Tensor._make(dw_hh[d]))
+            grads.append(np.ascontiguousarray(dw_in[d, :, :features]))
+            grads.append(dw_hh[d])
             if self.bias:
                 db_ih = dw_in[d, :, features]
-                grads.append(Tensor._make(np.ascontiguousarray(db_ih)))
+                grads.append(np.ascontiguousarray(db_ih))
                 # RNN and LSTM: b_hh enters the same sum as b_ih; GRU: dgh differs in the n block
-                grads.append(Tensor._make(dgh[:, d].sum(axis=(0, 2)) if mode == "gru" else db_ih.copy()))
+                grads.append(dgh[:, d].sum(axis=(0, 2)) if mode == "gru" else db_ih.copy())
         return tuple(grads)
 
     def _backward_lstm(self, dys: np.ndarray, dh: np.ndarray, dc: np.ndarray, dpre: np.ndarray,
@@ -489,21 +501,6 @@ class RecurrentLayer(Function):
             np.matmul(w_hh_t, dgh[s], out=back)
             dh += back
         return dgh
-
-    def _backward_composed(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        """Recompute the layer with chainrule ops and differentiate it, recording (create_graph)."""
-        lstm = self.mode == "lstm"
-        x, h0 = self.inputs[0], self.inputs[1]
-        c0 = self.inputs[2] if lstm else None
-        weights = _direction_weights(self.inputs[3 if lstm else 2 :], self.bias)
-        outputs = _composed_layer(self.mode, x, h0, c0, weights, self.batch_first)
-        grad_outputs = _unpack(grad, self.mode, self.directions, self.batch_first)
-        if not lstm:
-            outputs, grad_outputs = outputs[:2], grad_outputs[:2]
-        wanted = [t for t in self.inputs if t._requires_grad]
-        found = iter(autograd.grad(outputs, wanted, grad_outputs=grad_outputs, create_graph=True,
-                                   allow_unused=True))
-        return tuple(next(found) if t._requires_grad else None for t in self.inputs)
 
 
 def _blocks(array: np.ndarray, count: int, sizes: tuple[int, ...] | None = None) -> list[np.ndarray]:

@@ -291,6 +291,22 @@ def test_recorded_backward_gives_the_same_first_order_gradients():
         np.testing.assert_allclose(plain.numpy(), recorded.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_plain_backward_never_recomputes_the_composed_layer(monkeypatch):
+    """A plain backward runs the fused layer's backward_numpy; its backward is for create_graph only."""
+    from chainrule.ops.recurrent import RecurrentLayer
+
+    def composed(self, grad):
+        raise AssertionError("a plain backward called RecurrentLayer.backward")
+
+    monkeypatch.setattr(RecurrentLayer, "backward", composed)
+    layer = make("lstm", bidirectional=True)
+    x = leaf(data(4, 2, 3))
+    output, (h_n, c_n) = layer(x)
+    (output.sum() + h_n.sum() + c_n.sum()).backward()
+    assert x.grad.shape == x.shape
+    assert all(p.grad is not None for p in layer.parameters())
+
+
 def test_backward_accumulates_into_parameters_and_spares_constants():
     layer = make("lstm")
     x = cr.tensor(data(4, 2, 3))
