@@ -136,10 +136,15 @@ def batch_indices(perms: np.ndarray, epoch: int, batch: int) -> list[np.ndarray]
 # ================================================================== workers
 
 
-def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namespace):
-    import chainrule as cr
-    from chainrule import nn
-    from chainrule.nn.functional import cross_entropy
+def build_network(nn: Any, model_name: str) -> Any:
+    """The benchmark's network, built from ``nn``: ``chainrule.nn`` or ``torch.nn``. The two share
+    the layer names, arguments, shapes and parameter names, so one definition serves both."""
+    if model_name == "cnn":
+        return nn.Sequential(
+            nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(125, CLASSES))
 
     class GRUNet(nn.Module):
         def __init__(self):
@@ -161,15 +166,16 @@ def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Na
             out, _ = self.lstm(x)
             return self.fc(out[:, -1, :])
 
+    return GRUNet() if model_name == "gru" else LSTMNet()
+
+
+def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namespace):
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.nn.functional import cross_entropy
+
     def build():
-        if model_name == "cnn":
-            net = nn.Sequential(
-                nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-                nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Flatten(), nn.Linear(125, CLASSES))
-        else:
-            net = GRUNet() if model_name == "gru" else LSTMNet()
+        net = build_network(nn, model_name)
         net.load_state_dict({k[2:]: v.copy() for k, v in d.items() if k.startswith("w:")})
         if args.optimizer == "sgd":
             opt = cr.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
@@ -218,35 +224,8 @@ def torch_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namesp
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    class GRUNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gru = nn.GRU(1, HIDDEN, batch_first=True, bidirectional=True)
-            self.fc = nn.Linear(LENGTH * 2 * HIDDEN, CLASSES)
-
-        def forward(self, x):
-            out, _ = self.gru(x)
-            return self.fc(out.reshape(out.shape[0], -1))
-
-    class LSTMNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = nn.LSTM(1, LSTM_HIDDEN, batch_first=True)
-            self.fc = nn.Linear(LSTM_HIDDEN, CLASSES)
-
-        def forward(self, x):
-            out, _ = self.lstm(x)
-            return self.fc(out[:, -1, :])
-
     def build():
-        if model_name == "cnn":
-            net = nn.Sequential(
-                nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-                nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Flatten(), nn.Linear(125, CLASSES))
-        else:
-            net = GRUNet() if model_name == "gru" else LSTMNet()
+        net = build_network(nn, model_name)
         net.load_state_dict({k[2:]: torch.from_numpy(v.copy()) for k, v in d.items() if k.startswith("w:")})
         if args.optimizer == "sgd":
             opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
