@@ -165,6 +165,30 @@ def numpy_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
     return result
 
 
+def autodiff_ops(ops: dict[str, tuple[Callable, tuple]], gradients: dict[tuple, Any],
+                 to_numpy: Callable[[Any], np.ndarray]) -> dict[str, dict[str, Callable]]:
+    """For an autodiff library (chainrule or PyTorch): each op's forward, its forward + backward
+    (the output's gradient from ``gradients`` by shape, the leaves' .grad collected and reset), and
+    a check of both as float64 sums (``to_numpy`` reads a tensor's values)."""
+    result = {}
+    for name, (fwd, leaves) in ops.items():
+        def both(fwd=fwd, leaves=leaves):
+            y = fwd()
+            y.backward(gradients[tuple(y.shape)])
+            grads = [t.grad for t in leaves]
+            for t in leaves:
+                t.grad = None
+            return y, grads
+
+        def check(both=both):
+            y, grads = both()
+            return (float(np.sum(to_numpy(y), dtype=np.float64)),
+                    [float(np.sum(to_numpy(g), dtype=np.float64)) for g in grads])
+
+        result[name] = {"fwd": fwd, "fwdbwd": both, "check": check}
+    return result
+
+
 def chainrule_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
     import chainrule as cr
 
@@ -200,22 +224,7 @@ def chainrule_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
         "log_softmax": (lambda: cr.log_softmax(a, axis=-1), (a,)),
         "linear": (lambda: cr.linear(a, b, bias), (a, b, bias)),
     }
-    result = {}
-    for name, (fwd, leaves) in ops.items():
-        def both(fwd=fwd, leaves=leaves):
-            y = fwd()
-            y.backward(gradients[y.shape])
-            grads = [t.grad for t in leaves]
-            for t in leaves:
-                t.grad = None
-            return y, grads
-
-        def check(both=both):
-            y, grads = both()
-            return (float(np.sum(y.data, dtype=np.float64)), [float(np.sum(g.data, dtype=np.float64)) for g in grads])
-
-        result[name] = {"fwd": fwd, "fwdbwd": both, "check": check}
-    return result
+    return autodiff_ops(ops, gradients, lambda t: t.data)
 
 
 def torch_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
@@ -254,22 +263,7 @@ def torch_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
         "log_softmax": (lambda: torch.log_softmax(a, dim=-1), (a,)),
         "linear": (lambda: F.linear(a, b, bias), (a, b, bias)),
     }
-    result = {}
-    for name, (fwd, leaves) in ops.items():
-        def both(fwd=fwd, leaves=leaves):
-            y = fwd()
-            y.backward(gradients[tuple(y.shape)])
-            grads = [t.grad for t in leaves]
-            for t in leaves:
-                t.grad = None
-            return y, grads
-
-        def check(both=both):
-            y, grads = both()
-            return (float(y.detach().double().sum()), [float(g.double().sum()) for g in grads])
-
-        result[name] = {"fwd": fwd, "fwdbwd": both, "check": check}
-    return result
+    return autodiff_ops(ops, gradients, lambda t: t.detach().numpy())
 
 
 def ops_worker(library: str, d: dict[str, np.ndarray], repeats: int, clock: Callable[[], float]) -> dict[str, Any]:
