@@ -46,6 +46,18 @@ def torch_available() -> bool:
     return importable("torch")
 
 
+def run_torch(no_torch: bool, notes: list[str], without: str) -> bool:
+    """Whether to run PyTorch's rows: not with ``--no-torch``, not when it is missing. Otherwise a
+    note says why; ``without`` says what the report lacks then (e.g. 'no PyTorch row')."""
+    if no_torch:
+        notes.append("PyTorch skipped (--no-torch).")
+        return False
+    if not torch_available():
+        notes.append(f"PyTorch is not installed (pip install torch==2.13.0): {without}.")
+        return False
+    return True
+
+
 # ------------------------------------------------------------------ processes
 
 

@@ -597,12 +597,8 @@ def mlp_table(summary: dict[str, Any], libs: list[str]) -> str:
 def parent(args: argparse.Namespace) -> None:
     libs = ["numpy", "chainrule"]
     notes = []
-    if args.no_torch:
-        notes.append("PyTorch skipped (--no-torch).")
-    elif _common.torch_available():
+    if _common.run_torch(args.no_torch, notes, "its columns are empty"):
         libs.append("torch")
-    else:
-        notes.append("PyTorch is not installed (pip install torch==2.13.0): its columns are empty.")
     if args.only != "ops" and not args.no_fused_loss:
         if _common.importable("chainrule.nn.functional"):
             libs.append("chainrule-fused")

@@ -368,12 +368,8 @@ def optimizer_of(model: str, args: argparse.Namespace) -> tuple[str, float]:
 def parent(args: argparse.Namespace) -> None:
     notes: list[str] = []
     libs = ["chainrule"]
-    if args.no_torch:
-        notes.append("PyTorch skipped (--no-torch).")
-    elif _common.torch_available():
+    if _common.run_torch(args.no_torch, notes, "no PyTorch row"):
         libs.append("torch")
-    else:
-        notes.append("PyTorch is not installed (pip install torch==2.13.0): no PyTorch row.")
     models = [args.only] if args.only else list(MODELS)
     threads = args.threads or None
     env = _common.worker_environment(threads)

@@ -426,12 +426,8 @@ def worker(args: argparse.Namespace) -> None:
 
 def available_libraries(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     libs, notes = ["chainrule-fit", "chainrule-loop"], []
-    if args.no_torch:
-        notes.append("PyTorch skipped (--no-torch).")
-    elif _common.torch_available():
+    if _common.run_torch(args.no_torch, notes, "no PyTorch row"):
         libs.append("torch")
-    else:
-        notes.append("PyTorch is not installed (pip install torch==2.13.0): no PyTorch row.")
     if args.no_sklearn:
         notes.append("scikit-learn skipped (--no-sklearn).")
     elif _common.importable("sklearn.neural_network"):
