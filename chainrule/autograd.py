@@ -1,22 +1,21 @@
 """Reverse-mode automatic differentiation: Function, the graph walk, no_grad, grad and gradcheck.
 
-Every differentiable operation is a ``Function`` subclass with a ``forward`` on ndarrays and a
-``backward`` on Tensors, side by side. Because backward is written with chainrule's own ops, the
-backward pass can itself be recorded (``create_graph=True``) to get gradients of gradients.
-
-A plain backward (``create_graph=False``, what training runs) records nothing, so it needs no
-Tensors: the walk then carries bare ndarrays and calls each node's ``backward_numpy``. A hot op
-overrides it with the same rule written in NumPy (no Tensor, node or dispatch per gradient); the
-default wraps the array and calls ``backward``, so every op works either way.
+Every differentiable operation is a ``Function`` subclass with a ``forward`` on ndarrays and one
+gradient rule, ``backward``, side by side. The rule is written once against an interpreter
+(``chainrule.interpreters``) and the walk chooses which one runs it: ``NUMPY`` for a plain
+backward (bare ndarrays, nothing recorded: what training runs), ``TENSOR`` for
+``create_graph=True`` (the rule's operations are recorded, so gradients of gradients follow), or
+a tracer that records the backward into a plan (``chainrule.compile``).
 
 The walk (``backward``/``grad``) is one iterative topological sort followed by one reverse sweep
 that accumulates the gradients of tensors used more than once. Gradients of broadcast inputs are
-summed back to the input's shape in one place (``_conform``, called by the walk), not in each op.
+summed back to the input's shape in one place (the walk, with ``ns.sum_to_shape``), not in each op.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import weakref
 from typing import Any, Callable, Sequence
@@ -116,24 +115,58 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 
 class Function:
-    """A differentiable operation: ``forward`` on ndarrays and ``backward`` on Tensors.
+    """A differentiable operation: ``forward`` on ndarrays and one gradient rule, ``backward``.
 
-    Subclasses implement ``forward(self, *arrays, **params) -> ndarray``, saving on ``self`` only
-    what backward needs, and ``backward(self, grad) -> Tensor | tuple``, returning one gradient
-    (or None) per input, written with chainrule ops so that it can itself be differentiated.
-    Inside backward, ``self.inputs`` are the input Tensors and ``self.output`` is the result
-    (kept by a weak reference, only for subclasses that set ``save_output = True``).
+    Subclasses implement
 
-    A plain backward (nothing recorded) calls ``backward_numpy(self, grad: ndarray)`` instead: the
-    same rule on arrays, returning arrays. Ops on the hot path override it; by default it calls
-    ``backward``.
+    - ``forward(self, *arrays, **params) -> ndarray``, saving on ``self`` only what the rule needs
+      (set ``save_output = True`` to have the output kept, by a weak reference);
+    - ``backward(self, ns, grad, *inputs)``, the op's gradient rule, written once: it returns one
+      gradient (or None) per input, computed from ``grad`` (the output's gradient) and ``inputs``
+      with Python's operators and the primitives of the interpreter ``ns`` (``ns.exp``,
+      ``ns.sum``, ``ns.reshape``, ...; see ``chainrule.interpreters``). ``grad`` and ``inputs``
+      are values of that interpreter: ndarrays in a plain backward, Tensors when the backward is
+      recorded (``create_graph=True``), tracer values when a backward is traced into a plan. So
+      one rule gives fast plain gradients, gradients of gradients and compiled steps.
+
+    Inside the rule, ``self.needs(i)`` tells whether input ``i`` wants a gradient (return None
+    for it otherwise), ``ns.output(self)`` is the output, and ``ns.residual``/``ns.cache`` give
+    what the forward saved. Gradients come back in the output's shape when the op broadcast its
+    inputs: the graph walk sums them back to each input's shape, in one place.
 
     Call an op through ``apply``: ``Exp.apply(x)``. ``apply`` records a node only when grad mode is
     on and an input requires grad; otherwise it is a plain NumPy call plus one wrapper.
+
+    Example:
+        >>> import chainrule as cr
+        >>> class Cube(cr.Function):
+        ...     def forward(self, a):
+        ...         return a ** 3
+        ...     def backward(self, ns, grad, a):
+        ...         return grad * (a * a * 3.0)
+        >>> x = cr.tensor([2.0], dtype="float64", requires_grad=True)
+        >>> (g,) = cr.grad(Cube.apply(x), x, create_graph=True)   # the rule on Tensors: recorded
+        >>> g, cr.grad(g, x)[0]                                   # d/dx 3x^2 = 6x
+        (tensor([12.], dtype=float64, grad_fn=<Mul>), tensor([12.], dtype=float64))
     """
 
     save_output = False
     inputs: tuple[Tensor, ...] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        rule = cls.__dict__.get("backward")
+        if rule is None:
+            return
+        params = list(inspect.signature(rule).parameters.values())
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(positional) < 3 and not any(p.kind is p.VAR_POSITIONAL for p in params):
+            raise TypeError(
+                f"{cls.__name__}.backward({', '.join(p.name for p in params)}): a gradient rule is "
+                "written backward(self, ns, grad, *inputs), with the op's inputs after the output's "
+                "gradient and ns the interpreter that runs it (ns.exp, ns.sum, ...); see "
+                "chainrule.Function"
+            )
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
@@ -162,17 +195,15 @@ class Function:
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
-    def backward(self, grad: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+    def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
+        """The gradient rule: one gradient (or None) per input; see the class docstring."""
         raise NotImplementedError(
             f"{type(self).__name__} has no backward rule: it cannot be differentiated"
         )
 
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray | None | tuple[np.ndarray | None, ...]:
-        """``backward`` on bare arrays, for a walk that records nothing (``create_graph=False``)."""
-        result = self.backward(Tensor._make(grad))
-        if result.__class__ is not tuple:
-            return None if result is None else result.data
-        return tuple(None if g is None else g.data for g in result)
+    def needs(self, i: int) -> bool:
+        """Whether input ``i`` of this node wants a gradient."""
+        return self.inputs[i]._requires_grad
 
     @property
     def output(self) -> Tensor:
@@ -273,44 +304,31 @@ def _root_gradients(roots: list[Tensor], gradients: Any, single: bool, op: str) 
     return [_as_gradient(r, g, op) for r, g in zip(roots, gradients)]
 
 
-def _conform(g: Any, like: np.ndarray) -> Any:
-    """``g`` (a Tensor or, in a plain backward, an ndarray) summed to ``like``'s shape, in its dtype.
-
-    The gradient of a broadcast is a sum over the axes it expanded: this is the one place that
-    undoes broadcasting for every op.
-    """
-    if isinstance(g, Tensor):
-        if g.data.shape != like.shape:
-            g = _ops.sum_to_shape(g, like.shape)
-        return g if g.data.dtype == like.dtype else _ops.cast(g, like.dtype)
-    shape = like.shape
-    if g.shape != shape:
-        g = g.sum(axis=_broadcast_axes(g.shape, shape), keepdims=True)
-        if g.shape != shape:
-            g = g.reshape(shape)
-    return g if g.dtype == like.dtype else g.astype(like.dtype)
-
-
 def _run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
     retain_graph: bool,
     create_graph: bool,
     wanted: Sequence[Tensor] | None,
+    ns: Interpreter | None = None,
 ) -> dict[int, Tensor]:
     """Propagate gradients from ``roots`` to every tensor behind them.
 
     With ``wanted`` None, leaf gradients accumulate into ``.grad``; otherwise ``.grad`` is left
     untouched and the gradients of the ``wanted`` tensors are returned by ``id``.
 
-    With ``create_graph`` the gradients are Tensors and each node's ``backward`` records its ops;
-    otherwise they are bare ndarrays passed to ``backward_numpy`` (same sums, no graph, no Tensors).
+    Each node's rule runs on the interpreter ``ns``: by default ``TENSOR`` under ``create_graph``
+    (the gradients are recorded Tensors), else ``NUMPY`` (bare ndarrays: same sums, no graph). A
+    tracer passed as ``ns`` computes like NUMPY and records every operation.
     """
+    if ns is None:
+        ns = _TENSOR if create_graph else _NUMPY
+    plain = ns is _NUMPY
     order = _topological_order(roots)
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
-        g = g if create_graph else g.data
+        g = ns.root_gradient(g)
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     found: dict[int, Any] = {}
     # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
@@ -325,22 +343,39 @@ def _run_backward(
             if wanted_ids is not None:
                 if id(t) in wanted_ids:
                     found[id(t)] = g
+                    ns.result(t, g)
             elif t.grad_fn is None or t._retains_grad:
-                _accumulate(t, g, create_graph, handed_out)
+                ns.result(t, g)
+                _accumulate(t, g, ns, handed_out)
             fn = t.grad_fn
             if fn is None:
                 continue
-            input_grads = fn.backward(g) if create_graph else fn.backward_numpy(g)
+            inputs = fn.inputs
+            if not plain:
+                input_grads = fn.backward(ns, g, *ns.inputs(fn))
+            elif len(inputs) == 1:  # the plain walk: ndarrays, one and two inputs spelled out
+                input_grads = fn.backward(ns, g, inputs[0].data)
+            elif len(inputs) == 2:
+                input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
+            else:
+                input_grads = fn.backward(ns, g, *[i.data for i in inputs])
             if input_grads.__class__ is not tuple:
                 input_grads = (input_grads,)
-            for i, (inp, ig) in enumerate(zip(fn.inputs, input_grads)):
+            if len(input_grads) != len(inputs):
+                raise RuntimeError(
+                    f"backward: the rule of {fn.name} returned {len(input_grads)} gradients for "
+                    f"{len(inputs)} inputs"
+                )
+            for i, (inp, ig) in enumerate(zip(inputs, input_grads)):
                 if ig is None or not inp._requires_grad:
                     continue
                 # .data's attributes rather than Tensor's properties: this loop runs for every edge
                 like = inp.data
-                if ig.shape != like.shape or ig.dtype != like.dtype:
-                    ig = _conform(ig, like)
-                if anomaly and np.isnan(ig.data if create_graph else ig).any():
+                if ig.shape != like.shape:  # the gradient of a broadcast: summed back, here only
+                    ig = ns.sum_to_shape(ig, like.shape)
+                if ig.dtype != like.dtype:
+                    ig = ns.cast(ig, like.dtype)
+                if anomaly and np.isnan(ns.value(ig)).any():
                     raise FloatingPointError(
                         f"detect_anomaly: the backward of {fn.name} produced NaN in the gradient "
                         f"of its input {i} (shape {inp.shape})"
@@ -349,16 +384,18 @@ def _run_backward(
                 grads[key] = grads[key] + ig if key in grads else ig
             if not retain_graph:
                 fn._free()
-    if not create_graph:
-        found = {key: Tensor._make(g) for key, g in found.items()}
+    if not ns.records:
+        found = {key: Tensor._make(ns.value(g)) for key, g in found.items()}
     return found
 
 
-def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> None:
-    """Add ``g`` (a Tensor under ``create_graph``, else an ndarray) into the leaf's ``.grad``."""
-    if create_graph:
+def _accumulate(t: Tensor, g: Any, ns: Interpreter, handed_out: set[int]) -> None:
+    """Add ``g`` (a value of ``ns``: a Tensor if it records, else an array) into the leaf's ``.grad``."""
+    if ns.records:
         t.grad = g if t.grad is None else t.grad + g
-    elif t.grad is not None:
+        return
+    g = ns.value(g)
+    if t.grad is not None:
         t.grad = Tensor._make(t.grad.data + g)
     else:  # .grad owns its memory, writable: optimisers update it in place
         if id(g) in handed_out or not g.flags.owndata:
@@ -516,5 +553,4 @@ def gradcheck(
     return False
 
 
-from chainrule import ops as _ops  # noqa: E402  (ops build on Function, defined above)
-from chainrule.ops.reduce import broadcast_axes as _broadcast_axes  # noqa: E402
+from chainrule.interpreters import NUMPY as _NUMPY, TENSOR as _TENSOR, Interpreter  # noqa: E402

@@ -440,50 +440,52 @@ def test_a_missing_backward_rule_fails_naming_the_op():
         _NoBackward.apply(x).sum().backward()
 
 
-class _CubeWithBothRules(Function):
-    """x^3 with a recorded rule and a NumPy rule, each logging that it ran."""
+class _Cube(Function):
+    """x^3, its one rule logging which interpreter ran it."""
 
     calls: list[str] = []
 
     def forward(self, a):
         return a**3
 
-    def backward(self, grad):
-        _CubeWithBothRules.calls.append("backward")
-        return grad * 3.0 * self.inputs[0] * self.inputs[0]
-
-    def backward_numpy(self, grad):
-        _CubeWithBothRules.calls.append("backward_numpy")
-        return grad * 3.0 * self.inputs[0].data ** 2
+    def backward(self, ns, grad, a):
+        _Cube.calls.append(ns.name)
+        return grad * 3.0 * a * a
 
 
-class _SquareWithTensorRuleOnly(Function):
-    def forward(self, a):
-        return a * a
-
-    def backward(self, grad):
-        return grad * 2.0 * self.inputs[0]
-
-
-def test_a_plain_backward_uses_the_numpy_rule_and_create_graph_the_recorded_one():
+def test_a_plain_backward_runs_the_rule_on_numpy_and_create_graph_on_tensors():
     x = leaf([1.0, 2.0])
-    _CubeWithBothRules.calls.clear()
-    _CubeWithBothRules.apply(x).sum().backward()
-    assert _CubeWithBothRules.calls == ["backward_numpy"]
+    _Cube.calls.clear()
+    _Cube.apply(x).sum().backward()
+    assert _Cube.calls == ["numpy"]
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
-    (g,) = cr.grad(_CubeWithBothRules.apply(x).sum(), x, create_graph=True)
-    assert _CubeWithBothRules.calls == ["backward_numpy", "backward"]
+    (g,) = cr.grad(_Cube.apply(x).sum(), x, create_graph=True)
+    assert _Cube.calls == ["numpy", "tensor"]
     assert g.requires_grad
     (h,) = cr.grad(g.sum(), x)
     np.testing.assert_allclose(h.numpy(), [6.0, 12.0])
 
 
-def test_a_function_with_only_a_tensor_rule_works_in_a_plain_backward():
-    x = leaf([1.5, -2.0])
-    (_SquareWithTensorRuleOnly.apply(x) * 2.0).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [6.0, -8.0])
-    (g,) = cr.grad(_SquareWithTensorRuleOnly.apply(x).sum(), x)
-    np.testing.assert_allclose(g.numpy(), [3.0, -4.0])
+def test_a_rule_in_the_old_form_is_refused_when_the_class_is_defined():
+    with pytest.raises(TypeError, match=r"_OldStyle.backward\(self, grad\).*backward\(self, ns, grad, \*inputs\)"):
+        class _OldStyle(Function):
+            def forward(self, a):
+                return a * a
+
+            def backward(self, grad):
+                return grad * 2.0 * self.inputs[0]
+
+
+def test_a_rule_returning_the_wrong_number_of_gradients_fails_naming_the_op():
+    class _TwoForOne(Function):
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, ns, grad, a):
+            return grad, grad
+
+    with pytest.raises(RuntimeError, match="the rule of _TwoForOne returned 2 gradients for 1 inputs"):
+        _TwoForOne.apply(leaf([1.0])).sum().backward()
 
 
 def test_a_plain_backward_of_an_mlp_records_no_node(monkeypatch):
@@ -554,13 +556,13 @@ class _WrongSquare(Function):
     def forward(self, a):
         return a * a
 
-    def backward(self, grad):
-        return grad * self.inputs[0]
+    def backward(self, ns, grad, a):
+        return grad * a
 
 
 class _RightSquare(_WrongSquare):
-    def backward(self, grad):
-        return grad * self.inputs[0] * 2.0
+    def backward(self, ns, grad, a):
+        return grad * a * 2.0
 
 
 def test_gradcheck_passes_a_correct_function():

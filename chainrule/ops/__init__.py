@@ -10,7 +10,7 @@ from chainrule.ops.shape import (
     split, squeeze, stack, swapaxes, transpose, unsqueeze, unwrap_index,
 )
 from chainrule.ops.reduce import (
-    argmax, argmin, logsumexp, log_softmax, max, mean, min, softmax, std, sum, sum_to_shape, var,
+    argmax, argmin, logsumexp, log_softmax, max, mean, min, softmax, std, sum, var,
 )
 from chainrule.ops.linalg import dot, linear, matmul, outer
 from chainrule.ops.recurrent import gru_cell, lstm_cell, recurrent_layer, rnn_cell

@@ -20,9 +20,9 @@ and the derivatives of each of the three are again made of the three (all are sl
 trilinear form <conv(x, w), gy>). So every backward below is written with these Functions, and
 ``create_graph=True`` gives exact higher-order gradients at the same cost class as the first.
 col2im, the scatter-add of cols back onto the input, loops over the kernel offsets only (kh * kw
-strided adds), never over the batch, pixels or output positions. In a plain backward
-(``create_graph=False``) ``Conv.backward_numpy`` calls the same NumPy helpers directly, sharing
-the reshaped gradient and the cols saved by the forward.
+strided adds), never over the batch, pixels or output positions. Each rule binds these
+Functions through its interpreter: a plain backward runs their NumPy forwards directly (the
+weight gradient reusing the cols saved by the forward), a recorded one makes them graph nodes.
 
 Pooling loops over the kernel offsets only: each offset is one strided view of the (padded)
 input, in the input's own memory layout (channels never mix), and a few whole-array ufuncs.
@@ -53,7 +53,7 @@ from numpy.lib.stride_tricks import as_strided
 from chainrule.autograd import Function
 from chainrule.ops.elementwise import lift
 from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import mean, sum as reduce_sum
+from chainrule.ops.reduce import mean
 from chainrule.ops.shape import broadcast_to, index, reshape, transpose
 from chainrule.tensor import Tensor
 
@@ -341,8 +341,8 @@ def _weight_grad(rows: np.ndarray, cols: np.ndarray, g: Windows) -> np.ndarray:
 class Conv(Function):
     """y = conv(x, w) + b: im2col and one GEMM.
 
-    Keeps the cols (kernel-size times the input) while the graph lives, so that the weight
-    gradient is one GEMM with no second im2col; they go with the graph after backward.
+    Keeps the cols (kernel-size times the input) while the graph lives, so that a plain backward's
+    weight gradient is one GEMM with no second im2col; they go with the graph after backward.
     """
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
@@ -351,26 +351,15 @@ class Conv(Function):
         self.cols = _im2col(x, geometry) if cols is None else cols
         return _conv(self.cols, w, b, geometry)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        # create_graph: gradients that can be differentiated again
-        x, w = self.inputs[0], self.inputs[1]
+    def backward(self, ns, grad, x, w, b=None):
         g = self.geometry
-        need_b = len(self.inputs) == 3 and self.inputs[2]._requires_grad
-        gx = ConvInputGrad.apply(grad, w, geometry=g) if x._requires_grad else None
-        gw = ConvWeightGrad.apply(x, grad, geometry=g, cols=self.cols) if w._requires_grad else None
-        gb = reduce_sum(grad, (0, *range(2, grad.ndim))) if need_b else None
-        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        # a plain backward: one reshape of grad for all three
-        x, w = self.inputs[0], self.inputs[1]
-        g = self.geometry
-        rows = _rows(grad, g)
-        gx = _input_grad(rows, w.data, g) if x._requires_grad else None
-        gw = _weight_grad(rows, self.cols, g) if w._requires_grad else None
-        if len(self.inputs) == 2:
+        gx = ns.bind(ConvInputGrad, grad, w, geometry=g) if self.needs(0) else None
+        gw = None
+        if self.needs(1):
+            gw = ns.bind(ConvWeightGrad, x, grad, geometry=g, cols=ns.cache(self.cols))
+        if b is None:
             return gx, gw
-        return gx, gw, (rows.sum(axis=1).reshape(-1) if self.inputs[2]._requires_grad else None)
+        return gx, gw, (ns.sum(grad, (0, *range(2, grad.ndim))) if self.needs(2) else None)
 
 
 class ConvInputGrad(Function):
@@ -383,12 +372,10 @@ class ConvInputGrad(Function):
         self.geometry = geometry
         return _input_grad(_rows(gy, geometry), w, geometry)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        gy, w = self.inputs
+    def backward(self, ns, grad, gy, w):
         g = self.geometry
-        cols = _im2col(grad.data, g)  # shared by both gradients
-        d_gy = Conv.apply(grad, w, geometry=g, cols=cols) if gy._requires_grad else None
-        d_w = ConvWeightGrad.apply(grad, gy, geometry=g, cols=cols) if w._requires_grad else None
+        d_gy = ns.bind(Conv, grad, w, geometry=g) if self.needs(0) else None
+        d_w = ns.bind(ConvWeightGrad, grad, gy, geometry=g) if self.needs(1) else None
         return d_gy, d_w
 
 
@@ -401,11 +388,10 @@ class ConvWeightGrad(Function):
         self.cols = _im2col(x, geometry) if cols is None else cols
         return _weight_grad(_rows(gy, geometry), self.cols, geometry)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        x, gy = self.inputs
+    def backward(self, ns, grad, x, gy):
         g = self.geometry
-        d_x = ConvInputGrad.apply(gy, grad, geometry=g) if x._requires_grad else None
-        d_gy = Conv.apply(x, grad, geometry=g, cols=self.cols) if gy._requires_grad else None
+        d_x = ns.bind(ConvInputGrad, gy, grad, geometry=g) if self.needs(0) else None
+        d_gy = ns.bind(Conv, x, grad, geometry=g, cols=ns.cache(self.cols)) if self.needs(1) else None
         return d_x, d_gy
 
 
@@ -432,8 +418,8 @@ class MaxPool(Function):
         self.geometry, self.arg = g, arg
         return best
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return MaxPoolScatter.apply(grad, geometry=self.geometry, arg=self.arg)
+    def backward(self, ns, grad, x):
+        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=self.arg)
 
 
 class MaxPoolScatter(Function):
@@ -448,8 +434,8 @@ class MaxPoolScatter(Function):
             out[(slice(None), slice(None), *where)] += grad * (arg == k)
         return out[(slice(None), slice(None), *g.interior())]
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return MaxPoolGather.apply(grad, geometry=self.geometry, arg=self.arg)
+    def backward(self, ns, grad, gy):
+        return ns.bind(MaxPoolGather, grad, geometry=self.geometry, arg=self.arg)
 
 
 class MaxPoolGather(Function):
@@ -464,8 +450,8 @@ class MaxPoolGather(Function):
             out += ap[(slice(None), slice(None), *where)] * (arg == k)
         return out
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return MaxPoolScatter.apply(grad, geometry=self.geometry, arg=self.arg)
+    def backward(self, ns, grad, a):
+        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=self.arg)
 
 
 class AvgPool(Function):
@@ -485,8 +471,8 @@ class AvgPool(Function):
         total /= divisor
         return total
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return AvgPoolAdjoint.apply(grad, geometry=self.geometry, divisor=self.divisor)
+    def backward(self, ns, grad, x):
+        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=self.divisor)
 
 
 class AvgPoolAdjoint(Function):
@@ -501,8 +487,8 @@ class AvgPoolAdjoint(Function):
             out[(slice(None), slice(None), *where)] += share
         return out[(slice(None), slice(None), *g.interior())]
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return AvgPool.apply(grad, geometry=self.geometry, divisor=self.divisor)
+    def backward(self, ns, grad, gy):
+        return ns.bind(AvgPool, grad, geometry=self.geometry, divisor=self.divisor)
 
 
 # ------------------------------------------------------------------ convolution API

@@ -1,9 +1,9 @@
 """Elementwise operations: arithmetic, exp/log, trigonometry, activations, comparisons.
 
-Primitives carry a backward rule next to their forward; the rest (sqrt, abs, maximum, elu, gelu,
-...) are composed from primitives and get their gradients for free. Broadcasting is undone by
-the graph walk (``autograd._conform``), so a backward here returns gradients of the output's
-shape.
+Primitives carry a backward rule next to their forward, written once against an interpreter
+``ns`` (see ``chainrule.interpreters``); the rest (sqrt, abs, maximum, elu, gelu, ...) are
+composed from primitives and get their gradients for free. Broadcasting is undone by the graph
+walk, so a rule here returns gradients of the output's shape.
 """
 
 from __future__ import annotations
@@ -53,10 +53,6 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def _constant(array: np.ndarray) -> Tensor:
-    return Tensor._make(array)
-
-
 # ------------------------------------------------------------------ arithmetic
 
 
@@ -64,10 +60,8 @@ class Add(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+    def backward(self, ns, grad, a, b):
         return grad, grad
-
-    backward_numpy = backward  # passes the gradient through: the same on arrays
 
 
 class Sub(Function):
@@ -76,24 +70,16 @@ class Sub(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
-        return grad, neg(grad)
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return grad, (-grad if self.inputs[1]._requires_grad else None)
+    def backward(self, ns, grad, a, b):
+        return grad, (-grad if self.needs(1) else None)
 
 
 class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
-        a, b = self.inputs
-        return (grad * b if a._requires_grad else None), (grad * a if b._requires_grad else None)
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        a, b = self.inputs
-        return (grad * b.data if a._requires_grad else None), (grad * a.data if b._requires_grad else None)
+    def backward(self, ns, grad, a, b):
+        return (grad * b if self.needs(0) else None), (grad * a if self.needs(1) else None)
 
 
 class Div(Function):
@@ -102,20 +88,16 @@ class Div(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a / b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
-        _, b = self.inputs
-        grad_a = grad / b
-        return grad_a, (neg(grad_a * self.output) if b._requires_grad else None)
+    def backward(self, ns, grad, a, b):
+        grad_a = grad / b  # d(a/b)/db = -(a/b)/b: reuse grad/b and the saved output
+        return grad_a, (-(grad_a * ns.output(self)) if self.needs(1) else None)
 
 
 class Neg(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return neg(grad)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, ns, grad, a):
         return -grad
 
 
@@ -126,12 +108,11 @@ class PowScalar(Function):
         self.exponent = exponent
         return a**exponent
 
-    def backward(self, grad: Tensor) -> Tensor:
-        (a,) = self.inputs
+    def backward(self, ns, grad, a):
         p = self.exponent
         if p == 2:
             return grad * (a * 2.0)
-        return grad * (pow(a, p - 1) * p)
+        return grad * (a ** (p - 1) * p)
 
 
 class Pow(Function):
@@ -142,14 +123,13 @@ class Pow(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a**b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
-        grad_a = grad * b * pow(a, b - 1.0) if a._requires_grad else None
+    def backward(self, ns, grad, a, b):
+        grad_a = grad * b * a ** (b - 1.0) if self.needs(0) else None
         grad_b = None
-        if b._requires_grad:  # d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0)
-            positive = _constant(a.data > 0)
-            safe_log = log(where(positive, a, 1.0))
-            grad_b = where(positive, grad * self.output * safe_log, 0.0)
+        if self.needs(1):  # d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0)
+            positive = a > 0
+            safe_log = ns.log(ns.where(positive, a, 1.0))
+            grad_b = ns.where(positive, grad * ns.output(self) * safe_log, 0.0)
         return grad_a, grad_b
 
 
@@ -203,43 +183,40 @@ class Exp(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.exp(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return grad * self.output
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        return grad * self.output.data
+    def backward(self, ns, grad, a):
+        return grad * ns.output(self)
 
 
 class Log(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return grad / self.inputs[0]
+    def backward(self, ns, grad, a):
+        return grad / a
 
 
 class Log1p(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log1p(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return grad / (self.inputs[0] + 1.0)
+    def backward(self, ns, grad, a):
+        return grad / (a + 1.0)
 
 
 class Sin(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.sin(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return grad * cos(self.inputs[0])
+    def backward(self, ns, grad, a):
+        return grad * ns.cos(a)
 
 
 class Cos(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.cos(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return neg(grad * sin(self.inputs[0]))
+    def backward(self, ns, grad, a):
+        return -(grad * ns.sin(a))
 
 
 class Tanh(Function):
@@ -248,12 +225,8 @@ class Tanh(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.tanh(a)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        y = self.output
-        return grad * (1.0 - y * y)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        y = self.output.data
+    def backward(self, ns, grad, a):
+        y = ns.output(self)
         return grad * (1.0 - y * y)
 
 
@@ -264,12 +237,8 @@ class Sigmoid(Function):
         # 1 / (1 + e^-x) = exp(-log(1 + e^-x)); logaddexp never overflows, for any |x|
         return np.exp(-np.logaddexp(0, -a)).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        y = self.output
-        return grad * (y * (1.0 - y))
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        y = self.output.data
+    def backward(self, ns, grad, a):
+        y = ns.output(self)
         return grad * (y * (1.0 - y))
 
 
@@ -277,12 +246,8 @@ class Relu(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        a = self.inputs[0].data
-        return grad * _constant((a > 0).astype(a.dtype))
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        return grad * (self.inputs[0].data > 0)
+    def backward(self, ns, grad, a):
+        return grad * (a > 0)  # the mask is a constant: 0 where a <= 0 (0 at 0, as PyTorch)
 
 
 class Softplus(Function):
@@ -292,9 +257,8 @@ class Softplus(Function):
             return np.logaddexp(0, a).astype(a.dtype, copy=False)
         return (np.logaddexp(0, a * beta) / beta).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        x = self.inputs[0]
-        return grad * sigmoid(x if self.beta == 1 else x * self.beta)
+    def backward(self, ns, grad, a):
+        return grad * ns.sigmoid(a if self.beta == 1 else a * self.beta)
 
 
 class Step(Function):
@@ -307,7 +271,7 @@ class Step(Function):
     def forward(self, a: np.ndarray, value_at_zero: float) -> np.ndarray:
         return np.heaviside(a, value_at_zero).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor) -> Tensor:
+    def backward(self, ns, grad, a):
         return grad * 0.0
 
 
@@ -316,14 +280,15 @@ class Clip(Function):
         self.low, self.high = low, high
         return np.clip(a, low, high)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        a = self.inputs[0].data
-        inside = np.ones(a.shape, dtype=bool)
-        if self.low is not None:
-            inside &= a >= self.low
-        if self.high is not None:
-            inside &= a <= self.high
-        return grad * _constant(inside.astype(a.dtype))
+    def backward(self, ns, grad, a):
+        # the gradient passes where the value was inside the bounds (bounds included)
+        if self.low is None:
+            inside = a <= self.high
+        elif self.high is None:
+            inside = a >= self.low
+        else:
+            inside = (a >= self.low) & (a <= self.high)
+        return grad * inside
 
 
 class Where(Function):
@@ -331,12 +296,11 @@ class Where(Function):
         self.condition = condition
         return np.where(condition, a, b)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
-        c = _constant(self.condition)
+    def backward(self, ns, grad, a, b):
+        c = self.condition
         return (
-            where(c, grad, 0.0) if a._requires_grad else None,
-            where(c, 0.0, grad) if b._requires_grad else None,
+            ns.where(c, grad, 0.0) if self.needs(0) else None,
+            ns.where(c, 0.0, grad) if self.needs(1) else None,
         )
 
 
@@ -344,15 +308,15 @@ class Cast(Function):
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return a.astype(dtype)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return cast(grad, self.inputs[0].dtype)
+    def backward(self, ns, grad, a):
+        return ns.cast(grad, a.dtype)
 
 
 class Clone(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return a.copy()
 
-    def backward(self, grad: Tensor) -> Tensor:
+    def backward(self, ns, grad, a):
         return grad
 
 

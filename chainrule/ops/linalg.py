@@ -8,8 +8,7 @@ import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.ops.elementwise import _pair, lift
-from chainrule.ops.reduce import sum
-from chainrule.ops.shape import reshape, swapaxes, unsqueeze, squeeze
+from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor
 
 
@@ -26,39 +25,22 @@ class MatMul(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast") from None
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
-        need_a, need_b = a._requires_grad, b._requires_grad
+    def backward(self, ns, grad, a, b):
+        need_a, need_b = self.needs(0), self.needs(1)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if need_a else None), (grad * a if need_b else None)
-        if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
-            g = unsqueeze(grad, -2)  # (..., 1, m)
-            grad_a = matmul(g, swapaxes(b, -1, -2)) if need_a else None  # summed to (k,) by the walk
-            grad_b = matmul(reshape(a, (a.shape[0], 1)), g) if need_b else None
+        if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m); the walk sums grad_a's batch axes to (k,)
+            g = ns.reshape(grad, grad.shape[:-1] + (1, grad.shape[-1]))  # (..., 1, m)
+            grad_a = g @ ns.swapaxes(b, -1, -2) if need_a else None
+            grad_b = ns.reshape(a, (a.shape[0], 1)) @ g if need_b else None
             return grad_a, grad_b
         if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
-            g = unsqueeze(grad, -1)  # (..., n, 1)
-            grad_a = matmul(g, reshape(b, (1, b.shape[0]))) if need_a else None
-            grad_b = squeeze(matmul(swapaxes(a, -1, -2), g), -1) if need_b else None
+            g = ns.reshape(grad, grad.shape + (1,))  # (..., n, 1)
+            grad_a = g @ ns.reshape(b, (1, b.shape[0])) if need_a else None
+            grad_b = ns.reshape(ns.swapaxes(a, -1, -2) @ g, a.shape[:-2] + (a.shape[-1],)) if need_b else None
             return grad_a, grad_b
-        grad_a = matmul(grad, swapaxes(b, -1, -2)) if need_a else None
-        grad_b = matmul(swapaxes(a, -1, -2), grad) if need_b else None
-        return grad_a, grad_b
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        a_t, b_t = self.inputs
-        a, b = a_t.data, b_t.data
-        need_a, need_b = a_t._requires_grad, b_t._requires_grad
-        if a.ndim == 1 and b.ndim == 1:
-            return (grad * b if need_a else None), (grad * a if need_b else None)
-        if a.ndim == 1:  # the walk sums grad_a's batch axes to (k,)
-            g = grad[..., None, :]
-            return (g @ np.swapaxes(b, -1, -2) if need_a else None), (a[:, None] @ g if need_b else None)
-        if b.ndim == 1:
-            g = grad[..., None]
-            return (g @ b[None, :] if need_a else None), ((np.swapaxes(a, -1, -2) @ g)[..., 0] if need_b else None)
-        grad_a = grad @ np.swapaxes(b, -1, -2) if need_a else None
-        grad_b = np.swapaxes(a, -1, -2) @ grad if need_b else None
+        grad_a = grad @ ns.swapaxes(b, -1, -2) if need_a else None
+        grad_b = ns.swapaxes(a, -1, -2) @ grad if need_b else None
         return grad_a, grad_b
 
 
@@ -80,34 +62,18 @@ class Linear(Function):
             out += bias
         return out
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        x, weight = self.inputs[0], self.inputs[1]
-        grad_x = matmul(grad, weight) if x._requires_grad else None
+    def backward(self, ns, grad, x, weight, bias=None):
+        grad_x = grad @ weight if self.needs(0) else None
         grad_w = None
-        if weight._requires_grad:
-            g2 = reshape(grad, (-1, grad.shape[-1])) if grad.ndim != 2 else grad
-            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
-            grad_w = matmul(swapaxes(g2, 0, 1), x2)
-        if len(self.inputs) == 2:
-            return grad_x, grad_w
-        grad_b = None
-        if self.inputs[2]._requires_grad:
-            grad_b = sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
-        return grad_x, grad_w, grad_b
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        x, weight = self.inputs[0], self.inputs[1]
-        grad_x = grad @ weight.data if x._requires_grad else None
-        grad_w = None
-        if weight._requires_grad:
-            g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
-            x2 = x.data.reshape(-1, x.data.shape[-1]) if x.data.ndim != 2 else x.data
+        if self.needs(1):  # (out, in): summed over every leading axis of the input
+            g2 = ns.reshape(grad, (-1, grad.shape[-1])) if grad.ndim != 2 else grad
+            x2 = ns.reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
             grad_w = g2.T @ x2
-        if len(self.inputs) == 2:
+        if bias is None:
             return grad_x, grad_w
         grad_b = None
-        if self.inputs[2]._requires_grad:
-            grad_b = grad.sum(axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        if self.needs(2):
+            grad_b = ns.sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
         return grad_x, grad_w, grad_b
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.ops.reduce import softmax
 from chainrule.tensor import Tensor
 
 
@@ -20,8 +19,9 @@ class CrossEntropy(Function):
     by the summed weight of the targets, as PyTorch does.
 
     The one-hot target is never built: -log p at the target is one fancy index, and a smoothed
-    target adds the sum over classes. Forward keeps exp(x - max) and its row sums; backward is
-    ``softmax * row_weight - q w`` (scaled), with the subtraction made at the target entries only.
+    target adds the sum over classes. The forward keeps the softmax; the rule is
+    ``softmax * row_weight - q w`` (scaled), with the subtraction made at the target entries only
+    unless the target is smoothed.
     """
 
     def forward(
@@ -48,9 +48,8 @@ class CrossEntropy(Function):
         if label_smoothing:  # + eps/C sum_c w_c (-log softmax(x)_c)
             spread = log_z * (c if weight is None else weight.sum()) - spread
             per_sample = (1.0 - label_smoothing) * per_sample + (label_smoothing / c) * spread
-        self.exp, self.sum_exp, self.rows, self.target = exp, sum_exp, rows, target
-        self.weight, self.target_weight = weight, target_weight
-        self.label_smoothing, self.reduction = label_smoothing, reduction
+        self.probs = np.divide(exp, sum_exp, out=exp)  # the softmax: what the rule needs
+        self.weight, self.label_smoothing, self.reduction = weight, label_smoothing, reduction
         if reduction == "none":
             return per_sample
         total = per_sample.sum()
@@ -59,38 +58,32 @@ class CrossEntropy(Function):
         self.denominator = float(n if target_weight is None else target_weight.sum())
         return np.asarray(total / self.denominator, dtype=logits.dtype)
 
-    def _weighted_target(self) -> tuple[np.ndarray, np.ndarray]:
-        """The dense (N, C) target q w and its row sums (N, 1): what backward subtracts and scales by."""
-        n, c = self.exp.shape
-        eps = self.label_smoothing
-        w = np.ones(c, dtype=self.exp.dtype) if self.weight is None else self.weight
-        qw = np.empty((n, c), dtype=self.exp.dtype)
-        qw[:] = (eps / c) * w
-        qw[self.rows, self.target] += (1.0 - eps) * w[self.target]
-        return qw, qw.sum(axis=1, keepdims=True)
-
-    def _scale(self, grad: np.ndarray | Tensor) -> np.ndarray | Tensor:
-        """The output's gradient shaped to scale (N, C) rows: 0-d for mean/sum, (N, 1) for none."""
-        if self.reduction == "none":
-            return grad.reshape((-1, 1))
-        return grad * (1.0 / self.denominator) if self.reduction == "mean" else grad
-
-    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
-        # create_graph: d loss_i / d x_ic = softmax(x)_ic * sum_k (q w)_ik - (q w)_ic, differentiable in x
-        qw, row_weight = self._weighted_target()
-        probs = softmax(self.inputs[0], axis=1)
-        return (probs * Tensor._make(row_weight) - Tensor._make(qw)) * self._scale(grad), None
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray, None]:
-        scale = self._scale(grad)
-        if self.label_smoothing:
-            qw, row_weight = self._weighted_target()
-            return (self.exp * (row_weight / self.sum_exp) - qw) * scale, None
+    def backward(self, ns, grad, logits, target):
+        # d loss_i / d x_ic = (softmax(x)_ic sum_k (q w)_ik - (q w)_ic) * scale_i
+        n, c = logits.shape
+        probs = ns.residual(self.probs, lambda: ns.softmax(logits, 1))
+        eps, weight = self.label_smoothing, self.weight
+        # the class weight of each target (N,), a constant; None without class weights
+        target_weight = None if weight is None else ns.index(ns.const(weight), target)
+        if self.reduction == "none":  # the output's gradient, shaped to scale the (N, C) rows
+            scale = ns.reshape(grad, (n, 1))
+        elif self.reduction == "sum":
+            scale = grad
+        elif target_weight is None:
+            scale = grad * (1.0 / n)
+        else:  # the mean divides by the targets' summed weight, which depends on the batch's targets
+            scale = grad / ns.residual(self.denominator, lambda: ns.sum(target_weight, (0,)))
+        rows = np.arange(n)
+        if eps:  # the dense target q w, a constant: eps/C w everywhere, plus (1 - eps) w_t at the target
+            w = np.ones(c, dtype=probs.dtype) if weight is None else weight.astype(probs.dtype)
+            qw = ns.add_at(ns.broadcast_to(ns.const((eps / c) * w), (n, c)), (rows, target),
+                           ns.index(ns.const((1.0 - eps) * w), target))
+            return (probs * ns.sum(qw, (1,), keepdims=True) - qw) * scale, None
         # q w is w_t at the target and 0 elsewhere: scale the softmax, subtract at the targets
-        at_target = scale if self.target_weight is None else self.target_weight.reshape(-1, 1) * scale
-        local = self.exp * (at_target / self.sum_exp)
-        local[self.rows, self.target] -= at_target.reshape(-1)
-        return local, None
+        if target_weight is not None:
+            scale = ns.reshape(target_weight, (n, 1)) * scale
+        local = probs * scale
+        return ns.add_at(local, (rows, target), -ns.reshape(scale, (-1,))), None
 
 
 def cross_entropy_indices(

@@ -22,16 +22,17 @@ Two implementations with the same values and gradients:
   any order, and slow: about fifteen nodes per step and direction.
 - fused (``fused=True``, the default): ``RecurrentLayer``, one graph node for the whole layer. Its
   forward runs the time loop in NumPy, both directions at once (one batched GEMM
-  (directions, G*H, H) @ (directions, H, batch) per step), keeping the gate activations. A plain
-  backward (``backward_numpy``) is backpropagation through time in NumPy; ``backward``, used only
-  when the backward itself is being recorded (``create_graph=True``), recomputes the layer with the
-  composed ops and differentiates that, so higher-order gradients stay exact.
+  (directions, G*H, H) @ (directions, H, batch) per step), keeping the gate activations. Its
+  gradient rule is backpropagation through time, written once against an interpreter (see
+  ``chainrule.interpreters``): on NumPy arrays for a plain backward, on Tensors (recorded) for
+  ``create_graph=True``, where it recomputes the gate activations with the same forward code so
+  that higher-order gradients stay exact.
 
 Measured (float32, bidirectional GRU, hidden 6, 40 steps, batch 100, input 1, then Linear(480, 10)
 and cross-entropy; forward + backward per step, 5 alternating processes per variant on a busy
 2-core machine, one BLAS/torch thread): fused 10 ms median (8.4 best), composed 52 ms (39 best),
 PyTorch 2.13 eager 23 ms (16 best). So the fused layer is the default; the composed one stays as
-the reference and as the recorded (create_graph) path.
+the reference its tests compare against.
 
 Example:
     >>> import chainrule as cr
@@ -50,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import autograd
 from chainrule.autograd import Function
+from chainrule.interpreters import NUMPY
 from chainrule.ops.elementwise import lift, relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import concatenate, index, reshape, stack, swapaxes, transpose
@@ -192,11 +193,13 @@ def _composed_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
 
 
 def _sigmoid_scale(mode: str, hidden: int, dtype: np.dtype) -> np.ndarray | None:
-    """Per-column factors that let one ``tanh`` compute every gate: sigma(a) = (1 + tanh(a/2)) / 2.
+    """Per-row factors (G*H, 1) that let one ``tanh`` compute every gate: sigma(a) = (1 + tanh(a/2)) / 2.
 
-    The sigmoid gates' pre-activations are halved (exactly: a power of two) by scaling their columns
+    The sigmoid gates' pre-activations are halved (exactly: a power of two) by scaling their rows
     of the input projection and of ``W_hh``; after one tanh over all gates, ``act * scale + shift``
-    turns the sigmoid gates' tanh(a/2) into sigma(a) and leaves the tanh gates alone.
+    (shift = 1 - scale) turns the sigmoid gates' tanh(a/2) into sigma(a) and leaves the tanh gates
+    alone. The derivative of a gate with respect to its (unscaled) pre-activation a is then, for
+    both kinds, ``scale^2 - (gate - shift)^2``: sigma (1 - sigma) for scale 1/2, 1 - tanh^2 for 1.
     """
     if mode == "lstm":  # i, f sigmoid; g tanh; o sigmoid
         blocks = [0.5, 0.5, 1.0, 0.5]
@@ -204,7 +207,218 @@ def _sigmoid_scale(mode: str, hidden: int, dtype: np.dtype) -> np.ndarray | None
         blocks = [0.5, 0.5, 1.0]
     else:
         return None
-    return np.repeat(np.asarray(blocks, dtype=dtype), hidden)
+    return np.repeat(np.asarray(blocks, dtype=dtype), hidden)[:, None]
+
+
+class _Layout:
+    """The sizes of one call of a recurrent layer and how its inputs are split."""
+
+    def __init__(self, mode: str, bias: bool, batch_first: bool, x: Any, h0: Any, rest: tuple):
+        self.mode, self.bias, self.batch_first = mode, bias, batch_first
+        self.lstm = mode == "lstm"
+        self.c0 = rest[0] if self.lstm else None
+        params = rest[1:] if self.lstm else rest
+        per = 4 if bias else 2
+        self.directions = len(params) // per
+        self.w_ih = [params[d * per] for d in range(self.directions)]
+        self.w_hh = [params[d * per + 1] for d in range(self.directions)]
+        self.b_ih = [params[d * per + 2] for d in range(self.directions)] if bias else None
+        self.b_hh = [params[d * per + 3] for d in range(self.directions)] if bias else None
+        self.hidden = h0.shape[-1]
+        self.features = x.shape[-1]
+        self.batch, self.steps = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+        self.dtype = np.result_type(*(v.dtype for v in (x, h0, *rest)))
+
+
+def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str, Any]]:
+    """The layer's forward with interpreter ``ns``: the packed output and what the rule needs.
+
+    Everything is laid out (step, direction, features, batch): a step's state is (D, H, B) and its
+    gates (D, G*H, B), so every gate block is one contiguous run of H*B numbers per direction and
+    the elementwise work runs over long rows (gate blocks along the last axis, as in PyTorch's
+    layout, make rows of only H numbers: measured several times slower per call for H = 6).
+    ``W_hh`` multiplies from the left: (D, G*H, H) @ (D, H, B), every direction in one batched
+    GEMM. The reverse direction's step s is time T-1-s.
+    """
+    L = layout
+    mode, hidden, steps, dtype = L.mode, L.hidden, L.steps, L.dtype
+
+    def as_dtype(v):
+        return v if v.dtype == dtype else ns.cast(v, dtype)
+
+    scale = _sigmoid_scale(mode, hidden, dtype)
+    w_hh = as_dtype(ns.stack(L.w_hh))  # (D, G*H, H)
+    # the input projection of every step and direction, in step order: x (small) goes time-major
+    # first, so one batched GEMM (D, G*H, K) @ (T, D, K, B) writes pre (T, D, G*H, B) contiguously
+    # (projecting in the input's order and reordering the big result afterwards cost more than
+    # the rest of the forward with batch_first); the bias rides along as an input row of ones
+    xt = as_dtype(ns.transpose(x, (1, 2, 0) if L.batch_first else (0, 2, 1)))  # (T, I, B)
+    xs = [xt] if L.directions == 1 else [xt, ns.index(xt, slice(None, None, -1))]
+    xs = ns.stack(xs, axis=1)  # (T, D, I, B)
+    w_in = as_dtype(ns.stack(L.w_ih))  # (D, G*H, I), then [W_ih | b] (D, G*H, K)
+    folded = None  # a recurrent bias added inside the loop (GRU only: b_hn sits inside r * (.))
+    if L.bias:
+        xs = ns.concat([xs, ns.const(np.ones((steps, L.directions, 1, L.batch), dtype=dtype))], axis=2)
+        b_in = as_dtype(ns.stack(L.b_ih))
+        b_hh = as_dtype(ns.stack(L.b_hh))
+        if mode == "gru":
+            folded = ns.reshape(b_hh, b_hh.shape + (1,))
+        else:  # RNN and LSTM add b_ih + b_hh to the same pre-activation: fold it in here
+            b_in = b_in + b_hh
+        w_in = ns.concat([w_in, ns.reshape(b_in, b_in.shape + (1,))], axis=2)
+    if scale is not None:  # exact (powers of two): as scaling the pre-activations themselves
+        w_in = w_in * scale
+        w_hh = w_hh * scale
+        if folded is not None:
+            folded = folded * scale
+    # an outer product when K = 1: OpenBLAS's GEMM with inner dimension 1 is ~15x slower
+    pre = w_in * xs if xs.shape[2] == 1 else w_in @ xs  # pre[s, d]: what direction d adds at step s
+
+    # the states in C order: NumPy's elementwise results follow their operands' layout, and a
+    # transposed start would make every later step's state strided (measured 2x slower)
+    h = ns.contiguous(ns.transpose(as_dtype(h0), (0, 2, 1)))  # (D, H, B)
+    hs = ns.steps(steps + 1)  # hs[s]: the state before step s
+    hs[0] = h
+    saved: dict[str, Any] = {"xs": xs, "hs": hs}
+    if mode == "lstm":
+        shift = 1.0 - scale
+        c = ns.contiguous(ns.transpose(as_dtype(L.c0), (0, 2, 1)))
+        # the gate activations overwrite the input projection, step by step (one big array fewer)
+        acts, cs, tanh_c = ns.steps(steps, rows=pre), ns.steps(steps + 1), ns.steps(steps)
+        cs[0] = c
+        for s in range(steps):
+            a = ns.itanh(ns.iadd(acts[s], w_hh @ h))  # every gate at once, then sigma for i, f, o
+            a = ns.iadd(ns.imul(a, scale), shift)
+            i, f, g, o = (a[:, k * hidden : (k + 1) * hidden] for k in range(4))
+            c = ns.iadd(f * c, i * g)  # c' = f * c + i * g
+            tc = ns.tanh(c)
+            h = o * tc  # h' = o * tanh(c')
+            acts[s], cs[s + 1], tanh_c[s], hs[s + 1] = a, c, tc, h
+        saved.update(acts=acts, cs=cs, tanh_c=tanh_c)
+    elif mode == "gru":
+        rzs, ns_, ghns = ns.steps(steps), ns.steps(steps), ns.steps(steps)
+        for s in range(steps):
+            gh = w_hh @ h
+            if folded is not None:
+                gh = ns.iadd(gh, folded)
+            p = pre[s]
+            rz = ns.tanh(p[:, : 2 * hidden] + gh[:, : 2 * hidden])  # of half of the pre-activation
+            rz = ns.iadd(ns.imul(rz, 0.5), 0.5)  # sigma(a) = (1 + tanh(a/2)) / 2
+            r, z = rz[:, :hidden], rz[:, hidden:]
+            ghn = gh[:, 2 * hidden :]
+            n = ns.tanh(ns.iadd(r * ghn, p[:, 2 * hidden :]))  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+            h = ns.iadd(z * (h - n), n)  # h' = n + z * (h - n)
+            rzs[s], ns_[s], ghns[s], hs[s + 1] = rz, n, ghn, h
+        saved.update(rz=rzs, n=ns_, ghn=ghns)
+    else:
+        act = ns.tanh if mode == "rnn_tanh" else ns.relu
+        for s in range(steps):
+            h = act(ns.iadd(w_hh @ h, pre[s]))
+            hs[s + 1] = h
+
+    # the packed output: steps 0..T-1 the layer's output (T, B, D*H), step T h_n, step T+1 c_n
+    def state_row(v):  # (D, H, B) -> (1, B, D*H), the directions side by side
+        return ns.reshape(ns.transpose(v, (2, 0, 1)), (1, L.batch, L.directions * hidden))
+
+    by_step = hs.stack()[1:]  # (T, D, H, B)
+    out = [ns.transpose(by_step[:, 0], (0, 2, 1))]
+    if L.directions == 2:  # back into time order
+        out.append(ns.transpose(ns.index(by_step[:, 1], slice(None, None, -1)), (0, 2, 1)))
+    pieces = [out[0] if L.directions == 1 else ns.concat(out, axis=2), state_row(h)]
+    if mode == "lstm":
+        pieces.append(state_row(c))
+    packed = ns.concat(pieces, axis=0)  # (T + extra, B, D*H)
+    return (ns.swapaxes(packed, 0, 1) if L.batch_first else packed), saved
+
+
+def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs: Sequence[bool]) -> tuple:
+    """Backpropagation through time with interpreter ``ns``: one gradient (or None) per input."""
+    L = layout
+    mode, hidden, steps, directions, dtype = L.mode, L.hidden, L.steps, L.directions, L.dtype
+    hs = saved["hs"]
+    gt = ns.swapaxes(grad, 0, 1) if L.batch_first else grad  # (T + extra, B, D*H)
+    if gt.dtype != dtype:
+        gt = ns.cast(gt, dtype)
+
+    def state_grad(row):  # the gradient of h_n (or c_n), (B, D*H), as (D, H, B) in C order
+        return ns.contiguous(ns.transpose(ns.reshape(row, (L.batch, directions, hidden)), (1, 2, 0)))
+
+    # the gradient reaching each step's output from above, in each direction's step order
+    dys = [ns.transpose(gt[:steps, :, :hidden], (0, 2, 1))]
+    if directions == 2:
+        dys.append(ns.transpose(gt[steps - 1 :: -1, :, hidden:], (0, 2, 1)))
+    dys = ns.stack(dys, axis=1)  # (T, D, H, B)
+    dh = state_grad(gt[steps])
+    w_hh_t = ns.stack([w.T for w in L.w_hh])  # (D, H, G*H)
+    if w_hh_t.dtype != dtype:
+        w_hh_t = ns.cast(w_hh_t, dtype)
+    dpres = ns.steps(steps)  # d loss / d pre-activation, per step
+    dghs = dpres  # d loss / d (W_hh h + b_hh): the same except for the GRU's n block
+    dw_hh = None  # d loss / d W_hh, summed over the steps inside the loop (each step's factors in cache)
+    dc = None
+    if mode == "lstm":
+        # a gate's derivative with respect to its pre-activation, from the gate's value v:
+        # (1 - v) (v + 2 scale - 1): sigma (1 - sigma) for the sigmoid gates, 1 - tanh^2 for g
+        offset = 2.0 * _sigmoid_scale(mode, hidden, dtype) - 1.0
+        dc = state_grad(gt[steps + 1])
+    elif mode == "gru":
+        dghs = ns.steps(steps)
+    for s in range(steps - 1, -1, -1):
+        # in place from the second step on: dh is then the rule's own (the first is the gradient's)
+        dh = dh + dys[s] if s == steps - 1 else ns.iadd(dh, dys[s])
+        h_prev = hs[s]
+        if mode == "lstm":
+            a, tc = saved["acts"][s], saved["tanh_c"][s]
+            i, f, g, o = (a[:, k * hidden : (k + 1) * hidden] for k in range(4))
+            dc = dc + dh * o * (1.0 - tc * tc)  # h = o * tanh(c); a new array, as dh
+            # d loss / d gate value (c = f c_prev + i g), stored as this step's row, then through
+            # the gates' sigma and tanh in place
+            dv = dpres.concat(s, [dc * g, dc * saved["cs"][s], dc * i, dh * tc], axis=1)
+            dc = ns.imul(dc, f)
+            dpres[s] = dgh = ns.imul(ns.imul(dv, 1.0 - a), a + offset)
+            dh_direct = None
+        elif mode == "gru":
+            rz, n, ghn = saved["rz"][s], saved["n"][s], saved["ghn"][s]
+            r, z = rz[:, :hidden], rz[:, hidden:]
+            dz = dh * (h_prev - n)  # h' = n + z * (h - n)
+            dn = dh * (1.0 - z) * (1.0 - n * n)  # d n, then through its tanh
+            drz = ns.concat([dn * ghn, dz], axis=1) * (rz * (1.0 - rz))  # n = tanh(. + r * gh_n)
+            dpres.concat(s, [drz, dn], axis=1)
+            dgh = dghs.concat(s, [drz, dn * r], axis=1)
+            dh_direct = dh * z  # the direct path h -> h'
+        else:
+            h = hs[s + 1]
+            dpres[s] = dgh = dh * (1.0 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
+            dh_direct = None
+        step_w = dgh @ ns.swapaxes(h_prev, 1, 2)
+        dw_hh = step_w if dw_hh is None else ns.iadd(dw_hh, step_w)
+        dh = w_hh_t @ dgh if dh_direct is None else ns.iadd(dh_direct, w_hh_t @ dgh)
+
+    # the input weights' gradients (and the input biases', from the ones row of xs) and the
+    # input's: batched GEMMs in step order, as in the forward
+    dpre = dpres.stack()  # (T, D, G*H, B)
+    dw_in = ns.sum(dpre @ ns.swapaxes(saved["xs"], 2, 3), (0,))  # (D, G*H, K)
+    grads: list[Any] = []
+    if needs[0]:
+        w_ih_t = ns.stack([w.T for w in L.w_ih])  # (D, I, G*H)
+        dxs = w_ih_t @ dpre  # (T, D, I, B)
+        dx = dxs[:, 0] if directions == 1 else dxs[:, 0] + ns.index(dxs[:, 1], slice(None, None, -1))
+        grads.append(ns.transpose(dx, (2, 0, 1) if L.batch_first else (0, 2, 1)))  # time order
+    else:
+        grads.append(None)
+    grads.append(ns.transpose(dh, (0, 2, 1)) if needs[1] else None)
+    if L.lstm:
+        grads.append(ns.transpose(dc, (0, 2, 1)) if needs[2] else None)
+    features = L.features
+    for d in range(directions):
+        grads.append(dw_in[d, :, :features])
+        grads.append(dw_hh[d])
+        if L.bias:
+            db_ih = dw_in[d, :, features]
+            grads.append(db_ih)
+            # RNN and LSTM: b_hh enters the same sum as b_ih; GRU: dgh differs in the n block
+            grads.append(ns.sum(dghs.stack()[:, d], (0, 2)) if mode == "gru" else db_ih)
+    return tuple(grads)
 
 
 class RecurrentLayer(Function):
@@ -215,332 +429,26 @@ class RecurrentLayer(Function):
     steps 0..T-1 are the layer's output (T, B, D*H) (or (B, T, D*H) with ``batch_first``), step T
     holds h_n and step T+1 c_n, each with the directions side by side; ``_unpack`` takes it apart.
 
-    Inside, the arrays are laid out (direction, features, batch): a step's state is (D, H, B) and
-    its gates (D, G*H, B), so every gate block is one contiguous run of H*B numbers per direction
-    and the elementwise work runs over long contiguous rows (gate blocks along the last axis, as in
-    PyTorch's layout, make rows of only H numbers: measured several times slower per call for H = 6).
-    ``W_hh`` multiplies from the left: (D, G*H, H) @ (D, H, B), both directions in one batched GEMM.
-
-    Timings against the composed layer and PyTorch: see the module docstring.
+    The forward (``_layer_forward``) and the rule, backpropagation through time
+    (``_layer_backward``), are each written once against an interpreter: the forward runs on
+    NumPy and keeps the gate activations; the rule reads them in a plain backward and, when it is
+    recorded or traced, recomputes them with the forward on its own interpreter, so that gradients
+    of gradients are exact. Timings against the composed layer and PyTorch: see the module docstring.
     """
 
     def forward(self, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray, mode: str, bias: bool,
                 batch_first: bool) -> np.ndarray:
-        lstm = mode == "lstm"
-        c0 = rest[0] if lstm else None
-        params = rest[1:] if lstm else rest
-        per = 4 if bias else 2
-        directions = len(params) // per
-        w_ih = [params[d * per] for d in range(directions)]
-        w_hh = [params[d * per + 1] for d in range(directions)]
-        hidden = h0.shape[-1]
-        dtype = np.result_type(x, h0, *params)
-        batch, steps = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-
-        folded = None  # a recurrent bias added inside the loop (GRU only: b_hn sits inside r * (.))
-        b_in = None
-        if bias:
-            b_in = np.stack([params[d * per + 2] for d in range(directions)])
-            b_hh = np.stack([params[d * per + 3] for d in range(directions)])
-            if mode == "gru":
-                folded = b_hh[:, :, None]
-            else:  # RNN and LSTM add b_ih + b_hh to the same pre-activation: fold it in here
-                b_in = b_in + b_hh
-        scale = _sigmoid_scale(mode, hidden, dtype)
-        w_hh_s = np.stack(w_hh).astype(dtype, copy=False)  # (D, G*H, H)
-        # the input projection of every step and direction, in step order: x (small) goes time-major
-        # first, so one batched GEMM (D, G*H, K) @ (T, D, K, B) writes pre (T, D, G*H, B) contiguously
-        # (projecting in the input's order and reordering the big result afterwards cost more than
-        # the rest of the forward with batch_first); the bias rides along as an input row of ones
-        xs = self.xs = _inputs_by_step(x, directions, batch_first, bias, dtype)  # (T, D, K, B)
-        w_in = np.stack(w_ih).astype(dtype, copy=False)  # (D, G*H, I), then [W_ih | b] (D, G*H, K)
-        if bias:
-            w_in = np.concatenate([w_in, b_in[:, :, None]], axis=2)
-        if scale is not None:
-            scale = scale[:, None]
-            w_in *= scale  # exact (powers of two): as scaling pre itself
-            w_hh_s = w_hh_s * scale
-            if folded is not None:
-                folded = folded * scale
-        if xs.shape[2] == 1:  # an outer product: OpenBLAS's GEMM with inner dimension 1 is ~15x slower
-            pre = np.multiply(w_in, xs)
-        else:
-            pre = np.matmul(w_in, xs)  # pre[s, d]: what direction d adds at its step s, (G*H, B)
-
-        hs = np.empty((steps + 1, directions, hidden, batch), dtype=dtype)  # hs[s]: the state before step s
-        hs[0] = h0.transpose(0, 2, 1)
-        self.hs = hs
-        if mode == "lstm":
-            self._forward_lstm(pre, w_hh_s, scale, c0)
-        elif mode == "gru":
-            self._forward_gru(pre, w_hh_s, folded)
-        else:
-            act = np.tanh if mode == "rnn_tanh" else _relu_inplace
-            for s in range(steps):
-                h = hs[s + 1]
-                np.matmul(w_hh_s, hs[s], out=h)
-                h += pre[s]
-                act(h, out=h)
-        self.mode, self.bias, self.batch_first, self.directions = mode, bias, batch_first, directions
-
-        extra = 2 if lstm else 1
-        packed = np.empty((batch, steps + extra, directions * hidden) if batch_first else
-                          (steps + extra, batch, directions * hidden), dtype=dtype)
-        pt = packed.swapaxes(0, 1) if batch_first else packed  # (T + extra, B, D*H)
-        pt[:steps, :, :hidden] = hs[1:, 0].transpose(0, 2, 1)
-        if directions == 2:  # the reverse direction's step s is time T-1-s
-            pt[:steps, :, hidden:] = hs[steps:0:-1, 1].transpose(0, 2, 1)
-        pt[steps] = hs[steps].transpose(2, 0, 1).reshape(batch, -1)
-        if lstm:
-            pt[steps + 1] = self.cs[steps].transpose(2, 0, 1).reshape(batch, -1)
+        self.layout = _Layout(mode, bias, batch_first, x, h0, rest)
+        packed, self.saved = _layer_forward(NUMPY, self.layout, x, h0)
         return packed
 
-    def _forward_lstm(self, pre: np.ndarray, w_hh_s: np.ndarray, scale: np.ndarray, c0: np.ndarray) -> None:
-        steps = pre.shape[0]
-        hs = self.hs
-        shift = 1.0 - scale  # sigma(a) = 0.5 tanh(a/2) + 0.5 for i, f, o; g = tanh(a) as it is
-        acts = pre  # i, f, g, o after their nonlinearities, over their pre-activations (one big array fewer)
-        i_, f_, g_, o_ = _blocks(acts, 4)  # (T, D, H, B) views: a step's gate is then one index away
-        cs = np.empty_like(hs)
-        cs[0] = c0.transpose(0, 2, 1)
-        tanh_c = np.empty_like(hs[1:])
-        ig = np.empty_like(hs[0])
-        gh = np.empty_like(pre[0])
-        for s in range(steps):
-            a, c = acts[s], cs[s + 1]
-            np.matmul(w_hh_s, hs[s], out=gh)
-            a += gh
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift
-            np.multiply(f_[s], cs[s], out=c)  # c' = f * c + i * g
-            np.multiply(i_[s], g_[s], out=ig)
-            c += ig
-            np.tanh(c, out=tanh_c[s])
-            np.multiply(o_[s], tanh_c[s], out=hs[s + 1])  # h' = o * tanh(c')
-        self.acts, self.cs, self.tanh_c = acts, cs, tanh_c
+    def backward(self, ns, grad, x, h0, *rest):
+        layout = self.layout
+        if ns is not NUMPY:  # the rule's inputs, as values of this interpreter
+            layout = _Layout(layout.mode, layout.bias, layout.batch_first, x, h0, rest)
+        saved = ns.residual(self.saved, lambda: _layer_forward(ns, layout, x, h0)[1])
+        return _layer_backward(ns, layout, grad, saved, [t._requires_grad for t in self.inputs])
 
-    def _forward_gru(self, pre: np.ndarray, w_hh_s: np.ndarray, folded: np.ndarray | None) -> None:
-        steps = pre.shape[0]
-        hs = self.hs
-        acts = pre  # r, z, n after their nonlinearities, over their pre-activations' input parts
-        ghs = np.empty_like(pre)  # W_hh h + b_hh (the r and z blocks halved): r's gradient needs it
-        rz_, n_ = _blocks(acts, 3, (2, 1))
-        r_, z_ = _blocks(rz_, 2)
-        gh_rz, gh_n = _blocks(ghs, 3, (2, 1))
-        rgh = np.empty_like(hs[0])
-        for s in range(steps):
-            np.matmul(w_hh_s, hs[s], out=ghs[s])
-            if folded is not None:
-                ghs[s] += folded
-            rz, n, h = rz_[s], n_[s], hs[s + 1]
-            rz += gh_rz[s]
-            np.tanh(rz, out=rz)  # of half the pre-activation: sigma(a) = (1 + tanh(a/2)) / 2
-            rz *= 0.5
-            rz += 0.5
-            np.multiply(r_[s], gh_n[s], out=rgh)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-            n += rgh
-            np.tanh(n, out=n)
-            np.subtract(hs[s], n, out=h)  # h' = n + z * (h - n)
-            h *= z_[s]
-            h += n
-        self.acts, self.ghn = acts, gh_n
-
-    # ---------------------------------------------------------------- backward
-
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        """Recompute the layer with chainrule ops and differentiate it, recording (create_graph)."""
-        lstm = self.mode == "lstm"
-        x, h0 = self.inputs[0], self.inputs[1]
-        c0 = self.inputs[2] if lstm else None
-        weights = _direction_weights(self.inputs[3 if lstm else 2 :], self.bias)
-        outputs = _composed_layer(self.mode, x, h0, c0, weights, self.batch_first)
-        grad_outputs = _unpack(grad, self.mode, self.directions, self.batch_first)
-        if not lstm:
-            outputs, grad_outputs = outputs[:2], grad_outputs[:2]
-        wanted = [t for t in self.inputs if t._requires_grad]
-        found = iter(autograd.grad(outputs, wanted, grad_outputs=grad_outputs, create_graph=True,
-                                   allow_unused=True))
-        return tuple(next(found) if t._requires_grad else None for t in self.inputs)
-
-    def backward_numpy(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        """Backpropagation through time in NumPy: a plain backward (nothing recorded)."""
-        mode, directions, batch_first = self.mode, self.directions, self.batch_first
-        lstm = mode == "lstm"
-        x_t, h0_t = self.inputs[0], self.inputs[1]
-        params = [t.data for t in self.inputs[3 if lstm else 2 :]]
-        per = 4 if self.bias else 2
-        hs = self.hs
-        steps, _, hidden, batch = hs.shape[0] - 1, *hs.shape[1:]
-        gt = grad.swapaxes(0, 1) if batch_first else grad  # (T + extra, B, D*H)
-
-        # the gradient reaching each step's output from above, in each direction's step order
-        dys = np.empty((steps, directions, hidden, batch), dtype=hs.dtype)
-        dys[:, 0] = gt[:steps, :, :hidden].transpose(0, 2, 1)
-        if directions == 2:
-            dys[:, 1] = gt[steps - 1 :: -1, :, hidden:].transpose(0, 2, 1)
-        dh = _final_state_grad(gt[steps], directions, hs.dtype)
-        w_hh_t = np.stack([params[d * per + 1].T for d in range(directions)]).astype(hs.dtype)  # (D, H, G*H)
-        dpre = np.empty((steps, directions, w_hh_t.shape[2], batch), dtype=hs.dtype)  # d loss / d pre-activation
-        # d loss / d W_hh, summed over the steps inside the loop (each step's factors still in cache)
-        dw_hh = np.zeros((directions, w_hh_t.shape[2], hidden), dtype=hs.dtype)
-        dw_step = np.empty_like(dw_hh)
-        dc = None
-        if lstm:
-            dc = _final_state_grad(gt[steps + 1], directions, hs.dtype)
-            dgh = self._backward_lstm(dys, dh, dc, dpre, w_hh_t, dw_hh)
-        elif mode == "gru":
-            dgh = self._backward_gru(dys, dh, dpre, w_hh_t, dw_hh)
-        else:
-            for s in range(steps - 1, -1, -1):
-                dh += dys[s]
-                d = dpre[s]
-                h = hs[s + 1]
-                if mode == "rnn_tanh":
-                    np.multiply(h, h, out=d)
-                    np.subtract(1.0, d, out=d)
-                    d *= dh
-                else:
-                    np.multiply(dh, h > 0, out=d)
-                np.matmul(d, hs[s].transpose(0, 2, 1), out=dw_step)
-                dw_hh += dw_step
-                np.matmul(w_hh_t, d, out=dh)
-            dgh = dpre  # the recurrent and the input pre-activations are the same sum
-
-        # the input weights' gradients (and the input biases', from the ones row of xs) and the
-        # input's: batched GEMMs in step order, as in the forward
-        x, xs = x_t.data, self.xs
-        features = x.shape[-1]
-        dw_in = np.matmul(dpre, xs.transpose(0, 1, 3, 2)).sum(axis=0)  # (D, G*H, K)
-        grads: list[np.ndarray | None] = []
-        if x_t._requires_grad:
-            w_ih_t = np.stack([params[d * per].T for d in range(directions)]).astype(hs.dtype, copy=False)
-            dxs = np.matmul(w_ih_t, dpre)  # (T, D, I, B)
-            dx = dxs[:, 0] + dxs[::-1, 1] if directions == 2 else dxs[:, 0]  # (T, I, B) in time order
-            dx = dx.transpose(2, 0, 1) if batch_first else dx.transpose(0, 2, 1)
-            grads.append(np.ascontiguousarray(dx))
-        else:
-            grads.append(None)
-        grads.append(np.ascontiguousarray(dh.transpose(0, 2, 1)) if h0_t._requires_grad else None)
-        if lstm:
-            grads.append(np.ascontiguousarray(dc.transpose(0, 2, 1)) if self.inputs[2]._requires_grad else None)
-        for d in range(directions):
-            grads.append(np.ascontiguousarray(dw_in[d, :, :features]))
-            grads.append(dw_hh[d])
-            if self.bias:
-                db_ih = dw_in[d, :, features]
-                grads.append(np.ascontiguousarray(db_ih))
-                # RNN and LSTM: b_hh enters the same sum as b_ih; GRU: dgh differs in the n block
-                grads.append(dgh[:, d].sum(axis=(0, 2)) if mode == "gru" else db_ih.copy())
-        return tuple(grads)
-
-    def _backward_lstm(self, dys: np.ndarray, dh: np.ndarray, dc: np.ndarray, dpre: np.ndarray,
-                       w_hh_t: np.ndarray, dw_hh: np.ndarray) -> np.ndarray:
-        acts, cs, tanh_c, hs = self.acts, self.cs, self.tanh_c, self.hs
-        dw_step = np.empty_like(dw_hh)
-        i_, f_, g_, o_ = _blocks(acts, 4)
-        di_, df_, dg_, do_ = _blocks(dpre, 4)
-        tmp = np.empty_like(dh)
-        slope = np.empty_like(dpre[0])
-        slope_g = _blocks(slope[None], 4)[2][0]
-        for s in range(dys.shape[0] - 1, -1, -1):
-            dh += dys[s]
-            a, d, tc = acts[s], dpre[s], tanh_c[s]
-            np.multiply(dh, tc, out=do_[s])  # h = o * tanh(c): d o
-            np.multiply(tc, tc, out=tmp)  # d c += d h * o * (1 - tanh(c)^2)
-            np.subtract(1.0, tmp, out=tmp)
-            tmp *= dh
-            tmp *= o_[s]
-            dc += tmp
-            np.multiply(dc, g_[s], out=di_[s])  # c = f * c_prev + i * g
-            np.multiply(dc, cs[s], out=df_[s])
-            np.multiply(dc, i_[s], out=dg_[s])
-            dc *= f_[s]
-            np.subtract(1.0, a, out=slope)  # sigma' = s (1 - s) for i, f, o ...
-            slope *= a
-            np.multiply(g_[s], g_[s], out=slope_g)  # ... and tanh' = 1 - g^2 for g
-            np.subtract(1.0, slope_g, out=slope_g)
-            d *= slope
-            np.matmul(d, hs[s].transpose(0, 2, 1), out=dw_step)
-            dw_hh += dw_step
-            np.matmul(w_hh_t, d, out=dh)
-        return dpre
-
-    def _backward_gru(self, dys: np.ndarray, dh: np.ndarray, dpre: np.ndarray, w_hh_t: np.ndarray,
-                      dw_hh: np.ndarray) -> np.ndarray:
-        acts, ghn, hs = self.acts, self.ghn, self.hs
-        dw_step = np.empty_like(dw_hh)
-        rz_, n_ = _blocks(acts, 3, (2, 1))
-        r_, z_ = _blocks(rz_, 2)
-        drz_, dn_ = _blocks(dpre, 3, (2, 1))
-        dr_, dz_ = _blocks(drz_, 2)
-        dgh = np.empty_like(dpre)  # the gradient of W_hh h + b_hh: differs from dpre in the n block
-        dgh_rz, dgh_n = _blocks(dgh, 3, (2, 1))
-        tmp = np.empty_like(dh)
-        slope = np.empty_like(drz_[0])
-        back = np.empty_like(dh)
-        for s in range(dys.shape[0] - 1, -1, -1):
-            dh += dys[s]
-            n, z, dn, dz, drz = n_[s], z_[s], dn_[s], dz_[s], drz_[s]
-            np.subtract(hs[s], n, out=dz)  # h' = n + z * (h - n): d z
-            dz *= dh
-            np.subtract(1.0, z, out=tmp)  # d n, then through its tanh
-            np.multiply(dh, tmp, out=dn)
-            np.multiply(n, n, out=tmp)
-            np.subtract(1.0, tmp, out=tmp)
-            dn *= tmp
-            np.multiply(dn, ghn[s], out=dr_[s])  # n = tanh(. + r * gh_n): d r
-            np.subtract(1.0, rz_[s], out=slope)  # through the sigmoids of r and z
-            slope *= rz_[s]
-            drz *= slope
-            np.copyto(dgh_rz[s], drz)
-            np.multiply(dn, r_[s], out=dgh_n[s])
-            dh *= z  # the direct path h -> h', then the path through W_hh
-            np.matmul(dgh[s], hs[s].transpose(0, 2, 1), out=dw_step)
-            dw_hh += dw_step
-            np.matmul(w_hh_t, dgh[s], out=back)
-            dh += back
-        return dgh
-
-
-def _blocks(array: np.ndarray, count: int, sizes: tuple[int, ...] | None = None) -> list[np.ndarray]:
-    """Views of the gate blocks of a (T, D, count*H, B) array along axis 2: ``count`` of (T, D, H, B),
-    or, with ``sizes``, blocks of that many gates each (``(2, 1)``: GRU's r and z together, then n)."""
-    width = array.shape[2] // count
-    views, start = [], 0
-    for size in sizes or (1,) * count:
-        views.append(array[:, :, start * width : (start + size) * width])
-        start += size
-    return views
-
-
-def _inputs_by_step(x: np.ndarray, directions: int, batch_first: bool, bias: bool, dtype: np.dtype) -> np.ndarray:
-    """The input as (T, D, K, B) in each direction's step order (the reverse direction's step s is
-    time T-1-s), K = input_size, plus a row of ones with ``bias`` (it meets the bias column of [W_ih | b])."""
-    xt = x.transpose(1, 2, 0) if batch_first else x.transpose(0, 2, 1)  # (T, I, B)
-    steps, features, batch = xt.shape
-    xs = np.empty((steps, directions, features + bias, batch), dtype=dtype)
-    xs[:, 0, :features] = xt
-    if directions == 2:
-        xs[:, 1, :features] = xt[::-1]
-    if bias:
-        xs[:, :, features] = 1
-    return xs
-
-
-def _final_state_grad(row: np.ndarray, directions: int, dtype: np.dtype) -> np.ndarray:
-    """The gradient of h_n (or c_n), a (B, D*H) row of the packed gradient, as a (D, H, B) array."""
-    return row.reshape(row.shape[0], directions, -1).transpose(1, 2, 0).astype(dtype)
-
-
-def _relu_inplace(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0, out=out)
-
-
-def _direction_weights(params: Sequence[Tensor], bias: bool) -> list[tuple[Tensor | None, ...]]:
-    per = 4 if bias else 2
-    return [tuple(params[k : k + per]) + ((None, None) if not bias else ())
-            for k in range(0, len(params), per)]
 
 
 def _unpack(packed: Tensor, mode: str, directions: int, batch_first: bool

@@ -29,12 +29,19 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _expand_back(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ...]) -> Tensor:
-    """Broadcast a reduced gradient back over the axes that were reduced."""
+def _expand_back(ns, grad, in_shape: tuple[int, ...], axes: tuple[int, ...]):
+    """Broadcast a reduced gradient back over the axes that were reduced (with interpreter ``ns``)."""
     kept = _kept_shape(in_shape, axes)
     if grad.shape != kept:
-        grad = reshape(grad, kept)
-    return broadcast_to(grad, in_shape)
+        grad = ns.reshape(grad, kept)
+    return ns.broadcast_to(grad, in_shape)
+
+
+def _kept_output(ns, fn: Function, in_shape: tuple[int, ...], axes: tuple[int, ...]):
+    """The saved output of a reduction, with the reduced axes kept (length 1)."""
+    out = ns.output(fn)
+    kept = _kept_shape(in_shape, axes)
+    return out if out.shape == kept else ns.reshape(out, kept)
 
 
 class Sum(Function):
@@ -42,32 +49,26 @@ class Sum(Function):
         self.axes = axes
         return np.sum(a, axis=axes, keepdims=keepdims)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return _expand_back(grad, self.inputs[0].shape, self.axes)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        shape = self.inputs[0].data.shape
-        out = np.empty(shape, dtype=grad.dtype)  # filled in C: np.broadcast_to costs ~5 µs in Python
-        out[...] = grad.reshape(_kept_shape(shape, self.axes))
-        return out
+    def backward(self, ns, grad, a):
+        return _expand_back(ns, grad, a.shape, self.axes)
 
 
 class Max(Function):
     """max over axes; the gradient is split evenly among elements tied for the maximum."""
+
+    save_output = True
 
     def forward(self, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, find_min: bool) -> np.ndarray:
         self.axes = axes
         if a.size == 0:
             raise ValueError(f"{'min' if find_min else 'max'}: cannot reduce an empty tensor")
         kept = np.min(a, axis=axes, keepdims=True) if find_min else np.max(a, axis=axes, keepdims=True)
-        self.kept = kept
         return kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
-    def backward(self, grad: Tensor) -> Tensor:
-        a = self.inputs[0].data
-        winners = a == self.kept
-        share = winners / winners.sum(axis=self.axes, keepdims=True)
-        return _expand_back(grad, a.shape, self.axes) * Tensor._make(share.astype(a.dtype))
+    def backward(self, ns, grad, a):
+        winners = ns.cast(a == _kept_output(ns, self, a.shape, self.axes), a.dtype)  # a constant
+        share = winners / ns.sum(winners, self.axes, keepdims=True)
+        return _expand_back(ns, grad, a.shape, self.axes) * share
 
 
 class LogSumExp(Function):
@@ -80,11 +81,9 @@ class LogSumExp(Function):
         out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
         return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
-    def backward(self, grad: Tensor) -> Tensor:
-        x = self.inputs[0]
-        kept = _kept_shape(x.shape, self.axes)
-        out = self.output if self.output.shape == kept else reshape(self.output, kept)
-        return _expand_back(grad, x.shape, self.axes) * exp(x - out)
+    def backward(self, ns, grad, a):
+        out = _kept_output(ns, self, a.shape, self.axes)
+        return _expand_back(ns, grad, a.shape, self.axes) * ns.exp(a - out)
 
 
 class Softmax(Function):
@@ -96,13 +95,9 @@ class Softmax(Function):
         e /= np.sum(e, axis=axis, keepdims=True)
         return e
 
-    def backward(self, grad: Tensor) -> Tensor:
-        s = self.output
-        return s * (grad - sum(grad * s, self.axis, keepdims=True))
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        s = self.output.data
-        return s * (grad - (grad * s).sum(axis=self.axis, keepdims=True))
+    def backward(self, ns, grad, a):
+        s = ns.output(self)
+        return s * (grad - ns.sum(grad * s, (self.axis,), keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -114,11 +109,8 @@ class LogSoftmax(Function):
         shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         return shifted
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return grad - exp(self.output) * sum(grad, self.axis, keepdims=True)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        return grad - np.exp(self.output.data) * grad.sum(axis=self.axis, keepdims=True)
+    def backward(self, ns, grad, a):
+        return grad - ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -210,17 +202,3 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large values."""
     x = lift(x)
     return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
-
-
-def broadcast_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
-    """The axes of ``shape`` that broadcasting ``target`` to it added or expanded."""
-    lead = len(shape) - len(target)
-    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
-
-
-def sum_to_shape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a broadcast tensor back down to ``shape`` (used by the graph walk)."""
-    axes = broadcast_axes(x.shape, shape)
-    if axes:
-        x = sum(x, axes, keepdims=True)
-    return x if x.shape == shape else reshape(x, shape)

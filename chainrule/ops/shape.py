@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import Function
+from chainrule.interpreters import add_at
 from chainrule.ops.elementwise import lift
 from chainrule.tensor import Tensor
 
@@ -37,11 +38,8 @@ class Reshape(Function):
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return reshape(grad, self.inputs[0].shape)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        return grad.reshape(self.inputs[0].data.shape)
+    def backward(self, ns, grad, a):
+        return ns.reshape(grad, a.shape)
 
 
 class Transpose(Function):
@@ -49,8 +47,8 @@ class Transpose(Function):
         self.axes = axes
         return np.transpose(a, axes)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return transpose(grad, tuple(np.argsort(self.axes)))
+    def backward(self, ns, grad, a):
+        return ns.transpose(grad, tuple(int(i) for i in np.argsort(self.axes)))
 
 
 class BroadcastTo(Function):
@@ -60,12 +58,8 @@ class BroadcastTo(Function):
         except ValueError:
             raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
 
-    def backward(self, grad: Tensor) -> Tensor:
+    def backward(self, ns, grad, a):
         return grad  # the graph walk sums it back over the broadcast axes
-
-
-def _is_advanced(index: tuple) -> bool:
-    return any(isinstance(i, (np.ndarray, list)) for i in index)
 
 
 def unwrap_index(index: Any) -> Any:
@@ -98,21 +92,8 @@ class Index(Function):
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor of shape {a.shape})") from None
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return IndexAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
-
-    def backward_numpy(self, grad: np.ndarray) -> np.ndarray:
-        return _index_add(grad, self.index, self.inputs[0].data.shape)
-
-
-def _index_add(grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """Zeros of ``shape`` with ``grad`` added at ``index`` (repeated indices accumulate)."""
-    out = np.zeros(shape, dtype=grad.dtype)
-    if _is_advanced(index if isinstance(index, tuple) else (index,)):
-        np.add.at(out, index, grad)
-    else:
-        out[index] = grad
-    return out
+    def backward(self, ns, grad, a):
+        return ns.index_add(grad, self.index, a.shape)
 
 
 class IndexAdd(Function):
@@ -124,10 +105,10 @@ class IndexAdd(Function):
 
     def forward(self, grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         self.index = index
-        return _index_add(grad, index, shape)
+        return add_at(np.zeros(shape, dtype=grad.dtype), index, grad)
 
-    def backward(self, grad: Tensor) -> Tensor:
-        return Index.apply(grad, index=self.index)
+    def backward(self, ns, grad, g):
+        return ns.index(grad, self.index)
 
 
 class Concat(Function):
@@ -139,12 +120,12 @@ class Concat(Function):
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, ...]:
+    def backward(self, ns, grad, *inputs):
         grads, start = [], 0
         lead = (slice(None),) * self.axis
-        for t in self.inputs:
+        for i, t in enumerate(inputs):
             stop = start + t.shape[self.axis]
-            grads.append(index(grad, lead + (slice(start, stop),)) if t._requires_grad else None)
+            grads.append(ns.index(grad, lead + (slice(start, stop),)) if self.needs(i) else None)
             start = stop
         return tuple(grads)
 
@@ -154,9 +135,9 @@ class Pad(Function):
         self.pad_width = pad_width
         return np.pad(a, pad_width, mode="constant", constant_values=value)
 
-    def backward(self, grad: Tensor) -> Tensor:
+    def backward(self, ns, grad, a):
         inner = tuple(slice(lo, n - hi) for (lo, hi), n in zip(self.pad_width, grad.shape))
-        return index(grad, inner)
+        return ns.index(grad, inner)
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:

@@ -291,20 +291,29 @@ def test_recorded_backward_gives_the_same_first_order_gradients():
         np.testing.assert_allclose(plain.numpy(), recorded.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_plain_backward_never_recomputes_the_composed_layer(monkeypatch):
-    """A plain backward runs the fused layer's backward_numpy; its backward is for create_graph only."""
-    from chainrule.ops.recurrent import RecurrentLayer
+def test_plain_backward_reads_the_saved_gates_and_a_recorded_one_recomputes_them(monkeypatch):
+    """The layer's one rule reads the forward's gate activations on NumPy (no second forward) and
+    recomputes them on Tensors, so that gradients of gradients flow through them."""
+    from chainrule.ops import recurrent
 
-    def composed(self, grad):
-        raise AssertionError("a plain backward called RecurrentLayer.backward")
+    calls = []
+    original = recurrent._layer_forward
 
-    monkeypatch.setattr(RecurrentLayer, "backward", composed)
+    def counting(ns, *args):
+        calls.append(ns.name)
+        return original(ns, *args)
+
+    monkeypatch.setattr(recurrent, "_layer_forward", counting)
     layer = make("lstm", bidirectional=True)
     x = leaf(data(4, 2, 3))
     output, (h_n, c_n) = layer(x)
     (output.sum() + h_n.sum() + c_n.sum()).backward()
+    assert calls == ["numpy"]
     assert x.grad.shape == x.shape
     assert all(p.grad is not None for p in layer.parameters())
+    output, _ = layer(x)
+    cr.grad(output.sum(), x, create_graph=True)
+    assert calls == ["numpy", "numpy", "tensor"]
 
 
 def test_backward_accumulates_into_parameters_and_spares_constants():
