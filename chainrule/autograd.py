@@ -328,7 +328,7 @@ def _run_backward(
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
-        g = ns.root_gradient(g)
+        g = g.data if plain else ns.root_gradient(g)
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     found: dict[int, Any] = {}
     # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
@@ -343,10 +343,16 @@ def _run_backward(
             if wanted_ids is not None:
                 if id(t) in wanted_ids:
                     found[id(t)] = g
-                    ns.result(t, g)
+                    if not plain:
+                        ns.result(t, g)
             elif t.grad_fn is None or t._retains_grad:
-                ns.result(t, g)
-                _accumulate(t, g, ns, handed_out)
+                if plain:
+                    _accumulate(t, g, handed_out)
+                elif ns.records:
+                    t.grad = g if t.grad is None else t.grad + g
+                else:
+                    ns.result(t, g)
+                    _accumulate(t, ns.value(g), handed_out)
             fn = t.grad_fn
             if fn is None:
                 continue
@@ -371,10 +377,11 @@ def _run_backward(
                     continue
                 # .data's attributes rather than Tensor's properties: this loop runs for every edge
                 like = inp.data
-                if ig.shape != like.shape:  # the gradient of a broadcast: summed back, here only
-                    ig = ns.sum_to_shape(ig, like.shape)
-                if ig.dtype != like.dtype:
-                    ig = ns.cast(ig, like.dtype)
+                if ig.shape != like.shape or ig.dtype != like.dtype:
+                    if ig.shape != like.shape:  # the gradient of a broadcast: summed back, here only
+                        ig = ns.sum_to_shape(ig, like.shape)
+                    if ig.dtype != like.dtype:
+                        ig = ns.cast(ig, like.dtype)
                 if anomaly and np.isnan(ns.value(ig)).any():
                     raise FloatingPointError(
                         f"detect_anomaly: the backward of {fn.name} produced NaN in the gradient "
@@ -384,17 +391,13 @@ def _run_backward(
                 grads[key] = grads[key] + ig if key in grads else ig
             if not retain_graph:
                 fn._free()
-    if not ns.records:
+    if found and not ns.records:
         found = {key: Tensor._make(ns.value(g)) for key, g in found.items()}
     return found
 
 
-def _accumulate(t: Tensor, g: Any, ns: Interpreter, handed_out: set[int]) -> None:
-    """Add ``g`` (a value of ``ns``: a Tensor if it records, else an array) into the leaf's ``.grad``."""
-    if ns.records:
-        t.grad = g if t.grad is None else t.grad + g
-        return
-    g = ns.value(g)
+def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
+    """Add the array ``g`` into the leaf's ``.grad`` (a recorded backward adds Tensors instead)."""
     if t.grad is not None:
         t.grad = Tensor._make(t.grad.data + g)
     else:  # .grad owns its memory, writable: optimisers update it in place

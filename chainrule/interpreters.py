@@ -58,6 +58,16 @@ def is_advanced_index(index: Any) -> bool:
     return any(isinstance(i, (np.ndarray, list)) for i in items)
 
 
+def index_add(g: np.ndarray, index: Any, shape: Sequence[int]) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if is_advanced_index(index):
+        np.add.at(out, index, g)
+    else:  # basic indices (ints, slices) cannot repeat: one assignment
+        out[index] = g
+    return out
+
+
 def add_at(x: np.ndarray, index: Any, values: Any) -> np.ndarray:
     """Add ``values`` into ``x`` at ``index``, in place; repeated indices accumulate. Returns ``x``."""
     if is_advanced_index(index):
@@ -292,11 +302,17 @@ class NumpySteps:
         return self.array
 
 
+_primitives = None
+
+
 def _ops():
     """chainrule.ops's primitives (imported on first use: the ops modules import autograd)."""
-    from chainrule.ops import primitives
+    global _primitives
+    if _primitives is None:
+        from chainrule.ops import primitives
 
-    return primitives
+        _primitives = primitives
+    return _primitives
 
 
 class NumpyInterpreter(Interpreter):
@@ -366,6 +382,9 @@ class NumpyInterpreter(Interpreter):
 
     def index(self, x: np.ndarray, index: Any) -> np.ndarray:
         return x[index]
+
+    def index_add(self, g: np.ndarray, index: Any, shape: Sequence[int]) -> np.ndarray:
+        return index_add(g, index, shape)
 
     def add_at(self, x: np.ndarray, index: Any, values: Any) -> np.ndarray:
         return add_at(x, index, values)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.interpreters import add_at
+from chainrule.interpreters import index_add
 from chainrule.ops.elementwise import lift
 from chainrule.tensor import Tensor
 
@@ -105,7 +105,7 @@ class IndexAdd(Function):
 
     def forward(self, grad: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         self.index = index
-        return add_at(np.zeros(shape, dtype=grad.dtype), index, grad)
+        return index_add(grad, index, shape)
 
     def backward(self, ns, grad, g):
         return ns.index(grad, self.index)

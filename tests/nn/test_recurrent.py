@@ -16,73 +16,10 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.ops.recurrent import recurrent_layer
 from tests.nn.support import data, leaf
+from tests.ops.references import reference, reference_step
 
 MODES = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
-
-
-# ------------------------------------------------------------------ the NumPy reference
-
-
-def sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
-def reference_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
-    """One time step, written out as the equations in PyTorch's documentation."""
-    if mode == "lstm":
-        gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-        i, f, g, o = np.split(gates, 4, axis=-1)
-        i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
-        c = f * c + i * g
-        return o * np.tanh(c), c
-    if mode == "gru":
-        x_r, x_z, x_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
-        h_r, h_z, h_n = np.split(h @ w_hh.T + b_hh, 3, axis=-1)
-        r = sigmoid(x_r + h_r)
-        z = sigmoid(x_z + h_z)
-        n = np.tanh(x_n + r * h_n)
-        return (1 - z) * n + z * h, None
-    a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-    return (np.tanh(a) if mode == "rnn_tanh" else np.maximum(a, 0.0)), None
-
-
-def reference(mode, x, params, num_layers, bidirectional, batch_first, h0=None, c0=None, masks=()):
-    """A whole multi-layer network, one sample row at a time, time steps in a Python loop.
-
-    ``params`` maps PyTorch's parameter names to arrays; ``masks[k]`` multiplies the output of
-    layer k before layer k+1 reads it (dropout).
-    """
-    if batch_first:
-        x = x.transpose(1, 0, 2)
-    steps, batch = x.shape[:2]
-    directions = 2 if bidirectional else 1
-    hidden = params["weight_hh_l0"].shape[1]
-    zeros = np.zeros((num_layers * directions, batch, hidden))
-    h0 = zeros if h0 is None else h0
-    c0 = zeros if c0 is None else c0
-    h_n, c_n = [], []
-    layer_input = x
-    for layer in range(num_layers):
-        outputs = []
-        for d in range(directions):
-            name = f"_l{layer}" + ("_reverse" if d else "")
-            w_ih, w_hh = params["weight_ih" + name], params["weight_hh" + name]
-            b_ih = params.get("bias_ih" + name, 0.0)
-            b_hh = params.get("bias_hh" + name, 0.0)
-            h, c = h0[layer * directions + d], c0[layer * directions + d]
-            out = np.zeros((steps, batch, hidden))
-            for t in range(steps) if d == 0 else reversed(range(steps)):
-                h, c = reference_step(mode, layer_input[t], h, c, w_ih, w_hh, b_ih, b_hh)
-                out[t] = h
-            outputs.append(out)
-            h_n.append(h)
-            c_n.append(c)
-        layer_input = np.concatenate(outputs, axis=-1)
-        if layer < len(masks):
-            layer_input = layer_input * masks[layer]
-    output = layer_input.transpose(1, 0, 2) if batch_first else layer_input
-    return output, np.stack(h_n), (np.stack(c_n) if mode == "lstm" else None)
 
 
 # ------------------------------------------------------------------ helpers

@@ -1,0 +1,584 @@
+"""The op registry: one entry per public op (and per internal primitive), with sample inputs.
+
+PyTorch's OpInfo idea: each ``OpInfo`` names an op, the chainrule function, a NumPy reference and
+a list of samples (shapes with broadcasting, keepdims, negative axes, empty and 0-d inputs where
+they make sense). ``tests/ops/test_registry.py`` checks every entry the same way: values against
+NumPy in float32 and float64, gradients against float64 finite differences, second order, the
+plain, recorded and traced interpreters of each rule against one another, dtypes, the Tensor
+method against the function, and that a plain backward leaves its operands alone. A test there
+fails when a public op or a primitive (``Function`` class) has no entry here.
+
+A sample's ``args`` are the op's differentiable inputs (float64 arrays: the tests cast them to
+float32 or wrap them as leaves); ``kwargs`` are passed as they are (axes, index arrays, targets,
+conditions). Data avoid the points where an op is not differentiable (0 for relu and abs, ties
+for max, the bounds of clip), where finite differences would straddle a kink.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.ops import conv as conv_ops
+from chainrule.ops import shape as shape_ops
+from tests.ops.references import (
+    reference, reference_adaptive_avg_pool, reference_avg_pool, reference_conv, reference_conv_transpose,
+    reference_max_pool, reference_nearest, reference_step,
+)
+
+
+@dataclass
+class Sample:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class OpInfo:
+    """An op and how to test it.
+
+    ``op(*tensors, **kwargs)`` returns one Tensor; ``ref(*arrays, **kwargs)`` the NumPy value.
+    ``method`` is the Tensor method that must give the same result (``t.method(*rest, **kwargs)``).
+    ``grad`` False: no gradient flows (comparisons, argmax); ``gradgrad`` False: the second-order
+    check is skipped, and ``note`` says what a second derivative through the op gives instead.
+    """
+
+    name: str
+    op: Callable[..., cr.Tensor]
+    ref: Callable[..., np.ndarray]
+    samples: Callable[[], list[Sample]]
+    aliases: tuple[str, ...] = ()
+    method: str | Callable[..., cr.Tensor] | None = None
+    grad: bool = True
+    gradgrad: bool = True
+    note: str = ""
+    rtol32: float = 2e-5
+    atol32: float = 2e-5
+    grad_atol: float = 1e-5
+    grad_eps: float = 1e-6
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def u(*shape: int, seed: int = 0, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    return rng(seed).uniform(low, high, size=shape)
+
+
+def away(*shape: int, seed: int = 0, gap: float = 0.2) -> np.ndarray:
+    """Uniform data in [-2, 2] kept at least ``gap`` from 0 (where relu, abs, ... have a kink)."""
+    x = u(*shape, seed=seed)
+    return np.where(np.abs(x) < gap, np.sign(x + 1e-12) * gap + x, x)
+
+
+def distinct(*shape: int, seed: int = 0) -> np.ndarray:
+    """A permutation of well-separated values (no ties for max, min or max pooling)."""
+    n = math.prod(shape)
+    return (rng(seed).permutation(n) * 0.37 - n * 0.17).reshape(shape) if n else np.zeros(shape)
+
+
+def pos(*shape: int, seed: int = 0) -> np.ndarray:
+    return u(*shape, seed=seed, low=0.5, high=2.0)
+
+
+def unary(*shapes: tuple[int, ...], data: Callable = u) -> Callable[[], list[Sample]]:
+    return lambda: [Sample((data(*s, seed=k),), name=str(s)) for k, s in enumerate(shapes)]
+
+
+BROADCAST = [((2, 3), (2, 3)), ((2, 3), (3,)), ((4, 1, 3), (2, 1)), ((), (2, 2)), ((2, 1), ()), ((0, 3), (3,))]
+
+
+def binary(data_b: Callable = u) -> Callable[[], list[Sample]]:
+    return lambda: [Sample((u(*a, seed=1), data_b(*b, seed=2)), name=f"{a}{b}") for a, b in BROADCAST]
+
+
+def axes_samples(shape=(2, 3, 4), data: Callable = u, keepdims: bool = True, extra: dict | None = None,
+                 axes=(None, 0, -1, (0, 2), (-1, 1))) -> Callable[[], list[Sample]]:
+    def make() -> list[Sample]:
+        out = []
+        for k, axis in enumerate(axes):
+            for keep in ((False, True) if keepdims else (False,)):
+                kw = {"axis": axis, "keepdims": keep, **(extra or {})}
+                out.append(Sample((data(*shape, seed=k),), kw, f"axis={axis},keepdims={keep}"))
+        return out
+    return make
+
+
+def flat(*tensors: cr.Tensor | None) -> cr.Tensor:
+    """Several outputs as one tensor (each output's gradient then enters the checks)."""
+    return cr.concatenate([t.reshape(-1) for t in tensors if t is not None])
+
+
+def np_flat(*arrays: np.ndarray | None) -> np.ndarray:
+    return np.concatenate([a.reshape(-1) for a in arrays if a is not None])
+
+
+def sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def np_gelu(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def np_log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def np_index_add(g, index, shape):
+    out = np.zeros(shape)
+    np.add.at(out, index, g)
+    return out
+
+
+def np_cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing=0.0):
+    logp = np_log_softmax(logits, 1)
+    n, c = logits.shape
+    w = np.ones(c) if weight is None else weight
+    q = np.full((n, c), label_smoothing / c)
+    q[np.arange(n), target] += 1.0 - label_smoothing
+    per = -(q * w * logp).sum(axis=1)
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / w[target].sum()
+
+
+# ------------------------------------------------------------------ elementwise
+
+ELEMENTWISE = [
+    OpInfo("add", cr.add, np.add, binary()),
+    OpInfo("sub", cr.sub, np.subtract, binary()),
+    OpInfo("mul", cr.mul, np.multiply, binary()),
+    OpInfo("div", cr.div, np.divide, binary(pos)),
+    OpInfo("pow", lambda a, b: cr.pow(a, b), lambda a, b: np.power(a, b), lambda: [
+        Sample((pos(2, 3, seed=1), u(2, 3, seed=2)), name="tensor ** tensor"),
+        Sample((pos(2, 3, seed=1), u(3, seed=2)), name="broadcast"),
+        *[Sample((pos(2, 3, seed=3),), {"b": p}, name=f"tensor ** {p}") for p in (2, 3, 0.5, -1.5)],
+    ]),
+    OpInfo("neg", cr.neg, np.negative, unary((2, 3), (), (0,)), method="__neg__"),
+    OpInfo("exp", cr.exp, np.exp, unary((2, 3), (), (0, 2)), method="exp"),
+    OpInfo("log", cr.log, np.log, unary((2, 3), (), data=pos), method="log"),
+    OpInfo("log1p", cr.log1p, np.log1p, unary((2, 3), (), data=pos), method="log1p"),
+    OpInfo("sqrt", cr.sqrt, np.sqrt, unary((2, 3), (), data=pos), method="sqrt"),
+    OpInfo("sin", cr.sin, np.sin, unary((2, 3), ()), method="sin"),
+    OpInfo("cos", cr.cos, np.cos, unary((2, 3), ()), method="cos"),
+    OpInfo("tanh", cr.tanh, np.tanh, unary((2, 3), (), (0,)), method="tanh"),
+    OpInfo("sigmoid", cr.sigmoid, sigmoid, unary((2, 3), ()), method="sigmoid"),
+    OpInfo("softplus", cr.softplus, lambda x, beta=1.0: np.logaddexp(0, beta * x) / beta, lambda: [
+        Sample((u(2, 3),), name="beta=1"), Sample((u(2, 3, seed=1),), {"beta": 2.0}, "beta=2")]),
+    OpInfo("gelu", cr.gelu, np_gelu, unary((2, 3), ())),
+    OpInfo("relu", cr.relu, lambda x: np.maximum(x, 0), unary((2, 3), (), data=away), method="relu",
+           note="its gradient is a 0/1 mask (0 at 0), so its second derivative is 0"),
+    OpInfo("leaky_relu", cr.leaky_relu, lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
+           lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"negative_slope": 0.2})]),
+    OpInfo("elu", cr.elu, lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1)),
+           lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"alpha": 0.5})]),
+    OpInfo("abs", cr.abs, np.abs, unary((2, 3), (), data=away), method="abs"),
+    OpInfo("clip", cr.clip, lambda x, min=None, max=None: np.clip(x, min, max), lambda: [
+        Sample((u(3, 4),), {"min": -0.55, "max": 0.75}), Sample((u(3, 4, seed=1),), {"min": 0.05}),
+        Sample((u(3, 4, seed=2),), {"max": -0.35})], method="clip"),
+    OpInfo("step", cr.step, lambda x, value_at_zero=1.0: np.heaviside(x, value_at_zero), unary((2, 3), data=away),
+           note="its gradient is 0 everywhere (the perceptron does not learn by backpropagation), and so "
+                "is every higher derivative"),
+    OpInfo("heaviside", cr.heaviside, lambda x, value_at_zero=0.5: np.heaviside(x, value_at_zero),
+           unary((2, 3), data=away), note="as step"),
+    OpInfo("maximum", cr.maximum, np.maximum, lambda: [
+        Sample((distinct(2, 3, seed=1), distinct(2, 3, seed=2) + 0.1)), Sample((distinct(2, 3), distinct(3, seed=3) + 0.05))]),
+    OpInfo("minimum", cr.minimum, np.minimum, lambda: [
+        Sample((distinct(2, 3, seed=1), distinct(2, 3, seed=2) + 0.1)), Sample((distinct(2, 3), distinct(3, seed=3) + 0.05))]),
+    OpInfo("where", lambda a, b, condition: cr.where(condition, a, b), lambda a, b, condition: np.where(condition, a, b),
+           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"condition": u(2, 3, seed=3) > 0}),
+                    Sample((u(2, 1, seed=1), u(3, seed=2)), {"condition": u(4, 2, 3, seed=3) > 0}, "broadcast")]),
+    OpInfo("cast", lambda x, dtype: cr.cast(x, dtype), lambda x, dtype: x.astype(dtype), lambda: [
+        Sample((u(2, 3),), {"dtype": np.float32}, "to float32"), Sample((u(2, 3),), {"dtype": np.float64}, "same")],
+           grad_atol=2e-3, grad_eps=1e-3),  # a float32 output: finite differences need a larger step
+    OpInfo("clone", cr.clone, np.copy, unary((2, 3), ()), method="clone"),
+    OpInfo("sign", cr.sign, np.sign, unary((2, 3), data=away), method="sign", grad=False,
+           note="a constant: no gradient flows through it"),
+]
+
+COMPARISONS = [
+    OpInfo(name, getattr(cr, name), ref, lambda: [Sample((u(2, 3, seed=1), u(3, seed=2)))], grad=False,
+           note="a boolean constant: no gradient")
+    for name, ref in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
+                      ("gt", np.greater), ("ge", np.greater_equal)]
+] + [
+    OpInfo(name, lambda a, b, f=getattr(cr, name): f(a > 0, b > 0), lambda a, b, f=ref: f(a > 0, b > 0),
+           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)))], grad=False, note="a boolean constant")
+    for name, ref in [("logical_and", np.logical_and), ("logical_or", np.logical_or)]
+] + [
+    OpInfo("logical_not", lambda a: cr.logical_not(a > 0), lambda a: np.logical_not(a > 0),
+           unary((2, 3)), grad=False, note="a boolean constant"),
+]
+
+# ------------------------------------------------------------------ reductions
+
+REDUCTIONS = [
+    OpInfo("sum", cr.sum, lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+           lambda: axes_samples()() + [Sample((u(0, 3),), {"axis": 0, "keepdims": False}, "empty"),
+                                       Sample((u(),), {"axis": None, "keepdims": False}, "0-d")], method="sum"),
+    OpInfo("mean", cr.mean, lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), axes_samples(),
+           method="mean"),
+    OpInfo("var", cr.var, lambda x, axis, keepdims, ddof=0: np.var(x, axis=axis, keepdims=keepdims, ddof=ddof),
+           lambda: axes_samples()() + axes_samples(extra={"ddof": 1}, keepdims=False)(), method="var"),
+    OpInfo("std", cr.std, lambda x, axis, keepdims, ddof=0: np.std(x, axis=axis, keepdims=keepdims, ddof=ddof),
+           lambda: axes_samples()() + axes_samples(extra={"ddof": 1}, keepdims=False)(), method="std"),
+    OpInfo("max", cr.max, lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+           axes_samples(data=distinct), method="max",
+           note="the gradient goes to the maximum (shared evenly among ties): its second derivative is 0"),
+    OpInfo("min", cr.min, lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+           axes_samples(data=distinct), method="min"),
+    OpInfo("logsumexp", cr.logsumexp,
+           lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+           axes_samples(), method="logsumexp"),
+    OpInfo("softmax", cr.softmax, lambda x, axis: np.exp(np_log_softmax(x, axis)),
+           lambda: [Sample((u(2, 3, 4, seed=k),), {"axis": a}, f"axis={a}") for k, a in enumerate((0, 1, -1, -2))]
+           + [Sample((u(5),), {"axis": 0}, "1-d")], method="softmax"),
+    OpInfo("log_softmax", cr.log_softmax, np_log_softmax,
+           lambda: [Sample((u(2, 3, 4, seed=k),), {"axis": a}, f"axis={a}") for k, a in enumerate((0, 1, -1, -2))]
+           + [Sample((u(5),), {"axis": 0}, "1-d")], method="log_softmax"),
+    OpInfo("argmax", cr.argmax, lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+           lambda: [Sample((distinct(3, 4),), {"axis": a}) for a in (None, 0, -1)], method="argmax", grad=False,
+           note="an integer constant: no gradient"),
+    OpInfo("argmin", cr.argmin, lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+           lambda: [Sample((distinct(3, 4),), {"axis": a}) for a in (None, 0, -1)], method="argmin", grad=False,
+           note="an integer constant: no gradient"),
+]
+
+# ------------------------------------------------------------------ shapes and indexing
+
+MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+INDICES = [
+    (1, "int"), ((slice(None), 2), "column"), ((slice(None, None, -1), slice(1, 3)), "reversed slice"),
+    (np.array([0, 2, 2, 1]), "repeated rows"), ((np.array([0, 2, 0]), np.array([1, 3, 1])), "repeated pairs"),
+    (MASK, "mask"), ((None, Ellipsis, 1), "None and Ellipsis"), ((-1, np.array([3, 0])), "mixed"),
+]
+
+
+def np_split_weighted(x, sections, axis):
+    return np.concatenate([(i + 1.0) * p for i, p in enumerate(np.split(x, sections, axis=axis))], axis=axis)
+
+
+def np_sections(n, size):
+    return list(range(size, n, size)) if isinstance(size, int) else list(np.cumsum(size)[:-1])
+
+
+SHAPES = [
+    OpInfo("reshape", lambda x, shape: cr.reshape(x, shape), lambda x, shape: x.reshape(shape), lambda: [
+        Sample((u(2, 3, 4),), {"shape": (4, 6)}), Sample((u(2, 3, 4),), {"shape": (-1, 2)}),
+        Sample((u(6),), {"shape": (2, 1, 3)}), Sample((u(),), {"shape": (1, 1)}, "0-d"),
+        Sample((u(0, 3),), {"shape": (3, 0)}, "empty")], method=lambda t, shape: t.reshape(*shape)),
+    OpInfo("flatten", cr.flatten, lambda x, start_dim=0, end_dim=-1: x.reshape(
+        x.shape[:start_dim % max(x.ndim, 1)] + (-1,) + x.shape[end_dim % max(x.ndim, 1) + 1:]), lambda: [
+        Sample((u(2, 3, 4),)), Sample((u(2, 3, 4),), {"start_dim": 1}), Sample((u(2, 3, 4, 2),), {"start_dim": 1, "end_dim": 2})],
+           method="flatten"),
+    OpInfo("transpose", lambda x, axes=None: cr.transpose(x, axes), lambda x, axes=None: np.transpose(x, axes), lambda: [
+        Sample((u(2, 3),)), Sample((u(2, 3, 4),), {"axes": (1, 2, 0)}), Sample((u(2, 3, 4),), {"axes": (-1, 0, 1)})],
+           aliases=("permute",)),
+    OpInfo("swapaxes", cr.swapaxes, np.swapaxes, lambda: [
+        Sample((u(2, 3, 4),), {"axis1": 0, "axis2": 2}), Sample((u(2, 3),), {"axis1": -1, "axis2": 0})],
+           method="swapaxes"),
+    OpInfo("squeeze", cr.squeeze, lambda x, axis=None: np.squeeze(x, axis), lambda: [
+        Sample((u(1, 3, 1),)), Sample((u(1, 3, 1),), {"axis": -1}), Sample((u(2, 1, 1),), {"axis": (1, 2)})],
+           method="squeeze"),
+    OpInfo("unsqueeze", cr.unsqueeze, np.expand_dims, lambda: [
+        Sample((u(2, 3),), {"axis": 0}), Sample((u(2, 3),), {"axis": -1}), Sample((u(),), {"axis": 0}, "0-d")],
+           method="unsqueeze"),
+    OpInfo("broadcast_to", cr.broadcast_to, lambda x, shape: np.broadcast_to(
+        x, tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n for i, n in enumerate(shape))), lambda: [
+        Sample((u(3),), {"shape": (2, 3)}), Sample((u(2, 1),), {"shape": (4, 2, 5)}),
+        Sample((u(),), {"shape": (2, 2)}, "0-d"), Sample((u(2, 1),), {"shape": (-1, 3)}, "keep -1")],
+           aliases=("expand",), method="broadcast_to"),
+    OpInfo("index", cr.index, lambda x, idx: x[idx],
+           lambda: [Sample((u(3, 4, seed=k),), {"idx": idx}, name) for k, (idx, name) in enumerate(INDICES)]
+           + [Sample((u(3, 4),), {"idx": np.array([], dtype=np.int64)}, "empty")],
+           method=lambda t, idx: t[idx]),
+    OpInfo("concatenate", lambda *xs, axis=0: cr.concatenate(xs, axis), lambda *xs, axis=0: np.concatenate(xs, axis),
+           lambda: [Sample((u(2, 3, seed=1), u(1, 3, seed=2)), {"axis": 0}),
+                    Sample((u(2, 3, seed=1), u(2, 1, seed=2), u(2, 2, seed=3)), {"axis": -1}),
+                    Sample((u(2, 3, seed=1), u(2, 0, seed=2)), {"axis": 1}, "empty piece")],
+           aliases=("cat", "concat")),
+    OpInfo("stack", lambda *xs, axis=0: cr.stack(xs, axis), lambda *xs, axis=0: np.stack(xs, axis),
+           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"axis": a}, f"axis={a}") for a in (0, 2, -1)]
+           + [Sample((u(seed=1), u(seed=2)), {"axis": 0}, "0-d")]),
+    OpInfo("split", lambda x, size, axis=0: cr.concatenate(
+               [(i + 1.0) * p for i, p in enumerate(cr.split(x, size, axis))], axis),
+           lambda x, size, axis=0: np_split_weighted(x, np_sections(x.shape[axis], size), axis),
+           lambda: [Sample((u(5, 2),), {"size": 2}), Sample((u(2, 6),), {"size": [1, 2, 3], "axis": -1})]),
+    OpInfo("pad", cr.pad, lambda x, pad_width, value=0.0: np.pad(x, pad_width, constant_values=value), lambda: [
+        Sample((u(2, 3),), {"pad_width": 1}), Sample((u(2, 3),), {"pad_width": ((0, 2), (1, 0)), "value": -1.5})]),
+    OpInfo("repeat", lambda x, repeats: cr.repeat(x, repeats), lambda x, repeats: np.tile(x, repeats), lambda: [
+        Sample((u(2, 3),), {"repeats": (2, 1)}), Sample((u(3),), {"repeats": (2, 3)})],
+           method=lambda t, repeats: t.repeat(*repeats)),
+    OpInfo("index_add", lambda g, index, shape: shape_ops.IndexAdd.apply(g, index=index, shape=shape),
+           lambda g, index, shape: np_index_add(g, index, shape), lambda: [
+        Sample((u(4, 3),), {"index": np.array([0, 2, 2, 1]), "shape": (3, 3)}, "repeats"),
+        Sample((u(2),), {"index": (slice(1, 3),), "shape": (4,)}, "slice")]),
+]
+
+# ------------------------------------------------------------------ linear algebra
+
+MATMUL_SHAPES = [((2, 3), (3, 4)), ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 2, 3), (3, 4)),
+                 ((4, 1, 2, 3), (2, 3, 2)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)), ((0, 3), (3, 2))]
+LINALG = [
+    OpInfo("matmul", cr.matmul, np.matmul, lambda: [
+        Sample((u(*a, seed=1), u(*b, seed=2)), name=f"{a}@{b}") for a, b in MATMUL_SHAPES], method="matmul"),
+    OpInfo("dot", cr.dot, np.dot, lambda: [Sample((u(4, seed=1), u(4, seed=2)))], method="dot"),
+    OpInfo("outer", cr.outer, np.outer, lambda: [Sample((u(3, seed=1), u(4, seed=2)))]),
+    OpInfo("linear", cr.linear, lambda x, w, b=None: x @ w.T + (0.0 if b is None else b), lambda: [
+        Sample((u(5, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="bias"),
+        Sample((u(5, 3, seed=1), u(2, 3, seed=2)), name="no bias"),
+        Sample((u(2, 4, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="3-d input"),
+        Sample((u(3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="1-d input")]),
+    OpInfo("cross_entropy", cr.nn.functional.cross_entropy,
+           lambda x, target, **kw: np_cross_entropy(x, target, **kw), lambda: [
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2])}, "mean"),
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "sum"}, "sum"),
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "none"}, "none"),
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "weight": pos(4, seed=5)}, "class weights"),
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "label_smoothing": 0.2}, "smoothing"),
+        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "weight": pos(4, seed=5), "label_smoothing": 0.1,
+                            "reduction": "none"}, "weights, smoothing, none")]),
+]
+
+# ------------------------------------------------------------------ convolution, pooling, resizing
+
+
+def _conv_sample(d, cin, cout, size, kernel, bias=True, seed=0, **kw):
+    args = (u(2, cin, *(size,) * d, seed=seed), u(cout, cin // kw.get("groups", 1), *(kernel,) * d, seed=seed + 1))
+    return Sample(args + ((u(cout, seed=seed + 2),) if bias else ()), kw,
+                  ",".join(f"{k}={v}" for k, v in kw.items()) + ("" if bias else ",no bias"))
+
+
+def _tuples(d, **kw):
+    return {k: ((v,) * d if isinstance(v, int) else v) for k, v in kw.items()}
+
+
+def _ref_conv(d):
+    def ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        padding = padding if isinstance(padding, str) else _tuples(d, p=padding)["p"]
+        return reference_conv(x, w, b, _tuples(d, s=stride)["s"], padding, _tuples(d, p=dilation)["p"], groups)
+    return ref
+
+
+def _ref_conv_t(d):
+    def ref(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        t = _tuples(d, s=stride, p=padding, o=output_padding, di=dilation)
+        return reference_conv_transpose(x, w, b, t["s"], t["p"], t["o"], groups, t["di"])
+    return ref
+
+
+def _conv_samples(d):
+    return lambda: [
+        _conv_sample(d, 2, 3, 6, 3),
+        _conv_sample(d, 2, 2, 7, 3, bias=False, seed=1, stride=2, padding=1),
+        _conv_sample(d, 2, 2, 7, 2, seed=2, padding="same", dilation=2),
+        _conv_sample(d, 4, 2, 5, 3, seed=3, groups=2),
+    ]
+
+
+def _conv_t_samples(d):
+    def make():
+        out = []
+        for k, (cin, cout, size, kernel, kw) in enumerate([
+                (2, 3, 4, 3, {}), (2, 2, 3, 2, {"stride": 2, "padding": 1, "output_padding": 1}),
+                (4, 1, 3, 3, {"groups": 2, "dilation": 2})]):
+            groups = kw.get("groups", 1)
+            x, w, b = u(2, cin, *(size,) * d, seed=k), u(cin, cout, *(kernel,) * d, seed=k + 1), u(cout * groups, seed=k + 2)
+            out.append(Sample((x, w, b), kw, str(kw)))
+        return out
+    return make
+
+
+def _max_pool_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d = x.ndim - 2
+    t = _tuples(d, k=kernel_size, p=padding, di=dilation)
+    s = t["k"] if stride is None else _tuples(d, s=stride)["s"]
+    return reference_max_pool(x, t["k"], s, t["p"], t["di"], ceil_mode)[0]
+
+
+def _avg_pool_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    d = x.ndim - 2
+    t = _tuples(d, k=kernel_size, p=padding)
+    s = t["k"] if stride is None else _tuples(d, s=stride)["s"]
+    return reference_avg_pool(x, t["k"], s, t["p"], ceil_mode, count_include_pad)
+
+
+def _pool_samples(d, data, cases):
+    return lambda: [Sample((data(2, 2, *(7,) * d, seed=k),), kw, str(kw)) for k, kw in enumerate(cases)]
+
+
+MAX_POOL_CASES = [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
+                  {"kernel_size": 2, "stride": 1, "dilation": 2}, {"kernel_size": 2, "ceil_mode": True}]
+AVG_POOL_CASES = [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
+                  {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+                  {"kernel_size": 2, "ceil_mode": True}]
+
+
+def _geometry(x_shape, kernel, stride):
+    d = len(x_shape) - 2
+    return conv_ops.Windows(x_shape, (kernel,) * d, (stride,) * d, (1,) * d, ((0, 0),) * d, "test")
+
+
+def _max_pool_arg(x, kernel, stride):
+    """Which kernel offset wins each window of x (what MaxPool saves), for the scatter/gather entries."""
+    fn = conv_ops.MaxPool.__new__(conv_ops.MaxPool)
+    fn.forward(x, geometry=_geometry(x.shape, kernel, stride))
+    return fn.arg
+
+
+_POOL_X = distinct(2, 2, 6, 6, seed=9)
+_POOL_G = _geometry(_POOL_X.shape, 2, 2)
+_POOL_ARG = _max_pool_arg(_POOL_X, 2, 2)
+
+
+def _np_scatter(gy, geometry, arg):
+    out = np.zeros((geometry.n, geometry.c, *geometry.spatial))
+    for k, where in enumerate(geometry.offsets()):
+        out[(slice(None), slice(None), *where)] += gy * (arg == k)
+    return out
+
+
+def _np_gather(a, geometry, arg):
+    return sum(a[(slice(None), slice(None), *where)] * (arg == k) for k, where in enumerate(geometry.offsets()))
+
+
+def _np_avg_adjoint(gy, geometry, divisor):
+    out = np.zeros((geometry.n, geometry.c, *geometry.spatial))
+    for where in geometry.offsets():
+        out[(slice(None), slice(None), *where)] += gy / divisor
+    return out
+
+
+def _np_weight_grad(x, gy, geometry):
+    """d <conv(x, w), gy> / d w, by the reference: conv of x against each unit weight."""
+    o, cg = geometry.out_channels, geometry.cg
+    grad = np.zeros((o, cg, *geometry.kernel))
+    for idx in np.ndindex(*grad.shape):
+        unit = np.zeros_like(grad)
+        unit[idx] = 1.0
+        y = reference_conv(x, unit, None, geometry.stride, [lo for lo, _ in geometry.pads], geometry.dilation,
+                           geometry.groups)
+        grad[idx] = (y * gy).sum()
+    return grad
+
+
+_CONV_G = conv_ops.Windows((2, 2, 5, 5), (2, 2), (1, 1), (1, 1), ((1, 1), (1, 1)), "test", out_channels=3)
+
+CONV = [
+    OpInfo("conv1d", cr.conv1d, _ref_conv(1), _conv_samples(1)),
+    OpInfo("conv2d", cr.conv2d, _ref_conv(2), _conv_samples(2)),
+    OpInfo("conv_transpose1d", cr.conv_transpose1d, _ref_conv_t(1), _conv_t_samples(1)),
+    OpInfo("conv_transpose2d", cr.conv_transpose2d, _ref_conv_t(2), _conv_t_samples(2)),
+    OpInfo("conv_weight_grad", lambda x, gy, geometry: conv_ops.ConvWeightGrad.apply(x, gy, geometry=geometry),
+           lambda x, gy, geometry: _np_weight_grad(x, gy, geometry),
+           lambda: [Sample((u(2, 2, 5, 5, seed=1), u(2, 3, 6, 6, seed=2)), {"geometry": _CONV_G})]),
+    OpInfo("max_pool1d", cr.max_pool1d, _max_pool_ref, _pool_samples(1, distinct, MAX_POOL_CASES),
+           note="as max: the gradient goes to each window's maximum, the second derivative is 0"),
+    OpInfo("max_pool2d", cr.max_pool2d, _max_pool_ref, _pool_samples(2, distinct, MAX_POOL_CASES)),
+    OpInfo("avg_pool1d", cr.avg_pool1d, _avg_pool_ref, _pool_samples(1, u, AVG_POOL_CASES)),
+    OpInfo("avg_pool2d", cr.avg_pool2d, _avg_pool_ref, _pool_samples(2, u, AVG_POOL_CASES)),
+    OpInfo("adaptive_avg_pool1d", cr.adaptive_avg_pool1d,
+           lambda x, output_size: reference_adaptive_avg_pool(x, (output_size,)),
+           lambda: [Sample((u(2, 3, 7),), {"output_size": o}) for o in (1, 7, 3, 4)]),
+    OpInfo("adaptive_avg_pool2d", cr.adaptive_avg_pool2d,
+           lambda x, output_size: reference_adaptive_avg_pool(
+               x, output_size if isinstance(output_size, tuple) else (output_size,) * 2),
+           lambda: [Sample((u(2, 3, 6, 5),), {"output_size": o}) for o in (1, (3, 5), (4, 2))]),
+    OpInfo("interpolate", cr.interpolate, reference_nearest, lambda: [
+        Sample((u(2, 2, 3, 4),), {"scale_factor": 2}), Sample((u(2, 2, 5),), {"scale_factor": 0.6}),
+        Sample((u(2, 2, 3, 4),), {"size": (5, 3)})]),
+    OpInfo("max_pool_scatter", lambda gy, arg: conv_ops.MaxPoolScatter.apply(gy, geometry=_POOL_G, arg=arg),
+           lambda gy, arg: _np_scatter(gy, _POOL_G, arg), lambda: [Sample((u(2, 2, 3, 3),), {"arg": _POOL_ARG})]),
+    OpInfo("max_pool_gather", lambda a, arg: conv_ops.MaxPoolGather.apply(a, geometry=_POOL_G, arg=arg),
+           lambda a, arg: _np_gather(a, _POOL_G, arg), lambda: [Sample((u(2, 2, 6, 6),), {"arg": _POOL_ARG})]),
+    OpInfo("avg_pool_adjoint",
+           lambda gy: conv_ops.AvgPoolAdjoint.apply(gy, geometry=_POOL_G, divisor=4.0),
+           lambda gy: _np_avg_adjoint(gy, _POOL_G, 4.0), lambda: [Sample((u(2, 2, 3, 3),))]),
+]
+
+# ------------------------------------------------------------------ recurrent
+
+
+def _cell_sample(gates, bias=True, seed=0, batch=2, inputs=3, hidden=2, lstm=False):
+    x, h = u(batch, inputs, seed=seed), u(batch, hidden, seed=seed + 1, low=-1, high=1)
+    w = (u(gates * hidden, inputs, seed=seed + 2, low=-1, high=1), u(gates * hidden, hidden, seed=seed + 3, low=-1, high=1))
+    b = (u(gates * hidden, seed=seed + 4, low=-1, high=1), u(gates * hidden, seed=seed + 5, low=-1, high=1)) if bias else ()
+    c = (u(batch, hidden, seed=seed + 6, low=-1, high=1),) if lstm else ()
+    return Sample((x, h, *c, *w, *b), name="bias" if bias else "no bias")
+
+
+def _np_cell(mode):
+    def ref(x, h, *rest):
+        c = rest[0] if mode == "lstm" else None
+        w = rest[1:] if mode == "lstm" else rest
+        b_ih, b_hh = (w[2], w[3]) if len(w) == 4 else (0.0, 0.0)
+        h2, c2 = reference_step(mode, x, h, c, w[0], w[1], b_ih, b_hh)
+        return h2 if c2 is None else np_flat(h2, c2)
+    return ref
+
+
+def _layer(mode, bidirectional=False, batch_first=False, bias=True, steps=3, batch=2, inputs=2, hidden=2, seed=0):
+    gates = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}[mode]
+    directions = 2 if bidirectional else 1
+    x = u(*((batch, steps) if batch_first else (steps, batch)), inputs, seed=seed)
+    states = [u(directions, batch, hidden, seed=seed + 1, low=-1, high=1)]
+    if mode == "lstm":
+        states.append(u(directions, batch, hidden, seed=seed + 2, low=-1, high=1))
+    params = []
+    for d in range(directions):
+        s = seed + 10 * (d + 1)
+        params += [u(gates * hidden, inputs, seed=s, low=-1, high=1), u(gates * hidden, hidden, seed=s + 1, low=-1, high=1)]
+        if bias:
+            params += [u(gates * hidden, seed=s + 2, low=-1, high=1), u(gates * hidden, seed=s + 3, low=-1, high=1)]
+    return Sample((x, *states, *params), {"mode": mode, "batch_first": batch_first, "bias": bias},
+                  f"{mode},{'bi' if bidirectional else 'uni'},{'bf' if batch_first else 'tf'},{'bias' if bias else 'nobias'}")
+
+
+def _cr_layer(x, h0, *rest, mode, batch_first, bias):
+    c0 = rest[0] if mode == "lstm" else None
+    params = rest[1:] if mode == "lstm" else rest
+    per = 4 if bias else 2
+    weights = [tuple(params[k:k + per]) + ((None, None) if not bias else ()) for k in range(0, len(params), per)]
+    return flat(*cr.recurrent_layer(mode, x, h0, weights, c0=c0, batch_first=batch_first))
+
+
+def _np_layer(x, h0, *rest, mode, batch_first, bias):
+    c0 = rest[0] if mode == "lstm" else None
+    params = rest[1:] if mode == "lstm" else rest
+    per = 4 if bias else 2
+    named = {}
+    for d, k in enumerate(range(0, len(params), per)):
+        suffix = "_l0" + ("_reverse" if d else "")
+        named["weight_ih" + suffix], named["weight_hh" + suffix] = params[k], params[k + 1]
+        if bias:
+            named["bias_ih" + suffix], named["bias_hh" + suffix] = params[k + 2], params[k + 3]
+    out, h_n, c_n = reference(mode, x, named, 1, len(params) // per == 2, batch_first, h0=h0, c0=c0)
+    return np_flat(out, h_n, c_n)
+
+
+RECURRENT = [
+    OpInfo("rnn_cell", lambda x, h, *w, nonlinearity="tanh": cr.rnn_cell(x, h, *w, nonlinearity=nonlinearity),
+           lambda x, h, *w, nonlinearity="tanh": _np_cell("rnn_" + nonlinearity)(x, h, *w),
+           lambda: [_cell_sample(1), _cell_sample(1, bias=False, seed=1),
+                    Sample(_cell_sample(1, seed=2).args, {"nonlinearity": "relu"}, "relu")]),
+    OpInfo("lstm_cell", lambda x, h, c, *w: flat(*cr.lstm_cell(x, (h, c), *w)), _np_cell("lstm"),
+           lambda: [_cell_sample(4, lstm=True), _cell_sample(4, bias=False, seed=1, lstm=True)]),
+    OpInfo("gru_cell", cr.gru_cell, _np_cell("gru"), lambda: [_cell_sample(3), _cell_sample(3, bias=False, seed=1)]),
+    OpInfo("recurrent_layer", _cr_layer, _np_layer, lambda: [
+        _layer("rnn_tanh"), _layer("rnn_relu", bidirectional=True, seed=1), _layer("lstm", batch_first=True, seed=2),
+        _layer("lstm", bidirectional=True, bias=False, seed=3), _layer("gru", seed=4),
+        _layer("gru", bidirectional=True, batch_first=True, seed=5)]),
+]
+
+REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT
+BY_NAME = {info.name: info for info in REGISTRY}
