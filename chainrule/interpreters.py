@@ -361,11 +361,6 @@ class NumpyInterpreter(Interpreter):
         out = x.sum(axis=axes, keepdims=keepdims)
         return out if out.__class__ is np.ndarray else np.asarray(out)
 
-    def softmax(self, x: np.ndarray, axis: int) -> np.ndarray:
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
-        return e
-
     def reshape(self, x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         return x.reshape(shape)
 
@@ -394,10 +389,6 @@ class NumpyInterpreter(Interpreter):
 
     def stack(self, xs: Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
         return np.stack(xs, axis=axis)
-
-    def sum_to_shape(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        x = x.sum(axis=broadcast_axes(x.shape, shape), keepdims=True)
-        return x if x.shape == shape else x.reshape(shape)
 
     def steps(self, count: int, rows: np.ndarray | None = None) -> "NumpySteps":
         return NumpySteps(count, rows)

@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn
 from tests.nn.support import data, leaf, module_gradcheck
-from tests.ops.test_conv import (
+from tests.ops.references import (
     reference_adaptive_avg_pool, reference_avg_pool, reference_conv, reference_conv_transpose, reference_max_pool,
     reference_nearest,
 )

@@ -1,4 +1,8 @@
-"""Elementwise ops: values against NumPy, gradients against finite differences (float64)."""
+"""Elementwise ops, what the op registry does not cover: operators with Python numbers and arrays,
+operator forms on random broadcast shapes, dtype rules, PyTorch's conventions at kinks and ties,
+stability for large inputs, second derivatives with a constant operand or a shared input, a third
+derivative. Values and first- and second-order gradients of each op on fixed samples (broadcasting,
+0-d, options) are checked by the registry (tests/ops/registry.py, tests/ops/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -35,25 +39,6 @@ BINARY = [
     ("pow_fn", cr.pow, np.power),
 ]
 
-BROADCAST_SHAPES = [
-    ((3, 4), (3, 4)),
-    ((3, 1), (1, 4)),
-    ((2, 3, 4), (4,)),
-    ((4,), (2, 3, 4)),
-    ((2, 1, 4), (3, 1)),
-    ((), (3,)),
-    ((3,), ()),
-    ((), ()),
-]
-
-
-@pytest.mark.parametrize("name, cr_fn, np_fn", BINARY, ids=[b[0] for b in BINARY])
-@pytest.mark.parametrize("shape_a, shape_b", BROADCAST_SHAPES)
-def test_binary_values_and_gradients_with_broadcasting(name, cr_fn, np_fn, shape_a, shape_b):
-    # positive operands keep pow's a ** b real and keep division away from zero
-    a, b = positive(*shape_a, seed=1), positive(*shape_b, seed=2)
-    check_op(cr_fn, np_fn, a, b)
-
 
 @FAST
 @given(shapes=broadcastable_pair(), op=st.sampled_from(BINARY))
@@ -75,11 +60,6 @@ def test_binary_broadcasting_random_shapes(shapes, op):
         (lambda x: 2.5 / x, lambda x: 2.5 / x),
         (lambda x: x / 4, lambda x: x / 4),
         (lambda x: 2.5**x, lambda x: 2.5**x),
-        (lambda x: x**3, lambda x: x**3),
-        (lambda x: x**2, lambda x: x**2),
-        (lambda x: x**-1.5, lambda x: x**-1.5),
-        (lambda x: x**0.5, lambda x: x**0.5),
-        (lambda x: -x, lambda x: -x),
         (lambda x: +x, lambda x: +x),
         (lambda x: np.float64(3.0) * x, lambda x: 3.0 * x),
     ],
@@ -110,10 +90,6 @@ def test_reflected_operators_with_ndarrays(cr_fn, np_fn):
     assert isinstance(out, cr.Tensor)  # __array_priority__: NumPy defers to the Tensor
 
 
-def test_pow_with_tensor_exponent_gradient_of_base_and_exponent():
-    check_op(lambda a, b: a**b, np.power, positive(4), rand(4, seed=3))
-
-
 def test_pow_exponent_gradient_is_zero_where_base_is_not_positive():
     a = cr.tensor([-2.0, 0.0, 3.0], dtype="float64")
     b = leaf([2.0, 2.0, 2.0])
@@ -129,55 +105,10 @@ def test_scalar_exponent_makes_one_node():
 
 # ------------------------------------------------------------------ unary ops
 
-UNARY = [
-    ("exp", cr.exp, np.exp, rand),
-    ("log", cr.log, np.log, positive),
-    ("log1p", cr.log1p, np.log1p, positive),
-    ("sqrt", cr.sqrt, np.sqrt, positive),
-    ("abs", cr.abs, np.abs, away_from_zero),
-    ("sin", cr.sin, np.sin, rand),
-    ("cos", cr.cos, np.cos, rand),
-    ("tanh", cr.tanh, np.tanh, rand),
-    ("sigmoid", cr.sigmoid, lambda x: 1 / (1 + np.exp(-x)), rand),
-    ("relu", cr.relu, lambda x: np.maximum(x, 0), away_from_zero),
-    ("leaky_relu", cr.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), away_from_zero),
-    ("leaky_relu_0.2", lambda x: cr.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x), away_from_zero),
-    ("elu", cr.elu, lambda x: np.where(x > 0, x, np.exp(x) - 1), away_from_zero),
-    ("elu_2", lambda x: cr.elu(x, alpha=2.0), lambda x: np.where(x > 0, x, 2 * (np.exp(x) - 1)), away_from_zero),
-    (
-        "gelu",
-        cr.gelu,
-        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
-        rand,
-    ),
-    ("softplus", cr.softplus, lambda x: np.log1p(np.exp(x)), rand),
-    ("softplus_beta", lambda x: cr.softplus(x, beta=2.0), lambda x: np.log1p(np.exp(2 * x)) / 2, rand),
-    ("neg", cr.neg, np.negative, rand),
-    ("clip", lambda x: cr.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), away_from_zero),
-    ("clip_min", lambda x: cr.clip(x, min=0.3), lambda x: np.clip(x, 0.3, None), away_from_zero),
-    ("clip_max", lambda x: x.clip(max=0.3), lambda x: np.clip(x, None, 0.3), away_from_zero),
-    ("clone", cr.clone, np.copy, rand),
-    ("method_exp", lambda x: x.exp(), np.exp, rand),
-    ("method_log", lambda x: x.log(), np.log, positive),
-    ("method_tanh", lambda x: x.tanh(), np.tanh, rand),
-    ("method_sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), rand),
-    ("method_relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), away_from_zero),
-    ("method_abs", lambda x: abs(x), np.abs, away_from_zero),
-]
 
-
-@pytest.mark.parametrize("name, cr_fn, np_fn, data", UNARY, ids=[u[0] for u in UNARY])
-def test_unary_values_and_gradients(name, cr_fn, np_fn, data):
-    check_op(cr_fn, np_fn, data(3, 4, seed=5))
-
-
-@pytest.mark.parametrize("name, cr_fn, np_fn, data", UNARY, ids=[u[0] for u in UNARY])
-def test_unary_keeps_float32(name, cr_fn, np_fn, data):
-    x = cr.tensor(data(5).astype(np.float32), requires_grad=True)
-    y = cr_fn(x)
-    assert y.dtype == np.float32
-    y.sum().backward()
-    assert x.grad.dtype == np.float32
+def test_builtin_abs_is_the_abs_op():
+    """abs(t) goes through Tensor.__abs__ (the registry checks cr.abs and t.abs())."""
+    check_op(abs, np.abs, away_from_zero(3, 4, seed=5))
 
 
 @pytest.mark.parametrize(
@@ -253,15 +184,6 @@ def test_sign_is_a_constant():
 # ------------------------------------------------------------------ where, maximum, minimum
 
 
-@pytest.mark.parametrize(
-    "shape_c, shape_a, shape_b",
-    [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ()), ((3, 1), (1, 4), (3, 4)), ((2, 3, 4), (3, 4), (4,))],
-)
-def test_where_with_broadcasting(shape_c, shape_a, shape_b):
-    cond = rand(*shape_c, seed=9) > 0
-    check_op(lambda a, b: cr.where(cond, a, b), lambda a, b: np.where(cond, a, b), rand(*shape_a), rand(*shape_b, seed=1))
-
-
 def test_where_accepts_a_bool_tensor_and_python_numbers():
     x = leaf([-1.0, 2.0, -3.0])
     y = cr.where(x > 0, x, 0.5)
@@ -269,12 +191,6 @@ def test_where_accepts_a_bool_tensor_and_python_numbers():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 0.0])
     assert cr.where(np.array([True, False]), 1.0, 0.0).dtype == np.float32
-
-
-@pytest.mark.parametrize("cr_fn, np_fn", [(cr.maximum, np.maximum), (cr.minimum, np.minimum)])
-@pytest.mark.parametrize("shape_a, shape_b", [((3, 4), (3, 4)), ((3, 1), (4,)), ((), (2, 2))])
-def test_maximum_minimum(cr_fn, np_fn, shape_a, shape_b):
-    check_op(cr_fn, np_fn, rand(*shape_a, seed=1), rand(*shape_b, seed=2))
 
 
 @pytest.mark.parametrize("fn", [cr.maximum, cr.minimum])
@@ -385,21 +301,10 @@ def second_derivative(fn):
     return first
 
 
+# the registry checks each op's second derivative with every operand a leaf; here a Python-number
+# operand (1.0 / x) and one tensor as both operands (x ** x: the two paths' gradients add up)
 SECOND = [
-    ("tanh", cr.tanh, lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2), rand),
-    ("sigmoid", cr.sigmoid, lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s), rand),
-    ("exp", cr.exp, np.exp, rand),
-    ("log", cr.log, lambda x: -1 / x**2, positive),
-    ("log1p", cr.log1p, lambda x: -1 / (1 + x) ** 2, positive),
-    ("sin", cr.sin, lambda x: -np.sin(x), rand),
-    ("cos", cr.cos, lambda x: -np.cos(x), rand),
-    ("cube", lambda x: x**3, lambda x: 6 * x, rand),
-    ("square", lambda x: x**2, lambda x: 2 * np.ones_like(x), rand),
-    ("sqrt", cr.sqrt, lambda x: -0.25 * x**-1.5, positive),
     ("reciprocal", lambda x: 1.0 / x, lambda x: 2 / x**3, positive),
-    ("softplus", cr.softplus, lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s), rand),
-    ("gelu", cr.gelu, None, rand),
-    ("elu", cr.elu, lambda x: np.where(x > 0, 0.0, np.exp(x)), away_from_zero),
     ("x_pow_x", lambda x: x**x, lambda x: x**x * (np.log(x) + 1) ** 2 + x ** (x - 1), positive),
 ]
 
@@ -409,9 +314,8 @@ def test_second_derivative(name, fn, d2, data):
     x = leaf(data(5, seed=11))
     first = second_derivative(fn)
     assert cr.gradcheck(first, [x])
-    if d2 is not None:
-        (g,) = cr.grad(first(x).sum(), x)
-        np.testing.assert_allclose(g.numpy(), d2(x.numpy()), rtol=1e-9, atol=1e-12)
+    (g,) = cr.grad(first(x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), d2(x.numpy()), rtol=1e-9, atol=1e-12)
 
 
 def test_second_derivative_of_binary_ops():

@@ -178,37 +178,41 @@ def test_gradients_match_finite_differences(info, sample):
 
 
 def _second_order_numeric(info: OpInfo, sample: Sample, eps: float = 1e-6):
-    """Analytic and finite-difference derivatives of s(x) = <grad_x <op(x), g>, v>: the Hessian of
-    the op (contracted with g) applied to v, against central differences of the first gradient."""
+    """Analytic and finite-difference derivatives of s(x, g) = <grad_x <op(x), g>, v>, in the inputs
+    x and in the output's gradient g (as PyTorch's gradgradcheck): in x it is the op's Hessian
+    (contracted with g) applied to v; in g it runs the rules of the first gradient's own nodes, so
+    a linear op's backward-of-backward (indexing's scatter, a convolution's adjoints) is checked too.
+    """
     r = np.random.default_rng(3)
     tensors = leaves(sample)
     out = run(info, tensors, sample)
-    g = cr.tensor(output_gradient(out))
+    g = cr.tensor(output_gradient(out).astype(np.float64), requires_grad=True)
     vs = [r.standard_normal(t.shape) for t in tensors]
 
-    def s(ts):
-        first = cr.grad(run(info, ts, sample), ts, grad_outputs=g, create_graph=True, allow_unused=True)
+    def s():
+        first = cr.grad(run(info, tensors, sample), tensors, grad_outputs=g, create_graph=True, allow_unused=True)
         total = cr.tensor(0.0, dtype="float64")
         for f, v in zip(first, vs):
             if f is not None:
                 total = total + (f * cr.tensor(v)).sum()
         return total
 
-    total = s(tensors)
+    wrt = [*tensors, g]
+    total = s()
     if total.requires_grad:
-        analytic = cr.grad(total, tensors, allow_unused=True)
-        analytic = [np.zeros(t.shape) if a is None else a.numpy() for t, a in zip(tensors, analytic)]
-    else:  # no first gradient depends on the inputs: the second derivative is 0
-        analytic = [np.zeros(t.shape) for t in tensors]
+        analytic = cr.grad(total, wrt, allow_unused=True)
+        analytic = [np.zeros(t.shape) if a is None else a.numpy() for t, a in zip(wrt, analytic)]
+    else:  # no first gradient depends on x or g: every second derivative is 0
+        analytic = [np.zeros(t.shape) for t in wrt]
     numeric = []
-    for t in tensors:
+    for t in wrt:
         n = np.empty(t.shape)
         for i in np.ndindex(t.shape):
             original = t.data[i]
             t.data[i] = original + eps
-            plus = s(tensors).item()
+            plus = s().item()
             t.data[i] = original - eps
-            minus = s(tensors).item()
+            minus = s().item()
             t.data[i] = original
             n[i] = (plus - minus) / (2 * eps)
         numeric.append(n)
@@ -219,8 +223,9 @@ def _second_order_numeric(info: OpInfo, sample: Sample, eps: float = 1e-6):
 def test_second_order_gradients_match_finite_differences_of_the_first(info, sample):
     analytic, numeric = _second_order_numeric(info, sample, eps=max(info.grad_eps, 1e-6))
     for k, (a, n) in enumerate(zip(analytic, numeric)):
+        what = f"input {k}" if k < len(analytic) - 1 else "the output's gradient"
         np.testing.assert_allclose(a, n, rtol=1e-3, atol=max(info.grad_atol, 1e-5),
-                                   err_msg=f"{info.name}: second derivative, input {k}")
+                                   err_msg=f"{info.name}: second derivative in {what}")
 
 
 @pytest.mark.parametrize("info, sample", GRAD_CASES, ids=GRAD_IDS)
