@@ -7,8 +7,8 @@ from typing import Sequence
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.ops.elementwise import exp, lift, sqrt
-from chainrule.ops.shape import broadcast_to, normalize_axis, reshape
+from chainrule.ops.elementwise import lift, sqrt
+from chainrule.ops.shape import normalize_axis
 from chainrule.tensor import Tensor
 
 Axis = int | Sequence[int] | None
