@@ -28,6 +28,7 @@ from chainrule.tensor import Tensor
 class _GradMode(threading.local):
     enabled = True
     anomaly = False
+    recording_rule = False  # a rule is running on Tensors, recorded: NumPy must not see them
 
 
 _mode = _GradMode()
@@ -155,18 +156,7 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        rule = cls.__dict__.get("backward")
-        if rule is None:
-            return
-        params = list(inspect.signature(rule).parameters.values())
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        if len(positional) < 3 and not any(p.kind is p.VAR_POSITIONAL for p in params):
-            raise TypeError(
-                f"{cls.__name__}.backward({', '.join(p.name for p in params)}): a gradient rule is "
-                "written backward(self, ns, grad, *inputs), with the op's inputs after the output's "
-                "gradient and ns the interpreter that runs it (ns.exp, ns.sum, ...); see "
-                "chainrule.Function"
-            )
+        _check_rule_form(cls)
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
@@ -220,6 +210,41 @@ class Function:
         """Drop the inputs and everything saved for backward (the graph is then freed)."""
         self.__dict__.clear()
         self.inputs = None
+
+
+_RULE_FORM = (
+    "a gradient rule is written backward(self, ns, grad, *inputs): the interpreter ns (ns.exp, "
+    "ns.sum, ...), the output's gradient, then one parameter per input of the op; see chainrule.Function"
+)
+
+
+def _check_rule_form(cls: type) -> None:
+    """Refuse, when the class is defined, a ``backward`` in the old form ``backward(self, grad)``."""
+    rule = getattr(cls, "backward", None)
+    if rule is Function.backward:
+        return
+    if not callable(rule):
+        raise TypeError(f"{cls.__name__}.backward is {rule!r}, not a method: {_RULE_FORM}")
+    try:
+        params = list(inspect.signature(rule).parameters.values())
+    except (TypeError, ValueError):  # not introspectable (a C function, a partial): checked when it runs
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    var_positional = any(p.kind is p.VAR_POSITIONAL for p in params)
+    second = positional[1].name if len(positional) > 1 else ""
+    if second in ("grad", "grad_output", "grad_outputs", "g", "gy") or (len(positional) < 3 and not var_positional):
+        raise TypeError(f"{cls.__name__}.backward({', '.join(p.name for p in params)}): {_RULE_FORM}")
+
+
+def _rule_call_error(fn: Function, count: int, error: TypeError) -> TypeError | None:
+    """A clear error when ``fn``'s rule cannot take its interpreter, gradient and ``count`` inputs."""
+    try:
+        inspect.signature(fn.backward).bind(None, None, *range(count))
+    except TypeError:
+        return TypeError(f"{fn.name}.backward cannot take the op's {count} input(s) ({error}): {_RULE_FORM}")
+    except ValueError:
+        return None
+    return None
 
 
 def _named_error(cls: type, inputs: Sequence[Tensor], error: ValueError) -> ValueError:
@@ -357,14 +382,26 @@ def _run_backward(
             if fn is None:
                 continue
             inputs = fn.inputs
-            if not plain:
-                input_grads = fn.backward(ns, g, *ns.inputs(fn))
-            elif len(inputs) == 1:  # the plain walk: ndarrays, one and two inputs spelled out
-                input_grads = fn.backward(ns, g, inputs[0].data)
-            elif len(inputs) == 2:
-                input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
-            else:
-                input_grads = fn.backward(ns, g, *[i.data for i in inputs])
+            try:  # free when nothing is raised (zero-cost try)
+                if ns.records:
+                    _mode.recording_rule = True
+                    try:
+                        input_grads = fn.backward(ns, g, *ns.inputs(fn))
+                    finally:
+                        _mode.recording_rule = False
+                elif not plain:
+                    input_grads = fn.backward(ns, g, *ns.inputs(fn))
+                elif len(inputs) == 1:  # the plain walk: ndarrays, one and two inputs spelled out
+                    input_grads = fn.backward(ns, g, inputs[0].data)
+                elif len(inputs) == 2:
+                    input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
+                else:
+                    input_grads = fn.backward(ns, g, *[i.data for i in inputs])
+            except TypeError as e:
+                clear = _rule_call_error(fn, len(inputs), e)
+                if clear is None:
+                    raise
+                raise clear from e
             if input_grads.__class__ is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(inputs):

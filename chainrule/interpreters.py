@@ -27,7 +27,9 @@ Besides the primitives, a rule can ask for values of the forward pass:
   array; the others call ``recompute()``, which computes it from the rule's inputs with ``ns``, so
   that gradients of gradients flow through it and a trace depends only on the inputs;
 - ``ns.cache(value)``: a forward cache that only speeds up the NumPy interpreter (a convolution's
-  im2col columns); the others get None and compute without it.
+  im2col columns); the others get None and compute without it;
+- ``ns.saved(self, name)``: an array the forward made from its data and the rule uses as a
+  constant (an index, a condition, max pooling's winners): a tracer makes it a plan input.
 
 In-place hints: ``ns.iadd(a, b)`` (``isub``, ``imul``) mean ``a + b``; the NumPy interpreter may
 write the result into ``a``, so a rule uses them only on arrays it made itself, never on its
@@ -112,6 +114,12 @@ class Interpreter:
 
     def cache(self, value: Any) -> Any:
         return None
+
+    def saved(self, fn: "Function", name: str) -> Any:
+        """``fn.<name>``: an array (or a tuple holding arrays) the forward made from its data and the
+        rule uses as it is, never differentiated: an index, a ``where``'s condition, the winners of
+        max pooling. A tracer makes it an input of the plan, fed anew on each replay."""
+        return getattr(fn, name)
 
     def const(self, array: np.ndarray) -> Any:
         """A constant array (no gradient flows into it)."""
@@ -385,9 +393,19 @@ class NumpyInterpreter(Interpreter):
         return add_at(x, index, values)
 
     def concat(self, xs: Sequence[np.ndarray], axis: int) -> np.ndarray:
+        for x in xs:
+            if not x.flags.c_contiguous:  # NumPy would follow the inputs' layout: keep C order
+                shape = list(x.shape)
+                shape[axis] = sum(y.shape[axis] for y in xs)
+                return np.concatenate(xs, axis=axis, out=np.empty(shape, dtype=np.result_type(*xs)))
         return np.concatenate(xs, axis=axis)
 
     def stack(self, xs: Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
+        for x in xs:
+            if not x.flags.c_contiguous:  # as concat
+                shape = list(x.shape)
+                shape.insert(axis % (x.ndim + 1), len(xs))
+                return np.stack(xs, axis=axis, out=np.empty(shape, dtype=np.result_type(*xs)))
         return np.stack(xs, axis=axis)
 
     def steps(self, count: int, rows: np.ndarray | None = None) -> "NumpySteps":
@@ -444,6 +462,32 @@ class TensorInterpreter(Interpreter):
         from chainrule import ops
 
         return ops.where(condition, a, b)
+
+    # the ops functions normalise negative axes, which the Functions' rules assume
+    def sum(self, x: "Tensor", axes: tuple[int, ...], keepdims: bool = False) -> "Tensor":
+        from chainrule import ops
+
+        return ops.sum(x, axes, keepdims)
+
+    def softmax(self, x: "Tensor", axis: int) -> "Tensor":
+        from chainrule import ops
+
+        return ops.softmax(x, axis)
+
+    def transpose(self, x: "Tensor", axes: Sequence[int]) -> "Tensor":
+        from chainrule import ops
+
+        return ops.transpose(x, axes)
+
+    def concat(self, xs: Sequence["Tensor"], axis: int) -> "Tensor":
+        from chainrule import ops
+
+        return ops.concatenate(xs, axis)
+
+    def stack(self, xs: Sequence["Tensor"], axis: int = 0) -> "Tensor":
+        from chainrule import ops
+
+        return ops.stack(xs, axis)
 
     def index(self, x: "Tensor", index: Any) -> "Tensor":
         from chainrule import ops

@@ -164,6 +164,13 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """NumPy's conversion protocol: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies it."""
+        if self._requires_grad and _autograd._mode.recording_rule:
+            raise RuntimeError(
+                "a gradient rule called a NumPy function on a Tensor that requires grad while the "
+                "backward is recorded (create_graph=True): gradients of gradients through it would "
+                "be wrong. Write rules with Python's operators and the interpreter's primitives "
+                "(ns.exp, ns.sum, ns.reshape, ...); see chainrule.Function"
+            )
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data

@@ -476,6 +476,77 @@ def test_a_rule_in_the_old_form_is_refused_when_the_class_is_defined():
                 return grad * 2.0 * self.inputs[0]
 
 
+@pytest.mark.parametrize("signature", ["self, grad, *rest", "self, grad, scale=2.0", "self, grad_output"])
+def test_old_form_rules_are_refused_in_every_spelling(signature):
+    with pytest.raises(TypeError, match=r"backward\(self, ns, grad, \*inputs\)"):
+        type("_Old", (Function,), {"forward": lambda self, a: a,
+                                   "backward": eval(f"lambda {signature}: None")})
+
+
+def test_an_old_form_rule_inherited_from_a_mixin_is_refused():
+    class Mixin:
+        def backward(self, grad):
+            return grad
+
+    with pytest.raises(TypeError, match="_Mixed.backward"):
+        class _Mixed(Mixin, Function):
+            def forward(self, a):
+                return a
+
+
+def test_a_rule_that_cannot_take_the_ops_inputs_says_so_when_it_runs():
+    class _TooFew(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, ns, grad, a):
+            return grad
+
+    with pytest.raises(TypeError, match=r"_TooFew.backward cannot take the op's 2 input\(s\).*backward\(self, ns, grad"):
+        _TooFew.apply(leaf([1.0]), leaf([2.0])).sum().backward()
+
+
+def test_a_rule_calling_numpy_on_tensors_is_refused_when_recorded():
+    """A NumPy call inside a rule would make the recorded gradient a constant: gradients of
+    gradients through it would silently be wrong."""
+
+    class _NumpyInside(Function):
+        def forward(self, a):
+            return np.sin(a)
+
+        def backward(self, ns, grad, a):
+            return grad * np.cos(a)
+
+    x = leaf([0.5])
+    _NumpyInside.apply(x).sum().backward()  # plain: arrays, fine
+    np.testing.assert_allclose(x.grad.numpy(), [math.cos(0.5)])
+    with pytest.raises(RuntimeError, match="NumPy function on a Tensor that requires grad.*ns.exp"):
+        cr.grad(_NumpyInside.apply(x).sum(), x, create_graph=True)
+    np.asarray(x)  # outside a rule NumPy reads tensors as always
+
+
+class _SumLast(Function):
+    """sum over the last axis, keepdims; its rule uses negative axes with ns's primitives."""
+
+    def forward(self, a):
+        return a.sum(axis=-1, keepdims=True)
+
+    def backward(self, ns, grad, a):
+        doubled = ns.concat([grad, grad], -1)  # (..., 2), then back to (..., 1): negative axes
+        return ns.broadcast_to(ns.sum(doubled, (-1,), keepdims=True) * 0.5, a.shape)
+
+
+def test_a_user_rule_with_negative_axes_is_differentiable_twice():
+    x = leaf(rand(2, 3))
+    assert cr.gradcheck(lambda t: _SumLast.apply(t * t), x)
+
+    def first(t):
+        (g,) = cr.grad((_SumLast.apply(t * t) ** 2).sum(), t, create_graph=True)
+        return g
+
+    assert cr.gradcheck(first, x)
+
+
 def test_a_rule_returning_the_wrong_number_of_gradients_fails_naming_the_op():
     class _TwoForOne(Function):
         def forward(self, a):

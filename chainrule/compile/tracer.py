@@ -5,14 +5,15 @@ plain ``loss.backward()`` fills them) while every operation of every gradient ru
 into a :class:`Plan`: a list of steps ``out = op(args, params)`` over numbered values. The values a
 backward reads from the forward pass (the output's gradient, each node's inputs and outputs) are
 the plan's inputs, labelled by where they sit in the graph, so the same plan can be run again
-(:meth:`Plan.run`) on the values of another forward pass of the same shape. This is what
+(:meth:`Plan.run`) on the values of another forward pass of the same shape (:meth:`Plan.feed`). This is what
 ``cr.compile`` builds on: record once, replay a fixed plan.
 
 The tracer computes every value with the NumPy interpreter as it goes, so tracing costs a plain
 backward plus the bookkeeping. A rule's residuals (a fused op's softmax, a recurrent layer's gate
-activations) are recomputed from the node's inputs (``ns.residual``), so that the plan depends on
-the forward's inputs and outputs only. Constants of a node (its index arrays, a ``where``'s
-condition, a max pooling's winners) enter the plan as they were in the traced pass.
+activations) are recomputed from the node's inputs (``ns.residual``), and the arrays a node saved
+from its data (an index, a ``where``'s condition, max pooling's winners: ``ns.saved``) are inputs
+of the plan too, so that the plan depends on what the forward computed only. Shapes are fixed:
+a plan replays a forward pass of the traced shapes and dtypes (``Plan.run`` checks them).
 
 Example:
     >>> import chainrule as cr
@@ -59,12 +60,15 @@ class Plan:
 
     ``inputs`` maps a value number to its label: ``("gradient", k)`` for the gradient of root k,
     ``("input", n, i)`` and ``("output", n)`` for input i and the output of the n-th node the walk
-    visited. ``gradients`` maps the position of each leaf in ``leaves`` to the value number of its
-    gradient.
+    visits, ``("saved", n, name, k)`` for the k-th array the n-th node saved as ``name`` (an index,
+    a condition: what ``ns.saved`` hands a rule). ``gradients`` maps the position of each leaf in
+    ``leaves`` to the value number of its gradient; ``nodes`` names the op of each node it read.
     """
 
     def __init__(self) -> None:
         self.inputs: dict[int, tuple] = {}
+        self.signature: dict[int, tuple] = {}  # value number of an input -> (shape, dtype) traced
+        self.nodes: dict[int, str] = {}
         self.steps: list[Step] = []
         self.leaves: list[Tensor] = []
         self.gradients: dict[int, int] = {}
@@ -74,13 +78,58 @@ class Plan:
         """The operations of the backward, in the order they ran."""
         return [s.op for s in self.steps]
 
+    def feed(self, outputs: Tensor | Sequence[Tensor], grad_outputs: Any = None) -> dict[tuple, np.ndarray]:
+        """The plan's inputs, taken from another forward pass of the same graph (``outputs`` as
+        given to ``trace_backward``). Raises ValueError if the graph differs where the plan reads it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.compile import trace_backward
+            >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+            >>> plan = trace_backward((w * w).sum())
+            >>> v = cr.tensor([3.0, 0.5], requires_grad=True)
+            >>> plan.run(plan.feed((v * v).sum()))[0]  # 2 v, from the plan recorded on w
+            array([6., 1.], dtype=float32)
+        """
+        roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+        root_grads = _root_gradients(roots, grad_outputs, isinstance(outputs, Tensor), "Plan.feed")
+        nodes = {}
+        for t in reversed(_topological_order(roots)):
+            if t.grad_fn is not None:
+                nodes[len(nodes)] = t
+        feed: dict[tuple, np.ndarray] = {}
+        for label in self.inputs.values():
+            kind, n = label[0], label[1]
+            if kind == "gradient":
+                feed[label] = root_grads[n].data
+                continue
+            t = nodes.get(n)
+            if t is None or t.grad_fn.name != self.nodes[n]:
+                found = "nothing" if t is None else t.grad_fn.name
+                raise ValueError(f"Plan.feed: node {n} of the traced graph was {self.nodes[n]}, this graph has {found}")
+            if kind == "input":
+                feed[label] = t.grad_fn.inputs[label[2]].data
+            elif kind == "output":
+                feed[label] = t.data
+            else:
+                feed[label] = _arrays_in(getattr(t.grad_fn, label[2]))[label[3]]
+        return feed
+
     def run(self, feed: dict[tuple, np.ndarray]) -> list[np.ndarray]:
-        """Replay the plan on NumPy: ``feed`` maps every input label to an array; returns the
-        leaves' gradients in the order of ``leaves``."""
-        missing = [label for label in self.inputs.values() if label not in feed]
-        if missing:
-            raise KeyError(f"Plan.run: no value for the plan's inputs {missing}")
-        env: dict[int, Any] = {i: feed[label] for i, label in self.inputs.items()}
+        """Replay the plan on NumPy: ``feed`` maps every input label to an array of the shape and
+        dtype traced (see ``feed``); returns the leaves' gradients in the order of ``leaves``, each
+        in memory of its own."""
+        env: dict[int, Any] = {}
+        for i, label in self.inputs.items():
+            if label not in feed:
+                missing = [lab for lab in self.inputs.values() if lab not in feed]
+                raise KeyError(f"Plan.run: no value for the plan's inputs {missing}")
+            value = np.asarray(feed[label])
+            if (value.shape, value.dtype) != self.signature[i]:
+                shape, dtype = self.signature[i]
+                raise ValueError(f"Plan.run: input {label} has shape {value.shape} and dtype {value.dtype}; "
+                                 f"the plan was traced with {shape} and {dtype}")
+            env[i] = value
 
         def resolve(a: Any) -> Any:
             if isinstance(a, Ref):
@@ -91,17 +140,31 @@ class Plan:
 
         for step in self.steps:
             env[step.out] = step.fn(*resolve(step.args), **{k: resolve(v) for k, v in step.params.items()})
-        return [env[self.gradients[k]] for k in range(len(self.leaves))]
+        results, seen = [], set(self.inputs)
+        for k in range(len(self.leaves)):
+            i = self.gradients[k]
+            value = env[i]
+            results.append(value.copy() if i in seen or not value.flags.owndata else value)
+            seen.add(i)
+        return results
 
     def __repr__(self) -> str:
         return f"Plan({len(self.inputs)} inputs, {len(self.steps)} steps, {len(self.leaves)} gradients)"
+
+
+def _arrays_in(value: Any) -> list[np.ndarray]:
+    """The arrays inside a saved value (an array, or a tuple such as an index), in order."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _arrays_in(v)]
+    return []
 
 
 class Traced:
     """A value of a traced backward: the array NumPy computed and its number in the plan."""
 
     __slots__ = ("value", "id", "tracer")
-    __array_ufunc__ = None  # ndarray (op) Traced defers to Traced's reflected operators
 
     def __init__(self, value: np.ndarray, id: int, tracer: "Tracer"):
         self.value, self.id, self.tracer = value, id, tracer
@@ -114,6 +177,38 @@ class Traced:
 
     def __repr__(self) -> str:
         return f"Traced(%{self.id}, shape={self.shape}, dtype={self.dtype})"
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError(_NUMPY_IN_A_RULE)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Traced:
+        """``ndarray (op) traced`` is the operator, recorded; any other NumPy call is refused."""
+        op = _OPERATOR_UFUNCS.get(ufunc)
+        if op is None or method != "__call__" or kwargs or len(inputs) != 2:
+            raise TypeError(_NUMPY_IN_A_RULE)
+        return self.tracer.record(op[0], op[1], *inputs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"a traced value has no .{name}: a gradient rule uses the interpreter's primitives "
+            f"(ns.{name}(x, ...) where the interpreter has one) and Python's operators"
+        )
+
+
+_NUMPY_IN_A_RULE = (
+    "a gradient rule called a NumPy function on a traced value: write rules with Python's operators "
+    "and the interpreter's primitives (ns.exp, ns.sum, ns.reshape, ...), so that every interpreter "
+    "runs them (see chainrule.Function)"
+)
+_OPERATOR_UFUNCS = {
+    np.add: ("add", operator.add), np.subtract: ("sub", operator.sub), np.multiply: ("mul", operator.mul),
+    np.true_divide: ("truediv", operator.truediv), np.power: ("pow", operator.pow),
+    np.matmul: ("matmul", operator.matmul), np.greater: ("gt", operator.gt), np.greater_equal: ("ge", operator.ge),
+    np.less: ("lt", operator.lt), np.less_equal: ("le", operator.le), np.equal: ("eq", operator.eq),
+    np.not_equal: ("ne", operator.ne), np.bitwise_and: ("and", operator.and_), np.bitwise_or: ("or", operator.or_),
+}
 
 
 def _operator(name: str, fn: Callable, reflected: bool = False) -> Callable:
@@ -162,9 +257,10 @@ class Tracer(Interpreter):
 
     def __init__(self, positions: dict[int, int] | None = None) -> None:
         self.plan = Plan()
-        self._external: dict[int, Traced] = {}  # id of a forward Tensor -> its plan input
+        self._external: dict[Any, Any] = {}  # a forward Tensor's id, or (node, name) -> its plan input
         self._positions = positions or {}  # id of a node -> its place in the graph (labels inputs)
         self._keep: list[Any] = []  # the Tensors behind those ids, alive while tracing
+        self._roots = 0
 
     # ---------------------------------------------------------------- values
     def _new(self, value: Any) -> Traced:
@@ -179,17 +275,23 @@ class Tracer(Interpreter):
         self.plan.steps.append(Step(op, fn, _spec(args), {k: _spec(v) for k, v in params.items()}, out.id))
         return out
 
+    def _declare(self, value: np.ndarray, label: tuple) -> Traced:
+        t = self._new(value)
+        self.plan.inputs[t.id] = label
+        self.plan.signature[t.id] = (t.value.shape, t.value.dtype)
+        return t
+
     def _input(self, tensor: Tensor, label: tuple) -> Traced:
         known = self._external.get(id(tensor))
         if known is None:
-            known = self._new(tensor.data)
-            self.plan.inputs[known.id] = label
-            self._external[id(tensor)] = known
+            known = self._external[id(tensor)] = self._declare(tensor.data, label)
             self._keep.append(tensor)
         return known
 
     def _node(self, fn: Function) -> int:
-        return self._positions.get(id(fn), -1)
+        n = self._positions.get(id(fn), -1)
+        self.plan.nodes[n] = fn.name
+        return n
 
     # ---------------------------------------------------------------- the walk's interface
     def value(self, x: Any) -> np.ndarray:
@@ -200,11 +302,10 @@ class Tracer(Interpreter):
         return tuple(self._input(t, ("input", n, i)) for i, t in enumerate(fn.inputs))
 
     def root_gradient(self, g: Tensor) -> Traced:
-        return self._input(g, ("gradient", len([v for v in self.plan.inputs.values() if v[0] == "gradient"])))
+        self._roots += 1  # one input per root, even when two roots are given the same gradient
+        return self._declare(g.data, ("gradient", self._roots - 1))
 
-    def result(self, t: Tensor, g: Any) -> None:
-        if not isinstance(g, Traced):  # a root's gradient handed out as it came: still a plan value
-            g = self._new(g)
+    def result(self, t: Tensor, g: Traced) -> None:
         self.plan.gradients[len(self.plan.leaves)] = g.id
         self.plan.leaves.append(t)
 
@@ -213,6 +314,22 @@ class Tracer(Interpreter):
 
     def const(self, array: np.ndarray) -> np.ndarray:
         return array
+
+    def saved(self, fn: Function, name: str) -> Any:
+        key = (id(fn), name)
+        if key not in self._external:
+            n, count = self._node(fn), iter(range(1 << 30))
+
+            def declare(v: Any) -> Any:
+                if isinstance(v, np.ndarray):
+                    return self._declare(v, ("saved", n, name, next(count)))
+                if isinstance(v, (tuple, list)):
+                    return type(v)(declare(x) for x in v)
+                return v
+
+            self._external[key] = declare(getattr(fn, name))
+            self._keep.append(fn)
+        return self._external[key]
 
     # ---------------------------------------------------------------- primitives
     def bind(self, op: type, *args: Any, **params: Any) -> Traced:
@@ -266,31 +383,3 @@ def _node_positions(roots: Sequence[Tensor]) -> dict[int, int]:
         if t.grad_fn is not None:
             positions[id(t.grad_fn)] = len(positions)
     return positions
-
-
-def feed_of(outputs: Tensor | Sequence[Tensor], grad_outputs: Any = None) -> dict[tuple, np.ndarray]:
-    """The input values of a plan taken from another forward pass of the same graph: the roots'
-    gradients, then every node's inputs and output, labelled in the order the walk visits them.
-
-    Example:
-        >>> import chainrule as cr
-        >>> from chainrule.compile import trace_backward, feed_of
-        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
-        >>> plan = trace_backward((w * w).sum())
-        >>> v = cr.tensor([3.0, 0.5], requires_grad=True)
-        >>> plan.run(feed_of((v * v).sum()))[0]  # 2 v, from the plan recorded on w
-        array([6., 1.], dtype=float32)
-    """
-    roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    root_grads = _root_gradients(roots, grad_outputs, isinstance(outputs, Tensor), "feed_of")
-    feed: dict[tuple, np.ndarray] = {("gradient", k): g.data for k, g in enumerate(root_grads)}
-    n = 0  # the nodes numbered as _node_positions numbers them
-    for t in reversed(_topological_order(roots)):
-        fn = t.grad_fn
-        if fn is None:
-            continue
-        for i, inp in enumerate(fn.inputs):
-            feed[("input", n, i)] = inp.data
-        feed[("output", n)] = t.data
-        n += 1
-    return feed

@@ -419,7 +419,7 @@ class MaxPool(Function):
         return best
 
     def backward(self, ns, grad, x):
-        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=self.arg)
+        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=ns.saved(self, "arg"))
 
 
 class MaxPoolScatter(Function):
@@ -435,7 +435,7 @@ class MaxPoolScatter(Function):
         return out[(slice(None), slice(None), *g.interior())]
 
     def backward(self, ns, grad, gy):
-        return ns.bind(MaxPoolGather, grad, geometry=self.geometry, arg=self.arg)
+        return ns.bind(MaxPoolGather, grad, geometry=self.geometry, arg=ns.saved(self, "arg"))
 
 
 class MaxPoolGather(Function):
@@ -451,7 +451,7 @@ class MaxPoolGather(Function):
         return out
 
     def backward(self, ns, grad, a):
-        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=self.arg)
+        return ns.bind(MaxPoolScatter, grad, geometry=self.geometry, arg=ns.saved(self, "arg"))
 
 
 class AvgPool(Function):

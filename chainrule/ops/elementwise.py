@@ -297,7 +297,7 @@ class Where(Function):
         return np.where(condition, a, b)
 
     def backward(self, ns, grad, a, b):
-        c = self.condition
+        c = ns.saved(self, "condition")
         return (
             ns.where(c, grad, 0.0) if self.needs(0) else None,
             ns.where(c, 0.0, grad) if self.needs(1) else None,

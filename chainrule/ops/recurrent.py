@@ -316,19 +316,24 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
             h = act(ns.iadd(w_hh @ h, pre[s]))
             hs[s + 1] = h
 
-    # the packed output: steps 0..T-1 the layer's output (T, B, D*H), step T h_n, step T+1 c_n
-    def state_row(v):  # (D, H, B) -> (1, B, D*H), the directions side by side
-        return ns.reshape(ns.transpose(v, (2, 0, 1)), (1, L.batch, L.directions * hidden))
+    # the packed output, in the output's own axis order (C order: the next layer reads features
+    # fastest): steps 0..T-1 the layer's output (T, B, D*H), step T h_n, step T+1 c_n; batch first
+    # with batch_first
+    time_axis = 1 if L.batch_first else 0
+    to_output = (2, 0, 1) if L.batch_first else (0, 2, 1)  # (T, H, B) -> (B, T, H) or (T, B, H)
+
+    def state_row(v):  # (D, H, B) -> one step of the output, the directions side by side
+        rows = ns.transpose(v, (2, 0, 1))  # (B, D, H)
+        return ns.reshape(rows, (L.batch, 1, -1) if L.batch_first else (1, L.batch, L.directions * hidden))
 
     by_step = hs.stack()[1:]  # (T, D, H, B)
-    out = [ns.transpose(by_step[:, 0], (0, 2, 1))]
+    out = [ns.transpose(by_step[:, 0], to_output)]
     if L.directions == 2:  # back into time order
-        out.append(ns.transpose(ns.index(by_step[:, 1], slice(None, None, -1)), (0, 2, 1)))
+        out.append(ns.transpose(ns.index(by_step[:, 1], slice(None, None, -1)), to_output))
     pieces = [out[0] if L.directions == 1 else ns.concat(out, axis=2), state_row(h)]
     if mode == "lstm":
         pieces.append(state_row(c))
-    packed = ns.concat(pieces, axis=0)  # (T + extra, B, D*H)
-    return (ns.swapaxes(packed, 0, 1) if L.batch_first else packed), saved
+    return ns.concat(pieces, axis=time_axis), saved
 
 
 def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs: Sequence[bool]) -> tuple:

@@ -66,14 +66,15 @@ def unwrap_index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays, and boolean masks by integer arrays.
 
     Masks become ``nonzero()`` index arrays, which select the same elements and let the backward
-    scatter with ``np.add.at``.
+    scatter with ``np.add.at``. A list or a tuple inside the index is a sequence of indices, as in
+    NumPy (``x[((0, 0, 2),)]`` is ``x[[0, 0, 2]]``): it becomes an array, so that repeats accumulate.
     """
     items = index if isinstance(index, tuple) else (index,)
     out = []
     for i in items:
         if isinstance(i, Tensor):
             i = i.data
-        if isinstance(i, list):
+        if isinstance(i, (list, tuple)):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype == bool:
             out.extend(np.nonzero(i))
@@ -93,7 +94,7 @@ class Index(Function):
             raise IndexError(f"index: {e} (tensor of shape {a.shape})") from None
 
     def backward(self, ns, grad, a):
-        return ns.index_add(grad, self.index, a.shape)
+        return ns.index_add(grad, ns.saved(self, "index"), a.shape)
 
 
 class IndexAdd(Function):
@@ -108,7 +109,7 @@ class IndexAdd(Function):
         return index_add(grad, index, shape)
 
     def backward(self, ns, grad, g):
-        return ns.index(grad, self.index)
+        return ns.index(grad, ns.saved(self, "index"))
 
 
 class Concat(Function):

@@ -505,3 +505,16 @@ def test_cell_loop_equals_the_sequence_layer():
     for t in range(5):
         h = cell(cr.tensor(x[t]), h)
     np.testing.assert_allclose(h.numpy(), gru(cr.tensor(x))[1].numpy()[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_outputs_are_laid_out_features_fastest(batch_first, bidirectional):
+    """The next layer reduces over features: strided outputs made a following Linear 2x slower."""
+    layer = make("lstm", batch_first=batch_first, bidirectional=bidirectional)
+    output, (h_n, c_n) = layer(cr.tensor(data(5, 6, 3)))
+    values = output.numpy()
+    assert values.strides[-1] == values.itemsize
+    assert values.strides[-2] == values.shape[-1] * values.itemsize
+    if not batch_first:
+        assert values.flags.c_contiguous

@@ -273,3 +273,13 @@ def test_second_derivative_through_shape_ops():
 
     assert cr.gradcheck(pipeline, [a, b])
     assert cr.gradcheck(first, [a, b])
+
+
+def test_a_tuple_inside_an_index_is_a_sequence_of_indices_whose_repeats_accumulate():
+    """x[((0, 0, 2),)] is NumPy's x[[0, 0, 2]]: the gradient of the repeated row is 2 (it was 1)."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = x[((0, 0, 2),)]
+    np.testing.assert_array_equal(y.numpy(), [1.0, 1.0, 3.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 1.0])
+
