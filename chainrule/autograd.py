@@ -348,7 +348,7 @@ def _run_backward(
     """
     if ns is None:
         ns = _TENSOR if create_graph else _NUMPY
-    plain = ns is _NUMPY
+    plain, records = ns is _NUMPY, ns.records
     order = _topological_order(roots)
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     grads: dict[int, Any] = {}
@@ -373,7 +373,7 @@ def _run_backward(
             elif t.grad_fn is None or t._retains_grad:
                 if plain:
                     _accumulate(t, g, handed_out)
-                elif ns.records:
+                elif records:
                     t.grad = g if t.grad is None else t.grad + g
                 else:
                     ns.result(t, g)
@@ -383,20 +383,21 @@ def _run_backward(
                 continue
             inputs = fn.inputs
             try:  # free when nothing is raised (zero-cost try)
-                if ns.records:
+                if plain:  # ndarrays; one and two inputs spelled out (no list per node)
+                    if len(inputs) == 1:
+                        input_grads = fn.backward(ns, g, inputs[0].data)
+                    elif len(inputs) == 2:
+                        input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
+                    else:
+                        input_grads = fn.backward(ns, g, *[i.data for i in inputs])
+                elif records:
                     _mode.recording_rule = True
                     try:
                         input_grads = fn.backward(ns, g, *ns.inputs(fn))
                     finally:
                         _mode.recording_rule = False
-                elif not plain:
-                    input_grads = fn.backward(ns, g, *ns.inputs(fn))
-                elif len(inputs) == 1:  # the plain walk: ndarrays, one and two inputs spelled out
-                    input_grads = fn.backward(ns, g, inputs[0].data)
-                elif len(inputs) == 2:
-                    input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
                 else:
-                    input_grads = fn.backward(ns, g, *[i.data for i in inputs])
+                    input_grads = fn.backward(ns, g, *ns.inputs(fn))
             except TypeError as e:
                 clear = _rule_call_error(fn, len(inputs), e)
                 if clear is None:
