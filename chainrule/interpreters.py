@@ -31,8 +31,8 @@ Besides the primitives, a rule can ask for values of the forward pass:
 - ``ns.saved(self, name)``: an array the forward made from its data and the rule uses as a
   constant (an index, a condition, max pooling's winners): a tracer makes it a plan input.
 
-In-place hints: ``ns.iadd(a, b)`` (``isub``, ``imul``) mean ``a + b``; the NumPy interpreter may
-write the result into ``a``, so a rule uses them only on arrays it made itself, never on its
+In-place hints: ``ns.iadd(a, b)`` means ``a + b`` (``imul``: ``a * b``, ``itanh``: ``tanh(a)``);
+the NumPy interpreter may write the result into ``a``, so a rule uses them only on arrays it made itself, never on its
 inputs, its output or the incoming gradient. ``ns.add_at(x, index, values)`` is ``x`` with
 ``values`` added at ``index``, with the same licence to write into ``x``.
 """
@@ -222,9 +222,6 @@ class Interpreter:
 
     def iadd(self, a: Any, b: Any) -> Any:
         return a + b
-
-    def isub(self, a: Any, b: Any) -> Any:
-        return a - b
 
     def imul(self, a: Any, b: Any) -> Any:
         return a * b
@@ -416,10 +413,6 @@ class NumpyInterpreter(Interpreter):
 
     def iadd(self, a: np.ndarray, b: Any) -> np.ndarray:
         a += b
-        return a
-
-    def isub(self, a: np.ndarray, b: Any) -> np.ndarray:
-        a -= b
         return a
 
     def imul(self, a: np.ndarray, b: Any) -> np.ndarray:

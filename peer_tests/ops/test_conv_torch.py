@@ -1,6 +1,7 @@
 """Convolution, pooling and resizing ops against torch.nn.functional: values and gradients.
 
-The default suite checks the same ops against plain-loop NumPy references (tests/ops/test_conv.py).
+The default suite checks the same ops against plain-loop NumPy references (tests/ops/references.py,
+used by the op registry, tests/ops/registry.py).
 """
 
 from __future__ import annotations
