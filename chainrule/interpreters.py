@@ -35,6 +35,18 @@ In-place hints: ``ns.iadd(a, b)`` means ``a + b`` (``imul``: ``a * b``, ``itanh`
 the NumPy interpreter may write the result into ``a``, so a rule uses them only on arrays it made itself, never on its
 inputs, its output or the incoming gradient. ``ns.add_at(x, index, values)`` is ``x`` with
 ``values`` added at ``index``, with the same licence to write into ``x``.
+
+Example (the rule of ``sum`` run by two interpreters, as a backward would run it):
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> from chainrule.interpreters import NUMPY, TENSOR
+    >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> node = cr.sum(x, axis=1).grad_fn
+    >>> node.backward(NUMPY, np.array([1.0, 10.0]), x.data)            # arrays in, an array out
+    array([[ 1.,  1.],
+           [10., 10.]])
+    >>> node.backward(TENSOR, cr.tensor([1.0, 10.0], requires_grad=True), x).requires_grad
+    True
 """
 
 from __future__ import annotations
