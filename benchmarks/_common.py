@@ -78,9 +78,7 @@ def run_worker(args: Sequence[str], env: dict[str, str] | None = None, timeout: 
     command = [sys.executable, *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     if done.returncode != 0:
-        raise RuntimeError(
-            f"worker {' '.join(args)} failed with exit status {done.returncode}:\n{done.stderr[-4000:]}"
-        )
+        raise RuntimeError(f"worker {' '.join(args)} failed with exit status {done.returncode}:\n{done.stderr[-4000:]}")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError(f"worker {' '.join(args)} printed nothing:\n{done.stderr[-4000:]}")
@@ -123,8 +121,9 @@ CLOCKS: dict[str, Callable[[], float]] = {
 single-threaded libraries (``--threads 1``); a spinning BLAS thread would be counted as work."""
 
 
-def time_per_call(fn: Callable[[], Any], repeats: int = 7, batch_seconds: float = 0.02,
-                  clock: Callable[[], float] = time.perf_counter) -> float:
+def time_per_call(
+    fn: Callable[[], Any], repeats: int = 7, batch_seconds: float = 0.02, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Seconds per call of ``fn``: the median over ``repeats`` batches of back-to-back calls.
 
     The batch size is calibrated so that one batch takes about ``batch_seconds``. The garbage
@@ -167,7 +166,7 @@ def fmt(value: float | None, digits: int = 3) -> str:
         return "-"
     if value == 0:
         return "0"
-    return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
+    return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -180,8 +179,10 @@ def ratio(a: float | None, b: float | None) -> str:
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub-flavoured markdown table, columns padded for reading in a terminal."""
     widths = [max(len(str(h)), *(len(str(row[i])) for row in rows)) for i, h in enumerate(headers)]
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
     separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(headers), separator, *(line(row) for row in rows)])
 
@@ -217,13 +218,16 @@ def busy_note(load_averages: Iterable[list[float] | None], cpus: int | None) -> 
     busy = [load[0] for load in load_averages if load and load[0] > 0.5 * (cpus or 1)]
     if not busy:
         return None
-    return (f"the machine was busy (1-minute load average up to {max(busy)} on {cpus} CPUs): other "
-            "jobs took cores from the workers, so wall times are inflated and noisy; with one "
-            "thread the CPU-time columns are steadier.")
+    return (
+        f"the machine was busy (1-minute load average up to {max(busy)} on {cpus} CPUs): other "
+        "jobs took cores from the workers, so wall times are inflated and noisy; with one "
+        "thread the CPU-time columns are steadier."
+    )
 
 
 def checkout_state() -> str:
     """The commit of this checkout, marked '+changes' when chainrule/ differs from it."""
+
     def git(*words: str) -> str:
         done = subprocess.run(["git", *words], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""

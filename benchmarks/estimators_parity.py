@@ -28,9 +28,10 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -95,36 +96,62 @@ def _cases() -> list[Case]:
     cases = []
     for data in CLASSIFICATION:
         cases += [
-            Case(data, "Perceptron",
-                 lambda n, s: linear_model.Perceptron(shuffle=False, tol=None, max_iter=20),
-                 lambda n, s: cre.Perceptron(shuffle=False, tol=None, max_iter=20),
-                 tolerance=0.015, settings=PERCEPTRON),
-            Case(data, "LogisticRegression",
-                 lambda n, s: linear_model.LogisticRegression(C=1.0, max_iter=5000),
-                 lambda n, s: cre.LogisticRegression(alpha=1.0 / n, solver="adam", batch_size=n,
-                                                     learning_rate_init=0.05, tol=1e-6, max_iter=3000),
-                 tolerance=0.015, settings=LOGISTIC),
-            Case(data, "LinearSVC",
-                 lambda n, s: svm.LinearSVC(C=1.0, max_iter=10000),
-                 lambda n, s: cre.LinearSVC(alpha=1.0 / n, solver="adam", batch_size=n,
-                                            learning_rate_init=0.1, tol=1e-5, max_iter=3000),
-                 tolerance=0.015, settings=SVC),
-            Case(data, "MLPClassifier",
-                 lambda n, s: neural_network.MLPClassifier(random_state=s),
-                 lambda n, s: cre.MLPClassifier(random_state=s),
-                 tolerance=0.015, settings=MLP_CLASSIFIER),
+            Case(
+                data,
+                "Perceptron",
+                lambda n, s: linear_model.Perceptron(shuffle=False, tol=None, max_iter=20),
+                lambda n, s: cre.Perceptron(shuffle=False, tol=None, max_iter=20),
+                tolerance=0.015,
+                settings=PERCEPTRON,
+            ),
+            Case(
+                data,
+                "LogisticRegression",
+                lambda n, s: linear_model.LogisticRegression(C=1.0, max_iter=5000),
+                lambda n, s: cre.LogisticRegression(
+                    alpha=1.0 / n, solver="adam", batch_size=n, learning_rate_init=0.05, tol=1e-6, max_iter=3000
+                ),
+                tolerance=0.015,
+                settings=LOGISTIC,
+            ),
+            Case(
+                data,
+                "LinearSVC",
+                lambda n, s: svm.LinearSVC(C=1.0, max_iter=10000),
+                lambda n, s: cre.LinearSVC(
+                    alpha=1.0 / n, solver="adam", batch_size=n, learning_rate_init=0.1, tol=1e-5, max_iter=3000
+                ),
+                tolerance=0.015,
+                settings=SVC,
+            ),
+            Case(
+                data,
+                "MLPClassifier",
+                lambda n, s: neural_network.MLPClassifier(random_state=s),
+                lambda n, s: cre.MLPClassifier(random_state=s),
+                tolerance=0.015,
+                settings=MLP_CLASSIFIER,
+            ),
         ]
-    mlp_regressor = dict(hidden_layer_sizes=(10,), activation="tanh", alpha=1.0, learning_rate_init=0.01,
-                         max_iter=500)
+    mlp_regressor = dict(hidden_layer_sizes=(10,), activation="tanh", alpha=1.0, learning_rate_init=0.01, max_iter=500)
     cases += [
-        Case("diabetes", "LinearRegression",
-             lambda n, s: linear_model.LinearRegression(),
-             lambda n, s: cre.LinearRegression(),
-             tolerance=0.01, settings=LINEAR_REGRESSION),
-        Case("diabetes", "MLPRegressor",
-             lambda n, s: _scaled_target(neural_network.MLPRegressor(random_state=s, **mlp_regressor)),
-             lambda n, s: _scaled_target(cre.MLPRegressor(random_state=s, **mlp_regressor)),
-             tolerance=0.03, settings=MLP_REGRESSOR, seeds=(0, 1, 2, 3, 4)),
+        Case(
+            "diabetes",
+            "LinearRegression",
+            lambda n, s: linear_model.LinearRegression(),
+            lambda n, s: cre.LinearRegression(),
+            tolerance=0.01,
+            settings=LINEAR_REGRESSION,
+        ),
+        Case(
+            "diabetes",
+            "MLPRegressor",
+            lambda n, s: _scaled_target(neural_network.MLPRegressor(random_state=s, **mlp_regressor)),
+            lambda n, s: _scaled_target(cre.MLPRegressor(random_state=s, **mlp_regressor)),
+            tolerance=0.03,
+            settings=MLP_REGRESSOR,
+            seeds=(0, 1, 2, 3, 4),
+        ),
     ]
     return cases
 
@@ -136,14 +163,16 @@ def load_split(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     """(X_train, X_test, y_train, y_test) of a bundled dataset, X standardised on the training half."""
     X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
     stratify = y if dataset in CLASSIFICATION else None
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_SIZE, random_state=SPLIT_SEED,
-                                                        stratify=stratify)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=stratify
+    )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-def fit_and_score(make: Callable[[int, int], Any], split: tuple, seeds: tuple[int, ...],
-                  repeats: int = 1) -> tuple[float, float]:
+def fit_and_score(
+    make: Callable[[int, int], Any], split: tuple, seeds: tuple[int, ...], repeats: int = 1
+) -> tuple[float, float]:
     """(mean test score over the seeds, median seconds per fit) of one library on one case."""
     X_train, X_test, y_train, y_test = split
     scores, times = [], []
@@ -169,12 +198,20 @@ def run(repeats: int = 1, progress: bool = True) -> list[dict[str, Any]]:
             print(f"  {case.estimator} on {case.dataset} ...", file=sys.stderr, flush=True)
         sk_score, sk_time = fit_and_score(case.sklearn, splits[case.dataset], case.seeds, repeats)
         cr_score, cr_time = fit_and_score(case.chainrule, splits[case.dataset], case.seeds, repeats)
-        rows.append({
-            "estimator": case.estimator, "dataset": case.dataset, "metric": case.metric,
-            "sklearn": sk_score, "chainrule": cr_score, "difference": cr_score - sk_score,
-            "tolerance": case.tolerance, "sklearn_seconds": sk_time, "chainrule_seconds": cr_time,
-            "settings": case.settings,
-        })
+        rows.append(
+            {
+                "estimator": case.estimator,
+                "dataset": case.dataset,
+                "metric": case.metric,
+                "sklearn": sk_score,
+                "chainrule": cr_score,
+                "difference": cr_score - sk_score,
+                "tolerance": case.tolerance,
+                "sklearn_seconds": sk_time,
+                "chainrule_seconds": cr_time,
+                "settings": case.settings,
+            }
+        )
     return rows
 
 

@@ -45,11 +45,22 @@ import _common
 
 LIBRARIES = ("numpy", "chainrule", "torch", "chainrule-fused")
 OP_LIBRARIES = ("numpy", "chainrule", "torch")  # chainrule-fused differs only in the MLP's loss
-LABELS = {"numpy": "NumPy", "chainrule": "chainrule", "torch": "PyTorch",
-          "chainrule-fused": "chainrule, fused loss"}
+LABELS = {"numpy": "NumPy", "chainrule": "chainrule", "torch": "PyTorch", "chainrule-fused": "chainrule, fused loss"}
 OPS = (
-    "add", "add (broadcast bias)", "mul", "exp", "tanh", "sigmoid", "relu", "sum", "matmul",
-    "reshape", "index (slice)", "index (int arrays)", "log_softmax", "linear",
+    "add",
+    "add (broadcast bias)",
+    "mul",
+    "exp",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "sum",
+    "matmul",
+    "reshape",
+    "index (slice)",
+    "index (int arrays)",
+    "log_softmax",
+    "linear",
 )
 LAYERS = (40, 100, 100, 10)
 N_TRAIN, N_TEST = 4000, 1000
@@ -159,19 +170,25 @@ def numpy_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
         result[name] = {
             "fwd": fwd,
             "fwdbwd": both,
-            "check": (lambda fwd=fwd, both=both: (float(np.sum(fwd(), dtype=np.float64)),
-                                                  [float(np.sum(x, dtype=np.float64)) for x in both()])),
+            "check": (
+                lambda fwd=fwd, both=both: (
+                    float(np.sum(fwd(), dtype=np.float64)),
+                    [float(np.sum(x, dtype=np.float64)) for x in both()],
+                )
+            ),
         }
     return result
 
 
-def autodiff_ops(ops: dict[str, tuple[Callable, tuple]], gradients: dict[tuple, Any],
-                 to_numpy: Callable[[Any], np.ndarray]) -> dict[str, dict[str, Callable]]:
+def autodiff_ops(
+    ops: dict[str, tuple[Callable, tuple]], gradients: dict[tuple, Any], to_numpy: Callable[[Any], np.ndarray]
+) -> dict[str, dict[str, Callable]]:
     """For an autodiff library (chainrule or PyTorch): each op's forward, its forward + backward
     (the output's gradient from ``gradients`` by shape, the leaves' .grad collected and reset), and
     a check of both as float64 sums (``to_numpy`` reads a tensor's values)."""
     result = {}
     for name, (fwd, leaves) in ops.items():
+
         def both(fwd=fwd, leaves=leaves):
             y = fwd()
             y.backward(gradients[tuple(y.shape)])
@@ -182,8 +199,10 @@ def autodiff_ops(ops: dict[str, tuple[Callable, tuple]], gradients: dict[tuple, 
 
         def check(both=both):
             y, grads = both()
-            return (float(np.sum(to_numpy(y), dtype=np.float64)),
-                    [float(np.sum(to_numpy(g), dtype=np.float64)) for g in grads])
+            return (
+                float(np.sum(to_numpy(y), dtype=np.float64)),
+                [float(np.sum(to_numpy(g), dtype=np.float64)) for g in grads],
+            )
 
         result[name] = {"fwd": fwd, "fwdbwd": both, "check": check}
     return result
@@ -295,8 +314,9 @@ def initial_weights(d: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [d[name].copy() for name in names]
 
 
-def sgd_momentum_(params: list[np.ndarray], grads: list[np.ndarray], buffers: list[np.ndarray],
-                  lr: float, momentum: float) -> None:
+def sgd_momentum_(
+    params: list[np.ndarray], grads: list[np.ndarray], buffers: list[np.ndarray], lr: float, momentum: float
+) -> None:
     """PyTorch's SGD with momentum, in place: v = momentum * v + g; p -= lr * v."""
     for p, g, v in zip(params, grads, buffers):
         v *= momentum
@@ -442,7 +462,9 @@ def torch_mlp(d: dict[str, np.ndarray], lr: float, momentum: float):
 def mlp_worker(library: str, d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
     """Train for ``warmup + steps`` steps; time the last ``steps`` in blocks of ``block`` steps."""
     make = {
-        "numpy": numpy_mlp, "chainrule": chainrule_mlp, "torch": torch_mlp,
+        "numpy": numpy_mlp,
+        "chainrule": chainrule_mlp,
+        "torch": torch_mlp,
         "chainrule-fused": lambda d, lr, momentum: chainrule_mlp(d, lr, momentum, fused_loss=True),
     }[library]
     step, final_weights, count_nodes = make(d, args.lr, args.momentum)
@@ -513,10 +535,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     if args.only in (None, "ops"):
         summary["ops"] = {
             name: {
-                lib: {
-                    key: _common.spread(r["ops"][name][key] for r in runs[lib])
-                    for key in ("fwd_us", "fwdbwd_us")
-                }
+                lib: {key: _common.spread(r["ops"][name][key] for r in runs[lib]) for key in ("fwd_us", "fwdbwd_us")}
                 for lib in runs
                 if "ops" in runs[lib][0]
             }
@@ -529,8 +548,11 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
                 "first_losses": runs[lib][0]["mlp"]["first_losses"],
                 "last_loss": runs[lib][0]["mlp"]["last_loss"],
                 "test_accuracy": runs[lib][0]["mlp"]["test_accuracy"],
-                **({"nodes_per_step": runs[lib][0]["mlp"]["nodes_per_step"]}
-                   if "nodes_per_step" in runs[lib][0]["mlp"] else {}),
+                **(
+                    {"nodes_per_step": runs[lib][0]["mlp"]["nodes_per_step"]}
+                    if "nodes_per_step" in runs[lib][0]["mlp"]
+                    else {}
+                ),
             }
             for lib in runs
         }
@@ -558,20 +580,28 @@ def ops_tables(summary: dict[str, Any], libs: list[str]) -> str:
     has_torch = "torch" in libs
     parts = []
     for key, title in (("fwd_us", "forward only"), ("fwdbwd_us", "forward + backward")):
-        headers = ["op", "NumPy (µs)", "chainrule (µs)", "PyTorch (µs)", "chainrule − NumPy (µs)",
-                   "chainrule / PyTorch"]
+        headers = [
+            "op",
+            "NumPy (µs)",
+            "chainrule (µs)",
+            "PyTorch (µs)",
+            "chainrule − NumPy (µs)",
+            "chainrule / PyTorch",
+        ]
         rows = []
         for name in OPS:
             med = {lib: summary["ops"][name][lib][key]["median"] for lib in libs}
             torch_value = med.get("torch") if has_torch else None
-            rows.append([
-                name,
-                _common.fmt(med["numpy"]),
-                _common.fmt(med["chainrule"]),
-                _common.fmt(torch_value),
-                _common.fmt(med["chainrule"] - med["numpy"]),
-                _common.ratio(med["chainrule"], torch_value),
-            ])
+            rows.append(
+                [
+                    name,
+                    _common.fmt(med["numpy"]),
+                    _common.fmt(med["chainrule"]),
+                    _common.fmt(torch_value),
+                    _common.fmt(med["chainrule"] - med["numpy"]),
+                    _common.ratio(med["chainrule"], torch_value),
+                ]
+            )
         parts.append(f"#### Per op, {title}\n\n" + _common.markdown_table(headers, rows))
     return "\n\n".join(parts)
 
@@ -580,17 +610,21 @@ def mlp_table(summary: dict[str, Any], libs: list[str]) -> str:
     mlp = summary["mlp"]
     torch_median = mlp["torch"]["step_ms"]["median"] if "torch" in libs else None
     numpy_median = mlp["numpy"]["step_ms"]["median"]
-    headers = ["library", "min (ms)", "median (ms)", "max (ms)", "vs PyTorch", "vs NumPy",
-               "test accuracy"]
+    headers = ["library", "min (ms)", "median (ms)", "max (ms)", "vs PyTorch", "vs NumPy", "test accuracy"]
     rows = []
     for lib in libs:
         s = mlp[lib]["step_ms"]
-        rows.append([
-            LABELS[lib] + (" (by hand)" if lib == "numpy" else " eager" if lib == "torch" else ""),
-            _common.fmt(s["min"]), _common.fmt(s["median"]), _common.fmt(s["max"]),
-            _common.ratio(s["median"], torch_median), _common.ratio(s["median"], numpy_median),
-            f"{mlp[lib]['test_accuracy']:.3f}",
-        ])
+        rows.append(
+            [
+                LABELS[lib] + (" (by hand)" if lib == "numpy" else " eager" if lib == "torch" else ""),
+                _common.fmt(s["min"]),
+                _common.fmt(s["median"]),
+                _common.fmt(s["max"]),
+                _common.ratio(s["median"], torch_median),
+                _common.ratio(s["median"], numpy_median),
+                f"{mlp[lib]['test_accuracy']:.3f}",
+            ]
+        )
     return _common.markdown_table(headers, rows)
 
 
@@ -611,10 +645,27 @@ def parent(args: argparse.Namespace) -> None:
         script = str(Path(__file__).resolve())
 
         def worker_args(lib: str) -> list[str]:
-            command = [script, "--worker", lib, "--inputs", str(inputs), "--size", str(args.size),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup),
-                       "--batch", str(args.batch), "--lr", str(args.lr),
-                       "--momentum", str(args.momentum), "--op-repeats", str(args.op_repeats)]
+            command = [
+                script,
+                "--worker",
+                lib,
+                "--inputs",
+                str(inputs),
+                "--size",
+                str(args.size),
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                "--batch",
+                str(args.batch),
+                "--lr",
+                str(args.lr),
+                "--momentum",
+                str(args.momentum),
+                "--op-repeats",
+                str(args.op_repeats),
+            ]
             command += ["--block", str(args.block), "--clock", args.clock]
             if args.threads is not None:
                 command += ["--threads", str(args.threads)]
@@ -637,10 +688,12 @@ def parent(args: argparse.Namespace) -> None:
     versions = ", ".join(f"{LABELS[lib]} {machine[f'{lib}_version']}" for lib in libs if lib in OP_LIBRARIES)
     print("### chainrule overhead benchmark\n")
     threads = "library default threads" if args.threads is None else f"{args.threads} thread(s) per library"
-    print(f"{versions}; Python {machine['python']}, {machine['cpus']} CPUs, {threads}. "
-          f"{'Wall-clock' if args.clock == 'wall' else 'CPU'} time; medians over {args.repeats} "
-          f"processes per library, run alternately. "
-          f"Load average before/after: {load_before} / {machine['load_average']}.\n")
+    print(
+        f"{versions}; Python {machine['python']}, {machine['cpus']} CPUs, {threads}. "
+        f"{'Wall-clock' if args.clock == 'wall' else 'CPU'} time; medians over {args.repeats} "
+        f"processes per library, run alternately. "
+        f"Load average before/after: {load_before} / {machine['load_average']}.\n"
+    )
     busy = [x for x in (load_before, machine["load_average"]) if x and x[0] > 0.5 * (machine["cpus"] or 1)]
     if busy:
         notes.append(
@@ -654,8 +707,10 @@ def parent(args: argparse.Namespace) -> None:
 
     if "ops" in summary:
         bad = check_ops_agree(runs)
-        print(f"{args.size}x{args.size} float32 inputs; every input requires grad; "
-              f"per-call time is the median of {args.op_repeats} batches of back-to-back calls.\n")
+        print(
+            f"{args.size}x{args.size} float32 inputs; every input requires grad; "
+            f"per-call time is the median of {args.op_repeats} batches of back-to-back calls.\n"
+        )
         print(ops_tables(summary, [lib for lib in libs if lib in OP_LIBRARIES]) + "\n")
         if bad:
             print("WARNING: these ops disagree with NumPy, so their times do not compare the same job:")
@@ -666,18 +721,21 @@ def parent(args: argparse.Namespace) -> None:
     if "mlp" in summary:
         mlp = summary["mlp"]
         print(f"#### One training step, MLP {'-'.join(map(str, LAYERS))}, batch {args.batch}\n")
-        print(f"ReLU, softmax cross-entropy, SGD lr={args.lr} momentum={args.momentum}, float32; "
-              f"{args.steps} timed steps after {args.warmup} warm-up steps; each process's step time "
-              f"is the median over blocks of {args.block} steps; min/median/max across processes.\n")
+        print(
+            f"ReLU, softmax cross-entropy, SGD lr={args.lr} momentum={args.momentum}, float32; "
+            f"{args.steps} timed steps after {args.warmup} warm-up steps; each process's step time "
+            f"is the median over blocks of {args.block} steps; min/median/max across processes.\n"
+        )
         print(mlp_table(summary, libs) + "\n")
         first = {lib: mlp[lib]["first_losses"] for lib in libs}
-        worst = max(
-            abs(a - b) for lib in libs for a, b in zip(first[lib], first["numpy"])
-        )
+        worst = max(abs(a - b) for lib in libs for a, b in zip(first[lib], first["numpy"]))
         for lib in libs:
-            print(f"- first losses, {LABELS[lib]}: " + ", ".join(f"{v:.6f}" for v in first[lib])
-                  + f"; loss after {args.warmup + args.steps} steps "
-                  f"{mlp[lib]['last_loss']:.4f}")
+            print(
+                f"- first losses, {LABELS[lib]}: "
+                + ", ".join(f"{v:.6f}" for v in first[lib])
+                + f"; loss after {args.warmup + args.steps} steps "
+                f"{mlp[lib]['last_loss']:.4f}"
+            )
         verdict = "agree" if worst < 1e-4 else "DISAGREE: the libraries are not doing the same job"
         print(f"- largest difference in the first {FIRST_LOSSES} losses: {worst:.2e} ({verdict})")
         for lib in libs:
@@ -685,15 +743,16 @@ def parent(args: argparse.Namespace) -> None:
                 continue
             nodes = mlp[lib]["nodes_per_step"]
             extra_us = (mlp[lib]["step_ms"]["median"] - mlp["numpy"]["step_ms"]["median"]) * 1e3
-            print(f"- {LABELS[lib]} makes {nodes} Function.apply calls a step (the forward's nodes; a "
-                  f"plain backward computes on arrays and makes none): {extra_us:.0f} µs over NumPy")
+            print(
+                f"- {LABELS[lib]} makes {nodes} Function.apply calls a step (the forward's nodes; a "
+                f"plain backward computes on arrays and makes none): {extra_us:.0f} µs over NumPy"
+            )
         print()
 
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"settings": vars(args), "machine": machine, "summary": summary, "runs": runs,
-                   "notes": notes}
+        payload = {"settings": vars(args), "machine": machine, "summary": summary, "runs": runs, "notes": notes}
         path.write_text(json.dumps(payload, indent=1, default=str))
         print(f"(raw results written to {path})")
 
@@ -706,18 +765,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--op-repeats", type=int, default=7, help="timed batches per op (default 7)")
     parser.add_argument("--steps", type=int, default=400, help="timed MLP steps per process (default 400)")
     parser.add_argument("--warmup", type=int, default=40, help="untimed MLP steps first (default 40)")
-    parser.add_argument("--block", type=int, default=20,
-                        help="MLP steps per timed block; the step time is the median block's mean (default 20)")
-    parser.add_argument("--clock", choices=sorted(_common.CLOCKS), default="wall",
-                        help="wall time (default), or this process's CPU time, steadier on a busy "
-                        "machine (use with --threads 1)")
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=20,
+        help="MLP steps per timed block; the step time is the median block's mean (default 20)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(_common.CLOCKS),
+        default="wall",
+        help="wall time (default), or this process's CPU time, steadier on a busy machine (use with --threads 1)",
+    )
     parser.add_argument("--batch", type=int, default=100, help="MLP batch size (default 100)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    parser.add_argument("--threads", type=int, help="limit every library's thread pools (OpenBLAS, "
-                        "OpenMP, MKL, torch) to this many threads; default: each library's own default")
-    parser.add_argument("--no-fused-loss", action="store_true",
-                        help="leave out the MLP row that uses chainrule's fused cross-entropy")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="limit every library's thread pools (OpenBLAS, "
+        "OpenMP, MKL, torch) to this many threads; default: each library's own default",
+    )
+    parser.add_argument(
+        "--no-fused-loss", action="store_true", help="leave out the MLP row that uses chainrule's fused cross-entropy"
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--json", metavar="PATH", help="also write every measurement as JSON")
     parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
@@ -726,8 +797,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.clock == "cpu" and args.threads != 1:
-        print("warning: --clock cpu counts every thread's time, spinning BLAS threads too; "
-              "use it with --threads 1", file=sys.stderr)
+        print(
+            "warning: --clock cpu counts every thread's time, spinning BLAS threads too; use it with --threads 1",
+            file=sys.stderr,
+        )
     if args.repeats < 1 or args.block < 1 or args.steps < 1 or args.warmup < 0 or args.batch < 1:
         parser.error("--repeats, --block, --steps and --batch must be positive and --warmup non-negative")
     if args.batch > N_TRAIN:

@@ -11,7 +11,8 @@ The job (issue 5, "Speed"): train on MNIST-1D (4000 train / 1000 test,
   the last step's output (the shape of ``examples/adding_problem.py``'s LSTM: there 50 steps of 2),
 
 with softmax cross-entropy, batch 100, float32 and SGD with momentum 0.9 (Adam lr 0.003 for the
-LSTM; ``--optimizer`` sets one for every model), and report wall-clock seconds, test accuracy and the ratio PyTorch / chainrule.
+LSTM; ``--optimizer`` sets one for every model), and report wall-clock seconds, test accuracy and
+the ratio PyTorch / chainrule.
 
 Fairness (the project's benchmarking notes):
 
@@ -94,17 +95,22 @@ def parameter_spec(model: str) -> list[tuple[str, tuple[int, ...], float]]:
         return spec + [("7.weight", (CLASSES, 125), bound), ("7.bias", (CLASSES,), bound)]
     if model == "lstm":
         bound = 1.0 / math.sqrt(LSTM_HIDDEN)
-        spec = [("lstm.weight_ih_l0", (4 * LSTM_HIDDEN, 1), bound),
-                ("lstm.weight_hh_l0", (4 * LSTM_HIDDEN, LSTM_HIDDEN), bound),
-                ("lstm.bias_ih_l0", (4 * LSTM_HIDDEN,), bound), ("lstm.bias_hh_l0", (4 * LSTM_HIDDEN,), bound)]
+        spec = [
+            ("lstm.weight_ih_l0", (4 * LSTM_HIDDEN, 1), bound),
+            ("lstm.weight_hh_l0", (4 * LSTM_HIDDEN, LSTM_HIDDEN), bound),
+            ("lstm.bias_ih_l0", (4 * LSTM_HIDDEN,), bound),
+            ("lstm.bias_hh_l0", (4 * LSTM_HIDDEN,), bound),
+        ]
         return spec + [("fc.weight", (CLASSES, LSTM_HIDDEN), bound), ("fc.bias", (CLASSES,), bound)]
     spec = []
     bound = 1.0 / math.sqrt(HIDDEN)
     for suffix in ("l0", "l0_reverse"):
-        spec += [(f"gru.weight_ih_{suffix}", (3 * HIDDEN, 1), bound),
-                 (f"gru.weight_hh_{suffix}", (3 * HIDDEN, HIDDEN), bound),
-                 (f"gru.bias_ih_{suffix}", (3 * HIDDEN,), bound),
-                 (f"gru.bias_hh_{suffix}", (3 * HIDDEN,), bound)]
+        spec += [
+            (f"gru.weight_ih_{suffix}", (3 * HIDDEN, 1), bound),
+            (f"gru.weight_hh_{suffix}", (3 * HIDDEN, HIDDEN), bound),
+            (f"gru.bias_ih_{suffix}", (3 * HIDDEN,), bound),
+            (f"gru.bias_hh_{suffix}", (3 * HIDDEN,), bound),
+        ]
     bound = 1.0 / math.sqrt(LENGTH * 2 * HIDDEN)
     return spec + [("fc.weight", (CLASSES, LENGTH * 2 * HIDDEN), bound), ("fc.bias", (CLASSES,), bound)]
 
@@ -117,20 +123,25 @@ def make_inputs(path: Path, model: str, epochs: int, seed: int) -> dict[str, Any
     X_train, y_train, X_test, y_test = load_mnist1d()
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {
-        "X_train": np.ascontiguousarray(X_train, dtype=np.float32), "y_train": y_train.astype(np.int64),
-        "X_test": np.ascontiguousarray(X_test, dtype=np.float32), "y_test": y_test.astype(np.int64),
+        "X_train": np.ascontiguousarray(X_train, dtype=np.float32),
+        "y_train": y_train.astype(np.int64),
+        "X_test": np.ascontiguousarray(X_test, dtype=np.float32),
+        "y_test": y_test.astype(np.int64),
         "perms": np.stack([rng.permutation(len(X_train)) for _ in range(max(epochs, 1))]),
     }
     for name, shape, bound in parameter_spec(model):
         arrays["w:" + name] = rng.uniform(-bound, bound, shape).astype(np.float32)
     np.savez(path, **arrays)
-    return {"n_train": len(X_train), "n_test": len(X_test),
-            "parameters": int(sum(np.prod(s) for _, s, _ in parameter_spec(model)))}
+    return {
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "parameters": int(sum(np.prod(s) for _, s, _ in parameter_spec(model))),
+    }
 
 
 def batch_indices(perms: np.ndarray, epoch: int, batch: int) -> list[np.ndarray]:
     perm = perms[epoch]
-    return [perm[i:i + batch] for i in range(0, len(perm), batch)]
+    return [perm[i : i + batch] for i in range(0, len(perm), batch)]
 
 
 # ================================================================== workers
@@ -141,10 +152,15 @@ def build_network(nn: Any, model_name: str) -> Any:
     the layer names, arguments, shapes and parameter names, so one definition serves both."""
     if model_name == "cnn":
         return nn.Sequential(
-            nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(125, CLASSES))
+            nn.Conv1d(1, 25, 5, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(125, CLASSES),
+        )
 
     class GRUNet(nn.Module):
         def __init__(self):
@@ -263,8 +279,11 @@ def torch_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Namesp
 
     state: dict[str, Any] = {}
     epoch_ends: list[float] = state.setdefault("epoch_ends", [])
-    info = {"version": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "torch_interop_threads": torch.get_num_interop_threads()}
+    info = {
+        "version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+    }
     return run, accuracy, info, epoch_ends
 
 
@@ -288,14 +307,23 @@ def worker(args: argparse.Namespace) -> None:
 
     steps = len(losses)
     per_epoch = steps // args.epochs
-    _common.emit({
-        "library": args.worker, "model": args.model, **info,
-        "seconds": wall, "cpu_seconds": cpu, "steps": steps, "step_ms": wall / steps * 1e3,
-        "warmup_seconds": warmup_s, "warmup_steps": len(first), "first_losses": first[:FIRST_LOSSES],
-        "epoch_losses": [float(np.mean(losses[e * per_epoch:(e + 1) * per_epoch])) for e in range(args.epochs)],
-        "epoch_seconds": list(np.diff([wall0, *epoch_ends])),
-        "test_accuracy": accuracy(),
-    })
+    _common.emit(
+        {
+            "library": args.worker,
+            "model": args.model,
+            **info,
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "steps": steps,
+            "step_ms": wall / steps * 1e3,
+            "warmup_seconds": warmup_s,
+            "warmup_steps": len(first),
+            "first_losses": first[:FIRST_LOSSES],
+            "epoch_losses": [float(np.mean(losses[e * per_epoch : (e + 1) * per_epoch])) for e in range(args.epochs)],
+            "epoch_seconds": list(np.diff([wall0, *epoch_ends])),
+            "test_accuracy": accuracy(),
+        }
+    )
 
 
 # ================================================================== parent
@@ -314,43 +342,74 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def report(model: str, epochs: int, meta: dict[str, Any], summary: dict[str, Any], libs: list[str],
-           args: argparse.Namespace) -> list[str]:
+def report(
+    model: str, epochs: int, meta: dict[str, Any], summary: dict[str, Any], libs: list[str], args: argparse.Namespace
+) -> list[str]:
     problems = []
     steps = math.ceil(meta["n_train"] / args.batch)
-    print(f"#### {MODELS[model]} ({meta['parameters']} parameters): {epochs} epochs x {steps} steps, "
-          f"batch {args.batch}, {meta['optimizer']}\n")
+    print(
+        f"#### {MODELS[model]} ({meta['parameters']} parameters): {epochs} epochs x {steps} steps, "
+        f"batch {args.batch}, {meta['optimizer']}\n"
+    )
     ref, ref_cpu = summary["chainrule"]["seconds"]["median"], summary["chainrule"]["cpu_seconds"]["median"]
-    headers = ["library", "min (s)", "median (s)", "max (s)", "ms / step (median)", "vs chainrule (wall)",
-               "CPU s (median)", "vs chainrule (CPU)", "warm-up s", "test accuracy", "last-epoch loss"]
+    headers = [
+        "library",
+        "min (s)",
+        "median (s)",
+        "max (s)",
+        "ms / step (median)",
+        "vs chainrule (wall)",
+        "CPU s (median)",
+        "vs chainrule (CPU)",
+        "warm-up s",
+        "test accuracy",
+        "last-epoch loss",
+    ]
     rows = []
     for lib in libs:
         s = summary[lib]
         acc = s["test_accuracy"]
-        rows.append([
-            LABELS[lib], _common.fmt(s["seconds"]["min"]), _common.fmt(s["seconds"]["median"]),
-            _common.fmt(s["seconds"]["max"]), _common.fmt(s["step_ms"]["median"]),
-            _common.ratio(s["seconds"]["median"], ref), _common.fmt(s["cpu_seconds"]["median"]),
-            _common.ratio(s["cpu_seconds"]["median"], ref_cpu), _common.fmt(s["warmup_seconds"]["median"]),
-            f"{acc['median']:.3f}" if acc["min"] == acc["max"] else f"{acc['median']:.3f} ({acc['min']:.3f}-{acc['max']:.3f})",
-            f"{s['epoch_losses'][-1]:.4f}",
-        ])
+        rows.append(
+            [
+                LABELS[lib],
+                _common.fmt(s["seconds"]["min"]),
+                _common.fmt(s["seconds"]["median"]),
+                _common.fmt(s["seconds"]["max"]),
+                _common.fmt(s["step_ms"]["median"]),
+                _common.ratio(s["seconds"]["median"], ref),
+                _common.fmt(s["cpu_seconds"]["median"]),
+                _common.ratio(s["cpu_seconds"]["median"], ref_cpu),
+                _common.fmt(s["warmup_seconds"]["median"]),
+                f"{acc['median']:.3f}"
+                if acc["min"] == acc["max"]
+                else f"{acc['median']:.3f} ({acc['min']:.3f}-{acc['max']:.3f})",
+                f"{s['epoch_losses'][-1]:.4f}",
+            ]
+        )
     print(_common.markdown_table(headers, rows) + "\n")
     for lib in libs:
-        print(f"- first {FIRST_LOSSES} step losses, {LABELS[lib]}: "
-              + ", ".join(f"{v:.6f}" for v in summary[lib]["first_losses"])
-              + "; epoch mean losses: " + ", ".join(f"{v:.4f}" for v in summary[lib]["epoch_losses"])
-              + "; seconds per epoch (first process): " + ", ".join(f"{v:.2f}" for v in summary[lib]["epoch_seconds"]))
+        print(
+            f"- first {FIRST_LOSSES} step losses, {LABELS[lib]}: "
+            + ", ".join(f"{v:.6f}" for v in summary[lib]["first_losses"])
+            + "; epoch mean losses: "
+            + ", ".join(f"{v:.4f}" for v in summary[lib]["epoch_losses"])
+            + "; seconds per epoch (first process): "
+            + ", ".join(f"{v:.2f}" for v in summary[lib]["epoch_seconds"])
+        )
     if len(libs) > 1:
         a, b = (summary[lib]["first_losses"] for lib in libs)
         worst = max(abs(x - y) for x, y in zip(a, b))
         verdict = "agree" if worst < LOSS_TOLERANCE else "DISAGREE: the libraries are not doing the same job"
-        print(f"- largest difference in the first {FIRST_LOSSES} step losses (same weights, same batches): "
-              f"{worst:.2e} ({verdict})")
+        print(
+            f"- largest difference in the first {FIRST_LOSSES} step losses (same weights, same batches): "
+            f"{worst:.2e} ({verdict})"
+        )
         if worst >= LOSS_TOLERANCE:
             problems.append(f"{model}: first losses differ by {worst:.2e}")
-        print(f"- PyTorch / chainrule, median wall time: "
-              f"{summary['torch']['seconds']['median'] / ref:.2f} (above 1: chainrule is faster)")
+        print(
+            f"- PyTorch / chainrule, median wall time: "
+            f"{summary['torch']['seconds']['median'] / ref:.2f} (above 1: chainrule is faster)"
+        )
     print()
     return problems
 
@@ -383,20 +442,48 @@ def parent(args: argparse.Namespace) -> None:
             meta = make_inputs(inputs, model, epochs, args.seed)
 
             optimizer, lr = optimizer_of(model, args)
-            meta["optimizer"] = (f"SGD lr={lr} momentum={args.momentum}" if optimizer == "sgd"
-                                 else f"Adam lr={lr}")
+            meta["optimizer"] = f"SGD lr={lr} momentum={args.momentum}" if optimizer == "sgd" else f"Adam lr={lr}"
 
-            def worker_args(lib: str, inputs: Path = inputs, model: str = model, epochs: int = epochs,
-                            optimizer: str = optimizer, lr: float = lr) -> list[str]:
-                return [script, "--worker", lib, "--model", model, "--inputs", str(inputs),
-                        "--epochs", str(epochs), "--batch", str(args.batch), "--lr", str(lr),
-                        "--momentum", str(args.momentum), "--optimizer", optimizer,
-                        "--threads", str(args.threads), "--warmup-steps", str(args.warmup_steps)]
+            def worker_args(
+                lib: str,
+                inputs: Path = inputs,
+                model: str = model,
+                epochs: int = epochs,
+                optimizer: str = optimizer,
+                lr: float = lr,
+            ) -> list[str]:
+                return [
+                    script,
+                    "--worker",
+                    lib,
+                    "--model",
+                    model,
+                    "--inputs",
+                    str(inputs),
+                    "--epochs",
+                    str(epochs),
+                    "--batch",
+                    str(args.batch),
+                    "--lr",
+                    str(lr),
+                    "--momentum",
+                    str(args.momentum),
+                    "--optimizer",
+                    optimizer,
+                    "--threads",
+                    str(args.threads),
+                    "--warmup-steps",
+                    str(args.warmup_steps),
+                ]
 
             print(f"{model}:", file=sys.stderr)
             runs = _common.run_alternating(libs, args.repeats, worker_args, env=env)
-            results[model] = {"epochs": epochs, "meta": meta, "runs": runs,
-                              "summary": {lib: summarize(runs[lib]) for lib in libs}}
+            results[model] = {
+                "epochs": epochs,
+                "meta": meta,
+                "runs": runs,
+                "summary": {lib: summarize(runs[lib]) for lib in libs},
+            }
 
     machine = _common.machine_summary()
     machine["load_average_before"] = load_before
@@ -404,24 +491,37 @@ def parent(args: argparse.Namespace) -> None:
     versions = {lib: first[lib]["version"] for lib in libs}
     optimiser = "; ".join(f"{model}: {results[model]['meta']['optimizer']}" for model in models)
     print("### Training a CNN and recurrent networks on MNIST-1D: chainrule vs PyTorch eager (CPU)\n")
-    print(f"chainrule {versions['chainrule']}" + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
-          + f", NumPy {machine['numpy']}; Python {machine['python']}, {machine['cpus']} CPUs. "
-          f"Softmax cross-entropy, optimisers ({optimiser}), batch {args.batch}, float32, same initial weights and batch "
-          f"order in both. Seconds of the whole training run (model and optimiser construction included; "
-          f"imports and a {args.warmup_steps}-step warm-up on a throw-away copy excluded); min/median/max over {args.repeats} processes per "
-          f"library, run alternately. Load average before/after: {load_before} / {machine['load_average']}.\n")
+    print(
+        f"chainrule {versions['chainrule']}"
+        + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
+        + f", NumPy {machine['numpy']}; Python {machine['python']}, {machine['cpus']} CPUs. "
+        f"Softmax cross-entropy, optimisers ({optimiser}), batch {args.batch}, float32, same initial weights and batch "
+        f"order in both. Seconds of the whole training run (model and optimiser construction included; "
+        f"imports and a {args.warmup_steps}-step warm-up on a throw-away copy excluded); "
+        f"min/median/max over {args.repeats} processes per "
+        f"library, run alternately. Load average before/after: {load_before} / {machine['load_average']}.\n"
+    )
     if threads:
         t = first.get("torch", {})
-        print(f"Threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS={threads} in every worker"
-              + (f"; torch.set_num_threads({threads}) (torch reports {t.get('torch_threads')} intra-op, "
-                 f"{t.get('torch_interop_threads')} inter-op threads)" if t else "") + ".\n")
+        print(
+            f"Threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS={threads} in every worker"
+            + (
+                f"; torch.set_num_threads({threads}) (torch reports {t.get('torch_threads')} intra-op, "
+                f"{t.get('torch_interop_threads')} inter-op threads)"
+                if t
+                else ""
+            )
+            + ".\n"
+        )
     else:
         print("Threads: every library's defaults (no thread variables set).\n")
     busy = [x for x in (load_before, machine["load_average"]) if x and x[0] > 0.5 * (machine["cpus"] or 1)]
     if busy:
-        notes.append(f"the machine was busy (1-minute load average up to {max(x[0] for x in busy)} on "
-                     f"{machine['cpus']} CPUs): wall times are inflated and noisy; the CPU-time columns "
-                     "are steadier with one thread.")
+        notes.append(
+            f"the machine was busy (1-minute load average up to {max(x[0] for x in busy)} on "
+            f"{machine['cpus']} CPUs): wall times are inflated and noisy; the CPU-time columns "
+            "are steadier with one thread."
+        )
     problems = []
     for model in models:
         r = results[model]
@@ -431,29 +531,50 @@ def parent(args: argparse.Namespace) -> None:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"settings": vars(args), "machine": machine, "versions": versions,
-                   "notes": notes + problems, "results": results}
+        payload = {
+            "settings": vars(args),
+            "machine": machine,
+            "versions": versions,
+            "notes": notes + problems,
+            "results": results,
+        }
         path.write_text(json.dumps(payload, indent=1, default=str))
         print(f"(raw results written to {path})")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 epoch, 1 process per library (overrides --epochs and --repeats)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 epoch, 1 process per library (overrides --epochs and --repeats)",
+    )
     parser.add_argument("--only", choices=sorted(MODELS), help="run one model only")
     parser.add_argument("--repeats", type=int, default=3, help="processes per library (default 3)")
-    parser.add_argument("--epochs", type=int, default=0,
-                        help="training epochs (default: 10 for the CNN, 5 for the GRU and the LSTM)")
+    parser.add_argument(
+        "--epochs", type=int, default=0, help="training epochs (default: 10 for the CNN, 5 for the GRU and the LSTM)"
+    )
     parser.add_argument("--batch", type=int, default=100, help="batch size (default 100)")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
-                        help="optimiser of every model (default: SGD for the CNN and the GRU, Adam for the LSTM)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate (default 0.05 for SGD; for Adam 0.003 for the LSTM, 0.01 otherwise)")
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default=None,
+        help="optimiser of every model (default: SGD for the CNN and the GRU, Adam for the LSTM)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default 0.05 for SGD; for Adam 0.003 for the LSTM, 0.01 otherwise)",
+    )
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for every library's pools (OpenBLAS, OpenMP, MKL, torch); "
-                        "0 = each library's defaults (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for every library's pools (OpenBLAS, OpenMP, MKL, torch); "
+        "0 = each library's defaults (default 1)",
+    )
     parser.add_argument("--warmup-steps", type=int, default=10, help="untimed warm-up steps (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order (default 0)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")

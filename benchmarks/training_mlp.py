@@ -98,8 +98,12 @@ def load_workload(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         from chainrule.data import load_mnist1d
 
         d = load_mnist1d()
-        return (np.ascontiguousarray(d.X_train, np.float32), d.y_train.astype(np.int64),
-                np.ascontiguousarray(d.X_test, np.float32), d.y_test.astype(np.int64))
+        return (
+            np.ascontiguousarray(d.X_train, np.float32),
+            d.y_train.astype(np.int64),
+            np.ascontiguousarray(d.X_test, np.float32),
+            d.y_test.astype(np.int64),
+        )
     from chainrule.data import load_digits
 
     X, y = load_digits(return_X_y=True)
@@ -117,7 +121,10 @@ def make_inputs(path: Path, workload: str, epochs: int, seed: int) -> dict[str, 
     layers = (X_train.shape[1], *WORKLOADS[workload]["hidden"], int(y_train.max()) + 1)
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {
-        "X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test,
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_test": X_test,
+        "y_test": y_test,
         "layers": np.array(layers, np.int64),
         # one permutation per epoch; the warm-up epoch uses the first (the timed run's first epoch)
         "perms": np.stack([rng.permutation(len(X_train)) for _ in range(epochs)]),
@@ -140,11 +147,17 @@ def initial_weights(d: dict[str, np.ndarray]) -> list[np.ndarray]:
 def epoch_batches(d: dict[str, np.ndarray], epoch: int, batch: int) -> list[np.ndarray]:
     """The sample indices of each batch of one epoch, in the shared order (the last may be short)."""
     perm = d["perms"][epoch]
-    return [perm[s:s + batch] for s in range(0, len(perm), batch)]
+    return [perm[s : s + batch] for s in range(0, len(perm), batch)]
 
 
-def train_epochs(model: Any, d: dict[str, np.ndarray], batch: int, epochs: int,
-                 step: Callable[[np.ndarray], float], step_losses: list[float] | None = None) -> list[float]:
+def train_epochs(
+    model: Any,
+    d: dict[str, np.ndarray],
+    batch: int,
+    epochs: int,
+    step: Callable[[np.ndarray], float],
+    step_losses: list[float] | None = None,
+) -> list[float]:
     """A hand-written training loop over the shared batches: ``step(index)`` trains ``model`` on
     the samples ``index`` and returns the batch's loss. Returns the per-epoch mean losses (per
     sample); ``step_losses``, when given, receives every step's loss."""
@@ -302,8 +315,11 @@ def torch_maker(d: dict[str, np.ndarray], args: argparse.Namespace):
             scores = state["model"](torch.from_numpy(d["X_test"])).numpy()
         return float(np.mean(np.argmax(scores, axis=1) == d["y_test"]))
 
-    info = {"version": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "torch_interop_threads": torch.get_num_interop_threads()}
+    info = {
+        "version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+    }
     return train, accuracy, warmup, info
 
 
@@ -332,10 +348,21 @@ def sklearn_maker(d: dict[str, np.ndarray], args: argparse.Namespace, use_fit: b
 
     def build(max_iter: int, shuffle: bool):
         clf = PresetMLP(
-            hidden_layer_sizes=tuple(layers[1:-1]), activation="relu", solver="sgd",
-            alpha=0.0, batch_size=args.batch, learning_rate="constant", learning_rate_init=args.lr,
-            momentum=args.momentum, nesterovs_momentum=False, max_iter=max_iter, shuffle=shuffle,
-            tol=0.0, n_iter_no_change=max_iter + 1, early_stopping=False, random_state=0,
+            hidden_layer_sizes=tuple(layers[1:-1]),
+            activation="relu",
+            solver="sgd",
+            alpha=0.0,
+            batch_size=args.batch,
+            learning_rate="constant",
+            learning_rate_init=args.lr,
+            momentum=args.momentum,
+            nesterovs_momentum=False,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            tol=0.0,
+            n_iter_no_change=max_iter + 1,
+            early_stopping=False,
+            random_state=0,
         )
         clf._next_layer = 0
         return clf
@@ -391,8 +418,10 @@ def blas_threads() -> list[dict[str, Any]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{"api": p.get("internal_api"), "prefix": p.get("prefix"), "threads": p.get("num_threads")}
-            for p in threadpool_info()]
+    return [
+        {"api": p.get("internal_api"), "prefix": p.get("prefix"), "threads": p.get("num_threads")}
+        for p in threadpool_info()
+    ]
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -412,13 +441,22 @@ def worker(args: argparse.Namespace) -> None:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
 
     steps = args.epochs * math.ceil(len(d["X_train"]) / args.batch)
-    _common.emit({
-        "library": args.worker, **info,
-        "seconds": wall, "cpu_seconds": cpu, "step_ms": wall / steps * 1e3, "steps": steps,
-        "setup_seconds": import_s, "warmup_seconds": warmup_s,
-        "first_losses": first[:FIRST_LOSSES], "epoch_losses": epoch_losses,
-        "test_accuracy": accuracy(), "thread_pools": blas_threads(),
-    })
+    _common.emit(
+        {
+            "library": args.worker,
+            **info,
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "step_ms": wall / steps * 1e3,
+            "steps": steps,
+            "setup_seconds": import_s,
+            "warmup_seconds": warmup_s,
+            "first_losses": first[:FIRST_LOSSES],
+            "epoch_losses": epoch_losses,
+            "test_accuracy": accuracy(),
+            "thread_pools": blas_threads(),
+        }
+    )
 
 
 # ================================================================== parent: run and report
@@ -454,54 +492,85 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
-def report(workload: str, meta: dict[str, Any], summary: dict[str, Any], libs: list[str],
-           args: argparse.Namespace) -> list[str]:
+def report(
+    workload: str, meta: dict[str, Any], summary: dict[str, Any], libs: list[str], args: argparse.Namespace
+) -> list[str]:
     """Print one workload's table and checks; return warnings for the notes."""
     problems = []
     reference = reference_library(libs)
     ref = summary[reference]["seconds"]["median"]
     ref_cpu = summary[reference]["cpu_seconds"]["median"]
     layers = "-".join(map(str, meta["layers"]))
-    print(f"#### {WORKLOADS[workload]['title']}, MLP {layers}: {args.epochs} epochs, batch {args.batch} "
-          f"({meta['n_train']} train / {meta['n_test']} test, "
-          f"{math.ceil(meta['n_train'] / args.batch)} steps an epoch)\n")
-    headers = ["library", "min (s)", "median (s)", "max (s)", f"vs {LABELS[reference]}",
-               "ms / step", "CPU s (median)", f"CPU vs {LABELS[reference]}", "test accuracy",
-               "final train loss"]
+    print(
+        f"#### {WORKLOADS[workload]['title']}, MLP {layers}: {args.epochs} epochs, batch {args.batch} "
+        f"({meta['n_train']} train / {meta['n_test']} test, "
+        f"{math.ceil(meta['n_train'] / args.batch)} steps an epoch)\n"
+    )
+    headers = [
+        "library",
+        "min (s)",
+        "median (s)",
+        "max (s)",
+        f"vs {LABELS[reference]}",
+        "ms / step",
+        "CPU s (median)",
+        f"CPU vs {LABELS[reference]}",
+        "test accuracy",
+        "final train loss",
+    ]
     rows = []
     for lib in libs:
         s = summary[lib]
-        rows.append([
-            LABELS[lib], _common.fmt(s["seconds"]["min"]), _common.fmt(s["seconds"]["median"]),
-            _common.fmt(s["seconds"]["max"]), _common.ratio(s["seconds"]["median"], ref),
-            _common.fmt(s["step_ms"]["median"]), _common.fmt(s["cpu_seconds"]["median"]),
-            _common.ratio(s["cpu_seconds"]["median"], ref_cpu), _common.accuracy_text(s["test_accuracy"]),
-            f"{s['last_epoch_loss']:.4f}",
-        ])
+        rows.append(
+            [
+                LABELS[lib],
+                _common.fmt(s["seconds"]["min"]),
+                _common.fmt(s["seconds"]["median"]),
+                _common.fmt(s["seconds"]["max"]),
+                _common.ratio(s["seconds"]["median"], ref),
+                _common.fmt(s["step_ms"]["median"]),
+                _common.fmt(s["cpu_seconds"]["median"]),
+                _common.ratio(s["cpu_seconds"]["median"], ref_cpu),
+                _common.accuracy_text(s["test_accuracy"]),
+                f"{s['last_epoch_loss']:.4f}",
+            ]
+        )
     print(_common.markdown_table(headers, rows) + "\n")
     # the same job? per-step losses of the warm-up epoch (same weights, same batches)
     base = summary["chainrule-loop"]["first_losses"]
     for lib in libs:
         source = " (warm-up: one partial_fit per shared batch)" if lib.startswith("sklearn") else ""
-        print(f"- first {FIRST_LOSSES} step losses, {LABELS[lib]}{source}: "
-              + ", ".join(f"{v:.6f}" for v in summary[lib]["first_losses"])
-              + f"; epoch 1 mean {summary[lib]['first_epoch_loss']:.6f}"
-              + ("" if summary[lib]["epochs_run"] == args.epochs else
-                 f"; STOPPED after {summary[lib]['epochs_run']} epochs"))
+        print(
+            f"- first {FIRST_LOSSES} step losses, {LABELS[lib]}{source}: "
+            + ", ".join(f"{v:.6f}" for v in summary[lib]["first_losses"])
+            + f"; epoch 1 mean {summary[lib]['first_epoch_loss']:.6f}"
+            + (
+                ""
+                if summary[lib]["epochs_run"] == args.epochs
+                else f"; STOPPED after {summary[lib]['epochs_run']} epochs"
+            )
+        )
         if summary[lib]["epochs_run"] != args.epochs:
             problems.append(f"{workload}: {LABELS[lib]} ran {summary[lib]['epochs_run']} epochs, not {args.epochs}")
     worst = max(abs(a - b) for lib in libs for a, b in zip(summary[lib]["first_losses"], base))
     verdict = "agree" if worst < LOSS_TOLERANCE else "DISAGREE: the libraries are not doing the same job"
-    print(f"- largest difference in the first {FIRST_LOSSES} step losses (all rows, warm-up epoch from "
-          f"the shared weights and batches): {worst:.2e} ({verdict})")
+    print(
+        f"- largest difference in the first {FIRST_LOSSES} step losses (all rows, warm-up epoch from "
+        f"the shared weights and batches): {worst:.2e} ({verdict})"
+    )
     if worst >= LOSS_TOLERANCE:
         problems.append(f"{workload}: first losses differ by {worst:.2e}")
     shared = [lib for lib in libs if lib != "sklearn-fit"]
     epoch1 = [summary[lib]["first_epoch_loss"] for lib in shared]
-    print(f"- epoch-1 mean loss of the timed runs, shared batch order ({', '.join(LABELS[lib] for lib in shared)}): "
-          f"spread {max(epoch1) - min(epoch1):.2e}")
-    print("- warm-up (one untimed epoch, median s): " + ", ".join(
-        f"{LABELS[lib]} {summary[lib]['warmup_seconds']['median']:.3f}" for lib in libs) + "\n")
+    print(
+        f"- epoch-1 mean loss of the timed runs, shared batch order ({', '.join(LABELS[lib] for lib in shared)}): "
+        f"spread {max(epoch1) - min(epoch1):.2e}"
+    )
+    print(
+        "- warm-up (one untimed epoch, median s): "
+        + ", ".join(f"{LABELS[lib]} {summary[lib]['warmup_seconds']['median']:.3f}" for lib in libs)
+        + "\n"
+    )
     return problems
 
 
@@ -524,9 +593,23 @@ def parent(args: argparse.Namespace) -> None:
             meta = make_inputs(inputs, workload, args.epochs, args.seed)
 
             def worker_args(lib: str, inputs: Path = inputs) -> list[str]:
-                return [script, "--worker", lib, "--inputs", str(inputs), "--epochs", str(args.epochs),
-                        "--batch", str(args.batch), "--lr", str(args.lr), "--momentum", str(args.momentum),
-                        "--threads", str(args.threads)]
+                return [
+                    script,
+                    "--worker",
+                    lib,
+                    "--inputs",
+                    str(inputs),
+                    "--epochs",
+                    str(args.epochs),
+                    "--batch",
+                    str(args.batch),
+                    "--lr",
+                    str(args.lr),
+                    "--momentum",
+                    str(args.momentum),
+                    "--threads",
+                    str(args.threads),
+                ]
 
             print(f"{workload}:", file=sys.stderr)
             runs = _common.run_alternating(libs, args.repeats, worker_args, env=env)
@@ -540,58 +623,88 @@ def parent(args: argparse.Namespace) -> None:
     pools = {lib: first[lib]["thread_pools"] for lib in libs}
 
     print("### Training an MLP from the same start: chainrule vs PyTorch eager vs scikit-learn\n")
-    print(f"chainrule {versions['chainrule-fit']}"
-          + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
-          + (f", scikit-learn {versions['sklearn-fit']}" if "sklearn-fit" in versions else "")
-          + f", NumPy {machine['numpy']} (chainrule at {machine['chainrule_commit']}); Python {machine['python']}, {machine['cpus']} CPUs. "
-          f"ReLU, softmax cross-entropy, SGD lr={args.lr} momentum={args.momentum} (no Nesterov, no "
-          f"weight decay), float32. Wall-clock seconds of the whole training run ({args.epochs} epochs; "
-          f"model and optimiser construction included, imports and a one-epoch warm-up excluded); "
-          f"min/median/max over {args.repeats} processes per row, run alternately; ratios are medians "
-          f"over {LABELS[reference_library(libs)]}'s median (below 1: faster). "
-          f"Load average before/after: {load_before} / {machine['load_average']}.\n")
+    print(
+        f"chainrule {versions['chainrule-fit']}"
+        + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
+        + (f", scikit-learn {versions['sklearn-fit']}" if "sklearn-fit" in versions else "")
+        + f", NumPy {machine['numpy']} (chainrule at {machine['chainrule_commit']}); "
+        f"Python {machine['python']}, {machine['cpus']} CPUs. "
+        f"ReLU, softmax cross-entropy, SGD lr={args.lr} momentum={args.momentum} (no Nesterov, no "
+        f"weight decay), float32. Wall-clock seconds of the whole training run ({args.epochs} epochs; "
+        f"model and optimiser construction included, imports and a one-epoch warm-up excluded); "
+        f"min/median/max over {args.repeats} processes per row, run alternately; ratios are medians "
+        f"over {LABELS[reference_library(libs)]}'s median (below 1: faster). "
+        f"Load average before/after: {load_before} / {machine['load_average']}.\n"
+    )
     if threads:
         torch_threads = first["torch"].get("torch_threads") if "torch" in first else None
-        print(f"Threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS={threads} for every worker"
-              + (f", torch.set_num_threads({threads}) (torch reports {torch_threads} intra-op, "
-                 f"{first['torch'].get('torch_interop_threads')} inter-op)" if torch_threads else "")
-              + ".\n")
+        print(
+            f"Threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS={threads} for every worker"
+            + (
+                f", torch.set_num_threads({threads}) (torch reports {torch_threads} intra-op, "
+                f"{first['torch'].get('torch_interop_threads')} inter-op)"
+                if torch_threads
+                else ""
+            )
+            + ".\n"
+        )
     else:
         print("Threads: every library's defaults (no thread variables set).\n")
     busy = _common.busy_note((load_before, machine["load_average"]), machine["cpus"])
     if busy:
         notes.append(busy)
     if "sklearn-fit" in libs:
-        notes.append("sklearn fit shuffles with its own random_state (batch order cannot be given), "
-                     "so its losses and accuracy differ slightly from the shared-order rows; "
-                     "sklearn partial_fit runs the shared order exactly (one partial_fit call per epoch).")
+        notes.append(
+            "sklearn fit shuffles with its own random_state (batch order cannot be given), "
+            "so its losses and accuracy differ slightly from the shared-order rows; "
+            "sklearn partial_fit runs the shared order exactly (one partial_fit call per epoch)."
+        )
     problems = []
     for workload in workloads:
         r = results[workload]
         problems += report(workload, r["meta"], r["summary"], libs, args)
     for note in notes + problems:
         print(f"Note: {note}\n")
-    print("Thread pools loaded in each worker (threadpoolctl): " + "; ".join(
-        f"{LABELS[lib]}: " + ", ".join(f"{p['prefix']}={p['threads']}" for p in pools[lib]) for lib in libs) + "\n")
+    print(
+        "Thread pools loaded in each worker (threadpoolctl): "
+        + "; ".join(f"{LABELS[lib]}: " + ", ".join(f"{p['prefix']}={p['threads']}" for p in pools[lib]) for lib in libs)
+        + "\n"
+    )
 
     if args.json:
-        _common.write_json(args.json, {"settings": vars(args), "machine": machine, "versions": versions,
-                                       "thread_pools": pools, "notes": notes + problems, "results": results})
+        _common.write_json(
+            args.json,
+            {
+                "settings": vars(args),
+                "machine": machine,
+                "versions": versions,
+                "thread_pools": pools,
+                "notes": notes + problems,
+                "results": results,
+            },
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 epochs and 1 process per row (overrides --epochs and --repeats)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2 epochs and 1 process per row (overrides --epochs and --repeats)",
+    )
     parser.add_argument("--only", choices=sorted(WORKLOADS), help="run one workload only")
     parser.add_argument("--repeats", type=int, default=5, help="processes per row (default 5)")
     parser.add_argument("--epochs", type=int, default=50, help="training epochs (default 50)")
     parser.add_argument("--batch", type=int, default=100, help="batch size (default 100)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for every library's pools (OpenBLAS, OpenMP, MKL, torch); "
-                        "0 = each library's defaults (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for every library's pools (OpenBLAS, OpenMP, MKL, torch); "
+        "0 = each library's defaults (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order (default 0)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")

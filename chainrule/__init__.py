@@ -9,24 +9,39 @@ Example:
     (56.0, 4.0, 16.0, 12.0)
 """
 
-from chainrule.tensor import (
-    DEFAULT_DTYPE, Tensor, arange, eye, full, is_tensor, linspace, ones, ones_like, tensor, zeros,
-    zeros_like,
-)
+import numpy as _np
+
+from chainrule import data, nn, optim, train
 from chainrule.autograd import (
-    Function, GradcheckError, backward, detect_anomaly, enable_grad, grad, gradcheck,
-    is_grad_enabled, no_grad, set_grad_enabled,
+    Function,
+    GradcheckError,
+    backward,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
 )
+from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
 from chainrule.ops import __all__ as _ops_all
 from chainrule.random import manual_seed, rand, randn
-from chainrule import nn
-from chainrule import optim
-from chainrule import data
-from chainrule import train
-from chainrule.io import save, load
-
-import numpy as _np
+from chainrule.tensor import (
+    DEFAULT_DTYPE,
+    Tensor,
+    arange,
+    eye,
+    full,
+    is_tensor,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
@@ -34,11 +49,44 @@ int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
-    "linspace", "eye", "DEFAULT_DTYPE", "Function", "GradcheckError", "backward", "detect_anomaly",
-    "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
-    "float16", "float32", "float64", "int32", "int64", "bool_", "manual_seed", "rand", "randn",
-    "nn", "optim", "data", "train", "save", "load", *_ops_all,
+    "Tensor",
+    "tensor",
+    "is_tensor",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "arange",
+    "linspace",
+    "eye",
+    "DEFAULT_DTYPE",
+    "Function",
+    "GradcheckError",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "float16",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "bool_",
+    "manual_seed",
+    "rand",
+    "randn",
+    "nn",
+    "optim",
+    "data",
+    "train",
+    "save",
+    "load",
+    *_ops_all,
 ]
 
 

@@ -1,3 +1,5 @@
-from chainrule.cli import main
 import sys
+
+from chainrule.cli import main
+
 sys.exit(main())

@@ -18,7 +18,8 @@ import contextlib
 import inspect
 import threading
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -187,9 +188,7 @@ class Function:
 
     def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
         """The gradient rule: one gradient (or None) per input; see the class docstring."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no backward rule: it cannot be differentiated"
-        )
+        raise NotImplementedError(f"{type(self).__name__} has no backward rule: it cannot be differentiated")
 
     def needs(self, i: int) -> bool:
         """Whether input ``i`` of this node wants a gradient."""
@@ -407,8 +406,7 @@ def _run_backward(
                 input_grads = (input_grads,)
             if len(input_grads) != len(inputs):
                 raise RuntimeError(
-                    f"backward: the rule of {fn.name} returned {len(input_grads)} gradients for "
-                    f"{len(inputs)} inputs"
+                    f"backward: the rule of {fn.name} returned {len(input_grads)} gradients for {len(inputs)} inputs"
                 )
             for i, (inp, ig) in enumerate(zip(inputs, input_grads)):
                 if ig is None or not inp._requires_grad:
@@ -552,9 +550,7 @@ def gradcheck(
         raise ValueError("gradcheck: no input requires grad")
     for t in checked:
         if t.dtype != np.float64:
-            raise TypeError(
-                f"gradcheck: inputs must be float64 for finite differences to be accurate, got {t.dtype}"
-            )
+            raise TypeError(f"gradcheck: inputs must be float64 for finite differences to be accurate, got {t.dtype}")
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")

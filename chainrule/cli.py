@@ -24,7 +24,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,10 @@ MODELS = ("mlp", "logistic", "perceptron", "svm", "linear", "cnn")
 CLASSIFIERS_ONLY = ("logistic", "perceptron", "svm")
 # The loss each model trains on, by task.
 LOSSES = {
-    "logistic": "cross_entropy", "perceptron": "perceptron", "svm": "hinge", "linear": "mse",
+    "logistic": "cross_entropy",
+    "perceptron": "perceptron",
+    "svm": "hinge",
+    "linear": "mse",
 }
 # Inputs a CNN understands: images (channels, height, width) or sequences (channels, length).
 CNN_INPUTS = {"digits": (1, 8, 8), "mnist1d": None}  # None: a sequence as long as the rows
@@ -56,7 +60,9 @@ def _hidden(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers like 64,32, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be comma-separated integers like 64,32, got {text!r}"
+        ) from None
     if any(s <= 0 for s in sizes):
         raise argparse.ArgumentTypeError(f"--hidden sizes must be positive, got {text!r}")
     return sizes
@@ -133,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="chainrule",
-        description="Train and use neural networks built on chainrule's autodiff, on embedded datasets "
-        "or CSV files.",
-        epilog=EXAMPLES[None], formatter_class=formatter,
+        description="Train and use neural networks built on chainrule's autodiff, on embedded datasets or CSV files.",
+        epilog=EXAMPLES[None],
+        formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"chainrule {cr.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -143,65 +149,134 @@ def build_parser() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
     group = output.add_argument_group("output")
     loudness = group.add_mutually_exclusive_group()
-    loudness.add_argument("-q", "--quiet", action="store_true", help="print only the results (no progress, notes or summary)")
-    loudness.add_argument("-v", "--verbose", action="store_true", help="print more (train, summary: the preprocessing of every column)")
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the results (no progress, notes or summary)"
+    )
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="print more (train, summary: the preprocessing of every column)"
+    )
     group.add_argument("--json", action="store_true", help="print the results as JSON (for scripts)")
 
     def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=description, epilog=EXAMPLES[name],
-                              formatter_class=formatter, parents=[output])
+        return sub.add_parser(
+            name, help=help, description=description, epilog=EXAMPLES[name], formatter_class=formatter, parents=[output]
+        )
 
-    train = command("train", "train a model on an embedded dataset or a CSV file",
-                    "Train a model, print its train / validation / test metrics and its summary, and save the "
-                    "model, history.csv, a loss-curve PNG and report.json to --out.")
+    train = command(
+        "train",
+        "train a model on an embedded dataset or a CSV file",
+        "Train a model, print its train / validation / test metrics and its summary, and save the "
+        "model, history.csv, a loss-curve PNG and report.json to --out.",
+    )
     data = train.add_argument_group("data")
-    data.add_argument("data", nargs="?", default="digits", metavar="DATA",
-                      help="an embedded dataset name or a CSV file (default: digits)")
+    data.add_argument(
+        "data",
+        nargs="?",
+        default="digits",
+        metavar="DATA",
+        help="an embedded dataset name or a CSV file (default: digits)",
+    )
     data.add_argument("--target", metavar="COL", help="the column to predict (required for a CSV file)")
-    data.add_argument("--task", choices=["classification", "regression"],
-                      help="default: from the data (a CSV target of text or of few whole numbers is classification)")
-    data.add_argument("--drop", type=_names, default=[], metavar="COL,COL", help="CSV columns to leave out (ids, leaks)")
-    data.add_argument("--test-size", type=_fraction(False), default=0.25, metavar="F", help="fraction kept for testing (default: 0.25)")
-    data.add_argument("--validation-split", type=_fraction(True), default=0.2, metavar="F",
-                      help="fraction of the training set held out for validation (default: 0.2)")
+    data.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="default: from the data (a CSV target of text or of few whole numbers is classification)",
+    )
+    data.add_argument(
+        "--drop", type=_names, default=[], metavar="COL,COL", help="CSV columns to leave out (ids, leaks)"
+    )
+    data.add_argument(
+        "--test-size",
+        type=_fraction(False),
+        default=0.25,
+        metavar="F",
+        help="fraction kept for testing (default: 0.25)",
+    )
+    data.add_argument(
+        "--validation-split",
+        type=_fraction(True),
+        default=0.2,
+        metavar="F",
+        help="fraction of the training set held out for validation (default: 0.2)",
+    )
     net = train.add_argument_group("model")
-    net.add_argument("--model", choices=MODELS, default="mlp",
-                     help="mlp (default); logistic, perceptron, svm: one layer of neurons, classification; "
-                     "linear: one neuron, regression; cnn: convolutions, for digits and mnist1d")
-    net.add_argument("--hidden", type=_hidden, default=None, metavar="SIZES", help="hidden layer sizes of mlp and cnn, e.g. 64,32 (default: 64)")
-    net.add_argument("--activation", default=None, choices=["relu", "tanh", "sigmoid", "identity"],
-                     help="of the hidden layers (default: relu)")
+    net.add_argument(
+        "--model",
+        choices=MODELS,
+        default="mlp",
+        help="mlp (default); logistic, perceptron, svm: one layer of neurons, classification; "
+        "linear: one neuron, regression; cnn: convolutions, for digits and mnist1d",
+    )
+    net.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=None,
+        metavar="SIZES",
+        help="hidden layer sizes of mlp and cnn, e.g. 64,32 (default: 64)",
+    )
+    net.add_argument(
+        "--activation",
+        default=None,
+        choices=["relu", "tanh", "sigmoid", "identity"],
+        help="of the hidden layers (default: relu)",
+    )
     fitting = train.add_argument_group("training")
     fitting.add_argument("--epochs", type=int, default=60, metavar="N", help="default: 60")
     fitting.add_argument("--batch-size", type=int, default=32, metavar="K", help="default: 32")
-    fitting.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.05 for sgd/momentum, 0.001 for adam)")
-    fitting.add_argument("--optimizer", default="momentum", choices=["sgd", "momentum", "adam"], help="default: momentum")
+    fitting.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: 0.05 for sgd/momentum, 0.001 for adam)"
+    )
+    fitting.add_argument(
+        "--optimizer", default="momentum", choices=["sgd", "momentum", "adam"], help="default: momentum"
+    )
     fitting.add_argument("--l2", type=float, default=0.0, metavar="A", help="weight decay (L2 penalty, default: 0)")
-    fitting.add_argument("--early-stopping", action="store_true", help="stop when the validation loss stops improving "
-                         "and keep the best weights")
-    fitting.add_argument("--patience", type=int, default=10, metavar="N", help="epochs without improvement before stopping (default: 10)")
-    fitting.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split, the initial weights and the shuffling (default: 0)")
+    fitting.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="stop when the validation loss stops improving and keep the best weights",
+    )
+    fitting.add_argument(
+        "--patience", type=int, default=10, metavar="N", help="epochs without improvement before stopping (default: 10)"
+    )
+    fitting.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the split, the initial weights and the shuffling (default: 0)",
+    )
     saving = train.add_argument_group("saving")
     saving.add_argument("--out", default="runs/latest", metavar="DIR", help="output folder (default: runs/latest)")
     saving.add_argument("--force", action="store_true", help="overwrite an existing model in --out")
-    saving.add_argument("--no-plot", action="store_true", help="skip loss_curve.png (matplotlib takes seconds to start)")
+    saving.add_argument(
+        "--no-plot", action="store_true", help="skip loss_curve.png (matplotlib takes seconds to start)"
+    )
 
-    ev = command("evaluate", "the metrics of a trained model on labelled data",
-                 "Print the loss and metrics of a trained model on labelled data.")
+    ev = command(
+        "evaluate",
+        "the metrics of a trained model on labelled data",
+        "Print the loss and metrics of a trained model on labelled data.",
+    )
     ev.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `chainrule train`")
     ev.add_argument("data", metavar="DATA", help="an embedded dataset name or a CSV file with the target column")
     ev.add_argument("--target", metavar="COL", help="the target column (default: the one the model was trained on)")
 
-    pr = command("predict", "predictions of a trained model, as CSV",
-                 "Predict with a trained model and write the predictions as CSV.")
+    pr = command(
+        "predict",
+        "predictions of a trained model, as CSV",
+        "Predict with a trained model and write the predictions as CSV.",
+    )
     pr.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `chainrule train`")
     pr.add_argument("data", metavar="DATA", help="an embedded dataset name or a CSV file")
     pr.add_argument("-o", "--output", metavar="FILE", help="the CSV file to write (default: stdout)")
     pr.add_argument("--id-column", metavar="COL", help="a column of DATA copied into the output, first")
     pr.add_argument("--force", action="store_true", help="overwrite an existing --output file")
 
-    sm = command("summary", "describe a trained model", "Describe a trained model: its data, preprocessing, "
-                 "network and test metrics.")
+    sm = command(
+        "summary",
+        "describe a trained model",
+        "Describe a trained model: its data, preprocessing, network and test metrics.",
+    )
     sm.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `chainrule train`")
 
     command("datasets", "list the embedded datasets", "List the embedded datasets with their sizes.")
@@ -258,8 +333,9 @@ def _split(n: int, y: np.ndarray, test_size: float, seed: int, stratify: bool) -
 
 
 # =================================================================================== networks
-def build_network(kind: str, n_features: int, n_outputs: int, hidden: Sequence[int], activation: str,
-                  input_shape: Sequence[int]) -> cr.nn.Sequential:
+def build_network(
+    kind: str, n_features: int, n_outputs: int, hidden: Sequence[int], activation: str, input_shape: Sequence[int]
+) -> cr.nn.Sequential:
     """The network of each ``--model``, ending in a Linear layer that gives the scores (logits).
 
     - logistic, perceptron, svm, linear: one layer of neurons, ``Linear(n_features, n_outputs)``
@@ -294,7 +370,7 @@ def make_loss(name: str) -> cr.nn.Module:
     return {
         "cross_entropy": lambda: cr.nn.CrossEntropyLoss(),
         "mse": lambda: cr.nn.MSELoss(),
-        "hinge": lambda: cr.nn.MultiMarginLoss(margin=1.0),       # the multi-class SVM's hinge
+        "hinge": lambda: cr.nn.MultiMarginLoss(margin=1.0),  # the multi-class SVM's hinge
         "perceptron": lambda: cr.nn.MultiMarginLoss(margin=0.0),  # the multi-class perceptron criterion
     }[name]()
 
@@ -307,8 +383,9 @@ def _make_optimizer(name: str, params, lr: float | None, l2: float):
     try:
         if name == "adam":
             return cr.optim.Adam(params, lr=1e-3 if lr is None else lr, weight_decay=l2)
-        return cr.optim.SGD(params, lr=0.05 if lr is None else lr, momentum=0.9 if name == "momentum" else 0.0,
-                            weight_decay=l2)
+        return cr.optim.SGD(
+            params, lr=0.05 if lr is None else lr, momentum=0.9 if name == "momentum" else 0.0, weight_decay=l2
+        )
     except ValueError as e:  # "SGD: invalid learning rate: -1.0 (expected a number >= 0)"
         raise CLIError(str(e)) from None
 
@@ -319,10 +396,10 @@ class Labelled:
     """Rows ready for training: raw inputs, targets, and what they mean."""
 
     task: str
-    y: np.ndarray                 # class indices (int64) or values (float32)
+    y: np.ndarray  # class indices (int64) or values (float32)
     classes: list | None
-    target: str | None            # the CSV column, None for an embedded dataset
-    features: list[str]           # CSV columns or embedded feature names
+    target: str | None  # the CSV column, None for an embedded dataset
+    features: list[str]  # CSV columns or embedded feature names
     notes: list[str]
 
 
@@ -342,8 +419,9 @@ def _labelled(source: Source, args: argparse.Namespace) -> Labelled:
     frame = table.frame
     columns = [str(c) for c in frame.columns]
     if args.target is None:
-        raise CLIError(f"a CSV file needs --target COLUMN, the column to predict; {table.name} has: "
-                       f"{tabular._quoted(columns)}")
+        raise CLIError(
+            f"a CSV file needs --target COLUMN, the column to predict; {table.name} has: {tabular._quoted(columns)}"
+        )
     tabular.require_columns(table, [args.target], "given as --target")
     tabular.require_columns(table, args.drop, "given in --drop")
     if len(columns) - 1 - len([c for c in args.drop if c != args.target]) < 1:
@@ -361,8 +439,9 @@ def _labelled(source: Source, args: argparse.Namespace) -> Labelled:
         notes.append(f"task: {task}, as the target {args.target!r} {why} (--task to choose)")
     y, classes = tabular.encode_target(frame[args.target], task, args.target, source=table.name)
     if classes is not None and len(classes) < 2:
-        raise CLIError(f"the target {args.target!r} of {table.name} has only one class, {classes[0]!r}: "
-                       "there is nothing to learn")
+        raise CLIError(
+            f"the target {args.target!r} of {table.name} has only one class, {classes[0]!r}: there is nothing to learn"
+        )
     features = [c for c in columns if c != args.target and c not in args.drop]
     return Labelled(task, y, classes, args.target, features, notes)
 
@@ -371,8 +450,10 @@ def _input_shape(kind: str, source: Source, n_features: int) -> tuple[int, ...]:
     if kind != "cnn":
         return (n_features,)
     if source.bundle is None or source.name not in CNN_INPUTS:
-        raise CLIError(f"--model cnn needs images or sequences ({', '.join(CNN_INPUTS)}); {source.name} is a "
-                       "table: use --model mlp")
+        raise CLIError(
+            f"--model cnn needs images or sequences ({', '.join(CNN_INPUTS)}); {source.name} is a "
+            "table: use --model mlp"
+        )
     return CNN_INPUTS[source.name] or (1, n_features)
 
 
@@ -380,8 +461,10 @@ def _check_model_and_task(kind: str, task: str, name: str) -> None:
     if kind in CLASSIFIERS_ONLY and task != "classification":
         raise CLIError(f"--model {kind} is a classifier, but {name} is a regression task: use --model linear or mlp")
     if kind == "linear" and task != "regression":
-        raise CLIError(f"--model linear is for regression, but {name} is a classification task: "
-                       "use --model logistic, perceptron, svm or mlp")
+        raise CLIError(
+            f"--model linear is for regression, but {name} is a classification task: "
+            "use --model logistic, perceptron, svm or mlp"
+        )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -410,7 +493,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the validation set is the last fraction of the training set (as fit's validation_split takes it)
     n_val = int(np.ceil(len(train_rows) * args.validation_split))
     if n_val >= len(train_rows):
-        raise CLIError(f"--validation-split {args.validation_split} leaves no training samples out of {len(train_rows)}")
+        raise CLIError(
+            f"--validation-split {args.validation_split} leaves no training samples out of {len(train_rows)}"
+        )
     n_fit = len(train_rows) - n_val
     fit_rows, val_rows = train_rows[:n_fit], train_rows[n_fit:]
 
@@ -455,9 +540,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
     start = time.perf_counter()
     validation = (X[val_rows], targets[val_rows]) if n_val else None
-    history = fit(model, loss_fn, optimizer, X[fit_rows], targets[fit_rows], epochs=args.epochs,
-                  batch_size=args.batch_size, validation_data=validation, metrics=metrics, callbacks=callbacks,
-                  verbose=0 if quiet else "auto", seed=args.seed)
+    history = fit(
+        model,
+        loss_fn,
+        optimizer,
+        X[fit_rows],
+        targets[fit_rows],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=validation,
+        metrics=metrics,
+        callbacks=callbacks,
+        verbose=0 if quiet else "auto",
+        seed=args.seed,
+    )
     seconds = time.perf_counter() - start
     if history.stop_reason and history.stop_reason.startswith("TerminateOnNaN"):
         raise CLIError(f"training diverged ({history.stop_reason.split(': ', 1)[1]}): try a smaller --lr")
@@ -473,13 +569,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
-        "dataset": source.name, "source": source.kind, "task": data.task, "model": args.model, "loss": loss_name,
-        "target": data.target, "classes": data.classes, "input_shape": list(input_shape),
+        "dataset": source.name,
+        "source": source.kind,
+        "task": data.task,
+        "model": args.model,
+        "loss": loss_name,
+        "target": data.target,
+        "classes": data.classes,
+        "input_shape": list(input_shape),
         "features": feature_names,
         # what the model expects: the inputs prepared with this, fitted on the training rows
         "preprocessing": state,
-        "split": {"test_size": args.test_size, "validation_split": args.validation_split, "seed": args.seed,
-                  "stratified": stratified},
+        "split": {
+            "test_size": args.test_size,
+            "validation_split": args.validation_split,
+            "seed": args.seed,
+            "stratified": stratified,
+        },
     }
     cr.save(model, model_path, metadata=metadata)
     history_csv = os.path.join(args.out, "history.csv")
@@ -491,9 +597,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ImportError:  # matplotlib is an optional extra
         curve_png = None
     report = {
-        "dataset": source.name, "task": data.task, "model": args.model, "target": data.target,
-        "samples": n, "features": X[0].size, "epochs_run": len(history.epoch), "seconds": round(seconds, 3),
-        "train": logs["train"], "validation": logs["validation"], "test": logs["test"],
+        "dataset": source.name,
+        "task": data.task,
+        "model": args.model,
+        "target": data.target,
+        "samples": n,
+        "features": X[0].size,
+        "epochs_run": len(history.epoch),
+        "seconds": round(seconds, 3),
+        "train": logs["train"],
+        "validation": logs["validation"],
+        "test": logs["test"],
         "stop_reason": history.stop_reason,
         "files": {"model": model_path, "history": history_csv, "loss_curve": curve_png},
     }
@@ -511,8 +625,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     target = f" of {data.target!r}" if data.target else ""
-    print(f"{source.name}: {data.task}{target}, {n} samples, {X[0].size} features; "
-          f"{report['epochs_run']} epochs in {report['seconds']:.2f}s")
+    print(
+        f"{source.name}: {data.task}{target}, {n} samples, {X[0].size} features; "
+        f"{report['epochs_run']} epochs in {report['seconds']:.2f}s"
+    )
     _print_metrics({split: logs[split] for split in ("train", "validation", "test")})
     if classification:
         _print_confusion(report["confusion_matrix"], data.classes)
@@ -522,7 +638,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             _print_preprocessing(state, source.table.frame, len(fit_rows), args.verbose)
         print()
         print(summary(model, input_shape))
-        print(f"\nSaved to {args.out}/: {MODEL_FILE}, history.csv, report.json" + (", loss_curve.png" if curve_png else ""))
+        print(
+            f"\nSaved to {args.out}/: {MODEL_FILE}, history.csv, report.json"
+            + (", loss_curve.png" if curve_png else "")
+        )
     return 0
 
 
@@ -558,8 +677,10 @@ def _print_preprocessing(state: dict, frame: Any, n_rows: int, verbose: bool) ->
     if state["numeric"]:
         print(f"  {len(state['numeric'])} numeric column(s): missing values -> the median, then standardised")
     if state["categorical"]:
-        print(f"  {len(state['categorical'])} categorical column(s): missing values -> the most frequent value, "
-              f"then one-hot ({n_onehot} columns; categories unseen in training are ignored)")
+        print(
+            f"  {len(state['categorical'])} categorical column(s): missing values -> the most frequent value, "
+            f"then one-hot ({n_onehot} columns; categories unseen in training are ignored)"
+        )
     for column, reason in state["dropped"].items():
         print(f"  left out {column!r}: {reason}")
     if verbose:
@@ -590,22 +711,25 @@ def load_model(folder: str) -> tuple[cr.nn.Module, dict, str]:
         raise CLIError(f"{path} is not a readable model: {str(e).splitlines()[0]}") from None
     needed = ("task", "loss", "preprocessing", "input_shape")
     if any(key not in meta for key in needed) or "numeric" not in meta["preprocessing"]:
-        raise CLIError(f"{path} was not written by this version of `chainrule train` (its metadata lacks the "
-                       "preprocessing): train it again")
+        raise CLIError(
+            f"{path} was not written by this version of `chainrule train` (its metadata lacks the "
+            "preprocessing): train it again"
+        )
     return model, meta, path
 
 
 @dataclasses.dataclass
 class Inputs:
-    X: np.ndarray                 # prepared, shaped as the network wants
-    y: np.ndarray | None          # encoded targets (evaluate)
+    X: np.ndarray  # prepared, shaped as the network wants
+    y: np.ndarray | None  # encoded targets (evaluate)
     ids: tuple[str, list] | None  # (column name, values) to copy into predictions
     notes: list[str]
     description: str
 
 
-def model_inputs(meta: dict, source: Source, *, target: str | None = None, need_target: bool = False,
-                 id_column: str | None = None) -> Inputs:
+def model_inputs(
+    meta: dict, source: Source, *, target: str | None = None, need_target: bool = False, id_column: str | None = None
+) -> Inputs:
     """The rows of ``source`` prepared as the model's training prepared its inputs."""
     state, task, classes = meta["preprocessing"], meta["task"], meta.get("classes")
     shape = tuple(meta["input_shape"])
@@ -615,14 +739,21 @@ def model_inputs(meta: dict, source: Source, *, target: str | None = None, need_
             raise CLIError("--id-column is for CSV files; predictions on an embedded dataset carry its row numbers")
         names = [str(f) for f in bundle.feature_names]
         if names != state["columns"]:
-            raise CLIError(f"the model was trained on {meta['dataset']} ({len(state['columns'])} columns), not on the "
-                           f"features of {bundle.name} ({len(names)})")
+            raise CLIError(
+                f"the model was trained on {meta['dataset']} ({len(state['columns'])} columns), not on the "
+                f"features of {bundle.name} ({len(names)})"
+            )
         rows = np.arange(bundle.n_samples)
         description = f"{bundle.name}, all {len(rows)} samples"
         if bundle.name == meta["dataset"]:  # the held-out test split of training
             split = meta["split"]
-            _, rows, _ = _split(bundle.n_samples, bundle.y, split["test_size"], split["seed"],
-                                split.get("stratified", task == "classification"))
+            _, rows, _ = _split(
+                bundle.n_samples,
+                bundle.y,
+                split["test_size"],
+                split["seed"],
+                split.get("stratified", task == "classification"),
+            )
             description = f"{bundle.name}, the {len(rows)} test samples held out in training"
         X = tabular.standardise(bundle.X.reshape(bundle.n_samples, -1)[rows], state)
         y = None
@@ -639,8 +770,9 @@ def model_inputs(meta: dict, source: Source, *, target: str | None = None, need_
     target = target or meta.get("target")
     if need_target:
         if target is None:
-            raise CLIError(f"the model was trained on {meta['dataset']}: give the target column of "
-                           f"{table.name} with --target")
+            raise CLIError(
+                f"the model was trained on {meta['dataset']}: give the target column of {table.name} with --target"
+            )
         tabular.require_columns(table, [target], "(the target)")
         present = table.frame[target].notna().to_numpy()
         if not present.all():
@@ -654,8 +786,9 @@ def model_inputs(meta: dict, source: Source, *, target: str | None = None, need_
     if id_column is not None:
         tabular.require_columns(table, [id_column], "given as --id-column")
         ids = (id_column, [None if isinstance(v, float) else v for v in table.frame[id_column]])  # NaN: empty
-    ignored = [c for c in table.frame.columns if c not in used and c not in (target, id_column)
-               and c not in state["dropped"]]
+    ignored = [
+        c for c in table.frame.columns if c not in used and c not in (target, id_column) and c not in state["dropped"]
+    ]
     if ignored:
         notes.append(f"ignored column(s) the model was not trained on: {tabular._quoted(ignored)}")
     notes += tabular.summary_notes(state, table.frame, "predict")
@@ -679,13 +812,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     task = meta["task"]
     y = inputs.y.reshape(-1, 1).astype(np.float32) if task == "regression" else inputs.y
     logs = evaluate(model, make_loss(meta["loss"]), inputs.X, y, metrics=_metric_names(task))
-    result: dict[str, Any] = {"model": args.model, "data": inputs.description, "samples": len(inputs.X),
-                              "task": task, "metrics": logs}
+    result: dict[str, Any] = {
+        "model": args.model,
+        "data": inputs.description,
+        "samples": len(inputs.X),
+        "task": task,
+        "metrics": logs,
+    }
     if task == "classification":
         predicted = predict(model, inputs.X).argmax(axis=1)
         result["classes"] = meta["classes"]
-        result["confusion_matrix"] = confusion_matrix(inputs.y, predicted,
-                                                      labels=np.arange(len(meta["classes"]))).tolist()
+        result["confusion_matrix"] = confusion_matrix(
+            inputs.y, predicted, labels=np.arange(len(meta["classes"]))
+        ).tolist()
     if inputs.notes:
         result["notes"] = inputs.notes
     if args.json:
@@ -723,8 +862,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         columns.append([float(str(v)) for v in outputs[:, 0]])  # float32's shortest digits
     rows = list(zip(*columns))
     text = tabular.write_csv_text(header, rows)
-    result = {"model": args.model, "data": inputs.description, "rows": len(rows), "columns": header,
-              "output": args.output}
+    result = {
+        "model": args.model,
+        "data": inputs.description,
+        "rows": len(rows),
+        "columns": header,
+        "output": args.output,
+    }
     if inputs.notes:
         result["notes"] = inputs.notes
     _print_notes(args, inputs.notes)
@@ -742,8 +886,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     elif not args.quiet:
-        print(f"Wrote {len(rows)} predictions to {args.output} ({inputs.description}; "
-              f"columns: {', '.join(header)})")
+        print(f"Wrote {len(rows)} predictions to {args.output} ({inputs.description}; columns: {', '.join(header)})")
     return 0
 
 
@@ -761,13 +904,25 @@ def cmd_summary(args: argparse.Namespace) -> int:
             report = None
     network = summary(model, tuple(meta["input_shape"]))
     if args.json:
-        print(json.dumps({
-            "model": args.model, "kind": meta["model"], "dataset": meta["dataset"], "task": meta["task"],
-            "target": meta.get("target"), "classes": meta.get("classes"), "loss": meta["loss"],
-            "input_shape": meta["input_shape"], "features": meta.get("features"),
-            "preprocessing": tabular.describe(state), "total_params": network.total_params,
-            "test": (report or {}).get("test"),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "kind": meta["model"],
+                    "dataset": meta["dataset"],
+                    "task": meta["task"],
+                    "target": meta.get("target"),
+                    "classes": meta.get("classes"),
+                    "loss": meta["loss"],
+                    "input_shape": meta["input_shape"],
+                    "features": meta.get("features"),
+                    "preprocessing": tabular.describe(state),
+                    "total_params": network.total_params,
+                    "test": (report or {}).get("test"),
+                },
+                indent=2,
+            )
+        )
         return 0
     target = f", target {meta['target']!r}" if meta.get("target") else ""
     print(f"{args.model}: {meta['model']} for {meta['task']}, trained on {meta['dataset']}{target}")
@@ -775,8 +930,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(f"classes: {', '.join(str(c) for c in meta['classes'])}")
     print(f"loss: {meta['loss']}; input: {' x '.join(str(s) for s in meta['input_shape'])}")
     if meta["source"] == "csv":
-        print(f"columns: {len(state['numeric'])} numeric (median, standardised), {len(state['categorical'])} "
-              f"categorical (most frequent, one-hot), {len(state['dropped'])} left out")
+        print(
+            f"columns: {len(state['numeric'])} numeric (median, standardised), {len(state['categorical'])} "
+            f"categorical (most frequent, one-hot), {len(state['dropped'])} left out"
+        )
         if args.verbose:
             for column, entry in tabular.describe(state).items():
                 print(f"  {column:20} {entry['kind']}")
@@ -807,8 +964,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
-                "datasets": cmd_datasets}
+    handlers = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "summary": cmd_summary,
+        "datasets": cmd_datasets,
+    }
     try:
         return handlers[args.command](args)
     except (CLIError, DataError) as e:

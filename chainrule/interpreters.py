@@ -51,7 +51,8 @@ Example (the rule of ``sum`` run by two interpreters, as a backward would run it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -106,19 +107,19 @@ class Interpreter:
         """The ndarray behind a value of this interpreter."""
         raise NotImplementedError
 
-    def inputs(self, fn: "Function") -> tuple:
+    def inputs(self, fn: Function) -> tuple:
         """The inputs of ``fn``'s node as values of this interpreter."""
         raise NotImplementedError
 
-    def root_gradient(self, g: "Tensor") -> Any:
+    def root_gradient(self, g: Tensor) -> Any:
         """The gradient a backward starts from (a Tensor) as a value of this interpreter."""
         raise NotImplementedError
 
-    def result(self, t: "Tensor", g: Any) -> None:
+    def result(self, t: Tensor, g: Any) -> None:
         """Called with each gradient the walk hands out (a leaf's .grad or a wanted input's)."""
 
     # ---------------------------------------------------------------- values of the forward pass
-    def output(self, fn: "Function") -> Any:
+    def output(self, fn: Function) -> Any:
         raise NotImplementedError
 
     def residual(self, saved: Any, recompute: Callable[[], Any]) -> Any:
@@ -127,7 +128,7 @@ class Interpreter:
     def cache(self, value: Any) -> Any:
         return None
 
-    def saved(self, fn: "Function", name: str) -> Any:
+    def saved(self, fn: Function, name: str) -> Any:
         """``fn.<name>``: an array (or a tuple holding arrays) the forward made from its data and the
         rule uses as it is, never differentiated: an index, a ``where``'s condition, the winners of
         max pooling. A tracer makes it an input of the plan, fed anew on each replay."""
@@ -218,7 +219,7 @@ class Interpreter:
             x = self.sum(x, axes, keepdims=True)
         return x if x.shape == shape else self.reshape(x, shape)
 
-    def steps(self, count: int, rows: Any = None) -> "Steps":
+    def steps(self, count: int, rows: Any = None) -> Steps:
         """A store for one value per step of a loop (a recurrent layer's states), read by index
         and as one stacked value; see :class:`Steps`. With ``rows`` (a value with ``count`` rows,
         made by the rule) step s starts as ``rows[s]``, and the NumPy interpreter stores into
@@ -340,13 +341,13 @@ class NumpyInterpreter(Interpreter):
     def value(self, x: np.ndarray) -> np.ndarray:
         return x
 
-    def inputs(self, fn: "Function") -> tuple:
+    def inputs(self, fn: Function) -> tuple:
         return tuple(t.data for t in fn.inputs)
 
-    def root_gradient(self, g: "Tensor") -> np.ndarray:
+    def root_gradient(self, g: Tensor) -> np.ndarray:
         return g.data
 
-    def output(self, fn: "Function") -> np.ndarray:
+    def output(self, fn: Function) -> np.ndarray:
         return fn.output.data
 
     def residual(self, saved: Any, recompute: Callable[[], Any]) -> Any:
@@ -417,7 +418,7 @@ class NumpyInterpreter(Interpreter):
                 return np.stack(xs, axis=axis, out=np.empty(shape, dtype=np.result_type(*xs)))
         return np.stack(xs, axis=axis)
 
-    def steps(self, count: int, rows: np.ndarray | None = None) -> "NumpySteps":
+    def steps(self, count: int, rows: np.ndarray | None = None) -> NumpySteps:
         return NumpySteps(count, rows)
 
     def contiguous(self, x: np.ndarray) -> np.ndarray:
@@ -441,70 +442,70 @@ class TensorInterpreter(Interpreter):
     name = "tensor"
     records = True
 
-    def value(self, x: "Tensor") -> np.ndarray:
+    def value(self, x: Tensor) -> np.ndarray:
         return x.data
 
-    def inputs(self, fn: "Function") -> tuple:
+    def inputs(self, fn: Function) -> tuple:
         return fn.inputs
 
-    def root_gradient(self, g: "Tensor") -> "Tensor":
+    def root_gradient(self, g: Tensor) -> Tensor:
         return g
 
-    def output(self, fn: "Function") -> "Tensor":
+    def output(self, fn: Function) -> Tensor:
         return fn.output
 
-    def const(self, array: np.ndarray) -> "Tensor":
+    def const(self, array: np.ndarray) -> Tensor:
         from chainrule.tensor import Tensor
 
         return Tensor._make(array)
 
-    def bind(self, op: type, *args: Any, **params: Any) -> "Tensor":
+    def bind(self, op: type, *args: Any, **params: Any) -> Tensor:
         from chainrule.ops.elementwise import lift
 
         return op.apply(*[lift(a) for a in args], **params)
 
-    def where(self, condition: Any, a: Any, b: Any) -> "Tensor":
+    def where(self, condition: Any, a: Any, b: Any) -> Tensor:
         from chainrule import ops
 
         return ops.where(condition, a, b)
 
     # the ops functions normalise negative axes, which the Functions' rules assume
-    def sum(self, x: "Tensor", axes: tuple[int, ...], keepdims: bool = False) -> "Tensor":
+    def sum(self, x: Tensor, axes: tuple[int, ...], keepdims: bool = False) -> Tensor:
         from chainrule import ops
 
         return ops.sum(x, axes, keepdims)
 
-    def softmax(self, x: "Tensor", axis: int) -> "Tensor":
+    def softmax(self, x: Tensor, axis: int) -> Tensor:
         from chainrule import ops
 
         return ops.softmax(x, axis)
 
-    def transpose(self, x: "Tensor", axes: Sequence[int]) -> "Tensor":
+    def transpose(self, x: Tensor, axes: Sequence[int]) -> Tensor:
         from chainrule import ops
 
         return ops.transpose(x, axes)
 
-    def concat(self, xs: Sequence["Tensor"], axis: int) -> "Tensor":
+    def concat(self, xs: Sequence[Tensor], axis: int) -> Tensor:
         from chainrule import ops
 
         return ops.concatenate(xs, axis)
 
-    def stack(self, xs: Sequence["Tensor"], axis: int = 0) -> "Tensor":
+    def stack(self, xs: Sequence[Tensor], axis: int = 0) -> Tensor:
         from chainrule import ops
 
         return ops.stack(xs, axis)
 
-    def index(self, x: "Tensor", index: Any) -> "Tensor":
+    def index(self, x: Tensor, index: Any) -> Tensor:
         from chainrule import ops
 
         return ops.index(x, index)
 
-    def index_add(self, g: "Tensor", index: Any, shape: Sequence[int]) -> "Tensor":
+    def index_add(self, g: Tensor, index: Any, shape: Sequence[int]) -> Tensor:
         from chainrule.ops.shape import unwrap_index
 
         return self.bind(_ops().IndexAdd, g, index=unwrap_index(index), shape=tuple(shape))
 
-    def cast(self, x: "Tensor", dtype: Any) -> "Tensor":
+    def cast(self, x: Tensor, dtype: Any) -> Tensor:
         from chainrule import ops
 
         return ops.cast(x, dtype)
@@ -513,5 +514,12 @@ class TensorInterpreter(Interpreter):
 NUMPY = NumpyInterpreter()
 TENSOR = TensorInterpreter()
 
-__all__ = ["Interpreter", "NumpyInterpreter", "TensorInterpreter", "NUMPY", "TENSOR", "broadcast_axes",
-           "is_advanced_index"]
+__all__ = [
+    "Interpreter",
+    "NumpyInterpreter",
+    "TensorInterpreter",
+    "NUMPY",
+    "TENSOR",
+    "broadcast_axes",
+    "is_advanced_index",
+]

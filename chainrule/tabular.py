@@ -51,14 +51,27 @@ import difflib
 import io
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "DataError", "Table", "Preprocessing", "read_csv", "closest", "require_columns", "infer_task",
-    "encode_target", "decode_labels", "fit_preprocessing", "transform", "typed_frame", "standardise",
-    "fit_standardisation", "FORMAT",
+    "DataError",
+    "Table",
+    "Preprocessing",
+    "read_csv",
+    "closest",
+    "require_columns",
+    "infer_task",
+    "encode_target",
+    "decode_labels",
+    "fit_preprocessing",
+    "transform",
+    "typed_frame",
+    "standardise",
+    "fit_standardisation",
+    "FORMAT",
 ]
 
 FORMAT = "chainrule.tabular/1"
@@ -160,8 +173,13 @@ def read_csv(path: str) -> Table:
             encoding, sample = "utf-8-sig", head[: e.start].decode("utf-8-sig")
     if "\x00" in sample:
         raise DataError(f"{path} is not a text file (it holds NUL bytes): expected a CSV file")
-    options = {"sep": _sniff(sample), "encoding": encoding, "dtype": str, "na_values": EXTRA_MISSING,
-               "skipinitialspace": True}
+    options = {
+        "sep": _sniff(sample),
+        "encoding": encoding,
+        "dtype": str,
+        "na_values": EXTRA_MISSING,
+        "skipinitialspace": True,
+    }
     skipped: list[int] = []
 
     def skip(fields: list[str]) -> None:  # returning None tells pandas to drop the row
@@ -179,8 +197,10 @@ def read_csv(path: str) -> Table:
     frame.columns = [str(c).strip() for c in frame.columns]
     if skipped:
         noun = "row" if len(skipped) == 1 else "rows"
-        notes.append(f"{name}: skipped {len(skipped)} {noun} with more fields than the "
-                     f"{len(frame.columns)} columns of the header")
+        notes.append(
+            f"{name}: skipped {len(skipped)} {noun} with more fields than the "
+            f"{len(frame.columns)} columns of the header"
+        )
     frame = frame.apply(lambda column: column.str.strip()).replace("", np.nan)
     frame = frame.dropna(how="all").reset_index(drop=True)
     if len(frame) == 0:
@@ -201,8 +221,9 @@ def require_columns(table: Table, columns: Sequence[str], what: str) -> None:
             hints.append(repr(near[0]) if len(missing) == 1 else f"{near[0]!r} for {column!r}")
     hint = f"; did you mean {', '.join(hints)}?" if hints else ""
     noun = "column" if len(missing) == 1 else "columns"
-    raise DataError(f"{table.name} lacks the {noun} {_quoted(missing)} {what}{hint} "
-                    f"(it has: {_quoted(list(table.frame.columns))})")
+    raise DataError(
+        f"{table.name} lacks the {noun} {_quoted(missing)} {what}{hint} (it has: {_quoted(list(table.frame.columns))})"
+    )
 
 
 # ------------------------------------------------------------------------------------- targets
@@ -234,8 +255,9 @@ def _label_keys(values: Any, numeric: bool) -> list:
     return [str(v) for v in values]
 
 
-def encode_target(target: Any, task: str, column: str, classes: Sequence[Any] | None = None,
-                  source: str = "the data") -> tuple[np.ndarray, list | None]:
+def encode_target(
+    target: Any, task: str, column: str, classes: Sequence[Any] | None = None, source: str = "the data"
+) -> tuple[np.ndarray, list | None]:
     """Targets for training or scoring: (class indices int64, class names) for classification,
     (values float32, None) for regression. Given ``classes`` (those the model knows), labels are
     looked up in them and an unknown label is a DataError.
@@ -252,9 +274,11 @@ def encode_target(target: Any, task: str, column: str, classes: Sequence[Any] | 
         numbers = _numbers(values)
         bad = [v for v, x in zip(values, numbers) if math.isnan(x)]
         if bad:
-            raise DataError(f"the target column {column!r} of {source} must hold numbers for regression, "
-                            f"but holds {_quoted(list(dict.fromkeys(bad)), 3)}; use --task classification "
-                            "to predict it as classes")
+            raise DataError(
+                f"the target column {column!r} of {source} must hold numbers for regression, "
+                f"but holds {_quoted(list(dict.fromkeys(bad)), 3)}; use --task classification "
+                "to predict it as classes"
+            )
         return numbers.astype(np.float32), None
     if classes is None:
         numeric = not np.isnan(_numbers(values)).any()
@@ -266,8 +290,10 @@ def encode_target(target: Any, task: str, column: str, classes: Sequence[Any] | 
     index = {c: i for i, c in enumerate(classes)}
     unknown = [k for k in dict.fromkeys(keys) if k not in index]
     if unknown:
-        raise DataError(f"the target column {column!r} of {source} holds {_quoted(unknown, 3)}, not among the "
-                        f"classes the model was trained on ({_quoted(classes)})")
+        raise DataError(
+            f"the target column {column!r} of {source} holds {_quoted(unknown, 3)}, not among the "
+            f"classes the model was trained on ({_quoted(classes)})"
+        )
     return np.array([index[k] for k in keys], dtype=np.int64), list(classes)
 
 
@@ -320,10 +346,15 @@ def _kinds(frame: Any, columns: Sequence[str]) -> tuple[list[str], list[str], di
         if bad == 0 or bad <= (1 - NUMERIC_SHARE) * len(present):
             numeric.append(column)
             whole = numbers[~np.isnan(numbers)]
-            if (len(whole) >= MIN_ROWS_FOR_IDENTIFIER and np.all(whole == np.round(whole))
-                    and len(np.unique(whole)) == len(whole)):
-                notes.append(f"column {column!r} holds distinct whole numbers: if it is an identifier, "
-                             f"leave it out with --drop {column}")
+            if (
+                len(whole) >= MIN_ROWS_FOR_IDENTIFIER
+                and np.all(whole == np.round(whole))
+                and len(np.unique(whole)) == len(whole)
+            ):
+                notes.append(
+                    f"column {column!r} holds distinct whole numbers: if it is an identifier, "
+                    f"leave it out with --drop {column}"
+                )
             if bad:
                 examples = _quoted(list(dict.fromkeys(present[np.isnan(numbers)])), 3)
                 notes.append(f"column {column!r}: {bad} value(s) that are not numbers ({examples}) taken as missing")
@@ -365,19 +396,39 @@ def fit_preprocessing(frame: Any, columns: Sequence[str]) -> Preprocessing:
         raise DataError("no usable feature column: " + "; ".join(f"{c!r}: {r}" for c, r in dropped.items()))
     steps = []
     if numeric:
-        steps.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")),
-                                           ("scale", StandardScaler())]), list(numeric)))
+        steps.append(
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                list(numeric),
+            )
+        )
     if categorical:
-        steps.append(("categorical", Pipeline([
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]), list(categorical)))
+        steps.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                list(categorical),
+            )
+        )
     transformer = ColumnTransformer(steps, remainder="drop", sparse_threshold=0.0)
     transformer.fit(typed_frame(frame, numeric, categorical))
     state: dict[str, Any] = {
-        "format": FORMAT, "columns": list(columns), "impute": {"numeric": "median", "categorical": "most_frequent"},
-        "numeric": list(numeric), "fill_numeric": [], "mean": [], "scale": [],
-        "categorical": list(categorical), "fill_categorical": [], "categories": [],
+        "format": FORMAT,
+        "columns": list(columns),
+        "impute": {"numeric": "median", "categorical": "most_frequent"},
+        "numeric": list(numeric),
+        "fill_numeric": [],
+        "mean": [],
+        "scale": [],
+        "categorical": list(categorical),
+        "fill_categorical": [],
+        "categories": [],
         "dropped": dropped,
     }
     if numeric:
@@ -406,9 +457,17 @@ def fit_standardisation(X: np.ndarray, names: Sequence[str], per_feature: bool =
         mean = np.full(X.shape[1], X.mean())
         std = np.full(X.shape[1], X.std() or 1.0)
     return {
-        "format": FORMAT, "columns": list(names), "impute": {"numeric": "median", "categorical": "most_frequent"},
-        "numeric": list(names), "fill_numeric": np.median(X, axis=0).tolist(), "mean": mean.tolist(),
-        "scale": std.tolist(), "categorical": [], "fill_categorical": [], "categories": [], "dropped": {},
+        "format": FORMAT,
+        "columns": list(names),
+        "impute": {"numeric": "median", "categorical": "most_frequent"},
+        "numeric": list(names),
+        "fill_numeric": np.median(X, axis=0).tolist(),
+        "mean": mean.tolist(),
+        "scale": std.tolist(),
+        "categorical": [],
+        "fill_categorical": [],
+        "categories": [],
+        "dropped": {},
     }
 
 
@@ -441,16 +500,25 @@ def describe(state: dict, frame: Any = None) -> dict:
     the frame it is applied to) how many values were missing, not numbers or unseen categories."""
     columns: dict[str, dict] = {}
     for i, column in enumerate(state["numeric"]):
-        entry = {"kind": "numeric", "impute": state["impute"]["numeric"], "fill": state["fill_numeric"][i],
-                 "mean": state["mean"][i], "scale": state["scale"][i]}
+        entry = {
+            "kind": "numeric",
+            "impute": state["impute"]["numeric"],
+            "fill": state["fill_numeric"][i],
+            "mean": state["mean"][i],
+            "scale": state["scale"][i],
+        }
         if frame is not None:
             numbers = _numbers(frame[column])
             entry["missing"] = int(frame[column].isna().sum())
             entry["not_numbers"] = int(np.isnan(numbers).sum()) - entry["missing"]
         columns[column] = entry
     for column, fill, categories in zip(state["categorical"], state["fill_categorical"], state["categories"]):
-        entry = {"kind": "categorical", "impute": state["impute"]["categorical"], "fill": fill,
-                 "categories": len(categories)}
+        entry = {
+            "kind": "categorical",
+            "impute": state["impute"]["categorical"],
+            "fill": fill,
+            "categories": len(categories),
+        }
         if frame is not None:
             values = _categories(frame[column])
             known = set(categories)
@@ -477,8 +545,10 @@ def summary_notes(state: dict, frame: Any, stage: str) -> list[str]:
             shown = f"{fill:.6g}" if isinstance(fill, float) else repr(fill)
             notes.append(f"column {column!r}: {' and '.join(parts)} -> {entry['impute'].replace('_', ' ')} {shown}")
         if entry.get("unseen"):
-            notes.append(f"column {column!r}: {entry['unseen']} value(s) of categories not seen in training "
-                         "(their one-hot columns are all 0)")
+            notes.append(
+                f"column {column!r}: {entry['unseen']} value(s) of categories not seen in training "
+                "(their one-hot columns are all 0)"
+            )
     return notes
 
 

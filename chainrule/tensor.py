@@ -11,7 +11,8 @@ function from ``chainrule.ops``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class Tensor:
         self._retains_grad = False
 
     @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> "Tensor":
+    def _make(cls, data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> Tensor:
         """Wrap an ndarray without any conversion or checks (the fast path used by ops)."""
         if data.__class__ is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d results
             data = np.asarray(data)
@@ -99,7 +100,7 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         self.requires_grad_(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether this leaf tensor records operations; returns self."""
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError(
@@ -133,7 +134,7 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """The tensor with its axes reversed."""
         return _ops.transpose(self)
 
@@ -188,25 +189,25 @@ class Tensor:
             )
         return bool(self.data)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's data but cut off from the graph."""
         return Tensor._make(self.data)
 
-    def clone(self) -> "Tensor":
+    def clone(self) -> Tensor:
         """A differentiable copy with its own memory."""
         return _ops.clone(self)
 
-    def astype(self, dtype: Any) -> "Tensor":
+    def astype(self, dtype: Any) -> Tensor:
         """A differentiable cast to another floating dtype (or a plain cast for other kinds)."""
         return _ops.cast(self, dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.astype(np.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.astype(np.float64)
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (for inspection)."""
         if not self._requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
@@ -217,7 +218,9 @@ class Tensor:
         self.grad = None
 
     # ---------------------------------------------------------------- autograd
-    def backward(self, gradient: ArrayLike | None = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: ArrayLike | None = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
         """Compute the gradient of this tensor with respect to every leaf that requires grad.
 
         Gradients accumulate into the leaves' ``.grad``. The graph is freed afterwards unless
@@ -244,83 +247,83 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ---------------------------------------------------------------- operators
-    def __add__(self, other: ArrayLike) -> "Tensor":
+    def __add__(self, other: ArrayLike) -> Tensor:
         return _ops.add(self, other)
 
-    def __radd__(self, other: ArrayLike) -> "Tensor":
+    def __radd__(self, other: ArrayLike) -> Tensor:
         return _ops.add(other, self)
 
-    def __sub__(self, other: ArrayLike) -> "Tensor":
+    def __sub__(self, other: ArrayLike) -> Tensor:
         return _ops.sub(self, other)
 
-    def __rsub__(self, other: ArrayLike) -> "Tensor":
+    def __rsub__(self, other: ArrayLike) -> Tensor:
         return _ops.sub(other, self)
 
-    def __mul__(self, other: ArrayLike) -> "Tensor":
+    def __mul__(self, other: ArrayLike) -> Tensor:
         return _ops.mul(self, other)
 
-    def __rmul__(self, other: ArrayLike) -> "Tensor":
+    def __rmul__(self, other: ArrayLike) -> Tensor:
         return _ops.mul(other, self)
 
-    def __truediv__(self, other: ArrayLike) -> "Tensor":
+    def __truediv__(self, other: ArrayLike) -> Tensor:
         return _ops.div(self, other)
 
-    def __rtruediv__(self, other: ArrayLike) -> "Tensor":
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
         return _ops.div(other, self)
 
-    def __pow__(self, other: ArrayLike) -> "Tensor":
+    def __pow__(self, other: ArrayLike) -> Tensor:
         return _ops.pow(self, other)
 
-    def __rpow__(self, other: ArrayLike) -> "Tensor":
+    def __rpow__(self, other: ArrayLike) -> Tensor:
         return _ops.pow(other, self)
 
-    def __matmul__(self, other: ArrayLike) -> "Tensor":
+    def __matmul__(self, other: ArrayLike) -> Tensor:
         return _ops.matmul(self, other)
 
-    def __rmatmul__(self, other: ArrayLike) -> "Tensor":
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return _ops.matmul(other, self)
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return _ops.neg(self)
 
-    def __pos__(self) -> "Tensor":
+    def __pos__(self) -> Tensor:
         return self
 
-    def __abs__(self) -> "Tensor":
+    def __abs__(self) -> Tensor:
         return _ops.abs(self)
 
-    def __eq__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+    def __eq__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
         if other is None:  # Python then answers by identity: `t == None` is False, `t in (None,)` works
             return NotImplemented
         return _ops.eq(self, other)
 
-    def __ne__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+    def __ne__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
         if other is None:
             return NotImplemented
         return _ops.ne(self, other)
 
-    def __lt__(self, other: ArrayLike) -> "Tensor":
+    def __lt__(self, other: ArrayLike) -> Tensor:
         return _ops.lt(self, other)
 
-    def __le__(self, other: ArrayLike) -> "Tensor":
+    def __le__(self, other: ArrayLike) -> Tensor:
         return _ops.le(self, other)
 
-    def __gt__(self, other: ArrayLike) -> "Tensor":
+    def __gt__(self, other: ArrayLike) -> Tensor:
         return _ops.gt(self, other)
 
-    def __ge__(self, other: ArrayLike) -> "Tensor":
+    def __ge__(self, other: ArrayLike) -> Tensor:
         return _ops.ge(self, other)
 
-    def __invert__(self) -> "Tensor":
+    def __invert__(self) -> Tensor:
         return _ops.logical_not(self)
 
-    def __and__(self, other: ArrayLike) -> "Tensor":
+    def __and__(self, other: ArrayLike) -> Tensor:
         return _ops.logical_and(self, other)
 
-    def __or__(self, other: ArrayLike) -> "Tensor":
+    def __or__(self, other: ArrayLike) -> Tensor:
         return _ops.logical_or(self, other)
 
-    def __getitem__(self, index: Any) -> "Tensor":
+    def __getitem__(self, index: Any) -> Tensor:
         return _ops.index(self, index)
 
     def __setitem__(self, index: Any, value: ArrayLike) -> None:
@@ -338,122 +341,122 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
     # ---------------------------------------------------------------- methods
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return _ops.exp(self)
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return _ops.log(self)
 
-    def log1p(self) -> "Tensor":
+    def log1p(self) -> Tensor:
         return _ops.log1p(self)
 
-    def sqrt(self) -> "Tensor":
+    def sqrt(self) -> Tensor:
         return _ops.sqrt(self)
 
-    def abs(self) -> "Tensor":
+    def abs(self) -> Tensor:
         return _ops.abs(self)
 
-    def sign(self) -> "Tensor":
+    def sign(self) -> Tensor:
         return _ops.sign(self)
 
-    def sin(self) -> "Tensor":
+    def sin(self) -> Tensor:
         return _ops.sin(self)
 
-    def cos(self) -> "Tensor":
+    def cos(self) -> Tensor:
         return _ops.cos(self)
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         return _ops.tanh(self)
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         return _ops.sigmoid(self)
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return _ops.relu(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         return _ops.clip(self, min, max)
 
     clamp = clip
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return _ops.sum(self, axis, keepdims)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return _ops.mean(self, axis, keepdims)
 
-    def var(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
+    def var(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         return _ops.var(self, axis, keepdims, ddof)
 
-    def std(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
+    def std(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         return _ops.std(self, axis, keepdims, ddof)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return _ops.max(self, axis, keepdims)
 
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return _ops.min(self, axis, keepdims)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _ops.argmax(self, axis, keepdims)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _ops.argmin(self, axis, keepdims)
 
-    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return _ops.logsumexp(self, axis, keepdims)
 
-    def softmax(self, axis: int = -1) -> "Tensor":
+    def softmax(self, axis: int = -1) -> Tensor:
         return _ops.softmax(self, axis)
 
-    def log_softmax(self, axis: int = -1) -> "Tensor":
+    def log_softmax(self, axis: int = -1) -> Tensor:
         return _ops.log_softmax(self, axis)
 
-    def any(self, axis: int | None = None) -> "Tensor":
+    def any(self, axis: int | None = None) -> Tensor:
         return Tensor._make(np.asarray(self.data.any(axis=axis)))
 
-    def all(self, axis: int | None = None) -> "Tensor":
+    def all(self, axis: int | None = None) -> Tensor:
         return Tensor._make(np.asarray(self.data.all(axis=axis)))
 
-    def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
-    def transpose(self, *axes: int | Sequence[int]) -> "Tensor":
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         return _ops.transpose(self, _shape_args(axes) if axes else None)
 
-    def permute(self, *axes: int | Sequence[int]) -> "Tensor":
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
         return _ops.transpose(self, _shape_args(axes))
 
-    def swapaxes(self, axis1: int, axis2: int) -> "Tensor":
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _ops.swapaxes(self, axis1, axis2)
 
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> "Tensor":
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
         return _ops.squeeze(self, axis)
 
-    def unsqueeze(self, axis: int) -> "Tensor":
+    def unsqueeze(self, axis: int) -> Tensor:
         return _ops.unsqueeze(self, axis)
 
-    def expand(self, *shape: int | Sequence[int]) -> "Tensor":
+    def expand(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.broadcast_to(self, _shape_args(shape))
 
-    def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return _ops.broadcast_to(self, shape)
 
-    def repeat(self, *repeats: int | Sequence[int]) -> "Tensor":
+    def repeat(self, *repeats: int | Sequence[int]) -> Tensor:
         return _ops.repeat(self, _shape_args(repeats))
 
-    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list["Tensor"]:
+    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
         return _ops.split(self, split_size_or_sections, axis)
 
-    def matmul(self, other: ArrayLike) -> "Tensor":
+    def matmul(self, other: ArrayLike) -> Tensor:
         return _ops.matmul(self, other)
 
-    def dot(self, other: ArrayLike) -> "Tensor":
+    def dot(self, other: ArrayLike) -> Tensor:
         return _ops.dot(self, other)
 
 
@@ -544,5 +547,4 @@ def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
 
 
 # Imported last: both modules use Tensor, and Tensor's methods call into them at run time.
-from chainrule import autograd as _autograd  # noqa: E402
-from chainrule import ops as _ops  # noqa: E402
+from chainrule import autograd as _autograd, ops as _ops  # noqa: E402

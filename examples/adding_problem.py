@@ -48,16 +48,25 @@ class LastStepRegressor(nn.Module):
         self.fc = nn.Linear(hidden, 1)
         if cell == "LSTM":
             # forget-gate bias 1 (gates in PyTorch's order i, f, g, o): remember by default
-            self.rnn.bias_hh_l0.data[hidden:2 * hidden] = 1.0
+            self.rnn.bias_hh_l0.data[hidden : 2 * hidden] = 1.0
 
     def forward(self, x):
-        outputs, _ = self.rnn(x)            # (N, T, H)
-        return self.fc(outputs[:, -1, :])   # (N, 1) from the last step
+        outputs, _ = self.rnn(x)  # (N, T, H)
+        return self.fc(outputs[:, -1, :])  # (N, 1) from the last step
 
 
-def train(cell: str, seq_len: int = 50, steps: int = 2000, hidden: int = 64, lr: float = 1e-2,
-          seed: int = 0, batch_size: int = 100, eval_every: int = 100, n_test: int = 1000,
-          max_norm: float = 1.0) -> dict:
+def train(
+    cell: str,
+    seq_len: int = 50,
+    steps: int = 2000,
+    hidden: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    batch_size: int = 100,
+    eval_every: int = 100,
+    n_test: int = 1000,
+    max_norm: float = 1.0,
+) -> dict:
     """Train ``cell`` ('RNN' or 'LSTM') on the adding problem with T = ``seq_len``.
 
     Returns a dict: ``steps`` and ``test_mse`` (the curve, measured every ``eval_every`` steps),
@@ -87,20 +96,19 @@ def train(cell: str, seq_len: int = 50, steps: int = 2000, hidden: int = 64, lr:
         if step % eval_every == 0 or step == steps:
             curve_steps.append(step)
             curve.append(test_mse())
-    return {"steps": curve_steps, "test_mse": curve, "final": curve[-1],
-            "seconds": time.perf_counter() - start}
+    return {"steps": curve_steps, "test_mse": curve, "final": curve[-1], "seconds": time.perf_counter() - start}
 
 
 def plot_curves(results: dict, seq_len: int, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for cell, result in results.items():
         ax.semilogy(result["steps"], result["test_mse"], label=f"{cell}")
-    ax.axhline(BASELINE, color="black", linestyle=":", linewidth=1.2,
-               label="always answering 1 (MSE 1/6)")
+    ax.axhline(BASELINE, color="black", linestyle=":", linewidth=1.2, label="always answering 1 (MSE 1/6)")
     ax.set_xlabel("training step (batches of 100 fresh sequences)")
     ax.set_ylabel("test MSE (log scale)")
     ax.set_title(f"The adding problem, T = {seq_len}: tanh RNN vs LSTM")
@@ -127,14 +135,15 @@ def main() -> None:
         if cell not in ("RNN", "LSTM"):
             parser.error(f"unknown model {cell!r}; choose from RNN, LSTM")
 
-    print(f"adding problem, T = {args.seq_len}: hidden {args.hidden}, Adam lr {args.lr:g}, "
-          f"gradients clipped to norm 1, {args.steps} steps of 100 fresh sequences; "
-          f"baseline (always answering 1): MSE {BASELINE:.3f}")
+    print(
+        f"adding problem, T = {args.seq_len}: hidden {args.hidden}, Adam lr {args.lr:g}, "
+        f"gradients clipped to norm 1, {args.steps} steps of 100 fresh sequences; "
+        f"baseline (always answering 1): MSE {BASELINE:.3f}"
+    )
     results = {}
     for cell in cells:
         results[cell] = result = train(cell, args.seq_len, args.steps, args.hidden, args.lr, args.seed)
-        print(f"{cell}: test MSE {result['final']:.4f} after {args.steps} steps "
-              f"({result['seconds']:.1f}s)", flush=True)
+        print(f"{cell}: test MSE {result['final']:.4f} after {args.steps} steps ({result['seconds']:.1f}s)", flush=True)
 
     print()
     print("| model | T | steps | test MSE | baseline | MSE / baseline | learnt? |")
@@ -142,8 +151,10 @@ def main() -> None:
     for cell, result in results.items():
         ratio = result["final"] / BASELINE
         learnt = "yes" if ratio < 0.3 else "no"
-        print(f"| {cell} | {args.seq_len} | {args.steps} | {result['final']:.4f} | {BASELINE:.3f} | "
-              f"{ratio:.3f} | {learnt} |")
+        print(
+            f"| {cell} | {args.seq_len} | {args.steps} | {result['final']:.4f} | {BASELINE:.3f} | "
+            f"{ratio:.3f} | {learnt} |"
+        )
 
     path = os.path.join(args.out, "adding_problem.png")
     plot_curves(results, args.seq_len, path)

@@ -28,15 +28,15 @@ from chainrule.train import LearningRateScheduler, evaluate, fit, metrics, predi
 def build_model() -> nn.Module:
     """(N, 1, 8, 8) images -> (N, 10) scores, one per digit."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, kernel_size=3, padding=1),   # 16 filters of 3x3: (N, 16, 8, 8)
+        nn.Conv2d(1, 16, kernel_size=3, padding=1),  # 16 filters of 3x3: (N, 16, 8, 8)
         nn.BatchNorm2d(16),
         nn.ReLU(),
         nn.Conv2d(16, 32, kernel_size=3, padding=1),  # each looks at all 16 maps: (N, 32, 8, 8)
         nn.BatchNorm2d(32),
         nn.ReLU(),
-        nn.MaxPool2d(2),                              # the largest of each 2x2 patch: (N, 32, 4, 4)
-        nn.Flatten(),                                 # (N, 512)
-        nn.Dropout(0.5),                              # zero half the features while training
+        nn.MaxPool2d(2),  # the largest of each 2x2 patch: (N, 32, 4, 4)
+        nn.Flatten(),  # (N, 512)
+        nn.Dropout(0.5),  # zero half the features while training
         nn.Linear(32 * 4 * 4, 10),
     )
 
@@ -54,8 +54,7 @@ def main() -> None:
     # for the test, with every digit in the same proportion in both parts (stratify).
     X, y = load_digits(as_images=True, return_X_y=True)
     X = X / 16.0
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, stratify=y, random_state=args.seed)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=args.seed)
     print(f"train {len(X_train)}, test {len(X_test)} images of shape {X_train.shape[1:]}")
 
     model = build_model()
@@ -67,9 +66,18 @@ def main() -> None:
     optimizer = cr.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
     schedule = cr.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(label_smoothing=0.1), optimizer, X_train, y_train,
-                  epochs=args.epochs, batch_size=32, metrics=["accuracy"],
-                  callbacks=[LearningRateScheduler(schedule)], verbose=0 if args.quiet else "auto")
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(label_smoothing=0.1),
+        optimizer,
+        X_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=32,
+        metrics=["accuracy"],
+        callbacks=[LearningRateScheduler(schedule)],
+        verbose=0 if args.quiet else "auto",
+    )
     seconds = time.perf_counter() - start
     print(f"trained {len(history.epoch)} epochs in {seconds:.1f}s")
 

@@ -32,8 +32,7 @@ def main() -> None:
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_train, y_train, test_size=0.1, stratify=y_train, random_state=0)
+    X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=0.1, stratify=y_train, random_state=0)
     print(f"train {len(X_train)}, validation {len(X_val)}, test {len(X_test)} images")
 
     # Model: 64 pixels -> 128 ReLU units -> 10 scores (logits), one per digit.
@@ -46,9 +45,19 @@ def main() -> None:
     optimizer = cr.optim.Adam(model.parameters(), lr=2e-3)
     stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
     start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(label_smoothing=0.1), optimizer, X_train, y_train,
-                  epochs=200, batch_size=32, validation_data=(X_val, y_val), metrics=["accuracy"],
-                  callbacks=[stop], verbose=0 if args.quiet else "auto")
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(label_smoothing=0.1),
+        optimizer,
+        X_train,
+        y_train,
+        epochs=200,
+        batch_size=32,
+        validation_data=(X_val, y_val),
+        metrics=["accuracy"],
+        callbacks=[stop],
+        verbose=0 if args.quiet else "auto",
+    )
     seconds = time.perf_counter() - start
     print(f"trained {len(history.epoch)} epochs in {seconds:.1f}s; {history.stop_reason}")
 

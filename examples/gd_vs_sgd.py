@@ -23,8 +23,7 @@ from chainrule import nn
 from chainrule.data import load_breast_cancer, train_test_split
 from chainrule.train import Callback, evaluate, fit
 
-METHODS = {"full-batch GD (batch_size=None)": None, "SGD (batch_size=1)": 1,
-           "mini-batch GD (batch_size=32)": 32}
+METHODS = {"full-batch GD (batch_size=None)": None, "SGD (batch_size=1)": 1, "mini-batch GD (batch_size=32)": 32}
 
 
 class TrainingLoss(Callback):
@@ -70,14 +69,26 @@ def main() -> None:
         optimizer = cr.optim.SGD(model.parameters(), lr=args.lr)
         tracker = TrainingLoss(X_train, y_train)
         start = time.perf_counter()
-        fit(model, loss_fn, optimizer, X_train, y_train, epochs=args.epochs, batch_size=batch_size,
-            callbacks=[tracker], verbose=0, seed=0)
+        fit(
+            model,
+            loss_fn,
+            optimizer,
+            X_train,
+            y_train,
+            epochs=args.epochs,
+            batch_size=batch_size,
+            callbacks=[tracker],
+            verbose=0,
+            seed=0,
+        )
         per_epoch = (time.perf_counter() - start - tracker.seconds) / args.epochs
         steps = -(-len(X_train) // (batch_size or len(X_train)))  # parameter updates per epoch
         test = evaluate(model, loss_fn, X_test, y_test, metrics=["accuracy"])
         curves[name] = (steps, [start_loss] + tracker.losses)
-        print(f"{name:32s} {steps:4d} updates/epoch  {per_epoch * 1000:7.2f} ms/epoch  "
-              f"train loss {tracker.losses[-1]:.4f}  test accuracy {test['accuracy']:.4f}")
+        print(
+            f"{name:32s} {steps:4d} updates/epoch  {per_epoch * 1000:7.2f} ms/epoch  "
+            f"train loss {tracker.losses[-1]:.4f}  test accuracy {test['accuracy']:.4f}"
+        )
 
     # The loss against epochs (the same data seen) and against updates (the same steps taken).
     # Per epoch, SGD gets furthest: it takes 455 steps to full-batch GD's one. Per update,
@@ -93,8 +104,9 @@ def main() -> None:
         by_epoch.plot(epochs, losses, color=colour, marker="o", markersize=3, label=name)
         by_update.plot(epochs[1:] * steps, losses[1:], color=colour, marker="o", markersize=3, label=name)
     by_epoch.set(title="Training loss after each epoch", xlabel="epoch", ylabel="loss (whole training set)")
-    by_update.set(title="The same, against parameter updates", xlabel="updates (log scale)", ylabel="loss",
-                  xscale="log")
+    by_update.set(
+        title="The same, against parameter updates", xlabel="updates (log scale)", ylabel="loss", xscale="log"
+    )
     for ax in (by_epoch, by_update):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(frameon=False)

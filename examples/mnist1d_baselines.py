@@ -86,7 +86,7 @@ class GRUClassifier(nn.Module):
     def forward(self, x):
         n = x.shape[0]
         outputs, _ = self.gru(x.reshape(n, self.seq_len, 1))  # (N, 40, 12)
-        return self.fc(outputs.reshape(n, -1))                 # (N, 480) -> (N, 10)
+        return self.fc(outputs.reshape(n, -1))  # (N, 480) -> (N, 10)
 
 
 def build_model(name: str) -> nn.Module:
@@ -96,12 +96,16 @@ def build_model(name: str) -> nn.Module:
     if name == "mlp":
         return ResidualMLP()
     if name == "cnn":
-        return nn.Sequential(                                     # input (N, 1, 40)
-            nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),  # (N, 25, 19)
-            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),  # (N, 25, 10)
-            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),  # (N, 25, 5)
-            nn.Flatten(),                                          # (N, 125)
-            nn.Linear(125, 10))
+        return nn.Sequential(  # input (N, 1, 40)
+            nn.Conv1d(1, 25, 5, stride=2, padding=1),
+            nn.ReLU(),  # (N, 25, 19)
+            nn.Conv1d(25, 25, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, 25, 10)
+            nn.Conv1d(25, 25, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, 25, 5)
+            nn.Flatten(),  # (N, 125)
+            nn.Linear(125, 10),
+        )
     if name == "gru":
         return GRUClassifier()
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(PUBLISHED)}")
@@ -122,13 +126,11 @@ class TestEvery(Callback):
     def on_batch_end(self, batch, logs):
         self.steps += 1
         if self.steps % self.every == 0:
-            logs = evaluate(self.context.model, nn.CrossEntropyLoss(), self.X_test, self.y_test,
-                            metrics=["accuracy"])
+            logs = evaluate(self.context.model, nn.CrossEntropyLoss(), self.X_test, self.y_test, metrics=["accuracy"])
             self.accuracy.append(logs["accuracy"])
 
 
-def train_one(name: str, data, steps: int = 6000, seed: int = 0, order: str = "fixed",
-              lr: float = 1e-2) -> dict:
+def train_one(name: str, data, steps: int = 6000, seed: int = 0, order: str = "fixed", lr: float = 1e-2) -> dict:
     """Train model ``name`` with the repository's recipe; returns final and best test accuracy,
     the curve measured every 250 steps and the seconds taken."""
     per_epoch = len(data.X_train) // BATCH
@@ -140,9 +142,19 @@ def train_one(name: str, data, steps: int = 6000, seed: int = 0, order: str = "f
     X_test = inputs(name, data.X_test)
     tracker = TestEvery(X_test, data.y_test)
     start = time.perf_counter()
-    fit(model, nn.CrossEntropyLoss(), optimizer, inputs(name, data.X_train), data.y_train,
-        epochs=steps // per_epoch, batch_size=BATCH, shuffle=order == "shuffled", seed=seed,
-        callbacks=[tracker], verbose=0)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        inputs(name, data.X_train),
+        data.y_train,
+        epochs=steps // per_epoch,
+        batch_size=BATCH,
+        shuffle=order == "shuffled",
+        seed=seed,
+        callbacks=[tracker],
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
     final = evaluate(model, nn.CrossEntropyLoss(), X_test, data.y_test, metrics=["accuracy"])["accuracy"]
     curve = tracker.accuracy or [final]
@@ -152,13 +164,14 @@ def train_one(name: str, data, steps: int = 6000, seed: int = 0, order: str = "f
 def plot_curves(curves: dict, path: str) -> None:
     """Test accuracy every 250 steps, one line per model, with the published accuracy dotted."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, curve in curves.items():
         steps = EVAL_EVERY * np.arange(1, len(curve) + 1)
-        line, = ax.plot(steps, curve, label=NAMES[name])
+        (line,) = ax.plot(steps, curve, label=NAMES[name])
         ax.axhline(PUBLISHED[name], color=line.get_color(), linestyle=":", linewidth=1)
     ax.set_xlabel("training step (batches of 100)")
     ax.set_ylabel("test accuracy")
@@ -174,13 +187,19 @@ def plot_curves(curves: dict, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="logistic,mlp,cnn,gru",
-                        help="comma-separated subset of logistic,mlp,cnn,gru (default: all)")
-    parser.add_argument("--steps", type=int, default=6000,
-                        help="optimiser steps, a multiple of 40 (default 6000 = 150 epochs)")
+    parser.add_argument(
+        "--models", default="logistic,mlp,cnn,gru", help="comma-separated subset of logistic,mlp,cnn,gru (default: all)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=6000, help="optimiser steps, a multiple of 40 (default 6000 = 150 epochs)"
+    )
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds of the weights")
-    parser.add_argument("--order", choices=("fixed", "shuffled"), default="fixed",
-                        help="batches in the repository's fixed order, or reshuffled every epoch")
+    parser.add_argument(
+        "--order",
+        choices=("fixed", "shuffled"),
+        default="fixed",
+        help="batches in the repository's fixed order, or reshuffled every epoch",
+    )
     parser.add_argument("--out", default=os.path.join("examples", "output"), help="folder for the PNG")
     args = parser.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -190,8 +209,10 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
 
     data = load_mnist1d()
-    print(f"MNIST-1D: train {data.X_train.shape}, test {data.X_test.shape}; Adam lr 1e-2, batch "
-          f"{BATCH}, {args.steps} steps, {args.order} batch order, seeds {seeds}")
+    print(
+        f"MNIST-1D: train {data.X_train.shape}, test {data.X_test.shape}; Adam lr 1e-2, batch "
+        f"{BATCH}, {args.steps} steps, {args.order} batch order, seeds {seeds}"
+    )
 
     rows, curves = [], {}
     for name in names:
@@ -199,20 +220,27 @@ def main() -> None:
         for seed in seeds:
             run = train_one(name, data, args.steps, seed, args.order)
             runs.append(run)
-            print(f"{NAMES[name]}, seed {seed}: test accuracy {run['final']:.3f} after the last step, "
-                  f"best {run['best']:.3f} ({run['seconds']:.1f}s)", flush=True)
+            print(
+                f"{NAMES[name]}, seed {seed}: test accuracy {run['final']:.3f} after the last step, "
+                f"best {run['best']:.3f} ({run['seconds']:.1f}s)",
+                flush=True,
+            )
         curves[name] = runs[0]["curve"]
         final = np.array([r["final"] for r in runs])
         best = np.array([r["best"] for r in runs])
         rows.append((name, final.mean(), final.std(), best.mean(), np.mean([r["seconds"] for r in runs])))
 
     print()
-    print(f"| model | chainrule, after {args.steps} steps | chainrule, best of every {EVAL_EVERY} "
-          f"steps | published | seconds per run |")
+    print(
+        f"| model | chainrule, after {args.steps} steps | chainrule, best of every {EVAL_EVERY} "
+        f"steps | published | seconds per run |"
+    )
     print("|---|---:|---:|---:|---:|")
     for name, mean, std, best, seconds in rows:
-        print(f"| {NAMES[name]} | {100 * mean:.1f}% ± {100 * std:.1f} | {100 * best:.1f}% | "
-              f"{100 * PUBLISHED[name]:.0f}% | {seconds:.0f} |")
+        print(
+            f"| {NAMES[name]} | {100 * mean:.1f}% ± {100 * std:.1f} | {100 * best:.1f}% | "
+            f"{100 * PUBLISHED[name]:.0f}% | {seconds:.0f} |"
+        )
     print(f"(mean over seeds {', '.join(map(str, seeds))}; ± is the standard deviation)")
 
     path = os.path.join(args.out, "mnist1d_baselines.png")

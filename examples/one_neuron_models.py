@@ -82,8 +82,10 @@ def four_models(X: np.ndarray, y: np.ndarray, panels) -> None:
         fitted = getattr(model, "regression", model)
         w, b = fitted.coef_.ravel(), float(np.ravel(fitted.intercept_)[0])
         name = title.split(" ")[0]
-        print(f"{name:<18}  w = [{w[0]:+.3f}, {w[1]:+.3f}]  b = {b:+.3f}  accuracy {accuracy(model, X, y):.0%}  "
-              f"network {' -> '.join(type(m).__name__ for m in fitted.network_)}")
+        print(
+            f"{name:<18}  w = [{w[0]:+.3f}, {w[1]:+.3f}]  b = {b:+.3f}  accuracy {accuracy(model, X, y):.0%}  "
+            f"network {' -> '.join(type(m).__name__ for m in fitted.network_)}"
+        )
         plot_decision_boundary(model, X, y, ax=ax, title=title, resolution=150)
 
 
@@ -103,35 +105,64 @@ def outlier(X: np.ndarray, y: np.ndarray, panels) -> None:
         clean.append(accuracy(perceptron, X, y))
         logistic_clean_by_epoch.append(accuracy(stepwise_logistic, X, y))
     last = clean[-LAST_EPOCHS:]
-    print(f"perceptron with the outlier: accuracy on the other points over its last {LAST_EPOCHS} epochs "
-          f"from {min(last):.0%} to {max(last):.0%}; it made mistakes in every one of its {EPOCHS} epochs: "
-          f"{all(loss > 0 for loss in perceptron.loss_curve_)}")
+    print(
+        f"perceptron with the outlier: accuracy on the other points over its last {LAST_EPOCHS} epochs "
+        f"from {min(last):.0%} to {max(last):.0%}; it made mistakes in every one of its {EPOCHS} epochs: "
+        f"{all(loss > 0 for loss in perceptron.loss_curve_)}"
+    )
 
     logistic = LogisticRegression(random_state=0).fit(X_out, y_out)
     logistic_clean = accuracy(logistic, X, y)
     without = LogisticRegression(random_state=0).fit(X, y)
-    turn = np.degrees(np.arccos(np.dot(logistic.coef_[0], without.coef_[0])
-                                / np.linalg.norm(logistic.coef_[0]) / np.linalg.norm(without.coef_[0])))
-    print(f"logistic regression with the outlier: accuracy on the other points {logistic_clean:.0%}; "
-          f"its line turned by {turn:.1f} degrees")
+    turn = np.degrees(
+        np.arccos(
+            np.dot(logistic.coef_[0], without.coef_[0])
+            / np.linalg.norm(logistic.coef_[0])
+            / np.linalg.norm(without.coef_[0])
+        )
+    )
+    print(
+        f"logistic regression with the outlier: accuracy on the other points {logistic_clean:.0%}; "
+        f"its line turned by {turn:.1f} degrees"
+    )
 
     left, middle, right = panels
-    plot_decision_boundary(perceptron, X_out, y_out, ax=left, resolution=150,
-                           title=f"With an outlier, Perceptron: its line after each of the last {LAST_EPOCHS} epochs")
+    plot_decision_boundary(
+        perceptron,
+        X_out,
+        y_out,
+        ax=left,
+        resolution=150,
+        title=f"With an outlier, Perceptron: its line after each of the last {LAST_EPOCHS} epochs",
+    )
     for w, b in lines[-LAST_EPOCHS:]:
         boundary(left, w, b, color="0.25", linewidth=0.8, alpha=0.6)
-    plot_decision_boundary(logistic, X_out, y_out, ax=middle, resolution=150,
-                           title="With an outlier, LogisticRegression: the sigmoid squashes its pull")
-    boundary(middle, without.coef_[0], float(without.intercept_[0]), color="0.25", linestyle="--", linewidth=1.0,
-             label="without the outlier")
+    plot_decision_boundary(
+        logistic,
+        X_out,
+        y_out,
+        ax=middle,
+        resolution=150,
+        title="With an outlier, LogisticRegression: the sigmoid squashes its pull",
+    )
+    boundary(
+        middle,
+        without.coef_[0],
+        float(without.intercept_[0]),
+        color="0.25",
+        linestyle="--",
+        linewidth=1.0,
+        label="without the outlier",
+    )
     for ax in (left, middle):
         ax.scatter(*OUTLIER.T, s=160, facecolors="none", edgecolors="red", linewidths=2, zorder=4, label="outlier")
         ax.legend(loc="lower right", fontsize="small")
     epochs = np.arange(1, EPOCHS + 1)
     right.plot(epochs, 100 * np.array(clean), marker=".", label="Perceptron")
     right.plot(epochs, 100 * np.array(logistic_clean_by_epoch), marker=".", label="LogisticRegression")
-    right.set(title="Accuracy on the other 120 points after each epoch", xlabel="epoch", ylabel="accuracy (%)",
-              ylim=(-2, 102))
+    right.set(
+        title="Accuracy on the other 120 points after each epoch", xlabel="epoch", ylabel="accuracy (%)", ylim=(-2, 102)
+    )
     right.grid(alpha=0.3)
     right.legend(loc="lower right", fontsize="small")
 

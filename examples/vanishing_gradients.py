@@ -37,11 +37,11 @@ class LastStepRegressor(nn.Module):
         self.fc = nn.Linear(hidden, 1)
         if cell == "LSTM":
             # forget-gate bias 1 (gates in PyTorch's order i, f, g, o): remember by default
-            self.rnn.bias_hh_l0.data[hidden:2 * hidden] = 1.0
+            self.rnn.bias_hh_l0.data[hidden : 2 * hidden] = 1.0
 
     def forward(self, x):
-        outputs, _ = self.rnn(x)            # (N, T, H)
-        return self.fc(outputs[:, -1, :])   # (N, 1) from the last step
+        outputs, _ = self.rnn(x)  # (N, T, H)
+        return self.fc(outputs[:, -1, :])  # (N, 1) from the last step
 
 
 def gradient_per_step(model: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -54,6 +54,7 @@ def gradient_per_step(model: nn.Module, x: np.ndarray) -> np.ndarray:
 
 def plot_norms(norms: dict, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

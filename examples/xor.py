@@ -71,16 +71,20 @@ def main() -> None:
     linear_loss = train(linear_net, args.epochs)
     linear_out = predict(linear_net, X)
     linear_acc = accuracy(linear_out)
-    print(f"identity network: loss {linear_loss:.4f}  accuracy {linear_acc:.0%}  "
-          f"outputs {np.array2string(linear_out.ravel(), precision=1)}")
+    print(
+        f"identity network: loss {linear_loss:.4f}  accuracy {linear_acc:.0%}  "
+        f"outputs {np.array2string(linear_out.ravel(), precision=1)}"
+    )
 
     # 3. Multiply its two layers out: one weight matrix and one bias give the same outputs,
     #    before training (random weights) and after.
     W, b = collapse(linear_net)
     gap_before = np.abs(before - (X @ W0.T + b0)).max()
     gap_after = np.abs(linear_out - (X @ W.T + b)).max()
-    print(f"identity network = one linear model x @ (W2 W1).T + (W2 b1 + b2): largest difference "
-          f"{gap_before:.1e} before training, {gap_after:.1e} after")
+    print(
+        f"identity network = one linear model x @ (W2 W1).T + (W2 b1 + b2): largest difference "
+        f"{gap_before:.1e} before training, {gap_after:.1e} after"
+    )
     print(f"XOR solved: tanh {tanh_acc == 1.0}, identity {linear_acc == 1.0}")
 
     # 4. Both decision boundaries side by side (a matplotlib Figure, no window needed).
@@ -90,8 +94,9 @@ def main() -> None:
     left, right = fig.subplots(1, 2)
     labels = y.ravel().astype(int)
     plot_decision_boundary(tanh_net, X, labels, ax=left, title=f"2-4-1 with tanh: accuracy {tanh_acc:.0%}")
-    plot_decision_boundary(linear_net, X, labels, ax=right,
-                           title=f"2-4-1 with identity (a linear model): accuracy {linear_acc:.0%}")
+    plot_decision_boundary(
+        linear_net, X, labels, ax=right, title=f"2-4-1 with identity (a linear model): accuracy {linear_acc:.0%}"
+    )
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "xor_decision_boundaries.png")
     fig.savefig(path, dpi=110)

@@ -23,62 +23,127 @@ TESTS = ["tests/ops/test_registry.py", "tests/test_higher_order.py", "tests/comp
 
 # (name, file, the rule's text, the broken text)
 MUTATIONS = [
-    ("Softmax: drop the sum term", "chainrule/ops/reduce.py",
-     "return s * (grad - ns.sum(grad * s, (self.axis,), keepdims=True))", "return s * grad"),
-    ("LogSoftmax: flip the sign of the softmax term", "chainrule/ops/reduce.py",
-     "return grad - ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)",
-     "return grad + ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)"),
-    ("Relu: drop the mask", "chainrule/ops/elementwise.py",
-     "return grad * (a > 0)  # the mask", "return grad  # the mask"),
-    ("Neg: flip the sign", "chainrule/ops/elementwise.py",
-     "    def backward(self, ns, grad, a):\n        return -grad\n", "    def backward(self, ns, grad, a):\n        return grad\n"),
-    ("Tanh: 1 + y^2 for 1 - y^2", "chainrule/ops/elementwise.py",
-     "return grad * (1.0 - y * y)", "return grad * (1.0 + y * y)"),
-    ("Sigmoid: drop the (1 - y) factor", "chainrule/ops/elementwise.py",
-     "return grad * (y * (1.0 - y))", "return grad * y"),
-    ("Div: flip the sign of the divisor's gradient", "chainrule/ops/elementwise.py",
-     "return grad_a, (-(grad_a * ns.output(self)) if self.needs(1) else None)",
-     "return grad_a, ((grad_a * ns.output(self)) if self.needs(1) else None)"),
-    ("Pow: drop log(a) from the exponent's gradient", "chainrule/ops/elementwise.py",
-     "grad_b = ns.where(positive, grad * ns.output(self) * safe_log, 0.0)",
-     "grad_b = ns.where(positive, grad * ns.output(self), 0.0)"),
-    ("Sin: cos -> sin", "chainrule/ops/elementwise.py",
-     "return grad * ns.cos(a)", "return grad * ns.sin(a)"),
-    ("LogSumExp: drop the output", "chainrule/ops/reduce.py",
-     "return _expand_back(ns, grad, a.shape, self.axes) * ns.exp(a - out)",
-     "return _expand_back(ns, grad, a.shape, self.axes) * ns.exp(a)"),
-    ("MatMul: flip the sign of the right operand's gradient", "chainrule/ops/linalg.py",
-     "grad_b = ns.swapaxes(a, -1, -2) @ grad if need_b else None",
-     "grad_b = -(ns.swapaxes(a, -1, -2) @ grad) if need_b else None"),
-    ("Linear: drop the bias gradient's sum over the batch", "chainrule/ops/linalg.py",
-     "grad_b = ns.sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad",
-     "grad_b = grad[0] if grad.ndim > 1 else grad"),
-    ("CrossEntropy: add the target term instead of subtracting it", "chainrule/ops/loss.py",
-     "return ns.add_at(local, (rows, target), -ns.reshape(scale, (-1,))), None",
-     "return ns.add_at(local, (rows, target), ns.reshape(scale, (-1,))), None"),
-    ("Conv: double the weight gradient", "chainrule/ops/conv.py",
-     "gw = ns.bind(ConvWeightGrad, x, grad, geometry=g, cols=ns.cache(self.cols))",
-     "gw = ns.bind(ConvWeightGrad, x, grad, geometry=g, cols=ns.cache(self.cols)) * 2.0"),
-    ("ConvWeightGrad: drop the gradient of its x (second order of a conv)", "chainrule/ops/conv.py",
-     "d_x = ns.bind(ConvInputGrad, gy, grad, geometry=g) if self.needs(0) else None",
-     "d_x = None"),
-    ("AvgPool: the adjoint without its divisor", "chainrule/ops/conv.py",
-     "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=self.divisor)",
-     "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=1.0)"),
-    ("Index: scatter to the wrong place (flip the gradient's sign)", "chainrule/ops/shape.py",
-     "        return ns.index_add(grad, self.index, a.shape)", "        return ns.index_add(-grad, self.index, a.shape)"),
-    ("RecurrentLayer (LSTM): the cell gradient through the input gate instead of the forget gate",
-     "chainrule/ops/recurrent.py", "dc = ns.imul(dc, f)", "dc = ns.imul(dc, i)"),
-    ("RecurrentLayer (GRU): drop the direct path h -> h'", "chainrule/ops/recurrent.py",
-     "dh_direct = dh * z  # the direct path", "dh_direct = dh * 0.0  # the direct path"),
+    (
+        "Softmax: drop the sum term",
+        "chainrule/ops/reduce.py",
+        "return s * (grad - ns.sum(grad * s, (self.axis,), keepdims=True))",
+        "return s * grad",
+    ),
+    (
+        "LogSoftmax: flip the sign of the softmax term",
+        "chainrule/ops/reduce.py",
+        "return grad - ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)",
+        "return grad + ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)",
+    ),
+    (
+        "Relu: drop the mask",
+        "chainrule/ops/elementwise.py",
+        "return grad * (a > 0)  # the mask",
+        "return grad  # the mask",
+    ),
+    (
+        "Neg: flip the sign",
+        "chainrule/ops/elementwise.py",
+        "    def backward(self, ns, grad, a):\n        return -grad\n",
+        "    def backward(self, ns, grad, a):\n        return grad\n",
+    ),
+    (
+        "Tanh: 1 + y^2 for 1 - y^2",
+        "chainrule/ops/elementwise.py",
+        "return grad * (1.0 - y * y)",
+        "return grad * (1.0 + y * y)",
+    ),
+    (
+        "Sigmoid: drop the (1 - y) factor",
+        "chainrule/ops/elementwise.py",
+        "return grad * (y * (1.0 - y))",
+        "return grad * y",
+    ),
+    (
+        "Div: flip the sign of the divisor's gradient",
+        "chainrule/ops/elementwise.py",
+        "return grad_a, (-(grad_a * ns.output(self)) if self.needs(1) else None)",
+        "return grad_a, ((grad_a * ns.output(self)) if self.needs(1) else None)",
+    ),
+    (
+        "Pow: drop log(a) from the exponent's gradient",
+        "chainrule/ops/elementwise.py",
+        "grad_b = ns.where(positive, grad * ns.output(self) * safe_log, 0.0)",
+        "grad_b = ns.where(positive, grad * ns.output(self), 0.0)",
+    ),
+    ("Sin: cos -> sin", "chainrule/ops/elementwise.py", "return grad * ns.cos(a)", "return grad * ns.sin(a)"),
+    (
+        "LogSumExp: drop the output",
+        "chainrule/ops/reduce.py",
+        "return _expand_back(ns, grad, a.shape, self.axes) * ns.exp(a - out)",
+        "return _expand_back(ns, grad, a.shape, self.axes) * ns.exp(a)",
+    ),
+    (
+        "MatMul: flip the sign of the right operand's gradient",
+        "chainrule/ops/linalg.py",
+        "grad_b = ns.swapaxes(a, -1, -2) @ grad if need_b else None",
+        "grad_b = -(ns.swapaxes(a, -1, -2) @ grad) if need_b else None",
+    ),
+    (
+        "Linear: drop the bias gradient's sum over the batch",
+        "chainrule/ops/linalg.py",
+        "grad_b = ns.sum(grad, tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad",
+        "grad_b = grad[0] if grad.ndim > 1 else grad",
+    ),
+    (
+        "CrossEntropy: add the target term instead of subtracting it",
+        "chainrule/ops/loss.py",
+        "return ns.add_at(local, (rows, target), -ns.reshape(scale, (-1,))), None",
+        "return ns.add_at(local, (rows, target), ns.reshape(scale, (-1,))), None",
+    ),
+    (
+        "Conv: double the weight gradient",
+        "chainrule/ops/conv.py",
+        "gw = ns.bind(ConvWeightGrad, x, grad, geometry=g, cols=ns.cache(self.cols))",
+        "gw = ns.bind(ConvWeightGrad, x, grad, geometry=g, cols=ns.cache(self.cols)) * 2.0",
+    ),
+    (
+        "ConvWeightGrad: drop the gradient of its x (second order of a conv)",
+        "chainrule/ops/conv.py",
+        "d_x = ns.bind(ConvInputGrad, gy, grad, geometry=g) if self.needs(0) else None",
+        "d_x = None",
+    ),
+    (
+        "AvgPool: the adjoint without its divisor",
+        "chainrule/ops/conv.py",
+        "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=self.divisor)",
+        "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=1.0)",
+    ),
+    (
+        "Index: scatter to the wrong place (flip the gradient's sign)",
+        "chainrule/ops/shape.py",
+        '        return ns.index_add(grad, ns.saved(self, "index"), a.shape)',
+        '        return ns.index_add(-grad, ns.saved(self, "index"), a.shape)',
+    ),
+    (
+        "RecurrentLayer (LSTM): the cell gradient through the input gate instead of the forget gate",
+        "chainrule/ops/recurrent.py",
+        "dc = ns.imul(dc, f)",
+        "dc = ns.imul(dc, i)",
+    ),
+    (
+        "RecurrentLayer (GRU): drop the direct path h -> h'",
+        "chainrule/ops/recurrent.py",
+        "dh_direct = dh * z  # the direct path",
+        "dh_direct = dh * 0.0  # the direct path",
+    ),
 ]
 
 
 def run_tests() -> tuple[bool, str]:
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
-    return done.returncode == 0, failed[0][len("FAILED "):] if failed else done.stdout.strip().splitlines()[-1]
+    return done.returncode == 0, failed[0][len("FAILED ") :] if failed else done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:

@@ -104,9 +104,7 @@ def build(name: str) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=OUT_DIR, help=f"output folder (default: {OUT_DIR})"
-    )
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"output folder (default: {OUT_DIR})")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -118,8 +116,7 @@ def main() -> None:
         size = path.stat().st_size
         total += size
         print(
-            f"{path.name:20s} X{arrays['X'].shape} {arrays['X'].dtype}, "
-            f"y {arrays['y'].dtype}: {size / 1024:6.1f} KiB"
+            f"{path.name:20s} X{arrays['X'].shape} {arrays['X'].dtype}, y {arrays['y'].dtype}: {size / 1024:6.1f} KiB"
         )
     print(f"{'total':20s} {total / 1024:6.1f} KiB")
 

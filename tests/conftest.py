@@ -40,6 +40,7 @@ def mnist1d_data(tmp_path_factory, request):
     from chainrule.data import load_mnist1d
 
     cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
-    folder = (os.environ.get("CHAINRULE_CACHE") or (cache.mkdir("chainrule-mnist1d") if cache is not None
-              else tmp_path_factory.mktemp("chainrule-mnist1d")))
+    folder = os.environ.get("CHAINRULE_CACHE") or (
+        cache.mkdir("chainrule-mnist1d") if cache is not None else tmp_path_factory.mktemp("chainrule-mnist1d")
+    )
     return load_mnist1d(cache_dir=folder)

@@ -4,9 +4,9 @@ examples/ scripts imported as modules."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 from hypothesis import settings
@@ -59,9 +59,7 @@ def check_op(
 
 def broadcastable_pair(max_dims: int = 3, max_side: int = 4):
     """A hypothesis strategy for two shapes that broadcast together."""
-    return hnp.mutually_broadcastable_shapes(
-        num_shapes=2, min_dims=0, max_dims=max_dims, min_side=1, max_side=max_side
-    )
+    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims, min_side=1, max_side=max_side)
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -9,8 +9,7 @@ import weakref
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import chainrule as cr
 from chainrule.autograd import Function
@@ -144,14 +143,21 @@ def test_cr_grad_frees_the_graph_unless_retained():
 
 def test_backward_on_a_non_scalar_needs_a_gradient():
     x = leaf([1.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"backward: the output has shape \(2,\); .*only for a scalar output.*gradient="):
+    with pytest.raises(
+        RuntimeError, match=r"backward: the output has shape \(2,\); .*only for a scalar output.*gradient="
+    ):
         (x * 2).backward()
     assert x.grad is None
 
 
 @pytest.mark.parametrize(
     "gradient",
-    [cr.tensor([1.0, -2.0], dtype="float64"), np.array([1.0, -2.0]), [1.0, -2.0], np.array([1.0, -2.0], dtype=np.float32)],
+    [
+        cr.tensor([1.0, -2.0], dtype="float64"),
+        np.array([1.0, -2.0]),
+        [1.0, -2.0],
+        np.array([1.0, -2.0], dtype=np.float32),
+    ],
     ids=["tensor", "ndarray", "list", "float32-array"],
 )
 def test_backward_with_a_gradient(gradient):
@@ -290,7 +296,7 @@ def test_no_grad_decorator_without_parentheses():
 def test_no_grad_restores_the_mode_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with cr.no_grad():
-            1 / 0
+            raise ZeroDivisionError
     assert cr.is_grad_enabled()
 
 
@@ -400,9 +406,15 @@ def test_a_deep_graph_can_be_dropped_without_backward():
 
 def test_broadcast_failure_names_the_op_and_both_shapes():
     a = leaf(np.ones((3, 2)))
-    for expr, op in [(lambda: a + cr.ones(4), "Add"), (lambda: a * np.ones(4), "Mul"),
-                     (lambda: a - cr.ones(2, 3), "Sub"), (lambda: a / cr.ones(4), "Div")]:
-        with pytest.raises(ValueError, match=rf"^{op}: inputs of shapes \(3, 2\) and \((4|2, 3),?\): .*could not be broadcast"):
+    for expr, op in [
+        (lambda: a + cr.ones(4), "Add"),
+        (lambda: a * np.ones(4), "Mul"),
+        (lambda: a - cr.ones(2, 3), "Sub"),
+        (lambda: a / cr.ones(4), "Div"),
+    ]:
+        with pytest.raises(
+            ValueError, match=rf"^{op}: inputs of shapes \(3, 2\) and \((4|2, 3),?\): .*could not be broadcast"
+        ):
             expr()
     assert a.grad is None and a.is_leaf
 
@@ -468,6 +480,7 @@ def test_a_plain_backward_runs_the_rule_on_numpy_and_create_graph_on_tensors():
 
 def test_a_rule_in_the_old_form_is_refused_when_the_class_is_defined():
     with pytest.raises(TypeError, match=r"_OldStyle.backward\(self, grad\).*backward\(self, ns, grad, \*inputs\)"):
+
         class _OldStyle(Function):
             def forward(self, a):
                 return a * a
@@ -479,8 +492,7 @@ def test_a_rule_in_the_old_form_is_refused_when_the_class_is_defined():
 @pytest.mark.parametrize("signature", ["self, grad, *rest", "self, grad, scale=2.0", "self, grad_output"])
 def test_old_form_rules_are_refused_in_every_spelling(signature):
     with pytest.raises(TypeError, match=r"backward\(self, ns, grad, \*inputs\)"):
-        type("_Old", (Function,), {"forward": lambda self, a: a,
-                                   "backward": eval(f"lambda {signature}: None")})
+        type("_Old", (Function,), {"forward": lambda self, a: a, "backward": eval(f"lambda {signature}: None")})
 
 
 def test_an_old_form_rule_inherited_from_a_mixin_is_refused():
@@ -489,6 +501,7 @@ def test_an_old_form_rule_inherited_from_a_mixin_is_refused():
             return grad
 
     with pytest.raises(TypeError, match="_Mixed.backward"):
+
         class _Mixed(Mixin, Function):
             def forward(self, a):
                 return a
@@ -502,7 +515,9 @@ def test_a_rule_that_cannot_take_the_ops_inputs_says_so_when_it_runs():
         def backward(self, ns, grad, a):
             return grad
 
-    with pytest.raises(TypeError, match=r"_TooFew.backward cannot take the op's 2 input\(s\).*backward\(self, ns, grad"):
+    with pytest.raises(
+        TypeError, match=r"_TooFew.backward cannot take the op's 2 input\(s\).*backward\(self, ns, grad"
+    ):
         _TooFew.apply(leaf([1.0]), leaf([2.0])).sum().backward()
 
 
@@ -569,8 +584,9 @@ def test_a_plain_backward_of_an_mlp_records_no_node(monkeypatch):
         return original.__func__(cls, *args, **kwargs)
 
     w1, b1, w2 = leaf(rand(5, 4, seed=1)), leaf(rand(5, seed=2)), leaf(rand(3, 5, seed=3))
-    loss = cr.nn.functional.cross_entropy(cr.linear(cr.relu(cr.linear(cr.tensor(rand(6, 4)), w1, b1)), w2),
-                                          cr.tensor([0, 2, 1, 1, 0, 2]))
+    loss = cr.nn.functional.cross_entropy(
+        cr.linear(cr.relu(cr.linear(cr.tensor(rand(6, 4)), w1, b1)), w2), cr.tensor([0, 2, 1, 1, 0, 2])
+    )
     monkeypatch.setattr(Function, "apply", classmethod(counting))
     loss.backward()
     assert applied == []
@@ -584,7 +600,10 @@ def test_detect_anomaly_names_the_op_producing_nan():
     x = leaf([0.0, 1.0])
     with cr.detect_anomaly():
         y = cr.sqrt(x) * 0.0  # d sqrt / dx = inf at 0, times 0 gives NaN
-        with pytest.raises(FloatingPointError, match=r"detect_anomaly: the backward of PowScalar produced NaN .*input 0 \(shape \(2,\)\)"):
+        with pytest.raises(
+            FloatingPointError,
+            match=r"detect_anomaly: the backward of PowScalar produced NaN .*input 0 \(shape \(2,\)\)",
+        ):
             with np.errstate(all="ignore"):
                 y.sum().backward()
 
@@ -642,7 +661,9 @@ def test_gradcheck_passes_a_correct_function():
 
 def test_gradcheck_fails_a_wrong_function_naming_the_worst_index():
     x = leaf([[0.1, -0.2], [3.0, 0.5]])
-    with pytest.raises(cr.GradcheckError, match=r"gradcheck: gradients differ for input 0 at index \(1, 0\): analytic .*numerical"):
+    with pytest.raises(
+        cr.GradcheckError, match=r"gradcheck: gradients differ for input 0 at index \(1, 0\): analytic .*numerical"
+    ):
         cr.gradcheck(lambda t: _WrongSquare.apply(t).sum(), [x])
     assert cr.gradcheck(lambda t: _WrongSquare.apply(t).sum(), [x], raise_exception=False) is False
     assert issubclass(cr.GradcheckError, AssertionError)

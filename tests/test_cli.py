@@ -23,8 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`python -m chainrule ARGS` in a subprocess: the command as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def run_here(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -66,6 +73,7 @@ def digits_run(tmp_path_factory):
 
 
 # --- train -------------------------------------------------------------------------------------
+
 
 def test_train_digits_writes_the_files_and_reaches_the_expected_accuracy(digits_run):
     cwd, result = digits_run
@@ -118,20 +126,28 @@ def test_the_saved_model_reloads_and_gives_the_reported_test_accuracy(digits_run
     report = json.loads((cwd / "out" / "report.json").read_text())
     model = cr.load(path)
     meta = cr.io.load_metadata(path)
-    assert meta["dataset"] == "digits" and meta["split"] == {"test_size": 0.25, "validation_split": 0.2, "seed": 0,
-                                                                      "stratified": True}
+    assert meta["dataset"] == "digits" and meta["split"] == {
+        "test_size": 0.25,
+        "validation_split": 0.2,
+        "seed": 0,
+        "stratified": True,
+    }
     bundle = load_dataset("digits")
-    _, X_test, _, y_test = train_test_split(bundle.X.astype(np.float32), bundle.y, test_size=0.25, random_state=0,
-                                            stratify=bundle.y)
-    X_test = ((X_test - np.array(meta["preprocessing"]["mean"], dtype=np.float32))
-              / np.array(meta["preprocessing"]["scale"], dtype=np.float32)).astype(np.float32)
+    _, X_test, _, y_test = train_test_split(
+        bundle.X.astype(np.float32), bundle.y, test_size=0.25, random_state=0, stratify=bundle.y
+    )
+    X_test = (
+        (X_test - np.array(meta["preprocessing"]["mean"], dtype=np.float32))
+        / np.array(meta["preprocessing"]["scale"], dtype=np.float32)
+    ).astype(np.float32)
     predicted = cr.train.predict(model, X_test).argmax(axis=1)
     assert float((predicted == y_test).mean()) == report["test"]["accuracy"]
 
 
 def test_train_iris(tmp_path):
-    result = run("train", "iris", "--epochs", "30", "--hidden", "16", "--out", "iris", "--quiet", "--no-plot",
-                 cwd=tmp_path)
+    result = run(
+        "train", "iris", "--epochs", "30", "--hidden", "16", "--out", "iris", "--quiet", "--no-plot", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "iris" / "report.json").read_text())
     assert report["dataset"] == "iris" and report["epochs_run"] == 30
@@ -143,8 +159,19 @@ def test_train_iris(tmp_path):
 
 
 def test_train_diabetes_reports_regression_metrics(tmp_path):
-    result = run_here("train", "diabetes", "--epochs", "30", "--optimizer", "adam", "--out", "reg", "--json", "--no-plot",
-                      cwd=tmp_path)
+    result = run_here(
+        "train",
+        "diabetes",
+        "--epochs",
+        "30",
+        "--optimizer",
+        "adam",
+        "--out",
+        "reg",
+        "--json",
+        "--no-plot",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["task"] == "regression" and "confusion_matrix" not in report
@@ -158,7 +185,7 @@ def test_train_diabetes_reports_regression_metrics(tmp_path):
     meta = cr.io.load_metadata(tmp_path / "reg" / "model.safetensors")
     bundle = load_dataset("diabetes")
     _, X_test, _, y_test = train_test_split(bundle.X.astype(np.float32), bundle.y, test_size=0.25, random_state=0)
-    X_test = ((X_test - np.array(meta["preprocessing"]["mean"])) / np.array(meta["preprocessing"]["scale"]))
+    X_test = (X_test - np.array(meta["preprocessing"]["mean"])) / np.array(meta["preprocessing"]["scale"])
     predicted = cr.train.predict(model, X_test.astype(np.float32)).ravel()
     assert float(np.abs(predicted - y_test).mean()) == pytest.approx(report["test"]["mae"], rel=1e-4)
     assert float(((predicted - y_test) ** 2).mean()) == pytest.approx(report["test"]["loss"], rel=1e-4)
@@ -174,8 +201,22 @@ def test_json_output_parses_and_matches_the_report_file(tmp_path):
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path):
-    result = run_here("train", "iris", "--epochs", "200", "--early-stopping", "--patience", "3", "--lr", "0.5",
-                      "--out", "es", "--json", "--no-plot", cwd=tmp_path)
+    result = run_here(
+        "train",
+        "iris",
+        "--epochs",
+        "200",
+        "--early-stopping",
+        "--patience",
+        "3",
+        "--lr",
+        "0.5",
+        "--out",
+        "es",
+        "--json",
+        "--no-plot",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["epochs_run"] < 200
@@ -196,8 +237,9 @@ def test_lr_zero_is_taken_as_given(tmp_path):
 
 
 def test_no_validation_split(tmp_path):
-    result = run_here("train", "iris", "--epochs", "3", "--validation-split", "0", "--out", "nv", "--json", "--no-plot",
-                      cwd=tmp_path)
+    result = run_here(
+        "train", "iris", "--epochs", "3", "--validation-split", "0", "--out", "nv", "--json", "--no-plot", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["validation"] == {}
@@ -207,8 +249,11 @@ def test_no_validation_split(tmp_path):
 
 # --- overwriting ------------------------------------------------------------------------------
 
+
 def test_an_existing_model_is_kept_without_force_and_replaced_with_it(tmp_path):
-    assert run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", "--no-plot", cwd=tmp_path).returncode == 0
+    assert (
+        run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", "--no-plot", cwd=tmp_path).returncode == 0
+    )
     model = tmp_path / "m" / "model.safetensors"
     before = model.read_bytes()
     report_before = (tmp_path / "m" / "report.json").read_text()
@@ -219,14 +264,16 @@ def test_an_existing_model_is_kept_without_force_and_replaced_with_it(tmp_path):
     assert model.read_bytes() == before
     assert (tmp_path / "m" / "report.json").read_text() == report_before
 
-    result = run_here("train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", "--force", "--no-plot",
-                      cwd=tmp_path)
+    result = run_here(
+        "train", "iris", "--epochs", "2", "--seed", "1", "--out", "m", "--quiet", "--force", "--no-plot", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert model.read_bytes() != before
     assert json.loads((tmp_path / "m" / "report.json").read_text())["epochs_run"] == 2
 
 
 # --- bad input --------------------------------------------------------------------------------
+
 
 def test_an_unknown_dataset_suggests_the_closest_name(tmp_path):
     result = run("train", "irsi", cwd=tmp_path)
@@ -235,27 +282,33 @@ def test_an_unknown_dataset_suggests_the_closest_name(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--epochs", "0"], "--epochs and --batch-size must be positive"),
-    (["--batch-size", "-4"], "--epochs and --batch-size must be positive"),
-    (["--patience", "-1"], "--patience must be >= 0"),
-    (["--early-stopping", "--validation-split", "0"], "--early-stopping watches the validation loss"),
-    (["--lr", "-1"], "SGD: invalid learning rate: -1.0"),
-    (["--optimizer", "adam", "--l2", "-0.1"], "Adam: invalid weight_decay: -0.1"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--epochs", "0"], "--epochs and --batch-size must be positive"),
+        (["--batch-size", "-4"], "--epochs and --batch-size must be positive"),
+        (["--patience", "-1"], "--patience must be >= 0"),
+        (["--early-stopping", "--validation-split", "0"], "--early-stopping watches the validation loss"),
+        (["--lr", "-1"], "SGD: invalid learning rate: -1.0"),
+        (["--optimizer", "adam", "--l2", "-0.1"], "Adam: invalid weight_decay: -0.1"),
+    ],
+)
 def test_bad_settings_give_one_clear_line(tmp_path, args, fragment):
     result = run_here("train", "iris", *args, cwd=tmp_path)
     assert_clean_error(result, fragment)
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--validation-split", "1.5"], "argument --validation-split: must be in [0, 1), got 1.5"),
-    (["--test-size", "0"], "argument --test-size: must be in (0, 1), got 0"),
-    (["--test-size", "half"], "argument --test-size: expected a number, got 'half'"),
-    (["--hidden", "64,x"], "argument --hidden: --hidden must be comma-separated integers"),
-    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--validation-split", "1.5"], "argument --validation-split: must be in [0, 1), got 1.5"),
+        (["--test-size", "0"], "argument --test-size: must be in (0, 1), got 0"),
+        (["--test-size", "half"], "argument --test-size: expected a number, got 'half'"),
+        (["--hidden", "64,x"], "argument --hidden: --hidden must be comma-separated integers"),
+        (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
     result = run_here("train", "iris", *args, cwd=tmp_path)
     assert result.returncode == 2
@@ -274,6 +327,7 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 # --- datasets, --version, --help --------------------------------------------------------------
+
 
 def test_datasets_lists_the_embedded_datasets(tmp_path):
     result = run_here("datasets", cwd=tmp_path)
@@ -306,8 +360,21 @@ def test_help(tmp_path):
     assert "chainrule train iris --hidden 16 --epochs 200" in result.stdout
     result = run_here("train", "--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--target", "--task", "--model", "--epochs", "--hidden", "--optimizer", "--validation-split",
-                   "--early-stopping", "--force", "--json", "--quiet", "--verbose", "--drop"):
+    for option in (
+        "--target",
+        "--task",
+        "--model",
+        "--epochs",
+        "--hidden",
+        "--optimizer",
+        "--validation-split",
+        "--early-stopping",
+        "--force",
+        "--json",
+        "--quiet",
+        "--verbose",
+        "--drop",
+    ):
         assert option in result.stdout
     for command in ("evaluate", "predict", "summary", "datasets"):
         result = run_here(command, "--help", cwd=tmp_path)
@@ -338,11 +405,16 @@ def test_main_can_be_called_in_process(tmp_path, capsys, monkeypatch):
 def test_datasets_json(tmp_path):
     result = run_here("datasets", "--json", cwd=tmp_path)
     assert result.returncode == 0
-    assert json.loads(result.stdout)["iris"] == {"n_samples": 150, "n_features": 4, "task": "classification",
-                                                 "n_classes": 3}
+    assert json.loads(result.stdout)["iris"] == {
+        "n_samples": 150,
+        "n_features": 4,
+        "task": "classification",
+        "n_classes": 3,
+    }
 
 
 # --- evaluate and predict on an embedded dataset ----------------------------------------------
+
 
 def test_evaluate_on_the_training_dataset_uses_its_test_split(digits_run):
     cwd, _ = digits_run
@@ -357,7 +429,9 @@ def test_evaluate_on_the_training_dataset_uses_its_test_split(digits_run):
 
     result = run_here("evaluate", "--model", "out", "digits", cwd=cwd)
     assert result.returncode == 0 and result.stdout.startswith("digits, the 450 test samples held out in training")
-    assert "confusion matrix" in result.stdout and any(r.split()[:1] == ["evaluation"] for r in result.stdout.splitlines())
+    assert "confusion matrix" in result.stdout and any(
+        r.split()[:1] == ["evaluation"] for r in result.stdout.splitlines()
+    )
 
 
 def test_predict_on_an_embedded_dataset_writes_labels_probabilities_and_row_numbers(digits_run):
@@ -380,16 +454,30 @@ def test_predict_on_an_embedded_dataset_writes_labels_probabilities_and_row_numb
 
 # --- the models -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, model, extra, metric, low", [
-    ("iris", "logistic", ["--epochs", "40"], "accuracy", 0.85),
-    ("iris", "perceptron", ["--epochs", "40"], "accuracy", 0.8),
-    ("iris", "svm", ["--epochs", "40"], "accuracy", 0.85),
-    ("diabetes", "linear", ["--epochs", "40"], "r2", 0.3),
-    ("breast_cancer", "mlp", ["--hidden", "16,8", "--activation", "tanh", "--epochs", "10", "--optimizer", "adam",
-                              "--lr", "0.01"], "accuracy", 0.9),
-    ("digits", "cnn", ["--epochs", "2", "--hidden", "32", "--batch-size", "64", "--optimizer", "adam", "--lr", "0.01"],
-     "accuracy", 0.85),
-])
+
+@pytest.mark.parametrize(
+    "data, model, extra, metric, low",
+    [
+        ("iris", "logistic", ["--epochs", "40"], "accuracy", 0.85),
+        ("iris", "perceptron", ["--epochs", "40"], "accuracy", 0.8),
+        ("iris", "svm", ["--epochs", "40"], "accuracy", 0.85),
+        ("diabetes", "linear", ["--epochs", "40"], "r2", 0.3),
+        (
+            "breast_cancer",
+            "mlp",
+            ["--hidden", "16,8", "--activation", "tanh", "--epochs", "10", "--optimizer", "adam", "--lr", "0.01"],
+            "accuracy",
+            0.9,
+        ),
+        (
+            "digits",
+            "cnn",
+            ["--epochs", "2", "--hidden", "32", "--batch-size", "64", "--optimizer", "adam", "--lr", "0.01"],
+            "accuracy",
+            0.85,
+        ),
+    ],
+)
 def test_each_model_trains_and_its_predictions_come_back(tmp_path, data, model, extra, metric, low):
     result = run_here("train", data, "--model", model, *extra, "--out", "m", "--json", "--no-plot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -397,8 +485,17 @@ def test_each_model_trains_and_its_predictions_come_back(tmp_path, data, model, 
     assert report["model"] == model and report["test"][metric] >= low
     meta = cr.io.load_metadata(tmp_path / "m" / "model.safetensors")
     assert meta["model"] == model
-    assert meta["loss"] == {"logistic": "cross_entropy", "perceptron": "perceptron", "svm": "hinge", "linear": "mse",
-                            "mlp": "cross_entropy", "cnn": "cross_entropy"}[model]
+    assert (
+        meta["loss"]
+        == {
+            "logistic": "cross_entropy",
+            "perceptron": "perceptron",
+            "svm": "hinge",
+            "linear": "mse",
+            "mlp": "cross_entropy",
+            "cnn": "cross_entropy",
+        }[model]
+    )
     network = cr.load(tmp_path / "m" / "model.safetensors")
     layers = [type(m).__name__ for m in network.children()]
     if model in ("logistic", "perceptron", "svm", "linear"):
@@ -414,14 +511,17 @@ def test_each_model_trains_and_its_predictions_come_back(tmp_path, data, model, 
         assert {line.split(",")[1] for line in result.stdout.splitlines()[1:]} <= {"setosa", "versicolor", "virginica"}
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["diabetes", "--model", "logistic"], "--model logistic is a classifier, but diabetes is a regression task"),
-    (["iris", "--model", "linear"], "--model linear is for regression, but iris is a classification task"),
-    (["wine", "--model", "cnn"], "--model cnn needs images or sequences"),
-    (["iris", "--model", "svm", "--hidden", "8"], "--hidden is for --model mlp or cnn"),
-    (["iris", "--task", "regression"], "iris is a classification dataset, not regression"),
-    (["iris", "--target", "species"], "--target is for CSV files"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["diabetes", "--model", "logistic"], "--model logistic is a classifier, but diabetes is a regression task"),
+        (["iris", "--model", "linear"], "--model linear is for regression, but iris is a classification task"),
+        (["wine", "--model", "cnn"], "--model cnn needs images or sequences"),
+        (["iris", "--model", "svm", "--hidden", "8"], "--hidden is for --model mlp or cnn"),
+        (["iris", "--task", "regression"], "iris is a classification dataset, not regression"),
+        (["iris", "--target", "species"], "--target is for CSV files"),
+    ],
+)
 def test_a_model_that_does_not_fit_the_task_is_refused(tmp_path, args, fragment):
     result = run_here("train", *args, cwd=tmp_path)
     assert_clean_error(result, fragment)
@@ -441,13 +541,23 @@ def house_rows(n: int, seed: int) -> list[dict]:
         area, rooms = rng.uniform(30, 150), int(rng.integers(1, 6))
         city, garden = CITIES[int(rng.integers(0, 3))], ["yes", "no"][int(rng.integers(0, 2))]
         price = 3 * area + 15 * rooms + 80 * (city == "Paris") + 30 * (garden == "yes") + rng.normal(0, 8)
-        rows.append({"id": f"h{seed}-{i}", "area": f"{area:.1f}", "rooms": str(rooms), "city": city,
-                     "garden": garden, "price": f"{price:.2f}"})
+        rows.append(
+            {
+                "id": f"h{seed}-{i}",
+                "area": f"{area:.1f}",
+                "rooms": str(rooms),
+                "city": city,
+                "garden": garden,
+                "price": f"{price:.2f}",
+            }
+        )
     return rows
 
 
 def true_price(row: dict) -> float:
-    return 3 * float(row["area"]) + 15 * int(row["rooms"]) + 80 * (row["city"] == "Paris") + 30 * (row["garden"] == "yes")
+    return (
+        3 * float(row["area"]) + 15 * int(row["rooms"]) + 80 * (row["city"] == "Paris") + 30 * (row["garden"] == "yes")
+    )
 
 
 def write_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -476,8 +586,22 @@ def houses(tmp_path_factory):
     lines.insert(50, "x,1,2,Lyon,yes,100,surplus")  # a malformed row
     lines.insert(80, "")  # a blank line
     (cwd / "houses.csv").write_text("\n".join(lines) + "\n")
-    result = run("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "40", "--hidden", "32",
-                 "--out", "house_model", "--no-plot", cwd=cwd)
+    result = run(
+        "train",
+        "houses.csv",
+        "--target",
+        "price",
+        "--drop",
+        "id",
+        "--epochs",
+        "40",
+        "--hidden",
+        "32",
+        "--out",
+        "house_model",
+        "--no-plot",
+        cwd=cwd,
+    )
     return cwd, result
 
 
@@ -531,8 +655,10 @@ def test_predict_on_a_csv_applies_the_saved_preprocessing(houses):
     assert [p["id"] for p in predicted] == [r["id"] for r in rows]
     errors = [abs(float(p["prediction"]) - true_price(r)) for p, r in zip(predicted[3:], rows[3:])]
     assert np.median(errors) < 30
-    assert "note: column 'city': 1 value(s) of categories not seen in training (their one-hot columns are all 0)" \
+    assert (
+        "note: column 'city': 1 value(s) of categories not seen in training (their one-hot columns are all 0)"
         in result.stderr.splitlines()
+    )
     assert any(line.startswith("note: column 'rooms': 1 not numbers -> median") for line in result.stderr.splitlines())
     assert "note: ignored column(s) the model was not trained on: 'note'" in result.stderr.splitlines()
 
@@ -573,8 +699,9 @@ def test_summary_of_a_csv_model(houses):
     result = run("summary", "--model", "house_model", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("house_model: mlp for regression, trained on houses.csv, target 'price'")
-    assert "columns: 2 numeric (median, standardised), 2 categorical (most frequent, one-hot), 1 left out" \
-        in result.stdout
+    assert (
+        "columns: 2 numeric (median, standardised), 2 categorical (most frequent, one-hot), 1 left out" in result.stdout
+    )
     assert "test: loss " in result.stdout and "Total params: 289" in result.stdout  # 7*32+32 + 32+1
     summary = json.loads(run_here("summary", "--model", "house_model", "--json", cwd=cwd).stdout)
     assert summary["total_params"] == 289 and summary["preprocessing"]["garden"]["kind"] == "categorical"
@@ -591,11 +718,33 @@ def clicks(tmp_path_factory):
         age, device, hour = rng.uniform(18, 70), ["mobile", "desktop", "tablet"][i % 3], int(rng.integers(0, 24))
         score = -0.08 * (age - 40) + 1.5 * (device == "mobile") - 1.0 * (device == "tablet") + 0.1 * (hour - 12)
         label = "click" if score + rng.normal(0, 0.3) > 0 else "no click"
-        rows.append({"user": f"u{i}", "age": f"{age:.0f}" if i % 19 else "", "device": device if i % 23 else "",
-                     "hour": str(hour), "outcome": label})
+        rows.append(
+            {
+                "user": f"u{i}",
+                "age": f"{age:.0f}" if i % 19 else "",
+                "device": device if i % 23 else "",
+                "hour": str(hour),
+                "outcome": label,
+            }
+        )
     write_rows(cwd / "clicks.csv", rows, ["user", "age", "device", "hour", "outcome"])
-    result = run("train", "clicks.csv", "--target", "outcome", "--model", "logistic", "--epochs", "40", "--lr",
-                 "0.1", "--out", "click_model", "--json", "--no-plot", cwd=cwd)
+    result = run(
+        "train",
+        "clicks.csv",
+        "--target",
+        "outcome",
+        "--model",
+        "logistic",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.1",
+        "--out",
+        "click_model",
+        "--json",
+        "--no-plot",
+        cwd=cwd,
+    )
     return cwd, result, rows
 
 
@@ -638,13 +787,39 @@ def test_predict_gives_the_original_labels_and_class_probabilities(clicks):
 
 def test_verbose_and_quiet(houses):
     cwd, _ = houses
-    result = run_here("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "2", "--out", "v",
-                      "--verbose", "--no-plot", cwd=cwd)
+    result = run_here(
+        "train",
+        "houses.csv",
+        "--target",
+        "price",
+        "--drop",
+        "id",
+        "--epochs",
+        "2",
+        "--out",
+        "v",
+        "--verbose",
+        "--no-plot",
+        cwd=cwd,
+    )
     assert result.returncode == 0, result.stderr
     assert any(line.split()[:2] == ["area", "numeric"] and "fill" in line for line in result.stdout.splitlines())
     assert any(line.split()[:2] == ["city", "categorical"] for line in result.stdout.splitlines())
-    result = run_here("train", "houses.csv", "--target", "price", "--drop", "id", "--epochs", "2", "--out", "q",
-                      "--quiet", "--no-plot", cwd=cwd)
+    result = run_here(
+        "train",
+        "houses.csv",
+        "--target",
+        "price",
+        "--drop",
+        "id",
+        "--epochs",
+        "2",
+        "--out",
+        "q",
+        "--quiet",
+        "--no-plot",
+        cwd=cwd,
+    )
     assert result.returncode == 0 and result.stderr == ""
     assert "Preprocessing" not in result.stdout and "Total params" not in result.stdout
     result = run_here("train", "iris", "--quiet", "--verbose", cwd=cwd)
@@ -653,6 +828,7 @@ def test_verbose_and_quiet(houses):
 
 # --- bad input --------------------------------------------------------------------------------
 
+
 def test_a_misspelt_target_in_a_real_process(houses):
     cwd, _ = houses
     result = run("train", "houses.csv", "--target", "prise", "--out", "nope", cwd=cwd)
@@ -660,19 +836,29 @@ def test_a_misspelt_target_in_a_real_process(houses):
     assert result.returncode == 2 and not (cwd / "nope").exists()
 
 
-@pytest.mark.parametrize("content, args, fragment", [
-    (None, ["missing.csv", "--target", "y"], "no such file: missing.csv"),
-    ("", ["data.csv", "--target", "y"], "data.csv is empty"),
-    ("a,y\n", ["data.csv", "--target", "y"], "data.csv has a header but no data rows"),
-    ("a,y\n1,2\n", ["data.csv"], "a CSV file needs --target COLUMN, the column to predict; data.csv has: 'a', 'y'"),
-    ("a,Target\n1,2\n", ["data.csv", "--target", "target"], "lacks the column 'target' given as --target; did you mean 'Target'?"),
-    ("a,y\n1,cheap\n2,dear\n", ["data.csv", "--target", "y", "--task", "regression"],
-     "the target column 'y' of data.csv must hold numbers for regression, but holds 'cheap', 'dear'"),
-    ("a,y\n1,x\n2,x\n3,x\n4,x\n", ["data.csv", "--target", "y"], "has only one class, 'x'"),
-    ("a,y\n1,\n2,\n", ["data.csv", "--target", "y"], "the target column 'y' of data.csv is empty"),
-    ("y\n1\n2\n", ["data.csv", "--target", "y"], "has no column to learn from besides the target 'y'"),
-    ("a,y\n1,2\n", ["data.csv", "--target", "y", "--drop", "b"], "lacks the column 'b' given in --drop"),
-])
+@pytest.mark.parametrize(
+    "content, args, fragment",
+    [
+        (None, ["missing.csv", "--target", "y"], "no such file: missing.csv"),
+        ("", ["data.csv", "--target", "y"], "data.csv is empty"),
+        ("a,y\n", ["data.csv", "--target", "y"], "data.csv has a header but no data rows"),
+        ("a,y\n1,2\n", ["data.csv"], "a CSV file needs --target COLUMN, the column to predict; data.csv has: 'a', 'y'"),
+        (
+            "a,Target\n1,2\n",
+            ["data.csv", "--target", "target"],
+            "lacks the column 'target' given as --target; did you mean 'Target'?",
+        ),
+        (
+            "a,y\n1,cheap\n2,dear\n",
+            ["data.csv", "--target", "y", "--task", "regression"],
+            "the target column 'y' of data.csv must hold numbers for regression, but holds 'cheap', 'dear'",
+        ),
+        ("a,y\n1,x\n2,x\n3,x\n4,x\n", ["data.csv", "--target", "y"], "has only one class, 'x'"),
+        ("a,y\n1,\n2,\n", ["data.csv", "--target", "y"], "the target column 'y' of data.csv is empty"),
+        ("y\n1\n2\n", ["data.csv", "--target", "y"], "has no column to learn from besides the target 'y'"),
+        ("a,y\n1,2\n", ["data.csv", "--target", "y", "--drop", "b"], "lacks the column 'b' given in --drop"),
+    ],
+)
 def test_bad_csv_input_gives_one_clear_line(tmp_path, content, args, fragment):
     if content is not None:
         (tmp_path / "data.csv").write_text(content)
@@ -709,21 +895,44 @@ def test_a_missing_or_corrupt_model_gives_one_clear_line(model_dir, command):
     assert_clean_error(result, "was not written by this version of `chainrule train`", command=command)
 
 
-@pytest.mark.parametrize("command, content, extra, fragment", [
-    ("predict", "area,rooms,price\n1,2,3\n", [],
-     "new.csv lacks the columns 'city', 'garden' the model was trained on"),
-    ("predict", "area,rooms,City,garden\n1,2,Lyon,yes\n", [],
-     "lacks the column 'city' the model was trained on; did you mean 'City'?"),
-    ("predict", "area,rooms,city,garden\n1,2,Lyon,yes\n", ["--id-column", "ID"],
-     "lacks the column 'ID' given as --id-column"),
-    ("evaluate", "area,rooms,city,garden\n1,2,Lyon,yes\n", [], "new.csv lacks the column 'price' (the target)"),
-    ("evaluate", "area,rooms,city,garden,price\n1,2,Lyon,yes,cheap\n", [],
-     "the target column 'price' of new.csv must hold numbers for regression"),
-    ("evaluate", "", [], "new.csv is empty"),
-    ("predict", None, [], "no such file: new.csv"),
-    ("predict", "area,rooms,city,garden\n1,2,Lyon,yes\n", ["--output", "taken.csv"],
-     "taken.csv exists; pass --force to overwrite it"),
-])
+@pytest.mark.parametrize(
+    "command, content, extra, fragment",
+    [
+        (
+            "predict",
+            "area,rooms,price\n1,2,3\n",
+            [],
+            "new.csv lacks the columns 'city', 'garden' the model was trained on",
+        ),
+        (
+            "predict",
+            "area,rooms,City,garden\n1,2,Lyon,yes\n",
+            [],
+            "lacks the column 'city' the model was trained on; did you mean 'City'?",
+        ),
+        (
+            "predict",
+            "area,rooms,city,garden\n1,2,Lyon,yes\n",
+            ["--id-column", "ID"],
+            "lacks the column 'ID' given as --id-column",
+        ),
+        ("evaluate", "area,rooms,city,garden\n1,2,Lyon,yes\n", [], "new.csv lacks the column 'price' (the target)"),
+        (
+            "evaluate",
+            "area,rooms,city,garden,price\n1,2,Lyon,yes,cheap\n",
+            [],
+            "the target column 'price' of new.csv must hold numbers for regression",
+        ),
+        ("evaluate", "", [], "new.csv is empty"),
+        ("predict", None, [], "no such file: new.csv"),
+        (
+            "predict",
+            "area,rooms,city,garden\n1,2,Lyon,yes\n",
+            ["--output", "taken.csv"],
+            "taken.csv exists; pass --force to overwrite it",
+        ),
+    ],
+)
 def test_bad_input_to_evaluate_and_predict(model_dir, command, content, extra, fragment):
     if content is not None:
         (model_dir / "new.csv").write_text(content)
@@ -738,8 +947,12 @@ def test_evaluate_with_labels_the_model_does_not_know(clicks):
     cwd, _, _ = clicks
     (cwd / "odd.csv").write_text("user,age,device,hour,outcome\nz,30,mobile,3,maybe\n")
     result = run_here("evaluate", "--model", "click_model", "odd.csv", cwd=cwd)
-    assert_clean_error(result, "the target column 'outcome' of odd.csv holds 'maybe', not among the classes the model "
-                       "was trained on ('click', 'no click')", command="evaluate")
+    assert_clean_error(
+        result,
+        "the target column 'outcome' of odd.csv holds 'maybe', not among the classes the model "
+        "was trained on ('click', 'no click')",
+        command="evaluate",
+    )
     result = run_here("evaluate", "--model", "click_model", "iris", cwd=cwd)
     assert_clean_error(result, "the model was trained on clicks.csv", command="evaluate")
 
@@ -758,8 +971,13 @@ def test_metrics_table_keeps_large_values_apart(tmp_path, capsys):
     # a regression loss of ~1e8 is 14 characters at 4 decimals: the columns must still be separate
     from chainrule.cli import _print_metrics
 
-    _print_metrics({"train": {"loss": 151282608.0, "mae": 10069.5540, "r2": 0.9903},
-                    "validation": {}, "test": {"loss": 3.0, "mae": 1.0, "r2": -12345678.5}})
+    _print_metrics(
+        {
+            "train": {"loss": 151282608.0, "mae": 10069.5540, "r2": 0.9903},
+            "validation": {},
+            "test": {"loss": 3.0, "mae": 1.0, "r2": -12345678.5},
+        }
+    )
     lines = capsys.readouterr().out.strip("\n").splitlines()
     assert lines[0].split() == ["loss", "mae", "r2"]
     assert [line.split() for line in lines[1:]] == [

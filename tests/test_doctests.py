@@ -27,8 +27,15 @@ def test_docstring_examples(name):
 
 
 def test_the_core_modules_have_examples():
-    for name in ("chainrule", "chainrule.tensor", "chainrule.autograd", "chainrule.ops.elementwise",
-                 "chainrule.ops.reduce", "chainrule.ops.shape", "chainrule.ops.linalg"):
+    for name in (
+        "chainrule",
+        "chainrule.tensor",
+        "chainrule.autograd",
+        "chainrule.ops.elementwise",
+        "chainrule.ops.reduce",
+        "chainrule.ops.shape",
+        "chainrule.ops.linalg",
+    ):
         finder = doctest.DocTestFinder()
         examples = sum(len(t.examples) for t in finder.find(importlib.import_module(name)))
         assert examples > 0, f"{name} has no docstring example"

@@ -17,8 +17,15 @@ def mlp():
 
 
 def cnn():
-    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Conv2d(3, 2, 2),
-                         nn.ReLU(), nn.Flatten(), nn.Linear(2, 3))
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 2, 2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(2, 3),
+    )
 
 
 class LastStep(nn.Module):

@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 import pandas as pd  # noqa: E402  (pandas and scikit-learn are test dependencies)
+import pytest
 import sklearn  # noqa: E402,F401
 
 from chainrule import tabular
@@ -42,6 +41,7 @@ def messy_frame(n: int = 60, seed: int = 0):
 
 
 # --- reading ----------------------------------------------------------------------------------
+
 
 def test_read_csv_reads_every_cell_as_text_and_missing_values_as_nan(tmp_path):
     path = write(tmp_path, "a,b,c\n1, x ,NA\n2,,?\n3,n/a,z\n")
@@ -81,12 +81,15 @@ def test_read_csv_leaves_out_empty_rows(tmp_path):
     assert table.frame["a"].tolist() == ["1", "3"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty"),
-    ("\n  \n", "is empty"),
-    ("a,b,c\n", "has a header but no data rows"),
-    ("PK\x03\x04\x00\x00binary", "is not a text file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("\n  \n", "is empty"),
+        ("a,b,c\n", "has a header but no data rows"),
+        ("PK\x03\x04\x00\x00binary", "is not a text file"),
+    ],
+)
 def test_read_csv_refuses_files_it_cannot_use(tmp_path, content, message):
     with pytest.raises(DataError, match=message):
         tabular.read_csv(write(tmp_path, content))
@@ -104,20 +107,25 @@ def test_require_columns_suggests_the_closest_names(tmp_path):
     tabular.require_columns(table, ["price"], "as target")
     with pytest.raises(DataError) as info:
         tabular.require_columns(table, ["prise"], "given as --target")
-    assert str(info.value) == ("data.csv lacks the column 'prise' given as --target; did you mean 'price'? "
-                               "(it has: 'price', 'City', 'rooms')")
+    assert str(info.value) == (
+        "data.csv lacks the column 'prise' given as --target; did you mean 'price'? (it has: 'price', 'City', 'rooms')"
+    )
     with pytest.raises(DataError, match="lacks the columns 'city', 'zzz' .*did you mean 'City' for 'city'\\?"):
         tabular.require_columns(table, ["city", "zzz"], "the model was trained on")
 
 
 # --- targets ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("values, task", [
-    (["a", "b", "a"], "classification"),
-    (["0", "1", "1", "0"], "classification"),
-    (["1.5", "2.25", "3"], "regression"),
-    ([str(i) for i in range(50)], "regression"),  # too many distinct whole numbers for classes
-])
+
+@pytest.mark.parametrize(
+    "values, task",
+    [
+        (["a", "b", "a"], "classification"),
+        (["0", "1", "1", "0"], "classification"),
+        (["1.5", "2.25", "3"], "regression"),
+        ([str(i) for i in range(50)], "regression"),  # too many distinct whole numbers for classes
+    ],
+)
 def test_infer_task(values, task):
     assert tabular.infer_task(pd.Series(values))[0] == task
 
@@ -146,6 +154,7 @@ def test_encode_target_refuses_unknown_classes_and_text_for_regression():
 
 # --- preprocessing: fitted by scikit-learn, applied from JSON ---------------------------------
 
+
 def test_column_kinds_and_what_is_left_out():
     frame = messy_frame()
     frame["name"] = [f"user{i}" for i in range(len(frame))]  # all distinct: an identifier
@@ -161,11 +170,22 @@ def test_column_kinds_and_what_is_left_out():
     assert state["categories"] == [["Lyon", "Nice", "Paris"], ["free", "pro"]]
     assert state["impute"] == {"numeric": "median", "categorical": "most_frequent"}
     assert "column 'dirty': 1 value(s) that are not numbers ('unknown') taken as missing" in prep.notes
-    assert any("column 'row_id' holds distinct whole numbers" in note and "--drop row_id" in note
-               for note in prep.notes)
+    assert any(
+        "column 'row_id' holds distinct whole numbers" in note and "--drop row_id" in note for note in prep.notes
+    )
     assert "column 'name' left out: every value is different (an identifier?)" in prep.notes
-    assert prep.feature_names == ["age", "income", "const", "dirty", "row_id", "city=Lyon", "city=Nice",
-                                  "city=Paris", "plan=free", "plan=pro"]
+    assert prep.feature_names == [
+        "age",
+        "income",
+        "const",
+        "dirty",
+        "row_id",
+        "city=Lyon",
+        "city=Nice",
+        "city=Paris",
+        "plan=free",
+        "plan=pro",
+    ]
 
 
 def test_transform_equals_scikit_learns_on_the_training_data():
@@ -184,9 +204,15 @@ def test_transform_equals_scikit_learns_on_the_training_data():
 
 def test_transform_equals_scikit_learns_on_new_data_with_unseen_categories():
     prep = tabular.fit_preprocessing(messy_frame(), ["age", "income", "city", "plan"])
-    new = pd.DataFrame({"plan": ["pro", "enterprise", np.nan], "city": ["Marseille", np.nan, "Nice"],
-                        "income": ["5000", np.nan, "1200"], "age": [np.nan, "30", "51.5"],
-                        "extra": ["a", "b", "c"]})
+    new = pd.DataFrame(
+        {
+            "plan": ["pro", "enterprise", np.nan],
+            "city": ["Marseille", np.nan, "Nice"],
+            "income": ["5000", np.nan, "1200"],
+            "age": [np.nan, "30", "51.5"],
+            "extra": ["a", "b", "c"],
+        }
+    )
     state = prep.state
     ours = tabular.transform(new, state)
     theirs = prep.transformer.transform(tabular.typed_frame(new, state["numeric"], state["categorical"]))
@@ -213,8 +239,9 @@ def test_describe_and_summary_notes_count_missing_and_unseen_values():
     notes = tabular.summary_notes(prep.state, new, "predict")
     assert notes[0].startswith("column 'age': 1 missing and 1 not numbers -> median ")
     assert notes[1].startswith("column 'city': 1 missing -> most frequent ")
-    assert notes[2] == ("column 'city': 1 value(s) of categories not seen in training (their one-hot columns "
-                        "are all 0)")
+    assert notes[2] == (
+        "column 'city': 1 value(s) of categories not seen in training (their one-hot columns are all 0)"
+    )
 
 
 def test_fit_preprocessing_with_no_usable_column():
@@ -238,9 +265,16 @@ def test_write_csv_text_quotes_and_keeps_full_floats():
 
 
 def test_import_chainrule_and_its_cli_need_neither_pandas_nor_sklearn():
-    code = ("import sys, chainrule, chainrule.cli, chainrule.tabular; "
-            "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys, chainrule, chainrule.cli, chainrule.tabular; "
+        "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -63,7 +63,9 @@ def test_tensor_of_mixed_objects_is_a_clear_error():
 @pytest.mark.parametrize("data", [[1, 2], np.array([1, 2], dtype=np.int32), [True, False]])
 def test_int_and_bool_tensors_cannot_require_grad(data):
     dtype = np.asarray(data).dtype
-    with pytest.raises(TypeError, match=rf"requires_grad: only floating-point tensors can require grad, got dtype {dtype}"):
+    with pytest.raises(
+        TypeError, match=rf"requires_grad: only floating-point tensors can require grad, got dtype {dtype}"
+    ):
         cr.tensor(data, requires_grad=True)
     t = cr.tensor(data)
     with pytest.raises(TypeError, match=f"got dtype {dtype}"):

@@ -30,7 +30,8 @@ Example:
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -127,8 +128,10 @@ class Plan:
             value = np.asarray(feed[label])
             if (value.shape, value.dtype) != self.signature[i]:
                 shape, dtype = self.signature[i]
-                raise ValueError(f"Plan.run: input {label} has shape {value.shape} and dtype {value.dtype}; "
-                                 f"the plan was traced with {shape} and {dtype}")
+                raise ValueError(
+                    f"Plan.run: input {label} has shape {value.shape} and dtype {value.dtype}; "
+                    f"the plan was traced with {shape} and {dtype}"
+                )
             env[i] = value
 
         def resolve(a: Any) -> Any:
@@ -166,14 +169,15 @@ class Traced:
 
     __slots__ = ("value", "id", "tracer")
 
-    def __init__(self, value: np.ndarray, id: int, tracer: "Tracer"):
+    def __init__(self, value: np.ndarray, id: int, tracer: Tracer):
         self.value, self.id, self.tracer = value, id, tracer
 
     shape = property(lambda self: self.value.shape)
     dtype = property(lambda self: self.value.dtype)
     ndim = property(lambda self: self.value.ndim)
-    T = property(lambda self: self.tracer.record("transpose", NUMPY.transpose, self,
-                                                   tuple(reversed(range(self.value.ndim)))))
+    T = property(
+        lambda self: self.tracer.record("transpose", NUMPY.transpose, self, tuple(reversed(range(self.value.ndim))))
+    )
 
     def __repr__(self) -> str:
         return f"Traced(%{self.id}, shape={self.shape}, dtype={self.dtype})"
@@ -203,11 +207,20 @@ _NUMPY_IN_A_RULE = (
     "runs them (see chainrule.Function)"
 )
 _OPERATOR_UFUNCS = {
-    np.add: ("add", operator.add), np.subtract: ("sub", operator.sub), np.multiply: ("mul", operator.mul),
-    np.true_divide: ("truediv", operator.truediv), np.power: ("pow", operator.pow),
-    np.matmul: ("matmul", operator.matmul), np.greater: ("gt", operator.gt), np.greater_equal: ("ge", operator.ge),
-    np.less: ("lt", operator.lt), np.less_equal: ("le", operator.le), np.equal: ("eq", operator.eq),
-    np.not_equal: ("ne", operator.ne), np.bitwise_and: ("and", operator.and_), np.bitwise_or: ("or", operator.or_),
+    np.add: ("add", operator.add),
+    np.subtract: ("sub", operator.sub),
+    np.multiply: ("mul", operator.mul),
+    np.true_divide: ("truediv", operator.truediv),
+    np.power: ("pow", operator.pow),
+    np.matmul: ("matmul", operator.matmul),
+    np.greater: ("gt", operator.gt),
+    np.greater_equal: ("ge", operator.ge),
+    np.less: ("lt", operator.lt),
+    np.less_equal: ("le", operator.le),
+    np.equal: ("eq", operator.eq),
+    np.not_equal: ("ne", operator.ne),
+    np.bitwise_and: ("and", operator.and_),
+    np.bitwise_or: ("or", operator.or_),
 }
 
 
@@ -217,14 +230,28 @@ def _operator(name: str, fn: Callable, reflected: bool = False) -> Callable:
     return lambda self, *other: self.tracer.record(name, fn, self, *other)
 
 
-for _name, _fn in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-                   ("truediv", operator.truediv), ("pow", operator.pow), ("matmul", operator.matmul),
-                   ("and", operator.and_), ("or", operator.or_)]:
+for _name, _fn in [
+    ("add", operator.add),
+    ("sub", operator.sub),
+    ("mul", operator.mul),
+    ("truediv", operator.truediv),
+    ("pow", operator.pow),
+    ("matmul", operator.matmul),
+    ("and", operator.and_),
+    ("or", operator.or_),
+]:
     setattr(Traced, f"__{_name}__", _operator(_name, _fn))
     setattr(Traced, f"__r{_name}__", _operator(f"r{_name}", _fn, reflected=True))
-for _name, _fn in [("neg", operator.neg), ("gt", operator.gt), ("ge", operator.ge), ("lt", operator.lt),
-                   ("le", operator.le), ("eq", operator.eq), ("ne", operator.ne),
-                   ("getitem", operator.getitem)]:
+for _name, _fn in [
+    ("neg", operator.neg),
+    ("gt", operator.gt),
+    ("ge", operator.ge),
+    ("lt", operator.lt),
+    ("le", operator.le),
+    ("eq", operator.eq),
+    ("ne", operator.ne),
+    ("getitem", operator.getitem),
+]:
     setattr(Traced, f"__{_name}__", _operator(_name, _fn))
 Traced.__hash__ = object.__hash__  # (== is an operation here, as on arrays and Tensors)
 
@@ -246,8 +273,27 @@ def _spec(a: Any) -> Any:
 
 
 # the primitives the tracer records under their own names, computed by the NumPy interpreter
-_RECORDED = ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "where", "cast", "sum", "softmax",
-             "reshape", "transpose", "swapaxes", "broadcast_to", "index", "concat", "stack", "sum_to_shape")
+_RECORDED = (
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "where",
+    "cast",
+    "sum",
+    "softmax",
+    "reshape",
+    "transpose",
+    "swapaxes",
+    "broadcast_to",
+    "index",
+    "concat",
+    "stack",
+    "sum_to_shape",
+)
 
 
 class Tracer(Interpreter):

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from importlib import resources
-from typing import Any, Callable, Literal, NamedTuple, Tuple, Union
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class DatasetBundle:
 
 
 # What every loader returns: a bundle, or (X, y) when called with return_X_y=True.
-LoadResult = Union[DatasetBundle, Tuple[np.ndarray, np.ndarray]]
+LoadResult = DatasetBundle | tuple[np.ndarray, np.ndarray]
 
 
 class DatasetInfo(NamedTuple):
@@ -128,10 +129,7 @@ class DatasetInfo(NamedTuple):
 
 def _check_bool(value: Any, argument: str, function: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"{function}: {argument} must be True or False, got {value!r} "
-            f"of type {type(value).__name__}"
-        )
+        raise TypeError(f"{function}: {argument} must be True or False, got {value!r} of type {type(value).__name__}")
     return bool(value)
 
 
@@ -155,9 +153,7 @@ def _read(name: str) -> DatasetBundle:
             )
         task = str(npz["task"])
         if task not in _TASKS:
-            raise ValueError(
-                f"embedded dataset file {resource} has task {task!r}; expected one of {_TASKS}"
-            )
+            raise ValueError(f"embedded dataset file {resource} has task {task!r}; expected one of {_TASKS}")
         target_names = npz["target_names"] if "target_names" in npz.files else None
         return DatasetBundle(
             X=npz["X"].astype(np.float32),
@@ -354,9 +350,7 @@ def load_dataset(name: str, **kwargs: Any) -> LoadResult:
         ValueError: load_dataset: unknown dataset 'irsi'; did you mean 'iris'? Available: ...
     """
     if not isinstance(name, str):
-        raise TypeError(
-            f"load_dataset: name must be a string, got {name!r} of type {type(name).__name__}"
-        )
+        raise TypeError(f"load_dataset: name must be a string, got {name!r} of type {type(name).__name__}")
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     loader = _LOADERS.get(key)
     if loader is None:

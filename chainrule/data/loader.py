@@ -6,7 +6,8 @@ same loop over a DataLoader; only ``batch_size`` differs (the whole set, 1, or s
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

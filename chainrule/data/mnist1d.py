@@ -131,9 +131,7 @@ def load_mnist1d(
 
 def _check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"load_mnist1d: {name} must be an integer, got {value!r} of type {type(value).__name__}"
-        )
+        raise TypeError(f"load_mnist1d: {name} must be an integer, got {value!r} of type {type(value).__name__}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
         raise ValueError(f"load_mnist1d: {name} must be {bound}, got {value}")
@@ -184,8 +182,11 @@ def _read_cache(path: Path, n_train: int, n_test: int) -> MNIST1D | None:
         with np.load(path, allow_pickle=False) as npz:
             data = MNIST1D(*(npz[field] for field in MNIST1D._fields))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        warnings.warn(f"load_mnist1d: ignoring the unreadable cache file {path} ({err}); regenerating",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"load_mnist1d: ignoring the unreadable cache file {path} ({err}); regenerating",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     expected = {
         "X_train": ((n_train, SEQ_LEN), np.float32),
@@ -199,7 +200,9 @@ def _read_cache(path: Path, n_train: int, n_test: int) -> MNIST1D | None:
             warnings.warn(
                 f"load_mnist1d: the cache file {path} holds {field} of shape {array.shape} and "
                 f"dtype {array.dtype}, expected {shape} and {np.dtype(dtype)}; regenerating",
-                RuntimeWarning, stacklevel=3)
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return None
     return data
 
@@ -209,8 +212,9 @@ def _write_cache(path: Path, data: MNIST1D, provenance: str) -> None:
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.stem + ".", suffix=".tmp",
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=path.stem + ".", suffix=".tmp", delete=False
+        ) as handle:
             temporary = handle.name
             np.savez_compressed(handle, generator=np.str_(provenance), **data._asdict())
             handle.flush()
@@ -222,5 +226,8 @@ def _write_cache(path: Path, data: MNIST1D, provenance: str) -> None:
             os.remove(temporary)
         if not isinstance(err, OSError):
             raise
-        warnings.warn(f"load_mnist1d: could not cache MNIST-1D at {path} ({err}); "
-                      "it will be generated again next time", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"load_mnist1d: could not cache MNIST-1D at {path} ({err}); it will be generated again next time",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 __all__ = ["train_test_split"]
 
-RandomState = Union[int, np.integer, np.random.RandomState, np.random.Generator, None]
+RandomState = int | np.integer | np.random.RandomState | np.random.Generator | None
 
 
 def train_test_split(
@@ -72,9 +72,7 @@ def train_test_split(
         raise ValueError("train_test_split: at least one array is required")
     lengths = [_num_samples(array, position) for position, array in enumerate(arrays)]
     if len(set(lengths)) > 1:
-        raise ValueError(
-            f"train_test_split: the arrays have inconsistent numbers of samples: {lengths}"
-        )
+        raise ValueError(f"train_test_split: the arrays have inconsistent numbers of samples: {lengths}")
     n_samples = lengths[0]
     n_train, n_test = _split_sizes(n_samples, test_size)
 
@@ -108,15 +106,11 @@ def _num_samples(array: Any, position: int) -> int:
     shape = getattr(array, "shape", None)
     if isinstance(shape, tuple):
         if len(shape) == 0:
-            raise TypeError(
-                f"train_test_split: array {position} is 0-dimensional; "
-                "expected one entry per sample"
-            )
+            raise TypeError(f"train_test_split: array {position} is 0-dimensional; expected one entry per sample")
         return int(shape[0])
     if isinstance(array, (str, bytes)) or not hasattr(array, "__len__"):
         raise TypeError(
-            f"train_test_split: array {position} of type {type(array).__name__} "
-            "is not a sequence of samples"
+            f"train_test_split: array {position} of type {type(array).__name__} is not a sequence of samples"
         )
     return len(array)
 
@@ -136,10 +130,7 @@ def _split_sizes(n_samples: int, test_size: Any) -> tuple[int, int]:
         n_test = int(test_size)
     elif isinstance(test_size, numbers.Real):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(
-                f"train_test_split: test_size={test_size} as a float must be in the "
-                "open interval (0, 1)"
-            )
+            raise ValueError(f"train_test_split: test_size={test_size} as a float must be in the open interval (0, 1)")
         n_test = math.ceil(test_size * n_samples)
     else:
         raise TypeError(

@@ -72,10 +72,7 @@ def make_adding_problem(
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"make_adding_problem: {name} must be an integer, got {value!r} "
-            f"of type {type(value).__name__}"
-        )
+        raise TypeError(f"make_adding_problem: {name} must be an integer, got {value!r} of type {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"make_adding_problem: {name} must be >= {minimum}, got {value}")
     return int(value)

@@ -38,6 +38,11 @@ from chainrule.estimators.linear import LinearRegression, LinearSVC, LogisticReg
 from chainrule.estimators.mlp import MLPClassifier, MLPRegressor
 
 __all__ = [
-    "Perceptron", "LogisticRegression", "LinearSVC", "LinearRegression", "MLPClassifier", "MLPRegressor",
+    "Perceptron",
+    "LogisticRegression",
+    "LinearSVC",
+    "LinearRegression",
+    "MLPClassifier",
+    "MLPRegressor",
     "InvalidParameterError",
 ]

@@ -34,7 +34,8 @@ import math
 import numbers
 import sys
 import warnings
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -59,8 +60,7 @@ from chainrule.nn import functional as F
 from chainrule.optim import SGD, Adam
 from chainrule.tensor import Tensor
 
-__all__ = ["InvalidParameterError", "GradientDescentEstimator", "ClassifierBase", "LogLossClassifier",
-           "RegressorBase"]
+__all__ = ["InvalidParameterError", "GradientDescentEstimator", "ClassifierBase", "LogLossClassifier", "RegressorBase"]
 
 SOLVERS = ("gd", "sgd", "minibatch", "momentum", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
@@ -409,6 +409,7 @@ class GradientDescentEstimator(BaseEstimator):
                 f"{type(self).__name__}: batch_size={self.batch_size} is larger than the {n_samples} training "
                 "samples; using full batches",
                 UserWarning,
+                stacklevel=3,
             )
             return n_samples
         return int(self.batch_size)
@@ -419,13 +420,23 @@ class GradientDescentEstimator(BaseEstimator):
         if self.solver == "adam":
             return Adam(params, lr=lr, betas=(float(self.beta_1), float(self.beta_2)), eps=float(self.epsilon))
         if self.solver == "momentum":
-            return SGD(params, lr=lr, momentum=float(self.momentum),
-                       nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+            return SGD(
+                params,
+                lr=lr,
+                momentum=float(self.momentum),
+                nesterov=bool(self.nesterovs_momentum) and self.momentum > 0,
+            )
         return SGD(params, lr=lr)
 
-    def _objective(self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray,
-                   weights: np.ndarray | None = None, batch_weight: float | None = None,
-                   penalised: list[Tensor] | None = None) -> Tensor:
+    def _objective(
+        self,
+        network: nn.Sequential,
+        X: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray | None = None,
+        batch_weight: float | None = None,
+        penalised: list[Tensor] | None = None,
+    ) -> Tensor:
         """The loss of one batch: mean of (weighted) sample losses plus the L2 term, a scalar Tensor.
 
         ``weights`` are relative (mean 1 over the training set); ``batch_weight`` is the batch's
@@ -444,8 +455,9 @@ class GradientDescentEstimator(BaseEstimator):
             loss = loss + F.l2_penalty(penalised) * coefficient
         return loss
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool = False,
-             classes: Any = None) -> "GradientDescentEstimator":
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool = False, classes: Any = None
+    ) -> GradientDescentEstimator:
         """fit (``incremental=False``) and partial_fit (one epoch, ``incremental=True``).
 
         Parameters, data, labels and weights are all checked, and the validation samples held out,
@@ -456,8 +468,15 @@ class GradientDescentEstimator(BaseEstimator):
         owner = type(self).__name__
         fresh = not ((incremental or self.warm_start) and hasattr(self, "network_"))
         with _restored_on_error(self, ("n_features_in_", "feature_names_in_")):  # what validate_data records
-            X, y = validate_data(self, X, y, reset=fresh, dtype=[np.float64, np.float32],
-                                 multi_output=self._is_regressor, y_numeric=self._is_regressor)
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=fresh,
+                dtype=[np.float64, np.float32],
+                multi_output=self._is_regressor,
+                y_numeric=self._is_regressor,
+            )
             dtype = X.dtype if fresh else self._dtype
             X = X.astype(dtype, copy=False)
             weights = sample_weights(sample_weight, X.shape[0], dtype, owner)
@@ -488,17 +507,20 @@ class GradientDescentEstimator(BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         self.n_iter_ = 0  # epochs of this call (t_ and loss_curve_ go on across warm starts)
-        self._train(X, targets, weights, validation, max_epochs=1 if incremental else self.max_iter,
-                    incremental=incremental)
+        self._train(
+            X, targets, weights, validation, max_epochs=1 if incremental else self.max_iter, incremental=incremental
+        )
         if not all(np.all(np.isfinite(p.data)) for p in self.network_.parameters()):
             raise ValueError(self._diverged("the solver produced non-finite parameter weights"))
         self.network_.eval()
         return self
 
     def _diverged(self, what: str) -> str:
-        return (f"{type(self).__name__}: {what}. The input data may contain large values and need to be "
-                f"preprocessed (e.g. with StandardScaler), or learning_rate_init={self.learning_rate_init} is "
-                "too large for it.")
+        return (
+            f"{type(self).__name__}: {what}. The input data may contain large values and need to be "
+            f"preprocessed (e.g. with StandardScaler), or learning_rate_init={self.learning_rate_init} is "
+            "too large for it."
+        )
 
     def _reset_stopping(self, early_stopping: bool) -> None:
         """Start counting epochs without improvement: of the validation score with early stopping
@@ -518,8 +540,12 @@ class GradientDescentEstimator(BaseEstimator):
         """Hold out ``validation_fraction`` of the samples (stratified for classifiers)."""
         arrays = [X, targets, labels] + ([weights] if weights is not None else [])
         try:
-            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=rng,
-                                     stratify=None if self._is_regressor else labels)
+            parts = train_test_split(
+                *arrays,
+                test_size=self.validation_fraction,
+                random_state=rng,
+                stratify=None if self._is_regressor else labels,
+            )
         except ValueError as error:
             raise ValueError(
                 f"{type(self).__name__}: early_stopping could not hold out validation_fraction="
@@ -534,8 +560,15 @@ class GradientDescentEstimator(BaseEstimator):
             w_val = None
         return train[0], train[1], train[2], train[3], (X_val, y_val, w_val)
 
-    def _train(self, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
-               validation: tuple | None, max_epochs: int, incremental: bool) -> None:
+    def _train(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray | None,
+        validation: tuple | None,
+        max_epochs: int,
+        incremental: bool,
+    ) -> None:
         """Run epochs of the solver until the stopping rule fires or ``max_epochs`` have run."""
         owner = type(self).__name__
         n = X.shape[0]
@@ -585,6 +618,7 @@ class GradientDescentEstimator(BaseEstimator):
             warnings.warn(
                 f"{owner}: maximum iterations ({max_epochs}) reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         run = self.loss_curve_[first_epoch:]
         if not incremental and len(run) > 1 and math.isfinite(run[-1]) and run[-1] > run[0]:
@@ -593,12 +627,20 @@ class GradientDescentEstimator(BaseEstimator):
                 f"(epoch {len(run)}): learning_rate_init={self.learning_rate_init} is too large for this data. "
                 "Standardise X (e.g. StandardScaler) or lower learning_rate_init.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         if validation is not None and self._best_state is not None:
             self.network_.load_state_dict(self._best_state)
 
-    def _step(self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
-              batch_weight: float, penalised: list[Tensor] | None) -> float:
+    def _step(
+        self,
+        network: nn.Sequential,
+        X: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray | None,
+        batch_weight: float,
+        penalised: list[Tensor] | None,
+    ) -> float:
         """One step of the optimiser on one batch: forward, loss, backward, update; returns the loss."""
         loss = self._objective(network, X, targets, weights, batch_weight, penalised)
         self._optimizer.zero_grad()
@@ -606,8 +648,16 @@ class GradientDescentEstimator(BaseEstimator):
         self._optimizer.step()
         return float(loss.data)
 
-    def _epoch(self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
-               batch: int, scale: float, penalised: list[Tensor]) -> float:
+    def _epoch(
+        self,
+        network: nn.Sequential,
+        X: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray | None,
+        batch: int,
+        scale: float,
+        penalised: list[Tensor],
+    ) -> float:
         """One pass over the (shuffled) samples in batches; returns the summed loss (loss x batch size)."""
         total, n = 0.0, X.shape[0]
         for start in range(0, n, batch):
@@ -633,8 +683,9 @@ class GradientDescentEstimator(BaseEstimator):
         """Per sample, True where the loss has zero gradient at these scores."""
         raise NotImplementedError
 
-    def _sgd_epoch_on_mistakes(self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray,
-                               weights: np.ndarray | None, scale: float) -> float:
+    def _sgd_epoch_on_mistakes(
+        self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, scale: float
+    ) -> float:
         """One epoch of one-sample SGD that steps only where the gradient is not zero.
 
         Between two updates the weights do not change, so one vectorised forward pass scores the
@@ -656,9 +707,9 @@ class GradientDescentEstimator(BaseEstimator):
                 i = window.stop
                 continue
             j = i + int(hits[0])
-            wb = None if weights is None else weights[j:j + 1]
+            wb = None if weights is None else weights[j : j + 1]
             batch_weight = 1.0 if wb is None else float(wb[0]) * scale
-            total += self._step(network, X[j:j + 1], targets[j:j + 1], wb, batch_weight, None)
+            total += self._step(network, X[j : j + 1], targets[j : j + 1], wb, batch_weight, None)
             i = j + 1
         return total
 
@@ -687,8 +738,7 @@ class GradientDescentEstimator(BaseEstimator):
     def _trigger_stopping(self, progress: _Progress, early_stopping: bool) -> bool:
         """The stopping rule fired: stop, or (adaptive) divide the learning rate and go on."""
         what = "Validation score" if early_stopping else "Training loss"
-        message = (f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                   "consecutive epochs.")
+        message = f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} consecutive epochs."
         if self.learning_rate != "adaptive":
             progress.message(message + " Stopping.")
             return True
@@ -739,7 +789,7 @@ class ClassifierBase(ClassifierMixin, GradientDescentEstimator):
         tags.classifier_tags.multi_label = False
         return tags
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "ClassifierBase":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ClassifierBase:
         """Train the network on (X, y) from a fresh start (with ``warm_start``, from the last fit).
 
         Args:
@@ -752,7 +802,7 @@ class ClassifierBase(ClassifierMixin, GradientDescentEstimator):
         """
         return self._fit(X, y, sample_weight)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> "ClassifierBase":
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> ClassifierBase:
         """One epoch of the solver on (X, y), continuing from the current weights.
 
         Args:
@@ -905,7 +955,7 @@ class RegressorBase(RegressorMixin, GradientDescentEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "RegressorBase":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RegressorBase:
         """Train the network on (X, y) from a fresh start (with ``warm_start``, from the last fit).
 
         Args:
@@ -918,7 +968,7 @@ class RegressorBase(RegressorMixin, GradientDescentEstimator):
         """
         return self._fit(X, y, sample_weight)
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "RegressorBase":
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RegressorBase:
         """One epoch of the solver on (X, y), continuing from the current weights.
 
         Args:

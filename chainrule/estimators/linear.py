@@ -26,14 +26,20 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 from chainrule import nn
 from chainrule.estimators.base import (
-    BOOLEAN, CLASS_WEIGHT, COMMON_CONSTRAINTS, ClassifierBase, LogLossClassifier, Options, RegressorBase,
+    BOOLEAN,
+    CLASS_WEIGHT,
+    COMMON_CONSTRAINTS,
+    ClassifierBase,
+    LogLossClassifier,
+    Options,
+    RegressorBase,
 )
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
-from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 __all__ = ["Perceptron", "LogisticRegression", "LinearSVC", "LinearRegression"]
 
@@ -163,14 +169,32 @@ class Perceptron(_LinearClassifier):
     _target_kind = "signs"
     _has_zero_gradient_rule = True
 
-    def __init__(self, *, solver: str = "sgd", learning_rate_init: float = 1.0, learning_rate: str = "constant",
-                 power_t: float = 0.5, alpha: float = 0.0, fit_intercept: bool = True, max_iter: int = 1000,
-                 tol: float | None = 1e-3, n_iter_no_change: int = 5, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, shuffle: bool = True,
-                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
-                 verbose: int | bool = 0, class_weight: dict | str | None = None, batch_size: int | str = "auto",
-                 momentum: float = 0.9, nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-8):
+    def __init__(
+        self,
+        *,
+        solver: str = "sgd",
+        learning_rate_init: float = 1.0,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 0.0,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float | None = 1e-3,
+        n_iter_no_change: int = 5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        verbose: int | bool = 0,
+        class_weight: dict | str | None = None,
+        batch_size: int | str = "auto",
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
@@ -275,14 +299,32 @@ class LogisticRegression(LogLossClassifier, _LinearClassifier):
         True
     """
 
-    def __init__(self, *, solver: str = "adam", learning_rate_init: float = 0.01, learning_rate: str = "constant",
-                 power_t: float = 0.5, alpha: float = 1e-4, fit_intercept: bool = True, max_iter: int = 1000,
-                 tol: float | None = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, shuffle: bool = True,
-                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
-                 verbose: int | bool = 0, class_weight: dict | str | None = None, batch_size: int | str = "auto",
-                 momentum: float = 0.9, nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-8):
+    def __init__(
+        self,
+        *,
+        solver: str = "adam",
+        learning_rate_init: float = 0.01,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 1e-4,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        verbose: int | bool = 0,
+        class_weight: dict | str | None = None,
+        batch_size: int | str = "auto",
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
@@ -349,14 +391,33 @@ class LinearSVC(_LinearClassifier):
     _has_zero_gradient_rule = True
     _constraints = {**_LinearClassifier._constraints, "loss": (Options("hinge", "squared_hinge"),)}
 
-    def __init__(self, *, loss: str = "squared_hinge", solver: str = "adam", learning_rate_init: float = 0.01,
-                 learning_rate: str = "constant", power_t: float = 0.5, alpha: float = 1e-4,
-                 fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-4,
-                 n_iter_no_change: int = 10, early_stopping: bool = False, validation_fraction: float = 0.1,
-                 shuffle: bool = True, random_state: int | np.random.RandomState | None = None,
-                 warm_start: bool = False, verbose: int | bool = 0, class_weight: dict | str | None = None,
-                 batch_size: int | str = "auto", momentum: float = 0.9, nesterovs_momentum: bool = True,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8):
+    def __init__(
+        self,
+        *,
+        loss: str = "squared_hinge",
+        solver: str = "adam",
+        learning_rate_init: float = 0.01,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 1e-4,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        verbose: int | bool = 0,
+        class_weight: dict | str | None = None,
+        batch_size: int | str = "auto",
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
         self.loss = loss
         self.solver = solver
         self.learning_rate_init = learning_rate_init
@@ -435,13 +496,31 @@ class LinearRegression(_OneLayer, RegressorBase):
 
     _constraints = {**COMMON_CONSTRAINTS, "fit_intercept": (BOOLEAN,)}
 
-    def __init__(self, *, solver: str = "gd", learning_rate_init: float = 0.1, learning_rate: str = "constant",
-                 power_t: float = 0.5, alpha: float = 0.0, fit_intercept: bool = True, max_iter: int = 5000,
-                 tol: float | None = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, shuffle: bool = True,
-                 random_state: int | np.random.RandomState | None = None, warm_start: bool = False,
-                 verbose: int | bool = 0, batch_size: int | str = "auto", momentum: float = 0.9,
-                 nesterovs_momentum: bool = True, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8):
+    def __init__(
+        self,
+        *,
+        solver: str = "gd",
+        learning_rate_init: float = 0.1,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 0.0,
+        fit_intercept: bool = True,
+        max_iter: int = 5000,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        verbose: int | bool = 0,
+        batch_size: int | str = "auto",
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate

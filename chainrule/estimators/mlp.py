@@ -17,18 +17,25 @@ from __future__ import annotations
 import math
 import numbers
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 from chainrule import nn
 from chainrule.estimators.base import (
-    COMMON_CONSTRAINTS, GradientDescentEstimator, LogLossClassifier, Options, RegressorBase, Satisfies, as_list,
+    COMMON_CONSTRAINTS,
+    GradientDescentEstimator,
+    LogLossClassifier,
+    Options,
+    RegressorBase,
+    Satisfies,
+    as_list,
     linear_layers,
 )
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
-from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -53,13 +60,32 @@ class _MLP(GradientDescentEstimator):
         "activation": (Options(*ACTIVATIONS),),
     }
 
-    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu", *,
-                 solver: str = "adam", alpha: float = 1e-4, batch_size: int | str = "auto",
-                 learning_rate: str = "constant", learning_rate_init: float = 1e-3, power_t: float = 0.5,
-                 max_iter: int = 200, shuffle: bool = True, random_state: int | np.random.RandomState | None = None,
-                 tol: float | None = 1e-4, verbose: int | bool = 0, warm_start: bool = False, momentum: float = 0.9,
-                 nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10):
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float | None = 1e-4,
+        verbose: int | bool = 0,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+    ):
         """Store the arguments (scikit-learn's MLP parameters, the same defaults); ``fit`` checks them."""
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -2,11 +2,25 @@
 as safetensors files (``pip install "chainrule[io]"``). See ``chainrule.io.serialization``."""
 
 from chainrule.io.serialization import (
-    FORMAT_VERSION, ModelFileError, load, load_checkpoint, load_metadata, load_state_dict, save,
-    save_checkpoint, save_state_dict,
+    FORMAT_VERSION,
+    ModelFileError,
+    load,
+    load_checkpoint,
+    load_metadata,
+    load_state_dict,
+    save,
+    save_checkpoint,
+    save_state_dict,
 )
 
 __all__ = [
-    "save", "load", "load_metadata", "save_state_dict", "load_state_dict", "save_checkpoint",
-    "load_checkpoint", "ModelFileError", "FORMAT_VERSION",
+    "save",
+    "load",
+    "load_metadata",
+    "save_state_dict",
+    "load_state_dict",
+    "save_checkpoint",
+    "load_checkpoint",
+    "ModelFileError",
+    "FORMAT_VERSION",
 ]

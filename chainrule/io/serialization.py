@@ -41,12 +41,19 @@ import os
 import secrets
 import stat
 from collections import OrderedDict
-from typing import Any, Mapping, Union
+from collections.abc import Mapping
+from typing import Any, Union
 
 import numpy as np
 
 from chainrule.nn.module import (
-    Module, ModuleDict, ModuleList, Sequential, module_class, module_from_spec, module_to_spec,
+    Module,
+    ModuleDict,
+    ModuleList,
+    Sequential,
+    module_class,
+    module_from_spec,
+    module_to_spec,
 )
 from chainrule.random import default_generator
 from chainrule.tensor import Tensor
@@ -184,9 +191,7 @@ def load(path: PathLike) -> Module:
     try:
         model.load_state_dict(state, strict=True)
     except KeyError as err:
-        raise ModelFileError(
-            f"{_name(path)}: its weights do not fit its architecture: {err.args[0]}"
-        ) from None
+        raise ModelFileError(f"{_name(path)}: its weights do not fit its architecture: {err.args[0]}") from None
     _restore_training_modes(model, fields.get("training"))
     parameters = dict(model.named_parameters())
     for name in fields.get("frozen") or []:
@@ -264,7 +269,7 @@ def save_state_dict(
     _write(st, path, tensors, header)
 
 
-def load_state_dict(path: PathLike) -> "OrderedDict[str, np.ndarray]":
+def load_state_dict(path: PathLike) -> OrderedDict[str, np.ndarray]:
     """The weights in a file, by name (in the order they were saved), as NumPy arrays.
 
     Reads files of ``save_state_dict`` and ``save`` (their weights), of ``save_checkpoint``
@@ -338,9 +343,7 @@ def save_checkpoint(
     _write(st, path, tensors, header)
 
 
-def load_checkpoint(
-    path: PathLike, model: Module, optimizer: Any = None, restore_rng: bool = True
-) -> dict[str, Any]:
+def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restore_rng: bool = True) -> dict[str, Any]:
     """Resume from a ``save_checkpoint`` file: copy the weights into ``model``, the state into
     ``optimizer`` (if given) and, with ``restore_rng``, chainrule's random state; training then
     continues exactly as it would have without the interruption.
@@ -626,7 +629,7 @@ def _restore_training_modes(model: Module, modes: Any) -> None:
 _MARKERS = ("__tensor__", "__scalar__", "__tuple__", "__items__")
 
 
-def _encode(value: Any, path: str, tensors: "OrderedDict[str, np.ndarray]") -> Any:
+def _encode(value: Any, path: str, tensors: OrderedDict[str, np.ndarray]) -> Any:
     """``value`` as JSON, each array moved into ``tensors`` (named after where it sits) and
     replaced by ``{"__tensor__": name}``. NumPy scalars become 0-d tensors (their dtype is kept,
     which matters for bit-exact arithmetic), tuples and dicts with non-string keys are marked so
@@ -674,7 +677,7 @@ def _decode(path: PathLike, value: Any, tensors: Mapping[str, np.ndarray]) -> An
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (marker, content), = value.items()
+        ((marker, content),) = value.items()
         if marker in ("__tensor__", "__scalar__"):
             if content not in tensors:
                 raise ModelFileError(f"{_name(path)} is corrupt: its header refers to a missing tensor {content!r}")
@@ -811,7 +814,7 @@ def _field(path: PathLike, fields: Mapping[str, Any], name: str, kind: type) -> 
 
 def _ordered(
     path: PathLike, fields: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
-) -> "OrderedDict[str, np.ndarray]":
+) -> OrderedDict[str, np.ndarray]:
     """The model's tensors (without the checkpoint prefix) in the order they were saved."""
     keys = _field(path, fields, "keys", list)
     prefix = _MODEL_PREFIX if fields["kind"] == _CHECKPOINT else ""

@@ -133,8 +133,15 @@ class LogSoftmax(Softmax):
 
 
 ACTIVATIONS: dict[str, type[Module]] = {
-    "step": Step, "sigmoid": Sigmoid, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
-    "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "softplus": Softplus,
+    "step": Step,
+    "sigmoid": Sigmoid,
+    "logistic": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "softplus": Softplus,
 }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,9 +49,20 @@ class _ConvNd(Module):
     _d = 0
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int], padding: Any, dilation: int | Sequence[int], groups: int,
-                 bias: bool, padding_mode: str, dtype: Any, output_padding: int | Sequence[int] = 0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int],
+        padding: Any,
+        dilation: int | Sequence[int],
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        dtype: Any,
+        output_padding: int | Sequence[int] = 0,
+    ):
         super().__init__()
         name, d = type(self).__name__, self._d
         self.in_channels = _positive(name, "in_channels", in_channels)
@@ -104,11 +116,16 @@ class _ConvNd(Module):
 
     def get_config(self) -> dict[str, Any]:
         config = {
-            "in_channels": self.in_channels, "out_channels": self.out_channels,
-            "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
             "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
-            "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias is not None,
-            "padding_mode": self.padding_mode, "dtype": str(self.weight.dtype),
+            "dilation": list(self.dilation),
+            "groups": self.groups,
+            "bias": self.bias is not None,
+            "padding_mode": self.padding_mode,
+            "dtype": str(self.weight.dtype),
         }
         if self._transposed:
             config["output_padding"] = list(self.output_padding)
@@ -117,8 +134,7 @@ class _ConvNd(Module):
     def extra_repr(self) -> str:
         # PyTorch's form: the arguments that differ from their defaults
         d = self._d
-        parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}",
-                 f"stride={self.stride}"]
+        parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}", f"stride={self.stride}"]
         if self.padding != (0,) * d:
             parts.append(f"padding={self.padding}")
         if self.dilation != (1,) * d:
@@ -165,15 +181,25 @@ class Conv1d(_ConvNd):
 
     _d = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: Any = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype: Any = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv1d(self._check(x), self.weight, self.bias, self.stride, self.padding,
-                          self.dilation, self.groups)
+        return ops.conv1d(self._check(x), self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -194,15 +220,25 @@ class Conv2d(_ConvNd):
 
     _d = 2
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: Any = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype: Any = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv2d(self._check(x), self.weight, self.bias, self.stride, self.padding,
-                          self.dilation, self.groups)
+        return ops.conv2d(self._check(x), self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ConvTranspose1d(_ConvNd):
@@ -223,16 +259,45 @@ class ConvTranspose1d(_ConvNd):
     _d = 1
     _transposed = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
-                 output_padding: int | Sequence[int] = 0, groups: int = 1, bias: bool = True,
-                 dilation: int | Sequence[int] = 1, padding_mode: str = "zeros", dtype: Any = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, dtype, output_padding)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | Sequence[int] = 1,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            output_padding,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv_transpose1d(self._check(x), self.weight, self.bias, self.stride, self.padding,
-                                    self.output_padding, self.groups, self.dilation)
+        return ops.conv_transpose1d(
+            self._check(x),
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
 
 
 class ConvTranspose2d(_ConvNd):
@@ -247,13 +312,42 @@ class ConvTranspose2d(_ConvNd):
     _d = 2
     _transposed = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
-                 output_padding: int | Sequence[int] = 0, groups: int = 1, bias: bool = True,
-                 dilation: int | Sequence[int] = 1, padding_mode: str = "zeros", dtype: Any = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, dtype, output_padding)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | Sequence[int] = 1,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            output_padding,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv_transpose2d(self._check(x), self.weight, self.bias, self.stride, self.padding,
-                                    self.output_padding, self.groups, self.dilation)
+        return ops.conv_transpose2d(
+            self._check(x),
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )

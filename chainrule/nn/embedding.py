@@ -42,16 +42,17 @@ class Embedding(Module):
         Embedding(10, 3, padding_idx=0)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype: Any = None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None):
         super().__init__()
         for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Embedding: {name} must be a positive integer, got {value!r}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
-            if not isinstance(padding_idx, numbers.Integral) or isinstance(padding_idx, bool) or not (
-                -self.num_embeddings <= padding_idx < self.num_embeddings
+            if (
+                not isinstance(padding_idx, numbers.Integral)
+                or isinstance(padding_idx, bool)
+                or not (-self.num_embeddings <= padding_idx < self.num_embeddings)
             ):
                 raise ValueError(
                     f"Embedding: padding_idx must be an id in [-{self.num_embeddings}, {self.num_embeddings}), "
@@ -102,8 +103,12 @@ class Embedding(Module):
         return out
 
     def get_config(self) -> dict[str, Any]:
-        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
-                "padding_idx": self.padding_idx, "dtype": str(self.weight.dtype)}
+        return {
+            "num_embeddings": self.num_embeddings,
+            "embedding_dim": self.embedding_dim,
+            "padding_idx": self.padding_idx,
+            "dtype": str(self.weight.dtype),
+        }
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"

@@ -11,17 +11,37 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from chainrule import ops
 from chainrule.ops import (  # noqa: F401  (the activations, re-exported)
-    elu, gelu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, softplus, step, tanh,
+    elu,
+    gelu,
+    leaky_relu,
+    linear,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    step,
+    tanh,
 )
 from chainrule.ops.conv import (  # noqa: F401  (convolution, pooling and resizing, re-exported)
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d,
-    conv_transpose1d, conv_transpose2d, interpolate, max_pool1d, max_pool2d,
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
 )
 from chainrule.ops.loss import cross_entropy_indices
 from chainrule.random import resolve_generator
@@ -160,7 +180,9 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, check_reduction(reduction, "binary_cross_entropy_with_logits"))
 
 
-def hinge_loss(input: Tensor, target: Any, reduction: str = "mean", squared: bool = False, margin: float = 1.0) -> Tensor:
+def hinge_loss(
+    input: Tensor, target: Any, reduction: str = "mean", squared: bool = False, margin: float = 1.0
+) -> Tensor:
     """The linear SVM's loss max(0, margin - y s), labels in {-1, +1} or {0, 1} (0 becomes -1)."""
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     values = np.unique(t)

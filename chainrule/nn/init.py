@@ -43,7 +43,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     try:
         return _GAINS[nonlinearity]
     except KeyError:
-        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: {sorted(_GAINS) + ['leaky_relu']}") from None
+        raise ValueError(
+            f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: {sorted(_GAINS) + ['leaky_relu']}"
+        ) from None
 
 
 def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:

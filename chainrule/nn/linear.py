@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from chainrule import ops
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
-
-import numpy as np
 
 
 class Linear(Module):
@@ -66,8 +66,12 @@ class Linear(Module):
         return ops.linear(x, self.weight, self.bias)
 
     def get_config(self) -> dict[str, Any]:
-        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None,
-                "dtype": str(self.weight.dtype)}
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "dtype": str(self.weight.dtype),
+        }
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

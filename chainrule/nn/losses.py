@@ -91,7 +91,11 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.pos_weight, self.reduction)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "weight": _weight_list(self.weight), "pos_weight": _weight_list(self.pos_weight)}
+        return {
+            **super().get_config(),
+            "weight": _weight_list(self.weight),
+            "pos_weight": _weight_list(self.pos_weight),
+        }
 
 
 class CrossEntropyLoss(_Loss):

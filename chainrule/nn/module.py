@@ -11,16 +11,17 @@ can be saved as JSON plus weights and rebuilt without pickling code (see ``chain
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from chainrule.tensor import Tensor
 
-_MODULE_CLASSES: dict[str, type["Module"]] = {}
+_MODULE_CLASSES: dict[str, type[Module]] = {}
 
 
-def module_class(name: str) -> type["Module"]:
+def module_class(name: str) -> type[Module]:
     """The Module subclass registered under ``name`` (every subclass registers itself)."""
     try:
         return _MODULE_CLASSES[name]
@@ -30,12 +31,12 @@ def module_class(name: str) -> type["Module"]:
         ) from None
 
 
-def module_to_spec(module: "Module") -> dict[str, Any]:
+def module_to_spec(module: Module) -> dict[str, Any]:
     """A JSON-friendly description of a module: its class name and constructor arguments."""
     return {"class": type(module).__name__, "config": module.get_config()}
 
 
-def module_from_spec(spec: Mapping[str, Any]) -> "Module":
+def module_from_spec(spec: Mapping[str, Any]) -> Module:
     """Rebuild a module (with fresh parameters) from ``module_to_spec``'s description."""
     if not isinstance(spec, Mapping) or "class" not in spec:
         raise ValueError(f"module spec must be a mapping with a 'class' key, got {spec!r}")
@@ -156,14 +157,14 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def add_module(self, name: str, module: "Module") -> None:
+    def add_module(self, name: str, module: Module) -> None:
         """Add a sub-module under ``name``."""
         if not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         setattr(self, name, module)
 
     # ---------------------------------------------------------------- traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every module inside it, with dotted names (each once)."""
         seen: set[int] = set()
         stack = [(prefix, self)]
@@ -176,14 +177,14 @@ class Module:
             children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         yield from ((n, m) for n, m in self._modules.items() if m is not None)
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -212,20 +213,20 @@ class Module:
         for _, b in self.named_buffers():
             yield b
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every module inside, then on this one; returns self."""
         for m in reversed(list(self.modules())):
             fn(m)
         return self
 
     # ---------------------------------------------------------------- modes and gradients
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Put this module and all inside it in training mode (dropout on, batch statistics)."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: dropout off, running statistics used."""
         return self.train(False)
 
@@ -234,13 +235,13 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze every parameter."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> "Module":
+    def to(self, dtype: Any) -> Module:
         """Convert parameters and floating buffers to ``dtype`` in place; returns self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -258,7 +259,7 @@ class Module:
         return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ---------------------------------------------------------------- state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """A snapshot (copies) of parameters and persistent buffers by dotted name."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, p in self.named_parameters():
@@ -319,7 +320,7 @@ class Module:
         return {}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Module":
+    def from_config(cls, config: Mapping[str, Any]) -> Module:
         return cls(**config)
 
     # ---------------------------------------------------------------- calling
@@ -334,7 +335,7 @@ class Module:
                 hook(self, args, out)
         return out
 
-    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], None]) -> "HookHandle":
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], None]) -> HookHandle:
         """Call ``hook(module, inputs, output)`` after every forward; ``.remove()`` the handle to stop."""
         handle = HookHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
@@ -402,7 +403,7 @@ class Sequential(Module):
         return {"layers": [{"name": n, **module_to_spec(m)} for n, m in self._modules.items()]}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Sequential":
+    def from_config(cls, config: Mapping[str, Any]) -> Sequential:
         return cls(OrderedDict((spec["name"], module_from_spec(spec)) for spec in config["layers"]))
 
     def __getitem__(self, index: int | slice) -> Module:
@@ -417,7 +418,7 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self._modules)), module)
         return self
 
@@ -437,7 +438,7 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self._modules)), module)
         return self
 
@@ -445,15 +446,15 @@ class ModuleList(Module):
         return {"modules": [module_to_spec(m) for m in self._modules.values()]}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "ModuleList":
+    def from_config(cls, config: Mapping[str, Any]) -> ModuleList:
         return cls(module_from_spec(spec) for spec in config["modules"])
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         for m in modules:
             self.append(m)
         return self
 
-    def __getitem__(self, index: int | slice) -> "Module | ModuleList":
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
         modules = list(self._modules.values())
         if isinstance(index, slice):
             return ModuleList(modules[index])
@@ -478,7 +479,7 @@ class ModuleDict(Module):
         return {"modules": {n: module_to_spec(m) for n, m in self._modules.items()}}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "ModuleDict":
+    def from_config(cls, config: Mapping[str, Any]) -> ModuleDict:
         return cls({n: module_from_spec(spec) for n, spec in config["modules"].items()})
 
     def __getitem__(self, key: str) -> Module:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,14 @@ class _BatchNorm(Module):
 
     _ndims: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 track_running_stats: bool = True):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive integer, got {num_features!r}")
@@ -54,14 +61,17 @@ class _BatchNorm(Module):
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{name}(num_features={self.num_features}) got input of shape {x.shape}: expected "
-                f"{' or '.join(str(n) + '-D' for n in self._ndims)} input with {self.num_features} channels in dimension 1"
+                f"{' or '.join(str(n) + '-D' for n in self._ndims)} input with {self.num_features} channels "
+                "in dimension 1"
             )
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training or not self.track_running_stats:
             count = x.size // self.num_features
             if self.training and count <= 1:
-                raise ValueError(f"{name}: needs more than one value per channel in training mode, got input of shape {x.shape}")
+                raise ValueError(
+                    f"{name}: needs more than one value per channel in training mode, got input of shape {x.shape}"
+                )
             mean = ops.mean(x, axes, keepdims=True)
             centered = x - mean
             var = ops.mean(centered * centered, axes, keepdims=True)
@@ -84,12 +94,19 @@ class _BatchNorm(Module):
         return normalized
 
     def get_config(self) -> dict[str, Any]:
-        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
-                "affine": self.affine, "track_running_stats": self.track_running_stats}
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.affine,
+            "track_running_stats": self.track_running_stats,
+        }
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -138,7 +155,7 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         k = len(self.normalized_shape)
-        if x.shape[x.ndim - k:] != self.normalized_shape:
+        if x.shape[x.ndim - k :] != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm(normalized_shape={self.normalized_shape}) got input of shape {x.shape}: "
                 f"its last {k} dimension(s) must be {self.normalized_shape}"
@@ -152,8 +169,11 @@ class LayerNorm(Module):
         return out
 
     def get_config(self) -> dict[str, Any]:
-        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
-                "elementwise_affine": self.elementwise_affine}
+        return {
+            "normalized_shape": list(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+        }
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

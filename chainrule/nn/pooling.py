@@ -5,7 +5,8 @@ They have no parameters; each calls one op of ``chainrule.ops.conv``. Arguments 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from chainrule import ops
 from chainrule.nn.conv import check_spatial_input
@@ -48,13 +49,23 @@ class _Pool(Module):
         return x
 
     def get_config(self) -> dict[str, Any]:
-        return {"kernel_size": _as_config(self.kernel_size), "stride": _as_config(self.stride),
-                "padding": _as_config(self.padding), "ceil_mode": self.ceil_mode}
+        return {
+            "kernel_size": _as_config(self.kernel_size),
+            "stride": _as_config(self.stride),
+            "padding": _as_config(self.padding),
+            "ceil_mode": self.ceil_mode,
+        }
 
 
 class _MaxPool(_Pool):
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-                 dilation: IntOrTuple = 1, ceil_mode: bool = False):
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        dilation: IntOrTuple = 1,
+        ceil_mode: bool = False,
+    ):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         int_tuple(dilation, self._d, "dilation", type(self).__name__)
         self.dilation = _from_config(dilation)
@@ -63,8 +74,10 @@ class _MaxPool(_Pool):
         return {**super().get_config(), "dilation": _as_config(self.dilation)}
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool1d(_MaxPool):
@@ -90,8 +103,9 @@ class MaxPool1d(_MaxPool):
     _d = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.max_pool1d(self._check(x), self.kernel_size, self.stride, self.padding, self.dilation,
-                              self.ceil_mode)
+        return ops.max_pool1d(
+            self._check(x), self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
 
 
 class MaxPool2d(_MaxPool):
@@ -110,13 +124,20 @@ class MaxPool2d(_MaxPool):
     _d = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.max_pool2d(self._check(x), self.kernel_size, self.stride, self.padding, self.dilation,
-                              self.ceil_mode)
+        return ops.max_pool2d(
+            self._check(x), self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
 
 
 class _AvgPool(_Pool):
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True):
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = bool(count_include_pad)
 
@@ -143,8 +164,9 @@ class AvgPool1d(_AvgPool):
     _d = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.avg_pool1d(self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                              self.count_include_pad)
+        return ops.avg_pool1d(
+            self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
+        )
 
 
 class AvgPool2d(_AvgPool):
@@ -159,8 +181,9 @@ class AvgPool2d(_AvgPool):
     _d = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.avg_pool2d(self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                              self.count_include_pad)
+        return ops.avg_pool2d(
+            self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
+        )
 
 
 class _AdaptiveAvgPool(Module):

@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.nn import functional as F
-from chainrule.nn import init
+from chainrule.nn import functional as F, init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.recurrent import GATES
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
@@ -56,9 +55,17 @@ class RNNBase(Module):
 
     _mode = ""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = None,
+    ):
         super().__init__()
         name = type(self).__name__
         self.input_size = _positive(name, "input_size", input_size)
@@ -69,7 +76,8 @@ class RNNBase(Module):
         if dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 f"{name}: dropout={dropout} acts between layers only, so with num_layers=1 it does nothing",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = float(dropout)
@@ -101,8 +109,12 @@ class RNNBase(Module):
 
     def _layer_weights(self, layer: int) -> list[tuple[Tensor | None, ...]]:
         return [
-            (getattr(self, "weight_ih" + s), getattr(self, "weight_hh" + s),
-             getattr(self, "bias_ih" + s) if self.bias else None, getattr(self, "bias_hh" + s) if self.bias else None)
+            (
+                getattr(self, "weight_ih" + s),
+                getattr(self, "weight_hh" + s),
+                getattr(self, "bias_ih" + s) if self.bias else None,
+                getattr(self, "bias_hh" + s) if self.bias else None,
+            )
             for s in self._suffixes(layer)
         ]
 
@@ -129,9 +141,7 @@ class RNNBase(Module):
         expected = (stacked, self.hidden_size) if batch is None else (stacked, batch, self.hidden_size)
         if state.shape != expected:
             layout = "(num_layers * num_directions, " + ("" if batch is None else "batch, ") + "hidden_size)"
-            raise ValueError(
-                f"{self._owner()} got {name} of shape {state.shape}: expected {expected} = {layout}"
-            )
+            raise ValueError(f"{self._owner()} got {name} of shape {state.shape}: expected {expected} = {layout}")
         return state
 
     def _run(self, x: Any, h0: Any, c0: Any) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -159,8 +169,9 @@ class RNNBase(Module):
             rows = slice(layer * directions, (layer + 1) * directions)
             h = Tensor._make(zeros) if h0 is None else h0[rows]
             c = (Tensor._make(zeros) if c0 is None else c0[rows]) if lstm else None
-            x, h, c = ops.recurrent_layer(self._mode, x, h, self._layer_weights(layer), c,
-                                          batch_first=self.batch_first, fused=self.fused)
+            x, h, c = ops.recurrent_layer(
+                self._mode, x, h, self._layer_weights(layer), c, batch_first=self.batch_first, fused=self.fused
+            )
             h_n.append(h)
             c_n.append(c)
         h_last = h_n[0] if len(h_n) == 1 else ops.concatenate(h_n, axis=0)
@@ -171,9 +182,16 @@ class RNNBase(Module):
         return x, h_last, c_last
 
     def get_config(self) -> dict[str, Any]:
-        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout,
-                "bidirectional": self.bidirectional, "dtype": str(self.weight_ih_l0.dtype)}
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bias": self.bias,
+            "batch_first": self.batch_first,
+            "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
+            "dtype": str(self.weight_ih_l0.dtype),
+        }
 
     def extra_repr(self) -> str:  # PyTorch's format: only what differs from the defaults
         text = f"{self.input_size}, {self.hidden_size}"
@@ -221,9 +239,18 @@ class RNN(RNNBase):
 
     _mode = "rnn_tanh"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
@@ -347,13 +374,19 @@ class RNNCellBase(Module):
             return x, Tensor._make(np.zeros(expected, dtype=np.result_type(x.dtype, self.weight_hh.dtype)))
         state = _as_tensor(state, self.weight_ih)
         if state.shape != expected:
-            raise ValueError(f"{self._owner()} got {name} of shape {state.shape}: expected {expected} "
-                             f"for an input of shape {x.shape}")
+            raise ValueError(
+                f"{self._owner()} got {name} of shape {state.shape}: expected {expected} "
+                f"for an input of shape {x.shape}"
+            )
         return x, state
 
     def get_config(self) -> dict[str, Any]:
-        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias,
-                "dtype": str(self.weight_ih.dtype)}
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "bias": self.bias,
+            "dtype": str(self.weight_ih.dtype),
+        }
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -381,8 +414,9 @@ class RNNCell(RNNCellBase):
         (2, 5)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 dtype: Any = None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", dtype: Any = None
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, dtype)

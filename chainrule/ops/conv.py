@@ -45,7 +45,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -71,8 +72,10 @@ def int_tuple(value: Any, d: int, name: str, op: str, minimum: int = 1) -> tuple
     """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         values = (int(value),) * d
-    elif isinstance(value, (tuple, list)) and len(value) == d and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == d
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
     ):
         values = tuple(int(v) for v in value)
     else:
@@ -127,13 +130,38 @@ class Windows:
     A convolution also has ``out_channels`` and ``groups`` (channels per group ``cg``, ``og``).
     """
 
-    __slots__ = ("n", "c", "spatial", "kernel", "stride", "dilation", "pads", "out", "padded",
-                 "any_pad", "kp", "m", "out_channels", "groups", "cg", "og")
+    __slots__ = (
+        "n",
+        "c",
+        "spatial",
+        "kernel",
+        "stride",
+        "dilation",
+        "pads",
+        "out",
+        "padded",
+        "any_pad",
+        "kp",
+        "m",
+        "out_channels",
+        "groups",
+        "cg",
+        "og",
+    )
 
-    def __init__(self, x_shape: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
-                 dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...], op: str,
-                 ceil_mode: bool = False, out_channels: int | None = None, groups: int = 1,
-                 out: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        x_shape: tuple[int, ...],
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        dilation: tuple[int, ...],
+        pads: tuple[tuple[int, int], ...],
+        op: str,
+        ceil_mode: bool = False,
+        out_channels: int | None = None,
+        groups: int = 1,
+        out: tuple[int, ...] | None = None,
+    ):
         self.n, self.c, self.spatial = x_shape[0], x_shape[1], tuple(x_shape[2:])
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         outs, full_pads = [], []
@@ -164,8 +192,10 @@ class Windows:
     def offsets(self) -> list[tuple[slice, ...]]:
         """For each kernel offset, the spatial slices of the padded buffer that it reads."""
         return [
-            tuple(slice(k * di, k * di + s * (o - 1) + 1, s)
-                  for k, di, s, o in zip(ks, self.dilation, self.stride, self.out))
+            tuple(
+                slice(k * di, k * di + s * (o - 1) + 1, s)
+                for k, di, s, o in zip(ks, self.dilation, self.stride, self.out)
+            )
             for ks in np.ndindex(*self.kernel)
         ]
 
@@ -189,7 +219,7 @@ def _unbatched(y: Tensor, squeeze: bool) -> Tensor:
 # ------------------------------------------------------------------ im2col, col2im and layouts (NumPy)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _move_perm(ndim: int, source: int, destination: int) -> tuple[int, ...]:
     order = list(range(ndim))
     order.insert(destination % ndim, order.pop(source % ndim))
@@ -217,6 +247,7 @@ def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
     Ufuncs over operands in different layouts walk one of them across memory (several times
     slower for a channels-last gradient against a channels-first one).
     """
+
     def outer_first(x: np.ndarray) -> list[int]:
         return sorted((i for i in range(x.ndim) if x.shape[i] > 1), key=lambda i: -x.strides[i])
 
@@ -345,8 +376,15 @@ class Conv(Function):
     weight gradient is one GEMM with no second im2col; they go with the graph after backward.
     """
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
-                geometry: Windows, cols: np.ndarray | None = None) -> np.ndarray:
+    def forward(
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None = None,
+        *,
+        geometry: Windows,
+        cols: np.ndarray | None = None,
+    ) -> np.ndarray:
         self.geometry = geometry
         self.cols = _im2col(x, geometry) if cols is None else cols
         return _conv(self.cols, w, b, geometry)
@@ -382,8 +420,9 @@ class ConvInputGrad(Function):
 class ConvWeightGrad(Function):
     """gw = conv_weight_grad(x, gy): one GEMM of gy with the cols of x."""
 
-    def forward(self, x: np.ndarray, gy: np.ndarray, *, geometry: Windows,
-                cols: np.ndarray | None = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, gy: np.ndarray, *, geometry: Windows, cols: np.ndarray | None = None
+    ) -> np.ndarray:
         self.geometry = geometry
         self.cols = _im2col(x, geometry) if cols is None else cols
         return _weight_grad(_rows(gy, geometry), self.cols, geometry)
@@ -494,8 +533,17 @@ class AvgPoolAdjoint(Function):
 # ------------------------------------------------------------------ convolution API
 
 
-def _conv_nd(d: int, op: str, input: Any, weight: Any, bias: Any, stride: IntOrTuple, padding: Any,
-             dilation: IntOrTuple, groups: int) -> Tensor:
+def _conv_nd(
+    d: int,
+    op: str,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: IntOrTuple,
+    padding: Any,
+    dilation: IntOrTuple,
+    groups: int,
+) -> Tensor:
     x, squeeze = _batched(lift(input), d, op)
     w = lift(weight)
     if w.ndim != d + 2:
@@ -525,8 +573,15 @@ def _conv_nd(d: int, op: str, input: Any, weight: Any, bias: Any, stride: IntOrT
     return _unbatched(y, squeeze)
 
 
-def conv1d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1, padding: Any = 0,
-           dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
+def conv1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: Any = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> Tensor:
     """1-D convolution (cross-correlation, as in every deep-learning library) of (N, C, L) input.
 
     Args:
@@ -552,8 +607,15 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1, pa
     return _conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1, padding: Any = 0,
-           dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
+def conv2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: Any = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution of (N, C, H, W) images; arguments as ``conv1d``, each an int or an (h, w) pair.
 
     Shape:
@@ -569,9 +631,18 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1, pa
     return _conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose_nd(d: int, op: str, input: Any, weight: Any, bias: Any, stride: IntOrTuple,
-                       padding: IntOrTuple, output_padding: IntOrTuple, groups: int,
-                       dilation: IntOrTuple) -> Tensor:
+def _conv_transpose_nd(
+    d: int,
+    op: str,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
+) -> Tensor:
     x, squeeze = _batched(lift(input), d, op)
     w = lift(weight)
     if w.ndim != d + 2:
@@ -593,15 +664,25 @@ def _conv_transpose_nd(d: int, op: str, input: Any, weight: Any, bias: Any, stri
     extra = int_tuple(output_padding, d, "output_padding", op, minimum=0)
     if any(e >= s and e >= di for e, s, di in zip(extra, stride, dilation)):
         raise ValueError(f"{op}: output_padding {extra} must be smaller than stride {stride} or dilation {dilation}")
-    size = tuple((n - 1) * s - 2 * p + di * (k - 1) + e + 1
-                 for n, s, p, di, k, e in zip(x.shape[2:], stride, pad, dilation, kernel, extra))
+    size = tuple(
+        (n - 1) * s - 2 * p + di * (k - 1) + e + 1
+        for n, s, p, di, k, e in zip(x.shape[2:], stride, pad, dilation, kernel, extra)
+    )
     if any(n <= 0 for n in size):
         raise ValueError(f"{op}: input of shape {x.shape} gives a non-positive output size {size}")
     out_channels = w.shape[1] * groups
     # the convolution whose input gradient this is: from (N, out_channels, *size) to x's shape
-    geometry = Windows((x.shape[0], out_channels, *size), kernel, stride, dilation,
-                       tuple((p, p) for p in pad), op, out_channels=x.shape[1], groups=groups,
-                       out=tuple(x.shape[2:]))
+    geometry = Windows(
+        (x.shape[0], out_channels, *size),
+        kernel,
+        stride,
+        dilation,
+        tuple((p, p) for p in pad),
+        op,
+        out_channels=x.shape[1],
+        groups=groups,
+        out=tuple(x.shape[2:]),
+    )
     y = ConvInputGrad.apply(x, w, geometry=geometry)
     if bias is not None:
         bias = lift(bias)
@@ -611,9 +692,16 @@ def _conv_transpose_nd(d: int, op: str, input: Any, weight: Any, bias: Any, stri
     return _unbatched(y, squeeze)
 
 
-def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1,
-                     padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1,
-                     dilation: IntOrTuple = 1) -> Tensor:
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> Tensor:
     """Transposed 1-D convolution (the gradient of ``conv1d`` with respect to its input).
 
     ``weight`` is (C_in, C_out / groups, k), as in PyTorch. Output length:
@@ -624,13 +712,21 @@ def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: IntOrTup
         >>> cr.conv_transpose1d(cr.ones(1, 1, 3), cr.ones(1, 1, 2), stride=2)
         tensor([[[1., 1., 1., 1., 1., 1.]]])
     """
-    return _conv_transpose_nd(1, "conv_transpose1d", input, weight, bias, stride, padding,
-                              output_padding, groups, dilation)
+    return _conv_transpose_nd(
+        1, "conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
-def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: IntOrTuple = 1,
-                     padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1,
-                     dilation: IntOrTuple = 1) -> Tensor:
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> Tensor:
     """Transposed 2-D convolution; arguments as ``conv_transpose1d``, each an int or an (h, w) pair.
 
     Example:
@@ -638,15 +734,24 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: IntOrTup
         >>> cr.conv_transpose2d(cr.ones(1, 2, 3, 3), cr.ones(2, 4, 2, 2), stride=2).shape
         (1, 4, 6, 6)
     """
-    return _conv_transpose_nd(2, "conv_transpose2d", input, weight, bias, stride, padding,
-                              output_padding, groups, dilation)
+    return _conv_transpose_nd(
+        2, "conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 # ------------------------------------------------------------------ pooling API
 
 
-def _pool_windows(d: int, op: str, x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None,
-                  padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool) -> Windows:
+def _pool_windows(
+    d: int,
+    op: str,
+    x: Tensor,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    dilation: IntOrTuple,
+    ceil_mode: bool,
+) -> Windows:
     kernel = int_tuple(kernel_size, d, "kernel_size", op)
     stride = kernel if stride is None else int_tuple(stride, d, "stride", op)
     dilation = int_tuple(dilation, d, "dilation", op)
@@ -657,15 +762,29 @@ def _pool_windows(d: int, op: str, x: Tensor, kernel_size: IntOrTuple, stride: I
     return Windows(x.shape, kernel, stride, dilation, tuple((p, p) for p in pad), op, ceil_mode=bool(ceil_mode))
 
 
-def _max_pool_nd(d: int, op: str, input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None,
-                 padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool) -> Tensor:
+def _max_pool_nd(
+    d: int,
+    op: str,
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    dilation: IntOrTuple,
+    ceil_mode: bool,
+) -> Tensor:
     x, squeeze = _batched(lift(input), d, op)
     geometry = _pool_windows(d, op, x, kernel_size, stride, padding, dilation, ceil_mode)
     return _unbatched(MaxPool.apply(x, geometry=geometry), squeeze)
 
 
-def max_pool1d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False) -> Tensor:
+def max_pool1d(
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
     """The maximum over windows of length ``kernel_size`` of (N, C, L) input.
 
     Args:
@@ -685,8 +804,14 @@ def max_pool1d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = 
     return _max_pool_nd(1, "max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def max_pool2d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False) -> Tensor:
+def max_pool2d(
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
     """The maximum over (kh, kw) windows of (N, C, H, W) input; arguments as ``max_pool1d``.
 
     Example:
@@ -716,8 +841,16 @@ def _avg_divisor(g: Windows, count_include_pad: bool, dtype: np.dtype) -> float 
     return divisor.astype(dtype)
 
 
-def _avg_pool_nd(d: int, op: str, input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None,
-                 padding: IntOrTuple, ceil_mode: bool, count_include_pad: bool) -> Tensor:
+def _avg_pool_nd(
+    d: int,
+    op: str,
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    ceil_mode: bool,
+    count_include_pad: bool,
+) -> Tensor:
     x, squeeze = _batched(lift(input), d, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point input, got dtype {x.dtype}")
@@ -726,8 +859,14 @@ def _avg_pool_nd(d: int, op: str, input: Any, kernel_size: IntOrTuple, stride: I
     return _unbatched(AvgPool.apply(x, geometry=geometry, divisor=divisor), squeeze)
 
 
-def avg_pool1d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+def avg_pool1d(
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
     """The mean over windows of length ``kernel_size`` of (N, C, L) input.
 
     Args:
@@ -742,8 +881,14 @@ def avg_pool1d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = 
     return _avg_pool_nd(1, "avg_pool1d", input, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-def avg_pool2d(input: Any, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+def avg_pool2d(
+    input: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
     """The mean over (kh, kw) windows of (N, C, H, W) input; arguments as ``avg_pool1d``.
 
     Example:

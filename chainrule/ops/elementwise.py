@@ -24,12 +24,7 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     if isinstance(x, float) and like is not None and like.data.dtype.kind in "iub":
         return Tensor._make(np.asarray(x, dtype=DEFAULT_DTYPE))
-    if (
-        like is not None
-        and isinstance(x, numbers.Real)
-        and not isinstance(x, bool)
-        and like.data.dtype.kind == "f"
-    ):
+    if like is not None and isinstance(x, numbers.Real) and not isinstance(x, bool) and like.data.dtype.kind == "f":
         return Tensor._make(np.asarray(x, dtype=like.data.dtype))
     return Tensor(x)
 

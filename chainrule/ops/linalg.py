@@ -23,7 +23,9 @@ class MatMul(Function):
         try:
             return np.matmul(a, b)
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast") from None
+            raise ValueError(
+                f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast"
+            ) from None
 
     def backward(self, ns, grad, a, b):
         need_a, need_b = self.needs(0), self.needs(1)

@@ -76,8 +76,11 @@ class CrossEntropy(Function):
         rows = np.arange(n)
         if eps:  # the dense target q w, a constant: eps/C w everywhere, plus (1 - eps) w_t at the target
             w = np.ones(c, dtype=probs.dtype) if weight is None else weight.astype(probs.dtype)
-            qw = ns.add_at(ns.broadcast_to(ns.const((eps / c) * w), (n, c)), (rows, target),
-                           ns.index(ns.const((1.0 - eps) * w), target))
+            qw = ns.add_at(
+                ns.broadcast_to(ns.const((eps / c) * w), (n, c)),
+                (rows, target),
+                ns.index(ns.const((1.0 - eps) * w), target),
+            )
             return (probs * ns.sum(qw, (1,), keepdims=True) - qw) * scale, None
         # q w is w_t at the target and 0 elsewhere: scale the softmax, subtract at the targets
         if target_weight is not None:
@@ -94,6 +97,4 @@ def cross_entropy_indices(
     reduction: str = "mean",
 ) -> Tensor:
     """Softmax cross-entropy of (N, C) logits against N integer class indices, in one node."""
-    return CrossEntropy.apply(
-        logits, target, weight=weight, label_smoothing=label_smoothing, reduction=reduction
-    )
+    return CrossEntropy.apply(logits, target, weight=weight, label_smoothing=label_smoothing, reduction=reduction)

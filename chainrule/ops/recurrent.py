@@ -100,15 +100,26 @@ def _check_cell(op: str, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, gates
             f"input_size) and ({gates} * hidden, hidden)"
         )
     if x.ndim == 0 or x.shape[-1] != w_ih.shape[1]:
-        raise ValueError(f"{op}: input of shape {x.shape} does not match w_ih of shape {w_ih.shape} "
-                         f"(the last dimension must be {w_ih.shape[1]})")
+        raise ValueError(
+            f"{op}: input of shape {x.shape} does not match w_ih of shape {w_ih.shape} "
+            f"(the last dimension must be {w_ih.shape[1]})"
+        )
     if h.shape != x.shape[:-1] + (hidden,):
-        raise ValueError(f"{op}: hidden state of shape {h.shape} does not match input of shape {x.shape}: "
-                         f"expected {x.shape[:-1] + (hidden,)}")
+        raise ValueError(
+            f"{op}: hidden state of shape {h.shape} does not match input of shape {x.shape}: "
+            f"expected {x.shape[:-1] + (hidden,)}"
+        )
 
 
-def rnn_cell(x: Any, h: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-             b_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
+def rnn_cell(
+    x: Any,
+    h: Any,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
     """One Elman RNN step: ``tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or ``relu``).
 
     ``x`` is (batch, input_size) or (input_size,), ``h`` (batch, H) or (H,); weights as PyTorch's.
@@ -125,8 +136,9 @@ def rnn_cell(x: Any, h: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = N
     return _rnn_step(linear(x, w_ih, b_ih), h, w_hh, b_hh, nonlinearity)
 
 
-def lstm_cell(x: Any, hx: tuple[Any, Any], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def lstm_cell(
+    x: Any, hx: tuple[Any, Any], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None, b_hh: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """One LSTM step: ``(h, c) -> (h', c')`` with PyTorch's gate order i, f, g, o.
 
     Example:
@@ -143,8 +155,9 @@ def lstm_cell(x: Any, hx: tuple[Any, Any], w_ih: Tensor, w_hh: Tensor, b_ih: Ten
     return _lstm_step(linear(x, w_ih, b_ih), h, c, w_hh, b_hh)
 
 
-def gru_cell(x: Any, h: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-             b_hh: Tensor | None = None) -> Tensor:
+def gru_cell(
+    x: Any, h: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None, b_hh: Tensor | None = None
+) -> Tensor:
     """One GRU step with PyTorch's gate order r, z, n and ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
     Example:
@@ -160,9 +173,9 @@ def gru_cell(x: Any, h: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = N
 # ------------------------------------------------------------------ a layer, composed
 
 
-def _composed_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
-                    weights: Sequence[DirectionWeights], batch_first: bool
-                    ) -> tuple[Tensor, Tensor, Tensor | None]:
+def _composed_layer(
+    mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weights: Sequence[DirectionWeights], batch_first: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
     """The layer from chainrule ops: differentiable to any order (see the module docstring)."""
     time_axis = 1 if batch_first else 0
     steps = x.shape[time_axis]
@@ -441,8 +454,9 @@ class RecurrentLayer(Function):
     of gradients are exact. Timings against the composed layer and PyTorch: see the module docstring.
     """
 
-    def forward(self, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray, mode: str, bias: bool,
-                batch_first: bool) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray, mode: str, bias: bool, batch_first: bool
+    ) -> np.ndarray:
         self.layout = _Layout(mode, bias, batch_first, x, h0, rest)
         packed, self.saved = _layer_forward(NUMPY, self.layout, x, h0)
         return packed
@@ -455,9 +469,7 @@ class RecurrentLayer(Function):
         return _layer_backward(ns, layout, grad, saved, [t._requires_grad for t in self.inputs])
 
 
-
-def _unpack(packed: Tensor, mode: str, directions: int, batch_first: bool
-            ) -> tuple[Tensor, Tensor, Tensor | None]:
+def _unpack(packed: Tensor, mode: str, directions: int, batch_first: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     """Split ``RecurrentLayer``'s packed array into output (T, B, D*H), h_n and c_n (D, B, H)."""
     extra = 2 if mode == "lstm" else 1
     axis = 1 if batch_first else 0

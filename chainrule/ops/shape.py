@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}"
+            ) from None
 
     def backward(self, ns, grad, a):
         return ns.reshape(grad, a.shape)
@@ -287,7 +290,6 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
         pieces.append(index(x, lead + (slice(start, start + s),)))
         start += s
     return pieces
-
 
 
 def pad(x: Tensor, pad_width: Sequence[Sequence[int]] | int, value: float = 0.0) -> Tensor:

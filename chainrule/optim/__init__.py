@@ -12,21 +12,43 @@ Full-batch GD, SGD and mini-batch GD are the same optimiser (``GD`` is ``SGD``);
 makes the difference. Schedules live in ``chainrule.optim.lr_scheduler`` and are re-exported here.
 """
 
-from chainrule.optim.optimizer import Optimizer
-from chainrule.optim.sgd import GD, SGD
-from chainrule.optim.adam import Adam, AdamW
-from chainrule.optim.rmsprop import RMSprop
-from chainrule.optim.adagrad import Adagrad
 from chainrule.optim import lr_scheduler
-from chainrule.optim.lr_scheduler import (
-    CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiStepLR,
-    ReduceLROnPlateau, StepLR,
-)
+from chainrule.optim.adagrad import Adagrad
+from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
+from chainrule.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LinearWarmup,
+    LRScheduler,
+    MultiStepLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.sgd import GD, SGD
 
 __all__ = [
-    "Optimizer", "SGD", "GD", "Adam", "AdamW", "RMSprop", "Adagrad",
-    "lr_scheduler", "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-    "LambdaLR", "LinearLR", "LinearWarmup", "ReduceLROnPlateau",
-    "clip_grad_norm_", "clip_grad_value_",
+    "Optimizer",
+    "SGD",
+    "GD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "lr_scheduler",
+    "LRScheduler",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LambdaLR",
+    "LinearLR",
+    "LinearWarmup",
+    "ReduceLROnPlateau",
+    "clip_grad_norm_",
+    "clip_grad_value_",
 ]

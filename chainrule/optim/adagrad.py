@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -41,10 +42,24 @@ class Adagrad(Optimizer):
     _num_work = 2
     _required_state = ("step", "sum")
 
-    def __init__(self, params: ParamsLike, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, maximize: bool = False):
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any]) -> None:
@@ -58,8 +73,14 @@ class Adagrad(Optimizer):
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
         return {"step": 0, "sum": np.full_like(param, group["initial_accumulator_value"])}
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any],
-                work: tuple[np.ndarray, ...]) -> None:
+    def _update(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        group: Mapping[str, Any],
+        work: tuple[np.ndarray, ...],
+    ) -> None:
         g_buf, tmp = work
         step = state["step"] = state["step"] + 1
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from chainrule.optim.optimizer import Optimizer
 
@@ -258,8 +259,10 @@ class CosineAnnealingLR(LRScheduler):
         if self._step_count == 1:  # resumed at a later epoch: no previous rate to build on
             return [low + (base - low) * (1 + math.cos(math.pi * epoch / T)) / 2 for base in self.base_lrs]
         if (epoch - 1 - T) % (2 * T) == 0:  # leaving the trough, where the ratio below divides by 0
-            return [lr + (base - low) * (1 - math.cos(math.pi / T)) / 2
-                    for lr, base in zip(self._current_lrs(), self.base_lrs)]
+            return [
+                lr + (base - low) * (1 - math.cos(math.pi / T)) / 2
+                for lr, base in zip(self._current_lrs(), self.base_lrs)
+            ]
         ratio = (1 + math.cos(math.pi * epoch / T)) / (1 + math.cos(math.pi * (epoch - 1) / T))
         return [low + ratio * (lr - low) for lr in self._current_lrs()]
 
@@ -287,15 +290,21 @@ class LambdaLR(LRScheduler):
         [0.1, 0.2, 0.3, 0.3, 0.3]
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ):
         n_groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         if callable(lr_lambda):
             lambdas = [lr_lambda] * n_groups
         else:
             lambdas = list(lr_lambda)
             if len(lambdas) != n_groups:
-                raise ValueError(f"{self._name}: expected {n_groups} lr_lambdas (one per param group), got {len(lambdas)}")
+                raise ValueError(
+                    f"{self._name}: expected {n_groups} lr_lambdas (one per param group), got {len(lambdas)}"
+                )
         for f in lambdas:
             if not callable(f):
                 raise TypeError(f"{self._name}: lr_lambda must be callable, got {type(f).__name__}")
@@ -334,8 +343,14 @@ class LinearLR(LRScheduler):
 
     _hyper = ("start_factor", "end_factor", "total_iters")
 
-    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
         if not _is_real(start_factor) or not 0 < start_factor <= 1:
             raise ValueError(f"{self._name}: invalid start_factor: {start_factor!r} (expected a number in (0, 1])")
         if not _is_real(end_factor) or not 0 <= end_factor <= 1:
@@ -382,12 +397,15 @@ class LinearWarmup(LinearLR):
 
     def __init__(self, optimizer: Optimizer, warmup_epochs: int, start_factor: float = 0.1, last_epoch: int = -1):
         _check_positive_int(self, "warmup_epochs", warmup_epochs)
-        super().__init__(optimizer, start_factor=start_factor, end_factor=1.0, total_iters=warmup_epochs,
-                         last_epoch=last_epoch)
+        super().__init__(
+            optimizer, start_factor=start_factor, end_factor=1.0, total_iters=warmup_epochs, last_epoch=last_epoch
+        )
 
     def __repr__(self) -> str:
-        return (f"{self._name}(warmup_epochs={self.total_iters}, start_factor={self.start_factor!r}, "
-                f"last_epoch={self.last_epoch})")
+        return (
+            f"{self._name}(warmup_epochs={self.total_iters}, start_factor={self.start_factor!r}, "
+            f"last_epoch={self.last_epoch})"
+        )
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -422,9 +440,18 @@ class ReduceLROnPlateau(LRScheduler):
 
     _hyper = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps")
 
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float | Sequence[float] = 0, eps: float = 1e-8):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+    ):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{self._name}: expected an Optimizer, got {type(optimizer).__name__}")
         if mode not in ("min", "max"):
@@ -442,7 +469,9 @@ class ReduceLROnPlateau(LRScheduler):
         n_groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n_groups:
-                raise ValueError(f"{self._name}: expected {n_groups} min_lr values (one per param group), got {len(min_lr)}")
+                raise ValueError(
+                    f"{self._name}: expected {n_groups} min_lr values (one per param group), got {len(min_lr)}"
+                )
             min_lrs = list(min_lr)
         else:
             min_lrs = [min_lr] * n_groups

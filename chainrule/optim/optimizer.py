@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -125,9 +126,13 @@ class Optimizer:
                     "not model.named_parameters()"
                 )
             if not isinstance(p, Tensor):
-                raise TypeError(f"{self._name}: can only optimise Tensors, got {type(p).__name__} in param group {index}")
+                raise TypeError(
+                    f"{self._name}: can only optimise Tensors, got {type(p).__name__} in param group {index}"
+                )
             if not p.is_leaf:
-                raise ValueError(f"{self._name}: cannot optimise a tensor made by an operation (a non-leaf); use a Parameter")
+                raise ValueError(
+                    f"{self._name}: cannot optimise a tensor made by an operation (a non-leaf); use a Parameter"
+                )
             if p.data.dtype.kind != "f":
                 raise TypeError(f"{self._name}: parameters must be floating point, got dtype {p.data.dtype}")
         if len({id(p) for p in params}) != len(params):
@@ -157,8 +162,15 @@ class Optimizer:
             hint = f" (expected {expected})" if expected else ""
             raise ValueError(f"{self._name}: invalid {what}: {value!r}{hint}")
 
-    def _check_number(self, hp: Mapping[str, Any], key: str, what: str, low: float = 0.0, high: float | None = None,
-                      high_open: bool = False) -> None:
+    def _check_number(
+        self,
+        hp: Mapping[str, Any],
+        key: str,
+        what: str,
+        low: float = 0.0,
+        high: float | None = None,
+        high_open: bool = False,
+    ) -> None:
         """Check that ``hp[key]`` is a finite real number in ``[low, high]`` (``[low, high)`` if ``high_open``)."""
         value = hp[key]
         ok = _is_real(value) and low <= value
@@ -221,8 +233,14 @@ class Optimizer:
         """The state of a parameter before its first update."""
         return {}
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any],
-                work: tuple[np.ndarray, ...]) -> None:
+    def _update(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        group: Mapping[str, Any],
+        work: tuple[np.ndarray, ...],
+    ) -> None:
         """Update ``param`` in place from ``grad`` (read only); ``work`` holds scratch arrays of its shape."""
         raise NotImplementedError(f"{self._name} does not define _update")
 
@@ -254,7 +272,8 @@ class Optimizer:
             entries = self.state.get(p)
             if entries:
                 state[i] = {
-                    k: np.array(v, dtype=np.int64) if k == "step" else np.array(v, copy=True) for k, v in entries.items()
+                    k: np.array(v, dtype=np.int64) if k == "step" else np.array(v, copy=True)
+                    for k, v in entries.items()
                 }
         return {"state": state, "param_groups": groups}
 
@@ -271,7 +290,8 @@ class Optimizer:
         saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
-                f"{name}: the saved state has {len(saved_groups)} param groups, this optimiser has {len(self.param_groups)}"
+                f"{name}: the saved state has {len(saved_groups)} param groups, "
+                f"this optimiser has {len(self.param_groups)}"
             )
         problems: list[str] = []
         params_by_index: dict[int, Tensor] = {}
@@ -280,7 +300,8 @@ class Optimizer:
             saved_params = list(saved.get("params", []))
             if len(saved_params) != len(group["params"]):
                 problems.append(
-                    f"param group {i} has {len(saved_params)} parameters in the saved state, {len(group['params'])} here"
+                    f"param group {i} has {len(saved_params)} parameters in the saved state, "
+                    f"{len(group['params'])} here"
                 )
                 continue
             for saved_index, p in zip(saved_params, group["params"]):
@@ -344,8 +365,9 @@ class Optimizer:
         return f"{self._name}(\n" + "\n".join(lines) + "\n)"
 
 
-def effective_grad(param: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
-                   out: np.ndarray) -> np.ndarray:
+def effective_grad(
+    param: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool, out: np.ndarray
+) -> np.ndarray:
     """The gradient the update uses: ``grad`` (negated when maximising) plus ``weight_decay * param``.
 
     This is the gradient of ``loss + weight_decay/2 * ||param||^2`` (the L2 penalty). Returns

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +49,26 @@ class RMSprop(Optimizer):
     _required_state = ("step", "square_avg")
     _optional_state = ("momentum_buffer", "grad_avg")
 
-    def __init__(self, params: ParamsLike, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, maximize: bool = False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any]) -> None:
@@ -71,8 +88,14 @@ class RMSprop(Optimizer):
             state["grad_avg"] = np.zeros_like(param)
         return state
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any],
-                work: tuple[np.ndarray, ...]) -> None:
+    def _update(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        group: Mapping[str, Any],
+        work: tuple[np.ndarray, ...],
+    ) -> None:
         g_buf, tmp = work
         alpha = group["alpha"]
         momentum = group["momentum"]

@@ -6,7 +6,8 @@ Full-batch GD, SGD and mini-batch GD are the same optimiser; the batch size make
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +55,24 @@ class SGD(Optimizer):
     _num_work = 1
     _optional_state = ("momentum_buffer",)
 
-    def __init__(self, params: ParamsLike, lr: float, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, maximize: bool = False):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any]) -> None:
@@ -73,8 +88,14 @@ class SGD(Optimizer):
                 f"got momentum={hp['momentum']!r}, dampening={hp['dampening']!r}"
             )
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any],
-                work: tuple[np.ndarray, ...]) -> None:
+    def _update(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        group: Mapping[str, Any],
+        work: tuple[np.ndarray, ...],
+    ) -> None:
         (tmp,) = work
         lr = group["lr"]
         momentum = group["momentum"]

@@ -2,15 +2,34 @@
 
 from chainrule.train import metrics
 from chainrule.train.callbacks import (
-    Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
-    TerminateOnNaN, TrainContext,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    TrainContext,
 )
 from chainrule.train.history import History
 from chainrule.train.loop import evaluate, fit, predict, predict_proba
 from chainrule.train.summary import ModelSummary, summary
 
 __all__ = [
-    "fit", "evaluate", "predict", "predict_proba", "History", "summary", "ModelSummary", "metrics",
-    "Callback", "CSVLogger", "EarlyStopping", "LambdaCallback", "LearningRateScheduler",
-    "ModelCheckpoint", "TerminateOnNaN", "TrainContext",
+    "fit",
+    "evaluate",
+    "predict",
+    "predict_proba",
+    "History",
+    "summary",
+    "ModelSummary",
+    "metrics",
+    "Callback",
+    "CSVLogger",
+    "EarlyStopping",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "TerminateOnNaN",
+    "TrainContext",
 ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -106,9 +107,17 @@ class EarlyStopping(Callback):
         EarlyStopping(monitor='val_loss', patience=3)
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, mode: str = "auto",
-                 restore_best_weights: bool = False, baseline: float | None = None, start_from_epoch: int = 0,
-                 verbose: int = 0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
+        verbose: int = 0,
+    ):
         if patience < 0 or min_delta < 0:
             raise ValueError(f"EarlyStopping: patience and min_delta must be >= 0, got {patience} and {min_delta}")
         self.monitor, self.min_delta, self.patience = monitor, float(min_delta), int(patience)
@@ -164,8 +173,15 @@ class ModelCheckpoint(Callback):
     checkpoint, and the previous one survives.
     """
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = False,
-                 save_weights_only: bool = False, verbose: int = 0):
+    def __init__(
+        self,
+        filepath: str,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        verbose: int = 0,
+    ):
         self.filepath, self.monitor = os.fspath(filepath), monitor
         self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
         self.save_best_only, self.save_weights_only, self.verbose = save_best_only, save_weights_only, verbose
@@ -212,7 +228,9 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule: Any, monitor: str = "val_loss", verbose: int = 0):
         if not (callable(schedule) or hasattr(schedule, "step")):
-            raise TypeError(f"LearningRateScheduler: schedule must be a function (epoch, lr) -> lr or a scheduler, got {schedule!r}")
+            raise TypeError(
+                f"LearningRateScheduler: schedule must be a function (epoch, lr) -> lr or a scheduler, got {schedule!r}"
+            )
         self.schedule, self.monitor, self.verbose = schedule, monitor, verbose
 
     def _is_function(self) -> bool:
@@ -223,7 +241,9 @@ class LearningRateScheduler(Callback):
             groups = self.context.optimizer.param_groups
             new_lr = float(self.schedule(epoch, groups[0]["lr"]))
             if not math.isfinite(new_lr) or new_lr < 0:
-                raise ValueError(f"LearningRateScheduler: the schedule returned an invalid learning rate {new_lr} at epoch {epoch}")
+                raise ValueError(
+                    f"LearningRateScheduler: the schedule returned an invalid learning rate {new_lr} at epoch {epoch}"
+                )
             for group in groups:
                 group["lr"] = new_lr
 

@@ -7,7 +7,8 @@ descent: ``batch_size=None`` (the whole set), ``1`` or ``k``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,9 @@ def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
 def _prepare_batch(batch: tuple, dtype: np.dtype) -> tuple:
     """A DataLoader's batch with floating arrays in the model's dtype (a no-op for fit's own loaders)."""
     # runs every step: integer targets and inputs already in the model's dtype pass untouched
-    return tuple(a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != dtype
-                 else a for a in batch)
+    return tuple(
+        a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != dtype else a for a in batch
+    )
 
 
 def _check_lengths(X: np.ndarray, y: np.ndarray, owner: str) -> None:
@@ -52,7 +54,9 @@ def _check_lengths(X: np.ndarray, y: np.ndarray, owner: str) -> None:
         raise ValueError(f"{owner}: X has {len(X)} samples but y has {len(y)}")
 
 
-def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype, owner: str) -> DataLoader:
+def _loader(
+    X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype, owner: str
+) -> DataLoader:
     if isinstance(X, DataLoader):
         if y is not None:
             raise ValueError(f"{owner}: y must be None when X is a DataLoader (it yields the targets)")
@@ -65,7 +69,9 @@ def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool, seed: Any, dt
     return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
-def _metric_logs(metrics: list[tuple[str, Callable]], y_true: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict[str, float]:
+def _metric_logs(
+    metrics: list[tuple[str, Callable]], y_true: np.ndarray, outputs: np.ndarray, prefix: str = ""
+) -> dict[str, float]:
     return {prefix + name: float(fn(y_true, outputs)) for name, fn in metrics}
 
 
@@ -140,14 +146,19 @@ def fit(
         _check_lengths(X_all, y_all, "fit")
         n_val = int(math.ceil(len(X_all) * validation_split))
         if n_val == 0 or n_val >= len(X_all):
-            raise ValueError(f"fit: validation_split={validation_split} leaves no training or no validation samples out of {len(X_all)}")
+            raise ValueError(
+                f"fit: validation_split={validation_split} leaves no training or no validation samples "
+                f"out of {len(X_all)}"
+            )
         X, y = X_all[:-n_val], y_all[:-n_val]
         validation_data = (X_all[-n_val:], y_all[-n_val:])
     train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
     if validation_data is not None and not isinstance(validation_data, DataLoader):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("fit: validation_data must be (X_val, y_val) or a DataLoader")
-        validation_data = _loader(validation_data[0], validation_data[1], batch_size, False, None, dtype, "fit (validation)")
+        validation_data = _loader(
+            validation_data[0], validation_data[1], batch_size, False, None, dtype, "fit (validation)"
+        )
 
     history = History()
     callbacks = list(callbacks or [])

@@ -36,14 +36,26 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "accuracy", "top_k_accuracy", "precision", "recall", "f1_score", "confusion_matrix",
-    "mean_squared_error", "mean_absolute_error", "r2_score", "mse", "mae", "r2",
-    "get_metric", "METRICS",
+    "accuracy",
+    "top_k_accuracy",
+    "precision",
+    "recall",
+    "f1_score",
+    "confusion_matrix",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "r2_score",
+    "mse",
+    "mae",
+    "r2",
+    "get_metric",
+    "METRICS",
 ]
 
 ArrayLike = Any  # a NumPy array, a nested list, or a chainrule Tensor
@@ -55,6 +67,7 @@ _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 # ---------------------------------------------------------------------------------------------
 # Input checks shared by every metric
 # ---------------------------------------------------------------------------------------------
+
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     """An ndarray view of ``x``; a chainrule Tensor gives its ``.data``."""
@@ -83,9 +96,7 @@ def _true_labels(fn: str, y_true: np.ndarray) -> np.ndarray:
         return y_true
     if y_true.ndim == 2:
         return y_true[:, 0] if y_true.shape[1] == 1 else y_true.argmax(axis=1)
-    raise ValueError(
-        f"{fn}: y_true must have shape (N,), (N, 1) or one-hot (N, C), got {y_true.shape}"
-    )
+    raise ValueError(f"{fn}: y_true must have shape (N,), (N, 1) or one-hot (N, C), got {y_true.shape}")
 
 
 def _label_vector(fn: str, name: str, y: np.ndarray) -> np.ndarray:
@@ -105,8 +116,7 @@ def _is_whole(y: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
 
 
-def _predicted_labels(fn: str, y_true: np.ndarray, y_pred: np.ndarray,
-                      threshold: float | None) -> np.ndarray:
+def _predicted_labels(fn: str, y_true: np.ndarray, y_pred: np.ndarray, threshold: float | None) -> np.ndarray:
     """Turn labels, scores (N, C) or one column of binary scores into a label vector (N,).
 
     ``y_true`` is already a label vector; it picks the negative class of a binary score column
@@ -127,10 +137,7 @@ def _predicted_labels(fn: str, y_true: np.ndarray, y_pred: np.ndarray,
     is_float = np.issubdtype(column.dtype, np.floating)
     if not is_float or (threshold is None and _is_whole(column)):
         if threshold is not None:
-            raise ValueError(
-                f"{fn}: threshold={threshold} needs float scores, got y_pred of dtype "
-                f"{column.dtype}"
-            )
+            raise ValueError(f"{fn}: threshold={threshold} needs float scores, got y_pred of dtype {column.dtype}")
         return column
     if threshold is None:
         threshold = 0.5 if column.min() >= 0.0 and column.max() <= 1.0 else 0.0
@@ -152,9 +159,7 @@ def _classes(fn: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     try:
         return np.union1d(y_true, y_pred)
     except TypeError as err:
-        raise ValueError(
-            f"{fn}: y_true and y_pred mix label types that cannot be sorted together ({err})"
-        ) from None
+        raise ValueError(f"{fn}: y_true and y_pred mix label types that cannot be sorted together ({err})") from None
 
 
 def _class_pair(fn: str, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +172,7 @@ def _class_pair(fn: str, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarr
 # ---------------------------------------------------------------------------------------------
 # Classification
 # ---------------------------------------------------------------------------------------------
+
 
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float | None = None) -> float:
     """Fraction of samples whose predicted class equals the true class.
@@ -221,16 +227,14 @@ def top_k_accuracy(y_true: ArrayLike, scores: ArrayLike, k: int = 5) -> float:
     if not np.all(np.isin(t, np.arange(n_classes))):
         bad = np.unique(t[~np.isin(t, np.arange(n_classes))])[:10].tolist()
         raise ValueError(
-            f"{fn}: scores have {n_classes} columns (labels 0..{n_classes - 1}) "
-            f"but y_true holds labels {bad}"
+            f"{fn}: scores have {n_classes} columns (labels 0..{n_classes - 1}) but y_true holds labels {bad}"
         )
     true_score = s[np.arange(len(t)), t.astype(np.intp)]
     n_higher = np.sum(s > true_score[:, None], axis=1)
     return float(np.mean(n_higher < k))
 
 
-def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike,
-                     labels: ArrayLike | None = None) -> np.ndarray:
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: ArrayLike | None = None) -> np.ndarray:
     """Counts of (true, predicted) label pairs: row ``i`` is true class ``labels[i]``, column ``j``
     predicted class ``labels[j]`` (scikit-learn's layout).
 
@@ -310,8 +314,9 @@ def _nan_average(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.mean(values))
 
 
-def _precision_recall_f1(fn: str, y_true: ArrayLike, y_pred: ArrayLike, average: str | None,
-                         pos_label: Any, zero_division: float) -> tuple[Any, Any, Any]:
+def _precision_recall_f1(
+    fn: str, y_true: ArrayLike, y_pred: ArrayLike, average: str | None, pos_label: Any, zero_division: float
+) -> tuple[Any, Any, Any]:
     """Precision, recall and F1 with scikit-learn's semantics for ``average``, ``pos_label`` and
     ``zero_division`` (F1 = 2 tp / (2 tp + fp + fn), ``zero_division`` when no sample is either
     true or predicted in the class)."""
@@ -334,8 +339,7 @@ def _precision_recall_f1(fn: str, y_true: ArrayLike, y_pred: ArrayLike, average:
         if hit.size == 0:
             if len(classes) == 2:
                 raise ValueError(
-                    f"{fn}: pos_label={pos_label!r} is not a valid label; "
-                    f"it should be one of {classes.tolist()}"
+                    f"{fn}: pos_label={pos_label!r} is not a valid label; it should be one of {classes.tolist()}"
                 )
             # At most one class is present and it is not pos_label: the positive class never occurs.
             tp = pred_sum = true_sum = np.zeros(1, dtype=np.int64)
@@ -353,8 +357,9 @@ def _precision_recall_f1(fn: str, y_true: ArrayLike, y_pred: ArrayLike, average:
     return _nan_average(prec, weights), _nan_average(rec, weights), _nan_average(f1, weights)
 
 
-def precision(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary",
-              pos_label: Any = 1, zero_division: float = 0.0) -> Any:
+def precision(
+    y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
+) -> Any:
     """Precision, tp / (tp + fp): of the samples predicted in a class, the fraction truly in it.
     Args:
         y_true: true labels (N,) (one-hot (N, C) is argmaxed).
@@ -379,8 +384,9 @@ def precision(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binar
     return _precision_recall_f1("precision", y_true, y_pred, average, pos_label, zero_division)[0]
 
 
-def recall(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary",
-           pos_label: Any = 1, zero_division: float = 0.0) -> Any:
+def recall(
+    y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
+) -> Any:
     """Recall, tp / (tp + fn): of the samples truly in a class, the fraction predicted in it.
     Args:
         y_true: true labels (N,) (one-hot (N, C) is argmaxed).
@@ -405,8 +411,9 @@ def recall(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary",
     return _precision_recall_f1("recall", y_true, y_pred, average, pos_label, zero_division)[1]
 
 
-def f1_score(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary",
-             pos_label: Any = 1, zero_division: float = 0.0) -> Any:
+def f1_score(
+    y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
+) -> Any:
     """F1 score, the harmonic mean of precision and recall: 2 tp / (2 tp + fp + fn).
     Args:
         y_true: true labels (N,) (one-hot (N, C) is argmaxed).
@@ -435,8 +442,8 @@ def f1_score(y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary
 # Regression
 # ---------------------------------------------------------------------------------------------
 
-def _regression_pair(fn: str, y_true: ArrayLike,
-                     y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+
+def _regression_pair(fn: str, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Targets as float (N, outputs) arrays of the same shape; (N,) becomes (N, 1)."""
     t, p = _to_numpy(y_true), _to_numpy(y_pred)
     _check_pair(fn, t, p)
@@ -444,8 +451,7 @@ def _regression_pair(fn: str, y_true: ArrayLike,
     p = p.reshape(-1, 1) if p.ndim == 1 else p
     if t.ndim != 2 or p.ndim != 2:
         raise ValueError(
-            f"{fn}: targets must have shape (N,) or (N, outputs), "
-            f"got y_true {t.shape} and y_pred {p.shape}"
+            f"{fn}: targets must have shape (N,) or (N, outputs), got y_true {t.shape} and y_pred {p.shape}"
         )
     if t.shape[1] != p.shape[1]:
         raise ValueError(f"{fn}: y_true has {t.shape[1]} outputs but y_pred has {p.shape[1]}")
@@ -505,8 +511,8 @@ r2 = r2_score
 # Metrics by name, for fit(metrics=[...])
 # ---------------------------------------------------------------------------------------------
 
-def _labels_from_raw(fn: str, y_true: ArrayLike,
-                     y_pred_raw: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+
+def _labels_from_raw(fn: str, y_true: ArrayLike, y_pred_raw: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """True and predicted label vectors from targets and a model's raw output (as ``accuracy``)."""
     t, p = _to_numpy(y_true), _to_numpy(y_pred_raw)
     _check_pair(fn, t, p)
@@ -583,9 +589,7 @@ def get_metric(metric: str | Metric) -> tuple[str, Metric]:
         named = metric if hasattr(metric, "__name__") else getattr(metric, "func", metric)
         return getattr(named, "__name__", type(metric).__name__), metric
     if not isinstance(metric, str):
-        raise TypeError(
-            f"get_metric: expected a metric name or a callable, got {type(metric).__name__}"
-        )
+        raise TypeError(f"get_metric: expected a metric name or a callable, got {type(metric).__name__}")
     fn = METRICS.get(metric.lower())
     if fn is None:
         close = difflib.get_close_matches(metric.lower(), METRICS, n=1)

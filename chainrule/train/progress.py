@@ -34,8 +34,14 @@ class EpochProgress:
             except ImportError:  # the 'progress' extra is optional: fall back to a line per epoch
                 tqdm = None
             if tqdm is not None:
-                self.bar = tqdm(total=total_batches, desc=f"Epoch {epoch}/{epochs}", unit="batch",
-                                leave=True, dynamic_ncols=True, file=sys.stderr)
+                self.bar = tqdm(
+                    total=total_batches,
+                    desc=f"Epoch {epoch}/{epochs}",
+                    unit="batch",
+                    leave=True,
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                )
 
     def update(self, running_loss: float) -> None:
         if self.bar is not None:

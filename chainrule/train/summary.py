@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,14 @@ class ModelSummary:
 
     def __str__(self) -> str:
         header = ("Layer (type)", "Output Shape", "Param #")
-        body = [(f"{r.name} ({r.kind})", "-" if r.output_shape is None else str((None,) + r.output_shape[1:]), f"{r.params:,}")
-                for r in self.rows]
+        body = [
+            (
+                f"{r.name} ({r.kind})",
+                "-" if r.output_shape is None else str((None,) + r.output_shape[1:]),
+                f"{r.params:,}",
+            )
+            for r in self.rows
+        ]
         widths = [max(len(row[i]) for row in [header] + body) + 2 for i in range(3)]
         line = "=" * sum(widths)
         fmt = lambda row: "".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731

@@ -45,9 +45,7 @@ _GRAD_COLOR = "#b03a2e"
 _CONSTANT_COLOR = "#666666"
 
 
-def draw_graph(
-    root: Tensor, show: str = "auto", rankdir: str = "LR", precision: int = 4
-) -> graphviz.Digraph:
+def draw_graph(root: Tensor, show: str = "auto", rankdir: str = "LR", precision: int = 4) -> graphviz.Digraph:
     """Draw the computational graph that produced ``root``.
 
     Each tensor is a box labelled with its name (``cr.tensor(..., name="x")`` or ``t.name = "x"``),

@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import io
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def _import_matplotlib(caller: str) -> tuple[type, type]:
     return _inline_figure_class(), FigureCanvasAgg
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _inline_figure_class() -> type:
     from matplotlib.figure import Figure
 
@@ -123,7 +124,9 @@ def _history_columns(history: Any) -> tuple[dict[str, list[float]], list[int]]:
     if not columns or lengths == {0}:
         raise ValueError("plot_history: the history is empty (no epoch was recorded)")
     if len(lengths) != 1:
-        raise ValueError(f"plot_history: the recorded lists differ in length: { {k: len(v) for k, v in columns.items()} }")
+        raise ValueError(
+            f"plot_history: the recorded lists differ in length: { {k: len(v) for k, v in columns.items()} }"
+        )
     n_epochs = lengths.pop()
     epochs = list(getattr(history, "epoch", None) or range(1, n_epochs + 1))
     if len(epochs) != n_epochs:
@@ -140,9 +143,7 @@ def _quantities(columns: Mapping[str, list[float]], metrics: str | Sequence[str]
         chosen = [metrics] if isinstance(metrics, str) else list(metrics)
         unknown = [m for m in chosen if m not in base]
         if unknown:
-            raise ValueError(
-                f"plot_history: {unknown} not recorded in the history; recorded: {sorted(columns)}"
-            )
+            raise ValueError(f"plot_history: {unknown} not recorded in the history; recorded: {sorted(columns)}")
     return (["loss"] if "loss" in base else []) + [q for q in dict.fromkeys(chosen) if q != "loss"]
 
 
@@ -192,7 +193,7 @@ def plot_history(
     n_rows = -(-len(quantities) // n_cols)
     fig = _new_figure("plot_history", (PANEL_SIZE[0] * n_cols, PANEL_SIZE[1] * n_rows), show)
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
-    for ax in axes[len(quantities):]:  # a last row that is not full
+    for ax in axes[len(quantities) :]:  # a last row that is not full
         ax.remove()
 
     from matplotlib.ticker import MaxNLocator
@@ -205,8 +206,14 @@ def plot_history(
             ax.plot(epochs, val, label="validation", **VAL_STYLE)
             if name == "loss" and np.isfinite(val).any():
                 best = int(np.nanargmin(val))
-                ax.plot([epochs[best]], [val[best]], "o", color=VAL_STYLE["color"], markersize=6,
-                        label=f"best validation (epoch {epochs[best]})")
+                ax.plot(
+                    [epochs[best]],
+                    [val[best]],
+                    "o",
+                    color=VAL_STYLE["color"],
+                    markersize=6,
+                    label=f"best validation (epoch {epochs[best]})",
+                )
         ax.set_title(_pretty(name))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
@@ -283,9 +290,7 @@ def _check_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(
-            f"plot_decision_boundary: y must hold one label per sample, shape ({len(X)},), got {y.shape}"
-        )
+        raise ValueError(f"plot_decision_boundary: y must hold one label per sample, shape ({len(X)},), got {y.shape}")
     if len(X) == 0:
         raise ValueError("plot_decision_boundary: X has no samples")
     return X.astype(np.float64), y
@@ -368,8 +373,16 @@ def plot_decision_boundary(
     for index, label in enumerate(classes):
         mask = y == label
         if mask.any():
-            ax.scatter(X[mask, 0], X[mask, 1], color=palette[index], edgecolors="k", linewidths=0.6,
-                       s=36 if len(X) < 500 else 14, label=f"class {label}", zorder=3)
+            ax.scatter(
+                X[mask, 0],
+                X[mask, 1],
+                color=palette[index],
+                edgecolors="k",
+                linewidths=0.6,
+                s=36 if len(X) < 500 else 14,
+                label=f"class {label}",
+                zorder=3,
+            )
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_xlabel("$x_1$")

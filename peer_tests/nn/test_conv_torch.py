@@ -14,10 +14,16 @@ from tests.nn.support import data, leaf
 def test_layers_match_torch_with_copied_weights():
     pairs = [
         (nn.Conv1d(3, 4, 5, stride=2, padding=1), torch.nn.Conv1d(3, 4, 5, stride=2, padding=1), (2, 3, 12)),
-        (nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2),
-         torch.nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2), (2, 4, 6, 5)),
-        (nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
-         torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), (2, 4, 3, 4)),
+        (
+            nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2),
+            torch.nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2),
+            (2, 4, 6, 5),
+        ),
+        (
+            nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+            torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+            (2, 4, 3, 4),
+        ),
     ]
     for ours, theirs, shape in pairs:
         ours.to("float64")

@@ -10,8 +10,19 @@ from chainrule.nn import init
 from tests.nn.test_init import weight
 
 
-@pytest.mark.parametrize("name, param", [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-                                         ("selu", None), ("leaky_relu", None), ("leaky_relu", 0.3), ("conv2d", None)])
+@pytest.mark.parametrize(
+    "name, param",
+    [
+        ("linear", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("selu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.3),
+        ("conv2d", None),
+    ],
+)
 def test_gains_match_torch(name, param):
     assert init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-12)
 

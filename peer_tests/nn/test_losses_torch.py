@@ -28,9 +28,11 @@ def torch_pair(ours, theirs, x, target_ours, target_theirs):
 def test_regression_losses_match_torch(reduction):
     x, y = data(5, 3, low=-4, high=4), data(5, 3, seed=1)
     tn = torch.nn
-    for ours, theirs in [(nn.MSELoss(reduction), tn.MSELoss(reduction=reduction)),
-                         (nn.L1Loss(reduction), tn.L1Loss(reduction=reduction)),
-                         (nn.HuberLoss(reduction, delta=0.7), tn.HuberLoss(reduction=reduction, delta=0.7))]:
+    for ours, theirs in [
+        (nn.MSELoss(reduction), tn.MSELoss(reduction=reduction)),
+        (nn.L1Loss(reduction), tn.L1Loss(reduction=reduction)),
+        (nn.HuberLoss(reduction, delta=0.7), tn.HuberLoss(reduction=reduction, delta=0.7)),
+    ]:
         torch_pair(ours, theirs, x, cr.tensor(y), to_torch(y))
 
 
@@ -40,12 +42,21 @@ def test_binary_losses_match_torch(reduction):
     z = data(6, 3, low=-6, high=6)
     y = data(6, 3, seed=1, low=0, high=1)
     w, pw = np.array([2.0, 1.0, 0.25]), np.array([1.0, 3.0, 0.5])
-    torch_pair(nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction),
-               tn.BCEWithLogitsLoss(weight=to_torch(w), pos_weight=to_torch(pw), reduction=reduction),
-               z, cr.tensor(y), to_torch(y))
+    torch_pair(
+        nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction),
+        tn.BCEWithLogitsLoss(weight=to_torch(w), pos_weight=to_torch(pw), reduction=reduction),
+        z,
+        cr.tensor(y),
+        to_torch(y),
+    )
     p = data(6, 3, low=0.01, high=0.99)
-    torch_pair(nn.BCELoss(weight=w, reduction=reduction), tn.BCELoss(weight=to_torch(w), reduction=reduction),
-               p, cr.tensor(y), to_torch(y))
+    torch_pair(
+        nn.BCELoss(weight=w, reduction=reduction),
+        tn.BCELoss(weight=to_torch(w), reduction=reduction),
+        p,
+        cr.tensor(y),
+        to_torch(y),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -65,8 +76,13 @@ def test_cross_entropy_matches_torch(reduction, kwargs):
 def test_cross_entropy_extreme_logits_match_torch():
     x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, -1000.0]])
     t = np.array([1, 1])
-    torch_pair(nn.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
-               x, cr.tensor(t), to_torch(t))
+    torch_pair(
+        nn.CrossEntropyLoss(label_smoothing=0.1),
+        torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+        x,
+        cr.tensor(t),
+        to_torch(t),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -74,12 +90,21 @@ def test_nll_and_multi_margin_match_torch(reduction):
     x = off_kinks(data(6, 4, low=-2, high=2))
     t = np.array([0, 3, 1, 1, 2, 3])
     w = np.array([1.0, 2.0, 0.5, 4.0])
-    torch_pair(nn.NLLLoss(weight=w, reduction=reduction), torch.nn.NLLLoss(weight=to_torch(w), reduction=reduction),
-               np_log_softmax(x), cr.tensor(t), to_torch(t))
+    torch_pair(
+        nn.NLLLoss(weight=w, reduction=reduction),
+        torch.nn.NLLLoss(weight=to_torch(w), reduction=reduction),
+        np_log_softmax(x),
+        cr.tensor(t),
+        to_torch(t),
+    )
     for squared in (False, True):
-        torch_pair(nn.MultiMarginLoss(margin=0.5, squared=squared, reduction=reduction),
-                   torch.nn.MultiMarginLoss(p=2 if squared else 1, margin=0.5, reduction=reduction),
-                   x, cr.tensor(t), to_torch(t))
+        torch_pair(
+            nn.MultiMarginLoss(margin=0.5, squared=squared, reduction=reduction),
+            torch.nn.MultiMarginLoss(p=2 if squared else 1, margin=0.5, reduction=reduction),
+            x,
+            cr.tensor(t),
+            to_torch(t),
+        )
 
 
 def test_hinge_matches_torch_hinge_formula():

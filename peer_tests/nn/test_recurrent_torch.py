@@ -16,8 +16,13 @@ from tests.nn.test_recurrent import MODES, OPTIONS, inputs_for, make, make_cell,
 def torch_layer(layer):
     """The PyTorch twin of ``layer`` (float64) holding the same weights."""
     kind = type(layer).__name__
-    config = {"num_layers": layer.num_layers, "bias": layer.bias, "batch_first": layer.batch_first,
-              "bidirectional": layer.bidirectional, "dtype": torch.float64}
+    config = {
+        "num_layers": layer.num_layers,
+        "bias": layer.bias,
+        "batch_first": layer.batch_first,
+        "bidirectional": layer.bidirectional,
+        "dtype": torch.float64,
+    }
     if kind == "RNN":
         config["nonlinearity"] = layer.nonlinearity
     twin = getattr(torch.nn, kind)(layer.input_size, layer.hidden_size, **config)
@@ -28,8 +33,10 @@ def torch_layer(layer):
     return twin
 
 
-TORCH_CASES = [(*options, True) for options in OPTIONS[::4]] + [(2, True, True, True, True, False),
-                                                                 (1, False, False, False, False, False)]
+TORCH_CASES = [(*options, True) for options in OPTIONS[::4]] + [
+    (2, True, True, True, True, False),
+    (1, False, False, False, False, False),
+]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -45,30 +45,41 @@ def _agree(cr_fn, torch_fn, arrays, seed=0):
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch warns about 'same' with even kernels
 def test_conv_against_torch():
     rng = np.random.default_rng(0)
-    for stride, padding, dilation, groups in itertools.product([1, 2, (2, 1)], [0, 1, (2, 0), "same", "valid"],
-                                                               [1, (2, 1)], [1, 2]):
+    for stride, padding, dilation, groups in itertools.product(
+        [1, 2, (2, 1)], [0, 1, (2, 0), "same", "valid"], [1, (2, 1)], [1, 2]
+    ):
         if padding == "same" and stride != 1:
             continue
         x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
-        _agree(lambda x, w, b: cr.conv2d(x, w, b, stride, padding, dilation, groups),
-               lambda x, w, b: TF.conv2d(x, w, b, stride, padding, dilation, groups), [x, w, b])
+        _agree(
+            lambda x, w, b: cr.conv2d(x, w, b, stride, padding, dilation, groups),
+            lambda x, w, b: TF.conv2d(x, w, b, stride, padding, dilation, groups),
+            [x, w, b],
+        )
     for stride, padding, dilation, groups in itertools.product([1, 3], [0, 2, "same"], [1, 2], [1, 3]):
         if padding == "same" and stride != 1:
             continue
         x, w = rng.standard_normal((3, 6, 11)), rng.standard_normal((9, 6 // groups, 4))
-        _agree(lambda x, w: cr.conv1d(x, w, None, stride, padding, dilation, groups),
-               lambda x, w: TF.conv1d(x, w, None, stride, padding, dilation, groups), [x, w])
+        _agree(
+            lambda x, w: cr.conv1d(x, w, None, stride, padding, dilation, groups),
+            lambda x, w: TF.conv1d(x, w, None, stride, padding, dilation, groups),
+            [x, w],
+        )
 
 
 def test_conv_transpose_against_torch():
     rng = np.random.default_rng(1)
-    for stride, padding, output_padding, dilation, groups in itertools.product([1, 2, 3], [0, 1], [0, 1], [1, 2], [1, 2]):
+    for stride, padding, output_padding, dilation, groups in itertools.product(
+        [1, 2, 3], [0, 1], [0, 1], [1, 2], [1, 2]
+    ):
         if output_padding >= max(stride, dilation):
             continue
         x, w, b = rng.standard_normal((2, 4, 5, 4)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(3 * groups)
-        _agree(lambda x, w, b: cr.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
-               lambda x, w, b: TF.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
-               [x, w, b])
+        _agree(
+            lambda x, w, b: cr.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
+            lambda x, w, b: TF.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
+            [x, w, b],
+        )
 
 
 def test_pooling_against_torch():
@@ -89,6 +100,12 @@ def test_pooling_against_torch():
 
 def test_interpolate_against_torch():
     x = np.random.default_rng(3).standard_normal((2, 3, 5, 4))
-    for kwargs in ({"scale_factor": 2}, {"scale_factor": (2, 3)}, {"scale_factor": 1.5}, {"scale_factor": 0.5},
-                   {"size": (7, 3)}, {"size": 10}):
+    for kwargs in (
+        {"scale_factor": 2},
+        {"scale_factor": (2, 3)},
+        {"scale_factor": 1.5},
+        {"scale_factor": 0.5},
+        {"size": (7, 3)},
+        {"size": 10},
+    ):
         _agree(lambda t: cr.interpolate(t, **kwargs), lambda t: TF.interpolate(t, mode="nearest", **kwargs), [x])

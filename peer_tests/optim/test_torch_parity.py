@@ -48,10 +48,12 @@ def test_param_groups_with_different_lrs_match_torch():
     params, grads = reference.problem(seed=4)
     cr_ps = [cr.nn.Parameter(p.copy()) for p in params]
     t_ps = [torch.tensor(p, requires_grad=True) for p in params]
-    cr_opt = cr.optim.SGD([{"params": [cr_ps[0]]}, {"params": [cr_ps[1]], "lr": 0.01, "momentum": 0.5}], lr=0.1,
-                          momentum=0.9)
-    t_opt = torch.optim.SGD([{"params": [t_ps[0]]}, {"params": [t_ps[1]], "lr": 0.01, "momentum": 0.5}], lr=0.1,
-                            momentum=0.9)
+    cr_opt = cr.optim.SGD(
+        [{"params": [cr_ps[0]]}, {"params": [cr_ps[1]], "lr": 0.01, "momentum": 0.5}], lr=0.1, momentum=0.9
+    )
+    t_opt = torch.optim.SGD(
+        [{"params": [t_ps[0]]}, {"params": [t_ps[1]], "lr": 0.01, "momentum": 0.5}], lr=0.1, momentum=0.9
+    )
     for _ in range(STEPS):
         for p, g in zip(cr_ps, grads([p.data for p in cr_ps])):
             p.grad = cr.tensor(g)
@@ -65,10 +67,13 @@ def test_param_groups_with_different_lrs_match_torch():
 
 def lr_sequences(make_cr, make_torch, epochs: int = 30, metrics=None):
     """Learning rates over ``epochs`` from chainrule's and torch's schedulers on two-group optimisers."""
-    cr_opt = cr.optim.SGD([{"params": [cr.nn.Parameter([1.0])]}, {"params": [cr.nn.Parameter([1.0])], "lr": 0.5}],
-                          lr=0.1)
-    t_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]},
-                             {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5}], lr=0.1)
+    cr_opt = cr.optim.SGD(
+        [{"params": [cr.nn.Parameter([1.0])]}, {"params": [cr.nn.Parameter([1.0])], "lr": 0.5}], lr=0.1
+    )
+    t_opt = torch.optim.SGD(
+        [{"params": [torch.zeros(1, requires_grad=True)]}, {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5}],
+        lr=0.1,
+    )
     cr_sched, t_sched = make_cr(cr_opt), make_torch(t_opt)
     cr_lrs, t_lrs = [], []
     for epoch in range(epochs):
@@ -81,8 +86,9 @@ def lr_sequences(make_cr, make_torch, epochs: int = 30, metrics=None):
         else:
             cr_sched.step(metrics[epoch])
             t_sched.step(metrics[epoch])
-        assert [g["lr"] for g in cr_opt.param_groups] == pytest.approx([g["lr"] for g in t_opt.param_groups],
-                                                                        rel=1e-12, abs=1e-15)
+        assert [g["lr"] for g in cr_opt.param_groups] == pytest.approx(
+            [g["lr"] for g in t_opt.param_groups], rel=1e-12, abs=1e-15
+        )
     return np.array(cr_lrs), np.array(t_lrs)
 
 
@@ -105,29 +111,41 @@ def test_schedule_matches_torch(name):
 
 
 def test_linear_warmup_is_torchs_linear_lr_to_the_base_rate():
-    ours, theirs = lr_sequences(lambda o: cr.optim.LinearWarmup(o, warmup_epochs=4, start_factor=0.1),
-                                lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4))
+    ours, theirs = lr_sequences(
+        lambda o: cr.optim.LinearWarmup(o, warmup_epochs=4, start_factor=0.1),
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4),
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),
-    dict(patience=2, factor=0.5),
-    dict(patience=1, cooldown=2, factor=0.5, min_lr=0.02),
-    dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs"),
-    dict(patience=0, min_lr=[0.0, 0.3]),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(patience=2, factor=0.5),
+        dict(patience=1, cooldown=2, factor=0.5, min_lr=0.02),
+        dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs"),
+        dict(patience=0, min_lr=[0.0, 0.3]),
+    ],
+)
 def test_reduce_on_plateau_matches_torch(kwargs):
     rng = np.random.default_rng(0)
     metrics = list(1.0 / (1 + np.arange(40) * 0.2) + 0.05 * rng.random(40))  # positive, noisy, flattening
-    ours, theirs = lr_sequences(lambda o: cr.optim.ReduceLROnPlateau(o, **kwargs),
-                                lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, **kwargs), 40, metrics)
+    ours, theirs = lr_sequences(
+        lambda o: cr.optim.ReduceLROnPlateau(o, **kwargs),
+        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, **kwargs),
+        40,
+        metrics,
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_cosine_matches_torch_past_t_max():
-    ours, theirs = lr_sequences(lambda o: cr.optim.CosineAnnealingLR(o, T_max=3),
-                                lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=3), epochs=20)
+    ours, theirs = lr_sequences(
+        lambda o: cr.optim.CosineAnnealingLR(o, T_max=3),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=3),
+        epochs=20,
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-15)
 
 

@@ -50,8 +50,9 @@ def test_a_traced_backward_gives_the_plain_gradients(build):
         model, x = mlp(), cr.tensor(r.standard_normal((6, 4)).astype(np.float32))
         forward = model
     elif build == "cnn":
-        model = cr.nn.Sequential(cr.nn.Conv2d(2, 3, 3, padding=1), cr.nn.ReLU(), cr.nn.MaxPool2d(2), cr.nn.Flatten(),
-                                 cr.nn.Linear(12, 3))
+        model = cr.nn.Sequential(
+            cr.nn.Conv2d(2, 3, 3, padding=1), cr.nn.ReLU(), cr.nn.MaxPool2d(2), cr.nn.Flatten(), cr.nn.Linear(12, 3)
+        )
         x, forward = cr.tensor(r.standard_normal((6, 2, 4, 4)).astype(np.float32)), model
     else:
         model = cr.nn.LSTM(4, 3, batch_first=True, bidirectional=True)
@@ -59,6 +60,7 @@ def test_a_traced_backward_gives_the_plain_gradients(build):
 
         def forward(t):
             return model(t)[0][:, -1]
+
     y = cr.tensor(r.integers(0, 3, 6))
     model.zero_grad()
     cr.nn.functional.cross_entropy(forward(x), y).backward()

@@ -143,8 +143,7 @@ def test_each_call_returns_fresh_arrays():
 
 def test_repr_is_short_and_informative():
     assert repr(load_iris()) == (
-        "DatasetBundle(name='iris', task='classification', X.shape=(150, 4), "
-        "y.shape=(150,), n_classes=3)"
+        "DatasetBundle(name='iris', task='classification', X.shape=(150, 4), y.shape=(150,), n_classes=3)"
     )
     assert repr(load_diabetes()) == (
         "DatasetBundle(name='diabetes', task='regression', X.shape=(442, 10), y.shape=(442,))"

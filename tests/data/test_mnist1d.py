@@ -230,8 +230,9 @@ def test_import_and_generation_offline_in_a_fresh_interpreter(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
-    result = subprocess.run([sys.executable, "-c", NO_NETWORK_SCRIPT, str(tmp_path)], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK_SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(200, 40) True"
 

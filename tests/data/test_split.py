@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from chainrule.data import load_iris, train_test_split
 
@@ -70,9 +69,7 @@ def test_no_shuffle_keeps_order():
     train, test = train_test_split(np.arange(10), test_size=3, shuffle=False)
     np.testing.assert_array_equal(train, np.arange(7))
     np.testing.assert_array_equal(test, np.arange(7, 10))
-    np.testing.assert_array_equal(
-        train, sklearn_split(np.arange(10), test_size=3, shuffle=False)[0]
-    )
+    np.testing.assert_array_equal(train, sklearn_split(np.arange(10), test_size=3, shuffle=False)[0])
 
 
 def test_outputs_are_copies():
@@ -111,9 +108,7 @@ def test_same_int_seed_gives_same_split():
 
 def test_different_seeds_give_different_splits():
     X = np.arange(200)
-    assert not np.array_equal(
-        train_test_split(X, random_state=1)[1], train_test_split(X, random_state=2)[1]
-    )
+    assert not np.array_equal(train_test_split(X, random_state=1)[1], train_test_split(X, random_state=2)[1])
 
 
 def test_random_state_instance_and_generator_are_used_as_given():
@@ -210,13 +205,9 @@ def test_stratified_split_properties(class_counts, fraction, seed):
     n_classes = len(class_counts)
     if not n_classes <= n_test <= n_samples - n_classes:
         with pytest.raises(ValueError):
-            train_test_split(
-                np.arange(n_samples), test_size=fraction, stratify=y, random_state=seed
-            )
+            train_test_split(np.arange(n_samples), test_size=fraction, stratify=y, random_state=seed)
         return
-    train, test = train_test_split(
-        np.arange(n_samples), test_size=fraction, stratify=y, random_state=seed
-    )
+    train, test = train_test_split(np.arange(n_samples), test_size=fraction, stratify=y, random_state=seed)
     assert len(test) == n_test
     np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(n_samples))
     exact = np.array(class_counts) * n_test / n_samples

@@ -16,7 +16,12 @@ from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from chainrule.estimators import (  # noqa: E402
-    LinearRegression, LinearSVC, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

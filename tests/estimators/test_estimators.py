@@ -19,7 +19,13 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 import chainrule as cr  # noqa: E402
 from chainrule import nn  # noqa: E402
 from chainrule.estimators import (  # noqa: E402
-    InvalidParameterError, LinearRegression, LinearSVC, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
+    InvalidParameterError,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -41,9 +47,11 @@ def regression(n_targets: int = 1, n: int = 100) -> tuple[np.ndarray, np.ndarray
 
 def quick(cls, **params):
     """An estimator with settings that fit the small problems here in a blink."""
-    defaults = {MLPClassifier: dict(hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=100),
-                MLPRegressor: dict(hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=100),
-                LinearRegression: dict(max_iter=300)}.get(cls, dict(max_iter=50))
+    defaults = {
+        MLPClassifier: dict(hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=100),
+        MLPRegressor: dict(hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=100),
+        LinearRegression: dict(max_iter=300),
+    }.get(cls, dict(max_iter=50))
     return cls(**{"random_state": 0, **defaults, **params})
 
 
@@ -56,9 +64,14 @@ def test_import_chainrule_does_not_import_sklearn():
 # ------------------------------------------------------------------ the networks
 
 
-@pytest.mark.parametrize("cls, activation", [
-    (Perceptron, nn.Step), (LogisticRegression, nn.Sigmoid), (LinearSVC, nn.Identity),
-])
+@pytest.mark.parametrize(
+    "cls, activation",
+    [
+        (Perceptron, nn.Step),
+        (LogisticRegression, nn.Sigmoid),
+        (LinearSVC, nn.Identity),
+    ],
+)
 def test_a_binary_linear_classifier_is_one_neuron(cls, activation):
     X, y = blobs(2)
     clf = quick(cls).fit(X, y)
@@ -70,9 +83,14 @@ def test_a_binary_linear_classifier_is_one_neuron(cls, activation):
     assert clf.n_features_in_ == 3 and list(clf.classes_) == [0, 1]
 
 
-@pytest.mark.parametrize("cls, activation", [
-    (Perceptron, nn.Step), (LogisticRegression, nn.Softmax), (LinearSVC, nn.Identity),
-])
+@pytest.mark.parametrize(
+    "cls, activation",
+    [
+        (Perceptron, nn.Step),
+        (LogisticRegression, nn.Softmax),
+        (LinearSVC, nn.Identity),
+    ],
+)
 def test_a_multiclass_linear_classifier_is_one_layer_of_neurons(cls, activation):
     X, y = blobs(3)
     clf = quick(cls).fit(X, y)
@@ -203,8 +221,7 @@ def test_the_perceptron_criterion_trained_by_sgd_is_rosenblatts_rule(solver):
     # 'sgd' skips the samples with zero gradient; 'minibatch' with batch_size=1 steps on every one
     X, y = blobs(2, n=60, seed=3)
     X = X + np.random.default_rng(0).normal(scale=1.5, size=X.shape)  # overlapping: never converges
-    clf = Perceptron(solver=solver, batch_size=1, learning_rate_init=0.5, shuffle=False, tol=None,
-                     max_iter=7).fit(X, y)
+    clf = Perceptron(solver=solver, batch_size=1, learning_rate_init=0.5, shuffle=False, tol=None, max_iter=7).fit(X, y)
     w, b = rosenblatt(X, y, 0.5, 7)
     np.testing.assert_allclose(clf.coef_[0], w, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(clf.intercept_[0], b, rtol=1e-12, atol=1e-12)
@@ -230,21 +247,24 @@ def test_the_first_mistake_from_zero_weights_is_updated():
 # ------------------------------------------------------------------ parameters and data checks
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(solver="lbfgs"), "'solver' parameter must be one of 'gd', 'sgd', 'minibatch', 'momentum', 'adam'"),
-    (dict(learning_rate_init=0.0), "'learning_rate_init' parameter must be a float > 0"),
-    (dict(learning_rate="optimal"), "'learning_rate' parameter must be one of"),
-    (dict(alpha=-1.0), "'alpha' parameter must be a float >= 0"),
-    (dict(max_iter=0), "'max_iter' parameter must be an int >= 1"),
-    (dict(max_iter=2.5), "'max_iter' parameter must be an int >= 1"),
-    (dict(tol=-1e-3), "'tol' parameter must be a float >= 0 or None"),
-    (dict(batch_size=0), "'batch_size' parameter must be 'auto' or an int >= 1"),
-    (dict(validation_fraction=1.0), "'validation_fraction' parameter must be a float in (0, 1)"),
-    (dict(shuffle="yes"), "'shuffle' parameter must be True or False"),
-    (dict(random_state=-1), "'random_state' parameter must be None or an int"),
-    (dict(beta_1=1.0), "'beta_1' parameter must be a float in [0, 1)"),
-    (dict(class_weight="equal"), "'class_weight' parameter must be None or 'balanced' or a dict"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(solver="lbfgs"), "'solver' parameter must be one of 'gd', 'sgd', 'minibatch', 'momentum', 'adam'"),
+        (dict(learning_rate_init=0.0), "'learning_rate_init' parameter must be a float > 0"),
+        (dict(learning_rate="optimal"), "'learning_rate' parameter must be one of"),
+        (dict(alpha=-1.0), "'alpha' parameter must be a float >= 0"),
+        (dict(max_iter=0), "'max_iter' parameter must be an int >= 1"),
+        (dict(max_iter=2.5), "'max_iter' parameter must be an int >= 1"),
+        (dict(tol=-1e-3), "'tol' parameter must be a float >= 0 or None"),
+        (dict(batch_size=0), "'batch_size' parameter must be 'auto' or an int >= 1"),
+        (dict(validation_fraction=1.0), "'validation_fraction' parameter must be a float in (0, 1)"),
+        (dict(shuffle="yes"), "'shuffle' parameter must be True or False"),
+        (dict(random_state=-1), "'random_state' parameter must be None or an int"),
+        (dict(beta_1=1.0), "'beta_1' parameter must be a float in [0, 1)"),
+        (dict(class_weight="equal"), "'class_weight' parameter must be None or 'balanced' or a dict"),
+    ],
+)
 def test_bad_parameters_are_named_at_fit(params, message):
     X, y = blobs(2)
     clf = LogisticRegression(**params)  # __init__ only stores
@@ -260,15 +280,18 @@ def _escape(text: str) -> str:
     return re.escape(text)
 
 
-@pytest.mark.parametrize("cls, params", [
-    (MLPClassifier, dict(hidden_layer_sizes=(10, 0))),
-    (MLPClassifier, dict(hidden_layer_sizes=(10.5,))),
-    (MLPRegressor, dict(activation="softmax")),
-    (LinearSVC, dict(loss="log")),
-    (LinearRegression, dict(fit_intercept=1)),
-])
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (MLPClassifier, dict(hidden_layer_sizes=(10, 0))),
+        (MLPClassifier, dict(hidden_layer_sizes=(10.5,))),
+        (MLPRegressor, dict(activation="softmax")),
+        (LinearSVC, dict(loss="log")),
+        (LinearRegression, dict(fit_intercept=1)),
+    ],
+)
 def test_estimator_specific_parameters_are_checked(cls, params):
-    X, y = (regression() if cls in REGRESSORS else blobs(2))
+    X, y = regression() if cls in REGRESSORS else blobs(2)
     with pytest.raises(InvalidParameterError, match=f"^{cls.__name__}: the '{next(iter(params))}' parameter"):
         cls(**params).fit(X, y)
 
@@ -295,11 +318,14 @@ def test_a_failed_fit_changes_nothing_it_learned():
         unfitted.predict(X)
 
 
-@pytest.mark.parametrize("weights, message", [
-    (-np.ones(120), "Negative values in data passed to `sample_weight`"),
-    (np.zeros(120), "Sample weights must contain at least one non-zero number"),
-    (np.ones(7), r"sample_weight.shape == \(7,\), expected \(120,\)"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (-np.ones(120), "Negative values in data passed to `sample_weight`"),
+        (np.zeros(120), "Sample weights must contain at least one non-zero number"),
+        (np.ones(7), r"sample_weight.shape == \(7,\), expected \(120,\)"),
+    ],
+)
 def test_bad_sample_weights(weights, message):
     with pytest.raises(ValueError, match=message):
         quick(LogisticRegression).fit(*blobs(2), sample_weight=weights)
@@ -308,7 +334,9 @@ def test_bad_sample_weights(weights, message):
 def test_one_class_is_not_enough():
     X = np.random.default_rng(0).normal(size=(10, 2))
     for cls in CLASSIFIERS:
-        with pytest.raises(ValueError, match="at least 2 classes in the data, but the data contains only one class: 1.0"):
+        with pytest.raises(
+            ValueError, match="at least 2 classes in the data, but the data contains only one class: 1.0"
+        ):
             cls().fit(X, np.ones(10))
         with pytest.raises(ValueError, match="but classes contains only one class: 'a'"):
             cls().partial_fit(X, np.full(10, "a"), classes=["a"])
@@ -352,8 +380,7 @@ def test_every_solver_learns(solver):
     clf = LogisticRegression(solver=solver, learning_rate_init=lr, batch_size=16, max_iter=epochs, random_state=0)
     assert clf.fit(X, y).score(X, y) > 0.95
     X, y = regression()
-    reg = LinearRegression(solver=solver, learning_rate_init=lr / 5, batch_size=16, max_iter=epochs * 5,
-                           random_state=0)
+    reg = LinearRegression(solver=solver, learning_rate_init=lr / 5, batch_size=16, max_iter=epochs * 5, random_state=0)
     assert reg.fit(X, y).score(X, y) > 0.95
 
 
@@ -393,7 +420,8 @@ def test_integer_sample_weights_are_repeats_with_full_batches():
     w = np.random.default_rng(0).integers(0, 4, size=30)
     weighted = LogisticRegression(solver="gd", learning_rate_init=0.5, max_iter=40, tol=None).fit(X, y, sample_weight=w)
     repeated = LogisticRegression(solver="gd", learning_rate_init=0.5, max_iter=40, tol=None).fit(
-        np.repeat(X, w, axis=0), np.repeat(y, w))
+        np.repeat(X, w, axis=0), np.repeat(y, w)
+    )
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-10)
 
 
@@ -437,8 +465,15 @@ def test_max_iter_without_convergence_warns():
 
 def test_early_stopping_keeps_the_best_validation_score():
     X, y = blobs(3, n=300)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, validation_fraction=0.2, random_state=0,
-                        learning_rate_init=0.01, max_iter=300, n_iter_no_change=5).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        random_state=0,
+        learning_rate_init=0.01,
+        max_iter=300,
+        n_iter_no_change=5,
+    ).fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_ < 300
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_loss_ is None
@@ -448,18 +483,21 @@ def test_early_stopping_keeps_the_best_validation_score():
 
 def test_early_stopping_restores_the_best_weights():
     X, y = blobs(2, n=200)
-    clf = LogisticRegression(early_stopping=True, random_state=0, tol=None, max_iter=30, solver="gd",
-                             learning_rate_init=0.5).fit(X, y)
+    clf = LogisticRegression(
+        early_stopping=True, random_state=0, tol=None, max_iter=30, solver="gd", learning_rate_init=0.5
+    ).fit(X, y)
     best = int(np.argmax(clf.validation_scores_))
-    again = LogisticRegression(early_stopping=True, random_state=0, tol=None, max_iter=best + 1, solver="gd",
-                               learning_rate_init=0.5).fit(X, y)
+    again = LogisticRegression(
+        early_stopping=True, random_state=0, tol=None, max_iter=best + 1, solver="gd", learning_rate_init=0.5
+    ).fit(X, y)
     np.testing.assert_allclose(clf.coef_, again.coef_)
 
 
 def test_invscaling_schedule():
     X, y = blobs(2, n=50)
-    clf = LogisticRegression(solver="gd", learning_rate="invscaling", learning_rate_init=0.5, power_t=0.25,
-                             max_iter=4, tol=None).fit(X, y)
+    clf = LogisticRegression(
+        solver="gd", learning_rate="invscaling", learning_rate_init=0.5, power_t=0.25, max_iter=4, tol=None
+    ).fit(X, y)
     assert clf.t_ == 200
     assert clf._optimizer.param_groups[0]["lr"] == pytest.approx(0.5 / 201**0.25)
 
@@ -469,8 +507,15 @@ def test_adaptive_schedule_divides_by_five_then_stops(capsys):
     # A huge tol: no epoch after the first counts as an improvement, so the rule fires after epochs
     # 4, 7 and 10 (a count above n_iter_no_change=2): lr 1e-5 -> 2e-6 -> 4e-7, then at or below
     # 1e-6 training stops (scikit-learn's MLP rule).
-    clf = LogisticRegression(solver="gd", learning_rate="adaptive", learning_rate_init=1e-5, tol=1e9,
-                             n_iter_no_change=2, max_iter=100, verbose=True).fit(X, y)
+    clf = LogisticRegression(
+        solver="gd",
+        learning_rate="adaptive",
+        learning_rate_init=1e-5,
+        tol=1e9,
+        n_iter_no_change=2,
+        max_iter=100,
+        verbose=True,
+    ).fit(X, y)
     assert clf._optimizer.param_groups[0]["lr"] == pytest.approx(1e-5 / 25)
     assert clf.n_iter_ == 10
     err = capsys.readouterr().err
@@ -491,8 +536,10 @@ def test_a_diverging_fit_warns_or_fails_clearly():
     X, y = regression()
     with pytest.warns(ConvergenceWarning, match="the loss went up during training"):
         LinearRegression(learning_rate_init=1.5, max_iter=20).fit(X * 3, y)
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(ValueError, match="LinearRegression: the loss became inf at epoch .*StandardScaler"):
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(ValueError, match="LinearRegression: the loss became inf at epoch .*StandardScaler"),
+    ):
         LinearRegression(learning_rate_init=1.5, max_iter=2000, tol=None).fit(X * 30, y)
 
 
@@ -591,9 +638,16 @@ def test_the_network_is_a_chainrule_graph_one_can_draw():
     assert "Sigmoid" in source
 
 
-@pytest.mark.parametrize("solver, batch_size, steps_per_epoch", [
-    ("gd", 16, 1), ("sgd", 16, 120), ("minibatch", 16, 8), ("momentum", 16, 8), ("minibatch", "auto", 1),
-])
+@pytest.mark.parametrize(
+    "solver, batch_size, steps_per_epoch",
+    [
+        ("gd", 16, 1),
+        ("sgd", 16, 120),
+        ("minibatch", 16, 8),
+        ("momentum", 16, 8),
+        ("minibatch", "auto", 1),
+    ],
+)
 def test_each_solver_steps_on_its_batches(monkeypatch, solver, batch_size, steps_per_epoch):
     from chainrule.optim import SGD
 
@@ -606,8 +660,9 @@ def test_each_solver_steps_on_its_batches(monkeypatch, solver, batch_size, steps
 
     monkeypatch.setattr(SGD, "step", counted_step)
     X, y = blobs(2, n=120)
-    LogisticRegression(solver=solver, batch_size=batch_size, learning_rate_init=0.01, max_iter=3, tol=None,
-                       random_state=0).fit(X, y)
+    LogisticRegression(
+        solver=solver, batch_size=batch_size, learning_rate_init=0.01, max_iter=3, tol=None, random_state=0
+    ).fit(X, y)
     assert len(steps) == 3 * steps_per_epoch
 
 
@@ -655,7 +710,9 @@ def test_class_weight_errors_name_the_problem():
     X, y = blobs(2)
     with pytest.raises(ValueError, match="LogisticRegression: class_weight='balanced' cannot be used with partial_fit"):
         LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(ValueError, match=r"LinearSVC: class_weight=\{0: 1.0, 5: 2.0\} does not fit the classes \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"LinearSVC: class_weight=\{0: 1.0, 5: 2.0\} does not fit the classes \[0, 1\]"
+    ):
         LinearSVC(class_weight={0: 1.0, 5: 2.0}).fit(X, y)
     weighted = LogisticRegression(class_weight={0: 1.0, 1: 3.0}, random_state=0)
     weighted.partial_fit(X, y, classes=[0, 1])  # a dict is the same for every batch: fine

@@ -20,7 +20,11 @@ from sklearn import linear_model, neural_network  # noqa: E402
 import chainrule as cr  # noqa: E402
 from benchmarks.estimators_parity import CASES, CLASSIFICATION, fit_and_score, load_split  # noqa: E402
 from chainrule.estimators import (  # noqa: E402
-    LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
+    LinearRegression,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -56,11 +60,14 @@ def _copy_sklearn_weights(ours, theirs) -> None:
         layer.bias.data[...] = intercept
 
 
-@pytest.mark.parametrize("ours_cls, theirs_cls, dataset", [
-    (MLPClassifier, neural_network.MLPClassifier, "iris"),
-    (MLPClassifier, neural_network.MLPClassifier, "breast_cancer"),
-    (MLPRegressor, neural_network.MLPRegressor, "diabetes"),
-])
+@pytest.mark.parametrize(
+    "ours_cls, theirs_cls, dataset",
+    [
+        (MLPClassifier, neural_network.MLPClassifier, "iris"),
+        (MLPClassifier, neural_network.MLPClassifier, "breast_cancer"),
+        (MLPRegressor, neural_network.MLPRegressor, "diabetes"),
+    ],
+)
 def test_an_mlp_trained_from_scikit_learns_weights_follows_its_loss_curve(ours_cls, theirs_cls, dataset):
     # Full-batch gradient descent (scikit-learn: solver='sgd', momentum=0, one batch) from the same
     # initial weights: the same loss (log-loss or half squared error, alpha / n * 0.5 ||W||²), the
@@ -69,8 +76,9 @@ def test_an_mlp_trained_from_scikit_learns_weights_follows_its_loss_curve(ours_c
     if dataset == "diabetes":
         y = (y - y.mean()) / y.std()
     shape = dict(hidden_layer_sizes=(7, 5), activation="tanh", alpha=0.1, random_state=0)
-    theirs = theirs_cls(solver="sgd", momentum=0.0, batch_size=len(X), shuffle=False, learning_rate_init=1e-12,
-                        max_iter=1, **shape).fit(X, y)  # its initial weights (moved by ~1e-12)
+    theirs = theirs_cls(
+        solver="sgd", momentum=0.0, batch_size=len(X), shuffle=False, learning_rate_init=1e-12, max_iter=1, **shape
+    ).fit(X, y)  # its initial weights (moved by ~1e-12)
     ours = ours_cls(solver="gd", max_iter=1, **shape).fit(X, y)
     _copy_sklearn_weights(ours, theirs)
     theirs.set_params(warm_start=True, learning_rate_init=0.1, max_iter=25, tol=0.0, n_iter_no_change=100).fit(X, y)

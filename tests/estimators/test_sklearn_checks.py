@@ -22,11 +22,17 @@ pytest.importorskip("sklearn")
 
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils.estimator_checks import (  # noqa: E402
-    check_sample_weight_equivalence_on_dense_data, parametrize_with_checks,
+    check_sample_weight_equivalence_on_dense_data,
+    parametrize_with_checks,
 )
 
 from chainrule.estimators import (  # noqa: E402
-    LinearRegression, LinearSVC, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
 )
 
 ESTIMATORS = [

@@ -21,7 +21,11 @@ def run_example(name: str, out: Path, *args: str) -> str:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name), "--out", str(out), *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -56,8 +60,11 @@ def test_digits_mlp(tmp_path):
 
 def test_gd_vs_sgd(tmp_path):
     out = run_example("gd_vs_sgd.py", tmp_path / "out")
-    rows = re.findall(r"\(batch_size=(\w+)\)\s+(\d+) updates/epoch\s+([\d.]+) ms/epoch\s+train loss ([\d.]+)"
-                      r"\s+test accuracy ([\d.]+)", out)
+    rows = re.findall(
+        r"\(batch_size=(\w+)\)\s+(\d+) updates/epoch\s+([\d.]+) ms/epoch\s+train loss ([\d.]+)"
+        r"\s+test accuracy ([\d.]+)",
+        out,
+    )
     assert [r[0] for r in rows] == ["None", "1", "32"], out
     updates = [int(r[1]) for r in rows]
     assert updates == [1, 455, 15]

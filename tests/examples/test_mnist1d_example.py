@@ -7,13 +7,11 @@ rests on are checked in a few seconds.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 import chainrule as cr
 from tests.helpers import load_example
-
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,10 @@ def test_one_neuron_models(tmp_path):
     out = run_example("one_neuron_models.py", tmp_path / "out")
     networks = dict(re.findall(r"^(\w+)\s+w = .* network (.+)$", out, flags=re.MULTILINE))
     assert networks == {
-        "Perceptron": "Linear -> Step", "LogisticRegression": "Linear -> Sigmoid",
-        "LinearSVC": "Linear -> Identity", "LinearRegression": "Linear -> Identity",
+        "Perceptron": "Linear -> Step",
+        "LogisticRegression": "Linear -> Sigmoid",
+        "LinearSVC": "Linear -> Identity",
+        "LinearRegression": "Linear -> Identity",
     }
     accuracies = [int(a) for a in re.findall(r"accuracy (\d+)%  network", out)]
     assert len(accuracies) == 4 and min(accuracies) >= 95

@@ -20,8 +20,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BASELINE = 1 / 6
 
 
-
-
 @pytest.fixture(scope="module")
 def example():
     return load_example("adding_problem")
@@ -42,8 +40,7 @@ def test_rnn_lags_far_behind_with_the_same_budget(example):
 
 
 def test_adding_problem_script(tmp_path):
-    out = run_example("adding_problem.py", tmp_path / "out", "--seq-len", "10", "--steps", "300",
-                      "--hidden", "32")
+    out = run_example("adding_problem.py", tmp_path / "out", "--seq-len", "10", "--steps", "300", "--hidden", "32")
     rows = dict(re.findall(r"\| (RNN|LSTM) \| 10 \| 300 \| ([\d.]+) \| 0\.167 \|", out))
     assert set(rows) == {"RNN", "LSTM"}, out
     assert float(rows["LSTM"]) < 0.1 * BASELINE, out
@@ -53,8 +50,9 @@ def test_adding_problem_script(tmp_path):
 
 def test_vanishing_gradients_script(tmp_path):
     out = run_example("vanishing_gradients.py", tmp_path / "out")
-    norms = {int(back): (float(rnn), float(lstm))
-             for back, rnn, lstm in re.findall(r"\| (\d+) \| (\S+) \| (\S+) \|", out)}
+    norms = {
+        int(back): (float(rnn), float(lstm)) for back, rnn, lstm in re.findall(r"\| (\d+) \| (\S+) \| (\S+) \|", out)
+    }
     assert {0, 1, 5, 10, 20, 50, 99} <= set(norms), out
     rnn_0, lstm_0 = norms[0]
     rnn_50, lstm_50 = norms[50]

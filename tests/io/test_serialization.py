@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -14,17 +15,23 @@ from typing import Any
 
 import numpy as np
 import pytest
+import safetensors.numpy as safetensors_numpy  # noqa: E402  (a test dependency)
 
 import chainrule as cr
 from chainrule import optim
-from chainrule.io import serialization
 from chainrule.io import (
-    FORMAT_VERSION, ModelFileError, load, load_checkpoint, load_metadata, load_state_dict, save,
-    save_checkpoint, save_state_dict,
+    FORMAT_VERSION,
+    ModelFileError,
+    load,
+    load_checkpoint,
+    load_metadata,
+    load_state_dict,
+    save,
+    save_checkpoint,
+    save_state_dict,
+    serialization,
 )
 from chainrule.nn import module as module_registry
-
-import safetensors.numpy as safetensors_numpy  # noqa: E402  (a test dependency)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,8 +40,14 @@ REPO = Path(__file__).resolve().parents[2]
 def mlp(dtype: Any = None) -> cr.nn.Sequential:
     """A Sequential with every kind of state: weights, biases, BatchNorm running statistics."""
     model = cr.nn.Sequential(
-        cr.nn.Linear(6, 8), cr.nn.BatchNorm1d(8), cr.nn.ReLU(), cr.nn.Dropout(0.3),
-        cr.nn.Linear(8, 8), cr.nn.LayerNorm(8), cr.nn.Tanh(), cr.nn.Linear(8, 3),
+        cr.nn.Linear(6, 8),
+        cr.nn.BatchNorm1d(8),
+        cr.nn.ReLU(),
+        cr.nn.Dropout(0.3),
+        cr.nn.Linear(8, 8),
+        cr.nn.LayerNorm(8),
+        cr.nn.Tanh(),
+        cr.nn.Linear(8, 3),
     )
     if dtype is not None:
         model.to(dtype)
@@ -111,11 +124,13 @@ def test_float64_model_round_trips_in_float64(tmp_path: Path) -> None:
 
 
 def test_nested_containers_round_trip(tmp_path: Path) -> None:
-    model = cr.nn.Sequential(OrderedDict(
-        encoder=cr.nn.Sequential(cr.nn.Linear(4, 5), cr.nn.GELU()),
-        heads=cr.nn.ModuleDict({"a": cr.nn.Linear(5, 2), "b/odd name": cr.nn.Linear(5, 1)}),
-        extra=cr.nn.ModuleList([cr.nn.LeakyReLU(0.2), cr.nn.Softmax(dim=1)]),
-    ))
+    model = cr.nn.Sequential(
+        OrderedDict(
+            encoder=cr.nn.Sequential(cr.nn.Linear(4, 5), cr.nn.GELU()),
+            heads=cr.nn.ModuleDict({"a": cr.nn.Linear(5, 2), "b/odd name": cr.nn.Linear(5, 1)}),
+            extra=cr.nn.ModuleList([cr.nn.LeakyReLU(0.2), cr.nn.Softmax(dim=1)]),
+        )
+    )
     path = tmp_path / "nested.safetensors"
     save(model, path)
     loaded = load(path)
@@ -124,15 +139,32 @@ def test_nested_containers_round_trip(tmp_path: Path) -> None:
     assert_same_state(loaded, model)
 
 
-@pytest.mark.parametrize("layer", [
-    cr.nn.Linear(3, 2, bias=False), cr.nn.Flatten(2, 3), cr.nn.Identity(), cr.nn.Step(), cr.nn.Sigmoid(),
-    cr.nn.ELU(0.5), cr.nn.Softplus(2.0), cr.nn.LogSoftmax(0), cr.nn.Dropout(0.1),
-    cr.nn.BatchNorm1d(4, eps=1e-3, momentum=0.2, affine=False), cr.nn.BatchNorm2d(2, track_running_stats=False),
-    cr.nn.LayerNorm((2, 3), elementwise_affine=False), cr.nn.MSELoss("sum"), cr.nn.HuberLoss(delta=0.5),
-    cr.nn.BCELoss(weight=[1.0, 2.0]), cr.nn.BCEWithLogitsLoss(weight=[0.5, 1.0], pos_weight=[3.0, 1.0]),
-    cr.nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], label_smoothing=0.1), cr.nn.NLLLoss(reduction="none"),
-    cr.nn.HingeLoss(squared=True), cr.nn.MultiMarginLoss(margin=2.0),
-], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        cr.nn.Linear(3, 2, bias=False),
+        cr.nn.Flatten(2, 3),
+        cr.nn.Identity(),
+        cr.nn.Step(),
+        cr.nn.Sigmoid(),
+        cr.nn.ELU(0.5),
+        cr.nn.Softplus(2.0),
+        cr.nn.LogSoftmax(0),
+        cr.nn.Dropout(0.1),
+        cr.nn.BatchNorm1d(4, eps=1e-3, momentum=0.2, affine=False),
+        cr.nn.BatchNorm2d(2, track_running_stats=False),
+        cr.nn.LayerNorm((2, 3), elementwise_affine=False),
+        cr.nn.MSELoss("sum"),
+        cr.nn.HuberLoss(delta=0.5),
+        cr.nn.BCELoss(weight=[1.0, 2.0]),
+        cr.nn.BCEWithLogitsLoss(weight=[0.5, 1.0], pos_weight=[3.0, 1.0]),
+        cr.nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], label_smoothing=0.1),
+        cr.nn.NLLLoss(reduction="none"),
+        cr.nn.HingeLoss(squared=True),
+        cr.nn.MultiMarginLoss(margin=2.0),
+    ],
+    ids=lambda m: type(m).__name__,
+)
 def test_every_layer_config_survives_a_round_trip(tmp_path: Path, layer: cr.nn.Module) -> None:
     path = tmp_path / "layer.safetensors"
     save(layer, path)
@@ -177,12 +209,22 @@ def test_frozen_parameters_stay_frozen(tmp_path: Path) -> None:
 
 
 def test_metadata_round_trip(tmp_path: Path) -> None:
-    metadata = {"accuracy": np.float32(0.5), "epochs": 12, "tags": ["mlp", "digits"], "nested": {"lr": 0.1},
-                "note": "ünïcode"}
+    metadata = {
+        "accuracy": np.float32(0.5),
+        "epochs": 12,
+        "tags": ["mlp", "digits"],
+        "nested": {"lr": 0.1},
+        "note": "ünïcode",
+    }
     path = tmp_path / "meta.safetensors"
     save(cr.nn.Linear(2, 2), path, metadata=metadata)
-    assert load_metadata(path) == {"accuracy": 0.5, "epochs": 12, "tags": ["mlp", "digits"], "nested": {"lr": 0.1},
-                                   "note": "ünïcode"}
+    assert load_metadata(path) == {
+        "accuracy": 0.5,
+        "epochs": 12,
+        "tags": ["mlp", "digits"],
+        "nested": {"lr": 0.1},
+        "note": "ünïcode",
+    }
     save(cr.nn.Linear(2, 2), path)
     assert load_metadata(path) == {}
     save_state_dict(cr.nn.Linear(2, 2), path, metadata={"source": "weights"})
@@ -308,8 +350,9 @@ def test_weights_that_do_not_fit_the_architecture(tmp_path: Path) -> None:
     with safetensors_numpy.safe_open(str(good), framework="np") as f:
         header = f.metadata()
     bad = tmp_path / "bad.safetensors"
-    safetensors_numpy.save_file({"weight": np.zeros((4, 2), np.float32), "bias": np.zeros(4, np.float32)},
-                                str(bad), metadata=header)
+    safetensors_numpy.save_file(
+        {"weight": np.zeros((4, 2), np.float32), "bias": np.zeros(4, np.float32)}, str(bad), metadata=header
+    )
     with pytest.raises(ModelFileError, match=r"mis-shaped: weight: expected \(3, 2\), got \(4, 2\); bias"):
         load(bad)
 
@@ -422,9 +465,11 @@ def test_save_refuses_a_shadowed_class_name(tmp_path: Path, monkeypatch: pytest.
 def test_missing_safetensors_raises_import_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    for call in (lambda: save(cr.nn.Linear(2, 2), tmp_path / "m.safetensors"),
-                 lambda: load(tmp_path / "m.safetensors"),
-                 lambda: save_checkpoint(tmp_path / "c.safetensors", cr.nn.Linear(2, 2))):
+    for call in (
+        lambda: save(cr.nn.Linear(2, 2), tmp_path / "m.safetensors"),
+        lambda: load(tmp_path / "m.safetensors"),
+        lambda: save_checkpoint(tmp_path / "c.safetensors", cr.nn.Linear(2, 2)),
+    ):
         with pytest.raises(ImportError, match=r'pip install "chainrule\[io\]"'):
             call()
 
@@ -540,8 +585,10 @@ class FakeSGD:
             p.grad = None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"state": {i: {k: v.copy() for k, v in s.items()} for i, s in self.state.items()},
-                "param_groups": [{**self.group, "params": list(range(len(self.params)))}]}
+        return {
+            "state": {i: {k: v.copy() for k, v in s.items()} for i, s in self.state.items()},
+            "param_groups": [{**self.group, "params": list(range(len(self.params)))}],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if set(state["state"]) - set(range(len(self.params))):
@@ -614,12 +661,14 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
 
 
 def test_resume_with_chainrule_optimizers(tmp_path: Path) -> None:
-    settings = {"SGD": {"lr": 0.05, "momentum": 0.9, "nesterov": True}, "Adam": {"lr": 0.01},
-                "AdamW": {"lr": 0.01}, "RMSprop": {"lr": 0.01}, "Adagrad": {"lr": 0.1}}
-    makers = [
-        (lambda ps, cls=getattr(optim, name), kw=kwargs: cls(ps, **kw))
-        for name, kwargs in settings.items()
-    ]
+    settings = {
+        "SGD": {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+        "Adam": {"lr": 0.01},
+        "AdamW": {"lr": 0.01},
+        "RMSprop": {"lr": 0.01},
+        "Adagrad": {"lr": 0.1},
+    }
+    makers = [functools.partial(getattr(optim, name), **kwargs) for name, kwargs in settings.items()]
     for make in makers:
         cr.manual_seed(0)
         model = mlp()

@@ -128,9 +128,19 @@ def test_step_stops_gradients_reaching_earlier_layers():
 
 @pytest.mark.parametrize(
     "name, cls",
-    [("step", nn.Step), ("sigmoid", nn.Sigmoid), ("logistic", nn.Sigmoid), ("tanh", nn.Tanh), ("relu", nn.ReLU),
-     ("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU), ("gelu", nn.GELU), ("softplus", nn.Softplus),
-     ("identity", nn.Identity), ("linear", nn.Identity)],
+    [
+        ("step", nn.Step),
+        ("sigmoid", nn.Sigmoid),
+        ("logistic", nn.Sigmoid),
+        ("tanh", nn.Tanh),
+        ("relu", nn.ReLU),
+        ("leaky_relu", nn.LeakyReLU),
+        ("elu", nn.ELU),
+        ("gelu", nn.GELU),
+        ("softplus", nn.Softplus),
+        ("identity", nn.Identity),
+        ("linear", nn.Identity),
+    ],
 )
 def test_activation_by_name(name, cls):
     assert type(nn.activation(name)) is cls

@@ -11,7 +11,11 @@ import chainrule as cr
 from chainrule import nn
 from tests.nn.support import data, leaf, module_gradcheck
 from tests.ops.references import (
-    reference_adaptive_avg_pool, reference_avg_pool, reference_conv, reference_conv_transpose, reference_max_pool,
+    reference_adaptive_avg_pool,
+    reference_avg_pool,
+    reference_conv,
+    reference_conv_transpose,
+    reference_max_pool,
     reference_nearest,
 )
 
@@ -76,16 +80,19 @@ def test_grouped_dilated_and_transposed_layers_against_the_loop_references():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls, args, kwargs, shape", [
-    (nn.Conv1d, (2, 4, 3), {}, (2, 2, 9)),
-    (nn.Conv1d, (4, 4, 3), {"padding": "same", "dilation": 2, "groups": 2}, (2, 4, 9)),
-    (nn.Conv1d, (2, 3, 4), {"stride": 3, "padding": 2, "bias": False}, (2, 2, 10)),
-    (nn.Conv2d, (2, 3, 3), {"padding": 1}, (2, 2, 5, 4)),
-    (nn.Conv2d, (3, 3, (2, 3)), {"stride": (2, 1), "dilation": (1, 2), "groups": 3}, (2, 3, 6, 7)),
-    (nn.Conv2d, (2, 4, 2), {"padding": "same", "bias": False}, (2, 2, 4, 5)),
-    (nn.ConvTranspose1d, (2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 2, 5)),
-    (nn.ConvTranspose2d, (4, 2, (3, 2)), {"stride": (2, 1), "groups": 2}, (2, 4, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "cls, args, kwargs, shape",
+    [
+        (nn.Conv1d, (2, 4, 3), {}, (2, 2, 9)),
+        (nn.Conv1d, (4, 4, 3), {"padding": "same", "dilation": 2, "groups": 2}, (2, 4, 9)),
+        (nn.Conv1d, (2, 3, 4), {"stride": 3, "padding": 2, "bias": False}, (2, 2, 10)),
+        (nn.Conv2d, (2, 3, 3), {"padding": 1}, (2, 2, 5, 4)),
+        (nn.Conv2d, (3, 3, (2, 3)), {"stride": (2, 1), "dilation": (1, 2), "groups": 3}, (2, 3, 6, 7)),
+        (nn.Conv2d, (2, 4, 2), {"padding": "same", "bias": False}, (2, 2, 4, 5)),
+        (nn.ConvTranspose1d, (2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 2, 5)),
+        (nn.ConvTranspose2d, (4, 2, (3, 2)), {"stride": (2, 1), "groups": 2}, (2, 4, 3, 3)),
+    ],
+)
 def test_conv_layer_gradients_against_finite_differences(cls, args, kwargs, shape):
     layer = layer64(cls, *args, **kwargs)
     assert module_gradcheck(layer, leaf(data(*shape)))
@@ -93,10 +100,14 @@ def test_conv_layer_gradients_against_finite_differences(cls, args, kwargs, shap
 
 def test_conv_output_shapes_and_mnist1d_cnn():
     model = nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(125, 10),
+        nn.Conv1d(1, 25, 5, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(125, 10),
     )
     x = cr.randn(100, 1, 40)
     assert model[0](x).shape == (100, 25, 19)
@@ -136,28 +147,37 @@ def test_conv_default_init_is_pytorchs():
 
 
 def test_conv_repr_matches_pytorchs_form():
-    assert repr(nn.Conv1d(1, 25, 5, stride=2, padding=1)) == "Conv1d(1, 25, kernel_size=(5,), stride=(2,), padding=(1,))"
+    assert (
+        repr(nn.Conv1d(1, 25, 5, stride=2, padding=1)) == "Conv1d(1, 25, kernel_size=(5,), stride=(2,), padding=(1,))"
+    )
     assert repr(nn.Conv2d(3, 8, 3)) == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))"
-    assert (repr(nn.Conv2d(4, 8, (3, 1), padding="same", dilation=2, groups=2, bias=False))
-            == "Conv2d(4, 8, kernel_size=(3, 1), stride=(1, 1), padding=same, dilation=(2, 2), groups=2, bias=False)")
-    assert (repr(nn.ConvTranspose1d(4, 2, 3, stride=2, output_padding=1))
-            == "ConvTranspose1d(4, 2, kernel_size=(3,), stride=(2,), output_padding=(1,))")
+    assert (
+        repr(nn.Conv2d(4, 8, (3, 1), padding="same", dilation=2, groups=2, bias=False))
+        == "Conv2d(4, 8, kernel_size=(3, 1), stride=(1, 1), padding=same, dilation=(2, 2), groups=2, bias=False)"
+    )
+    assert (
+        repr(nn.ConvTranspose1d(4, 2, 3, stride=2, output_padding=1))
+        == "ConvTranspose1d(4, 2, kernel_size=(3,), stride=(2,), output_padding=(1,))"
+    )
 
 
-@pytest.mark.parametrize("layer", [
-    nn.Conv1d(2, 4, 3, stride=2, padding=1, bias=False),
-    nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(2, 1), groups=2),
-    nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1, dtype="float64"),
-    nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
-    nn.MaxPool1d([3], stride=(2,), dilation=2),
-    nn.AvgPool2d((2, 3), padding=(1, 0)),
-    nn.AdaptiveAvgPool1d(1),
-    nn.Upsample(size=(4, 6)),
-    nn.AvgPool1d(4, 2, count_include_pad=False),
-    nn.AdaptiveAvgPool2d((None, 3)),
-    nn.GlobalAvgPool(keepdims=True),
-    nn.Upsample(scale_factor=(2, 3)),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.Conv1d(2, 4, 3, stride=2, padding=1, bias=False),
+        nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(2, 1), groups=2),
+        nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1, dtype="float64"),
+        nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+        nn.MaxPool1d([3], stride=(2,), dilation=2),
+        nn.AvgPool2d((2, 3), padding=(1, 0)),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Upsample(size=(4, 6)),
+        nn.AvgPool1d(4, 2, count_include_pad=False),
+        nn.AdaptiveAvgPool2d((None, 3)),
+        nn.GlobalAvgPool(keepdims=True),
+        nn.Upsample(scale_factor=(2, 3)),
+    ],
+)
 def test_config_round_trip(layer):
     import json
 
@@ -174,13 +194,19 @@ def test_conv_input_shape_errors_name_the_layer():
     with pytest.raises(ValueError) as info:
         nn.Conv2d(3, 8, 3)(cr.zeros(8, 1, 28, 28))
     assert str(info.value) == "Conv2d(in_channels=3) got input of shape (8, 1, 28, 28): dimension 1 must be 3"
-    with pytest.raises(ValueError, match=r"Conv2d\(in_channels=3\) got input of shape \(1, 28, 28\): dimension 0 must be 3"):
+    with pytest.raises(
+        ValueError, match=r"Conv2d\(in_channels=3\) got input of shape \(1, 28, 28\): dimension 0 must be 3"
+    ):
         nn.Conv2d(3, 8, 3)(cr.zeros(1, 28, 28))
     with pytest.raises(ValueError) as info:  # the channel axis forgotten
         nn.Conv1d(1, 25, 5)(cr.zeros(100, 40))
-    assert str(info.value) == ("Conv1d(in_channels=1) got input of shape (100, 40): dimension 0 must be 1 "
-                               "(a 2-D input is one unbatched (C, L) sample)")
-    with pytest.raises(ValueError, match=r"Conv1d\(in_channels=1\) got input of shape \(100,\): expected a 3-D \(N, C, L\)"):
+    assert str(info.value) == (
+        "Conv1d(in_channels=1) got input of shape (100, 40): dimension 0 must be 1 "
+        "(a 2-D input is one unbatched (C, L) sample)"
+    )
+    with pytest.raises(
+        ValueError, match=r"Conv1d\(in_channels=1\) got input of shape \(100,\): expected a 3-D \(N, C, L\)"
+    ):
         nn.Conv1d(1, 25, 5)(cr.zeros(100))
     with pytest.raises(ValueError, match=r"conv1d: input of shape \(2, 1, 3\) .* is smaller than the kernel"):
         nn.Conv1d(1, 2, 5)(cr.zeros(2, 1, 3))
@@ -192,20 +218,26 @@ def test_conv_unbatched_input():
     np.testing.assert_allclose(conv(cr.tensor(x)).numpy(), conv(cr.tensor(x[None])).numpy()[0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: nn.Conv2d(3, 8, 3, groups=2), "Conv2d: in_channels (3) must be divisible by groups (2)"),
-    (lambda: nn.Conv2d(4, 6, 3, groups=4), "Conv2d: out_channels (6) must be divisible by groups (4)"),
-    (lambda: nn.Conv1d(0, 8, 3), "Conv1d: in_channels must be a positive integer, got 0"),
-    (lambda: nn.Conv1d(2, 8, (3, 3)), "Conv1d: kernel_size must be an int or a sequence of 1 ints"),
-    (lambda: nn.Conv2d(2, 8, 3, stride=2, padding="same"), "Conv2d: padding='same' needs stride 1"),
-    (lambda: nn.Conv2d(2, 8, 3, padding="full"), "Conv2d: padding must be an int, a tuple, 'same' or 'valid'"),
-    (lambda: nn.Conv2d(2, 8, 3, padding=-1), "Conv2d: padding must be at least 0"),
-    (lambda: nn.Conv2d(2, 8, 3, padding_mode="reflect"), "Conv2d: only padding_mode='zeros'"),
-    (lambda: nn.ConvTranspose1d(2, 8, 3, stride=2, output_padding=2), "ConvTranspose1d: output_padding (2,) must be smaller"),
-    (lambda: nn.MaxPool2d(0), "MaxPool2d: kernel_size must be at least 1"),
-    (lambda: nn.AdaptiveAvgPool2d((1, 2, 3)), "AdaptiveAvgPool2d: output_size must be an int or 2 sizes"),
-    (lambda: nn.Upsample(), "Upsample: give exactly one of size and scale_factor"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nn.Conv2d(3, 8, 3, groups=2), "Conv2d: in_channels (3) must be divisible by groups (2)"),
+        (lambda: nn.Conv2d(4, 6, 3, groups=4), "Conv2d: out_channels (6) must be divisible by groups (4)"),
+        (lambda: nn.Conv1d(0, 8, 3), "Conv1d: in_channels must be a positive integer, got 0"),
+        (lambda: nn.Conv1d(2, 8, (3, 3)), "Conv1d: kernel_size must be an int or a sequence of 1 ints"),
+        (lambda: nn.Conv2d(2, 8, 3, stride=2, padding="same"), "Conv2d: padding='same' needs stride 1"),
+        (lambda: nn.Conv2d(2, 8, 3, padding="full"), "Conv2d: padding must be an int, a tuple, 'same' or 'valid'"),
+        (lambda: nn.Conv2d(2, 8, 3, padding=-1), "Conv2d: padding must be at least 0"),
+        (lambda: nn.Conv2d(2, 8, 3, padding_mode="reflect"), "Conv2d: only padding_mode='zeros'"),
+        (
+            lambda: nn.ConvTranspose1d(2, 8, 3, stride=2, output_padding=2),
+            "ConvTranspose1d: output_padding (2,) must be smaller",
+        ),
+        (lambda: nn.MaxPool2d(0), "MaxPool2d: kernel_size must be at least 1"),
+        (lambda: nn.AdaptiveAvgPool2d((1, 2, 3)), "AdaptiveAvgPool2d: output_size must be an int or 2 sizes"),
+        (lambda: nn.Upsample(), "Upsample: give exactly one of size and scale_factor"),
+    ],
+)
 def test_construction_errors(make, message):
     with pytest.raises(ValueError) as info:
         make()
@@ -217,18 +249,20 @@ def test_construction_errors(make, message):
 
 def test_pooling_layers_values():
     x = data(2, 3, 6, 4)
-    np.testing.assert_allclose(nn.MaxPool2d(2)(cr.tensor(x)).numpy(),
-                               x.reshape(2, 3, 3, 2, 2, 2).max(axis=(3, 5)))
-    np.testing.assert_allclose(nn.AvgPool2d((2, 1))(cr.tensor(x)).numpy(),
-                               x.reshape(2, 3, 3, 2, 4).mean(axis=3), rtol=1e-12)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(cr.tensor(x)).numpy(),
-                               x.mean(axis=(2, 3), keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(nn.MaxPool2d(2)(cr.tensor(x)).numpy(), x.reshape(2, 3, 3, 2, 2, 2).max(axis=(3, 5)))
+    np.testing.assert_allclose(
+        nn.AvgPool2d((2, 1))(cr.tensor(x)).numpy(), x.reshape(2, 3, 3, 2, 4).mean(axis=3), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        nn.AdaptiveAvgPool2d(1)(cr.tensor(x)).numpy(), x.mean(axis=(2, 3), keepdims=True), rtol=1e-12
+    )
     np.testing.assert_allclose(nn.GlobalAvgPool()(cr.tensor(x)).numpy(), x.mean(axis=(2, 3)), rtol=1e-12)
     x1 = data(2, 3, 8)
     np.testing.assert_allclose(nn.MaxPool1d(2)(cr.tensor(x1)).numpy(), x1.reshape(2, 3, 4, 2).max(axis=3))
     np.testing.assert_allclose(nn.AvgPool1d(4)(cr.tensor(x1)).numpy(), x1.reshape(2, 3, 2, 4).mean(axis=3), rtol=1e-12)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool1d(2)(cr.tensor(x1)).numpy(), x1.reshape(2, 3, 2, 4).mean(axis=3),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        nn.AdaptiveAvgPool1d(2)(cr.tensor(x1)).numpy(), x1.reshape(2, 3, 2, 4).mean(axis=3), rtol=1e-12
+    )
     np.testing.assert_allclose(nn.Upsample(scale_factor=2)(cr.tensor(x1)).numpy(), np.repeat(x1, 2, axis=2))
     np.testing.assert_allclose(nn.GlobalAvgPool()(cr.tensor(x1)).numpy(), x1.mean(axis=2), rtol=1e-12)
 
@@ -236,25 +270,34 @@ def test_pooling_layers_values():
 def test_pooling_layers_with_options_against_the_loop_references():
     x = data(2, 3, 9, 7)
     t = cr.tensor(x)
-    np.testing.assert_allclose(nn.MaxPool2d(3, 2, 1, ceil_mode=True)(t).numpy(),
-                               reference_max_pool(x, (3, 3), (2, 2), (1, 1), (1, 1), ceil_mode=True)[0])
-    np.testing.assert_allclose(nn.AvgPool2d(3, 2, 1, count_include_pad=False)(t).numpy(),
-                               reference_avg_pool(x, (3, 3), (2, 2), (1, 1), count_include_pad=False), rtol=1e-12)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((4, 3))(t).numpy(), reference_adaptive_avg_pool(x, (4, 3)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        nn.MaxPool2d(3, 2, 1, ceil_mode=True)(t).numpy(),
+        reference_max_pool(x, (3, 3), (2, 2), (1, 1), (1, 1), ceil_mode=True)[0],
+    )
+    np.testing.assert_allclose(
+        nn.AvgPool2d(3, 2, 1, count_include_pad=False)(t).numpy(),
+        reference_avg_pool(x, (3, 3), (2, 2), (1, 1), count_include_pad=False),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        nn.AdaptiveAvgPool2d((4, 3))(t).numpy(), reference_adaptive_avg_pool(x, (4, 3)), rtol=1e-12
+    )
     np.testing.assert_array_equal(nn.Upsample(scale_factor=2)(t).numpy(), reference_nearest(x, scale_factor=2))
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (nn.MaxPool1d(3, stride=2, padding=1), (2, 2, 9)),
-    (nn.MaxPool2d((2, 3), stride=1, dilation=(2, 1), ceil_mode=True), (2, 2, 6, 5)),
-    (nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 2, 9)),
-    (nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 2, 6, 5)),
-    (nn.AdaptiveAvgPool1d(4), (2, 2, 9)),
-    (nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
-    (nn.GlobalAvgPool(), (2, 2, 4, 3)),
-    (nn.Upsample(size=(5, 7)), (2, 2, 3, 4)),
-])
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.MaxPool1d(3, stride=2, padding=1), (2, 2, 9)),
+        (nn.MaxPool2d((2, 3), stride=1, dilation=(2, 1), ceil_mode=True), (2, 2, 6, 5)),
+        (nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 2, 9)),
+        (nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 2, 6, 5)),
+        (nn.AdaptiveAvgPool1d(4), (2, 2, 9)),
+        (nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
+        (nn.GlobalAvgPool(), (2, 2, 4, 3)),
+        (nn.Upsample(size=(5, 7)), (2, 2, 3, 4)),
+    ],
+)
 def test_pooling_layer_gradients(layer, shape):
     x = np.random.default_rng(0).permutation(int(np.prod(shape))).reshape(shape) / 10.0  # no max ties
     assert module_gradcheck(layer, leaf(x))
@@ -278,8 +321,15 @@ def test_pooling_input_shape_errors_name_the_layer():
 
 
 def test_digits_style_conv2d_network_trains_a_step():
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.GlobalAvgPool(), nn.Linear(16, 10))
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding="same"),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.GlobalAvgPool(),
+        nn.Linear(16, 10),
+    )
     x = cr.randn(32, 1, 8, 8)
     y = cr.tensor(np.arange(32) % 10)
     loss = nn.functional.cross_entropy(model(x), y)

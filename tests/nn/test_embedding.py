@@ -82,7 +82,9 @@ def test_errors_name_the_layer():
         emb(cr.tensor([1, 10]))
     with pytest.raises(IndexError, match=r"got id -1"):
         emb(cr.tensor([-1, 2]))  # never wrapped around silently
-    with pytest.raises(TypeError, match=r"Embedding\(num_embeddings=10\) got input of dtype float32: ids must be integers"):
+    with pytest.raises(
+        TypeError, match=r"Embedding\(num_embeddings=10\) got input of dtype float32: ids must be integers"
+    ):
         emb(cr.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"Embedding: embedding_dim must be a positive integer, got 0"):
         nn.Embedding(10, 0)

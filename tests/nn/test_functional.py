@@ -12,8 +12,19 @@ from tests.nn.support import data, leaf
 
 
 def test_activations_are_re_exported_ops():
-    for name in ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus", "softmax", "log_softmax",
-                 "step", "linear"):
+    for name in (
+        "relu",
+        "sigmoid",
+        "tanh",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "softplus",
+        "softmax",
+        "log_softmax",
+        "step",
+        "linear",
+    ):
         assert getattr(F, name) is getattr(cr, name), name
 
 
@@ -50,18 +61,22 @@ def test_classification_functions_match_their_modules(reduction):
         nn.CrossEntropyLoss(weight=w, reduction=reduction, label_smoothing=0.1)(x, t).numpy(),
     )
     logp = F.log_softmax(x, 1)
-    np.testing.assert_array_equal(F.nll_loss(logp, t, w, reduction).numpy(),
-                                  nn.NLLLoss(weight=w, reduction=reduction)(logp, t).numpy())
-    np.testing.assert_array_equal(F.multi_margin_loss(x, t, reduction=reduction).numpy(),
-                                  nn.MultiMarginLoss(reduction=reduction)(x, t).numpy())
+    np.testing.assert_array_equal(
+        F.nll_loss(logp, t, w, reduction).numpy(), nn.NLLLoss(weight=w, reduction=reduction)(logp, t).numpy()
+    )
+    np.testing.assert_array_equal(
+        F.multi_margin_loss(x, t, reduction=reduction).numpy(), nn.MultiMarginLoss(reduction=reduction)(x, t).numpy()
+    )
     p = F.sigmoid(x)
     y = cr.tensor((data(5, 3, seed=2) > 0).astype(float))
-    np.testing.assert_array_equal(F.binary_cross_entropy(p, y, reduction=reduction).numpy(),
-                                  nn.BCELoss(reduction=reduction)(p, y).numpy())
+    np.testing.assert_array_equal(
+        F.binary_cross_entropy(p, y, reduction=reduction).numpy(), nn.BCELoss(reduction=reduction)(p, y).numpy()
+    )
     s = cr.tensor(data(5))
     labels = cr.tensor([1, -1, 1, 1, -1])
-    np.testing.assert_array_equal(F.hinge_loss(s, labels, reduction).numpy(),
-                                  nn.HingeLoss(reduction)(s, labels).numpy())
+    np.testing.assert_array_equal(
+        F.hinge_loss(s, labels, reduction).numpy(), nn.HingeLoss(reduction)(s, labels).numpy()
+    )
 
 
 def test_functional_cross_entropy_accepts_plain_lists_and_arrays():

@@ -49,9 +49,16 @@ def test_fans_need_two_dimensions():
 @pytest.mark.parametrize(
     "name, param, gain",
     [
-        ("linear", None, 1.0), ("identity", None, 1.0), ("sigmoid", None, 1.0), ("conv1d", None, 1.0),
-        ("conv2d", None, 1.0), ("tanh", None, 5 / 3), ("relu", None, math.sqrt(2)), ("selu", None, 0.75),
-        ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))), ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
+        ("linear", None, 1.0),
+        ("identity", None, 1.0),
+        ("sigmoid", None, 1.0),
+        ("conv1d", None, 1.0),
+        ("conv2d", None, 1.0),
+        ("tanh", None, 5 / 3),
+        ("relu", None, math.sqrt(2)),
+        ("selu", None, 0.75),
+        ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))),
+        ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
         ("leaky_relu", 0, math.sqrt(2)),
     ],
 )
@@ -217,8 +224,11 @@ def test_invalid_arguments():
 def test_a_failed_initialisation_leaves_the_tensor_unchanged():
     w = weight(3, 3)
     init.ones_(w)
-    for bad in (lambda: init.uniform_(w, 1, 0), lambda: init.kaiming_uniform_(w, mode="x"),
-                lambda: init.normal_(w, std=-1.0)):
+    for bad in (
+        lambda: init.uniform_(w, 1, 0),
+        lambda: init.kaiming_uniform_(w, mode="x"),
+        lambda: init.normal_(w, std=-1.0),
+    ):
         with pytest.raises(ValueError):
             bad()
         np.testing.assert_array_equal(w.data, np.ones((3, 3)))

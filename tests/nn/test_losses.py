@@ -218,8 +218,12 @@ CE_CASES = [
 def test_cross_entropy_with_class_indices(reduction, kwargs):
     x = data(6, 4, low=-3, high=3)
     t = np.array([0, 3, 1, 1, 2, 3])
-    check_loss(nn.CrossEntropyLoss(reduction=reduction, **kwargs), x, cr.tensor(t),
-               np_cross_entropy(x, t, reduction=reduction, **kwargs))
+    check_loss(
+        nn.CrossEntropyLoss(reduction=reduction, **kwargs),
+        x,
+        cr.tensor(t),
+        np_cross_entropy(x, t, reduction=reduction, **kwargs),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -228,8 +232,12 @@ def test_cross_entropy_with_probabilities(reduction, kwargs):
     x = data(5, 4, low=-3, high=3)
     q = np.exp(data(5, 4, seed=1))
     q /= q.sum(axis=1, keepdims=True)
-    check_loss(nn.CrossEntropyLoss(reduction=reduction, **kwargs), x, cr.tensor(q),
-               np_cross_entropy(x, q, reduction=reduction, **kwargs))
+    check_loss(
+        nn.CrossEntropyLoss(reduction=reduction, **kwargs),
+        x,
+        cr.tensor(q),
+        np_cross_entropy(x, q, reduction=reduction, **kwargs),
+    )
 
 
 def test_weighted_mean_divides_by_the_summed_target_weights():
@@ -397,8 +405,12 @@ def test_hinge_with_plus_minus_one_labels(reduction, squared, margin):
     y = np.where(data(8, seed=1) > 0, 1.0, -1.0)
     s = data(8, low=-3, high=3)
     s = np.where(np.abs(margin - y * s) < 0.05, s + 0.2, s)  # off the kink
-    check_loss(nn.HingeLoss(reduction, squared=squared, margin=margin), s, cr.tensor(y),
-               reduce(np_hinge(s, y, margin, squared), reduction))
+    check_loss(
+        nn.HingeLoss(reduction, squared=squared, margin=margin),
+        s,
+        cr.tensor(y),
+        reduce(np_hinge(s, y, margin, squared), reduction),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -450,8 +462,12 @@ def np_multi_margin(x, t, margin=1.0, squared=False):
 def test_multi_margin(reduction, squared, margin):
     x = off_kinks(data(6, 4, low=-2, high=2))
     t = np.array([0, 3, 1, 1, 2, 3])
-    check_loss(nn.MultiMarginLoss(margin=margin, squared=squared, reduction=reduction), x, cr.tensor(t),
-               reduce(np_multi_margin(x, t, margin, squared), reduction))
+    check_loss(
+        nn.MultiMarginLoss(margin=margin, squared=squared, reduction=reduction),
+        x,
+        cr.tensor(t),
+        reduce(np_multi_margin(x, t, margin, squared), reduction),
+    )
 
 
 def test_multi_margin_is_zero_when_the_margin_is_met():
@@ -462,8 +478,20 @@ def test_multi_margin_is_zero_when_the_margin_is_met():
 # ------------------------------------------------------------------ common behaviour
 
 
-@pytest.mark.parametrize("cls", [nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.BCELoss, nn.BCEWithLogitsLoss,
-                                 nn.CrossEntropyLoss, nn.NLLLoss, nn.HingeLoss, nn.MultiMarginLoss])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        nn.MSELoss,
+        nn.L1Loss,
+        nn.HuberLoss,
+        nn.BCELoss,
+        nn.BCEWithLogitsLoss,
+        nn.CrossEntropyLoss,
+        nn.NLLLoss,
+        nn.HingeLoss,
+        nn.MultiMarginLoss,
+    ],
+)
 def test_invalid_reduction(cls):
     message = rf"{cls.__name__}: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"
     with pytest.raises(ValueError, match=message):
@@ -475,8 +503,11 @@ FLOAT32_CASES = [
     (nn.L1Loss(), [[0.5, 1.0]], np.array([[1.0, 0.0]])),
     (nn.HuberLoss(), [[0.5, 3.0]], np.array([[1.0, 0.0]])),
     (nn.BCELoss(weight=np.array([2.0, 1.0])), [[0.5, 0.25]], np.array([[1.0, 0.0]])),
-    (nn.BCEWithLogitsLoss(weight=np.array([2.0, 1.0]), pos_weight=np.array([3.0, 1.0])), [[0.5, 1.0]],
-     np.array([[1.0, 0.0]])),
+    (
+        nn.BCEWithLogitsLoss(weight=np.array([2.0, 1.0]), pos_weight=np.array([3.0, 1.0])),
+        [[0.5, 1.0]],
+        np.array([[1.0, 0.0]]),
+    ),
     (nn.CrossEntropyLoss(weight=np.array([2.0, 1.0]), label_smoothing=0.1), [[0.5, 1.0]], np.array([1])),
     (nn.CrossEntropyLoss(reduction="sum"), [[0.5, 1.0]], np.array([[0.3, 0.7]])),
     (nn.NLLLoss(weight=np.array([2.0, 1.0])), [[-0.5, -1.0]], np.array([1])),
@@ -498,7 +529,10 @@ def test_float32_input_gives_float32_loss_and_gradient(loss, x, target):
 def test_loss_repr_and_config():
     assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
     assert nn.CrossEntropyLoss(weight=cr.tensor([1.0, 2.0]), label_smoothing=0.1).get_config() == {
-        "reduction": "mean", "weight": [1.0, 2.0], "label_smoothing": 0.1}
+        "reduction": "mean",
+        "weight": [1.0, 2.0],
+        "label_smoothing": 0.1,
+    }
     assert nn.BCEWithLogitsLoss(pos_weight=np.array([3.0])).get_config()["pos_weight"] == [3.0]
     assert nn.BCELoss(weight=[0.5]).get_config()["weight"] == [0.5]
 

@@ -93,7 +93,12 @@ def test_module_list_and_module_dict_register_their_modules():
     assert list(heads.keys()) == ["a", "b", "c"]
     assert heads["c"].out_features == 5
     assert [n for n, _ in heads.named_parameters()] == [
-        "a.weight", "a.bias", "b.weight", "b.bias", "c.weight", "c.bias",
+        "a.weight",
+        "a.bias",
+        "b.weight",
+        "b.bias",
+        "c.weight",
+        "c.bias",
     ]
 
     class Holder(nn.Module):
@@ -103,7 +108,12 @@ def test_module_list_and_module_dict_register_their_modules():
             self.heads = nn.ModuleDict({"x": nn.Linear(2, 1)})
 
     assert [n for n, _ in Holder().named_parameters()] == [
-        "blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias", "heads.x.weight", "heads.x.bias",
+        "blocks.0.weight",
+        "blocks.0.bias",
+        "blocks.1.weight",
+        "blocks.1.bias",
+        "heads.x.weight",
+        "heads.x.bias",
     ]
 
 
@@ -231,7 +241,13 @@ def test_non_persistent_buffers_are_excluded_from_state_dict():
     assert list(m.state_dict()) == ["scale", "count"]
     nested = nn.Sequential(WithBuffers(), nn.BatchNorm1d(2))
     assert list(nested.state_dict()) == [
-        "0.scale", "1.weight", "1.bias", "0.count", "1.running_mean", "1.running_var", "1.num_batches_tracked",
+        "0.scale",
+        "1.weight",
+        "1.bias",
+        "0.count",
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
     ]
 
 
@@ -299,8 +315,15 @@ def test_apply_visits_children_then_self():
 def test_gradients_through_a_whole_model():
     cr.manual_seed(0)
     model = nn.Sequential(
-        nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Dropout(0.5), nn.Linear(6, 5), nn.LayerNorm(5),
-        nn.ELU(), nn.Linear(5, 3), nn.LogSoftmax(dim=1),
+        nn.Linear(4, 6),
+        nn.BatchNorm1d(6),
+        nn.Tanh(),
+        nn.Dropout(0.5),
+        nn.Linear(6, 5),
+        nn.LayerNorm(5),
+        nn.ELU(),
+        nn.Linear(5, 3),
+        nn.LogSoftmax(dim=1),
     ).to("float64")
     model[3].eval()  # a fixed function for finite differences
     assert module_gradcheck(model, cr.tensor(data(7, 4), requires_grad=True))
@@ -354,8 +377,20 @@ def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
     with pytest.raises(KeyError) as info:
         model.load_state_dict(bad)
     message = str(info.value)
-    for key in ("0.weight", "(2, 3)", "(3, 3)", "extra.weight", "other", "1.weight", "1.bias",
-                "1.running_var", "1.num_batches_tracked", "missing", "unexpected", "mis-shaped"):
+    for key in (
+        "0.weight",
+        "(2, 3)",
+        "(3, 3)",
+        "extra.weight",
+        "other",
+        "1.weight",
+        "1.bias",
+        "1.running_var",
+        "1.num_batches_tracked",
+        "missing",
+        "unexpected",
+        "mis-shaped",
+    ):
         assert key in message, key
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
@@ -491,29 +526,58 @@ def test_repr_with_extra_repr_and_children_puts_each_on_its_own_line():
 def every_layer():
     """One instance of every layer, with non-default arguments where it has any."""
     return [
-        nn.Linear(3, 2), nn.Linear(3, 2, bias=False, dtype="float64"), nn.Dense(5, 1), nn.Identity(),
-        nn.Flatten(), nn.Flatten(0, 2), nn.Step(), nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.LeakyReLU(0.2),
-        nn.ELU(0.5), nn.GELU(), nn.Softplus(2.0), nn.Softmax(0), nn.LogSoftmax(1), nn.Dropout(0.3),
+        nn.Linear(3, 2),
+        nn.Linear(3, 2, bias=False, dtype="float64"),
+        nn.Dense(5, 1),
+        nn.Identity(),
+        nn.Flatten(),
+        nn.Flatten(0, 2),
+        nn.Step(),
+        nn.Sigmoid(),
+        nn.Tanh(),
+        nn.ReLU(),
+        nn.LeakyReLU(0.2),
+        nn.ELU(0.5),
+        nn.GELU(),
+        nn.Softplus(2.0),
+        nn.Softmax(0),
+        nn.LogSoftmax(1),
+        nn.Dropout(0.3),
         nn.BatchNorm1d(4, eps=1e-3, momentum=0.2, affine=False, track_running_stats=False),
-        nn.BatchNorm2d(3), nn.LayerNorm((2, 3), eps=1e-4, elementwise_affine=False),
-        nn.MSELoss("sum"), nn.L1Loss("none"), nn.HuberLoss(delta=0.5),
-        nn.BCELoss(weight=[1.0, 2.0], reduction="sum"), nn.BCEWithLogitsLoss(weight=[0.5, 1.0], pos_weight=[3.0, 1.0]),
-        nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], label_smoothing=0.1), nn.NLLLoss(weight=[1.0, 0.5]),
-        nn.HingeLoss(squared=True, margin=2.0), nn.MultiMarginLoss(margin=0.5, squared=True, reduction="none"),
+        nn.BatchNorm2d(3),
+        nn.LayerNorm((2, 3), eps=1e-4, elementwise_affine=False),
+        nn.MSELoss("sum"),
+        nn.L1Loss("none"),
+        nn.HuberLoss(delta=0.5),
+        nn.BCELoss(weight=[1.0, 2.0], reduction="sum"),
+        nn.BCEWithLogitsLoss(weight=[0.5, 1.0], pos_weight=[3.0, 1.0]),
+        nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], label_smoothing=0.1),
+        nn.NLLLoss(weight=[1.0, 0.5]),
+        nn.HingeLoss(squared=True, margin=2.0),
+        nn.MultiMarginLoss(margin=0.5, squared=True, reduction="none"),
         nn.Sequential(nn.Linear(2, 2), nn.ReLU()),
         nn.Sequential(OrderedDict([("a", nn.Linear(2, 2)), ("b", nn.Dropout(0.1))])),
-        nn.ModuleList([nn.Linear(1, 1), nn.Tanh()]), nn.ModuleDict({"x": nn.Linear(1, 2), "y": nn.ELU()}),
+        nn.ModuleList([nn.Linear(1, 1), nn.Tanh()]),
+        nn.ModuleDict({"x": nn.Linear(1, 2), "y": nn.ELU()}),
         nn.Conv1d(2, 4, 3, stride=2, padding=1, bias=False),
         nn.Conv2d(4, 6, (3, 2), padding="same", dilation=(2, 1), groups=2),
         nn.ConvTranspose1d(4, 2, 3, stride=2, output_padding=1),
         nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1, dtype="float64"),
-        nn.MaxPool1d(3, stride=2, dilation=2), nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
-        nn.AvgPool1d(4, 2, count_include_pad=False), nn.AvgPool2d((2, 3), padding=(1, 0)),
-        nn.AdaptiveAvgPool1d(1), nn.AdaptiveAvgPool2d((None, 3)), nn.GlobalAvgPool(keepdims=True),
+        nn.MaxPool1d(3, stride=2, dilation=2),
+        nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+        nn.AvgPool1d(4, 2, count_include_pad=False),
+        nn.AvgPool2d((2, 3), padding=(1, 0)),
+        nn.AdaptiveAvgPool1d(1),
+        nn.AdaptiveAvgPool2d((None, 3)),
+        nn.GlobalAvgPool(keepdims=True),
         nn.Upsample(scale_factor=(2, 3)),
-        nn.Embedding(10, 3, padding_idx=0), nn.RNN(3, 4, nonlinearity="relu"),
-        nn.LSTM(3, 4, num_layers=2, bidirectional=True), nn.GRU(1, 6, batch_first=True),
-        nn.RNNCell(3, 4), nn.LSTMCell(3, 4), nn.GRUCell(3, 4),
+        nn.Embedding(10, 3, padding_idx=0),
+        nn.RNN(3, 4, nonlinearity="relu"),
+        nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+        nn.GRU(1, 6, batch_first=True),
+        nn.RNNCell(3, 4),
+        nn.LSTMCell(3, 4),
+        nn.GRUCell(3, 4),
     ]
 
 

@@ -161,11 +161,14 @@ def test_batchnorm_shape_errors():
     nn.BatchNorm1d(3).eval()(cr.zeros(1, 3))  # one sample is fine in evaluation
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"num_features": 0}, "num_features must be a positive integer"),
-    ({"num_features": 2.0}, "num_features must be a positive integer"),
-    ({"num_features": 2, "momentum": 1.5}, r"momentum must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_features": 0}, "num_features must be a positive integer"),
+        ({"num_features": 2.0}, "num_features must be a positive integer"),
+        ({"num_features": 2, "momentum": 1.5}, r"momentum must be in \[0, 1\]"),
+    ],
+)
 def test_batchnorm_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         nn.BatchNorm1d(**kwargs)

@@ -65,8 +65,10 @@ def inputs_for(layer, steps=5, batch=2, seed=1, states=True):
 
 
 OPTIONS = list(itertools.product([1, 2], [False, True], [False, True], [True, False], [False, True]))
-OPTION_IDS = [f"layers{n}-{'bi' if b else 'uni'}-{'bf' if f else 'tf'}-{'bias' if s else 'nobias'}-"
-              f"{'h0' if h else 'zeros'}" for n, b, f, s, h in OPTIONS]
+OPTION_IDS = [
+    f"layers{n}-{'bi' if b else 'uni'}-{'bf' if f else 'tf'}-{'bias' if s else 'nobias'}-{'h0' if h else 'zeros'}"
+    for n, b, f, s, h in OPTIONS
+]
 
 
 # ------------------------------------------------------------------ values
@@ -74,8 +76,9 @@ OPTION_IDS = [f"layers{n}-{'bi' if b else 'uni'}-{'bf' if f else 'tf'}-{'bias' i
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("num_layers, bidirectional, batch_first, bias, states", OPTIONS, ids=OPTION_IDS)
-def test_values_match_the_numpy_reference_and_both_paths_agree(mode, num_layers, bidirectional, batch_first,
-                                                                bias, states):
+def test_values_match_the_numpy_reference_and_both_paths_agree(
+    mode, num_layers, bidirectional, batch_first, bias, states
+):
     """Outputs of the fused and the composed path against the reference; their gradients against each other."""
     layer = make(mode, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
     x, h0, c0 = inputs_for(layer, states=states)
@@ -122,8 +125,9 @@ def test_unbatched_input(mode, batch_first):
     batched = run(layer, cr.tensor(x), cr.tensor(h0), None if c0 is None else cr.tensor(c0))
     single = run(layer, cr.tensor(sequence), cr.tensor(h0[:, 0]), None if c0 is None else cr.tensor(c0[:, 0]))
     assert single[0].shape == (5, 8) and single[1].shape == (4, 4)
-    np.testing.assert_allclose(single[0].numpy(), batched[0].numpy()[0] if batch_first else batched[0].numpy()[:, 0],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        single[0].numpy(), batched[0].numpy()[0] if batch_first else batched[0].numpy()[:, 0], rtol=1e-12
+    )
     for s, b in zip(single[1:], batched[1:]):
         if b is not None:
             np.testing.assert_allclose(s.numpy(), b.numpy()[:, 0], rtol=1e-12)
@@ -144,6 +148,7 @@ def test_one_input_without_bias_matches_the_composed_layer(mode, batch_first):
         results.append([out.numpy()] + [g.numpy() for g in cr.grad(loss, [xt] + list(layer.parameters()))])
     for fused_value, composed_value in zip(*results):
         np.testing.assert_allclose(fused_value, composed_value, rtol=1e-10, atol=1e-12)
+
 
 def test_input_projection_runs_on_integer_features_after_a_cast():
     gru = make("gru", input_size=1)
@@ -355,11 +360,19 @@ def test_reset_parameters_redraws():
     assert not np.array_equal(before, layer.weight_hh_l0.numpy())
 
 
-@pytest.mark.parametrize("layer", [
-    nn.RNN(3, 5), nn.RNN(3, 5, 2, "relu", False, True, 0.25, True, dtype="float64"),
-    nn.LSTM(3, 5, num_layers=2, bidirectional=True), nn.GRU(1, 6, batch_first=True, bias=False),
-    nn.RNNCell(3, 4, nonlinearity="relu"), nn.LSTMCell(3, 4, bias=False), nn.GRUCell(2, 2, dtype="float64"),
-], ids=lambda m: repr(m))
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.RNN(3, 5),
+        nn.RNN(3, 5, 2, "relu", False, True, 0.25, True, dtype="float64"),
+        nn.LSTM(3, 5, num_layers=2, bidirectional=True),
+        nn.GRU(1, 6, batch_first=True, bias=False),
+        nn.RNNCell(3, 4, nonlinearity="relu"),
+        nn.LSTMCell(3, 4, bias=False),
+        nn.GRUCell(2, 2, dtype="float64"),
+    ],
+    ids=lambda m: repr(m),
+)
 def test_config_round_trip(layer):
     rebuilt = nn.module_from_spec(json.loads(json.dumps(nn.module_to_spec(layer))))
     assert type(rebuilt) is type(layer) and repr(rebuilt) == repr(layer)
@@ -374,8 +387,10 @@ def test_repr():
     assert repr(nn.GRU(1, 6, batch_first=True, bidirectional=True)) == "GRU(1, 6, batch_first=True, bidirectional=True)"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert repr(nn.RNN(3, 5, bias=False, dropout=0.5, nonlinearity="relu")) == \
-            "RNN(3, 5, bias=False, dropout=0.5, nonlinearity=relu)"
+        assert (
+            repr(nn.RNN(3, 5, bias=False, dropout=0.5, nonlinearity="relu"))
+            == "RNN(3, 5, bias=False, dropout=0.5, nonlinearity=relu)"
+        )
     assert repr(nn.GRUCell(3, 4, bias=False)) == "GRUCell(3, 4, bias=False)"
 
 
@@ -397,11 +412,17 @@ def test_constructor_errors_name_the_layer():
 
 def test_input_shape_errors_name_the_layer_and_the_expected_shape():
     lstm = nn.LSTM(3, 5, num_layers=2)
-    with pytest.raises(ValueError, match=r"LSTM\(input_size=3, hidden_size=5\) got input of shape \(4, 2, 7\): "
-                                         r"the last dimension must be 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"LSTM\(input_size=3, hidden_size=5\) got input of shape \(4, 2, 7\): "
+        r"the last dimension must be 3",
+    ):
         lstm(cr.zeros(4, 2, 7))
-    with pytest.raises(ValueError, match=r"LSTM\(input_size=3, hidden_size=5\) got input of shape \(3,\): "
-                                         r"expected a 3-D \(seq_len, batch, input_size\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"LSTM\(input_size=3, hidden_size=5\) got input of shape \(3,\): "
+        r"expected a 3-D \(seq_len, batch, input_size\)",
+    ):
         lstm(cr.zeros(3))
     gru = nn.GRU(3, 5, batch_first=True)
     with pytest.raises(ValueError, match=r"expected a 3-D \(batch, seq_len, input_size\)"):
@@ -412,8 +433,11 @@ def test_input_shape_errors_name_the_layer_and_the_expected_shape():
 
 def test_state_shape_errors_name_the_layer_and_the_expected_shape():
     gru = nn.GRU(3, 5, num_layers=2, bidirectional=True)
-    with pytest.raises(ValueError, match=r"GRU\(input_size=3, hidden_size=5\) got h0 of shape \(2, 4, 5\): "
-                                         r"expected \(4, 4, 5\) = \(num_layers \* num_directions, batch, hidden_size\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"GRU\(input_size=3, hidden_size=5\) got h0 of shape \(2, 4, 5\): "
+        r"expected \(4, 4, 5\) = \(num_layers \* num_directions, batch, hidden_size\)",
+    ):
         gru(cr.zeros(6, 4, 3), cr.zeros(2, 4, 5))
     lstm = nn.LSTM(3, 5)
     with pytest.raises(TypeError, match=r"LSTM\(input_size=3, hidden_size=5\): hx must be a tuple \(h0, c0\)"):
@@ -430,21 +454,31 @@ def test_op_errors_name_the_op():
         recurrent_layer("elman", cr.zeros(4, 1, 3), cr.zeros(1, 1, 2), [w])
     with pytest.raises(ValueError, match=r"recurrent_layer: gru weights of shapes \(6, 3\) and \(6, 2\) do not match"):
         recurrent_layer("gru", cr.zeros(4, 1, 5), cr.zeros(1, 1, 2), [w])
-    with pytest.raises(ValueError, match=r"recurrent_layer: h0 of shape \(1, 2, 2\) does not match: expected \(1, 1, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"recurrent_layer: h0 of shape \(1, 2, 2\) does not match: expected \(1, 1, 2\)"
+    ):
         recurrent_layer("gru", cr.zeros(4, 1, 3), cr.zeros(1, 2, 2), [w])
     with pytest.raises(ValueError, match=r"recurrent_layer: an LSTM needs c0"):
         recurrent_layer("lstm", cr.zeros(4, 1, 3), cr.zeros(1, 1, 2), [(cr.zeros(8, 3), cr.zeros(8, 2), None, None)])
-    with pytest.raises(ValueError, match=r"gru_cell: hidden state of shape \(3, 2\) does not match input of shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"gru_cell: hidden state of shape \(3, 2\) does not match input of shape \(2, 3\)"
+    ):
         cr.gru_cell(cr.zeros(2, 3), cr.zeros(3, 2), cr.zeros(6, 3), cr.zeros(6, 2))
 
 
 def test_cell_errors_name_the_cell():
     cell = nn.GRUCell(3, 4)
-    with pytest.raises(ValueError, match=r"GRUCell\(input_size=3, hidden_size=4\) got input of shape \(2, 5\): "
-                                         r"expected \(batch, 3\) or unbatched \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"GRUCell\(input_size=3, hidden_size=4\) got input of shape \(2, 5\): "
+        r"expected \(batch, 3\) or unbatched \(3,\)",
+    ):
         cell(cr.zeros(2, 5))
-    with pytest.raises(ValueError, match=r"GRUCell\(input_size=3, hidden_size=4\) got hx of shape \(3, 4\): "
-                                         r"expected \(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"GRUCell\(input_size=3, hidden_size=4\) got hx of shape \(3, 4\): "
+        r"expected \(2, 4\)",
+    ):
         cell(cr.zeros(2, 3), cr.zeros(3, 4))
     with pytest.raises(TypeError, match=r"LSTMCell\(input_size=3, hidden_size=4\): hx must be a tuple \(h, c\)"):
         nn.LSTMCell(3, 4)(cr.zeros(2, 3), cr.zeros(2, 4))

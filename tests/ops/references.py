@@ -50,8 +50,10 @@ def reference_conv_transpose(x, w, b, stride, padding, output_padding, groups, d
     og = w.shape[1]
     kernel = w.shape[2:]
     cg = c // groups
-    size = [(x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + output_padding[i] + 1
-            for i in range(len(kernel))]
+    size = [
+        (x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + output_padding[i] + 1
+        for i in range(len(kernel))
+    ]
     full = np.zeros((n, og * groups, *[s + 2 * p for s, p in zip(size, padding)]))
     for i in range(n):
         for ci in range(c):
@@ -77,8 +79,9 @@ def _pool_size(size, k, s, p, d, ceil_mode):
 def reference_max_pool(x, kernel, stride, padding, dilation, ceil_mode=False):
     """Loop over every window; returns the maxima and where each came from (first maximum)."""
     n, c = x.shape[:2]
-    out_size = [_pool_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
-                for i in range(len(kernel))]
+    out_size = [
+        _pool_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode) for i in range(len(kernel))
+    ]
     y = np.zeros((n, c, *out_size))
     grad_map = []
     for i, ch in itertools.product(range(n), range(c)):
@@ -120,11 +123,11 @@ def reference_adaptive_avg_pool(x, out_size):
     n, c = x.shape[:2]
     y = np.zeros((n, c, *out_size))
     for pos in np.ndindex(*out_size):
-        window = tuple(slice(math.floor(p * m / o), math.ceil((p + 1) * m / o))
-                       for p, m, o in zip(pos, x.shape[2:], out_size))
+        window = tuple(
+            slice(math.floor(p * m / o), math.ceil((p + 1) * m / o)) for p, m, o in zip(pos, x.shape[2:], out_size)
+        )
         y[(slice(None), slice(None)) + pos] = x[(slice(None), slice(None)) + window].mean(axis=tuple(range(2, x.ndim)))
     return y
-
 
 
 def reference_nearest(x, size=None, scale_factor=None):
@@ -206,5 +209,3 @@ def reference(mode, x, params, num_layers, bidirectional, batch_first, h0=None, 
             layer_input = layer_input * masks[layer]
     output = layer_input.transpose(1, 0, 2) if batch_first else layer_input
     return output, np.stack(h_n), (np.stack(c_n) if mode == "lstm" else None)
-
-

@@ -17,17 +17,22 @@ for max, the bounds of clip), where finite differences would straddle a kink.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 import chainrule as cr
-from chainrule.ops import conv as conv_ops
-from chainrule.ops import shape as shape_ops
+from chainrule.ops import conv as conv_ops, shape as shape_ops
 from tests.ops.references import (
-    reference, reference_adaptive_avg_pool, reference_avg_pool, reference_conv, reference_conv_transpose,
-    reference_max_pool, reference_nearest, reference_step,
+    reference,
+    reference_adaptive_avg_pool,
+    reference_avg_pool,
+    reference_conv,
+    reference_conv_transpose,
+    reference_max_pool,
+    reference_nearest,
+    reference_step,
 )
 
 
@@ -91,22 +96,36 @@ def unary(*shapes: tuple[int, ...], data: Callable = u) -> Callable[[], list[Sam
     return lambda: [Sample((data(*s, seed=k),), name=str(s)) for k, s in enumerate(shapes)]
 
 
-BROADCAST = [((2, 3), (2, 3)), ((2, 3), (3,)), ((4, 1, 3), (2, 1)), ((), (2, 2)), ((2, 1), ()), ((0, 3), (3,)), ((), ())]
+BROADCAST = [
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((4, 1, 3), (2, 1)),
+    ((), (2, 2)),
+    ((2, 1), ()),
+    ((0, 3), (3,)),
+    ((), ()),
+]
 
 
 def binary(data_b: Callable = u) -> Callable[[], list[Sample]]:
     return lambda: [Sample((u(*a, seed=1), data_b(*b, seed=2)), name=f"{a}{b}") for a, b in BROADCAST]
 
 
-def axes_samples(shape=(2, 3, 4), data: Callable = u, keepdims: bool = True, extra: dict | None = None,
-                 axes=(None, 0, -1, (0, 2), (-1, 1))) -> Callable[[], list[Sample]]:
+def axes_samples(
+    shape=(2, 3, 4),
+    data: Callable = u,
+    keepdims: bool = True,
+    extra: dict | None = None,
+    axes=(None, 0, -1, (0, 2), (-1, 1)),
+) -> Callable[[], list[Sample]]:
     def make() -> list[Sample]:
         out = []
         for k, axis in enumerate(axes):
-            for keep in ((False, True) if keepdims else (False,)):
+            for keep in (False, True) if keepdims else (False,):
                 kw = {"axis": axis, "keepdims": keep, **(extra or {})}
                 out.append(Sample((data(*shape, seed=k),), kw, f"axis={axis},keepdims={keep}"))
         return out
+
     return make
 
 
@@ -157,10 +176,12 @@ def np_cross_entropy(logits, target, weight=None, reduction="mean", label_smooth
 
 def extreme_samples() -> list[Sample]:
     """maximum/minimum operands without ties (where the gradient's split is a convention)."""
-    return [Sample((distinct(2, 3, seed=1), distinct(2, 3, seed=2) + 0.1)),
-            Sample((distinct(2, 3), distinct(3, seed=3) + 0.05), name="broadcast"),
-            Sample((distinct(3, 1, seed=4), distinct(4, seed=5) + 0.05), name="both broadcast"),
-            Sample((distinct(), distinct(2, 2, seed=6) + 0.1), name="0-d")]
+    return [
+        Sample((distinct(2, 3, seed=1), distinct(2, 3, seed=2) + 0.1)),
+        Sample((distinct(2, 3), distinct(3, seed=3) + 0.05), name="broadcast"),
+        Sample((distinct(3, 1, seed=4), distinct(4, seed=5) + 0.05), name="both broadcast"),
+        Sample((distinct(), distinct(2, 2, seed=6) + 0.1), name="0-d"),
+    ]
 
 
 ELEMENTWISE = [
@@ -168,13 +189,19 @@ ELEMENTWISE = [
     OpInfo("sub", cr.sub, np.subtract, binary(), method="__sub__"),
     OpInfo("mul", cr.mul, np.multiply, binary(), method="__mul__"),
     OpInfo("div", cr.div, np.divide, binary(pos), method="__truediv__"),
-    OpInfo("pow", lambda a, b: cr.pow(a, b), lambda a, b: np.power(a, b), lambda: [
-        Sample((pos(2, 3, seed=1), u(2, 3, seed=2)), name="tensor ** tensor"),
-        Sample((pos(2, 3, seed=1), u(3, seed=2)), name="broadcast"),
-        Sample((pos(3, 1, seed=1), u(1, 4, seed=2)), name="both broadcast"),
-        Sample((pos(seed=1), u(seed=2)), name="0-d"),
-        *[Sample((pos(2, 3, seed=3),), {"b": p}, name=f"tensor ** {p}") for p in (2, 3, 0.5, -1.5)],
-    ], method=lambda t, b: t ** b),
+    OpInfo(
+        "pow",
+        lambda a, b: cr.pow(a, b),
+        lambda a, b: np.power(a, b),
+        lambda: [
+            Sample((pos(2, 3, seed=1), u(2, 3, seed=2)), name="tensor ** tensor"),
+            Sample((pos(2, 3, seed=1), u(3, seed=2)), name="broadcast"),
+            Sample((pos(3, 1, seed=1), u(1, 4, seed=2)), name="both broadcast"),
+            Sample((pos(seed=1), u(seed=2)), name="0-d"),
+            *[Sample((pos(2, 3, seed=3),), {"b": p}, name=f"tensor ** {p}") for p in (2, 3, 0.5, -1.5)],
+        ],
+        method=lambda t, b: t**b,
+    ),
     OpInfo("neg", cr.neg, np.negative, unary((2, 3), (), (0,)), method="__neg__"),
     OpInfo("exp", cr.exp, np.exp, unary((2, 3), (), (0, 2)), method="exp"),
     OpInfo("log", cr.log, np.log, unary((2, 3), (), data=pos), method="log"),
@@ -184,121 +211,288 @@ ELEMENTWISE = [
     OpInfo("cos", cr.cos, np.cos, unary((2, 3), ()), method="cos"),
     OpInfo("tanh", cr.tanh, np.tanh, unary((2, 3), (), (0,)), method="tanh"),
     OpInfo("sigmoid", cr.sigmoid, sigmoid, unary((2, 3), ()), method="sigmoid"),
-    OpInfo("softplus", cr.softplus, lambda x, beta=1.0: np.logaddexp(0, beta * x) / beta, lambda: [
-        Sample((u(2, 3),), name="beta=1"), Sample((u(2, 3, seed=1),), {"beta": 2.0}, "beta=2")]),
+    OpInfo(
+        "softplus",
+        cr.softplus,
+        lambda x, beta=1.0: np.logaddexp(0, beta * x) / beta,
+        lambda: [Sample((u(2, 3),), name="beta=1"), Sample((u(2, 3, seed=1),), {"beta": 2.0}, "beta=2")],
+    ),
     OpInfo("gelu", cr.gelu, np_gelu, unary((2, 3), ())),
-    OpInfo("relu", cr.relu, lambda x: np.maximum(x, 0), unary((2, 3), (), data=away), method="relu",
-           note="its gradient is a 0/1 mask (0 at 0), so its second derivative is 0"),
-    OpInfo("leaky_relu", cr.leaky_relu, lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
-           lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"negative_slope": 0.2})]),
-    OpInfo("elu", cr.elu, lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1)),
-           lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"alpha": 0.5})]),
+    OpInfo(
+        "relu",
+        cr.relu,
+        lambda x: np.maximum(x, 0),
+        unary((2, 3), (), data=away),
+        method="relu",
+        note="its gradient is a 0/1 mask (0 at 0), so its second derivative is 0",
+    ),
+    OpInfo(
+        "leaky_relu",
+        cr.leaky_relu,
+        lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
+        lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"negative_slope": 0.2})],
+    ),
+    OpInfo(
+        "elu",
+        cr.elu,
+        lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1)),
+        lambda: [Sample((away(2, 3),)), Sample((away(4, seed=1),), {"alpha": 0.5})],
+    ),
     OpInfo("abs", cr.abs, np.abs, unary((2, 3), (), data=away), method="abs"),
-    OpInfo("clip", cr.clip, lambda x, min=None, max=None: np.clip(x, min, max), lambda: [
-        Sample((u(3, 4),), {"min": -0.55, "max": 0.75}), Sample((u(3, 4, seed=1),), {"min": 0.05}),
-        Sample((u(3, 4, seed=2),), {"max": -0.35})], method="clip"),
-    OpInfo("step", cr.step, lambda x, value_at_zero=1.0: np.heaviside(x, value_at_zero), unary((2, 3), data=away),
-           note="its gradient is 0 everywhere (the perceptron does not learn by backpropagation), and so "
-                "is every higher derivative"),
-    OpInfo("heaviside", cr.heaviside, lambda x, value_at_zero=0.5: np.heaviside(x, value_at_zero),
-           unary((2, 3), data=away), note="as step"),
+    OpInfo(
+        "clip",
+        cr.clip,
+        lambda x, min=None, max=None: np.clip(x, min, max),
+        lambda: [
+            Sample((u(3, 4),), {"min": -0.55, "max": 0.75}),
+            Sample((u(3, 4, seed=1),), {"min": 0.05}),
+            Sample((u(3, 4, seed=2),), {"max": -0.35}),
+        ],
+        method="clip",
+    ),
+    OpInfo(
+        "step",
+        cr.step,
+        lambda x, value_at_zero=1.0: np.heaviside(x, value_at_zero),
+        unary((2, 3), data=away),
+        note="its gradient is 0 everywhere (the perceptron does not learn by backpropagation), and so "
+        "is every higher derivative",
+    ),
+    OpInfo(
+        "heaviside",
+        cr.heaviside,
+        lambda x, value_at_zero=0.5: np.heaviside(x, value_at_zero),
+        unary((2, 3), data=away),
+        note="as step",
+    ),
     OpInfo("maximum", cr.maximum, np.maximum, lambda: extreme_samples()),
     OpInfo("minimum", cr.minimum, np.minimum, lambda: extreme_samples()),
-    OpInfo("where", lambda a, b, condition: cr.where(condition, a, b), lambda a, b, condition: np.where(condition, a, b),
-           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"condition": u(2, 3, seed=3) > 0}),
-                    Sample((u(2, 1, seed=1), u(3, seed=2)), {"condition": u(4, 2, 3, seed=3) > 0}, "broadcast"),
-                    Sample((u(1, 4, seed=1), u(3, 4, seed=2)), {"condition": np.array([[True], [False], [True]])},
-                           "condition broadcast"),
-                    Sample((u(4, seed=1), u(seed=2)), {"condition": u(3, 4, seed=3) > 0}, "0-d operand")]),
-    OpInfo("cast", lambda x, dtype: cr.cast(x, dtype), lambda x, dtype: x.astype(dtype), lambda: [
-        Sample((u(2, 3),), {"dtype": np.float32}, "to float32"), Sample((u(2, 3),), {"dtype": np.float64}, "same")],
-           grad_atol=2e-3, grad_eps=1e-3),  # a float32 output: finite differences need a larger step
+    OpInfo(
+        "where",
+        lambda a, b, condition: cr.where(condition, a, b),
+        lambda a, b, condition: np.where(condition, a, b),
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"condition": u(2, 3, seed=3) > 0}),
+            Sample((u(2, 1, seed=1), u(3, seed=2)), {"condition": u(4, 2, 3, seed=3) > 0}, "broadcast"),
+            Sample(
+                (u(1, 4, seed=1), u(3, 4, seed=2)),
+                {"condition": np.array([[True], [False], [True]])},
+                "condition broadcast",
+            ),
+            Sample((u(4, seed=1), u(seed=2)), {"condition": u(3, 4, seed=3) > 0}, "0-d operand"),
+        ],
+    ),
+    OpInfo(
+        "cast",
+        lambda x, dtype: cr.cast(x, dtype),
+        lambda x, dtype: x.astype(dtype),
+        lambda: [
+            Sample((u(2, 3),), {"dtype": np.float32}, "to float32"),
+            Sample((u(2, 3),), {"dtype": np.float64}, "same"),
+        ],
+        grad_atol=2e-3,
+        grad_eps=1e-3,
+    ),  # a float32 output: finite differences need a larger step
     OpInfo("clone", cr.clone, np.copy, unary((2, 3), ()), method="clone"),
-    OpInfo("sign", cr.sign, np.sign, unary((2, 3), data=away), method="sign", grad=False,
-           note="a constant: no gradient flows through it"),
+    OpInfo(
+        "sign",
+        cr.sign,
+        np.sign,
+        unary((2, 3), data=away),
+        method="sign",
+        grad=False,
+        note="a constant: no gradient flows through it",
+    ),
 ]
 
-COMPARISONS = [
-    OpInfo(name, getattr(cr, name), ref, lambda: [Sample((u(2, 3, seed=1), u(3, seed=2)))], grad=False,
-           note="a boolean constant: no gradient")
-    for name, ref in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
-                      ("gt", np.greater), ("ge", np.greater_equal)]
-] + [
-    OpInfo(name, lambda a, b, f=getattr(cr, name): f(a > 0, b > 0), lambda a, b, f=ref: f(a > 0, b > 0),
-           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)))], grad=False, note="a boolean constant")
-    for name, ref in [("logical_and", np.logical_and), ("logical_or", np.logical_or)]
-] + [
-    OpInfo("logical_not", lambda a: cr.logical_not(a > 0), lambda a: np.logical_not(a > 0),
-           unary((2, 3)), grad=False, note="a boolean constant"),
-]
+COMPARISONS = (
+    [
+        OpInfo(
+            name,
+            getattr(cr, name),
+            ref,
+            lambda: [Sample((u(2, 3, seed=1), u(3, seed=2)))],
+            grad=False,
+            note="a boolean constant: no gradient",
+        )
+        for name, ref in [
+            ("eq", np.equal),
+            ("ne", np.not_equal),
+            ("lt", np.less),
+            ("le", np.less_equal),
+            ("gt", np.greater),
+            ("ge", np.greater_equal),
+        ]
+    ]
+    + [
+        OpInfo(
+            "logical_and",
+            lambda a, b: cr.logical_and(a > 0, b > 0),
+            lambda a, b: np.logical_and(a > 0, b > 0),
+            lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)))],
+            grad=False,
+            note="a boolean constant",
+        ),
+        OpInfo(
+            "logical_or",
+            lambda a, b: cr.logical_or(a > 0, b > 0),
+            lambda a, b: np.logical_or(a > 0, b > 0),
+            lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)))],
+            grad=False,
+            note="a boolean constant",
+        ),
+    ]
+    + [
+        OpInfo(
+            "logical_not",
+            lambda a: cr.logical_not(a > 0),
+            lambda a: np.logical_not(a > 0),
+            unary((2, 3)),
+            grad=False,
+            note="a boolean constant",
+        ),
+    ]
+)
 
 # ------------------------------------------------------------------ reductions
 
 
 def reduce_samples(data: Callable = u) -> Callable[[], list[Sample]]:
     """axes_samples, then reducing over no axes (``axis=()``: the identity) and a 0-d input."""
-    return lambda: (axes_samples(data=data)() + axes_samples(data=data, axes=((),))()
-                    + [Sample((data(),), {"axis": None, "keepdims": False}, "0-d")])
+    return lambda: (
+        axes_samples(data=data)()
+        + axes_samples(data=data, axes=((),))()
+        + [Sample((data(),), {"axis": None, "keepdims": False}, "0-d")]
+    )
 
 
 def softmax_samples() -> list[Sample]:
-    return ([Sample((u(2, 3, 4, seed=k),), {"axis": a}, f"axis={a}") for k, a in enumerate((0, 1, -1, -2))]
-            + [Sample((u(5),), {"axis": 0}, "1-d"), Sample((u(3, 4),), {}, "default axis (the last)")])
+    return [Sample((u(2, 3, 4, seed=k),), {"axis": a}, f"axis={a}") for k, a in enumerate((0, 1, -1, -2))] + [
+        Sample((u(5),), {"axis": 0}, "1-d"),
+        Sample((u(3, 4),), {}, "default axis (the last)"),
+    ]
 
 
 def arg_samples() -> list[Sample]:
-    return [Sample((distinct(3, 4),), {"axis": a, "keepdims": k}, f"axis={a},keepdims={k}")
-            for a in (None, 0, -1) for k in (False, True)]
+    return [
+        Sample((distinct(3, 4),), {"axis": a, "keepdims": k}, f"axis={a},keepdims={k}")
+        for a in (None, 0, -1)
+        for k in (False, True)
+    ]
 
 
 REDUCTIONS = [
-    OpInfo("sum", cr.sum, lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-           lambda: reduce_samples()() + [Sample((u(0, 3),), {"axis": 0, "keepdims": False}, "empty")], method="sum"),
-    OpInfo("mean", cr.mean, lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), reduce_samples(),
-           method="mean"),
-    OpInfo("var", cr.var, lambda x, axis, keepdims, ddof=0: np.var(x, axis=axis, keepdims=keepdims, ddof=ddof),
-           lambda: axes_samples()() + axes_samples(axes=((),))() + axes_samples(extra={"ddof": 1}, keepdims=False)(),
-           method="var"),  # over no axes: 0 everywhere, and so are its gradients
+    OpInfo(
+        "sum",
+        cr.sum,
+        lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+        lambda: reduce_samples()() + [Sample((u(0, 3),), {"axis": 0, "keepdims": False}, "empty")],
+        method="sum",
+    ),
+    OpInfo(
+        "mean",
+        cr.mean,
+        lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+        reduce_samples(),
+        method="mean",
+    ),
+    OpInfo(
+        "var",
+        cr.var,
+        lambda x, axis, keepdims, ddof=0: np.var(x, axis=axis, keepdims=keepdims, ddof=ddof),
+        lambda: axes_samples()() + axes_samples(axes=((),))() + axes_samples(extra={"ddof": 1}, keepdims=False)(),
+        method="var",
+    ),  # over no axes: 0 everywhere, and so are its gradients
     # no axis=() sample: the std over no axes is sqrt(0), which has no derivative (test_reduce.py checks its value)
-    OpInfo("std", cr.std, lambda x, axis, keepdims, ddof=0: np.std(x, axis=axis, keepdims=keepdims, ddof=ddof),
-           lambda: axes_samples()() + axes_samples(extra={"ddof": 1}, keepdims=False)(), method="std"),
-    OpInfo("max", cr.max, lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-           reduce_samples(data=distinct), method="max",
-           note="the gradient goes to the maximum (shared evenly among ties): its second derivative is 0"),
-    OpInfo("min", cr.min, lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-           reduce_samples(data=distinct), method="min"),
-    OpInfo("logsumexp", cr.logsumexp,
-           lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
-           reduce_samples(), method="logsumexp"),
-    OpInfo("softmax", cr.softmax, lambda x, axis=-1: np.exp(np_log_softmax(x, axis)), softmax_samples,
-           method="softmax"),
+    OpInfo(
+        "std",
+        cr.std,
+        lambda x, axis, keepdims, ddof=0: np.std(x, axis=axis, keepdims=keepdims, ddof=ddof),
+        lambda: axes_samples()() + axes_samples(extra={"ddof": 1}, keepdims=False)(),
+        method="std",
+    ),
+    OpInfo(
+        "max",
+        cr.max,
+        lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+        reduce_samples(data=distinct),
+        method="max",
+        note="the gradient goes to the maximum (shared evenly among ties): its second derivative is 0",
+    ),
+    OpInfo(
+        "min",
+        cr.min,
+        lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+        reduce_samples(data=distinct),
+        method="min",
+    ),
+    OpInfo(
+        "logsumexp",
+        cr.logsumexp,
+        lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+        reduce_samples(),
+        method="logsumexp",
+    ),
+    OpInfo(
+        "softmax", cr.softmax, lambda x, axis=-1: np.exp(np_log_softmax(x, axis)), softmax_samples, method="softmax"
+    ),
     OpInfo("log_softmax", cr.log_softmax, np_log_softmax, softmax_samples, method="log_softmax"),
-    OpInfo("argmax", cr.argmax, lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
-           arg_samples, method="argmax", grad=False, note="an integer constant: no gradient"),
-    OpInfo("argmin", cr.argmin, lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
-           arg_samples, method="argmin", grad=False, note="an integer constant: no gradient"),
+    OpInfo(
+        "argmax",
+        cr.argmax,
+        lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+        arg_samples,
+        method="argmax",
+        grad=False,
+        note="an integer constant: no gradient",
+    ),
+    OpInfo(
+        "argmin",
+        cr.argmin,
+        lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+        arg_samples,
+        method="argmin",
+        grad=False,
+        note="an integer constant: no gradient",
+    ),
 ]
 
 # ------------------------------------------------------------------ shapes and indexing
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 INDICES = [
-    (1, "int"), ((slice(None), 2), "column"), ((slice(None, None, -1), slice(1, 3)), "reversed slice"),
-    (np.array([0, 2, 2, 1]), "repeated rows"), ((np.array([0, 2, 0]), np.array([1, 3, 1])), "repeated pairs"),
-    (MASK, "mask"), ((None, Ellipsis, 1), "None and Ellipsis"), ((-1, np.array([3, 0])), "mixed"),
+    (1, "int"),
+    ((slice(None), 2), "column"),
+    ((slice(None, None, -1), slice(1, 3)), "reversed slice"),
+    (np.array([0, 2, 2, 1]), "repeated rows"),
+    ((np.array([0, 2, 0]), np.array([1, 3, 1])), "repeated pairs"),
+    (MASK, "mask"),
+    ((None, Ellipsis, 1), "None and Ellipsis"),
+    ((-1, np.array([3, 0])), "mixed"),
 ]
 # more index forms, on a (4, 5, 3) tensor: Python lists, steps, None and Ellipsis in other places,
 # advanced indices apart (their axes go first), partial boolean masks, and an int index of every axis
 ROWS = np.array([True, False, True, True])
 INDICES_3D = [
-    ((1, 2), "ints"), ((-1, -2, 0), "an int per axis: 0-d"), (slice(None, None, 2), "step"),
-    (slice(3, 0, -2), "negative step"), ((1, Ellipsis), "trailing Ellipsis"), ((slice(None), None, 2), "None inside"),
-    ((Ellipsis, None), "None last"), ([0, 0, 2], "list"), (([0, 0, 3], [1, 1, 4]), "lists"),
-    (([[0, 1], [1, 0]],), "2-d index"), ((slice(None), [2, 2, 0]), "slice then list"),
-    ((1, [0, 0], slice(1, None)), "int, list, slice"), (([0, 0], slice(None), [1, 1]), "lists apart"),
-    ((None, [1, 1]), "None then list"), (ROWS, "mask of the first axis"), ([True, False, True, True], "list of bools"),
+    ((1, 2), "ints"),
+    ((-1, -2, 0), "an int per axis: 0-d"),
+    (slice(None, None, 2), "step"),
+    (slice(3, 0, -2), "negative step"),
+    ((1, Ellipsis), "trailing Ellipsis"),
+    ((slice(None), None, 2), "None inside"),
+    ((Ellipsis, None), "None last"),
+    ([0, 0, 2], "list"),
+    (([0, 0, 3], [1, 1, 4]), "lists"),
+    (([[0, 1], [1, 0]],), "2-d index"),
+    ((slice(None), [2, 2, 0]), "slice then list"),
+    ((1, [0, 0], slice(1, None)), "int, list, slice"),
+    (([0, 0], slice(None), [1, 1]), "lists apart"),
+    ((None, [1, 1]), "None then list"),
+    (ROWS, "mask of the first axis"),
+    ([True, False, True, True], "list of bools"),
     ((ROWS, slice(None), 1), "mask, slice, int"),
-    ((slice(None), np.array([True, False, False, True, True])), "mask of axis 1"), ((ROWS, [0, 0, 4]), "mask and list"),
+    ((slice(None), np.array([True, False, False, True, True])), "mask of axis 1"),
+    ((ROWS, [0, 0, 4]), "mask and list"),
 ]
 
 
@@ -311,96 +505,231 @@ def np_sections(n, size):
 
 
 SHAPES = [
-    OpInfo("reshape", lambda x, shape: cr.reshape(x, shape), lambda x, shape: x.reshape(shape), lambda: [
-        Sample((u(2, 3, 4),), {"shape": (4, 6)}), Sample((u(2, 3, 4),), {"shape": (-1, 2)}),
-        Sample((u(6),), {"shape": (2, 1, 3)}), Sample((u(),), {"shape": (1, 1)}, "0-d"),
-        Sample((u(0, 3),), {"shape": (3, 0)}, "empty")], method=lambda t, shape: t.reshape(*shape)),
-    OpInfo("flatten", cr.flatten, lambda x, start_dim=0, end_dim=-1: x.reshape(
-        x.shape[:start_dim % max(x.ndim, 1)] + (-1,) + x.shape[end_dim % max(x.ndim, 1) + 1:]), lambda: [
-        Sample((u(2, 3, 4),)), Sample((u(2, 3, 4),), {"start_dim": 1}),
-        Sample((u(2, 3, 4, 2),), {"start_dim": 1, "end_dim": 2}),
-        Sample((u(2, 3, 4),), {"start_dim": -2, "end_dim": -1}, "negative dims"), Sample((u(),), name="0-d")],
-           method="flatten"),
-    OpInfo("transpose", lambda x, axes=None: cr.transpose(x, axes), lambda x, axes=None: np.transpose(x, axes), lambda: [
-        Sample((u(2, 3),)), Sample((u(2, 3, 4),), {"axes": (1, 2, 0)}), Sample((u(2, 3, 4),), {"axes": (-1, 0, 1)}),
-        Sample((u(2, 3, 4),), name="3-d, axes reversed")],
-           aliases=("permute",)),
-    OpInfo("swapaxes", cr.swapaxes, np.swapaxes, lambda: [
-        Sample((u(2, 3, 4),), {"axis1": 0, "axis2": 2}), Sample((u(2, 3),), {"axis1": -1, "axis2": 0})],
-           method="swapaxes"),
-    OpInfo("squeeze", cr.squeeze, lambda x, axis=None: np.squeeze(x, axis), lambda: [
-        Sample((u(1, 3, 1),)), Sample((u(1, 3, 1),), {"axis": -1}), Sample((u(2, 1, 1),), {"axis": (1, 2)}),
-        Sample((u(1),), name="to 0-d")],
-           method="squeeze"),
-    OpInfo("unsqueeze", cr.unsqueeze, np.expand_dims, lambda: [
-        Sample((u(2, 3),), {"axis": 0}), Sample((u(2, 3),), {"axis": -1}), Sample((u(),), {"axis": 0}, "0-d"),
-        Sample((u(2, 3, 4),), {"axis": 2}, "middle"), Sample((u(2, 3, 4),), {"axis": -4}, "negative, first")],
-           method="unsqueeze"),
-    OpInfo("broadcast_to", cr.broadcast_to, lambda x, shape: np.broadcast_to(
-        x, tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n for i, n in enumerate(shape))), lambda: [
-        Sample((u(3),), {"shape": (2, 3)}), Sample((u(2, 1),), {"shape": (4, 2, 5)}),
-        Sample((u(),), {"shape": (2, 2)}, "0-d"), Sample((u(2, 1),), {"shape": (-1, 3)}, "keep -1"),
-        Sample((u(3, 4),), {"shape": (3, 4)}, "same shape")],
-           aliases=("expand",), method="broadcast_to"),
-    OpInfo("index", cr.index, lambda x, idx: x[idx],
-           lambda: [Sample((u(3, 4, seed=k),), {"idx": idx}, name) for k, (idx, name) in enumerate(INDICES)]
-           + [Sample((u(3, 4),), {"idx": np.array([], dtype=np.int64)}, "empty")]
-           + [Sample((u(4, 5, 3, seed=k),), {"idx": idx}, name) for k, (idx, name) in enumerate(INDICES_3D)],
-           method=lambda t, idx: t[idx]),
-    OpInfo("concatenate", lambda *xs, axis=0: cr.concatenate(xs, axis), lambda *xs, axis=0: np.concatenate(xs, axis),
-           lambda: [Sample((u(2, 3, seed=1), u(1, 3, seed=2)), {"axis": 0}),
-                    Sample((u(2, 3, seed=1), u(2, 1, seed=2), u(2, 2, seed=3)), {"axis": -1}),
-                    Sample((u(2, 3, seed=1), u(2, 0, seed=2)), {"axis": 1}, "empty piece"),
-                    Sample((u(2, 1, 4, seed=1), u(2, 2, 4, seed=2), u(2, 3, 4, seed=3)), {"axis": 1}, "3-d, middle axis"),
-                    Sample((u(1, 3, 4, seed=1), u(2, 3, 4, seed=2)), {"axis": -3}, "negative, first")],
-           aliases=("cat", "concat")),
-    OpInfo("stack", lambda *xs, axis=0: cr.stack(xs, axis), lambda *xs, axis=0: np.stack(xs, axis),
-           lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"axis": a}, f"axis={a}") for a in (0, 1, 2, -1, -3)]
-           + [Sample((u(seed=1), u(seed=2)), {"axis": 0}, "0-d")]),
-    OpInfo("split", lambda x, size, axis=0: cr.concatenate(
-               [(i + 1.0) * p for i, p in enumerate(cr.split(x, size, axis))], axis),
-           lambda x, size, axis=0: np_split_weighted(x, np_sections(x.shape[axis], size), axis),
-           lambda: [Sample((u(5, 2),), {"size": 2}), Sample((u(2, 6),), {"size": [1, 2, 3], "axis": -1}),
-                    Sample((u(2, 4),), {"size": [2, 0, 2], "axis": 1}, "empty piece")]),
-    OpInfo("pad", cr.pad, lambda x, pad_width, value=0.0: np.pad(x, pad_width, constant_values=value), lambda: [
-        Sample((u(2, 3),), {"pad_width": 1}), Sample((u(2, 3),), {"pad_width": ((0, 2), (1, 0)), "value": -1.5}),
-        Sample((u(2, 3),), {"pad_width": 0}, "no padding")]),
-    OpInfo("repeat", lambda x, repeats: cr.repeat(x, repeats), lambda x, repeats: np.tile(x, repeats), lambda: [
-        Sample((u(2, 3),), {"repeats": (2, 1)}), Sample((u(3),), {"repeats": (2, 3)}),
-        Sample((u(),), {"repeats": (4,)}, "0-d")],
-           method=lambda t, repeats: t.repeat(*repeats)),
-    OpInfo("index_add", lambda g, index, shape: shape_ops.IndexAdd.apply(g, index=index, shape=shape),
-           lambda g, index, shape: np_index_add(g, index, shape), lambda: [
-        Sample((u(4, 3),), {"index": np.array([0, 2, 2, 1]), "shape": (3, 3)}, "repeats"),
-        Sample((u(2),), {"index": (slice(1, 3),), "shape": (4,)}, "slice")]),
+    OpInfo(
+        "reshape",
+        lambda x, shape: cr.reshape(x, shape),
+        lambda x, shape: x.reshape(shape),
+        lambda: [
+            Sample((u(2, 3, 4),), {"shape": (4, 6)}),
+            Sample((u(2, 3, 4),), {"shape": (-1, 2)}),
+            Sample((u(6),), {"shape": (2, 1, 3)}),
+            Sample((u(),), {"shape": (1, 1)}, "0-d"),
+            Sample((u(0, 3),), {"shape": (3, 0)}, "empty"),
+        ],
+        method=lambda t, shape: t.reshape(*shape),
+    ),
+    OpInfo(
+        "flatten",
+        cr.flatten,
+        lambda x, start_dim=0, end_dim=-1: x.reshape(
+            x.shape[: start_dim % max(x.ndim, 1)] + (-1,) + x.shape[end_dim % max(x.ndim, 1) + 1 :]
+        ),
+        lambda: [
+            Sample((u(2, 3, 4),)),
+            Sample((u(2, 3, 4),), {"start_dim": 1}),
+            Sample((u(2, 3, 4, 2),), {"start_dim": 1, "end_dim": 2}),
+            Sample((u(2, 3, 4),), {"start_dim": -2, "end_dim": -1}, "negative dims"),
+            Sample((u(),), name="0-d"),
+        ],
+        method="flatten",
+    ),
+    OpInfo(
+        "transpose",
+        lambda x, axes=None: cr.transpose(x, axes),
+        lambda x, axes=None: np.transpose(x, axes),
+        lambda: [
+            Sample((u(2, 3),)),
+            Sample((u(2, 3, 4),), {"axes": (1, 2, 0)}),
+            Sample((u(2, 3, 4),), {"axes": (-1, 0, 1)}),
+            Sample((u(2, 3, 4),), name="3-d, axes reversed"),
+        ],
+        aliases=("permute",),
+    ),
+    OpInfo(
+        "swapaxes",
+        cr.swapaxes,
+        np.swapaxes,
+        lambda: [Sample((u(2, 3, 4),), {"axis1": 0, "axis2": 2}), Sample((u(2, 3),), {"axis1": -1, "axis2": 0})],
+        method="swapaxes",
+    ),
+    OpInfo(
+        "squeeze",
+        cr.squeeze,
+        lambda x, axis=None: np.squeeze(x, axis),
+        lambda: [
+            Sample((u(1, 3, 1),)),
+            Sample((u(1, 3, 1),), {"axis": -1}),
+            Sample((u(2, 1, 1),), {"axis": (1, 2)}),
+            Sample((u(1),), name="to 0-d"),
+        ],
+        method="squeeze",
+    ),
+    OpInfo(
+        "unsqueeze",
+        cr.unsqueeze,
+        np.expand_dims,
+        lambda: [
+            Sample((u(2, 3),), {"axis": 0}),
+            Sample((u(2, 3),), {"axis": -1}),
+            Sample((u(),), {"axis": 0}, "0-d"),
+            Sample((u(2, 3, 4),), {"axis": 2}, "middle"),
+            Sample((u(2, 3, 4),), {"axis": -4}, "negative, first"),
+        ],
+        method="unsqueeze",
+    ),
+    OpInfo(
+        "broadcast_to",
+        cr.broadcast_to,
+        lambda x, shape: np.broadcast_to(
+            x, tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n for i, n in enumerate(shape))
+        ),
+        lambda: [
+            Sample((u(3),), {"shape": (2, 3)}),
+            Sample((u(2, 1),), {"shape": (4, 2, 5)}),
+            Sample((u(),), {"shape": (2, 2)}, "0-d"),
+            Sample((u(2, 1),), {"shape": (-1, 3)}, "keep -1"),
+            Sample((u(3, 4),), {"shape": (3, 4)}, "same shape"),
+        ],
+        aliases=("expand",),
+        method="broadcast_to",
+    ),
+    OpInfo(
+        "index",
+        cr.index,
+        lambda x, idx: x[idx],
+        lambda: (
+            [Sample((u(3, 4, seed=k),), {"idx": idx}, name) for k, (idx, name) in enumerate(INDICES)]
+            + [Sample((u(3, 4),), {"idx": np.array([], dtype=np.int64)}, "empty")]
+            + [Sample((u(4, 5, 3, seed=k),), {"idx": idx}, name) for k, (idx, name) in enumerate(INDICES_3D)]
+        ),
+        method=lambda t, idx: t[idx],
+    ),
+    OpInfo(
+        "concatenate",
+        lambda *xs, axis=0: cr.concatenate(xs, axis),
+        lambda *xs, axis=0: np.concatenate(xs, axis),
+        lambda: [
+            Sample((u(2, 3, seed=1), u(1, 3, seed=2)), {"axis": 0}),
+            Sample((u(2, 3, seed=1), u(2, 1, seed=2), u(2, 2, seed=3)), {"axis": -1}),
+            Sample((u(2, 3, seed=1), u(2, 0, seed=2)), {"axis": 1}, "empty piece"),
+            Sample((u(2, 1, 4, seed=1), u(2, 2, 4, seed=2), u(2, 3, 4, seed=3)), {"axis": 1}, "3-d, middle axis"),
+            Sample((u(1, 3, 4, seed=1), u(2, 3, 4, seed=2)), {"axis": -3}, "negative, first"),
+        ],
+        aliases=("cat", "concat"),
+    ),
+    OpInfo(
+        "stack",
+        lambda *xs, axis=0: cr.stack(xs, axis),
+        lambda *xs, axis=0: np.stack(xs, axis),
+        lambda: (
+            [Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"axis": a}, f"axis={a}") for a in (0, 1, 2, -1, -3)]
+            + [Sample((u(seed=1), u(seed=2)), {"axis": 0}, "0-d")]
+        ),
+    ),
+    OpInfo(
+        "split",
+        lambda x, size, axis=0: cr.concatenate([(i + 1.0) * p for i, p in enumerate(cr.split(x, size, axis))], axis),
+        lambda x, size, axis=0: np_split_weighted(x, np_sections(x.shape[axis], size), axis),
+        lambda: [
+            Sample((u(5, 2),), {"size": 2}),
+            Sample((u(2, 6),), {"size": [1, 2, 3], "axis": -1}),
+            Sample((u(2, 4),), {"size": [2, 0, 2], "axis": 1}, "empty piece"),
+        ],
+    ),
+    OpInfo(
+        "pad",
+        cr.pad,
+        lambda x, pad_width, value=0.0: np.pad(x, pad_width, constant_values=value),
+        lambda: [
+            Sample((u(2, 3),), {"pad_width": 1}),
+            Sample((u(2, 3),), {"pad_width": ((0, 2), (1, 0)), "value": -1.5}),
+            Sample((u(2, 3),), {"pad_width": 0}, "no padding"),
+        ],
+    ),
+    OpInfo(
+        "repeat",
+        lambda x, repeats: cr.repeat(x, repeats),
+        lambda x, repeats: np.tile(x, repeats),
+        lambda: [
+            Sample((u(2, 3),), {"repeats": (2, 1)}),
+            Sample((u(3),), {"repeats": (2, 3)}),
+            Sample((u(),), {"repeats": (4,)}, "0-d"),
+        ],
+        method=lambda t, repeats: t.repeat(*repeats),
+    ),
+    OpInfo(
+        "index_add",
+        lambda g, index, shape: shape_ops.IndexAdd.apply(g, index=index, shape=shape),
+        lambda g, index, shape: np_index_add(g, index, shape),
+        lambda: [
+            Sample((u(4, 3),), {"index": np.array([0, 2, 2, 1]), "shape": (3, 3)}, "repeats"),
+            Sample((u(2),), {"index": (slice(1, 3),), "shape": (4,)}, "slice"),
+        ],
+    ),
 ]
 
 # ------------------------------------------------------------------ linear algebra
 
-MATMUL_SHAPES = [((2, 3), (3, 4)), ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 2, 3), (3, 4)),
-                 ((4, 1, 2, 3), (2, 3, 2)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)), ((0, 3), (3, 2)),
-                 ((1, 3), (3, 1)), ((3, 1), (1, 2)), ((2, 2, 3), (2, 3, 4)), ((2, 3), (2, 3, 4))]
+MATMUL_SHAPES = [
+    ((2, 3), (3, 4)),
+    ((3,), (3,)),
+    ((3,), (3, 2)),
+    ((2, 3), (3,)),
+    ((2, 2, 3), (3, 4)),
+    ((4, 1, 2, 3), (2, 3, 2)),
+    ((3,), (2, 3, 4)),
+    ((2, 2, 3), (3,)),
+    ((0, 3), (3, 2)),
+    ((1, 3), (3, 1)),
+    ((3, 1), (1, 2)),
+    ((2, 2, 3), (2, 3, 4)),
+    ((2, 3), (2, 3, 4)),
+]
 LINALG = [
-    OpInfo("matmul", cr.matmul, np.matmul, lambda: [
-        Sample((u(*a, seed=1), u(*b, seed=2)), name=f"{a}@{b}") for a, b in MATMUL_SHAPES], method="matmul"),
+    OpInfo(
+        "matmul",
+        cr.matmul,
+        np.matmul,
+        lambda: [Sample((u(*a, seed=1), u(*b, seed=2)), name=f"{a}@{b}") for a, b in MATMUL_SHAPES],
+        method="matmul",
+    ),
     OpInfo("dot", cr.dot, np.dot, lambda: [Sample((u(4, seed=1), u(4, seed=2)))], method="dot"),
     OpInfo("outer", cr.outer, np.outer, lambda: [Sample((u(3, seed=1), u(4, seed=2)))]),
-    OpInfo("linear", cr.linear, lambda x, w, b=None: x @ w.T + (0.0 if b is None else b), lambda: [
-        Sample((u(5, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="bias"),
-        Sample((u(5, 3, seed=1), u(2, 3, seed=2)), name="no bias"),
-        Sample((u(2, 4, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="3-d input"),
-        Sample((u(3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="1-d input"),
-        Sample((u(2, 4, 3, seed=1), u(2, 3, seed=2)), name="3-d input, no bias"),
-        Sample((u(3, seed=1), u(2, 3, seed=2)), name="1-d input, no bias")]),
-    OpInfo("cross_entropy", cr.nn.functional.cross_entropy,
-           lambda x, target, **kw: np_cross_entropy(x, target, **kw), lambda: [
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2])}, "mean"),
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "sum"}, "sum"),
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "none"}, "none"),
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "weight": pos(4, seed=5)}, "class weights"),
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "label_smoothing": 0.2}, "smoothing"),
-        Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "weight": pos(4, seed=5), "label_smoothing": 0.1,
-                            "reduction": "none"}, "weights, smoothing, none")]),
+    OpInfo(
+        "linear",
+        cr.linear,
+        lambda x, w, b=None: x @ w.T + (0.0 if b is None else b),
+        lambda: [
+            Sample((u(5, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="bias"),
+            Sample((u(5, 3, seed=1), u(2, 3, seed=2)), name="no bias"),
+            Sample((u(2, 4, 3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="3-d input"),
+            Sample((u(3, seed=1), u(2, 3, seed=2), u(2, seed=3)), name="1-d input"),
+            Sample((u(2, 4, 3, seed=1), u(2, 3, seed=2)), name="3-d input, no bias"),
+            Sample((u(3, seed=1), u(2, 3, seed=2)), name="1-d input, no bias"),
+        ],
+    ),
+    OpInfo(
+        "cross_entropy",
+        cr.nn.functional.cross_entropy,
+        lambda x, target, **kw: np_cross_entropy(x, target, **kw),
+        lambda: [
+            Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2])}, "mean"),
+            Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "sum"}, "sum"),
+            Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "reduction": "none"}, "none"),
+            Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "weight": pos(4, seed=5)}, "class weights"),
+            Sample((u(5, 4),), {"target": np.array([0, 3, 1, 1, 2]), "label_smoothing": 0.2}, "smoothing"),
+            Sample(
+                (u(5, 4),),
+                {
+                    "target": np.array([0, 3, 1, 1, 2]),
+                    "weight": pos(4, seed=5),
+                    "label_smoothing": 0.1,
+                    "reduction": "none",
+                },
+                "weights, smoothing, none",
+            ),
+        ],
+    ),
 ]
 
 # ------------------------------------------------------------------ convolution, pooling, resizing
@@ -411,8 +740,11 @@ def _conv_sample(d, cin, cout, size, kernel, bias=True, seed=0, **kw):
     axis or a tuple."""
     size, kernel = ((v,) * d if isinstance(v, int) else v for v in (size, kernel))
     args = (u(2, cin, *size, seed=seed), u(cout, cin // kw.get("groups", 1), *kernel, seed=seed + 1))
-    return Sample(args + ((u(cout, seed=seed + 2),) if bias else ()), kw,
-                  ",".join(f"{k}={v}" for k, v in kw.items()) + ("" if bias else ",no bias"))
+    return Sample(
+        args + ((u(cout, seed=seed + 2),) if bias else ()),
+        kw,
+        ",".join(f"{k}={v}" for k, v in kw.items()) + ("" if bias else ",no bias"),
+    )
 
 
 def _tuples(d, **kw):
@@ -423,6 +755,7 @@ def _ref_conv(d):
     def ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         padding = padding if isinstance(padding, str) else _tuples(d, p=padding)["p"]
         return reference_conv(x, w, b, _tuples(d, s=stride)["s"], padding, _tuples(d, p=dilation)["p"], groups)
+
     return ref
 
 
@@ -430,18 +763,25 @@ def _ref_conv_t(d):
     def ref(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
         t = _tuples(d, s=stride, p=padding, o=output_padding, di=dilation)
         return reference_conv_transpose(x, w, b, t["s"], t["p"], t["o"], groups, t["di"])
+
     return ref
 
 
 def _conv_samples(d, more=()):
     """Four square geometries, then ``more``: (cin, cout, size, kernel, options), where a size or a
     kernel is an int or a tuple per axis."""
-    return lambda: [
-        _conv_sample(d, 2, 3, 6, 3),
-        _conv_sample(d, 2, 2, 7, 3, bias=False, seed=1, stride=2, padding=1),
-        _conv_sample(d, 2, 2, 7, 2, seed=2, padding="same", dilation=2),
-        _conv_sample(d, 4, 2, 5, 3, seed=3, groups=2),
-    ] + [_conv_sample(d, cin, cout, size, kernel, seed=4 + k, **kw) for k, (cin, cout, size, kernel, kw) in enumerate(more)]
+    return lambda: (
+        [
+            _conv_sample(d, 2, 3, 6, 3),
+            _conv_sample(d, 2, 2, 7, 3, bias=False, seed=1, stride=2, padding=1),
+            _conv_sample(d, 2, 2, 7, 2, seed=2, padding="same", dilation=2),
+            _conv_sample(d, 4, 2, 5, 3, seed=3, groups=2),
+        ]
+        + [
+            _conv_sample(d, cin, cout, size, kernel, seed=4 + k, **kw)
+            for k, (cin, cout, size, kernel, kw) in enumerate(more)
+        ]
+    )
 
 
 # per axis: other strides, paddings and dilations; non-square inputs and kernels; an even kernel with
@@ -469,23 +809,35 @@ CONV2D_MORE = [
 def _conv_t_samples(d, more=()):
     """Three square geometries, then ``more``: (cin, cout per group, size, kernel, options), where a
     size or a kernel is an int or a tuple per axis."""
+
     def make():
         out = []
-        for k, (cin, cout, size, kernel, kw) in enumerate([
-                (2, 3, 4, 3, {}), (2, 2, 3, 2, {"stride": 2, "padding": 1, "output_padding": 1}),
-                (4, 1, 3, 3, {"groups": 2, "dilation": 2}), *more]):
+        for k, (cin, cout, size, kernel, kw) in enumerate(
+            [
+                (2, 3, 4, 3, {}),
+                (2, 2, 3, 2, {"stride": 2, "padding": 1, "output_padding": 1}),
+                (4, 1, 3, 3, {"groups": 2, "dilation": 2}),
+                *more,
+            ]
+        ):
             groups = kw.get("groups", 1)
             size, kernel = ((v,) * d if isinstance(v, int) else v for v in (size, kernel))
             x, w, b = u(2, cin, *size, seed=k), u(cin, cout, *kernel, seed=k + 1), u(cout * groups, seed=k + 2)
             out.append(Sample((x, w, b), kw, str(kw)))
         return out
+
     return make
 
 
 CONV_T2D_MORE = [
     (2, 2, (3, 4), (3, 2), {"stride": (2, 1), "padding": (1, 0), "output_padding": (1, 0)}),
-    (4, 2, (3, 3), (2, 2), {"stride": (3, 2), "padding": (0, 1), "output_padding": (2, 0), "groups": 2,
-                            "dilation": (1, 2)}),
+    (
+        4,
+        2,
+        (3, 3),
+        (2, 2),
+        {"stride": (3, 2), "padding": (0, 1), "output_padding": (2, 0), "groups": 2, "dilation": (1, 2)},
+    ),
 ]
 
 
@@ -505,27 +857,44 @@ def _avg_pool_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, count
 
 def _pool_samples(d, data, cases, more=(), size=None):
     """``cases`` on a (2, 2, 7, ...) input; ``more`` on a (2, 2, *size) one."""
-    return lambda: ([Sample((data(2, 2, *(7,) * d, seed=k),), kw, str(kw)) for k, kw in enumerate(cases)]
-                    + [Sample((data(2, 2, *size, seed=k),), kw, f"{size}: {kw}") for k, kw in enumerate(more)])
+    return lambda: (
+        [Sample((data(2, 2, *(7,) * d, seed=k),), kw, str(kw)) for k, kw in enumerate(cases)]
+        + [Sample((data(2, 2, *size, seed=k),), kw, f"{size}: {kw}") for k, kw in enumerate(more)]
+    )
 
 
-MAX_POOL_CASES = [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
-                  {"kernel_size": 2, "stride": 1, "dilation": 2}, {"kernel_size": 2, "ceil_mode": True}]
-AVG_POOL_CASES = [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
-                  {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
-                  {"kernel_size": 2, "ceil_mode": True}]
+MAX_POOL_CASES = [
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 2, "stride": 1, "dilation": 2},
+    {"kernel_size": 2, "ceil_mode": True},
+]
+AVG_POOL_CASES = [
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+    {"kernel_size": 2, "ceil_mode": True},
+]
 # ceil_mode with padding, dilation with ceil_mode, and per-axis kernels, strides, paddings, dilations
-MAX_POOL1D_MORE = [{"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
-                   {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True}]
-MAX_POOL2D_MORE = [{"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 0)},
-                   {"kernel_size": (2, 3), "stride": 2, "padding": (0, 1), "ceil_mode": True},
-                   {"kernel_size": 3, "stride": (3, 2), "padding": 1, "ceil_mode": True},
-                   {"kernel_size": 2, "stride": 1, "padding": (0, 1), "dilation": (2, 1)}]
-AVG_POOL1D_MORE = [{"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
-                   {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}]
-AVG_POOL2D_MORE = [{"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "ceil_mode": True},
-                   {"kernel_size": 3, "stride": 2, "padding": (1, 0), "ceil_mode": True, "count_include_pad": False},
-                   {"kernel_size": (2, 3), "stride": (1, 2), "ceil_mode": True}]
+MAX_POOL1D_MORE = [
+    {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
+    {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
+]
+MAX_POOL2D_MORE = [
+    {"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 0)},
+    {"kernel_size": (2, 3), "stride": 2, "padding": (0, 1), "ceil_mode": True},
+    {"kernel_size": 3, "stride": (3, 2), "padding": 1, "ceil_mode": True},
+    {"kernel_size": 2, "stride": 1, "padding": (0, 1), "dilation": (2, 1)},
+]
+AVG_POOL1D_MORE = [
+    {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+]
+AVG_POOL2D_MORE = [
+    {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": (1, 0), "ceil_mode": True, "count_include_pad": False},
+    {"kernel_size": (2, 3), "stride": (1, 2), "ceil_mode": True},
+]
 
 
 def _geometry(x_shape, kernel, stride):
@@ -572,8 +941,9 @@ def _np_weight_grad(x, gy, geometry):
     for idx in np.ndindex(*grad.shape):
         unit = np.zeros_like(grad)
         unit[idx] = 1.0
-        y = reference_conv(xp, unit, None, geometry.stride, (0,) * len(geometry.kernel), geometry.dilation,
-                           geometry.groups)
+        y = reference_conv(
+            xp, unit, None, geometry.stride, (0,) * len(geometry.kernel), geometry.dilation, geometry.groups
+        )
         grad[idx] = (y * gy).sum()
     return grad
 
@@ -602,44 +972,96 @@ CONV = [
     OpInfo("conv2d", cr.conv2d, _ref_conv(2), _conv_samples(2, CONV2D_MORE)),
     OpInfo("conv_transpose1d", cr.conv_transpose1d, _ref_conv_t(1), _conv_t_samples(1)),
     OpInfo("conv_transpose2d", cr.conv_transpose2d, _ref_conv_t(2), _conv_t_samples(2, CONV_T2D_MORE)),
-    OpInfo("conv_weight_grad", lambda x, gy, geometry: conv_ops.ConvWeightGrad.apply(x, gy, geometry=geometry),
-           lambda x, gy, geometry: _np_weight_grad(x, gy, geometry),
-           lambda: [Sample((u(2, 2, 5, 5, seed=1), u(2, 3, 6, 6, seed=2)), {"geometry": _CONV_G}),
-                    Sample((u(2, 4, 6, 5, seed=3), u(2, 6, *_CONV_G2.out, seed=4)), {"geometry": _CONV_G2}, "G2")]),
-    OpInfo("conv_input_grad", lambda gy, w, geometry: conv_ops.ConvInputGrad.apply(gy, w, geometry=geometry),
-           lambda gy, w, geometry: _np_input_grad(gy, w, geometry),
-           lambda: [Sample((u(2, 3, 6, 6, seed=1), u(3, 2, 2, 2, seed=2)), {"geometry": _CONV_G}),
-                    Sample((u(2, 6, *_CONV_G2.out, seed=3), u(6, 2, 3, 2, seed=4)), {"geometry": _CONV_G2}, "G2")]),
-    OpInfo("max_pool1d", cr.max_pool1d, _max_pool_ref,
-           _pool_samples(1, distinct, MAX_POOL_CASES, MAX_POOL1D_MORE, (11,)),
-           note="as max: the gradient goes to each window's maximum, the second derivative is 0"),
-    OpInfo("max_pool2d", cr.max_pool2d, _max_pool_ref, _pool_samples(2, distinct, MAX_POOL_CASES, MAX_POOL2D_MORE, (7, 6))),
+    OpInfo(
+        "conv_weight_grad",
+        lambda x, gy, geometry: conv_ops.ConvWeightGrad.apply(x, gy, geometry=geometry),
+        lambda x, gy, geometry: _np_weight_grad(x, gy, geometry),
+        lambda: [
+            Sample((u(2, 2, 5, 5, seed=1), u(2, 3, 6, 6, seed=2)), {"geometry": _CONV_G}),
+            Sample((u(2, 4, 6, 5, seed=3), u(2, 6, *_CONV_G2.out, seed=4)), {"geometry": _CONV_G2}, "G2"),
+        ],
+    ),
+    OpInfo(
+        "conv_input_grad",
+        lambda gy, w, geometry: conv_ops.ConvInputGrad.apply(gy, w, geometry=geometry),
+        lambda gy, w, geometry: _np_input_grad(gy, w, geometry),
+        lambda: [
+            Sample((u(2, 3, 6, 6, seed=1), u(3, 2, 2, 2, seed=2)), {"geometry": _CONV_G}),
+            Sample((u(2, 6, *_CONV_G2.out, seed=3), u(6, 2, 3, 2, seed=4)), {"geometry": _CONV_G2}, "G2"),
+        ],
+    ),
+    OpInfo(
+        "max_pool1d",
+        cr.max_pool1d,
+        _max_pool_ref,
+        _pool_samples(1, distinct, MAX_POOL_CASES, MAX_POOL1D_MORE, (11,)),
+        note="as max: the gradient goes to each window's maximum, the second derivative is 0",
+    ),
+    OpInfo(
+        "max_pool2d", cr.max_pool2d, _max_pool_ref, _pool_samples(2, distinct, MAX_POOL_CASES, MAX_POOL2D_MORE, (7, 6))
+    ),
     OpInfo("avg_pool1d", cr.avg_pool1d, _avg_pool_ref, _pool_samples(1, u, AVG_POOL_CASES, AVG_POOL1D_MORE, (10,))),
     OpInfo("avg_pool2d", cr.avg_pool2d, _avg_pool_ref, _pool_samples(2, u, AVG_POOL_CASES, AVG_POOL2D_MORE, (7, 6))),
-    OpInfo("adaptive_avg_pool1d", cr.adaptive_avg_pool1d,
-           lambda x, output_size: reference_adaptive_avg_pool(x, (output_size,)),
-           lambda: [Sample((u(2, 3, 7),), {"output_size": o}) for o in (1, 7, 3, 4)]),
-    OpInfo("adaptive_avg_pool2d", cr.adaptive_avg_pool2d,
-           lambda x, output_size: reference_adaptive_avg_pool(
-               x, tuple(n if o is None else o for o, n in zip(
-                   output_size if isinstance(output_size, tuple) else (output_size,) * 2, x.shape[2:]))),
-           lambda: [Sample((u(2, 3, 6, 5),), {"output_size": o}) for o in (1, (3, 5), (4, 2))]
-           + [Sample((u(2, 3, 4, 6),), {"output_size": (None, 4)}, "None keeps the size"),
-              Sample((u(2, 3, 3, 3),), {"output_size": (5, 4)}, "larger than the input")]),
-    OpInfo("interpolate", cr.interpolate, reference_nearest, lambda: [
-        Sample((u(2, 2, 3, 4),), {"scale_factor": 2}), Sample((u(2, 2, 5),), {"scale_factor": 0.6}),
-        Sample((u(2, 2, 3, 4),), {"size": (5, 3)}),
-        Sample((u(2, 2, 4, 3),), {"scale_factor": 1.5}), Sample((u(2, 2, 4, 3),), {"scale_factor": (1, 3)}),
-        Sample((u(2, 2, 5, 4),), {"scale_factor": (0.5, 1.5)}), Sample((u(2, 2, 5, 4),), {"size": 10}),
-        Sample((u(2, 2, 4, 3),), {"size": 2}), Sample((u(2, 2, 7),), {"scale_factor": 0.5}),
-        Sample((u(2, 2, 7),), {"size": 3}), Sample((u(2, 2, 7),), {"size": 11})]),
-    OpInfo("max_pool_scatter", lambda gy, arg: conv_ops.MaxPoolScatter.apply(gy, geometry=_POOL_G, arg=arg),
-           lambda gy, arg: _np_scatter(gy, _POOL_G, arg), lambda: [Sample((u(2, 2, 3, 3),), {"arg": _POOL_ARG})]),
-    OpInfo("max_pool_gather", lambda a, arg: conv_ops.MaxPoolGather.apply(a, geometry=_POOL_G, arg=arg),
-           lambda a, arg: _np_gather(a, _POOL_G, arg), lambda: [Sample((u(2, 2, 6, 6),), {"arg": _POOL_ARG})]),
-    OpInfo("avg_pool_adjoint",
-           lambda gy: conv_ops.AvgPoolAdjoint.apply(gy, geometry=_POOL_G, divisor=4.0),
-           lambda gy: _np_avg_adjoint(gy, _POOL_G, 4.0), lambda: [Sample((u(2, 2, 3, 3),))]),
+    OpInfo(
+        "adaptive_avg_pool1d",
+        cr.adaptive_avg_pool1d,
+        lambda x, output_size: reference_adaptive_avg_pool(x, (output_size,)),
+        lambda: [Sample((u(2, 3, 7),), {"output_size": o}) for o in (1, 7, 3, 4)],
+    ),
+    OpInfo(
+        "adaptive_avg_pool2d",
+        cr.adaptive_avg_pool2d,
+        lambda x, output_size: reference_adaptive_avg_pool(
+            x,
+            tuple(
+                n if o is None else o
+                for o, n in zip(output_size if isinstance(output_size, tuple) else (output_size,) * 2, x.shape[2:])
+            ),
+        ),
+        lambda: (
+            [Sample((u(2, 3, 6, 5),), {"output_size": o}) for o in (1, (3, 5), (4, 2))]
+            + [
+                Sample((u(2, 3, 4, 6),), {"output_size": (None, 4)}, "None keeps the size"),
+                Sample((u(2, 3, 3, 3),), {"output_size": (5, 4)}, "larger than the input"),
+            ]
+        ),
+    ),
+    OpInfo(
+        "interpolate",
+        cr.interpolate,
+        reference_nearest,
+        lambda: [
+            Sample((u(2, 2, 3, 4),), {"scale_factor": 2}),
+            Sample((u(2, 2, 5),), {"scale_factor": 0.6}),
+            Sample((u(2, 2, 3, 4),), {"size": (5, 3)}),
+            Sample((u(2, 2, 4, 3),), {"scale_factor": 1.5}),
+            Sample((u(2, 2, 4, 3),), {"scale_factor": (1, 3)}),
+            Sample((u(2, 2, 5, 4),), {"scale_factor": (0.5, 1.5)}),
+            Sample((u(2, 2, 5, 4),), {"size": 10}),
+            Sample((u(2, 2, 4, 3),), {"size": 2}),
+            Sample((u(2, 2, 7),), {"scale_factor": 0.5}),
+            Sample((u(2, 2, 7),), {"size": 3}),
+            Sample((u(2, 2, 7),), {"size": 11}),
+        ],
+    ),
+    OpInfo(
+        "max_pool_scatter",
+        lambda gy, arg: conv_ops.MaxPoolScatter.apply(gy, geometry=_POOL_G, arg=arg),
+        lambda gy, arg: _np_scatter(gy, _POOL_G, arg),
+        lambda: [Sample((u(2, 2, 3, 3),), {"arg": _POOL_ARG})],
+    ),
+    OpInfo(
+        "max_pool_gather",
+        lambda a, arg: conv_ops.MaxPoolGather.apply(a, geometry=_POOL_G, arg=arg),
+        lambda a, arg: _np_gather(a, _POOL_G, arg),
+        lambda: [Sample((u(2, 2, 6, 6),), {"arg": _POOL_ARG})],
+    ),
+    OpInfo(
+        "avg_pool_adjoint",
+        lambda gy: conv_ops.AvgPoolAdjoint.apply(gy, geometry=_POOL_G, divisor=4.0),
+        lambda gy: _np_avg_adjoint(gy, _POOL_G, 4.0),
+        lambda: [Sample((u(2, 2, 3, 3),))],
+    ),
 ]
 
 # ------------------------------------------------------------------ recurrent
@@ -647,8 +1069,15 @@ CONV = [
 
 def _cell_sample(gates, bias=True, seed=0, batch=2, inputs=3, hidden=2, lstm=False):
     x, h = u(batch, inputs, seed=seed), u(batch, hidden, seed=seed + 1, low=-1, high=1)
-    w = (u(gates * hidden, inputs, seed=seed + 2, low=-1, high=1), u(gates * hidden, hidden, seed=seed + 3, low=-1, high=1))
-    b = (u(gates * hidden, seed=seed + 4, low=-1, high=1), u(gates * hidden, seed=seed + 5, low=-1, high=1)) if bias else ()
+    w = (
+        u(gates * hidden, inputs, seed=seed + 2, low=-1, high=1),
+        u(gates * hidden, hidden, seed=seed + 3, low=-1, high=1),
+    )
+    b = (
+        (u(gates * hidden, seed=seed + 4, low=-1, high=1), u(gates * hidden, seed=seed + 5, low=-1, high=1))
+        if bias
+        else ()
+    )
     c = (u(batch, hidden, seed=seed + 6, low=-1, high=1),) if lstm else ()
     return Sample((x, h, *c, *w, *b), name="bias" if bias else "no bias")
 
@@ -660,6 +1089,7 @@ def _np_cell(mode):
         b_ih, b_hh = (w[2], w[3]) if len(w) == 4 else (0.0, 0.0)
         h2, c2 = reference_step(mode, x, h, c, w[0], w[1], b_ih, b_hh)
         return h2 if c2 is None else np_flat(h2, c2)
+
     return ref
 
 
@@ -673,18 +1103,24 @@ def _layer(mode, bidirectional=False, batch_first=False, bias=True, steps=3, bat
     params = []
     for d in range(directions):
         s = seed + 10 * (d + 1)
-        params += [u(gates * hidden, inputs, seed=s, low=-1, high=1), u(gates * hidden, hidden, seed=s + 1, low=-1, high=1)]
+        params += [
+            u(gates * hidden, inputs, seed=s, low=-1, high=1),
+            u(gates * hidden, hidden, seed=s + 1, low=-1, high=1),
+        ]
         if bias:
             params += [u(gates * hidden, seed=s + 2, low=-1, high=1), u(gates * hidden, seed=s + 3, low=-1, high=1)]
-    return Sample((x, *states, *params), {"mode": mode, "batch_first": batch_first, "bias": bias},
-                  f"{mode},{'bi' if bidirectional else 'uni'},{'bf' if batch_first else 'tf'},{'bias' if bias else 'nobias'}")
+    return Sample(
+        (x, *states, *params),
+        {"mode": mode, "batch_first": batch_first, "bias": bias},
+        f"{mode},{'bi' if bidirectional else 'uni'},{'bf' if batch_first else 'tf'},{'bias' if bias else 'nobias'}",
+    )
 
 
 def _cr_layer(x, h0, *rest, mode, batch_first, bias):
     c0 = rest[0] if mode == "lstm" else None
     params = rest[1:] if mode == "lstm" else rest
     per = 4 if bias else 2
-    weights = [tuple(params[k:k + per]) + ((None, None) if not bias else ()) for k in range(0, len(params), per)]
+    weights = [tuple(params[k : k + per]) + ((None, None) if not bias else ()) for k in range(0, len(params), per)]
     return flat(*cr.recurrent_layer(mode, x, h0, weights, c0=c0, batch_first=batch_first))
 
 
@@ -703,17 +1139,36 @@ def _np_layer(x, h0, *rest, mode, batch_first, bias):
 
 
 RECURRENT = [
-    OpInfo("rnn_cell", lambda x, h, *w, nonlinearity="tanh": cr.rnn_cell(x, h, *w, nonlinearity=nonlinearity),
-           lambda x, h, *w, nonlinearity="tanh": _np_cell("rnn_" + nonlinearity)(x, h, *w),
-           lambda: [_cell_sample(1), _cell_sample(1, bias=False, seed=1),
-                    Sample(_cell_sample(1, seed=2).args, {"nonlinearity": "relu"}, "relu")]),
-    OpInfo("lstm_cell", lambda x, h, c, *w: flat(*cr.lstm_cell(x, (h, c), *w)), _np_cell("lstm"),
-           lambda: [_cell_sample(4, lstm=True), _cell_sample(4, bias=False, seed=1, lstm=True)]),
+    OpInfo(
+        "rnn_cell",
+        lambda x, h, *w, nonlinearity="tanh": cr.rnn_cell(x, h, *w, nonlinearity=nonlinearity),
+        lambda x, h, *w, nonlinearity="tanh": _np_cell("rnn_" + nonlinearity)(x, h, *w),
+        lambda: [
+            _cell_sample(1),
+            _cell_sample(1, bias=False, seed=1),
+            Sample(_cell_sample(1, seed=2).args, {"nonlinearity": "relu"}, "relu"),
+        ],
+    ),
+    OpInfo(
+        "lstm_cell",
+        lambda x, h, c, *w: flat(*cr.lstm_cell(x, (h, c), *w)),
+        _np_cell("lstm"),
+        lambda: [_cell_sample(4, lstm=True), _cell_sample(4, bias=False, seed=1, lstm=True)],
+    ),
     OpInfo("gru_cell", cr.gru_cell, _np_cell("gru"), lambda: [_cell_sample(3), _cell_sample(3, bias=False, seed=1)]),
-    OpInfo("recurrent_layer", _cr_layer, _np_layer, lambda: [
-        _layer("rnn_tanh"), _layer("rnn_relu", bidirectional=True, seed=1), _layer("lstm", batch_first=True, seed=2),
-        _layer("lstm", bidirectional=True, bias=False, seed=3), _layer("gru", seed=4),
-        _layer("gru", bidirectional=True, batch_first=True, seed=5)]),
+    OpInfo(
+        "recurrent_layer",
+        _cr_layer,
+        _np_layer,
+        lambda: [
+            _layer("rnn_tanh"),
+            _layer("rnn_relu", bidirectional=True, seed=1),
+            _layer("lstm", batch_first=True, seed=2),
+            _layer("lstm", bidirectional=True, bias=False, seed=3),
+            _layer("gru", seed=4),
+            _layer("gru", bidirectional=True, batch_first=True, seed=5),
+        ],
+    ),
 ]
 
 REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT

@@ -67,9 +67,17 @@ def test_conv_keeps_float32_and_accepts_channels_last_views():
     flat = y.reshape(3, -1)
     flat.sum().backward()
     assert x.grad.dtype == np.float32 and w2.grad.dtype == np.float32
-    expected = reference_conv(np.maximum(reference_conv(x.numpy().astype(np.float64), w1.numpy().astype(np.float64),
-                                                        None, (1,), (1,), (1,), 1), 0),
-                              w2.numpy().astype(np.float64), None, (2,), (0,), (1,), 1)
+    expected = reference_conv(
+        np.maximum(
+            reference_conv(x.numpy().astype(np.float64), w1.numpy().astype(np.float64), None, (1,), (1,), (1,), 1), 0
+        ),
+        w2.numpy().astype(np.float64),
+        None,
+        (2,),
+        (0,),
+        (1,),
+        1,
+    )
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -100,20 +108,44 @@ def test_conv_transpose_is_the_adjoint_of_conv():
 # ------------------------------------------------------------------ convolution errors
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: cr.conv2d(cr.ones(8, 1, 28, 28), cr.ones(4, 3, 3, 3)),
-     "conv2d: input of shape (8, 1, 28, 28) has 1 channels, but weight of shape (4, 3, 3, 3) with groups=1 expects 3"),
-    (lambda: cr.conv2d(cr.ones(8, 28, 28), cr.ones(4, 3, 3)), "conv2d: weight must be 4-D"),
-    (lambda: cr.conv2d(cr.ones(28, 28), cr.ones(4, 1, 3, 3)), "conv2d: expected a 4-D input (N, C, H, W)"),
-    (lambda: cr.conv1d(cr.ones(2, 1, 4), cr.ones(2, 1, 5)), "conv1d: input of shape (2, 1, 4) padded by ((0, 0),) is smaller than the kernel (5,)"),
-    (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), stride=2, padding="same"), "conv1d: padding='same' needs stride 1"),
-    (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), padding="full"), "conv1d: padding must be an int, a tuple, 'same' or 'valid'"),
-    (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), stride=0), "conv1d: stride must be at least 1"),
-    (lambda: cr.conv2d(cr.ones(2, 1, 9, 9), cr.ones(2, 1, 3, 3), dilation=(1, 2, 3)), "conv2d: dilation must be an int or a sequence of 2 ints"),
-    (lambda: cr.conv1d(cr.ones(2, 4, 9), cr.ones(3, 2, 3), groups=2), "conv1d: out_channels (3) must be divisible by groups (2)"),
-    (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(3, 1, 3), cr.ones(2)), "conv1d: bias must have shape (3,)"),
-    (lambda: cr.conv_transpose1d(cr.ones(2, 1, 9), cr.ones(1, 1, 3), stride=2, output_padding=2), "conv_transpose1d: output_padding"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: cr.conv2d(cr.ones(8, 1, 28, 28), cr.ones(4, 3, 3, 3)),
+            "conv2d: input of shape (8, 1, 28, 28) has 1 channels, but weight of shape (4, 3, 3, 3) "
+            "with groups=1 expects 3",
+        ),
+        (lambda: cr.conv2d(cr.ones(8, 28, 28), cr.ones(4, 3, 3)), "conv2d: weight must be 4-D"),
+        (lambda: cr.conv2d(cr.ones(28, 28), cr.ones(4, 1, 3, 3)), "conv2d: expected a 4-D input (N, C, H, W)"),
+        (
+            lambda: cr.conv1d(cr.ones(2, 1, 4), cr.ones(2, 1, 5)),
+            "conv1d: input of shape (2, 1, 4) padded by ((0, 0),) is smaller than the kernel (5,)",
+        ),
+        (
+            lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), stride=2, padding="same"),
+            "conv1d: padding='same' needs stride 1",
+        ),
+        (
+            lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), padding="full"),
+            "conv1d: padding must be an int, a tuple, 'same' or 'valid'",
+        ),
+        (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(2, 1, 3), stride=0), "conv1d: stride must be at least 1"),
+        (
+            lambda: cr.conv2d(cr.ones(2, 1, 9, 9), cr.ones(2, 1, 3, 3), dilation=(1, 2, 3)),
+            "conv2d: dilation must be an int or a sequence of 2 ints",
+        ),
+        (
+            lambda: cr.conv1d(cr.ones(2, 4, 9), cr.ones(3, 2, 3), groups=2),
+            "conv1d: out_channels (3) must be divisible by groups (2)",
+        ),
+        (lambda: cr.conv1d(cr.ones(2, 1, 9), cr.ones(3, 1, 3), cr.ones(2)), "conv1d: bias must have shape (3,)"),
+        (
+            lambda: cr.conv_transpose1d(cr.ones(2, 1, 9), cr.ones(1, 1, 3), stride=2, output_padding=2),
+            "conv_transpose1d: output_padding",
+        ),
+    ],
+)
 def test_conv_errors_name_the_op_and_the_shapes(call, message):
     with pytest.raises(ValueError) as info:
         call()
@@ -147,9 +179,12 @@ def test_max_pool_ties_send_the_gradient_to_the_first_element():
 
 def test_pooling_second_order_gradcheck():
     x = leaf(np.random.default_rng(2).permutation(2 * 2 * 5 * 4).reshape(2, 2, 5, 4) / 7.0)
-    for pool in (lambda t: cr.max_pool2d(t, 2, 1, 1),
-                 lambda t: cr.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
-                 lambda t: cr.adaptive_avg_pool2d(t, (3, 2))):
+    for pool in (
+        lambda t: cr.max_pool2d(t, 2, 1, 1),
+        lambda t: cr.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda t: cr.adaptive_avg_pool2d(t, (3, 2)),
+    ):
+
         def gradient(t, pool=pool):
             y = pool(t)
             (g,) = cr.grad((y * y * y).sum(), [t], create_graph=True)
@@ -166,13 +201,25 @@ def test_pooling_unbatched_and_float32():
     assert cr.avg_pool1d(cr.ones(2, 8), 2).shape == (2, 4)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: cr.max_pool2d(cr.ones(1, 1, 4, 4), 2, padding=2), "max_pool2d: padding (2, 2) must be at most half of the kernel size (2, 2)"),
-    (lambda: cr.max_pool2d(cr.ones(4, 4), 2), "max_pool2d: expected a 4-D input (N, C, H, W) or a 3-D unbatched input (C, H, W), got shape (4, 4)"),
-    (lambda: cr.avg_pool1d(cr.ones(1, 1, 2), 3), "avg_pool1d: input of shape (1, 1, 2)"),
-    (lambda: cr.adaptive_avg_pool2d(cr.ones(1, 1, 4, 4), (1, 2, 3)), "adaptive_avg_pool2d: output_size must be an int or 2 sizes"),
-    (lambda: cr.max_pool1d(cr.ones(1, 1, 4), 0), "max_pool1d: kernel_size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: cr.max_pool2d(cr.ones(1, 1, 4, 4), 2, padding=2),
+            "max_pool2d: padding (2, 2) must be at most half of the kernel size (2, 2)",
+        ),
+        (
+            lambda: cr.max_pool2d(cr.ones(4, 4), 2),
+            "max_pool2d: expected a 4-D input (N, C, H, W) or a 3-D unbatched input (C, H, W), got shape (4, 4)",
+        ),
+        (lambda: cr.avg_pool1d(cr.ones(1, 1, 2), 3), "avg_pool1d: input of shape (1, 1, 2)"),
+        (
+            lambda: cr.adaptive_avg_pool2d(cr.ones(1, 1, 4, 4), (1, 2, 3)),
+            "adaptive_avg_pool2d: output_size must be an int or 2 sizes",
+        ),
+        (lambda: cr.max_pool1d(cr.ones(1, 1, 4), 0), "max_pool1d: kernel_size must be at least 1"),
+    ],
+)
 def test_pooling_errors(call, message):
     with pytest.raises(ValueError) as info:
         call()

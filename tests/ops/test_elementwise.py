@@ -11,8 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import chainrule as cr
 from tests.helpers import FAST, broadcastable_pair, check_op, leaf, positive, rand
@@ -113,8 +112,14 @@ def test_builtin_abs_is_the_abs_op():
 
 @pytest.mark.parametrize(
     "cr_fn, np_fn",
-    [(cr.exp, np.exp), (cr.tanh, np.tanh), (cr.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
-     (cr.relu, lambda x: np.maximum(x, 0.0)), (cr.sin, np.sin), (cr.log, np.log)],
+    [
+        (cr.exp, np.exp),
+        (cr.tanh, np.tanh),
+        (cr.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+        (cr.relu, lambda x: np.maximum(x, 0.0)),
+        (cr.sin, np.sin),
+        (cr.log, np.log),
+    ],
 )
 def test_unary_on_a_0d_tensor(cr_fn, np_fn):
     out = check_op(cr_fn, np_fn, np.float64(0.3))

@@ -87,9 +87,13 @@ def test_matmul_error_names_both_shapes():
 
 
 def test_matmul_error_for_scalars_and_batches():
-    with pytest.raises(ValueError, match=r"matmul: both operands need at least one dimension, got shapes \(\) and \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"matmul: both operands need at least one dimension, got shapes \(\) and \(3,\)"
+    ):
         cr.matmul(cr.tensor(2.0), cr.ones(3))
-    with pytest.raises(ValueError, match=r"matmul: batch dimensions of shapes \(2, 2, 3\) and \(3, 3, 4\) cannot be broadcast"):
+    with pytest.raises(
+        ValueError, match=r"matmul: batch dimensions of shapes \(2, 2, 3\) and \(3, 3, 4\) cannot be broadcast"
+    ):
         cr.matmul(cr.ones(2, 2, 3), cr.ones(3, 3, 4))
 
 

@@ -98,8 +98,9 @@ def functions_not_exercised() -> list[str]:
         tensors = leaves(sample)
         out = run(info, tensors, sample)
         exercised |= _node_classes(out)
-        grads = cr.grad(out, tensors, grad_outputs=cr.tensor(output_gradient(out)), create_graph=True,
-                        allow_unused=True)
+        grads = cr.grad(
+            out, tensors, grad_outputs=cr.tensor(output_gradient(out)), create_graph=True, allow_unused=True
+        )
         for g in grads:
             if g is not None:
                 exercised |= _node_classes(g)
@@ -158,8 +159,11 @@ def test_values_match_numpy(info, sample, dtype):
         assert out.dtype.kind == expected.dtype.kind
 
 
-@pytest.mark.parametrize("info, sample", [(i, s) for i, s in CASES if i.method is not None],
-                         ids=[n for n, (i, _) in zip(IDS, CASES) if i.method is not None])
+@pytest.mark.parametrize(
+    "info, sample",
+    [(i, s) for i, s in CASES if i.method is not None],
+    ids=[n for n, (i, _) in zip(IDS, CASES) if i.method is not None],
+)
 def test_method_matches_function(info, sample):
     tensors = leaves(sample, requires_grad=False)
     expected = run(info, tensors, sample).numpy()
@@ -224,8 +228,9 @@ def test_second_order_gradients_match_finite_differences_of_the_first(info, samp
     analytic, numeric = _second_order_numeric(info, sample, eps=max(info.grad_eps, 1e-6))
     for k, (a, n) in enumerate(zip(analytic, numeric)):
         what = f"input {k}" if k < len(analytic) - 1 else "the output's gradient"
-        np.testing.assert_allclose(a, n, rtol=1e-3, atol=max(info.grad_atol, 1e-5),
-                                   err_msg=f"{info.name}: second derivative in {what}")
+        np.testing.assert_allclose(
+            a, n, rtol=1e-3, atol=max(info.grad_atol, 1e-5), err_msg=f"{info.name}: second derivative in {what}"
+        )
 
 
 @pytest.mark.parametrize("info, sample", GRAD_CASES, ids=GRAD_IDS)

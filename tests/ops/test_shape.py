@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
@@ -212,7 +211,9 @@ def test_setitem_on_a_tensor_that_requires_grad_is_refused_outside_no_grad():
 
 def test_shape_errors_name_the_op_and_shapes():
     x = cr.tensor(rand(2, 3))
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, 2\)"
+    ):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"broadcast_to: cannot broadcast shape \(2, 3\) to \(2, 4\)"):
         cr.broadcast_to(x, (2, 4))
@@ -282,4 +283,3 @@ def test_a_tuple_inside_an_index_is_a_sequence_of_indices_whose_repeats_accumula
     np.testing.assert_array_equal(y.numpy(), [1.0, 1.0, 3.0])
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 1.0])
-

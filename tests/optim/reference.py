@@ -9,7 +9,7 @@ not depend on chainrule's autograd.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,8 +32,9 @@ def problem(seed: int = 0) -> tuple[Arrays, GradFn]:
     return params, grads
 
 
-def _run(params: Arrays, grads: GradFn, steps: int, update: Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
-         ) -> list[Arrays]:
+def _run(
+    params: Arrays, grads: GradFn, steps: int, update: Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
+) -> list[Arrays]:
     params = [p.copy() for p in params]
     trajectory = []
     for t in range(1, steps + 1):
@@ -43,8 +44,17 @@ def _run(params: Arrays, grads: GradFn, steps: int, update: Callable[[int, int, 
     return trajectory
 
 
-def sgd(params: Arrays, grads: GradFn, steps: int, lr: float, momentum: float = 0, dampening: float = 0,
-        weight_decay: float = 0, nesterov: bool = False, maximize: bool = False) -> list[Arrays]:
+def sgd(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float,
+    momentum: float = 0,
+    dampening: float = 0,
+    weight_decay: float = 0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> list[Arrays]:
     buffers: dict[int, np.ndarray] = {}
 
     def update(t, i, p, g):
@@ -58,9 +68,18 @@ def sgd(params: Arrays, grads: GradFn, steps: int, lr: float, momentum: float = 
     return _run(params, grads, steps, update)
 
 
-def adam(params: Arrays, grads: GradFn, steps: int, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-         eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, maximize: bool = False,
-         decoupled: bool = False) -> list[Arrays]:
+def adam(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled: bool = False,
+) -> list[Arrays]:
     beta1, beta2 = betas
     m: dict[int, np.ndarray] = {}
     v: dict[int, np.ndarray] = {}
@@ -89,9 +108,18 @@ def adamw(params: Arrays, grads: GradFn, steps: int, weight_decay: float = 1e-2,
     return adam(params, grads, steps, weight_decay=weight_decay, decoupled=True, **kwargs)
 
 
-def rmsprop(params: Arrays, grads: GradFn, steps: int, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-            weight_decay: float = 0, momentum: float = 0, centered: bool = False, maximize: bool = False
-            ) -> list[Arrays]:
+def rmsprop(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    momentum: float = 0,
+    centered: bool = False,
+    maximize: bool = False,
+) -> list[Arrays]:
     v: dict[int, np.ndarray] = {}
     avg: dict[int, np.ndarray] = {}
     buf: dict[int, np.ndarray] = {}
@@ -113,9 +141,17 @@ def rmsprop(params: Arrays, grads: GradFn, steps: int, lr: float = 1e-2, alpha: 
     return _run(params, grads, steps, update)
 
 
-def adagrad(params: Arrays, grads: GradFn, steps: int, lr: float = 1e-2, lr_decay: float = 0,
-            weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
-            maximize: bool = False) -> list[Arrays]:
+def adagrad(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0,
+    weight_decay: float = 0,
+    initial_accumulator_value: float = 0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+) -> list[Arrays]:
     total: dict[int, np.ndarray] = {}
 
     def update(t, i, p, g):

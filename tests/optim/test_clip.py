@@ -22,9 +22,15 @@ def with_grads(*grads: np.ndarray) -> list[cr.nn.Parameter]:
 GRADS = (np.array([[3.0, -4.0], [0.0, 12.0]]), np.array([-84.0]))  # 2-norm sqrt(9+16+144+7056) = 85
 
 
-@pytest.mark.parametrize("norm_type, expected", [
-    (2.0, 85.0), (1.0, 103.0), (math.inf, 84.0), (3.0, (27 + 64 + 1728 + 84.0**3) ** (1 / 3)),
-])
+@pytest.mark.parametrize(
+    "norm_type, expected",
+    [
+        (2.0, 85.0),
+        (1.0, 103.0),
+        (math.inf, 84.0),
+        (3.0, (27 + 64 + 1728 + 84.0**3) ** (1 / 3)),
+    ],
+)
 def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(norm_type, expected):
     ps = with_grads(*GRADS)
     total = cr.optim.clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type)
@@ -77,10 +83,13 @@ def test_clip_grad_norm_nonfinite():
     assert np.isnan(cr.optim.clip_grad_norm_(ps, 1.0))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(max_norm=-1.0), "clip_grad_norm_: invalid max_norm: -1.0"),
-    (dict(max_norm=1.0, norm_type=0), "clip_grad_norm_: invalid norm_type: 0.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(max_norm=-1.0), "clip_grad_norm_: invalid max_norm: -1.0"),
+        (dict(max_norm=1.0, norm_type=0), "clip_grad_norm_: invalid norm_type: 0.0"),
+    ],
+)
 def test_clip_grad_norm_validates(kwargs, message):
     with pytest.raises(ValueError, match=message):
         cr.optim.clip_grad_norm_(with_grads(np.ones(2)), **kwargs)

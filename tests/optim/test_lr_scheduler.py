@@ -107,15 +107,18 @@ def test_learning_rates_are_python_floats():
     assert type(opt.param_groups[0]["lr"]) is float
 
 
-@pytest.mark.parametrize("make", [
-    lambda o: S.StepLR(o, step_size=2, gamma=0.5),
-    lambda o: S.MultiStepLR(o, milestones=[1, 3]),
-    lambda o: S.ExponentialLR(o, gamma=0.8),
-    lambda o: S.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
-    lambda o: S.LinearLR(o, start_factor=0.2, total_iters=3),
-    lambda o: S.LinearWarmup(o, warmup_epochs=3),
-    lambda o: S.LambdaLR(o, lambda e: 1 / (e + 1)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: S.StepLR(o, step_size=2, gamma=0.5),
+        lambda o: S.MultiStepLR(o, milestones=[1, 3]),
+        lambda o: S.ExponentialLR(o, gamma=0.8),
+        lambda o: S.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
+        lambda o: S.LinearLR(o, start_factor=0.2, total_iters=3),
+        lambda o: S.LinearWarmup(o, warmup_epochs=3),
+        lambda o: S.LambdaLR(o, lambda e: 1 / (e + 1)),
+    ],
+)
 def test_state_dict_round_trip_continues_the_same_sequence(make):
     opt = optimizer(1.0, 0.3)
     sched = make(opt)
@@ -140,23 +143,26 @@ def test_scheduler_load_reports_missing_and_unexpected_keys():
     assert sched.gamma == 0.1
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda o: S.StepLR(o, step_size=0), "StepLR: invalid step_size: 0"),
-    (lambda o: S.StepLR(o, step_size=2, gamma=-1), "StepLR: invalid gamma: -1"),
-    (lambda o: S.MultiStepLR(o, milestones=[-1]), "MultiStepLR: invalid milestone: -1"),
-    (lambda o: S.ExponentialLR(o, gamma=0), "ExponentialLR: invalid gamma: 0"),
-    (lambda o: S.CosineAnnealingLR(o, T_max=0), "CosineAnnealingLR: invalid T_max: 0"),
-    (lambda o: S.CosineAnnealingLR(o, T_max=3, eta_min=-1), "CosineAnnealingLR: invalid eta_min: -1"),
-    (lambda o: S.LinearLR(o, start_factor=0), "LinearLR: invalid start_factor: 0"),
-    (lambda o: S.LinearLR(o, end_factor=1.5), "LinearLR: invalid end_factor: 1.5"),
-    (lambda o: S.LinearWarmup(o, warmup_epochs=0), "LinearWarmup: invalid warmup_epochs: 0"),
-    (lambda o: S.ReduceLROnPlateau(o, mode="lowest"), "ReduceLROnPlateau: invalid mode: 'lowest'"),
-    (lambda o: S.ReduceLROnPlateau(o, factor=1.0), "ReduceLROnPlateau: invalid factor: 1.0"),
-    (lambda o: S.ReduceLROnPlateau(o, patience=-1), "ReduceLROnPlateau: invalid patience: -1"),
-    (lambda o: S.ReduceLROnPlateau(o, threshold_mode="pct"), "ReduceLROnPlateau: invalid threshold_mode: 'pct'"),
-    (lambda o: S.ReduceLROnPlateau(o, min_lr=[0.1, 0.2]), "expected 1 min_lr values"),
-    (lambda o: S.ReduceLROnPlateau(o, min_lr=-0.1), "ReduceLROnPlateau: invalid min_lr: -0.1"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda o: S.StepLR(o, step_size=0), "StepLR: invalid step_size: 0"),
+        (lambda o: S.StepLR(o, step_size=2, gamma=-1), "StepLR: invalid gamma: -1"),
+        (lambda o: S.MultiStepLR(o, milestones=[-1]), "MultiStepLR: invalid milestone: -1"),
+        (lambda o: S.ExponentialLR(o, gamma=0), "ExponentialLR: invalid gamma: 0"),
+        (lambda o: S.CosineAnnealingLR(o, T_max=0), "CosineAnnealingLR: invalid T_max: 0"),
+        (lambda o: S.CosineAnnealingLR(o, T_max=3, eta_min=-1), "CosineAnnealingLR: invalid eta_min: -1"),
+        (lambda o: S.LinearLR(o, start_factor=0), "LinearLR: invalid start_factor: 0"),
+        (lambda o: S.LinearLR(o, end_factor=1.5), "LinearLR: invalid end_factor: 1.5"),
+        (lambda o: S.LinearWarmup(o, warmup_epochs=0), "LinearWarmup: invalid warmup_epochs: 0"),
+        (lambda o: S.ReduceLROnPlateau(o, mode="lowest"), "ReduceLROnPlateau: invalid mode: 'lowest'"),
+        (lambda o: S.ReduceLROnPlateau(o, factor=1.0), "ReduceLROnPlateau: invalid factor: 1.0"),
+        (lambda o: S.ReduceLROnPlateau(o, patience=-1), "ReduceLROnPlateau: invalid patience: -1"),
+        (lambda o: S.ReduceLROnPlateau(o, threshold_mode="pct"), "ReduceLROnPlateau: invalid threshold_mode: 'pct'"),
+        (lambda o: S.ReduceLROnPlateau(o, min_lr=[0.1, 0.2]), "expected 1 min_lr values"),
+        (lambda o: S.ReduceLROnPlateau(o, min_lr=-0.1), "ReduceLROnPlateau: invalid min_lr: -0.1"),
+    ],
+)
 def test_invalid_arguments_raise(make, message):
     opt = optimizer(1.0)
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -28,32 +28,37 @@ def params_with_grads(seed: int = 0, dtype=np.float32):
 
 
 # ---------------------------------------------------------------- validation
-@pytest.mark.parametrize("make, message", [
-    (lambda p: cr.optim.SGD(p, lr=-1), "SGD: invalid learning rate: -1"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, momentum=-0.5), "SGD: invalid momentum: -0.5"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, weight_decay=-1e-4), "SGD: invalid weight_decay: -0.0001"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, dampening=2), "SGD: invalid dampening: 2"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, nesterov=True), "SGD: Nesterov momentum requires momentum > 0"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
-    (lambda p: cr.optim.SGD(p, lr=float("nan")), "SGD: invalid learning rate: nan"),
-    (lambda p: cr.optim.SGD(p, lr="0.1"), "SGD: invalid learning rate: '0.1'"),
-    (lambda p: cr.optim.SGD(p, lr=0.1, nesterov="yes"), "SGD: invalid nesterov: 'yes'"),
-    (lambda p: cr.optim.Adam(p, lr=-0.001), "Adam: invalid learning rate: -0.001"),
-    (lambda p: cr.optim.Adam(p, betas=(1.0, 0.999)), "Adam: invalid beta parameter at index 0: 1.0"),
-    (lambda p: cr.optim.Adam(p, betas=(0.9, -0.1)), "Adam: invalid beta parameter at index 1: -0.1"),
-    (lambda p: cr.optim.Adam(p, betas=(0.9,)), "Adam: invalid betas: (0.9,)"),
-    (lambda p: cr.optim.Adam(p, eps=-1e-8), "Adam: invalid epsilon value: -1e-08"),
-    (lambda p: cr.optim.Adam(p, weight_decay=-1), "Adam: invalid weight_decay: -1"),
-    (lambda p: cr.optim.AdamW(p, lr=-1), "AdamW: invalid learning rate: -1"),
-    (lambda p: cr.optim.RMSprop(p, alpha=-0.1), "RMSprop: invalid alpha value: -0.1"),
-    (lambda p: cr.optim.RMSprop(p, momentum=-1), "RMSprop: invalid momentum: -1"),
-    (lambda p: cr.optim.RMSprop(p, eps=-1), "RMSprop: invalid epsilon value: -1"),
-    (lambda p: cr.optim.Adagrad(p, lr_decay=-1), "Adagrad: invalid lr_decay: -1"),
-    (lambda p: cr.optim.Adagrad(p, initial_accumulator_value=-1), "Adagrad: invalid initial_accumulator_value: -1"),
-    (lambda p: cr.optim.Adagrad(p, eps=-1), "Adagrad: invalid epsilon value: -1"),
-    (lambda p: cr.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -2}], lr=0.1),
-     "SGD: invalid learning rate: -2 (expected a number >= 0) (param group 1)"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: cr.optim.SGD(p, lr=-1), "SGD: invalid learning rate: -1"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, momentum=-0.5), "SGD: invalid momentum: -0.5"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, weight_decay=-1e-4), "SGD: invalid weight_decay: -0.0001"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, dampening=2), "SGD: invalid dampening: 2"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, nesterov=True), "SGD: Nesterov momentum requires momentum > 0"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
+        (lambda p: cr.optim.SGD(p, lr=float("nan")), "SGD: invalid learning rate: nan"),
+        (lambda p: cr.optim.SGD(p, lr="0.1"), "SGD: invalid learning rate: '0.1'"),
+        (lambda p: cr.optim.SGD(p, lr=0.1, nesterov="yes"), "SGD: invalid nesterov: 'yes'"),
+        (lambda p: cr.optim.Adam(p, lr=-0.001), "Adam: invalid learning rate: -0.001"),
+        (lambda p: cr.optim.Adam(p, betas=(1.0, 0.999)), "Adam: invalid beta parameter at index 0: 1.0"),
+        (lambda p: cr.optim.Adam(p, betas=(0.9, -0.1)), "Adam: invalid beta parameter at index 1: -0.1"),
+        (lambda p: cr.optim.Adam(p, betas=(0.9,)), "Adam: invalid betas: (0.9,)"),
+        (lambda p: cr.optim.Adam(p, eps=-1e-8), "Adam: invalid epsilon value: -1e-08"),
+        (lambda p: cr.optim.Adam(p, weight_decay=-1), "Adam: invalid weight_decay: -1"),
+        (lambda p: cr.optim.AdamW(p, lr=-1), "AdamW: invalid learning rate: -1"),
+        (lambda p: cr.optim.RMSprop(p, alpha=-0.1), "RMSprop: invalid alpha value: -0.1"),
+        (lambda p: cr.optim.RMSprop(p, momentum=-1), "RMSprop: invalid momentum: -1"),
+        (lambda p: cr.optim.RMSprop(p, eps=-1), "RMSprop: invalid epsilon value: -1"),
+        (lambda p: cr.optim.Adagrad(p, lr_decay=-1), "Adagrad: invalid lr_decay: -1"),
+        (lambda p: cr.optim.Adagrad(p, initial_accumulator_value=-1), "Adagrad: invalid initial_accumulator_value: -1"),
+        (lambda p: cr.optim.Adagrad(p, eps=-1), "Adagrad: invalid epsilon value: -1"),
+        (
+            lambda p: cr.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -2}], lr=0.1),
+            "SGD: invalid learning rate: -2 (expected a number >= 0) (param group 1)",
+        ),
+    ],
+)
 def test_invalid_hyperparameters_raise_naming_optimiser_and_value(make, message):
     ps = params_with_grads()
     with pytest.raises(ValueError, match=re.escape(message)):

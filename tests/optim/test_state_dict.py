@@ -31,7 +31,7 @@ def batches():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 5)).astype(np.float32)
     Y = rng.normal(size=(40, 2)).astype(np.float32)
-    return [(cr.tensor(X[i:i + 10]), cr.tensor(Y[i:i + 10])) for i in range(0, 40, 10)]
+    return [(cr.tensor(X[i : i + 10]), cr.tensor(Y[i : i + 10])) for i in range(0, 40, 10)]
 
 
 def train(model, opt, sched, epochs):
@@ -144,9 +144,21 @@ def test_numpy_scalar_hyperparameters_become_python_numbers():
 def test_load_restores_hyperparameters_and_casts_state_to_the_parameter_dtype():
     w = cr.nn.Parameter(np.ones(3, dtype=np.float32))
     opt = cr.optim.RMSprop([w], lr=0.1, momentum=0.5)
-    state = {"state": {"0": {"step": 4, "square_avg": np.full(3, 2.0), "momentum_buffer": [1.0, 2.0, 3.0]}},
-             "param_groups": [{"lr": 0.02, "alpha": 0.9, "eps": 1e-8, "weight_decay": 0, "momentum": 0.5,
-                               "centered": False, "maximize": False, "params": [0]}]}
+    state = {
+        "state": {"0": {"step": 4, "square_avg": np.full(3, 2.0), "momentum_buffer": [1.0, 2.0, 3.0]}},
+        "param_groups": [
+            {
+                "lr": 0.02,
+                "alpha": 0.9,
+                "eps": 1e-8,
+                "weight_decay": 0,
+                "momentum": 0.5,
+                "centered": False,
+                "maximize": False,
+                "params": [0],
+            }
+        ],
+    }
     opt.load_state_dict(state)
     assert opt.param_groups[0]["lr"] == 0.02 and opt.param_groups[0]["params"] == [w]
     assert opt.state[w]["step"] == 4
@@ -172,17 +184,26 @@ def trained_adam():
     return opt
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (lambda s: s["param_groups"].pop(), "has 1 param groups, this optimiser has 2"),
-    (lambda s: s["param_groups"][0]["params"].append(7), "param group 0 has 2 parameters in the saved state, 1 here"),
-    (lambda s: s["state"][0].update(exp_avg=np.zeros(3)), "parameter 0: 'exp_avg' has shape (3,), the parameter (2, 2)"),
-    (lambda s: s["state"][1].pop("exp_avg_sq"), "parameter 1: missing state exp_avg_sq"),
-    (lambda s: s["state"][1].update(velocity=np.zeros(2)), "parameter 1: unexpected state velocity"),
-    (lambda s: s["state"][1].update(step=np.array([1, 2])), "parameter 1: 'step' must be one count >= 0"),
-    (lambda s: s["state"].update({5: {}}), "state for parameter 5, which no param group lists"),
-    (lambda s: s["param_groups"][1].update(lr=-1.0), "Adam: invalid learning rate: -1.0"),
-    (lambda s: s.pop("state"), "expected a dict with 'state' and 'param_groups'"),
-])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda s: s["param_groups"].pop(), "has 1 param groups, this optimiser has 2"),
+        (
+            lambda s: s["param_groups"][0]["params"].append(7),
+            "param group 0 has 2 parameters in the saved state, 1 here",
+        ),
+        (
+            lambda s: s["state"][0].update(exp_avg=np.zeros(3)),
+            "parameter 0: 'exp_avg' has shape (3,), the parameter (2, 2)",
+        ),
+        (lambda s: s["state"][1].pop("exp_avg_sq"), "parameter 1: missing state exp_avg_sq"),
+        (lambda s: s["state"][1].update(velocity=np.zeros(2)), "parameter 1: unexpected state velocity"),
+        (lambda s: s["state"][1].update(step=np.array([1, 2])), "parameter 1: 'step' must be one count >= 0"),
+        (lambda s: s["state"].update({5: {}}), "state for parameter 5, which no param group lists"),
+        (lambda s: s["param_groups"][1].update(lr=-1.0), "Adam: invalid learning rate: -1.0"),
+        (lambda s: s.pop("state"), "expected a dict with 'state' and 'param_groups'"),
+    ],
+)
 def test_load_rejects_a_mismatched_state_and_changes_nothing(corrupt, message):
     opt = trained_adam()
     before_groups = copy.deepcopy([{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups])
@@ -206,7 +227,9 @@ def test_load_reports_every_problem_at_once():
     state["state"][1].pop("step")
     with pytest.raises(ValueError) as info:
         opt.load_state_dict(state)
-    assert "parameter 0: 'exp_avg' has shape" in str(info.value) and "parameter 1: missing state step" in str(info.value)
+    assert "parameter 0: 'exp_avg' has shape" in str(info.value) and "parameter 1: missing state step" in str(
+        info.value
+    )
 
 
 def test_load_replaces_state_of_parameters_that_had_none_saved():

@@ -43,8 +43,9 @@ def config_id(config: tuple[str, dict[str, Any], Any]) -> str:
     return name + "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
 
 
-def run_chainrule(name: str, kwargs: dict[str, Any], params: list[np.ndarray], grads: Any, steps: int,
-                  dtype: Any = np.float64) -> list[list[np.ndarray]]:
+def run_chainrule(
+    name: str, kwargs: dict[str, Any], params: list[np.ndarray], grads: Any, steps: int, dtype: Any = np.float64
+) -> list[list[np.ndarray]]:
     """The trajectory chainrule's optimiser takes, each step's gradient set on ``p.grad`` directly."""
     ps = [cr.nn.Parameter(np.array(p, dtype=dtype)) for p in params]
     opt = getattr(cr.optim, name)(ps, **kwargs)

@@ -13,7 +13,13 @@ import pytest
 import chainrule as cr
 from chainrule.io import serialization
 from chainrule.train import (
-    Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint, TerminateOnNaN,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
     fit,
 )
 from tests.train.support import CountingSGD, blobs, mlp, weights
@@ -36,12 +42,24 @@ def train(values=None, callbacks=(), epochs=None, lr=0.1, model=None, **kwargs):
     X, y = blobs(20)
     model = model if model is not None else mlp()
     metrics = [scripted(values)] if values is not None else kwargs.pop("metrics", None)
-    return fit(model, LOSS, kwargs.pop("optimizer", None) or cr.optim.SGD(model.parameters(), lr=lr), X, y,
-               epochs=epochs or len(values), batch_size=5, metrics=metrics, callbacks=list(callbacks), verbose=0,
-               seed=0, **kwargs)
+    return fit(
+        model,
+        LOSS,
+        kwargs.pop("optimizer", None) or cr.optim.SGD(model.parameters(), lr=lr),
+        X,
+        y,
+        epochs=epochs or len(values),
+        batch_size=5,
+        metrics=metrics,
+        callbacks=list(callbacks),
+        verbose=0,
+        seed=0,
+        **kwargs,
+    )
 
 
 # --- EarlyStopping ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("patience, epochs_run", [(0, 3), (1, 3), (2, 4), (3, 5), (4, 6), (5, 8)])
 def test_early_stopping_stops_after_patience_epochs_without_improvement(patience, epochs_run):
@@ -73,10 +91,21 @@ def test_early_stopping_min_delta():
     assert len(train([1.0, 0.75, 0.5], [EarlyStopping(monitor="score", patience=0, min_delta=0.2)]).epoch) == 3
 
 
-@pytest.mark.parametrize("monitor, mode", [
-    ("val_accuracy", "max"), ("accuracy", "max"), ("val_acc", "max"), ("val_f1", "max"), ("r2", "max"),
-    ("top_k_accuracy", "max"), ("val_loss", "min"), ("loss", "min"), ("val_mae", "min"), ("score", "min"),
-])
+@pytest.mark.parametrize(
+    "monitor, mode",
+    [
+        ("val_accuracy", "max"),
+        ("accuracy", "max"),
+        ("val_acc", "max"),
+        ("val_f1", "max"),
+        ("r2", "max"),
+        ("top_k_accuracy", "max"),
+        ("val_loss", "min"),
+        ("loss", "min"),
+        ("val_mae", "min"),
+        ("score", "min"),
+    ],
+)
 def test_early_stopping_mode_auto(monitor, mode):
     assert EarlyStopping(monitor=monitor).mode == mode
     assert EarlyStopping(monitor=monitor, mode="max").mode == "max"
@@ -86,8 +115,20 @@ def test_early_stopping_maximises_accuracy():
     X, y = blobs(20)
     model = mlp()
     es = EarlyStopping(monitor="val_accuracy", patience=0)
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.5), X, y, epochs=30, batch_size=5,
-                  validation_data=blobs(20, seed=1), metrics=["accuracy"], callbacks=[es], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.5),
+        X,
+        y,
+        epochs=30,
+        batch_size=5,
+        validation_data=blobs(20, seed=1),
+        metrics=["accuracy"],
+        callbacks=[es],
+        verbose=0,
+        seed=0,
+    )
     accuracies = history["val_accuracy"]
     assert es.best == max(accuracies)
     if es.stopped_epoch is not None:
@@ -130,8 +171,11 @@ def test_early_stopping_baseline_with_restore_keeps_the_last_weights_when_never_
     model = mlp()
     snapshots = []
     recorder = LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(weights(model)))
-    train([0.8, 0.7], [recorder, EarlyStopping(monitor="score", patience=2, baseline=0.5, restore_best_weights=True)],
-          model=model)
+    train(
+        [0.8, 0.7],
+        [recorder, EarlyStopping(monitor="score", patience=2, baseline=0.5, restore_best_weights=True)],
+        model=model,
+    )
     np.testing.assert_array_equal(model.state_dict()["0.weight"], snapshots[-1]["0.weight"])
 
 
@@ -162,21 +206,27 @@ def test_early_stopping_with_a_missing_monitor_lists_the_logged_keys():
     assert "validation_data or validation_split" in message
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"patience": -1}, "patience and min_delta must be >= 0"),
-    ({"min_delta": -0.1}, "patience and min_delta must be >= 0"),
-    ({"mode": "maximum"}, "mode must be 'auto', 'min' or 'max', got 'maximum'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"patience": -1}, "patience and min_delta must be >= 0"),
+        ({"min_delta": -0.1}, "patience and min_delta must be >= 0"),
+        ({"mode": "maximum"}, "mode must be 'auto', 'min' or 'max', got 'maximum'"),
+    ],
+)
 def test_early_stopping_validates_its_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         EarlyStopping(**kwargs)
 
 
 def test_early_stopping_repr():
-    assert repr(EarlyStopping(monitor="val_accuracy", patience=3)) == "EarlyStopping(monitor='val_accuracy', patience=3)"
+    assert (
+        repr(EarlyStopping(monitor="val_accuracy", patience=3)) == "EarlyStopping(monitor='val_accuracy', patience=3)"
+    )
 
 
 # --- ModelCheckpoint --------------------------------------------------------------------------
+
 
 def test_model_checkpoint_every_epoch_with_formatted_names(tmp_path):
     model = mlp()
@@ -203,8 +253,19 @@ def test_model_checkpoint_save_best_only(tmp_path):
     ckpt = ModelCheckpoint(str(tmp_path / "e{epoch}-{val_loss:.3f}.safetensors"), save_best_only=True)
     X, y = blobs(20)
     model = mlp()
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=5.0), X, y, epochs=8, batch_size=2,
-                  validation_data=blobs(20, seed=1), callbacks=[ckpt], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=5.0),
+        X,
+        y,
+        epochs=8,
+        batch_size=2,
+        validation_data=blobs(20, seed=1),
+        callbacks=[ckpt],
+        verbose=0,
+        seed=0,
+    )
     val = history["val_loss"]
     best_so_far = [i for i in range(len(val)) if val[i] < min(val[:i], default=math.inf)]
     assert [os.path.basename(p) for p in ckpt.saved] == [f"e{i + 1}-{val[i]:.3f}.safetensors" for i in best_so_far]
@@ -279,6 +340,7 @@ def test_model_checkpoint_is_reusable(tmp_path):
 
 # --- LearningRateScheduler --------------------------------------------------------------------
 
+
 def test_lr_scheduler_with_a_function_of_the_epoch_and_lr():
     calls = []
 
@@ -307,16 +369,18 @@ def test_lr_scheduler_rejects_an_invalid_lr(bad):
 def test_lr_scheduler_with_step_lr():
     model = mlp()
     opt = cr.optim.SGD(model.parameters(), lr=1.0)
-    history = train([0] * 5, [LearningRateScheduler(cr.optim.StepLR(opt, step_size=2, gamma=0.1))],
-                    model=model, optimizer=opt)
+    history = train(
+        [0] * 5, [LearningRateScheduler(cr.optim.StepLR(opt, step_size=2, gamma=0.1))], model=model, optimizer=opt
+    )
     assert history["lr"] == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01])
 
 
 def test_lr_scheduler_with_cosine_annealing():
     model = mlp()
     opt = cr.optim.SGD(model.parameters(), lr=1.0)
-    history = train([0] * 5, [LearningRateScheduler(cr.optim.CosineAnnealingLR(opt, T_max=4))],
-                    model=model, optimizer=opt)
+    history = train(
+        [0] * 5, [LearningRateScheduler(cr.optim.CosineAnnealingLR(opt, T_max=4))], model=model, optimizer=opt
+    )
     expected = [0.5 * (1 + math.cos(math.pi * t / 4)) for t in range(5)]
     assert history["lr"] == pytest.approx(expected)
 
@@ -342,6 +406,7 @@ def test_lr_scheduler_rejects_what_is_not_a_schedule():
 
 
 # --- CSVLogger --------------------------------------------------------------------------------
+
 
 def read_csv(path):
     with open(path, newline="") as f:
@@ -408,6 +473,7 @@ def test_csv_logger_rows_survive_an_interrupted_run(tmp_path):
 
 # --- TerminateOnNaN ---------------------------------------------------------------------------
 
+
 class NaNAfter:
     """A loss that becomes ``value`` from its ``n``-th call on."""
 
@@ -427,8 +493,9 @@ def test_terminate_on_nan_names_the_epoch_and_batch(value, capsys):
     model = mlp()
     opt = CountingSGD(model.parameters(), lr=0.1)
     # 4 batches per epoch: the 6th loss is epoch 2, batch 1 (batches count from 0)
-    history = fit(model, NaNAfter(6, value), opt, X, y, epochs=5, batch_size=10, callbacks=[TerminateOnNaN()],
-                  verbose=0, seed=0)
+    history = fit(
+        model, NaNAfter(6, value), opt, X, y, epochs=5, batch_size=10, callbacks=[TerminateOnNaN()], verbose=0, seed=0
+    )
     assert opt.steps == 6
     assert history.epoch == [1, 2]
     assert history.stop_reason == f"TerminateOnNaN: the loss became {value} at epoch 2, batch 1; training stopped"
@@ -442,6 +509,7 @@ def test_terminate_on_nan_leaves_finite_training_alone():
 
 # --- LambdaCallback and the Callback base -----------------------------------------------------
 
+
 def test_lambda_callback_hooks():
     events = []
     cb = LambdaCallback(
@@ -454,12 +522,17 @@ def test_lambda_callback_hooks():
     )
     X, y = blobs(6)
     model = mlp()
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=4, callbacks=[cb],
-        verbose=0)
+    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=4, callbacks=[cb], verbose=0)
 
     def one_epoch(e):
-        return [("epoch_begin", e), ("batch_begin", 0), ("batch_end", 0), ("batch_begin", 1), ("batch_end", 1),
-                ("epoch_end", e, ["loss", "lr"])]
+        return [
+            ("epoch_begin", e),
+            ("batch_begin", 0),
+            ("batch_end", 0),
+            ("batch_begin", 1),
+            ("batch_end", 1),
+            ("epoch_end", e, ["loss", "lr"]),
+        ]
 
     assert events == ["train_begin", *one_epoch(1), *one_epoch(2), "train_end"]
 

@@ -17,15 +17,24 @@ def test_mlp_on_digits_reaches_97_percent():
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_train, y_train, test_size=0.1, stratify=y_train, random_state=0)
+    X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=0.1, stratify=y_train, random_state=0)
 
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
     start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(label_smoothing=0.1), cr.optim.Adam(model.parameters(), lr=2e-3),
-                  X_train, y_train, epochs=200, batch_size=32, validation_data=(X_val, y_val),
-                  metrics=["accuracy"], callbacks=[stop], verbose=0)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(label_smoothing=0.1),
+        cr.optim.Adam(model.parameters(), lr=2e-3),
+        X_train,
+        y_train,
+        epochs=200,
+        batch_size=32,
+        validation_data=(X_val, y_val),
+        metrics=["accuracy"],
+        callbacks=[stop],
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
 
     assert stop.stopped_epoch is not None, "early stopping should end training before 200 epochs"

@@ -24,7 +24,11 @@ def test_conv2d_network_on_digits_reaches_98_percent(tmp_path):
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--out", str(tmp_path / "out"), "--quiet", "--seed", "0"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     seconds = time.perf_counter() - start
     assert result.returncode == 0, f"digits_cnn.py failed:\n{result.stdout}\n{result.stderr}"

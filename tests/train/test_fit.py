@@ -17,11 +17,23 @@ LOSS = cr.nn.CrossEntropyLoss()
 
 # --- History ------------------------------------------------------------------------------------
 
+
 def test_fit_returns_history_with_one_value_per_epoch_for_each_key():
     X, y = blobs(40)
     model = mlp()
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.3), X, y, epochs=3, batch_size=10,
-                  validation_data=blobs(12, seed=1), metrics=["accuracy", "f1"], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.3),
+        X,
+        y,
+        epochs=3,
+        batch_size=10,
+        validation_data=blobs(12, seed=1),
+        metrics=["accuracy", "f1"],
+        verbose=0,
+        seed=0,
+    )
     assert isinstance(history, cr.train.History)
     assert history.keys() == ["loss", "accuracy", "f1", "val_loss", "val_accuracy", "val_f1", "lr"]
     assert history.epoch == [1, 2, 3]
@@ -41,8 +53,18 @@ def test_the_epoch_loss_is_the_sample_weighted_mean_of_the_batch_losses():
         def on_batch_end(self, batch, logs):
             batch_losses.append((logs["loss"], logs["size"]))
 
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1, batch_size=10,
-                  callbacks=[Spy()], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=1,
+        batch_size=10,
+        callbacks=[Spy()],
+        verbose=0,
+        seed=0,
+    )
     assert [n for _, n in batch_losses] == [10, 10, 5]
     expected = sum(loss * n for loss, n in batch_losses) / 25
     assert history["loss"][0] == pytest.approx(expected, rel=1e-12)
@@ -52,8 +74,19 @@ def test_validation_logs_equal_evaluate_after_the_epoch():
     X, y = blobs(30)
     Xv, yv = blobs(10, seed=3)
     model = mlp()
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.2), X, y, epochs=2, batch_size=8,
-                  validation_data=(Xv, yv), metrics=["accuracy"], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.2),
+        X,
+        y,
+        epochs=2,
+        batch_size=8,
+        validation_data=(Xv, yv),
+        metrics=["accuracy"],
+        verbose=0,
+        seed=0,
+    )
     logs = evaluate(model, LOSS, Xv, yv, metrics=["accuracy"])
     assert history["val_loss"][-1] == pytest.approx(logs["loss"], rel=1e-6)
     assert history["val_accuracy"][-1] == logs["accuracy"]
@@ -68,13 +101,24 @@ def test_metric_functions_are_called_with_targets_and_outputs():
         calls.append((y_true.shape, outputs.shape))
         return float((outputs.argmax(axis=1) == 1).mean())
 
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1, batch_size=5,
-                  metrics=[fraction_positive], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=1,
+        batch_size=5,
+        metrics=[fraction_positive],
+        verbose=0,
+        seed=0,
+    )
     assert "fraction_positive" in history
     assert calls == [((20,), (20, 2))]
 
 
 # --- batch size: GD, SGD and mini-batch are one loop -------------------------------------------
+
 
 @pytest.mark.parametrize("batch_size, steps_per_epoch", [(None, 1), (1, 10), (3, 4), (5, 2), (10, 1), (64, 1)])
 def test_batch_size_sets_the_number_of_optimizer_steps(batch_size, steps_per_epoch):
@@ -88,8 +132,9 @@ def test_batch_size_sets_the_number_of_optimizer_steps(batch_size, steps_per_epo
 def test_full_batch_gradient_descent_equals_hand_written_gradient_descent():
     X, y = blobs(16)
     model, reference = mlp(seed=0), mlp(seed=0)
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.5), X, y, epochs=5, batch_size=None, shuffle=False,
-        verbose=0)
+    fit(
+        model, LOSS, cr.optim.SGD(model.parameters(), lr=0.5), X, y, epochs=5, batch_size=None, shuffle=False, verbose=0
+    )
     opt = cr.optim.SGD(reference.parameters(), lr=0.5)
     for _ in range(5):
         opt.zero_grad()
@@ -106,7 +151,7 @@ def test_sgd_with_batch_size_one_equals_hand_written_sgd_in_the_same_order():
     for _ in range(2):
         for i in range(len(X)):
             opt.zero_grad()
-            LOSS(reference(cr.tensor(X[i:i + 1])), y[i:i + 1]).backward()
+            LOSS(reference(cr.tensor(X[i : i + 1])), y[i : i + 1]).backward()
             opt.step()
     assert_same_weights(model, reference)
 
@@ -116,20 +161,41 @@ def test_gd_sgd_and_minibatch_all_learn_a_separable_problem(batch_size):
     X, y = blobs(64)
     model = mlp()
     epochs = {None: 150, 1: 5, 8: 20}[batch_size]
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.5), X, y, epochs=epochs,
-                  batch_size=batch_size, metrics=["accuracy"], verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.5),
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        metrics=["accuracy"],
+        verbose=0,
+        seed=0,
+    )
     assert history["loss"][-1] < history["loss"][0]
     assert history["accuracy"][-1] >= 0.9
 
 
 # --- validation -------------------------------------------------------------------------------
 
+
 def test_validation_split_holds_out_the_last_fraction_before_shuffling():
     X = np.arange(20, dtype=np.float32).reshape(-1, 1)
     y = np.arange(20) % 2
     model = Recorder()
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.0), X, y, epochs=2, batch_size=4,
-        validation_split=0.25, verbose=0, seed=0)
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.0),
+        X,
+        y,
+        epochs=2,
+        batch_size=4,
+        validation_split=0.25,
+        verbose=0,
+        seed=0,
+    )
     train_seen = np.concatenate(model.seen_train).ravel()
     val_seen = np.concatenate(model.seen_eval).ravel()
     assert sorted(train_seen[:15].tolist()) == list(range(15))  # first epoch: the first 15, shuffled
@@ -141,8 +207,17 @@ def test_validation_split_holds_out_the_last_fraction_before_shuffling():
 def test_validation_split_rounds_the_held_out_count_up():
     X, y = blobs(10)
     model = Recorder(n_in=2)
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.0), X, y, epochs=1, batch_size=None,
-        validation_split=0.15, verbose=0)
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.0),
+        X,
+        y,
+        epochs=1,
+        batch_size=None,
+        validation_split=0.15,
+        verbose=0,
+    )
     assert len(model.seen_train[0]) == 8 and len(model.seen_eval[0]) == 2
 
 
@@ -152,8 +227,21 @@ def test_validation_data_as_tuple_and_as_dataloader_give_the_same_logs():
     histories = []
     for validation in [(Xv, yv), DataLoader((Xv, yv), batch_size=5)]:
         model = mlp()
-        histories.append(fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.2), X, y, epochs=2, batch_size=10,
-                             validation_data=validation, metrics=["accuracy"], verbose=0, seed=0))
+        histories.append(
+            fit(
+                model,
+                LOSS,
+                cr.optim.SGD(model.parameters(), lr=0.2),
+                X,
+                y,
+                epochs=2,
+                batch_size=10,
+                validation_data=validation,
+                metrics=["accuracy"],
+                verbose=0,
+                seed=0,
+            )
+        )
     assert histories[0]["val_accuracy"] == histories[1]["val_accuracy"]
     np.testing.assert_allclose(histories[0]["val_loss"], histories[1]["val_loss"], rtol=1e-6)
 
@@ -163,8 +251,18 @@ def test_validation_does_not_train_and_runs_in_eval_mode():
     Xv, yv = blobs(8, seed=1)
     cr.manual_seed(0)
     model = cr.nn.Sequential(cr.nn.Linear(2, 8), cr.nn.Dropout(0.5), cr.nn.Linear(8, 2))
-    history = fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.0), X, y, epochs=3, batch_size=None,
-                  validation_data=(Xv, yv), verbose=0, seed=0)
+    history = fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.0),
+        X,
+        y,
+        epochs=3,
+        batch_size=None,
+        validation_data=(Xv, yv),
+        verbose=0,
+        seed=0,
+    )
     # lr 0: the weights never change, so eval-mode validation (no dropout) is the same every epoch
     assert len(set(history["val_loss"])) == 1
     assert history["val_loss"][0] == pytest.approx(evaluate(model, LOSS, Xv, yv)["loss"], rel=1e-6)
@@ -172,13 +270,23 @@ def test_validation_does_not_train_and_runs_in_eval_mode():
 
 # --- inputs -----------------------------------------------------------------------------------
 
+
 def test_x_can_be_a_dataloader_of_inputs_and_targets():
     X, y = blobs(20)
     model, reference = mlp(seed=0), mlp(seed=0)
     opt = CountingSGD(model.parameters(), lr=0.2)
     fit(model, LOSS, opt, DataLoader((X, y), batch_size=5), epochs=2, verbose=0)
-    fit(reference, LOSS, cr.optim.SGD(reference.parameters(), lr=0.2), X, y, epochs=2, batch_size=5,
-        shuffle=False, verbose=0)
+    fit(
+        reference,
+        LOSS,
+        cr.optim.SGD(reference.parameters(), lr=0.2),
+        X,
+        y,
+        epochs=2,
+        batch_size=5,
+        shuffle=False,
+        verbose=0,
+    )
     assert opt.steps == 8
     assert_same_weights(model, reference)
 
@@ -209,8 +317,17 @@ def test_shuffle_is_reproducible_with_manual_seed():
 def test_shuffle_false_keeps_the_order():
     X = np.arange(8, dtype=np.float32).reshape(-1, 1)
     model = Recorder()
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, np.zeros(8, dtype=np.int64), epochs=2,
-        batch_size=3, shuffle=False, verbose=0)
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        np.zeros(8, dtype=np.int64),
+        epochs=2,
+        batch_size=3,
+        shuffle=False,
+        verbose=0,
+    )
     assert np.concatenate(model.seen_train).ravel().tolist() == list(range(8)) * 2
 
 
@@ -218,10 +335,19 @@ def test_model_is_left_in_eval_mode_and_trains_in_train_mode():
     X, y = blobs(10)
     model = cr.nn.Sequential(cr.nn.Linear(2, 4), cr.nn.Dropout(0.2), cr.nn.Linear(4, 2))
     modes = []
-    cb = cr.train.LambdaCallback(on_batch_end=lambda batch, logs: modes.append(
-        [m.training for m in model.modules()]))
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=5,
-        validation_data=(X, y), callbacks=[cb], verbose=0)
+    cb = cr.train.LambdaCallback(on_batch_end=lambda batch, logs: modes.append([m.training for m in model.modules()]))
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=2,
+        batch_size=5,
+        validation_data=(X, y),
+        callbacks=[cb],
+        verbose=0,
+    )
     assert all(all(m) for m in modes) and len(modes) == 4  # training mode again after validation
     assert not any(m.training for m in model.modules())
 
@@ -229,8 +355,17 @@ def test_model_is_left_in_eval_mode_and_trains_in_train_mode():
 def test_float64_inputs_are_cast_to_the_model_dtype():
     X, y = blobs(12, dtype="float64")
     model = Recorder(n_in=2)
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1, batch_size=4,
-        validation_data=(X, y), verbose=0)
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=1,
+        batch_size=4,
+        validation_data=(X, y),
+        verbose=0,
+    )
     assert {a.dtype for a in model.seen_train + model.seen_eval} == {np.dtype(np.float32)}
     assert model.linear.weight.dtype == np.float32
     assert predict(model, X).dtype == np.float32
@@ -239,8 +374,15 @@ def test_float64_inputs_are_cast_to_the_model_dtype():
 def test_float64_batches_of_a_dataloader_are_cast_to_the_model_dtype():
     X, y = blobs(12, dtype="float64")
     model = Recorder(n_in=2)
-    fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), DataLoader((X, y), batch_size=4), epochs=1,
-        validation_data=DataLoader((X, y), batch_size=6), verbose=0)
+    fit(
+        model,
+        LOSS,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        DataLoader((X, y), batch_size=4),
+        epochs=1,
+        validation_data=DataLoader((X, y), batch_size=6),
+        verbose=0,
+    )
     assert {a.dtype for a in model.seen_train + model.seen_eval} == {np.dtype(np.float32)}
     assert model.linear.weight.dtype == np.float32
 
@@ -258,8 +400,18 @@ def test_regression_targets_and_tensors_are_accepted():
     y = X @ w
     cr.manual_seed(0)
     model = cr.nn.Linear(3, 1)
-    history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1), cr.tensor(X), cr.tensor(y),
-                  epochs=60, batch_size=8, metrics=["r2"], verbose=0, seed=0)
+    history = fit(
+        model,
+        cr.nn.MSELoss(),
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        cr.tensor(X),
+        cr.tensor(y),
+        epochs=60,
+        batch_size=8,
+        metrics=["r2"],
+        verbose=0,
+        seed=0,
+    )
     assert history["r2"][-1] > 0.99
     np.testing.assert_allclose(model.weight.numpy().ravel(), w.ravel(), atol=1e-2)
 
@@ -275,6 +427,7 @@ def test_zero_epochs_trains_nothing():
 
 
 # --- errors -----------------------------------------------------------------------------------
+
 
 def _fit(**kwargs):
     X, y = kwargs.pop("X", None), kwargs.pop("y", None)
@@ -376,6 +529,7 @@ def test_errors_change_nothing():
 
 # --- progress output --------------------------------------------------------------------------
 
+
 def test_verbose_2_prints_one_line_per_epoch_to_stderr(capsys):
     model = mlp()
     fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), *blobs(10), epochs=3, metrics=["accuracy"], verbose=2)
@@ -388,6 +542,7 @@ def test_verbose_2_prints_one_line_per_epoch_to_stderr(capsys):
 
 def test_verbose_1_shows_a_progress_bar_on_stderr(capsys):
     import tqdm  # noqa: F401  (a test dependency)
+
     model = mlp()
     fit(model, LOSS, cr.optim.SGD(model.parameters(), lr=0.1), *blobs(10), epochs=2, batch_size=5, verbose=1)
     out, err = capsys.readouterr()
@@ -409,14 +564,19 @@ def test_verbose_0_prints_nothing(capsys):
 
 # --- resuming ---------------------------------------------------------------------------------
 
+
 def _resumable_model() -> cr.nn.Module:
     return cr.nn.Sequential(cr.nn.Linear(4, 16), cr.nn.ReLU(), cr.nn.Dropout(0.3), cr.nn.Linear(16, 3))
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda params: cr.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
-    lambda params: cr.optim.Adam(params, lr=0.01),
-], ids=["sgd-nesterov", "adam"])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda params: cr.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
+        lambda params: cr.optim.Adam(params, lr=0.01),
+    ],
+    ids=["sgd-nesterov", "adam"],
+)
 def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, make_optimizer):
     X, y = cr.data.load_iris(return_X_y=True)
     X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
@@ -444,6 +604,7 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, ma
 
 
 # --- evaluate, predict, predict_proba ---------------------------------------------------------
+
 
 def test_evaluate_averages_over_samples_whatever_the_batch_size():
     X, y = blobs(23)

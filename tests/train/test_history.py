@@ -55,8 +55,13 @@ def test_a_missing_key_names_the_recorded_ones():
 
 
 def test_best():
-    h = make_history([{"val_loss": 0.9, "val_accuracy": 0.5}, {"val_loss": 0.4, "val_accuracy": 0.9},
-                      {"val_loss": 0.6, "val_accuracy": 0.7}])
+    h = make_history(
+        [
+            {"val_loss": 0.9, "val_accuracy": 0.5},
+            {"val_loss": 0.4, "val_accuracy": 0.9},
+            {"val_loss": 0.6, "val_accuracy": 0.7},
+        ]
+    )
     assert h.best() == (2, 0.4)
     assert h.best("val_accuracy", mode="max") == (2, 0.9)
     assert h.best("val_accuracy", mode="min") == (1, 0.5)
@@ -92,8 +97,18 @@ def test_best_rejects_an_unknown_mode():
 def test_fit_history_matches_the_keras_layout():
     X, y = blobs(20)
     model = mlp()
-    h = fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.3), X, y, epochs=3,
-            validation_split=0.2, metrics=["accuracy"], verbose=0, seed=0)
+    h = fit(
+        model,
+        cr.nn.CrossEntropyLoss(),
+        cr.optim.SGD(model.parameters(), lr=0.3),
+        X,
+        y,
+        epochs=3,
+        validation_split=0.2,
+        metrics=["accuracy"],
+        verbose=0,
+        seed=0,
+    )
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert all(len(v) == 3 for v in h.history.values())
     epoch, value = h.best("val_loss")
@@ -102,8 +117,13 @@ def test_fit_history_matches_the_keras_layout():
 
 def test_plot_saves_a_png_and_returns_the_figure(tmp_path):
     import matplotlib  # noqa: F401  (a test dependency)
-    h = make_history([{"loss": 0.9, "val_loss": 1.0, "accuracy": 0.6, "lr": 0.1},
-                      {"loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "lr": 0.1}])
+
+    h = make_history(
+        [
+            {"loss": 0.9, "val_loss": 1.0, "accuracy": 0.6, "lr": 0.1},
+            {"loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "lr": 0.1},
+        ]
+    )
     path = tmp_path / "curves.png"
     fig = h.plot(path=path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,8 +13,19 @@ from sklearn import metrics as skm
 import chainrule as cr
 from chainrule.train import metrics
 from chainrule.train.metrics import (
-    accuracy, confusion_matrix, f1_score, get_metric, mae, mean_absolute_error,
-    mean_squared_error, mse, precision, r2, r2_score, recall, top_k_accuracy,
+    accuracy,
+    confusion_matrix,
+    f1_score,
+    get_metric,
+    mae,
+    mean_absolute_error,
+    mean_squared_error,
+    mse,
+    precision,
+    r2,
+    r2_score,
+    recall,
+    top_k_accuracy,
 )
 
 PRF = [(precision, skm.precision_score), (recall, skm.recall_score), (f1_score, skm.f1_score)]
@@ -31,11 +42,13 @@ def scores(n: int, n_classes: int, seed: int) -> np.ndarray:
 
 def assert_same(ours, theirs) -> None:
     """Equal as floats or arrays, NaN equal to NaN."""
-    np.testing.assert_allclose(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float),
-                               rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float), rtol=1e-12, atol=1e-12, equal_nan=True
+    )
 
 
 # --- accuracy ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("n_classes", [2, 3, 7])
@@ -122,15 +135,17 @@ def test_accuracy_accepts_tensors():
     assert accuracy(y, s) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("fn", [accuracy, precision, recall, f1_score, confusion_matrix,
-                                mean_squared_error, mean_absolute_error, r2_score])
+@pytest.mark.parametrize(
+    "fn", [accuracy, precision, recall, f1_score, confusion_matrix, mean_squared_error, mean_absolute_error, r2_score]
+)
 def test_mismatched_lengths_name_both(fn):
     with pytest.raises(ValueError, match=r"y_true has 3 samples but y_pred has 2"):
         fn([0, 1, 1], [0, 1])
 
 
-@pytest.mark.parametrize("fn", [accuracy, precision, recall, f1_score, confusion_matrix,
-                                mean_squared_error, mean_absolute_error, r2_score])
+@pytest.mark.parametrize(
+    "fn", [accuracy, precision, recall, f1_score, confusion_matrix, mean_squared_error, mean_absolute_error, r2_score]
+)
 def test_empty_inputs_raise(fn):
     with pytest.raises(ValueError, match="y_true is empty"):
         fn([], [])
@@ -139,6 +154,7 @@ def test_empty_inputs_raise(fn):
 
 
 # --- top-k accuracy ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
@@ -177,6 +193,7 @@ def test_top_k_validates():
 
 
 # --- precision, recall, F1 ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("ours, theirs", PRF)
 @pytest.mark.parametrize("average", AVERAGES)
@@ -218,15 +235,17 @@ def test_binary_matches_sklearn(ours, theirs, pos_label, seed):
 
 @pytest.mark.parametrize("ours, theirs", PRF)
 @pytest.mark.parametrize("zero_division", [0.0, 1.0, np.nan])
-@pytest.mark.parametrize("y, p", [
-    ([0, 0, 0], [0, 0, 0]),  # the positive class never occurs
-    ([0, 0, 0], [1, 0, 0]),  # predicted but never true
-    ([1, 1, 0], [0, 0, 0]),  # true but never predicted
-    ([1, 1, 1], [1, 1, 1]),
-])
+@pytest.mark.parametrize(
+    "y, p",
+    [
+        ([0, 0, 0], [0, 0, 0]),  # the positive class never occurs
+        ([0, 0, 0], [1, 0, 0]),  # predicted but never true
+        ([1, 1, 0], [0, 0, 0]),  # true but never predicted
+        ([1, 1, 1], [1, 1, 1]),
+    ],
+)
 def test_binary_edge_cases_match_sklearn(ours, theirs, zero_division, y, p):
-    assert_same(ours(y, p, zero_division=zero_division),
-                theirs(y, p, zero_division=zero_division))
+    assert_same(ours(y, p, zero_division=zero_division), theirs(y, p, zero_division=zero_division))
 
 
 @pytest.mark.parametrize("ours, theirs", PRF)
@@ -235,8 +254,7 @@ def test_string_labels_match_sklearn(ours, theirs, average):
     y = np.array(["spam", "ham", "spam", "spam", "ham"])
     p = np.array(["spam", "spam", "ham", "spam", "ham"])
     pos = {"pos_label": "spam"} if average == "binary" else {}  # sklearn warns it is ignored
-    assert_same(ours(y, p, average=average, pos_label="spam"),
-                theirs(y, p, average=average, zero_division=0.0, **pos))
+    assert_same(ours(y, p, average=average, pos_label="spam"), theirs(y, p, average=average, zero_division=0.0, **pos))
 
 
 @pytest.mark.parametrize("ours, theirs", PRF)
@@ -272,6 +290,7 @@ def test_prf_accept_tensors_and_label_columns():
 
 # --- confusion matrix --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_confusion_matrix_matches_sklearn(seed, n_classes):
@@ -284,8 +303,7 @@ def test_confusion_matrix_matches_sklearn(seed, n_classes):
 @pytest.mark.parametrize("order", [[2, 0, 1], [3, 1], [1, 7, 0]])
 def test_confusion_matrix_with_labels_matches_sklearn(order):
     y, p = labels(40, 4, 11), labels(40, 4, 12)
-    np.testing.assert_array_equal(confusion_matrix(y, p, labels=order),
-                                  skm.confusion_matrix(y, p, labels=order))
+    np.testing.assert_array_equal(confusion_matrix(y, p, labels=order), skm.confusion_matrix(y, p, labels=order))
 
 
 def test_confusion_matrix_on_strings_and_labels_only_in_y_pred():
@@ -312,9 +330,11 @@ def test_confusion_matrix_validates_labels():
 
 # --- regression --------------------------------------------------------------------------------
 
-REGRESSION = [(mean_squared_error, skm.mean_squared_error),
-              (mean_absolute_error, skm.mean_absolute_error),
-              (r2_score, skm.r2_score)]
+REGRESSION = [
+    (mean_squared_error, skm.mean_squared_error),
+    (mean_absolute_error, skm.mean_absolute_error),
+    (r2_score, skm.r2_score),
+]
 
 
 @pytest.mark.parametrize("ours, theirs", REGRESSION)
@@ -371,15 +391,24 @@ def test_regression_aliases_and_tensors():
 
 # --- registry ----------------------------------------------------------------------------------
 
+
 def test_every_registered_name_resolves_to_itself():
     for name in metrics.METRICS:
         got_name, fn = get_metric(name)
         assert got_name == name and callable(fn)
 
 
-@pytest.mark.parametrize("alias, name", [("acc", "accuracy"), ("top5", "top_k_accuracy"),
-                                         ("f1_score", "f1"), ("mean_squared_error", "mse"),
-                                         ("mean_absolute_error", "mae"), ("r2_score", "r2")])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("acc", "accuracy"),
+        ("top5", "top_k_accuracy"),
+        ("f1_score", "f1"),
+        ("mean_squared_error", "mse"),
+        ("mean_absolute_error", "mae"),
+        ("r2_score", "r2"),
+    ],
+)
 def test_aliases_share_one_function(alias, name):
     assert get_metric(alias)[1] is get_metric(name)[1]
 
@@ -388,11 +417,14 @@ def test_names_are_case_insensitive_and_kept_as_given():
     assert get_metric("Accuracy") == ("Accuracy", accuracy)
 
 
-@pytest.mark.parametrize("name, ours, theirs", [
-    ("precision", precision, skm.precision_score),
-    ("recall", recall, skm.recall_score),
-    ("f1", f1_score, skm.f1_score),
-])
+@pytest.mark.parametrize(
+    "name, ours, theirs",
+    [
+        ("precision", precision, skm.precision_score),
+        ("recall", recall, skm.recall_score),
+        ("f1", f1_score, skm.f1_score),
+    ],
+)
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_named_prf_are_macro_on_raw_scores(name, ours, theirs, n_classes):
     y, s = labels(40, n_classes, 2), scores(40, n_classes, 2)
@@ -410,10 +442,12 @@ def test_named_classification_metrics_on_a_single_logit_or_probability_column(na
     _, fn = get_metric(name)
     labels_from_logits = (logits[:, 0] > 0).astype(int)
     macro = {"average": "macro", "zero_division": 0.0}
-    reference = {"accuracy": skm.accuracy_score,
-                 "precision": functools.partial(skm.precision_score, **macro),
-                 "recall": functools.partial(skm.recall_score, **macro),
-                 "f1": functools.partial(skm.f1_score, **macro)}[name]
+    reference = {
+        "accuracy": skm.accuracy_score,
+        "precision": functools.partial(skm.precision_score, **macro),
+        "recall": functools.partial(skm.recall_score, **macro),
+        "f1": functools.partial(skm.f1_score, **macro),
+    }[name]
     assert fn(y, logits) == pytest.approx(reference(y, labels_from_logits))
     assert fn(y, prob) == pytest.approx(fn(y, logits))  # sigmoid(x) > 0.5 exactly when x > 0
 
@@ -424,9 +458,9 @@ def test_named_top5():
     assert get_metric("top5")[1](y, s) == pytest.approx(skm.top_k_accuracy_score(y, s, k=5))
 
 
-@pytest.mark.parametrize("name, theirs", [("mse", skm.mean_squared_error),
-                                          ("mae", skm.mean_absolute_error),
-                                          ("r2", skm.r2_score)])
+@pytest.mark.parametrize(
+    "name, theirs", [("mse", skm.mean_squared_error), ("mae", skm.mean_absolute_error), ("r2", skm.r2_score)]
+)
 def test_named_regression_on_raw_output(name, theirs):
     rng = np.random.default_rng(8)
     y = rng.normal(size=25)

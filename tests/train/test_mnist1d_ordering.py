@@ -31,10 +31,18 @@ def _test_accuracy(example, name: str, data, seed: int) -> float:
     cr.manual_seed(seed)
     model = example.build_model(name)
     optimizer = cr.optim.Adam(model.parameters(), lr=1e-2)
-    fit(model, nn.CrossEntropyLoss(), optimizer, example.inputs(name, data.X_train), data.y_train,
-        epochs=EPOCHS, batch_size=100, verbose=0, seed=seed)
-    logs = evaluate(model, nn.CrossEntropyLoss(), example.inputs(name, data.X_test), data.y_test,
-                    metrics=["accuracy"])
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        example.inputs(name, data.X_train),
+        data.y_train,
+        epochs=EPOCHS,
+        batch_size=100,
+        verbose=0,
+        seed=seed,
+    )
+    logs = evaluate(model, nn.CrossEntropyLoss(), example.inputs(name, data.X_test), data.y_test, metrics=["accuracy"])
     return logs["accuracy"]
 
 

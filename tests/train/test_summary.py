@@ -11,8 +11,9 @@ from chainrule.train import ModelSummary, summary
 
 def seed_mlp() -> cr.nn.Sequential:
     """The seed's 4-3-2-1 network with sigmoid units."""
-    return cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.Sigmoid(), cr.nn.Linear(3, 2), cr.nn.Sigmoid(),
-                            cr.nn.Linear(2, 1), cr.nn.Sigmoid())
+    return cr.nn.Sequential(
+        cr.nn.Linear(4, 3), cr.nn.Sigmoid(), cr.nn.Linear(3, 2), cr.nn.Sigmoid(), cr.nn.Linear(2, 1), cr.nn.Sigmoid()
+    )
 
 
 def test_the_seeds_4_3_2_1_mlp():
@@ -34,8 +35,13 @@ def test_the_table_shows_the_numbers():
     assert "0 (Linear)" in text and "(None, 3)" in text and "5 (Sigmoid)" in text
     rows = [line.split() for line in lines if line.startswith(("0 ", "2 ", "4 "))]
     assert [row[-1] for row in rows] == ["15", "8", "3"]
-    for expected in ["Total params: 26", "Trainable params: 26", "Non-trainable params: 0",
-                     "Depth (layers with weights): 3", "Width (most units in a layer): 4"]:
+    for expected in [
+        "Total params: 26",
+        "Trainable params: 26",
+        "Non-trainable params: 0",
+        "Depth (layers with weights): 3",
+        "Width (most units in a layer): 4",
+    ]:
         assert expected in lines
 
 

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz import draw_graph
-from chainrule.viz import graph as graph_module
+from chainrule.viz import draw_graph, graph as graph_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +90,9 @@ def test_seed_example_has_one_box_per_tensor_one_node_per_op_and_edges_through_o
         assert a.startswith("t") != b.startswith("t")
     u_fn = f"op{id(ts['u'].grad_fn)}"
     assert {e for e in edges if u_fn in e} == {
-        (f"t{id(ts['y'])}", u_fn), (f"t{id(ts['z'])}", u_fn), (u_fn, f"t{id(ts['u'])}")
+        (f"t{id(ts['y'])}", u_fn),
+        (f"t{id(ts['z'])}", u_fn),
+        (u_fn, f"t{id(ts['u'])}"),
     }
 
 
@@ -99,8 +100,12 @@ def test_seed_example_labels_show_names_values_and_gradients():
     ts = seed_example()
     g = draw_graph(ts["J"])
     expected = {  # name: (value, dJ/d name)
-        "x": ("2", "grad 4"), "y": ("3", "grad 16"), "z": ("4", "grad 12"),
-        "u": ("12", "grad 4"), "v": ("14", "grad 4"), "J": ("56", "grad 1"),
+        "x": ("2", "grad 4"),
+        "y": ("3", "grad 16"),
+        "z": ("4", "grad 12"),
+        "u": ("12", "grad 4"),
+        "v": ("14", "grad 4"),
+        "J": ("56", "grad 1"),
     }
     for name, lines in expected.items():
         assert tensor_node(g, ts[name])["lines"] == [name, *lines]

@@ -7,16 +7,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import matplotlib  # noqa: E402,F401  (a test dependency)
 import numpy as np
 import pytest
-
-import matplotlib  # noqa: E402,F401  (a test dependency)
 
 import chainrule as cr  # noqa: E402
 from chainrule import nn  # noqa: E402
 from chainrule.train import History, fit  # noqa: E402
-from chainrule.viz import plot_decision_boundary, plot_history  # noqa: E402
-from chainrule.viz import plots  # noqa: E402
+from chainrule.viz import (  # noqa: E402
+    plot_decision_boundary,
+    plot_history,
+    plots,  # noqa: E402
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,8 +131,17 @@ def test_plot_history_of_a_real_fit():
     cr.manual_seed(0)
     X, y = three_blobs()
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
-    history = fit(model, nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=3,
-                  validation_split=0.2, metrics=["accuracy"], verbose=0)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=3,
+        validation_split=0.2,
+        metrics=["accuracy"],
+        verbose=0,
+    )
     fig = history.plot()
     assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
     assert len(fig.axes[0].get_lines()[0].get_xdata()) == 3
@@ -168,11 +179,14 @@ def test_importing_chainrule_viz_does_not_import_matplotlib():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("call", [
-    lambda: plot_history(make_history()),
-    lambda: make_history().plot(),
-    lambda: plot_decision_boundary(lambda p: p[:, 0] > 0, np.zeros((2, 2)), np.array([0, 1])),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: plot_history(make_history()),
+        lambda: make_history().plot(),
+        lambda: plot_decision_boundary(lambda p: p[:, 0] > 0, np.zeros((2, 2)), np.array([0, 1])),
+    ],
+)
 def test_missing_matplotlib_says_how_to_install_it(monkeypatch, call):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "chainrule\[viz\]"'):
@@ -183,7 +197,9 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch, call):
 
 
 def scatter_count(ax) -> int:
-    return sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets") and c.get_label().startswith("class"))
+    return sum(
+        len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets") and c.get_label().startswith("class")
+    )
 
 
 def test_decision_boundary_for_a_multiclass_module():
@@ -221,6 +237,7 @@ def test_decision_boundary_for_a_binary_module_with_one_column(tmp_path):
 
 def test_decision_boundary_for_a_sklearn_estimator(tmp_path):
     from sklearn import linear_model
+
     X, y = three_blobs()
     estimator = linear_model.LogisticRegression().fit(X, y)
     path = tmp_path / "sk" / "boundary.png"
@@ -269,11 +286,14 @@ def test_decision_boundary_draws_into_a_given_axes():
     assert len(fig.axes) == 2
 
 
-@pytest.mark.parametrize("X, y, resolution, message", [
-    (np.zeros((4, 3)), np.zeros(4), 50, r"X must have shape \(n_samples, 2\), got \(4, 3\)"),
-    (np.zeros((4, 2)), np.zeros(3), 50, r"one label per sample, shape \(4,\), got \(3,\)"),
-    (np.zeros((4, 2)), np.zeros(4), 1, "resolution must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "X, y, resolution, message",
+    [
+        (np.zeros((4, 3)), np.zeros(4), 50, r"X must have shape \(n_samples, 2\), got \(4, 3\)"),
+        (np.zeros((4, 2)), np.zeros(3), 50, r"one label per sample, shape \(4,\), got \(3,\)"),
+        (np.zeros((4, 2)), np.zeros(4), 1, "resolution must be an integer >= 2"),
+    ],
+)
 def test_decision_boundary_bad_input_is_named(X, y, resolution, message):
     with pytest.raises(ValueError, match=message):
         plot_decision_boundary(lambda p: np.zeros(len(p)), X, y, resolution=resolution)
