@@ -12,6 +12,7 @@ Example:
 import numpy as _np
 
 from chainrule import data, nn, optim, train
+from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
     GradcheckError,
@@ -46,7 +47,6 @@ from chainrule.tensor import (
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Tensor",

@@ -32,9 +32,9 @@ import numpy as np
 import chainrule as cr
 from chainrule import tabular
 from chainrule.data import list_datasets, load_dataset, train_test_split
+from chainrule.io.files import write_text_atomic
 from chainrule.tabular import DataError
 from chainrule.train import EarlyStopping, TerminateOnNaN, evaluate, fit, predict, summary
-from chainrule.train.callbacks import write_text_atomic
 from chainrule.train.metrics import confusion_matrix
 
 MODEL_FILE = "model.safetensors"

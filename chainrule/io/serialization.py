@@ -38,14 +38,14 @@ import contextlib
 import inspect
 import json
 import os
-import secrets
-import stat
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Union
 
 import numpy as np
 
+from chainrule._version import __version__
+from chainrule.io.files import write_bytes_atomic
 from chainrule.nn.module import (
     Module,
     ModuleDict,
@@ -418,11 +418,9 @@ def _safetensors() -> Any:
 
 def _header(kind: str, fields: Mapping[str, Any]) -> dict[str, str]:
     """The ``__metadata__`` strings common to every file, plus ``fields`` as JSON."""
-    import chainrule
-
     header = {
         _KEY + "format": json.dumps(FORMAT_VERSION),
-        _KEY + "version": json.dumps(chainrule.__version__),
+        _KEY + "version": json.dumps(__version__),
         _KEY + "kind": json.dumps(kind),
     }
     for name, value in fields.items():
@@ -433,7 +431,7 @@ def _header(kind: str, fields: Mapping[str, Any]) -> dict[str, str]:
 
 def _write(st: Any, path: PathLike, tensors: Mapping[str, np.ndarray], header: dict[str, str]) -> None:
     prepared = {name: _storable(name, array) for name, array in tensors.items()}
-    _atomic_write(os.fspath(path), st.save(prepared, metadata=header))
+    write_bytes_atomic(os.fspath(path), st.save(prepared, metadata=header))
 
 
 def _storable(name: str, array: np.ndarray) -> np.ndarray:
@@ -446,50 +444,6 @@ def _storable(name: str, array: np.ndarray) -> np.ndarray:
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     return array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray makes 0-d arrays 1-d
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to the file descriptor (``os.write`` may write fewer)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` holds either its old or its new contents, never
-    a part: a temporary file in the same folder (same file system), flushed and fsynced, then
-    renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # 0o666 filtered by the umask, like a plain open(); O_EXCL never follows or reuses a file.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(OSError):  # keep the permissions of the file being replaced
-            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); best effort, a no-op where folders cannot be opened."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _array(value: Any) -> np.ndarray:
@@ -794,11 +748,9 @@ def _chainrule_fields(path: str, header: Mapping[str, Any], required: bool) -> d
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError(f"{path!r} is corrupt: unknown chainrule file format {version!r}")
     if version > FORMAT_VERSION:
-        import chainrule
-
         raise ModelFileError(
             f"{path!r} was written by chainrule {fields.get('version', '?')} in file format {version}; "
-            f"this chainrule ({chainrule.__version__}) reads formats up to {FORMAT_VERSION}: upgrade chainrule"
+            f"this chainrule ({__version__}) reads formats up to {FORMAT_VERSION}: upgrade chainrule"
         )
     if fields.get("kind") not in _SAVED_BY:
         raise ModelFileError(f"{path!r} is corrupt: unknown kind of chainrule file {fields.get('kind')!r}")

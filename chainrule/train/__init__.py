@@ -12,7 +12,8 @@ from chainrule.train.callbacks import (
     TrainContext,
 )
 from chainrule.train.history import History
-from chainrule.train.loop import evaluate, fit, predict, predict_proba
+from chainrule.train.inference import evaluate, predict, predict_proba
+from chainrule.train.loop import fit
 from chainrule.train.summary import ModelSummary, summary
 
 __all__ = [

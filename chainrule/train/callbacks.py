@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.io.serialization import _atomic_write
+from chainrule.io.files import write_text_atomic
 from chainrule.train.history import History
 
 _MAXIMISED = ("acc", "accuracy", "f1", "precision", "recall", "r2", "auc")
@@ -281,12 +281,6 @@ class CSVLogger(Callback):
 
 def _csv_value(value: Any) -> str:
     return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically: the temporary-file-then-rename writer that
-    ``chainrule.save`` uses, so permissions follow the umask (or the replaced file's) as with open()."""
-    _atomic_write(path, text.encode("utf-8"))
 
 
 class TerminateOnNaN(Callback):

@@ -243,7 +243,7 @@ def _ends_in_probability(model: Module) -> bool:
 def _labeller(model: Any, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A function from points (n, 2) to predicted labels (n,), for any kind of classifier."""
     if isinstance(model, Module):
-        from chainrule.train.loop import predict
+        from chainrule.train.inference import predict
 
         threshold = 0.5 if _ends_in_probability(model) else 0.0  # probabilities or logits
 

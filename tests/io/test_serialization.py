@@ -22,6 +22,7 @@ from chainrule import optim
 from chainrule.io import (
     FORMAT_VERSION,
     ModelFileError,
+    files,
     load,
     load_checkpoint,
     load_metadata,
@@ -29,7 +30,6 @@ from chainrule.io import (
     save,
     save_checkpoint,
     save_state_dict,
-    serialization,
 )
 from chainrule.nn import module as module_registry
 
@@ -496,7 +496,7 @@ def test_failed_save_leaves_previous_file_intact(tmp_path: Path, monkeypatch: py
         os.write(fd, data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(serialization, "_write_all", half_then_fail)
+    monkeypatch.setattr(files, "_write_all", half_then_fail)
     with pytest.raises(OSError, match="No space left"):
         save(mlp(), path)
     assert path.read_bytes() == before
@@ -507,7 +507,7 @@ def test_failed_save_leaves_previous_file_intact(tmp_path: Path, monkeypatch: py
         os.write(fd, data[:100])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(serialization, "_write_all", interrupted)
+    monkeypatch.setattr(files, "_write_all", interrupted)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, mlp(), epoch=2)
     assert path.read_bytes() == before
@@ -518,7 +518,7 @@ def test_failed_first_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     def fail_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(serialization.os, "fsync", fail_fsync)
+    monkeypatch.setattr(files.os, "fsync", fail_fsync)
     with pytest.raises(OSError, match="Input/output"):
         save_state_dict(mlp(), tmp_path / "new.safetensors")
     assert list(tmp_path.iterdir()) == []

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.io import serialization
+from chainrule.io import files
 from chainrule.train import (
     Callback,
     CSVLogger,
@@ -307,7 +307,7 @@ def test_model_checkpoint_is_atomic_when_a_save_fails_midway(tmp_path, monkeypat
         os.write(fd, bytes(data[: len(data) // 2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(serialization, "_write_all", write_half_then_fail)
+    monkeypatch.setattr(files, "_write_all", write_half_then_fail)
     with pytest.raises(OSError, match="No space left"):
         train([1.0], [ckpt], model=model)
     assert path.read_bytes() == before
@@ -591,7 +591,7 @@ def test_a_new_fit_clears_the_stop_flag():
 
 def test_text_files_get_the_umask_permissions_like_open(tmp_path):
     # a temporary file from mkstemp is private (0o600): the written file must not inherit that
-    from chainrule.train.callbacks import write_text_atomic
+    from chainrule.io.files import write_text_atomic
 
     old = os.umask(0o022)
     try:

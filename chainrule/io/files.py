@@ -1,0 +1,75 @@
+"""Files written so that a crash never leaves one half-written: atomic writes of bytes and text.
+
+Every file chainrule writes (models and checkpoints, ``history.csv``, ``report.json``, predictions)
+goes through ``write_bytes_atomic``: the bytes go to a temporary file in the target's folder, are
+flushed to disk, and the temporary file is renamed onto the target, so the target holds either
+its old contents or the new ones, never a part. Permissions follow the umask (or those of the
+file being replaced), as with a plain ``open()``.
+
+Example:
+    >>> import os, tempfile
+    >>> from chainrule.io.files import write_text_atomic
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> write_text_atomic(path, "epoch,loss")
+    >>> open(path).read()
+    'epoch,loss'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+
+__all__ = ["write_bytes_atomic", "write_text_atomic"]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to the file descriptor (``os.write`` may write fewer)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` holds either its old or its new contents, never
+    a part: a temporary file in the same folder (same file system), flushed and fsynced, then
+    renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # 0o666 filtered by the umask, like a plain open(); O_EXCL never follows or reuses a file.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(OSError):  # keep the permissions of the file being replaced
+            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable (POSIX); best effort, a no-op where folders cannot be opened."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
