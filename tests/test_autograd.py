@@ -397,8 +397,11 @@ def test_a_deep_graph_can_be_dropped_without_backward():
     y = x
     for _ in range(100_000):
         y = y + 1.0
-    del y  # deallocating a long chain must not overflow the C stack
+    first, last = weakref.ref(x + 0.0), weakref.ref(y.grad_fn)  # a node at each end of the chain
+    del y  # deallocating a long chain must not overflow the C stack (the process would crash)
     gc.collect()
+    assert first() is None and last() is None, "the chain was not freed"
+    assert x.grad is None and x.grad_fn is None  # the leaf is untouched
 
 
 # ------------------------------------------------------------------ error messages from forward

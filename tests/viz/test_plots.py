@@ -148,8 +148,18 @@ def test_plot_history_of_a_real_fit():
 
 
 def test_figures_display_inline_as_png():
-    png = plot_history(make_history())._repr_png_()
+    """Jupyter shows a returned Figure from its PNG: a real picture of the figure's size, not blank."""
+    import io
+
+    import matplotlib.image
+
+    figure = plot_history(make_history())
+    png = figure._repr_png_()
     assert png[:8] == PNG_MAGIC
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
+    width, height = figure.get_size_inches() * figure.dpi  # saved with a tight box: within 10%
+    assert abs(pixels.shape[0] - height) <= 0.1 * height and abs(pixels.shape[1] - width) <= 0.1 * width
+    assert pixels[..., :3].std() > 0.05  # axes, curves and text drawn, not an empty canvas
 
 
 def test_plots_leave_pyplot_and_the_backend_alone(tmp_path):
