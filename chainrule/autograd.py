@@ -36,12 +36,30 @@ _mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations are being recorded right now."""
+    """Whether operations are being recorded right now.
+
+    Example:
+        >>> import chainrule as cr
+        >>> with cr.no_grad():
+        ...     print(cr.is_grad_enabled())
+        False
+        >>> cr.is_grad_enabled()
+        True
+    """
     return _mode.enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn recording on or off inside a ``with`` block or a decorated function."""
+    """Turn recording on or off inside a ``with`` block or a decorated function.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0], requires_grad=True)
+        >>> with cr.set_grad_enabled(False):
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -84,7 +102,17 @@ class no_grad(set_grad_enabled):
 
 
 class enable_grad(set_grad_enabled):
-    """Record operations again inside a ``no_grad`` region."""
+    """Record operations again inside a ``no_grad`` region.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     with cr.enable_grad():
+        ...         y = x * 2
+        >>> y.requires_grad
+        True
+    """
 
     def __init__(self) -> None:
         super().__init__(True)
@@ -449,7 +477,15 @@ def backward(
     retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
-    """Accumulate into each leaf's ``.grad`` the gradient of ``tensors`` (see ``Tensor.backward``)."""
+    """Accumulate into each leaf's ``.grad`` the gradient of ``tensors`` (see ``Tensor.backward``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> cr.backward((x * x).sum())
+        >>> x.grad
+        tensor([2., 4.])
+    """
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     for r in roots:
         if not r._requires_grad:
@@ -512,7 +548,16 @@ def grad(
 
 
 class GradcheckError(AssertionError):
-    """Analytic and numerical gradients disagree."""
+    """Analytic and numerical gradients disagree.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0], dtype='float64', requires_grad=True)
+        >>> cr.gradcheck(lambda t: t * t, x)  # True, or GradcheckError naming the worst element
+        True
+        >>> issubclass(cr.GradcheckError, AssertionError)  # pytest reports it as a failed assertion
+        True
+    """
 
 
 def gradcheck(

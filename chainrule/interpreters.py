@@ -62,13 +62,26 @@ if TYPE_CHECKING:
 
 
 def broadcast_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
-    """The axes of ``shape`` that broadcasting ``target`` to it added or expanded."""
+    """The axes of ``shape`` that broadcasting ``target`` to it added or expanded.
+
+    Example:
+        >>> from chainrule.interpreters import broadcast_axes
+        >>> broadcast_axes((4, 2, 3), (2, 1))  # (2, 1) was broadcast to (4, 2, 3): sum axes 0 and 2
+        (0, 2)
+    """
     lead = len(shape) - len(target)
     return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
 
 
 def is_advanced_index(index: Any) -> bool:
-    """Whether ``index`` (a tuple or one item) holds an integer array (repeats are then possible)."""
+    """Whether ``index`` (a tuple or one item) holds an integer array (repeats are then possible).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.interpreters import is_advanced_index
+        >>> is_advanced_index((slice(None), 1)), is_advanced_index((np.array([0, 0]),))
+        (False, True)
+    """
     items = index if isinstance(index, tuple) else (index,)
     return any(isinstance(i, (np.ndarray, list)) for i in items)
 
@@ -97,6 +110,14 @@ class Interpreter:
 
     Subclasses give the values a representation: ndarrays (``NumpyInterpreter``), Tensors
     (``TensorInterpreter``) or tracer values (``chainrule.compile.tracer.Tracer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.interpreters import NUMPY, TENSOR, Interpreter
+        >>> isinstance(NUMPY, Interpreter), NUMPY.records, TENSOR.records
+        (True, False, True)
+        >>> NUMPY.sum(np.ones((2, 3)), (1,))
+        array([3., 3.])
     """
 
     name = "interpreter"
@@ -334,7 +355,15 @@ def _ops():
 
 
 class NumpyInterpreter(Interpreter):
-    """Rules on bare ndarrays: a plain backward, as fast as NumPy (nothing recorded)."""
+    """Rules on bare ndarrays: a plain backward, as fast as NumPy (nothing recorded).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.interpreters import NUMPY
+        >>> NUMPY.broadcast_to(np.array([1.0, 2.0]), (2, 2))
+        array([[1., 2.],
+               [1., 2.]])
+    """
 
     name = "numpy"
 
@@ -437,7 +466,15 @@ class NumpyInterpreter(Interpreter):
 
 
 class TensorInterpreter(Interpreter):
-    """Rules on Tensors, every operation recorded: ``create_graph=True`` (gradients of gradients)."""
+    """Rules on Tensors, every operation recorded: ``create_graph=True`` (gradients of gradients).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.interpreters import TENSOR
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> TENSOR.exp(x)
+        tensor([2.7183, 7.3891], grad_fn=<Exp>)
+    """
 
     name = "tensor"
     records = True

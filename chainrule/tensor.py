@@ -493,6 +493,13 @@ def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name
 
 
 def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a chainrule Tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.is_tensor(cr.tensor([1.0])), cr.is_tensor([1.0])
+        (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
@@ -512,26 +519,61 @@ def zeros(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = 
 
 
 def ones(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
+    """A tensor of ones (float32 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ones(2, 2)
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
     return _factory(np.ones, shape, dtype, requires_grad)
 
 
 def full(shape: Sequence[int] | int, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``."""
+    """A tensor filled with ``fill_value``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.full((2, 3), 7.0)
+        tensor([[7., 7., 7.],
+                [7., 7., 7.]])
+    """
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros_like(cr.ones(2, 3))
+        tensor([[0., 0., 0.],
+                [0., 0., 0.]])
+    """
     return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ones_like(cr.zeros(2), dtype='float64')
+        tensor([1., 1.], dtype=float64)
+    """
     return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values, like ``np.arange``: integers stay integers, floats are float32 by default."""
+    """Evenly spaced values, like ``np.arange``: integers stay integers, floats are float32 by default.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.arange(4), cr.arange(0.0, 1.0, 0.25)
+        (tensor([0, 1, 2, 3]), tensor([0.  , 0.25, 0.5 , 0.75]))
+    """
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None and data.dtype.kind == "f":
         dtype = DEFAULT_DTYPE
@@ -539,10 +581,25 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 
 def linspace(start: float, stop: float, num: int = 50, dtype: Any = None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (both included), float32 by default.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.linspace(0, 1, 5)
+        tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     return Tensor(np.linspace(start, stop, num, dtype=np.dtype(dtype or DEFAULT_DTYPE)))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+    """The identity matrix (n x m, m = n by default), float32 by default.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.eye(2)
+        tensor([[1., 0.],
+                [0., 1.]])
+    """
     return Tensor(np.eye(n, m, dtype=np.dtype(dtype or DEFAULT_DTYPE)))
 
 

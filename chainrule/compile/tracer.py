@@ -47,7 +47,16 @@ class Ref(NamedTuple):
 
 
 class Step(NamedTuple):
-    """One recorded operation: value ``out`` = ``fn(*args, **params)`` (``Ref`` args are values)."""
+    """One recorded operation: value ``out`` = ``fn(*args, **params)`` (``Ref`` args are values).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.compile import trace_backward
+        >>> plan = trace_backward((cr.tensor([1.0], requires_grad=True) * 3.0).sum())
+        >>> step = plan.steps[-1]
+        >>> step.op, step.args[1]
+        ('mul', Ref(id=5))
+    """
 
     op: str
     fn: Callable[..., Any]
@@ -64,6 +73,16 @@ class Plan:
     visits, ``("saved", n, name, k)`` for the k-th array the n-th node saved as ``name`` (an index,
     a condition: what ``ns.saved`` hands a rule). ``gradients`` maps the position of each leaf in
     ``leaves`` to the value number of its gradient; ``nodes`` names the op of each node it read.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.compile import trace_backward
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> plan = trace_backward(x.exp().sum())
+        >>> plan
+        Plan(3 inputs, 3 steps, 1 gradients)
+        >>> sorted(plan.inputs.values())
+        [('gradient', 0), ('input', 0, 0), ('input', 1, 0)]
     """
 
     def __init__(self) -> None:
@@ -165,7 +184,17 @@ def _arrays_in(value: Any) -> list[np.ndarray]:
 
 
 class Traced:
-    """A value of a traced backward: the array NumPy computed and its number in the plan."""
+    """A value of a traced backward: the array NumPy computed and its number in the plan.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.compile import Tracer
+        >>> tracer = Tracer()
+        >>> a = tracer.root_gradient(cr.tensor([1.0, 2.0]))
+        >>> b = a * 2.0
+        >>> b, b.value, tracer.plan.ops()
+        (Traced(%1, shape=(2,), dtype=float32), array([2., 4.], dtype=float32), ['mul'])
+    """
 
     __slots__ = ("value", "id", "tracer")
 
@@ -297,7 +326,16 @@ _RECORDED = (
 
 
 class Tracer(Interpreter):
-    """Runs rules like the NumPy interpreter and writes each operation into ``self.plan``."""
+    """Runs rules like the NumPy interpreter and writes each operation into ``self.plan``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.compile import Tracer
+        >>> tracer = Tracer()
+        >>> g = tracer.root_gradient(cr.tensor([0.0, 1.0]))
+        >>> tracer.exp(g).value, tracer.plan.ops()
+        (array([1.      , 2.718282], dtype=float32), ['exp'])
+    """
 
     name = "tracer"
 
@@ -411,6 +449,14 @@ def trace_backward(
 
     Returns:
         the :class:`Plan`; ``plan.leaves`` are the tensors whose ``.grad`` it computes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.compile import trace_backward
+        >>> w = cr.tensor([2.0, 3.0], requires_grad=True)
+        >>> plan = trace_backward((w * w).sum())
+        >>> plan.ops(), w.grad
+        (['reshape', 'broadcast_to', 'mul', 'mul', 'add'], tensor([4., 6.]))
     """
     roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     for r in roots:

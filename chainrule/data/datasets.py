@@ -119,7 +119,14 @@ LoadResult = DatasetBundle | tuple[np.ndarray, np.ndarray]
 
 
 class DatasetInfo(NamedTuple):
-    """Size and kind of an embedded dataset, as listed by :func:`list_datasets`."""
+    """Size and kind of an embedded dataset, as listed by :func:`list_datasets`.
+
+    Example:
+        >>> from chainrule.data import list_datasets
+        >>> info = list_datasets()['iris']
+        >>> info.n_samples, info.n_features, info.task, info.n_classes
+        (150, 4, 'classification', 3)
+    """
 
     n_samples: int
     n_features: int

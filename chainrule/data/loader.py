@@ -18,6 +18,17 @@ class Dataset:
     """A sized collection of samples: subclasses define ``__len__`` and ``__getitem__``.
 
     ``__getitem__(i)`` returns one sample, usually a tuple of arrays (features, target).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.data import DataLoader, Dataset
+        >>> class Squares(Dataset):
+        ...     def __len__(self):
+        ...         return 4
+        ...     def __getitem__(self, i):
+        ...         return np.float32(i), np.float32(i * i)
+        >>> len(Squares()), Squares()[3]
+        (4, (np.float32(3.0), np.float32(9.0)))
     """
 
     def __len__(self) -> int:

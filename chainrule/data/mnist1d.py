@@ -54,6 +54,14 @@ class MNIST1D(NamedTuple):
         y_test: ``int64``, shape ``(n_test,)``.
 
     For a ``Conv1d`` add the channel axis: ``X_train[:, None, :]`` has shape ``(n_train, 1, 40)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.data import MNIST1D
+        >>> split = MNIST1D(np.zeros((8, 40), np.float32), np.zeros(8, np.int64), np.zeros((2, 40), np.float32), np.zeros(2, np.int64))
+        >>> X_train, y_train, X_test, y_test = split
+        >>> X_train.shape, split.X_test.shape
+        ((8, 40), (2, 40))
     """
 
     X_train: np.ndarray

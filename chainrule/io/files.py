@@ -36,7 +36,16 @@ def _write_all(fd: int, data: bytes) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old or its new contents, never
     a part: a temporary file in the same folder (same file system), flushed and fsynced, then
-    renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed."""
+    renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed.
+
+    Example:
+        >>> import os, tempfile
+        >>> from chainrule.io.files import write_bytes_atomic
+        >>> path = os.path.join(tempfile.mkdtemp(), 'weights.bin')
+        >>> write_bytes_atomic(path, b"weights")
+        >>> open(path, "rb").read()
+        b'weights'
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
@@ -71,5 +80,14 @@ def _fsync_folder(folder: str) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically (see ``write_bytes_atomic``)."""
+    """Write ``text`` (UTF-8) to ``path`` atomically (see ``write_bytes_atomic``).
+
+    Example:
+        >>> import os, tempfile
+        >>> from chainrule.io.files import write_text_atomic
+        >>> path = os.path.join(tempfile.mkdtemp(), 'report.json')
+        >>> write_text_atomic(path, '{}')
+        >>> open(path).read()
+        '{}'
+    """
     write_bytes_atomic(path, text.encode("utf-8"))

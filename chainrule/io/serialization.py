@@ -87,7 +87,19 @@ _SIGNATURES = (
 
 class ModelFileError(ValueError):
     """A file that cannot be loaded: truncated, of another format, not written by chainrule, or
-    whose contents do not fit the model."""
+    whose contents do not fit the model.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'broken.safetensors')
+        >>> _ = open(path, 'wb').write(b'not a model')
+        >>> try:
+        ...     cr.load(path)
+        ... except cr.io.ModelFileError as e:
+        ...     print(type(e).__name__, isinstance(e, ValueError))
+        ModelFileError True
+    """
 
 
 # ==================================================================== public functions
@@ -279,6 +291,14 @@ def load_state_dict(path: PathLike) -> OrderedDict[str, np.ndarray]:
     Raises:
         FileNotFoundError: there is no such file.
         ModelFileError: the file is truncated or of another format.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'w.safetensors')
+        >>> cr.io.save_state_dict(cr.nn.Linear(3, 2), path)
+        >>> {name: w.shape for name, w in cr.io.load_state_dict(path).items()}
+        {'weight': (2, 3), 'bias': (2,)}
     """
     st = _safetensors()
     fields, tensors = _read(st, path, foreign_ok=True)
@@ -366,6 +386,16 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
         ModelFileError: the file is not a checkpoint, is truncated or of another format, has no
             optimizer state while an optimizer was given, or its weights do not fit ``model``
             (every missing, unexpected and mis-shaped name is listed).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'ckpt.safetensors')
+        >>> model = cr.nn.Linear(3, 2)
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> cr.io.save_checkpoint(path, model, opt, epoch=5)
+        >>> cr.io.load_checkpoint(path, cr.nn.Linear(3, 2), cr.optim.SGD(cr.nn.Linear(3, 2).parameters(), lr=0.1))['epoch']
+        5
     """
     st = _safetensors()
     if not isinstance(model, Module):

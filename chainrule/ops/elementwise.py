@@ -129,22 +129,48 @@ class Pow(Function):
 
 
 def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
+    """``a + b`` with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.add(cr.ones(2, 3), cr.tensor([1.0, 2.0, 3.0]))
+        tensor([[2., 3., 4.],
+                [2., 3., 4.]])
+    """
     return Add.apply(*_pair(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
+    """``a - b`` with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sub(cr.tensor([5.0, 7.0]), 2.0)
+        tensor([3., 5.])
+    """
     return Sub.apply(*_pair(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    """``a * b`` with broadcasting."""
+    """``a * b`` with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mul(cr.tensor([[1.0], [2.0]]), cr.tensor([3.0, 4.0]))
+        tensor([[3., 4.],
+                [6., 8.]])
+    """
     return Mul.apply(*_pair(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting; true division, so integers divide into float32 (as PyTorch)."""
+    """``a / b`` with broadcasting; true division, so integers divide into float32 (as PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.div(cr.tensor([1, 2]), cr.tensor([2, 4]))
+        tensor([0.5, 0.5])
+    """
     a, b = _pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
         a, b = (Tensor._make(t.data.astype(DEFAULT_DTYPE)) for t in (a, b))
@@ -152,7 +178,13 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
-    """``-a``."""
+    """``-a``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.neg(cr.tensor([1.0, -2.0]))
+        tensor([-1.,  2.])
+    """
     return Neg.apply(lift(a))
 
 
@@ -316,35 +348,81 @@ class Clone(Function):
 
 
 def exp(x: Tensor) -> Tensor:
-    """e to the x, elementwise."""
+    """e to the x, elementwise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.exp(cr.tensor([0.0, 1.0]))
+        tensor([1.    , 2.7183])
+    """
     return Exp.apply(lift(x))
 
 
 def log(x: Tensor) -> Tensor:
-    """Natural logarithm, elementwise."""
+    """Natural logarithm, elementwise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log(cr.tensor([1.0, 2.7182817]))
+        tensor([0., 1.])
+    """
     return Log.apply(lift(x))
 
 
 def log1p(x: Tensor) -> Tensor:
-    """log(1 + x), accurate for small x."""
+    """log(1 + x), accurate for small x.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log1p(cr.tensor([1e-8], dtype='float64')).item()
+        9.999999950000001e-09
+    """
     return Log1p.apply(lift(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    """Square root, as ``x ** 0.5``."""
+    """Square root, as ``x ** 0.5``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sqrt(cr.tensor([4.0, 9.0]))
+        tensor([2., 3.])
+    """
     return pow(lift(x), 0.5)
 
 
 def sin(x: Tensor) -> Tensor:
+    """Sine, elementwise (radians); its derivative is cos.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sin(cr.tensor([0.0, 1.5707964]))
+        tensor([0., 1.])
+    """
     return Sin.apply(lift(x))
 
 
 def cos(x: Tensor) -> Tensor:
+    """Cosine, elementwise (radians); its derivative is -sin.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cos(cr.tensor([0.0, 3.1415927]))
+        tensor([ 1., -1.])
+    """
     return Cos.apply(lift(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent; its derivative 1 - tanh² is computed from the saved output."""
+    """Hyperbolic tangent; its derivative 1 - tanh² is computed from the saved output.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([0.0], requires_grad=True)
+        >>> cr.tanh(x).sum().backward()
+        >>> x.grad
+        tensor([1.])
+    """
     return Tanh.apply(lift(x))
 
 
@@ -360,12 +438,24 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0); its gradient is 1 where x > 0 and 0 elsewhere (0 at 0, as PyTorch)."""
+    """max(x, 0); its gradient is 1 where x > 0 and 0 elsewhere (0 at 0, as PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
     return Relu.apply(lift(x))
 
 
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
-    """log(1 + e^(beta x)) / beta, stable for large |x|; its derivative is sigmoid(beta x)."""
+    """log(1 + e^(beta x)) / beta, stable for large |x|; its derivative is sigmoid(beta x).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.softplus(cr.tensor([0.0], dtype='float64')).item()
+        0.6931471805599453
+    """
     return Softplus.apply(lift(x), beta=beta)
 
 
@@ -381,12 +471,26 @@ def step(x: Tensor, value_at_zero: float = 1.0) -> Tensor:
 
 
 def heaviside(x: Tensor, value_at_zero: float = 0.5) -> Tensor:
-    """The Heaviside function with NumPy's convention of naming the value at 0 (see ``step``)."""
+    """The Heaviside function with NumPy's convention of naming the value at 0 (see ``step``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.heaviside(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([0. , 0.5, 1. ])
+    """
     return Step.apply(lift(x), value_at_zero=value_at_zero)
 
 
 def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where the value was inside (bounds included)."""
+    """Limit values to [min, max]; the gradient passes where the value was inside (bounds included).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+        >>> cr.clip(x, -1.0, 1.0).sum().backward()
+        >>> x.grad
+        tensor([0., 1., 0.])
+    """
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
     return Clip.apply(lift(x), low=min, high=max)
@@ -409,7 +513,15 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    """Convert to another dtype; differentiable between floating dtypes."""
+    """Convert to another dtype; differentiable between floating dtypes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.5], requires_grad=True)
+        >>> y = cr.cast(x, 'float64')
+        >>> y.dtype, y.requires_grad
+        (dtype('float64'), True)
+    """
     dtype = np.dtype(dtype)
     x = lift(x)
     if dtype == x.dtype:
@@ -420,7 +532,15 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
 
 
 def clone(x: Tensor) -> Tensor:
-    """A copy with its own memory that stays in the graph."""
+    """A copy with its own memory that stays in the graph.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = cr.clone(x)
+        >>> y.grad_fn is not None, y.numpy() is x.numpy()
+        (True, False)
+    """
     return Clone.apply(lift(x))
 
 
@@ -428,36 +548,74 @@ def clone(x: Tensor) -> Tensor:
 
 
 def abs(x: Tensor) -> Tensor:
-    """|x| = x * sign(x); its gradient is sign(x) (0 at 0, as PyTorch)."""
+    """|x| = x * sign(x); its gradient is sign(x) (0 at 0, as PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+        >>> cr.abs(x).sum().backward()
+        >>> x.grad
+        tensor([-1.,  0.,  1.])
+    """
     x = lift(x)
     return x * sign(x)
 
 
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 elementwise. Not differentiable (a constant: no gradient flows)."""
+    """-1, 0 or 1 elementwise. Not differentiable (a constant: no gradient flows).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sign(cr.tensor([-3.0, 0.0, 2.0]))
+        tensor([-1.,  0.,  1.])
+    """
     return Tensor._make(np.sign(lift(x).data))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; at ties the gradient goes to ``a``."""
+    """Elementwise maximum; at ties the gradient goes to ``a``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+    """
     a, b = _pair(a, b)
     return where(a.data >= b.data, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; at ties the gradient goes to ``a``."""
+    """Elementwise minimum; at ties the gradient goes to ``a``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.minimum(cr.tensor([1.0, 5.0]), 2.0)
+        tensor([1., 2.])
+    """
     a, b = _pair(a, b)
     return where(a.data <= b.data, a, b)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x where x > 0, ``negative_slope * x`` elsewhere."""
+    """x where x > 0, ``negative_slope * x`` elsewhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.leaky_relu(cr.tensor([-10.0, 1.0]), 0.1)
+        tensor([-1.,  1.])
+    """
     x = lift(x)
     return where(x.data > 0, x, x * negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """x where x > 0, alpha (e^x - 1) elsewhere."""
+    """x where x > 0, alpha (e^x - 1) elsewhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.elu(cr.tensor([-1000.0, 2.0]))
+        tensor([-1.,  2.])
+    """
     x = lift(x)
     # exp of min(x, 0) so the unused branch never overflows (inf * 0 would give NaN gradients)
     negative_part = (exp(minimum(x, 0.0)) - 1.0) * alpha
@@ -472,6 +630,11 @@ def gelu(x: Tensor) -> Tensor:
 
     This is PyTorch's ``gelu(x, approximate='tanh')``; it differs from the exact erf form by
     less than 1e-3.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.gelu(cr.tensor([-3.0, 0.0, 3.0]))
+        tensor([-0.0036,  0.    ,  2.9964])
     """
     x = lift(x)
     inner = (x + pow(x, 3) * 0.044715) * _GELU_C
@@ -487,36 +650,101 @@ def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
 
 
 def eq(a: Any, b: Any) -> Tensor:
+    """``a == b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.eq(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([False,  True])
+    """
     return _compare(np.equal, a, b)
 
 
 def ne(a: Any, b: Any) -> Tensor:
+    """``a != b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ne(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([ True, False])
+    """
     return _compare(np.not_equal, a, b)
 
 
 def lt(a: Any, b: Any) -> Tensor:
+    """``a < b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.lt(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([ True, False])
+    """
     return _compare(np.less, a, b)
 
 
 def le(a: Any, b: Any) -> Tensor:
+    """``a <= b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.le(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([ True,  True])
+    """
     return _compare(np.less_equal, a, b)
 
 
 def gt(a: Any, b: Any) -> Tensor:
+    """``a > b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.gt(cr.tensor([1.0, 2.0]), 1.0)
+        tensor([False,  True])
+    """
     return _compare(np.greater, a, b)
 
 
 def ge(a: Any, b: Any) -> Tensor:
+    """``a >= b`` elementwise, with broadcasting: a boolean tensor (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ge(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([False,  True])
+    """
     return _compare(np.greater_equal, a, b)
 
 
 def logical_and(a: Any, b: Any) -> Tensor:
+    """Elementwise logical and of two boolean (or truthy) tensors (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-1.0, 0.5, 2.0])
+        >>> cr.logical_and(x > 0, x < 1)
+        tensor([False,  True, False])
+    """
     return _compare(np.logical_and, a, b)
 
 
 def logical_or(a: Any, b: Any) -> Tensor:
+    """Elementwise logical or of two boolean (or truthy) tensors (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-1.0, 0.5, 2.0])
+        >>> cr.logical_or(x < 0, x > 1)
+        tensor([ True, False,  True])
+    """
     return _compare(np.logical_or, a, b)
 
 
 def logical_not(a: Any) -> Tensor:
+    """Elementwise logical not (``~t`` on a boolean tensor; no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logical_not(cr.tensor([1.0, -1.0]) > 0)
+        tensor([False,  True])
+    """
     return Tensor._make(np.logical_not(lift(a).data))

@@ -91,7 +91,13 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 def dot(a: Any, b: Any) -> Tensor:
-    """Inner product of two vectors."""
+    """Inner product of two vectors.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
     a, b = _pair(a, b)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
@@ -99,7 +105,14 @@ def dot(a: Any, b: Any) -> Tensor:
 
 
 def outer(a: Any, b: Any) -> Tensor:
-    """Outer product of two vectors: shape (len(a), len(b))."""
+    """Outer product of two vectors: shape (len(a), len(b)).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 10.0, 100.0]))
+        tensor([[  1.,  10., 100.],
+                [  2.,  20., 200.]])
+    """
     a, b = _pair(a, b)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")

@@ -509,6 +509,14 @@ def recurrent_layer(
         ``(output, h_n, c_n)``: output (T, B, D*H) (batch first if asked), the last hidden state of
         each direction (D, B, H) (the reverse direction's is at time 0), and for an LSTM the last
         cell state (D, B, H), else None.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x, h0 = cr.randn(4, 2, 3), cr.zeros(1, 2, 5)  # (time, batch, features), (directions, batch, hidden)
+        >>> w = (cr.randn(5, 3), cr.randn(5, 5), cr.zeros(5), cr.zeros(5))  # an Elman RNN: 1 gate block
+        >>> out, h_n, c_n = cr.recurrent_layer('rnn_tanh', x, h0, [w])
+        >>> out.shape, h_n.shape, c_n
+        ((4, 2, 5), (1, 2, 5), None)
     """
     if mode not in GATES:
         raise ValueError(f"recurrent_layer: mode must be one of {sorted(GATES)}, got {mode!r}")

@@ -133,7 +133,13 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``: sum / count."""
+    """Arithmetic mean over ``axis``: sum / count.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mean(cr.tensor([[1.0, 2.0], [3.0, 5.0]]), axis=1)
+        tensor([1.5, 4. ])
+    """
     x = lift(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     n = _count(x.shape, axes)
@@ -143,7 +149,13 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population, as NumPy)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population, as NumPy).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0])), cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]), ddof=1)
+        (tensor(1.25), tensor(1.6667))
+    """
     x = lift(x)
     axes = normalize_axes(axis, x.ndim, "var")
     n = _count(x.shape, axes)
@@ -154,29 +166,61 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
 
 
 def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Standard deviation, sqrt(var)."""
+    """Standard deviation, sqrt(var).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.std(cr.tensor([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]))
+        tensor(2.)
+    """
     return sqrt(var(x, axis, keepdims, ddof))
 
 
 def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    """Maximum over ``axis``; tied maxima share the gradient evenly.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 3.0, 3.0], requires_grad=True)
+        >>> cr.max(x).backward()
+        >>> x.grad
+        tensor([0. , 0.5, 0.5])
+    """
     x = lift(x)
     return Max.apply(x, axes=normalize_axes(axis, x.ndim, "max"), keepdims=keepdims, find_min=False)
 
 
 def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; tied minima share the gradient evenly."""
+    """Minimum over ``axis``; tied minima share the gradient evenly.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.min(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), axis=0)
+        tensor([2., 1.])
+    """
     x = lift(x)
     return Max.apply(x, axes=normalize_axes(axis, x.ndim, "min"), keepdims=keepdims, find_min=True)
 
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum (not differentiable)."""
+    """Index of the maximum (not differentiable).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argmax(cr.tensor([[1.0, 9.0], [7.0, 2.0]]), axis=1)
+        tensor([1, 0])
+    """
     return Tensor._make(np.asarray(np.argmax(lift(x).data, axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the minimum (not differentiable)."""
+    """Index of the minimum (not differentiable).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argmin(cr.tensor([3.0, 1.0, 2.0])).item()
+        1
+    """
     return Tensor._make(np.asarray(np.argmin(lift(x).data, axis=axis, keepdims=keepdims)))
 
 
@@ -193,12 +237,24 @@ def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, stable for large values."""
+    """exp(x) / sum(exp(x)) along ``axis``, stable for large values.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.softmax(cr.tensor([1.0, 1.0, 1000.0]))
+        tensor([0., 0., 1.])
+    """
     x = lift(x)
     return Softmax.apply(x, axis=normalize_axes(axis, x.ndim, "softmax")[0])
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``, stable for large values."""
+    """x - logsumexp(x) along ``axis``, stable for large values.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log_softmax(cr.tensor([0.0, 0.0]))
+        tensor([-0.6931, -0.6931])
+    """
     x = lift(x)
     return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])

@@ -145,7 +145,14 @@ class Pad(Function):
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """The same values in a new shape (one dimension may be -1)."""
+    """The same values in a new shape (one dimension may be -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.reshape(cr.arange(6.0), (2, -1))
+        tensor([[0., 1., 2.],
+                [3., 4., 5.]])
+    """
     x = lift(x)
     shape = tuple(int(n) for n in shape)
     if shape == x.shape:
@@ -154,7 +161,13 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one."""
+    """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.flatten(cr.ones(2, 3, 4), start_dim=1).shape
+        (2, 12)
+    """
     x = lift(x)
     if x.ndim == 0:
         return reshape(x, (1,))
@@ -166,7 +179,13 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute the axes (reverse them when ``axes`` is None)."""
+    """Permute the axes (reverse them when ``axes`` is None).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.transpose(cr.ones(2, 3, 4), (2, 0, 1)).shape, cr.transpose(cr.ones(2, 3)).shape
+        ((4, 2, 3), (3, 2))
+    """
     x = lift(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
@@ -177,12 +196,24 @@ def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
 
 
 def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
-    """Permute the axes into the order ``axes`` (PyTorch's name for transpose with axes)."""
+    """Permute the axes into the order ``axes`` (PyTorch's name for transpose with axes).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.permute(cr.ones(2, 3, 4), (1, 2, 0)).shape
+        (3, 4, 2)
+    """
     return transpose(x, axes)
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
+    """Exchange two axes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.swapaxes(cr.ones(2, 3, 4), 0, 2).shape
+        (4, 3, 2)
+    """
     x = lift(x)
     axis1, axis2 = normalize_axis(axis1, x.ndim, "swapaxes"), normalize_axis(axis2, x.ndim, "swapaxes")
     axes = list(range(x.ndim))
@@ -191,7 +222,13 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 
 def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
-    """Remove axes of length 1 (all of them, or those named)."""
+    """Remove axes of length 1 (all of them, or those named).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.squeeze(cr.ones(1, 3, 1)).shape, cr.squeeze(cr.ones(1, 3, 1), -1).shape
+        ((3,), (1, 3))
+    """
     x = lift(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
@@ -203,14 +240,27 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
 
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """Insert an axis of length 1 at position ``axis``."""
+    """Insert an axis of length 1 at position ``axis``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.unsqueeze(cr.ones(3), 0).shape
+        (1, 3)
+    """
     x = lift(x)
     axis = _insert_axis(axis, x.shape, "unsqueeze")
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """Expand to ``shape`` by NumPy broadcasting; -1 keeps a dimension (``expand`` in PyTorch)."""
+    """Expand to ``shape`` by NumPy broadcasting; -1 keeps a dimension (``expand`` in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2))
+        tensor([[1., 2.],
+                [1., 2.]])
+    """
     x = lift(x)
     shape = tuple(int(n) for n in shape)
     lead = len(shape) - x.ndim
@@ -239,7 +289,14 @@ def index(x: Tensor, idx: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.concatenate([cr.ones(1, 2), cr.zeros(1, 2)], axis=0)
+        tensor([[1., 1.],
+                [0., 0.]])
+    """
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
@@ -256,7 +313,14 @@ cat = concatenate
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors of equal shape along a new axis."""
+    """Join tensors of equal shape along a new axis.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.stack([cr.ones(2), cr.zeros(2)], axis=1)
+        tensor([[1., 0.],
+                [1., 0.]])
+    """
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
@@ -271,6 +335,11 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
     """Cut into pieces along ``axis``: pieces of a given size (an int) or of the sizes listed.
 
     As in PyTorch, an int is the size of each piece (the last may be smaller).
+
+    Example:
+        >>> import chainrule as cr
+        >>> [p.shape for p in cr.split(cr.ones(5, 2), 2)]
+        [(2, 2), (2, 2), (1, 2)]
     """
     x = lift(x)
     axis = normalize_axis(axis, x.ndim, "split")
@@ -293,7 +362,13 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
 
 
 def pad(x: Tensor, pad_width: Sequence[Sequence[int]] | int, value: float = 0.0) -> Tensor:
-    """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis, or an int for all."""
+    """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis, or an int for all.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.pad(cr.ones(1, 2), ((0, 0), (1, 1)))
+        tensor([[0., 1., 1., 0.]])
+    """
     x = lift(x)
     if isinstance(pad_width, numbers.Integral):
         widths = ((int(pad_width), int(pad_width)),) * x.ndim
@@ -307,7 +382,14 @@ def pad(x: Tensor, pad_width: Sequence[Sequence[int]] | int, value: float = 0.0)
 
 
 def repeat(x: Tensor, repeats: Sequence[int]) -> Tensor:
-    """Tile the tensor ``repeats[i]`` times along axis i (PyTorch's ``Tensor.repeat``, NumPy's ``tile``)."""
+    """Tile the tensor ``repeats[i]`` times along axis i (PyTorch's ``Tensor.repeat``, NumPy's ``tile``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.repeat(cr.tensor([1.0, 2.0]), (2, 2))
+        tensor([[1., 2., 1., 2.],
+                [1., 2., 1., 2.]])
+    """
     x = lift(x)
     repeats = tuple(int(r) for r in repeats)
     if len(repeats) < x.ndim:
