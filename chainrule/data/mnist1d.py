@@ -58,7 +58,8 @@ class MNIST1D(NamedTuple):
     Example:
         >>> import numpy as np
         >>> from chainrule.data import MNIST1D
-        >>> split = MNIST1D(np.zeros((8, 40), np.float32), np.zeros(8, np.int64), np.zeros((2, 40), np.float32), np.zeros(2, np.int64))
+        >>> signals, labels = np.zeros((10, 40), np.float32), np.zeros(10, np.int64)
+        >>> split = MNIST1D(signals[:8], labels[:8], signals[8:], labels[8:])
         >>> X_train, y_train, X_test, y_test = split
         >>> X_train.shape, split.X_test.shape
         ((8, 40), (2, 40))

@@ -394,7 +394,8 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
         >>> model = cr.nn.Linear(3, 2)
         >>> opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         >>> cr.io.save_checkpoint(path, model, opt, epoch=5)
-        >>> cr.io.load_checkpoint(path, cr.nn.Linear(3, 2), cr.optim.SGD(cr.nn.Linear(3, 2).parameters(), lr=0.1))['epoch']
+        >>> resumed = cr.nn.Linear(3, 2)
+        >>> cr.io.load_checkpoint(path, resumed, cr.optim.SGD(resumed.parameters(), lr=0.1, momentum=0.9))["epoch"]
         5
     """
     st = _safetensors()
