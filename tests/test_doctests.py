@@ -1,4 +1,5 @@
-"""Every docstring example in the package runs and prints what it shows (DESIGN.md: examples are tested)."""
+"""Every docstring example in the package runs and prints what it shows (CONTRIBUTING.md: every
+public name has a runnable example, and the examples are tested)."""
 
 from __future__ import annotations
 

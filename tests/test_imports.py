@@ -5,12 +5,13 @@ Two rules, checked on the import statements of every module (``if TYPE_CHECKING:
 - no cycle among modules, counting imports inside functions too (a lazy import that closes a
   loop is still a loop: ``train/history.py -> viz/plots.py -> train/loop.py`` was one);
 - no cycle among subpackages through module-level imports (what runs when ``chainrule`` is
-  imported), and nothing imported at module level from a layer below (``../shared/DESIGN.md``:
+  imported), and nothing imported at module level from a layer below (CONTRIBUTING.md, "Layers of
+the package":
   ops never import nn, train never imports viz or cli, io imports nothing above it).
 
 The engine (``tensor``, ``autograd``, ``interpreters``, ``ops``) is one unit: a Tensor's methods
 call ops and ops make Tensors, the natural cycle (as in PyTorch). A function-level import of a
-later layer (``History.plot`` calling ``chainrule.viz``) is allowed, as DESIGN.md allows it.
+later layer (``History.plot`` calling ``chainrule.viz``) is allowed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import chainrule
 
 PACKAGE = Path(chainrule.__file__).parent
 ENGINE = {"chainrule.tensor", "chainrule.autograd", "chainrule.interpreters", "chainrule.ops"}
-# DESIGN.md's layers, in order: each may import at module level only from those before it
+# the package's layers, in order: each may import at module level only from those before it
 LAYERS = [
     "chainrule._version",
     "engine",
@@ -152,7 +153,7 @@ def test_nothing_is_imported_at_module_level_from_a_later_layer():
     edges, where = graph(unit, module_level_only=True)
     rank = {name: i for i, name in enumerate(LAYERS)}
     missing = sorted({u for a, bs in edges.items() for u in (a, *bs)} - set(rank))
-    assert not missing, f"units missing from LAYERS (add them in DESIGN.md's order): {missing}"
+    assert not missing, f"units missing from LAYERS (add them in the layers' order): {missing}"
     upward = [f"{a} -> {b} ({where[a, b]})" for a, bs in edges.items() for b in bs if rank[b] > rank[a]]
     assert not upward, f"module-level imports from a later layer: {upward}"
 
