@@ -5,9 +5,8 @@ Two rules, checked on the import statements of every module (``if TYPE_CHECKING:
 - no cycle among modules, counting imports inside functions too (a lazy import that closes a
   loop is still a loop: ``train/history.py -> viz/plots.py -> train/loop.py`` was one);
 - no cycle among subpackages through module-level imports (what runs when ``chainrule`` is
-  imported), and nothing imported at module level from a layer below (CONTRIBUTING.md, "Layers of
-the package":
-  ops never import nn, train never imports viz or cli, io imports nothing above it).
+  imported), and nothing imported at module level from a later layer (CONTRIBUTING.md, "Layers
+  of the package": ops never import nn, train never imports viz or cli, io nothing after it).
 
 The engine (``tensor``, ``autograd``, ``interpreters``, ``ops``) is one unit: a Tensor's methods
 call ops and ops make Tensors, the natural cycle (as in PyTorch). A function-level import of a
