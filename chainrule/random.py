@@ -1,12 +1,5 @@
-"""The random source behind initialisation, shuffling and dropout, reproducible with ``manual_seed``.
-
-Example:
-    >>> import chainrule as cr
-    >>> _ = cr.manual_seed(0); a = cr.randn(3)
-    >>> _ = cr.manual_seed(0); b = cr.randn(3)
-    >>> bool((a == b).all())
-    True
-"""
+"""The random source behind initialisation, shuffling and dropout, reproducible with ``manual_seed``
+(each function's docstring shows it at work)."""
 
 from __future__ import annotations
 

@@ -235,22 +235,6 @@ _NUMPY_IN_A_RULE = (
     "and the interpreter's primitives (ns.exp, ns.sum, ns.reshape, ...), so that every interpreter "
     "runs them (see chainrule.Function)"
 )
-_OPERATOR_UFUNCS = {
-    np.add: ("add", operator.add),
-    np.subtract: ("sub", operator.sub),
-    np.multiply: ("mul", operator.mul),
-    np.true_divide: ("truediv", operator.truediv),
-    np.power: ("pow", operator.pow),
-    np.matmul: ("matmul", operator.matmul),
-    np.greater: ("gt", operator.gt),
-    np.greater_equal: ("ge", operator.ge),
-    np.less: ("lt", operator.lt),
-    np.less_equal: ("le", operator.le),
-    np.equal: ("eq", operator.eq),
-    np.not_equal: ("ne", operator.ne),
-    np.bitwise_and: ("and", operator.and_),
-    np.bitwise_or: ("or", operator.or_),
-}
 
 
 def _operator(name: str, fn: Callable, reflected: bool = False) -> Callable:
@@ -259,29 +243,31 @@ def _operator(name: str, fn: Callable, reflected: bool = False) -> Callable:
     return lambda self, *other: self.tracer.record(name, fn, self, *other)
 
 
-for _name, _fn in [
-    ("add", operator.add),
-    ("sub", operator.sub),
-    ("mul", operator.mul),
-    ("truediv", operator.truediv),
-    ("pow", operator.pow),
-    ("matmul", operator.matmul),
-    ("and", operator.and_),
-    ("or", operator.or_),
-]:
+# the operators a rule may use on traced values: (name, Python's operator, the NumPy ufunc that
+# ``ndarray (op) traced`` turns into, whether it has a reflected form)
+_OPERATORS = [
+    ("add", operator.add, np.add, True),
+    ("sub", operator.sub, np.subtract, True),
+    ("mul", operator.mul, np.multiply, True),
+    ("truediv", operator.truediv, np.true_divide, True),
+    ("pow", operator.pow, np.power, True),
+    ("matmul", operator.matmul, np.matmul, True),
+    ("and", operator.and_, np.bitwise_and, True),
+    ("or", operator.or_, np.bitwise_or, True),
+    ("gt", operator.gt, np.greater, False),
+    ("ge", operator.ge, np.greater_equal, False),
+    ("lt", operator.lt, np.less, False),
+    ("le", operator.le, np.less_equal, False),
+    ("eq", operator.eq, np.equal, False),
+    ("ne", operator.ne, np.not_equal, False),
+    ("neg", operator.neg, None, False),
+    ("getitem", operator.getitem, None, False),
+]
+_OPERATOR_UFUNCS = {ufunc: (name, fn) for name, fn, ufunc, _ in _OPERATORS if ufunc is not None}
+for _name, _fn, _, _reflected in _OPERATORS:
     setattr(Traced, f"__{_name}__", _operator(_name, _fn))
-    setattr(Traced, f"__r{_name}__", _operator(f"r{_name}", _fn, reflected=True))
-for _name, _fn in [
-    ("neg", operator.neg),
-    ("gt", operator.gt),
-    ("ge", operator.ge),
-    ("lt", operator.lt),
-    ("le", operator.le),
-    ("eq", operator.eq),
-    ("ne", operator.ne),
-    ("getitem", operator.getitem),
-]:
-    setattr(Traced, f"__{_name}__", _operator(_name, _fn))
+    if _reflected:
+        setattr(Traced, f"__r{_name}__", _operator(f"r{_name}", _fn, reflected=True))
 Traced.__hash__ = object.__hash__  # (== is an operation here, as on arrays and Tensors)
 
 

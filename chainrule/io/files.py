@@ -5,14 +5,6 @@ goes through ``write_bytes_atomic``: the bytes go to a temporary file in the tar
 flushed to disk, and the temporary file is renamed onto the target, so the target holds either
 its old contents or the new ones, never a part. Permissions follow the umask (or those of the
 file being replaced), as with a plain ``open()``.
-
-Example:
-    >>> import os, tempfile
-    >>> from chainrule.io.files import write_text_atomic
-    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
-    >>> write_text_atomic(path, "epoch,loss")
-    >>> open(path).read()
-    'epoch,loss'
 """
 
 from __future__ import annotations
