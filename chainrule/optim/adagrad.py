@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsLike, effective_grad
+from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
 class Adagrad(Optimizer):
@@ -73,14 +73,7 @@ class Adagrad(Optimizer):
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
         return {"step": 0, "sum": np.full_like(param, group["initial_accumulator_value"])}
 
-    def _update(
-        self,
-        param: np.ndarray,
-        grad: np.ndarray,
-        state: dict[str, Any],
-        group: Mapping[str, Any],
-        work: tuple[np.ndarray, ...],
-    ) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         g_buf, tmp = work
         step = state["step"] = state["step"] + 1
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsLike, effective_grad
+from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
 class Adam(Optimizer):
@@ -84,14 +84,7 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = np.zeros_like(param)
         return state
 
-    def _update(
-        self,
-        param: np.ndarray,
-        grad: np.ndarray,
-        state: dict[str, Any],
-        group: Mapping[str, Any],
-        work: tuple[np.ndarray, ...],
-    ) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         g_buf, tmp = work
         lr = group["lr"]
         beta1, beta2 = group["betas"]

@@ -46,6 +46,9 @@ from chainrule.autograd import enable_grad
 from chainrule.tensor import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
+State = dict[str, Any]  # one parameter's state (step count, moment buffers, ...)
+Group = Mapping[str, Any]  # a param group's hyper-parameters
+Work = tuple[np.ndarray, ...]  # scratch arrays of one parameter's shape
 """What optimisers accept: parameters (e.g. ``model.parameters()``) or a list of param-group dicts."""
 
 
@@ -233,14 +236,7 @@ class Optimizer:
         """The state of a parameter before its first update."""
         return {}
 
-    def _update(
-        self,
-        param: np.ndarray,
-        grad: np.ndarray,
-        state: dict[str, Any],
-        group: Mapping[str, Any],
-        work: tuple[np.ndarray, ...],
-    ) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         """Update ``param`` in place from ``grad`` (read only); ``work`` holds scratch arrays of its shape."""
         raise NotImplementedError(f"{self._name} does not define _update")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsLike, effective_grad
+from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
 class RMSprop(Optimizer):
@@ -88,14 +88,7 @@ class RMSprop(Optimizer):
             state["grad_avg"] = np.zeros_like(param)
         return state
 
-    def _update(
-        self,
-        param: np.ndarray,
-        grad: np.ndarray,
-        state: dict[str, Any],
-        group: Mapping[str, Any],
-        work: tuple[np.ndarray, ...],
-    ) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         g_buf, tmp = work
         alpha = group["alpha"]
         momentum = group["momentum"]

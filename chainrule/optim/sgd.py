@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsLike, effective_grad
+from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
 class SGD(Optimizer):
@@ -88,14 +88,7 @@ class SGD(Optimizer):
                 f"got momentum={hp['momentum']!r}, dampening={hp['dampening']!r}"
             )
 
-    def _update(
-        self,
-        param: np.ndarray,
-        grad: np.ndarray,
-        state: dict[str, Any],
-        group: Mapping[str, Any],
-        work: tuple[np.ndarray, ...],
-    ) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         (tmp,) = work
         lr = group["lr"]
         momentum = group["momentum"]
