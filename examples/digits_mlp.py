@@ -68,10 +68,7 @@ def main() -> None:
     print(f"test macro F1: {results['f1']:.4f}")
     predicted = predict(model, X_test).argmax(axis=1)
     matrix = metrics.confusion_matrix(y_test, predicted, labels=np.arange(10))
-    print("confusion matrix (rows: true digit, columns: predicted digit):")
-    print("     " + "".join(f"{d:4d}" for d in range(10)))
-    for digit, row in enumerate(matrix):
-        print(f"{digit:4d} " + "".join(f"{n:4d}" for n in row))
+    print(metrics.format_confusion_matrix(matrix, labels=range(10)))
 
     path = os.path.join(args.out, "digits_loss.png")
     history.plot(path=path)  # creates the folder if needed

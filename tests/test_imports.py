@@ -41,7 +41,6 @@ LAYERS = [
     "chainrule.estimators",
     "chainrule.viz",
     "chainrule",
-    "chainrule.tabular",
     "chainrule.cli",
     "chainrule.__main__",
 ]  # fmt: skip  (chainrule: the package's own __init__, the facade the CLI reads as cr)

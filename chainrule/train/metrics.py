@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ __all__ = [
     "recall",
     "f1_score",
     "confusion_matrix",
+    "format_confusion_matrix",
     "mean_squared_error",
     "mean_absolute_error",
     "r2_score",
@@ -284,6 +285,46 @@ def _confusion(t: np.ndarray, p: np.ndarray, classes: np.ndarray) -> np.ndarray:
     keep = t_ok & p_ok
     counts = np.bincount(ti[keep] * n + pi[keep], minlength=n * n)
     return counts.reshape(n, n).astype(np.int64)
+
+
+def format_confusion_matrix(matrix: ArrayLike, labels: Sequence[Any]) -> str:
+    """A confusion matrix as text to print: a title, a header of column numbers, one row per class.
+
+    Row ``i`` (the true class ``labels[i]``, its name cut to 5 characters) holds the counts of
+    the samples of that class predicted as class ``j``, in the column headed ``j``: columns are
+    numbered in the order of ``labels`` rather than named, so that long class names never widen
+    them. Every column is as wide as the largest count needs, and at least 3 characters.
+
+    Args:
+        matrix: the counts, of shape (C, C), as ``confusion_matrix`` gives them (or nested lists).
+        labels: the C class names, in the order of the matrix's rows.
+
+    Returns:
+        The lines joined by newlines, without a final newline.
+
+    Example:
+        >>> print(format_confusion_matrix([[5, 1], [0, 4]], ["cat", "dog"]))
+        confusion matrix (rows: true class, columns: predicted)
+                0  1
+          cat   5  1
+          dog   0  4
+    """
+    counts = _to_numpy(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
+        raise ValueError(f"format_confusion_matrix: matrix must be square (C, C) with C > 0, got shape {counts.shape}")
+    if len(labels) != counts.shape[0]:
+        raise ValueError(
+            f"format_confusion_matrix: {len(labels)} labels for a matrix of {counts.shape[0]} classes; "
+            "give one label per row"
+        )
+    width = max(3, len(str(counts.max())) + 1)
+    lines = [
+        "confusion matrix (rows: true class, columns: predicted)",
+        " " * 6 + "".join(f"{str(j)[:width]:>{width}}" for j in range(counts.shape[1])),
+    ]
+    for label, row in zip(labels, counts):
+        lines.append(f"{str(label)[:5]:>5} " + "".join(f"{count:>{width}}" for count in row))
+    return "\n".join(lines)
 
 
 def _check_zero_division(fn: str, zero_division: float) -> float:

@@ -16,6 +16,7 @@ from chainrule.train.metrics import (
     accuracy,
     confusion_matrix,
     f1_score,
+    format_confusion_matrix,
     get_metric,
     mae,
     mean_absolute_error,
@@ -326,6 +327,25 @@ def test_confusion_matrix_validates_labels():
         confusion_matrix([0, 1], [0, 1], labels=[0, 0, 1])
     with pytest.raises(ValueError, match="labels is empty"):
         confusion_matrix([0, 1], [0, 1], labels=[])
+
+
+def test_format_confusion_matrix_names_rows_numbers_columns_and_widens_for_large_counts():
+    matrix = confusion_matrix(["setosa"] * 3 + ["virginica"] * 1200, ["setosa"] * 3 + ["virginica"] * 1200)
+    lines = format_confusion_matrix(matrix, ["setosa", "virginica"]).splitlines()
+    assert lines == [
+        "confusion matrix (rows: true class, columns: predicted)",
+        "          0    1",  # columns as wide as the largest count (1200) and a space
+        "setos     3    0",  # class names cut to 5 characters
+        "virgi     0 1200",
+    ]
+    assert format_confusion_matrix(matrix.tolist(), ("setosa", "virginica")) == "\n".join(lines)
+
+
+def test_format_confusion_matrix_checks_its_arguments():
+    with pytest.raises(ValueError, match=r"matrix must be square \(C, C\) with C > 0, got shape \(2, 3\)"):
+        format_confusion_matrix(np.zeros((2, 3), dtype=int), ["a", "b"])
+    with pytest.raises(ValueError, match="3 labels for a matrix of 2 classes"):
+        format_confusion_matrix(np.eye(2, dtype=int), ["a", "b", "c"])
 
 
 # --- regression --------------------------------------------------------------------------------

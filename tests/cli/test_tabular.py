@@ -1,4 +1,4 @@
-"""chainrule.tabular: reading CSV files, the preprocessing fitted with scikit-learn and applied
+"""chainrule.cli.tabular: reading CSV files, the preprocessing fitted with scikit-learn and applied
 again from its JSON, and target encoding."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pandas as pd  # noqa: E402  (pandas and scikit-learn are test dependencie
 import pytest
 import sklearn  # noqa: E402,F401
 
-from chainrule import tabular
-from chainrule.tabular import DataError
+from chainrule.cli import tabular
+from chainrule.cli.tabular import DataError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv", encoding: str = "utf-8") -> str:
@@ -266,7 +266,7 @@ def test_write_csv_text_quotes_and_keeps_full_floats():
 
 def test_import_chainrule_and_its_cli_need_neither_pandas_nor_sklearn():
     code = (
-        "import sys, chainrule, chainrule.cli, chainrule.tabular; "
+        "import sys, chainrule, chainrule.cli, chainrule.cli.tabular; "
         "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))"
     )
     result = subprocess.run(

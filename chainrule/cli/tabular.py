@@ -28,7 +28,7 @@ use, so ``import chainrule`` and training on the embedded datasets need NumPy on
 
 Example:
     >>> import os, tempfile
-    >>> from chainrule import tabular
+    >>> from chainrule.cli import tabular
     >>> folder = tempfile.mkdtemp()
     >>> path = os.path.join(folder, "houses.csv")
     >>> with open(path, "w") as f:
@@ -62,6 +62,7 @@ __all__ = [
     "Preprocessing",
     "read_csv",
     "closest",
+    "quoted",
     "require_columns",
     "infer_task",
     "encode_target",
@@ -108,7 +109,8 @@ def closest(name: str, choices: Sequence[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys(same_case + close))[:n]
 
 
-def _quoted(names: Sequence[Any], limit: int = 8) -> str:
+def quoted(names: Sequence[Any], limit: int = 8) -> str:
+    """Names quoted for a message, the first ``limit`` of them: "'a', 'b', ... (12 in all)"."""
     shown = ", ".join(repr(str(n)) for n in list(names)[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
@@ -125,6 +127,7 @@ class Table:
 
     @property
     def name(self) -> str:
+        """The file's name, without its folder (as messages show it)."""
         return os.path.basename(self.path)
 
 
@@ -144,7 +147,7 @@ def read_csv(path: str) -> Table:
 
     Example:
         >>> import os, tempfile
-        >>> from chainrule import tabular
+        >>> from chainrule.cli import tabular
         >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
         >>> with open(path, "w") as f:
         ...     _ = f.write("a;b\\n1; x\\n2;n/a\\n3;y;extra\\n")
@@ -222,7 +225,7 @@ def require_columns(table: Table, columns: Sequence[str], what: str) -> None:
     hint = f"; did you mean {', '.join(hints)}?" if hints else ""
     noun = "column" if len(missing) == 1 else "columns"
     raise DataError(
-        f"{table.name} lacks the {noun} {_quoted(missing)} {what}{hint} (it has: {_quoted(list(table.frame.columns))})"
+        f"{table.name} lacks the {noun} {quoted(missing)} {what}{hint} (it has: {quoted(list(table.frame.columns))})"
     )
 
 
@@ -263,7 +266,7 @@ def encode_target(
     looked up in them and an unknown label is a DataError.
 
     Example:
-        >>> from chainrule.tabular import encode_target
+        >>> from chainrule.cli.tabular import encode_target
         >>> encode_target(["b", "a", "b"], "classification", "y")
         (array([1, 0, 1]), ['a', 'b'])
         >>> encode_target(["1", "0", "1.0"], "classification", "y")
@@ -276,7 +279,7 @@ def encode_target(
         if bad:
             raise DataError(
                 f"the target column {column!r} of {source} must hold numbers for regression, "
-                f"but holds {_quoted(list(dict.fromkeys(bad)), 3)}; use --task classification "
+                f"but holds {quoted(list(dict.fromkeys(bad)), 3)}; use --task classification "
                 "to predict it as classes"
             )
         return numbers.astype(np.float32), None
@@ -291,8 +294,8 @@ def encode_target(
     unknown = [k for k in dict.fromkeys(keys) if k not in index]
     if unknown:
         raise DataError(
-            f"the target column {column!r} of {source} holds {_quoted(unknown, 3)}, not among the "
-            f"classes the model was trained on ({_quoted(classes)})"
+            f"the target column {column!r} of {source} holds {quoted(unknown, 3)}, not among the "
+            f"classes the model was trained on ({quoted(classes)})"
         )
     return np.array([index[k] for k in keys], dtype=np.int64), list(classes)
 
@@ -314,6 +317,7 @@ class Preprocessing:
 
     @property
     def feature_names(self) -> list[str]:
+        """The names of the columns ``transform`` gives (see ``feature_names``)."""
         return feature_names(self.state)
 
 
@@ -356,7 +360,7 @@ def _kinds(frame: Any, columns: Sequence[str]) -> tuple[list[str], list[str], di
                     f"leave it out with --drop {column}"
                 )
             if bad:
-                examples = _quoted(list(dict.fromkeys(present[np.isnan(numbers)])), 3)
+                examples = quoted(list(dict.fromkeys(present[np.isnan(numbers)])), 3)
                 notes.append(f"column {column!r}: {bad} value(s) that are not numbers ({examples}) taken as missing")
         elif present.nunique() == len(present) and len(present) >= MIN_ROWS_FOR_IDENTIFIER:
             dropped[column] = "every value is different (an identifier?)"

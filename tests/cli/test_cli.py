@@ -17,7 +17,7 @@ import pytest
 import chainrule as cr
 from chainrule.data import load_dataset, train_test_split
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -662,8 +662,8 @@ def test_predict_on_a_csv_applies_the_saved_preprocessing(houses):
     assert any(line.startswith("note: column 'rooms': 1 not numbers -> median") for line in result.stderr.splitlines())
     assert "note: ignored column(s) the model was not trained on: 'note'" in result.stderr.splitlines()
 
-    # the same numbers as the model applied by hand to chainrule.tabular.transform of the saved JSON
-    from chainrule import tabular
+    # the same numbers as the model applied by hand to chainrule.cli.tabular.transform of the saved JSON
+    from chainrule.cli import tabular
 
     meta = cr.io.load_metadata(cwd / "house_model" / "model.safetensors")
     X = tabular.transform(tabular.read_csv(str(cwd / "new.csv")).frame, meta["preprocessing"]).astype(np.float32)
@@ -969,9 +969,9 @@ def test_predict_overwrites_its_output_only_with_force(houses):
 
 def test_metrics_table_keeps_large_values_apart(tmp_path, capsys):
     # a regression loss of ~1e8 is 14 characters at 4 decimals: the columns must still be separate
-    from chainrule.cli import _print_metrics
+    from chainrule.cli.reports import print_metrics
 
-    _print_metrics(
+    print_metrics(
         {
             "train": {"loss": 151282608.0, "mae": 10069.5540, "r2": 0.9903},
             "validation": {},

@@ -1,0 +1,485 @@
+"""The commands of ``chainrule``, one function each: ``cmd_train``, ``cmd_evaluate``,
+``cmd_predict``, ``cmd_summary`` and ``cmd_datasets``. Each takes the parsed arguments and returns
+the exit code; a user error raises CLIError (or tabular.DataError)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.cli import tabular
+from chainrule.cli.errors import CLIError
+from chainrule.cli.models import (
+    MODEL_FILE,
+    build_network,
+    check_model_and_task,
+    input_shape,
+    load_model,
+    loss_name,
+    make_loss,
+    make_optimizer,
+    metric_names,
+)
+from chainrule.cli.reports import (
+    print_confusion_matrix,
+    print_metrics,
+    print_notes,
+    print_training_report,
+    write_history_csv,
+)
+from chainrule.cli.sources import DataSource, TrainingData, model_inputs, open_data, split_rows, training_data
+from chainrule.data import list_datasets
+from chainrule.io.files import write_text_atomic
+from chainrule.train import EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
+from chainrule.train.metrics import confusion_matrix
+
+
+# ====================================================================================== train
+def cmd_train(args: argparse.Namespace) -> int:
+    """``chainrule train``: fit a network on DATA, save it to --out with its history and report,
+    and print its train / validation / test metrics."""
+    model_path = _check_train_arguments(args)
+    source = open_data(args.data)
+    data = training_data(source, args.target, args.drop, args.task)
+    check_model_and_task(args.model, data.task, source.name)
+
+    rows = _split_rows(data, args)
+    inputs = _prepare_inputs(source, data, rows.fit, args)
+    targets = _prepare_targets(data, rows.fit)
+
+    model, optimizer = _build_model(args, data, inputs)
+    loss = loss_name(args.model, data.task)
+    loss_fn = make_loss(loss)
+    print_notes(args, data.notes)
+    history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args)
+    _restore_target_units(model, targets)
+    results = _evaluate(model, loss_fn, inputs.X, targets, rows)
+
+    os.makedirs(args.out, exist_ok=True)
+    cr.save(model, model_path, metadata=_metadata(args, source, data, inputs, rows, loss))
+    files = {"model": model_path, **_save_history(history, args)}
+    report = _report(args, source, data, inputs, history, seconds, results, files)
+    write_text_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2) + "\n")
+
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_training_report(args, report, model, inputs.shape, len(rows.fit))
+    return 0
+
+
+@dataclasses.dataclass
+class _Rows:
+    """The rows of each part of the data, by index: fitted on, validated on, tested on."""
+
+    fit: np.ndarray
+    validation: np.ndarray  # the last fraction of the training rows (as fit's validation_split takes it)
+    test: np.ndarray
+    stratified: bool  # whether the test split keeps every class's share
+
+
+@dataclasses.dataclass
+class _Inputs:
+    """The inputs of every row, prepared for the network, and the preprocessing that prepared them."""
+
+    X: np.ndarray  # float32, (rows, *shape)
+    shape: tuple[int, ...]  # of one input
+    feature_names: list[str]  # after preprocessing (one-hot columns named column=category)
+    preprocessing: dict  # the fitted preprocessing's JSON state, saved with the model
+
+
+@dataclasses.dataclass
+class _Targets:
+    """The targets of every row: as the model is scored on them, and as the network learns them."""
+
+    task: str  # "classification" or "regression"
+    y: np.ndarray  # class indices, or values of shape (rows, 1)
+    learned: np.ndarray  # y, or for regression y standardised (mean 0, scale 1 on the fitted rows)
+    mean: float = 0.0
+    scale: float = 1.0
+
+
+def _check_train_arguments(args: argparse.Namespace) -> str:
+    """Raise CLIError for arguments that cannot work together; the path of the model file to write."""
+    if args.epochs <= 0 or args.batch_size <= 0:
+        raise CLIError("--epochs and --batch-size must be positive")
+    if args.patience < 0:
+        raise CLIError(f"--patience must be >= 0, got {args.patience}")
+    if args.early_stopping and not args.validation_split:
+        raise CLIError("--early-stopping watches the validation loss: give a --validation-split above 0")
+    if args.hidden is not None and args.model not in ("mlp", "cnn"):
+        raise CLIError(f"--hidden is for --model mlp or cnn; --model {args.model} has no hidden layer")
+    model_path = os.path.join(args.out, MODEL_FILE)
+    if os.path.exists(model_path) and not args.force:
+        raise CLIError(f"{model_path} exists; pass --force to overwrite it or choose another --out")
+    return model_path
+
+
+def _split_rows(data: TrainingData, args: argparse.Namespace) -> _Rows:
+    """Split the rows into training and test sets (stratified when it can be), then keep the last
+    --validation-split of the training rows for validation."""
+    classification = data.task == "classification"
+    train_rows, test_rows, stratified = split_rows(len(data.y), data.y, args.test_size, args.seed, classification)
+    if classification and not stratified:
+        data.notes.append("some class has a single row: the split is not stratified")
+    n_val = int(np.ceil(len(train_rows) * args.validation_split))
+    if n_val >= len(train_rows):
+        raise CLIError(
+            f"--validation-split {args.validation_split} leaves no training samples out of {len(train_rows)}"
+        )
+    n_fit = len(train_rows) - n_val
+    return _Rows(train_rows[:n_fit], train_rows[n_fit:], test_rows, stratified)
+
+
+def _prepare_inputs(source: DataSource, data: TrainingData, fit_rows: np.ndarray, args: argparse.Namespace) -> _Inputs:
+    """Every row's inputs, standardised (a CSV file's also imputed and one-hot encoded) by a
+    preprocessing fitted on the ``fit_rows`` only, and shaped as --model takes them."""
+    n = len(data.y)
+    if source.table is not None:
+        prep = tabular.fit_preprocessing(source.table.frame.iloc[fit_rows], data.features)
+        state = prep.state
+        state["dropped"].update({column: "left out with --drop" for column in args.drop})
+        data.notes += prep.notes + tabular.summary_notes(state, source.table.frame, "train")
+        X = tabular.transform(source.table.frame, state).astype(np.float32)
+        feature_names = prep.feature_names
+    else:
+        flat = source.bundle.X.reshape(n, -1)
+        state = tabular.fit_standardisation(flat[fit_rows], data.features, per_feature=args.model != "cnn")
+        X = tabular.standardise(flat, state).astype(np.float32)
+        feature_names = data.features
+    shape = input_shape(args.model, source.name, source.bundle is not None, X.shape[1])
+    return _Inputs(X.reshape((n, *shape)), shape, feature_names, state)
+
+
+def _prepare_targets(data: TrainingData, fit_rows: np.ndarray) -> _Targets:
+    """The targets; for regression the network learns them standardised (see ``_restore_target_units``)."""
+    if data.task == "classification":
+        return _Targets(data.task, data.y, data.y)
+    y = data.y.reshape(-1, 1).astype(np.float32)
+    mean, scale = float(y[fit_rows].mean()), float(y[fit_rows].std() or 1.0)
+    return _Targets(data.task, y, (y - mean) / scale, mean, scale)
+
+
+def _build_model(
+    args: argparse.Namespace, data: TrainingData, inputs: _Inputs
+) -> tuple[cr.nn.Sequential, cr.optim.Optimizer]:
+    """The network of --model (its initial weights drawn from --seed) and its optimiser."""
+    cr.manual_seed(args.seed)
+    n_outputs = len(data.classes) if data.task == "classification" else 1
+    hidden = [64] if args.hidden is None else args.hidden
+    model = build_network(args.model, inputs.X[0].size, n_outputs, hidden, args.activation or "relu", inputs.shape)
+    return model, make_optimizer(args.optimizer, model.parameters(), args.lr, args.l2)
+
+
+def _train(
+    model: cr.nn.Module,
+    loss_fn: cr.nn.Module,
+    optimizer: cr.optim.Optimizer,
+    X: np.ndarray,
+    targets: _Targets,
+    rows: _Rows,
+    args: argparse.Namespace,
+) -> tuple[History, float]:
+    """Fit ``model`` on the fitted rows, watching the validation rows; (history, seconds taken)."""
+    callbacks = [TerminateOnNaN()]
+    if args.early_stopping:
+        callbacks.append(EarlyStopping(patience=args.patience, restore_best_weights=True))
+    validation = (X[rows.validation], targets.learned[rows.validation]) if len(rows.validation) else None
+    start = time.perf_counter()
+    history = fit(
+        model,
+        loss_fn,
+        optimizer,
+        X[rows.fit],
+        targets.learned[rows.fit],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=validation,
+        metrics=metric_names(targets.task),
+        callbacks=callbacks,
+        verbose=0 if args.quiet or args.json else "auto",
+        seed=args.seed,
+    )
+    seconds = time.perf_counter() - start
+    if history.stop_reason and history.stop_reason.startswith("TerminateOnNaN"):
+        raise CLIError(f"training diverged ({history.stop_reason.split(': ', 1)[1]}): try a smaller --lr")
+    return history, seconds
+
+
+def _restore_target_units(model: cr.nn.Sequential, targets: _Targets) -> None:
+    """A regression network learned standardised targets: rescale its last layer so that it
+    predicts in the target's own units."""
+    if targets.task != "regression":
+        return
+    last = model[len(model) - 1]
+    last.weight.data *= targets.scale
+    last.bias.data[...] = last.bias.data * targets.scale + targets.mean
+
+
+def _evaluate(model: cr.nn.Module, loss_fn: cr.nn.Module, X: np.ndarray, targets: _Targets, rows: _Rows) -> dict:
+    """The loss and metrics on each part of the data (``{}`` for an absent validation set); for
+    classification also the test set's confusion matrix."""
+    metrics = metric_names(targets.task)
+    y = targets.y
+    results: dict[str, Any] = {
+        "train": evaluate(model, loss_fn, X[rows.fit], y[rows.fit], metrics=metrics),
+        "validation": evaluate(model, loss_fn, X[rows.validation], y[rows.validation], metrics=metrics)
+        if len(rows.validation)
+        else {},
+        "test": evaluate(model, loss_fn, X[rows.test], y[rows.test], metrics=metrics),
+    }
+    if targets.task == "classification":
+        results["confusion_matrix"] = _confusion_matrix(model, X[rows.test], y[rows.test])
+    return results
+
+
+def _confusion_matrix(model: cr.nn.Module, X: np.ndarray, y: np.ndarray) -> list[list[int]]:
+    """The confusion matrix of the classes ``model`` predicts (its largest score) for ``X``
+    against the true class indices ``y``, over all the classes it scores."""
+    scores = predict(model, X)
+    return confusion_matrix(y, scores.argmax(axis=1), labels=np.arange(scores.shape[1])).tolist()
+
+
+def _metadata(
+    args: argparse.Namespace, source: DataSource, data: TrainingData, inputs: _Inputs, rows: _Rows, loss: str
+) -> dict[str, Any]:
+    """What is saved with the network: all that is needed to use it again."""
+    return {
+        "dataset": source.name,
+        "source": source.kind,
+        "task": data.task,
+        "model": args.model,
+        "loss": loss,
+        "target": data.target,
+        "classes": data.classes,
+        "input_shape": list(inputs.shape),
+        "features": inputs.feature_names,
+        # what the model expects: the inputs prepared with this, fitted on the training rows
+        "preprocessing": inputs.preprocessing,
+        "split": {
+            "test_size": args.test_size,
+            "validation_split": args.validation_split,
+            "seed": args.seed,
+            "stratified": rows.stratified,
+        },
+    }
+
+
+def _save_history(history: History, args: argparse.Namespace) -> dict[str, str | None]:
+    """Write history.csv and, unless --no-plot or without matplotlib, loss_curve.png to --out; the
+    paths written (``loss_curve`` None when no plot was drawn)."""
+    history_csv = os.path.join(args.out, "history.csv")
+    write_history_csv(history, history_csv)
+    curve_png = None if args.no_plot else os.path.join(args.out, "loss_curve.png")
+    try:
+        if curve_png:
+            history.plot(path=curve_png)
+    except ImportError:  # matplotlib is an optional extra
+        curve_png = None
+    return {"history": history_csv, "loss_curve": curve_png}
+
+
+def _report(
+    args: argparse.Namespace,
+    source: DataSource,
+    data: TrainingData,
+    inputs: _Inputs,
+    history: History,
+    seconds: float,
+    results: dict,
+    files: dict[str, str | None],
+) -> dict[str, Any]:
+    """What report.json holds: the run, the metrics of each part of the data (``results``), the
+    files written, and for classification the test set's confusion matrix."""
+    report = {
+        "dataset": source.name,
+        "task": data.task,
+        "model": args.model,
+        "target": data.target,
+        "samples": len(inputs.X),
+        "features": inputs.X[0].size,
+        "epochs_run": len(history.epoch),
+        "seconds": round(seconds, 3),
+        "train": results["train"],
+        "validation": results["validation"],
+        "test": results["test"],
+        "stop_reason": history.stop_reason,
+        "files": files,
+    }
+    if data.task == "classification":
+        report["classes"] = data.classes
+        report["confusion_matrix"] = results["confusion_matrix"]
+    if source.table is not None:
+        report["preprocessing"] = tabular.describe(inputs.preprocessing, source.table.frame)
+    if data.notes:
+        report["notes"] = data.notes
+    return report
+
+
+# =================================================================================== evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``chainrule evaluate``: print the loss and metrics of a trained model on labelled DATA (and
+    for classification the confusion matrix)."""
+    model, meta, _ = load_model(args.model)
+    inputs = model_inputs(meta, open_data(args.data), target=args.target, need_target=True)
+    task = meta["task"]
+    y = inputs.y.reshape(-1, 1).astype(np.float32) if task == "regression" else inputs.y
+    logs = evaluate(model, make_loss(meta["loss"]), inputs.X, y, metrics=metric_names(task))
+    result: dict[str, Any] = {
+        "model": args.model,
+        "data": inputs.description,
+        "samples": len(inputs.X),
+        "task": task,
+        "metrics": logs,
+    }
+    if task == "classification":
+        result["classes"] = meta["classes"]
+        result["confusion_matrix"] = _confusion_matrix(model, inputs.X, inputs.y)
+    if inputs.notes:
+        result["notes"] = inputs.notes
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print_notes(args, inputs.notes)
+    print(f"{inputs.description}: {task}, model {args.model} ({meta['model']} trained on {meta['dataset']})")
+    print_metrics({"evaluation": logs})
+    if task == "classification":
+        print_confusion_matrix(result["confusion_matrix"], meta["classes"])
+    return 0
+
+
+# ==================================================================================== predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``chainrule predict``: write a trained model's predictions on DATA as CSV (to --output or
+    stdout), with the class probabilities of a model that has them."""
+    if args.output and os.path.exists(args.output) and not args.force:
+        raise CLIError(f"{args.output} exists; pass --force to overwrite it or choose another --output")
+    model, meta, _ = load_model(args.model)
+    inputs = model_inputs(meta, open_data(args.data), id_column=args.id_column)
+    outputs = predict(model, inputs.X)
+    header: list[str] = []
+    columns: list[list] = []
+    if inputs.ids is not None:
+        header.append(inputs.ids[0])
+        columns.append(inputs.ids[1])
+    header.append("prediction")
+    if meta["task"] == "classification":
+        classes = meta["classes"]
+        columns.append(tabular.decode_labels(outputs.argmax(axis=1), classes))
+        if meta["loss"] == "cross_entropy":  # the scores are logits: softmax gives probabilities
+            probabilities = cr.train.predict_proba(model, inputs.X)
+            header += [f"proba_{c}" for c in classes]
+            columns += [[round(float(p), 6) for p in probabilities[:, k]] for k in range(len(classes))]
+    else:
+        columns.append([float(str(v)) for v in outputs[:, 0]])  # float32's shortest digits
+    rows = list(zip(*columns))
+    text = tabular.write_csv_text(header, rows)
+    result = {
+        "model": args.model,
+        "data": inputs.description,
+        "rows": len(rows),
+        "columns": header,
+        "output": args.output,
+    }
+    if inputs.notes:
+        result["notes"] = inputs.notes
+    print_notes(args, inputs.notes)
+    if not args.output:
+        if args.json:
+            result["predictions"] = [dict(zip(header, row)) for row in rows]
+            print(json.dumps(result, indent=2))
+        else:
+            sys.stdout.write(text)
+        return 0
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise CLIError(f"cannot write {args.output}: the folder {folder} does not exist")
+    write_text_atomic(args.output, text)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif not args.quiet:
+        print(f"Wrote {len(rows)} predictions to {args.output} ({inputs.description}; columns: {', '.join(header)})")
+    return 0
+
+
+# ==================================================================================== summary
+def cmd_summary(args: argparse.Namespace) -> int:
+    """``chainrule summary``: describe a trained model: its data, preprocessing, network and test
+    metrics."""
+    model, meta, path = load_model(args.model)
+    state = meta["preprocessing"]
+    report = _read_report(os.path.join(os.path.dirname(path), "report.json"))
+    network = summary(model, tuple(meta["input_shape"]))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "kind": meta["model"],
+                    "dataset": meta["dataset"],
+                    "task": meta["task"],
+                    "target": meta.get("target"),
+                    "classes": meta.get("classes"),
+                    "loss": meta["loss"],
+                    "input_shape": meta["input_shape"],
+                    "features": meta.get("features"),
+                    "preprocessing": tabular.describe(state),
+                    "total_params": network.total_params,
+                    "test": (report or {}).get("test"),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    target = f", target {meta['target']!r}" if meta.get("target") else ""
+    print(f"{args.model}: {meta['model']} for {meta['task']}, trained on {meta['dataset']}{target}")
+    if meta.get("classes"):
+        print(f"classes: {', '.join(str(c) for c in meta['classes'])}")
+    print(f"loss: {meta['loss']}; input: {' x '.join(str(s) for s in meta['input_shape'])}")
+    if meta["source"] == "csv":
+        print(
+            f"columns: {len(state['numeric'])} numeric (median, standardised), {len(state['categorical'])} "
+            f"categorical (most frequent, one-hot), {len(state['dropped'])} left out"
+        )
+        if args.verbose:
+            for column, entry in tabular.describe(state).items():
+                print(f"  {column:20} {entry['kind']}")
+    if report and report.get("test"):
+        print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in report["test"].items()))
+    if not args.quiet:
+        print()
+        print(network)
+    return 0
+
+
+def _read_report(path: str) -> dict | None:
+    """The report.json a training run wrote, or None when it is missing or unreadable."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+# =================================================================================== datasets
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """``chainrule datasets``: list the embedded datasets with their sizes."""
+    infos = list_datasets()
+    if args.json:
+        print(json.dumps({name: info._asdict() for name, info in infos.items()}, indent=2))
+        return 0
+    print(f"{'name':15}{'samples':>8}{'features':>9}  task             classes")
+    for name, info in infos.items():
+        n, f, task, k = info
+        print(f"{name:15}{n:>8}{f:>9}  {task:16} {k or '-'}")
+    return 0
