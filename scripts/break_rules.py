@@ -110,7 +110,7 @@ MUTATIONS = [
     ),
     (
         "AvgPool: the adjoint without its divisor",
-        "chainrule/ops/conv.py",
+        "chainrule/ops/pool.py",
         "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=self.divisor)",
         "        return ns.bind(AvgPoolAdjoint, grad, geometry=self.geometry, divisor=1.0)",
     ),

@@ -8,7 +8,6 @@ be compared with and copied from PyTorch models.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,31 +15,23 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import init
+from chainrule.nn.checks import InputSpec, positive_int
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.conv import int_tuple
+from chainrule.ops.windows import SPATIAL_NAMES, int_tuple
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
-_SPATIAL = {1: "L", 2: "H, W"}
 
-
-def check_spatial_input(owner: str, x: Tensor, d: int, channels: int | None = None) -> None:
-    """Raise a ValueError naming ``owner`` unless ``x`` is (N, C, *spatial) or unbatched
-    (C, *spatial) with ``d`` spatial axes and, if given, ``channels`` channels."""
-    if x.ndim not in (d + 1, d + 2):
-        raise ValueError(
-            f"{owner} got input of shape {x.shape}: expected a {d + 2}-D (N, C, {_SPATIAL[d]}) or "
-            f"{d + 1}-D unbatched (C, {_SPATIAL[d]}) input"
-        )
-    axis = x.ndim - d - 1
-    if channels is not None and x.shape[axis] != channels:
-        hint = f" (a {d + 1}-D input is one unbatched (C, {_SPATIAL[d]}) sample)" if axis == 0 else ""
-        raise ValueError(f"{owner} got input of shape {x.shape}: dimension {axis} must be {channels}{hint}")
-
-
-def _positive(owner: str, name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+def spatial_input_spec(owner: str, d: int, channels: int | None = None) -> InputSpec:
+    """The input of a layer over ``d`` spatial axes: (N, C, *spatial) or unbatched (C, *spatial),
+    with ``channels`` channels when given (convolutions; pooling takes any number)."""
+    names = SPATIAL_NAMES[d]
+    return InputSpec(
+        owner,
+        ndim=(d + 2, d + 1),
+        axes=None if channels is None else {-d - 1: channels},
+        expected=f"a {d + 2}-D (N, C, {names}) or {d + 1}-D unbatched (C, {names}) input",
+        hints={d + 1: f"a {d + 1}-D input is one unbatched (C, {names}) sample"},
+    )
 
 
 class _ConvNd(Module):
@@ -65,9 +56,9 @@ class _ConvNd(Module):
     ):
         super().__init__()
         name, d = type(self).__name__, self._d
-        self.in_channels = _positive(name, "in_channels", in_channels)
-        self.out_channels = _positive(name, "out_channels", out_channels)
-        self.groups = _positive(name, "groups", groups)
+        self.in_channels = positive_int(name, "in_channels", in_channels)
+        self.out_channels = positive_int(name, "out_channels", out_channels)
+        self.groups = positive_int(name, "groups", groups)
         for label, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if n % self.groups:
                 raise ValueError(f"{name}: {label} ({n}) must be divisible by groups ({self.groups})")
@@ -98,6 +89,7 @@ class _ConvNd(Module):
             shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
+        self.input_spec = spatial_input_spec(f"{name}(in_channels={self.in_channels})", d, self.in_channels)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -108,11 +100,6 @@ class _ConvNd(Module):
             fan_in, _ = init.fan_in_and_fan_out(self.weight)
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
-
-    def _check(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        check_spatial_input(f"{type(self).__name__}(in_channels={self.in_channels})", x, self._d, self.in_channels)
-        return x
 
     def get_config(self) -> dict[str, Any]:
         config = {
@@ -199,7 +186,8 @@ class Conv1d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv1d(self._check(x), self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x = self.input_spec.check(x)
+        return ops.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -238,7 +226,8 @@ class Conv2d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv2d(self._check(x), self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x = self.input_spec.check(x)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ConvTranspose1d(_ConvNd):
@@ -288,15 +277,9 @@ class ConvTranspose1d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        x = self.input_spec.check(x)
         return ops.conv_transpose1d(
-            self._check(x),
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.output_padding,
-            self.groups,
-            self.dilation,
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
         )
 
 
@@ -341,13 +324,7 @@ class ConvTranspose2d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        x = self.input_spec.check(x)
         return ops.conv_transpose2d(
-            self._check(x),
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.output_padding,
-            self.groups,
-            self.dilation,
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.nn import functional as F
+from chainrule.nn.checks import unit_interval
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -25,9 +26,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = unit_interval("Dropout", "p", p)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)

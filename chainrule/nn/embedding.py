@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import init
+from chainrule.nn.checks import positive_int
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
@@ -44,10 +45,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Embedding: {name} must be a positive integer, got {value!r}")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if (
                 not isinstance(padding_idx, numbers.Integral)

@@ -17,20 +17,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.ops import (  # noqa: F401  (the activations, re-exported)
-    elu,
-    gelu,
-    leaky_relu,
-    linear,
-    log_softmax,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    step,
-    tanh,
-)
-from chainrule.ops.conv import (  # noqa: F401  (convolution, pooling and resizing, re-exported)
+from chainrule.nn.checks import unit_interval
+from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -39,9 +27,20 @@ from chainrule.ops.conv import (  # noqa: F401  (convolution, pooling and resizi
     conv2d,
     conv_transpose1d,
     conv_transpose2d,
+    elu,
+    gelu,
     interpolate,
+    leaky_relu,
+    linear,
+    log_softmax,
     max_pool1d,
     max_pool2d,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    step,
+    tanh,
 )
 from chainrule.ops.loss import cross_entropy_indices
 from chainrule.random import resolve_generator
@@ -86,8 +85,7 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    unit_interval("dropout", "p", p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -233,8 +231,7 @@ def cross_entropy(
     ``weight`` rescales each class; ``label_smoothing`` mixes the target with the uniform distribution.
     """
     check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    unit_interval("cross_entropy", "label_smoothing", label_smoothing)
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target_t.dtype.kind == "f":  # class probabilities
         _same_shape("cross_entropy", input, target_t)

@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import init
+from chainrule.nn.checks import InputSpec, positive_int
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
@@ -40,10 +41,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = positive_int("Linear", "in_features", in_features)
+        self.out_features = positive_int("Linear", "out_features", out_features)
+        self.input_spec = InputSpec(f"Linear(in_features={self.in_features})", axes={-1: self.in_features})
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
@@ -56,14 +56,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
-                f"the last dimension must be {self.in_features}"
-            )
-        return ops.linear(x, self.weight, self.bias)
+        return ops.linear(self.input_spec.check(x), self.weight, self.bias)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn import functional as F
+from chainrule.nn.checks import unit_interval
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -115,9 +116,8 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
-        self.weight, self.label_smoothing = weight, label_smoothing
+        self.weight = weight
+        self.label_smoothing = unit_interval("CrossEntropyLoss", "label_smoothing", label_smoothing)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)

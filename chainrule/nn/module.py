@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -357,6 +357,47 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
+class _ChildPath:
+    """Kept on an error re-raised by a container: the path to the failing layer, its own message,
+    the original error and the container that named it (so that an outer container extends the path)."""
+
+    __slots__ = ("path", "message", "origin", "container")
+
+    def __init__(self, path: str, message: str, origin: BaseException, container: Module):
+        self.path, self.message, self.origin, self.container = path, message, origin, container
+
+
+def _raise_naming_child(container: Module, child: str, module: Module, error: Exception) -> NoReturn:
+    """Raise ``error`` again, of the same type, its message led by the path to the failing layer.
+
+    ``child`` is how ``container`` reaches ``module`` (``[2]``, or ``.encoder`` for a named layer).
+    The message becomes ``Sequential[2] (Linear): <the layer's message>``; an error that an inner
+    container already named gets the outer one in front (``Sequential[1].Sequential[0] (Linear): ...``,
+    or ``Sequential[1] (Block).Sequential[0] (Linear): ...`` through a module of the user's). The
+    original error is the new one's ``__cause__``. An error type that cannot be made from a
+    message is raised unchanged, with the path as a note.
+    """
+    here = type(container).__name__ + child
+    inner = getattr(error, "_chainrule_child_path", None)
+    if isinstance(inner, _ChildPath):
+        between = "." if inner.container is module else f" ({type(module).__name__})."
+        path, message, origin = here + between + inner.path, inner.message, inner.origin
+    else:
+        path, origin = f"{here} ({type(module).__name__})", error
+        only = error.args[0] if len(error.args) == 1 else None
+        message = only if isinstance(only, str) else str(error)
+    try:
+        renamed = type(origin)(f"{path}: {message}")
+        renamed.__dict__.update(origin.__dict__)
+        renamed._chainrule_child_path = _ChildPath(path, message, origin, container)
+    except Exception:  # a type with constructor arguments of its own: say where, change nothing else
+        renamed = None
+    if renamed is None:
+        error.add_note(f"raised by {path}")
+        raise error
+    raise renamed from origin
+
+
 class HookHandle:
     """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
 
@@ -395,8 +436,14 @@ class Sequential(Module):
             self.add_module(name, module)
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
+        position = 0
+        try:  # costs nothing (Python 3.11) until a layer raises
+            for module in self._modules.values():
+                x = module(x)
+                position += 1
+        except Exception as error:
+            name = list(self._modules)[position]  # a named layer by its attribute, others by index
+            _raise_naming_child(self, f".{name}" if name.isidentifier() else f"[{position}]", module, error)
         return x
 
     def get_config(self) -> dict[str, Any]:

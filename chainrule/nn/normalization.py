@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import no_grad
+from chainrule.nn.checks import InputSpec, is_positive_int, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
@@ -33,11 +34,16 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
     ):
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer, got {num_features!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        name = type(self).__name__
+        self.num_features = positive_int(name, "num_features", num_features)
+        self.eps, self.momentum = eps, unit_interval(name, "momentum", momentum)
+        dims = " or ".join(f"{n}-D" for n in self._ndims)
+        self.input_spec = InputSpec(
+            f"{name}(num_features={self.num_features})",
+            ndim=self._ndims,
+            axes={1: self.num_features},
+            expected=f"{dims} input with {self.num_features} channels in dimension 1",
+        )
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=DEFAULT_DTYPE))
@@ -57,20 +63,15 @@ class _BatchNorm(Module):
             self.num_batches_tracked.data[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
-        name = type(self).__name__
-        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{name}(num_features={self.num_features}) got input of shape {x.shape}: expected "
-                f"{' or '.join(str(n) + '-D' for n in self._ndims)} input with {self.num_features} channels "
-                "in dimension 1"
-            )
+        x = self.input_spec.check(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training or not self.track_running_stats:
             count = x.size // self.num_features
             if self.training and count <= 1:
                 raise ValueError(
-                    f"{name}: needs more than one value per channel in training mode, got input of shape {x.shape}"
+                    f"{type(self).__name__}: needs more than one value per channel in training mode, got input of "
+                    f"shape {x.shape}"
                 )
             mean = ops.mean(x, axes, keepdims=True)
             centered = x - mean
@@ -143,23 +144,24 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
-        if not isinstance(shape, (tuple, list)) or not all(isinstance(n, numbers.Integral) and n > 0 for n in shape):
+        if not isinstance(shape, (tuple, list)) or not all(is_positive_int(n) for n in shape):
             raise ValueError(
                 f"LayerNorm: normalized_shape must be a positive integer or a tuple of them, got {normalized_shape!r}"
             )
         self.normalized_shape = tuple(int(n) for n in shape)
+        k = len(self.normalized_shape)
+        self.input_spec = InputSpec(
+            f"LayerNorm(normalized_shape={self.normalized_shape})",
+            axes={i - k: n for i, n in enumerate(self.normalized_shape)},
+        )
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=DEFAULT_DTYPE))
             self.bias = Parameter(np.zeros(self.normalized_shape, dtype=DEFAULT_DTYPE))
 
     def forward(self, x: Tensor) -> Tensor:
+        x = self.input_spec.check(x)
         k = len(self.normalized_shape)
-        if x.shape[x.ndim - k :] != self.normalized_shape:
-            raise ValueError(
-                f"LayerNorm(normalized_shape={self.normalized_shape}) got input of shape {x.shape}: "
-                f"its last {k} dimension(s) must be {self.normalized_shape}"
-            )
         axes = tuple(range(x.ndim - k, x.ndim))
         centered = x - ops.mean(x, axes, keepdims=True)
         var = ops.mean(centered * centered, axes, keepdims=True)

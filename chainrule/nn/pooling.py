@@ -1,20 +1,18 @@
 """Pooling and resizing layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, GlobalAvgPool, Upsample.
 
-They have no parameters; each calls one op of ``chainrule.ops.conv``. Arguments follow PyTorch.
+They have no parameters; each calls one op of ``chainrule.ops.pool``. Arguments follow PyTorch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from chainrule import ops
-from chainrule.nn.conv import check_spatial_input
+from chainrule.nn.checks import InputSpec
+from chainrule.nn.conv import spatial_input_spec
 from chainrule.nn.module import Module
-from chainrule.ops.conv import int_tuple
+from chainrule.ops.windows import IntOrTuple, int_tuple
 from chainrule.tensor import Tensor
-
-IntOrTuple = int | Sequence[int]
 
 
 def _as_config(value: Any) -> Any:
@@ -42,11 +40,7 @@ class _Pool(Module):
         self.kernel_size = _from_config(kernel_size)
         self.stride = self.kernel_size if stride is None else _from_config(stride)
         self.padding, self.ceil_mode = _from_config(padding), bool(ceil_mode)
-
-    def _check(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        check_spatial_input(f"{type(self).__name__}(kernel_size={self.kernel_size})", x, self._d)
-        return x
+        self.input_spec = spatial_input_spec(f"{name}(kernel_size={self.kernel_size})", d)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -103,9 +97,8 @@ class MaxPool1d(_MaxPool):
     _d = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.max_pool1d(
-            self._check(x), self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
-        )
+        x = self.input_spec.check(x)
+        return ops.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class MaxPool2d(_MaxPool):
@@ -124,9 +117,8 @@ class MaxPool2d(_MaxPool):
     _d = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.max_pool2d(
-            self._check(x), self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
-        )
+        x = self.input_spec.check(x)
+        return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class _AvgPool(_Pool):
@@ -164,9 +156,8 @@ class AvgPool1d(_AvgPool):
     _d = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.avg_pool1d(
-            self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
-        )
+        x = self.input_spec.check(x)
+        return ops.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class AvgPool2d(_AvgPool):
@@ -181,9 +172,8 @@ class AvgPool2d(_AvgPool):
     _d = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.avg_pool2d(
-            self._check(x), self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
-        )
+        x = self.input_spec.check(x)
+        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class _AdaptiveAvgPool(Module):
@@ -199,11 +189,7 @@ class _AdaptiveAvgPool(Module):
             if size is not None:  # None keeps that side of the input
                 int_tuple(size, 1, "output_size", name)
         self.output_size = _from_config(output_size)
-
-    def _check(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        check_spatial_input(f"{type(self).__name__}(output_size={self.output_size})", x, self._d)
-        return x
+        self.input_spec = spatial_input_spec(f"{name}(output_size={self.output_size})", self._d)
 
     def get_config(self) -> dict[str, Any]:
         return {"output_size": _as_config(self.output_size)}
@@ -226,7 +212,8 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPool):
     _d = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.adaptive_avg_pool1d(self._check(x), self.output_size)
+        x = self.input_spec.check(x)
+        return ops.adaptive_avg_pool1d(x, self.output_size)
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPool):
@@ -241,7 +228,8 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPool):
     _d = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.adaptive_avg_pool2d(self._check(x), self.output_size)
+        x = self.input_spec.check(x)
+        return ops.adaptive_avg_pool2d(x, self.output_size)
 
 
 class GlobalAvgPool(Module):
@@ -259,13 +247,10 @@ class GlobalAvgPool(Module):
     def __init__(self, keepdims: bool = False):
         super().__init__()
         self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec("GlobalAvgPool", min_ndim=3, expected="(N, C, *spatial) with at least 3 dimensions")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim < 3:
-            raise ValueError(
-                f"GlobalAvgPool got input of shape {x.shape}: expected (N, C, *spatial) with at least 3 dimensions"
-            )
+        x = self.input_spec.check(x)
         return ops.mean(x, tuple(range(2, x.ndim)), keepdims=self.keepdims)
 
     def get_config(self) -> dict[str, Any]:

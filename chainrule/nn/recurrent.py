@@ -22,7 +22,6 @@ ops instead: the same values and gradients, several times slower).
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
@@ -30,15 +29,10 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import functional as F, init
+from chainrule.nn.checks import InputSpec, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.recurrent import GATES
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
-
-
-def _positive(owner: str, name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _as_tensor(x: Any, like: Tensor) -> Tensor:
@@ -68,11 +62,10 @@ class RNNBase(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        self.input_size = _positive(name, "input_size", input_size)
-        self.hidden_size = _positive(name, "hidden_size", hidden_size)
-        self.num_layers = _positive(name, "num_layers", num_layers)
-        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        self.input_size = positive_int(name, "input_size", input_size)
+        self.hidden_size = positive_int(name, "hidden_size", hidden_size)
+        self.num_layers = positive_int(name, "num_layers", num_layers)
+        self.dropout = unit_interval(name, "dropout", dropout)
         if dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 f"{name}: dropout={dropout} acts between layers only, so with num_layers=1 it does nothing",
@@ -80,7 +73,13 @@ class RNNBase(Module):
                 stacklevel=3,
             )
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout = float(dropout)
+        layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+        self.input_spec = InputSpec(
+            self._owner(),
+            ndim=(3, 2),
+            axes={-1: self.input_size},
+            expected=f"a 3-D {layout} or a 2-D unbatched (seq_len, input_size) input",
+        )
         self.fused = True  # run each layer as one fused NumPy node (False: the composed ops)
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
         gates = GATES[self._mode] * self.hidden_size
@@ -122,16 +121,7 @@ class RNNBase(Module):
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
 
     def _check_input(self, x: Tensor) -> None:
-        layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
-        if x.ndim not in (2, 3):
-            raise ValueError(
-                f"{self._owner()} got input of shape {x.shape}: expected a 3-D {layout} or a 2-D unbatched "
-                "(seq_len, input_size) input"
-            )
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{self._owner()} got input of shape {x.shape}: the last dimension must be {self.input_size}"
-            )
+        self.input_spec.check(x)
         if x.shape[1 if x.ndim == 3 and self.batch_first else 0] == 0:
             raise ValueError(f"{self._owner()} got input of shape {x.shape}: the sequence has no time steps")
 
@@ -343,9 +333,13 @@ class RNNCellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None):
         super().__init__()
         name = type(self).__name__
-        self.input_size = _positive(name, "input_size", input_size)
-        self.hidden_size = _positive(name, "hidden_size", hidden_size)
+        self.input_size = positive_int(name, "input_size", input_size)
+        self.hidden_size = positive_int(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
+        n = self.input_size
+        self.input_spec = InputSpec(
+            self._owner(), ndim=(2, 1), axes={-1: n}, expected=f"(batch, {n}) or unbatched ({n},)"
+        )
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
         gates = self._gates * self.hidden_size
         self.weight_ih = Parameter(np.empty((gates, self.input_size), dtype=dtype))
@@ -363,12 +357,7 @@ class RNNCellBase(Module):
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
 
     def _check(self, x: Any, state: Any, name: str) -> tuple[Tensor, Tensor]:
-        x = _as_tensor(x, self.weight_ih)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{self._owner()} got input of shape {x.shape}: expected (batch, {self.input_size}) or "
-                f"unbatched ({self.input_size},)"
-            )
+        x = self.input_spec.check(_as_tensor(x, self.weight_ih))
         expected = x.shape[:-1] + (self.hidden_size,)
         if state is None:
             return x, Tensor._make(np.zeros(expected, dtype=np.result_type(x.dtype, self.weight_hh.dtype)))

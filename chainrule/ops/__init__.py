@@ -1,18 +1,6 @@
 """Differentiable operations, one module per family; every name is also exported from ``chainrule``."""
 
-from chainrule.ops.conv import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    conv1d,
-    conv2d,
-    conv_transpose1d,
-    conv_transpose2d,
-    interpolate,
-    max_pool1d,
-    max_pool2d,
-)
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -55,6 +43,15 @@ from chainrule.ops.elementwise import (
     where,
 )
 from chainrule.ops.linalg import dot, linear, matmul, outer
+from chainrule.ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+)
 from chainrule.ops.recurrent import gru_cell, lstm_cell, recurrent_layer, rnn_cell
 from chainrule.ops.reduce import (
     argmax,

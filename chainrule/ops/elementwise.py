@@ -29,7 +29,7 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
-def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+def promote_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Two operands as Tensors, with PyTorch's promotion where NumPy's would surprise.
 
     An integer or boolean tensor meeting a float (tensor or Python number) becomes that float
@@ -137,7 +137,7 @@ def add(a: Any, b: Any) -> Tensor:
         tensor([[2., 3., 4.],
                 [2., 3., 4.]])
     """
-    return Add.apply(*_pair(a, b))
+    return Add.apply(*promote_operands(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
@@ -148,7 +148,7 @@ def sub(a: Any, b: Any) -> Tensor:
         >>> cr.sub(cr.tensor([5.0, 7.0]), 2.0)
         tensor([3., 5.])
     """
-    return Sub.apply(*_pair(a, b))
+    return Sub.apply(*promote_operands(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -160,7 +160,7 @@ def mul(a: Any, b: Any) -> Tensor:
         tensor([[3., 4.],
                 [6., 8.]])
     """
-    return Mul.apply(*_pair(a, b))
+    return Mul.apply(*promote_operands(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -171,7 +171,7 @@ def div(a: Any, b: Any) -> Tensor:
         >>> cr.div(cr.tensor([1, 2]), cr.tensor([2, 4]))
         tensor([0.5, 0.5])
     """
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
         a, b = (Tensor._make(t.data.astype(DEFAULT_DTYPE)) for t in (a, b))
     return Div.apply(a, b)
@@ -198,7 +198,7 @@ def pow(a: Any, b: Any) -> Tensor:
     """
     if isinstance(b, numbers.Real) and not isinstance(b, bool) and isinstance(a, Tensor):
         return PowScalar.apply(a, exponent=b)
-    return Pow.apply(*_pair(a, b))
+    return Pow.apply(*promote_operands(a, b))
 
 
 # ------------------------------------------------------------------ unary math
@@ -508,7 +508,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         cond = cond.astype(bool)
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     return Where.apply(a, b, condition=cond)
 
 
@@ -580,7 +580,7 @@ def maximum(a: Any, b: Any) -> Tensor:
         >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
         tensor([3., 5.])
     """
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     return where(a.data >= b.data, a, b)
 
 
@@ -592,7 +592,7 @@ def minimum(a: Any, b: Any) -> Tensor:
         >>> cr.minimum(cr.tensor([1.0, 5.0]), 2.0)
         tensor([1., 2.])
     """
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     return where(a.data <= b.data, a, b)
 
 
@@ -645,7 +645,7 @@ def gelu(x: Tensor) -> Tensor:
 
 
 def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     return Tensor._make(ufunc(a.data, b.data))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.ops.elementwise import _pair, lift
+from chainrule.ops.elementwise import lift, promote_operands
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor
 
@@ -87,7 +87,7 @@ def matmul(a: Any, b: Any) -> Tensor:
         >>> (cr.ones(2, 3) @ cr.ones(3, 4)).shape
         (2, 4)
     """
-    return MatMul.apply(*_pair(a, b))
+    return MatMul.apply(*promote_operands(a, b))
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -98,7 +98,7 @@ def dot(a: Any, b: Any) -> Tensor:
         >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
         tensor(11.)
     """
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
@@ -113,7 +113,7 @@ def outer(a: Any, b: Any) -> Tensor:
         tensor([[  1.,  10., 100.],
                 [  2.,  20., 200.]])
     """
-    a, b = _pair(a, b)
+    a, b = promote_operands(a, b)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))

@@ -5,16 +5,7 @@ The interpreters (``chainrule.interpreters``) bind these when a rule calls ``ns.
 Composed ops (``sqrt``, ``mean``, ``elu``, ...) have no class: their gradients follow from these.
 """
 
-from chainrule.ops.conv import (
-    AvgPool,
-    AvgPoolAdjoint,
-    Conv,
-    ConvInputGrad,
-    ConvWeightGrad,
-    MaxPool,
-    MaxPoolGather,
-    MaxPoolScatter,
-)
+from chainrule.ops.conv import Conv, ConvInputGrad, ConvWeightGrad
 from chainrule.ops.elementwise import (
     Add,
     Cast,
@@ -40,6 +31,7 @@ from chainrule.ops.elementwise import (
 )
 from chainrule.ops.linalg import Linear, MatMul
 from chainrule.ops.loss import CrossEntropy
+from chainrule.ops.pool import AvgPool, AvgPoolAdjoint, MaxPool, MaxPoolGather, MaxPoolScatter
 from chainrule.ops.recurrent import RecurrentLayer
 from chainrule.ops.reduce import LogSoftmax, LogSumExp, Max, Softmax, Sum
 from chainrule.ops.shape import BroadcastTo, Concat, Index, IndexAdd, Pad, Reshape, Transpose

@@ -480,6 +480,113 @@ def test_sequential_append_and_rejects_non_modules():
         nn.Sequential(nn.Linear(2, 2), lambda x: x)
 
 
+# ------------------------------------------------------------------ an error inside a container names the layer
+
+
+class UserBlock(nn.Module):
+    """A user's module that runs a Sequential of its own."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def _error(model, x, kind=ValueError):
+    with pytest.raises(kind) as info:
+        model(x)
+    return info.value
+
+
+LINEAR_40 = "Linear(in_features=40) got input of shape (32, 30): the last dimension must be 40"
+
+
+def test_an_error_in_a_sequential_names_the_child_keeps_its_type_and_chains_the_original():
+    model = nn.Sequential(nn.Linear(30, 30), nn.ReLU(), nn.Linear(40, 10))
+    error = _error(model, cr.zeros(32, 30))
+    assert type(error) is ValueError
+    assert str(error) == f"Sequential[2] (Linear): {LINEAR_40}"
+    assert type(error.__cause__) is ValueError and str(error.__cause__) == LINEAR_40
+    with pytest.raises(ValueError) as direct:  # the layer on its own says the same, unprefixed
+        model[2](cr.zeros(32, 30))
+    assert str(direct.value) == LINEAR_40
+
+
+def test_other_error_types_keep_their_type():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Embedding(10, 2))
+    error = _error(model, cr.zeros(2, 3), TypeError)
+    assert type(error) is TypeError
+    assert str(error).startswith("Sequential[1] (Embedding): Embedding(num_embeddings=10) got input of dtype float32")
+    ids = nn.Sequential(nn.Embedding(10, 2))
+    error = _error(ids, cr.tensor([3, 12]), IndexError)
+    assert str(error) == "Sequential[0] (Embedding): Embedding(num_embeddings=10) got id 12: ids must be in [0, 10)"
+
+
+def test_nested_containers_give_the_path():
+    model = nn.Sequential(nn.Linear(30, 30), nn.Sequential(nn.ReLU(), nn.Sequential(nn.Linear(40, 2))))
+    error = _error(model, cr.zeros(32, 30))
+    assert str(error) == f"Sequential[1].Sequential[1].Sequential[0] (Linear): {LINEAR_40}"
+    assert str(error.__cause__) == LINEAR_40  # the layer's own error, not an inner container's
+
+
+def test_a_path_through_a_users_module_names_that_module():
+    model = nn.Sequential(nn.ReLU(), UserBlock(nn.Sequential(nn.Linear(40, 2))))
+    error = _error(model, cr.zeros(32, 30))
+    assert str(error) == f"Sequential[1] (UserBlock).Sequential[0] (Linear): {LINEAR_40}"
+
+
+def test_named_and_sliced_layers_are_named_as_they_are_reached():
+    model = nn.Sequential(OrderedDict([("encoder", nn.Linear(30, 30)), ("decoder", nn.Linear(40, 2))]))
+    assert str(_error(model, cr.zeros(32, 30))) == f"Sequential.decoder (Linear): {LINEAR_40}"
+    tail = nn.Sequential(nn.ReLU(), nn.ReLU(), nn.Linear(40, 2))[2:]  # its layer is named "2", reached as tail[0]
+    assert str(_error(tail, cr.zeros(32, 30))) == f"Sequential[0] (Linear): {LINEAR_40}"
+
+
+class Picky(Exception):
+    """An error type whose constructor does not take a message alone."""
+
+    def __init__(self, code, detail):
+        super().__init__(code, detail)
+
+
+class RaisesPicky(nn.Module):
+    def forward(self, x):
+        raise Picky(7, "no")
+
+
+def test_an_error_type_that_cannot_be_rebuilt_is_raised_as_it_is_with_a_note():
+    error = _error(nn.Sequential(nn.ReLU(), RaisesPicky()), cr.zeros(2), Picky)
+    assert error.args == (7, "no")
+    assert error.__notes__ == ["raised by Sequential[1] (RaisesPicky)"]
+
+
+def test_an_error_keeps_the_attributes_of_the_original():
+    class Coded(ValueError):
+        pass
+
+    class RaisesCoded(nn.Module):
+        def forward(self, x):
+            error = Coded("bad input")
+            error.code = 42
+            raise error
+
+    error = _error(nn.Sequential(RaisesCoded()), cr.zeros(2), Coded)
+    assert type(error) is Coded and error.code == 42
+    assert str(error) == "Sequential[0] (RaisesCoded): bad input"
+
+
+def test_an_interrupt_passes_through_untouched():
+    class Stop(nn.Module):
+        def forward(self, x):
+            raise KeyboardInterrupt("stop")
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        nn.Sequential(Stop())(cr.zeros(2))
+    assert str(info.value) == "stop" and info.value.__cause__ is None
+
+
 # ------------------------------------------------------------------ repr
 
 

@@ -151,9 +151,12 @@ def test_batchnorm_float32_input_keeps_float32():
 
 
 def test_batchnorm_shape_errors():
-    message = r"BatchNorm1d\(num_features=3\) got input of shape \(4, 5\): expected 2-D or 3-D input with 3 channels"
+    message = r"BatchNorm1d\(num_features=3\) got input of shape \(4, 5\): dimension 1 must be 3"
     with pytest.raises(ValueError, match=message):
         nn.BatchNorm1d(3)(cr.zeros(4, 5))
+    message = r"BatchNorm1d\(num_features=3\) got input of shape \(4,\): expected 2-D or 3-D input with 3 channels"
+    with pytest.raises(ValueError, match=message):
+        nn.BatchNorm1d(3)(cr.zeros(4))
     with pytest.raises(ValueError, match=r"BatchNorm2d\(num_features=3\) got input of shape \(4, 3\): expected 4-D"):
         nn.BatchNorm2d(3)(cr.zeros(4, 3))
     with pytest.raises(ValueError, match="more than one value per channel"):
@@ -233,10 +236,11 @@ def test_layernorm_parameters_and_defaults():
 
 
 def test_layernorm_shape_error():
-    message = r"LayerNorm\(normalized_shape=\(4,\)\) got input of shape \(2, 5\): its last 1 dimension"
+    message = r"LayerNorm\(normalized_shape=\(4,\)\) got input of shape \(2, 5\): the last dimension must be 4"
     with pytest.raises(ValueError, match=message):
         nn.LayerNorm(4)(cr.zeros(2, 5))
-    with pytest.raises(ValueError, match="LayerNorm"):
+    message = r"got input of shape \(3,\): the last 2 dimensions must be \(2, 3\)"
+    with pytest.raises(ValueError, match=message):
         nn.LayerNorm((2, 3))(cr.zeros(3))
 
 

@@ -404,8 +404,10 @@ def test_constructor_errors_name_the_layer():
         nn.GRU(3, 4, num_layers=1.5)
     with pytest.raises(ValueError, match=r"RNN: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match=r"GRU: dropout must be a number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\], got 1.5"):
         nn.GRU(3, 4, num_layers=2, dropout=1.5)
+    with pytest.raises(ValueError, match=r"GRU: dropout must be a number in \[0, 1\], got '0.5'"):
+        nn.GRU(3, 4, num_layers=2, dropout="0.5")
     with pytest.raises(ValueError, match=r"LSTMCell: input_size must be a positive integer"):
         nn.LSTMCell(-1, 4)
 
@@ -470,10 +472,15 @@ def test_cell_errors_name_the_cell():
     cell = nn.GRUCell(3, 4)
     with pytest.raises(
         ValueError,
-        match=r"GRUCell\(input_size=3, hidden_size=4\) got input of shape \(2, 5\): "
-        r"expected \(batch, 3\) or unbatched \(3,\)",
+        match=r"GRUCell\(input_size=3, hidden_size=4\) got input of shape \(2, 5\): the last dimension must be 3",
     ):
         cell(cr.zeros(2, 5))
+    with pytest.raises(
+        ValueError,
+        match=r"GRUCell\(input_size=3, hidden_size=4\) got input of shape \(2, 3, 3\): "
+        r"expected \(batch, 3\) or unbatched \(3,\)",
+    ):
+        cell(cr.zeros(2, 3, 3))
     with pytest.raises(
         ValueError,
         match=r"GRUCell\(input_size=3, hidden_size=4\) got hx of shape \(3, 4\): "

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule as cr
-from chainrule.ops import conv as conv_ops, shape as shape_ops
+from chainrule.ops import conv as conv_ops, pool as pool_ops, shape as shape_ops, windows
 from tests.ops.references import (
     reference,
     reference_adaptive_avg_pool,
@@ -899,12 +899,12 @@ AVG_POOL2D_MORE = [
 
 def _geometry(x_shape, kernel, stride):
     d = len(x_shape) - 2
-    return conv_ops.Windows(x_shape, (kernel,) * d, (stride,) * d, (1,) * d, ((0, 0),) * d, "test")
+    return windows.WindowGeometry(x_shape, (kernel,) * d, (stride,) * d, (1,) * d, ((0, 0),) * d, "test")
 
 
 def _max_pool_arg(x, kernel, stride):
     """Which kernel offset wins each window of x (what MaxPool saves), for the scatter/gather entries."""
-    fn = conv_ops.MaxPool.__new__(conv_ops.MaxPool)
+    fn = pool_ops.MaxPool.__new__(pool_ops.MaxPool)
     fn.forward(x, geometry=_geometry(x.shape, kernel, stride))
     return fn.arg
 
@@ -915,7 +915,7 @@ _POOL_ARG = _max_pool_arg(_POOL_X, 2, 2)
 
 
 def _np_scatter(gy, geometry, arg):
-    out = np.zeros((geometry.n, geometry.c, *geometry.spatial))
+    out = np.zeros((geometry.batch, geometry.channels, *geometry.in_size))
     for k, where in enumerate(geometry.offsets()):
         out[(slice(None), slice(None), *where)] += gy * (arg == k)
     return out
@@ -926,7 +926,7 @@ def _np_gather(a, geometry, arg):
 
 
 def _np_avg_adjoint(gy, geometry, divisor):
-    out = np.zeros((geometry.n, geometry.c, *geometry.spatial))
+    out = np.zeros((geometry.batch, geometry.channels, *geometry.in_size))
     for where in geometry.offsets():
         out[(slice(None), slice(None), *where)] += gy / divisor
     return out
@@ -935,7 +935,7 @@ def _np_avg_adjoint(gy, geometry, divisor):
 def _np_weight_grad(x, gy, geometry):
     """d <conv(x, w), gy> / d w, by the reference: conv of x (padded as the geometry says, before and
     after) against each unit weight."""
-    o, cg = geometry.out_channels, geometry.cg
+    o, cg = geometry.out_channels, geometry.in_per_group
     xp = np.pad(x, [(0, 0), (0, 0), *geometry.pads])
     grad = np.zeros((o, cg, *geometry.kernel))
     for idx in np.ndindex(*grad.shape):
@@ -952,20 +952,22 @@ def _np_input_grad(gy, w, geometry):
     """d <conv(x, w), gy> / d x, by a loop: each output position's gradient times the weight, added
     over the window it read."""
     g = geometry
-    xp = np.zeros((g.n, g.c, *g.padded))
+    xp = np.zeros((g.batch, g.channels, *g.padded_size))
     og = g.out_channels // g.groups
-    for i, oc in np.ndindex(g.n, g.out_channels):
-        first = (oc // og) * g.cg
-        for at in np.ndindex(*g.out):
+    for i, oc in np.ndindex(g.batch, g.out_channels):
+        first = (oc // og) * g.in_per_group
+        for at in np.ndindex(*g.out_size):
             for k in np.ndindex(*g.kernel):
                 where = tuple(p * s + kk * di for p, s, kk, di in zip(at, g.stride, k, g.dilation))
-                xp[(i, slice(first, first + g.cg)) + where] += gy[(i, oc) + at] * w[(oc, slice(None)) + k]
+                xp[(i, slice(first, first + g.in_per_group)) + where] += gy[(i, oc) + at] * w[(oc, slice(None)) + k]
     return xp[(slice(None), slice(None), *g.interior())]
 
 
-_CONV_G = conv_ops.Windows((2, 2, 5, 5), (2, 2), (1, 1), (1, 1), ((1, 1), (1, 1)), "test", out_channels=3)
+_CONV_G = windows.WindowGeometry((2, 2, 5, 5), (2, 2), (1, 1), (1, 1), ((1, 1), (1, 1)), "test", out_channels=3)
 # stride, dilation and padding different per axis, more padding after than before, groups
-_CONV_G2 = conv_ops.Windows((2, 4, 6, 5), (3, 2), (2, 1), (1, 2), ((1, 1), (0, 1)), "test", out_channels=6, groups=2)
+_CONV_G2 = windows.WindowGeometry(
+    (2, 4, 6, 5), (3, 2), (2, 1), (1, 2), ((1, 1), (0, 1)), "test", out_channels=6, groups=2
+)
 
 CONV = [
     OpInfo("conv1d", cr.conv1d, _ref_conv(1), _conv_samples(1, CONV1D_MORE)),
@@ -978,7 +980,7 @@ CONV = [
         lambda x, gy, geometry: _np_weight_grad(x, gy, geometry),
         lambda: [
             Sample((u(2, 2, 5, 5, seed=1), u(2, 3, 6, 6, seed=2)), {"geometry": _CONV_G}),
-            Sample((u(2, 4, 6, 5, seed=3), u(2, 6, *_CONV_G2.out, seed=4)), {"geometry": _CONV_G2}, "G2"),
+            Sample((u(2, 4, 6, 5, seed=3), u(2, 6, *_CONV_G2.out_size, seed=4)), {"geometry": _CONV_G2}, "G2"),
         ],
     ),
     OpInfo(
@@ -987,7 +989,7 @@ CONV = [
         lambda gy, w, geometry: _np_input_grad(gy, w, geometry),
         lambda: [
             Sample((u(2, 3, 6, 6, seed=1), u(3, 2, 2, 2, seed=2)), {"geometry": _CONV_G}),
-            Sample((u(2, 6, *_CONV_G2.out, seed=3), u(6, 2, 3, 2, seed=4)), {"geometry": _CONV_G2}, "G2"),
+            Sample((u(2, 6, *_CONV_G2.out_size, seed=3), u(6, 2, 3, 2, seed=4)), {"geometry": _CONV_G2}, "G2"),
         ],
     ),
     OpInfo(
@@ -1046,19 +1048,19 @@ CONV = [
     ),
     OpInfo(
         "max_pool_scatter",
-        lambda gy, arg: conv_ops.MaxPoolScatter.apply(gy, geometry=_POOL_G, arg=arg),
+        lambda gy, arg: pool_ops.MaxPoolScatter.apply(gy, geometry=_POOL_G, arg=arg),
         lambda gy, arg: _np_scatter(gy, _POOL_G, arg),
         lambda: [Sample((u(2, 2, 3, 3),), {"arg": _POOL_ARG})],
     ),
     OpInfo(
         "max_pool_gather",
-        lambda a, arg: conv_ops.MaxPoolGather.apply(a, geometry=_POOL_G, arg=arg),
+        lambda a, arg: pool_ops.MaxPoolGather.apply(a, geometry=_POOL_G, arg=arg),
         lambda a, arg: _np_gather(a, _POOL_G, arg),
         lambda: [Sample((u(2, 2, 6, 6),), {"arg": _POOL_ARG})],
     ),
     OpInfo(
         "avg_pool_adjoint",
-        lambda gy: conv_ops.AvgPoolAdjoint.apply(gy, geometry=_POOL_G, divisor=4.0),
+        lambda gy: pool_ops.AvgPoolAdjoint.apply(gy, geometry=_POOL_G, divisor=4.0),
         lambda gy: _np_avg_adjoint(gy, _POOL_G, 4.0),
         lambda: [Sample((u(2, 2, 3, 3),))],
     ),
