@@ -24,14 +24,26 @@ class Step(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + e^-x): squashes any value into (0, 1)."""
+    """1 / (1 + e^-x): squashes any value into (0, 1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Sigmoid()(cr.tensor([-100.0, 0.0, 100.0]))
+        tensor([3.8e-44, 5.0e-01, 1.0e+00])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
-    """tanh(x): squashes into (-1, 1), centred on 0."""
+    """tanh(x): squashes into (-1, 1), centred on 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Tanh()(cr.tensor([0.0, 100.0]))
+        tensor([0., 1.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
@@ -51,7 +63,13 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, ``negative_slope * x`` otherwise."""
+    """x for x > 0, ``negative_slope * x`` otherwise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.LeakyReLU(0.1)(cr.tensor([-2.0, 3.0]))
+        tensor([-0.2,  3. ])
+    """
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
@@ -68,7 +86,13 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, alpha (e^x - 1) otherwise."""
+    """x for x > 0, alpha (e^x - 1) otherwise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.ELU()(cr.tensor([-100.0, 2.0]))
+        tensor([-1.,  2.])
+    """
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
@@ -85,14 +109,26 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """Gaussian error linear unit (tanh approximation)."""
+    """Gaussian error linear unit (tanh approximation).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.GELU()(cr.tensor([0.0, 10.0]))
+        tensor([ 0., 10.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.gelu(x)
 
 
 class Softplus(Module):
-    """log(1 + e^(beta x)) / beta: a smooth ReLU."""
+    """log(1 + e^(beta x)) / beta: a smooth ReLU.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Softplus()(cr.tensor([0.0, 50.0], dtype='float64'))
+        tensor([ 0.6931, 50.    ], dtype=float64)
+    """
 
     def __init__(self, beta: float = 1.0):
         super().__init__()
@@ -109,7 +145,14 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """exp(x) / sum(exp(x)) along ``dim``: turns scores into probabilities."""
+    """exp(x) / sum(exp(x)) along ``dim``: turns scores into probabilities.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Softmax(dim=1)(cr.tensor([[0.0, 0.0], [0.0, 1000.0]]))
+        tensor([[0.5, 0.5],
+                [0. , 1. ]])
+    """
 
     def __init__(self, dim: int = -1):
         super().__init__()
@@ -126,7 +169,13 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
-    """log(softmax(x)) along ``dim``, computed stably."""
+    """log(softmax(x)) along ``dim``, computed stably.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.LogSoftmax()(cr.tensor([0.0, 0.0]))
+        tensor([-0.6931, -0.6931])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.log_softmax(x, self.dim)
@@ -146,7 +195,13 @@ ACTIVATIONS: dict[str, type[Module]] = {
 
 
 def activation(name: str) -> Module:
-    """An activation layer by name ('relu', 'tanh', 'sigmoid' or 'logistic', 'identity', ...)."""
+    """An activation layer by name ('relu', 'tanh', 'sigmoid' or 'logistic', 'identity', ...).
+
+    Example:
+        >>> from chainrule import nn
+        >>> nn.activation('relu'), nn.activation('logistic')
+        (ReLU(), Sigmoid())
+    """
     if name in ("identity", "linear"):
         from chainrule.nn.linear import Identity
 

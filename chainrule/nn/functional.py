@@ -50,7 +50,18 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def check_reduction(reduction: str, owner: str) -> str:
-    """Validate a loss's ``reduction`` argument."""
+    """Validate a loss's ``reduction`` argument.
+
+    Example:
+        >>> import chainrule.nn.functional as F
+        >>> F.check_reduction('sum', 'mse_loss')
+        'sum'
+        >>> try:
+        ...     F.check_reduction('avg', 'mse_loss')
+        ... except ValueError as e:
+        ...     print(e)
+        mse_loss: reduction must be one of ('mean', 'sum', 'none'), got 'avg'
+    """
     if reduction not in REDUCTIONS:
         raise ValueError(f"{owner}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return reduction
@@ -84,7 +95,16 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
-    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p)."""
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> _ = cr.manual_seed(0)
+        >>> y = F.dropout(cr.ones(1000), p=0.5)
+        >>> sorted(set(y.numpy().tolist())), F.dropout(cr.ones(3), training=False)
+        ([0.0, 2.0], tensor([1., 1., 1.]))
+    """
     unit_interval("dropout", "p", p)
     if not training or p == 0.0:
         return x
@@ -95,7 +115,14 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
 
 
 def l1_penalty(parameters: Iterable[Tensor]) -> Tensor:
-    """Sum of absolute values of the parameters (add ``alpha * l1_penalty(...)`` to a loss)."""
+    """Sum of absolute values of the parameters (add ``alpha * l1_penalty(...)`` to a loss).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.l1_penalty([cr.tensor([1.0, -2.0]), cr.tensor([3.0])])
+        tensor(6.)
+    """
     terms = [ops.sum(ops.abs(p)) for p in parameters]
     if not terms:
         raise ValueError("l1_penalty: no parameters given")
@@ -103,7 +130,14 @@ def l1_penalty(parameters: Iterable[Tensor]) -> Tensor:
 
 
 def l2_penalty(parameters: Iterable[Tensor]) -> Tensor:
-    """Half the sum of squares of the parameters, 0.5 * sum(w²) (its gradient is w)."""
+    """Half the sum of squares of the parameters, 0.5 * sum(w²) (its gradient is w).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.l2_penalty([cr.tensor([1.0, -2.0]), cr.tensor([3.0])])
+        tensor(7.)
+    """
     terms = [ops.sum(p * p) for p in parameters]
     if not terms:
         raise ValueError("l2_penalty: no parameters given")
@@ -114,7 +148,14 @@ def l2_penalty(parameters: Iterable[Tensor]) -> Tensor:
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error, (input - target)²."""
+    """Mean squared error, (input - target)².
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]))
+        tensor(2.)
+    """
     target = _as_target(target, input)
     _same_shape("mse_loss", input, target)
     diff = input - target
@@ -122,14 +163,28 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean absolute error, |input - target|."""
+    """Mean absolute error, |input - target|.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.l1_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), reduction='sum')
+        tensor(2.)
+    """
     target = _as_target(target, input)
     _same_shape("l1_loss", input, target)
     return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"))
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """Quadratic for |error| < delta, linear beyond: 0.5 e² or delta (|e| - delta/2)."""
+    """Quadratic for |error| < delta, linear beyond: 0.5 e² or delta (|e| - delta/2).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction='none')
+        tensor([0.125, 2.5  ])
+    """
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     target = _as_target(target, input)
@@ -146,7 +201,14 @@ _PROB_EPS = 1e-12  # probabilities are clipped here before the log: log(1e-12) =
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
-    """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), with p clipped away from 0 and 1."""
+    """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), with p clipped away from 0 and 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.binary_cross_entropy(cr.tensor([0.9, 0.1]), cr.tensor([1.0, 0.0]))
+        tensor(0.1054)
+    """
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
     if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
@@ -165,7 +227,14 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
 def binary_cross_entropy_with_logits(
     input: Tensor, target: Any, weight: Any = None, pos_weight: Any = None, reduction: str = "mean"
 ) -> Tensor:
-    """Log-loss on raw scores z, stable for any z: (1 - y) z + (1 + (pw - 1) y) softplus(-z)."""
+    """Log-loss on raw scores z, stable for any z: (1 - y) z + (1 + (pw - 1) y) softplus(-z).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.binary_cross_entropy_with_logits(cr.tensor([0.0]), cr.tensor([1.0]))
+        tensor(0.6931)
+    """
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
@@ -181,7 +250,14 @@ def binary_cross_entropy_with_logits(
 def hinge_loss(
     input: Tensor, target: Any, reduction: str = "mean", squared: bool = False, margin: float = 1.0
 ) -> Tensor:
-    """The linear SVM's loss max(0, margin - y s), labels in {-1, +1} or {0, 1} (0 becomes -1)."""
+    """The linear SVM's loss max(0, margin - y s), labels in {-1, +1} or {0, 1} (0 becomes -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hinge_loss(cr.tensor([0.5, -2.0]), cr.tensor([1, 0]), reduction='none')
+        tensor([0.5, 0. ])
+    """
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     values = np.unique(t)
     if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
@@ -229,6 +305,12 @@ def cross_entropy(
     """Softmax cross-entropy of (N, C) logits against class indices (N,) or class probabilities (N, C).
 
     ``weight`` rescales each class; ``label_smoothing`` mixes the target with the uniform distribution.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.cross_entropy(cr.tensor([[0.0, 0.0], [10.0, 0.0]]), cr.tensor([1, 0]), reduction='none')
+        tensor([6.9315e-01, 4.5418e-05])
     """
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
@@ -249,7 +331,14 @@ def cross_entropy(
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of (N, C) log-probabilities at the target class indices."""
+    """Negative log-likelihood of (N, C) log-probabilities at the target class indices.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.nll_loss(cr.tensor([[-0.5, -1.0]]), cr.tensor([1]))
+        tensor(1.)
+    """
     check_reduction(reduction, "nll_loss")
     t = _class_indices("nll_loss", input, target).data
     picked = -ops.index(input, (np.arange(input.shape[0]), t))
@@ -266,7 +355,14 @@ def multi_margin_loss(
     input: Tensor, target: Any, margin: float = 1.0, squared: bool = False, reduction: str = "mean"
 ) -> Tensor:
     """Multi-class hinge (Weston-Watkins / Crammer-Singer style, as PyTorch's MultiMarginLoss):
-    sum over wrong classes c of max(0, margin - s_y + s_c), divided by the number of classes."""
+    sum over wrong classes c of max(0, margin - s_y + s_c), divided by the number of classes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.multi_margin_loss(cr.tensor([[1.0, 0.8]]), cr.tensor([0]))  # max(0, 1 - 1 + 0.8) / 2
+        tensor(0.4)
+    """
     check_reduction(reduction, "multi_margin_loss")
     t = _class_indices("multi_margin_loss", input, target).data
     n, c = input.shape

@@ -36,7 +36,13 @@ _GAINS = {
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended scale of the weights for a nonlinearity (leaky_relu takes its slope)."""
+    """The recommended scale of the weights for a nonlinearity (leaky_relu takes its slope).
+
+    Example:
+        >>> from chainrule.nn import init
+        >>> init.calculate_gain('relu'), init.calculate_gain('tanh'), init.calculate_gain('linear')
+        (1.4142135623730951, 1.6666666666666667, 1.0)
+    """
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
@@ -49,7 +55,14 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
-    """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> init.fan_in_and_fan_out(cr.zeros(16, 3, 5))  # a Conv1d weight (out, in, kernel)
+        (15, 80)
+    """
     if tensor.ndim < 2:
         raise ValueError(f"fan_in_and_fan_out: needs a weight with at least 2 dimensions, got shape {tensor.shape}")
     receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
@@ -62,43 +75,98 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill with 0."""
+    """Fill with 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> init.zeros_(cr.ones(2))
+        tensor([0., 0.])
+    """
     return _fill(tensor, 0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    """Fill with 1."""
+    """Fill with 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> init.ones_(cr.zeros(2))
+        tensor([1., 1.])
+    """
     return _fill(tensor, 1)
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
-    """Fill with ``value``."""
+    """Fill with ``value``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> init.constant_(cr.zeros(2), 0.5)
+        tensor([0.5, 0.5])
+    """
     return _fill(tensor, value)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None) -> Tensor:
-    """Samples from U(a, b)."""
+    """Samples from U(a, b).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.uniform_(cr.zeros(1000), -0.1, 0.1)
+        >>> bool(w.numpy().min() >= -0.1 and w.numpy().max() < 0.1)
+        True
+    """
     if a > b:
         raise ValueError(f"uniform_: low {a} is above high {b}")
     return _fill(tensor, resolve_generator(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None) -> Tensor:
-    """Samples from N(mean, std²)."""
+    """Samples from N(mean, std²).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> _ = cr.manual_seed(0)
+        >>> w = init.normal_(cr.zeros(10000), std=0.02)
+        >>> round(float(w.numpy().std()), 3)
+        0.02
+    """
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
     return _fill(tensor, resolve_generator(generator).normal(mean, std, tensor.shape))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:
-    """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.xavier_uniform_(cr.zeros(200, 100))  # bound sqrt(6 / (100 + 200)) = 0.141
+        >>> bool(abs(w.numpy()).max() <= 0.1415)
+        True
+    """
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:
-    """Glorot & Bengio (2010): N(0, std²) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Glorot & Bengio (2010): N(0, std²) with std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> _ = cr.manual_seed(0)
+        >>> w = init.xavier_normal_(cr.zeros(200, 100))  # std sqrt(2 / 300) = 0.0816
+        >>> round(float(w.numpy().std()), 2)
+        0.08
+    """
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
@@ -114,7 +182,15 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
 def kaiming_uniform_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator = None
 ) -> Tensor:
-    """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan)."""
+    """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.kaiming_uniform_(cr.zeros(64, 100), nonlinearity='relu')  # bound sqrt(6 / 100) = 0.245
+        >>> bool(abs(w.numpy()).max() <= 0.245)
+        True
+    """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
 
@@ -122,7 +198,16 @@ def kaiming_uniform_(
 def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator = None
 ) -> Tensor:
-    """He et al. (2015): N(0, std²) with std = gain / sqrt(fan)."""
+    """He et al. (2015): N(0, std²) with std = gain / sqrt(fan).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> _ = cr.manual_seed(0)
+        >>> w = init.kaiming_normal_(cr.zeros(256, 200), nonlinearity='relu')  # std sqrt(2 / 200) = 0.1
+        >>> round(float(w.numpy().std()), 2)
+        0.1
+    """
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 

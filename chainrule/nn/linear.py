@@ -75,7 +75,14 @@ Dense = Linear
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder layer)."""
+    """Returns its input unchanged (a placeholder layer).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, -2.0])
+        >>> cr.nn.Identity()(x) is x
+        True
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return x

@@ -44,14 +44,26 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """Mean absolute error."""
+    """Mean absolute error.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.L1Loss()(cr.tensor([1.0, 2.0]), cr.tensor([2.0, 4.0]))
+        tensor(1.5)
+    """
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.l1_loss(input, target, self.reduction)
 
 
 class HuberLoss(_Loss):
-    """Squared error below ``delta``, absolute error above: robust to outliers."""
+    """Squared error below ``delta``, absolute error above: robust to outliers.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.HuberLoss(delta=1.0)(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]))  # (0.125 + 2.5) / 2
+        tensor(1.3125)
+    """
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
@@ -67,7 +79,13 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary log-loss on probabilities (after a sigmoid), clipped away from log(0)."""
+    """Binary log-loss on probabilities (after a sigmoid), clipped away from log(0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.BCELoss()(cr.tensor([0.5, 0.5]), cr.tensor([0.0, 1.0]))  # log 2
+        tensor(0.6931)
+    """
 
     def __init__(self, weight: Any = None, reduction: str = "mean"):
         super().__init__(reduction)
@@ -82,7 +100,13 @@ class BCELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Binary log-loss on raw scores, sigmoid included: stable for any score. ``pos_weight`` > 1
-    weighs positive examples more (for imbalanced data)."""
+    weighs positive examples more (for imbalanced data).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.BCEWithLogitsLoss()(cr.tensor([0.0, 1000.0]), cr.tensor([1.0, 1.0]))  # (log 2 + 0) / 2
+        tensor(0.3466)
+    """
 
     def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
         super().__init__(reduction)
@@ -127,7 +151,14 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (after LogSoftmax) at the target classes."""
+    """Negative log-likelihood of log-probabilities (after LogSoftmax) at the target classes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> logp = cr.log_softmax(cr.tensor([[0.0, 0.0], [0.0, 0.0]]))
+        >>> cr.nn.NLLLoss()(logp, cr.tensor([0, 1]))
+        tensor(0.6931)
+    """
 
     def __init__(self, weight: Any = None, reduction: str = "mean"):
         super().__init__(reduction)
@@ -142,7 +173,13 @@ class NLLLoss(_Loss):
 
 class HingeLoss(_Loss):
     """The linear SVM's loss, max(0, margin - y s), labels in {-1, +1} or {0, 1}; ``squared=True``
-    gives the squared hinge."""
+    gives the squared hinge.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.HingeLoss()(cr.tensor([2.0, 0.5]), cr.tensor([1, 1]))  # (0 + 0.5) / 2
+        tensor(0.25)
+    """
 
     def __init__(self, reduction: str = "mean", squared: bool = False, margin: float = 1.0):
         super().__init__(reduction)
@@ -156,7 +193,13 @@ class HingeLoss(_Loss):
 
 
 class MultiMarginLoss(_Loss):
-    """Multi-class hinge: sum over wrong classes of max(0, margin - s_y + s_c), over C."""
+    """Multi-class hinge: sum over wrong classes of max(0, margin - s_y + s_c), over C.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.MultiMarginLoss()(cr.tensor([[3.0, 0.0, 2.5]]), cr.tensor([0]))  # (0 + 0.5) / 3
+        tensor(0.1667)
+    """
 
     def __init__(self, margin: float = 1.0, squared: bool = False, reduction: str = "mean"):
         super().__init__(reduction)

@@ -22,7 +22,14 @@ _MODULE_CLASSES: dict[str, type[Module]] = {}
 
 
 def module_class(name: str) -> type[Module]:
-    """The Module subclass registered under ``name`` (every subclass registers itself)."""
+    """The Module subclass registered under ``name`` (every subclass registers itself).
+
+    Example:
+        >>> from chainrule import nn
+        >>> from chainrule.nn import module_class
+        >>> module_class('Linear') is nn.Linear
+        True
+    """
     try:
         return _MODULE_CLASSES[name]
     except KeyError:
@@ -32,12 +39,30 @@ def module_class(name: str) -> type[Module]:
 
 
 def module_to_spec(module: Module) -> dict[str, Any]:
-    """A JSON-friendly description of a module: its class name and constructor arguments."""
+    """A JSON-friendly description of a module: its class name and constructor arguments.
+
+    Example:
+        >>> from chainrule import nn
+        >>> from chainrule.nn import module_to_spec
+        >>> module_to_spec(nn.Linear(3, 2, bias=False))
+        {'class': 'Linear', 'config': {'in_features': 3, 'out_features': 2, 'bias': False, 'dtype': 'float32'}}
+    """
     return {"class": type(module).__name__, "config": module.get_config()}
 
 
 def module_from_spec(spec: Mapping[str, Any]) -> Module:
-    """Rebuild a module (with fresh parameters) from ``module_to_spec``'s description."""
+    """Rebuild a module (with fresh parameters) from ``module_to_spec``'s description.
+
+    Example:
+        >>> from chainrule import nn
+        >>> from chainrule.nn import module_from_spec, module_to_spec
+        >>> copy = module_from_spec(module_to_spec(nn.Sequential(nn.Linear(3, 4), nn.ReLU())))
+        >>> copy
+        Sequential(
+          (0): Linear(in_features=3, out_features=4, bias=True)
+          (1): ReLU()
+        )
+    """
     if not isinstance(spec, Mapping) or "class" not in spec:
         raise ValueError(f"module spec must be a mapping with a 'class' key, got {spec!r}")
     return module_class(spec["class"]).from_config(spec.get("config", {}))
@@ -515,7 +540,14 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered."""
+    """A dict of modules whose parameters are registered.
+
+    Example:
+        >>> from chainrule import nn
+        >>> heads = nn.ModuleDict({'digit': nn.Linear(8, 10), 'parity': nn.Linear(8, 2)})
+        >>> sorted(heads.keys()), len(list(heads.parameters()))
+        (['digit', 'parity'], 4)
+    """
 
     def __init__(self, modules: Mapping[str, Module] | None = None):
         super().__init__()

@@ -125,7 +125,15 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W) images, per channel C."""
+    """Batch normalisation of (N, C, H, W) images, per channel C.
+
+    Example:
+        >>> import chainrule as cr
+        >>> bn = cr.nn.BatchNorm2d(3)
+        >>> y = bn(cr.randn(8, 3, 4, 4) * 5 + 2)
+        >>> y.shape, abs(float(y.mean())) < 1e-5
+        ((8, 3, 4, 4), True)
+    """
 
     _ndims = (4,)
 

@@ -31,6 +31,19 @@ class LRScheduler:
         optimizer: the optimiser whose ``param_groups[i]["lr"]`` to set.
         last_epoch: the index of the last finished epoch when resuming (default -1: start afresh;
             resuming needs ``"initial_lr"`` in every group, as a scheduler leaves it).
+
+    Example:
+        >>> import chainrule as cr
+        >>> class Halving(cr.optim.LRScheduler):  # a schedule of your own: get_lr() per epoch
+        ...     def get_lr(self):
+        ...         return [base * 0.5 ** self.last_epoch for base in self.base_lrs]
+        >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.zeros(1))], lr=1.0)
+        >>> sched = Halving(opt)
+        >>> for _ in range(2):
+        ...     opt.step()
+        ...     sched.step()
+        >>> opt.param_groups[0]['lr']
+        0.25
     """
 
     _hyper: tuple[str, ...] = ()
