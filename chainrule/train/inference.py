@@ -147,7 +147,16 @@ def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarra
 
 def predict_proba(model: Module, X: Any, *, batch_size: int | None = 256, from_logits: bool = True) -> np.ndarray:
     """Class probabilities: softmax of the outputs (sigmoid for a single output column, giving
-    columns [1 - p, p]). Use ``from_logits=False`` when the model already ends in Softmax/Sigmoid."""
+    columns [1 - p, p]). Use ``from_logits=False`` when the model already ends in Softmax/Sigmoid.
+
+    Example:
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> from chainrule.train import predict_proba
+        >>> p = predict_proba(cr.nn.Linear(4, 3), np.zeros((2, 4)))
+        >>> p.shape, p.sum(axis=1).round(6).tolist()
+        ((2, 3), [1.0, 1.0])
+    """
     outputs = predict(model, X, batch_size=batch_size)
     if outputs.ndim == 1:
         outputs = outputs[:, None]

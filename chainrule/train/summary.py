@@ -29,6 +29,13 @@ class ModelSummary:
 
     depth: the number of layers with weights (the input layer is not counted).
     width: the largest number of units in a layer, the input layer included (its features).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.train import summary
+        >>> s = summary(cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.ReLU(), cr.nn.Linear(3, 2)), input_shape=(4,))
+        >>> s.total_params, s.depth, s.width  # 4*3+3 + 3*2+2 weights, 2 layers with weights, widest 4
+        (23, 2, 4)
     """
 
     rows: list[LayerRow]
