@@ -81,8 +81,12 @@ def test_linear_without_bias():
 
 def test_linear_accepts_numpy_input():
     layer = nn.Linear(3, 2)
-    out = layer(np.ones((4, 3), dtype=np.float32))
-    assert isinstance(out, cr.Tensor) and out.shape == (4, 2)
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    out = layer(x)
+    assert isinstance(out, cr.Tensor) and out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), x @ layer.weight.numpy().T + layer.bias.numpy(), rtol=1e-6)
+    out.sum().backward()  # the array became a constant input: the weights get gradients, x none
+    np.testing.assert_allclose(layer.weight.grad.numpy(), np.tile(x.sum(axis=0), (2, 1)), rtol=1e-6)
 
 
 def test_linear_shape_error_names_layer_input_and_expectation():
