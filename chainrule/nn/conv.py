@@ -39,6 +39,7 @@ class _ConvNd(Module):
 
     _d = 0
     _transposed = False
+    _op: Any = None  # the op of chainrule.ops that computes the layer (a staticmethod in each class)
 
     def __init__(
         self,
@@ -134,6 +135,14 @@ class _ConvNd(Module):
             parts.append("bias=False")
         return ", ".join(parts)
 
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.input_spec.check(x)
+        if self._transposed:  # PyTorch's argument order for each
+            return self._op(
+                x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+            )
+        return self._op(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) sequences: C_out filters slid along L.
@@ -167,6 +176,7 @@ class Conv1d(_ConvNd):
     """
 
     _d = 1
+    _op = staticmethod(ops.conv1d)
 
     def __init__(
         self,
@@ -184,10 +194,6 @@ class Conv1d(_ConvNd):
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
         )
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.input_spec.check(x)
-        return ops.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -207,6 +213,7 @@ class Conv2d(_ConvNd):
     """
 
     _d = 2
+    _op = staticmethod(ops.conv2d)
 
     def __init__(
         self,
@@ -225,10 +232,6 @@ class Conv2d(_ConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.input_spec.check(x)
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
 
 class ConvTranspose1d(_ConvNd):
     """Transposed 1-D convolution (the gradient of Conv1d with respect to its input): upsamples
@@ -246,6 +249,7 @@ class ConvTranspose1d(_ConvNd):
     """
 
     _d = 1
+    _op = staticmethod(ops.conv_transpose1d)
     _transposed = True
 
     def __init__(
@@ -274,12 +278,6 @@ class ConvTranspose1d(_ConvNd):
             padding_mode,
             dtype,
             output_padding,
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.input_spec.check(x)
-        return ops.conv_transpose1d(
-            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
         )
 
 
@@ -293,6 +291,7 @@ class ConvTranspose2d(_ConvNd):
     """
 
     _d = 2
+    _op = staticmethod(ops.conv_transpose2d)
     _transposed = True
 
     def __init__(
@@ -321,10 +320,4 @@ class ConvTranspose2d(_ConvNd):
             padding_mode,
             dtype,
             output_padding,
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.input_spec.check(x)
-        return ops.conv_transpose2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
         )

@@ -402,6 +402,7 @@ def precision(
     y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
 ) -> Any:
     """Precision, tp / (tp + fp): of the samples predicted in a class, the fraction truly in it.
+
     Args:
         y_true: true labels (N,) (one-hot (N, C) is argmaxed).
         y_pred: predicted labels (N,).
@@ -414,7 +415,6 @@ def precision(
         pos_label: the positive class when ``average='binary'``; ignored otherwise. Default 1.
         zero_division: the value for a class whose denominator is 0 (0.0, 1.0 or nan); a NaN
             is left out of the 'macro' and 'weighted' means. Default 0.0.
-
 
     Example:
         >>> precision([0, 1, 1, 0], [1, 1, 0, 0])
@@ -429,19 +429,8 @@ def recall(
     y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
 ) -> Any:
     """Recall, tp / (tp + fn): of the samples truly in a class, the fraction predicted in it.
-    Args:
-        y_true: true labels (N,) (one-hot (N, C) is argmaxed).
-        y_pred: predicted labels (N,).
-        average: 'binary' (default): the score of class ``pos_label`` alone, for at most two
-            classes; 'macro': the unweighted mean over classes; 'micro': computed from the
-            total true positives, false positives and false negatives; 'weighted': the mean
-            weighted by each class's number of true samples; None: one score per class, in the
-            order of the sorted classes. The classes are the sorted union of the labels in
-            ``y_true`` and ``y_pred``.
-        pos_label: the positive class when ``average='binary'``; ignored otherwise. Default 1.
-        zero_division: the value for a class whose denominator is 0 (0.0, 1.0 or nan); a NaN
-            is left out of the 'macro' and 'weighted' means. Default 0.0.
 
+    Arguments as ``precision``.
 
     Example:
         >>> recall([0, 1, 1, 1], [0, 1, 0, 1])
@@ -456,19 +445,8 @@ def f1_score(
     y_true: ArrayLike, y_pred: ArrayLike, average: str | None = "binary", pos_label: Any = 1, zero_division: float = 0.0
 ) -> Any:
     """F1 score, the harmonic mean of precision and recall: 2 tp / (2 tp + fp + fn).
-    Args:
-        y_true: true labels (N,) (one-hot (N, C) is argmaxed).
-        y_pred: predicted labels (N,).
-        average: 'binary' (default): the score of class ``pos_label`` alone, for at most two
-            classes; 'macro': the unweighted mean over classes; 'micro': computed from the
-            total true positives, false positives and false negatives; 'weighted': the mean
-            weighted by each class's number of true samples; None: one score per class, in the
-            order of the sorted classes. The classes are the sorted union of the labels in
-            ``y_true`` and ``y_pred``.
-        pos_label: the positive class when ``average='binary'``; ignored otherwise. Default 1.
-        zero_division: the value for a class whose denominator is 0 (0.0, 1.0 or nan); a NaN
-            is left out of the 'macro' and 'weighted' means. Default 0.0.
 
+    Arguments as ``precision``.
 
     Example:
         >>> f1_score([0, 1, 1, 0], [1, 1, 0, 0])
