@@ -16,7 +16,9 @@ a step, 'minibatch', 'momentum', 'adam'), ``learning_rate_init`` and ``learning_
 ('constant', 'invscaling', 'adaptive'), ``alpha`` (L2), ``max_iter`` (epochs), ``tol`` and
 ``n_iter_no_change``, ``early_stopping`` with ``validation_fraction``, ``shuffle``,
 ``random_state``, ``warm_start``, ``verbose`` (a progress bar), ``batch_size``, ``class_weight``
-(the linear classifiers). See ``chainrule.estimators.base`` for the training loop.
+(the linear classifiers). See ``chainrule.estimators.base`` for the training and
+``chainrule.estimators.solver`` for how it runs through ``chainrule.train.fit``;
+``chainrule.estimators.constraints`` holds what each parameter accepts.
 
 This package needs scikit-learn (``pip install "chainrule[sklearn]"``); ``import chainrule`` does
 not import it.
@@ -33,7 +35,7 @@ Example:
     True
 """
 
-from chainrule.estimators.base import InvalidParameterError
+from chainrule.estimators.constraints import InvalidParameterError
 from chainrule.estimators.linear import LinearRegression, LinearSVC, LogisticRegression, Perceptron
 from chainrule.estimators.mlp import MLPClassifier, MLPRegressor
 

@@ -1,11 +1,12 @@
-"""What every chainrule estimator shares: parameter checks, input validation, the training loop.
+"""What every chainrule estimator shares: input validation, targets, the network's hooks.
 
 An estimator here is a chainrule network (``network_``, an ``nn.Sequential``) trained by gradient
 descent on a loss through chainrule's autodiff and optimisers, behind scikit-learn's estimator
-contract: ``__init__`` stores its arguments, ``fit`` checks them, validates the data with
-scikit-learn's own utilities, builds the network, trains it and returns ``self``.
+contract: ``__init__`` stores its arguments, ``fit`` checks them (``constraints``), validates the
+data with scikit-learn's own utilities, builds the network, trains it with ``chainrule.train.fit``
+(``solver``) and returns ``self``.
 
-The training loop follows scikit-learn's stochastic MLP solver, so that settings carry over:
+The training follows scikit-learn's stochastic MLP solver, so that settings carry over:
 
 - ``solver`` picks the optimiser and the batch: 'gd' (full batch), 'sgd' (one sample a step),
   'minibatch' (``batch_size`` samples a step), 'momentum' (mini-batches, SGD with momentum
@@ -30,18 +31,14 @@ mean, so each batch's loss is ``mean_i(w_i * loss_i)`` and a full batch's is
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
-import sys
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import r2_score
     from sklearn.utils import check_random_state
     from sklearn.utils.class_weight import compute_class_weight
@@ -53,237 +50,22 @@ except ImportError as error:  # pragma: no cover - exercised only without the op
         'pip install "chainrule[sklearn]" (or pip install scikit-learn)'
     ) from error
 
-from chainrule import nn, ops
+from chainrule import ops
 from chainrule.autograd import no_grad
 from chainrule.data import train_test_split
+from chainrule.estimators import solver
+from chainrule.estimators.constraints import COMMON_CONSTRAINTS, Constraint, check_params
+from chainrule.estimators.solver import linear_layers
 from chainrule.nn import functional as F
-from chainrule.optim import SGD, Adam
 from chainrule.tensor import Tensor
 
-__all__ = ["InvalidParameterError", "GradientDescentEstimator", "ClassifierBase", "LogLossClassifier", "RegressorBase"]
-
-SOLVERS = ("gd", "sgd", "minibatch", "momentum", "adam")
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
-AUTO_BATCH = 200
-"""``batch_size='auto'`` means ``min(AUTO_BATCH, n_samples)``, as in scikit-learn's MLP."""
-ADAPTIVE_DIVISOR = 5.0
-"""'adaptive' divides the learning rate by this when the loss stops improving (scikit-learn's value)."""
-ADAPTIVE_MIN_LR = 1e-6
-"""'adaptive' stops training once the learning rate is at or below this (scikit-learn's value)."""
-LOOKAHEAD = 256
-"""One-sample SGD on a loss with zero-gradient regions scores this many samples ahead at once to
-find the next one that needs a step (see ``GradientDescentEstimator._sgd_epoch_on_mistakes``)."""
-
-
-class InvalidParameterError(ValueError, TypeError):
-    """A constructor argument of the wrong type or value, reported by ``fit`` (like scikit-learn's,
-    it is both a ValueError and a TypeError)."""
-
-
-# --------------------------------------------------------------------------- parameter constraints
-
-
-class Constraint:
-    """One acceptable kind of value for a constructor argument."""
-
-    def accepts(self, value: Any) -> bool:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-
-class Interval(Constraint):
-    """A number of a kind (int or float; an int is a float too) between ``low`` and ``high``.
-
-    ``closed`` is 'both', 'left', 'right' or 'neither'; a missing bound is infinite.
-    """
-
-    def __init__(self, kind: type, low: float | None = None, high: float | None = None, closed: str = "both"):
-        self.kind, self.low, self.high, self.closed = kind, low, high, closed
-
-    def accepts(self, value: Any) -> bool:
-        if isinstance(value, (bool, np.bool_)):
-            return False
-        if not isinstance(value, numbers.Integral if self.kind is int else numbers.Real):
-            return False
-        if isinstance(value, numbers.Real) and math.isnan(value):
-            return False
-        if self.low is not None:
-            if value < self.low or (value == self.low and self.closed in ("right", "neither")):
-                return False
-        if self.high is not None:
-            if value > self.high or (value == self.high and self.closed in ("left", "neither")):
-                return False
-        return True
-
-    def describe(self) -> str:
-        kind = "an int" if self.kind is int else "a float"
-        low_in = self.closed in ("both", "left")
-        high_in = self.closed in ("both", "right")
-        if self.low is not None and self.high is not None:
-            return f"{kind} in {'[' if low_in else '('}{self.low}, {self.high}{']' if high_in else ')'}"
-        if self.low is not None:
-            return f"{kind} {'>=' if low_in else '>'} {self.low}"
-        if self.high is not None:
-            return f"{kind} {'<=' if high_in else '<'} {self.high}"
-        return kind
-
-
-class Options(Constraint):
-    """One of a few strings."""
-
-    def __init__(self, *options: str):
-        self.options = options
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, str) and value in self.options
-
-    def describe(self) -> str:
-        if len(self.options) == 1:
-            return repr(self.options[0])
-        return "one of " + ", ".join(repr(o) for o in self.options)
-
-
-class Exactly(Constraint):
-    """A single value (None, for instance)."""
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def accepts(self, value: Any) -> bool:
-        return value is self.value
-
-    def describe(self) -> str:
-        return repr(self.value)
-
-
-class OfType(Constraint):
-    """An instance of some types (``bool`` accepts NumPy's bool too)."""
-
-    def __init__(self, *types: type, name: str):
-        self.types = tuple(types) + ((np.bool_,) if bool in types else ())
-        self.name = name
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, self.types)
-
-    def describe(self) -> str:
-        return self.name
-
-
-class Satisfies(Constraint):
-    """Any value a predicate accepts."""
-
-    def __init__(self, predicate: Callable[[Any], bool], name: str):
-        self.predicate, self.name = predicate, name
-
-    def accepts(self, value: Any) -> bool:
-        try:
-            return bool(self.predicate(value))
-        except (TypeError, ValueError):
-            return False
-
-    def describe(self) -> str:
-        return self.name
-
-
-BOOLEAN = OfType(bool, name="True or False")
-NONE = Exactly(None)
-
-
-def _is_random_state(value: Any) -> bool:
-    if isinstance(value, np.random.RandomState):
-        return True
-    return Interval(int, 0, 2**32 - 1).accepts(value)
-
-
-RANDOM_STATE = (NONE, Satisfies(_is_random_state, "an int in [0, 2**32 - 1] or a numpy RandomState"))
-
-COMMON_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
-    "solver": (Options(*SOLVERS),),
-    "learning_rate_init": (Interval(float, 0, None, closed="neither"),),
-    "learning_rate": (Options(*LEARNING_RATES),),
-    "power_t": (Interval(float, 0, None),),
-    "alpha": (Interval(float, 0, None),),
-    "max_iter": (Interval(int, 1, None),),
-    "tol": (Interval(float, 0, None), NONE),
-    "n_iter_no_change": (Interval(int, 1, None),),
-    "early_stopping": (BOOLEAN,),
-    "validation_fraction": (Interval(float, 0, 1, closed="neither"),),
-    "shuffle": (BOOLEAN,),
-    "random_state": RANDOM_STATE,
-    "warm_start": (BOOLEAN,),
-    "verbose": (BOOLEAN, Interval(int, 0, None)),
-    "batch_size": (Options("auto"), Interval(int, 1, None)),
-    "momentum": (Interval(float, 0, 1),),
-    "nesterovs_momentum": (BOOLEAN,),
-    "beta_1": (Interval(float, 0, 1, closed="left"),),
-    "beta_2": (Interval(float, 0, 1, closed="left"),),
-    "epsilon": (Interval(float, 0, None, closed="neither"),),
-}
-"""The constraints of the parameters every estimator here has."""
-
-
-def _is_class_weight_dict(value: Any) -> bool:
-    return isinstance(value, dict) and all(Interval(float, 0, None).accepts(w) for w in value.values())
-
-
-CLASS_WEIGHT = (NONE, Options("balanced"), Satisfies(_is_class_weight_dict, "a dict {class: weight >= 0}"))
-
-
-# --------------------------------------------------------------------------- progress
-
-
-class _Progress:
-    """What ``verbose`` shows: a tqdm bar over the epochs (a line per epoch without tqdm)."""
-
-    def __init__(self, owner: str, verbose: int | bool, total: int):
-        self.owner, self.verbose = owner, bool(verbose)
-        self.bar = None
-        if self.verbose and total > 1:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # the 'progress' extra is optional: fall back to lines
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=total, desc=owner, unit="epoch", leave=True, dynamic_ncols=True, file=sys.stderr)
-
-    def epoch(self, n_iter: int, loss: float, score: float | None) -> None:
-        if not self.verbose:
-            return
-        if self.bar is not None:
-            postfix = {"loss": f"{loss:.6g}"}
-            if score is not None:
-                postfix["val_score"] = f"{score:.4f}"
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(1)
-            return
-        line = f"{self.owner}: iteration {n_iter}, loss = {loss:.8f}"
-        print(line if score is None else f"{line}, validation score = {score:.6f}", file=sys.stderr)
-
-    def message(self, text: str) -> None:
-        if not self.verbose:
-            return
-        if self.bar is not None:
-            self.bar.write(f"{self.owner}: {text}", file=sys.stderr)
-        else:
-            print(f"{self.owner}: {text}", file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+__all__ = ["GradientDescentEstimator", "ClassifierBase", "LogLossClassifier", "RegressorBase"]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def linear_layers(network: nn.Module) -> list[nn.Linear]:
-    """The Linear layers of a network, input to output."""
-    return [m for m in network.modules() if isinstance(m, nn.Linear)]
-
-
-def logits(network: nn.Sequential, x: Tensor) -> Tensor:
+def logits(network: Any, x: Tensor) -> Tensor:
     """The network's output before its last layer, the output activation: the scores (logits) on
     which the losses are computed, stably (e.g. log-loss on logits rather than on probabilities)."""
     layers = list(network)
@@ -371,12 +153,7 @@ class GradientDescentEstimator(BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         """Check every constructor argument against ``_constraints``; nothing is changed on error."""
-        name = type(self).__name__
-        for param, constraints in self._constraints.items():
-            value = getattr(self, param)
-            if not any(c.accepts(value) for c in constraints):
-                expected = " or ".join(c.describe() for c in constraints)
-                raise InvalidParameterError(f"{name}: the {param!r} parameter must be {expected}; got {value!r}")
+        check_params(self, self._constraints)
 
     def _validate_X(self, X: Any) -> np.ndarray:
         """X for predicting: checked as at fit, in the network's dtype."""
@@ -397,64 +174,6 @@ class GradientDescentEstimator(BaseEstimator):
         return out.data
 
     # ------------------------------------------------------------------ fitting
-    def _batch_size(self, n_samples: int) -> int:
-        if self.solver == "gd":
-            return n_samples
-        if self.solver == "sgd":
-            return 1
-        if self.batch_size == "auto":
-            return min(AUTO_BATCH, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                f"{type(self).__name__}: batch_size={self.batch_size} is larger than the {n_samples} training "
-                "samples; using full batches",
-                UserWarning,
-                stacklevel=3,
-            )
-            return n_samples
-        return int(self.batch_size)
-
-    def _make_optimizer(self) -> Any:
-        params = list(self.network_.parameters())
-        lr = float(self.learning_rate_init)
-        if self.solver == "adam":
-            return Adam(params, lr=lr, betas=(float(self.beta_1), float(self.beta_2)), eps=float(self.epsilon))
-        if self.solver == "momentum":
-            return SGD(
-                params,
-                lr=lr,
-                momentum=float(self.momentum),
-                nesterov=bool(self.nesterovs_momentum) and self.momentum > 0,
-            )
-        return SGD(params, lr=lr)
-
-    def _objective(
-        self,
-        network: nn.Sequential,
-        X: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray | None = None,
-        batch_weight: float | None = None,
-        penalised: list[Tensor] | None = None,
-    ) -> Tensor:
-        """The loss of one batch: mean of (weighted) sample losses plus the L2 term, a scalar Tensor.
-
-        ``weights`` are relative (mean 1 over the training set); ``batch_weight`` is the batch's
-        total raw weight (its size when unweighted), which scikit-learn's MLP scales alpha by;
-        ``penalised`` are the weights under the L2 term (default: every Linear layer's weight).
-        """
-        per_sample = self._sample_losses(logits(network, Tensor(X)), targets)
-        if weights is None:
-            loss = per_sample.mean()
-        else:
-            loss = (per_sample * Tensor(weights)).mean()
-        coefficient = self._penalty(float(len(X) if batch_weight is None else batch_weight))
-        if coefficient:
-            if penalised is None:
-                penalised = [layer.weight for layer in linear_layers(network)]
-            loss = loss + F.l2_penalty(penalised) * coefficient
-        return loss
-
     def _fit(
         self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool = False, classes: Any = None
     ) -> GradientDescentEstimator:
@@ -500,16 +219,7 @@ class GradientDescentEstimator(BaseEstimator):
             self.t_ = 0
             self.loss_curve_ = []
             self._optimizer = None
-        if fresh or not incremental:  # a new run of epochs (warm start: from the current weights)
-            self._reset_stopping(early_stopping=validation is not None)
-        elif self.best_loss_ is None:  # partial_fit after fit(early_stopping=True): watch the loss
-            self.best_loss_ = np.inf
-        if not incremental or self._optimizer is None:
-            self._optimizer = self._make_optimizer()
-        self.n_iter_ = 0  # epochs of this call (t_ and loss_curve_ go on across warm starts)
-        self._train(
-            X, targets, weights, validation, max_epochs=1 if incremental else self.max_iter, incremental=incremental
-        )
+        solver.train(self, X, targets, weights, validation, incremental=incremental, new_run=fresh or not incremental)
         if not all(np.all(np.isfinite(p.data)) for p in self.network_.parameters()):
             raise ValueError(self._diverged("the solver produced non-finite parameter weights"))
         self.network_.eval()
@@ -521,20 +231,6 @@ class GradientDescentEstimator(BaseEstimator):
             f"preprocessed (e.g. with StandardScaler), or learning_rate_init={self.learning_rate_init} is "
             "too large for it."
         )
-
-    def _reset_stopping(self, early_stopping: bool) -> None:
-        """Start counting epochs without improvement: of the validation score with early stopping
-        (``fit`` only; ``partial_fit`` holds nothing out), else of the training loss."""
-        self._no_improvement_count = 0
-        self._best_state = None
-        if early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
 
     def _split_validation(self, X, targets, labels, weights, rng):
         """Hold out ``validation_fraction`` of the samples (stratified for classifiers)."""
@@ -560,116 +256,6 @@ class GradientDescentEstimator(BaseEstimator):
             w_val = None
         return train[0], train[1], train[2], train[3], (X_val, y_val, w_val)
 
-    def _train(
-        self,
-        X: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray | None,
-        validation: tuple | None,
-        max_epochs: int,
-        incremental: bool,
-    ) -> None:
-        """Run epochs of the solver until the stopping rule fires or ``max_epochs`` have run."""
-        owner = type(self).__name__
-        n = X.shape[0]
-        batch = self._batch_size(n)
-        scale = 1.0
-        if weights is not None:
-            scale = float(weights.mean())
-            weights = weights / scale  # relative weights, mean 1
-        network = self.network_
-        penalised = [layer.weight for layer in linear_layers(network)]
-        network.train()
-        first_epoch = len(self.loss_curve_)
-        progress = _Progress(owner, self.verbose, max_epochs)
-        exhausted = False  # max_epochs ran out before the stopping rule fired
-        try:
-            for _ in range(max_epochs):
-                Xe, Te, We = X, targets, weights
-                if self.shuffle and batch < n:
-                    order = self._random_state.permutation(n)
-                    Xe, Te = X[order], targets[order]
-                    We = None if weights is None else weights[order]
-                if batch == 1 and self._skips_zero_gradients():
-                    total = self._sgd_epoch_on_mistakes(network, Xe, Te, We, scale)
-                else:
-                    total = self._epoch(network, Xe, Te, We, batch, scale, penalised)
-                epoch_loss = total / n
-                self.n_iter_ += 1
-                self.t_ += n
-                self.loss_curve_.append(epoch_loss)
-                if not math.isfinite(epoch_loss):
-                    raise ValueError(self._diverged(f"the loss became {epoch_loss} at epoch {self.n_iter_}"))
-                score = self._update_stopping(epoch_loss, validation)
-                progress.epoch(self.n_iter_, epoch_loss, score)
-                if self.learning_rate == "invscaling":
-                    self._set_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._trigger_stopping(progress, validation is not None):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-            else:
-                exhausted = not incremental
-        finally:
-            progress.close()
-        if exhausted:
-            warnings.warn(
-                f"{owner}: maximum iterations ({max_epochs}) reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        run = self.loss_curve_[first_epoch:]
-        if not incremental and len(run) > 1 and math.isfinite(run[-1]) and run[-1] > run[0]:
-            warnings.warn(
-                f"{owner}: the loss went up during training, from {run[0]:.4g} (epoch 1) to {run[-1]:.4g} "
-                f"(epoch {len(run)}): learning_rate_init={self.learning_rate_init} is too large for this data. "
-                "Standardise X (e.g. StandardScaler) or lower learning_rate_init.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        if validation is not None and self._best_state is not None:
-            self.network_.load_state_dict(self._best_state)
-
-    def _step(
-        self,
-        network: nn.Sequential,
-        X: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray | None,
-        batch_weight: float,
-        penalised: list[Tensor] | None,
-    ) -> float:
-        """One step of the optimiser on one batch: forward, loss, backward, update; returns the loss."""
-        loss = self._objective(network, X, targets, weights, batch_weight, penalised)
-        self._optimizer.zero_grad()
-        loss.backward()
-        self._optimizer.step()
-        return float(loss.data)
-
-    def _epoch(
-        self,
-        network: nn.Sequential,
-        X: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray | None,
-        batch: int,
-        scale: float,
-        penalised: list[Tensor],
-    ) -> float:
-        """One pass over the (shuffled) samples in batches; returns the summed loss (loss x batch size)."""
-        total, n = 0.0, X.shape[0]
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            wb = None if weights is None else weights[start:stop]
-            batch_weight = stop - start if wb is None else float(wb.sum()) * scale
-            if batch_weight == 0:
-                continue  # only zero-weight samples: nothing to learn from them
-            loss = self._step(network, X[start:stop], targets[start:stop], wb, batch_weight, penalised)
-            total += loss * (stop - start)
-        return total
-
     def _skips_zero_gradients(self) -> bool:
         """Whether one-sample SGD may skip the samples whose gradient is exactly zero: only for a
         loss that says which (``_zero_gradient``), with plain SGD and no L2 term, where such a step
@@ -682,77 +268,6 @@ class GradientDescentEstimator(BaseEstimator):
     def _zero_gradient(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:  # pragma: no cover
         """Per sample, True where the loss has zero gradient at these scores."""
         raise NotImplementedError
-
-    def _sgd_epoch_on_mistakes(
-        self, network: nn.Sequential, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, scale: float
-    ) -> float:
-        """One epoch of one-sample SGD that steps only where the gradient is not zero.
-
-        Between two updates the weights do not change, so one vectorised forward pass scores the
-        next ``LOOKAHEAD`` samples at once and finds the first with a non-zero gradient (for the
-        perceptron, the next mistake); the samples before it would each have been a step of size
-        zero. The weights after the epoch are those of stepping through every sample in turn, as
-        Rosenblatt's algorithm updates only on mistakes.
-        """
-        n, total, i = X.shape[0], 0.0, 0
-        while i < n:
-            window = slice(i, min(i + LOOKAHEAD, n))
-            with no_grad():
-                scores = logits(network, Tensor(X[window])).data
-            active = ~self._zero_gradient(scores, targets[window])
-            if weights is not None:
-                active &= weights[window] > 0
-            hits = np.flatnonzero(active)
-            if hits.size == 0:
-                i = window.stop
-                continue
-            j = i + int(hits[0])
-            wb = None if weights is None else weights[j : j + 1]
-            batch_weight = 1.0 if wb is None else float(wb[0]) * scale
-            total += self._step(network, X[j : j + 1], targets[j : j + 1], wb, batch_weight, None)
-            i = j + 1
-        return total
-
-    def _update_stopping(self, epoch_loss: float, validation: tuple | None) -> float | None:
-        """Count epochs without improvement (of the loss, or the validation score); keep the best."""
-        tol = -np.inf if self.tol is None else self.tol
-        if validation is None:
-            if epoch_loss > self.best_loss_ - tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            self.best_loss_ = min(self.best_loss_, epoch_loss)
-            return None
-        X_val, y_val, w_val = validation
-        score = float(self._score_arrays(X_val, y_val, w_val))
-        self.validation_scores_.append(score)
-        if score < self.best_validation_score_ + tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            self._best_state = self.network_.state_dict()
-        return score
-
-    def _trigger_stopping(self, progress: _Progress, early_stopping: bool) -> bool:
-        """The stopping rule fired: stop, or (adaptive) divide the learning rate and go on."""
-        what = "Validation score" if early_stopping else "Training loss"
-        message = f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} consecutive epochs."
-        if self.learning_rate != "adaptive":
-            progress.message(message + " Stopping.")
-            return True
-        lr = self._optimizer.param_groups[0]["lr"]
-        if lr <= ADAPTIVE_MIN_LR:
-            progress.message(message + " Learning rate too small. Stopping.")
-            return True
-        self._set_lr(lr / ADAPTIVE_DIVISOR)
-        progress.message(message + f" Setting learning rate to {lr / ADAPTIVE_DIVISOR:g}.")
-        return False
-
-    def _set_lr(self, lr: float) -> None:
-        for group in self._optimizer.param_groups:
-            group["lr"] = float(lr)
 
     # ------------------------------------------------------------------ hooks
     def _encode_targets(self, y, weights, *, fresh, incremental, classes) -> Targets:  # pragma: no cover

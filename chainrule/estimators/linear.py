@@ -29,15 +29,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 from chainrule import nn
-from chainrule.estimators.base import (
-    BOOLEAN,
-    CLASS_WEIGHT,
-    COMMON_CONSTRAINTS,
-    ClassifierBase,
-    LogLossClassifier,
-    Options,
-    RegressorBase,
-)
+from chainrule.estimators.base import ClassifierBase, LogLossClassifier, RegressorBase
+from chainrule.estimators.constraints import BOOLEAN, CLASS_WEIGHT, COMMON_CONSTRAINTS, Options
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 

@@ -15,7 +15,6 @@ fan_out)) (±sqrt(2 / (fan_in + fan_out)) for the logistic activation), biases t
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -24,16 +23,9 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
 from chainrule import nn
-from chainrule.estimators.base import (
-    COMMON_CONSTRAINTS,
-    GradientDescentEstimator,
-    LogLossClassifier,
-    Options,
-    RegressorBase,
-    Satisfies,
-    as_list,
-    linear_layers,
-)
+from chainrule.estimators.base import GradientDescentEstimator, LogLossClassifier, RegressorBase, as_list
+from chainrule.estimators.constraints import COMMON_CONSTRAINTS, LAYER_SIZES, Options
+from chainrule.estimators.solver import linear_layers
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -43,20 +35,12 @@ ACTIVATIONS = ("identity", "logistic", "sigmoid", "tanh", "relu")
 """The hidden layers' activations; 'sigmoid' is another name of scikit-learn's 'logistic'."""
 
 
-def _is_layer_sizes(value: Any) -> bool:
-    """An int >= 1, or a sequence (possibly empty: no hidden layer) of them."""
-    if isinstance(value, (str, bool, np.bool_)):
-        return False
-    sizes = [value] if isinstance(value, numbers.Integral) else list(value)
-    return all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and s >= 1 for s in sizes)
-
-
 class _MLP(GradientDescentEstimator):
     """Shared by MLPClassifier and MLPRegressor: the network, its initialisation, the L2 term."""
 
     _constraints = {
         **COMMON_CONSTRAINTS,
-        "hidden_layer_sizes": (Satisfies(_is_layer_sizes, "an int >= 1 or a sequence of them"),),
+        "hidden_layer_sizes": LAYER_SIZES,
         "activation": (Options(*ACTIVATIONS),),
     }
 

@@ -1,8 +1,10 @@
 """Callbacks: code that runs at fixed points of ``fit`` (EarlyStopping, ModelCheckpoint, ...).
 
-A callback sees the training through ``self.context`` (the model, optimizer, history, and the
-``stop_training`` flag it may set). Callbacks reset themselves in ``on_train_begin``, so one
-instance can serve several ``fit`` calls.
+A callback sees the training through ``self.context`` (the model, optimizer, history, the
+``stop_training`` flag it may set, and the progress reporter to write through). Callbacks reset
+themselves in ``on_train_begin``, so one instance can serve several ``fit`` calls. Their
+``on_epoch_end`` may add values to the epoch's ``logs``: ``fit`` records and shows the logs after
+the callbacks have run, as Keras does.
 """
 
 from __future__ import annotations
@@ -18,13 +20,31 @@ import numpy as np
 
 from chainrule.io.files import write_text_atomic
 from chainrule.train.history import History
+from chainrule.train.progress import Progress
 
 _MAXIMISED = ("acc", "accuracy", "f1", "precision", "recall", "r2", "auc")
 
 
 @dataclass
 class TrainContext:
-    """What callbacks can see and change during ``fit``."""
+    """What callbacks can see and change during ``fit``; ``progress`` shows what they have to say
+    (``self.context.progress.message(text)``) without tearing a progress bar.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import Callback, fit
+        >>> class StopAtOnce(Callback):
+        ...     def on_epoch_end(self, epoch, logs):
+        ...         print(self.context.epochs, self.context.steps_per_epoch)
+        ...         self.context.stop("seen enough")
+        >>> model = cr.nn.Linear(2, 1)
+        >>> history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...               np.ones((8, 2)), np.ones((8, 1)), epochs=5, batch_size=4,
+        ...               callbacks=[StopAtOnce()], verbose=0)
+        5 2
+        >>> history.epoch, history.stop_reason
+        ([1], 'seen enough')
+    """
 
     model: Any
     optimizer: Any
@@ -35,6 +55,7 @@ class TrainContext:
     stop_training: bool = False
     stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    progress: Progress = field(default_factory=lambda: Progress(0))
 
     def stop(self, reason: str) -> None:
         """Ask ``fit`` to stop after the current batch, saying why."""
@@ -171,6 +192,16 @@ class ModelCheckpoint(Callback):
     ``filepath`` may contain ``{epoch}`` and logged names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
     Writes are atomic (a temporary file renamed into place): a crash never leaves a half-written
     checkpoint, and the previous one survives.
+
+    Example:
+        >>> import os, tempfile, numpy as np, chainrule as cr
+        >>> from chainrule.train import ModelCheckpoint, fit
+        >>> model, folder = cr.nn.Linear(2, 1), tempfile.mkdtemp()
+        >>> checkpoint = ModelCheckpoint(os.path.join(folder, "ckpt-{epoch}.safetensors"), monitor="loss")
+        >>> _ = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...         np.ones((8, 2)), np.ones((8, 1)), epochs=2, callbacks=[checkpoint], verbose=0)
+        >>> sorted(os.listdir(folder))
+        ['ckpt-1.safetensors', 'ckpt-2.safetensors']
     """
 
     def __init__(
@@ -224,6 +255,16 @@ class LearningRateScheduler(Callback):
     count from 1, as in the History), or a
     scheduler from ``chainrule.optim`` (StepLR, CosineAnnealingLR, ...) stepped after each epoch;
     ReduceLROnPlateau is stepped with the ``monitor``ed value.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import LearningRateScheduler, fit
+        >>> model = cr.nn.Linear(2, 1)
+        >>> halve = LearningRateScheduler(lambda epoch, lr: 0.1 / 2 ** (epoch - 1))
+        >>> history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...               np.ones((8, 2)), np.ones((8, 1)), epochs=3, callbacks=[halve], verbose=0)
+        >>> history.history["lr"]
+        [0.1, 0.05, 0.025]
     """
 
     def __init__(self, schedule: Any, monitor: str = "val_loss", verbose: int = 0):
@@ -257,7 +298,24 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Write each epoch's logged values as a row of a CSV file (rewritten atomically each epoch)."""
+    """Write each epoch's logged values as a row of a CSV file (rewritten atomically each epoch).
+
+    Args:
+        filename: the CSV file.
+        separator: between values (default ',').
+        append: add to the rows of an existing file instead of replacing it (default False).
+
+    Example:
+        >>> import os, tempfile, numpy as np, chainrule as cr
+        >>> from chainrule.train import CSVLogger, fit
+        >>> model = cr.nn.Linear(2, 1)
+        >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+        >>> _ = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...         np.ones((8, 2)), np.ones((8, 1)), epochs=2, callbacks=[CSVLogger(path)], verbose=0)
+        >>> with open(path) as f:
+        ...     print([line.split(",")[0] for line in f.read().splitlines()])
+        ['epoch', '1', '2']
+    """
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False):
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
@@ -284,7 +342,20 @@ def _csv_value(value: Any) -> str:
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as the loss becomes NaN or infinite, naming the epoch and batch."""
+    """Stop as soon as the loss becomes NaN or infinite, naming the epoch and batch.
+
+    Example:
+        >>> import contextlib, io, numpy as np, chainrule as cr
+        >>> from chainrule.train import TerminateOnNaN, fit
+        >>> model = cr.nn.Linear(2, 1)
+        >>> X = np.array([[1.0, 1.0], [np.inf, 1.0]])
+        >>> with contextlib.redirect_stderr(io.StringIO()):
+        ...     history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...                   X, np.ones((2, 1)), epochs=3, batch_size=1, shuffle=False,
+        ...                   callbacks=[TerminateOnNaN()], verbose=0)
+        >>> history.stop_reason
+        'TerminateOnNaN: the loss became inf at epoch 1, batch 1; training stopped'
+    """
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.epoch = epoch
@@ -298,7 +369,21 @@ class TerminateOnNaN(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+
+    Args:
+        **hooks: ``on_*`` names of ``Callback`` methods, each with the function to run there.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import LambdaCallback, fit
+        >>> model, seen = cr.nn.Linear(2, 1), []
+        >>> _ = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...         np.ones((8, 2)), np.ones((8, 1)), epochs=3, verbose=0,
+        ...         callbacks=[LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))])
+        >>> seen
+        [1, 2, 3]
+    """
 
     def __init__(self, **hooks: Callable[..., None]):
         for name, fn in hooks.items():

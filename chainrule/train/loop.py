@@ -1,12 +1,15 @@
 """The training loop: ``fit``.
 
 One loop serves full-batch gradient descent, stochastic gradient descent and mini-batch gradient
-descent: ``batch_size=None`` (the whole set), ``1`` or ``k``. Evaluation and prediction are in
+descent: ``batch_size=None`` (the whole set), ``1`` or ``k``; with or without sample weights; for
+networks built by hand and for ``chainrule.estimators`` (which bring their own batches, loss and
+stopping rule as a DataLoader, a loss function and a callback). Evaluation and prediction are in
 ``chainrule.train.inference``.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,11 +29,12 @@ from chainrule.train.inference import (
     _loader,
     _metric_logs,
     _param_dtype,
+    _prepare,
     _prepare_batch,
     evaluate,
 )
 from chainrule.train.metrics import get_metric
-from chainrule.train.progress import EpochProgress, resolve_verbose
+from chainrule.train.progress import Progress
 
 
 def fit(
@@ -42,11 +46,12 @@ def fit(
     *,
     epochs: int = 1,
     batch_size: int | None = 32,
+    sample_weight: Any = None,
     validation_data: tuple[Any, Any] | DataLoader | None = None,
     validation_split: float = 0.0,
     metrics: Sequence[str | Callable] | None = None,
     callbacks: Sequence[Callback] | None = None,
-    verbose: int | str = "auto",
+    verbose: int | str | Progress = "auto",
     shuffle: bool = True,
     seed: int | np.random.Generator | None = None,
 ) -> History:
@@ -59,11 +64,20 @@ def fit(
         X, y: arrays (or Tensors) of inputs and targets, or X a DataLoader yielding (inputs, targets).
         epochs: passes over the training data.
         batch_size: samples per step; None is full-batch gradient descent, 1 is SGD.
+        sample_weight: one weight per sample (default None: all equal); with a DataLoader, a third
+            array in each batch is its weights. A weighted batch's loss is
+            ``loss_fn(outputs, targets, weights)``, so loss_fn must take them (Keras' convention:
+            ``mean(weights * per_sample_loss)``); a batch whose weights are all zero teaches
+            nothing: no step is taken on it, its samples count in the epoch's loss with loss 0.
+            Validation is unweighted.
         validation_data: (X_val, y_val) or a DataLoader, evaluated after each epoch.
         validation_split: or hold out this fraction of X, y (the last samples, before shuffling).
         metrics: names ('accuracy', 'f1', 'mse', 'r2', ...) or functions ``fn(y_true, outputs)``.
-        callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN.
-        verbose: 0 silent, 1 progress bar per epoch, 2 one line per epoch, 'auto'.
+        callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN. As in Keras,
+            their ``on_epoch_end`` runs before the epoch is recorded in the History and reported,
+            so what they add to ``logs`` is recorded and shown.
+        verbose: 0 silent, 1 progress bar per epoch, 2 one line per epoch, 'auto', or a
+            ``chainrule.train.progress.Progress`` to report through (e.g. one bar over the epochs).
         shuffle: reshuffle the training data every epoch.
         seed: seed of the shuffling (by default chainrule's random source, see ``cr.manual_seed``).
 
@@ -86,9 +100,18 @@ def fit(
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
     if validation_split and validation_data is not None:
         raise ValueError("fit: give validation_data or validation_split, not both")
-    verbose = resolve_verbose(verbose)
+    progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
     metric_fns = [get_metric(m) for m in (metrics or [])]
     dtype = _param_dtype(model)
+    takes_weights = None  # whether loss_fn takes sample weights: looked up when there are some
+    weights = None
+    if sample_weight is not None:
+        if isinstance(X, DataLoader):
+            raise ValueError(
+                "fit: sample_weight goes with arrays; a DataLoader yields (inputs, targets, weights) batches"
+            )
+        weights = _sample_weights(sample_weight, len(_array(X)), dtype)
+        takes_weights = _takes_weights(loss_fn)
 
     if validation_split:
         if isinstance(X, DataLoader):
@@ -105,7 +128,12 @@ def fit(
             )
         X, y = X_all[:-n_val], y_all[:-n_val]
         validation_data = (X_all[-n_val:], y_all[-n_val:])
-    train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
+        if weights is not None:
+            weights = weights[:-n_val]
+    if weights is None:
+        train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
+    else:
+        train_loader = _weighted_loader(X, y, weights, batch_size, shuffle, seed, dtype)
     if validation_data is not None and not isinstance(validation_data, DataLoader):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("fit: validation_data must be (X_val, y_val) or a DataLoader")
@@ -113,60 +141,153 @@ def fit(
             validation_data[0], validation_data[1], batch_size, False, None, dtype, "fit (validation)"
         )
 
+    validation_loss = loss_fn if validation_data is None else _unweighted(loss_fn)
     history = History()
     callbacks = list(callbacks or [])
-    context = TrainContext(model, optimizer, loss_fn, history, epochs, len(train_loader))
-    for cb in callbacks:
-        cb.set_context(context)
-        cb.on_train_begin()
-
-    for epoch in range(1, epochs + 1):
-        model.train()
+    context = TrainContext(model, optimizer, loss_fn, history, epochs, len(train_loader), progress=progress)
+    epoch_begin = _hooks(callbacks, "on_epoch_begin")  # only those that do something: a step stays lean
+    batch_begin = _hooks(callbacks, "on_batch_begin")
+    batch_end = _hooks(callbacks, "on_batch_end")
+    modules = list(model.modules())
+    try:
+        progress.train_begin(epochs, len(train_loader))
         for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        progress = EpochProgress(verbose, epoch, epochs, len(train_loader))
-        total_loss, seen = 0.0, 0
-        outputs, targets = [], []
-        for batch_index, batch in enumerate(train_loader):
-            if len(batch) < 2:
-                raise ValueError("fit: each batch must be (inputs, targets); pass y or a loader that yields targets")
-            for cb in callbacks:
-                cb.on_batch_begin(batch_index)
-            xb, yb = _prepare_batch(batch[:2], dtype)
-            out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
-            loss = loss_fn(out, yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            value = float(loss.data)
-            n = len(xb)
-            total_loss += value * n
-            seen += n
-            if metric_fns:
-                outputs.append(out.data)
-                targets.append(yb)
-            progress.update(total_loss / seen)
-            if callbacks:
-                for cb in callbacks:
-                    cb.on_batch_end(batch_index, {"loss": value, "size": n})
+            cb.set_context(context)
+            cb.on_train_begin()
+
+        for epoch in range(1, epochs + 1):
+            for module in modules:  # training mode, which an evaluation or a callback may have changed
+                if not module.training:
+                    model.train()
+                    break
+            for hook in epoch_begin:
+                hook(epoch)
+            progress.epoch_begin(epoch)
+            total_loss, seen = 0.0, 0
+            outputs, targets = [], []
+            for batch_index, batch in enumerate(train_loader):
+                if len(batch) < 2:
+                    raise ValueError(
+                        "fit: each batch must be (inputs, targets); pass y or a loader that yields targets"
+                    )
+                if len(batch) > 3:
+                    raise ValueError(
+                        f"fit: each batch must be (inputs, targets) or (inputs, targets, sample_weight), "
+                        f"got {len(batch)} arrays"
+                    )
+                batch = _prepare_batch(batch, dtype)
+                xb, yb = batch[0], batch[1]
+                n = len(xb)
+                wb = batch[2] if len(batch) == 3 else None
+                if wb is not None:
+                    if not np.asarray(wb).any():  # nothing to learn from these samples: no step
+                        seen += n
+                        progress.batch_end(total_loss / seen)
+                        continue
+                    if takes_weights is None:
+                        takes_weights = _takes_weights(loss_fn)
+                for hook in batch_begin:
+                    hook(batch_index)
+                out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
+                loss = loss_fn(out, yb) if wb is None else loss_fn(out, yb, wb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                value = float(loss.data)
+                total_loss += value * n
+                seen += n
+                if metric_fns:
+                    outputs.append(out.data)
+                    targets.append(yb)
+                progress.batch_end(total_loss / seen)
+                if batch_end:
+                    for hook in batch_end:
+                        hook(batch_index, {"loss": value, "size": n})
                 if context.stop_training:
                     break
-        logs = {"loss": total_loss / max(seen, 1)}
-        if metric_fns and outputs:
-            logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
-        if validation_data is not None:
-            logs.update({f"val_{k}": v for k, v in evaluate(model, loss_fn, validation_data, metrics=metrics).items()})
-        if getattr(optimizer, "param_groups", None):
-            logs["lr"] = float(optimizer.param_groups[0]["lr"])
-        history.record(epoch, logs)
-        progress.close(logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if context.stop_training:
-            break
+            logs = {"loss": total_loss / max(seen, 1)}
+            if metric_fns and outputs:
+                logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
+            if validation_data is not None:
+                validation = evaluate(model, validation_loss, validation_data, metrics=metrics)
+                logs.update({f"val_{k}": v for k, v in validation.items()})
+            if getattr(optimizer, "param_groups", None):
+                logs["lr"] = float(optimizer.param_groups[0]["lr"])
+            for cb in callbacks:  # first, as in Keras: what they add to logs is recorded and shown
+                cb.on_epoch_end(epoch, logs)
+            history.record(epoch, logs)
+            progress.epoch_end(epoch, logs)
+            if context.stop_training:
+                break
 
-    for cb in callbacks:
-        cb.on_train_end()
+        for cb in callbacks:
+            cb.on_train_end()
+    finally:
+        progress.close()
     history.stop_reason = context.stop_reason
     model.eval()
     return history
+
+
+def _hooks(callbacks: list[Callback], name: str) -> list[Callable]:
+    """The callbacks' ``name`` methods, leaving out those that only inherit ``Callback``'s no-op."""
+    default = getattr(Callback, name)
+    hooks = [getattr(cb, name) for cb in callbacks]
+    return [hook for hook in hooks if getattr(hook, "__func__", hook) is not default]
+
+
+def _binds(loss_fn: Any, n_args: int) -> bool | None:
+    """Whether ``loss_fn`` can be called with ``n_args`` positional arguments (None: no signature to read)."""
+    function = loss_fn.forward if isinstance(loss_fn, Module) else loss_fn
+    try:
+        inspect.signature(function).bind(*[None] * n_args)
+    except TypeError:
+        return False
+    except ValueError:
+        return None
+    return True
+
+
+def _unweighted(loss_fn: Any) -> Any:
+    """``loss_fn`` for the (unweighted) validation: a loss that must be given weights gets ones."""
+    if _binds(loss_fn, 2) is not False:
+        return loss_fn
+    return lambda outputs, targets: loss_fn(outputs, targets, np.ones(len(targets), dtype=outputs.dtype))
+
+
+def _takes_weights(loss_fn: Any) -> bool:
+    """True when ``loss_fn`` can be called as ``loss_fn(outputs, targets, weights)``; else raises
+    the error that says what to give instead."""
+    if _binds(loss_fn, 3) is False:
+        raise ValueError(
+            f"fit: the batches carry sample weights, but loss_fn {loss_fn!r} takes no third argument; give a "
+            "loss_fn(outputs, targets, weights) -> scalar Tensor, e.g. "
+            "lambda out, y, w: (F.cross_entropy(out, y, reduction='none') * cr.tensor(w)).mean()"
+        )
+    return True  # (or no signature to read, a builtin: the call will say)
+
+
+def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
+    """``sample_weight`` checked: one finite, non-negative number per sample, in the model's dtype."""
+    weights = _array(sample_weight)
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise ValueError(
+            f"fit: sample_weight must hold one weight per sample, shape ({n_samples},), got shape {weights.shape}"
+        )
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"fit: sample_weight must be numbers, got dtype {weights.dtype}")
+    weights = weights.astype(dtype, copy=False)
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("fit: sample_weight must be finite and non-negative")
+    return weights
+
+
+def _weighted_loader(
+    X: Any, y: Any, weights: np.ndarray, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype
+) -> DataLoader:
+    """Batches of (inputs, targets, weights)."""
+    if y is None:
+        raise ValueError("fit: sample_weight needs y (the targets)")
+    X, y = _prepare(X, dtype), _prepare(y, dtype)
+    _check_lengths(X, y, "fit")
+    return DataLoader((X, y, weights), batch_size=batch_size, shuffle=shuffle, seed=seed)

@@ -26,6 +26,8 @@ from chainrule.estimators import (  # noqa: E402
     MLPRegressor,
     Perceptron,
 )
+from chainrule.estimators.base import logits  # noqa: E402
+from chainrule.estimators.solver import Objective  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -101,7 +103,8 @@ def test_the_logistic_regression_gradient_is_the_vectorised_formula(n_classes):
     layer.bias.data[...] = rng.normal(size=layer.bias.shape)
     targets, *_ = clf._encode_targets(y, None, fresh=False, incremental=False, classes=None)
     clf.network_.zero_grad()
-    clf._objective(clf.network_, X_rows, targets).backward()  # the loss through chainrule's autodiff
+    scores = logits(clf.network_, cr.tensor(X_rows))
+    Objective(clf)(scores, targets).backward()  # the loss fit trains on, through chainrule's autodiff
 
     X, n = X_rows.T, len(y)
     A = clf.network_(cr.tensor(X_rows)).data.T  # the neuron(s)' outputs, one column per sample

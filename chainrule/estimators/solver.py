@@ -1,0 +1,428 @@
+"""How an estimator trains: through ``chainrule.train.fit``, the library's one training loop.
+
+The estimator hands ``fit`` what makes it a scikit-learn solver, and ``fit`` runs the epochs and
+takes every step:
+
+- its batches (``EpochBatches``): (X, targets[, weights]) in a new order each epoch drawn from the
+  estimator's ``RandomState`` (scikit-learn's stream: the same ``random_state``, the same fit; no
+  order drawn for full batches). One-sample SGD on a loss with flat regions (the perceptron
+  criterion, the hinge) gets only the samples whose gradient is not zero: Rosenblatt's rule, which
+  updates on mistakes only, without the empty steps;
+- its loss (``Objective``): the mean of the (weighted) sample losses from the network's scores
+  plus the L2 term, computed on the network without its output activation (the logits);
+- its per-epoch bookkeeping, a callback: ``n_iter_``, ``t_``, ``loss_curve_``, the stopping rule
+  (``tol``, ``n_iter_no_change``, ``early_stopping`` on a held-out score, whose best weights come
+  back at the end), the 'invscaling' and 'adaptive' schedules;
+- its progress report: a bar over the epochs named after the estimator (``verbose``), or a line
+  per epoch as scikit-learn's MLP prints it when tqdm is missing or for one epoch.
+
+``fit`` and ``partial_fit`` of ``GradientDescentEstimator`` call ``train``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning  # after base, which explains a missing scikit-learn
+
+from chainrule import nn
+from chainrule.autograd import no_grad
+from chainrule.data import DataLoader
+from chainrule.nn import functional as F
+from chainrule.optim import SGD, Adam
+from chainrule.tensor import Tensor
+from chainrule.train import Callback, History, fit
+from chainrule.train.progress import Progress
+
+__all__ = ["train", "Objective", "EpochBatches", "linear_layers"]
+
+AUTO_BATCH = 200
+"""``batch_size='auto'`` means ``min(AUTO_BATCH, n_samples)``, as in scikit-learn's MLP."""
+ADAPTIVE_DIVISOR = 5.0
+"""'adaptive' divides the learning rate by this when the loss stops improving (scikit-learn's value)."""
+ADAPTIVE_MIN_LR = 1e-6
+"""'adaptive' stops training once the learning rate is at or below this (scikit-learn's value)."""
+LOOKAHEAD = 256
+"""One-sample SGD on a loss with zero-gradient regions scores this many samples ahead at once to
+find the next one that needs a step (see ``_StepsOnMistakes``)."""
+
+
+def linear_layers(network: nn.Module) -> list[nn.Linear]:
+    """The Linear layers of a network, input to output.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.estimators.solver import linear_layers
+        >>> net = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.ReLU(), cr.nn.Linear(4, 2))
+        >>> [layer.out_features for layer in linear_layers(net)]
+        [4, 2]
+    """
+    return [m for m in network.modules() if isinstance(m, nn.Linear)]
+
+
+class EpochBatches(DataLoader):
+    """An estimator's epochs: (X, targets[, weights]) in batches of ``batch_size``, in a new order
+    each epoch drawn from ``random_state`` (a NumPy ``RandomState``; None keeps the order).
+
+    Args:
+        arrays: (X, targets) or (X, targets, weights), of equal length.
+        batch_size: samples per batch.
+        random_state: the estimator's ``RandomState`` (scikit-learn's stream), or None.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.estimators.solver import EpochBatches
+        >>> batches = EpochBatches((np.arange(5.0), np.arange(5)), 2, np.random.RandomState(0))
+        >>> [t.tolist() for _, t in batches]
+        [[2, 0], [1, 3], [4]]
+    """
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, random_state: np.random.RandomState | None):
+        super().__init__(tuple(arrays), batch_size=batch_size)
+        self.random_state = random_state
+
+    def _ordered(self) -> tuple[np.ndarray, ...]:
+        """This epoch's arrays, in this epoch's order."""
+        arrays = self.dataset.arrays
+        if self.random_state is None:
+            return arrays
+        order = self.random_state.permutation(len(arrays[0]))
+        return tuple(a[order] for a in arrays)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        arrays = self._ordered()
+        n, size = len(arrays[0]), self.batch_size
+        if size >= n:  # full batches
+            return iter((arrays,))
+        return (tuple(a[start : start + size] for a in arrays) for start in range(0, n, size))
+
+
+class _StepsOnMistakes(EpochBatches):
+    """One-sample SGD that steps only where the gradient is not zero.
+
+    Between two updates the weights do not change, so one vectorised forward pass scores the next
+    ``LOOKAHEAD`` samples at once and finds the first with a non-zero gradient (for the
+    perceptron, the next mistake), which is the next batch; the samples before it, whose loss and
+    gradient are zero, come as one batch of weight zero, on which ``fit`` takes no step (they count
+    in the epoch's loss with their loss, 0). The weights after the epoch are those of stepping
+    through every sample in turn, as Rosenblatt's algorithm updates only on mistakes. Batches are
+    drawn lazily: each window is scored with the weights of the steps before it.
+    """
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], random_state: Any, scores: nn.Module, zero_gradient: Any):
+        super().__init__(arrays, 1, random_state)
+        self.scores, self.zero_gradient = scores, zero_gradient
+        self._zeros = np.zeros(LOOKAHEAD, dtype=arrays[0].dtype)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        X, targets, *rest = self._ordered()
+        weights = rest[0] if rest else None
+        n, i = len(X), 0
+        while i < n:
+            window = slice(i, min(i + LOOKAHEAD, n))
+            with no_grad():
+                scores = self.scores(Tensor(X[window])).data
+            active = ~self.zero_gradient(scores, targets[window])
+            if weights is not None:
+                active &= weights[window] > 0
+            hits = np.flatnonzero(active)
+            j = window.stop if hits.size == 0 else i + int(hits[0])
+            if j > i:
+                yield X[i:j], targets[i:j], self._zeros[: j - i]
+            if hits.size:
+                yield (X[j : j + 1], targets[j : j + 1]) + (() if weights is None else (weights[j : j + 1],))
+            i = j + 1 if hits.size else j
+
+
+class Objective:
+    """An estimator's loss of a batch, from the network's scores (the output before the output
+    activation): the mean of the (weighted) sample losses plus ``penalty * 0.5 * ||W||²``.
+
+    Args:
+        estimator: a fitted (or being fitted) estimator; its ``_sample_losses`` and ``_penalty``.
+        scale: the mean of the training set's raw sample weights (default 1.0); the batches' weights
+            are relative (mean 1), ``weights.sum() * scale`` is a batch's total raw weight, which
+            scikit-learn's MLP divides alpha by.
+        penalised: the weights under the L2 term (default: every Linear layer's weight, not biases).
+
+    Called as ``fit`` calls a loss: ``objective(scores, targets)`` or ``objective(scores, targets,
+    weights)``; returns a scalar Tensor.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.estimators import LinearRegression
+        >>> from chainrule.estimators.solver import Objective
+        >>> reg = LinearRegression(max_iter=1).fit(np.eye(3), [1.0, 2.0, 3.0])
+        >>> loss = Objective(reg)(cr.tensor(np.zeros((3, 1))), np.ones((3, 1)))
+        >>> float(loss.data)  # the mean squared error of scores 0 against targets 1 (alpha=0)
+        1.0
+    """
+
+    def __init__(self, estimator: Any, scale: float = 1.0, penalised: list[Tensor] | None = None):
+        self.estimator, self.scale = estimator, float(scale)
+        if penalised is None:
+            penalised = [layer.weight for layer in linear_layers(estimator.network_)]
+        self.penalised = penalised
+
+    def __call__(self, scores: Tensor, targets: np.ndarray, weights: np.ndarray | None = None) -> Tensor:
+        per_sample = self.estimator._sample_losses(scores, targets)
+        if weights is None:
+            loss = per_sample.mean()
+            batch_weight = float(len(targets))
+        else:
+            loss = (per_sample * Tensor(weights)).mean()
+            batch_weight = float(weights.sum()) * self.scale
+        coefficient = self.estimator._penalty(batch_weight)
+        if coefficient:
+            loss = loss + F.l2_penalty(self.penalised) * coefficient
+        return loss
+
+
+class _StoppingRule(Callback):
+    """The estimator's bookkeeping after each epoch of ``fit``: ``n_iter_``, ``t_``, ``loss_curve_``,
+    the 'invscaling' schedule, and scikit-learn's stopping rule: training stops when the loss has
+    not gone down by ``tol`` (with early stopping: the held-out score has not gone up by ``tol``)
+    for more than ``n_iter_no_change`` epochs in a row ('adaptive': divide the learning rate by 5
+    instead, until it is at or below 1e-6). With early stopping the best weights come back at the
+    end and the epoch's score is logged as 'val_score'."""
+
+    def __init__(self, estimator: Any, validation: tuple | None, n_samples: int):
+        self.estimator, self.validation, self.n_samples = estimator, validation, n_samples
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        est = self.estimator
+        epoch_loss = logs["loss"]
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_curve_.append(epoch_loss)
+        if not math.isfinite(epoch_loss):
+            raise ValueError(est._diverged(f"the loss became {epoch_loss} at epoch {est.n_iter_}"))
+        score = self._update(epoch_loss)
+        if score is not None:
+            logs["val_score"] = score
+        if est.learning_rate == "invscaling":
+            _set_lr(self.context.optimizer, est.learning_rate_init / (est.t_ + 1) ** est.power_t)
+        if est._no_improvement_count > est.n_iter_no_change:
+            reason = self._fire()
+            if reason is not None:
+                self.context.stop(reason)
+            else:
+                est._no_improvement_count = 0
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        est = self.estimator
+        if self.validation is not None and est._best_state is not None:
+            est.network_.load_state_dict(est._best_state)
+
+    def _update(self, epoch_loss: float) -> float | None:
+        """Count epochs without improvement (of the loss, or the validation score); keep the best."""
+        est = self.estimator
+        tol = -np.inf if est.tol is None else est.tol
+        if self.validation is None:
+            if epoch_loss > est.best_loss_ - tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            est.best_loss_ = min(est.best_loss_, epoch_loss)
+            return None
+        X_val, y_val, w_val = self.validation
+        score = float(est._score_arrays(X_val, y_val, w_val))
+        est.validation_scores_.append(score)
+        if score < est.best_validation_score_ + tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            est._best_state = est.network_.state_dict()
+        return score
+
+    def _fire(self) -> str | None:
+        """The stopping rule fired: why training stops, or None ('adaptive': the learning rate is
+        divided and training goes on)."""
+        est = self.estimator
+        owner = type(est).__name__
+        what = "Validation score" if self.validation is not None else "Training loss"
+        message = f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} consecutive epochs."
+        say = self.context.progress.message
+        if est.learning_rate != "adaptive":
+            say(f"{owner}: {message} Stopping.")
+            return f"{owner}: {message}"
+        lr = self.context.optimizer.param_groups[0]["lr"]
+        if lr <= ADAPTIVE_MIN_LR:
+            say(f"{owner}: {message} Learning rate too small. Stopping.")
+            return f"{owner}: {message} Learning rate too small."
+        _set_lr(self.context.optimizer, lr / ADAPTIVE_DIVISOR)
+        say(f"{owner}: {message} Setting learning rate to {lr / ADAPTIVE_DIVISOR:g}.")
+        return None
+
+
+class _SolverProgress(Progress):
+    """The estimators' ``verbose``: a bar over the epochs named after the estimator, the epoch's
+    loss (and validation score) beside it; a line per epoch as scikit-learn's MLP prints it."""
+
+    def __init__(self, owner: str, verbose: int | bool):
+        super().__init__(1 if verbose else 0, unit="epoch", name=owner)
+
+    def line(self, epoch: int, seconds: float, logs: dict[str, float]) -> str:
+        line = f"{self.name}: iteration {epoch}, loss = {logs['loss']:.8f}"
+        return line if "val_score" not in logs else f"{line}, validation score = {logs['val_score']:.6f}"
+
+    def postfix(self, logs: dict[str, float]) -> dict[str, str]:
+        postfix = {"loss": f"{logs['loss']:.6g}"}
+        if "val_score" in logs:
+            postfix["val_score"] = f"{logs['val_score']:.4f}"
+        return postfix
+
+
+def _scores(network: nn.Sequential) -> nn.Module:
+    """The network without its output activation (what the losses take: the scores, or logits);
+    a one-layer network's layer itself."""
+    layers = list(network)
+    return layers[0] if len(layers) == 2 else network[:-1]
+
+
+def _set_lr(optimizer: Any, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = float(lr)
+
+
+def _batch_size(estimator: Any, n_samples: int) -> int:
+    """Samples per step of the estimator's solver."""
+    if estimator.solver == "gd":
+        return n_samples
+    if estimator.solver == "sgd":
+        return 1
+    if estimator.batch_size == "auto":
+        return min(AUTO_BATCH, n_samples)
+    if estimator.batch_size > n_samples:
+        warnings.warn(
+            f"{type(estimator).__name__}: batch_size={estimator.batch_size} is larger than the {n_samples} training "
+            "samples; using full batches",
+            UserWarning,
+            stacklevel=3,
+        )
+        return n_samples
+    return int(estimator.batch_size)
+
+
+def _make_optimizer(estimator: Any) -> Any:
+    """The optimiser of the estimator's solver, on its network's parameters."""
+    params = list(estimator.network_.parameters())
+    lr = float(estimator.learning_rate_init)
+    if estimator.solver == "adam":
+        return Adam(
+            params, lr=lr, betas=(float(estimator.beta_1), float(estimator.beta_2)), eps=float(estimator.epsilon)
+        )
+    if estimator.solver == "momentum":
+        return SGD(
+            params,
+            lr=lr,
+            momentum=float(estimator.momentum),
+            nesterov=bool(estimator.nesterovs_momentum) and estimator.momentum > 0,
+        )
+    return SGD(params, lr=lr)
+
+
+def _reset_stopping(estimator: Any, early_stopping: bool) -> None:
+    """Start counting epochs without improvement: of the validation score with early stopping
+    (``fit`` only; ``partial_fit`` holds nothing out), else of the training loss."""
+    estimator._no_improvement_count = 0
+    estimator._best_state = None
+    if early_stopping:
+        estimator.validation_scores_ = []
+        estimator.best_validation_score_ = -np.inf
+        estimator.best_loss_ = None
+    else:
+        estimator.validation_scores_ = None
+        estimator.best_validation_score_ = None
+        estimator.best_loss_ = np.inf
+
+
+def train(
+    estimator: Any,
+    X: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray | None,
+    validation: tuple | None,
+    *,
+    incremental: bool,
+    new_run: bool,
+) -> History:
+    """Run epochs of the estimator's solver on prepared arrays with ``chainrule.train.fit``: up to
+    ``max_iter`` (``incremental``: one, as ``partial_fit``), until the stopping rule fires.
+
+    Args:
+        estimator: with its network (``network_``), ``t_`` and ``loss_curve_`` set.
+        X, targets, weights: the training arrays (weights: raw, or None).
+        validation: (X_val, y_val, w_val) held out for early stopping, or None.
+        incremental: one epoch, continuing the optimiser (``partial_fit``).
+        new_run: start the stopping rule and the optimiser afresh (``fit``, and a first
+            ``partial_fit``); else continue them.
+
+    Returns:
+        fit's History of these epochs.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.estimators import LinearRegression
+        >>> from chainrule.estimators.solver import train
+        >>> X = np.linspace(-1, 1, 8)[:, None]
+        >>> reg = LinearRegression(max_iter=3, tol=None).fit(X, 2 * X[:, 0])
+        >>> history = train(reg, X, 2 * X, None, None, incremental=True, new_run=False)
+        >>> history.epoch, reg.n_iter_, len(reg.loss_curve_)
+        ([1], 1, 4)
+    """
+    owner = type(estimator).__name__
+    if new_run:  # a new run of epochs (warm start: from the current weights)
+        _reset_stopping(estimator, early_stopping=validation is not None)
+    elif estimator.best_loss_ is None:  # partial_fit after fit(early_stopping=True): watch the loss
+        estimator.best_loss_ = np.inf
+    if new_run or estimator._optimizer is None:
+        estimator._optimizer = _make_optimizer(estimator)
+    estimator.n_iter_ = 0  # epochs of this call (t_ and loss_curve_ go on across warm starts)
+
+    n = X.shape[0]
+    batch = _batch_size(estimator, n)
+    scale = 1.0
+    if weights is not None:
+        scale = float(weights.mean())
+        weights = weights / scale  # relative weights, mean 1
+    arrays = (X, targets) if weights is None else (X, targets, weights)
+    random_state = estimator._random_state if estimator.shuffle and batch < n else None
+    scores = _scores(estimator.network_)
+    if batch == 1 and estimator._skips_zero_gradients():
+        batches = _StepsOnMistakes(arrays, random_state, scores, estimator._zero_gradient)
+    else:
+        batches = EpochBatches(arrays, batch, random_state)
+    max_epochs = 1 if incremental else estimator.max_iter
+    first_epoch = len(estimator.loss_curve_)
+    history = fit(
+        scores,
+        Objective(estimator, scale),
+        estimator._optimizer,
+        batches,
+        epochs=max_epochs,
+        callbacks=[_StoppingRule(estimator, validation, n)],
+        verbose=_SolverProgress(owner, estimator.verbose),
+    )
+    if not incremental and history.stop_reason is None:
+        warnings.warn(
+            f"{owner}: maximum iterations ({max_epochs}) reached and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    run = estimator.loss_curve_[first_epoch:]
+    if not incremental and len(run) > 1 and math.isfinite(run[-1]) and run[-1] > run[0]:
+        warnings.warn(
+            f"{owner}: the loss went up during training, from {run[0]:.4g} (epoch 1) to {run[-1]:.4g} "
+            f"(epoch {len(run)}): learning_rate_init={estimator.learning_rate_init} is too large for this data. "
+            "Standardise X (e.g. StandardScaler) or lower learning_rate_init.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return history
