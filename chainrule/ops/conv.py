@@ -82,6 +82,17 @@ def _conv_pads(
     return tuple((p, p) for p in int_tuple(padding, d, "padding", op, minimum=0))
 
 
+def _operands(d: int, op: str, input: Any, weight: Any, groups: Any, channels: str) -> tuple[Tensor, bool, Tensor]:
+    """(batched input, whether it was unbatched, weight) of a ``d``-D convolution, with the weight's
+    rank and ``groups`` checked; ``channels`` names the weight's first two axes."""
+    x, unbatched = add_batch_axis(lift(input), d, op)
+    w = lift(weight)
+    if w.ndim != d + 2:
+        raise ValueError(f"{op}: weight must be {d + 2}-D ({channels}, {SPATIAL_NAMES[d]}), got shape {w.shape}")
+    _check_groups(groups, op)
+    return x, unbatched, w
+
+
 def _check_groups(groups: Any, op: str) -> None:
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
@@ -258,14 +269,7 @@ def _conv_nd(
     dilation: IntOrTuple,
     groups: int,
 ) -> Tensor:
-    x, unbatched = add_batch_axis(lift(input), d, op)
-    w = lift(weight)
-    if w.ndim != d + 2:
-        raise ValueError(
-            f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, {SPATIAL_NAMES[d]}), "
-            f"got shape {w.shape}"
-        )
-    _check_groups(groups, op)
+    x, unbatched, w = _operands(d, op, input, weight, groups, "out_channels, in_channels/groups")
     out_channels, in_per_group, kernel = w.shape[0], w.shape[1], tuple(w.shape[2:])
     if x.shape[1] != in_per_group * groups:
         raise ValueError(
@@ -356,14 +360,7 @@ def _conv_transpose_nd(
     groups: int,
     dilation: IntOrTuple,
 ) -> Tensor:
-    x, unbatched = add_batch_axis(lift(input), d, op)
-    w = lift(weight)
-    if w.ndim != d + 2:
-        raise ValueError(
-            f"{op}: weight must be {d + 2}-D (in_channels, out_channels/groups, {SPATIAL_NAMES[d]}), "
-            f"got shape {w.shape}"
-        )
-    _check_groups(groups, op)
+    x, unbatched, w = _operands(d, op, input, weight, groups, "in_channels, out_channels/groups")
     if x.shape[1] != w.shape[0] or w.shape[0] % groups:
         raise ValueError(
             f"{op}: input of shape {x.shape} has {x.shape[1]} channels, but weight of shape {w.shape} "

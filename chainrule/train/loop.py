@@ -166,26 +166,23 @@ def fit(
             total_loss, seen = 0.0, 0
             outputs, targets = [], []
             for batch_index, batch in enumerate(train_loader):
-                if len(batch) < 2:
-                    raise ValueError(
-                        "fit: each batch must be (inputs, targets); pass y or a loader that yields targets"
-                    )
-                if len(batch) > 3:
-                    raise ValueError(
-                        f"fit: each batch must be (inputs, targets) or (inputs, targets, sample_weight), "
-                        f"got {len(batch)} arrays"
-                    )
-                batch = _prepare_batch(batch, dtype)
-                xb, yb = batch[0], batch[1]
-                n = len(xb)
-                wb = batch[2] if len(batch) == 3 else None
-                if wb is not None:
-                    if not np.asarray(wb).any():  # nothing to learn from these samples: no step
-                        seen += n
+                n_arrays = len(batch)
+                if n_arrays == 3:
+                    if not np.asarray(batch[2]).any():  # nothing to learn from these samples: no step
+                        seen += len(batch[0])
                         progress.batch_end(total_loss / seen)
                         continue
                     if takes_weights is None:
                         takes_weights = _takes_weights(loss_fn)
+                elif n_arrays != 2:
+                    raise ValueError(
+                        "fit: each batch must be (inputs, targets) or (inputs, targets, sample_weight), "
+                        f"got {n_arrays} array(s); pass y or a loader that yields targets"
+                    )
+                batch = _prepare_batch(batch, dtype)
+                xb, yb = batch[0], batch[1]
+                wb = batch[2] if n_arrays == 3 else None
+                n = len(xb)
                 for hook in batch_begin:
                     hook(batch_index)
                 out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)

@@ -113,7 +113,7 @@ def test_a_dataloader_of_weighted_batches_trains_as_sample_weight_does():
 def test_batches_of_four_arrays_are_refused():
     X, y = blobs(8)
     model = mlp()
-    with pytest.raises(ValueError, match="got 4 arrays"):
+    with pytest.raises(ValueError, match="got 4 array"):
         fit(model, weighted_ce, cr.optim.SGD(model.parameters(), lr=0.1), DataLoader((X, y, y, y)), verbose=0)
 
 
