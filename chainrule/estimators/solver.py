@@ -156,7 +156,7 @@ class Objective:
         >>> import numpy as np, chainrule as cr
         >>> from chainrule.estimators import LinearRegression
         >>> from chainrule.estimators.solver import Objective
-        >>> reg = LinearRegression(max_iter=1).fit(np.eye(3), [1.0, 2.0, 3.0])
+        >>> reg = LinearRegression().partial_fit(np.eye(3), [1.0, 2.0, 3.0])
         >>> loss = Objective(reg)(cr.tensor(np.zeros((3, 1))), np.ones((3, 1)))
         >>> float(loss.data)  # the mean squared error of scores 0 against targets 1 (alpha=0)
         1.0
@@ -372,10 +372,10 @@ def train(
         >>> from chainrule.estimators import LinearRegression
         >>> from chainrule.estimators.solver import train
         >>> X = np.linspace(-1, 1, 8)[:, None]
-        >>> reg = LinearRegression(max_iter=3, tol=None).fit(X, 2 * X[:, 0])
+        >>> reg = LinearRegression().partial_fit(X, 2 * X[:, 0])  # one epoch
         >>> history = train(reg, X, 2 * X, None, None, incremental=True, new_run=False)
         >>> history.epoch, reg.n_iter_, len(reg.loss_curve_)
-        ([1], 1, 4)
+        ([1], 1, 2)
     """
     owner = type(estimator).__name__
     if new_run:  # a new run of epochs (warm start: from the current weights)
