@@ -150,7 +150,7 @@ class Objective:
         penalised: the weights under the L2 term (default: every Linear layer's weight, not biases).
 
     Called as ``fit`` calls a loss: ``objective(scores, targets)`` or ``objective(scores, targets,
-    weights)``; returns a scalar Tensor.
+    sample_weight=weights)``; returns a scalar Tensor.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -168,8 +168,9 @@ class Objective:
             penalised = [layer.weight for layer in linear_layers(estimator.network_)]
         self.penalised = penalised
 
-    def __call__(self, scores: Tensor, targets: np.ndarray, weights: np.ndarray | None = None) -> Tensor:
+    def __call__(self, scores: Tensor, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> Tensor:
         per_sample = self.estimator._sample_losses(scores, targets)
+        weights = sample_weight
         if weights is None:
             loss = per_sample.mean()
             batch_weight = float(len(targets))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +179,7 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             self.context.model.load_state_dict(self.best_weights)
             if self.verbose:
-                print(f"EarlyStopping: restored the weights of epoch {self.best_epoch}", file=sys.stderr)
+                self.context.progress.message(f"EarlyStopping: restored the weights of epoch {self.best_epoch}", True)
 
     def __repr__(self) -> str:
         return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
@@ -245,7 +244,7 @@ class ModelCheckpoint(Callback):
             io.save(self.context.model, path)
         self.saved.append(path)
         if self.verbose:
-            print(f"ModelCheckpoint: saved {path}", file=sys.stderr)
+            self.context.progress.message(f"ModelCheckpoint: saved {path}", True)
 
 
 class LearningRateScheduler(Callback):
@@ -364,7 +363,7 @@ class TerminateOnNaN(Callback):
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             message = f"TerminateOnNaN: the loss became {loss} at epoch {self.epoch}, batch {batch}; training stopped"
-            print(message, file=sys.stderr)
+            self.context.progress.message(message, True)
             self.context.stop(message)
 
 

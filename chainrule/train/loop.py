@@ -9,6 +9,7 @@ stopping rule as a DataLoader, a loss function and a callback). Evaluation and p
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import no_grad
 from chainrule.data.loader import DataLoader
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
@@ -64,12 +66,14 @@ def fit(
         X, y: arrays (or Tensors) of inputs and targets, or X a DataLoader yielding (inputs, targets).
         epochs: passes over the training data.
         batch_size: samples per step; None is full-batch gradient descent, 1 is SGD.
-        sample_weight: one weight per sample (default None: all equal); with a DataLoader, a third
-            array in each batch is its weights. A weighted batch's loss is
-            ``loss_fn(outputs, targets, weights)``, so loss_fn must take them (Keras' convention:
-            ``mean(weights * per_sample_loss)``); a batch whose weights are all zero teaches
-            nothing: no step is taken on it, its samples count in the epoch's loss with loss 0.
-            Validation is unweighted.
+        sample_weight: one finite, non-negative weight per sample, not all zero (default None:
+            all equal); with a DataLoader, a third array in each batch is its weights. As in
+            Keras, a weighted batch's loss is the mean of ``weight * sample loss``: a chainrule
+            loss module (``nn.CrossEntropyLoss()``, ``nn.MSELoss()``, ...) is weighted by ``fit``;
+            any other loss_fn is called as ``loss_fn(outputs, targets, sample_weight=weights)``.
+            A batch whose weights are all zero teaches nothing: no step is taken on it, its
+            samples count in the epoch's loss with loss 0 (and in the metrics, which are
+            unweighted). Validation is unweighted.
         validation_data: (X_val, y_val) or a DataLoader, evaluated after each epoch.
         validation_split: or hold out this fraction of X, y (the last samples, before shuffling).
         metrics: names ('accuracy', 'f1', 'mse', 'r2', ...) or functions ``fn(y_true, outputs)``.
@@ -103,15 +107,23 @@ def fit(
     progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
     metric_fns = [get_metric(m) for m in (metrics or [])]
     dtype = _param_dtype(model)
-    takes_weights = None  # whether loss_fn takes sample weights: looked up when there are some
+    weighted_loss = None  # how a weighted batch's loss is computed: made when there are weights
     weights = None
     if sample_weight is not None:
         if isinstance(X, DataLoader):
             raise ValueError(
                 "fit: sample_weight goes with arrays; a DataLoader yields (inputs, targets, weights) batches"
             )
-        weights = _sample_weights(sample_weight, len(_array(X)), dtype)
-        takes_weights = _takes_weights(loss_fn)
+        weights = _sample_weights(sample_weight, len(_array(X)), dtype, "sample_weight")
+        weighted_loss = _weighted_loss(loss_fn)
+    check_batch_weights = False  # weights that come from a loader's dataset, one batch at a time
+    if isinstance(X, DataLoader):
+        held = _held_weights(X)
+        if held is not None:  # a loader over (inputs, targets, weights) arrays: checked now, not halfway
+            _sample_weights(held, len(held), dtype, "the DataLoader's third array (the weights)")
+            weighted_loss = _weighted_loss(loss_fn)
+        else:
+            check_batch_weights = True
 
     if validation_split:
         if isinstance(X, DataLoader):
@@ -130,6 +142,11 @@ def fit(
         validation_data = (X_all[-n_val:], y_all[-n_val:])
         if weights is not None:
             weights = weights[:-n_val]
+            if not weights.any():
+                raise ValueError(
+                    "fit: sample_weight is zero for every training sample (the validation_split holds out the "
+                    "rest): there is nothing to learn from"
+                )
     if weights is None:
         train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
     else:
@@ -171,9 +188,16 @@ def fit(
                     if not np.asarray(batch[2]).any():  # nothing to learn from these samples: no step
                         seen += len(batch[0])
                         progress.batch_end(total_loss / seen)
+                        if metric_fns:  # the metrics still cover every sample
+                            xb, yb = _prepare_batch(batch[:2], dtype)
+                            with no_grad():
+                                outputs.append(model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb).data)
+                            targets.append(yb)
                         continue
-                    if takes_weights is None:
-                        takes_weights = _takes_weights(loss_fn)
+                    if check_batch_weights:
+                        _check_batch_weights(batch[2], batch_index)
+                    if weighted_loss is None:
+                        weighted_loss = _weighted_loss(loss_fn)
                 elif n_arrays != 2:
                     raise ValueError(
                         "fit: each batch must be (inputs, targets) or (inputs, targets, sample_weight), "
@@ -186,7 +210,7 @@ def fit(
                 for hook in batch_begin:
                     hook(batch_index)
                 out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
-                loss = loss_fn(out, yb) if wb is None else loss_fn(out, yb, wb)
+                loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -233,11 +257,12 @@ def _hooks(callbacks: list[Callback], name: str) -> list[Callable]:
     return [hook for hook in hooks if getattr(hook, "__func__", hook) is not default]
 
 
-def _binds(loss_fn: Any, n_args: int) -> bool | None:
-    """Whether ``loss_fn`` can be called with ``n_args`` positional arguments (None: no signature to read)."""
+def _binds(loss_fn: Any, n_args: int, keyword: str | None = None) -> bool | None:
+    """Whether ``loss_fn`` can be called with ``n_args`` positional arguments (and ``keyword``);
+    None: no signature to read."""
     function = loss_fn.forward if isinstance(loss_fn, Module) else loss_fn
     try:
-        inspect.signature(function).bind(*[None] * n_args)
+        inspect.signature(function).bind(*[None] * n_args, **({keyword: None} if keyword else {}))
     except TypeError:
         return False
     except ValueError:
@@ -249,33 +274,77 @@ def _unweighted(loss_fn: Any) -> Any:
     """``loss_fn`` for the (unweighted) validation: a loss that must be given weights gets ones."""
     if _binds(loss_fn, 2) is not False:
         return loss_fn
-    return lambda outputs, targets: loss_fn(outputs, targets, np.ones(len(targets), dtype=outputs.dtype))
+    return lambda outputs, targets: loss_fn(outputs, targets, sample_weight=np.ones(len(targets), dtype=outputs.dtype))
 
 
-def _takes_weights(loss_fn: Any) -> bool:
-    """True when ``loss_fn`` can be called as ``loss_fn(outputs, targets, weights)``; else raises
-    the error that says what to give instead."""
-    if _binds(loss_fn, 3) is False:
+def _weighted_loss(loss_fn: Any) -> Callable[[Tensor, Any, np.ndarray], Tensor]:
+    """How ``fit`` computes the loss of a batch with sample weights ``w``, Keras' rule.
+
+    A chainrule loss module (``nn.MSELoss``, ``nn.CrossEntropyLoss``, ...): each sample's loss
+    (its ``reduction='none'`` loss, averaged over any further axes) times its weight, then the
+    mean over the batch (``reduction='sum'``: the sum). Any other ``loss_fn`` is given the
+    weights itself, as ``loss_fn(outputs, targets, sample_weight=w)``.
+    """
+    if isinstance(loss_fn, Module) and hasattr(loss_fn, "reduction") and hasattr(loss_fn, "get_config"):
+        if loss_fn.reduction not in ("mean", "sum"):
+            raise ValueError(
+                f"fit: {loss_fn!r} has reduction={loss_fn.reduction!r}; with sample weights give it "
+                "reduction='mean' (or 'sum'): fit weighs its per-sample losses itself"
+            )
+        per_sample = copy.copy(loss_fn)  # the same loss, unreduced; loss_fn itself is left as it is
+        per_sample.reduction = "none"
+        total = loss_fn.reduction == "sum"
+
+        def weighted(outputs: Tensor, targets: Any, weights: np.ndarray) -> Tensor:
+            losses = per_sample(outputs, targets)
+            if losses.ndim > 1:
+                losses = losses.reshape(losses.shape[0], -1).mean(axis=1)
+            losses = losses * Tensor._make(weights.astype(losses.dtype, copy=False))
+            return losses.sum() if total else losses.mean()
+
+        return weighted
+    if _binds(loss_fn, 2, "sample_weight") is False:
         raise ValueError(
-            f"fit: the batches carry sample weights, but loss_fn {loss_fn!r} takes no third argument; give a "
-            "loss_fn(outputs, targets, weights) -> scalar Tensor, e.g. "
-            "lambda out, y, w: (F.cross_entropy(out, y, reduction='none') * cr.tensor(w)).mean()"
+            f"fit: the batches carry sample weights, but loss_fn {loss_fn!r} takes no sample_weight; use a "
+            "chainrule loss (nn.CrossEntropyLoss(), nn.MSELoss(), ...), whose per-sample losses fit weighs, or "
+            "give a loss_fn(outputs, targets, sample_weight) -> scalar Tensor, e.g. "
+            "lambda out, y, sample_weight: (F.cross_entropy(out, y, reduction='none') * cr.tensor(sample_weight))"
+            ".mean()"
         )
-    return True  # (or no signature to read, a builtin: the call will say)
+    return lambda outputs, targets, weights: loss_fn(outputs, targets, sample_weight=weights)
 
 
-def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
-    """``sample_weight`` checked: one finite, non-negative number per sample, in the model's dtype."""
+def _check_batch_weights(weights: Any, batch_index: int) -> None:
+    """A loader's batch of weights: finite and non-negative, one per sample."""
+    weights = np.asarray(weights)
+    if weights.ndim != 1 or weights.dtype.kind not in "biuf" or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            f"fit: batch {batch_index} of the DataLoader carries weights that are not one finite, non-negative "
+            f"number per sample (shape {weights.shape}, dtype {weights.dtype})"
+        )
+
+
+def _held_weights(loader: DataLoader) -> np.ndarray | None:
+    """The weights a DataLoader over three arrays holds (None for two arrays, or another dataset)."""
+    arrays = getattr(loader.dataset, "arrays", None)
+    return arrays[2] if arrays is not None and len(arrays) == 3 else None
+
+
+def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: str) -> np.ndarray:
+    """Sample weights checked: one finite, non-negative number per sample, not all zero, in the
+    model's dtype; ``what`` names them in an error."""
     weights = _array(sample_weight)
     if weights.ndim != 1 or len(weights) != n_samples:
         raise ValueError(
-            f"fit: sample_weight must hold one weight per sample, shape ({n_samples},), got shape {weights.shape}"
+            f"fit: {what} must hold one weight per sample, shape ({n_samples},), got shape {weights.shape}"
         )
     if weights.dtype.kind not in "biuf":
-        raise ValueError(f"fit: sample_weight must be numbers, got dtype {weights.dtype}")
+        raise ValueError(f"fit: {what} must be numbers, got dtype {weights.dtype}")
     weights = weights.astype(dtype, copy=False)
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError("fit: sample_weight must be finite and non-negative")
+        raise ValueError(f"fit: {what} must be finite and non-negative")
+    if n_samples and not weights.any():
+        raise ValueError(f"fit: {what} is zero for every sample: there is nothing to learn from")
     return weights
 
 

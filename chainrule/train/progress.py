@@ -94,7 +94,7 @@ class Progress:
         self.bar: Any = None
         self._start = 0.0
         self._in_epoch = False
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, bool]] = []
 
     def train_begin(self, epochs: int, steps_per_epoch: int) -> None:
         """A run of ``epochs`` epochs of ``steps_per_epoch`` batches begins."""
@@ -130,16 +130,16 @@ class Progress:
         elif self.verbose:
             print(self.line(epoch, time.perf_counter() - self._start, logs), file=sys.stderr)
         pending, self._pending = self._pending, []
-        for text in pending:
-            self.message(text)
+        for text, always in pending:
+            self.message(text, always)
 
-    def message(self, text: str) -> None:
-        """Show ``text`` (silent with ``verbose=0``); said during an epoch, it comes after the
-        epoch's report."""
-        if not self.verbose:
+    def message(self, text: str, always: bool = False) -> None:
+        """Show ``text`` (silent with ``verbose=0``, unless ``always``: a callback's own ``verbose``,
+        or a warning); said during an epoch, it comes after the epoch's report."""
+        if not (self.verbose or always):
             return
         if self._in_epoch:
-            self._pending.append(text)
+            self._pending.append((text, always))
         elif self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:
@@ -149,8 +149,8 @@ class Progress:
         """The run is over (or failed): close the bar, show what is still to be said."""
         self._in_epoch = False
         pending, self._pending = self._pending, []
-        for text in pending:
-            self.message(text)
+        for text, always in pending:
+            self.message(text, always)
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -13,19 +13,23 @@ from chainrule.train.progress import Progress
 from tests.train.support import CountingSGD, blobs, mlp
 
 
-def weighted_ce(out, y, w):
-    return (F.cross_entropy(out, y, reduction="none") * cr.tensor(w)).mean()
+def weighted_ce(out, y, sample_weight):
+    return (F.cross_entropy(out, y, reduction="none") * cr.tensor(sample_weight)).mean()
+
+
+def sgd(model, lr=0.1):
+    return CountingSGD(model.parameters(), lr=lr)
 
 
 # --- sample weights ---------------------------------------------------------------------------
 
 
-def test_sample_weights_reach_the_loss_and_give_the_hand_written_step():
+@pytest.mark.parametrize("loss_fn", [cr.nn.CrossEntropyLoss(), weighted_ce], ids=["module", "function"])
+def test_sample_weights_give_the_hand_written_step(loss_fn):
     X, y = blobs(12)
     w = np.linspace(0.0, 2.0, 12)
     model, reference = mlp(), mlp()
-    fit(model, weighted_ce, cr.optim.SGD(model.parameters(), lr=0.5), X, y, sample_weight=w,
-        epochs=1, batch_size=None, verbose=0)  # fmt: skip
+    fit(model, loss_fn, sgd(model, 0.5), X, y, sample_weight=w, epochs=1, batch_size=None, verbose=0)
     reference.zero_grad()
     weighted_ce(reference(cr.tensor(X)), y, w.astype(np.float32)).backward()
     for p in reference.parameters():
@@ -34,40 +38,72 @@ def test_sample_weights_reach_the_loss_and_give_the_hand_written_step():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
-def test_weights_of_two_double_the_sample_in_the_loss():
+def test_a_loss_module_is_weighted_per_sample_mean_over_its_other_axes_and_summed_for_sum():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=(6, 2)).astype(np.float32)
+    w = np.array([0.0, 1.0, 2.0, 0.5, 1.0, 3.0])
+    per_sample = ((X[:, :2] - Y) ** 2).mean(axis=1)  # the model is the identity on the first two features
+    for reduction, expected in [("mean", (w * per_sample).mean()), ("sum", (w * per_sample).sum())]:
+        model = cr.nn.Linear(3, 2)
+        model.weight.data[...] = np.eye(2, 3)
+        model.bias.data[...] = 0.0
+        history = fit(model, cr.nn.MSELoss(reduction=reduction), cr.optim.SGD(model.parameters(), lr=0.0), X, Y,
+                      sample_weight=w, batch_size=None, verbose=0)  # fmt: skip
+        assert history["loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_weights_of_two_count_the_sample_twice():
     X, y = blobs(10)
     doubled = np.concatenate([X, X[:3]]), np.concatenate([y, y[:3]])
     w = np.ones(10)
     w[:3] = 2.0
     a, b = mlp(), mlp()
-    ha = fit(a, weighted_ce, cr.optim.SGD(a.parameters(), lr=0.2), X, y, sample_weight=w * 10 / 13,
-             epochs=1, batch_size=None, verbose=0)  # fmt: skip
-    hb = fit(b, cr.nn.CrossEntropyLoss(), cr.optim.SGD(b.parameters(), lr=0.2), *doubled,
-             epochs=1, batch_size=None, verbose=0)  # fmt: skip
+    ha = fit(a, cr.nn.CrossEntropyLoss(), sgd(a, 0.2), X, y, sample_weight=w * 10 / 13, batch_size=None, verbose=0)
+    hb = fit(b, cr.nn.CrossEntropyLoss(), sgd(b, 0.2), *doubled, batch_size=None, verbose=0)
     assert ha["loss"][0] == pytest.approx(hb["loss"][0], rel=1e-5)
     for k, v in a.state_dict().items():
         np.testing.assert_allclose(v, b.state_dict()[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_the_loss_module_is_left_as_it_was():
+    loss = cr.nn.CrossEntropyLoss()
+    model = mlp()
+    fit(model, loss, sgd(model), *blobs(8), sample_weight=np.ones(8), verbose=0)
+    assert loss.reduction == "mean"
 
 
 def test_a_batch_whose_weights_are_all_zero_takes_no_step_and_counts_with_loss_zero():
     X, y = blobs(8)
     w = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
     model = mlp()
-    opt = CountingSGD(model.parameters(), lr=0.1)
-    history = fit(model, weighted_ce, opt, X, y, sample_weight=w, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    opt = sgd(model)
+    history = fit(model, weighted_ce, opt, X, y, sample_weight=w, epochs=1, batch_size=4, shuffle=False,
+                  metrics=["accuracy"], verbose=0)  # fmt: skip
     assert opt.steps == 1
     reference = mlp()
     second_half = float(weighted_ce(reference(cr.tensor(X[4:])), y[4:], w[4:].astype(np.float32)).data)
     assert history["loss"][0] == pytest.approx(second_half * 4 / 8, rel=1e-6)
+    # the metrics cover all eight samples; both batches were scored by the untrained weights (the
+    # skipped one, and the trained one by its forward pass before the step)
+    reference.eval()
+    expected = np.mean(reference(cr.tensor(X)).data.argmax(axis=1) == y)
+    assert history["accuracy"][0] == pytest.approx(expected)
 
 
-def test_a_loss_without_a_weights_argument_is_refused_before_training():
+@pytest.mark.parametrize(
+    "loss_fn, message",
+    [
+        (cr.nn.functional.mse_loss, "takes no sample_weight; use a chainrule loss"),
+        (lambda out, y, w: out.sum(), "takes no sample_weight"),
+        (cr.nn.CrossEntropyLoss(reduction="none"), "reduction='none'; with sample weights give it reduction='mean'"),
+    ],
+)
+def test_a_loss_that_cannot_weigh_is_refused_before_training(loss_fn, message):
     X, y = blobs(8)
     model = mlp()
     before = model.state_dict()
-    with pytest.raises(ValueError, match="takes no third argument; give a loss_fn\\(outputs, targets, weights\\)"):
-        fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), X, y,
-            sample_weight=np.ones(8), verbose=0)  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        fit(model, loss_fn, sgd(model), X, y, sample_weight=np.ones(8), verbose=0)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
 
@@ -80,12 +116,13 @@ def test_a_loss_without_a_weights_argument_is_refused_before_training():
         (np.array([1.0] * 7 + [-1.0]), "finite and non-negative"),
         (np.array([1.0] * 7 + [np.nan]), "finite and non-negative"),
         (np.array(["a"] * 8), "must be numbers"),
+        (np.zeros(8), "zero for every sample: there is nothing to learn from"),
     ],
 )
 def test_bad_sample_weights_are_refused_before_training(weights, message):
     X, y = blobs(8)
     model = mlp()
-    opt = CountingSGD(model.parameters(), lr=0.1)
+    opt = sgd(model)
     with pytest.raises(ValueError, match=message):
         fit(model, weighted_ce, opt, X, y, sample_weight=weights, verbose=0)
     assert opt.steps == 0
@@ -95,41 +132,65 @@ def test_sample_weights_with_a_dataloader_are_refused_with_what_to_do():
     X, y = blobs(8)
     model = mlp()
     with pytest.raises(ValueError, match=r"a DataLoader yields \(inputs, targets, weights\) batches"):
-        fit(model, weighted_ce, cr.optim.SGD(model.parameters(), lr=0.1), DataLoader((X, y)),
-            sample_weight=np.ones(8), verbose=0)  # fmt: skip
+        fit(model, weighted_ce, sgd(model), DataLoader((X, y)), sample_weight=np.ones(8), verbose=0)
 
 
 def test_a_dataloader_of_weighted_batches_trains_as_sample_weight_does():
     X, y = blobs(12)
     w = np.linspace(0.5, 1.5, 12).astype(np.float32)
     a, b = mlp(), mlp()
-    fit(a, weighted_ce, cr.optim.SGD(a.parameters(), lr=0.2), X, y, sample_weight=w, batch_size=4, shuffle=False,
-        verbose=0)  # fmt: skip
-    fit(b, weighted_ce, cr.optim.SGD(b.parameters(), lr=0.2), DataLoader((X, y, w), batch_size=4), verbose=0)
+    fit(a, weighted_ce, sgd(a, 0.2), X, y, sample_weight=w, batch_size=4, shuffle=False, verbose=0)
+    fit(b, weighted_ce, sgd(b, 0.2), DataLoader((X, y, w), batch_size=4), verbose=0)
     for k, v in a.state_dict().items():
         np.testing.assert_array_equal(v, b.state_dict()[k], err_msg=k)
+
+
+def test_a_dataloaders_weights_are_checked_before_training():
+    X, y = blobs(8)
+    w = np.ones(8)
+    w[5] = -1.0
+    model = mlp()
+    opt = sgd(model)
+    with pytest.raises(ValueError, match="the DataLoader's third array \\(the weights\\) must be finite and non"):
+        fit(model, weighted_ce, opt, DataLoader((X, y, w), batch_size=2), verbose=0)
+    assert opt.steps == 0
+
+
+def test_weights_from_a_dataset_are_checked_batch_by_batch():
+    X, y = blobs(8)
+
+    class Weighted(cr.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return X[i], y[i], np.float32(np.nan if i == 5 else 1.0)
+
+    model = mlp()
+    opt = sgd(model)
+    with pytest.raises(ValueError, match="batch 2 of the DataLoader carries weights that are not"):
+        fit(model, weighted_ce, opt, DataLoader(Weighted(), batch_size=2), verbose=0)
+    assert opt.steps == 2  # the batches before the bad one were trained on
 
 
 def test_batches_of_four_arrays_are_refused():
     X, y = blobs(8)
     model = mlp()
     with pytest.raises(ValueError, match="got 4 array"):
-        fit(model, weighted_ce, cr.optim.SGD(model.parameters(), lr=0.1), DataLoader((X, y, y, y)), verbose=0)
+        fit(model, weighted_ce, sgd(model), DataLoader((X, y, y, y)), verbose=0)
 
 
 def test_validation_split_holds_out_the_weights_of_the_held_out_samples():
     X, y = blobs(10)
     w = np.ones(10)
-    w[-2:] = np.nan  # the held-out samples' weights are never looked at... but they are checked
+    w[:8] = 0.0  # every training sample weighs nothing
     model = mlp()
-    with pytest.raises(ValueError, match="finite"):
-        fit(model, weighted_ce, cr.optim.SGD(model.parameters(), lr=0.1), X, y, sample_weight=w,
-            validation_split=0.2, verbose=0)  # fmt: skip
-    w[-2:] = 1.0
-    w[:8] = 0.0  # every training sample weighs nothing: no step, while validation is unweighted
-    opt = CountingSGD(model.parameters(), lr=0.1)
-    history = fit(model, weighted_ce, opt, X, y, sample_weight=w, validation_split=0.2, verbose=0)
-    assert opt.steps == 0 and history["loss"] == [0.0] and history["val_loss"][0] > 0
+    with pytest.raises(ValueError, match="zero for every training sample"):
+        fit(model, weighted_ce, sgd(model), X, y, sample_weight=w, validation_split=0.2, verbose=0)
+    w[0] = 1.0
+    opt = sgd(model)
+    history = fit(model, weighted_ce, opt, X, y, sample_weight=w, validation_split=0.2, batch_size=None, verbose=0)
+    assert opt.steps == 1 and history["val_loss"][0] > 0  # the validation loss is unweighted
 
 
 # --- callbacks add to the logs ------------------------------------------------------------------
@@ -200,3 +261,28 @@ def test_the_bar_is_closed_when_training_fails():
         fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), *blobs(10),
             callbacks=[Fails()], verbose=progress)  # fmt: skip
     assert progress.bar is None
+
+
+def test_built_in_callbacks_speak_after_the_epoch_report(capsys, tmp_path):
+    from chainrule.train import ModelCheckpoint
+
+    model = mlp()
+    checkpoint = ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.safetensors"), monitor="loss", verbose=1)
+    fit(model, cr.nn.CrossEntropyLoss(), sgd(model), *blobs(10), epochs=2, callbacks=[checkpoint], verbose=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["Epoch", "ModelCheckpoint:", "Epoch", "ModelCheckpoint:"]
+    assert lines[1].endswith("ckpt-1.safetensors")
+
+
+def test_a_callbacks_own_verbose_speaks_when_fit_is_silent(capsys):
+    from chainrule.train import TerminateOnNaN
+
+    model = mlp()
+    X, y = blobs(4)
+    X[1, 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        fit(model, cr.nn.CrossEntropyLoss(), sgd(model), X, y, batch_size=1, shuffle=False,
+            callbacks=[TerminateOnNaN()], verbose=0)  # fmt: skip
+    assert (
+        capsys.readouterr().err.strip() == "TerminateOnNaN: the loss became nan at epoch 1, batch 1; training stopped"
+    )
