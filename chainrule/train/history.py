@@ -30,13 +30,17 @@ class History:
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         """Add one epoch's values (keys may appear later; earlier epochs get NaN for them)."""
+        history, n = self.history, len(self.epoch)
         for key, value in logs.items():
-            column = self.history.setdefault(key, [float("nan")] * len(self.epoch))
+            column = history.get(key)
+            if column is None:  # a new key (made only then: a column of NaN costs O(epochs))
+                column = history[key] = [float("nan")] * n
             column.append(float(value))
         self.epoch.append(epoch)
-        for column in self.history.values():
-            if len(column) < len(self.epoch):
-                column.append(float("nan"))
+        if len(history) > len(logs):  # keys this epoch did not log
+            for column in history.values():
+                if len(column) == n:
+                    column.append(float("nan"))
 
     def __getitem__(self, key: str) -> list[float]:
         try:

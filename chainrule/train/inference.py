@@ -41,6 +41,11 @@ def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
 def _prepare_batch(batch: tuple, dtype: np.dtype) -> tuple:
     """A DataLoader's batch with floating arrays in the model's dtype (a no-op for fit's own loaders)."""
     # runs every step: integer targets and inputs already in the model's dtype pass untouched
+    for a in batch:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != dtype:
+            break
+    else:
+        return batch
     return tuple(
         a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != dtype else a for a in batch
     )
