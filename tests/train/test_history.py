@@ -129,3 +129,21 @@ def test_plot_saves_a_png_and_returns_the_figure(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
     assert [ax.get_title() for ax in h.plot(metrics=["lr"]).axes] == ["Loss", "Lr"]
+
+
+def test_recording_an_epoch_allocates_nothing_proportional_to_the_epochs_so_far():
+    import tracemalloc
+
+    history = History()
+    for epoch in range(1, 20001):
+        history.record(epoch, {"loss": 0.5, "lr": 0.1})
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        history.record(20001, {"loss": 0.5, "lr": 0.1})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 20_000  # a column of NaN for 20,000 epochs would be 160 kB
+    assert history["loss"][-1] == 0.5 and len(history["lr"]) == 20001
