@@ -30,6 +30,15 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     a part: a temporary file in the same folder (same file system), flushed and fsynced, then
     renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed.
 
+    The temporary file is named ``.<name>.<12 hex digits>.tmp`` next to the target (``<name>`` is
+    the target's file name, cut to 200 characters), so one left behind by a process killed
+    mid-save (the only way one survives) is recognisable as such and safe to delete.
+
+    Raises:
+        FileNotFoundError: the folder to write into does not exist (the message names it, as
+            given in ``path``); other OSErrors (a folder that is not writable, a full disk) name
+            ``path`` too, never the temporary file.
+
     Example:
         >>> import os, tempfile
         >>> from chainrule.io.files import write_bytes_atomic
@@ -40,9 +49,21 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    temporary = os.path.join(folder, f".{os.path.basename(path)[:200]}.{secrets.token_hex(6)}.tmp")
     # 0o666 filtered by the umask, like a plain open(); O_EXCL never follows or reuses a file.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as err:
+        given = os.path.dirname(path) or "."
+        if isinstance(err, FileNotFoundError):
+            reason = f"the folder {given!r} does not exist"
+        elif isinstance(err, NotADirectoryError):
+            reason = f"{given!r} is not a folder"
+        elif isinstance(err, PermissionError):
+            reason = f"no permission to create files in the folder {given!r}"
+        else:
+            reason = err.strerror or str(err)
+        raise type(err)(err.errno, f"cannot write {path!r}: {reason}") from None
     try:
         try:
             _write_all(fd, data)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -71,6 +72,27 @@ _MODEL_PREFIX = "model/"
 # The dtypes the safetensors format stores: bool, (u)int8-64, float16-64 (not float128 or complex).
 _STORABLE_KINDS = {"b", "i", "u", "f"}
 
+# The safetensors dtypes chainrule reads, as NumPy dtypes (no bfloat16 or float8: NumPy has none).
+_FILE_DTYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "U16": np.dtype("<u2"),
+    "I16": np.dtype("<i2"),
+    "U32": np.dtype("<u4"),
+    "I32": np.dtype("<i4"),
+    "U64": np.dtype("<u8"),
+    "I64": np.dtype("<i8"),
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+}
+
+# The deepest nesting of lists and objects accepted in a file's JSON (the header and each
+# chainrule entry): far more than any model's architecture needs (about 3 levels per nested
+# container), far less than what would exhaust Python's recursion limit while loading.
+_MAX_JSON_DEPTH = 200
+
 # First bytes of formats people mistake for a model file, to name them in the error.
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -99,7 +121,22 @@ class ModelFileError(ValueError):
         ... except cr.io.ModelFileError as e:
         ...     print(type(e).__name__, isinstance(e, ValueError))
         ModelFileError True
+
+    Names and strings taken from the file (tensor and class names, metadata) reach the message
+    with their control characters escaped, so a crafted file cannot send terminal escape
+    sequences to whoever reads the error.
     """
+
+    def __init__(self, message: str = "", *args: Any) -> None:
+        super().__init__(_printable(message) if isinstance(message, str) else message, *args)
+
+
+def _printable(text: str) -> str:
+    """``text`` with every non-printable character (ESC, other controls, bidi overrides, line
+    breaks) written as a backslash escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 # ==================================================================== public functions
@@ -197,8 +234,10 @@ def load(path: PathLike) -> Module:
             f"(written by {_SAVED_BY[kind]}), not a model's architecture: {hint}"
         )
     spec = _field(path, fields, "architecture", dict)
-    model = _rebuild(path, spec)
     state = _ordered(path, fields, tensors)
+    _check_architecture(path, spec, state)  # before building anything
+    model = _rebuild(path, spec)
+    _check_dtypes(path, model, state, "its weights")
     _match_float_dtypes(model, state)
     try:
         model.load_state_dict(state, strict=True)
@@ -417,6 +456,7 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
         optimizer_state = _decode(path, checkpoint["optimizer"], tensors)
     rng_state = _checked_rng_state(path, _decode(path, checkpoint.get("rng"), tensors)) if restore_rng else None
 
+    _check_dtypes(path, model, state, "the checkpoint's weights")
     backup = model.state_dict()
     try:
         model.load_state_dict(state, strict=True)
@@ -730,27 +770,86 @@ def _parse_header(path: str, data: bytes, size: int) -> dict[str, Any]:
             f"{path!r} is truncated: its header should be {length} bytes long but the file has only "
             f"{size - 8} bytes after the length (an interrupted copy or download?)"
         )
-    try:
-        header = json.loads(data[8 : 8 + length])
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{path!r} is corrupt: its safetensors header is not valid JSON ({err})") from None
+    header = _json(path, data[8 : 8 + length], "safetensors header")
     if not isinstance(header, dict):
         raise ModelFileError(f"{path!r} is corrupt: its safetensors header is not a JSON object")
+    available = size - 8 - length
     end = 0
     for name, entry in header.items():
         if name == "__metadata__":
             continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise ModelFileError(f"{path!r} is corrupt: tensor {name!r} has no valid data_offsets in the header")
-        end = max(end, offsets[1])
-    available = size - 8 - length
+        end = max(end, _checked_entry(path, name, entry))
     if end > available:
         raise ModelFileError(
             f"{path!r} is truncated: its tensors need {end} bytes of data but only {available} are there "
             "(an interrupted copy or download?)"
         )
     return header
+
+
+def _checked_entry(path: str, name: str, entry: Any) -> int:
+    """Check one tensor's header entry (a dtype chainrule reads, a shape, and data_offsets that
+    hold exactly shape x dtype-size bytes) before anything is read or allocated for it; the end
+    of its data."""
+    if not isinstance(entry, dict):
+        raise ModelFileError(f"{path!r} is corrupt: the header entry of tensor {name!r} is not a JSON object")
+    dtype = entry.get("dtype")
+    if not isinstance(dtype, str) or dtype not in _FILE_DTYPES:
+        raise ModelFileError(
+            f"{path!r}: tensor {name!r} has dtype {dtype!r}, a dtype chainrule does not read "
+            f"(it reads {', '.join(_FILE_DTYPES)}); convert the tensor before saving it"
+        )
+    shape = entry.get("shape")
+    if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise ModelFileError(f"{path!r} is corrupt: tensor {name!r} has no valid shape in the header ({shape!r})")
+    offsets = entry.get("data_offsets")
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        and 0 <= offsets[0] <= offsets[1]
+    ):
+        raise ModelFileError(f"{path!r} is corrupt: tensor {name!r} has no valid data_offsets in the header")
+    declared = math.prod(shape) * _FILE_DTYPES[dtype].itemsize
+    if offsets[1] - offsets[0] != declared:
+        raise ModelFileError(
+            f"{path!r} is corrupt: tensor {name!r} is declared as {dtype} of shape {tuple(shape)} "
+            f"({declared} bytes), but its data_offsets {offsets[0]}..{offsets[1]} hold "
+            f"{offsets[1] - offsets[0]} bytes"
+        )
+    return offsets[1]
+
+
+def _json(path: str, text: str | bytes, what: str) -> Any:
+    """``text`` decoded from JSON, or a ModelFileError naming ``what`` if it is not valid JSON or
+    is nested more than ``_MAX_JSON_DEPTH`` deep (which would otherwise end in a RecursionError)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        deep = True
+    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{path!r} is corrupt: its {what} is not valid JSON ({err})") from None
+    else:
+        deep = _depth_exceeds(value, _MAX_JSON_DEPTH)
+    if deep:
+        raise ModelFileError(
+            f"{path!r} is corrupt: its {what} is nested more than {_MAX_JSON_DEPTH} levels deep "
+            "(no model chainrule saves nests so deep)"
+        )
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists and dicts in ``value`` nest more than ``limit`` deep (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _chainrule_fields(path: str, header: Mapping[str, Any], required: bool) -> dict[str, Any]:
@@ -761,7 +860,7 @@ def _chainrule_fields(path: str, header: Mapping[str, Any], required: bool) -> d
         if not required:
             return {}
         names = [k for k in header if k != "__metadata__"]
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
         raise ModelFileError(
             f"{path!r} is a safetensors file but was not saved by chainrule (no chainrule metadata in its "
             f"header; it holds the tensors {shown or 'none'}): read its weights with "
@@ -771,16 +870,13 @@ def _chainrule_fields(path: str, header: Mapping[str, Any], required: bool) -> d
     for key, text in raw.items():
         if not key.startswith(_KEY):
             continue
-        try:
-            fields[key[len(_KEY) :]] = json.loads(text)
-        except (TypeError, json.JSONDecodeError):
-            raise ModelFileError(f"{path!r} is corrupt: its header entry {key!r} is not valid JSON") from None
+        fields[key[len(_KEY) :]] = _json(path, text, f"header entry {key!r}")
     version = fields.get("format")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError(f"{path!r} is corrupt: unknown chainrule file format {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path!r} was written by chainrule {fields.get('version', '?')} in file format {version}; "
+            f"{path!r} was written by chainrule {fields.get('version', '?')!r} in file format {version}; "
             f"this chainrule ({__version__}) reads formats up to {FORMAT_VERSION}: upgrade chainrule"
         )
     if fields.get("kind") not in _SAVED_BY:
@@ -800,13 +896,293 @@ def _ordered(
 ) -> OrderedDict[str, np.ndarray]:
     """The model's tensors (without the checkpoint prefix) in the order they were saved."""
     keys = _field(path, fields, "keys", list)
+    if not all(isinstance(k, str) for k in keys):
+        raise ModelFileError(f"{_name(path)} is corrupt: its header's chainrule.keys are not all strings")
     prefix = _MODEL_PREFIX if fields["kind"] == _CHECKPOINT else ""
     missing = [k for k in keys if prefix + k not in tensors]
     if missing:
         raise ModelFileError(
-            f"{_name(path)} is corrupt: its header lists tensors that are not in it: {', '.join(missing)}"
+            f"{_name(path)} is corrupt: its header lists tensors that are not in it: "
+            + ", ".join(repr(k) for k in missing)
         )
     return OrderedDict((k, tensors[prefix + k]) for k in keys)
+
+
+# ---------------------------------------------------------------- the architecture's tensors
+# What every built-in layer with parameters or buffers holds, from its config alone, so that a
+# file's weights are checked against its architecture before any module is built: a file of a
+# few hundred bytes that declares Linear(20000, 20000) is refused without allocating 1.6 GB.
+# tests/io/test_file_safety.py checks these rules against the layers themselves.
+
+
+class _BadConfig(Exception):
+    pass
+
+
+def _positive(config: Mapping[str, Any], key: str, default: Any = None) -> int:
+    value = config.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise _BadConfig(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _sizes(config: Mapping[str, Any], key: str, d: int) -> tuple[int, ...]:
+    value = config.get(key)
+    values = [value] * d if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(values, (list, tuple)) or len(values) != d:
+        raise _BadConfig(f"{key} must be an integer or {d} of them, got {value!r}")
+    return tuple(_positive({key: v}, key) for v in values)
+
+
+def _float_dtype(config: Mapping[str, Any]) -> np.dtype:
+    try:
+        dtype = np.dtype(config.get("dtype") or "float32")
+    except (TypeError, ValueError):
+        raise _BadConfig(f"dtype {config.get('dtype')!r} is not a NumPy dtype") from None
+    if dtype.kind != "f":
+        raise _BadConfig(f"dtype must be a floating-point type, got {dtype}")
+    return dtype
+
+
+_Tensors = list[tuple[str, tuple[int, ...], np.dtype]]
+
+
+def _linear_tensors(config: Mapping[str, Any]) -> _Tensors:
+    n_in, n_out, dtype = _positive(config, "in_features"), _positive(config, "out_features"), _float_dtype(config)
+    return [("weight", (n_out, n_in), dtype)] + ([("bias", (n_out,), dtype)] if config.get("bias", True) else [])
+
+
+def _embedding_tensors(config: Mapping[str, Any]) -> _Tensors:
+    shape = (_positive(config, "num_embeddings"), _positive(config, "embedding_dim"))
+    return [("weight", shape, _float_dtype(config))]
+
+
+def _conv_tensors(d: int, transposed: bool) -> Any:
+    def tensors(config: Mapping[str, Any]) -> _Tensors:
+        n_in, n_out = _positive(config, "in_channels"), _positive(config, "out_channels")
+        groups, kernel, dtype = _positive(config, "groups", 1), _sizes(config, "kernel_size", d), _float_dtype(config)
+        if n_in % groups or n_out % groups:
+            raise _BadConfig(f"in_channels ({n_in}) and out_channels ({n_out}) must be divisible by groups ({groups})")
+        shape = (n_in, n_out // groups, *kernel) if transposed else (n_out, n_in // groups, *kernel)
+        return [("weight", shape, dtype)] + ([("bias", (n_out,), dtype)] if config.get("bias", True) else [])
+
+    return tensors
+
+
+def _batchnorm_tensors(config: Mapping[str, Any]) -> _Tensors:
+    n, dtype = _positive(config, "num_features"), np.dtype(np.float32)
+    tensors: _Tensors = []
+    if config.get("affine", True):
+        tensors += [("weight", (n,), dtype), ("bias", (n,), dtype)]
+    if config.get("track_running_stats", True):
+        tensors += [("running_mean", (n,), dtype), ("running_var", (n,), dtype)]
+        tensors += [("num_batches_tracked", (), np.dtype(np.int64))]
+    return tensors
+
+
+def _layernorm_tensors(config: Mapping[str, Any]) -> _Tensors:
+    value = config.get("normalized_shape")
+    shape = _sizes(config, "normalized_shape", 1 if isinstance(value, int) else len(value or [None]))
+    if not config.get("elementwise_affine", True):
+        return []
+    return [("weight", shape, np.dtype(np.float32)), ("bias", shape, np.dtype(np.float32))]
+
+
+def _recurrent_tensors(gates: int, cell: bool) -> Any:
+    def tensors(config: Mapping[str, Any]) -> _Tensors:
+        n_in, hidden, dtype = _positive(config, "input_size"), _positive(config, "hidden_size"), _float_dtype(config)
+        bias = config.get("bias", True)
+        if cell:
+            layers, directions = [("", n_in)], [""]
+        else:
+            directions = ["", "_reverse"] if config.get("bidirectional", False) else [""]
+            n_layers = _positive(config, "num_layers", 1)
+            layers = [(f"_l{i}", n_in if i == 0 else len(directions) * hidden) for i in range(n_layers)]
+        out: _Tensors = []
+        for layer, layer_input in layers:
+            for direction in directions:
+                suffix = layer + direction
+                out += [("weight_ih" + suffix, (gates * hidden, layer_input), dtype)]
+                out += [("weight_hh" + suffix, (gates * hidden, hidden), dtype)]
+                if bias:
+                    out += [
+                        ("bias_ih" + suffix, (gates * hidden,), dtype),
+                        ("bias_hh" + suffix, (gates * hidden,), dtype),
+                    ]
+        return out
+
+    return tensors
+
+
+_LAYER_TENSORS: dict[str, Any] = {
+    "Linear": _linear_tensors,
+    "Embedding": _embedding_tensors,
+    "Conv1d": _conv_tensors(1, False),
+    "Conv2d": _conv_tensors(2, False),
+    "ConvTranspose1d": _conv_tensors(1, True),
+    "ConvTranspose2d": _conv_tensors(2, True),
+    "BatchNorm1d": _batchnorm_tensors,
+    "BatchNorm2d": _batchnorm_tensors,
+    "LayerNorm": _layernorm_tensors,
+    "RNN": _recurrent_tensors(1, False),
+    "LSTM": _recurrent_tensors(4, False),
+    "GRU": _recurrent_tensors(3, False),
+    "RNNCell": _recurrent_tensors(1, True),
+    "LSTMCell": _recurrent_tensors(4, True),
+    "GRUCell": _recurrent_tensors(3, True),
+}
+
+# Built-in layers that hold no parameters or buffers whatever their config.
+_STATELESS = {
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d",
+    "GlobalAvgPool", "Upsample", "Dropout", "Flatten", "Identity",
+    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Step", "Tanh",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HingeLoss", "HuberLoss", "L1Loss", "MSELoss",
+    "MultiMarginLoss", "NLLLoss",
+}  # fmt: skip
+
+
+def _builtin(name: str) -> bool:
+    """Whether the class registered under ``name`` is chainrule's own (not one of yours that
+    took the name)."""
+    try:
+        cls = module_class(name)
+    except KeyError:
+        return False
+    return cls.__module__.startswith("chainrule.nn.") and cls.__name__ == name
+
+
+def _implied_tensors(path: PathLike, spec: Any) -> tuple[dict[str, tuple[tuple[int, ...], np.dtype]], list[str]]:
+    """The tensors (name -> shape, dtype) that the architecture ``spec`` implies, from the configs
+    alone, and the names of the modules whose tensors cannot be known without building them
+    (your own Module classes, whose constructors decide)."""
+    tensors: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    opaque: list[str] = []
+    stack: list[tuple[str, Any]] = [("", spec)]
+    while stack:
+        where, node = stack.pop()
+        if not isinstance(node, Mapping) or not isinstance(node.get("class"), str):
+            raise ModelFileError(
+                f"{_name(path)} is corrupt: the architecture at {where or 'the top level'!r} is not a module spec"
+            )
+        cls, config = node["class"], node.get("config", {})
+        if not isinstance(config, Mapping):
+            raise ModelFileError(
+                f"{_name(path)} is corrupt: the config of {cls!r} at {where or 'the top level'!r} is not a JSON object"
+            )
+        prefix = where + "." if where else ""
+        try:
+            if not _builtin(cls) or not (cls in _LAYER_TENSORS or cls in _STATELESS or cls in _CONTAINERS):
+                opaque.append(where)
+            elif cls in _LAYER_TENSORS:
+                try:
+                    inspect.signature(module_class(cls)).bind(**config)
+                except TypeError:  # the constructor refuses it before running: _rebuild explains
+                    opaque.append(where)
+                    continue
+                for name, shape, dtype in _LAYER_TENSORS[cls](config):
+                    tensors[prefix + name] = (shape, dtype)
+            elif cls in _CONTAINERS:
+                stack.extend(reversed([(prefix + child, sub) for child, sub in _CONTAINERS[cls](config)]))
+        except _BadConfig as err:
+            raise ModelFileError(
+                f"{_name(path)}: cannot rebuild the model from its saved architecture: {cls!r} at "
+                f"{where or 'the top level'!r} has an invalid config ({err})"
+            ) from None
+    return tensors, opaque
+
+
+def _sequential_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    layers = config.get("layers")
+    if not isinstance(layers, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in layers
+    ):
+        raise _BadConfig("its layers are not a list of named module specs")
+    return [(s["name"], s) for s in layers]
+
+
+def _list_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    modules = config.get("modules")
+    if not isinstance(modules, list):
+        raise _BadConfig("its modules are not a list of module specs")
+    return [(str(i), s) for i, s in enumerate(modules)]
+
+
+def _dict_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    modules = config.get("modules")
+    if not isinstance(modules, Mapping):
+        raise _BadConfig("its modules are not a JSON object of module specs")
+    return list(modules.items())
+
+
+_CONTAINERS: dict[str, Any] = {
+    "Sequential": _sequential_children,
+    "ModuleList": _list_children,
+    "ModuleDict": _dict_children,
+}
+
+
+def _check_architecture(path: PathLike, spec: Any, state: Mapping[str, np.ndarray]) -> None:
+    """Refuse, before building anything, weights whose names, shapes or dtypes do not fit the
+    tensors the architecture implies (so building allocates no more than the file holds)."""
+    unknown = [name for name in _class_names(spec) if not _is_module_class(name)]
+    if unknown:
+        names = ", ".join(repr(n) for n in dict.fromkeys(unknown))
+        raise ModelFileError(
+            f"{_name(path)} uses the module class {names}, which is not defined in this program: "
+            "import or define it (a chainrule.nn.Module subclass) before loading; the file "
+            "names classes, it never holds their code"
+        )
+    implied, opaque = _implied_tensors(path, spec)
+
+    def inside_opaque(name: str) -> bool:
+        return any(not where or name == where or name.startswith(where + ".") for where in opaque)
+
+    mismatched, wrong_dtypes = [], []
+    for name, (shape, dtype) in implied.items():
+        if name in state:
+            if state[name].shape != shape:
+                mismatched.append(f"{name}: expected {shape}, got {state[name].shape}")
+            problem = _dtype_problem(name, state[name].dtype, dtype)
+            if problem:
+                wrong_dtypes.append(problem)
+    problems = []
+    for label, names in (
+        ("mis-shaped: ", mismatched),
+        ("missing: ", [name for name in implied if name not in state]),
+        ("unexpected: ", [name for name in state if name not in implied and not inside_opaque(name)]),
+        ("", wrong_dtypes),
+    ):
+        if names:
+            shown = names[:10] + ([f"and {len(names) - 10} more"] if len(names) > 10 else [])
+            problems.append(label + ("; " if label != "missing: " and label != "unexpected: " else ", ").join(shown))
+    if problems:
+        raise ModelFileError(
+            f"{_name(path)}: its weights do not fit its architecture (checked before building the model): "
+            + " | ".join(problems)
+        )
+
+
+def _dtype_problem(name: str, stored: np.dtype, expected: np.dtype) -> str | None:
+    """Why a tensor stored as ``stored`` cannot go into one of dtype ``expected`` (None if it can:
+    the same dtype, or floats of another precision, which are converted)."""
+    if stored == expected or stored.kind == expected.kind == "f":
+        return None
+    return f"tensor {name!r} is stored as {stored}, but the model's tensor is {expected} (refused, not converted)"
+
+
+def _check_dtypes(path: PathLike, model: Module, state: Mapping[str, np.ndarray], what: str) -> None:
+    """Refuse weights stored with a dtype that does not fit the model's tensor (integers or
+    booleans into floating-point parameters, and the like)."""
+    targets: dict[str, Tensor] = dict(model.named_parameters())
+    targets.update(model.named_buffers())
+    problems = [
+        problem
+        for name, array in state.items()
+        if name in targets and (problem := _dtype_problem(name, array.dtype, targets[name].data.dtype))
+    ]
+    if problems:
+        raise ModelFileError(f"{_name(path)}: {what} do not fit {type(model).__name__}: {'; '.join(problems)}")
 
 
 def _rebuild(path: PathLike, spec: Mapping[str, Any]) -> Module:
