@@ -22,26 +22,51 @@ ArrayLike = Any
 """Anything ``np.asarray`` accepts, or a Tensor."""
 
 
+_KINDS = {"O": "Python objects", "U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans"}
+"""Array kinds a tensor cannot hold, as an error names them."""
+
+
 def _convert_data(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     """Turn user data into an ndarray with chainrule's dtype rules.
 
     Python floats and lists of them become float32 (the default); NumPy float64 arrays keep
-    float64; integers and booleans keep their kind; ``dtype`` overrides everything.
+    float64; integers and booleans keep their kind; ``dtype`` overrides everything. Anything that
+    is not real numbers (strings, None, objects, complex numbers, dates) is refused here, with a
+    TypeError that says what it was, rather than failing later inside NumPy.
     """
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype), copy=None)
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf":
+            raise TypeError(f"tensor: dtype {dtype} is not supported; chainrule tensors hold bool, int or float")
+        try:
+            return np.array(data, dtype=dtype, copy=None)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"tensor: cannot make a {dtype} tensor from {_describe(data)}: {error}") from None
     if isinstance(data, np.ndarray):
-        return data
-    if isinstance(data, np.generic):
-        return np.asarray(data)
-    array = np.asarray(data)
-    if array.dtype.kind == "f":  # Python floats arrive as float64: default to float32
-        array = array.astype(DEFAULT_DTYPE)
-    elif array.dtype.kind == "O":
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data of mixed or unknown type")
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as error:  # ragged nested lists
+            raise TypeError(f"tensor: cannot make a tensor from {_describe(data)}: {error}") from None
+        if array.dtype.kind == "f":  # Python floats arrive as float64: default to float32
+            return array.astype(DEFAULT_DTYPE)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"tensor: chainrule tensors hold real numbers (bool, int, float), got {_describe(data)} "
+            f"of dtype {array.dtype} ({_KINDS.get(array.dtype.kind, 'not numbers')})"
+        )
     return array
+
+
+def _describe(data: Any) -> str:
+    """A short name for user data in an error: its type, and its value when it is short."""
+    text = " ".join(repr(data).split())  # one line
+    return f"{type(data).__name__} {text}" if len(text) <= 40 else f"{type(data).__name__} data"
 
 
 class Tensor:

@@ -42,6 +42,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     step,
     tanh,
 )
+from chainrule.ops.elementwise import lift
 from chainrule.ops.loss import cross_entropy_indices
 from chainrule.random import resolve_generator
 from chainrule.tensor import Tensor
@@ -209,6 +210,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
         >>> F.binary_cross_entropy(cr.tensor([0.9, 0.1]), cr.tensor([1.0, 0.0]))
         tensor(0.1054)
     """
+    input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
     if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
@@ -235,6 +237,7 @@ def binary_cross_entropy_with_logits(
         >>> F.binary_cross_entropy_with_logits(cr.tensor([0.0]), cr.tensor([1.0]))
         tensor(0.6931)
     """
+    input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
@@ -314,6 +317,7 @@ def cross_entropy(
     """
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
+    input = lift(input)
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target_t.dtype.kind == "f":  # class probabilities
         _same_shape("cross_entropy", input, target_t)
