@@ -982,7 +982,7 @@ def _batchnorm_tensors(config: Mapping[str, Any]) -> _Tensors:
 
 def _layernorm_tensors(config: Mapping[str, Any]) -> _Tensors:
     value = config.get("normalized_shape")
-    shape = _sizes(config, "normalized_shape", 1 if isinstance(value, int) else len(value or [None]))
+    shape = _sizes(config, "normalized_shape", len(value) if isinstance(value, (list, tuple)) and value else 1)
     if not config.get("elementwise_affine", True):
         return []
     return [("weight", shape, np.dtype(np.float32)), ("bias", shape, np.dtype(np.float32))]
