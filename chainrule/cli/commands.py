@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import os
 import sys
 import time
+import uuid
 from typing import Any
 
 import numpy as np
 
 import chainrule as cr
-from chainrule.cli import tabular
+from chainrule.cli import outputs, tabular
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import (
     MODEL_FILE,
@@ -46,7 +48,7 @@ from chainrule.train.metrics import confusion_matrix
 def cmd_train(args: argparse.Namespace) -> int:
     """``chainrule train``: fit a network on DATA, save it to --out with its history and report,
     and print its train / validation / test metrics."""
-    model_path = _check_train_arguments(args)
+    _check_train_arguments(args)
     source = open_data(args.data)
     data = training_data(source, args.target, args.drop, args.task)
     check_model_and_task(args.model, data.task, source.name)
@@ -58,22 +60,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, optimizer = _build_model(args, data, inputs)
     loss = loss_name(args.model, data.task)
     loss_fn = make_loss(loss)
-    print_notes(args, data.notes)
-    history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args)
-    _restore_target_units(model, targets)
-    results = _evaluate(model, loss_fn, inputs.X, targets, rows)
+    # every file goes to a fresh folder beside --out, swapped in once all are written (outputs.py)
+    staging = outputs.prepare(args.out)
+    try:
+        print_notes(args, data.notes)
+        history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args)
+        _restore_target_units(model, targets)
+        results = _evaluate(model, loss_fn, inputs.X, targets, rows)
 
-    os.makedirs(args.out, exist_ok=True)
-    cr.save(model, model_path, metadata=_metadata(args, source, data, inputs, rows, loss))
-    files = {"model": model_path, **_save_history(history, args)}
-    report = _report(args, source, data, inputs, history, seconds, results, files)
-    write_text_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2) + "\n")
+        run_id = uuid.uuid4().hex
+        metadata = _metadata(args, source, data, inputs, rows, loss)
+        cr.save(model, os.path.join(staging, MODEL_FILE), metadata={**metadata, "run_id": run_id})
+        files = {"model": os.path.join(args.out, MODEL_FILE), **_save_history(history, args, staging)}
+        report = _report(args, source, data, inputs, history, seconds, results, files)
+        report = {"run_id": run_id, "finished": datetime.datetime.now().astimezone().isoformat(), **report}
+        write_report(os.path.join(staging, "report.json"), report)
+        outputs.replace(staging, args.out)
+    finally:
+        outputs.discard(staging)  # the unfinished run, or after the swap the one it replaced
 
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_training_report(args, report, model, inputs.shape, len(rows.fit))
     return 0
+
+
+def write_report(path: str, report: dict) -> None:
+    """Write report.json (a function of its own so that tests can make it fail)."""
+    write_text_atomic(path, json.dumps(report, indent=2) + "\n")
 
 
 @dataclasses.dataclass
@@ -107,8 +122,8 @@ class _Targets:
     scale: float = 1.0
 
 
-def _check_train_arguments(args: argparse.Namespace) -> str:
-    """Raise CLIError for arguments that cannot work together; the path of the model file to write."""
+def _check_train_arguments(args: argparse.Namespace) -> None:
+    """Raise CLIError for arguments that cannot work together, or an --out that cannot take the run."""
     if args.epochs <= 0 or args.batch_size <= 0:
         raise CLIError("--epochs and --batch-size must be positive")
     if args.patience < 0:
@@ -117,10 +132,7 @@ def _check_train_arguments(args: argparse.Namespace) -> str:
         raise CLIError("--early-stopping watches the validation loss: give a --validation-split above 0")
     if args.hidden is not None and args.model not in ("mlp", "cnn"):
         raise CLIError(f"--hidden is for --model mlp or cnn; --model {args.model} has no hidden layer")
-    model_path = os.path.join(args.out, MODEL_FILE)
-    if os.path.exists(model_path) and not args.force:
-        raise CLIError(f"{model_path} exists; pass --force to overwrite it or choose another --out")
-    return model_path
+    outputs.check(args.out, args.force)
 
 
 def _split_rows(data: TrainingData, args: argparse.Namespace) -> _Rows:
@@ -273,18 +285,18 @@ def _metadata(
     }
 
 
-def _save_history(history: History, args: argparse.Namespace) -> dict[str, str | None]:
-    """Write history.csv and, unless --no-plot or without matplotlib, loss_curve.png to --out; the
-    paths written (``loss_curve`` None when no plot was drawn)."""
-    history_csv = os.path.join(args.out, "history.csv")
-    write_history_csv(history, history_csv)
-    curve_png = None if args.no_plot else os.path.join(args.out, "loss_curve.png")
-    try:
-        if curve_png:
-            history.plot(path=curve_png)
-    except ImportError:  # matplotlib is an optional extra
-        curve_png = None
-    return {"history": history_csv, "loss_curve": curve_png}
+def _save_history(history: History, args: argparse.Namespace, folder: str) -> dict[str, str | None]:
+    """Write history.csv and, unless --no-plot or without matplotlib, loss_curve.png to ``folder``;
+    their paths in --out (``loss_curve`` None when no plot was drawn)."""
+    write_history_csv(history, os.path.join(folder, "history.csv"))
+    curve = None
+    if not args.no_plot:
+        try:
+            history.plot(path=os.path.join(folder, "loss_curve.png"))
+            curve = os.path.join(args.out, "loss_curve.png")
+        except ImportError:  # matplotlib is an optional extra
+            pass
+    return {"history": os.path.join(args.out, "history.csv"), "loss_curve": curve}
 
 
 def _report(

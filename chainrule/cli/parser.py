@@ -208,8 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the split, the initial weights and the shuffling (default: 0)",
     )
     saving = train.add_argument_group("saving")
-    saving.add_argument("--out", default="runs/latest", metavar="DIR", help="output folder (default: runs/latest)")
-    saving.add_argument("--force", action="store_true", help="overwrite an existing model in --out")
+    saving.add_argument(
+        "--out",
+        default="runs/latest",
+        metavar="DIR",
+        help="output folder (default: runs/latest), replaced whole at the end of the run: the files are "
+        "written to DIR.chainrule-new-XXXXXXXX beside it, then swapped in, so DIR holds one run complete; "
+        "such a folder (or DIR.chainrule-old-XXXXXXXX) left by a killed run can be deleted",
+    )
+    saving.add_argument("--force", action="store_true", help="replace an earlier run in --out")
     saving.add_argument(
         "--no-plot", action="store_true", help="skip loss_curve.png (matplotlib takes seconds to start)"
     )

@@ -272,6 +272,129 @@ def test_an_existing_model_is_kept_without_force_and_replaced_with_it(tmp_path):
     assert json.loads((tmp_path / "m" / "report.json").read_text())["epochs_run"] == 2
 
 
+# --- the output folder: one run complete, never a mixture --------------------------------------
+
+RUN_FILES = {"model.safetensors", "history.csv", "report.json", "loss_curve.png"}
+
+
+def run_files(folder: Path) -> tuple[set[str], str, str]:
+    """(the files of a run folder, its report's run id, its model's run id)."""
+    report = json.loads((folder / "report.json").read_text())
+    meta = cr.io.load_metadata(str(folder / "model.safetensors"))
+    return set(os.listdir(folder)), report["run_id"], meta["run_id"]
+
+
+def test_force_no_plot_over_a_run_with_a_plot_leaves_no_stale_plot(tmp_path):
+    first = run("train", "iris", "--epochs", "2", "--out", "m", "--quiet", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    files, old_id, model_id = run_files(tmp_path / "m")
+    assert files == RUN_FILES and old_id == model_id
+    result = run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", "--force", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    files, new_id, model_id = run_files(tmp_path / "m")
+    assert files == RUN_FILES - {"loss_curve.png"}
+    assert new_id == model_id != old_id
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert report["files"]["loss_curve"] is None and report["files"]["model"] == os.path.join("m", "model.safetensors")
+    assert os.listdir(tmp_path) == ["m"]  # no folder left beside it
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failure_after_training_leaves_the_earlier_run_whole(tmp_path, monkeypatch, failure):
+    from chainrule.cli import commands
+
+    assert run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", cwd=tmp_path).returncode == 0
+    before = {name: (tmp_path / "m" / name).read_bytes() for name in os.listdir(tmp_path / "m")}
+    assert set(before) == RUN_FILES
+
+    def fail(path, report):
+        assert os.path.basename(os.path.dirname(path)).startswith("m.chainrule-new-")
+        raise failure
+
+    monkeypatch.setattr(commands, "write_report", fail)
+    result = run_here("train", "iris", "--epochs", "2", "--out", "m", "--quiet", "--force", "--no-plot", cwd=tmp_path)
+    assert result.returncode == (130 if isinstance(failure, KeyboardInterrupt) else 1)
+    assert {name: (tmp_path / "m" / name).read_bytes() for name in os.listdir(tmp_path / "m")} == before
+    assert os.listdir(tmp_path) == ["m"]  # the unfinished run's folder is removed
+
+
+def test_an_unwritable_parent_fails_before_training(tmp_path, monkeypatch):
+    from chainrule.cli import commands
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(commands, "_train", no_training)
+    (tmp_path / "file").write_text("x")
+    result = run_here("train", "iris", "--out", "file/m", "--quiet", cwd=tmp_path)
+    assert_clean_error(result, "cannot create the folder", "for --out file/m")
+    assert result.returncode == 2
+    if sys.platform.startswith("linux"):  # not writable even by root
+        result = run_here("train", "iris", "--out", "/proc/chainrule-test-out", "--quiet", cwd=tmp_path)
+        assert_clean_error(result, "cannot write --out /proc/chainrule-test-out: its folder /proc is not writable")
+        assert result.returncode == 2
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            result = run_here("train", "iris", "--out", "locked/m", "--quiet", cwd=tmp_path)
+        finally:
+            locked.chmod(0o700)
+        assert_clean_error(result, "is not writable")
+
+
+def test_an_out_folder_with_other_files_is_never_replaced(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = run_here("train", "iris", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
+    assert_clean_error(result, "mine holds files that `chainrule train` does not write ('notes.txt')")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    result = run_here("train", "iris", "--out", ".", "--force", "--quiet", cwd=tmp_path / "mine")
+    assert_clean_error(result, "is the working folder")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_a_run_killed_at_any_moment_leaves_the_old_run_or_the_new_one(tmp_path, signal_name):
+    import shutil
+    import signal
+    import time
+
+    first = run("train", "iris", "--epochs", "3", "--out", "m", "--quiet", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    old = run_files(tmp_path / "m")
+    assert old[0] == RUN_FILES
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    outcomes = set()
+    for i, delay in enumerate([0.2, 0.6, 0.9, 1.1, 1.4, 2.5]):
+        cwd = tmp_path / f"kill{i}"
+        shutil.copytree(tmp_path / "m", cwd / "m")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chainrule", "train", "iris", "--epochs", "30", "--out", "m", "--force"]
+            + ["--no-plot", "--quiet"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(delay)
+        process.send_signal(getattr(signal, signal_name))
+        _, err = process.communicate(timeout=60)  # (a SIGINT while Python imports gives a traceback)
+        files, report_id, model_id = run_files(cwd / "m")
+        assert report_id == model_id, f"a mixture after {delay}s"
+        if report_id == old[1]:
+            assert files == old[0], f"after {delay}s"
+            outcomes.add("old")
+        else:
+            assert files == RUN_FILES - {"loss_curve.png"}, f"after {delay}s"
+            outcomes.add("new")
+        leftovers = [name for name in os.listdir(cwd) if name != "m"]
+        assert all(".chainrule-new-" in name or ".chainrule-old-" in name for name in leftovers), leftovers
+        if signal_name == "SIGINT":
+            assert leftovers == [] and process.returncode in (0, 130, -signal.SIGINT), (delay, err.decode())
+    assert "old" in outcomes
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
@@ -320,9 +443,8 @@ def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
 def test_an_out_path_that_is_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "taken").write_text("not a folder")
     result = run_here("train", "iris", "--epochs", "1", "--out", "taken", "--quiet", "--no-plot", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("chainrule train: error: ")
+    assert_clean_error(result, "--out taken is a file, not a folder")
+    assert result.returncode == 2
     assert (tmp_path / "taken").read_text() == "not a folder"
 
 

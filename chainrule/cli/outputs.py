@@ -1,0 +1,129 @@
+"""The output folder of ``chainrule train``, replaced whole or not at all.
+
+A run writes every file into a fresh folder beside ``--out`` (same parent, so renaming it is
+atomic), named ``<out>.chainrule-new-XXXXXXXX``, and only once all of them are written swaps it
+in: on Linux with one atomic exchange of the two folders (``renameat2(RENAME_EXCHANGE)``),
+elsewhere by renaming the old folder aside (``<out>.chainrule-old-XXXXXXXX``), the new one into
+place, then removing the old. So ``--out`` holds the earlier run complete or the new run
+complete, never a mixture; a run that fails or is interrupted removes its folder, and one killed
+outright (SIGKILL, a power cut) can leave a ``*.chainrule-new-*`` or ``*.chainrule-old-*`` folder
+behind, safe to delete.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import shutil
+import sys
+
+from chainrule.cli.errors import CLIError
+from chainrule.cli.models import MODEL_FILE
+
+RUN_FILES = (MODEL_FILE, "history.csv", "report.json", "loss_curve.png")
+"""The files a run writes: an existing --out may hold these and nothing else."""
+NEW = ".chainrule-new-"
+"""Infix of the folder a run writes into before it is swapped in."""
+OLD = ".chainrule-old-"
+"""Infix of the earlier run's folder while it is being replaced (where the exchange is not atomic)."""
+
+
+def check(out: str, force: bool) -> None:
+    """Raise CLIError when ``out`` cannot receive a new run: it is a file or a link, the working
+    folder, or a folder holding an earlier run (without ``force``) or files a run does not write."""
+    path = os.path.abspath(out)
+    if os.path.islink(out):
+        raise CLIError(f"--out {out} is a symbolic link: give the folder itself or another --out")
+    if not os.path.lexists(out):
+        return
+    if not os.path.isdir(out):
+        raise CLIError(f"--out {out} is a file, not a folder: choose another --out")
+    if os.path.commonpath([path, os.getcwd()]) == path:
+        raise CLIError(f"--out {out} is the working folder or holds it: choose a folder of its own")
+    entries = sorted(os.listdir(out))
+    foreign = [e for e in entries if e not in RUN_FILES]
+    if foreign:
+        shown = ", ".join(repr(e) for e in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise CLIError(
+            f"{out} holds files that `chainrule train` does not write ({shown}): a run replaces the whole "
+            "folder, so choose another --out"
+        )
+    if entries and not force:
+        if MODEL_FILE in entries:
+            raise CLIError(
+                f"{os.path.join(out, MODEL_FILE)} exists; pass --force to overwrite it or choose another --out"
+            )
+        raise CLIError(f"{out} holds an earlier run's files; pass --force to replace them or choose another --out")
+
+
+def _fresh(out: str, infix: str) -> str:
+    """A path beside ``out`` named ``<out><infix>XXXXXXXX`` that does not exist yet."""
+    while True:
+        path = f"{out}{infix}{secrets.token_hex(4)}"
+        if not os.path.lexists(path):
+            return path
+
+
+def prepare(out: str) -> str:
+    """Create (with its parents) the folder a run of ``--out out`` writes into and return it; a
+    CLIError when ``out``'s parent cannot be created or written."""
+    out = os.path.normpath(out)
+    parent = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create the folder {parent} for --out {out}: {e.strerror or e}") from None
+    while True:
+        staging = _fresh(out, NEW)
+        try:
+            os.mkdir(staging)  # the umask's permissions, as a folder made by os.makedirs gets
+            return staging
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise CLIError(
+                f"cannot write --out {out}: its folder {parent} is not writable ({e.strerror or e})"
+            ) from None
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the folders ``a`` and ``b`` in one atomic step (Linux's renameat2); False where that
+    is not available (another system, an old kernel or C library, a file system without it)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def replace(staging: str, out: str) -> None:
+    """Put the finished run in ``staging`` in place of ``out`` (see the module's docstring); the
+    earlier run left in ``staging`` or beside it is removed by ``discard``."""
+    out = os.path.normpath(out)
+    if not os.path.lexists(out):
+        os.rename(staging, out)
+        return
+    if _exchange(staging, out):  # staging now holds the earlier run: discard removes it
+        return
+    retired = _fresh(out, OLD)
+    os.rename(out, retired)
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(retired, out)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def discard(staging: str) -> None:
+    """Remove ``staging``: an unfinished run, or after ``replace`` the run it replaced."""
+    shutil.rmtree(staging, ignore_errors=True)
