@@ -410,6 +410,7 @@ def train(
         epochs=max_epochs,
         callbacks=[_StoppingRule(estimator, validation, n)],
         verbose=_SolverProgress(owner, estimator.verbose),
+        terminate_on_nan=False,  # the stopping rule says how the estimator diverged, in scikit-learn's words
     )
     if not incremental and history.stop_reason is None:
         warnings.warn(

@@ -343,17 +343,21 @@ def _csv_value(value: Any) -> str:
 class TerminateOnNaN(Callback):
     """Stop as soon as the loss becomes NaN or infinite, naming the epoch and batch.
 
+    ``fit`` already stops on such a loss by default, before the batch's step
+    (``terminate_on_nan=True``); this callback, as in Keras, stops after it, and serves
+    ``fit(..., terminate_on_nan=False)``.
+
     Example:
         >>> import contextlib, io, numpy as np, chainrule as cr
         >>> from chainrule.train import TerminateOnNaN, fit
         >>> model = cr.nn.Linear(2, 1)
-        >>> X = np.array([[1.0, 1.0], [np.inf, 1.0]])
+        >>> y = np.full((2, 1), 1e20)  # finite, but its square overflows float32: the loss is inf
         >>> with contextlib.redirect_stderr(io.StringIO()):
         ...     history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
-        ...                   X, np.ones((2, 1)), epochs=3, batch_size=1, shuffle=False,
-        ...                   callbacks=[TerminateOnNaN()], verbose=0)
+        ...                   np.ones((2, 2)), y, epochs=3, batch_size=1, shuffle=False,
+        ...                   callbacks=[TerminateOnNaN()], verbose=0, terminate_on_nan=False)
         >>> history.stop_reason
-        'TerminateOnNaN: the loss became inf at epoch 1, batch 1; training stopped'
+        'TerminateOnNaN: the loss became inf at epoch 1, batch 0; training stopped'
     """
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:

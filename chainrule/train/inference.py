@@ -32,10 +32,46 @@ def _param_dtype(model: Module) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def _prepare(x: Any, dtype: np.dtype) -> np.ndarray:
-    """Floating inputs take the model's dtype once, up front (not per batch)."""
+def _prepare(x: Any, dtype: np.dtype, owner: str = "fit", what: str = "X") -> np.ndarray:
+    """Floating inputs take the model's dtype once, up front (not per batch), and must be finite."""
     a = _array(x)
-    return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
+    if a.dtype.kind != "f":
+        if a.dtype.kind not in "biu":
+            raise TypeError(f"{owner}: {what} must hold numbers, got dtype {a.dtype}")
+        return a
+    with np.errstate(over="ignore"):  # a value too large for the model's dtype is reported below
+        cast = a.astype(dtype, copy=False)
+    _check_finite(cast, a, owner, what)
+    return cast
+
+
+MAX_LISTED = 5
+"""How many rows (and columns) an error about non-finite values names."""
+
+
+def _check_finite(cast: np.ndarray, original: np.ndarray, owner: str, what: str) -> None:
+    """Refuse NaN and inf (and values too large for the model's dtype), naming the first rows and
+    columns that hold them: a network trained or evaluated on them gives NaN without a word."""
+    finite = np.isfinite(cast)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    count = len(bad)
+    rows = np.unique(bad[:, 0]) if cast.ndim else np.array([], dtype=int)
+    where = f"in rows {_listed(rows)}" if cast.ndim else "in the value"
+    if cast.ndim == 2:
+        where += f", columns {_listed(np.unique(bad[:, 1]))}"
+    overflow = np.isfinite(original[tuple(bad[0])]) if original.dtype != cast.dtype else False
+    kind = f"values too large for the model's {cast.dtype}" if overflow else "non-finite values (NaN or inf)"
+    raise ValueError(
+        f"{owner}: {what} has {count} {kind} {where} (counting from 0); remove or impute them "
+        "(e.g. sklearn.impute.SimpleImputer), or rescale the data, first"
+    )
+
+
+def _listed(indices: np.ndarray) -> str:
+    shown = ", ".join(str(int(i)) for i in indices[:MAX_LISTED])
+    return f"[{shown}{', ...' if len(indices) > MAX_LISTED else ''}]"
 
 
 def _prepare_batch(batch: tuple, dtype: np.dtype) -> tuple:
@@ -63,10 +99,10 @@ def _loader(
         if y is not None:
             raise ValueError(f"{owner}: y must be None when X is a DataLoader (it yields the targets)")
         return X
-    X = _prepare(X, dtype)
+    X = _prepare(X, dtype, owner, "X")
     if y is None:
         return DataLoader((X,), batch_size=batch_size, shuffle=shuffle, seed=seed)
-    y = _prepare(y, dtype)
+    y = _prepare(y, dtype, owner, "y")
     _check_lengths(X, y, owner)
     return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
@@ -145,7 +181,7 @@ def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarra
     if isinstance(X, DataLoader):
         loader = X
     else:
-        loader = DataLoader((_prepare(X, _param_dtype(model)),), batch_size=batch_size)
+        loader = DataLoader((_prepare(X, _param_dtype(model), "predict"),), batch_size=batch_size)
     outputs, _ = _batched_outputs(model, loader)
     return outputs
 

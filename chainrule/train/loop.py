@@ -26,6 +26,7 @@ from chainrule.train.history import History
 from chainrule.train.inference import (
     Loss,
     _array,
+    _check_finite,
     _check_lengths,
     _check_model,
     _loader,
@@ -56,6 +57,7 @@ def fit(
     verbose: int | str | Progress = "auto",
     shuffle: bool = True,
     seed: int | np.random.Generator | None = None,
+    terminate_on_nan: bool = True,
 ) -> History:
     """Train ``model`` to minimise ``loss_fn`` with ``optimizer``; returns the History.
 
@@ -84,6 +86,10 @@ def fit(
             ``chainrule.train.progress.Progress`` to report through (e.g. one bar over the epochs).
         shuffle: reshuffle the training data every epoch.
         seed: seed of the shuffling (by default chainrule's random source, see ``cr.manual_seed``).
+        terminate_on_nan: stop as soon as a batch's loss is NaN or infinite, before its step, saying
+            so on stderr (even with ``verbose=0``) and in ``History.stop_reason`` (default True;
+            False trains on, as Keras does without its TerminateOnNaN callback). NaN or inf in
+            X or y is refused before training, whatever this says.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -124,6 +130,9 @@ def fit(
             weighted_loss = _weighted_loss(loss_fn)
         else:
             check_batch_weights = True
+        for i, array in enumerate(getattr(X.dataset, "arrays", ())):  # arrays it holds: checked up front
+            if array.dtype.kind == "f":
+                _check_finite(array, array, "fit", f"the DataLoader's array {i}")
 
     if validation_split:
         if isinstance(X, DataLoader):
@@ -151,6 +160,8 @@ def fit(
         train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
     else:
         train_loader = _weighted_loader(X, y, weights, batch_size, shuffle, seed, dtype)
+    if len(train_loader) == 0:
+        raise ValueError("fit: there are no training samples (X has 0 rows)")
     if validation_data is not None and not isinstance(validation_data, DataLoader):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("fit: validation_data must be (X_val, y_val) or a DataLoader")
@@ -211,12 +222,21 @@ def fit(
                     hook(batch_index)
                 out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
                 loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
                 value = float(loss.data)
                 total_loss += value * n
                 seen += n
+                if terminate_on_nan and not math.isfinite(value):  # before the step: the weights stay finite
+                    reason = (
+                        f"fit: the loss became {value} at epoch {epoch}, batch {batch_index}; training stopped before "
+                        "this batch's step. Look for extreme values in the data or lower the learning rate "
+                        "(terminate_on_nan=False trains on)"
+                    )
+                    progress.message(reason, True)
+                    context.stop(reason)
+                    break
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
                 if metric_fns:
                     outputs.append(out.data)
                     targets.append(yb)

@@ -494,7 +494,17 @@ def test_terminate_on_nan_names_the_epoch_and_batch(value, capsys):
     opt = CountingSGD(model.parameters(), lr=0.1)
     # 4 batches per epoch: the 6th loss is epoch 2, batch 1 (batches count from 0)
     history = fit(
-        model, NaNAfter(6, value), opt, X, y, epochs=5, batch_size=10, callbacks=[TerminateOnNaN()], verbose=0, seed=0
+        model,
+        NaNAfter(6, value),
+        opt,
+        X,
+        y,
+        epochs=5,
+        batch_size=10,
+        callbacks=[TerminateOnNaN()],
+        verbose=0,
+        seed=0,
+        terminate_on_nan=False,
     )
     assert opt.steps == 6
     assert history.epoch == [1, 2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -279,10 +281,96 @@ def test_a_callbacks_own_verbose_speaks_when_fit_is_silent(capsys):
 
     model = mlp()
     X, y = blobs(4)
-    X[1, 0] = np.nan
     with np.errstate(invalid="ignore"):
-        fit(model, cr.nn.CrossEntropyLoss(), sgd(model), X, y, batch_size=1, shuffle=False,
-            callbacks=[TerminateOnNaN()], verbose=0)  # fmt: skip
+        fit(model, NaNAfter(2), sgd(model), X, y, batch_size=1, shuffle=False,
+            callbacks=[TerminateOnNaN()], verbose=0, terminate_on_nan=False)  # fmt: skip
     assert (
         capsys.readouterr().err.strip() == "TerminateOnNaN: the loss became nan at epoch 1, batch 1; training stopped"
     )
+
+
+class NaNAfter:
+    """Cross-entropy, NaN from the ``n``-th call on."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, out, y):
+        self.calls += 1
+        loss = F.cross_entropy(out, y)
+        return loss * float("nan") if self.calls >= self.n else loss
+
+
+# --- non-finite data and losses -------------------------------------------------------------------
+
+
+def test_a_nan_loss_stops_fit_before_its_step_by_default(capsys):
+    model = mlp()
+    opt = sgd(model)
+    history = fit(model, NaNAfter(3), opt, *blobs(8), epochs=4, batch_size=2, shuffle=False, verbose=0)
+    assert opt.steps == 2 and history.epoch == [1]
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert history.stop_reason.startswith("fit: the loss became nan at epoch 1, batch 2; training stopped before")
+    assert history.stop_reason in capsys.readouterr().err  # said even with verbose=0
+    assert math.isnan(history["loss"][0])
+
+
+def test_terminate_on_nan_false_trains_on():
+    model = mlp()
+    opt = sgd(model)
+    with np.errstate(invalid="ignore"):
+        history = fit(model, NaNAfter(3), opt, *blobs(8), epochs=2, batch_size=2, verbose=0, terminate_on_nan=False)
+    assert opt.steps == 8 and history.stop_reason is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_non_finite_data_are_refused_before_training_naming_rows_and_columns(bad, where):
+    X, y = blobs(12)
+    y = y.astype(np.float32)[:, None]
+    (X if where == "X" else y)[[3, 7], 0] = bad
+    model = cr.nn.Linear(2, 1)
+    opt = sgd(model)
+    with pytest.raises(
+        ValueError, match=rf"fit: {where} has 2 non-finite values \(NaN or inf\) in rows \[3, 7\], columns \[0\]"
+    ):
+        fit(model, cr.nn.MSELoss(), opt, X, y, verbose=0)
+    assert opt.steps == 0
+
+
+def test_values_too_large_for_the_models_dtype_are_named_as_such():
+    X = np.ones((4, 2))
+    X[1, 1] = 1e300  # finite in float64, inf in the model's float32
+    model = cr.nn.Linear(2, 1)
+    with pytest.raises(
+        ValueError, match=r"X has 1 values too large for the model's float32 in rows \[1\], columns \[1\]"
+    ):
+        fit(model, cr.nn.MSELoss(), sgd(model), X, np.ones((4, 1)), verbose=0)
+
+
+def test_long_lists_of_rows_are_cut_short():
+    X = np.full((100, 2), np.nan)
+    model = cr.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match=r"in rows \[0, 1, 2, 3, 4, \.\.\.\], columns \[0, 1\]"):
+        fit(model, cr.nn.MSELoss(), sgd(model), X, np.ones((100, 1)), verbose=0)
+
+
+def test_non_finite_validation_data_dataloaders_and_predict_inputs_are_refused():
+    X, y = blobs(8)
+    bad = X.copy()
+    bad[2, 1] = np.nan
+    model = mlp()
+    with pytest.raises(ValueError, match=r"fit \(validation\): X has 1 non-finite"):
+        fit(model, cr.nn.CrossEntropyLoss(), sgd(model), X, y, validation_data=(bad, y), verbose=0)
+    with pytest.raises(ValueError, match=r"fit: the DataLoader's array 0 has 1 non-finite values"):
+        fit(model, cr.nn.CrossEntropyLoss(), sgd(model), DataLoader((bad, y)), verbose=0)
+    with pytest.raises(ValueError, match=r"predict: X has 1 non-finite values \(NaN or inf\) in rows \[2\]"):
+        cr.train.predict(model, bad)
+    with pytest.raises(ValueError, match=r"evaluate: X has 1 non-finite"):
+        cr.train.evaluate(model, cr.nn.CrossEntropyLoss(), bad, y)
+
+
+def test_fit_on_no_rows_is_refused():
+    model = mlp()
+    with pytest.raises(ValueError, match="fit: there are no training samples"):
+        fit(model, cr.nn.CrossEntropyLoss(), sgd(model), np.zeros((0, 2)), np.zeros(0, dtype=int), verbose=0)
