@@ -43,6 +43,13 @@ from chainrule.io.files import write_text_atomic
 from chainrule.train import EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
 from chainrule.train.metrics import confusion_matrix
 
+MAX_CONFUSION_CLASSES = 50
+"""The confusion matrix is kept in report.json and printed only for at most this many classes."""
+
+
+def _confusion_note(n_classes: int) -> str:
+    return f"no confusion matrix: {n_classes} classes (it is shown for at most {MAX_CONFUSION_CLASSES})"
+
 
 # ====================================================================================== train
 def cmd_train(args: argparse.Namespace) -> int:
@@ -75,9 +82,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = _report(args, source, data, inputs, history, seconds, results, files)
         report = {"run_id": run_id, "finished": datetime.datetime.now().astimezone().isoformat(), **report}
         write_report(os.path.join(staging, "report.json"), report)
-        outputs.replace(staging, args.out)
+        with outputs.uninterrupted():
+            outputs.replace(staging, args.out)
+            outputs.discard(staging)  # after the swap, the run it replaced
     finally:
-        outputs.discard(staging)  # the unfinished run, or after the swap the one it replaced
+        with outputs.uninterrupted():
+            outputs.discard(staging)  # the unfinished run
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -158,6 +168,7 @@ def _prepare_inputs(source: DataSource, data: TrainingData, fit_rows: np.ndarray
     if source.table is not None:
         prep = tabular.fit_preprocessing(source.table.frame.iloc[fit_rows], data.features)
         state = prep.state
+        tabular.check_numbers(source.table, state["numeric"])  # as evaluate and predict will
         state["dropped"].update({column: "left out with --drop" for column in args.drop})
         data.notes += prep.notes + tabular.summary_notes(state, source.table.frame, "train")
         X = tabular.transform(source.table.frame, state).astype(np.float32)
@@ -175,9 +186,9 @@ def _prepare_targets(data: TrainingData, fit_rows: np.ndarray) -> _Targets:
     """The targets; for regression the network learns them standardised (see ``_restore_target_units``)."""
     if data.task == "classification":
         return _Targets(data.task, data.y, data.y)
-    y = data.y.reshape(-1, 1).astype(np.float32)
+    y = data.y.reshape(-1, 1).astype(np.float64)  # the mean and scale in float64: no overflow on large values
     mean, scale = float(y[fit_rows].mean()), float(y[fit_rows].std() or 1.0)
-    return _Targets(data.task, y, (y - mean) / scale, mean, scale)
+    return _Targets(data.task, y.astype(np.float32), ((y - mean) / scale).astype(np.float32), mean, scale)
 
 
 def _build_model(
@@ -249,14 +260,17 @@ def _evaluate(model: cr.nn.Module, loss_fn: cr.nn.Module, X: np.ndarray, targets
         "test": evaluate(model, loss_fn, X[rows.test], y[rows.test], metrics=metrics),
     }
     if targets.task == "classification":
-        results["confusion_matrix"] = _confusion_matrix(model, X[rows.test], y[rows.test])
+        results["confusion_matrix"] = _confusion_matrix(model, X[rows.test], y[rows.test])  # None: too many classes
     return results
 
 
-def _confusion_matrix(model: cr.nn.Module, X: np.ndarray, y: np.ndarray) -> list[list[int]]:
+def _confusion_matrix(model: cr.nn.Module, X: np.ndarray, y: np.ndarray) -> list[list[int]] | None:
     """The confusion matrix of the classes ``model`` predicts (its largest score) for ``X``
-    against the true class indices ``y``, over all the classes it scores."""
+    against the true class indices ``y``, over all the classes it scores; None for more than
+    MAX_CONFUSION_CLASSES classes."""
     scores = predict(model, X)
+    if scores.shape[1] > MAX_CONFUSION_CLASSES:
+        return None
     return confusion_matrix(y, scores.argmax(axis=1), labels=np.arange(scores.shape[1])).tolist()
 
 
@@ -328,7 +342,10 @@ def _report(
     }
     if data.task == "classification":
         report["classes"] = data.classes
-        report["confusion_matrix"] = results["confusion_matrix"]
+        if results["confusion_matrix"] is not None:
+            report["confusion_matrix"] = results["confusion_matrix"]
+        else:
+            data.notes.append(_confusion_note(len(data.classes)))
     if source.table is not None:
         report["preprocessing"] = tabular.describe(inputs.preprocessing, source.table.frame)
     if data.notes:
@@ -354,7 +371,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     }
     if task == "classification":
         result["classes"] = meta["classes"]
-        result["confusion_matrix"] = _confusion_matrix(model, inputs.X, inputs.y)
+        matrix = _confusion_matrix(model, inputs.X, inputs.y)
+        if matrix is not None:
+            result["confusion_matrix"] = matrix
+        else:
+            inputs.notes.append(_confusion_note(len(meta["classes"])))
     if inputs.notes:
         result["notes"] = inputs.notes
     if args.json:
@@ -363,7 +384,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print_notes(args, inputs.notes)
     print(f"{inputs.description}: {task}, model {args.model} ({meta['model']} trained on {meta['dataset']})")
     print_metrics({"evaluation": logs})
-    if task == "classification":
+    if "confusion_matrix" in result:
         print_confusion_matrix(result["confusion_matrix"], meta["classes"])
     return 0
 

@@ -12,11 +12,15 @@ behind, safe to delete.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import secrets
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import MODEL_FILE
@@ -127,3 +131,18 @@ def replace(staging: str, out: str) -> None:
 def discard(staging: str) -> None:
     """Remove ``staging``: an unfinished run, or after ``replace`` the run it replaced."""
     shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) while the folders are swapped and cleaned up, so that an
+    interrupt cannot leave half a folder removed; it takes effect right after. (POSIX, main
+    thread; elsewhere a no-op.)"""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

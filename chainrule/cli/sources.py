@@ -74,7 +74,7 @@ def _drop_rows_without_target(table: tabular.Table, target: str, notes: list[str
     if present.all():
         return
     notes.append(f"left out {int((~present).sum())} row(s) whose target {target!r} is missing")
-    table.frame = table.frame[present].reset_index(drop=True)
+    table.keep(present)
     if len(table.frame) == 0:
         raise CLIError(f"the target column {target!r} of {table.name} is empty")
 
@@ -116,15 +116,22 @@ def training_data(source: DataSource, target: str | None, drop: Sequence[str], t
         raise CLIError(f"{table.name} has no column to learn from besides the target {target!r}")
     notes = list(table.notes)
     _drop_rows_without_target(table, target, notes)
+    features = [c for c in columns if c != target and c not in drop]
+    numeric_target = task == "regression" or tabular.looks_numeric(table.frame[target])
+    tabular.check_numbers(
+        table, [c for c in features if tabular.looks_numeric(table.frame[c])], target if numeric_target else None
+    )
+    tabular.check_target(table, target, task)
     if task is None:
         task, why = tabular.infer_task(table.frame[target])
         notes.append(f"task: {task}, as the target {target!r} {why} (--task to choose)")
-    y, classes = tabular.encode_target(table.frame[target], task, target, source=table.name)
-    if classes is not None and len(classes) < 2:
-        raise CLIError(
-            f"the target {target!r} of {table.name} has only one class, {classes[0]!r}: there is nothing to learn"
-        )
-    features = [c for c in columns if c != target and c not in drop]
+    y, classes = tabular.encode_target(table.frame[target], task, target, source=table.name, rows=table.row_numbers())
+    if classes is not None:
+        if len(classes) < 2:
+            raise CLIError(
+                f"the target {target!r} of {table.name} has only one class, {classes[0]!r}: there is nothing to learn"
+            )
+        tabular.check_classes(classes, len(y), target, table.name)
     return TrainingData(task, y, classes, target, features, notes)
 
 
@@ -216,9 +223,13 @@ def _csv_inputs(
     ]
     if ignored:
         notes.append(f"ignored column(s) the model was not trained on: {tabular.quoted(ignored)}")
+    numeric_target = need_target and (task == "regression" or all(isinstance(c, (int, float)) for c in classes))
+    tabular.check_numbers(table, state["numeric"], target if numeric_target else None)
     notes += tabular.summary_notes(state, table.frame, "predict")
     X = tabular.transform(table.frame, state).astype(np.float32).reshape((len(table.frame), *shape))
     y = None
     if need_target:
-        y, _ = tabular.encode_target(table.frame[target], task, target, classes=classes, source=table.name)
+        y, _ = tabular.encode_target(
+            table.frame[target], task, target, classes=classes, source=table.name, rows=table.row_numbers()
+        )
     return ModelInputs(X, y, ids, notes, f"{table.name}, {len(table.frame)} rows")

@@ -20,6 +20,11 @@ What a CSV file goes through:
   as a pickle.
 - ``transform``: applies that JSON with NumPy and pandas alone, giving what the fitted
   ``ColumnTransformer`` gives (the tests check they agree).
+- ``check_numbers``: a cell of a numeric column that is infinite ('inf', '1e400'), NaN spelt out
+  or beyond +-1e30 (+-1e15 in the target) is refused, naming its data row and column, at
+  training, evaluation and prediction alike (an empty cell stays a missing value);
+  ``check_target`` / ``check_classes``: a numeric target with text cells, and a classification
+  target with a class per row or more than 100 classes, are refused.
 - ``encode_target`` / ``decode_labels``: class labels become indices into a sorted list of class
   names kept with the model, and indices become the original labels again.
 
@@ -67,6 +72,11 @@ __all__ = [
     "infer_task",
     "encode_target",
     "decode_labels",
+    "unusable_numbers",
+    "looks_numeric",
+    "check_numbers",
+    "check_target",
+    "check_classes",
     "fit_preprocessing",
     "transform",
     "typed_frame",
@@ -84,6 +94,14 @@ MAX_CLASSES_INFERRED = 20
 """A numeric target with whole values and at most this many distinct ones is taken as class labels."""
 MIN_ROWS_FOR_IDENTIFIER = 20
 """A categorical column of distinct values is dropped as an identifier only from this many rows on."""
+MAX_CLASSES = 100
+"""A classification target with more distinct values than this is refused (not a set of classes)."""
+MAX_ABS = 1e30
+"""Numbers beyond +-MAX_ABS in a feature column are refused, as are inf and NaN: the network
+computes in 32-bit floats (up to about 3.4e38) on standardised inputs."""
+MAX_ABS_TARGET = 1e15
+"""Numbers beyond +-MAX_ABS_TARGET in a target column are refused: predictions and their squared
+errors are computed in 32-bit floats, in the target's units."""
 EXTRA_MISSING = ["?"]
 """Cells read as missing besides pandas' defaults ('', 'NA', 'N/A', 'n/a', 'NaN', 'null', ...)."""
 
@@ -119,11 +137,23 @@ def quoted(names: Sequence[Any], limit: int = 8) -> str:
 @dataclasses.dataclass
 class Table:
     """A CSV file as read: ``frame`` holds text (str) or NaN in every cell; ``notes`` says what
-    reading it did (rows skipped, the encoding fallen back on)."""
+    reading it did (rows skipped, the encoding fallen back on); ``rows`` the data row number of
+    each row of ``frame`` (1 for the first row after the header), for messages."""
 
     frame: Any
     path: str
     notes: list[str]
+    rows: Any = None
+
+    def row_numbers(self) -> np.ndarray:
+        """The data row number of each row of ``frame`` (1-based, the header not counted)."""
+        return np.arange(1, len(self.frame) + 1) if self.rows is None else np.asarray(self.rows)
+
+    def keep(self, mask: Any) -> None:
+        """Keep only the rows of ``frame`` where ``mask`` is true (and their row numbers)."""
+        mask = np.asarray(mask, dtype=bool)
+        self.rows = self.row_numbers()[mask]
+        self.frame = self.frame[mask].reset_index(drop=True)
 
     @property
     def name(self) -> str:
@@ -182,6 +212,7 @@ def read_csv(path: str) -> Table:
         "dtype": str,
         "na_values": EXTRA_MISSING,
         "skipinitialspace": True,
+        "skip_blank_lines": False,  # blank lines read as empty rows (dropped below), so rows keep their numbers
     }
     skipped: list[int] = []
 
@@ -205,10 +236,12 @@ def read_csv(path: str) -> Table:
             f"{len(frame.columns)} columns of the header"
         )
     frame = frame.apply(lambda column: column.str.strip()).replace("", np.nan)
-    frame = frame.dropna(how="all").reset_index(drop=True)
+    frame = frame.dropna(how="all")
+    rows = frame.index.to_numpy() + 1  # (after a row skipped for its extra fields, one less than in the file)
+    frame = frame.reset_index(drop=True)
     if len(frame) == 0:
         raise DataError(f"{path} has a header but no data rows")
-    return Table(frame, path, notes)
+    return Table(frame, path, notes, rows)
 
 
 def require_columns(table: Table, columns: Sequence[str], what: str) -> None:
@@ -236,6 +269,95 @@ def _numbers(values: Any) -> np.ndarray:
     return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
 
 
+def _is_nan_text(values: Any) -> np.ndarray:
+    """Whether each cell spells NaN ('nan', 'NAN', '-nan', ...; pandas reads the commonest ones,
+    like an empty cell, as missing already)."""
+    return np.array([isinstance(v, str) and v.strip().lstrip("+-").lower() == "nan" for v in values], dtype=bool)
+
+
+def unusable_numbers(values: Any, limit: float = MAX_ABS) -> np.ndarray:
+    """Whether each cell is a number that cannot be used: infinite ('inf', or too large for a
+    float, like '1e400'), NaN spelled out, or beyond +-``limit``. Missing cells and text are not."""
+    numbers = _numbers(values)
+    with np.errstate(invalid="ignore"):
+        return np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > limit) | _is_nan_text(values)
+
+
+def looks_numeric(values: Any) -> bool:
+    """Whether a column of text cells is numeric, as ``fit_preprocessing`` decides it: at least
+    NUMERIC_SHARE of its present values are numbers (inf and huge ones included)."""
+    pd = _pandas()
+    present = [v for v in values if not pd.isna(v)]
+    if not present:
+        return False
+    numbers = _numbers(present)
+    return int((~np.isnan(numbers)).sum()) >= NUMERIC_SHARE * len(present)
+
+
+def _cells_named(found: Sequence[tuple[int, str, Any]], limit: int = 3, columns: bool = True) -> str:
+    """(row, column, value) triples in words: "row 3 column 'area' ('inf'), ... (7 in all)"."""
+    shown = ", ".join(f"row {r}{f' column {c!r}' if columns else ''} ({v!r})" for r, c, v in found[:limit])
+    return shown + (f", ... ({len(found)} in all)" if len(found) > limit else "")
+
+
+def check_numbers(table: Table, columns: Sequence[str], target: str | None = None) -> None:
+    """Raise DataError naming the first rows and columns of the feature ``columns`` and the
+    ``target`` column whose cells are numbers that cannot be used (``unusable_numbers``, beyond
+    MAX_ABS or MAX_ABS_TARGET); the same at train, evaluate and predict time."""
+    rows = table.row_numbers()
+    found = []
+    limits = {column: MAX_ABS for column in columns}
+    if target is not None:
+        limits[target] = MAX_ABS_TARGET
+    for column, limit in limits.items():
+        cells = table.frame[column].to_numpy(dtype=object)
+        found += [(int(rows[i]), column, cells[i]) for i in np.flatnonzero(unusable_numbers(cells, limit))]
+    if found:
+        found.sort(key=lambda f: f[0])
+        bound = f"{MAX_ABS:g} in a feature, {MAX_ABS_TARGET:g} in the target" if target else f"{MAX_ABS:g}"
+        raise DataError(
+            f"{table.name} holds numbers that cannot be used (infinite, NaN, or beyond +-{bound}): "
+            f"{_cells_named(found)}; fix or remove these rows (an empty cell is a missing value: imputed in a "
+            "feature column, its row left out in the target column)"
+        )
+
+
+def check_target(table: Table, column: str, task: str | None) -> None:
+    """Raise DataError for a target column that is mostly numbers with some text in it, unless
+    ``task`` is classification (then every value is a class); naming the first such rows."""
+    if task is not None:  # regression: encode_target names the rows; classification: all are classes
+        return
+    cells = table.frame[column].to_numpy(dtype=object)
+    numbers = _numbers(cells)
+    text = np.isnan(numbers) & ~_is_nan_text(cells)
+    if not text.any() or not looks_numeric(cells):
+        return
+    rows = table.row_numbers()
+    found = [(int(rows[i]), column, cells[i]) for i in np.flatnonzero(text)]
+    raise DataError(
+        f"the target column {column!r} of {table.name} holds numbers, but text in "
+        f"{_cells_named(found, columns=False)}: "
+        "fix or remove these rows, or pass --task classification to take every value as a class"
+    )
+
+
+def check_classes(classes: Sequence[Any], n_rows: int, column: str, source: str) -> None:
+    """Raise DataError when the ``classes`` of a target column of ``n_rows`` rows are not a set
+    of classes: more than MAX_CLASSES of them, or (from MIN_ROWS_FOR_IDENTIFIER rows) one per row."""
+    k = len(classes)
+    if k <= MAX_CLASSES and (k < n_rows or n_rows < MIN_ROWS_FOR_IDENTIFIER):
+        return
+    counted = f"{k} distinct values in {n_rows} rows" + (" (every value differs)" if k == n_rows else "")
+    if all(isinstance(c, (int, float)) for c in classes):
+        hint = "if it is a quantity, pass --task regression; otherwise choose another --target"
+    else:
+        hint = "is it an identifier or free text? choose another --target"
+    raise DataError(
+        f"the target column {column!r} of {source} holds {counted}: too many to learn as classes "
+        f"(at most {MAX_CLASSES}, each seen more than once); {hint}"
+    )
+
+
 def infer_task(target: Any) -> tuple[str, str]:
     """('classification' or 'regression', why) for a target column of text cells (no missing)."""
     numbers = _numbers(target)
@@ -259,11 +381,17 @@ def _label_keys(values: Any, numeric: bool) -> list:
 
 
 def encode_target(
-    target: Any, task: str, column: str, classes: Sequence[Any] | None = None, source: str = "the data"
+    target: Any,
+    task: str,
+    column: str,
+    classes: Sequence[Any] | None = None,
+    source: str = "the data",
+    rows: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, list | None]:
     """Targets for training or scoring: (class indices int64, class names) for classification,
     (values float32, None) for regression. Given ``classes`` (those the model knows), labels are
-    looked up in them and an unknown label is a DataError.
+    looked up in them and an unknown label is a DataError; ``rows`` (the data row numbers) lets
+    that message name the rows.
 
     Example:
         >>> from chainrule.cli.tabular import encode_target
@@ -275,12 +403,14 @@ def encode_target(
     values = list(target)
     if task == "regression":
         numbers = _numbers(values)
-        bad = [v for v, x in zip(values, numbers) if math.isnan(x)]
+        bad = [i for i, x in enumerate(numbers) if math.isnan(x)]
         if bad:
+            held = quoted(list(dict.fromkeys(values[i] for i in bad)), 3)
+            if rows is not None:
+                held = "text in " + _cells_named([(int(rows[i]), column, values[i]) for i in bad], columns=False)
             raise DataError(
                 f"the target column {column!r} of {source} must hold numbers for regression, "
-                f"but holds {quoted(list(dict.fromkeys(bad)), 3)}; use --task classification "
-                "to predict it as classes"
+                f"but holds {held}; use --task classification to predict it as classes"
             )
         return numbers.astype(np.float32), None
     if classes is None:

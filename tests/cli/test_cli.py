@@ -973,7 +973,8 @@ def test_a_misspelt_target_in_a_real_process(houses):
         (
             "a,y\n1,cheap\n2,dear\n",
             ["data.csv", "--target", "y", "--task", "regression"],
-            "the target column 'y' of data.csv must hold numbers for regression, but holds 'cheap', 'dear'",
+            "the target column 'y' of data.csv must hold numbers for regression, but holds text in row 1 ('cheap'), "
+            "row 2 ('dear')",
         ),
         ("a,y\n1,x\n2,x\n3,x\n4,x\n", ["data.csv", "--target", "y"], "has only one class, 'x'"),
         ("a,y\n1,\n2,\n", ["data.csv", "--target", "y"], "the target column 'y' of data.csv is empty"),
@@ -987,6 +988,78 @@ def test_bad_csv_input_gives_one_clear_line(tmp_path, content, args, fragment):
     result = run_here("train", *args, "--out", "m", cwd=tmp_path)
     assert_clean_error(result, fragment)
     assert result.returncode == 2 and not (tmp_path / "m").exists()
+
+
+def csv_text(columns: dict[str, list]) -> str:
+    """CSV text of ``columns`` (name -> cells)."""
+    names = list(columns)
+    return "\n".join([",".join(names)] + [",".join(str(c) for c in row) for row in zip(*columns.values())]) + "\n"
+
+
+N = 40
+NOT_CLASSES = [
+    (  # an identifier
+        {"a": range(N), "y": [f"user{i}" for i in range(N)]},
+        [],
+        "the target column 'y' of data.csv holds 40 distinct values in 40 rows (every value differs): too many to "
+        "learn as classes (at most 100, each seen more than once); is it an identifier or free text? choose another "
+        "--target",
+    ),
+    (  # many labels, each repeated
+        {"a": range(300), "y": [f"c{i % 150}" for i in range(300)]},
+        [],
+        "holds 150 distinct values in 300 rows: too many to learn as classes",
+    ),
+    (  # a quantity taken as classes
+        {"a": range(N), "y": [f"{i * 1.5}" for i in range(N)]},
+        ["--task", "classification"],
+        "holds 40 distinct values in 40 rows (every value differs): too many to learn as classes (at most 100, each "
+        "seen more than once); if it is a quantity, pass --task regression",
+    ),
+    (  # numbers with a few text cells (data row numbers, counting from the first row after the header)
+        {"a": range(N), "y": [("n/k" if i == 4 else "unknown" if i in (16, 30) else i * 1.5) for i in range(N)]},
+        [],
+        "the target column 'y' of data.csv holds numbers, but text in row 5 ('n/k'), row 17 ('unknown'), "
+        "row 31 ('unknown'): fix or remove these rows, or pass --task classification",
+    ),
+    (  # inf, a number too large for a float, NaN spelt out: refused, naming rows and columns
+        {"a": [("inf" if i == 2 else "NAN" if i == 9 else i) for i in range(N)], "b": ["1e400"] + list(range(1, N))}
+        | {"y": [i % 2 for i in range(N)]},
+        [],
+        "data.csv holds numbers that cannot be used (infinite, NaN, or beyond +-1e+30 in a feature, 1e+15 in the "
+        "target): row 1 column 'b' ('1e400'), row 3 column 'a' ('inf'), row 10 column 'a' ('NAN'); fix or remove "
+        "these rows (an empty cell is a missing value: imputed in a feature column, its row left out in the target",
+    ),
+    (  # finite but overflowing once standardised: refused for the value, not blamed on the learning rate
+        {"a": [("1e308" if i == 7 else i) for i in range(N)], "y": [i * 0.5 for i in range(N)]},
+        [],
+        "row 8 column 'a' ('1e308')",
+    ),
+    ({"a": range(N), "y": [("-inf" if i == 3 else i * 0.5) for i in range(N)]}, [], "row 4 column 'y' ('-inf')"),
+    ({"a": range(N), "y": [("2e20" if i == 3 else i * 0.5) for i in range(N)]}, [], "row 4 column 'y' ('2e20')"),
+]
+
+
+@pytest.mark.parametrize("columns, args, fragment", NOT_CLASSES)
+def test_unusable_targets_and_numbers_are_refused_before_training(tmp_path, columns, args, fragment):
+    (tmp_path / "data.csv").write_text(csv_text(columns))
+    result = run_here("train", "data.csv", "--target", "y", "--epochs", "1", "--quiet", *args, cwd=tmp_path)
+    assert_clean_error(result, fragment)
+    assert result.returncode == 2 and "--lr" not in result.stderr
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
+def test_row_numbers_count_blank_lines_and_empty_cells_stay_missing_values(tmp_path):
+    rows = [f"{i},{i % 3}" for i in range(30)]
+    rows[5] = ","  # an empty row (left out) and empty cells (imputed) are not refused
+    rows[6] = ",1"
+    text = "a,y\n" + "\n".join(rows[:10]) + "\n\n" + "\n".join(rows[10:]) + "\n"
+    (tmp_path / "data.csv").write_text(text)
+    result = run_here("train", "data.csv", "--target", "y", "--epochs", "1", "--quiet", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "data.csv").write_text(text.replace("\n20,2\n", "\ninf,2\n"))
+    result = run_here("train", "data.csv", "--target", "y", "--out", "o", "--quiet", cwd=tmp_path)
+    assert_clean_error(result, "row 22 column 'a' ('inf')")  # data row 22: the 21st row after a blank line
 
 
 @pytest.fixture()
@@ -1044,6 +1117,20 @@ def test_a_missing_or_corrupt_model_gives_one_clear_line(model_dir, command):
             "area,rooms,city,garden,price\n1,2,Lyon,yes,cheap\n",
             [],
             "the target column 'price' of new.csv must hold numbers for regression",
+        ),
+        (
+            "evaluate",
+            "area,rooms,city,garden,price\n1,2,Lyon,yes,3\n1,2,Lyon,yes,inf\n",
+            [],
+            "new.csv holds numbers that cannot be used (infinite, NaN, or beyond +-1e+30 in a feature, 1e+15 in the "
+            "target): row 2 column 'price' ('inf')",
+        ),
+        (
+            "predict",
+            "area,rooms,city,garden\n1,2,Lyon,yes\n1e400,2,Lyon,yes\n1,-inf,Lyon,yes\n",
+            [],
+            "new.csv holds numbers that cannot be used (infinite, NaN, or beyond +-1e+30): row 2 column 'area' "
+            "('1e400'), row 3 column 'rooms' ('-inf')",
         ),
         ("evaluate", "", [], "new.csv is empty"),
         ("predict", None, [], "no such file: new.csv"),
@@ -1108,3 +1195,21 @@ def test_metrics_table_keeps_large_values_apart(tmp_path, capsys):
     ]
     ends = {len(line) for line in lines}
     assert len(ends) == 1  # right-aligned columns: every row ends at the same place
+
+
+def test_the_confusion_matrix_is_left_out_for_many_classes(tmp_path):
+    labels = [f"c{i % 60}" for i in range(240)]
+    (tmp_path / "data.csv").write_text(csv_text({"a": range(240), "b": [i % 7 for i in range(240)], "y": labels}))
+    result = run_here("train", "data.csv", "--target", "y", "--epochs", "1", "--no-plot", "--out", "m", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert len(report["classes"]) == 60 and "confusion_matrix" not in report
+    assert "no confusion matrix: 60 classes (it is shown for at most 50)" in report["notes"]
+    assert "confusion matrix" not in result.stdout
+    result = run_here("evaluate", "--model", "m", "data.csv", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert "confusion_matrix" not in evaluation and any("no confusion matrix" in n for n in evaluation["notes"])
+    result = run_here("evaluate", "--model", "m", "data.csv", cwd=tmp_path)
+    assert result.returncode == 0 and "confusion matrix" not in result.stdout
+    assert "note: no confusion matrix: 60 classes" in result.stderr

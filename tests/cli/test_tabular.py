@@ -278,3 +278,15 @@ def test_import_chainrule_and_its_cli_need_neither_pandas_nor_sklearn():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_unusable_numbers_and_classes():
+    cells = ["1", "inf", "-Infinity", "1e400", "1e308", "NAN", "nan", np.nan, "abc", "-1.5", "2e29"]
+    assert tabular.unusable_numbers(cells).tolist() == [False, True, True, True, True, True, True] + [False] * 4
+    assert tabular.unusable_numbers(["2e29", "2e15"], limit=1e15).tolist() == [True, True]
+    assert tabular.looks_numeric(["1", "2", "inf", np.nan]) and not tabular.looks_numeric(["1", "a"])
+    tabular.check_classes(["a", "b"], 2, "y", "t.csv")  # few rows: distinct values may be classes
+    with pytest.raises(tabular.DataError, match="every value differs"):
+        tabular.check_classes([f"u{i}" for i in range(20)], 20, "y", "t.csv")
+    with pytest.raises(tabular.DataError, match="--task regression"):
+        tabular.check_classes(list(range(101)), 500, "y", "t.csv")
