@@ -18,7 +18,7 @@ import contextlib
 import inspect
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,65 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+
+
+class _Writes:
+    """In-place writes to tensors, for the check ``backward`` makes (PyTorch's version counters,
+    kept as one clock): every write ticks ``clock`` and notes the tensor; every recorded node notes
+    the clock when it was made; a node whose input or saved output was written after it was made
+    would compute a wrong gradient, and ``backward`` refuses it."""
+
+    clock = 0
+    written: dict[int, tuple[Any, int, str]] = {}  # id(tensor) -> (weakref, clock of the write, by what)
+
+
+_writes = _Writes()
+
+
+def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
+    """Note that ``tensors`` were written in place (by ``by``, named in the error): a graph that used
+    them before the write can no longer be differentiated. Ops and optimisers call this; code that
+    writes a tensor's array itself (``t.data[...] = ...``, or through ``t.numpy()``) should too.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * x
+        >>> with cr.no_grad():
+        ...     x.data[0] = 5.0
+        >>> cr.autograd.mark_modified([x], "my update")
+        >>> try:
+        ...     y.sum().backward()
+        ... except RuntimeError as error:
+        ...     print(str(error)[:73])
+        backward: an input of Mul (shape (2,)) was modified in place by my update
+    """
+    w = _writes
+    w.clock += 1
+    written = w.written
+    for t in tensors:
+        written[id(t)] = (weakref.ref(t), w.clock, by)
+    if len(written) > 4096:  # forget the tensors that are gone
+        for key in [k for k, (ref, _, _) in written.items() if ref() is None]:
+            del written[key]
+
+
+def _check_not_written(fn: Function) -> None:
+    """Raise if an input of ``fn``, or its saved output, was written after ``fn`` was made."""
+    written = _writes.written
+    tensors = [(t, "an input") for t in fn.inputs]
+    if fn.save_output and getattr(fn, "_output_ref", None) is not None:
+        tensors.append((fn._output_ref(), "the output"))
+    for t, role in tensors:
+        if t is None:
+            continue
+        entry = written.get(id(t))
+        if entry is not None and entry[1] > fn._clock and entry[0]() is t:
+            raise RuntimeError(
+                f"backward: {role} of {fn.name} (shape {t.shape}) was modified in place by {entry[2]} after "
+                f"{fn.name} used it, so its gradient would be wrong. Write to a copy (t.clone()), or make the "
+                "change before building the graph, or run the forward pass again after it"
+            )
 
 
 def is_grad_enabled() -> bool:
@@ -181,6 +240,7 @@ class Function:
     """
 
     save_output = False
+    _clock = 1 << 62  # when apply recorded the node (see mark_modified); a node made otherwise is not checked
     inputs: tuple[Tensor, ...] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -205,6 +265,7 @@ class Function:
             for t in inputs:
                 if t._requires_grad:
                     fn.inputs = inputs
+                    fn._clock = _writes.clock
                     out = Tensor._make(data, True, fn)
                     if cls.save_output:
                         fn._output_ref = weakref.ref(out)
@@ -386,6 +447,7 @@ def _run_backward(
     # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
     handed_out: set[int] = {id(g.data) for g in root_grads}
     anomaly = _mode.anomaly
+    writes = _writes
 
     with set_grad_enabled(create_graph):
         for t in reversed(order):
@@ -408,6 +470,8 @@ def _run_backward(
             fn = t.grad_fn
             if fn is None:
                 continue
+            if fn._clock < writes.clock:  # something was written since this node was made
+                _check_not_written(fn)
             inputs = fn.inputs
             try:  # free when nothing is raised (zero-cost try)
                 if plain:  # ndarrays; one and two inputs spelled out (no list per node)

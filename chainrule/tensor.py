@@ -182,7 +182,10 @@ class Tensor:
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied)."""
+        """The underlying ndarray, shared, not copied: writing to it changes the tensor, and
+        autograd cannot see such a write (a graph that used the tensor would then compute a wrong
+        gradient). Write with ``t[...] = value`` (under ``cr.no_grad()`` for a tensor that requires
+        grad), which ``backward`` checks, or copy first (``t.numpy().copy()``)."""
         return self.data
 
     def tolist(self) -> Any:
@@ -359,6 +362,7 @@ class Tensor:
                     "graph; assign under cr.no_grad() or build a new tensor with cr.where"
                 )
         self.data[_ops.unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        _autograd.mark_modified((self,), "setitem")
 
     def __iter__(self):
         if self.data.ndim == 0:

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from chainrule.autograd import mark_modified
 from chainrule.random import resolve_generator
 from chainrule.tensor import Tensor
 
@@ -71,6 +72,7 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values
+    mark_modified((tensor,), "nn.init")
     return tensor
 
 

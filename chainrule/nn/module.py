@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from chainrule.autograd import mark_modified
 from chainrule.tensor import Tensor
 
 _MODULE_CLASSES: dict[str, type[Module]] = {}
@@ -333,6 +334,7 @@ class Module:
                 ) from None
         for k, v in converted.items():
             targets[k].data[...] = v
+        mark_modified([targets[k] for k in converted], "load_state_dict")
         return missing, unexpected
 
     # ---------------------------------------------------------------- config (for save/load)

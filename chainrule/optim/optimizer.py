@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import enable_grad
+from chainrule.autograd import enable_grad, mark_modified
 from chainrule.tensor import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
@@ -212,6 +212,7 @@ class Optimizer:
                 loss = closure()
         state_of = self.state
         update = self._update
+        updated = []
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
@@ -230,6 +231,8 @@ class Optimizer:
                 if work is None or work[0].shape != data.shape or work[0].dtype != data.dtype:
                     work = self._work[p] = self._make_work(data)
                 update(data, g, state, group, work)
+                updated.append(p)
+        mark_modified(updated, f"{self._name}.step")  # a graph built before the step is stale
         return loss
 
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
