@@ -75,7 +75,8 @@ examples:
     "predict": """Writes one row per input row: the prediction (the original class label, or a value
 in the target's units), then for a model with probabilities one column per class,
 proba_<class>. Without --output the CSV goes to stdout. Categories not seen in training are
-ignored (their one-hot columns are 0); missing values are imputed as in training.
+ignored (their one-hot columns are 0); missing values are imputed as in training. Text cells
+a spreadsheet would run as formulas (starting with =, +, -, @) get a leading ' (numbers are kept).
 
 examples:
   chainrule predict --model house_model new_houses.csv --output predictions.csv

@@ -686,11 +686,36 @@ def summary_notes(state: dict, frame: Any, stage: str) -> list[str]:
     return notes
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is taken as a formula by spreadsheets."""
+
+
+def neutralise(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return) prefixed with a single quote, as OWASP advises against CSV
+    injection; numbers, and text that is a finite number like '-1.5', are kept as they are.
+
+    Example:
+        >>> from chainrule.cli.tabular import neutralise
+        >>> neutralise("=HYPERLINK(1)"), neutralise("-1.5"), neutralise(-2), neutralise("@x")
+        ("'=HYPERLINK(1)", '-1.5', -2, "'@x")
+    """
+    if not isinstance(cell, str) or not cell.startswith(FORMULA_STARTS):
+        return cell
+    try:
+        if math.isfinite(float(cell)):
+            return cell
+    except ValueError:
+        pass
+    return "'" + cell
+
+
 def write_csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """CSV text (a header and rows) with the csv module's quoting; floats written in full."""
+    """CSV text (a header and rows) with the csv module's quoting; floats written in full, text
+    cells that a spreadsheet would run as formulas neutralised (``neutralise``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([neutralise(h) for h in header])
     for row in rows:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+        writer.writerow([repr(v) if isinstance(v, float) else neutralise(v) for v in row])
     return buffer.getvalue()

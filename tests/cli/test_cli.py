@@ -1213,3 +1213,24 @@ def test_the_confusion_matrix_is_left_out_for_many_classes(tmp_path):
     result = run_here("evaluate", "--model", "m", "data.csv", cwd=tmp_path)
     assert result.returncode == 0 and "confusion matrix" not in result.stdout
     assert "note: no confusion matrix: 60 classes" in result.stderr
+
+
+def test_predictions_csv_neutralises_formula_cells(tmp_path):
+    n = 40
+    columns = {
+        "id": [["=1+2", "+cmd", "-7", "@SUM(A1)", "u"][i % 5] + ("" if i % 5 == 2 else str(i)) for i in range(n)],
+        "a": range(n),
+        "y": ["=HYPERLINK(x)" if i % 2 else "-1.5" for i in range(n)],
+    }
+    (tmp_path / "data.csv").write_text(csv_text(columns))
+    train = ("train", "data.csv", "--target", "y", "--drop", "id", "--epochs", "2", "--no-plot", "--out", "m")
+    assert run_here(*train, "--quiet", cwd=tmp_path).returncode == 0
+    result = run_here("predict", "--model", "m", "data.csv", "--id-column", "id", "-o", "p.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:2] == ["id", "prediction"]
+    ids = [r[0] for r in rows[1:]]
+    assert ids[:5] == ["'=1+20", "'+cmd1", "-7", "'@SUM(A1)3", "u4"]  # -7 is a number: kept
+    assert {r[1] for r in rows[1:]} <= {"'=HYPERLINK(x)", "-1.5"}
+    assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)

@@ -3,6 +3,8 @@ again from its JSON, and target encoding."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -290,3 +292,17 @@ def test_unusable_numbers_and_classes():
         tabular.check_classes([f"u{i}" for i in range(20)], 20, "y", "t.csv")
     with pytest.raises(tabular.DataError, match="--task regression"):
         tabular.check_classes(list(range(101)), 500, "y", "t.csv")
+
+
+def test_write_csv_text_neutralises_formulas_but_keeps_numbers():
+    assert tabular.neutralise("\rx") == "'\rx"
+    cells = ["=1+2", "+x", "-cmd", "@SUM(A1)", "\tx", "-1.5", "+3", "-inf", "plain", -2, -0.5]
+    text = tabular.write_csv_text(["=h", "n"], [[c, i] for i, c in enumerate(cells)])
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == ["'=h", "n"]
+    assert [r[0] for r in rows[1:]] == ["'=1+2", "'+x", "'-cmd", "'@SUM(A1)", "'\tx", "-1.5", "+3"] + [
+        "'-inf",
+        "plain",
+        "-2",
+        "-0.5",
+    ]
