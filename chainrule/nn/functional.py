@@ -320,6 +320,14 @@ def cross_entropy(
     input = lift(input)
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target_t.dtype.kind == "f":  # class probabilities
+        if target_t.ndim == input.ndim - 1 or (
+            target_t.ndim == input.ndim and target_t.shape[1:2] == (1,) != input.shape[1:2]
+        ):
+            raise ValueError(
+                f"cross_entropy: target of shape {target_t.shape} holds floats ({target_t.dtype}), which cross_entropy "
+                f"takes as class probabilities, one per class, of the input's shape {input.shape}; for class indices "
+                "give integers of shape (N,): target.astype(int) (NumPy arrays and Tensors alike)"
+            )
         _same_shape("cross_entropy", input, target_t)
         q = _as_target(target_t, input)
         if label_smoothing:

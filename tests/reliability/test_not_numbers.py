@@ -93,3 +93,13 @@ def test_every_public_op_refuses_operands_that_are_not_numbers(info, kind):
     op = info.op if info.name in ARRANGED else _public(info.name)
     with pytest.raises(TypeError, match="tensor: chainrule tensors hold real numbers"):
         op(*args, **sample.kwargs)
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 1)])
+def test_float_class_labels_get_a_message_that_leads_somewhere(shape):
+    logits = cr.tensor(np.random.default_rng(0).normal(size=(4, 3)))
+    labels = np.array([0.0, 1.0, 2.0, 1.0]).reshape(shape)
+    with pytest.raises(ValueError, match=r"holds floats.*class probabilities.*give integers.*target.astype\(int\)"):
+        cr.nn.CrossEntropyLoss()(logits, labels)
+    fixed = cr.nn.CrossEntropyLoss()(logits, cr.tensor(labels).astype(int).reshape(-1))  # what the message says
+    assert np.isfinite(fixed.item())
