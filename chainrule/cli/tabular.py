@@ -56,6 +56,7 @@ import difflib
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -213,6 +214,10 @@ def read_csv(path: str) -> Table:
         "na_values": EXTRA_MISSING,
         "skipinitialspace": True,
         "skip_blank_lines": False,  # blank lines read as empty rows (dropped below), so rows keep their numbers
+        # never take the first column as row labels: pandas does when the first data row has one
+        # field more than the header, shifting every column by one (a silent misread); a trailing
+        # empty field there (a delimiter at the end of the line) is dropped, as it holds nothing
+        "index_col": False,
     }
     skipped: list[int] = []
 
@@ -220,10 +225,19 @@ def read_csv(path: str) -> Table:
         skipped.append(len(fields))
 
     try:
-        try:
-            frame = pd.read_csv(path, **options)
-        except pd.errors.ParserError:  # rows with more fields than the header: skip and count them
-            frame = pd.read_csv(path, engine="python", on_bad_lines=skip, **options)
+        with warnings.catch_warnings():
+            # with index_col=False, a first data row with more (non-empty) fields than the header
+            # would lose them with only a warning: refused below instead
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                frame = pd.read_csv(path, **options)
+            except pd.errors.ParserError:  # rows with more fields than the header: skip and count them
+                frame = pd.read_csv(path, engine="python", on_bad_lines=skip, **options)
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"{path}: its first data row has more fields than the header has columns: "
+            "add the missing column names to the header, or remove the extra fields"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:

@@ -423,8 +423,9 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
     Raises:
         FileNotFoundError: there is no such file.
         ModelFileError: the file is not a checkpoint, is truncated or of another format, has no
-            optimizer state while an optimizer was given, or its weights do not fit ``model``
-            (every missing, unexpected and mis-shaped name is listed).
+            optimizer state while an optimizer was given, its optimizer state does not fit
+            ``optimizer``, or its weights do not fit ``model`` (every missing, unexpected and
+            mis-shaped name is listed).
 
     Example:
         >>> import chainrule as cr
@@ -467,9 +468,17 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
     if optimizer is not None:
         try:
             optimizer.load_state_dict(optimizer_state)
-        except BaseException:
+        except BaseException as err:
             model.load_state_dict(backup)
-            raise
+            if not isinstance(err, Exception):  # KeyboardInterrupt and the like pass through
+                raise
+            # the optimizer state comes from the file: whatever the optimizer refuses it with
+            # (a ValueError of its own, or a TypeError/AttributeError/... from a corrupt header)
+            # is a file that does not fit, said as such
+            raise ModelFileError(
+                f"{_name(path)}: its optimizer state does not fit {type(optimizer).__name__} "
+                f"({type(err).__name__}: {str(err).strip()[:300]}); the model's weights were put back"
+            ) from err
     if rng_state is not None:
         default_generator().bit_generator.state = rng_state
     return {"epoch": checkpoint.get("epoch"), "extra": extra}
