@@ -2,6 +2,7 @@
 
 from chainrule.train import metrics
 from chainrule.train.callbacks import (
+    BackupAndRestore,
     Callback,
     CSVLogger,
     EarlyStopping,
@@ -26,6 +27,7 @@ __all__ = [
     "ModelSummary",
     "metrics",
     "Callback",
+    "BackupAndRestore",
     "CSVLogger",
     "EarlyStopping",
     "LambdaCallback",

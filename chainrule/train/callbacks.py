@@ -55,6 +55,10 @@ class TrainContext:
     stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     progress: Progress = field(default_factory=lambda: Progress(0))
+    initial_epoch: int = 0
+    """Epochs already done: ``fit`` runs the rest (``BackupAndRestore`` sets it in ``on_train_begin``)."""
+    train_loader: Any = None
+    """The loader of the training batches (its shuffle generator is part of a run's state)."""
 
     def stop(self, reason: str) -> None:
         """Ask ``fit`` to stop after the current batch, saying why."""
@@ -393,3 +397,91 @@ class LambdaCallback(Callback):
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+BACKUP_FILE = "backup.safetensors"
+"""The file ``BackupAndRestore`` keeps in its folder."""
+
+
+class BackupAndRestore(Callback):
+    """Resume a run that was interrupted (killed, crashed, Ctrl-C) exactly where its last epoch ended.
+
+    After every epoch it saves, atomically, everything the rest of the run depends on: the
+    weights and buffers, the optimizer's state, the epoch, the History so far, chainrule's random
+    state (dropout, shuffling with ``seed=None``) and the shuffle generator of ``fit``'s own
+    loader (``seed=int``). When ``fit`` starts and a backup is there, it restores all of it and
+    ``fit`` goes on from the next epoch, so an interrupted and resumed run ends with the same
+    weights, bit for bit, as one that was never interrupted. At the end of a run that finishes,
+    the backup is deleted (Keras' ``BackupAndRestore``).
+
+    Run again with the same model architecture, optimizer kind, data, ``epochs`` and callbacks.
+    The state of other callbacks (an EarlyStopping's patience count, a LearningRateScheduler's
+    scheduler) is not part of the backup.
+
+    Args:
+        backup_dir: the folder of the backup (made if missing).
+        delete_checkpoint: delete the backup when training finishes (default True).
+
+    Example:
+        >>> import tempfile, numpy as np, chainrule as cr
+        >>> from chainrule.train import BackupAndRestore, fit
+        >>> folder = tempfile.mkdtemp()
+        >>> model = cr.nn.Linear(2, 1)
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        >>> history = fit(model, cr.nn.MSELoss(), opt, np.ones((8, 2)), np.ones((8, 1)), epochs=3,
+        ...               callbacks=[BackupAndRestore(folder)], verbose=0)
+        >>> history.epoch
+        [1, 2, 3]
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True):
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = delete_checkpoint
+        self.path = os.path.join(self.backup_dir, BACKUP_FILE)
+        self.resumed_from: int | None = None
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        from chainrule import io
+
+        self.resumed_from = None
+        if not os.path.exists(self.path):
+            return
+        context = self.context
+        info = io.load_checkpoint(self.path, context.model, context.optimizer)
+        epoch, extra = int(info["epoch"]), info["extra"] or {}
+        if epoch > context.epochs:
+            raise ValueError(
+                f"BackupAndRestore: the backup in {self.backup_dir!r} is of epoch {epoch}, beyond this run's "
+                f"epochs={context.epochs}"
+            )
+        history = extra.get("history", {})
+        for i, done in enumerate(extra.get("epochs", [])):
+            context.history.record(int(done), {key: values[i] for key, values in history.items()})
+        state = extra.get("loader_rng")
+        generator = getattr(context.train_loader, "_generator", None)
+        if state is not None and generator is not None:
+            generator.bit_generator.state = state
+        context.initial_epoch = self.resumed_from = epoch
+        context.progress.message(f"BackupAndRestore: resumed after epoch {epoch} from {self.path}", True)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        from chainrule import io
+
+        context = self.context
+        history = {key: list(values) for key, values in context.history.history.items()}
+        epochs = list(context.history.epoch) + [epoch]
+        for key in set(history) | set(logs):  # this epoch is recorded after the callbacks run
+            column = history.setdefault(key, [float("nan")] * len(context.history.epoch))
+            column.append(float(logs.get(key, float("nan"))))
+        generator = getattr(context.train_loader, "_generator", None)
+        extra = {
+            "history": history,
+            "epochs": epochs,
+            "loader_rng": None if generator is None else generator.bit_generator.state,
+        }
+        os.makedirs(self.backup_dir, exist_ok=True)
+        io.save_checkpoint(self.path, context.model, context.optimizer, epoch=epoch, extra=extra)
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)

@@ -58,6 +58,7 @@ def fit(
     shuffle: bool = True,
     seed: int | np.random.Generator | None = None,
     terminate_on_nan: bool = True,
+    initial_epoch: int = 0,
 ) -> History:
     """Train ``model`` to minimise ``loss_fn`` with ``optimizer``; returns the History.
 
@@ -90,6 +91,8 @@ def fit(
             so on stderr (even with ``verbose=0``) and in ``History.stop_reason`` (default True;
             False trains on, as Keras does without its TerminateOnNaN callback). NaN or inf in
             X or y is refused before training, whatever this says.
+        initial_epoch: epochs already done (Keras' name): training runs epochs
+            ``initial_epoch + 1 .. epochs``. ``BackupAndRestore`` sets it when it resumes a run.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -106,6 +109,8 @@ def fit(
     _check_model(model, "fit")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or not 0 <= initial_epoch:
+        raise ValueError(f"fit: initial_epoch must be a non-negative integer, got {initial_epoch!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
     if validation_split and validation_data is not None:
@@ -172,7 +177,17 @@ def fit(
     validation_loss = loss_fn if validation_data is None else _unweighted(loss_fn)
     history = History()
     callbacks = list(callbacks or [])
-    context = TrainContext(model, optimizer, loss_fn, history, epochs, len(train_loader), progress=progress)
+    context = TrainContext(
+        model,
+        optimizer,
+        loss_fn,
+        history,
+        epochs,
+        len(train_loader),
+        progress=progress,
+        initial_epoch=int(initial_epoch),
+        train_loader=train_loader,
+    )
     epoch_begin = _hooks(callbacks, "on_epoch_begin")  # only those that do something: a step stays lean
     batch_begin = _hooks(callbacks, "on_batch_begin")
     batch_end = _hooks(callbacks, "on_batch_end")
@@ -183,7 +198,7 @@ def fit(
             cb.set_context(context)
             cb.on_train_begin()
 
-        for epoch in range(1, epochs + 1):
+        for epoch in range(context.initial_epoch + 1, epochs + 1):  # (a callback may have resumed a run)
             for module in modules:  # training mode, which an evaluation or a callback may have changed
                 if not module.training:
                     model.train()
