@@ -234,6 +234,10 @@ def load(path: PathLike) -> Module:
             f"(written by {_SAVED_BY[kind]}), not a model's architecture: {hint}"
         )
     spec = _field(path, fields, "architecture", dict)
+    frozen = _names_in(path, fields.get("frozen"), "chainrule.frozen")
+    modes = fields.get("training")
+    if isinstance(modes, dict):
+        _names_in(path, modes.get("flipped"), "the flipped modules of chainrule.training")
     state = _ordered(path, fields, tensors)
     _check_architecture(path, spec, state)  # before building anything
     model = _rebuild(path, spec)
@@ -245,7 +249,7 @@ def load(path: PathLike) -> Module:
         raise ModelFileError(f"{_name(path)}: its weights do not fit its architecture: {err.args[0]}") from None
     _restore_training_modes(model, fields.get("training"))
     parameters = dict(model.named_parameters())
-    for name in fields.get("frozen") or []:
+    for name in frozen:
         if name in parameters:
             parameters[name].requires_grad_(False)
     return model
@@ -647,6 +651,15 @@ def _training_modes(model: Module) -> dict[str, Any]:
         "training": model.training,
         "flipped": [name for name, m in model.named_modules() if m.training != model.training],
     }
+
+
+def _names_in(path: PathLike, value: Any, what: str) -> list[str]:
+    """``value``, a list of names (None for none), checked: a header entry that is not one is corrupt."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ModelFileError(f"{_name(path)} is corrupt: {what} is not a list of names")
+    return value
 
 
 def _restore_training_modes(model: Module, modes: Any) -> None:

@@ -116,7 +116,7 @@ def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
     elif isinstance(value, str) and value[:1] in "[{":
         try:
             inner = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for json (a "deep" mutation)
             return out
         out += _nodes(inner, path + (("json",),))
     return out
@@ -439,3 +439,27 @@ def test_trailing_delimiters_are_still_read(tmp_path: Any) -> None:
     with open(path, "w") as f:
         f.write("a,b\n1,2,\n3,4,\n")
     assert tabular.read_csv(path).frame.to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]}
+
+
+@pytest.mark.parametrize(
+    ("entry", "value"),
+    [
+        ("chainrule.frozen", "[[[[[[[[[[1]]]]]]]]]]"),  # TypeError: unhashable type: 'list'
+        ("chainrule.frozen", "[1]"),
+        ("chainrule.frozen", "5"),  # TypeError: 'int' object is not iterable
+        ("chainrule.training", '{"training": true, "flipped": [[]]}'),
+        ("chainrule.training", '{"training": true, "flipped": 3}'),
+    ],
+)
+def test_regression_frozen_and_flipped_must_be_lists_of_names(tmp_path: Any, entry: str, value: str) -> None:
+    # found by the fuzzer: load raised TypeError for a chainrule.frozen (or flipped) entry that
+    # is not a list of strings
+    data = next(d for kind, name, d in SEEDS if kind == "model" and name == "mlp")
+    header, body = _split(data)
+    header["__metadata__"][entry] = value
+    path = str(tmp_path / "m.safetensors")
+    with open(path, "wb") as f:
+        f.write(_join(header, body))
+    with pytest.raises(ModelFileError, match="is not a list of names"):
+        cr.io.load(path)
+    load_model_bytes("model", "mlp", _join(header, body))
