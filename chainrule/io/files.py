@@ -30,9 +30,10 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     a part: a temporary file in the same folder (same file system), flushed and fsynced, then
     renamed onto ``path``. On any error, including KeyboardInterrupt, the temporary file is removed.
 
-    The temporary file is named ``.<name>.<12 hex digits>.tmp`` next to the target (``<name>`` is
-    the target's file name, cut to 200 characters), so one left behind by a process killed
-    mid-save (the only way one survives) is recognisable as such and safe to delete.
+    The temporary file is named ``.<name>.<pid>-<12 hex digits>.tmp`` next to the target
+    (``<name>`` is the target's file name, cut to 200 characters; ``<pid>`` the writing process),
+    so one left behind by a process killed mid-save (the only way one survives) is recognisable
+    as such and safe to delete; the next save of the same file deletes those whose process is gone.
 
     Raises:
         FileNotFoundError: the folder to write into does not exist (the message names it, as
@@ -49,7 +50,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)[:200]}.{secrets.token_hex(6)}.tmp")
+    prefix = f".{os.path.basename(path)[:200]}."
+    temporary = os.path.join(folder, f"{prefix}{os.getpid()}-{secrets.token_hex(6)}.tmp")
     # 0o666 filtered by the umask, like a plain open(); O_EXCL never follows or reuses a file.
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -78,6 +80,32 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(temporary)
         raise
     _fsync_folder(folder)
+    _remove_orphans(folder, prefix)
+
+
+def _remove_orphans(folder: str, prefix: str) -> None:
+    """Delete the temporary files of earlier saves of this target whose writer died mid-save."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid = name[len(prefix) : -len(".tmp")].split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _fsync_folder(folder: str) -> None:

@@ -338,9 +338,24 @@ def test_temporary_file_is_recognisable_and_removed_on_error(tmp_path: Path, mon
     (temporary,) = seen
     name = os.path.basename(temporary)
     assert os.path.dirname(temporary) == str(tmp_path)
-    assert re.fullmatch(r"\.model\.safetensors\.[0-9a-f]{12}\.tmp", name), name
+    assert re.fullmatch(rf"\.model\.safetensors\.{os.getpid()}-[0-9a-f]{{12}}\.tmp", name), name
     assert os.listdir(tmp_path) == []
-    assert ".<name>.<12 hex digits>.tmp" in (io_files.write_bytes_atomic.__doc__ or "")
+    assert ".<name>.<pid>-<12 hex digits>.tmp" in " ".join((io_files.write_bytes_atomic.__doc__ or "").split())
+
+
+def test_the_next_save_removes_what_killed_saves_left_behind(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # a process that has ended
+    orphan = tmp_path / f".model.safetensors.{dead_pid}-0123456789ab.tmp"
+    live = tmp_path / f".model.safetensors.{os.getppid()}-0123456789ab.tmp"  # its writer is still running
+    other = tmp_path / f".other.safetensors.{dead_pid}-0123456789ab.tmp"  # another target's
+    for path in (orphan, live, other):
+        path.write_bytes(b"half a save")
+    io_files.write_bytes_atomic(tmp_path / "model.safetensors", b"weights")
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.safetensors", live.name, other.name])
 
 
 def test_long_file_names_still_save(tmp_path: Path) -> None:
