@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -40,7 +41,7 @@ from chainrule.cli.reports import (
 from chainrule.cli.sources import DataSource, TrainingData, model_inputs, open_data, split_rows, training_data
 from chainrule.data import list_datasets
 from chainrule.io.files import write_text_atomic
-from chainrule.train import EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
+from chainrule.train import BackupAndRestore, EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
 from chainrule.train.metrics import confusion_matrix
 
 MAX_CONFUSION_CLASSES = 50
@@ -71,7 +72,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     staging = outputs.prepare(args.out)
     try:
         print_notes(args, data.notes)
-        history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args)
+        backup, replaced = outputs.start_backup(args.out, _settings(args), args.resume)
+        if replaced:
+            print(
+                f"note: {backup} held the backup of an interrupted run: replaced by this fresh run "
+                "(pass --resume to continue it instead)",
+                file=sys.stderr,
+            )
+        history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args, backup)
         _restore_target_units(model, targets)
         results = _evaluate(model, loss_fn, inputs.X, targets, rows)
 
@@ -84,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_report(os.path.join(staging, "report.json"), report)
         with outputs.uninterrupted():
             outputs.replace(staging, args.out)
+            outputs.remove_backup(args.out)  # the run is finished: nothing to resume
             outputs.discard(staging)  # after the swap, the run it replaced
     finally:
         with outputs.uninterrupted():
@@ -142,7 +151,57 @@ def _check_train_arguments(args: argparse.Namespace) -> None:
         raise CLIError("--early-stopping watches the validation loss: give a --validation-split above 0")
     if args.hidden is not None and args.model not in ("mlp", "cnn"):
         raise CLIError(f"--hidden is for --model mlp or cnn; --model {args.model} has no hidden layer")
-    outputs.check(args.out, args.force)
+    outputs.check(args.out, args.force or args.resume)
+    if args.resume:
+        _check_resume(args)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What a run's result depends on: the settings a ``--resume`` must repeat (stored as JSON in
+    the backup folder when the run starts). A CSV file is also identified by its size and SHA-256."""
+    settings = {name: getattr(args, name) for name in RESUME_SETTINGS}
+    if os.path.isfile(args.data):
+        digest = hashlib.sha256()
+        with open(args.data, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        settings["data_sha256"] = digest.hexdigest()
+    return json.loads(json.dumps(settings))  # as read back: lists, not tuples
+
+
+RESUME_SETTINGS = (
+    "data", "target", "task", "drop", "test_size", "validation_split", "model", "hidden", "activation",
+    "epochs", "batch_size", "lr", "optimizer", "l2", "early_stopping", "patience", "seed",
+)  # fmt: skip
+"""The arguments of ``train`` that ``--resume`` must repeat (not --out, --force, --no-plot or
+what is printed)."""
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    """Raise CLIError when ``--resume`` has no backup of ``--out`` to resume, or settings that
+    differ from those of the interrupted run."""
+    stored = outputs.read_settings(args.out)
+    if stored is None:
+        raise CLIError(
+            f"nothing to resume: no backup of an interrupted run of --out {args.out} "
+            f"({outputs.backup_folder(args.out)} does not exist); run without --resume"
+        )
+    settings = _settings(args)
+    differ = [name for name in sorted(set(settings) | set(stored)) if settings.get(name) != stored.get(name)]
+    if differ:
+        shown = ", ".join(
+            f"{'DATA (its contents)' if name == 'data_sha256' else _option(name)} "
+            + ("" if name == "data_sha256" else f"{stored.get(name)!r} then, {settings.get(name)!r} now")
+            for name in differ
+        )
+        raise CLIError(
+            f"--resume needs the settings of the interrupted run; these differ: {shown.strip()} "
+            "(repeat them, or run without --resume to start afresh)"
+        )
+
+
+def _option(name: str) -> str:
+    return "DATA" if name == "data" else "--" + name.replace("_", "-")
 
 
 def _split_rows(data: TrainingData, args: argparse.Namespace) -> _Rows:
@@ -210,11 +269,16 @@ def _train(
     targets: _Targets,
     rows: _Rows,
     args: argparse.Namespace,
+    backup: str,
 ) -> tuple[History, float]:
-    """Fit ``model`` on the fitted rows, watching the validation rows; (history, seconds taken)."""
-    callbacks = [TerminateOnNaN()]
+    """Fit ``model`` on the fitted rows, watching the validation rows, backed up after every epoch
+    in the folder ``backup`` (and resumed from it when it holds a backup); (history, seconds taken)."""
+    callbacks: list[Any] = [TerminateOnNaN()]
+    stopping = None
     if args.early_stopping:
-        callbacks.append(EarlyStopping(patience=args.patience, restore_best_weights=True))
+        stopping = EarlyStopping(patience=args.patience, restore_best_weights=True)
+        callbacks.append(stopping)
+    callbacks.append(_Backup(backup, stopping))  # after EarlyStopping: backs up its state of the epoch
     validation = (X[rows.validation], targets.learned[rows.validation]) if len(rows.validation) else None
     start = time.perf_counter()
     history = fit(
@@ -232,9 +296,58 @@ def _train(
         seed=args.seed,
     )
     seconds = time.perf_counter() - start
+    # the columns in the order of an uninterrupted run (a resumed History may hold them in another)
+    names = ["loss", *metric_names(targets.task)]
+    order = [*names, *(f"val_{name}" for name in names), "lr"]
+    rank = {key: i for i, key in enumerate(order)}
+    history.history = dict(sorted(history.history.items(), key=lambda item: rank.get(item[0], len(order))))
     if history.stop_reason and history.stop_reason.startswith("TerminateOnNaN"):
+        outputs.remove_backup(args.out)  # a run that diverged: resuming it would diverge again
         raise CLIError(f"training diverged ({history.stop_reason.split(': ', 1)[1]}): try a smaller --lr")
     return history, seconds
+
+
+class _Backup(BackupAndRestore):
+    """BackupAndRestore, which also backs up the state of ``stopping`` (an EarlyStopping, or
+    None): its count, its best value and the best weights, in ``early_stopping-<epoch>.npz``
+    beside the checkpoint of the same epoch."""
+
+    def __init__(self, backup_dir: str, stopping: EarlyStopping | None):
+        super().__init__(backup_dir)
+        self.stopping = stopping
+
+    def _stopping_file(self, epoch: int) -> str:
+        return os.path.join(self.backup_dir, f"early_stopping-{epoch}.npz")
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.stopping is None or not self.resumed_from:
+            return
+        with np.load(self._stopping_file(self.resumed_from)) as saved:
+            state = json.loads(str(saved["state"]))
+            weights = {key[2:]: saved[key].copy() for key in saved.files if key.startswith("w/")}
+        stopping = self.stopping
+        stopping.wait, stopping.best, stopping.best_epoch = state["wait"], state["best"], state["best_epoch"]
+        stopping.best_weights = weights if state["has_weights"] else None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        stopping = self.stopping
+        if stopping is not None:  # first the early stopping's state of this epoch, then the checkpoint
+            state = {
+                "wait": stopping.wait,
+                "best": stopping.best,
+                "best_epoch": stopping.best_epoch,
+                "has_weights": stopping.best_weights is not None,
+            }
+            arrays = {f"w/{key}": value for key, value in (stopping.best_weights or {}).items()}
+            os.makedirs(self.backup_dir, exist_ok=True)
+            path = self._stopping_file(epoch)
+            with open(path + ".tmp", "wb") as f:
+                np.savez(f, state=np.array(json.dumps(state)), **arrays)
+            os.replace(path + ".tmp", path)
+        super().on_epoch_end(epoch, logs)
+        if stopping is not None and os.path.exists(self._stopping_file(epoch - 1)):
+            os.remove(self._stopping_file(epoch - 1))
 
 
 def _restore_target_units(model: cr.nn.Sequential, targets: _Targets) -> None:

@@ -8,12 +8,18 @@ place, then removing the old. So ``--out`` holds the earlier run complete or the
 complete, never a mixture; a run that fails or is interrupted removes its folder, and one killed
 outright (SIGKILL, a power cut) can leave a ``*.chainrule-new-*`` or ``*.chainrule-old-*`` folder
 behind, safe to delete.
+
+Every run also keeps, beside ``--out``, a backup folder ``<out>.chainrule-backup`` (the run's
+settings as JSON, and after every epoch ``chainrule.train.BackupAndRestore``'s checkpoint): it is
+removed once the run's outputs are swapped in, so one that is left behind is the backup of a run
+that was interrupted, which ``chainrule train ... --resume`` continues.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import secrets
 import shutil
@@ -24,6 +30,7 @@ from collections.abc import Iterator
 
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import MODEL_FILE
+from chainrule.io.files import write_text_atomic
 
 RUN_FILES = (MODEL_FILE, "history.csv", "report.json", "loss_curve.png")
 """The files a run writes: an existing --out may hold these and nothing else."""
@@ -146,3 +153,55 @@ def uninterrupted() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+# ---------------------------------------------------------------------- backup of a run, --resume
+
+BACKUP = ".chainrule-backup"
+"""Suffix of the folder beside ``--out`` that holds the backup of a run in progress."""
+SETTINGS_FILE = "settings.json"
+"""The settings of the run a backup folder belongs to (what ``--resume`` must match)."""
+
+
+def backup_folder(out: str) -> str:
+    """``<out>.chainrule-backup``: where a run of ``--out out`` keeps, after every epoch, what a
+    ``--resume`` needs (outside the folder that is swapped in, so it survives the run's end only
+    when the run did not finish)."""
+    return os.path.normpath(out) + BACKUP
+
+
+def read_settings(out: str) -> dict | None:
+    """The settings stored in ``out``'s backup folder; None when there is no backup to resume."""
+    path = os.path.join(backup_folder(out), SETTINGS_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise CLIError(f"cannot read {path} to resume the run: {e}") from None
+    return settings if isinstance(settings, dict) else None
+
+
+def start_backup(out: str, settings: dict, resume: bool) -> tuple[str, bool]:
+    """Make ``out``'s backup folder ready for a run with ``settings``: kept as it is with
+    ``resume``, else an earlier one is removed and a fresh one made holding the settings. Return
+    the folder and whether an earlier backup was removed."""
+    folder = backup_folder(out)
+    replaced = False
+    if not resume:
+        if os.path.lexists(folder):
+            remove_backup(out)
+            replaced = True
+        os.makedirs(folder)
+        write_text_atomic(os.path.join(folder, SETTINGS_FILE), json.dumps(settings, indent=2) + "\n")
+    return folder, replaced
+
+
+def remove_backup(out: str) -> None:
+    """Remove ``out``'s backup folder (the run it backed up has finished)."""
+    folder = backup_folder(out)
+    if os.path.islink(folder) or os.path.isfile(folder):
+        os.remove(folder)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -219,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     saving.add_argument("--force", action="store_true", help="replace an earlier run in --out")
     saving.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run of --out DIR that was interrupted (killed, Ctrl-C, a crash), from the backup "
+        "every run keeps in DIR.chainrule-backup after each epoch, with the same settings; it ends as the "
+        "run would have uninterrupted (implies --force)",
+    )
+    saving.add_argument(
         "--no-plot", action="store_true", help="skip loss_curve.png (matplotlib takes seconds to start)"
     )
 

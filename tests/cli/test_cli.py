@@ -388,11 +388,110 @@ def test_a_run_killed_at_any_moment_leaves_the_old_run_or_the_new_one(tmp_path, 
         else:
             assert files == RUN_FILES - {"loss_curve.png"}, f"after {delay}s"
             outcomes.add("new")
-        leftovers = [name for name in os.listdir(cwd) if name != "m"]
+        leftovers = [name for name in os.listdir(cwd) if name not in ("m", "m.chainrule-backup")]
         assert all(".chainrule-new-" in name or ".chainrule-old-" in name for name in leftovers), leftovers
         if signal_name == "SIGINT":
             assert leftovers == [] and process.returncode in (0, 130, -signal.SIGINT), (delay, err.decode())
+        # the backup of the run is left only by a run that did not finish (for --resume)
+        assert not (report_id != old[1] and (cwd / "m.chainrule-backup").exists()), delay
     assert "old" in outcomes
+
+
+# --- --resume: a run killed and resumed ends as the uninterrupted run -------------------------
+
+
+def state_and_history(folder: Path) -> tuple[dict, str, dict]:
+    """(the weights of a run folder's model, its history.csv, its report's metrics)."""
+    model = cr.load(str(folder / "model.safetensors"))
+    report = json.loads((folder / "report.json").read_text())
+    metrics = {key: report[key] for key in ("train", "validation", "test", "epochs_run", "stop_reason")}
+    metrics["confusion_matrix"] = report.get("confusion_matrix")
+    return model.state_dict(), (folder / "history.csv").read_text(), metrics
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--optimizer", "adam", "--lr", "0.01", "--early-stopping", "--patience", "3", "--seed", "7"]]
+)
+def test_a_killed_run_resumed_ends_as_the_uninterrupted_run(tmp_path, extra):
+    import signal
+    import time
+
+    args = ["train", "digits", "--epochs", "40", "--hidden", "32", "--no-plot", "--quiet", *extra]
+    whole = run(*args, "--out", "whole", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    assert not (tmp_path / "whole.chainrule-backup").exists()  # a finished run leaves no backup
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", *args, "--out", "m"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = tmp_path / "m.chainrule-backup" / "backup.safetensors"
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert checkpoint.exists() and not (tmp_path / "m").exists()
+
+    resumed = run(*args, "--out", "m", "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (tmp_path / "m.chainrule-backup").exists()
+    weights, history, metrics = state_and_history(tmp_path / "m")
+    weights_whole, history_whole, metrics_whole = state_and_history(tmp_path / "whole")
+    assert weights.keys() == weights_whole.keys()
+    for key in weights:
+        assert np.array_equal(weights[key], weights_whole[key]), key
+    assert history == history_whole
+    assert metrics == metrics_whole
+    # (the killed run's own staging folder may be left, as documented, safe to delete)
+    assert sorted(name for name in os.listdir(tmp_path) if ".chainrule-new-" not in name) == ["m", "whole"]
+
+
+def test_resume_without_a_backup_is_an_error(tmp_path):
+    result = run_here("train", "iris", "--epochs", "2", "--out", "m", "--resume", cwd=tmp_path)
+    assert_clean_error(result, "nothing to resume", "m.chainrule-backup")
+    assert result.returncode == 2
+    assert not (tmp_path / "m").exists()
+    # nor after a finished run
+    assert run_here("train", "iris", "--epochs", "2", "--out", "m", "--no-plot", cwd=tmp_path).returncode == 0
+    assert os.listdir(tmp_path) == ["m"]
+    result = run_here("train", "iris", "--epochs", "2", "--out", "m", "--resume", cwd=tmp_path)
+    assert_clean_error(result, "nothing to resume")
+
+
+def test_resume_with_other_settings_names_them(tmp_path):
+    from chainrule.cli import outputs
+
+    settings = {
+        "data": "iris", "target": None, "task": None, "drop": [], "test_size": 0.25, "validation_split": 0.2,
+        "model": "mlp", "hidden": None, "activation": None, "epochs": 5, "batch_size": 32, "lr": None,
+        "optimizer": "momentum", "l2": 0.0, "early_stopping": False, "patience": 10, "seed": 0,
+    }  # fmt: skip
+    outputs.start_backup(str(tmp_path / "m"), settings, resume=False)  # as an interrupted run leaves it
+    result = run_here(
+        "train", "iris", "--epochs", "9", "--lr", "0.1", "--out", "m", "--resume", "--no-plot", cwd=tmp_path
+    )
+    assert_clean_error(result, "settings", "--epochs 5 then, 9 now", "--lr None then, 0.1 now")
+    assert "--seed" not in result.stderr and result.returncode == 2
+    assert (tmp_path / "m.chainrule-backup" / "settings.json").exists()  # kept for a right --resume
+    result = run_here("train", "iris", "--epochs", "5", "--out", "m", "--resume", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert os.listdir(tmp_path) == ["m"]
+
+
+def test_a_fresh_run_replaces_a_leftover_backup_and_says_so(tmp_path):
+    from chainrule.cli import outputs
+
+    outputs.start_backup(str(tmp_path / "m"), {"data": "wine"}, resume=False)
+    result = run_here("train", "iris", "--epochs", "2", "--out", "m", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "m.chainrule-backup" in result.stderr and "replaced" in result.stderr
+    assert os.listdir(tmp_path) == ["m"]
 
 
 # --- bad input --------------------------------------------------------------------------------
