@@ -901,7 +901,7 @@ def _chainrule_fields(path: str, header: Mapping[str, Any], required: bool) -> d
             f"{path!r} was written by chainrule {fields.get('version', '?')!r} in file format {version}; "
             f"this chainrule ({__version__}) reads formats up to {FORMAT_VERSION}: upgrade chainrule"
         )
-    if fields.get("kind") not in _SAVED_BY:
+    if not isinstance(fields.get("kind"), str) or fields["kind"] not in _SAVED_BY:  # a list is unhashable
         raise ModelFileError(f"{path!r} is corrupt: unknown kind of chainrule file {fields.get('kind')!r}")
     return fields
 

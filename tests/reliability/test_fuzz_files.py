@@ -76,7 +76,7 @@ def _seed_files() -> list[tuple[str, str, bytes]]:
 SEEDS = _seed_files()
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
@@ -99,7 +99,7 @@ def _split(data: bytes) -> tuple[dict, bytes] | None:
 
 
 def _join(header: Any, body: bytes) -> bytes:
-    text = json.dumps(header, allow_nan=False).encode("utf-8", "surrogatepass")
+    text = json.dumps(header).encode("utf-8", "surrogatepass")
     return struct.pack("<Q", len(text)) + text + body
 
 
@@ -463,3 +463,16 @@ def test_regression_frozen_and_flipped_must_be_lists_of_names(tmp_path: Any, ent
     with pytest.raises(ModelFileError, match="is not a list of names"):
         cr.io.load(path)
     load_model_bytes("model", "mlp", _join(header, body))
+
+
+def test_regression_kind_that_is_a_list_is_a_model_file_error(tmp_path: Any) -> None:
+    # found by the fuzzer: "chainrule.kind": "[[1]]" raised TypeError (unhashable type: 'list')
+    data = next(d for kind, name, d in SEEDS if kind == "state_dict" and name == "conv")
+    header, body = _split(data)
+    header["__metadata__"]["chainrule.kind"] = "[[[[[[[[[[1]]]]]]]]]]"
+    path = str(tmp_path / "w.safetensors")
+    with open(path, "wb") as f:
+        f.write(_join(header, body))
+    for reader in (cr.io.load, cr.io.load_state_dict, cr.io.load_metadata):
+        with pytest.raises(ModelFileError, match="unknown kind of chainrule file"):
+            reader(path)
