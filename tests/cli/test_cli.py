@@ -315,7 +315,10 @@ def test_a_failure_after_training_leaves_the_earlier_run_whole(tmp_path, monkeyp
     result = run_here("train", "iris", "--epochs", "2", "--out", "m", "--quiet", "--force", "--no-plot", cwd=tmp_path)
     assert result.returncode == (130 if isinstance(failure, KeyboardInterrupt) else 1)
     assert {name: (tmp_path / "m" / name).read_bytes() for name in os.listdir(tmp_path / "m")} == before
-    assert os.listdir(tmp_path) == ["m"]  # the unfinished run's folder is removed
+    # the unfinished run's folder is removed; its backup stays, for --resume (the finished
+    # training's checkpoint is deleted: a resume trains again from the start, with the same result)
+    assert sorted(os.listdir(tmp_path)) == ["m", "m.chainrule-backup"]
+    assert os.listdir(tmp_path / "m.chainrule-backup") == ["settings.json"]
 
 
 def test_an_unwritable_parent_fails_before_training(tmp_path, monkeypatch):
