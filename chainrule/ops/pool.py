@@ -340,6 +340,8 @@ def _adaptive_avg_pool_nd(d: int, op: str, input: Any, output_size: Any) -> Tens
     if len(sizes) != d:
         raise ValueError(f"{op}: output_size must be an int or {d} sizes, got {output_size!r}")
     spatial = x.shape[2:]
+    if 0 in spatial:
+        raise ValueError(f"{op}: input of shape {x.shape} has an empty spatial axis: there is nothing to average")
     sizes = tuple(n if o is None else int_tuple(o, 1, "output_size", op)[0] for o, n in zip(sizes, spatial))
     if all(o == 1 for o in sizes):  # global average pooling
         y = mean(x, tuple(range(2, 2 + d)), keepdims=True)

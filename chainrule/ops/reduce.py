@@ -244,7 +244,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         >>> cr.softmax(cr.tensor([1.0, 1.0, 1000.0]))
         tensor([0., 0., 1.])
     """
-    x = lift(x)
+    x = _numbers(lift(x), "softmax")
     return Softmax.apply(x, axis=normalize_axes(axis, x.ndim, "softmax")[0])
 
 
@@ -256,5 +256,12 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
         >>> cr.log_softmax(cr.tensor([0.0, 0.0]))
         tensor([-0.6931, -0.6931])
     """
-    x = lift(x)
+    x = _numbers(lift(x), "log_softmax")
     return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
+
+
+def _numbers(x: Tensor, op: str) -> Tensor:
+    """``x``, unless it is boolean: the normalisations need numbers."""
+    if x.dtype.kind == "b":
+        raise TypeError(f"{op}: needs numbers, got a boolean tensor; convert it first (x.float())")
+    return x
