@@ -68,8 +68,10 @@ def check_reduction(reduction: str, owner: str) -> str:
     return reduction
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "mean":
+        if loss.size == 0:  # NumPy's mean would be NaN, with a warning at best
+            raise ValueError(f"{op}: the batch is empty (shape {loss.shape}): a mean over no samples is undefined")
         return ops.mean(loss)
     if reduction == "sum":
         return ops.sum(loss)
@@ -160,7 +162,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     target = _as_target(target, input)
     _same_shape("mse_loss", input, target)
     diff = input - target
-    return _reduce(diff * diff, check_reduction(reduction, "mse_loss"))
+    return _reduce(diff * diff, check_reduction(reduction, "mse_loss"), "mse_loss")
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -174,7 +176,7 @@ def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """
     target = _as_target(target, input)
     _same_shape("l1_loss", input, target)
-    return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"))
+    return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"), "l1_loss")
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -193,7 +195,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     err = input - target
     small = ops.abs(err).data < delta
     loss = ops.where(small, err * err * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
-    return _reduce(loss, check_reduction(reduction, "huber_loss"))
+    return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
 
 
 # ------------------------------------------------------------------ binary classification
@@ -223,7 +225,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
     loss = -(target * log_p + (1.0 - target) * log_not_p)
     if weight is not None:
         loss = loss * _as_target(weight, input)
-    return _reduce(loss, check_reduction(reduction, "binary_cross_entropy"))
+    return _reduce(loss, check_reduction(reduction, "binary_cross_entropy"), "binary_cross_entropy")
 
 
 def binary_cross_entropy_with_logits(
@@ -247,7 +249,9 @@ def binary_cross_entropy_with_logits(
         loss = (1.0 - target) * input + log_weight * ops.softplus(-input)
     if weight is not None:
         loss = loss * _as_target(weight, input)
-    return _reduce(loss, check_reduction(reduction, "binary_cross_entropy_with_logits"))
+    return _reduce(
+        loss, check_reduction(reduction, "binary_cross_entropy_with_logits"), "binary_cross_entropy_with_logits"
+    )
 
 
 def hinge_loss(
@@ -271,7 +275,7 @@ def hinge_loss(
     loss = ops.relu(margin - input * Tensor._make(signs))
     if squared:
         loss = loss * loss
-    return _reduce(loss, check_reduction(reduction, "hinge_loss"))
+    return _reduce(loss, check_reduction(reduction, "hinge_loss"), "hinge_loss")
 
 
 # ------------------------------------------------------------------ multi-class
@@ -318,6 +322,8 @@ def cross_entropy(
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
     input = lift(input)
+    if input.ndim < 2:
+        raise ValueError(f"cross_entropy: input must be logits of shape (N, C, ...), got shape {input.shape}")
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target_t.dtype.kind == "f":  # class probabilities
         if target_t.ndim == input.ndim - 1 or (
@@ -336,7 +342,7 @@ def cross_entropy(
         if w is not None:
             q = q * Tensor._make(w)
         loss = -ops.sum(q * ops.log_softmax(input, axis=1), axis=1)
-        return _reduce(loss, reduction)
+        return _reduce(loss, reduction, "cross_entropy")
     target_t = _class_indices("cross_entropy", input, target_t)
     w = _class_weight("cross_entropy", weight, input)
     return cross_entropy_indices(input, target_t, w, label_smoothing, reduction)
@@ -356,11 +362,11 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
     picked = -ops.index(input, (np.arange(input.shape[0]), t))
     w = _class_weight("nll_loss", weight, input)
     if w is None:
-        return _reduce(picked, reduction)
+        return _reduce(picked, reduction, "nll_loss")
     loss = picked * Tensor._make(w[t])
     if reduction == "mean":
         return ops.sum(loss) * (1.0 / float(w[t].sum()))
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, "nll_loss")
 
 
 def multi_margin_loss(
@@ -385,4 +391,4 @@ def multi_margin_loss(
     wrong = np.ones((n, c), dtype=input.dtype)
     wrong[np.arange(n), t] = 0.0
     loss = ops.sum(margins * Tensor._make(wrong), axis=1) * (1.0 / c)
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, "multi_margin_loss")

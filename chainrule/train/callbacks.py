@@ -470,7 +470,7 @@ class BackupAndRestore(Callback):
         context = self.context
         history = {key: list(values) for key, values in context.history.history.items()}
         epochs = list(context.history.epoch) + [epoch]
-        for key in set(history) | set(logs):  # this epoch is recorded after the callbacks run
+        for key in list(history) + [k for k in logs if k not in history]:  # this epoch is recorded after the callbacks
             column = history.setdefault(key, [float("nan")] * len(context.history.epoch))
             column.append(float(logs.get(key, float("nan"))))
         generator = getattr(context.train_loader, "_generator", None)

@@ -1,0 +1,78 @@
+"""Every loss meets predictions and targets of any shapes and dtypes with a correct result or a clear
+error naming it — never an error from deep inside NumPy, never a silent NaN from finite inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import chainrule as cr
+from chainrule import nn
+
+LOSSES = {
+    "MSELoss": nn.MSELoss,
+    "L1Loss": nn.L1Loss,
+    "HuberLoss": nn.HuberLoss,
+    "BCELoss": nn.BCELoss,
+    "BCEWithLogitsLoss": nn.BCEWithLogitsLoss,
+    "CrossEntropyLoss": nn.CrossEntropyLoss,
+    "NLLLoss": nn.NLLLoss,
+    "HingeLoss": nn.HingeLoss,
+    "MultiMarginLoss": nn.MultiMarginLoss,
+}
+NAMES = {  # the words an error of each loss uses for it
+    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss", "BCELoss": "binary_cross_entropy",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "CrossEntropyLoss": "cross_entropy",
+    "NLLLoss": "nll_loss", "HingeLoss": "hinge_loss", "MultiMarginLoss": "multi_margin_loss",
+}  # fmt: skip
+SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
+FLOATS = st.floats(-4, 4, width=32)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    input_shape=SHAPES,
+    target_shape=SHAPES,
+    target_dtype=st.sampled_from([np.float32, np.int64, np.bool_]),
+    same_shape=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    data=st.data(),
+)
+def test_a_loss_gives_a_result_or_an_error_naming_it(
+    name, input_shape, target_shape, target_dtype, same_shape, reduction, data
+):
+    if same_shape:
+        target_shape = input_shape
+    prediction = data.draw(hnp.arrays(np.float32, input_shape, elements=FLOATS))
+    if name == "BCELoss":
+        prediction = 1.0 / (1.0 + np.exp(-prediction))
+    elements = FLOATS if target_dtype == np.float32 else (st.integers(-1, 4) if target_dtype == np.int64 else None)
+    target = data.draw(hnp.arrays(target_dtype, target_shape, elements=elements))
+    try:
+        loss = LOSSES[name](reduction=reduction)(cr.tensor(prediction), cr.tensor(target))
+    except (ValueError, TypeError, IndexError) as error:
+        message = str(error)
+        assert NAMES[name] in message or "tensor:" in message, f"{name}: {type(error).__name__}: {message}"
+        return
+    values = loss.numpy()
+    assert np.isfinite(values).all() or (reduction == "mean" and values.size == 1 and prediction.size == 0), (
+        f"{name} gave {values} for finite inputs of shapes {input_shape} and {target_shape}"
+    )
+
+
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "HuberLoss", "BCELoss", "HingeLoss"])
+def test_the_mean_loss_of_an_empty_batch_is_an_error_naming_the_loss(name):  # was "mean: cannot average ..."
+    empty = cr.tensor(np.zeros((0,), np.float32))
+    with pytest.raises(ValueError, match=rf"{NAMES[name]}: the batch is empty \(shape \(0,\)\)"):
+        LOSSES[name]()(empty, empty)
+    assert LOSSES[name](reduction="sum")(empty, empty).item() == 0.0
+
+
+def test_cross_entropy_of_a_scalar_names_the_shape_it_needs():  # was a log_softmax axis error
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\), got shape \(\)"
+    ):
+        nn.CrossEntropyLoss()(cr.tensor(1.0), cr.tensor(0))
