@@ -1144,17 +1144,25 @@ _CONTAINERS: dict[str, Any] = {
 }
 
 
+def _unknown_classes(path: PathLike, spec: Any) -> ModelFileError | None:
+    """The error to raise when the architecture names module classes this program does not define."""
+    unknown = [name for name in _class_names(spec) if not _is_module_class(name)]
+    if not unknown:
+        return None
+    names = ", ".join(repr(n) for n in dict.fromkeys(unknown))
+    return ModelFileError(
+        f"{_name(path)} uses the module class {names}, which is not defined in this program: "
+        "import or define it (a chainrule.nn.Module subclass) before loading; the file "
+        "names classes, it never holds their code"
+    )
+
+
 def _check_architecture(path: PathLike, spec: Any, state: Mapping[str, np.ndarray]) -> None:
     """Refuse, before building anything, weights whose names, shapes or dtypes do not fit the
     tensors the architecture implies (so building allocates no more than the file holds)."""
-    unknown = [name for name in _class_names(spec) if not _is_module_class(name)]
-    if unknown:
-        names = ", ".join(repr(n) for n in dict.fromkeys(unknown))
-        raise ModelFileError(
-            f"{_name(path)} uses the module class {names}, which is not defined in this program: "
-            "import or define it (a chainrule.nn.Module subclass) before loading; the file "
-            "names classes, it never holds their code"
-        )
+    error = _unknown_classes(path, spec)
+    if error is not None:
+        raise error
     implied, opaque = _implied_tensors(path, spec)
 
     def inside_opaque(name: str) -> bool:
@@ -1212,14 +1220,9 @@ def _rebuild(path: PathLike, spec: Mapping[str, Any]) -> Module:
     try:
         return module_from_spec(spec)
     except Exception as err:
-        unknown = [name for name in _class_names(spec) if not _is_module_class(name)]
-        if unknown:
-            names = ", ".join(repr(n) for n in dict.fromkeys(unknown))
-            raise ModelFileError(
-                f"{_name(path)} uses the module class {names}, which is not defined in this program: "
-                "import or define it (a chainrule.nn.Module subclass) before loading; the file "
-                "names classes, it never holds their code"
-            ) from None
+        error = _unknown_classes(path, spec)
+        if error is not None:
+            raise error from None
         raise ModelFileError(
             f"{_name(path)}: cannot rebuild the model from its saved architecture ({type(err).__name__}: {err}); "
             "does each custom module's get_config() return its constructor's arguments?"
