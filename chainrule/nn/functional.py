@@ -322,8 +322,8 @@ def cross_entropy(
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
     input = lift(input)
-    if input.ndim < 2:
-        raise ValueError(f"cross_entropy: input must be logits of shape (N, C, ...), got shape {input.shape}")
+    if input.ndim < 2 or input.shape[1] == 0:
+        raise ValueError(f"cross_entropy: input must be logits of shape (N, C, ...), C >= 1, got shape {input.shape}")
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target_t.dtype.kind == "f":  # class probabilities
         if target_t.ndim == input.ndim - 1 or (

@@ -73,6 +73,12 @@ def test_the_mean_loss_of_an_empty_batch_is_an_error_naming_the_loss(name):  # w
 
 def test_cross_entropy_of_a_scalar_names_the_shape_it_needs():  # was a log_softmax axis error
     with pytest.raises(
-        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\), got shape \(\)"
+        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\), C >= 1, got shape \(\)"
     ):
         nn.CrossEntropyLoss()(cr.tensor(1.0), cr.tensor(0))
+
+
+def test_cross_entropy_with_no_classes_names_the_shape_it_needs():  # was LogSoftmax's "zero-size array"
+    empty = cr.tensor(np.zeros((0, 0), np.float32))
+    with pytest.raises(ValueError, match=r"cross_entropy: input must be logits .* C >= 1, got shape \(0, 0\)"):
+        nn.CrossEntropyLoss()(empty, empty)
