@@ -325,6 +325,12 @@ class Module:
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
         converted = {}
         for k, v in values.items():  # convert every value before writing any
+            if targets[k].data.dtype.kind == "f" and v.dtype.kind not in "f":
+                raise TypeError(
+                    f"load_state_dict into {type(self).__name__}: {k} is a floating {targets[k].dtype} tensor, but "
+                    f"the value given is {v.dtype}: a state of another model, or a damaged one? (convert it "
+                    "explicitly with .astype() if that is what you mean)"
+                )
             try:
                 converted[k] = v.astype(targets[k].data.dtype, copy=False)
             except (TypeError, ValueError) as e:

@@ -399,9 +399,22 @@ def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
 def test_load_state_dict_with_an_unconvertible_value_changes_nothing():
     model = nn.Linear(2, 2)
     before = model.state_dict()
-    with pytest.raises(TypeError, match="bias: cannot convert <U1 to float32"):
+    with pytest.raises(TypeError, match="bias is a floating float32 tensor, but the value given is <U1"):
         model.load_state_dict({"weight": np.ones((2, 2)), "bias": np.array(["a", "b"])})
     np.testing.assert_array_equal(model.weight.data, before["weight"])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_load_state_dict_refuses_integers_for_float_parameters(dtype):  # they were cast silently
+    model = nn.Linear(2, 2)
+    before = model.state_dict()
+    with pytest.raises(
+        TypeError, match=f"weight is a floating float32 tensor, but the value given is {np.dtype(dtype)}"
+    ):
+        model.load_state_dict({"weight": np.ones((2, 2), dtype=dtype), "bias": np.zeros(2)})
+    np.testing.assert_array_equal(model.weight.data, before["weight"])
+    model.load_state_dict({"weight": np.ones((2, 2), dtype=np.float64), "bias": np.zeros(2)})  # floats convert
+    assert model.weight.dtype == np.float32 and model.weight.data.sum() == 4.0
 
 
 def test_load_state_dict_non_strict_allows_missing_and_unexpected():
