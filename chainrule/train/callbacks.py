@@ -468,15 +468,14 @@ class BackupAndRestore(Callback):
         from chainrule import io
 
         context = self.context
-        history = {key: list(values) for key, values in context.history.history.items()}
-        epochs = list(context.history.epoch) + [epoch]
-        for key in list(history) + [k for k in logs if k not in history]:  # this epoch is recorded after the callbacks
-            column = history.setdefault(key, [float("nan")] * len(context.history.epoch))
-            column.append(float(logs.get(key, float("nan"))))
+        history = History()  # the run's History with this epoch, which fit records after the callbacks
+        history.history = {key: list(values) for key, values in context.history.history.items()}
+        history.epoch = list(context.history.epoch)
+        history.record(epoch, logs)
         generator = getattr(context.train_loader, "_generator", None)
         extra = {
-            "history": history,
-            "epochs": epochs,
+            "history": history.history,
+            "epochs": history.epoch,
             "loader_rng": None if generator is None else generator.bit_generator.state,
         }
         os.makedirs(self.backup_dir, exist_ok=True)
