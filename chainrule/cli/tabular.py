@@ -162,6 +162,12 @@ class Table:
         return os.path.basename(self.path)
 
 
+_SKIPPED_ROW = "\x00chainrule: a row skipped for its extra fields"
+"""What ``read_csv`` puts in place of a row with too many fields, so that later rows keep their
+numbers (it starts with a NUL byte, which no cell of a text file holds; compared as Python
+strings, as NumPy drops trailing NULs)."""
+
+
 def _sniff(sample: str) -> str:
     """The delimiter: csv.Sniffer's guess, else the candidate found most often in the header."""
     try:
@@ -221,8 +227,11 @@ def read_csv(path: str) -> Table:
     }
     skipped: list[int] = []
 
-    def skip(fields: list[str]) -> None:  # returning None tells pandas to drop the row
+    def skip(fields: list[str]) -> list[str]:
+        # a placeholder row rather than None (which drops the row): the rows after it keep their
+        # numbers (pandas pads it with NaN); it is left out below
         skipped.append(len(fields))
+        return [_SKIPPED_ROW]
 
     try:
         with warnings.catch_warnings():
@@ -249,9 +258,10 @@ def read_csv(path: str) -> Table:
             f"{name}: skipped {len(skipped)} {noun} with more fields than the "
             f"{len(frame.columns)} columns of the header"
         )
+        frame = frame[[cell != _SKIPPED_ROW for cell in frame.iloc[:, 0]]]  # keeping the others' numbers
     frame = frame.apply(lambda column: column.str.strip()).replace("", np.nan)
     frame = frame.dropna(how="all")
-    rows = frame.index.to_numpy() + 1  # (after a row skipped for its extra fields, one less than in the file)
+    rows = frame.index.to_numpy() + 1  # the data row numbers of the file: skipped and blank rows counted
     frame = frame.reset_index(drop=True)
     if len(frame) == 0:
         raise DataError(f"{path} has a header but no data rows")

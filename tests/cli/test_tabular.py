@@ -9,12 +9,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd  # noqa: E402  (pandas and scikit-learn are test dependencies)
 import pytest
 import sklearn  # noqa: E402,F401
+from hypothesis import given, settings, strategies as st
 
 from chainrule.cli import tabular
 from chainrule.cli.tabular import DataError
@@ -76,6 +78,40 @@ def test_read_csv_skips_rows_with_too_many_fields_and_says_so(tmp_path):
     assert table.frame["a"].tolist() == ["1", "6", "12"]
     assert table.frame["b"].tolist()[:2] == ["2", "7"] and pd.isna(table.frame["b"].tolist()[2])
     assert table.notes == ["data.csv: skipped 2 rows with more fields than the 2 columns of the header"]
+
+
+def test_rows_skipped_for_extra_fields_do_not_shift_the_row_numbers_of_later_rows(tmp_path):
+    # data rows: 1 "1,2"; 2 skipped (3 fields); 3 "6,7"; 4 blank; 5 skipped (4 fields); 6 "inf,1"
+    table = tabular.read_csv(write(tmp_path, "a,b\n1,2\n3,4,5\n6,7\n\n8,9,10,11\ninf,1\n"))
+    assert table.frame["a"].tolist() == ["1", "6", "inf"]
+    assert table.row_numbers().tolist() == [1, 3, 6]
+    with pytest.raises(DataError, match=r"row 6 column 'a' \('inf'\)"):  # was "row 4": one per skipped row
+        tabular.check_numbers(table, ["a", "b"])
+
+
+def test_the_training_data_error_names_the_file_row_after_a_skipped_one(tmp_path):
+    from chainrule.cli import sources
+
+    text = "x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(1, 6)) + "6,1,extra\n7,1e400\n"
+    source = sources.open_data(write(tmp_path, text))
+    with pytest.raises(DataError, match=r"row 7 column 'y' \('1e400'\)"):  # data row 7 of the file, not 6
+        sources.training_data(source, "y", [], None)
+
+
+@settings(max_examples=40)
+@given(kinds=st.lists(st.sampled_from(["good", "long", "blank", "short"]), min_size=1, max_size=12))
+def test_data_row_numbers_are_those_of_the_file_whatever_rows_are_skipped(kinds):
+    lines, expected = [], []
+    for number, kind in enumerate(kinds, start=1):
+        lines.append({"good": f"{number},x", "long": f"{number},x,extra", "blank": "", "short": f"{number}"}[kind])
+        if kind in ("good", "short"):
+            expected.append(number)
+    if not expected or kinds[0] == "long":  # no data rows; or a first row too long: refused, tested elsewhere
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        table = tabular.read_csv(write(Path(folder), "n,label\n" + "\n".join(lines) + "\n"))
+    assert table.row_numbers().tolist() == expected
+    assert table.frame["n"].astype(int).tolist() == expected  # each row numbered by its own first cell
 
 
 def test_read_csv_leaves_out_empty_rows(tmp_path):
