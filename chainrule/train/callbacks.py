@@ -5,6 +5,12 @@ A callback sees the training through ``self.context`` (the model, optimizer, his
 themselves in ``on_train_begin``, so one instance can serve several ``fit`` calls. Their
 ``on_epoch_end`` may add values to the epoch's ``logs``: ``fit`` records and shows the logs after
 the callbacks have run, as Keras does.
+
+A callback that keeps state from epoch to epoch (a count, a best value) hands it over with
+``state_dict()`` and takes it back with ``load_state_dict(state)``, as modules, optimizers and
+schedulers do; ``BackupAndRestore`` saves it with its backup. The state is plain values (numbers,
+strings, None, lists and dicts of them) and NumPy arrays: it is stored as JSON and safetensors,
+never pickled.
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ class TrainContext:
     """Epochs already done: ``fit`` runs the rest (``BackupAndRestore`` sets it in ``on_train_begin``)."""
     train_loader: Any = None
     """The loader of the training batches (its shuffle generator is part of a run's state)."""
+    callbacks: list[Callback] = field(default_factory=list)
+    """The run's callbacks, in the order ``fit`` calls them (``BackupAndRestore`` saves their state)."""
 
     def stop(self, reason: str) -> None:
         """Ask ``fit`` to stop after the current batch, saying why."""
@@ -69,17 +77,48 @@ class TrainContext:
 class Callback:
     """Base class: override any of the ``on_*`` methods.
 
+    A callback with state that must survive an interrupted run (``BackupAndRestore``) also
+    overrides ``state_dict`` and ``load_state_dict``; one that does not is resumed as
+    ``on_train_begin`` leaves it.
+
     Example:
         >>> from chainrule.train import Callback
         >>> class PrintEpoch(Callback):
         ...     def on_epoch_end(self, epoch, logs):
         ...         print(epoch, round(logs["loss"], 2))
+        >>> class CountEpochs(Callback):  # with state that a resumed run gets back
+        ...     def on_train_begin(self, logs=None):
+        ...         self.count = 0
+        ...     def on_epoch_end(self, epoch, logs):
+        ...         self.count += 1
+        ...     def state_dict(self):
+        ...         return {"count": self.count}
+        ...     def load_state_dict(self, state):
+        ...         self.count = state["count"]
+        >>> counter = CountEpochs()
+        >>> counter.load_state_dict({"count": 3})
+        >>> counter.state_dict()
+        {'count': 3}
     """
 
     context: TrainContext
 
     def set_context(self, context: TrainContext) -> None:
         self.context = context
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback has learnt so far in the run, to resume it from: plain values
+        (numbers, strings, None, lists and dicts of them) and NumPy arrays. The base class has
+        none (``{}``)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave (after ``on_train_begin``); refuses state it does not know."""
+        if state:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: it keeps no state, but was given {sorted(state)}; "
+                "define state_dict and load_state_dict on it to save and restore its state"
+            )
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None: ...
 
@@ -110,6 +149,19 @@ def _monitored(logs: dict[str, float], monitor: str, owner: str) -> float:
             "for 'val_...' pass validation_data or validation_split to fit"
         )
     return float(logs[monitor])
+
+
+def _loaded(owner: Callback, state: dict[str, Any], keys: tuple[str, ...]) -> list[Any]:
+    """The values of ``keys`` in a callback's saved ``state``; every missing or unexpected key is
+    reported at once, before anything changes."""
+    missing = [k for k in keys if k not in state]
+    unexpected = [k for k in state if k not in keys]
+    if missing or unexpected:
+        raise ValueError(
+            f"{type(owner).__name__}.load_state_dict: the state does not fit: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+    return [state[k] for k in keys]
 
 
 class EarlyStopping(Callback):
@@ -178,6 +230,17 @@ class EarlyStopping(Callback):
                 f"EarlyStopping: {self.monitor} did not improve for {self.wait} epoch(s) "
                 f"(best {self.best:.6g} at epoch {self.best_epoch})"
             )
+
+    _STATE = ("wait", "best", "best_epoch", "best_weights", "stopped_epoch")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The patience count, the best value and epoch, and the best weights when kept."""
+        return {key: getattr(self, key) for key in self._STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave."""
+        for key, value in zip(self._STATE, _loaded(self, state, self._STATE)):
+            setattr(self, key, value)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
@@ -250,6 +313,15 @@ class ModelCheckpoint(Callback):
         if self.verbose:
             self.context.progress.message(f"ModelCheckpoint: saved {path}", True)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The best value so far and the files saved."""
+        return {"best": self.best, "saved": list(self.saved)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave."""
+        best, saved = _loaded(self, state, ("best", "saved"))
+        self.best, self.saved = best, list(saved)
+
 
 class LearningRateScheduler(Callback):
     """Change the learning rate each epoch.
@@ -299,6 +371,22 @@ class LearningRateScheduler(Callback):
         else:
             self.schedule.step()
 
+    def _saves_schedule(self) -> bool:
+        return callable(getattr(self.schedule, "state_dict", None))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's ``state_dict()`` (its epoch count, a plateau's best value, ...); a
+        function keeps no state (the learning rate itself is the optimizer's)."""
+        return {"schedule": self.schedule.state_dict()} if self._saves_schedule() else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave."""
+        if self._saves_schedule():
+            (schedule,) = _loaded(self, state, ("schedule",))
+            self.schedule.load_state_dict(schedule)
+        else:
+            _loaded(self, state, ())
+
 
 class CSVLogger(Callback):
     """Write each epoch's logged values as a row of a CSV file (rewritten atomically each epoch).
@@ -338,6 +426,15 @@ class CSVLogger(Callback):
         lines = [] if self.previous else [self.separator.join(keys)]
         lines += [self.separator.join(_csv_value(row.get(k, "")) for k in keys) for row in self.rows]
         write_text_atomic(self.filename, self.previous + "\n".join(lines) + "\n")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rows written so far, and what the file held before the run (``append=True``)."""
+        return {"rows": [dict(row) for row in self.rows], "previous": self.previous}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave."""
+        rows, previous = _loaded(self, state, ("rows", "previous"))
+        self.rows, self.previous = [dict(row) for row in rows], previous
 
 
 def _csv_value(value: Any) -> str:
@@ -407,16 +504,24 @@ class BackupAndRestore(Callback):
     """Resume a run that was interrupted (killed, crashed, Ctrl-C) exactly where its last epoch ended.
 
     After every epoch it saves, atomically, everything the rest of the run depends on: the
-    weights and buffers, the optimizer's state, the epoch, the History so far, chainrule's random
-    state (dropout, shuffling with ``seed=None``) and the shuffle generator of ``fit``'s own
-    loader (``seed=int``). When ``fit`` starts and a backup is there, it restores all of it and
-    ``fit`` goes on from the next epoch, so an interrupted and resumed run ends with the same
-    weights, bit for bit, as one that was never interrupted. At the end of a run that finishes,
-    the backup is deleted (Keras' ``BackupAndRestore``).
+    weights and buffers, the optimizer's state (learning rates included), the epoch, the History
+    so far, chainrule's random state (dropout, shuffling with ``seed=None``), the shuffle
+    generator of ``fit``'s own loader (``seed=int``) and the state of the other callbacks (an
+    EarlyStopping's patience count and best weights, a LearningRateScheduler's scheduler, a
+    ModelCheckpoint's best value, a CSVLogger's rows: every callback that defines
+    ``state_dict``/``load_state_dict``). When ``fit`` starts and a backup is there, it restores all
+    of it and ``fit`` goes on from the next epoch, so an interrupted and resumed run ends with the
+    same weights, History, learning rate and stopping epoch, bit for bit, as one that was never
+    interrupted. At the end of a run that finishes, the backup is deleted (Keras'
+    ``BackupAndRestore``).
 
-    Run again with the same model architecture, optimizer kind, data, ``epochs`` and callbacks.
-    The state of other callbacks (an EarlyStopping's patience count, a LearningRateScheduler's
-    scheduler) is not part of the backup.
+    ``fit`` calls it after every other callback, wherever it stands in the list, so that its
+    backup holds what they did in the epoch and what it restores is not reset by their
+    ``on_train_begin``. Run again with the same model architecture, optimizer kind, data,
+    ``epochs`` and callbacks: the callbacks that keep state must be the same kinds in the same
+    order (callbacks without state may come and go). A callback of your own is saved if it
+    defines ``state_dict`` and ``load_state_dict`` (see ``Callback``); one that does not is
+    resumed as its ``on_train_begin`` leaves it.
 
     Args:
         backup_dir: the folder of the backup (made if missing).
@@ -424,12 +529,13 @@ class BackupAndRestore(Callback):
 
     Example:
         >>> import tempfile, numpy as np, chainrule as cr
-        >>> from chainrule.train import BackupAndRestore, fit
+        >>> from chainrule.train import BackupAndRestore, EarlyStopping, fit
         >>> folder = tempfile.mkdtemp()
         >>> model = cr.nn.Linear(2, 1)
         >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        >>> callbacks = [BackupAndRestore(folder), EarlyStopping(monitor="loss", patience=2)]
         >>> history = fit(model, cr.nn.MSELoss(), opt, np.ones((8, 2)), np.ones((8, 1)), epochs=3,
-        ...               callbacks=[BackupAndRestore(folder)], verbose=0)
+        ...               callbacks=callbacks, verbose=0)
         >>> history.epoch
         [1, 2, 3]
     """
@@ -440,20 +546,30 @@ class BackupAndRestore(Callback):
         self.path = os.path.join(self.backup_dir, BACKUP_FILE)
         self.resumed_from: int | None = None
 
+    def _stateful(self) -> list[Callback]:
+        """The run's callbacks that define their own ``state_dict``, in the order ``fit`` calls them."""
+        return [cb for cb in self.context.callbacks if type(cb).state_dict is not Callback.state_dict]
+
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         from chainrule import io
+        from chainrule.random import default_generator
 
         self.resumed_from = None
         if not os.path.exists(self.path):
             return
         context = self.context
+        before = (context.model.state_dict(), context.optimizer.state_dict(), default_generator().bit_generator.state)
         info = io.load_checkpoint(self.path, context.model, context.optimizer)
         epoch, extra = int(info["epoch"]), info["extra"] or {}
-        if epoch > context.epochs:
-            raise ValueError(
-                f"BackupAndRestore: the backup in {self.backup_dir!r} is of epoch {epoch}, beyond this run's "
-                f"epochs={context.epochs}"
-            )
+        try:
+            self._check(epoch, extra)
+            for cb, saved in zip(self._stateful(), extra.get("callbacks", [])):
+                cb.load_state_dict(saved["state"])
+        except Exception:  # the run is left as it was, callbacks aside (their on_train_begin resets them)
+            context.model.load_state_dict(before[0])
+            context.optimizer.load_state_dict(before[1])
+            default_generator().bit_generator.state = before[2]
+            raise
         history = extra.get("history", {})
         for i, done in enumerate(extra.get("epochs", [])):
             context.history.record(int(done), {key: values[i] for key, values in history.items()})
@@ -463,6 +579,22 @@ class BackupAndRestore(Callback):
             generator.bit_generator.state = state
         context.initial_epoch = self.resumed_from = epoch
         context.progress.message(f"BackupAndRestore: resumed after epoch {epoch} from {self.path}", True)
+
+    def _check(self, epoch: int, extra: dict[str, Any]) -> None:
+        """Refuse a backup that does not fit this run: beyond its epochs, or of other callbacks."""
+        if epoch > self.context.epochs:
+            raise ValueError(
+                f"BackupAndRestore: the backup in {self.backup_dir!r} is of epoch {epoch}, beyond this run's "
+                f"epochs={self.context.epochs}"
+            )
+        saved = [entry["class"] for entry in extra.get("callbacks", [])]
+        here = [type(cb).__name__ for cb in self._stateful()]
+        if saved != here:
+            raise ValueError(
+                f"BackupAndRestore: the backup in {self.backup_dir!r} holds the state of the callbacks {saved}, "
+                f"but this run's callbacks with state are {here}; run again with the same callbacks, or delete "
+                f"{self.path!r} to start afresh"
+            )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         from chainrule import io
@@ -477,6 +609,7 @@ class BackupAndRestore(Callback):
             "history": history.history,
             "epochs": history.epoch,
             "loader_rng": None if generator is None else generator.bit_generator.state,
+            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self._stateful()],
         }
         os.makedirs(self.backup_dir, exist_ok=True)
         io.save_checkpoint(self.path, context.model, context.optimizer, epoch=epoch, extra=extra)

@@ -21,7 +21,7 @@ from chainrule.autograd import no_grad
 from chainrule.data.loader import DataLoader
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
-from chainrule.train.callbacks import Callback, TrainContext
+from chainrule.train.callbacks import BackupAndRestore, Callback, TrainContext
 from chainrule.train.history import History
 from chainrule.train.inference import (
     Loss,
@@ -82,7 +82,9 @@ def fit(
         metrics: names ('accuracy', 'f1', 'mse', 'r2', ...) or functions ``fn(y_true, outputs)``.
         callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN. As in Keras,
             their ``on_epoch_end`` runs before the epoch is recorded in the History and reported,
-            so what they add to ``logs`` is recorded and shown.
+            so what they add to ``logs`` is recorded and shown. They run in the order given,
+            except ``BackupAndRestore``, which runs after the others (its backup holds what they
+            did in the epoch; what it restores is not reset by their ``on_train_begin``).
         verbose: 0 silent, 1 progress bar per epoch, 2 one line per epoch, 'auto', or a
             ``chainrule.train.progress.Progress`` to report through (e.g. one bar over the epochs).
         shuffle: reshuffle the training data every epoch.
@@ -176,7 +178,7 @@ def fit(
 
     validation_loss = loss_fn if validation_data is None else _unweighted(loss_fn)
     history = History()
-    callbacks = list(callbacks or [])
+    callbacks = _call_order(list(callbacks or []))
     context = TrainContext(
         model,
         optimizer,
@@ -187,6 +189,7 @@ def fit(
         progress=progress,
         initial_epoch=int(initial_epoch),
         train_loader=train_loader,
+        callbacks=callbacks,
     )
     epoch_begin = _hooks(callbacks, "on_epoch_begin")  # only those that do something: a step stays lean
     batch_begin = _hooks(callbacks, "on_batch_begin")
@@ -283,6 +286,12 @@ def fit(
     history.stop_reason = context.stop_reason
     model.eval()
     return history
+
+
+def _call_order(callbacks: list[Callback]) -> list[Callback]:
+    """The callbacks in the order ``fit`` calls them: as given, with ``BackupAndRestore`` last."""
+    backups = [cb for cb in callbacks if isinstance(cb, BackupAndRestore)]
+    return [cb for cb in callbacks if not isinstance(cb, BackupAndRestore)] + backups
 
 
 def _hooks(callbacks: list[Callback], name: str) -> list[Callable]:
