@@ -25,6 +25,7 @@ from chainrule.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.devices import backends, cuda, device
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
 from chainrule.ops import __all__ as _ops_all
@@ -33,8 +34,12 @@ from chainrule.tensor import (
     DEFAULT_DTYPE,
     Tensor,
     arange,
+    as_tensor,
+    empty,
     eye,
+    from_numpy,
     full,
+    full_like,
     is_tensor,
     linspace,
     ones,
@@ -45,7 +50,10 @@ from chainrule.tensor import (
 )
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
-int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
+int8, int16, int32, int64, uint8, bool_ = _np.int8, _np.int16, _np.int32, _np.int64, _np.uint8, _np.bool_
+# PyTorch's dtype names (cr.float, cr.long, ...). Not in __all__: `from chainrule import *` must not
+# shadow Python's float, int and bool.
+float, double, half, long, int, short, bool = float32, float64, float16, int64, int32, int16, bool_  # noqa: A001
 
 
 __all__ = [
@@ -57,6 +65,10 @@ __all__ = [
     "full",
     "zeros_like",
     "ones_like",
+    "full_like",
+    "empty",
+    "from_numpy",
+    "as_tensor",
     "arange",
     "linspace",
     "eye",
@@ -77,6 +89,12 @@ __all__ = [
     "int32",
     "int64",
     "bool_",
+    "int8",
+    "int16",
+    "uint8",
+    "device",
+    "cuda",
+    "backends",
     "manual_seed",
     "rand",
     "randn",

@@ -473,7 +473,7 @@ class TensorInterpreter(Interpreter):
         >>> from chainrule.interpreters import TENSOR
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> TENSOR.exp(x)
-        tensor([2.7183, 7.3891], grad_fn=<Exp>)
+        tensor([2.7183, 7.3891], grad_fn=<ExpBackward0>)
     """
 
     name = "tensor"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.tensor import DEFAULT_DTYPE, Tensor, _shape_args
+from chainrule.tensor import DEFAULT_DTYPE, Tensor, _check_device, _shape_args
 
 _generator = np.random.default_rng()
 
@@ -62,7 +62,7 @@ def resolve_generator(seed_or_generator: int | np.random.Generator | None) -> np
     return np.random.default_rng(seed_or_generator)
 
 
-def randn(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise).
 
     Example:
@@ -71,11 +71,12 @@ def randn(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = 
         >>> cr.randn(1000).numpy().std().round(1)
         np.float32(1.0)
     """
+    _check_device(device, "randn")
     data = _generator.standard_normal(_shape_args(shape)).astype(np.dtype(dtype or DEFAULT_DTYPE))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1).
 
     Example:
@@ -85,5 +86,6 @@ def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
         >>> x.shape, x.dtype, bool(((x >= 0) & (x < 1)).all())
         ((2, 3), dtype('float32'), True)
     """
+    _check_device(device, "rand")
     data = _generator.random(_shape_args(shape)).astype(np.dtype(dtype or DEFAULT_DTYPE))
     return Tensor(data, requires_grad=requires_grad)

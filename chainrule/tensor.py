@@ -11,6 +11,7 @@ function from ``chainrule.ops``.
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ DEFAULT_DTYPE = np.dtype(np.float32)
 
 ArrayLike = Any
 """Anything ``np.asarray`` accepts, or a Tensor."""
+
+Axis = int | Sequence[int] | None
 
 
 _KINDS = {"O": "Python objects", "U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans"}
@@ -151,8 +154,16 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> _Size:
+        """The number of elements, as NumPy's ``a.size``; called, the shape, as PyTorch's ``t.size()``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> t = cr.zeros(2, 3)
+            >>> t.size, t.size(), t.size(1), t.size(-1)
+            (6, (2, 3), 3, 3)
+        """
+        return _Size(self.data)
 
     @property
     def dtype(self) -> np.dtype:
@@ -235,6 +246,148 @@ class Tensor:
     def double(self) -> Tensor:
         return self.astype(np.float64)
 
+    def long(self) -> Tensor:
+        """A copy as int64 (PyTorch's ``long``)."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """A copy as int32 (PyTorch's ``int``)."""
+        return self.astype(np.int32)
+
+    def half(self) -> Tensor:
+        """A differentiable cast to float16."""
+        return self.astype(np.float16)
+
+    def bool(self) -> Tensor:
+        """A copy as booleans."""
+        return self.astype(np.bool_)
+
+    def type(self, dtype: Any = None) -> str | Tensor:
+        """Without an argument, the type's name as PyTorch prints it (``'chainrule.FloatTensor'``);
+        with a dtype, the tensor cast to it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2).type(), cr.zeros(2).type(cr.long).type()
+            ('chainrule.FloatTensor', 'chainrule.LongTensor')
+        """
+        if dtype is None:
+            return "chainrule." + _TYPE_NAMES.get(self.data.dtype, str(self.data.dtype).capitalize() + "Tensor")
+        return self.astype(_as_dtype(dtype, "type"))
+
+    @property
+    def device(self) -> _device.device:
+        """Where the tensor lives: always the CPU (``device(type='cpu')``)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)``, ``t.to(other)``.
+
+        The only device is the CPU (asking for another is an error naming it); a dtype casts
+        (differentiably between floating dtypes). As in PyTorch, ``to`` returns the tensor itself
+        when nothing changes.
+
+        Example:
+            >>> import chainrule as cr
+            >>> t = cr.ones(2)
+            >>> t.to("cpu") is t, t.to(cr.double).dtype, t.to("cpu", cr.long).dtype
+            (True, dtype('float64'), dtype('int64'))
+        """
+        dtype = _to_arguments(args, kwargs, "to")
+        if dtype is None or dtype == self.data.dtype:
+            return self
+        return self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is on the CPU already."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Raises: there is no CUDA device; chainrule computes on the CPU."""
+        raise RuntimeError("cuda: there is no CUDA device; chainrule computes with NumPy on the CPU (use .to(device))")
+
+    # ---------------------------------------------------------------- PyTorch's names
+    def pow(self, exponent: ArrayLike) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def mm(self, other: ArrayLike) -> Tensor:
+        """Matrix product of two 2-d tensors (PyTorch's ``mm``)."""
+        if self.ndim != 2 or np.ndim(other.data if isinstance(other, Tensor) else other) != 2:
+            raise ValueError(f"mm: needs two 2-d tensors, got shapes {self.shape} and {np.shape(other)}; use matmul")
+        return _ops.matmul(self, other)
+
+    def t(self) -> Tensor:
+        """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t: needs at most 2 dimensions, got shape {self.shape}; use transpose(dim0, dim1)")
+        return _ops.transpose(self) if self.ndim == 2 else self
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.broadcast_to(self, other.shape)
+
+    def eq(self, other: ArrayLike) -> Tensor:
+        return _ops.eq(self, other)
+
+    def ne(self, other: ArrayLike) -> Tensor:
+        return _ops.ne(self, other)
+
+    def lt(self, other: ArrayLike) -> Tensor:
+        return _ops.lt(self, other)
+
+    def le(self, other: ArrayLike) -> Tensor:
+        return _ops.le(self, other)
+
+    def gt(self, other: ArrayLike) -> Tensor:
+        return _ops.gt(self, other)
+
+    def ge(self, other: ArrayLike) -> Tensor:
+        return _ops.ge(self, other)
+
+    def add(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        return _add_scaled(self, other, alpha)
+
+    def sub(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        return _add_scaled(self, other, -alpha)
+
+    def mul(self, other: ArrayLike) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other: ArrayLike) -> Tensor:
+        return _ops.div(self, other)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def nelement(self) -> int:
+        return self.data.size
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as an index (``xs[t]``, ``range(t)``)."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(
+                f"only integer tensors of a single element can be used as an index, got dtype {self.data.dtype} "
+                f"and shape {self.shape}"
+            )
+        return int(self.data.reshape(()))
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor as its number; other tensors as their repr."""
+        if self.data.size == 1 and spec:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
+
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (for inspection)."""
         if not self._requires_grad:
@@ -264,7 +417,7 @@ class Tensor:
         if self.data.dtype != DEFAULT_DTYPE and self.data.dtype.kind == "f" or self.data.dtype.kind not in "fib":
             extras.append(f"dtype={self.data.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward0>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         if self.name:
@@ -369,6 +522,226 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
+    # ---------------------------------------------------------------- in place (PyTorch's `_` methods)
+    def _in_place(self, name: str, compute: Any, *args: Any) -> Tensor:
+        """Write ``compute(self, *args)`` into this tensor's array, in place; returns self.
+
+        Not recorded (grad mode off, or nothing involved requires grad): the array is overwritten
+        (views and ``.numpy()`` arrays see the change) and the write is noted, so a graph that used
+        the old value refuses ``backward``. Recorded: the old value goes on as a tensor of its own
+        and this tensor becomes the op's output, as in PyTorch; a leaf that requires grad is refused.
+        """
+        recording = _autograd._mode.enabled and (
+            self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        )
+        if not recording:
+            with _autograd.no_grad():
+                result = compute(self, *args)
+            self._store(name, result)
+            _autograd.mark_modified((self,), name)
+            return self
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                f"{name}: this is a leaf tensor that requires grad (a weight), and changing it in place while "
+                "operations are recorded would break its gradient. Update weights under `with cr.no_grad():`, "
+                "as in PyTorch (e.g. `with cr.no_grad(): p -= lr * p.grad`), or write a new tensor (p = p - ...)"
+            )
+        # The value before the write lives on as a tensor of its own, holding the node that made it.
+        old = Tensor._make(self.data.copy(), self._requires_grad, self.grad_fn)
+        made_by = self.grad_fn
+        if made_by is not None and getattr(made_by, "_output_ref", None) is not None and made_by._output_ref() is self:
+            made_by._output_ref = weakref.ref(old)
+        _autograd.mark_modified((self,), name)  # nodes that used the old value refuse backward
+        result = compute(old, *[old if a is self else a for a in args])  # `y *= y` reads the old y twice
+        self._store(name, result)
+        node = result.grad_fn
+        self.grad_fn = node
+        self._requires_grad = result._requires_grad
+        if node is not None and getattr(node, "_output_ref", None) is not None:
+            node._output_ref = weakref.ref(self)
+        return self
+
+    def _store(self, name: str, result: Tensor) -> None:
+        """Copy ``result`` into this tensor's array, refusing a change of shape or of kind of number."""
+        value = result.data
+        if value.shape != self.data.shape:
+            raise RuntimeError(
+                f"{name}: the result has shape {value.shape} but this tensor has shape {self.data.shape}; an "
+                "in-place operation cannot change a tensor's shape (write t = t + ... for a new tensor)"
+            )
+        if not np.can_cast(value.dtype, self.data.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{name}: the result has dtype {value.dtype}, which this tensor of dtype {self.data.dtype} cannot "
+                f"hold; convert first (e.g. t = t.{'float' if value.dtype.kind == 'f' else 'double'}()) or "
+                "write t = t + ... for a new tensor"
+            )
+        np.copyto(self.data, value, casting="same_kind")
+
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return self._in_place("+=", _ops.add, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return self._in_place("-=", _ops.sub, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return self._in_place("*=", _ops.mul, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return self._in_place("/=", _ops.div, other)
+
+    def __ipow__(self, other: ArrayLike) -> Tensor:
+        return self._in_place("**=", _ops.pow, other)
+
+    def add_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        """In place: ``self += alpha * other``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> (w * w).sum().backward()
+            >>> with cr.no_grad():
+            ...     _ = w.add_(w.grad, alpha=-0.1)   # one step of gradient descent
+            >>> w
+            tensor([0.8, 1.6], requires_grad=True)
+        """
+        return self._in_place("add_", _add_scaled, other, alpha)
+
+    def sub_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        """In place: ``self -= alpha * other``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1.0, 2.0]).sub_(cr.tensor([1.0, 1.0]), alpha=0.5)
+            tensor([0.5, 1.5])
+        """
+        return self._in_place("sub_", _add_scaled, other, -alpha)
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        """In place: ``self *= other``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1.0, 2.0]).mul_(3)
+            tensor([3., 6.])
+        """
+        return self._in_place("mul_", _ops.mul, other)
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        """In place: ``self /= other``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1.0, 2.0]).div_(2)
+            tensor([0.5, 1. ])
+        """
+        return self._in_place("div_", _ops.div, other)
+
+    def pow_(self, exponent: ArrayLike) -> Tensor:
+        """In place: ``self **= exponent``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([2.0, 3.0]).pow_(2)
+            tensor([4., 9.])
+        """
+        return self._in_place("pow_", _ops.pow, exponent)
+
+    def neg_(self) -> Tensor:
+        """In place: ``self = -self``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([2.0, -3.0]).neg_()
+            tensor([-2.,  3.])
+        """
+        return self._in_place("neg_", _ops.neg)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """In place: limit the values to [min, max]; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([-2.0, 0.5, 3.0]).clamp_(-1, 1)
+            tensor([-1. ,  0.5,  1. ])
+        """
+        return self._in_place("clamp_", _ops.clip, min, max)
+
+    clip_ = clamp_
+
+    def copy_(self, src: ArrayLike) -> Tensor:
+        """In place: copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> t = cr.zeros(2, 2)
+            >>> t.copy_(cr.tensor([1.0, 2.0]))
+            tensor([[1., 2.],
+                    [1., 2.]])
+        """
+        return self._in_place("copy_", _copy_of, src)
+
+    def zero_(self) -> Tensor:
+        """In place: fill with zeros; returns self (``p.grad.zero_()``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.ones(3).zero_()
+            tensor([0., 0., 0.])
+        """
+        return self._fill_("zero_", 0)
+
+    def fill_(self, value: float) -> Tensor:
+        """In place: fill with ``value``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2).fill_(7)
+            tensor([7., 7.])
+        """
+        return self._fill_("fill_", value)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+        """In place: samples from U(a, b), drawn from chainrule's random state; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> _ = cr.manual_seed(0)
+            >>> t = cr.zeros(1000).uniform_(-1, 1)
+            >>> bool(t.numpy().min() >= -1 and t.numpy().max() < 1)
+            True
+        """
+        if not a <= b:
+            raise ValueError(f"uniform_: low {a} is above high {b}")
+        return self._fill_("uniform_", _random.resolve_generator(generator).uniform(a, b, self.data.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+        """In place: samples from N(mean, std²), drawn from chainrule's random state; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> _ = cr.manual_seed(0)
+            >>> t = cr.zeros(10000).normal_(2.0, 0.5)
+            >>> round(float(t.mean()), 1), round(float(t.std()), 1)
+            (2.0, 0.5)
+        """
+        if not std >= 0:
+            raise ValueError(f"normal_: std must be at least 0, got {std}")
+        return self._fill_("normal_", _random.resolve_generator(generator).normal(mean, std, self.data.shape))
+
+    def _fill_(self, name: str, values: Any) -> Tensor:
+        """Overwrite with values that do not depend on the old ones (constants, random draws)."""
+        if _autograd._mode.enabled and self._requires_grad:
+            raise RuntimeError(
+                f"{name}: this tensor requires grad and operations are being recorded; fill it under "
+                "`with cr.no_grad():` (as PyTorch requires for weights), or make a new tensor "
+                "(cr.full_like, cr.zeros_like)"
+            )
+        if not np.can_cast(np.asarray(values).dtype, self.data.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: a tensor of dtype {self.data.dtype} cannot hold floating values")
+        self.data[...] = values
+        _autograd.mark_modified((self,), name)
+        return self
+
     # ---------------------------------------------------------------- methods
     def exp(self) -> Tensor:
         return _ops.exp(self)
@@ -408,44 +781,81 @@ class Tensor:
 
     clamp = clip
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
+    def sum(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
+        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
+    def mean(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
+        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return _ops.var(self, axis, keepdims, ddof)
+    def var(self, axis: Axis = None, keepdims: bool | None = None, ddof: int = 0, **torch_names: Any) -> Tensor:
+        """Variance (ddof=0 unless asked, as NumPy); accepts ``dim``, ``keepdim``, ``unbiased``, ``correction``."""
+        return _ops.var(self, axis, keepdims, ddof, **torch_names)
 
-    def std(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return _ops.std(self, axis, keepdims, ddof)
+    def std(self, axis: Axis = None, keepdims: bool | None = None, ddof: int = 0, **torch_names: Any) -> Tensor:
+        """Standard deviation (ddof=0 unless asked, as NumPy); accepts PyTorch's names as ``var`` does."""
+        return _ops.std(self, axis, keepdims, ddof, **torch_names)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
+    def max(
+        self, dim: Axis | Tensor = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor | Any:
+        """The maximum: ``t.max()`` and ``t.max(axis=...)`` give values (NumPy); ``t.max(dim)`` gives
+        ``(values, indices)`` (PyTorch); ``t.max(other)`` the elementwise maximum. See ``cr.max``."""
+        return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
+    def min(
+        self, dim: Axis | Tensor = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor | Any:
+        """The minimum, in the forms of ``max``."""
+        return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmax(self, axis, keepdims)
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmin(self, axis, keepdims)
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        """``(values, indices)`` sorted along ``dim``; see ``cr.sort``."""
+        return _ops.sort(self, dim, descending, stable)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """The ``k`` largest values along ``dim`` and their indices; see ``cr.topk``."""
+        return _ops.topk(self, k, dim, largest, sorted)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
+    def logsumexp(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def any(self, axis: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any(axis=axis)))
+    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.softmax(self, axis, dim=dim)
 
-    def all(self, axis: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all(axis=axis)))
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.log_softmax(self, axis, dim=dim)
+
+    def any(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return Tensor._make(np.asarray(self.data.any(axis=_ops.axis_or_dim("any", axis, dim))))
+
+    def all(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return Tensor._make(np.asarray(self.data.all(axis=_ops.axis_or_dim("all", axis, dim))))
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
@@ -456,6 +866,17 @@ class Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """Permute the axes (NumPy: ``t.transpose(2, 0, 1)``, or none to reverse them), or swap two
+        (PyTorch: ``t.transpose(0, 1)``). Two separate integers always swap those two axes.
+
+        Example:
+            >>> import chainrule as cr
+            >>> t = cr.zeros(2, 3, 4)
+            >>> t.transpose(0, 2).shape, t.transpose(2, 0, 1).shape, t.transpose().shape
+            ((4, 3, 2), (4, 2, 3), (4, 3, 2))
+        """
+        if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
+            return _ops.swapaxes(self, axes[0], axes[1])
         return _ops.transpose(self, _shape_args(axes) if axes else None)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
@@ -464,11 +885,11 @@ class Tensor:
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _ops.swapaxes(self, axis1, axis2)
 
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        return _ops.squeeze(self, axis)
+    def squeeze(self, axis: int | Sequence[int] | None = None, *, dim: int | Sequence[int] | None = None) -> Tensor:
+        return _ops.squeeze(self, axis, dim=dim)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.unsqueeze(self, axis)
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.unsqueeze(self, axis, dim=dim)
 
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.broadcast_to(self, _shape_args(shape))
@@ -479,14 +900,86 @@ class Tensor:
     def repeat(self, *repeats: int | Sequence[int]) -> Tensor:
         return _ops.repeat(self, _shape_args(repeats))
 
-    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
-        return _ops.split(self, split_size_or_sections, axis)
+    def split(
+        self, split_size_or_sections: int | Sequence[int], axis: int | None = None, *, dim: int | None = None
+    ) -> list[Tensor]:
+        return _ops.split(self, split_size_or_sections, axis, dim=dim)
 
     def matmul(self, other: ArrayLike) -> Tensor:
         return _ops.matmul(self, other)
 
     def dot(self, other: ArrayLike) -> Tensor:
         return _ops.dot(self, other)
+
+
+_TYPE_NAMES = {
+    np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float64): "DoubleTensor",
+    np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.int64): "LongTensor",
+    np.dtype(np.int32): "IntTensor",
+    np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor",
+    np.dtype(np.uint8): "ByteTensor",
+    np.dtype(np.bool_): "BoolTensor",
+}
+
+
+def _as_dtype(value: Any, op: str) -> np.dtype:
+    try:
+        return np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{op}: {value!r} is not a dtype (e.g. cr.float32, cr.long, 'float64')") from None
+
+
+def _to_arguments(args: tuple, kwargs: dict, op: str) -> np.dtype | None:
+    """The dtype asked for by ``to(...)`` (None: keep), after checking any device named."""
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(unknown)}")
+    dtype = kwargs.get("dtype")
+    if "device" in kwargs and kwargs["device"] is not None:
+        _device.as_device(kwargs["device"], op)
+    if len(args) > 2:
+        raise TypeError(f"{op}: expected (device), (dtype), (device, dtype) or (tensor), got {len(args)} arguments")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.data.dtype
+        elif isinstance(a, (str, _device.device)) or (isinstance(a, int) and not isinstance(a, bool)):
+            if isinstance(a, str) and a not in ("cpu",) and not a.startswith(("cpu", "cuda", "mps")):
+                dtype = _as_dtype(a, op)  # a dtype's name, e.g. "float64"
+            else:
+                _device.as_device(a, op)
+        elif a is not None:
+            dtype = _as_dtype(a, op)
+    return None if dtype is None else _as_dtype(dtype, op)
+
+
+def _add_scaled(a: Tensor, other: ArrayLike, alpha: float) -> Tensor:
+    return _ops.add(a, other if alpha == 1 else _ops.mul(other, alpha))
+
+
+def _copy_of(a: Tensor, src: ArrayLike) -> Tensor:
+    src = _ops.lift(src)
+    if src.dtype != a.dtype:
+        src = _ops.cast(src, a.dtype)
+    return _ops.broadcast_to(src, a.shape) if src.shape != a.shape else _ops.clone(src)
+
+
+class _Size(int):
+    """A tensor's number of elements (NumPy's ``a.size``) that, called, gives its shape (PyTorch's ``t.size()``)."""
+
+    def __new__(cls, data: np.ndarray) -> _Size:
+        size = super().__new__(cls, data.size)
+        size.shape = data.shape
+        return size
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of {len(self.shape)} dimensions")
+        return self.shape[dim]
 
 
 def _shape_args(args: tuple) -> tuple[int, ...]:
@@ -504,7 +997,9 @@ def _check_can_require_grad(dtype: np.dtype) -> None:
         )
 
 
-def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+def tensor(
+    data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None, device: Any = None
+) -> Tensor:
     """Make a tensor from data (a new leaf of the graph).
 
     Example:
@@ -514,6 +1009,7 @@ def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name
         >>> cr.tensor([0.5, 1.5], requires_grad=True)
         tensor([0.5, 1.5], requires_grad=True)
     """
+    _check_device(device, "tensor")
     if isinstance(data, Tensor) and dtype is None:
         data = data.data.copy()
     elif isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
@@ -532,11 +1028,17 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
-def _factory(fill: Any, shape: tuple, dtype: Any, requires_grad: bool) -> Tensor:
+def _check_device(device: Any, op: str) -> None:
+    if device is not None:
+        _device.as_device(device, op)
+
+
+def _factory(fill: Any, shape: tuple, dtype: Any, requires_grad: bool, device: Any = None, op: str = "") -> Tensor:
+    _check_device(device, op)
     return Tensor(fill(_shape_args(shape), dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
 
 
-def zeros(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise).
 
     Example:
@@ -544,10 +1046,10 @@ def zeros(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = 
         >>> cr.zeros(2, 3).shape
         (2, 3)
     """
-    return _factory(np.zeros, shape, dtype, requires_grad)
+    return _factory(np.zeros, shape, dtype, requires_grad, device, "zeros")
 
 
-def ones(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` says otherwise).
 
     Example:
@@ -556,10 +1058,12 @@ def ones(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
         tensor([[1., 1.],
                 [1., 1.]])
     """
-    return _factory(np.ones, shape, dtype, requires_grad)
+    return _factory(np.ones, shape, dtype, requires_grad, device, "ones")
 
 
-def full(shape: Sequence[int] | int, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(
+    shape: Sequence[int] | int, fill_value: float, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """A tensor filled with ``fill_value``.
 
     Example:
@@ -568,11 +1072,12 @@ def full(shape: Sequence[int] | int, fill_value: float, dtype: Any = None, requi
         tensor([[7., 7., 7.],
                 [7., 7., 7.]])
     """
+    _check_device(device, "full")
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
 
     Example:
@@ -581,10 +1086,11 @@ def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Ten
         tensor([[0., 0., 0.],
                 [0., 0., 0.]])
     """
-    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    _check_device(device, "zeros_like")
+    return Tensor(np.zeros_like(_array_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of ones with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
 
     Example:
@@ -592,10 +1098,82 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
         >>> cr.ones_like(cr.zeros(2), dtype='float64')
         tensor([1., 1.], dtype=float64)
     """
-    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    _check_device(device, "ones_like")
+    return Tensor(np.ones_like(_array_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
+def full_like(
+    t: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
+    """A tensor filled with ``fill_value``, with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.full_like(cr.zeros(2), 3.0)
+        tensor([3., 3.])
+    """
+    _check_device(device, "full_like")
+    return Tensor(np.full_like(_array_of(t), fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def empty(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor whose values are whatever the memory held (float32 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.empty(2, 3).shape
+        (2, 3)
+    """
+    return _factory(np.empty, shape, dtype, requires_grad, device, "empty")
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares ``array``'s memory (no copy, dtype kept), as PyTorch's ``from_numpy``:
+    writing to one changes the other.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> a = np.zeros(3)
+        >>> t = cr.from_numpy(a)
+        >>> a[0] = 5.0
+        >>> t
+        tensor([5., 0., 0.], dtype=float64)
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}; use cr.tensor for other data")
+    return Tensor._make(array if array.dtype.kind in "biuf" else _convert_data(array))  # refuses non-numbers
+
+
+def as_tensor(data: ArrayLike, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory when it already is one (or an ndarray of that dtype),
+    as PyTorch's ``as_tensor``; otherwise a new tensor.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> a = np.ones(2, dtype=np.float32)
+        >>> cr.as_tensor(a).numpy() is a, cr.as_tensor([1, 2], dtype=cr.float64).dtype
+        (True, dtype('float64'))
+    """
+    _check_device(device, "as_tensor")
+    if isinstance(data, Tensor):
+        return data if dtype is None or np.dtype(dtype) == data.dtype else data.astype(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype) and data.dtype.kind in "biuf":
+        return Tensor._make(data)
+    return Tensor(data, dtype=dtype)
+
+
+def _array_of(t: ArrayLike) -> np.ndarray:
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:
     """Evenly spaced values, like ``np.arange``: integers stay integers, floats are float32 by default.
 
     Example:
@@ -603,13 +1181,23 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
         >>> cr.arange(4), cr.arange(0.0, 1.0, 0.25)
         (tensor([0, 1, 2, 3]), tensor([0.  , 0.25, 0.5 , 0.75]))
     """
+    _check_device(device, "arange")
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None and data.dtype.kind == "f":
         dtype = DEFAULT_DTYPE
-    return Tensor(data, dtype=dtype)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def linspace(start: float, stop: float, num: int = 50, dtype: Any = None) -> Tensor:
+def linspace(
+    start: float,
+    stop: float,
+    num: int = 50,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+    *,
+    steps: int | None = None,
+) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (both included), float32 by default.
 
     Example:
@@ -617,10 +1205,12 @@ def linspace(start: float, stop: float, num: int = 50, dtype: Any = None) -> Ten
         >>> cr.linspace(0, 1, 5)
         tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
     """
-    return Tensor(np.linspace(start, stop, num, dtype=np.dtype(dtype or DEFAULT_DTYPE)))
+    _check_device(device, "linspace")
+    num = num if steps is None else steps  # PyTorch's name
+    return Tensor(np.linspace(start, stop, num, dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """The identity matrix (n x m, m = n by default), float32 by default.
 
     Example:
@@ -629,8 +1219,9 @@ def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
         tensor([[1., 0.],
                 [0., 1.]])
     """
-    return Tensor(np.eye(n, m, dtype=np.dtype(dtype or DEFAULT_DTYPE)))
+    _check_device(device, "eye")
+    return Tensor(np.eye(n, m, dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
 
 
 # Imported last: both modules use Tensor, and Tensor's methods call into them at run time.
-from chainrule import autograd as _autograd, ops as _ops  # noqa: E402
+from chainrule import autograd as _autograd, devices as _device, ops as _ops, random as _random  # noqa: E402

@@ -190,7 +190,7 @@ def test_repr():
     assert repr(cr.tensor([1, 2])) == "tensor([1, 2])"
     x = cr.tensor([1.0], requires_grad=True, name="x")
     assert repr(x) == "tensor([1.], requires_grad=True, name='x')"
-    assert repr(x * 2) == "tensor([2.], grad_fn=<Mul>)"
+    assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward0>)"
     assert repr(cr.tensor(3.14159)) == "tensor(3.1416)"
     assert repr(cr.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
 

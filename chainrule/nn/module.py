@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from chainrule.autograd import mark_modified
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _to_arguments
 
 _MODULE_CLASSES: dict[str, type[Module]] = {}
 
@@ -267,18 +267,56 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Convert parameters and floating buffers to ``dtype`` in place; returns self."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """PyTorch's ``to``: ``model.to(device)``, ``model.to(dtype)``, ``model.to(device, dtype)``.
+
+        The only device is the CPU (another is an error naming it). A floating dtype converts the
+        parameters (and their gradients) and the floating buffers in place; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> model = cr.nn.Linear(2, 1).to("cpu")
+            >>> model.to(cr.float64).weight.dtype, model.float().weight.dtype
+            (dtype('float64'), dtype('float32'))
+        """
+        dtype = _to_arguments(args, kwargs, "to")
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"to: parameters must stay floating point, got dtype {dtype}")
+        changed = []
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
+            if p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                if p.grad is not None:
+                    p.grad = Tensor._make(p.grad.data.astype(dtype))
+                changed.append(p)
         for b in self.buffers():
-            if b.data.dtype.kind == "f":
+            if b.data.dtype.kind == "f" and b.data.dtype != dtype:
                 b.data = b.data.astype(dtype)
+                changed.append(b)
+        mark_modified(changed, "Module.to")  # a graph built before the conversion is stale
         return self
+
+    def double(self) -> Module:
+        """Parameters and floating buffers to float64, in place; returns self."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Parameters and floating buffers to float32, in place; returns self."""
+        return self.to(np.float32)
+
+    def half(self) -> Module:
+        """Parameters and floating buffers to float16, in place; returns self."""
+        return self.to(np.float16)
+
+    def cpu(self) -> Module:
+        """Self: the module is on the CPU already."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        """Raises: there is no CUDA device; chainrule computes on the CPU."""
+        raise RuntimeError("cuda: there is no CUDA device; chainrule computes with NumPy on the CPU (use .to(device))")
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """How many numbers the parameters hold."""

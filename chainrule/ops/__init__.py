@@ -62,11 +62,14 @@ from chainrule.ops.reduce import (
     mean,
     min,
     softmax,
+    sort,
     std,
     sum,
+    topk,
     var,
 )
 from chainrule.ops.shape import (
+    axis_or_dim,
     broadcast_to,
     cat,
     concat,
@@ -151,6 +154,8 @@ __all__ = [
     "mean",
     "min",
     "softmax",
+    "sort",
+    "topk",
     "std",
     "sum",
     "var",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.ops.elementwise import lift, sqrt
-from chainrule.ops.shape import normalize_axis
+from chainrule.ops.elementwise import lift, maximum, minimum, sqrt
+from chainrule.ops.shape import axis_or_dim, index, normalize_axis
 from chainrule.tensor import Tensor
 
 Axis = int | Sequence[int] | None
@@ -23,6 +24,33 @@ def normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(result))
+
+
+def torch_names(op: str, axis: Axis, dim: Axis, keepdims: bool | None, keepdim: bool | None) -> tuple[Axis, bool]:
+    """``axis``/``keepdims`` (NumPy's names) or ``dim``/``keepdim`` (PyTorch's): one meaning, both
+    spellings accepted, both at once refused."""
+    axis = axis_or_dim(op, axis, dim)
+    if keepdim is not None:
+        if keepdims is not None:
+            raise TypeError(
+                f"{op}: got both keepdims= and keepdim=; they are NumPy's and PyTorch's names for one thing, give one"
+            )
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(x, dim)``, ``min(x, dim)``, ``sort`` and ``topk`` return, as PyTorch's named tuples do.
+
+    Example:
+        >>> import chainrule as cr
+        >>> values, indices = cr.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1)
+        >>> values, indices
+        (tensor([5., 7.]), tensor([1, 0]))
+    """
+
+    values: Tensor
+    indices: Tensor
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -113,7 +141,9 @@ class LogSoftmax(Function):
         return grad - ns.exp(ns.output(self)) * ns.sum(grad, (self.axis,), keepdims=True)
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def sum(
+    x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """Sum over ``axis`` (all axes by default).
 
     Example:
@@ -121,8 +151,10 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
         >>> cr.sum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
         tensor([4., 6.])
     """
+    if dim is not None or keepdim is not None:
+        axis, keepdims = torch_names("sum", axis, dim, keepdims, keepdim)
     x = lift(x)
-    return Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=keepdims)
+    return Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=bool(keepdims))
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -132,7 +164,9 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return n
 
 
-def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def mean(
+    x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """Arithmetic mean over ``axis``: sum / count.
 
     Example:
@@ -140,6 +174,7 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
         >>> cr.mean(cr.tensor([[1.0, 2.0], [3.0, 5.0]]), axis=1)
         tensor([1.5, 4. ])
     """
+    axis, keepdims = torch_names("mean", axis, dim, keepdims, keepdim)
     x = lift(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     n = _count(x.shape, axes)
@@ -148,14 +183,29 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return sum(x, axes, keepdims) * (1.0 / n)
 
 
-def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(
+    x: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: int = 0,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    unbiased: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population, as NumPy).
+
+    NumPy's default (ddof=0) holds even when PyTorch's names are used; PyTorch's ``unbiased=True``
+    (ddof=1) and ``correction=`` are accepted and mean what they mean there.
 
     Example:
         >>> import chainrule as cr
         >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0])), cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]), ddof=1)
         (tensor(1.25), tensor(1.6667))
     """
+    axis, keepdims = torch_names("var", axis, dim, keepdims, keepdim)
+    ddof = _ddof("var", ddof, unbiased, correction)
     x = lift(x)
     axes = normalize_axes(axis, x.ndim, "var")
     n = _count(x.shape, axes)
@@ -165,19 +215,47 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
     return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
 
 
-def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Standard deviation, sqrt(var).
+def std(
+    x: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: int = 0,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    unbiased: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
+    """Standard deviation, sqrt(var) (ddof=0 by default, as NumPy; see ``var``).
 
     Example:
         >>> import chainrule as cr
         >>> cr.std(cr.tensor([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]))
         tensor(2.)
     """
-    return sqrt(var(x, axis, keepdims, ddof))
+    axis, keepdims = torch_names("std", axis, dim, keepdims, keepdim)
+    return sqrt(var(x, axis, keepdims, _ddof("std", ddof, unbiased, correction)))
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; tied maxima share the gradient evenly.
+def _ddof(op: str, ddof: int, unbiased: bool | None, correction: int | None) -> int:
+    given = [name for name, v in (("unbiased", unbiased), ("correction", correction)) if v is not None]
+    if ddof != 0:
+        given.insert(0, "ddof")
+    if len(given) > 1:
+        raise TypeError(f"{op}: got {' and '.join(given)}; they all set the degrees of freedom, give one")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return int(correction) if correction is not None else ddof
+
+
+def max(
+    x: Tensor, dim: Axis | Tensor = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+) -> Tensor | ValuesIndices:
+    """Maximum over ``axis`` (all axes by default); tied maxima share the gradient evenly.
+
+    NumPy's form, ``max(x, axis=...)``, gives the values. PyTorch's, ``max(x, dim)`` with one
+    dimension (positional or ``dim=``), gives the named tuple ``(values, indices)``; ``max(x, y)``
+    with a tensor ``y`` is the elementwise ``maximum``.
 
     Example:
         >>> import chainrule as cr
@@ -185,24 +263,52 @@ def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
         >>> cr.max(x).backward()
         >>> x.grad
         tensor([0. , 0.5, 0.5])
+        >>> cr.max(cr.tensor([[1.0, 5.0], [7.0, 2.0]]), 1).indices
+        tensor([1, 0])
     """
-    x = lift(x)
-    return Max.apply(x, axes=normalize_axes(axis, x.ndim, "max"), keepdims=keepdims, find_min=False)
+    return _extreme("max", x, dim, keepdim, axis, keepdims)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; tied minima share the gradient evenly.
+def min(
+    x: Tensor, dim: Axis | Tensor = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+) -> Tensor | ValuesIndices:
+    """Minimum over ``axis``; tied minima share the gradient evenly. The forms of ``max`` hold.
 
     Example:
         >>> import chainrule as cr
         >>> cr.min(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), axis=0)
         tensor([2., 1.])
+        >>> cr.min(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), dim=0)
+        ValuesIndices(values=tensor([2., 1.]), indices=tensor([1, 0]))
     """
+    return _extreme("min", x, dim, keepdim, axis, keepdims)
+
+
+def _extreme(op: str, x: Tensor, dim, keepdim: bool, axis: Axis, keepdims: bool | None):
+    if isinstance(dim, (Tensor, np.ndarray)):  # PyTorch's max(a, b): elementwise
+        if axis is not None or keepdims is not None or keepdim:
+            raise TypeError(f"{op}: with a tensor as second argument it is elementwise ({op}imum); no axis")
+        return (maximum if op == "max" else minimum)(x, dim)
     x = lift(x)
-    return Max.apply(x, axes=normalize_axes(axis, x.ndim, "min"), keepdims=keepdims, find_min=True)
+    find_min = op == "min"
+    if dim is not None and axis is None and keepdims is None and isinstance(dim, (int, np.integer)):
+        # PyTorch's form: values and indices along one dimension
+        values = Max.apply(x, axes=normalize_axes(dim, x.ndim, op), keepdims=keepdim, find_min=find_min)
+        pick = np.argmin if find_min else np.argmax
+        indices = Tensor._make(np.asarray(pick(x.data, axis=dim, keepdims=keepdim)))
+        return ValuesIndices(values, indices)
+    axis, keepdims = torch_names(op, axis, dim, keepdims, keepdim or None)
+    return Max.apply(x, axes=normalize_axes(axis, x.ndim, op), keepdims=keepdims, find_min=find_min)
 
 
-def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+def argmax(
+    x: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the maximum (not differentiable).
 
     Example:
@@ -210,10 +316,18 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
         >>> cr.argmax(cr.tensor([[1.0, 9.0], [7.0, 2.0]]), axis=1)
         tensor([1, 0])
     """
+    axis, keepdims = torch_names("argmax", axis, dim, keepdims, keepdim)
     return Tensor._make(np.asarray(np.argmax(lift(x).data, axis=axis, keepdims=keepdims)))
 
 
-def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+def argmin(
+    x: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the minimum (not differentiable).
 
     Example:
@@ -221,10 +335,13 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
         >>> cr.argmin(cr.tensor([3.0, 1.0, 2.0])).item()
         1
     """
+    axis, keepdims = torch_names("argmin", axis, dim, keepdims, keepdim)
     return Tensor._make(np.asarray(np.argmin(lift(x).data, axis=axis, keepdims=keepdims)))
 
 
-def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def logsumexp(
+    x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """log(sum(exp(x))) over ``axis``, computed without overflow.
 
     Example:
@@ -232,11 +349,12 @@ def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
         >>> cr.logsumexp(cr.tensor([1000.0, 1000.0], dtype='float64'))  # 1000 + log 2
         tensor(1000.6931, dtype=float64)
     """
+    axis, keepdims = torch_names("logsumexp", axis, dim, keepdims, keepdim)
     x = lift(x)
     return LogSumExp.apply(x, axes=normalize_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large values.
 
     Example:
@@ -244,11 +362,12 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         >>> cr.softmax(cr.tensor([1.0, 1.0, 1000.0]))
         tensor([0., 0., 1.])
     """
+    axis, _ = torch_names("softmax", axis, dim, None, None)
     x = _numbers(lift(x), "softmax")
-    return Softmax.apply(x, axis=normalize_axes(axis, x.ndim, "softmax")[0])
+    return Softmax.apply(x, axis=normalize_axes(-1 if axis is None else axis, x.ndim, "softmax")[0])
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large values.
 
     Example:
@@ -256,8 +375,9 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
         >>> cr.log_softmax(cr.tensor([0.0, 0.0]))
         tensor([-0.6931, -0.6931])
     """
+    axis, _ = torch_names("log_softmax", axis, dim, None, None)
     x = _numbers(lift(x), "log_softmax")
-    return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
+    return LogSoftmax.apply(x, axis=normalize_axes(-1 if axis is None else axis, x.ndim, "log_softmax")[0])
 
 
 def _numbers(x: Tensor, op: str) -> Tensor:
@@ -265,3 +385,66 @@ def _numbers(x: Tensor, op: str) -> Tensor:
     if x.dtype.kind == "b":
         raise TypeError(f"{op}: needs numbers, got a boolean tensor; convert it first (x.float())")
     return x
+
+
+def _take_along(x: Tensor, indices: np.ndarray, axis: int) -> Tensor:
+    """``x`` picked at ``indices`` along ``axis`` (NumPy's take_along_axis), through the differentiable index."""
+    grids = list(np.ogrid[tuple(slice(n) for n in indices.shape)])
+    grids[axis] = indices
+    return index(x, tuple(grids))
+
+
+def sort(
+    x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+) -> ValuesIndices:
+    """Sort along ``dim`` (the last by default): the named tuple ``(values, indices)``, as in PyTorch.
+
+    The values are differentiable (the gradient goes back to where each value came from). Ties keep
+    their order (a stable sort) whatever ``stable`` says.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([3.0, 1.0, 2.0], requires_grad=True)
+        >>> values, indices = cr.sort(x, descending=True)
+        >>> values, indices
+        (tensor([3., 2., 1.], grad_fn=<IndexBackward0>), tensor([0, 2, 1]))
+        >>> (values * cr.tensor([1.0, 10.0, 100.0])).sum().backward()
+        >>> x.grad
+        tensor([  1., 100.,  10.])
+    """
+    x = lift(x)
+    if axis is not None:
+        dim = axis_or_dim("sort", axis, None if dim == -1 else dim)
+    if x.ndim == 0:
+        return ValuesIndices(x, Tensor._make(np.zeros((), dtype=np.int64)))
+    axis = normalize_axis(dim, x.ndim, "sort")
+    order = np.argsort(-x.data if descending else x.data, axis=axis, kind="stable")
+    if descending and x.dtype.kind in "bu":  # negation does not reverse booleans and unsigned numbers
+        order = np.flip(np.argsort(x.data, axis=axis, kind="stable"), axis=axis)
+    return ValuesIndices(_take_along(x, order, axis), Tensor._make(order))
+
+
+def topk(
+    x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+) -> ValuesIndices:
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.topk(cr.tensor([[1.0, 5.0, 3.0], [9.0, 2.0, 4.0]]), 2)
+        ValuesIndices(values=tensor([[5., 3.],
+                [9., 4.]]), indices=tensor([[1, 2],
+                [0, 2]]))
+    """
+    x = lift(x)
+    if axis is not None:
+        dim = axis_or_dim("topk", axis, None if dim == -1 else dim)
+    if x.ndim == 0:
+        raise ValueError("topk: needs a tensor with at least one dimension")
+    axis = normalize_axis(dim, x.ndim, "topk")
+    n = x.shape[axis]
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
+        raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
+    _, order = sort(x, axis, descending=largest)
+    picked = np.take(order.data, np.arange(k), axis=axis)
+    return ValuesIndices(_take_along(x, picked, axis), Tensor._make(picked))

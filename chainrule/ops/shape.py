@@ -14,6 +14,18 @@ from chainrule.ops.elementwise import lift
 from chainrule.tensor import Tensor
 
 
+def axis_or_dim(op: str, axis: Any, dim: Any, default: Any = None) -> Any:
+    """``axis`` (NumPy's name) or ``dim`` (PyTorch's): both spellings accepted, both at once refused."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(
+                f"{op}: got both axis={axis!r} and dim={dim!r}; they are NumPy's and PyTorch's names for one "
+                "thing, give one"
+            )
+        return dim
+    return default if axis is None else axis
+
+
 def normalize_axis(axis: int, ndim: int, op: str) -> int:
     """A non-negative axis of a tensor with ``ndim`` dimensions (negatives count from the end).
 
@@ -221,7 +233,7 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     return transpose(x, axes)
 
 
-def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
+def squeeze(x: Tensor, axis: int | Sequence[int] | None = None, *, dim: int | Sequence[int] | None = None) -> Tensor:
     """Remove axes of length 1 (all of them, or those named).
 
     Example:
@@ -229,6 +241,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
         >>> cr.squeeze(cr.ones(1, 3, 1)).shape, cr.squeeze(cr.ones(1, 3, 1), -1).shape
         ((3,), (1, 3))
     """
+    axis = axis_or_dim("squeeze", axis, dim)
     x = lift(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
@@ -239,7 +252,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Insert an axis of length 1 at position ``axis``.
 
     Example:
@@ -247,6 +260,9 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
         >>> cr.unsqueeze(cr.ones(3), 0).shape
         (1, 3)
     """
+    axis = axis_or_dim("unsqueeze", axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: give the position of the new axis (axis= or dim=)")
     x = lift(x)
     axis = _insert_axis(axis, x.shape, "unsqueeze")
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
@@ -288,7 +304,7 @@ def index(x: Tensor, idx: Any) -> Tensor:
     return Index.apply(lift(x), index=unwrap_index(idx))
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def concatenate(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis.
 
     Example:
@@ -297,6 +313,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         tensor([[1., 1.],
                 [0., 0.]])
     """
+    axis = axis_or_dim("concatenate", axis, dim, 0)
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
@@ -312,7 +329,7 @@ concat = concatenate
 cat = concatenate
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join tensors of equal shape along a new axis.
 
     Example:
@@ -321,6 +338,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         tensor([[1., 0.],
                 [1., 0.]])
     """
+    axis = axis_or_dim("stack", axis, dim, 0)
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
@@ -331,7 +349,9 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
-def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+def split(
+    x: Tensor, split_size_or_sections: int | Sequence[int], axis: int | None = None, *, dim: int | None = None
+) -> list[Tensor]:
     """Cut into pieces along ``axis``: pieces of a given size (an int) or of the sizes listed.
 
     As in PyTorch, an int is the size of each piece (the last may be smaller).
@@ -342,7 +362,7 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
         [(2, 2), (2, 2), (1, 2)]
     """
     x = lift(x)
-    axis = normalize_axis(axis, x.ndim, "split")
+    axis = normalize_axis(axis_or_dim("split", axis, dim, 0), x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         size = int(split_size_or_sections)

@@ -438,6 +438,35 @@ REDUCTIONS = [
     ),
     OpInfo("log_softmax", cr.log_softmax, np_log_softmax, softmax_samples, method="log_softmax"),
     OpInfo(
+        "sort",
+        lambda x, dim=-1, descending=False: cr.sort(x, dim, descending).values,
+        lambda x, dim=-1, descending=False: (
+            np.flip(np.sort(x, axis=dim), axis=dim) if descending else np.sort(x, axis=dim)
+        ),
+        lambda: [
+            Sample((distinct(3, 4),), {"dim": d, "descending": desc}, f"dim={d},descending={desc}")
+            for d in (0, -1)
+            for desc in (False, True)
+        ],
+        method=lambda x, dim=-1, descending=False: x.sort(dim, descending).values,
+        note="a permutation of the input: its second derivative is 0",
+    ),
+    OpInfo(
+        "topk",
+        lambda x, k=1, dim=-1, largest=True: cr.topk(x, k, dim, largest).values,
+        lambda x, k=1, dim=-1, largest=True: np.take(
+            np.flip(np.sort(x, axis=dim), axis=dim) if largest else np.sort(x, axis=dim), np.arange(k), axis=dim
+        ),
+        lambda: [
+            Sample((distinct(3, 4),), {"k": k, "dim": d, "largest": big}, f"k={k},dim={d},largest={big}")
+            for k in (1, 2)
+            for d in (0, -1)
+            for big in (True, False)
+        ],
+        method=lambda x, k=1, dim=-1, largest=True: x.topk(k, dim, largest).values,
+        note="values picked from the input: its second derivative is 0",
+    ),
+    OpInfo(
         "argmax",
         cr.argmax,
         lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),

@@ -1,0 +1,372 @@
+"""PyTorch's tensor idioms on chainrule: in-place operations, names, dtypes, devices, factories."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+# ------------------------------------------------------------------ in place
+
+
+def test_manual_update_loop_with_minus_equals_learns():
+    """The tutorials' update, `p -= lr * p.grad` under no_grad, changes the parameters themselves."""
+    cr.manual_seed(0)
+    x = cr.linspace(-1, 1, 50, dtype=cr.float64)
+    y = 3.0 * x - 0.5
+    w = cr.zeros(1, dtype=cr.float64, requires_grad=True)
+    b = cr.zeros(1, dtype=cr.float64, requires_grad=True)
+    params = [w, b]
+    for _ in range(300):
+        loss = ((w * x + b - y) ** 2).mean()
+        loss.backward()
+        with cr.no_grad():
+            for p in params:
+                p -= 0.1 * p.grad
+                p.grad.zero_()
+    assert w.item() == pytest.approx(3.0, abs=1e-3)
+    assert b.item() == pytest.approx(-0.5, abs=1e-3)
+    assert w in params and w.is_leaf and w.requires_grad
+
+
+def test_model_parameters_update_in_place_through_the_loop_variable():
+    model = cr.nn.Linear(3, 1)
+    before = model.weight.numpy().copy()
+    model(cr.ones(4, 3)).sum().backward()
+    with cr.no_grad():
+        for p in model.parameters():
+            p -= 0.5 * p.grad
+    np.testing.assert_allclose(model.weight.numpy(), before - 0.5 * 4.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda t: t.__iadd__(1.0),
+        lambda t: t.__isub__(1.0),
+        lambda t: t.__imul__(2.0),
+        lambda t: t.__itruediv__(2.0),
+        lambda t: t.add_(1.0),
+        lambda t: t.mul_(2.0),
+        lambda t: t.zero_(),
+        lambda t: t.fill_(3.0),
+        lambda t: t.clamp_(0.0, 1.0),
+        lambda t: t.uniform_(),
+        lambda t: t.normal_(),
+        lambda t: t.copy_(cr.zeros(3)),
+    ],
+)
+def test_in_place_on_a_weight_while_recording_is_refused_before_any_change(write):
+    w = cr.tensor([0.5, 1.5, 2.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        write(w)
+    np.testing.assert_array_equal(w.numpy(), [0.5, 1.5, 2.5])
+
+
+def test_in_place_keeps_the_array_so_views_and_numpy_arrays_see_the_change():
+    t = cr.zeros(3)
+    shared = t.numpy()
+    t += 2.0
+    t.mul_(3.0)
+    t.sub_(cr.ones(3), alpha=2.0)
+    assert t.numpy() is shared
+    np.testing.assert_array_equal(shared, [4.0, 4.0, 4.0])
+
+
+def test_in_place_on_an_intermediate_is_recorded_like_pytorch():
+    def f(x):
+        y = x * 2.0
+        y += 1.0
+        y *= y  # reads the old y twice
+        y.sub_(x, alpha=0.5)
+        y /= x.exp()
+        return y
+
+    x = cr.tensor([0.3, -0.7, 1.1], dtype=cr.float64, requires_grad=True)
+    assert cr.gradcheck(f, [x])
+    y = f(x)
+    assert repr(y).endswith("grad_fn=<DivBackward0>)")
+    y.sum().backward()
+    xs = x.numpy()
+    expected = (2 * (2 * xs + 1) * 2 - 0.5) / np.exp(xs) - ((2 * xs + 1) ** 2 - 0.5 * xs) / np.exp(xs)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-10)
+
+
+def test_in_place_on_a_saved_output_makes_backward_raise_naming_the_op():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = y * 3.0
+    with cr.no_grad():
+        y += 1.0
+    with pytest.raises(RuntimeError, match=r"modified in place by \+="):
+        z.sum().backward()
+
+
+def test_in_place_on_an_op_output_keeps_the_earlier_gradient_right():
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    y = x.exp()  # exp's rule reads its output: the in-place add must not corrupt it
+    y += 1.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]))
+
+
+def test_in_place_refuses_a_change_of_shape_or_kind_before_writing():
+    t = cr.zeros(3)
+    with pytest.raises(RuntimeError, match=r"shape \(2, 3\)"):
+        t += cr.ones(2, 3)
+    i = cr.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="dtype int64"):
+        i /= 2
+    np.testing.assert_array_equal(i.numpy(), [1, 2])
+    np.testing.assert_array_equal(t.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_fill_like_methods():
+    cr.manual_seed(1)
+    t = cr.zeros(2, 2).fill_(7.0)
+    np.testing.assert_array_equal(t.numpy(), 7.0)
+    assert t.zero_() is t and not t.numpy().any()
+    u = cr.empty(20000).uniform_(-2.0, 3.0)
+    assert u.numpy().min() >= -2.0 and u.numpy().max() < 3.0
+    n = cr.empty(20000, dtype=cr.float64).normal_(1.0, 2.0)
+    assert n.numpy().mean() == pytest.approx(1.0, abs=0.05) and n.numpy().std() == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(ValueError, match="std"):
+        cr.zeros(2).normal_(0.0, -1.0)
+    c = cr.zeros(2, 3).copy_(cr.tensor([1, 2, 3]))
+    np.testing.assert_array_equal(c.numpy(), [[1, 2, 3], [1, 2, 3]])
+    assert c.dtype == np.float32
+    np.testing.assert_array_equal(cr.tensor([-3.0, 0.5, 9.0]).clamp_(max=1.0).numpy(), [-3.0, 0.5, 1.0])
+
+
+def test_copy_into_an_intermediate_is_differentiable_to_the_source():
+    src = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    buf = cr.zeros(2, dtype=cr.float64)
+    buf.copy_(src * 3.0)
+    assert buf.requires_grad
+    buf.sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), [3.0, 3.0])
+
+
+# ------------------------------------------------------------------ names
+
+
+def test_size_is_numpys_count_and_pytorchs_shape():
+    t = cr.zeros(2, 3, 4)
+    assert t.size == 24 and t.size() == (2, 3, 4) and t.size(0) == 2 and t.size(-1) == 4
+    assert t.numel() == 24 and t.dim() == 3 and t.nelement() == 24
+    with pytest.raises(IndexError, match="dimension 3"):
+        t.size(3)
+
+
+def test_dim_and_keepdim_are_accepted_wherever_axis_and_keepdims_are():
+    x = cr.tensor(np.arange(12.0).reshape(3, 4))
+    pairs = [
+        (x.sum(dim=1, keepdim=True), x.sum(axis=1, keepdims=True)),
+        (x.mean(dim=0), x.mean(axis=0)),
+        (x.var(dim=1), x.var(axis=1)),
+        (x.std(dim=0, keepdim=True), x.std(axis=0, keepdims=True)),
+        (x.logsumexp(dim=1), x.logsumexp(axis=1)),
+        (x.softmax(dim=0), x.softmax(axis=0)),
+        (x.log_softmax(dim=0), x.log_softmax(axis=0)),
+        (x.argmax(dim=1), x.argmax(axis=1)),
+        (x.argmin(dim=0, keepdim=True), x.argmin(axis=0, keepdims=True)),
+        (cr.cat([x, x], dim=1), cr.cat([x, x], axis=1)),
+        (cr.stack([x, x], dim=2), cr.stack([x, x], axis=2)),
+        (x.unsqueeze(dim=0), x.unsqueeze(0)),
+        (x.unsqueeze(dim=0).squeeze(dim=0), x),
+        (cr.max(x, axis=0), x.max(dim=0).values),
+    ]
+    for torch_style, numpy_style in pairs:
+        np.testing.assert_array_equal(torch_style.numpy(), numpy_style.numpy())
+    assert [p.shape for p in x.split(2, dim=1)] == [(3, 2), (3, 2)]
+    with pytest.raises(TypeError, match="both axis=1 and dim=1"):
+        x.sum(axis=1, dim=1)
+    with pytest.raises(TypeError, match="keepdims= and keepdim="):
+        cr.mean(x, keepdims=True, keepdim=True)
+
+
+def test_var_keeps_numpys_default_and_accepts_pytorchs_unbiased():
+    x = cr.tensor([1.0, 2.0, 3.0, 4.0])
+    assert x.var().item() == pytest.approx(1.25)
+    assert x.var(unbiased=True).item() == pytest.approx(5 / 3)
+    assert x.std(correction=1).item() == pytest.approx((5 / 3) ** 0.5)
+    with pytest.raises(TypeError, match="ddof and unbiased"):
+        x.var(ddof=1, unbiased=True)
+
+
+def test_max_with_a_dimension_gives_values_and_indices():
+    x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True)
+    _, predicted = x.max(1)  # the MNIST examples' idiom
+    np.testing.assert_array_equal(predicted.numpy(), [1, 0])
+    result = cr.max(x, 1, keepdim=True)
+    assert result.values.shape == (2, 1) and result.indices.shape == (2, 1)
+    result.values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    low = x.min(dim=0)
+    np.testing.assert_array_equal(low.values.numpy(), [1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(low.indices.numpy(), [0, 1, 0])
+    assert x.max().item() == 7.0  # no dimension: the value, as in both libraries
+    np.testing.assert_array_equal(x.max(axis=1).numpy(), [5.0, 7.0])  # NumPy's form: values
+    np.testing.assert_array_equal(cr.max(x, cr.tensor(4.0)).numpy(), [[4, 5, 4], [7, 4, 4]])  # elementwise
+
+
+def test_sort_and_topk():
+    x = cr.tensor([[3.0, 1.0, 2.0], [0.0, 9.0, 4.0]], dtype=cr.float64, requires_grad=True)
+    values, indices = x.sort(dim=1, descending=True)
+    np.testing.assert_array_equal(values.numpy(), [[3, 2, 1], [9, 4, 0]])
+    np.testing.assert_array_equal(indices.numpy(), [[0, 2, 1], [1, 2, 0]])
+    top = x.topk(2, dim=0, largest=False)
+    np.testing.assert_array_equal(top.values.numpy(), [[0, 1, 2], [3, 9, 4]])
+    assert cr.gradcheck(lambda t: t.topk(2).values * cr.tensor([1.0, 10.0], dtype=cr.float64), [x])
+    with pytest.raises(ValueError, match="k must be an integer from 0 to 3"):
+        x.topk(4)
+
+
+def test_transpose_with_two_dimensions_swaps_them_as_in_pytorch():
+    x = cr.tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.transpose(0, 1).shape == (3, 2, 4)
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3)  # NumPy's permutation
+    m = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(m.transpose(0, 1).numpy(), [[1, 3], [2, 4]])
+    np.testing.assert_array_equal(m.t().numpy(), [[1, 3], [2, 4]])
+    with pytest.raises(ValueError, match="at most 2 dimensions"):
+        x.t()
+
+
+def test_more_pytorch_method_names():
+    a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(a.mm(a).numpy(), a.numpy() @ a.numpy())
+    np.testing.assert_array_equal(a.pow(2).numpy(), a.numpy() ** 2)
+    assert a.view_as(cr.zeros(4)).shape == (4,) and cr.ones(2).expand_as(a).shape == (2, 2)
+    np.testing.assert_array_equal(a.eq(2.0).numpy(), [[False, True], [False, False]])
+    np.testing.assert_array_equal(a.gt(2.0).numpy() | a.le(2.0).numpy(), True)
+    np.testing.assert_array_equal(a.add(a, alpha=2).numpy(), 3 * a.numpy())
+    with pytest.raises(ValueError, match="mm: needs two 2-d"):
+        a.mm(cr.ones(2))
+
+
+def test_dtype_names_and_conversions():
+    assert (cr.float, cr.double, cr.half, cr.long, cr.int, cr.bool) == (
+        np.float32,
+        np.float64,
+        np.float16,
+        np.int64,
+        np.int32,
+        np.bool_,
+    )
+    t = cr.tensor([1.5, -2.5])
+    assert t.long().dtype == np.int64 and t.int().dtype == np.int32 and t.half().dtype == np.float16
+    assert t.double().dtype == np.float64 and t.double().float().dtype == np.float32
+    assert t.bool().dtype == np.bool_
+    assert t.type() == "chainrule.FloatTensor" and t.long().type() == "chainrule.LongTensor"
+    assert t.type(cr.double).dtype == np.float64
+    assert t.to(cr.float64).dtype == np.float64 and t.to(dtype=cr.long).dtype == np.int64
+    assert t.to(t.long()).dtype == np.int64
+    with pytest.raises(TypeError, match="not a dtype"):
+        t.to(object())
+    import builtins
+
+    namespace: dict = {}
+    exec("from chainrule import *", namespace)
+    assert "float" not in namespace and "int" not in namespace and "bool" not in namespace
+    assert builtins.float is float
+
+
+def test_index_and_format():
+    i = cr.tensor(2)
+    assert [10, 20, 30][i] == 30 and list(range(cr.tensor(3))) == [0, 1, 2]
+    assert np.arange(10)[cr.tensor([1, 2])].tolist() == [1, 2]  # a tensor of indices still indexes
+    with pytest.raises(TypeError, match="integer tensors of a single element"):
+        [1, 2][cr.tensor(1.0)]
+    loss = cr.tensor(0.123456)
+    assert f"{loss:.3f}" == "0.123" and f"{cr.tensor([2.5]):>6.1f}" == "   2.5"
+    assert f"{cr.tensor([1.0, 2.0])}" == "tensor([1., 2.])"
+
+
+# ------------------------------------------------------------------ devices and factories
+
+
+def test_devices_are_honest():
+    device = cr.device("cuda" if cr.cuda.is_available() else "cpu")
+    assert device == cr.device("cpu") == "cpu" and str(device) == "cpu" and cr.device("cpu:0") == device
+    assert not cr.cuda.is_available() and cr.cuda.device_count() == 0
+    assert not cr.backends.mps.is_available()
+    cr.backends.cudnn.deterministic = True  # seeding code sets this: harmless
+    x = cr.ones(2, device=device)
+    assert x.to(device) is x and x.cpu() is x and x.device == device and not x.is_cuda
+    for bad in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(RuntimeError, match="only device is 'cpu'"):
+            cr.device(bad)
+        with pytest.raises(RuntimeError, match="only device is 'cpu'"):
+            x.to(bad)
+        with pytest.raises(RuntimeError, match="only device is 'cpu'"):
+            cr.zeros(2, device=bad)
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        x.cuda()
+    with pytest.raises(RuntimeError, match="CUDA device"):
+        x.to(0)
+    model = cr.nn.Linear(2, 2)
+    assert model.to(device) is model and model.cpu() is model
+    with pytest.raises(RuntimeError, match="only device is 'cpu'"):
+        model.to("cuda")
+
+
+def test_module_dtype_conversions():
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.BatchNorm1d(3))
+    model(cr.ones(4, 2)).sum().backward()
+    model.double()
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert all(p.grad.dtype == np.float64 for p in model.parameters())
+    assert all(b.dtype == np.float64 for b in model.buffers() if b.dtype.kind == "f")
+    assert model(cr.ones(4, 2, dtype=cr.float64)).dtype == np.float64
+    assert model.half()[0].weight.dtype == np.float16 and model.float()[0].weight.dtype == np.float32
+    with pytest.raises(TypeError, match="floating point"):
+        model.to(cr.long)
+
+
+def test_module_conversion_makes_an_older_graph_refuse_backward():
+    model = cr.nn.Linear(2, 1)
+    loss = model(cr.ones(3, 2)).sum()
+    model.double()
+    with pytest.raises(RuntimeError, match="Module.to"):
+        loss.backward()
+
+
+def test_factories_take_dtype_requires_grad_and_device():
+    for make in (
+        lambda **k: cr.zeros(2, 3, **k),
+        lambda **k: cr.ones((2, 3), **k),
+        lambda **k: cr.full((2, 3), 1.5, **k),
+        lambda **k: cr.empty(2, 3, **k),
+        lambda **k: cr.eye(3, **k),
+        lambda **k: cr.arange(0.0, 3.0, **k),
+        lambda **k: cr.linspace(0, 1, steps=5, **k),
+        lambda **k: cr.randn(2, 3, **k),
+        lambda **k: cr.rand(2, 3, **k),
+        lambda **k: cr.tensor([1.0, 2.0], **k),
+        lambda **k: cr.zeros_like(cr.ones(2), **k),
+        lambda **k: cr.ones_like(cr.ones(2), **k),
+        lambda **k: cr.full_like(cr.ones(2), 3.0, **k),
+    ):
+        t = make(dtype=cr.float64, requires_grad=True, device="cpu")
+        assert t.dtype == np.float64 and t.requires_grad and t.is_leaf
+    assert cr.linspace(0, 1, steps=5).shape == (5,)
+
+
+def test_from_numpy_shares_and_as_tensor_shares_when_it_can():
+    a = np.arange(3.0)
+    t = cr.from_numpy(a)
+    a[1] = 10.0
+    assert t.numpy() is a and t[1].item() == 10.0 and t.dtype == np.float64
+    with pytest.raises(TypeError, match="NumPy array"):
+        cr.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match="real numbers"):
+        cr.from_numpy(np.array(["a"]))
+    assert cr.as_tensor(a).numpy() is a and cr.as_tensor(t) is t
+    assert cr.as_tensor(a, dtype=cr.float32).numpy() is not a
+    assert cr.as_tensor([1, 2]).dtype == np.int64
+
+
+def test_grad_fn_prints_like_pytorch():
+    x = cr.tensor([1.0], requires_grad=True)
+    assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward0>)"
+    assert repr(x.exp()).endswith("grad_fn=<ExpBackward0>)")
