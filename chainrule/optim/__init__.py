@@ -8,6 +8,8 @@ Each optimiser updates parameters in place from their ``.grad``::
         loss_fn(model(X), y).backward()
         opt.step()
 
+``LBFGS`` instead takes a closure that recomputes the loss, ``opt.step(closure)``, as in PyTorch.
+
 Full-batch GD, SGD and mini-batch GD are the same optimiser (``GD`` is ``SGD``); the batch size
 makes the difference. Schedules live in ``chainrule.optim.lr_scheduler`` and are re-exported here.
 """
@@ -16,6 +18,7 @@ from chainrule.optim import lr_scheduler
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
+from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
@@ -39,6 +42,7 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "LBFGS",
     "lr_scheduler",
     "LRScheduler",
     "StepLR",
