@@ -4,6 +4,12 @@ Fan-in and fan-out follow each layer's weight layout: a Linear weight is (out_fe
 in_features); a convolution weight is (out_channels, in_channels / groups, *kernel), whose fans
 are multiplied by the kernel size.
 
+Inside ``skip_init()`` every function here leaves its tensor as it is (it still checks its
+arguments): a module built there keeps the memory its layers allocated with ``np.empty``
+unwritten, which the operating system does not even provide until something writes it. The model
+loader builds a file's architecture that way, to compare its shapes with the file's before reading
+any weight.
+
 Example:
     >>> import chainrule as cr
     >>> w = cr.nn.Parameter(cr.zeros(100, 50))
@@ -14,7 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +80,67 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values
+# Whether the init functions write (False inside skip_init). A context variable, so that the
+# mode belongs to the code inside the ``with`` block (its thread or task), not to the process.
+_SKIPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("chainrule.nn.init.skip_init", default=False)
+
+
+@contextlib.contextmanager
+def _skipping() -> Iterator[None]:
+    token = _SKIPPING.set(True)
+    try:
+        yield
+    finally:
+        _SKIPPING.reset(token)
+
+
+def skip_init(module_cls: Callable[..., Any] | None = None, /, *args: Any, **kwargs: Any) -> Any:
+    """Build modules without initialising their parameters and buffers.
+
+    Every function of ``chainrule.nn.init`` (and so every layer's ``reset_parameters``) leaves its
+    tensor unwritten and draws nothing from the random source, while still checking its
+    arguments. The arrays that layers allocate with ``np.empty`` hold whatever the memory held,
+    and a large one costs no memory until it is written: the operating system maps its pages on
+    first write. Load weights into such a module (``load_state_dict``) before using it.
+
+    Two forms:
+        ``skip_init(cls, *args, **kwargs)``: PyTorch's form, one module ``cls(*args, **kwargs)``.
+        ``with skip_init(): ...``: everything built inside the block (in this thread).
+
+    ``chainrule.load`` builds a file's architecture inside ``skip_init()``, so that a file which
+    declares huge layers costs no memory before its weights are found not to fit.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> layer = init.skip_init(cr.nn.Linear, 3000, 2000)  # 24 MB allocated, none of it written
+        >>> layer.weight.shape
+        (2000, 3000)
+        >>> with init.skip_init():
+        ...     bn = cr.nn.BatchNorm1d(3)
+        ...     w = init.ones_(cr.zeros(2))
+        >>> w  # left as it was
+        tensor([0., 0.])
+        >>> bn.reset_parameters()  # outside the block, initialisation writes again
+        >>> bn.running_var
+        tensor([1., 1., 1.])
+    """
+    if module_cls is None:
+        if args or kwargs:
+            raise TypeError("skip_init: arguments without a module class; write skip_init(cls, *args, **kwargs)")
+        return _skipping()
+    if not callable(module_cls):
+        raise TypeError(f"skip_init: expected a Module class, got {type(module_cls).__name__}")
+    with _skipping():
+        return module_cls(*args, **kwargs)
+
+
+def _fill(tensor: Tensor, values: float | Callable[[], np.ndarray]) -> Tensor:
+    """Write ``values`` into ``tensor`` in place: a number, or a function that draws an array of
+    the tensor's shape (called only when writing). Inside ``skip_init`` nothing is written."""
+    if _SKIPPING.get():
+        return tensor
+    tensor.data[...] = values() if callable(values) else values
     mark_modified((tensor,), "nn.init")
     return tensor
 
@@ -124,7 +193,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generato
     """
     if a > b:
         raise ValueError(f"uniform_: low {a} is above high {b}")
-    return _fill(tensor, resolve_generator(generator).uniform(a, b, tensor.shape))
+    rng = resolve_generator(generator)
+    return _fill(tensor, lambda: rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None) -> Tensor:
@@ -140,7 +210,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
     """
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    return _fill(tensor, resolve_generator(generator).normal(mean, std, tensor.shape))
+    rng = resolve_generator(generator)
+    return _fill(tensor, lambda: rng.normal(mean, std, tensor.shape))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:

@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import no_grad
+from chainrule.nn import init
 from chainrule.nn.checks import InputSpec, is_positive_int, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
@@ -45,22 +46,27 @@ class _BatchNorm(Module):
             expected=f"{dims} input with {self.num_features} channels in dimension 1",
         )
         self.affine, self.track_running_stats = affine, track_running_stats
+        # allocated empty and filled by reset_parameters (through chainrule.nn.init, so that a
+        # model built inside init.skip_init() writes none of it)
         if affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=DEFAULT_DTYPE))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=DEFAULT_DTYPE))
+            self.weight = Parameter(np.empty(self.num_features, dtype=DEFAULT_DTYPE))
+            self.bias = Parameter(np.empty(self.num_features, dtype=DEFAULT_DTYPE))
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=DEFAULT_DTYPE)))
-            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=DEFAULT_DTYPE)))
-            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+            self.register_buffer("running_mean", Tensor(np.empty(self.num_features, dtype=DEFAULT_DTYPE)))
+            self.register_buffer("running_var", Tensor(np.empty(self.num_features, dtype=DEFAULT_DTYPE)))
+            self.register_buffer("num_batches_tracked", Tensor(np.empty((), dtype=np.int64)))
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Scale 1 and shift 0; running mean 0, variance 1, no batches counted (the identity
+        before any training)."""
         if self.affine:
-            self.weight.data[...] = 1.0
-            self.bias.data[...] = 0.0
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
         if self.track_running_stats:
-            self.running_mean.data[...] = 0.0
-            self.running_var.data[...] = 1.0
-            self.num_batches_tracked.data[...] = 0
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_spec.check(x)
@@ -163,9 +169,16 @@ class LayerNorm(Module):
             axes={i - k: n for i, n in enumerate(self.normalized_shape)},
         )
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=DEFAULT_DTYPE))
-            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=DEFAULT_DTYPE))
+        if elementwise_affine:  # filled by reset_parameters, as in _BatchNorm
+            self.weight = Parameter(np.empty(self.normalized_shape, dtype=DEFAULT_DTYPE))
+            self.bias = Parameter(np.empty(self.normalized_shape, dtype=DEFAULT_DTYPE))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Scale 1 and shift 0 (the plain normalisation)."""
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_spec.check(x)

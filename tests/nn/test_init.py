@@ -232,3 +232,80 @@ def test_a_failed_initialisation_leaves_the_tensor_unchanged():
         with pytest.raises(ValueError):
             bad()
         np.testing.assert_array_equal(w.data, np.ones((3, 3)))
+
+
+# ------------------------------------------------------------------ skip_init
+
+
+SCHEMES = [
+    lambda w: init.zeros_(w),
+    lambda w: init.ones_(w),
+    lambda w: init.constant_(w, 0.3),
+    lambda w: init.uniform_(w, -1, 1),
+    lambda w: init.normal_(w),
+    lambda w: init.xavier_uniform_(w),
+    lambda w: init.xavier_normal_(w),
+    lambda w: init.kaiming_uniform_(w),
+    lambda w: init.kaiming_normal_(w),
+]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_skip_init_writes_nothing_and_draws_nothing(scheme):
+    w = weight(4, 3)
+    w.data[...] = 7.0
+    cr.manual_seed(0)
+    with init.skip_init():
+        assert scheme(w) is w
+    np.testing.assert_array_equal(w.data, np.full((4, 3), 7.0))
+    drawn = cr.randn(3).numpy()
+    cr.manual_seed(0)
+    np.testing.assert_array_equal(cr.randn(3).numpy(), drawn)  # the random stream did not move
+    scheme(w)  # outside the block it writes again
+    assert not np.array_equal(w.data, np.full((4, 3), 7.0))
+
+
+def test_skip_init_still_checks_arguments_and_ends_with_its_block():
+    w = weight(3, 3)
+    with pytest.raises(ValueError, match="low 1 is above high 0"), init.skip_init():
+        init.uniform_(w, 1, 0)
+    with init.skip_init(), pytest.raises(ValueError, match="mode must be"):
+        init.kaiming_uniform_(w, mode="x")
+    init.ones_(w)  # the error left the block: writing again
+    np.testing.assert_array_equal(w.data, np.ones((3, 3)))
+
+
+def test_skip_init_in_pytorchs_form_builds_one_module():
+    layer = init.skip_init(nn.Linear, 3, 2, bias=False)
+    assert isinstance(layer, nn.Linear) and layer.weight.shape == (2, 3) and layer.bias is None
+    assert float(abs(init.ones_(weight(2)).data).sum()) == 2.0  # and nothing after it is skipped
+    with pytest.raises(TypeError, match="arguments without a module class"):
+        init.skip_init(None, 3)
+    with pytest.raises(TypeError, match="expected a Module class, got int"):
+        init.skip_init(3)
+
+
+def test_skip_init_belongs_to_the_thread_that_entered_it():
+    import threading
+
+    written = []
+
+    def other_thread():
+        written.append(init.ones_(weight(2)).data.copy())
+
+    with init.skip_init():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    np.testing.assert_array_equal(written[0], np.ones(2))
+
+
+def test_a_layer_built_inside_skip_init_uses_no_memory_for_its_weights():
+    from tests.io.memory import MB, peak_rss_growth
+
+    layer, _, skipped = peak_rss_growth(lambda: init.skip_init(nn.Linear, 4000, 4000))  # 64 MB of weights
+    assert layer.weight.shape == (4000, 4000)
+    assert skipped < 10 * MB, f"{skipped / MB:.1f} MB"
+    del layer
+    _, _, built = peak_rss_growth(lambda: nn.Linear(4000, 4000))  # the measure sees written weights
+    assert built > 60 * MB, f"{built / MB:.1f} MB"

@@ -235,6 +235,37 @@ def test_layernorm_parameters_and_defaults():
     np.testing.assert_allclose(y.mean(axis=(1, 2)), 0, atol=1e-5)
 
 
+def test_layernorm_reset_parameters():
+    ln = nn.LayerNorm(3)
+    ln.weight.data[...] = 5.0
+    ln.bias.data[...] = -2.0
+    ln.reset_parameters()
+    np.testing.assert_array_equal(ln.weight.numpy(), np.ones(3))
+    np.testing.assert_array_equal(ln.bias.numpy(), np.zeros(3))
+    nn.LayerNorm(3, elementwise_affine=False).reset_parameters()  # nothing to reset: no error
+
+
+@pytest.mark.parametrize(
+    "make, names",
+    [
+        (lambda: nn.BatchNorm1d(4), ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]),
+        (lambda: nn.BatchNorm2d(4, affine=False), ["running_mean", "running_var", "num_batches_tracked"]),
+        (lambda: nn.LayerNorm((2, 2)), ["weight", "bias"]),
+    ],
+)
+def test_normalization_built_inside_skip_init_is_left_unwritten_until_reset(make, names, monkeypatch):
+    # every tensor is allocated empty and filled through chainrule.nn.init, so skip_init covers it
+    monkeypatch.setattr(np, "empty", lambda shape, dtype=float: np.full(shape, 9, dtype=dtype))
+    with nn.init.skip_init():
+        layer = make()
+    assert list(layer.state_dict()) == names
+    assert all((value == 9).all() for value in layer.state_dict().values())
+    layer.reset_parameters()
+    fresh = {"weight": 1, "bias": 0, "running_mean": 0, "running_var": 1, "num_batches_tracked": 0}
+    for name, value in layer.state_dict().items():
+        assert (value == fresh[name]).all(), name
+
+
 def test_layernorm_shape_error():
     message = r"LayerNorm\(normalized_shape=\(4,\)\) got input of shape \(2, 5\): the last dimension must be 4"
     with pytest.raises(ValueError, match=message):
