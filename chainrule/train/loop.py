@@ -224,7 +224,8 @@ def fit(
                             targets.append(yb)
                         continue
                     if check_batch_weights:
-                        _check_batch_weights(batch[2], batch_index)
+                        what = f"the weights in batch {batch_index} of the DataLoader"
+                        batch = (*batch[:2], _sample_weights(batch[2], len(batch[0]), dtype, what))
                     if weighted_loss is None:
                         weighted_loss = _weighted_loss(loss_fn)
                 elif n_arrays != 2:
@@ -358,16 +359,6 @@ def _weighted_loss(loss_fn: Any) -> Callable[[Tensor, Any, np.ndarray], Tensor]:
     return lambda outputs, targets, weights: loss_fn(outputs, targets, sample_weight=weights)
 
 
-def _check_batch_weights(weights: Any, batch_index: int) -> None:
-    """A loader's batch of weights: finite and non-negative, one per sample."""
-    weights = np.asarray(weights)
-    if weights.ndim != 1 or weights.dtype.kind not in "biuf" or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError(
-            f"fit: batch {batch_index} of the DataLoader carries weights that are not one finite, non-negative "
-            f"number per sample (shape {weights.shape}, dtype {weights.dtype})"
-        )
-
-
 def _held_weights(loader: DataLoader) -> np.ndarray | None:
     """The weights a DataLoader over three arrays holds (None for two arrays, or another dataset)."""
     arrays = getattr(loader.dataset, "arrays", None)
@@ -376,7 +367,8 @@ def _held_weights(loader: DataLoader) -> np.ndarray | None:
 
 def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: str) -> np.ndarray:
     """Sample weights checked: one finite, non-negative number per sample, not all zero, in the
-    model's dtype; ``what`` names them in an error."""
+    model's dtype; ``what`` names them in an error. Serves ``sample_weight``, the weights a
+    DataLoader holds, and those of a DataLoader's batch (checked as they come)."""
     weights = _array(sample_weight)
     if weights.ndim != 1 or len(weights) != n_samples:
         raise ValueError(

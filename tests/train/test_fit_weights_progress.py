@@ -158,7 +158,20 @@ def test_a_dataloaders_weights_are_checked_before_training():
     assert opt.steps == 0
 
 
-def test_weights_from_a_dataset_are_checked_batch_by_batch():
+@pytest.mark.parametrize(
+    "bad, every, message",
+    [
+        (np.float32(np.nan), False, "the weights in batch 2 of the DataLoader must be finite and non-negative"),
+        (np.float32(-1.0), False, "the weights in batch 2 of the DataLoader must be finite and non-negative"),
+        (np.str_("1"), False, "the weights in batch 2 of the DataLoader must be numbers, got dtype <U"),
+        (
+            np.ones(1),
+            True,
+            r"batch 0 of the DataLoader must hold one weight per sample, shape \(2,\), got shape \(2, 1\)",
+        ),
+    ],
+)
+def test_weights_from_a_dataset_are_checked_batch_by_batch(bad, every, message):
     X, y = blobs(8)
 
     class Weighted(cr.data.Dataset):
@@ -166,13 +179,13 @@ def test_weights_from_a_dataset_are_checked_batch_by_batch():
             return 8
 
         def __getitem__(self, i):
-            return X[i], y[i], np.float32(np.nan if i == 5 else 1.0)
+            return X[i], y[i], bad if every or i == 5 else np.float32(1.0)
 
     model = mlp()
     opt = sgd(model)
-    with pytest.raises(ValueError, match="batch 2 of the DataLoader carries weights that are not"):
+    with pytest.raises(ValueError, match=message):
         fit(model, weighted_ce, opt, DataLoader(Weighted(), batch_size=2), verbose=0)
-    assert opt.steps == 2  # the batches before the bad one were trained on
+    assert opt.steps == (0 if every else 2)  # the batches before the bad one were trained on
 
 
 def test_batches_of_four_arrays_are_refused():
