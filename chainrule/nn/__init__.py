@@ -15,7 +15,7 @@ from chainrule.nn.activation import (
     activation,
 )
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Dense, Flatten, Identity, Linear
 from chainrule.nn.losses import (
@@ -28,6 +28,7 @@ from chainrule.nn.losses import (
     MSELoss,
     MultiMarginLoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from chainrule.nn.module import (
     Module,
@@ -79,12 +80,15 @@ __all__ = [
     "LogSoftmax",
     "activation",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
     "MSELoss",
     "L1Loss",
     "HuberLoss",
+    "SmoothL1Loss",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",

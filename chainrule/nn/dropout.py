@@ -1,11 +1,11 @@
-"""Dropout."""
+"""Dropout: element-wise (``Dropout``) and channel-wise (``Dropout1d``, ``Dropout2d``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chainrule.nn import functional as F
-from chainrule.nn.checks import unit_interval
+from chainrule.nn.checks import InputSpec, unit_interval
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -26,7 +26,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        self.p = unit_interval("Dropout", "p", p)
+        self.p = unit_interval(type(self).__name__, "p", p)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
@@ -36,3 +36,63 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout1d(Dropout):
+    """Channel-wise dropout for sequences: in training, zero each channel (a whole row of L
+    values) with probability ``p`` and scale the others by 1/(1-p); nothing at evaluation time.
+
+    Neighbouring steps of a convolutional feature map are strongly correlated, so dropping single
+    values regularises little; dropping whole channels does (Tompson et al., 2015).
+
+    Args:
+        p: the probability that a channel is zeroed (default 0.5).
+
+    Shape:
+        - Input: (N, C, L) or unbatched (C, L).
+        - Output: the input's shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> y = cr.nn.Dropout1d(0.5)(cr.ones(1, 6, 3))
+        >>> y.numpy()[0].tolist()             # each channel all 0 or all 1/(1-p)
+        [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p)
+        self.input_spec = InputSpec("Dropout1d", ndim=(3, 2), expected="a 3-D (N, C, L) or 2-D unbatched (C, L) input")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout1d(self.input_spec.check(x), self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Channel-wise dropout for images: in training, zero each channel (a whole H x W map) with
+    probability ``p`` and scale the others by 1/(1-p); nothing at evaluation time.
+
+    Args:
+        p: the probability that a channel is zeroed (default 0.5).
+
+    Shape:
+        - Input: (N, C, H, W); a 3-D input is read as (N, C, L), as PyTorch reads it (with its
+          warning): for one unbatched (C, H, W) image add the batch axis, ``x[None]``.
+        - Output: the input's shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> y = cr.nn.Dropout2d(0.5)(cr.ones(1, 6, 2, 2))
+        >>> y.numpy()[0].sum(axis=(1, 2)).tolist()   # each 2 x 2 map all 0 or all 1/(1-p) = 2
+        [8.0, 0.0, 0.0, 0.0, 8.0, 8.0]
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p)
+        self.input_spec = InputSpec(
+            "Dropout2d", ndim=(4, 3), expected="a 4-D (N, C, H, W) input (or 3-D, read as (N, C, L))"
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(self.input_spec.check(x), self.p, self.training)

@@ -1,5 +1,9 @@
 """Layers and losses as plain functions (the modules in ``chainrule.nn`` call these).
 
+Every loss takes ``reduction='mean'|'sum'|'none'``, and, for code written for PyTorch, its
+deprecated ``size_average=`` and ``reduce=`` keywords, mapped as PyTorch maps them, with its
+warning (``legacy_reduction``).
+
 Example:
     >>> import chainrule as cr
     >>> import chainrule.nn.functional as F
@@ -11,6 +15,9 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,9 +70,69 @@ def check_reduction(reduction: str, owner: str) -> str:
         ...     print(e)
         mse_loss: reduction must be one of ('mean', 'sum', 'none'), got 'avg'
     """
+    if isinstance(reduction, (bool, np.bool_)):  # PyTorch's old positional size_average landed here
+        raise ValueError(
+            f"{owner}: reduction must be one of {REDUCTIONS}, got {reduction!r}; a True/False here is "
+            "PyTorch's old size_average argument: write reduction='mean' (size_average=True) or "
+            "reduction='sum' (size_average=False), or pass size_average= by keyword"
+        )
     if reduction not in REDUCTIONS:
         raise ValueError(f"{owner}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return reduction
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str, owner: str) -> str:
+    """The ``reduction`` that PyTorch's deprecated ``size_average`` and ``reduce`` arguments mean.
+
+    When both are None, ``reduction`` itself. Otherwise (with a UserWarning, PyTorch's words)
+    ``reduction`` is ignored and, a None counting as True: ``reduce=False`` gives 'none' whatever
+    ``size_average`` says; else ``size_average=False`` gives 'sum' and ``size_average=True`` 'mean'.
+    Every loss function and loss module takes both arguments, by keyword, for code written for
+    PyTorch; new code says ``reduction=``.
+
+    Example:
+        >>> import warnings
+        >>> import chainrule.nn.functional as F
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     F.legacy_reduction(False, None, "mean", "mse_loss")
+        'sum'
+        >>> print(caught[0].message)
+        size_average and reduce args will be deprecated, please use reduction='sum' instead (mse_loss)
+        >>> F.legacy_reduction(None, None, "none", "mse_loss")  # neither given: no warning
+        'none'
+    """
+    if size_average is None and reduce is None:
+        return reduction
+    for name, value in (("size_average", size_average), ("reduce", reduce)):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{owner}: {name} must be True, False or None, got {value!r}; better: reduction=")
+    size_average = True if size_average is None else bool(size_average)
+    reduce = True if reduce is None else bool(reduce)
+    if not reduce:
+        result = "none"
+    elif size_average:
+        result = "mean"
+    else:
+        result = "sum"
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{result}' instead ({owner})",
+        UserWarning,
+        stacklevel=_outside_nn(),
+    )
+    return result
+
+
+def _outside_nn() -> int:
+    """The ``stacklevel`` of the first caller outside chainrule.nn, for a warning raised by the
+    function that calls this: the warning then names the user's line, whether the user called
+    that function or a module that calls it."""
+    frame = sys._getframe(2)  # legacy_reduction's caller
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("chainrule.nn"):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -109,11 +176,72 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
         ([0.0, 2.0], tensor([1., 1., 1.]))
     """
     unit_interval("dropout", "p", p)
+    return _drop(x, p, training, generator, x.shape)
+
+
+def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+    """Channel-wise dropout for (N, C, L) or unbatched (C, L) inputs: each channel, a whole row
+    of L values, is zeroed with probability ``p``; the others are scaled by 1/(1-p).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> _ = cr.manual_seed(0)
+        >>> y = F.dropout1d(cr.ones(2, 3, 4), p=0.5).numpy()
+        >>> bool((y == y[:, :, :1]).all())     # every row of 4 is all 0 or all 1/(1-p) = 2
+        True
+    """
+    unit_interval("dropout1d", "p", p)
+    x = lift(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"dropout1d: expects a 3-D (N, C, L) or 2-D unbatched (C, L) input, got shape {x.shape}; "
+            "for element-wise dropout use dropout"
+        )
+    return _drop(x, p, training, generator, x.shape[:-1] + (1,))
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+    """Channel-wise dropout for (N, C, H, W) inputs: each channel, a whole H x W map, is zeroed with
+    probability ``p``; the others are scaled by 1/(1-p).
+
+    A 3-D input is read as PyTorch reads it, as (N, C, L) (dropping rows, as ``dropout1d``), with
+    PyTorch's warning; for one unbatched (C, H, W) sample add the batch axis: ``x[None]``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> _ = cr.manual_seed(0)
+        >>> y = F.dropout2d(cr.ones(2, 3, 4, 4), p=0.5).numpy()
+        >>> sorted(set(y.reshape(6, 16).std(axis=1).tolist()))   # every map is constant: all 0 or all 2
+        [0.0]
+    """
+    unit_interval("dropout2d", "p", p)
+    x = lift(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"dropout2d: expects a 4-D (N, C, H, W) input (or 3-D, read as (N, C, L)), got shape {x.shape}; "
+            "for element-wise dropout use dropout"
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: a 3-D input is read as (N, C, L), as PyTorch does, and whole rows are dropped; "
+            "for 1-D feature maps use dropout1d (Dropout1d), for one (C, H, W) sample add the batch axis "
+            "(x[None])",
+            UserWarning,
+            stacklevel=_outside_nn(),
+        )
+    return _drop(x, p, training, generator, x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def _drop(x: Tensor, p: float, training: bool, generator: Any, mask_shape: tuple[int, ...]) -> Tensor:
+    """``x`` times a mask of ``mask_shape`` (broadcast over the rest) holding 0 with probability
+    ``p`` and 1/(1-p) otherwise; ``x`` itself when not training."""
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
-    keep = resolve_generator(generator).random(x.shape) >= p
+    keep = resolve_generator(generator).random(mask_shape) >= p
     return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype))
 
 
@@ -150,7 +278,9 @@ def l2_penalty(parameters: Iterable[Tensor]) -> Tensor:
 # ------------------------------------------------------------------ regression losses
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor, target: Any, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None
+) -> Tensor:
     """Mean squared error, (input - target)².
 
     Example:
@@ -159,13 +289,16 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
         >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]))
         tensor(2.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     target = _as_target(target, input)
     _same_shape("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, check_reduction(reduction, "mse_loss"), "mse_loss")
 
 
-def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Tensor, target: Any, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None
+) -> Tensor:
     """Mean absolute error, |input - target|.
 
     Example:
@@ -174,12 +307,21 @@ def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
         >>> F.l1_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), reduction='sum')
         tensor(2.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     target = _as_target(target, input)
     _same_shape("l1_loss", input, target)
     return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"), "l1_loss")
 
 
-def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Quadratic for |error| < delta, linear beyond: 0.5 e² or delta (|e| - delta/2).
 
     Example:
@@ -188,6 +330,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
         >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction='none')
         tensor([0.125, 2.5  ])
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     target = _as_target(target, input)
@@ -198,12 +341,54 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
 
 
+def smooth_l1_loss(
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """Smooth L1: 0.5 e² / beta for |error| < beta, |e| - beta/2 beyond (PyTorch's; the L1 loss
+    when ``beta`` = 0). It is ``huber_loss`` with ``delta = beta``, divided by ``beta``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction='none')
+        tensor([0.125, 2.5  ])
+        >>> F.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), beta=2.0)  # (0.0625 + 2) / 2
+        tensor(1.0312)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
+    check_reduction(reduction, "smooth_l1_loss")
+    target = _as_target(target, input)
+    _same_shape("smooth_l1_loss", input, target)
+    err = input - target
+    if beta == 0:  # the quadratic piece has vanished; 0.5 e² / 0 must not enter the graph
+        return _reduce(ops.abs(err), reduction, "smooth_l1_loss")
+    size = ops.abs(err)
+    loss = ops.where(size.data < beta, err * err * (0.5 / beta), size - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
 # ------------------------------------------------------------------ binary classification
 
 _PROB_EPS = 1e-12  # probabilities are clipped here before the log: log(1e-12) = -27.6, not -inf
 
 
-def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), with p clipped away from 0 and 1.
 
     Example:
@@ -212,6 +397,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
         >>> F.binary_cross_entropy(cr.tensor([0.9, 0.1]), cr.tensor([1.0, 0.0]))
         tensor(0.1054)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
@@ -229,7 +415,14 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor, target: Any, weight: Any = None, pos_weight: Any = None, reduction: str = "mean"
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    pos_weight: Any = None,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Log-loss on raw scores z, stable for any z: (1 - y) z + (1 + (pw - 1) y) softplus(-z).
 
@@ -239,6 +432,7 @@ def binary_cross_entropy_with_logits(
         >>> F.binary_cross_entropy_with_logits(cr.tensor([0.0]), cr.tensor([1.0]))
         tensor(0.6931)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy_with_logits")
     input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
@@ -255,7 +449,14 @@ def binary_cross_entropy_with_logits(
 
 
 def hinge_loss(
-    input: Tensor, target: Any, reduction: str = "mean", squared: bool = False, margin: float = 1.0
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    squared: bool = False,
+    margin: float = 1.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """The linear SVM's loss max(0, margin - y s), labels in {-1, +1} or {0, 1} (0 becomes -1).
 
@@ -265,6 +466,7 @@ def hinge_loss(
         >>> F.hinge_loss(cr.tensor([0.5, -2.0]), cr.tensor([1, 0]), reduction='none')
         tensor([0.5, 0. ])
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "hinge_loss")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     values = np.unique(t)
     if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
@@ -307,7 +509,14 @@ def _class_weight(name: str, weight: Any, input: Tensor) -> np.ndarray | None:
 
 
 def cross_entropy(
-    input: Tensor, target: Any, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Softmax cross-entropy of (N, C) logits against class indices (N,) or class probabilities (N, C).
 
@@ -319,6 +528,7 @@ def cross_entropy(
         >>> F.cross_entropy(cr.tensor([[0.0, 0.0], [10.0, 0.0]]), cr.tensor([1, 0]), reduction='none')
         tensor([6.9315e-01, 4.5418e-05])
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
     input = lift(input)
@@ -348,7 +558,15 @@ def cross_entropy(
     return cross_entropy_indices(input, target_t, w, label_smoothing, reduction)
 
 
-def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Negative log-likelihood of (N, C) log-probabilities at the target class indices.
 
     Example:
@@ -357,6 +575,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
         >>> F.nll_loss(cr.tensor([[-0.5, -1.0]]), cr.tensor([1]))
         tensor(1.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     check_reduction(reduction, "nll_loss")
     t = _class_indices("nll_loss", input, target).data
     picked = -ops.index(input, (np.arange(input.shape[0]), t))
@@ -370,7 +589,14 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
 
 
 def multi_margin_loss(
-    input: Tensor, target: Any, margin: float = 1.0, squared: bool = False, reduction: str = "mean"
+    input: Tensor,
+    target: Any,
+    margin: float = 1.0,
+    squared: bool = False,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Multi-class hinge (Weston-Watkins / Crammer-Singer style, as PyTorch's MultiMarginLoss):
     sum over wrong classes c of max(0, margin - s_y + s_c), divided by the number of classes.
@@ -381,6 +607,7 @@ def multi_margin_loss(
         >>> F.multi_margin_loss(cr.tensor([[1.0, 0.8]]), cr.tensor([0]))  # max(0, 1 - 1 + 0.8) / 2
         tensor(0.4)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     check_reduction(reduction, "multi_margin_loss")
     t = _class_indices("multi_margin_loss", input, target).data
     n, c = input.shape

@@ -1,7 +1,13 @@
-"""Losses as modules, each with ``reduction='mean'|'sum'|'none'`` (see ``functional`` for the maths)."""
+"""Losses as modules, each with ``reduction='mean'|'sum'|'none'`` (see ``functional`` for the maths).
+
+Each also takes PyTorch's deprecated ``size_average=`` and ``reduce=`` keywords, which set
+``reduction`` as PyTorch sets it, with its warning (``functional.legacy_reduction``); the module
+keeps only the resulting ``reduction``.
+"""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -13,9 +19,10 @@ from chainrule.tensor import Tensor
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None):
         super().__init__()
-        self.reduction = F.check_reduction(reduction, type(self).__name__)
+        name = type(self).__name__
+        self.reduction = F.check_reduction(F.legacy_reduction(size_average, reduce, reduction, name), name)
 
     def get_config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
@@ -65,8 +72,15 @@ class HuberLoss(_Loss):
         tensor(1.3125)
     """
 
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        reduction: str = "mean",
+        delta: float = 1.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         if delta <= 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = delta
@@ -78,6 +92,39 @@ class HuberLoss(_Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
+class SmoothL1Loss(_Loss):
+    """Smooth L1: squared error / (2 beta) below ``beta``, absolute error - beta/2 above (PyTorch's;
+    the L1 loss when ``beta`` = 0). ``HuberLoss(delta=beta)`` divided by ``beta``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.SmoothL1Loss()(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]))  # (0.125 + 2.5) / 2
+        tensor(1.3125)
+    """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        beta: float = 1.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0:
+            raise ValueError(f"SmoothL1Loss: beta must be a number >= 0, got {beta!r}")
+        self.beta = float(beta)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta": self.beta}
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, beta={self.beta}"
+
+
 class BCELoss(_Loss):
     """Binary log-loss on probabilities (after a sigmoid), clipped away from log(0).
 
@@ -87,8 +134,15 @@ class BCELoss(_Loss):
         tensor(0.6931)
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight = weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
@@ -108,8 +162,16 @@ class BCEWithLogitsLoss(_Loss):
         tensor(0.3466)
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        pos_weight: Any = None,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight, self.pos_weight = weight, pos_weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
@@ -138,8 +200,16 @@ class CrossEntropyLoss(_Loss):
         0.6931
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight = weight
         self.label_smoothing = unit_interval("CrossEntropyLoss", "label_smoothing", label_smoothing)
 
@@ -160,8 +230,15 @@ class NLLLoss(_Loss):
         tensor(0.6931)
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight = weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
@@ -181,8 +258,16 @@ class HingeLoss(_Loss):
         tensor(0.25)
     """
 
-    def __init__(self, reduction: str = "mean", squared: bool = False, margin: float = 1.0):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        reduction: str = "mean",
+        squared: bool = False,
+        margin: float = 1.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.squared, self.margin = squared, margin
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
@@ -201,8 +286,16 @@ class MultiMarginLoss(_Loss):
         tensor(0.1667)
     """
 
-    def __init__(self, margin: float = 1.0, squared: bool = False, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        margin: float = 1.0,
+        squared: bool = False,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.margin, self.squared = margin, squared
 
     def forward(self, input: Tensor, target: Any) -> Tensor:

@@ -112,3 +112,56 @@ def test_hinge_matches_torch_hinge_formula():
     s = data(8, low=-3, high=3)
     y = np.where(data(8, seed=1) > 0, 1.0, -1.0)
     torch_pair(nn.HingeLoss("mean"), lambda a, b: torch.relu(1.0 - a * b).mean(), s, cr.tensor(y), to_torch(y))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.3, 2.5, 0.0])
+def test_smooth_l1_matches_torch(reduction, beta):
+    y = data(6, 4, seed=1)
+    x = y + off_kinks(data(6, 4, low=-4, high=4))
+    if beta:
+        e = x - y
+        x = np.where(np.abs(np.abs(e) - beta) < 0.05, x + 0.2, x)  # off the joint at |e| = beta
+    torch_pair(
+        nn.SmoothL1Loss(reduction, beta=beta),
+        torch.nn.SmoothL1Loss(reduction=reduction, beta=beta),
+        x,
+        cr.tensor(y),
+        to_torch(y),
+    )
+    out = nn.functional.smooth_l1_loss(cr.tensor(x), cr.tensor(y), reduction, beta)
+    expected = torch.nn.functional.smooth_l1_loss(to_torch(x), to_torch(y), reduction=reduction, beta=beta)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
+
+
+LEGACY = [(True, True), (False, True), (True, False), (False, False), (None, False), (False, None)]
+
+
+@pytest.mark.parametrize("size_average, reduce", LEGACY)
+def test_size_average_and_reduce_mean_what_they_mean_in_torch(size_average, reduce):
+    x, y = data(5, 3), data(5, 3, seed=1)
+    t, w = np.array([0, 2, 1, 1, 0]), np.array([1.0, 2.0, 0.5])
+    legacy = dict(size_average=size_average, reduce=reduce)
+    cases = [
+        (nn.MSELoss, torch.nn.MSELoss, {}, x, y),
+        (nn.L1Loss, torch.nn.L1Loss, {}, x, y),
+        (nn.SmoothL1Loss, torch.nn.SmoothL1Loss, {}, x, y),
+        (nn.BCEWithLogitsLoss, torch.nn.BCEWithLogitsLoss, {}, x, np.abs(y) / 2),
+        (nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss, {"weight": w}, x, t),
+        (nn.NLLLoss, torch.nn.NLLLoss, {"weight": w}, np_log_softmax(x), t),
+        (nn.MultiMarginLoss, torch.nn.MultiMarginLoss, {}, x, t),
+    ]
+    for ours, theirs, kwargs, inputs, target in cases:
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated") as caught:
+            a = ours(**kwargs, **legacy)
+        torch_kwargs = {k: to_torch(v) for k, v in kwargs.items()}
+        with pytest.warns(UserWarning) as torch_caught:
+            b = theirs(**torch_kwargs, **legacy)
+        assert a.reduction == b.reduction, ours.__name__
+        assert str(caught[0].message).startswith(str(torch_caught[0].message).rstrip(".")), ours.__name__
+        np.testing.assert_allclose(
+            a(cr.tensor(inputs), cr.tensor(target)).numpy(),
+            b(to_torch(inputs), to_torch(target)).numpy(),
+            rtol=1e-10,
+            err_msg=ours.__name__,
+        )

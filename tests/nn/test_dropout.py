@@ -113,3 +113,123 @@ def test_dropout_inside_a_model_follows_train_and_eval():
 def test_repr_and_config():
     assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
     assert nn.Dropout(0.25).get_config() == {"p": 0.25}
+
+
+# ------------------------------------------------------------------ channel-wise: Dropout1d, Dropout2d
+
+CHANNEL_WISE = [  # (layer, function, batched shape, unbatched or 3-D shape)
+    (nn.Dropout1d, F.dropout1d, (40, 50, 7), (50, 7)),
+    (nn.Dropout2d, F.dropout2d, (40, 50, 3, 4), None),
+]
+IDS = ["Dropout1d", "Dropout2d"]
+
+
+def channel_values(out: np.ndarray, channel_axes: int) -> np.ndarray:
+    """(channels, values in each) from an output whose first ``channel_axes`` axes index channels."""
+    return out.reshape(int(np.prod(out.shape[:channel_axes])), -1)
+
+
+@pytest.mark.parametrize("layer, fn, shape, _", CHANNEL_WISE, ids=IDS)
+def test_whole_channels_are_zeroed_and_the_rest_scaled(layer, fn, shape, _):
+    cr.manual_seed(0)
+    p = 0.3
+    x = data(*shape, low=1.0, high=2.0)
+    out = channel_values(layer(p)(cr.tensor(x)).numpy(), 2)
+    kept = out[:, 0] != 0
+    assert ((out != 0) == kept[:, None]).all()  # a channel is kept or dropped as a whole
+    np.testing.assert_allclose(out[kept], channel_values(x, 2)[kept] / (1 - p), rtol=1e-12)
+    # 2,000 channels: the dropped fraction has a standard error of 0.01
+    assert abs((~kept).mean() - p) < 0.04
+
+
+@pytest.mark.parametrize("layer, fn, shape, _", CHANNEL_WISE, ids=IDS)
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_channel_dropout_preserves_the_mean_in_expectation(layer, fn, shape, _, p):
+    cr.manual_seed(1)
+    out = layer(p)(cr.ones(*shape, dtype="float64")).numpy()
+    per_channel = channel_values(out, 2)[:, 0]  # 0 or 1/(1-p): mean 1, std sqrt(p/(1-p))
+    assert abs(per_channel.mean() - 1.0) < 4 * np.sqrt(p / (1 - p)) / np.sqrt(per_channel.size)
+
+
+@pytest.mark.parametrize("layer, fn, shape, _", CHANNEL_WISE, ids=IDS)
+def test_channel_dropout_in_eval_mode_is_the_identity(layer, fn, shape, _):
+    x = leaf(data(*shape))
+    out = layer(0.5).eval()(x)
+    np.testing.assert_array_equal(out.numpy(), x.numpy())
+    np.testing.assert_array_equal(fn(x, 0.5, training=False).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("layer, fn, shape, _", CHANNEL_WISE, ids=IDS)
+def test_channel_dropout_gradient_uses_the_same_mask(layer, fn, shape, _):
+    cr.manual_seed(2)
+    x = leaf(data(*shape, low=1.0, high=2.0))
+    out = layer(0.4)(x)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(out.numpy() != 0, 1 / 0.6, 0.0), rtol=1e-12)
+    small = leaf(data(*(2, 3) + shape[2:]))
+    assert cr.gradcheck(lambda t: fn(t, 0.5, True, generator=np.random.default_rng(0)), [small])
+
+
+def test_dropout1d_takes_an_unbatched_input_and_drops_its_rows():
+    cr.manual_seed(3)
+    out = nn.Dropout1d(0.5)(cr.ones(200, 6)).numpy()
+    assert out.shape == (200, 6)
+    assert set(np.unique(out.std(axis=1))) == {0.0}  # each row (channel) is constant
+    assert set(np.unique(out)) == {0.0, 2.0}
+
+
+def test_dropout2d_reads_a_3d_input_as_n_c_l_with_pytorchs_warning():
+    cr.manual_seed(4)
+    with pytest.warns(UserWarning, match=r"dropout2d: a 3-D input is read as \(N, C, L\), as PyTorch does") as caught:
+        out = nn.Dropout2d(0.5)(cr.ones(30, 20, 5)).numpy()
+    assert caught[0].filename == __file__  # the warning names the caller's line
+    assert set(np.unique(out.std(axis=2))) == {0.0}  # rows of axis 2 dropped as a whole
+
+
+@pytest.mark.parametrize(
+    "layer, shape, message",
+    [
+        (nn.Dropout1d, (5,), r"Dropout1d got input of shape \(5,\): expected a 3-D \(N, C, L\) or 2-D unbatched"),
+        (nn.Dropout1d, (2, 3, 4, 5), r"Dropout1d got input of shape \(2, 3, 4, 5\)"),
+        (nn.Dropout2d, (3, 4), r"Dropout2d got input of shape \(3, 4\): expected a 4-D \(N, C, H, W\) input"),
+        (nn.Dropout2d, (1, 2, 3, 4, 5), r"Dropout2d got input of shape \(1, 2, 3, 4, 5\)"),
+    ],
+)
+def test_channel_dropout_of_a_wrong_shape_names_the_layer_even_in_eval_mode(layer, shape, message):
+    for mode in (True, False):
+        with pytest.raises(ValueError, match=message):
+            layer(0.5).train(mode)(cr.ones(*shape))
+
+
+def test_channel_dropout_functions_check_their_input():
+    with pytest.raises(ValueError, match=r"dropout1d: expects a 3-D \(N, C, L\) or 2-D unbatched \(C, L\) input"):
+        F.dropout1d(cr.ones(4), 0.5)
+    with pytest.raises(ValueError, match=r"dropout2d: expects a 4-D \(N, C, H, W\) input .* got shape \(4, 4\)"):
+        F.dropout2d(cr.ones(4, 4), 0.5)
+    with pytest.raises(ValueError, match=r"dropout1d: p must be in \[0, 1\]"):
+        F.dropout1d(cr.ones(2, 2), 1.5)
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout1d, nn.Dropout2d])
+def test_channel_dropout_settings_repr_and_extremes(layer):
+    name = layer.__name__
+    with pytest.raises(ValueError, match=rf"{name}: p must be in \[0, 1\]"):
+        layer(-0.1)
+    assert repr(layer(0.25)) == f"{name}(p=0.25)"
+    assert layer(0.25).get_config() == {"p": 0.25}
+    x = leaf(data(2, 3, 4) if layer is nn.Dropout1d else data(2, 3, 4, 4))
+    np.testing.assert_array_equal(layer(0.0)(x).numpy(), x.numpy())
+    out = layer(1.0)(x)
+    np.testing.assert_array_equal(out.numpy(), np.zeros(x.shape))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(x.shape))
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout1d, nn.Dropout2d])
+def test_channel_dropout_keeps_the_dtype_and_follows_the_seed(layer):
+    shape = (3, 4, 5) if layer is nn.Dropout1d else (3, 4, 5, 5)
+    assert layer(0.5)(cr.ones(*shape)).dtype == np.float32
+    cr.manual_seed(7)
+    a = layer(0.5)(cr.ones(*shape)).numpy()
+    cr.manual_seed(7)
+    np.testing.assert_array_equal(layer(0.5)(cr.ones(*shape)).numpy(), a)

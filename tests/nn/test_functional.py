@@ -42,6 +42,7 @@ def test_functional_linear_matches_the_layer():
         (F.mse_loss, nn.MSELoss, ()),
         (F.l1_loss, nn.L1Loss, ()),
         (F.huber_loss, nn.HuberLoss, ()),
+        (F.smooth_l1_loss, nn.SmoothL1Loss, ()),
         (F.binary_cross_entropy_with_logits, nn.BCEWithLogitsLoss, ()),
     ],
 )
@@ -92,6 +93,71 @@ def test_check_reduction():
         F.check_reduction("max", "thing")
     with pytest.raises(ValueError, match="mse_loss: reduction must be one of"):
         F.mse_loss(cr.ones(2), cr.ones(2), reduction="avg")
+
+
+def test_smooth_l1_loss_function_takes_beta_and_checks_it():
+    x, y = cr.tensor(data(4, 3)), cr.tensor(data(4, 3, seed=1))
+    np.testing.assert_array_equal(
+        F.smooth_l1_loss(x, y, "none", 0.7).numpy(), nn.SmoothL1Loss("none", beta=0.7)(x, y).numpy()
+    )
+    np.testing.assert_allclose(
+        F.smooth_l1_loss(x, y, beta=0.7).numpy(), (F.huber_loss(x, y, delta=0.7) * (1 / 0.7)).numpy(), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: beta must be a number >= 0, got -0\.5"):
+        F.smooth_l1_loss(x, y, beta=-0.5)
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: input shape \(4, 3\) and target shape \(3,\) differ"):
+        F.smooth_l1_loss(x, cr.ones(3))
+
+
+def test_check_reduction_explains_a_true_or_false():
+    with pytest.raises(ValueError, match=r"l1_loss: .* got False; a True/False here is PyTorch's old size_average"):
+        F.l1_loss(cr.ones(2), cr.ones(2), False)
+
+
+LEGACY = [(True, True, "mean"), (False, True, "sum"), (True, False, "none"), (False, False, "none")]
+
+
+def legacy_calls():
+    """Every loss function with arguments: (name, call(**reduction_kwargs))."""
+    x, y = cr.tensor(data(4, 3)), cr.tensor(data(4, 3, seed=1))
+    p, soft = F.sigmoid(x), cr.tensor(data(4, 3, seed=1, low=0, high=1))
+    t, w = cr.tensor([0, 2, 1, 2]), [1.0, 2.0, 0.5]
+    labels = cr.tensor((data(4, 3, seed=2) > 0).astype(int))
+    return {
+        "mse_loss": lambda **kw: F.mse_loss(x, y, **kw),
+        "l1_loss": lambda **kw: F.l1_loss(x, y, **kw),
+        "huber_loss": lambda **kw: F.huber_loss(x, y, delta=0.5, **kw),
+        "smooth_l1_loss": lambda **kw: F.smooth_l1_loss(x, y, beta=0.5, **kw),
+        "binary_cross_entropy": lambda **kw: F.binary_cross_entropy(p, soft, w, **kw),
+        "binary_cross_entropy_with_logits": lambda **kw: F.binary_cross_entropy_with_logits(x, soft, w, w, **kw),
+        "hinge_loss": lambda **kw: F.hinge_loss(x, labels, **kw),
+        "cross_entropy": lambda **kw: F.cross_entropy(x, t, w, label_smoothing=0.1, **kw),
+        "nll_loss": lambda **kw: F.nll_loss(F.log_softmax(x, 1), t, w, **kw),
+        "multi_margin_loss": lambda **kw: F.multi_margin_loss(x, t, **kw),
+    }
+
+
+def test_every_loss_function_is_in_the_legacy_argument_test():
+    names = {name for name in vars(F) if name.endswith(("_loss", "cross_entropy", "cross_entropy_with_logits"))}
+    assert names == set(legacy_calls())
+
+
+@pytest.mark.parametrize("size_average, reduce, expected", LEGACY)
+@pytest.mark.parametrize("name", sorted(legacy_calls()))
+def test_loss_functions_map_size_average_and_reduce_as_pytorch_does(name, size_average, reduce, expected):
+    call = legacy_calls()[name]
+    other = "sum" if expected != "sum" else "mean"  # the reduction given alongside is ignored, as in PyTorch
+    with pytest.warns(UserWarning, match=rf"please use reduction='{expected}' instead \({name}\)"):
+        out = call(size_average=size_average, reduce=reduce, reduction=other)
+    np.testing.assert_array_equal(out.numpy(), call(reduction=expected).numpy())
+
+
+def test_legacy_reduction_leaves_reduction_alone_when_neither_is_given():
+    assert F.legacy_reduction(None, None, "sum", "x") == "sum"
+    with pytest.warns(
+        UserWarning, match=r"^size_average and reduce args will be deprecated, please use reduction='none'"
+    ):
+        assert F.legacy_reduction(None, False, "sum", "x") == "none"
 
 
 def test_invalid_delta_in_the_function():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -91,13 +93,138 @@ def test_huber_is_quadratic_then_linear():
         nn.HuberLoss(delta=0)
 
 
+def np_smooth_l1(e: np.ndarray, beta: float) -> np.ndarray:
+    if beta == 0:
+        return np.abs(e)
+    return np.where(np.abs(e) < beta, 0.5 * e**2 / beta, np.abs(e) - 0.5 * beta)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0, 0.0])
+def test_smooth_l1(reduction, beta):
+    y = data(5, 4, seed=1)
+    e = data(5, 4, low=-4, high=4)
+    e = np.where(np.abs(np.abs(e) - beta) < 0.05, e + 0.2, e)  # keep finite differences off the joint
+    e = np.where(np.abs(e) < 0.05, 0.3, e)  # and off the kink of |e| when beta = 0
+    x = y + e
+    check_loss(nn.SmoothL1Loss(reduction, beta=beta), x, cr.tensor(y), reduce(np_smooth_l1(e, beta), reduction))
+
+
+def test_smooth_l1_is_huber_over_beta_and_its_gradient_is_clipped_at_one():
+    x = leaf([0.25, -0.5, 3.0, -7.0, 1.5])
+    target = cr.tensor(np.zeros(5))
+    out = nn.SmoothL1Loss("sum", beta=1.5)(x, target)
+    huber = nn.HuberLoss("sum", delta=1.5)(cr.tensor(x.numpy()), target)
+    assert out.item() == pytest.approx(huber.item() / 1.5, rel=1e-14)
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.25 / 1.5, -0.5 / 1.5, 1.0, -1.0, 1.0], rtol=1e-14)
+
+
+def test_smooth_l1_with_beta_zero_is_the_l1_loss_with_a_finite_gradient():
+    x = leaf([0.5, -2.0, 0.0])
+    target = cr.tensor([0.0, 0.0, 0.0])
+    out = nn.SmoothL1Loss(beta=0)(x, target)
+    assert out.item() == pytest.approx(nn.L1Loss()(cr.tensor(x.numpy()), target).item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1 / 3, -1 / 3, 0.0])
+
+
+@pytest.mark.parametrize("beta", [-1.0, float("nan"), "1", True])
+def test_smooth_l1_rejects_a_bad_beta(beta):
+    with pytest.raises(ValueError, match=r"SmoothL1Loss: beta must be a number >= 0, got"):
+        nn.SmoothL1Loss(beta=beta)
+
+
+def test_smooth_l1_repr_and_config():
+    assert repr(nn.SmoothL1Loss(beta=0.5)) == "SmoothL1Loss(reduction='mean', beta=0.5)"
+    assert nn.SmoothL1Loss("sum", beta=2).get_config() == {"reduction": "sum", "beta": 2.0}
+
+
+# ------------------------------------------------------------------ PyTorch's deprecated size_average / reduce
+
+LEGACY = [  # (size_average, reduce) -> reduction, PyTorch's rule (torch/nn/_reduction.py), None counting as True
+    (True, True, "mean"),
+    (False, True, "sum"),
+    (True, False, "none"),
+    (False, False, "none"),
+    (None, False, "none"),
+    (False, None, "sum"),
+    (True, None, "mean"),
+    (None, True, "mean"),
+]
+
+
+def every_loss(**legacy):
+    w = np.array([1.0, 2.0, 0.5])
+    return [
+        (nn.MSELoss(**legacy), data(4, 3), cr.tensor(data(4, 3, seed=1))),
+        (nn.L1Loss(**legacy), data(4, 3), cr.tensor(data(4, 3, seed=1))),
+        (nn.HuberLoss(delta=0.5, **legacy), data(4, 3), cr.tensor(data(4, 3, seed=1))),
+        (nn.SmoothL1Loss(beta=0.5, **legacy), data(4, 3), cr.tensor(data(4, 3, seed=1))),
+        (nn.BCELoss(weight=w, **legacy), data(4, 3, low=0.1, high=0.9), cr.tensor(data(4, 3, seed=1, low=0, high=1))),
+        (nn.BCEWithLogitsLoss(pos_weight=w, **legacy), data(4, 3), cr.tensor(data(4, 3, seed=1, low=0, high=1))),
+        (nn.CrossEntropyLoss(weight=w, **legacy), data(4, 3), cr.tensor([0, 2, 1, 2])),
+        (nn.NLLLoss(weight=w, **legacy), np_log_softmax(data(4, 3)), cr.tensor([0, 2, 1, 2])),
+        (nn.HingeLoss(**legacy), data(4, 3), cr.tensor((data(4, 3, seed=1) > 0).astype(int))),
+        (nn.MultiMarginLoss(**legacy), data(4, 3), cr.tensor([0, 2, 1, 2])),
+    ]
+
+
+def test_every_loss_module_is_in_the_legacy_argument_test():
+    exported = {name for name in nn.__all__ if name.endswith("Loss")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        covered = {type(loss).__name__ for loss, _, _ in every_loss(size_average=True)}
+    assert exported == covered
+
+
+@pytest.mark.parametrize("size_average, reduce, expected", LEGACY)
+def test_size_average_and_reduce_map_to_reduction_as_in_pytorch_with_its_warning(size_average, reduce, expected):
+    message = rf"size_average and reduce args will be deprecated, please use reduction='{expected}' instead"
+    with pytest.warns(UserWarning, match=message):
+        losses = every_loss(size_average=size_average, reduce=reduce, reduction="sum" if expected != "sum" else "mean")
+    for (legacy, x, target), (plain, _, _) in zip(losses, every_loss(reduction=expected)):
+        name = type(legacy).__name__
+        assert legacy.reduction == expected, name  # the reduction= given alongside is ignored, as in PyTorch
+        assert legacy.get_config() == plain.get_config(), name
+        np.testing.assert_array_equal(legacy(cr.tensor(x), target).numpy(), plain(cr.tensor(x), target).numpy(), name)
+
+
+def test_the_legacy_warning_points_at_the_users_line():
+    with pytest.warns(UserWarning) as caught:
+        nn.CrossEntropyLoss(size_average=False)
+    assert caught[0].filename == __file__
+
+
+def test_without_the_legacy_arguments_there_is_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        every_loss(reduction="sum")
+        every_loss(size_average=None, reduce=None)
+
+
+def test_a_positional_true_or_false_for_reduction_names_size_average_and_what_to_write():
+    # PyTorch's MSELoss(False) meant size_average=False; here the first argument is reduction
+    with pytest.raises(ValueError, match=r"MSELoss: reduction must be one of .* got False; .* old size_average"):
+        nn.MSELoss(False)
+    with pytest.raises(ValueError, match=r"reduction='sum' \(size_average=False\)"):
+        nn.CrossEntropyLoss(None, False)
+
+
+def test_a_legacy_argument_that_is_not_a_bool_is_refused():
+    with pytest.raises(TypeError, match="MSELoss: size_average must be True, False or None, got 'mean'"):
+        nn.MSELoss(size_average="mean")
+
+
 def test_regression_losses_accept_arrays_and_keep_the_input_dtype():
     out = nn.MSELoss()(cr.tensor([1.0, 2.0]), np.array([1.0, 4.0]))  # float32 input, float64 target
     assert out.dtype == np.float32
     assert out.item() == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.L1Loss(), nn.HuberLoss(), nn.BCELoss(), nn.BCEWithLogitsLoss()])
+@pytest.mark.parametrize(
+    "loss", [nn.MSELoss(), nn.L1Loss(), nn.HuberLoss(), nn.SmoothL1Loss(), nn.BCELoss(), nn.BCEWithLogitsLoss()]
+)
 def test_shape_mismatch_is_an_error_not_a_broadcast(loss):
     with pytest.raises(ValueError, match=r"input shape \(4, 1\) and target shape \(4,\) differ"):
         loss(cr.full((4, 1), 0.5), cr.full(4, 0.5))
@@ -502,6 +629,7 @@ FLOAT32_CASES = [
     (nn.MSELoss(), [[0.5, 1.0]], np.array([[1.0, 0.0]])),
     (nn.L1Loss(), [[0.5, 1.0]], np.array([[1.0, 0.0]])),
     (nn.HuberLoss(), [[0.5, 3.0]], np.array([[1.0, 0.0]])),
+    (nn.SmoothL1Loss(beta=0.5), [[0.5, 3.0]], np.array([[1.0, 0.0]])),
     (nn.BCELoss(weight=np.array([2.0, 1.0])), [[0.5, 0.25]], np.array([[1.0, 0.0]])),
     (
         nn.BCEWithLogitsLoss(weight=np.array([2.0, 1.0]), pos_weight=np.array([3.0, 1.0])),

@@ -29,6 +29,8 @@ LAYERS = {
     "GRU": lambda: nn.GRU(3, 4, batch_first=True),
     "Flatten": lambda: nn.Flatten(),
     "Dropout": lambda: nn.Dropout(0.5),
+    "Dropout1d": lambda: nn.Dropout1d(0.5),
+    "Dropout2d": lambda: nn.Dropout2d(0.5),
     "Softmax": lambda: nn.Softmax(dim=1),
     "ReLU": lambda: nn.ReLU(),
     "Upsample": lambda: nn.Upsample(scale_factor=2),
@@ -40,6 +42,7 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.filterwarnings("ignore:dropout2d. a 3-D input is read as:UserWarning")  # PyTorch's reading, on purpose
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(shape=SHAPES, dtype=st.sampled_from(DTYPES), data=st.data())
 def test_a_layer_gives_a_result_or_an_error_naming_it(name, shape, dtype, data):

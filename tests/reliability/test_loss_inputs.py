@@ -15,6 +15,7 @@ LOSSES = {
     "MSELoss": nn.MSELoss,
     "L1Loss": nn.L1Loss,
     "HuberLoss": nn.HuberLoss,
+    "SmoothL1Loss": nn.SmoothL1Loss,
     "BCELoss": nn.BCELoss,
     "BCEWithLogitsLoss": nn.BCEWithLogitsLoss,
     "CrossEntropyLoss": nn.CrossEntropyLoss,
@@ -23,7 +24,8 @@ LOSSES = {
     "MultiMarginLoss": nn.MultiMarginLoss,
 }
 NAMES = {  # the words an error of each loss uses for it
-    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss", "BCELoss": "binary_cross_entropy",
+    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss", "SmoothL1Loss": "smooth_l1_loss",
+    "BCELoss": "binary_cross_entropy",
     "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "CrossEntropyLoss": "cross_entropy",
     "NLLLoss": "nll_loss", "HingeLoss": "hinge_loss", "MultiMarginLoss": "multi_margin_loss",
 }  # fmt: skip
@@ -63,12 +65,16 @@ def test_a_loss_gives_a_result_or_an_error_naming_it(
     )
 
 
-@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "HuberLoss", "BCELoss", "HingeLoss"])
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "HingeLoss"])
 def test_the_mean_loss_of_an_empty_batch_is_an_error_naming_the_loss(name):  # was "mean: cannot average ..."
     empty = cr.tensor(np.zeros((0,), np.float32))
     with pytest.raises(ValueError, match=rf"{NAMES[name]}: the batch is empty \(shape \(0,\)\)"):
         LOSSES[name]()(empty, empty)
     assert LOSSES[name](reduction="sum")(empty, empty).item() == 0.0
+
+
+def test_every_loss_is_in_the_property_test():
+    assert {name for name in nn.__all__ if name.endswith("Loss")} == set(LOSSES) == set(NAMES)
 
 
 def test_cross_entropy_of_a_scalar_names_the_shape_it_needs():  # was a log_softmax axis error
