@@ -1,6 +1,6 @@
 """Neural-network layers, losses and containers (PyTorch-style modules)."""
 
-from chainrule.nn import functional, init
+from chainrule.nn import functional, init, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
@@ -56,6 +56,7 @@ from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 __all__ = [
     "functional",
     "init",
+    "utils",
     "Module",
     "ModuleDict",
     "ModuleList",
