@@ -15,6 +15,7 @@ summed back to the input's shape in one place (the walk, with ``ns.sum_to_shape`
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import threading
 import weakref
@@ -77,12 +78,10 @@ def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
 
 
 def _check_not_written(fn: Function) -> None:
-    """Raise if an input of ``fn``, or its saved output, was written after ``fn`` was made."""
+    """Raise if a tensor ``fn``'s rule reads (its inputs, its saved output; a custom Function's
+    saved tensors) was written after ``fn`` was made."""
     written = _writes.written
-    tensors = [(t, "an input") for t in fn.inputs]
-    if fn.save_output and getattr(fn, "_output_ref", None) is not None:
-        tensors.append((fn._output_ref(), "the output"))
-    for t, role in tensors:
+    for t, role in fn._guarded():
         if t is None:
             continue
         entry = written.get(id(t))
@@ -226,6 +225,15 @@ class Function:
     Call an op through ``apply``: ``Exp.apply(x)``. ``apply`` records a node only when grad mode is
     on and an input requires grad; otherwise it is a plain NumPy call plus one wrapper.
 
+    **PyTorch's form works too**, with the same base class: ``@staticmethod forward(ctx, *args)``
+    on Tensors (run under ``no_grad``) and ``@staticmethod backward(ctx, *grad_outputs)`` on
+    Tensors, returning one gradient (or None) per argument of ``forward``; ``ctx`` is a
+    :class:`FunctionCtx` (``save_for_backward``, ``saved_tensors``, ``needs_input_grad``, any
+    attribute you set). The form is recognised once, when the class is defined. Such a function
+    works in ``backward()``, ``grad()``, ``gradcheck`` and, when its backward is written with
+    chainrule operations, under ``create_graph=True`` (see :func:`once_differentiable` otherwise);
+    ``cr.compile`` cannot trace it (its backward is Python code on Tensors, not a rule).
+
     Example:
         >>> import chainrule as cr
         >>> class Cube(cr.Function):
@@ -235,8 +243,24 @@ class Function:
         ...         return grad * (a * a * 3.0)
         >>> x = cr.tensor([2.0], dtype="float64", requires_grad=True)
         >>> (g,) = cr.grad(Cube.apply(x), x, create_graph=True)   # the rule on Tensors: recorded
-        >>> g, cr.grad(g, x)[0]                                   # d/dx 3x^2 = 6x
-        (tensor([12.], dtype=float64, grad_fn=<Mul>), tensor([12.], dtype=float64))
+        >>> g.requires_grad, g.item(), cr.grad(g, x)[0].item()    # d/dx 3x^2 = 6x
+        (True, 12.0, 12.0)
+
+        The same function in PyTorch's form:
+
+        >>> class Cube(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, a):
+        ...         ctx.save_for_backward(a)
+        ...         return a ** 3
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (a,) = ctx.saved_tensors
+        ...         return grad * 3.0 * a * a
+        >>> y = Cube.apply(x)
+        >>> y.backward()
+        >>> y.item(), y.grad_fn.name, x.grad.item()
+        (8.0, 'Cube', 12.0)
     """
 
     save_output = False
@@ -245,7 +269,12 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _check_rule_form(cls)
+        # Which form, decided once per class: PyTorch's replaces ``apply`` on that class only, so
+        # the engine's own ops keep this ``apply`` and pay nothing per call.
+        if _is_pytorch_form(cls):
+            _set_up_pytorch_form(cls)
+        else:
+            _check_rule_form(cls)
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
@@ -283,6 +312,13 @@ class Function:
         """Whether input ``i`` of this node wants a gradient."""
         return self.inputs[i]._requires_grad
 
+    def _guarded(self) -> list[tuple[Tensor | None, str]]:
+        """The tensors this node's rule reads, which must not be written after it was made."""
+        tensors: list[tuple[Tensor | None, str]] = [(t, "an input") for t in self.inputs]
+        if self.save_output and getattr(self, "_output_ref", None) is not None:
+            tensors.append((self._output_ref(), "the output"))
+        return tensors
+
     @property
     def output(self) -> Tensor:
         out = self._output_ref()
@@ -302,7 +338,9 @@ class Function:
 
 _RULE_FORM = (
     "a gradient rule is written backward(self, ns, grad, *inputs): the interpreter ns (ns.exp, "
-    "ns.sum, ...), the output's gradient, then one parameter per input of the op; see chainrule.Function"
+    "ns.sum, ...), the output's gradient, then one parameter per input of the op; see chainrule.Function. "
+    "Or write the function in PyTorch's form: @staticmethod def forward(ctx, *args) and "
+    "@staticmethod def backward(ctx, *grad_outputs), on Tensors"
 )
 
 
@@ -350,6 +388,401 @@ def _named_error(cls: type, inputs: Sequence[Tensor], error: ValueError) -> Valu
     listed = shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
     noun = "input of shape" if len(shapes) == 1 else "inputs of shapes"
     return ValueError(f"{cls.__name__}: {noun} {listed}: {message.strip()}")
+
+
+# ------------------------------------------------------------------ custom functions in PyTorch's form
+
+
+def _is_pytorch_form(cls: type) -> bool:
+    """Whether ``cls`` is written in PyTorch's form (static ``forward``/``backward`` taking ``ctx``).
+
+    Both static: PyTorch's form. Neither: chainrule's op form (checked by ``_check_rule_form``).
+    One of them only: a mix of the two, refused with both forms named."""
+    forward_static = isinstance(inspect.getattr_static(cls, "forward", None), staticmethod)
+    backward_static = isinstance(inspect.getattr_static(cls, "backward", None), staticmethod)
+    if forward_static and backward_static:
+        return True
+    if forward_static or backward_static:
+        static, plain = ("forward", "backward") if forward_static else ("backward", "forward")
+        raise TypeError(
+            f"{cls.__name__}: {static} is a staticmethod but {plain} is not. A custom Function is written in "
+            f"one of two forms: PyTorch's, @staticmethod def forward(ctx, *args) and @staticmethod def "
+            f"backward(ctx, *grad_outputs) on Tensors, called as {cls.__name__}.apply(...); or chainrule's op "
+            "form, def forward(self, *arrays) on ndarrays and the rule def backward(self, ns, grad, *inputs)"
+        )
+    return False
+
+
+def _set_up_pytorch_form(cls: type) -> None:
+    """Give a class in PyTorch's form its ``apply`` and its node classes.
+
+    The node classes take the function's own name, as the engine's ops' nodes do (``Mul``), so
+    that a tensor's ``grad_fn`` reads the same way for both; errors call the node ``<Name>Backward``
+    as PyTorch does."""
+    setup_context = inspect.getattr_static(cls, "setup_context", None)
+    if setup_context is not None and not isinstance(setup_context, staticmethod):
+        raise TypeError(f"{cls.__name__}.setup_context must be a staticmethod: setup_context(ctx, inputs, output)")
+    cls._setup_context = cls.setup_context if setup_context is not None else None
+    cls._once_differentiable = getattr(cls.backward, "_once_differentiable", False)
+    names = {"function": cls, "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    cls._node_class = type(cls.__name__, (_CustomNode,), dict(names))
+    cls._slot_class = type(cls.__name__, (_OutputSlot,), dict(names))
+    cls.apply = classmethod(_apply_pytorch_form)
+
+
+def once_differentiable(backward: Callable) -> Callable:
+    """Mark a custom Function's ``backward`` as not differentiable itself (PyTorch's decorator).
+
+    The backward then runs under ``no_grad`` (so it may use NumPy freely), and gradients taken with
+    ``create_graph=True`` through it raise a clear error when they are differentiated again, rather
+    than silently missing a term. Put it under ``@staticmethod``.
+
+    Example:
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> from chainrule.autograd import once_differentiable
+        >>> class Square(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     @once_differentiable
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return cr.tensor(2 * np.asarray(x) * np.asarray(grad))
+        >>> x = cr.tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).backward()
+        >>> x.grad
+        tensor([6.])
+    """
+    if isinstance(backward, staticmethod):  # written above @staticmethod: keep it static
+        return staticmethod(once_differentiable(backward.__func__))
+
+    @functools.wraps(backward)
+    def run_without_recording(ctx: Any, *grad_outputs: Any) -> Any:
+        with no_grad():
+            return backward(ctx, *grad_outputs)
+
+    run_without_recording._once_differentiable = True
+    return run_without_recording
+
+
+class FunctionCtx:
+    """The ``ctx`` a custom Function in PyTorch's form gets: what ``forward`` leaves for ``backward``.
+
+    - ``save_for_backward(*tensors)`` / ``saved_tensors``: tensors kept for the backward; one of
+      them written in place afterwards makes the backward raise (its gradient would be wrong);
+    - ``needs_input_grad``: one bool per argument of ``forward``, whether it is a tensor that
+      requires grad (as in PyTorch, also under ``no_grad``, where no gradient will be asked for);
+    - ``mark_non_differentiable(*outputs)``: outputs that get no gradient (indices, masks);
+    - ``set_materialize_grads(False)``: hand ``backward`` None, not zeros, for outputs that got
+      no gradient;
+    - any other attribute you set (``ctx.scale = 3``): for values that are not tensors.
+
+    Example:
+        >>> import chainrule as cr
+        >>> class Scale(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x, factor):
+        ...         ctx.factor = factor
+        ...         print(ctx.needs_input_grad)
+        ...         return x * factor
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         return grad * ctx.factor, None  # no gradient for the number
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> Scale.apply(x, 3.0).sum().backward()
+        (True, False)
+        >>> x.grad
+        tensor([3., 3.])
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._saved: tuple[Tensor | None, ...] = ()
+        self._saved_outputs: dict[int, tuple[Any, int]] = {}  # position in _saved -> (weakref, output index)
+        self._non_differentiable: set[int] = set()
+        self._node: Any = None  # a weak reference to the node, once the graph is recorded
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep ``tensors`` (or None) for ``backward``, where ``saved_tensors`` returns them."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    f"save_for_backward can only save tensors (or None), but argument {i} is of type "
+                    f"{type(t).__name__}: keep other values as attributes of ctx (ctx.name = value)"
+                )
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        """The tensors given to ``save_for_backward``, in order (an output saved there comes back as
+        the tensor ``apply`` returned, so gradients of gradients flow through it)."""
+        if not self._saved_outputs:
+            return self._saved
+        node = self._node() if self._node is not None else None
+        return tuple(self._saved_output(i, node) if i in self._saved_outputs else t for i, t in enumerate(self._saved))
+
+    def _saved_output(self, i: int, node: Any) -> Tensor:
+        ref, j = self._saved_outputs[i]
+        out = ref()
+        if out is None:  # an output of a multi-output function that nobody kept: made again
+            data = self._saved[i].data
+            out = node._remake_output(j, data) if node is not None else Tensor._make(data)
+        return out
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """Outputs of ``forward`` that get no gradient (their ``requires_grad`` is False)."""
+        self._non_differentiable.update(id(t) for t in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` gets zeros (True, the default) or None for outputs without a gradient."""
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Not supported: a custom Function here may not modify its inputs in place."""
+        raise NotImplementedError(
+            "ctx.mark_dirty: chainrule's custom Functions cannot modify their inputs in place; "
+            "return a new tensor (x.clone(), then change the copy) instead"
+        )
+
+
+def _apply_pytorch_form(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``apply`` of a custom Function in PyTorch's form: forward under no_grad, then one node."""
+    recording = _mode.enabled
+    # as in PyTorch, whether each argument requires grad, even under no_grad (no node is made then)
+    needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+    ctx = FunctionCtx(needs)
+    _mode.enabled = False
+    try:
+        if cls._setup_context is None:
+            out = cls.forward(ctx, *args, **kwargs)
+        else:  # the newer form: forward(*args) without ctx, then setup_context(ctx, inputs, output)
+            out = cls.forward(*args, **kwargs)
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            cls._setup_context(ctx, bound.args, out)
+    finally:
+        _mode.enabled = recording
+    single = not isinstance(out, tuple)
+    outputs = [out] if single else list(out)
+    graph = recording and any(needs)
+    for j, o in enumerate(outputs):
+        if isinstance(o, np.ndarray):
+            outputs[j] = Tensor._make(o)
+        elif isinstance(o, Tensor) and o._requires_grad and (not graph or id(o) in ctx._non_differentiable):
+            outputs[j] = o.detach()  # an input handed back, or a tensor from outside: no gradient here
+    if graph:
+        _record_custom_node(cls, ctx, args, outputs)
+    return outputs[0] if single else tuple(outputs)
+
+
+def _record_custom_node(cls: type, ctx: FunctionCtx, args: tuple, outputs: list) -> None:
+    """Make the node of one call of ``cls`` and put it behind the differentiable ``outputs``."""
+    differentiable = [
+        j
+        for j, o in enumerate(outputs)
+        if isinstance(o, Tensor) and o.data.dtype.kind == "f" and id(o) not in ctx._non_differentiable
+    ]
+    if not differentiable:
+        return
+    node = cls._node_class.__new__(cls._node_class)
+    positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+    node.inputs = tuple(args[i] for i in positions)
+    node.ctx, node.positions, node.count = ctx, positions, len(args)
+    node.outputs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outputs]
+    node.slots, node.touched = None, set()
+    originals = {id(outputs[j]): j for j in differentiable if not any(outputs[j] is a for a in args)}
+    if len(differentiable) == 1:
+        j = differentiable[0]
+        outputs[j] = Tensor._make(outputs[j].data, True, node)
+        node.single = j
+    else:  # several outputs: one packed tensor (no memory) behind them, one slot node per output
+        dtype = np.result_type(*[outputs[j].dtype for j in differentiable])
+        node.slots, start = [], 0
+        for j in differentiable:
+            node.slots.append((j, start, start + outputs[j].data.size))
+            start += outputs[j].data.size
+        packed = Tensor._make(np.broadcast_to(np.zeros((), dtype), (start,)), True, node)
+        node.packed = weakref.ref(packed)
+        for j in differentiable:
+            outputs[j] = node._slot(j, packed, outputs[j].data)
+    for i, t in enumerate(ctx._saved):  # a saved output: the returned tensor, held weakly (no cycle)
+        j = originals.get(id(t))
+        if j is not None:
+            ctx._saved_outputs[i] = (weakref.ref(outputs[j]), j)
+    ctx._node = weakref.ref(node)
+    node._clock = _writes.clock
+
+
+class _CustomNode(Function):
+    """The node of one call of a custom Function in PyTorch's form (its class takes the function's name).
+
+    Its rule hands the output gradients to the user's ``backward`` as Tensors: under ``no_grad`` in a
+    plain backward, recorded under ``create_graph=True``; then checks what comes back."""
+
+    function: type  # the custom Function, set on each subclass
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def _guarded(self) -> list[tuple[Tensor | None, str]]:
+        return [(t, f"saved tensor {i}") for i, t in enumerate(self.ctx.saved_tensors)]
+
+    def _slot(self, j: int, packed: Tensor, data: np.ndarray) -> Tensor:
+        slot = self.function._slot_class.__new__(self.function._slot_class)
+        slot.inputs, slot.owner, slot.index, slot._clock = (packed,), self, j, _writes.clock
+        return Tensor._make(data, True, slot)
+
+    def _remake_output(self, j: int, data: np.ndarray) -> Tensor:
+        """Output ``j`` (holding ``data``) made again on this node, its tensor having been freed: a
+        saved output of a function with several outputs, of which the caller kept only some."""
+        packed = self.packed() if self.slots is not None else None
+        return self._slot(j, packed, data) if packed is not None else Tensor._make(data)
+
+    def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
+        plain = ns is _NUMPY
+        if not plain and not ns.records:
+            raise TypeError(
+                f"{self.name}: a custom Function in PyTorch's form cannot be traced ({ns.name}): its backward "
+                "is Python code on Tensors. Run it uncompiled, or write it in chainrule's op form "
+                "(backward(self, ns, grad, *inputs)) to compile it"
+            )
+        ctx, function = self.ctx, self.function
+        grads = self._output_gradients(ns, grad, plain)
+        once = function._once_differentiable
+        previous = _mode.recording_rule
+        _mode.recording_rule = _mode.recording_rule and not once
+        try:
+            result = function.backward(ctx, *grads)
+        except RuntimeError as error:
+            if not str(error).startswith("a gradient rule called a NumPy function"):
+                raise
+            raise RuntimeError(
+                f"{self.name}.backward used NumPy on a Tensor that requires grad while the backward is recorded "
+                "(create_graph=True), so gradients of gradients through it would be wrong. Write it with "
+                "chainrule operations on Tensors (x.exp(), cr.tanh(x), +, *, ...), or mark it "
+                "@once_differentiable if it is not meant to be differentiated twice"
+            ) from error
+        finally:
+            _mode.recording_rule = previous
+        return self._input_gradients(result, plain, once and not plain, grad)
+
+    def _output_gradients(self, ns: Any, grad: Any, plain: bool) -> list:
+        """One gradient per output of forward, as Tensors (None or zeros where there is none)."""
+        ctx = self.ctx
+        grads: list[Any] = [None] * len(self.outputs)
+        if self.slots is None:
+            grads[self.single] = grad
+        else:
+            touched, self.touched = self.touched, set()
+            for j, start, stop in self.slots:
+                if j in touched or ctx.materialize_grads:
+                    shape, dtype = self.outputs[j]
+                    g = ns.reshape(ns.index(grad, slice(start, stop)), shape)
+                    grads[j] = g if g.dtype == dtype else ns.cast(g, dtype)
+        for j, g in enumerate(grads):
+            if g is None:
+                if self.outputs[j] is not None and ctx.materialize_grads:
+                    grads[j] = Tensor._make(np.zeros(*self.outputs[j]))
+            elif plain:  # read-only: the array may be another node's gradient too
+                view = g.view()
+                view.flags.writeable = False
+                grads[j] = Tensor._make(view)
+        return grads
+
+    def _input_gradients(self, result: Any, plain: bool, once: bool, grad: Any) -> tuple:
+        """Check what the user's backward returned and turn it into one gradient per node input."""
+        where = f"function {self.name}Backward"
+        if not isinstance(result, (tuple, list)):
+            result = (result,)
+        if len(result) > self.count and all(r is None for r in result[self.count :]):
+            result = result[: self.count]
+        if len(result) != self.count:
+            raise RuntimeError(
+                f"{where} returned an incorrect number of gradients (expected {self.count}, got {len(result)}): "
+                f"{self.name}.backward returns one gradient (or None) per argument of forward"
+            )
+        positions = set(self.positions)
+        for i, r in enumerate(result):
+            if r is not None and i not in positions:
+                raise RuntimeError(
+                    f"{where} returned a gradient different than None at position {i + 1}, but the "
+                    "corresponding forward input was not a Tensor: return None for it"
+                )
+        gradients: list[Any] = []
+        for i, inp in zip(self.positions, self.inputs):
+            r = result[i]
+            if r is None or not inp._requires_grad:
+                gradients.append(None)
+                continue
+            if isinstance(r, np.ndarray):
+                r = Tensor._make(r)
+            elif not isinstance(r, Tensor):
+                raise TypeError(
+                    f"{where} returned a {type(r).__name__} as the gradient at position {i + 1}; "
+                    "expected a Tensor (or None)"
+                )
+            if r.shape != inp.shape and not _sums_to(r.shape, inp.shape):
+                raise RuntimeError(
+                    f"{where} returned an invalid gradient at position {i + 1}: shape {r.shape}, but the input "
+                    f"has shape {inp.shape} (a gradient has the input's shape, or one the input broadcasts to)"
+                )
+            if plain:
+                data = r.data
+                if any(data is t.data for t in self.inputs) or any(
+                    t is not None and data is t.data for t in self.ctx._saved
+                ):
+                    data = data.copy()  # an input's own array: a leaf's .grad must not share it
+                gradients.append(data)
+            elif once:  # differentiable again only to say that it is not
+                deps = [t for t in self.inputs if t._requires_grad] + ([grad] if grad._requires_grad else [])
+                gradients.append(_OnceDifferentiated.apply(*deps, value=r.data, name=self.name))
+            else:
+                gradients.append(r)
+        return tuple(gradients)
+
+
+def _sums_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether a gradient of ``shape`` sums back to ``target`` (``target`` broadcasts to ``shape``)."""
+    if len(target) > len(shape):
+        return False
+    return all(t in (1, s) for t, s in zip(target, shape[len(shape) - len(target) :]))
+
+
+class _OutputSlot(Function):
+    """One output of a custom Function with several: its gradient goes into its part of the node's
+    packed gradient (the engine's nodes have one output each)."""
+
+    function: type
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def backward(self, ns: Any, grad: Any, packed: Any) -> Any:
+        self.owner.touched.add(self.index)
+        start, stop = next((a, b) for j, a, b in self.owner.slots if j == self.index)
+        return ns.index_add(ns.reshape(grad, (stop - start,)), slice(start, stop), packed.shape)
+
+
+class _OnceDifferentiated(Function):
+    """A gradient made by a ``@once_differentiable`` backward under ``create_graph=True``: differentiating
+    it again raises (PyTorch's DelayedError)."""
+
+    def forward(self, *arrays: np.ndarray, value: np.ndarray, name: str) -> np.ndarray:
+        self.function_name = name
+        return value
+
+    def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
+        raise RuntimeError(
+            f"{self.function_name}: its backward is marked @once_differentiable, so the gradients it made cannot "
+            "be differentiated again (trying to differentiate twice a function marked with @once_differentiable). "
+            "Write its backward with chainrule operations on Tensors and remove the decorator"
+        )
 
 
 # ------------------------------------------------------------------ the graph walk

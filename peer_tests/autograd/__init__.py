@@ -1,0 +1,1 @@
+"""Autograd against torch: custom functions in PyTorch's form, run by both libraries."""
