@@ -1,31 +1,46 @@
 """What every chainrule estimator shares: input validation, targets, the network's hooks.
 
-An estimator here is a chainrule network (``network_``, an ``nn.Sequential``) trained by gradient
-descent on a loss through chainrule's autodiff and optimisers, behind scikit-learn's estimator
-contract: ``__init__`` stores its arguments, ``fit`` checks them (``constraints``), validates the
-data with scikit-learn's own utilities, builds the network, trains it with ``chainrule.train.fit``
-(``solver``) and returns ``self``.
+An estimator here is a chainrule network (``network_``, an ``nn.Sequential``) trained on a loss
+through chainrule's autodiff, behind scikit-learn's estimator contract: ``__init__`` stores its
+arguments, ``fit`` checks them (``constraints``), validates the data with scikit-learn's own
+utilities, builds the network, trains it (``solver``) and returns ``self``.
 
-The training follows scikit-learn's stochastic MLP solver, so that settings carry over:
+``solver`` means what it means in scikit-learn:
 
-- ``solver`` picks the optimiser and the batch: 'gd' (full batch), 'sgd' (one sample a step),
-  'minibatch' (``batch_size`` samples a step), 'momentum' (mini-batches, SGD with momentum
-  ``momentum``, Nesterov's if ``nesterovs_momentum``) and 'adam' (mini-batches, Adam with
-  ``beta_1``, ``beta_2``, ``epsilon``). ``batch_size='auto'`` is ``min(200, n_samples)``.
-- After each epoch the loss (including the L2 term) joins ``loss_curve_``. Training stops when it
-  has not gone down by at least ``tol`` for more than ``n_iter_no_change`` epochs in a row; with
+- 'lbfgs': scipy's L-BFGS-B on the full-batch loss, its gradient by chainrule's autodiff (the
+  default of LogisticRegression and LinearSVC, and of scikit-learn's LogisticRegression). Up to
+  ``max_iter`` iterations; it stops when no gradient component exceeds ``tol``.
+- 'sgd': mini-batch SGD, ``batch_size`` samples a step ('auto': ``min(200, n_samples)``), with
+  ``momentum`` (Nesterov's if ``nesterovs_momentum``), as scikit-learn's MLP.
+- 'adam': mini-batch Adam with ``beta_1``, ``beta_2``, ``epsilon`` (scikit-learn's form of the
+  update; the default of the MLPs).
+- 'gd': full-batch gradient descent, the textbook's rule (not a scikit-learn name).
+
+The three classic ways of stepping are settings of 'sgd': full-batch gradient descent is
+``solver='gd'`` (or ``batch_size=n_samples, momentum=0``), one-sample SGD ``batch_size=1,
+momentum=0`` (the Perceptron's defaults: Rosenblatt's rule), mini-batch ``batch_size=k``.
+
+The stochastic solvers and 'gd' follow scikit-learn's stochastic MLP solver, so that settings
+carry over (``max_iter`` counts epochs):
+
+- After each epoch the loss (including the penalty) joins ``loss_curve_``. Training stops when it
+  has not gone down by at least ``tol`` for more than ``n_iter_no_change`` epochs in a row (the
+  Perceptron: for ``n_iter_no_change`` epochs, as scikit-learn's SGD estimators); with
   ``early_stopping`` a ``validation_fraction`` of the data is held out and its score (accuracy or
   R²) must go up by ``tol`` instead, and the best weights are restored at the end.
-- ``learning_rate`` schedules the step size: 'constant'; 'invscaling', after each epoch
-  ``learning_rate_init / (t_ + 1) ** power_t`` with ``t_`` the samples seen; 'adaptive', divide
-  it by 5 each time the stopping rule fires, and stop once it is at or below 1e-6. (scikit-learn's
-  MLP applies schedules to its 'sgd' solver only; here every solver follows them.)
-- The L2 term ``alpha * 0.5 * ||W||²`` (weights, not biases) is added to each batch's loss; the
-  MLPs divide it by the batch's total sample weight, as scikit-learn's MLP does.
+- ``learning_rate`` schedules the step size (``learning_rate_init``; the Perceptron's ``eta0``):
+  'constant'; 'invscaling', after each epoch ``learning_rate_init / (t_ + 1) ** power_t`` with
+  ``t_`` the samples seen; 'adaptive', divide it by 5 each time the stopping rule fires, and stop
+  once it is at or below 1e-6. (scikit-learn's MLP applies schedules to its 'sgd' solver only;
+  here every stochastic solver follows them.)
+- The penalty is added to each batch's mean loss: ``alpha * 0.5 * ||W||²`` (weights, not biases;
+  the MLPs divide it by the batch's total sample weight, as scikit-learn's MLP does), or for the
+  estimators with ``C`` the objective scikit-learn minimises, ``C * sum(loss) + 0.5 * ||W||²``,
+  divided by the training set's total sample weight: ``mean(loss) + 0.5 * ||W||² / (C * n)``.
 
-Sample weights (and class weights, which multiply them) are relative: they are divided by their
-mean, so each batch's loss is ``mean_i(w_i * loss_i)`` and a full batch's is
-``sum_i(w_i * loss_i) / sum_i(w_i)``.
+Sample weights (and class weights, which multiply them) weigh each sample's loss: a batch's loss
+is ``sum_i(w_i * loss_i) / sum_i(w_i)``; with ``C`` the weights' sum also divides the penalty, so
+that doubling every weight is doubling ``C``, as in scikit-learn.
 """
 
 from __future__ import annotations
@@ -40,8 +55,10 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.metrics import r2_score
+    from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - exercised only without the optional extra
@@ -52,10 +69,9 @@ except ImportError as error:  # pragma: no cover - exercised only without the op
 
 from chainrule import ops
 from chainrule.autograd import no_grad
-from chainrule.data import train_test_split
 from chainrule.estimators import solver
 from chainrule.estimators.constraints import COMMON_CONSTRAINTS, Constraint, check_params
-from chainrule.estimators.solver import linear_layers
+from chainrule.estimators.solver import Penalty, linear_layers
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -109,6 +125,17 @@ def _restored_on_error(estimator: Any, names: tuple[str, ...]) -> Iterator[None]
         raise
 
 
+def _has_partial_fit(estimator: Any) -> bool:
+    """``partial_fit`` exists for the solvers that step on batches, not for 'lbfgs' (as in
+    scikit-learn's MLP); ``hasattr(estimator, 'partial_fit')`` says which."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            f"{type(estimator).__name__}: partial_fit is only available for the solvers that step on batches "
+            "('sgd', 'adam', 'gd'); solver='lbfgs' fits the whole problem at once"
+        )
+    return True
+
+
 # --------------------------------------------------------------------------- the estimator base
 
 
@@ -139,8 +166,7 @@ class GradientDescentEstimator(BaseEstimator):
     - ``_sample_losses(scores, targets)``: the loss of each sample, shape (batch,), from the
       network's scores (the output before the last activation);
     - ``_score_arrays(X, y, weights)``: the early-stopping score (accuracy, R²);
-    - ``_penalty(batch_weight)``: the coefficient of ``F.l2_penalty`` (0.5 * sum of squared
-      weights, biases excluded) added to each batch's loss.
+    - ``_regularization(batch_weight, total_weight)``: the ``Penalty`` added to a batch's loss.
     """
 
     _constraints: dict[str, tuple[Constraint, ...]] = COMMON_CONSTRAINTS
@@ -206,8 +232,10 @@ class GradientDescentEstimator(BaseEstimator):
             if weights is not None:
                 weights = weights.astype(dtype, copy=False)
             rng = check_random_state(self.random_state) if fresh else self._random_state
+            # the initial weights, then the validation split, from one stream (scikit-learn's order)
+            network = self._build_network(X.shape[1], encoded.n_outputs, dtype, rng) if fresh else None
             validation = None
-            if self.early_stopping and not incremental:
+            if self.early_stopping and not incremental and self.solver != "lbfgs":
                 X, targets, labels, weights, validation = self._split_validation(X, targets, labels, weights, rng)
 
         # Every check has passed: from here on the estimator learns.
@@ -215,11 +243,16 @@ class GradientDescentEstimator(BaseEstimator):
             setattr(self, name, value)
         if fresh:
             self._random_state = rng
-            self.network_ = self._build_network(X.shape[1], encoded.n_outputs, dtype, rng)
+            self.network_ = network
             self.t_ = 0
             self.loss_curve_ = []
             self._optimizer = None
-        solver.train(self, X, targets, weights, validation, incremental=incremental, new_run=fresh or not incremental)
+        if self.solver == "lbfgs":
+            solver.fit_lbfgs(self, X, targets, weights)
+            self.best_loss_, self.validation_scores_, self.best_validation_score_ = None, None, None
+        else:
+            new_run = fresh or not incremental
+            solver.train(self, X, targets, weights, validation, incremental=incremental, new_run=new_run)
         if not all(np.all(np.isfinite(p.data)) for p in self.network_.parameters()):
             raise ValueError(self._diverged("the solver produced non-finite parameter weights"))
         self.network_.eval()
@@ -228,9 +261,26 @@ class GradientDescentEstimator(BaseEstimator):
     def _diverged(self, what: str) -> str:
         return (
             f"{type(self).__name__}: {what}. The input data may contain large values and need to be "
-            f"preprocessed (e.g. with StandardScaler), or learning_rate_init={self.learning_rate_init} is "
+            f"preprocessed (e.g. with StandardScaler), or {self._step_size_name}={self._step_size} is "
             "too large for it."
         )
+
+    _step_size_name = "learning_rate_init"
+    """The parameter that holds the stochastic solvers' step size (the Perceptron's is ``eta0``)."""
+
+    @property
+    def _step_size(self) -> float:
+        """The stochastic solvers' (initial) step size."""
+        return getattr(self, self._step_size_name)
+
+    _sgd_stopping_rule = False
+    """Stop after ``n_iter_no_change`` epochs without improvement (scikit-learn's SGD estimators)
+    rather than after more than ``n_iter_no_change`` (its MLP)."""
+
+    def _lbfgs_options(self) -> dict[str, Any]:
+        """scipy's L-BFGS-B options besides ``maxiter`` and ``gtol``: scikit-learn's
+        LogisticRegression's (``maxls`` 50, ``ftol`` 64 machine epsilons); the MLPs override it."""
+        return {"maxls": 50, "ftol": 64 * np.finfo(float).eps}
 
     def _split_validation(self, X, targets, labels, weights, rng):
         """Hold out ``validation_fraction`` of the samples (stratified for classifiers)."""
@@ -258,9 +308,10 @@ class GradientDescentEstimator(BaseEstimator):
 
     def _skips_zero_gradients(self) -> bool:
         """Whether one-sample SGD may skip the samples whose gradient is exactly zero: only for a
-        loss that says which (``_zero_gradient``), with plain SGD and no L2 term, where such a step
-        changes nothing."""
-        return self._has_zero_gradient_rule and self.solver == "sgd" and self.alpha == 0
+        loss that says which (``_zero_gradient``), with plain SGD (no momentum) and no penalty,
+        where such a step changes nothing."""
+        plain_sgd = self.solver == "sgd" and self.momentum == 0
+        return self._has_zero_gradient_rule and plain_sgd and not any(self._regularization(1.0, 1.0))
 
     _has_zero_gradient_rule = False
     """Whether ``_zero_gradient`` is defined (losses with flat regions: perceptron criterion, hinge)."""
@@ -282,10 +333,11 @@ class GradientDescentEstimator(BaseEstimator):
     def _score_arrays(self, X, y, weights):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _penalty(self, batch_weight: float) -> float:
-        """Linear models: ``alpha`` (the batch loss gets alpha * 0.5 * ||W||², as scikit-learn's SGD
-        estimators). The MLPs override this with scikit-learn's MLP convention."""
-        return float(self.alpha)
+    def _regularization(self, batch_weight: float, total_weight: float) -> Penalty:
+        """The penalty added to a batch's mean loss, given the batch's and the training set's total
+        sample weight (their sizes when unweighted). Default: ``alpha * 0.5 * ||W||²``, as
+        scikit-learn's SGD estimators and Ridge (in its mean-loss form) add it."""
+        return Penalty(l2=float(self.alpha))
 
 
 class ClassifierBase(ClassifierMixin, GradientDescentEstimator):
@@ -317,8 +369,9 @@ class ClassifierBase(ClassifierMixin, GradientDescentEstimator):
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_has_partial_fit)
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> ClassifierBase:
-        """One epoch of the solver on (X, y), continuing from the current weights.
+        """One epoch of the solver on (X, y), continuing from the current weights (not for 'lbfgs').
 
         Args:
             X: array-like of shape (n_samples, n_features).
@@ -483,8 +536,9 @@ class RegressorBase(RegressorMixin, GradientDescentEstimator):
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_has_partial_fit)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RegressorBase:
-        """One epoch of the solver on (X, y), continuing from the current weights.
+        """One epoch of the solver on (X, y), continuing from the current weights (not for 'lbfgs').
 
         Args:
             X: array-like of shape (n_samples, n_features).

@@ -39,12 +39,23 @@ __all__ = [
     "CLASS_WEIGHT",
     "LAYER_SIZES",
     "SOLVERS",
+    "RENAMED_SOLVERS",
     "LEARNING_RATES",
+    "SOLVER",
+    "STEP_SIZE",
+    "ALPHA",
+    "INVERSE_REGULARIZATION",
     "COMMON_CONSTRAINTS",
 ]
 
-SOLVERS = ("gd", "sgd", "minibatch", "momentum", "adam")
-"""The training algorithms (see ``chainrule.estimators.base``)."""
+SOLVERS = ("lbfgs", "sgd", "adam", "gd")
+"""The training algorithms (see ``chainrule.estimators.base``): scikit-learn's three and 'gd'."""
+RENAMED_SOLVERS = {
+    "minibatch": "solver='sgd' with momentum=0 (and batch_size, default 'auto': min(200, n_samples))",
+    "momentum": "solver='sgd' (scikit-learn's name: mini-batch SGD with momentum and nesterovs_momentum)",
+}
+"""Solver names chainrule used before its ``solver`` followed scikit-learn's, and what to write
+instead (the old one-sample 'sgd' is now ``solver='sgd', batch_size=1, momentum=0``)."""
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 """The learning-rate schedules (see ``chainrule.estimators.base``)."""
 
@@ -56,10 +67,10 @@ class InvalidParameterError(ValueError, TypeError):
     Example:
         >>> from chainrule.estimators import InvalidParameterError, LogisticRegression
         >>> try:
-        ...     LogisticRegression(alpha=-1.0).fit([[0.0], [1.0]], [0, 1])
+        ...     LogisticRegression(C=-1.0).fit([[0.0], [1.0]], [0, 1])
         ... except InvalidParameterError as error:
         ...     print(error)
-        LogisticRegression: the 'alpha' parameter must be a float >= 0; got -1.0
+        LogisticRegression: the 'C' parameter must be a float > 0; got -1.0
     """
 
 
@@ -85,6 +96,10 @@ class Constraint:
     def describe(self) -> str:
         """The kind in words, e.g. 'an int >= 1'."""
         raise NotImplementedError(f"{type(self).__name__} must define describe")
+
+    def hint(self, value: Any) -> str | None:
+        """What to write instead of a rejected ``value``, when this constraint knows (default None)."""
+        return None
 
 
 class Interval(Constraint):
@@ -140,15 +155,23 @@ class Interval(Constraint):
 class Options(Constraint):
     """One of a few strings.
 
+    Args:
+        *options: the accepted strings.
+        hints: {rejected string: what to write instead} (default none), e.g. for a renamed option.
+
     Example:
         >>> from chainrule.estimators.constraints import Options
-        >>> loss = Options("hinge", "squared_hinge")
-        >>> loss.accepts("hinge"), loss.describe()
-        (True, "one of 'hinge', 'squared_hinge'")
+        >>> loss = Options("hinge", "squared_hinge", hints={"log": "LogisticRegression"})
+        >>> loss.accepts("hinge"), loss.describe(), loss.hint("log")
+        (True, "one of 'hinge', 'squared_hinge'", 'LogisticRegression')
     """
 
-    def __init__(self, *options: str):
+    def __init__(self, *options: str, hints: Mapping[str, str] | None = None):
         self.options = options
+        self.hints = dict(hints or {})
+
+    def hint(self, value: Any) -> str | None:
+        return self.hints.get(value) if isinstance(value, str) else None
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and value in self.options
@@ -252,7 +275,9 @@ def check_params(estimator: Any, constraints: Mapping[str, tuple[Constraint, ...
     for param, accepted in constraints.items():
         value = getattr(estimator, param)
         if not any(c.accepts(value) for c in accepted):
-            raise InvalidParameterError(f"{name}: the {param!r} parameter must be {describe(accepted)}; got {value!r}")
+            message = f"{name}: the {param!r} parameter must be {describe(accepted)}; got {value!r}"
+            hint = next((h for h in (c.hint(value) for c in accepted) if h), None)
+            raise InvalidParameterError(message if hint is None else f"{message}: write {hint}")
 
 
 BOOLEAN = OfType(bool, name="True or False")
@@ -286,12 +311,18 @@ def _is_layer_sizes(value: Any) -> bool:
 LAYER_SIZES = (Satisfies(_is_layer_sizes, "an int >= 1 or a sequence of them"),)
 """The MLPs' ``hidden_layer_sizes``."""
 
+SOLVER = (Options(*SOLVERS, hints=RENAMED_SOLVERS),)
+"""``solver`` of every estimator but the Perceptron."""
+STEP_SIZE = (Interval(float, 0, None, closed="neither"),)
+"""``learning_rate_init`` (the Perceptron's ``eta0``)."""
+ALPHA = (Interval(float, 0, None),)
+"""``alpha``: the Perceptron's, LinearRegression's and the MLPs' L2 coefficient."""
+INVERSE_REGULARIZATION = (Interval(float, 0, None, closed="neither"),)
+"""``C`` of LogisticRegression and LinearSVC: > 0, ``np.inf`` for no penalty."""
+
 COMMON_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
-    "solver": (Options(*SOLVERS),),
-    "learning_rate_init": (Interval(float, 0, None, closed="neither"),),
     "learning_rate": (Options(*LEARNING_RATES),),
     "power_t": (Interval(float, 0, None),),
-    "alpha": (Interval(float, 0, None),),
     "max_iter": (Interval(int, 1, None),),
     "tol": (Interval(float, 0, None), NONE),
     "n_iter_no_change": (Interval(int, 1, None),),
@@ -308,4 +339,5 @@ COMMON_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
     "beta_2": (Interval(float, 0, 1, closed="left"),),
     "epsilon": (Interval(float, 0, None, closed="neither"),),
 }
-"""The constraints of the parameters every estimator here has."""
+"""The constraints of the parameters every estimator here has (each adds its ``solver``, its
+step size and its regularisation: ``SOLVER``, ``STEP_SIZE``, ``ALPHA`` or ``C``)."""

@@ -6,10 +6,15 @@ output activation: a sigmoid for two classes, a softmax for more, the identity f
 on the log-loss (classification) or half the squared error (regression), as scikit-learn's
 ``MLPClassifier`` and ``MLPRegressor`` are.
 
-Parameters mean what they mean in scikit-learn's MLP, including ``alpha``: the L2 term of a batch
-is ``alpha * 0.5 * ||W||² / batch_weight`` (``batch_weight`` the batch's total sample weight, its
-size when unweighted). Weights start as scikit-learn starts them: uniform in ±sqrt(6 / (fan_in +
-fan_out)) (±sqrt(2 / (fan_in + fan_out)) for the logistic activation), biases too.
+Parameters mean what they mean in scikit-learn's MLP, with its defaults, including ``solver``
+('adam' by default, 'sgd' with momentum, 'lbfgs'; and chainrule's 'gd') and ``alpha``: the L2 term
+of a batch is ``alpha * 0.5 * ||W||² / batch_weight`` (``batch_weight`` the batch's total sample
+weight, its size when unweighted). Weights start as scikit-learn starts them, drawn in its order
+from the same ``RandomState``: for each layer, the weights uniform in ±sqrt(6 / (fan_in +
+fan_out)) (±sqrt(2 / (fan_in + fan_out)) for the logistic activation), then the biases. With the
+same ``random_state`` the two libraries start from the same weights, shuffle the samples into the
+same batches and take the same steps ('adam' in scikit-learn's form, ``solver.ScikitLearnAdam``),
+so the fits agree up to rounding (which a long non-convex run amplifies).
 """
 
 from __future__ import annotations
@@ -24,8 +29,16 @@ from sklearn.utils.validation import check_is_fitted  # after base, which explai
 
 from chainrule import nn
 from chainrule.estimators.base import GradientDescentEstimator, LogLossClassifier, RegressorBase, as_list
-from chainrule.estimators.constraints import COMMON_CONSTRAINTS, LAYER_SIZES, Options
-from chainrule.estimators.solver import linear_layers
+from chainrule.estimators.constraints import (
+    ALPHA,
+    COMMON_CONSTRAINTS,
+    LAYER_SIZES,
+    SOLVER,
+    STEP_SIZE,
+    Interval,
+    Options,
+)
+from chainrule.estimators.solver import Penalty, linear_layers
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -40,6 +53,10 @@ class _MLP(GradientDescentEstimator):
 
     _constraints = {
         **COMMON_CONSTRAINTS,
+        "solver": SOLVER,
+        "learning_rate_init": STEP_SIZE,
+        "alpha": ALPHA,
+        "max_fun": (Interval(int, 1, None),),
         "hidden_layer_sizes": LAYER_SIZES,
         "activation": (Options(*ACTIVATIONS),),
     }
@@ -69,6 +86,7 @@ class _MLP(GradientDescentEstimator):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
     ):
         """Store the arguments (scikit-learn's MLP parameters, the same defaults); ``fit`` checks them."""
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -93,6 +111,7 @@ class _MLP(GradientDescentEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
 
     def _output_activation(self, n_outputs: int) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -106,25 +125,44 @@ class _MLP(GradientDescentEstimator):
             layers[name] = nn.Linear(fan_in, fan_out, dtype=dtype)
             if not last:
                 layers[f"activation{i}"] = nn.activation(self.activation)
-        self.out_activation_ = self._output_activation(n_outputs)
+        out_activation = self._output_activation(n_outputs)
         layers["output_activation"] = (
-            nn.Softmax(dim=1) if self.out_activation_ == "softmax" else nn.activation(self.out_activation_)
+            nn.Softmax(dim=1) if out_activation == "softmax" else nn.activation(out_activation)
         )
         network = nn.Sequential(layers)
-        # scikit-learn's (Glorot's) initialisation: factor 6, or 2 for the logistic activation
+        # scikit-learn's (Glorot's) initialisation, drawn as it draws it: factor 6, or 2 for the
+        # logistic activation; per layer the (fan_in, fan_out) weights, then the biases
         factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
-        generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         for layer in linear_layers(network):
             bound = math.sqrt(factor / (layer.in_features + layer.out_features))
-            nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
-            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
-        self.n_layers_ = len(widths)
-        self.n_outputs_ = n_outputs
+            layer.weight.data[...] = rng.uniform(-bound, bound, (layer.in_features, layer.out_features)).T
+            layer.bias.data[...] = rng.uniform(-bound, bound, layer.out_features)
         return network
 
-    def _penalty(self, batch_weight: float) -> float:
+    def _regularization(self, batch_weight: float, total_weight: float) -> Penalty:
         """scikit-learn's MLP convention: alpha * 0.5 * ||W||² / (the batch's total weight)."""
-        return float(self.alpha) / batch_weight
+        return Penalty(l2=float(self.alpha) / batch_weight)
+
+    def _lbfgs_options(self) -> dict[str, Any]:
+        """scikit-learn's MLP's L-BFGS-B options: at most ``max_fun`` loss evaluations."""
+        return {"maxfun": int(self.max_fun)}
+
+    @property
+    def n_layers_(self) -> int:
+        """Layers of neurons, the input layer included (scikit-learn's count)."""
+        check_is_fitted(self)
+        return len(linear_layers(self.network_)) + 1
+
+    @property
+    def n_outputs_(self) -> int:
+        """Neurons in the output layer."""
+        check_is_fitted(self)
+        return linear_layers(self.network_)[-1].out_features
+
+    @property
+    def out_activation_(self) -> str:
+        """The output layer's activation: 'logistic', 'softmax' or 'identity'."""
+        return self._output_activation(self.n_outputs_)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -153,7 +191,9 @@ class MLPClassifier(LogLossClassifier, _MLP):
         hidden_layer_sizes: neurons per hidden layer (default (100,)).
         activation: of the hidden layers, 'relu' (default), 'tanh', 'logistic' (or its other name
             'sigmoid') or 'identity'.
-        solver: 'adam' (default), 'gd', 'sgd', 'minibatch' or 'momentum'.
+        solver: 'adam' (default), 'sgd' (mini-batch SGD with ``momentum``), 'lbfgs' (scipy's
+            L-BFGS-B on the full batch; ``max_iter`` counts its iterations) or 'gd' (full-batch
+            gradient descent, chainrule's).
         alpha: L2 penalty coefficient, scikit-learn's MLP convention (default 1e-4).
         batch_size: samples per step (default 'auto': min(200, n_samples)).
         learning_rate: 'constant' (default), 'invscaling' or 'adaptive'.
@@ -163,14 +203,16 @@ class MLPClassifier(LogLossClassifier, _MLP):
         shuffle: reshuffle the samples every epoch (default True).
         random_state: seed of the initial weights, shuffling and validation split (default None).
         tol: stop when the epoch loss (or validation accuracy) has not improved by tol for
-            ``n_iter_no_change`` epochs (default 1e-4; None: run ``max_iter`` epochs).
+            ``n_iter_no_change`` epochs ('lbfgs': when no gradient component exceeds tol; default
+            1e-4; None: run ``max_iter`` epochs).
         verbose: show a progress bar over the epochs (default 0).
         warm_start: start ``fit`` from the previous solution (default False).
-        momentum, nesterovs_momentum: of the 'momentum' solver (default 0.9, True).
+        momentum, nesterovs_momentum: of 'sgd' (default 0.9, True).
         early_stopping: hold out ``validation_fraction`` (default 0.1) and stop on its accuracy,
             keeping the best weights (default False).
         beta_1, beta_2, epsilon: of the 'adam' solver (default 0.9, 0.999, 1e-8).
         n_iter_no_change: see ``tol`` (default 10).
+        max_fun: 'lbfgs': at most this many loss evaluations (default 15000).
 
     Attributes:
         network_: the fitted ``nn.Sequential``: hidden1, activation1, ..., output, output_activation.
@@ -183,7 +225,7 @@ class MLPClassifier(LogLossClassifier, _MLP):
         >>> from sklearn.datasets import load_iris
         >>> from chainrule.estimators import MLPClassifier
         >>> X, y = load_iris(return_X_y=True)
-        >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300,
+        >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=500,
         ...                     random_state=0).fit(X, y)
         >>> clf.score(X, y) > 0.95
         True
@@ -205,7 +247,7 @@ class MLPRegressor(RegressorBase, _MLP):
         hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
         learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
         momentum, nesterovs_momentum, early_stopping (on the validation R²), validation_fraction,
-        beta_1, beta_2, epsilon, n_iter_no_change: as in ``MLPClassifier`` (same defaults).
+        beta_1, beta_2, epsilon, n_iter_no_change, max_fun: as in ``MLPClassifier`` (same defaults).
 
     Attributes:
         network_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, t_, loss_,

@@ -1,7 +1,8 @@
-"""How an estimator trains: through ``chainrule.train.fit``, the library's one training loop.
+"""How an estimator trains: its solvers.
 
-The estimator hands ``fit`` what makes it a scikit-learn solver, and ``fit`` runs the epochs and
-takes every step:
+The stochastic solvers ('sgd', 'adam') and full-batch gradient descent ('gd') run through
+``chainrule.train.fit``, the library's one training loop: the estimator hands ``fit`` what makes
+it a scikit-learn solver, and ``fit`` runs the epochs and takes every step:
 
 - its batches (``EpochBatches``): (X, targets[, weights]) in a new order each epoch drawn from the
   estimator's ``RandomState`` (scikit-learn's stream: the same ``random_state``, the same fit; no
@@ -16,7 +17,11 @@ takes every step:
 - its progress report: a bar over the epochs named after the estimator (``verbose``), or a line
   per epoch as scikit-learn's MLP prints it when tqdm is missing or for one epoch.
 
-``fit`` and ``partial_fit`` of ``GradientDescentEstimator`` call ``train``.
+'lbfgs' (``fit_lbfgs``) is scikit-learn's: scipy's L-BFGS-B (``scipy.optimize.minimize``) on
+the network's parameters flattened into one vector, with the full-batch loss (``Objective``) and
+its gradient computed by chainrule's autodiff at each point scipy asks for.
+
+``fit`` and ``partial_fit`` of ``GradientDescentEstimator`` call ``train`` (or ``fit_lbfgs``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning  # after base, which explains a missing scikit-learn
@@ -34,11 +39,12 @@ from chainrule.autograd import no_grad
 from chainrule.data import DataLoader
 from chainrule.nn import functional as F
 from chainrule.optim import SGD, Adam
+from chainrule.optim.optimizer import ParamsLike
 from chainrule.tensor import Tensor
 from chainrule.train import Callback, History, fit
 from chainrule.train.progress import Progress
 
-__all__ = ["train", "Objective", "EpochBatches", "linear_layers"]
+__all__ = ["train", "fit_lbfgs", "Objective", "Penalty", "EpochBatches", "ScikitLearnAdam", "linear_layers"]
 
 AUTO_BATCH = 200
 """``batch_size='auto'`` means ``min(AUTO_BATCH, n_samples)``, as in scikit-learn's MLP."""
@@ -68,6 +74,9 @@ class EpochBatches(DataLoader):
     """An estimator's epochs: (X, targets[, weights]) in batches of ``batch_size``, in a new order
     each epoch drawn from ``random_state`` (a NumPy ``RandomState``; None keeps the order).
 
+    Each epoch shuffles the previous epoch's order (``order = order[random_state.permutation(n)]``),
+    as scikit-learn's MLP shuffles its sample indices: the same ``random_state``, the same batches.
+
     Args:
         arrays: (X, targets) or (X, targets, weights), of equal length.
         batch_size: samples per batch.
@@ -84,14 +93,17 @@ class EpochBatches(DataLoader):
     def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, random_state: np.random.RandomState | None):
         super().__init__(tuple(arrays), batch_size=batch_size)
         self.random_state = random_state
+        self._order: np.ndarray | None = None
 
     def _ordered(self) -> tuple[np.ndarray, ...]:
         """This epoch's arrays, in this epoch's order."""
         arrays = self.dataset.arrays
         if self.random_state is None:
             return arrays
-        order = self.random_state.permutation(len(arrays[0]))
-        return tuple(a[order] for a in arrays)
+        n = len(arrays[0])
+        previous = np.arange(n) if self._order is None else self._order
+        self._order = previous[self.random_state.permutation(n)]
+        return tuple(a[self._order] for a in arrays)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
         arrays = self._ordered()
@@ -138,16 +150,36 @@ class _StepsOnMistakes(EpochBatches):
             i = j + 1 if hits.size else j
 
 
+class Penalty(NamedTuple):
+    """The coefficients of an estimator's regularisation terms, added to a batch's mean loss.
+
+    Example:
+        >>> from chainrule.estimators.solver import Penalty
+        >>> Penalty(l2=0.01), any(Penalty())
+        (Penalty(l2=0.01, l1=0.0, intercept_l2=0.0), False)
+    """
+
+    l2: float = 0.0
+    """Of ``F.l2_penalty`` of the weights (0.5 * the sum of their squares; biases excluded)."""
+    l1: float = 0.0
+    """Of ``F.l1_penalty`` of the weights (the sum of their absolute values)."""
+    intercept_l2: float = 0.0
+    """Of ``F.l2_penalty`` of the biases (liblinear's penalised intercept: LinearSVC)."""
+
+
 class Objective:
     """An estimator's loss of a batch, from the network's scores (the output before the output
-    activation): the mean of the (weighted) sample losses plus ``penalty * 0.5 * ||W||²``.
+    activation): the mean of the (weighted) sample losses plus the estimator's ``Penalty``.
 
     Args:
-        estimator: a fitted (or being fitted) estimator; its ``_sample_losses`` and ``_penalty``.
+        estimator: a fitted (or being fitted) estimator; its ``_sample_losses`` and
+            ``_regularization(batch_weight, total_weight)``.
         scale: the mean of the training set's raw sample weights (default 1.0); the batches' weights
             are relative (mean 1), ``weights.sum() * scale`` is a batch's total raw weight, which
             scikit-learn's MLP divides alpha by.
-        penalised: the weights under the L2 term (default: every Linear layer's weight, not biases).
+        penalised: the weights under the penalty (default: every Linear layer's weight, not biases).
+        total_weight: the training set's total raw sample weight (its size when unweighted), which
+            ``C`` is divided by (default None: the batch's own, for a full batch).
 
     Called as ``fit`` calls a loss: ``objective(scores, targets)`` or ``objective(scores, targets,
     sample_weight=weights)``; returns a scalar Tensor.
@@ -162,11 +194,20 @@ class Objective:
         1.0
     """
 
-    def __init__(self, estimator: Any, scale: float = 1.0, penalised: list[Tensor] | None = None):
+    def __init__(
+        self,
+        estimator: Any,
+        scale: float = 1.0,
+        penalised: list[Tensor] | None = None,
+        total_weight: float | None = None,
+    ):
         self.estimator, self.scale = estimator, float(scale)
+        layers = linear_layers(estimator.network_)
         if penalised is None:
-            penalised = [layer.weight for layer in linear_layers(estimator.network_)]
+            penalised = [layer.weight for layer in layers]
         self.penalised = penalised
+        self.biases = [layer.bias for layer in layers if layer.bias is not None]
+        self.total_weight = None if total_weight is None else float(total_weight)
 
     def __call__(self, scores: Tensor, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> Tensor:
         per_sample = self.estimator._sample_losses(scores, targets)
@@ -177,9 +218,14 @@ class Objective:
         else:
             loss = (per_sample * Tensor(weights)).mean()
             batch_weight = float(weights.sum()) * self.scale
-        coefficient = self.estimator._penalty(batch_weight)
-        if coefficient:
-            loss = loss + F.l2_penalty(self.penalised) * coefficient
+        total = batch_weight if self.total_weight is None else self.total_weight
+        penalty = self.estimator._regularization(batch_weight, total)
+        if penalty.l2:
+            loss = loss + F.l2_penalty(self.penalised) * penalty.l2
+        if penalty.l1:
+            loss = loss + F.l1_penalty(self.penalised) * penalty.l1
+        if penalty.intercept_l2 and self.biases:
+            loss = loss + F.l2_penalty(self.biases) * penalty.intercept_l2
         return loss
 
 
@@ -206,8 +252,11 @@ class _StoppingRule(Callback):
         if score is not None:
             logs["val_score"] = score
         if est.learning_rate == "invscaling":
-            _set_lr(self.context.optimizer, est.learning_rate_init / (est.t_ + 1) ** est.power_t)
-        if est._no_improvement_count > est.n_iter_no_change:
+            _set_lr(self.context.optimizer, est._step_size / (est.t_ + 1) ** est.power_t)
+        # scikit-learn's MLP stops after more than n_iter_no_change epochs without improvement, its
+        # SGD estimators (the Perceptron) after n_iter_no_change
+        patience = est.n_iter_no_change - 1 if est._sgd_stopping_rule else est.n_iter_no_change
+        if est._no_improvement_count > patience:
             reason = self._fire()
             if reason is not None:
                 self.context.stop(reason)
@@ -293,11 +342,10 @@ def _set_lr(optimizer: Any, lr: float) -> None:
 
 
 def _batch_size(estimator: Any, n_samples: int) -> int:
-    """Samples per step of the estimator's solver."""
-    if estimator.solver == "gd":
+    """Samples per step of the estimator's solver: all of them for 'gd' and 'lbfgs', else
+    ``batch_size`` ('auto': min(200, n_samples))."""
+    if estimator.solver in ("gd", "lbfgs"):
         return n_samples
-    if estimator.solver == "sgd":
-        return 1
     if estimator.batch_size == "auto":
         return min(AUTO_BATCH, n_samples)
     if estimator.batch_size > n_samples:
@@ -305,27 +353,58 @@ def _batch_size(estimator: Any, n_samples: int) -> int:
             f"{type(estimator).__name__}: batch_size={estimator.batch_size} is larger than the {n_samples} training "
             "samples; using full batches",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the caller of fit: _batch_size < train < _fit < fit
         )
         return n_samples
     return int(estimator.batch_size)
 
 
+class ScikitLearnAdam(Adam):
+    """Adam as scikit-learn's MLP takes its steps: ``epsilon`` is added to sqrt(v) before the bias
+    correction, ``theta <- theta - lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps)``.
+
+    That is PyTorch's rule (``chainrule.optim.Adam``) with ``eps / sqrt(1 - beta2**t)`` in place of
+    ``eps`` at step t, which is how this class takes it: the same update rule, a different
+    constant, so that an estimator's 'adam' follows scikit-learn's from the same start (the two
+    rules differ by about eps / sqrt(v) of a step, which a long non-convex run amplifies).
+
+    Args:
+        params, lr, betas, eps: as ``Adam``'s (no weight decay: the estimators' penalty is in the loss).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.estimators.solver import ScikitLearnAdam
+        >>> w = cr.nn.Parameter(cr.tensor([1.0, -2.0], dtype=cr.float64))
+        >>> opt = ScikitLearnAdam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data.round(6).tolist()
+        [0.9, -1.9]
+    """
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr=lr, betas=betas, eps=eps)
+        self.epsilon = float(eps)
+        self.t = 0
+
+    def step(self, closure: Any = None) -> Any:
+        """One step: scikit-learn's epsilon for step ``t``, then Adam's update."""
+        self.t += 1
+        for group in self.param_groups:
+            group["eps"] = self.epsilon / math.sqrt(1.0 - group["betas"][1] ** self.t)
+        return super().step(closure)
+
+
 def _make_optimizer(estimator: Any) -> Any:
-    """The optimiser of the estimator's solver, on its network's parameters."""
+    """The optimiser of the estimator's solver, on its network's parameters: scikit-learn's Adam
+    ('adam'), SGD with momentum (Nesterov's if ``nesterovs_momentum``: 'sgd') or plain ('gd')."""
     params = list(estimator.network_.parameters())
-    lr = float(estimator.learning_rate_init)
+    lr = float(estimator._step_size)
     if estimator.solver == "adam":
-        return Adam(
-            params, lr=lr, betas=(float(estimator.beta_1), float(estimator.beta_2)), eps=float(estimator.epsilon)
-        )
-    if estimator.solver == "momentum":
-        return SGD(
-            params,
-            lr=lr,
-            momentum=float(estimator.momentum),
-            nesterov=bool(estimator.nesterovs_momentum) and estimator.momentum > 0,
-        )
+        betas = (float(estimator.beta_1), float(estimator.beta_2))
+        return ScikitLearnAdam(params, lr=lr, betas=betas, eps=float(estimator.epsilon))
+    if estimator.solver == "sgd" and estimator.momentum > 0:
+        return SGD(params, lr=lr, momentum=float(estimator.momentum), nesterov=bool(estimator.nesterovs_momentum))
     return SGD(params, lr=lr)
 
 
@@ -404,7 +483,7 @@ def train(
     first_epoch = len(estimator.loss_curve_)
     history = fit(
         scores,
-        Objective(estimator, scale),
+        Objective(estimator, scale, total_weight=n * scale),
         estimator._optimizer,
         batches,
         epochs=max_epochs,
@@ -416,15 +495,111 @@ def train(
         warnings.warn(
             f"{owner}: maximum iterations ({max_epochs}) reached and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of fit (or partial_fit): train < _fit < fit
         )
     run = estimator.loss_curve_[first_epoch:]
     if not incremental and len(run) > 1 and math.isfinite(run[-1]) and run[-1] > run[0]:
         warnings.warn(
             f"{owner}: the loss went up during training, from {run[0]:.4g} (epoch 1) to {run[-1]:.4g} "
-            f"(epoch {len(run)}): learning_rate_init={estimator.learning_rate_init} is too large for this data. "
-            "Standardise X (e.g. StandardScaler) or lower learning_rate_init.",
+            f"(epoch {len(run)}): {estimator._step_size_name}={estimator._step_size} is too large for this data. "
+            f"Standardise X (e.g. StandardScaler) or lower {estimator._step_size_name}.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return history
+
+
+def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None) -> Any:
+    """Fit the estimator's network with scikit-learn's 'lbfgs' solver: scipy's L-BFGS-B on the
+    parameters flattened into one float64 vector, starting from the network's current weights, on
+    the full-batch ``Objective`` and its gradient, both computed by chainrule's autodiff.
+
+    Up to ``max_iter`` iterations (``max_fun`` loss evaluations for the MLPs); it stops when the
+    largest gradient component is at most ``tol`` (scipy's ``gtol``; ``tol=None``: 0). The other
+    options are scikit-learn's for the estimator (``_lbfgs_options``). Sets ``n_iter_`` (the
+    iterations) and appends each iteration's loss to ``loss_curve_``; warns with scikit-learn's
+    ``ConvergenceWarning`` when scipy reports that it did not converge.
+
+    Args:
+        estimator: with its network (``network_``) and ``loss_curve_`` set.
+        X, targets, weights: the training arrays (weights: raw, or None).
+
+    Returns:
+        scipy's ``OptimizeResult``.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.estimators import LogisticRegression
+        >>> from chainrule.estimators.solver import fit_lbfgs
+        >>> X, y = np.array([[-2.0], [-1.0], [1.0], [2.0]]), np.array([0, 1, 0, 1])
+        >>> clf = LogisticRegression(solver="sgd").partial_fit(X, y, classes=[0, 1])  # a network
+        >>> targets = (y == 1).astype(float)[:, None]   # the form the log-loss takes
+        >>> result = fit_lbfgs(clf.set_params(solver="lbfgs"), X, targets, None)
+        >>> bool(result.success), clf.n_iter_ > 0, clf.loss_curve_[-1] == result.fun
+        (True, True, True)
+    """
+    from scipy.optimize import minimize  # scipy comes with scikit-learn; only 'lbfgs' needs it
+
+    owner = type(estimator).__name__
+    network = estimator.network_
+    params = list(network.parameters())
+    sizes = [p.data.size for p in params]
+    ends = np.cumsum(sizes)
+    n = X.shape[0]
+    scale = 1.0
+    if weights is not None:
+        scale = float(weights.mean())
+        weights = weights / scale  # relative weights, mean 1: the loss is sum(w * loss) / sum(w)
+    objective = Objective(estimator, scale, total_weight=n * scale)
+    scores = _scores(network)
+    inputs = Tensor(X)
+    network.train()
+
+    def set_parameters(flat: np.ndarray) -> None:
+        for p, end, size in zip(params, ends, sizes):
+            p.data[...] = flat[end - size : end].reshape(p.data.shape)
+
+    def loss_and_gradient(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        set_parameters(flat)
+        network.zero_grad()
+        loss = objective(scores(inputs), targets, weights)
+        loss.backward()
+        gradient = np.concatenate(
+            [np.zeros(p.data.size) if p.grad is None else np.asarray(p.grad.data).ravel() for p in params]
+        )
+        return float(loss.data), gradient.astype(np.float64, copy=False)
+
+    progress = _SolverProgress(owner, estimator.verbose)
+    curve: list[float] = []
+
+    def after_iteration(intermediate_result: Any) -> None:
+        curve.append(float(intermediate_result.fun))
+        progress.epoch_end(len(curve), {"loss": curve[-1]})
+        progress.epoch_begin(len(curve) + 1)
+
+    tol = 0.0 if estimator.tol is None else float(estimator.tol)
+    options = {"maxiter": int(estimator.max_iter), "gtol": tol, **estimator._lbfgs_options()}
+    if estimator.tol is None:
+        options["ftol"] = 0.0
+    start = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+    progress.train_begin(int(estimator.max_iter), 1)
+    progress.epoch_begin(1)
+    try:
+        result = minimize(
+            loss_and_gradient, start, method="L-BFGS-B", jac=True, options=options, callback=after_iteration
+        )
+    finally:
+        progress.close()
+    set_parameters(result.x)
+    network.zero_grad()
+    estimator.n_iter_ = min(int(result.nit), int(estimator.max_iter))
+    estimator.loss_curve_.extend(curve if curve else [float(result.fun)])
+    estimator.loss_curve_[-1] = float(result.fun)
+    if result.status != 0:
+        warnings.warn(
+            f"{owner}: lbfgs failed to converge after {estimator.n_iter_} iteration(s) (status={result.status}): "
+            f"{result.message}. Increase max_iter (now {estimator.max_iter}) or scale the data (e.g. StandardScaler).",
+            ConvergenceWarning,
+            stacklevel=4,  # the caller of fit: fit_lbfgs < _fit < fit
+        )
+    return result

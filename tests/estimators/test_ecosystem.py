@@ -37,7 +37,7 @@ ESTIMATORS = [
 IDS = [type(e).__name__ for e in ESTIMATORS]
 GRIDS = {
     "Perceptron": {"fit_intercept": [True, False]},
-    "LogisticRegression": {"alpha": [1e-4, 1e-1]},
+    "LogisticRegression": {"C": [0.1, 10.0]},
     "LinearSVC": {"loss": ["hinge", "squared_hinge"]},
     "LinearRegression": {"alpha": [0.0, 0.1]},
     "MLPClassifier": {"hidden_layer_sizes": [(4,), (16,)]},

@@ -216,22 +216,30 @@ def rosenblatt(X: np.ndarray, y: np.ndarray, lr: float, epochs: int) -> tuple[np
     return w, b
 
 
-@pytest.mark.parametrize("solver", ["sgd", "minibatch"])
-def test_the_perceptron_criterion_trained_by_sgd_is_rosenblatts_rule(solver):
-    # 'sgd' skips the samples with zero gradient; 'minibatch' with batch_size=1 steps on every one
+def _step_on_every_sample(monkeypatch) -> None:
+    """Make one-sample SGD take its (empty) steps on the samples with zero gradient too."""
+    monkeypatch.setattr(Perceptron, "_skips_zero_gradients", lambda self: False)
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_the_perceptron_criterion_trained_by_sgd_is_rosenblatts_rule(monkeypatch, skip):
+    # the defaults (one sample a step, no momentum) skip the samples with zero gradient
+    if not skip:
+        _step_on_every_sample(monkeypatch)
     X, y = blobs(2, n=60, seed=3)
     X = X + np.random.default_rng(0).normal(scale=1.5, size=X.shape)  # overlapping: never converges
-    clf = Perceptron(solver=solver, batch_size=1, learning_rate_init=0.5, shuffle=False, tol=None, max_iter=7).fit(X, y)
+    clf = Perceptron(eta0=0.5, shuffle=False, tol=None, max_iter=7).fit(X, y)
     w, b = rosenblatt(X, y, 0.5, 7)
     np.testing.assert_allclose(clf.coef_[0], w, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(clf.intercept_[0], b, rtol=1e-12, atol=1e-12)
 
 
-def test_skipping_zero_gradients_gives_the_same_weights_when_shuffled():
+def test_skipping_zero_gradients_gives_the_same_weights_when_shuffled(monkeypatch):
     X, y = blobs(3, n=90, seed=1)
     X = X + np.random.default_rng(1).normal(scale=1.0, size=X.shape)
-    fast = Perceptron(solver="sgd", random_state=4, tol=None, max_iter=6).fit(X, y)
-    every = Perceptron(solver="minibatch", batch_size=1, random_state=4, tol=None, max_iter=6).fit(X, y)
+    fast = Perceptron(random_state=4, tol=None, max_iter=6).fit(X, y)
+    _step_on_every_sample(monkeypatch)
+    every = Perceptron(random_state=4, tol=None, max_iter=6).fit(X, y)
     np.testing.assert_array_equal(fast.coef_, every.coef_)
     np.testing.assert_array_equal(fast.loss_curve_, every.loss_curve_)
 
@@ -239,7 +247,7 @@ def test_skipping_zero_gradients_gives_the_same_weights_when_shuffled():
 def test_the_first_mistake_from_zero_weights_is_updated():
     # at w = 0 every score is 0: Rosenblatt counts that as a mistake
     X = np.array([[1.0, 2.0], [-1.0, -1.0]])
-    clf = Perceptron(learning_rate_init=0.5, shuffle=False, max_iter=1, tol=None).fit(X, [1, 0])
+    clf = Perceptron(eta0=0.5, shuffle=False, max_iter=1, tol=None).fit(X, [1, 0])
     np.testing.assert_allclose(clf.coef_, [[0.5, 1.0]])
     np.testing.assert_allclose(clf.intercept_, [0.5])
 
@@ -250,10 +258,20 @@ def test_the_first_mistake_from_zero_weights_is_updated():
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(solver="lbfgs"), "'solver' parameter must be one of 'gd', 'sgd', 'minibatch', 'momentum', 'adam'"),
+        (dict(solver="newton-cg"), "'solver' parameter must be one of 'lbfgs', 'sgd', 'adam', 'gd'; got 'newton-cg'"),
+        (
+            dict(solver="momentum"),
+            "'solver' parameter must be one of 'lbfgs', 'sgd', 'adam', 'gd'; got 'momentum': write solver='sgd'",
+        ),
+        (
+            dict(solver="minibatch"),
+            "'solver' parameter must be one of 'lbfgs', 'sgd', 'adam', 'gd'; got 'minibatch': "
+            "write solver='sgd' with momentum=0",
+        ),
         (dict(learning_rate_init=0.0), "'learning_rate_init' parameter must be a float > 0"),
         (dict(learning_rate="optimal"), "'learning_rate' parameter must be one of"),
-        (dict(alpha=-1.0), "'alpha' parameter must be a float >= 0"),
+        (dict(C=0.0), "'C' parameter must be a float > 0"),
+        (dict(penalty="l1"), "'penalty' parameter must be None or 'l2'; got 'l1': write penalty='l2' or None"),
         (dict(max_iter=0), "'max_iter' parameter must be an int >= 1"),
         (dict(max_iter=2.5), "'max_iter' parameter must be an int >= 1"),
         (dict(tol=-1e-3), "'tol' parameter must be a float >= 0 or None"),
@@ -301,12 +319,12 @@ def test_a_failed_fit_changes_nothing_it_learned():
     clf = quick(LogisticRegression).fit(X, y)
     before = (clf.coef_.copy(), clf.classes_.copy(), clf.network_, clf.n_iter_)
     with pytest.raises(InvalidParameterError):
-        clf.set_params(alpha=-1).fit(X, y)
+        clf.set_params(C=-1).fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
-        clf.set_params(alpha=1e-4).fit(np.c_[X, X], np.full(len(X), 5))
+        clf.set_params(C=1.0).fit(np.c_[X, X], np.full(len(X), 5))
     assert clf.n_features_in_ == 3
     with pytest.raises(ValueError, match="early_stopping could not hold out"):
-        clf.set_params(early_stopping=True, validation_fraction=0.001).fit(X, y)
+        clf.set_params(solver="adam", early_stopping=True, validation_fraction=0.001).fit(X, y)
     after = (clf.coef_, clf.classes_, clf.network_, clf.n_iter_)
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])
@@ -339,7 +357,9 @@ def test_one_class_is_not_enough():
         ):
             cls().fit(X, np.ones(10))
         with pytest.raises(ValueError, match="but classes contains only one class: 'a'"):
-            cls().partial_fit(X, np.full(10, "a"), classes=["a"])
+            cls(solver="adam" if cls in (LogisticRegression, LinearSVC) else cls().solver).partial_fit(
+                X, np.full(10, "a"), classes=["a"]
+            )
 
 
 def test_float32_data_trains_a_float32_network():
@@ -372,30 +392,46 @@ def test_pickle_round_trip():
 # ------------------------------------------------------------------ solvers and batches
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd", "minibatch", "momentum", "adam"])
-def test_every_solver_learns(solver):
+@pytest.mark.parametrize(
+    "solver, settings",
+    [
+        ("gd", dict(learning_rate_init=0.5, max_iter=40)),
+        ("sgd", dict(learning_rate_init=0.05, batch_size=1, momentum=0.0, max_iter=10)),  # one sample a step
+        ("sgd", dict(learning_rate_init=0.2, batch_size=16, momentum=0.0, max_iter=40)),  # mini-batches
+        ("sgd", dict(learning_rate_init=0.05, batch_size=16, max_iter=40)),  # with Nesterov's momentum
+        ("adam", dict(learning_rate_init=0.05, batch_size=16, max_iter=40)),
+        ("lbfgs", dict(max_iter=40)),
+    ],
+)
+def test_every_solver_learns(solver, settings):
     X, y = blobs(2)
-    lr = {"gd": 0.5, "sgd": 0.05, "minibatch": 0.2, "momentum": 0.05, "adam": 0.05}[solver]
-    epochs = 10 if solver == "sgd" else 40
-    clf = LogisticRegression(solver=solver, learning_rate_init=lr, batch_size=16, max_iter=epochs, random_state=0)
+    clf = LogisticRegression(solver=solver, random_state=0, **settings)
     assert clf.fit(X, y).score(X, y) > 0.95
     X, y = regression()
-    reg = LinearRegression(solver=solver, learning_rate_init=lr / 5, batch_size=16, max_iter=epochs * 5, random_state=0)
+    reg_settings = {**settings, "max_iter": settings["max_iter"] * 5}
+    if "learning_rate_init" in settings:
+        reg_settings["learning_rate_init"] = settings["learning_rate_init"] / 5
+    reg = LinearRegression(solver=solver, random_state=0, **reg_settings)
     assert reg.fit(X, y).score(X, y) > 0.95
 
 
 def test_solver_optimisers():
     X, y = blobs(2)
-    assert type(quick(LogisticRegression, solver="adam").fit(X, y)._optimizer).__name__ == "Adam"
-    sgd = quick(LogisticRegression, solver="momentum", momentum=0.8).fit(X, y)._optimizer
+    assert type(quick(LogisticRegression, solver="adam").fit(X, y)._optimizer).__name__ == "ScikitLearnAdam"
+    sgd = quick(LogisticRegression, solver="sgd", momentum=0.8).fit(X, y)._optimizer
     assert type(sgd).__name__ == "SGD"
     assert sgd.param_groups[0]["momentum"] == 0.8 and sgd.param_groups[0]["nesterov"] is True
+    plain = quick(LogisticRegression, solver="sgd", momentum=0.8, nesterovs_momentum=False).fit(X, y)._optimizer
+    assert plain.param_groups[0]["nesterov"] is False
+    assert quick(LogisticRegression, solver="gd").fit(X, y)._optimizer.param_groups[0]["momentum"] == 0
+    assert quick(LogisticRegression).fit(X, y)._optimizer is None  # 'lbfgs': scipy's, no chainrule optimiser
 
 
 def test_batch_size_larger_than_the_data_warns():
     X, y = blobs(2, n=40)
-    with pytest.warns(UserWarning, match="batch_size=100 is larger than the 40 training samples"):
-        LogisticRegression(batch_size=100, max_iter=2).fit(X, y)
+    with pytest.warns(UserWarning, match="batch_size=100 is larger than the 40 training samples") as record:
+        LogisticRegression(solver="adam", batch_size=100, max_iter=2).fit(X, y)
+    assert record[0].filename == __file__  # it points at the line that called fit
 
 
 def test_zero_weight_samples_teach_nothing():
@@ -404,8 +440,8 @@ def test_zero_weight_samples_teach_nothing():
     X_other, y_other = X.copy(), y.copy()
     X_other[:20] *= -5.0  # whatever the zero-weight samples are, the fit is the same
     y_other[:20] = 1 - y_other[:20]
-    for solver in ("sgd", "minibatch"):  # 'minibatch': the first batch is all zero weight, skipped
-        params = dict(solver=solver, batch_size=20, shuffle=False, max_iter=3, tol=None)
+    for batch_size in (1, 20):  # 20: the first batch is all zero weight, skipped
+        params = dict(batch_size=batch_size, shuffle=False, max_iter=3, tol=None)
         a = Perceptron(**params).fit(X, y, sample_weight=weights)
         b = Perceptron(**params).fit(X_other, y_other, sample_weight=weights)
         np.testing.assert_array_equal(a.coef_, b.coef_)
@@ -454,12 +490,14 @@ def test_training_stops_when_the_loss_stops_improving():
 
 def test_tol_none_runs_every_epoch():
     X, y = blobs(2)
-    assert LogisticRegression(tol=None, max_iter=37).fit(X, y).n_iter_ == 37
+    assert LogisticRegression(solver="adam", tol=None, max_iter=37).fit(X, y).n_iter_ == 37
 
 
 def test_max_iter_without_convergence_warns():
     X, y = blobs(2)
     with pytest.warns(ConvergenceWarning, match=r"LogisticRegression: maximum iterations \(3\) reached"):
+        LogisticRegression(solver="adam", max_iter=3).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match=r"LogisticRegression: lbfgs failed to converge after 3 iteration"):
         LogisticRegression(max_iter=3).fit(X, y)
 
 
@@ -608,8 +646,9 @@ def test_fit_twice_gives_the_same_model():
 def test_iris_end_to_end():
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    for cls in CLASSIFIERS:
-        assert quick(cls, max_iter=200).fit(X, y).score(X, y) > 0.9, cls.__name__
+    for cls in CLASSIFIERS:  # iris is not linearly separable: the perceptron's last epochs wander
+        floor = 0.8 if cls is Perceptron else 0.9  # (scikit-learn's: 0.81 to 0.95 over random_state 0-4)
+        assert quick(cls, max_iter=200).fit(X, y).score(X, y) > floor, cls.__name__
 
 
 # ------------------------------------------------------------------ the contract, item by item
@@ -621,7 +660,7 @@ def test_fit_and_partial_fit_return_self(cls):
     est = quick(cls)
     assert est.fit(X, y) is est
     extra = {} if cls in REGRESSORS else {"classes": np.unique(y)}
-    fresh = quick(cls)
+    fresh = quick(cls, solver="adam") if est.solver == "lbfgs" else quick(cls)
     assert fresh.partial_fit(X, y, **extra) is fresh
     assert fresh.partial_fit(X, y) is fresh and fresh.n_iter_ == 1 and len(fresh.loss_curve_) == 2
 
@@ -642,10 +681,9 @@ def test_the_network_is_a_chainrule_graph_one_can_draw():
     "solver, batch_size, steps_per_epoch",
     [
         ("gd", 16, 1),
-        ("sgd", 16, 120),
-        ("minibatch", 16, 8),
-        ("momentum", 16, 8),
-        ("minibatch", "auto", 1),
+        ("sgd", 1, 120),
+        ("sgd", 16, 8),
+        ("sgd", "auto", 1),
     ],
 )
 def test_each_solver_steps_on_its_batches(monkeypatch, solver, batch_size, steps_per_epoch):
@@ -697,10 +735,11 @@ def test_sigmoid_is_another_name_of_logistic():
 def test_partial_fit_with_early_stopping_watches_the_training_loss(cls):
     # partial_fit holds nothing out (a batch is too small to split), as scikit-learn's MLP
     X, y = blobs(2)
-    clf = quick(cls, early_stopping=True)
+    solver = "adam" if cls is LogisticRegression else cls().solver
+    clf = quick(cls, early_stopping=True, solver=solver)
     clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
     assert clf.validation_scores_ is None and clf.best_loss_ == min(clf.loss_curve_)
-    fitted = quick(cls, early_stopping=True, max_iter=20).fit(X, y)
+    fitted = quick(cls, early_stopping=True, max_iter=20, solver=solver).fit(X, y)
     n_scores = len(fitted.validation_scores_)
     fitted.partial_fit(X, y)
     assert len(fitted.validation_scores_) == n_scores and fitted.best_loss_ == fitted.loss_curve_[-1]
@@ -709,11 +748,11 @@ def test_partial_fit_with_early_stopping_watches_the_training_loss(cls):
 def test_class_weight_errors_name_the_problem():
     X, y = blobs(2)
     with pytest.raises(ValueError, match="LogisticRegression: class_weight='balanced' cannot be used with partial_fit"):
-        LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+        LogisticRegression(solver="adam", class_weight="balanced").partial_fit(X, y, classes=[0, 1])
     with pytest.raises(
         ValueError, match=r"LinearSVC: class_weight=\{0: 1.0, 5: 2.0\} does not fit the classes \[0, 1\]"
     ):
         LinearSVC(class_weight={0: 1.0, 5: 2.0}).fit(X, y)
-    weighted = LogisticRegression(class_weight={0: 1.0, 1: 3.0}, random_state=0)
+    weighted = LogisticRegression(solver="adam", class_weight={0: 1.0, 1: 3.0}, random_state=0)
     weighted.partial_fit(X, y, classes=[0, 1])  # a dict is the same for every batch: fine
     assert weighted.n_iter_ == 1

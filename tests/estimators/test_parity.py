@@ -96,7 +96,7 @@ def test_the_logistic_regression_gradient_is_the_vectorised_formula(n_classes):
     # softmax), Y the targets (0/1, or one-hot): dJ/dW = (1/n)(A - Y)Xᵀ, dJ/db = (1/n)Σ(A - Y).
     X_rows, _, y, _ = split("iris")
     X_rows, y = X_rows[y < n_classes], y[y < n_classes]
-    clf = LogisticRegression(alpha=0.0, max_iter=1).fit(X_rows, y)
+    clf = LogisticRegression(penalty=None, max_iter=1).fit(X_rows, y)
     rng = np.random.default_rng(0)
     layer = clf.network_.linear
     layer.weight.data[...] = rng.normal(size=layer.weight.shape)
@@ -115,7 +115,7 @@ def test_the_logistic_regression_gradient_is_the_vectorised_formula(n_classes):
 
 def test_linear_regression_converges_to_least_squares_and_ridge():
     X, _, y, _ = split("diabetes")
-    full_batch_momentum = dict(solver="momentum", batch_size=len(X), learning_rate_init=0.1, tol=None)
+    full_batch_momentum = dict(solver="sgd", batch_size=len(X), learning_rate_init=0.1, tol=None)
     ols = linear_model.LinearRegression().fit(X, y)
     ours = LinearRegression(max_iter=1000, **full_batch_momentum).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ols.coef_, rtol=1e-4, atol=1e-4)

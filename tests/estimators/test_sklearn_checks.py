@@ -77,5 +77,7 @@ def test_convergence_warning_is_the_only_warning_of_a_short_fit():
 
     X = np.random.default_rng(0).normal(size=(40, 3))
     y = (X[:, 0] > 0).astype(int)
-    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
         LogisticRegression(max_iter=2).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        LogisticRegression(solver="adam", max_iter=2).fit(X, y)
