@@ -1,5 +1,7 @@
-"""Saving and loading: models (architecture + weights), weights only, and training checkpoints,
-as safetensors files (``pip install "chainrule[io]"``). See ``chainrule.io.serialization``."""
+"""Saving and loading: models (architecture + weights), objects of tensors and plain values (a
+state dict, a checkpoint dict), weights only, and training checkpoints, as safetensors files
+(``pip install "chainrule[io]"`` to save; reading needs NumPy alone). See
+``chainrule.io.serialization``."""
 
 from chainrule.io.serialization import (
     FORMAT_VERSION,

@@ -1,4 +1,5 @@
-"""Save and load models, weights and training checkpoints, one safetensors file each.
+"""Save and load models, weights, training checkpoints and nested objects of tensors, one
+safetensors file each.
 
 A file is in the safetensors format: an 8-byte header length, a JSON header, then the raw
 little-endian bytes of the tensors. Nothing in it can run code, and loading never unpickles or
@@ -8,28 +9,41 @@ process (by class name and constructor arguments, ``module_to_spec``) and copies
 What chainrule keeps in the header's ``__metadata__`` (a string-to-string map; every value is a
 JSON string):
 
-    chainrule.format        the file format's version (``FORMAT_VERSION``)
+    chainrule.format        the file format's version (1, or 2 for objects; see ``FORMAT_VERSION``)
     chainrule.version       the chainrule version that wrote the file
-    chainrule.kind          "model" (``save``), "state_dict" (``save_state_dict``) or
-                            "checkpoint" (``save_checkpoint``)
+    chainrule.kind          "model" (``save`` of a Module), "object" (``save`` of anything else),
+                            "state_dict" (``save_state_dict``) or "checkpoint" (``save_checkpoint``)
     chainrule.keys          the model's tensor names in ``state_dict`` order
     chainrule.architecture  (model) ``module_to_spec(model)``
     chainrule.training      (model) the training mode of the model and of any sub-module in the
                             other mode
     chainrule.frozen        (model) the names of parameters that do not require grad
-    chainrule.metadata      (model, state_dict) your own metadata
+    chainrule.object        (object) the object, with every array replaced by the name of the
+                            tensor that holds it
+    chainrule.metadata      (model, object, state_dict) your own metadata
     chainrule.checkpoint    (checkpoint) epoch, extra, optimizer state and the random state, with
                             every array replaced by the name of the tensor that holds it
 
-In a checkpoint the model's tensors are named ``model/<name>``, the optimizer's after where
-they sit in its ``state_dict()`` (``optimizer/state.0.exp_avg``), those of ``extra`` likewise
-(``extra/...``).
+In JSON, an array is ``{"__tensor__": name}``, a NumPy scalar ``{"__scalar__": name}`` (a 0-d
+tensor: its dtype is kept), a chainrule Tensor ``{"__Tensor__": {"tensor": name, "class":
+"Tensor" or "Parameter", "requires_grad": bool}}`` (objects only), a tuple ``{"__tuple__":
+[...]}``, and a dict whose keys are not all strings (an optimizer's ``state`` by parameter index)
+``{"__items__": [[key, value], ...]}``. Tensors are named after where they sit: in a checkpoint
+the model's are ``model/<name>``, the optimizer's ``optimizer/state.0.exp_avg``, those of
+``extra`` likewise (``extra/...``); in an object, ``model.0.weight`` for ``obj["model"]["0.weight"]``.
+
+Loading a model checks it before reading any weight: the architecture is built inside
+``chainrule.nn.init.skip_init()`` (parameters allocated, never written: no memory is used for
+them yet), every tensor of its state dict is compared with the file's header (names, shapes,
+dtypes), and only then are the tensors read, straight into the model. Every reader checks that
+the header's tensors fill the file's data exactly, so the memory a load uses is bounded by the
+file's size.
 
 Writes are atomic: the bytes go to a temporary file in the target's folder, are flushed to disk,
 and only then renamed onto the target, so a crash mid-save leaves the previous file intact.
 
-Needs the ``safetensors`` package (``pip install "chainrule[io]"``), imported on first use so
-that ``import chainrule`` needs NumPy only.
+Saving needs the ``safetensors`` package (``pip install "chainrule[io]"``), imported on first
+use so that ``import chainrule`` needs NumPy only; reading needs NumPy alone.
 """
 
 from __future__ import annotations
@@ -40,17 +54,20 @@ import json
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any, Union
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
 from chainrule._version import __version__
+from chainrule.autograd import mark_modified
 from chainrule.io.files import write_bytes_atomic
+from chainrule.nn import init
 from chainrule.nn.module import (
     Module,
     ModuleDict,
     ModuleList,
+    Parameter,
     Sequential,
     module_class,
     module_from_spec,
@@ -61,12 +78,15 @@ from chainrule.tensor import Tensor
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-FORMAT_VERSION = 1
-"""The version of the file layout written here; files of a later version are refused."""
+FORMAT_VERSION = 2
+"""The latest version of the file layout, read and written here; files of a later version are
+refused. Version 2 added objects (``save`` of anything but a Module); models, weights and
+checkpoints are still written as version 1, which earlier chainrule versions read."""
 
 _KEY = "chainrule."
-_MODEL, _WEIGHTS, _CHECKPOINT = "model", "state_dict", "checkpoint"
-_SAVED_BY = {_MODEL: "save", _WEIGHTS: "save_state_dict", _CHECKPOINT: "save_checkpoint"}
+_MODEL, _OBJECT, _WEIGHTS, _CHECKPOINT = "model", "object", "state_dict", "checkpoint"
+_SAVED_BY = {_MODEL: "save", _OBJECT: "save", _WEIGHTS: "save_state_dict", _CHECKPOINT: "save_checkpoint"}
+_FORMAT_OF = {_MODEL: 1, _OBJECT: 2, _WEIGHTS: 1, _CHECKPOINT: 1}  # the oldest layout that holds each kind
 _MODEL_PREFIX = "model/"
 
 # The dtypes the safetensors format stores: bool, (u)int8-64, float16-64 (not float128 or complex).
@@ -140,33 +160,49 @@ def _printable(text: str) -> str:
 
 
 # ==================================================================== public functions
-def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = None) -> None:
-    """Save a model (architecture and weights) to one safetensors file; rebuild it with ``load``.
+def save(obj: Any, path: PathLike, metadata: Mapping[str, Any] | None = None) -> None:
+    """Save a model (architecture and weights), or an object of tensors and plain values (a
+    ``state_dict``, a checkpoint dict), to one safetensors file; get it back with ``load``.
 
-    The architecture is stored as JSON (each module's class name and ``get_config()``), so the
-    classes must be defined (imported) when the file is loaded; a custom Module with constructor
-    arguments overrides ``get_config`` to return them.
+    A Module is saved as its architecture in JSON (each module's class name and
+    ``get_config()``) plus its weights, so its classes must be defined (imported) when the file
+    is loaded; a custom Module with constructor arguments overrides ``get_config`` to return them.
+
+    Anything else is saved as it is nested, as PyTorch's ``torch.save`` does, but as tensors and
+    JSON, never a pickle: dicts (any keys of the kinds below), lists, tuples (they come back as
+    tuples), None, bools, ints, floats (NaN and infinities too), strings, NumPy arrays and scalars
+    (their dtype kept, in little-endian byte order) and chainrule Tensors (they come back as
+    Tensors, or Parameters, with their ``requires_grad``; a Tensor's gradient and graph are not
+    saved). Mappings come back as dicts. An object shared by two places comes back as two copies.
 
     Args:
-        model: the module to save.
+        obj: the module, or the object, to save.
         path: the file to write (``.safetensors`` is the usual suffix); replaced atomically.
         metadata: JSON-serialisable values of your own (accuracy, dataset, ...), read back with
             ``load_metadata`` (default None).
 
     Raises:
-        TypeError: the architecture or the metadata is not JSON-serialisable, or a module's
-            ``get_config()`` does not give its constructor's arguments (the file could not be loaded).
+        TypeError: the architecture, the object or the metadata holds something that cannot be
+            stored (a value of another type, an array of objects or complex numbers, a Module
+            inside an object), or a module's ``get_config()`` does not give its constructor's
+            arguments (the file could not be loaded).
+        ValueError: the object is nested deeper than ``load`` accepts (or contains itself).
         ImportError: safetensors is not installed.
 
     Example:
         >>> import os, tempfile
         >>> import chainrule as cr
         >>> model = cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.ReLU(), cr.nn.Linear(3, 1))
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = os.path.join(folder, "model.safetensors")
         ...     cr.save(model, path, metadata={"epochs": 10})
         ...     loaded = cr.load(path)
         ...     info = cr.io.load_metadata(path)
+        ...     ckpt = os.path.join(folder, "ckpt.safetensors")
+        ...     checkpoint = {"epoch": 3, "model": model.state_dict(), "optim": opt.state_dict(), "losses": (0.5, 0.4)}
+        ...     cr.save(checkpoint, ckpt)
+        ...     state = cr.load(ckpt)
         >>> loaded
         Sequential(
           (0): Linear(in_features=4, out_features=3, bias=True)
@@ -176,19 +212,30 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
         >>> x = cr.randn(2, 4)
         >>> bool((loaded(x).numpy() == model(x).numpy()).all()), info
         (True, {'epochs': 10})
+        >>> state["epoch"], state["losses"], state["model"]["0.weight"].shape
+        (3, (0.5, 0.4), (3, 4))
+        >>> _ = loaded.load_state_dict(state["model"])
+        >>> opt.load_state_dict(state["optim"])
     """
     st = _safetensors()
-    if not isinstance(model, Module):
-        raise TypeError(
-            f"save: model must be a chainrule.nn.Module, got {type(model).__name__} "
-            "(to save a dict of arrays, use save_state_dict)"
-        )
-    architecture = _architecture_json(model)
-    state = model.state_dict()
+    if not isinstance(obj, Module):
+        tensors: OrderedDict[str, np.ndarray] = OrderedDict()
+        encoded = _encode(obj, "", tensors, keep_types=True)
+        if _depth_exceeds(encoded, _MAX_JSON_DEPTH):
+            raise ValueError(
+                f"save: the {type(obj).__name__} is nested too deep to be stored (load accepts JSON nested "
+                f"up to {_MAX_JSON_DEPTH} levels, and a tuple or a dict with keys that are not strings takes two)"
+            )
+        header = _header(_OBJECT, {"metadata": _user_metadata(metadata)})
+        header[_KEY + "object"] = json.dumps(encoded, allow_nan=True)
+        _write(st, path, tensors, header)
+        return
+    architecture = _architecture_json(obj)
+    state = obj.state_dict()
     fields: dict[str, Any] = {
         "keys": list(state),
-        "training": _training_modes(model),
-        "frozen": [name for name, p in model.named_parameters() if not p.requires_grad],
+        "training": _training_modes(obj),
+        "frozen": [name for name, p in obj.named_parameters() if not p.requires_grad],
         "metadata": _user_metadata(metadata),
     }
     header = _header(_MODEL, fields)
@@ -196,33 +243,42 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
     _write(st, path, state, header)
 
 
-def load(path: PathLike) -> Module:
-    """Rebuild a model saved with ``save``: its architecture, weights, buffers, training mode and
-    frozen (``requires_grad=False``) parameters.
+def load(path: PathLike) -> Any:
+    """What ``save`` saved: a model (its architecture, weights, buffers, training mode and frozen
+    (``requires_grad=False``) parameters), or an object of tensors and plain values.
 
-    Every module class named in the file must be defined (imported) first; nothing is executed
-    or unpickled from the file. Floating-point tensors keep the dtype they were saved with.
+    A model's module classes must be defined (imported) first; nothing is executed or unpickled
+    from the file. Floating-point tensors keep the dtype they were saved with. The architecture is
+    built without initialising it (``chainrule.nn.init.skip_init``) and checked against the
+    file's tensors (names, shapes, dtypes) before any tensor is read, so that a file declaring
+    layers larger than its weights is refused before it costs memory.
 
     Raises:
         FileNotFoundError: there is no such file.
-        ModelFileError: the file is truncated, of another format, not a chainrule model (a
+        ModelFileError: the file is truncated, of another format, not written by ``save`` (a
             safetensors file without chainrule metadata, or weights / a checkpoint without an
-            architecture), names a module class that is not defined, or its weights do not fit
-            its architecture.
+            architecture), names a module class that is not defined, declares layers too large
+            to allocate, or its weights do not fit its architecture.
 
     Example:
         >>> import os, tempfile
         >>> import chainrule as cr
+        >>> import numpy as np
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = os.path.join(folder, "bn.safetensors")
         ...     cr.save(cr.nn.BatchNorm1d(3).eval(), path)
         ...     bn = cr.load(path)
+        ...     cr.save({"w": cr.ones(2, requires_grad=True), "mean": np.zeros(2), 7: None}, path)
+        ...     obj = cr.load(path)
         >>> type(bn).__name__, bn.num_features, bn.training
         ('BatchNorm1d', 3, False)
+        >>> obj
+        {'w': tensor([1., 1.], requires_grad=True), 'mean': array([0., 0.]), 7: None}
     """
-    st = _safetensors()
-    fields, tensors = _read(st, path)
-    kind = fields["kind"]
+    contents = _read_header(path)
+    kind = contents.fields["kind"]
+    if kind == _OBJECT:
+        return _decoded_object(path, contents)
     if kind != _MODEL:
         hint = (
             "build the model, then model.load_state_dict(chainrule.io.load_state_dict(path))"
@@ -233,20 +289,17 @@ def load(path: PathLike) -> Module:
             f"{_name(path)} holds {'weights only' if kind == _WEIGHTS else 'a training checkpoint'} "
             f"(written by {_SAVED_BY[kind]}), not a model's architecture: {hint}"
         )
+    fields = contents.fields
     spec = _field(path, fields, "architecture", dict)
     frozen = _names_in(path, fields.get("frozen"), "chainrule.frozen")
     modes = fields.get("training")
     if isinstance(modes, dict):
         _names_in(path, modes.get("flipped"), "the flipped modules of chainrule.training")
-    state = _ordered(path, fields, tensors)
-    _check_architecture(path, spec, state)  # before building anything
-    model = _rebuild(path, spec)
-    _check_dtypes(path, model, state, "its weights")
-    _match_float_dtypes(model, state)
-    try:
-        model.load_state_dict(state, strict=True)
-    except KeyError as err:
-        raise ModelFileError(f"{_name(path)}: its weights do not fit its architecture: {err.args[0]}") from None
+    names = _ordered(path, fields, contents.entries)
+    model = _build(path, spec, contents)  # parameters allocated, never written: no memory used yet
+    targets = _state_tensors(model)
+    _check_against_header(path, targets, OrderedDict((k, contents.entries[v]) for k, v in names.items()))
+    _read_into(contents, names, targets)  # only now, straight into the model
     _restore_training_modes(model, fields.get("training"))
     parameters = dict(model.named_parameters())
     for name in frozen:
@@ -268,16 +321,7 @@ def load_metadata(path: PathLike) -> dict[str, Any]:
         ...     cr.io.load_metadata(path)
         {'note': 'demo'}
     """
-    path_str = os.fspath(path)
-    with _open(path_str) as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        if len(head) == 8:
-            length = int.from_bytes(head, "little")
-            head += f.read(max(1, min(length, size - 8)))
-    header = _parse_header(path_str, head, size)
-    fields = _chainrule_fields(path_str, header, required=True)
-    return fields.get("metadata") or {}
+    return _read_header(path).fields.get("metadata") or {}
 
 
 def save_state_dict(
@@ -327,9 +371,10 @@ def save_state_dict(
 def load_state_dict(path: PathLike) -> OrderedDict[str, np.ndarray]:
     """The weights in a file, by name (in the order they were saved), as NumPy arrays.
 
-    Reads files of ``save_state_dict`` and ``save`` (their weights), of ``save_checkpoint``
-    (the model's weights), and plain safetensors files written by other tools (any tensors NumPy
-    can hold), so weights can come from elsewhere. Pass the result to ``Module.load_state_dict``.
+    Reads files of ``save_state_dict`` and ``save`` (a model's weights, or a state dict saved as
+    an object: a dict of names to arrays or Tensors), of ``save_checkpoint`` (the model's
+    weights), and plain safetensors files written by other tools (any tensors NumPy can hold), so
+    weights can come from elsewhere. Pass the result to ``Module.load_state_dict``.
 
     Raises:
         FileNotFoundError: there is no such file.
@@ -343,11 +388,14 @@ def load_state_dict(path: PathLike) -> OrderedDict[str, np.ndarray]:
         >>> {name: w.shape for name, w in cr.io.load_state_dict(path).items()}
         {'weight': (2, 3), 'bias': (2,)}
     """
-    st = _safetensors()
-    fields, tensors = _read(st, path, foreign_ok=True)
-    if not fields:  # a safetensors file from another tool: every tensor, in header order
-        return OrderedDict(tensors)
-    return _ordered(path, fields, tensors)
+    contents = _read_header(path, foreign_ok=True)
+    if not contents.fields:  # a safetensors file from another tool: every tensor, in header order
+        return _read_tensors(contents)
+    if contents.fields["kind"] == _OBJECT:
+        return _object_as_state_dict(path, contents)
+    names = _ordered(path, contents.fields, contents.entries)
+    tensors = _read_tensors(contents, names.values())
+    return OrderedDict((name, tensors[in_file]) for name, in_file in names.items())
 
 
 def save_checkpoint(
@@ -442,17 +490,23 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any = None, restor
         >>> cr.io.load_checkpoint(path, resumed, cr.optim.SGD(resumed.parameters(), lr=0.1, momentum=0.9))["epoch"]
         5
     """
-    st = _safetensors()
     if not isinstance(model, Module):
         raise TypeError(f"load_checkpoint: model must be a chainrule.nn.Module, got {type(model).__name__}")
-    fields, tensors = _read(st, path)
+    contents = _read_header(path)
+    fields = contents.fields
     if fields["kind"] != _CHECKPOINT:
         raise ModelFileError(
             f"{_name(path)} is not a checkpoint (it was written by {_SAVED_BY[fields['kind']]}); "
-            "read its weights with chainrule.io.load_state_dict(path)"
+            + (
+                "load it with chainrule.load(path)"
+                if fields["kind"] == _OBJECT
+                else "read its weights with chainrule.io.load_state_dict(path)"
+            )
         )
     checkpoint = _field(path, fields, "checkpoint", dict)
-    state = _ordered(path, fields, tensors)
+    names = _ordered(path, fields, contents.entries)
+    tensors = _read_tensors(contents)  # every tensor of the file: bounded by its size
+    state = OrderedDict((name, tensors[in_file]) for name, in_file in names.items())
     extra = _decode(path, checkpoint.get("extra"), tensors)
     optimizer_state = None
     if optimizer is not None:
@@ -503,7 +557,7 @@ def _safetensors() -> Any:
 def _header(kind: str, fields: Mapping[str, Any]) -> dict[str, str]:
     """The ``__metadata__`` strings common to every file, plus ``fields`` as JSON."""
     header = {
-        _KEY + "format": json.dumps(FORMAT_VERSION),
+        _KEY + "format": json.dumps(_FORMAT_OF[kind]),
         _KEY + "version": json.dumps(__version__),
         _KEY + "kind": json.dumps(kind),
     }
@@ -514,6 +568,8 @@ def _header(kind: str, fields: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _write(st: Any, path: PathLike, tensors: Mapping[str, np.ndarray], header: dict[str, str]) -> None:
+    if "__metadata__" in tensors:
+        raise TypeError("cannot save a tensor named '__metadata__': the safetensors format keeps that name for itself")
     prepared = {name: _storable(name, array) for name, array in tensors.items()}
     write_bytes_atomic(os.fspath(path), st.save(prepared, metadata=header))
 
@@ -673,68 +729,156 @@ def _restore_training_modes(model: Module, modes: Any) -> None:
 
 
 # ---------------------------------------------------------------- arrays inside JSON
-_MARKERS = ("__tensor__", "__scalar__", "__tuple__", "__items__")
+_MARKERS = ("__tensor__", "__scalar__", "__Tensor__", "__tuple__", "__items__")
+_TENSOR_CLASSES = {"Tensor": Tensor, "Parameter": Parameter}
 
 
-def _encode(value: Any, path: str, tensors: OrderedDict[str, np.ndarray]) -> Any:
+def _encode(value: Any, path: str, tensors: OrderedDict[str, np.ndarray], keep_types: bool = False) -> Any:
     """``value`` as JSON, each array moved into ``tensors`` (named after where it sits) and
     replaced by ``{"__tensor__": name}``. NumPy scalars become 0-d tensors (their dtype is kept,
     which matters for bit-exact arithmetic), tuples and dicts with non-string keys are marked so
-    that ``_decode`` gives back exactly what was saved."""
+    that ``_decode`` gives back exactly what was saved. With ``keep_types`` chainrule Tensors are
+    marked as such (class and ``requires_grad``); without, they are saved as arrays."""
+    try:
+        return _encode_value(value, path, tensors, keep_types)
+    except RecursionError:
+        raise ValueError(f"cannot save {type(value).__name__}: it is nested too deep, or contains itself") from None
+
+
+def _encode_value(value: Any, path: str, tensors: OrderedDict[str, np.ndarray], keep_types: bool) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (np.generic, np.ndarray, Tensor)):
-        array = _array(value)
-        name = path.rstrip("/")
-        while name in tensors:
+        name = path.rstrip("/") or "tensor"
+        while name in tensors or name == "__metadata__":  # the safetensors header's own key
             name += "_"
-        tensors[name] = _storable(name, np.asarray(array))
-        return {"__scalar__" if isinstance(value, np.generic) else "__tensor__": name}
+        tensors[name] = _storable(name, np.asarray(_array(value)))
+        if isinstance(value, np.generic):
+            return {"__scalar__": name}
+        if isinstance(value, Tensor) and keep_types:
+            kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+            return {"__Tensor__": {"tensor": name, "class": kind, "requires_grad": value.requires_grad}}
+        return {"__tensor__": name}
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, _join(path, i), tensors) for i, v in enumerate(value)]}
+        return {"__tuple__": [_encode_value(v, _join(path, i), tensors, keep_types) for i, v in enumerate(value)]}
     if isinstance(value, list):
-        return [_encode(v, _join(path, i), tensors) for i, v in enumerate(value)]
+        return [_encode_value(v, _join(path, i), tensors, keep_types) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         if all(isinstance(k, str) and k not in _MARKERS for k in value):
-            return {k: _encode(v, _join(path, k), tensors) for k, v in value.items()}
+            return {k: _encode_value(v, _join(path, k), tensors, keep_types) for k, v in value.items()}
         return {
             "__items__": [
-                [_encode(k, _join(path, f"key{i}"), tensors), _encode(v, _join(path, k), tensors)]
+                [
+                    _encode_value(k, _join(path, f"key{i}"), tensors, keep_types),
+                    _encode_value(v, _join(path, k), tensors, keep_types),
+                ]
                 for i, (k, v) in enumerate(value.items())
             ]
         }
+    where = path.rstrip("/") or "the top level"
+    if isinstance(value, Module):
+        raise TypeError(
+            f"cannot save the {type(value).__name__} at {where!r}: a Module is saved alone (chainrule.save(model, "
+            "path)); inside an object, save its weights instead (model.state_dict())"
+        )
     raise TypeError(
-        f"cannot save {type(value).__name__} at {path!r}: only None, bools, numbers, strings, NumPy "
-        "arrays and scalars, and lists, tuples and dicts of them are stored"
+        f"cannot save {type(value).__name__} at {where!r}: only None, bools, numbers, strings, NumPy "
+        "arrays and scalars, chainrule Tensors, and lists, tuples and dicts of them are stored"
     )
 
 
 def _join(path: str, key: Any) -> str:
     """The name of the tensor for ``key`` inside ``path``: ``optimizer/`` + ``state`` ->
-    ``optimizer/state``, then ``optimizer/state.0``, ``optimizer/state.0.exp_avg``."""
-    return f"{path}{key}" if path.endswith("/") else f"{path}.{key}"
+    ``optimizer/state``, then ``optimizer/state.0``, ``optimizer/state.0.exp_avg``; at the top
+    of an object (``path`` empty), ``key`` alone."""
+    if not path or path.endswith("/"):
+        return f"{path}{key}"
+    return f"{path}.{key}"
 
 
-def _decode(path: PathLike, value: Any, tensors: Mapping[str, np.ndarray]) -> Any:
-    """The inverse of ``_encode``."""
+def _decode(path: PathLike, value: Any, tensors: Mapping[str, np.ndarray], keep_types: bool = False) -> Any:
+    """The inverse of ``_encode``, refusing (as a corrupt file) markers that ``_encode`` never
+    writes: a missing tensor, a tuple that is not a list, a dict key that cannot be one. Tensors
+    are marked as such only where ``keep_types`` (objects); elsewhere that marker is a plain dict."""
     if isinstance(value, list):
-        return [_decode(path, v, tensors) for v in value]
+        return [_decode(path, v, tensors, keep_types) for v in value]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         ((marker, content),) = value.items()
         if marker in ("__tensor__", "__scalar__"):
-            if content not in tensors:
-                raise ModelFileError(f"{_name(path)} is corrupt: its header refers to a missing tensor {content!r}")
-            array = tensors[content]
-            return array[()] if marker == "__scalar__" else array
+            array = _tensor_named(path, content, tensors)
+            if marker == "__tensor__":
+                return array
+            if array.ndim != 0:
+                raise ModelFileError(f"{_name(path)} is corrupt: its scalar {content!r} has shape {array.shape}")
+            return array[()]
+        if marker == "__Tensor__" and keep_types:
+            return _decoded_tensor(path, content, tensors)
         if marker == "__tuple__":
-            return tuple(_decode(path, v, tensors) for v in content)
+            if not isinstance(content, list):
+                raise ModelFileError(f"{_name(path)} is corrupt: a tuple in its header is not a list")
+            return tuple(_decode(path, v, tensors, keep_types) for v in content)
         if marker == "__items__":
-            return {_decode(path, k, tensors): _decode(path, v, tensors) for k, v in content}
-    return {k: _decode(path, v, tensors) for k, v in value.items()}
+            if not isinstance(content, list) or not all(isinstance(kv, list) and len(kv) == 2 for kv in content):
+                raise ModelFileError(f"{_name(path)} is corrupt: a dict in its header is not a list of pairs")
+            out = {}
+            for k, v in content:
+                key, item = _decode(path, k, tensors, keep_types), _decode(path, v, tensors, keep_types)
+                try:
+                    out[key] = item
+                except TypeError:  # an unhashable key: a list or dict (an array is refused likewise)
+                    raise ModelFileError(
+                        f"{_name(path)} is corrupt: a dict in its header has an unhashable key ({type(key).__name__})"
+                    ) from None
+            return out
+    return {k: _decode(path, v, tensors, keep_types) for k, v in value.items()}
+
+
+def _tensor_named(path: PathLike, name: Any, tensors: Mapping[str, np.ndarray]) -> np.ndarray:
+    if not isinstance(name, str) or name not in tensors:
+        raise ModelFileError(f"{_name(path)} is corrupt: its header refers to a missing tensor {name!r}")
+    return tensors[name]
+
+
+def _decoded_tensor(path: PathLike, content: Any, tensors: Mapping[str, np.ndarray]) -> Tensor:
+    """A ``{"__Tensor__": ...}`` entry as the Tensor (or Parameter) that was saved."""
+    if not (
+        isinstance(content, dict)
+        and isinstance(content.get("class"), str)  # a list would not even hash
+        and content["class"] in _TENSOR_CLASSES
+        and isinstance(content.get("requires_grad"), bool)
+    ):
+        raise ModelFileError(f"{_name(path)} is corrupt: a Tensor in its header has no valid class and requires_grad")
+    array = _tensor_named(path, content.get("tensor"), tensors)
+    try:
+        return _TENSOR_CLASSES[content["class"]](array, requires_grad=content["requires_grad"])
+    except (TypeError, ValueError) as err:  # an integer Parameter, or requires_grad on integers
+        raise ModelFileError(
+            f"{_name(path)} is corrupt: its tensor {content['tensor']!r} cannot be a {content['class']} ({err})"
+        ) from None
+
+
+def _decoded_object(path: PathLike, contents: _Contents) -> Any:
+    """The object that an object file holds, its tensors read in."""
+    if "object" not in contents.fields:
+        raise ModelFileError(f"{_name(path)} is corrupt: its header has no chainrule.object entry")
+    return _decode(path, contents.fields["object"], _read_tensors(contents), keep_types=True)
+
+
+def _object_as_state_dict(path: PathLike, contents: _Contents) -> OrderedDict[str, np.ndarray]:
+    """The tensors of an object file that holds a state dict (names to arrays or Tensors)."""
+    obj = _decoded_object(path, contents)
+    if isinstance(obj, dict) and all(
+        isinstance(k, str) and isinstance(v, (np.ndarray, Tensor)) for k, v in obj.items()
+    ):
+        return OrderedDict((k, _array(v)) for k, v in obj.items())
+    raise ModelFileError(
+        f"{_name(path)} holds a {type(obj).__name__} saved with chainrule.save, not a state dict (a dict of names "
+        "to arrays): load it with chainrule.load(path)"
+    )
 
 
 # ==================================================================== reading
@@ -752,29 +896,89 @@ def _open(path: str) -> Any:
         yield f
 
 
-def _read(st: Any, path: PathLike, foreign_ok: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The chainrule fields of a file's header (decoded from JSON) and its tensors.
+class _Entry(NamedTuple):
+    """One tensor as a file's header declares it (checked): its dtype, shape, and where its bytes
+    are, counted from the start of the file."""
 
-    With ``foreign_ok``, a safetensors file without chainrule metadata gives no fields and its
-    tensors in header order."""
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+
+
+class _Contents(NamedTuple):
+    """What a file's header says, checked: chainrule's fields (``{}`` for a foreign file) and the
+    tensors, in header order. Nothing of the tensors' data has been read."""
+
+    path: str
+    fields: dict[str, Any]
+    entries: OrderedDict[str, _Entry]
+
+
+def _read_header(path: PathLike, foreign_ok: bool = False) -> _Contents:
+    """Read and check a file's header only (its length is checked against the file's size before
+    it is read): chainrule's fields and every tensor's entry. With ``foreign_ok``, a safetensors
+    file without chainrule metadata gives no fields."""
     path_str = os.fspath(path)
     with _open(path_str) as f:
-        data = f.read()
-    header = _parse_header(path_str, data, len(data))
-    fields = _chainrule_fields(path_str, header, required=not foreign_ok)
-    try:
-        tensors = st.load(data)
-    except Exception as err:  # safetensors raises its own SafetensorError, or TypeError for dtypes NumPy lacks
-        raise ModelFileError(f"{_name(path)}: cannot read its tensors: {err}") from None
-    if not fields:
-        order = [k for k in header if k != "__metadata__"]
-        return {}, OrderedDict((k, tensors[k]) for k in order if k in tensors)
-    return fields, tensors
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        if len(head) == 8:
+            length = int.from_bytes(head, "little")
+            head += f.read(max(1, min(length, size - 8)))
+    header, entries = _parse_header(path_str, head, size)
+    return _Contents(path_str, _chainrule_fields(path_str, header, required=not foreign_ok), entries)
 
 
-def _parse_header(path: str, data: bytes, size: int) -> dict[str, Any]:
-    """The safetensors header of a file whose first bytes are ``data`` (``size`` in all), after
-    checking that the file is a complete safetensors file."""
+def _read_tensors(contents: _Contents, names: Iterable[str] | None = None) -> OrderedDict[str, np.ndarray]:
+    """The tensors ``names`` (default: all, in header order) of a checked file, each read into an
+    array of its own: no more memory than the file's data."""
+    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    with _open(contents.path) as f:
+        for name in contents.entries if names is None else names:
+            entry = contents.entries[name]
+            out[name] = _read_entry(f, contents.path, name, entry, np.empty(entry.shape, entry.dtype))
+    return out
+
+
+def _read_into(contents: _Contents, names: Mapping[str, str], targets: Mapping[str, Tensor]) -> None:
+    """Read the file's tensors straight into the model's (``names``: the model's name -> the
+    name in the file), whose names, shapes and dtypes were checked against the header. A
+    floating tensor saved in another precision takes the file's (a model converted with
+    ``.to(float64)`` before saving comes back in float64)."""
+    with _open(contents.path) as f:
+        for name, in_file in names.items():
+            entry, target = contents.entries[in_file], targets[name]
+            if target.data.dtype != entry.dtype and target.data.dtype.kind == entry.dtype.kind == "f":
+                target.data = np.empty(entry.shape, entry.dtype.newbyteorder("="))
+            data = target.data
+            if data.dtype == entry.dtype and data.flags.c_contiguous and data.flags.writeable:
+                _read_entry(f, contents.path, in_file, entry, data)
+            else:  # another byte order, or a view a custom module made: through a copy
+                data[...] = _read_entry(f, contents.path, in_file, entry, np.empty(entry.shape, entry.dtype))
+    mark_modified(list(targets.values()), "chainrule.load")
+
+
+def _read_entry(f: Any, path: str, name: str, entry: _Entry, out: np.ndarray) -> np.ndarray:
+    """Read one tensor's bytes into ``out`` (C-contiguous, of the entry's dtype and shape)."""
+    f.seek(entry.start)
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done:])
+        if not n:
+            raise ModelFileError(
+                f"{path!r} is truncated: tensor {name!r} ends past the end of the file "
+                "(was the file changed while being read?)"
+            )
+        done += n
+    return out
+
+
+def _parse_header(path: str, data: bytes, size: int) -> tuple[dict[str, Any], OrderedDict[str, _Entry]]:
+    """The safetensors header of a file whose first bytes are ``data`` (``size`` in all), and its
+    tensors' entries, after checking that the file is a complete safetensors file: the tensors'
+    bytes lie back to back and fill the data section exactly, as the format requires."""
     if size == 0:
         raise ModelFileError(f"{path!r} is empty (0 bytes): it is not a saved model, or the save never happened")
     if size < 9 or data[8:9] != b"{":
@@ -796,23 +1000,32 @@ def _parse_header(path: str, data: bytes, size: int) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise ModelFileError(f"{path!r} is corrupt: its safetensors header is not a JSON object")
     available = size - 8 - length
-    end = 0
+    entries: OrderedDict[str, _Entry] = OrderedDict()
     for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        end = max(end, _checked_entry(path, name, entry))
+        if name != "__metadata__":
+            entries[name] = _checked_entry(path, name, entry, 8 + length)
+    end = max((e.stop for e in entries.values()), default=8 + length) - 8 - length
     if end > available:
         raise ModelFileError(
             f"{path!r} is truncated: its tensors need {end} bytes of data but only {available} are there "
             "(an interrupted copy or download?)"
         )
-    return header
+    at = 8 + length
+    for name, entry in sorted(entries.items(), key=lambda item: (item[1].start, item[1].stop)):
+        if entry.start != at:
+            raise ModelFileError(
+                f"{path!r} is corrupt: the data of tensor {name!r} starts at byte {entry.start - 8 - length} of the "
+                f"data section, where {at - 8 - length} was expected (the tensors must lie back to back)"
+            )
+        at = entry.stop
+    if at != size:
+        raise ModelFileError(f"{path!r} is corrupt: {size - at} bytes after its tensors' data belong to no tensor")
+    return header, entries
 
 
-def _checked_entry(path: str, name: str, entry: Any) -> int:
+def _checked_entry(path: str, name: str, entry: Any, data_start: int) -> _Entry:
     """Check one tensor's header entry (a dtype chainrule reads, a shape, and data_offsets that
-    hold exactly shape x dtype-size bytes) before anything is read or allocated for it; the end
-    of its data."""
+    hold exactly shape x dtype-size bytes) before anything is read or allocated for it."""
     if not isinstance(entry, dict):
         raise ModelFileError(f"{path!r} is corrupt: the header entry of tensor {name!r} is not a JSON object")
     dtype = entry.get("dtype")
@@ -839,17 +1052,20 @@ def _checked_entry(path: str, name: str, entry: Any) -> int:
             f"({declared} bytes), but its data_offsets {offsets[0]}..{offsets[1]} hold "
             f"{offsets[1] - offsets[0]} bytes"
         )
-    return offsets[1]
+    return _Entry(_FILE_DTYPES[dtype], tuple(shape), data_start + offsets[0], data_start + offsets[1])
 
 
 def _json(path: str, text: str | bytes, what: str) -> Any:
-    """``text`` decoded from JSON, or a ModelFileError naming ``what`` if it is not valid JSON or
+    """``text`` decoded from JSON, or a ModelFileError naming ``what`` if it is not valid JSON,
+    has a key twice in one object (which safetensors refuses, and which would hide a value), or
     is nested more than ``_MAX_JSON_DEPTH`` deep (which would otherwise end in a RecursionError)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_without_duplicates)
     except RecursionError:
         value = None
         deep = True
+    except _DuplicateKey as err:
+        raise ModelFileError(f"{path!r} is corrupt: its {what} has the key {err.args[0]!r} twice") from None
     except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{path!r} is corrupt: its {what} is not valid JSON ({err})") from None
     else:
@@ -860,6 +1076,21 @@ def _json(path: str, text: str | bytes, what: str) -> Any:
             "(no model chainrule saves nests so deep)"
         )
     return value
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -913,235 +1144,110 @@ def _field(path: PathLike, fields: Mapping[str, Any], name: str, kind: type) -> 
     return value
 
 
-def _ordered(
-    path: PathLike, fields: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
-) -> OrderedDict[str, np.ndarray]:
-    """The model's tensors (without the checkpoint prefix) in the order they were saved."""
+def _ordered(path: PathLike, fields: Mapping[str, Any], entries: Mapping[str, Any]) -> OrderedDict[str, str]:
+    """The model's tensor names (without the checkpoint prefix) in the order they were saved,
+    each with its name in the file, after checking that the file has them all."""
     keys = _field(path, fields, "keys", list)
     if not all(isinstance(k, str) for k in keys):
         raise ModelFileError(f"{_name(path)} is corrupt: its header's chainrule.keys are not all strings")
     prefix = _MODEL_PREFIX if fields["kind"] == _CHECKPOINT else ""
-    missing = [k for k in keys if prefix + k not in tensors]
+    missing = [k for k in keys if prefix + k not in entries]
     if missing:
         raise ModelFileError(
             f"{_name(path)} is corrupt: its header lists tensors that are not in it: "
             + ", ".join(repr(k) for k in missing)
         )
-    return OrderedDict((k, tensors[prefix + k]) for k in keys)
+    return OrderedDict((k, prefix + k) for k in keys)
 
 
-# ---------------------------------------------------------------- the architecture's tensors
-# What every built-in layer with parameters or buffers holds, from its config alone, so that a
-# file's weights are checked against its architecture before any module is built: a file of a
-# few hundred bytes that declares Linear(20000, 20000) is refused without allocating 1.6 GB.
-# tests/io/test_file_safety.py checks these rules against the layers themselves.
+# ---------------------------------------------------------------- building and checking a model
+# A file's architecture is built inside init.skip_init(): its layers allocate their parameters
+# with np.empty and write none of them, so the operating system gives them no memory yet. Every
+# tensor of its state dict is then compared with the file's header, and only a model whose
+# tensors the file holds, shape for shape, is filled (and so made resident): a file of a few
+# hundred bytes that declares Linear(20000, 20000), or one of your own Module classes at any
+# size, is refused without using the 1.6 GB it declares.
 
 
-class _BadConfig(Exception):
-    pass
-
-
-def _positive(config: Mapping[str, Any], key: str, default: Any = None) -> int:
-    value = config.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise _BadConfig(f"{key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _sizes(config: Mapping[str, Any], key: str, d: int) -> tuple[int, ...]:
-    value = config.get(key)
-    values = [value] * d if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(values, (list, tuple)) or len(values) != d:
-        raise _BadConfig(f"{key} must be an integer or {d} of them, got {value!r}")
-    return tuple(_positive({key: v}, key) for v in values)
-
-
-def _float_dtype(config: Mapping[str, Any]) -> np.dtype:
+def _build(path: PathLike, spec: Mapping[str, Any], contents: _Contents) -> Module:
+    """``module_from_spec(spec)`` without initialising anything, its failures explained."""
+    error = _unknown_classes(path, spec)
+    if error is not None:
+        raise error
     try:
-        dtype = np.dtype(config.get("dtype") or "float32")
-    except (TypeError, ValueError):
-        raise _BadConfig(f"dtype {config.get('dtype')!r} is not a NumPy dtype") from None
-    if dtype.kind != "f":
-        raise _BadConfig(f"dtype must be a floating-point type, got {dtype}")
-    return dtype
+        with init.skip_init():
+            return module_from_spec(spec)
+    except MemoryError as err:
+        raise _too_big(path, err, contents) from None
+    except Exception as err:
+        raise ModelFileError(
+            f"{_name(path)}: cannot rebuild the model from its saved architecture ({type(err).__name__}: {err}); "
+            "does each custom module's get_config() return its constructor's arguments?"
+        ) from err
 
 
-_Tensors = list[tuple[str, tuple[int, ...], np.dtype]]
+def _too_big(path: PathLike, err: MemoryError, contents: _Contents) -> ModelFileError:
+    """The error for an architecture whose layers cannot even be allocated: it names the layer
+    (the innermost Module whose ``__init__`` was running) and the array it asked for."""
+    layer = "model"
+    tb = err.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self") if tb.tb_frame.f_code.co_name == "__init__" else None
+        if isinstance(owner, Module):
+            layer = type(owner).__name__
+        tb = tb.tb_next
+    shape, dtype = getattr(err, "shape", None), getattr(err, "dtype", None)
+    if isinstance(shape, tuple) and dtype is not None:
+        size = math.prod(shape) * np.dtype(dtype).itemsize
+        asked = f"a {np.dtype(dtype)} tensor of shape {shape} ({size / 2**30:.3g} GiB)"
+    else:
+        asked = f"memory ({err})"
+    held = sum(e.stop - e.start for e in contents.entries.values())
+    return ModelFileError(
+        f"{_name(path)}: its architecture's {layer} needs {asked}, more than this machine can allocate; the "
+        f"file holds {held} bytes of tensors, so its weights cannot fit that layer (a damaged or crafted file?)"
+    )
 
 
-def _linear_tensors(config: Mapping[str, Any]) -> _Tensors:
-    n_in, n_out, dtype = _positive(config, "in_features"), _positive(config, "out_features"), _float_dtype(config)
-    return [("weight", (n_out, n_in), dtype)] + ([("bias", (n_out,), dtype)] if config.get("bias", True) else [])
-
-
-def _embedding_tensors(config: Mapping[str, Any]) -> _Tensors:
-    shape = (_positive(config, "num_embeddings"), _positive(config, "embedding_dim"))
-    return [("weight", shape, _float_dtype(config))]
-
-
-def _conv_tensors(d: int, transposed: bool) -> Any:
-    def tensors(config: Mapping[str, Any]) -> _Tensors:
-        n_in, n_out = _positive(config, "in_channels"), _positive(config, "out_channels")
-        groups, kernel, dtype = _positive(config, "groups", 1), _sizes(config, "kernel_size", d), _float_dtype(config)
-        if n_in % groups or n_out % groups:
-            raise _BadConfig(f"in_channels ({n_in}) and out_channels ({n_out}) must be divisible by groups ({groups})")
-        shape = (n_in, n_out // groups, *kernel) if transposed else (n_out, n_in // groups, *kernel)
-        return [("weight", shape, dtype)] + ([("bias", (n_out,), dtype)] if config.get("bias", True) else [])
-
+def _state_tensors(model: Module) -> OrderedDict[str, Tensor]:
+    """The tensors behind ``model.state_dict()`` (parameters, then persistent buffers), by the same
+    names and in the same order, not copied: a copy would write every page of a model built
+    inside ``skip_init``. (Reads ``Module``'s private registries, as ``state_dict`` does, until
+    ``Module`` offers PyTorch's ``state_dict(keep_vars=True)``.)"""
+    tensors: OrderedDict[str, Tensor] = OrderedDict(model.named_parameters())
+    for module_name, module in model.named_modules():
+        for name, buffer in module._buffers.items():
+            if buffer is not None and name not in module._non_persistent:
+                tensors[f"{module_name}.{name}" if module_name else name] = buffer
     return tensors
 
 
-def _batchnorm_tensors(config: Mapping[str, Any]) -> _Tensors:
-    n, dtype = _positive(config, "num_features"), np.dtype(np.float32)
-    tensors: _Tensors = []
-    if config.get("affine", True):
-        tensors += [("weight", (n,), dtype), ("bias", (n,), dtype)]
-    if config.get("track_running_stats", True):
-        tensors += [("running_mean", (n,), dtype), ("running_var", (n,), dtype)]
-        tensors += [("num_batches_tracked", (), np.dtype(np.int64))]
-    return tensors
-
-
-def _layernorm_tensors(config: Mapping[str, Any]) -> _Tensors:
-    value = config.get("normalized_shape")
-    shape = _sizes(config, "normalized_shape", len(value) if isinstance(value, (list, tuple)) and value else 1)
-    if not config.get("elementwise_affine", True):
-        return []
-    return [("weight", shape, np.dtype(np.float32)), ("bias", shape, np.dtype(np.float32))]
-
-
-def _recurrent_tensors(gates: int, cell: bool) -> Any:
-    def tensors(config: Mapping[str, Any]) -> _Tensors:
-        n_in, hidden, dtype = _positive(config, "input_size"), _positive(config, "hidden_size"), _float_dtype(config)
-        bias = config.get("bias", True)
-        if cell:
-            layers, directions = [("", n_in)], [""]
-        else:
-            directions = ["", "_reverse"] if config.get("bidirectional", False) else [""]
-            n_layers = _positive(config, "num_layers", 1)
-            layers = [(f"_l{i}", n_in if i == 0 else len(directions) * hidden) for i in range(n_layers)]
-        out: _Tensors = []
-        for layer, layer_input in layers:
-            for direction in directions:
-                suffix = layer + direction
-                out += [("weight_ih" + suffix, (gates * hidden, layer_input), dtype)]
-                out += [("weight_hh" + suffix, (gates * hidden, hidden), dtype)]
-                if bias:
-                    out += [
-                        ("bias_ih" + suffix, (gates * hidden,), dtype),
-                        ("bias_hh" + suffix, (gates * hidden,), dtype),
-                    ]
-        return out
-
-    return tensors
-
-
-_LAYER_TENSORS: dict[str, Any] = {
-    "Linear": _linear_tensors,
-    "Embedding": _embedding_tensors,
-    "Conv1d": _conv_tensors(1, False),
-    "Conv2d": _conv_tensors(2, False),
-    "ConvTranspose1d": _conv_tensors(1, True),
-    "ConvTranspose2d": _conv_tensors(2, True),
-    "BatchNorm1d": _batchnorm_tensors,
-    "BatchNorm2d": _batchnorm_tensors,
-    "LayerNorm": _layernorm_tensors,
-    "RNN": _recurrent_tensors(1, False),
-    "LSTM": _recurrent_tensors(4, False),
-    "GRU": _recurrent_tensors(3, False),
-    "RNNCell": _recurrent_tensors(1, True),
-    "LSTMCell": _recurrent_tensors(4, True),
-    "GRUCell": _recurrent_tensors(3, True),
-}
-
-# Built-in layers that hold no parameters or buffers whatever their config.
-_STATELESS = {
-    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d",
-    "GlobalAvgPool", "Upsample", "Dropout", "Flatten", "Identity",
-    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Step", "Tanh",
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HingeLoss", "HuberLoss", "L1Loss", "MSELoss",
-    "MultiMarginLoss", "NLLLoss",
-}  # fmt: skip
-
-
-def _builtin(name: str) -> bool:
-    """Whether the class registered under ``name`` is chainrule's own (not one of yours that
-    took the name)."""
-    try:
-        cls = module_class(name)
-    except KeyError:
-        return False
-    return cls.__module__.startswith("chainrule.nn.") and cls.__name__ == name
-
-
-def _implied_tensors(path: PathLike, spec: Any) -> tuple[dict[str, tuple[tuple[int, ...], np.dtype]], list[str]]:
-    """The tensors (name -> shape, dtype) that the architecture ``spec`` implies, from the configs
-    alone, and the names of the modules whose tensors cannot be known without building them
-    (your own Module classes, whose constructors decide)."""
-    tensors: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    opaque: list[str] = []
-    stack: list[tuple[str, Any]] = [("", spec)]
-    while stack:
-        where, node = stack.pop()
-        if not isinstance(node, Mapping) or not isinstance(node.get("class"), str):
-            raise ModelFileError(
-                f"{_name(path)} is corrupt: the architecture at {where or 'the top level'!r} is not a module spec"
-            )
-        cls, config = node["class"], node.get("config", {})
-        if not isinstance(config, Mapping):
-            raise ModelFileError(
-                f"{_name(path)} is corrupt: the config of {cls!r} at {where or 'the top level'!r} is not a JSON object"
-            )
-        prefix = where + "." if where else ""
-        try:
-            if not _builtin(cls) or not (cls in _LAYER_TENSORS or cls in _STATELESS or cls in _CONTAINERS):
-                opaque.append(where)
-            elif cls in _LAYER_TENSORS:
-                try:
-                    inspect.signature(module_class(cls)).bind(**config)
-                except TypeError:  # the constructor refuses it before running: _rebuild explains
-                    opaque.append(where)
-                    continue
-                for name, shape, dtype in _LAYER_TENSORS[cls](config):
-                    tensors[prefix + name] = (shape, dtype)
-            elif cls in _CONTAINERS:
-                stack.extend(reversed([(prefix + child, sub) for child, sub in _CONTAINERS[cls](config)]))
-        except _BadConfig as err:
-            raise ModelFileError(
-                f"{_name(path)}: cannot rebuild the model from its saved architecture: {cls!r} at "
-                f"{where or 'the top level'!r} has an invalid config ({err})"
-            ) from None
-    return tensors, opaque
-
-
-def _sequential_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    layers = config.get("layers")
-    if not isinstance(layers, list) or not all(
-        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in layers
+def _check_against_header(path: PathLike, targets: Mapping[str, Tensor], entries: Mapping[str, _Entry]) -> None:
+    """Refuse, before reading any tensor, a file whose tensors do not fit the model built from its
+    architecture: every mis-shaped, missing and unexpected name and every refused dtype at once."""
+    mismatched, wrong_dtypes = [], []
+    for name, target in targets.items():
+        if name in entries:
+            if entries[name].shape != target.shape:
+                mismatched.append(f"{name}: expected {target.shape}, got {entries[name].shape}")
+            problem = _dtype_problem(name, entries[name].dtype, target.data.dtype)
+            if problem:
+                wrong_dtypes.append(problem)
+    problems = []
+    for label, names, sep in (
+        ("mis-shaped: ", mismatched, "; "),
+        ("missing: ", [name for name in targets if name not in entries], ", "),
+        ("unexpected: ", [name for name in entries if name not in targets], ", "),
+        ("", wrong_dtypes, "; "),
     ):
-        raise _BadConfig("its layers are not a list of named module specs")
-    return [(s["name"], s) for s in layers]
-
-
-def _list_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    modules = config.get("modules")
-    if not isinstance(modules, list):
-        raise _BadConfig("its modules are not a list of module specs")
-    return [(str(i), s) for i, s in enumerate(modules)]
-
-
-def _dict_children(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    modules = config.get("modules")
-    if not isinstance(modules, Mapping):
-        raise _BadConfig("its modules are not a JSON object of module specs")
-    return list(modules.items())
-
-
-_CONTAINERS: dict[str, Any] = {
-    "Sequential": _sequential_children,
-    "ModuleList": _list_children,
-    "ModuleDict": _dict_children,
-}
+        if names:
+            shown = names[:10] + ([f"and {len(names) - 10} more"] if len(names) > 10 else [])
+            problems.append(label + sep.join(shown))
+    if problems:
+        raise ModelFileError(
+            f"{_name(path)}: its weights do not fit its architecture (checked before reading them): "
+            + " | ".join(problems)
+        )
 
 
 def _unknown_classes(path: PathLike, spec: Any) -> ModelFileError | None:
@@ -1155,42 +1261,6 @@ def _unknown_classes(path: PathLike, spec: Any) -> ModelFileError | None:
         "import or define it (a chainrule.nn.Module subclass) before loading; the file "
         "names classes, it never holds their code"
     )
-
-
-def _check_architecture(path: PathLike, spec: Any, state: Mapping[str, np.ndarray]) -> None:
-    """Refuse, before building anything, weights whose names, shapes or dtypes do not fit the
-    tensors the architecture implies (so building allocates no more than the file holds)."""
-    error = _unknown_classes(path, spec)
-    if error is not None:
-        raise error
-    implied, opaque = _implied_tensors(path, spec)
-
-    def inside_opaque(name: str) -> bool:
-        return any(not where or name == where or name.startswith(where + ".") for where in opaque)
-
-    mismatched, wrong_dtypes = [], []
-    for name, (shape, dtype) in implied.items():
-        if name in state:
-            if state[name].shape != shape:
-                mismatched.append(f"{name}: expected {shape}, got {state[name].shape}")
-            problem = _dtype_problem(name, state[name].dtype, dtype)
-            if problem:
-                wrong_dtypes.append(problem)
-    problems = []
-    for label, names in (
-        ("mis-shaped: ", mismatched),
-        ("missing: ", [name for name in implied if name not in state]),
-        ("unexpected: ", [name for name in state if name not in implied and not inside_opaque(name)]),
-        ("", wrong_dtypes),
-    ):
-        if names:
-            shown = names[:10] + ([f"and {len(names) - 10} more"] if len(names) > 10 else [])
-            problems.append(label + ("; " if label != "missing: " and label != "unexpected: " else ", ").join(shown))
-    if problems:
-        raise ModelFileError(
-            f"{_name(path)}: its weights do not fit its architecture (checked before building the model): "
-            + " | ".join(problems)
-        )
 
 
 def _dtype_problem(name: str, stored: np.dtype, expected: np.dtype) -> str | None:
@@ -1215,20 +1285,6 @@ def _check_dtypes(path: PathLike, model: Module, state: Mapping[str, np.ndarray]
         raise ModelFileError(f"{_name(path)}: {what} do not fit {type(model).__name__}: {'; '.join(problems)}")
 
 
-def _rebuild(path: PathLike, spec: Mapping[str, Any]) -> Module:
-    """``module_from_spec(spec)``, its failures explained."""
-    try:
-        return module_from_spec(spec)
-    except Exception as err:
-        error = _unknown_classes(path, spec)
-        if error is not None:
-            raise error from None
-        raise ModelFileError(
-            f"{_name(path)}: cannot rebuild the model from its saved architecture ({type(err).__name__}: {err}); "
-            "does each custom module's get_config() return its constructor's arguments?"
-        ) from err
-
-
 def _class_names(spec: Any) -> list[str]:
     """Every ``"class"`` named in a nested spec."""
     names: list[str] = []
@@ -1250,19 +1306,6 @@ def _is_module_class(name: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _match_float_dtypes(model: Module, state: Mapping[str, np.ndarray]) -> None:
-    """Give a freshly built model's floating tensors the dtypes they were saved with (a layer
-    whose config has no dtype, converted with ``.to(float64)`` before saving, is built as float32)."""
-    targets: dict[str, Tensor] = dict(model.named_parameters())
-    targets.update(model.named_buffers())
-    for name, array in state.items():
-        target = targets.get(name)
-        if target is None or target.data.dtype == array.dtype:
-            continue
-        if target.data.dtype.kind == array.dtype.kind == "f":
-            target.data = target.data.astype(array.dtype)
 
 
 def _checked_rng_state(path: PathLike, state: Any) -> Any:

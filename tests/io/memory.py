@@ -7,13 +7,11 @@ used; RSS reports what was.
 ``peak_rss_growth`` measures in this process: on Linux the peak is reset before the call
 (``/proc/self/clear_refs``), so each call is measured on its own; elsewhere the growth of
 ``ru_maxrss`` is used, which only sees a call that goes beyond the highest peak so far (never a
-false alarm, sometimes a miss). ``subprocess_peak_rss_growth`` runs code in a fresh interpreter,
-where ``ru_maxrss`` alone is exact.
+false alarm, sometimes a miss). ``subprocess_peak_rss_growth`` measures in a fresh interpreter.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -55,7 +53,6 @@ def _linux_peak() -> int:
 def peak_rss_growth(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, int]:
     """``(result, exception, growth)``: what ``fn()`` returned (or None), the exception it raised
     (or None), and how many bytes the peak RSS grew while it ran."""
-    gc.collect()
     linux = _reset_linux_peak()
     peak = _linux_peak if linux else _max_rss_bytes
     start = peak()
@@ -68,24 +65,18 @@ def peak_rss_growth(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, i
 
 
 def subprocess_peak_rss_growth(code: str) -> dict[str, Any]:
-    """Run ``code`` in a fresh Python (the repository importable) after ``import chainrule``;
-    ``measure(fn)`` there returns the peak-RSS growth of ``fn()`` in bytes, as exact as a fresh
-    process allows. The code's last line prints a JSON object, which is returned."""
+    """Run ``code`` in a fresh Python (the repository importable) after ``import chainrule``, where
+    nothing earlier (another test, a fixture) has touched the memory being measured;
+    ``measure(fn)`` there gives ``(growth in bytes, "Error: message" or None)`` for ``fn()``. The
+    code's last line prints a JSON object, which is returned."""
     prelude = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "import numpy as np\n"
         "import chainrule as cr\n"
-        "def _peak():\n"
-        "    p = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "    return p if sys.platform == 'darwin' else p * 1024\n"
+        "from tests.io.memory import peak_rss_growth\n"
         "def measure(fn):\n"
-        "    before = _peak()\n"
-        "    try:\n"
-        "        fn()\n"
-        "        error = None\n"
-        "    except Exception as err:\n"
-        "        error = f'{type(err).__name__}: {err}'\n"
-        "    return _peak() - before, error\n"
+        "    _, error, growth = peak_rss_growth(fn)\n"
+        "    return growth, None if error is None else f'{type(error).__name__}: {error}'\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run(

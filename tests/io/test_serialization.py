@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import pickle
 import stat
 import subprocess
 import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -414,8 +416,8 @@ def test_save_refuses_what_load_could_not_rebuild(tmp_path: Path) -> None:
         save(cr.nn.Sequential(cr.nn.ReLU(), IoTestNoConfig(2)), path)
     with pytest.raises(TypeError, match="IoTestBadConfig at '0'.*not JSON-serialisable"):
         save(cr.nn.Sequential(IoTestBadConfig(np.random.default_rng())), path)
-    with pytest.raises(TypeError, match="must be a chainrule.nn.Module"):
-        save({"weight": np.zeros(2)}, path)
+    with pytest.raises(TypeError, match="Linear at 'model'.*save its weights instead"):
+        save({"model": cr.nn.Linear(2, 2)}, path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -462,16 +464,24 @@ def test_save_refuses_a_shadowed_class_name(tmp_path: Path, monkeypatch: pytest.
         save(first(), tmp_path / "twin.safetensors")
 
 
-def test_missing_safetensors_raises_import_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_safetensors_raises_import_error_when_saving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = trained(mlp())
+    save(model, tmp_path / "m.safetensors")
+    save({"w": np.ones(2)}, tmp_path / "o.safetensors")
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     for call in (
-        lambda: save(cr.nn.Linear(2, 2), tmp_path / "m.safetensors"),
-        lambda: load(tmp_path / "m.safetensors"),
+        lambda: save(cr.nn.Linear(2, 2), tmp_path / "new.safetensors"),
+        lambda: save({"w": np.ones(2)}, tmp_path / "new.safetensors"),
         lambda: save_checkpoint(tmp_path / "c.safetensors", cr.nn.Linear(2, 2)),
+        lambda: save_state_dict(cr.nn.Linear(2, 2), tmp_path / "w.safetensors"),
     ):
         with pytest.raises(ImportError, match=r'pip install "chainrule\[io\]"'):
             call()
+    # reading needs NumPy alone
+    assert_same_state(load(tmp_path / "m.safetensors"), model)
+    np.testing.assert_array_equal(load(tmp_path / "o.safetensors")["w"], np.ones(2))
+    assert list(load_state_dict(tmp_path / "m.safetensors")) == list(model.state_dict())
 
 
 def test_import_chainrule_does_not_import_safetensors() -> None:
@@ -740,4 +750,216 @@ def test_checkpoint_argument_checks(tmp_path: Path) -> None:
         save_checkpoint(tmp_path / "c.safetensors", cr.nn.Linear(2, 2), optimizer=object())
     with pytest.raises(TypeError, match="cannot save object at 'extra/thing'"):
         save_checkpoint(tmp_path / "c.safetensors", cr.nn.Linear(2, 2), extra={"thing": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- objects: state dicts and checkpoints as dicts
+def assert_same_object(saved: Any, loaded: Any, where: str = "obj") -> None:
+    """``loaded`` is ``saved`` rebuilt: the same nesting, the same types (mappings come back as
+    dicts), the same values, dtypes and Tensor attributes."""
+    if isinstance(saved, cr.Tensor):
+        assert type(loaded) is type(saved), where
+        assert loaded.requires_grad == saved.requires_grad and loaded.grad_fn is None, where
+        assert loaded.dtype == saved.dtype, where
+        np.testing.assert_array_equal(loaded.data, saved.data, err_msg=where)
+    elif isinstance(saved, (np.ndarray, np.generic)):
+        assert type(loaded) is type(saved) and loaded.dtype == saved.dtype, where
+        np.testing.assert_array_equal(loaded, saved, err_msg=where)
+    elif isinstance(saved, Mapping):
+        assert type(loaded) is dict and list(loaded) == list(saved), where
+        for key in saved:
+            assert type(next(k for k in loaded if k == key)) is type(key), where
+            assert_same_object(saved[key], loaded[key], f"{where}[{key!r}]")
+    elif isinstance(saved, (list, tuple)):
+        assert type(loaded) is type(saved) and len(loaded) == len(saved), where
+        for i, (a, b) in enumerate(zip(saved, loaded)):
+            assert_same_object(a, b, f"{where}[{i}]")
+    elif isinstance(saved, float) and math.isnan(saved):
+        assert isinstance(loaded, float) and math.isnan(loaded), where
+    else:
+        assert type(loaded) is type(saved) and loaded == saved, where
+
+
+def adam_after(model: cr.nn.Module, steps: int) -> optim.Adam:
+    optimizer = optim.Adam(model.parameters(), lr=0.01, betas=(0.8, 0.99))
+    train_steps(model, optimizer, steps)
+    return optimizer
+
+
+def test_a_checkpoint_dict_round_trips_with_every_type(tmp_path: Path) -> None:
+    model = trained(mlp())
+    optimizer = adam_after(model, 2)
+    obj = {
+        "epoch": 3,
+        "model": model.state_dict(),
+        "optim": optimizer.state_dict(),
+        "losses": [0.5, 0.4],
+        "pair": (1, 2.5, "x", None, True),
+        "special": [float("nan"), float("inf"), -0.0, 2**70, -(2**70)],
+        "scalars": [np.float64(1.5), np.int32(7), np.bool_(True), np.float16(0.5)],
+        "arrays": [np.arange(3, dtype=np.int16), np.zeros((0, 3)), np.array(2.0), np.ones((2, 2), ">f8")],
+        "tensors": [cr.tensor([1.0, 2.0], requires_grad=True), cr.nn.Parameter(np.eye(2)), cr.arange(3)],
+        "frozen": cr.nn.Parameter(np.ones(2, np.float32), requires_grad=False),
+        "graph": cr.tensor([1.0], requires_grad=True) * 2,  # saved as its value: a leaf, as PyTorch does
+        "keys": {1: "int", (1, "a"): "tuple", None: "none", 2.5: "float", "__tensor__": "a marker as a key"},
+        "empty": [{}, [], (), ""],
+        "text": "é \x1b[31m \u202e",
+        "model/0.weight": "a key shaped like a tensor name",
+        "__metadata__": np.ones(1),  # the safetensors header's own key, as a key
+    }
+    path = tmp_path / "ckpt.crt"
+    save(obj, path)
+    loaded = load(path)
+    expected = dict(obj)
+    expected["graph"] = cr.tensor([2.0], requires_grad=True)
+    expected["arrays"] = obj["arrays"][:3] + [np.ones((2, 2), "<f8")]  # the file's byte order: little-endian
+    assert_same_object(expected, loaded)
+    assert loaded["optim"]["param_groups"][0]["betas"] == (0.8, 0.99)
+
+
+def test_model_load_state_dict_takes_a_loaded_state_dict(tmp_path: Path) -> None:
+    model = trained(mlp())
+    save(model.state_dict(), tmp_path / "sd.crt")
+    state = load(tmp_path / "sd.crt")
+    assert list(state) == list(model.state_dict()) and all(isinstance(v, np.ndarray) for v in state.values())
+    fresh = mlp()
+    fresh.load_state_dict(state)
+    assert_same_state(fresh, model)
+    np.testing.assert_array_equal(predictions(fresh), predictions(model))
+    # chainrule.io.load_state_dict reads it too, and refuses an object that is no state dict
+    assert list(load_state_dict(tmp_path / "sd.crt")) == list(model.state_dict())
+    save({"epoch": 1, "model": model.state_dict()}, tmp_path / "ckpt.crt")
+    with pytest.raises(ModelFileError, match="holds a dict saved with chainrule.save, not a state dict"):
+        load_state_dict(tmp_path / "ckpt.crt")
+    with pytest.raises(ModelFileError, match="not a checkpoint.*load it with chainrule.load"):
+        load_checkpoint(tmp_path / "ckpt.crt", mlp())
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.Adam(p, lr=0.01), lambda p: optim.SGD(p, lr=0.1, momentum=0.9)])
+def test_a_saved_optimizer_state_resumes_training_exactly(tmp_path: Path, make: Any) -> None:
+    cr.manual_seed(0)
+    model = mlp()
+    optimizer = make(model.parameters())
+    train_steps(model, optimizer, 3)
+    save(
+        {
+            "model": model.state_dict(),
+            "optim": optimizer.state_dict(),
+            "rng": cr.random.default_generator().bit_generator.state,
+        },
+        tmp_path / "c.crt",
+    )
+    train_steps(model, optimizer, 3)  # the uninterrupted run
+
+    checkpoint = load(tmp_path / "c.crt")
+    resumed = mlp()
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer = make(resumed.parameters())
+    resumed_optimizer.load_state_dict(checkpoint["optim"])
+    cr.random.default_generator().bit_generator.state = checkpoint["rng"]
+    train_steps(resumed, resumed_optimizer, 3)
+    assert_same_state(resumed, model)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [None, 5, -1.5, "text", True, [1, [2, [3]]], (), np.arange(4.0), np.float32(3), cr.ones(2, 3), {"a": None}],
+    ids=repr,
+)
+def test_top_level_values_round_trip(tmp_path: Path, obj: Any) -> None:
+    save(obj, tmp_path / "o.crt")
+    assert_same_object(obj, load(tmp_path / "o.crt"))
+
+
+def test_object_file_holds_only_tensors_and_json_and_notes_the_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.safetensors"
+    obj = {"w": cr.nn.Parameter(np.ones(2)), "t": cr.ones(2, requires_grad=True), "a": np.zeros(3, np.int64), 4: (1,)}
+    save(obj, path, metadata={"run": 7})
+    data = path.read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    metadata = header.pop("__metadata__")
+    assert json.loads(metadata["chainrule.format"]) == 2 and json.loads(metadata["chainrule.kind"]) == "object"
+    assert json.loads(metadata["chainrule.object"]) == {
+        "__items__": [
+            ["w", {"__Tensor__": {"tensor": "w", "class": "Parameter", "requires_grad": True}}],
+            ["t", {"__Tensor__": {"tensor": "t", "class": "Tensor", "requires_grad": True}}],
+            ["a", {"__tensor__": "a"}],
+            [4, {"__tuple__": [1]}],
+        ]
+    }
+    assert {name: entry["dtype"] for name, entry in header.items()} == {"w": "F64", "t": "F32", "a": "I64"}
+    assert load_metadata(path) == {"run": 7}
+    for forbidden in ("loads", "load", "Unpickler"):
+        monkeypatch.setattr(pickle, forbidden, lambda *a, **k: pytest.fail("loading must never unpickle"))
+    assert_same_object(obj, load(path))
+
+
+def test_models_weights_and_checkpoints_are_still_written_as_format_1(tmp_path: Path) -> None:
+    # so that an older chainrule still reads them; only objects need format 2
+    save(cr.nn.Linear(2, 2), tmp_path / "m.crt")
+    save_state_dict(cr.nn.Linear(2, 2), tmp_path / "w.crt")
+    save_checkpoint(tmp_path / "c.crt", cr.nn.Linear(2, 2))
+    for name in ("m.crt", "w.crt", "c.crt"):
+        with safetensors_numpy.safe_open(str(tmp_path / name), framework="np") as f:
+            assert f.metadata()["chainrule.format"] == "1"
+    assert FORMAT_VERSION == 2
+
+
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        ({"losses": [0.5, {1, 2}]}, r"cannot save set at 'losses\.1'"),
+        ({"z": 1 + 2j}, "cannot save complex at 'z'"),
+        ({"b": b"bytes"}, "cannot save bytes at 'b'"),
+        ({"f": print}, "cannot save builtin_function_or_method at 'f'"),
+        ({"o": np.array([None, 1])}, "'o'.*dtype object"),
+        ({"c": np.ones(2, np.complex64)}, "'c'.*dtype complex64"),
+        ({"model": cr.nn.Linear(2, 2)}, "Linear at 'model'.*model.state_dict"),
+        ([cr.nn.ReLU()], r"ReLU at '0'"),
+    ],
+)
+def test_what_cannot_be_stored_is_named_and_nothing_is_written(tmp_path: Path, obj: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        save(obj, tmp_path / "o.crt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nesting_that_load_would_refuse_is_refused_when_saving(tmp_path: Path) -> None:
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="nested too deep, or contains itself"):
+        save(looped, tmp_path / "o.crt")
+    deep: Any = 1
+    for _ in range(250):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deep to be stored.*200 levels"):
+        save(deep, tmp_path / "o.crt")
+    assert list(tmp_path.iterdir()) == []
+    deep = 1
+    for _ in range(199):
+        deep = [deep]
+    save(deep, tmp_path / "o.crt")
+    assert load(tmp_path / "o.crt") == deep
+
+
+def test_a_failed_object_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "o.crt"
+    save({"a": np.ones(3)}, path)
+    before = path.read_bytes()
+
+    def half_then_fail(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "_write_all", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        save({"a": np.zeros(100)}, path)
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_save_state_dict_refuses_the_name_safetensors_keeps(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="'__metadata__'.*keeps that name"):
+        save_state_dict({"__metadata__": np.zeros(2)}, tmp_path / "w.crt")
     assert list(tmp_path.iterdir()) == []

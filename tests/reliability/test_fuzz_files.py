@@ -2,15 +2,19 @@
 ``load_metadata``, ``load_checkpoint``) and the CLI's CSV reader (``tabular.read_csv`` and the
 training-data checks after it).
 
-Property: a file either loads (a model whose tensors are arrays of a proper shape) or is refused
-with the reader's documented error (``ModelFileError`` for model files, ``DataError`` /
-``CLIError`` for CSV files): never another exception from deep inside, and never a memory peak
-far beyond the file's size.
+Property: a file either loads (a model whose tensors are arrays of a proper shape, or an object
+of tensors and plain values) or is refused with the reader's documented error
+(``ModelFileError`` for model files, ``DataError`` / ``CLIError`` for CSV files): never another
+exception from deep inside, and never a memory peak far beyond the file's size. Memory is the
+growth of the peak resident set size (tests/io/memory.py): a model file's architecture is built
+without writing its parameters, and memory allocated but never written is never used.
 
-Model files start from valid files written by ``save``/``save_state_dict``/``save_checkpoint``
-for small models, then hypothesis mutates them (bytes flipped, overwritten, inserted, cut off;
-the header length changed; the JSON header, or one value inside it or inside chainrule's
-JSON-in-a-string entries, replaced with generated JSON, deeply nested too).
+Model files start from valid files written by ``save`` (of a model, and of an object: a
+checkpoint-like dict of a state dict, an optimizer's state, Tensors, tuples, int keys),
+``save_state_dict`` and ``save_checkpoint`` for small models, then hypothesis mutates them (bytes
+flipped, overwritten, inserted, cut off; the header length changed; the JSON header, or one value
+inside it or inside chainrule's JSON-in-a-string entries, replaced with generated JSON, deeply
+nested too).
 
 Here a fixed, modest number of derandomized examples runs (CI is deterministic); for a long run
 by hand: ``python scripts/fuzz_files.py --examples 20000``, which runs the same properties.
@@ -22,7 +26,6 @@ import json
 import os
 import struct
 import tempfile
-import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -34,10 +37,9 @@ from chainrule.cli import sources, tabular
 from chainrule.cli.errors import CLIError
 from chainrule.io import ModelFileError
 from chainrule.random import default_generator
+from tests.io.memory import MB, peak_rss_growth
 
 pytest.importorskip("safetensors")
-
-MB = 1 << 20
 
 
 # ============================================================================ model files
@@ -54,15 +56,18 @@ MODELS = _models()
 
 
 def _seed_files() -> list[tuple[str, str, bytes]]:
-    """(kind, model name, bytes) of valid files: a model, its weights, a checkpoint, each model."""
+    """(kind, model name, bytes) of valid files: a model, an object, its weights, a checkpoint,
+    each model."""
     out = []
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "seed.safetensors")
         for name, make in MODELS.items():
             model = make()
-            for kind in ("model", "state_dict", "checkpoint"):
+            for kind in ("model", "object", "state_dict", "checkpoint"):
                 if kind == "model":
                     cr.io.save(model, path, metadata={"note": "seed"})
+                elif kind == "object":
+                    cr.io.save(_checkpoint_object(model), path, metadata={"note": "seed"})
                 elif kind == "state_dict":
                     cr.io.save_state_dict(model, path)
                 else:
@@ -71,6 +76,19 @@ def _seed_files() -> list[tuple[str, str, bytes]]:
                 with open(path, "rb") as f:
                     out.append((kind, name, f.read()))
     return out
+
+
+def _checkpoint_object(model: cr.nn.Module) -> dict[Any, Any]:
+    """What a training script saves with ``chainrule.save``: every kind of value it stores."""
+    optimizer = cr.optim.Adam(model.parameters(), lr=0.01)
+    return {
+        "epoch": 3,
+        "model": model.state_dict(),
+        "optim": optimizer.state_dict(),
+        "moments": {0: {"step": np.int64(2), "exp_avg": np.ones((2, 3), np.float32)}},
+        "losses": [0.5, float("nan"), (1, "two", None, True)],
+        "tensors": [cr.tensor([1.0, 2.0], requires_grad=True), cr.nn.Parameter(np.zeros(2)), cr.arange(3)],
+    }
 
 
 SEEDS = _seed_files()
@@ -216,6 +234,23 @@ def _check_model(model: Any) -> None:
         assert all(isinstance(s, int) and s >= 0 for s in array.shape), name
 
 
+def _check_loaded(value: Any) -> None:
+    """What ``load`` gives back: a model, or an object of the kinds ``save`` stores."""
+    if isinstance(value, cr.nn.Module):
+        _check_model(value)
+        return
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            assert all(isinstance(hash(k), int) for k in item)
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            assert item is None or isinstance(item, (bool, int, float, str, np.generic, np.ndarray, cr.Tensor)), item
+
+
 def load_model_bytes(kind: str, name: str, data: bytes) -> None:
     """The property for one file's bytes: every reader loads it or raises ModelFileError, within
     a bounded memory peak."""
@@ -224,7 +259,7 @@ def load_model_bytes(kind: str, name: str, data: bytes) -> None:
         with open(path, "wb") as f:
             f.write(data)
         readers = [
-            ("load", lambda: _check_model(cr.io.load(path))),
+            ("load", lambda: _check_loaded(cr.io.load(path))),
             ("load_state_dict", lambda: [np.asarray(v).shape for v in cr.io.load_state_dict(path).values()]),
             ("load_metadata", lambda: cr.io.load_metadata(path)),
             ("load_checkpoint", lambda: cr.io.load_checkpoint(path, MODELS[name](), restore_rng=False)),
@@ -236,17 +271,12 @@ def load_model_bytes(kind: str, name: str, data: bytes) -> None:
         rng = default_generator().bit_generator
         state = rng.state  # load_checkpoint restores the file's random state: put ours back after
         for reader, call in readers:
-            tracemalloc.start()
-            try:
-                call()
-            except ModelFileError as err:
-                assert str(err), reader
-            except Exception as err:  # a finding: name the reader and the error
+            _, err, growth = peak_rss_growth(call)
+            if err is not None and not isinstance(err, ModelFileError):  # a finding: name the reader and the error
                 raise AssertionError(f"{reader} raised {type(err).__name__}: {err!s:.300}") from err
-            finally:
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
-            assert peak < 50 * MB + 10 * len(data), f"{reader}: memory peak {peak / MB:.1f} MB for {len(data)} bytes"
+            assert err is None or str(err), reader
+            limit = 50 * MB + 10 * len(data)
+            assert growth < limit, f"{reader}: memory peak grew {growth / MB:.1f} MB for {len(data)} bytes"
         rng.state = state
 
 
