@@ -676,3 +676,110 @@ def lbfgs_rosenbrock(torch: Any, steps: int = 50, dtype: str = "float64", weight
     for step in range(steps):
         losses.append(optimizer.step(closure).item())
     return Run(losses, start, {"xy": xy.detach().numpy().copy()})
+
+
+# ------------------------------------------------------------------------------------------------
+# 9. Saving and loading: the quickstart's state_dict to a file and back, and the general
+#    checkpoint (epoch, model and optimizer state, loss) that a run resumes from.
+
+
+def save_and_load_weights(torch: Any, folder: str, dtype: str = "float32", weights: Weights | None = None) -> Run:
+    nn = torch.nn
+    dtype_name, dtype = dtype, getattr(torch, dtype)
+    torch.manual_seed(0)
+
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(nn.Linear(8 * 8, 16), nn.ReLU(), nn.Linear(16, 10))
+
+        def forward(self, x):
+            return self.linear_relu_stack(self.flatten(x))
+
+    model = NeuralNetwork().to(dtype)
+    start = start_from(torch, model, weights)
+    path = f"{folder}/model.pth"
+    x = torch.from_numpy(digits(dtype_name)[2][:8])
+
+    model.eval()
+    with torch.no_grad():
+        before = model(x)
+
+    torch.save(model.state_dict(), path)
+
+    model = NeuralNetwork().to(dtype)
+    model.load_state_dict(torch.load(path, weights_only=True))
+
+    model.eval()
+    with torch.no_grad():
+        pred = model(x)
+    return Run([], start, {"before": before.numpy().copy(), "after": pred.numpy().copy()})
+
+
+def checkpoint_resume(
+    torch: Any, folder: str | None, steps: int = 50, dtype: str = "float32", weights: Weights | None = None
+) -> Run:
+    """Train ``steps`` steps of Adam; with a ``folder``, stop halfway, save a checkpoint, build a
+    new model and optimiser, load the checkpoint into them and train the rest."""
+    nn, optim = torch.nn, torch.optim
+    dtype = getattr(torch, dtype)
+    torch.manual_seed(0)
+
+    rng = np.random.default_rng(1)
+    X_np = rng.standard_normal((64, 4))
+    X = torch.tensor(X_np, dtype=dtype)
+    y = torch.tensor(np.tanh(X_np @ [1.0, -2.0, 0.5, 0.0])[:, None], dtype=dtype)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 16)
+            self.fc2 = nn.Linear(16, 1)
+
+        def forward(self, x):
+            return self.fc2(torch.tanh(self.fc1(x)))
+
+    model = Net().to(dtype)
+    start = start_from(torch, model, weights)
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.MSELoss()
+    losses = []
+
+    def train(model, optimizer, epochs):
+        model.train()
+        for epoch in range(epochs):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+
+    if folder is None:
+        train(model, optimizer, steps)
+        return Run(losses, start)
+
+    EPOCH = steps // 2
+    train(model, optimizer, EPOCH)
+    PATH = f"{folder}/model.pt"
+    torch.save(
+        {
+            "epoch": EPOCH,
+            "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": optimizer.state_dict(),
+            "loss": losses[-1],
+        },
+        PATH,
+    )
+
+    model = Net().to(dtype)
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+
+    checkpoint = torch.load(PATH)
+    model.load_state_dict(checkpoint["model_state_dict"])
+    optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+    epoch = checkpoint["epoch"]
+    loss = checkpoint["loss"]
+
+    train(model, optimizer, steps - epoch)
+    return Run(losses, start, {"epoch": epoch, "loss": loss})

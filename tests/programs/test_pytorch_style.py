@@ -148,3 +148,27 @@ def test_lbfgs_minimises_rosenbrock():
     assert run.losses[0] == pytest.approx(12.5)  # (1 + 1.5)^2 + 100 (2 - 2.25)^2
     assert run.losses[-1] < 1e-8
     np.testing.assert_allclose(run.extra["xy"], [1.0, 1.0], atol=1e-4)
+
+
+# 9. saving and loading: the quickstart's state_dict file, and a checkpoint a run resumes from
+
+
+def test_checkpoint_with_optimizer_state_resumes_the_run_exactly(tmp_path):
+    resumed = programs.checkpoint_resume(cr, str(tmp_path))
+    straight = programs.checkpoint_resume(cr, None)
+    assert (tmp_path / "model.pt").exists()
+    assert resumed.extra == {"epoch": 25, "loss": resumed.losses[24]}
+    assert resumed.losses == straight.losses  # Adam's moments came back with the weights
+    assert drop(resumed.losses) > 5, resumed.losses[::10]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="`torch.load(path, weights_only=True)` (the quickstart's line): TypeError: load() got an "
+    "unexpected keyword argument 'weights_only'; PyTorch accepts it (and defaults to True since 2.6)",
+)
+def test_quickstart_saves_and_loads_the_state_dict(tmp_path):
+    run = programs.save_and_load_weights(cr, str(tmp_path))
+    assert (tmp_path / "model.pth").exists()
+    np.testing.assert_array_equal(run.extra["after"], run.extra["before"])
