@@ -14,7 +14,8 @@ import inspect
 import pytest
 
 PUBLIC_MODULES = [
-    "chainrule", "chainrule.nn", "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim",
+    "chainrule", "chainrule.nn", "chainrule.nn.functional", "chainrule.nn.init", "chainrule.nn.utils",
+    "chainrule.optim",
     "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.train", "chainrule.train.metrics",
     "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compile",
     "chainrule.interpreters", "chainrule.random",
