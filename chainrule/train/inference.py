@@ -3,6 +3,14 @@ the preparation of inputs that ``fit`` uses too.
 
 The batched forward runs the model in eval mode under ``no_grad`` over a ``DataLoader`` and
 restores the model's mode afterwards.
+
+What the data must be, for ``fit``, ``evaluate`` and ``predict`` alike (``_prepare``): an array with
+one row per sample of real numbers (bool, int or float: not complex, objects, text or dates), with
+no NaN or inf, and no value beyond the square root of the model's dtype's largest number (1.8e19 in
+float32, 1.3e154 in float64), whose square would overflow. Anything else is refused up front, naming
+the rows and columns, before anything changes. ``predict`` refuses to answer NaN or inf, naming the
+model's non-finite parameters if it has some. ``evaluate`` reports its loss as computed: ``fit``
+calls it on the validation data after each epoch, where an error would end the training.
 """
 
 from __future__ import annotations
@@ -22,8 +30,21 @@ from chainrule.train.metrics import get_metric
 Loss = Callable[[Tensor, Any], Tensor]
 
 
-def _array(x: Any) -> np.ndarray:
-    return np.asarray(x.data if isinstance(x, Tensor) else x)
+def _array(x: Any, owner: str | None = None, what: str | None = None) -> np.ndarray:
+    """``x`` as an array (a Tensor's data); a ragged list is a TypeError naming it (``owner``:
+    ``what``), not NumPy's "inhomogeneous shape" error."""
+    if isinstance(x, Tensor):
+        return np.asarray(x.data)
+    try:
+        return np.asarray(x)
+    except ValueError as error:  # "setting an array element with a sequence. ... inhomogeneous shape ..."
+        named = f"{owner}: {what}" if owner else "the data"
+        if "inhomogeneous" not in str(error):
+            raise TypeError(f"{named} cannot be made into an array of numbers: {error}") from None
+        raise TypeError(
+            f"{named} is a ragged {type(x).__name__}: its rows have different lengths, so it is not an array of "
+            "numbers; give every sample the same number of values"
+        ) from None
 
 
 def _param_dtype(model: Module) -> np.dtype:
@@ -32,12 +53,34 @@ def _param_dtype(model: Module) -> np.dtype:
     return np.dtype(np.float32)
 
 
+_NOT_REAL = {
+    "c": "complex numbers: chainrule computes with real numbers; give the real and imaginary parts as "
+    "separate features",
+    "O": "Python objects: convert them first, e.g. np.asarray(X, dtype=float)",
+    "U": "text: parse it into numbers first, e.g. X.astype(float), or encode categories (one-hot)",
+    "S": "bytes: parse them into numbers first, e.g. X.astype(float)",
+    "M": "dates: turn them into numbers first, e.g. days since a reference date",
+    "m": "time spans: turn them into numbers first, e.g. X / np.timedelta64(1, 's')",
+    "V": "raw records: give an array of numbers",
+}
+"""What an array of each non-numeric dtype kind holds, and what to do about it."""
+
+
 def _prepare(x: Any, dtype: np.dtype, owner: str = "fit", what: str = "X") -> np.ndarray:
-    """Floating inputs take the model's dtype once, up front (not per batch), and must be finite."""
-    a = _array(x)
+    """Inputs or targets checked and ready: an array with one row per sample, of real numbers;
+    floating values take the model's dtype once, up front (not per batch), and must be finite and
+    small enough to compute with (``_check_finite``). Integers and booleans pass as they are (class
+    indices, token ids)."""
+    a = _array(x, owner, what)
+    if a.dtype.kind not in "biuf":
+        hint = _NOT_REAL.get(a.dtype.kind, "no numbers")
+        raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), got dtype {a.dtype}: {hint}")
+    if a.ndim == 0:
+        raise ValueError(
+            f"{owner}: {what} must be an array with one row per sample, got a single value ({a.item()!r}); "
+            f"for one sample give [{what}]"
+        )
     if a.dtype.kind != "f":
-        if a.dtype.kind not in "biu":
-            raise TypeError(f"{owner}: {what} must hold numbers, got dtype {a.dtype}")
         return a
     with np.errstate(over="ignore"):  # a value too large for the model's dtype is reported below
         cast = a.astype(dtype, copy=False)
@@ -49,24 +92,53 @@ MAX_LISTED = 5
 """How many rows (and columns) an error about non-finite values names."""
 
 
+def _largest(dtype: np.dtype) -> float:
+    """The largest magnitude a value of ``dtype`` may have for training on it: the square root of
+    the dtype's largest number (1.8e19 in float32, 1.3e154 in float64), beyond which its square
+    (in a squared error, a variance, Adam's second moment) overflows to inf."""
+    return float(np.sqrt(np.finfo(dtype).max))
+
+
 def _check_finite(cast: np.ndarray, original: np.ndarray, owner: str, what: str) -> None:
-    """Refuse NaN and inf (and values too large for the model's dtype), naming the first rows and
-    columns that hold them: a network trained or evaluated on them gives NaN without a word."""
-    finite = np.isfinite(cast)
-    if finite.all():
+    """Refuse NaN and inf, and values too large for the model's dtype (infinite once cast to it, or
+    beyond ``_largest``: their squares overflow), naming the first rows and columns that hold them:
+    a network trained or evaluated on them gives NaN or inf without a word."""
+    if cast.size == 0:
         return
-    bad = np.argwhere(~finite)
-    count = len(bad)
-    rows = np.unique(bad[:, 0]) if cast.ndim else np.array([], dtype=int)
-    where = f"in rows {_listed(rows)}" if cast.ndim else "in the value"
-    if cast.ndim == 2:
+    limit = _largest(cast.dtype)
+    low, high = cast.min(), cast.max()  # NaN propagates: fast, and no array as large as the data
+    if -limit <= low and high <= limit:
+        return
+    with np.errstate(invalid="ignore"):
+        usable = np.abs(cast) <= limit  # False at NaN
+    given = np.isfinite(original) if original is not cast else np.isfinite(cast)
+    parts = []
+    not_finite = ~given & ~usable
+    too_large = given & ~usable
+    if not_finite.any():
+        parts.append(f"{int(not_finite.sum())} non-finite values (NaN or inf) {_where(not_finite)}")
+    if too_large.any():
+        parts.append(f"{int(too_large.sum())} values too large for the model's {cast.dtype} {_where(too_large)}")
+    advice = []
+    if not_finite.any():
+        advice.append("remove or impute the non-finite values (e.g. sklearn.impute.SimpleImputer)")
+    if too_large.any():
+        advice.append(
+            f"rescale the data (e.g. sklearn.preprocessing.StandardScaler): beyond +-{limit:.2g} a value's square "
+            f"overflows {cast.dtype}"
+        )
+    raise ValueError(f"{owner}: {what} has {' and '.join(parts)} (counting from 0); {'; '.join(advice)}")
+
+
+def _where(mask: np.ndarray) -> str:
+    """Where ``mask`` is true, in words: 'in rows [3, 7], columns [0]'."""
+    if mask.ndim == 0:
+        return "in the value"
+    bad = np.argwhere(mask)
+    where = f"in rows {_listed(np.unique(bad[:, 0]))}"
+    if mask.ndim == 2:
         where += f", columns {_listed(np.unique(bad[:, 1]))}"
-    overflow = np.isfinite(original[tuple(bad[0])]) if original.dtype != cast.dtype else False
-    kind = f"values too large for the model's {cast.dtype}" if overflow else "non-finite values (NaN or inf)"
-    raise ValueError(
-        f"{owner}: {what} has {count} {kind} {where} (counting from 0); remove or impute them "
-        "(e.g. sklearn.impute.SimpleImputer), or rescale the data, first"
-    )
+    return where
 
 
 def _listed(indices: np.ndarray) -> str:
@@ -100,11 +172,19 @@ def _loader(
             raise ValueError(f"{owner}: y must be None when X is a DataLoader (it yields the targets)")
         return X
     X = _prepare(X, dtype, owner, "X")
+    _check_samples(X, owner)
     if y is None:
         return DataLoader((X,), batch_size=batch_size, shuffle=shuffle, seed=seed)
     y = _prepare(y, dtype, owner, "y")
     _check_lengths(X, y, owner)
     return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _check_samples(X: np.ndarray, owner: str) -> None:
+    """Refuse X with no rows, up front (for fit's validation data: before any training)."""
+    if len(X) == 0:
+        training = "training " if owner == "fit" else ""
+        raise ValueError(f"{owner}: there are no {training}samples (X has 0 rows, shape {X.shape})")
 
 
 def _metric_logs(
@@ -118,7 +198,7 @@ def _check_model(model: Any, owner: str) -> None:
         raise TypeError(f"{owner}: model must be a chainrule.nn.Module, got {type(model).__name__}")
 
 
-def _batched_outputs(model: Module, loader: DataLoader) -> tuple[np.ndarray, list[np.ndarray]]:
+def _batched_outputs(model: Module, loader: DataLoader, owner: str) -> tuple[np.ndarray, list[np.ndarray]]:
     was_training = model.training
     model.eval()
     dtype = _param_dtype(model)
@@ -127,13 +207,52 @@ def _batched_outputs(model: Module, loader: DataLoader) -> tuple[np.ndarray, lis
         with no_grad():
             for batch in loader:
                 batch = _prepare_batch(batch, dtype)
-                outputs.append(model(Tensor._make(batch[0])).data)
+                out = model(Tensor._make(batch[0])).data
+                _check_output_rows(out, batch[0], owner)
+                outputs.append(out)
                 rest.append(batch[1:])
     finally:
         model.train(was_training)
     if not outputs:
-        raise ValueError("predict: no samples given")
+        raise ValueError(f"{owner}: there are no samples (the loader yields no batches)")
     return np.concatenate(outputs), rest
+
+
+def _check_output_rows(out: np.ndarray, inputs: Any, owner: str) -> None:
+    """The model must give one row of output per sample of the batch."""
+    n = len(inputs)
+    if out.ndim and out.shape[0] == n:
+        return
+    hint = ""
+    if np.ndim(inputs) == 1:
+        hint = (
+            f"; X of shape ({n},) is read as {n} samples of one value each: for one sample of {n} features "
+            "give X.reshape(1, -1)"
+        )
+    raise ValueError(
+        f"{owner}: the model gave an output of shape {out.shape} for a batch of {n} samples of shape "
+        f"{np.shape(inputs)}: it must give one row per sample{hint}"
+    )
+
+
+def _check_finite_outputs(model: Module, outputs: np.ndarray, owner: str) -> None:
+    """Refuse to hand back NaN or inf outputs, saying whence they come (the model's parameters, or
+    an overflow inside it): a prediction of NaN is no prediction."""
+    if outputs.dtype.kind != "f" or np.isfinite(outputs).all():
+        return
+    bad = ~np.isfinite(outputs)
+    broken = [
+        name for name, p in model.named_parameters() if p.data.dtype.kind == "f" and not np.isfinite(p.data).all()
+    ]
+    if broken:
+        listed = ", ".join(broken[:MAX_LISTED]) + (", ..." if len(broken) > MAX_LISTED else "")
+        cause = f"the model's parameters {listed} hold NaN or inf (did its training diverge?)"
+    else:
+        cause = "the values overflow inside the model: rescale X (e.g. sklearn.preprocessing.StandardScaler)"
+    raise ValueError(
+        f"{owner}: the model's outputs hold {int(bad.sum())} non-finite values (NaN or inf) {_where(bad)} "
+        f"(counting from 0): {cause}"
+    )
 
 
 def evaluate(
@@ -157,7 +276,7 @@ def evaluate(
     """
     _check_model(model, "evaluate")
     loader = _loader(X, y, batch_size, False, None, _param_dtype(model), "evaluate")
-    outputs, rest = _batched_outputs(model, loader)
+    outputs, rest = _batched_outputs(model, loader, "evaluate")
     if not rest or len(rest[0]) < 1:
         raise ValueError("evaluate: needs targets (y, or a loader that yields them)")
     y_true = np.concatenate([r[0] for r in rest])
@@ -181,8 +300,11 @@ def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarra
     if isinstance(X, DataLoader):
         loader = X
     else:
-        loader = DataLoader((_prepare(X, _param_dtype(model), "predict"),), batch_size=batch_size)
-    outputs, _ = _batched_outputs(model, loader)
+        X = _prepare(X, _param_dtype(model), "predict")
+        _check_samples(X, "predict")
+        loader = DataLoader((X,), batch_size=batch_size)
+    outputs, _ = _batched_outputs(model, loader, "predict")
+    _check_finite_outputs(model, outputs, "predict")
     return outputs
 
 
