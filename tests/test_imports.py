@@ -8,8 +8,9 @@ Two rules, checked on the import statements of every module (``if TYPE_CHECKING:
   imported), and nothing imported at module level from a later layer (CONTRIBUTING.md, "Layers
   of the package": ops never import nn, train never imports viz or cli, io nothing after it).
 
-The engine (``tensor``, ``autograd``, ``interpreters``, ``ops``) is one unit: a Tensor's methods
-call ops and ops make Tensors, the natural cycle (as in PyTorch). A function-level import of a
+The engine (``tensor``, ``autograd``, ``interpreters``, ``ops``, ``random``) is one unit: a
+Tensor's methods call ops and ops make Tensors, the natural cycle (as in PyTorch); ``random``
+makes Tensors and a Tensor's ``normal_`` draws from its generator. A function-level import of a
 later layer (``History.plot`` calling ``chainrule.viz``) is allowed.
 """
 
@@ -26,12 +27,12 @@ import pytest
 import chainrule
 
 PACKAGE = Path(chainrule.__file__).parent
-ENGINE = {"chainrule.tensor", "chainrule.autograd", "chainrule.interpreters", "chainrule.ops"}
+ENGINE = {"chainrule.tensor", "chainrule.autograd", "chainrule.interpreters", "chainrule.ops", "chainrule.random"}
 # the package's layers, in order: each may import at module level only from those before it
 LAYERS = [
     "chainrule._version",
+    "chainrule.devices",
     "engine",
-    "chainrule.random",
     "chainrule.compile",
     "chainrule.nn",
     "chainrule.optim",

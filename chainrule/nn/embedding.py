@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.autograd import no_grad
 from chainrule.nn import init
 from chainrule.nn.checks import positive_int
 from chainrule.nn.module import Module, Parameter
@@ -80,7 +81,8 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)  # N(0, 1): PyTorch's default
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            with no_grad():
+                init.zeros_(self.weight[self.padding_idx])  # a view: writes the row (nothing under skip_init)
 
     def forward(self, input: Any) -> Tensor:
         ids = input.data if isinstance(input, Tensor) else np.asarray(input)

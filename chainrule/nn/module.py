@@ -323,15 +323,23 @@ class Module:
         return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ---------------------------------------------------------------- state
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """A snapshot (copies) of parameters and persistent buffers by dotted name."""
-        state: OrderedDict[str, np.ndarray] = OrderedDict()
+    def state_dict(self, keep_vars: bool = False) -> OrderedDict[str, Any]:
+        """Parameters and persistent buffers by dotted name: copies of their arrays, or with
+        ``keep_vars=True`` (PyTorch's name) the tensors themselves, uncopied.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.Linear(2, 1)
+            >>> list(layer.state_dict()), layer.state_dict(keep_vars=True)["weight"] is layer.weight
+            (['weight', 'bias'], True)
+        """
+        state: OrderedDict[str, Any] = OrderedDict()
         for name, p in self.named_parameters():
-            state[name] = p.data.copy()
+            state[name] = p if keep_vars else p.data.copy()
         for module_name, module in self.named_modules():
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent:
-                    state[f"{module_name}.{name}" if module_name else name] = b.data.copy()
+                    state[f"{module_name}.{name}" if module_name else name] = b if keep_vars else b.data.copy()
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
