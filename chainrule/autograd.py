@@ -71,10 +71,23 @@ def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
     w.clock += 1
     written = w.written
     for t in tensors:
-        written[id(t)] = (weakref.ref(t), w.clock, by)
-    if len(written) > 4096:  # forget the tensors that are gone
+        root = _memory_of(t.data)
+        written[id(root)] = (weakref.ref(root), w.clock, by)
+    if len(written) > 4096:  # forget the arrays that are gone
         for key in [k for k, (ref, _, _) in written.items() if ref() is None]:
             del written[key]
+
+
+def _memory_of(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (itself, or the base its view was taken from).
+
+    Writes are noted against the memory, not the tensor, as PyTorch's version counters are shared
+    by views: a write through a view (``y[0:2]``, ``t.reshape(...)``, ``t.detach()``) is seen by
+    every graph that used a tensor over the same memory."""
+    base = array.base
+    while isinstance(base, np.ndarray):
+        array, base = base, base.base
+    return array
 
 
 def _check_not_written(fn: Function) -> None:
@@ -84,8 +97,9 @@ def _check_not_written(fn: Function) -> None:
     for t, role in fn._guarded():
         if t is None:
             continue
-        entry = written.get(id(t))
-        if entry is not None and entry[1] > fn._clock and entry[0]() is t:
+        root = _memory_of(t.data)
+        entry = written.get(id(root))
+        if entry is not None and entry[1] > fn._clock and entry[0]() is root:
             raise RuntimeError(
                 f"backward: {role} of {fn.name} (shape {t.shape}) was modified in place by {entry[2]} after "
                 f"{fn.name} used it, so its gradient would be wrong. Write to a copy (t.clone()), or make the "

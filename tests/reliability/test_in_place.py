@@ -91,3 +91,31 @@ def test_code_that_writes_an_array_itself_can_say_so():
     mark_modified([y], "my code")  # ... unless the code says so
     with pytest.raises(RuntimeError, match="the output of Sigmoid .* by my code"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda z: z[0:2].__iadd__(1.0),  # a slice is a view
+        lambda z: z.reshape(3, 1).mul_(2.0),  # so is a reshape
+        lambda z: z.detach().zero_(),  # and a detached tensor
+        lambda z: z.detach().__setitem__(0, 5.0),
+    ],
+)
+def test_a_write_through_a_view_is_seen_by_the_graph_of_the_viewed_tensor(write):
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = x.exp()  # exp's rule reads its output
+    with cr.no_grad():
+        write(z)
+    with pytest.raises(RuntimeError, match="the output of Exp"):
+        z.sum().backward()
+
+
+def test_a_write_to_other_memory_does_not_stop_backward():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = x.exp()
+    other = z.clone().detach()
+    with cr.no_grad():
+        other += 1.0
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
