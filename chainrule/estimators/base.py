@@ -9,7 +9,8 @@ utilities, builds the network, trains it (``solver``) and returns ``self``.
 
 - 'lbfgs': scipy's L-BFGS-B on the full-batch loss, its gradient by chainrule's autodiff (the
   default of LogisticRegression and LinearSVC, and of scikit-learn's LogisticRegression). Up to
-  ``max_iter`` iterations; it stops when no gradient component exceeds ``tol``.
+  ``max_iter`` iterations; it stops when no gradient component exceeds ``tol``. As in
+  scikit-learn, it has no ``partial_fit`` and ignores ``early_stopping`` and the step-size settings.
 - 'sgd': mini-batch SGD, ``batch_size`` samples a step ('auto': ``min(200, n_samples)``), with
   ``momentum`` (Nesterov's if ``nesterovs_momentum``), as scikit-learn's MLP.
 - 'adam': mini-batch Adam with ``beta_1``, ``beta_2``, ``epsilon`` (scikit-learn's form of the
