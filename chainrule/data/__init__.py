@@ -1,7 +1,9 @@
 """Data: embedded and generated datasets, mini-batch loading and train/test splitting.
 
-This package yields NumPy arrays; of the rest of chainrule it uses only the shared random source
-(``chainrule.random``), so that ``cr.manual_seed`` makes shuffling reproducible. MNIST-1D needs
+The datasets are NumPy arrays; the DataLoader yields their batches as chainrule Tensors, as
+PyTorch's does (``DataLoader(..., as_numpy=True)`` yields the arrays). Of the rest of chainrule
+it uses only the Tensor and the shared random source (``chainrule.random``), so that
+``cr.manual_seed`` makes shuffling reproducible. MNIST-1D needs
 the optional ``mnist1d`` package (``pip install "chainrule[mnist1d]"``), imported only when the
 data is first generated.
 

@@ -1,4 +1,4 @@
-"""Dataset, TensorDataset and DataLoader: mini-batches of NumPy arrays.
+"""Dataset, TensorDataset and DataLoader: mini-batches of Tensors (or of NumPy arrays, ``as_numpy=True``).
 
 Full-batch gradient descent, stochastic gradient descent and mini-batch gradient descent are the
 same loop over a DataLoader; only ``batch_size`` differs (the whole set, 1, or something between).
@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.random import resolve_generator
+from chainrule.tensor import Tensor
+
+_NUMERIC = frozenset("biufc")
+"""The dtype kinds a DataLoader yields as Tensors; others (text, objects) stay NumPy arrays."""
 
 
 class Dataset:
@@ -76,16 +80,27 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         seed: an int or ``np.random.Generator`` for the shuffling; by default chainrule's
             random source, which ``cr.manual_seed`` makes reproducible.
+        as_numpy: yield NumPy arrays instead of Tensors (default False).
 
-    Batches are tuples of arrays. For a TensorDataset they are taken with one slice (a view, when
-    not shuffled) or one fancy index per array, never sample by sample.
+    Batches are tuples with one entry per array of a sample: chainrule Tensors, as PyTorch's
+    DataLoader yields tensors, so ``model(xb)``, ``xb.to(device)`` and ``loss_fn(out, yb)`` work as
+    written; arrays of text or objects stay NumPy arrays. A Tensor wraps its batch's array without
+    copying it, and ``xb.numpy()`` gives the array back; ``as_numpy=True`` yields the arrays
+    themselves, for code that works on NumPy. For a TensorDataset batches are taken with one slice
+    (a view, when not shuffled) or one fancy index per array, never sample by sample.
 
     Example:
         >>> import numpy as np
         >>> from chainrule.data import DataLoader
-        >>> loader = DataLoader((np.arange(10), np.arange(10) * 2), batch_size=4)
+        >>> loader = DataLoader((np.arange(10.0), np.arange(10) * 2), batch_size=4)
         >>> [len(xb) for xb, yb in loader]
         [4, 4, 2]
+        >>> xb, yb = next(iter(loader))
+        >>> type(xb).__name__, yb.tolist()
+        ('Tensor', [0, 2, 4, 6])
+        >>> xb, yb = next(iter(DataLoader((np.arange(10.0), np.arange(10)), batch_size=4, as_numpy=True)))
+        >>> type(xb).__name__, xb.tolist()
+        ('ndarray', [0.0, 1.0, 2.0, 3.0])
     """
 
     def __init__(
@@ -95,6 +110,7 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | np.random.Generator | None = None,
+        as_numpy: bool = False,
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
@@ -104,7 +120,9 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle, self.drop_last = shuffle, drop_last
+        if not isinstance(as_numpy, (bool, np.bool_)):
+            raise TypeError(f"DataLoader: as_numpy must be True or False, got {as_numpy!r}")
+        self.shuffle, self.drop_last, self.as_numpy = shuffle, drop_last, bool(as_numpy)
         self._generator = None if seed is None else resolve_generator(seed)
 
     def _size(self) -> int:
@@ -114,7 +132,12 @@ class DataLoader:
         n, size = len(self.dataset), self._size()
         return n // size if self.drop_last else -(-n // size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+    def __iter__(self) -> Iterator[tuple[Tensor | np.ndarray, ...]]:
+        batches = self._numpy_batches()
+        return batches if self.as_numpy else map(_tensors, batches)
+
+    def _numpy_batches(self) -> Iterator[tuple[np.ndarray, ...]]:
+        """The batches as NumPy arrays (what ``__iter__`` yields with ``as_numpy=True``)."""
         n, size = len(self.dataset), self._size()
         order = None
         if self.shuffle:
@@ -129,6 +152,31 @@ class DataLoader:
             else:
                 rows = range(start, end) if order is None else order[start:end]
                 yield _collate([self.dataset[int(i)] for i in rows])
+
+
+def _tensors(batch: tuple[np.ndarray, ...]) -> tuple[Tensor | np.ndarray, ...]:
+    """A batch of arrays as Tensors that share their arrays (no copy); text and objects stay arrays."""
+    return tuple(Tensor._make(a) if a.dtype.kind in _NUMERIC else a for a in batch)
+
+
+def _array_batches(loader: DataLoader) -> Iterator[tuple[Any, ...]]:
+    """The batches of ``loader`` as NumPy arrays, whatever its ``as_numpy`` says: how chainrule's
+    own loops (``fit``, ``evaluate``, ``predict``) read a loader, without wrapping and unwrapping
+    Tensors each batch. A DataLoader's own batches come as they are made; a subclass that yields
+    batches its own way is taken at its word when it says ``as_numpy=True``, and otherwise has
+    each Tensor in them replaced by its array."""
+    if type(loader).__iter__ is DataLoader.__iter__:
+        return loader._numpy_batches()
+    if getattr(loader, "as_numpy", False):
+        return iter(loader)
+    return (_arrays(batch) for batch in loader)
+
+
+def _arrays(batch: Any) -> Any:
+    """A batch (a tuple or list of Tensors and arrays) with every Tensor replaced by its array."""
+    if not isinstance(batch, (tuple, list)):
+        return batch
+    return tuple(a.data if isinstance(a, Tensor) else a for a in batch)
 
 
 def _collate(samples: list[Any]) -> tuple[np.ndarray, ...]:

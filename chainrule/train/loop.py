@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.data.loader import DataLoader
+from chainrule.data.loader import DataLoader, _array_batches
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 from chainrule.train.callbacks import BackupAndRestore, Callback, TrainContext
@@ -211,7 +211,7 @@ def fit(
             progress.epoch_begin(epoch)
             total_loss, seen = 0.0, 0
             outputs, targets = [], []
-            for batch_index, batch in enumerate(train_loader):
+            for batch_index, batch in enumerate(_array_batches(train_loader)):  # arrays: no Tensor per batch
                 n_arrays = len(batch)
                 if n_arrays == 3:
                     if not np.asarray(batch[2]).any():  # nothing to learn from these samples: no step
