@@ -38,6 +38,7 @@ from chainrule import nn
 from chainrule.autograd import no_grad
 from chainrule.data import DataLoader
 from chainrule.nn import functional as F
+from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
 from chainrule.optim import SGD, Adam
 from chainrule.optim.optimizer import ParamsLike
 from chainrule.tensor import Tensor
@@ -511,8 +512,9 @@ def train(
 
 def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None) -> Any:
     """Fit the estimator's network with scikit-learn's 'lbfgs' solver: scipy's L-BFGS-B on the
-    parameters flattened into one float64 vector, starting from the network's current weights, on
-    the full-batch ``Objective`` and its gradient, both computed by chainrule's autodiff.
+    parameters flattened into one float64 vector (``nn.utils.parameters_to_vector``), starting
+    from the network's current weights, on the full-batch ``Objective`` and its gradient, both
+    computed by chainrule's autodiff.
 
     Up to ``max_iter`` iterations (``max_fun`` loss evaluations for the MLPs); it stops when the
     largest gradient component is at most ``tol`` (scipy's ``gtol``; ``tol=None``: 0). The other
@@ -543,8 +545,6 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
     owner = type(estimator).__name__
     network = estimator.network_
     params = list(network.parameters())
-    sizes = [p.data.size for p in params]
-    ends = np.cumsum(sizes)
     n = X.shape[0]
     scale = 1.0
     if weights is not None:
@@ -555,19 +555,17 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
     inputs = Tensor(X)
     network.train()
 
-    def set_parameters(flat: np.ndarray) -> None:
-        for p, end, size in zip(params, ends, sizes):
-            p.data[...] = flat[end - size : end].reshape(p.data.shape)
+    def flat(tensors: list[Tensor]) -> np.ndarray:
+        with no_grad():
+            return parameters_to_vector(tensors).data.astype(np.float64)
 
-    def loss_and_gradient(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        set_parameters(flat)
+    def loss_and_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
+        vector_to_parameters(point, params)
         network.zero_grad()
         loss = objective(scores(inputs), targets, weights)
         loss.backward()
-        gradient = np.concatenate(
-            [np.zeros(p.data.size) if p.grad is None else np.asarray(p.grad.data).ravel() for p in params]
-        )
-        return float(loss.data), gradient.astype(np.float64, copy=False)
+        grads = [Tensor(np.zeros_like(p.data)) if p.grad is None else p.grad for p in params]
+        return float(loss.data), flat(grads)
 
     progress = _SolverProgress(owner, estimator.verbose)
     curve: list[float] = []
@@ -581,7 +579,7 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
     options = {"maxiter": int(estimator.max_iter), "gtol": tol, **estimator._lbfgs_options()}
     if estimator.tol is None:
         options["ftol"] = 0.0
-    start = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+    start = flat(params)
     progress.train_begin(int(estimator.max_iter), 1)
     progress.epoch_begin(1)
     try:
@@ -590,7 +588,7 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
         )
     finally:
         progress.close()
-    set_parameters(result.x)
+    vector_to_parameters(result.x, params)
     network.zero_grad()
     estimator.n_iter_ = min(int(result.nit), int(estimator.max_iter))
     estimator.loss_curve_.extend(curve if curve else [float(result.fun)])
