@@ -756,3 +756,20 @@ def test_class_weight_errors_name_the_problem():
     weighted = LogisticRegression(solver="adam", class_weight={0: 1.0, 1: 3.0}, random_state=0)
     weighted.partial_fit(X, y, classes=[0, 1])  # a dict is the same for every batch: fine
     assert weighted.n_iter_ == 1
+
+
+@pytest.mark.parametrize("penalty, l1_share", [("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.15)])
+def test_perceptron_penalty_is_alpha_times_scikit_learns_regulariser(penalty, l1_share):
+    # scikit-learn's SGD objective: mean loss + alpha * ((1 - l1_ratio) * 0.5 ||W||² + l1_ratio ||W||₁)
+    from chainrule.estimators.solver import Objective
+
+    X, y = blobs(3, n=60)
+    clf = Perceptron(penalty=penalty, alpha=0.1, max_iter=2, tol=None).fit(X, y)
+    W = clf.coef_
+    scores = cr.tensor(clf.decision_function(X))
+    targets = np.where(y[:, None] == clf.classes_[None, :], 1.0, -1.0)
+    plain = float(np.maximum(0.0, -targets * scores.data).sum(axis=1).mean())
+    expected = plain + 0.1 * ((1 - l1_share) * 0.5 * np.sum(W**2) + l1_share * np.abs(W).sum())
+    assert float(Objective(clf)(scores, targets).data) == pytest.approx(expected, rel=1e-12)
+    unpenalised = Perceptron(max_iter=2, tol=None).fit(X, y)
+    assert np.abs(W).sum() < np.abs(unpenalised.coef_).sum()  # the penalty shrinks the weights
