@@ -258,7 +258,8 @@ def read_csv(path: str) -> Table:
             f"{name}: skipped {len(skipped)} {noun} with more fields than the "
             f"{len(frame.columns)} columns of the header"
         )
-        frame = frame[[cell != _SKIPPED_ROW for cell in frame.iloc[:, 0]]]  # keeping the others' numbers
+    if skipped and len(frame.columns):  # (a header without names has no column to hold the placeholder)
+        frame = frame[[cell != _SKIPPED_ROW for cell in frame.iloc[:, 0]]]  # the other rows keep their numbers
     frame = frame.apply(lambda column: column.str.strip()).replace("", np.nan)
     frame = frame.dropna(how="all")
     rows = frame.index.to_numpy() + 1  # the data row numbers of the file: skipped and blank rows counted

@@ -98,6 +98,11 @@ def test_the_training_data_error_names_the_file_row_after_a_skipped_one(tmp_path
         sources.training_data(source, "y", [], None)
 
 
+def test_a_file_whose_header_is_blank_and_rows_too_long_is_refused_in_one_line(tmp_path):  # found by fuzzing
+    with pytest.raises(DataError, match="has a header but no data rows"):
+        tabular.read_csv(write(tmp_path, "\n,,,\n,,\n,,,,"))
+
+
 @settings(max_examples=40)
 @given(kinds=st.lists(st.sampled_from(["good", "long", "blank", "short"]), min_size=1, max_size=12))
 def test_data_row_numbers_are_those_of_the_file_whatever_rows_are_skipped(kinds):
