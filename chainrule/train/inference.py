@@ -95,8 +95,10 @@ MAX_LISTED = 5
 def _largest(dtype: np.dtype) -> float:
     """The largest magnitude a value of ``dtype`` may have for training on it: the square root of
     the dtype's largest number (1.8e19 in float32, 1.3e154 in float64), beyond which its square
-    (in a squared error, a variance, Adam's second moment) overflows to inf."""
-    return float(np.sqrt(np.finfo(dtype).max))
+    (in a squared error, a variance, Adam's second moment) overflows to inf. float16 takes float32's
+    bound: its own (256) would refuse ordinary data, such as pixel values, kept in float16 to be
+    cast per batch (a value beyond float16's range is still refused, as inf once cast)."""
+    return float(np.sqrt(np.finfo(np.promote_types(dtype, np.float32)).max))
 
 
 def _check_finite(cast: np.ndarray, original: np.ndarray, owner: str, what: str) -> None:
@@ -106,7 +108,7 @@ def _check_finite(cast: np.ndarray, original: np.ndarray, owner: str, what: str)
     if cast.size == 0:
         return
     limit = _largest(cast.dtype)
-    low, high = cast.min(), cast.max()  # NaN propagates: fast, and no array as large as the data
+    low, high = float(cast.min()), float(cast.max())  # NaN propagates; fast, no array as large as the data
     if -limit <= low and high <= limit:
         return
     with np.errstate(invalid="ignore"):

@@ -140,6 +140,15 @@ def test_fit_on_finite_data_of_any_reasonable_scale_gives_finite_parameters(scal
     assert history.stop_reason is None and np.isfinite(history["loss"]).all()
 
 
+def test_float16_data_of_ordinary_size_are_not_taken_for_huge_ones():
+    X = np.full((N, FEATURES), 300.0, dtype=np.float16)  # its square overflows float16, not the model's float32
+    model = network()
+    fit(model, nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=1e-6), cr.data.DataLoader((X, clean(shape=(1,)))),
+        verbose=0)  # fmt: skip
+    assert_finite(model)
+    assert np.isfinite(predict(model, X)).all()
+
+
 @settings(max_examples=15, deadline=None)
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
 def test_fit_refuses_non_finite_sample_weights_before_any_step(data, dtype):
