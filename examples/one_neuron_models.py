@@ -96,7 +96,7 @@ def outlier(X: np.ndarray, y: np.ndarray, panels) -> None:
 
     # Both one epoch at a time (partial_fit), keeping the perceptron's line after every epoch.
     perceptron = Perceptron(random_state=0)
-    stepwise_logistic = LogisticRegression(random_state=0)
+    stepwise_logistic = LogisticRegression(solver="adam", random_state=0)  # lbfgs has no partial_fit
     lines, clean, logistic_clean_by_epoch = [], [], []
     for _ in range(EPOCHS):
         perceptron.partial_fit(X_out, y_out, classes=[0, 1])
