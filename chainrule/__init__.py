@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import data, nn, optim, train
+from chainrule import data, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -101,6 +101,7 @@ __all__ = [
     "nn",
     "optim",
     "data",
+    "utils",
     "train",
     "save",
     "load",

@@ -37,6 +37,7 @@ LAYERS = [
     "chainrule.nn",
     "chainrule.optim",
     "chainrule.data",
+    "chainrule.utils",
     "chainrule.io",
     "chainrule.train",
     "chainrule.estimators",

@@ -61,6 +61,7 @@ import numpy as np
 
 from chainrule._version import __version__
 from chainrule.autograd import mark_modified
+from chainrule.devices import as_device
 from chainrule.io.files import write_bytes_atomic
 from chainrule.nn import init
 from chainrule.nn.module import (
@@ -243,9 +244,13 @@ def save(obj: Any, path: PathLike, metadata: Mapping[str, Any] | None = None) ->
     _write(st, path, state, header)
 
 
-def load(path: PathLike) -> Any:
+def load(path: PathLike, map_location: Any = None, weights_only: bool = True) -> Any:
     """What ``save`` saved: a model (its architecture, weights, buffers, training mode and frozen
     (``requires_grad=False``) parameters), or an object of tensors and plain values.
+
+    PyTorch's ``map_location`` (only the CPU exists here: ``"cpu"`` or ``cr.device("cpu")``) and
+    ``weights_only`` are accepted: loading never unpickles or executes anything, whichever
+    ``weights_only`` says, so every file ``save`` wrote loads either way.
 
     A model's module classes must be defined (imported) first; nothing is executed or unpickled
     from the file. Floating-point tensors keep the dtype they were saved with. The architecture is
@@ -275,6 +280,12 @@ def load(path: PathLike) -> Any:
         >>> obj
         {'w': tensor([1., 1.], requires_grad=True), 'mean': array([0., 0.]), 7: None}
     """
+    if map_location is not None:
+        if callable(map_location) or isinstance(map_location, dict):
+            raise TypeError("load: map_location may only name a device here ('cpu'): every tensor is loaded on the CPU")
+        as_device(map_location, "load")
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be True or False, got {weights_only!r}")
     contents = _read_header(path)
     kind = contents.fields["kind"]
     if kind == _OBJECT:
