@@ -139,11 +139,6 @@ def test_checkpoint_resume_agrees_with_pytorch(tmp_path, dtype):
     assert ours.extra["epoch"] == theirs.extra["epoch"] == STEPS // 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="chainrule's load() takes no weights_only= (tests/programs/test_pytorch_style.py)",
-)
 def test_quickstart_save_and_load_agrees_with_pytorch(tmp_path):
     (tmp_path / "torch").mkdir()
     (tmp_path / "chainrule").mkdir()
