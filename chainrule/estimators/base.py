@@ -75,6 +75,7 @@ from chainrule.estimators.constraints import COMMON_CONSTRAINTS, Constraint, che
 from chainrule.estimators.solver import Penalty, linear_layers
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
+from chainrule.train.inference import _check_finite
 
 __all__ = ["GradientDescentEstimator", "ClassifierBase", "LogLossClassifier", "RegressorBase"]
 
@@ -186,7 +187,9 @@ class GradientDescentEstimator(BaseEstimator):
         """X for predicting: checked as at fit, in the network's dtype."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X.astype(self._dtype, copy=False)
+        X = X.astype(self._dtype, copy=False)
+        _check_finite(X, X, type(self).__name__, "X")  # as at fit: a huge value predicts inf
+        return X
 
     @property
     def _dtype(self) -> np.dtype:
@@ -225,11 +228,13 @@ class GradientDescentEstimator(BaseEstimator):
             )
             dtype = X.dtype if fresh else self._dtype
             X = X.astype(dtype, copy=False)
+            _check_finite(X, X, owner, "X")  # values whose squares overflow train into NaN
             weights = sample_weights(sample_weight, X.shape[0], dtype, owner)
             encoded = self._encode_targets(y, weights, fresh=fresh, incremental=incremental, classes=classes)
             targets, labels, weights = encoded.values, encoded.labels, encoded.weights
             if targets.dtype.kind == "f":
                 targets = targets.astype(dtype, copy=False)
+                _check_finite(targets, targets, owner, "y")
             if weights is not None:
                 weights = weights.astype(dtype, copy=False)
             rng = check_random_state(self.random_state) if fresh else self._random_state

@@ -561,23 +561,12 @@ def test_estimators_learn_from_every_real_dtype(name):
         assert np.asarray(estimator.predict(X)).shape[0] == N
 
 
-STEPPING = [name for name in sorted(ESTIMATORS) if hasattr(fitted(name), "partial_fit")]
-"""The estimators whose solver steps through chainrule.train.fit, which refuses huge values."""
-HUGE_REASON = (
-    "estimators/base.py builds network_ (and resets t_, loss_curve_, n_iter_) before chainrule.train.fit "
-    "refuses values too large to train on, so a refused fit replaces the fitted network with an untrained one; "
-    "base._fit should check X and y against the same bound (inference._check_finite) inside its "
-    "_restored_on_error block, naming the estimator"
-)
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow inside scipy's L-BFGS-B
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=HUGE_REASON)) if n in STEPPING else n for n in
-     sorted(ESTIMATORS)],
-)  # fmt: skip
+    sorted(ESTIMATORS),
+)
 def test_estimators_meet_huge_values_with_finite_weights_or_an_error_that_changes_nothing(name):
     X = clean()
     X[4, 1] = 1e308
@@ -594,12 +583,6 @@ def test_estimators_meet_huge_values_with_finite_weights_or_an_error_that_change
             assert np.isfinite(p.data).all(), (name, method)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="estimators/base.py's _validate_X lets 1e308 through, and a regressor's predict answers inf "
-    "(MLPRegressor too, for weights large enough); the bound fit applies (inference._check_finite) "
-    "would refuse it",
-)
 def test_a_regressor_predicts_no_inf_for_huge_inputs():
     X = clean(40)
     estimator = E.LinearRegression(solver="lbfgs", random_state=0).fit(X, X @ np.array([3.0, -4.0, 2.0]))
