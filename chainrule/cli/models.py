@@ -131,4 +131,7 @@ def load_model(folder: str) -> tuple[cr.nn.Module, dict, str]:
             f"{path} was not written by this version of `chainrule train` (its metadata lacks the "
             "preprocessing): train it again"
         )
+    broken = [name for name, p in model.named_parameters() if not np.isfinite(p.numpy()).all()]
+    if broken:  # it would answer NaN for every row
+        raise CLIError(f"{path} holds non-finite weights (NaN or inf) in {', '.join(broken[:5])}: train it again")
     return model, meta, path

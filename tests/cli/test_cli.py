@@ -1192,6 +1192,20 @@ def test_a_missing_or_corrupt_model_gives_one_clear_line(model_dir, command):
     assert_clean_error(result, "was not written by this version of `chainrule train`", command=command)
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict", "summary"])
+def test_a_model_with_non_finite_weights_gives_one_clear_line(model_dir, command):
+    data = [] if command == "summary" else ["houses.csv"]
+    (model_dir / "houses.csv").write_text("area,rooms,city,garden,price\n1,2,Lyon,yes,3\n")
+    path = model_dir / "model" / "model.safetensors"
+    meta = cr.io.load_metadata(str(path))
+    model = cr.load(str(path))
+    first = next(model.parameters())
+    first.numpy()[0] = np.nan
+    cr.save(model, str(path), metadata=meta)
+    result = run_here(command, "--model", "model", *data, cwd=model_dir)
+    assert_clean_error(result, "holds non-finite weights (NaN or inf)", command=command)
+
+
 @pytest.mark.parametrize(
     "command, content, extra, fragment",
     [
