@@ -514,6 +514,7 @@ class Tensor:
                     "setitem: in-place assignment to a tensor that requires grad would corrupt its "
                     "graph; assign under cr.no_grad() or build a new tensor with cr.where"
                 )
+        self._check_writable("setitem")
         self.data[_ops.unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
         _autograd.mark_modified((self,), "setitem")
 
@@ -531,6 +532,7 @@ class Tensor:
         the old value refuses ``backward``. Recorded: the old value goes on as a tensor of its own
         and this tensor becomes the op's output, as in PyTorch; a leaf that requires grad is refused.
         """
+        self._check_writable(name)
         recording = _autograd._mode.enabled and (
             self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)
         )
@@ -561,8 +563,16 @@ class Tensor:
             node._output_ref = weakref.ref(self)
         return self
 
+    def _check_writable(self, name: str) -> None:
+        if not self.data.flags.writeable:
+            raise RuntimeError(
+                f"{name}: this tensor's memory is read-only (a DataLoader batch shares its dataset's memory, a "
+                "broadcast shares one value); change a copy: t = t.clone()"
+            )
+
     def _store(self, name: str, result: Tensor) -> None:
         """Copy ``result`` into this tensor's array, refusing a change of shape or of kind of number."""
+        self._check_writable(name)
         value = result.data
         if value.shape != self.data.shape:
             raise RuntimeError(
@@ -736,6 +746,7 @@ class Tensor:
                 "`with cr.no_grad():` (as PyTorch requires for weights), or make a new tensor "
                 "(cr.full_like, cr.zeros_like)"
             )
+        self._check_writable(name)
         if not np.can_cast(np.asarray(values).dtype, self.data.dtype, "same_kind"):
             raise RuntimeError(f"{name}: a tensor of dtype {self.data.dtype} cannot hold floating values")
         self.data[...] = values

@@ -370,3 +370,20 @@ def test_grad_fn_prints_like_pytorch():
     x = cr.tensor([1.0], requires_grad=True)
     assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward0>)"
     assert repr(x.exp()).endswith("grad_fn=<ExpBackward0>)")
+
+
+def test_a_batch_that_shares_the_dataset_cannot_be_changed_in_place():
+    X = np.zeros((4, 2), dtype=np.float32)
+    loader = cr.data.DataLoader(cr.data.TensorDataset(X, np.arange(4)), batch_size=2)
+    xb, _ = next(iter(loader))
+    for write in (lambda t: t.__isub__(1.0), lambda t: t.zero_(), lambda t: t.__setitem__(0, 5.0)):
+        with pytest.raises(RuntimeError, match=r"read-only .* t = t.clone\(\)"):
+            write(xb)
+    copy = xb.clone()
+    copy -= 1.0
+    assert not X.any() and (copy.numpy() == -1.0).all()
+    X[0, 0] = 3.0  # the dataset itself stays writable
+    shuffled = cr.data.DataLoader(cr.data.TensorDataset(X, np.arange(4)), batch_size=2, shuffle=True, seed=0)
+    for xb, _ in shuffled:  # a shuffled batch is a copy: changing it is allowed and leaves X alone
+        xb -= 1.0
+    assert X[0, 0] == 3.0 and X.sum() == 3.0

@@ -155,8 +155,20 @@ class DataLoader:
 
 
 def _tensors(batch: tuple[np.ndarray, ...]) -> tuple[Tensor | np.ndarray, ...]:
-    """A batch of arrays as Tensors that share their arrays (no copy); text and objects stay arrays."""
-    return tuple(Tensor._make(a) if a.dtype.kind in _NUMERIC else a for a in batch)
+    """A batch of arrays as Tensors that share their arrays (no copy); text and objects stay arrays.
+
+    A batch cut as a slice shares the dataset's memory: it is made read-only, so that an in-place
+    change of the batch (``xb -= mean``) is an error naming ``clone()`` instead of a silent change
+    of the dataset (PyTorch's batches are copies)."""
+    out = []
+    for a in batch:
+        if a.dtype.kind in _NUMERIC:
+            if a.base is not None and a.flags.writeable:
+                a.flags.writeable = False  # this view only; the dataset's array stays writable
+            out.append(Tensor._make(a))
+        else:
+            out.append(a)
+    return tuple(out)
 
 
 def _array_batches(loader: DataLoader) -> Iterator[tuple[Any, ...]]:
