@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.data.loader import DataLoader
+from chainrule.data.loader import DataLoader, _array_batches
 from chainrule.nn.module import Module
 from chainrule.ops import sigmoid, softmax
 from chainrule.tensor import Tensor
@@ -207,7 +207,7 @@ def _batched_outputs(model: Module, loader: DataLoader, owner: str) -> tuple[np.
     outputs, rest = [], []
     try:
         with no_grad():
-            for batch in loader:
+            for batch in _array_batches(loader):  # arrays: no Tensor per batch
                 batch = _prepare_batch(batch, dtype)
                 out = model(Tensor._make(batch[0])).data
                 _check_output_rows(out, batch[0], owner)
