@@ -122,12 +122,15 @@ def fit(
     dtype = _param_dtype(model)
     weighted_loss = None  # how a weighted batch's loss is computed: made when there are weights
     weights = None
+    if not isinstance(X, DataLoader):  # checked whole, before the weights and the validation split use them
+        X = _prepare(X, dtype, "fit", "X")
+        y = None if y is None else _prepare(y, dtype, "fit", "y")
     if sample_weight is not None:
         if isinstance(X, DataLoader):
             raise ValueError(
                 "fit: sample_weight goes with arrays; a DataLoader yields (inputs, targets, weights) batches"
             )
-        weights = _sample_weights(sample_weight, len(_array(X)), dtype, "sample_weight")
+        weights = _sample_weights(sample_weight, len(X), dtype, "sample_weight")
         weighted_loss = _weighted_loss(loss_fn)
     check_batch_weights = False  # weights that come from a loader's dataset, one batch at a time
     if isinstance(X, DataLoader):
@@ -376,9 +379,12 @@ def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: s
         )
     if weights.dtype.kind not in "biuf":
         raise ValueError(f"fit: {what} must be numbers, got dtype {weights.dtype}")
-    weights = weights.astype(dtype, copy=False)
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError(f"fit: {what} must be finite and non-negative")
+    with np.errstate(over="ignore"):  # a weight too large for the model's dtype is reported below
+        cast = weights.astype(dtype, copy=False)
+    _check_finite(cast, weights, "fit", what)  # NaN, inf, and weights whose products overflow
+    weights = cast
+    if np.any(weights < 0):
+        raise ValueError(f"fit: {what} must be non-negative, got {weights.min()!r}")
     if n_samples and not weights.any():
         raise ValueError(f"fit: {what} is zero for every sample: there is nothing to learn from")
     return weights
@@ -390,6 +396,6 @@ def _weighted_loader(
     """Batches of (inputs, targets, weights)."""
     if y is None:
         raise ValueError("fit: sample_weight needs y (the targets)")
-    X, y = _prepare(X, dtype), _prepare(y, dtype)
+    X, y = _prepare(X, dtype, "fit", "X"), _prepare(y, dtype, "fit", "y")
     _check_lengths(X, y, "fit")
     return DataLoader((X, y, weights), batch_size=batch_size, shuffle=shuffle, seed=seed)
