@@ -10,7 +10,7 @@ Two measurements, each library in its own process, processes alternating (see ``
     with momentum 0.9, float32. NumPy written by hand (forward, hand-derived backward and the
     update: the overhead-free floor), chainrule's engine (``cr.linear``, ``cr.relu``,
     ``cr.log_softmax``, integer-array indexing, ``mean``, ``backward()``, an in-place update of
-    the ``.data`` arrays under ``cr.no_grad()``), and PyTorch eager (``nn.Linear``,
+    the ``.numpy()`` arrays under ``cr.no_grad()``), and PyTorch eager (``nn.Linear``,
     ``F.cross_entropy``, ``torch.optim.SGD``). Every library starts from the same weights (drawn
     once with NumPy) and sees the same batches in the same order; the first losses are compared
     to show that all of them do the same job.
@@ -243,7 +243,7 @@ def chainrule_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
         "log_softmax": (lambda: cr.log_softmax(a, axis=-1), (a,)),
         "linear": (lambda: cr.linear(a, b, bias), (a, b, bias)),
     }
-    return autodiff_ops(ops, gradients, lambda t: t.data)
+    return autodiff_ops(ops, gradients, lambda t: t.numpy())
 
 
 def torch_ops(d: dict[str, np.ndarray]) -> dict[str, dict[str, Callable]]:
@@ -374,7 +374,7 @@ def numpy_mlp(d: dict[str, np.ndarray], lr: float, momentum: float):
 
 
 def chainrule_mlp(d: dict[str, np.ndarray], lr: float, momentum: float, fused_loss: bool = False):
-    """chainrule's engine used directly: leaf tensors, fused linear, backward(), update .data.
+    """chainrule's engine used directly: leaf tensors, fused linear, backward(), update .numpy().
 
     The loss is log_softmax, the target entries picked by integer-array indexing, and a mean (four
     nodes); with ``fused_loss`` it is ``chainrule.nn.functional.cross_entropy`` (one node).
@@ -385,7 +385,7 @@ def chainrule_mlp(d: dict[str, np.ndarray], lr: float, momentum: float, fused_lo
         from chainrule.nn.functional import cross_entropy
 
     params = [cr.tensor(w, requires_grad=True) for w in initial_weights(d)]
-    buffers = [np.zeros_like(p.data) for p in params]
+    buffers = [np.zeros_like(p.numpy()) for p in params]
     rows_cache: dict[int, np.ndarray] = {}
 
     def step(x: np.ndarray, y: np.ndarray) -> float:
@@ -402,7 +402,7 @@ def chainrule_mlp(d: dict[str, np.ndarray], lr: float, momentum: float, fused_lo
             loss = -cr.log_softmax(logits, axis=-1)[rows, y].mean()
         loss.backward()
         with cr.no_grad():
-            sgd_momentum_([p.data for p in params], [p.grad.data for p in params], buffers, lr, momentum)
+            sgd_momentum_([p.numpy() for p in params], [p.grad.numpy() for p in params], buffers, lr, momentum)
             for p in params:
                 p.grad = None
         return loss.item()
@@ -425,7 +425,7 @@ def chainrule_mlp(d: dict[str, np.ndarray], lr: float, momentum: float, fused_lo
             Function.apply = original
         return calls[0]
 
-    return step, lambda: [p.data for p in params], count_nodes
+    return step, lambda: [p.numpy() for p in params], count_nodes
 
 
 def torch_mlp(d: dict[str, np.ndarray], lr: float, momentum: float):

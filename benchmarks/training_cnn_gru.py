@@ -224,7 +224,7 @@ def chainrule_maker(d: dict[str, np.ndarray], model_name: str, args: argparse.Na
         net = state["net"]
         net.eval()
         with cr.no_grad():
-            logits = net(cr.Tensor(d["X_test"].reshape(shape))).data
+            logits = net(cr.Tensor(d["X_test"].reshape(shape))).numpy()
         return float(np.mean(np.argmax(logits, axis=1) == d["y_test"]))
 
     state: dict[str, Any] = {}

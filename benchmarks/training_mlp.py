@@ -202,8 +202,8 @@ def chainrule_maker(d: dict[str, np.ndarray], args: argparse.Namespace, use_fit:
         weights = initial_weights(d)
         linears = [m for m in modules if isinstance(m, cr.nn.Linear)]
         for layer, W, b in zip(linears, weights[0::2], weights[1::2]):
-            layer.weight.data[...] = W
-            layer.bias.data[...] = b
+            layer.weight.numpy()[...] = W
+            layer.bias.numpy()[...] = b
         optimizer = cr.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
         return model, cr.nn.CrossEntropyLoss(), optimizer
 

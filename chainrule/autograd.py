@@ -52,14 +52,14 @@ _writes = _Writes()
 def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
     """Note that ``tensors`` were written in place (by ``by``, named in the error): a graph that used
     them before the write can no longer be differentiated. Ops and optimisers call this; code that
-    writes a tensor's array itself (``t.data[...] = ...``, or through ``t.numpy()``) should too.
+    writes a tensor's array itself (through ``t.numpy()``) should too.
 
     Example:
         >>> import chainrule as cr
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> y = x * x
         >>> with cr.no_grad():
-        ...     x.data[0] = 5.0
+        ...     x.numpy()[0] = 5.0
         >>> cr.autograd.mark_modified([x], "my update")
         >>> try:
         ...     y.sum().backward()
@@ -71,7 +71,7 @@ def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
     w.clock += 1
     written = w.written
     for t in tensors:
-        root = _memory_of(t.data)
+        root = _memory_of(t._data)
         written[id(root)] = (weakref.ref(root), w.clock, by)
     if len(written) > 4096:  # forget the arrays that are gone
         for key in [k for k, (ref, _, _) in written.items() if ref() is None]:
@@ -97,7 +97,7 @@ def _check_not_written(fn: Function) -> None:
     for t, role in fn._guarded():
         if t is None:
             continue
-        root = _memory_of(t.data)
+        root = _memory_of(t._data)
         entry = written.get(id(root))
         if entry is not None and entry[1] > fn._clock and entry[0]() is root:
             raise RuntimeError(
@@ -297,11 +297,11 @@ class Function:
             # One and two inputs spelled out: on Python 3.11 a list comprehension builds and calls a
             # function object, which costs about a third of a microsecond on every op.
             if len(inputs) == 1:
-                data = fn.forward(inputs[0].data, **params)
+                data = fn.forward(inputs[0]._data, **params)
             elif len(inputs) == 2:
-                data = fn.forward(inputs[0].data, inputs[1].data, **params)
+                data = fn.forward(inputs[0]._data, inputs[1]._data, **params)
             else:
-                data = fn.forward(*[t.data for t in inputs], **params)
+                data = fn.forward(*[t._data for t in inputs], **params)
         except ValueError as e:  # free when nothing is raised (zero-cost try)
             raise _named_error(cls, inputs, e) from None
         if _mode.enabled:
@@ -543,7 +543,7 @@ class FunctionCtx:
         ref, j = self._saved_outputs[i]
         out = ref()
         if out is None:  # an output of a multi-output function that nobody kept: made again
-            data = self._saved[i].data
+            data = self._saved[i]._data
             out = node._remake_output(j, data) if node is not None else Tensor._make(data)
         return out
 
@@ -598,7 +598,7 @@ def _record_custom_node(cls: type, ctx: FunctionCtx, args: tuple, outputs: list)
     differentiable = [
         j
         for j, o in enumerate(outputs)
-        if isinstance(o, Tensor) and o.data.dtype.kind == "f" and id(o) not in ctx._non_differentiable
+        if isinstance(o, Tensor) and o._data.dtype.kind == "f" and id(o) not in ctx._non_differentiable
     ]
     if not differentiable:
         return
@@ -611,18 +611,18 @@ def _record_custom_node(cls: type, ctx: FunctionCtx, args: tuple, outputs: list)
     originals = {id(outputs[j]): j for j in differentiable if not any(outputs[j] is a for a in args)}
     if len(differentiable) == 1:
         j = differentiable[0]
-        outputs[j] = Tensor._make(outputs[j].data, True, node)
+        outputs[j] = Tensor._make(outputs[j]._data, True, node)
         node.single = j
     else:  # several outputs: one packed tensor (no memory) behind them, one slot node per output
         dtype = np.result_type(*[outputs[j].dtype for j in differentiable])
         node.slots, start = [], 0
         for j in differentiable:
-            node.slots.append((j, start, start + outputs[j].data.size))
-            start += outputs[j].data.size
+            node.slots.append((j, start, start + outputs[j]._data.size))
+            start += outputs[j]._data.size
         packed = Tensor._make(np.broadcast_to(np.zeros((), dtype), (start,)), True, node)
         node.packed = weakref.ref(packed)
         for j in differentiable:
-            outputs[j] = node._slot(j, packed, outputs[j].data)
+            outputs[j] = node._slot(j, packed, outputs[j]._data)
     for i, t in enumerate(ctx._saved):  # a saved output: the returned tensor, held weakly (no cycle)
         j = originals.get(id(t))
         if j is not None:
@@ -746,15 +746,15 @@ class _CustomNode(Function):
                     f"has shape {inp.shape} (a gradient has the input's shape, or one the input broadcasts to)"
                 )
             if plain:
-                data = r.data
-                if any(data is t.data for t in self.inputs) or any(
-                    t is not None and data is t.data for t in self.ctx._saved
+                data = r._data
+                if any(data is t._data for t in self.inputs) or any(
+                    t is not None and data is t._data for t in self.ctx._saved
                 ):
                     data = data.copy()  # an input's own array: a leaf's .grad must not share it
                 gradients.append(data)
             elif once:  # differentiable again only to say that it is not
                 deps = [t for t in self.inputs if t._requires_grad] + ([grad] if grad._requires_grad else [])
-                gradients.append(_OnceDifferentiated.apply(*deps, value=r.data, name=self.name))
+                gradients.append(_OnceDifferentiated.apply(*deps, value=r._data, name=self.name))
             else:
                 gradients.append(r)
         return tuple(gradients)
@@ -834,13 +834,13 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
 
 def _as_gradient(root: Tensor, gradient: Any, op: str) -> Tensor:
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"{op}: the output has shape {root.shape}; gradients can be created implicitly "
                 "only for a scalar output. Pass gradient= (a tensor of that shape), or reduce first "
                 "(e.g. .sum())"
             )
-        return Tensor._make(np.ones_like(root.data))
+        return Tensor._make(np.ones_like(root._data))
     g = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=root.dtype))
     if g.shape != root.shape:
         raise RuntimeError(f"{op}: gradient has shape {g.shape} but the output has shape {root.shape}")
@@ -888,11 +888,11 @@ def _run_backward(
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
-        g = g.data if plain else ns.root_gradient(g)
+        g = g._data if plain else ns.root_gradient(g)
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     found: dict[int, Any] = {}
     # arrays already stored in some .grad, or owned by the caller: a .grad never shares one
-    handed_out: set[int] = {id(g.data) for g in root_grads}
+    handed_out: set[int] = {id(g._data) for g in root_grads}
     anomaly = _mode.anomaly
     writes = _writes
 
@@ -923,11 +923,11 @@ def _run_backward(
             try:  # free when nothing is raised (zero-cost try)
                 if plain:  # ndarrays; one and two inputs spelled out (no list per node)
                     if len(inputs) == 1:
-                        input_grads = fn.backward(ns, g, inputs[0].data)
+                        input_grads = fn.backward(ns, g, inputs[0]._data)
                     elif len(inputs) == 2:
-                        input_grads = fn.backward(ns, g, inputs[0].data, inputs[1].data)
+                        input_grads = fn.backward(ns, g, inputs[0]._data, inputs[1]._data)
                     else:
-                        input_grads = fn.backward(ns, g, *[i.data for i in inputs])
+                        input_grads = fn.backward(ns, g, *[i._data for i in inputs])
                 elif records:
                     _mode.recording_rule = True
                     try:
@@ -950,8 +950,8 @@ def _run_backward(
             for i, (inp, ig) in enumerate(zip(inputs, input_grads)):
                 if ig is None or not inp._requires_grad:
                     continue
-                # .data's attributes rather than Tensor's properties: this loop runs for every edge
-                like = inp.data
+                # ._data's attributes rather than Tensor's properties: this loop runs for every edge
+                like = inp._data
                 if ig.shape != like.shape or ig.dtype != like.dtype:
                     if ig.shape != like.shape:  # the gradient of a broadcast: summed back, here only
                         ig = ns.sum_to_shape(ig, like.shape)
@@ -974,7 +974,7 @@ def _run_backward(
 def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
     """Add the array ``g`` into the leaf's ``.grad`` (a recorded backward adds Tensors instead)."""
     if t.grad is not None:
-        t.grad = Tensor._make(t.grad.data + g)
+        t.grad = Tensor._make(t.grad._data + g)
     else:  # .grad owns its memory, writable: optimisers update it in place
         if id(g) in handed_out or not g.flags.owndata:
             g = g.copy()
@@ -1113,22 +1113,22 @@ def gradcheck(
     r = np.random.default_rng(seed).standard_normal(out.shape)
 
     def scalar() -> float:  # not under no_grad: fn may itself call grad() (second-order checks)
-        return float(np.sum(fn(*inputs).data * r))
+        return float(np.sum(fn(*inputs)._data * r))
 
     if not out.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
     analytic = grad(out, checked, grad_outputs=Tensor(r), allow_unused=True)
     worst = (0.0, None)
     for k, (t, a) in enumerate(zip(checked, analytic)):
-        a = np.zeros_like(t.data) if a is None else a.data
+        a = np.zeros_like(t._data) if a is None else a._data
         numeric = np.empty(t.shape)
         for i in np.ndindex(t.shape):  # nudge the input's own memory, whatever its strides
-            original = t.data[i]
-            t.data[i] = original + eps
+            original = t._data[i]
+            t._data[i] = original + eps
             plus = scalar()
-            t.data[i] = original - eps
+            t._data[i] = original - eps
             minus = scalar()
-            t.data[i] = original
+            t._data[i] = original
             numeric[i] = (plus - minus) / (2 * eps)
         excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size and excess.max() > worst[0]:

@@ -42,7 +42,7 @@ Example (the rule of ``sum`` run by two interpreters, as a backward would run it
     >>> from chainrule.interpreters import NUMPY, TENSOR
     >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     >>> node = cr.sum(x, axis=1).grad_fn
-    >>> node.backward(NUMPY, np.array([1.0, 10.0]), x.data)            # arrays in, an array out
+    >>> node.backward(NUMPY, np.array([1.0, 10.0]), x.numpy())            # arrays in, an array out
     array([[ 1.,  1.],
            [10., 10.]])
     >>> node.backward(TENSOR, cr.tensor([1.0, 10.0], requires_grad=True), x).requires_grad
@@ -371,13 +371,13 @@ class NumpyInterpreter(Interpreter):
         return x
 
     def inputs(self, fn: Function) -> tuple:
-        return tuple(t.data for t in fn.inputs)
+        return tuple(t._data for t in fn.inputs)
 
     def root_gradient(self, g: Tensor) -> np.ndarray:
-        return g.data
+        return g._data
 
     def output(self, fn: Function) -> np.ndarray:
-        return fn.output.data
+        return fn.output._data
 
     def residual(self, saved: Any, recompute: Callable[[], Any]) -> Any:
         return saved
@@ -480,7 +480,7 @@ class TensorInterpreter(Interpreter):
     records = True
 
     def value(self, x: Tensor) -> np.ndarray:
-        return x.data
+        return x._data
 
     def inputs(self, fn: Function) -> tuple:
         return fn.inputs

@@ -38,7 +38,7 @@ def _convert_data(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     TypeError that says what it was, rather than failing later inside NumPy.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind not in "biuf":
@@ -91,14 +91,14 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "grad", "_requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None):
         array = _convert_data(data, dtype)
         if requires_grad:
             _check_can_require_grad(array.dtype)
-        self.data: np.ndarray = array
+        self._data: np.ndarray = array
         self.grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
         self.grad_fn = None
@@ -111,7 +111,7 @@ class Tensor:
         if data.__class__ is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d results
             data = np.asarray(data)
         t = object.__new__(cls)
-        t.data = data
+        t._data = data
         t.grad = None
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
@@ -120,6 +120,36 @@ class Tensor:
         return t
 
     # ---------------------------------------------------------------- attributes
+    @property
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: a tensor that shares this one's memory, cut off from the graph.
+
+        Changes through it change this tensor and are not recorded (``p.data.add_(...)``,
+        ``p.data -= lr * g``, ``m.weight.data.normal_(0, 0.02)``), as in PyTorch; assigning
+        ``p.data = other`` replaces the values (the shape may change; the tensor stays the same
+        object, so an optimiser holding it sees the new values). A graph that used the old values
+        refuses ``backward`` afterwards. For the NumPy array itself, use ``.numpy()``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> w.data.mul_(10)
+            tensor([10., 20.])
+            >>> w.data = cr.tensor([0.5, 0.5])
+            >>> w, w.data.requires_grad
+            (tensor([0.5, 0.5], requires_grad=True), False)
+        """
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: ArrayLike) -> None:
+        array = value._data if isinstance(value, Tensor) else _convert_data(value)
+        if self._requires_grad:
+            _check_can_require_grad(array.dtype)
+        if array is not self._data:
+            self._data = array
+            _autograd.mark_modified((self,), ".data =")
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
@@ -136,7 +166,7 @@ class Tensor:
                 "that does not require grad"
             )
         if requires_grad:
-            _check_can_require_grad(self.data.dtype)
+            _check_can_require_grad(self._data.dtype)
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -147,11 +177,11 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> _Size:
@@ -163,11 +193,11 @@ class Tensor:
             >>> t.size, t.size(), t.size(1), t.size(-1)
             (6, (2, 3), 3, 3)
         """
-        return _Size(self.data)
+        return _Size(self._data)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def T(self) -> Tensor:
@@ -175,32 +205,32 @@ class Tensor:
         return _ops.transpose(self)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     # ---------------------------------------------------------------- conversion
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor can be converted, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray, shared, not copied: writing to it changes the tensor, and
         autograd cannot see such a write (a graph that used the tensor would then compute a wrong
         gradient). Write with ``t[...] = value`` (under ``cr.no_grad()`` for a tensor that requires
         grad), which ``backward`` checks, or copy first (``t.numpy().copy()``)."""
-        return self.data
+        return self._data
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """NumPy's conversion protocol: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies it."""
@@ -211,9 +241,9 @@ class Tensor:
                 "be wrong. Write rules with Python's operators and the interpreter's primitives "
                 "(ns.exp, ns.sum, ns.reshape, ...); see chainrule.Function"
             )
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def __float__(self) -> float:
         return float(self.item())
@@ -222,15 +252,15 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data but cut off from the graph."""
-        return Tensor._make(self.data)
+        return Tensor._make(self._data)
 
     def clone(self) -> Tensor:
         """A differentiable copy with its own memory."""
@@ -272,7 +302,7 @@ class Tensor:
             ('chainrule.FloatTensor', 'chainrule.LongTensor')
         """
         if dtype is None:
-            return "chainrule." + _TYPE_NAMES.get(self.data.dtype, str(self.data.dtype).capitalize() + "Tensor")
+            return "chainrule." + _TYPE_NAMES.get(self._data.dtype, str(self._data.dtype).capitalize() + "Tensor")
         return self.astype(_as_dtype(dtype, "type"))
 
     @property
@@ -298,7 +328,7 @@ class Tensor:
             (True, dtype('float64'), dtype('int64'))
         """
         dtype = _to_arguments(args, kwargs, "to")
-        if dtype is None or dtype == self.data.dtype:
+        if dtype is None or dtype == self._data.dtype:
             return self
         return self.astype(dtype)
 
@@ -316,7 +346,7 @@ class Tensor:
 
     def mm(self, other: ArrayLike) -> Tensor:
         """Matrix product of two 2-d tensors (PyTorch's ``mm``)."""
-        if self.ndim != 2 or np.ndim(other.data if isinstance(other, Tensor) else other) != 2:
+        if self.ndim != 2 or np.ndim(other._data if isinstance(other, Tensor) else other) != 2:
             raise ValueError(f"mm: needs two 2-d tensors, got shapes {self.shape} and {np.shape(other)}; use matmul")
         return _ops.matmul(self, other)
 
@@ -368,24 +398,24 @@ class Tensor:
         return _ops.neg(self)
 
     def nelement(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def __index__(self) -> int:
         """A one-element integer tensor used as an index (``xs[t]``, ``range(t)``)."""
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError(
-                f"only integer tensors of a single element can be used as an index, got dtype {self.data.dtype} "
+                f"only integer tensors of a single element can be used as an index, got dtype {self._data.dtype} "
                 f"and shape {self.shape}"
             )
-        return int(self.data.reshape(()))
+        return int(self._data.reshape(()))
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor as its number; other tensors as their repr."""
-        if self.data.size == 1 and spec:
-            return format(self.data.item(), spec)
+        if self._data.size == 1 and spec:
+            return format(self._data.item(), spec)
         return format(repr(self), spec)
 
     def retain_grad(self) -> Tensor:
@@ -412,10 +442,10 @@ class Tensor:
 
     # ---------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype != DEFAULT_DTYPE and self.data.dtype.kind == "f" or self.data.dtype.kind not in "fib":
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != DEFAULT_DTYPE and self._data.dtype.kind == "f" or self._data.dtype.kind not in "fib":
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward0>")
         elif self._requires_grad:
@@ -515,13 +545,13 @@ class Tensor:
                     "graph; assign under cr.no_grad() or build a new tensor with cr.where"
                 )
         self._check_writable("setitem")
-        self.data[_ops.unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._data[_ops.unwrap_index(index)] = value._data if isinstance(value, Tensor) else value
         _autograd.mark_modified((self,), "setitem")
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     # ---------------------------------------------------------------- in place (PyTorch's `_` methods)
     def _in_place(self, name: str, compute: Any, *args: Any) -> Tensor:
@@ -549,7 +579,7 @@ class Tensor:
                 "as in PyTorch (e.g. `with cr.no_grad(): p -= lr * p.grad`), or write a new tensor (p = p - ...)"
             )
         # The value before the write lives on as a tensor of its own, holding the node that made it.
-        old = Tensor._make(self.data.copy(), self._requires_grad, self.grad_fn)
+        old = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn)
         made_by = self.grad_fn
         if made_by is not None and getattr(made_by, "_output_ref", None) is not None and made_by._output_ref() is self:
             made_by._output_ref = weakref.ref(old)
@@ -564,28 +594,28 @@ class Tensor:
         return self
 
     def _check_writable(self, name: str) -> None:
-        if not self.data.flags.writeable:
+        if not self._data.flags.writeable:
             raise RuntimeError(
-                f"{name}: this tensor's memory is read-only (a DataLoader batch shares its dataset's memory, a "
-                "broadcast shares one value); change a copy: t = t.clone()"
+                f"{name}: this tensor's memory is read-only (a DataLoader batch that shares its dataset's memory, "
+                "a gradient handed to a backward, a broadcast); change a copy: t = t.clone()"
             )
 
     def _store(self, name: str, result: Tensor) -> None:
         """Copy ``result`` into this tensor's array, refusing a change of shape or of kind of number."""
         self._check_writable(name)
-        value = result.data
-        if value.shape != self.data.shape:
+        value = result._data
+        if value.shape != self._data.shape:
             raise RuntimeError(
-                f"{name}: the result has shape {value.shape} but this tensor has shape {self.data.shape}; an "
+                f"{name}: the result has shape {value.shape} but this tensor has shape {self._data.shape}; an "
                 "in-place operation cannot change a tensor's shape (write t = t + ... for a new tensor)"
             )
-        if not np.can_cast(value.dtype, self.data.dtype, "same_kind"):
+        if not np.can_cast(value.dtype, self._data.dtype, "same_kind"):
             raise RuntimeError(
-                f"{name}: the result has dtype {value.dtype}, which this tensor of dtype {self.data.dtype} cannot "
+                f"{name}: the result has dtype {value.dtype}, which this tensor of dtype {self._data.dtype} cannot "
                 f"hold; convert first (e.g. t = t.{'float' if value.dtype.kind == 'f' else 'double'}()) or "
                 "write t = t + ... for a new tensor"
             )
-        np.copyto(self.data, value, casting="same_kind")
+        np.copyto(self._data, value, casting="same_kind")
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return self._in_place("+=", _ops.add, other)
@@ -722,7 +752,7 @@ class Tensor:
         """
         if not a <= b:
             raise ValueError(f"uniform_: low {a} is above high {b}")
-        return self._fill_("uniform_", _random.resolve_generator(generator).uniform(a, b, self.data.shape))
+        return self._fill_("uniform_", _random.resolve_generator(generator).uniform(a, b, self._data.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
         """In place: samples from N(mean, std²), drawn from chainrule's random state; returns self.
@@ -736,7 +766,7 @@ class Tensor:
         """
         if not std >= 0:
             raise ValueError(f"normal_: std must be at least 0, got {std}")
-        return self._fill_("normal_", _random.resolve_generator(generator).normal(mean, std, self.data.shape))
+        return self._fill_("normal_", _random.resolve_generator(generator).normal(mean, std, self._data.shape))
 
     def _fill_(self, name: str, values: Any) -> Tensor:
         """Overwrite with values that do not depend on the old ones (constants, random draws)."""
@@ -747,9 +777,9 @@ class Tensor:
                 "(cr.full_like, cr.zeros_like)"
             )
         self._check_writable(name)
-        if not np.can_cast(np.asarray(values).dtype, self.data.dtype, "same_kind"):
-            raise RuntimeError(f"{name}: a tensor of dtype {self.data.dtype} cannot hold floating values")
-        self.data[...] = values
+        if not np.can_cast(np.asarray(values).dtype, self._data.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: a tensor of dtype {self._data.dtype} cannot hold floating values")
+        self._data[...] = values
         _autograd.mark_modified((self,), name)
         return self
 
@@ -863,10 +893,10 @@ class Tensor:
         return _ops.log_softmax(self, axis, dim=dim)
 
     def any(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any(axis=_ops.axis_or_dim("any", axis, dim))))
+        return Tensor._make(np.asarray(self._data.any(axis=_ops.axis_or_dim("any", axis, dim))))
 
     def all(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all(axis=_ops.axis_or_dim("all", axis, dim))))
+        return Tensor._make(np.asarray(self._data.all(axis=_ops.axis_or_dim("all", axis, dim))))
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
@@ -955,7 +985,7 @@ def _to_arguments(args: tuple, kwargs: dict, op: str) -> np.dtype | None:
         raise TypeError(f"{op}: expected (device), (dtype), (device, dtype) or (tensor), got {len(args)} arguments")
     for a in args:
         if isinstance(a, Tensor):
-            dtype = a.data.dtype
+            dtype = a._data.dtype
         elif isinstance(a, (str, _device.device)) or (isinstance(a, int) and not isinstance(a, bool)):
             if isinstance(a, str) and a not in ("cpu",) and not a.startswith(("cpu", "cuda", "mps")):
                 dtype = _as_dtype(a, op)  # a dtype's name, e.g. "float64"
@@ -1022,7 +1052,7 @@ def tensor(
     """
     _check_device(device, "tensor")
     if isinstance(data, Tensor) and dtype is None:
-        data = data.data.copy()
+        data = data._data.copy()
     elif isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         data = data.copy()
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
@@ -1174,7 +1204,7 @@ def as_tensor(data: ArrayLike, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def _array_of(t: ArrayLike) -> np.ndarray:
-    return t.data if isinstance(t, Tensor) else np.asarray(t)
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
 def arange(

@@ -37,7 +37,7 @@ class LastStepRegressor(nn.Module):
         self.fc = nn.Linear(hidden, 1)
         if cell == "LSTM":
             # forget-gate bias 1 (gates in PyTorch's order i, f, g, o): remember by default
-            self.rnn.bias_hh_l0.data[hidden : 2 * hidden] = 1.0
+            self.rnn.bias_hh_l0.numpy()[hidden : 2 * hidden] = 1.0
 
     def forward(self, x):
         outputs, _ = self.rnn(x)  # (N, T, H)

@@ -44,8 +44,8 @@ def accuracy(logits: np.ndarray) -> float:
 
 def collapse(net: nn.Sequential) -> tuple[np.ndarray, np.ndarray]:
     """The single linear model (W, b) that a Linear-Identity-Linear network computes."""
-    W1, b1 = net[0].weight.data, net[0].bias.data
-    W2, b2 = net[2].weight.data, net[2].bias.data
+    W1, b1 = net[0].weight.numpy(), net[0].bias.numpy()
+    W2, b2 = net[2].weight.numpy(), net[2].bias.numpy()
     return W2 @ W1, W2 @ b1 + b2
 
 

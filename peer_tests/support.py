@@ -12,4 +12,4 @@ import chainrule as cr
 
 def to_torch(array: Any) -> torch.Tensor:
     """A torch tensor of ``array`` (a Tensor or an ndarray), same dtype (float64 in these tests)."""
-    return torch.tensor(np.asarray(array.data if isinstance(array, cr.Tensor) else array))
+    return torch.tensor(np.asarray(array.numpy() if isinstance(array, cr.Tensor) else array))

@@ -80,10 +80,10 @@ def test_hessian_vector_product_in_the_parameters(name):
     shifted = []
     for sign in (1.0, -1.0):
         for p, o, d in zip(params, originals, v):
-            p.data[...] = o + sign * eps * d
+            p.numpy()[...] = o + sign * eps * d
         shifted.append([g.numpy() for g in first_gradient(model, x, y, params, create_graph=False)])
     for p, o in zip(params, originals):
-        p.data[...] = o
+        p.numpy()[...] = o
     numeric = [(a - b) / (2 * eps) for a, b in zip(*shifted)]
     scale = max(np.abs(n).max() for n in numeric)
     assert scale > 1e-3  # a real curvature, not a trivially zero one
@@ -107,7 +107,7 @@ def test_gradient_of_an_input_gradient_penalty(name):
     eps = 1e-6
     r = np.random.default_rng(3)
     for k, p in enumerate(params):  # a few coordinates of each parameter, by central differences
-        flat = p.data.reshape(-1)
+        flat = p.numpy().reshape(-1)
         for i in r.choice(flat.size, size=min(3, flat.size), replace=False):
             original = flat[i]
             flat[i] = original + eps

@@ -356,8 +356,8 @@ def _restore_target_units(model: cr.nn.Sequential, targets: _Targets) -> None:
     if targets.task != "regression":
         return
     last = model[len(model) - 1]
-    last.weight.data *= targets.scale
-    last.bias.data[...] = last.bias.data * targets.scale + targets.mean
+    last.weight._data *= targets.scale
+    last.bias._data[...] = last.bias._data * targets.scale + targets.mean
 
 
 def _evaluate(model: cr.nn.Module, loss_fn: cr.nn.Module, X: np.ndarray, targets: _Targets, rows: _Rows) -> dict:

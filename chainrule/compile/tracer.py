@@ -121,16 +121,16 @@ class Plan:
         for label in self.inputs.values():
             kind, n = label[0], label[1]
             if kind == "gradient":
-                feed[label] = root_grads[n].data
+                feed[label] = root_grads[n]._data
                 continue
             t = nodes.get(n)
             if t is None or t.grad_fn.name != self.nodes[n]:
                 found = "nothing" if t is None else t.grad_fn.name
                 raise ValueError(f"Plan.feed: node {n} of the traced graph was {self.nodes[n]}, this graph has {found}")
             if kind == "input":
-                feed[label] = t.grad_fn.inputs[label[2]].data
+                feed[label] = t.grad_fn.inputs[label[2]]._data
             elif kind == "output":
-                feed[label] = t.data
+                feed[label] = t._data
             else:
                 feed[label] = _arrays_in(getattr(t.grad_fn, label[2]))[label[3]]
         return feed
@@ -354,7 +354,7 @@ class Tracer(Interpreter):
     def _input(self, tensor: Tensor, label: tuple) -> Traced:
         known = self._external.get(id(tensor))
         if known is None:
-            known = self._external[id(tensor)] = self._declare(tensor.data, label)
+            known = self._external[id(tensor)] = self._declare(tensor._data, label)
             self._keep.append(tensor)
         return known
 
@@ -373,7 +373,7 @@ class Tracer(Interpreter):
 
     def root_gradient(self, g: Tensor) -> Traced:
         self._roots += 1  # one input per root, even when two roots are given the same gradient
-        return self._declare(g.data, ("gradient", self._roots - 1))
+        return self._declare(g._data, ("gradient", self._roots - 1))
 
     def result(self, t: Tensor, g: Traced) -> None:
         self.plan.gradients[len(self.plan.leaves)] = g.id

@@ -188,7 +188,7 @@ def _arrays(batch: Any) -> Any:
     """A batch (a tuple or list of Tensors and arrays) with every Tensor replaced by its array."""
     if not isinstance(batch, (tuple, list)):
         return batch
-    return tuple(a.data if isinstance(a, Tensor) else a for a in batch)
+    return tuple(a._data if isinstance(a, Tensor) else a for a in batch)
 
 
 def _collate(samples: list[Any]) -> tuple[np.ndarray, ...]:

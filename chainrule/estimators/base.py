@@ -201,7 +201,7 @@ class GradientDescentEstimator(BaseEstimator):
         with no_grad():
             x = Tensor(X)
             out = logits(self.network_, x) if scores else self.network_(x)
-        return out.data
+        return out._data
 
     # ------------------------------------------------------------------ fitting
     def _fit(
@@ -259,7 +259,7 @@ class GradientDescentEstimator(BaseEstimator):
         else:
             new_run = fresh or not incremental
             solver.train(self, X, targets, weights, validation, incremental=incremental, new_run=new_run)
-        if not all(np.all(np.isfinite(p.data)) for p in self.network_.parameters()):
+        if not all(np.all(np.isfinite(p._data)) for p in self.network_.parameters()):
             raise ValueError(self._diverged("the solver produced non-finite parameter weights"))
         self.network_.eval()
         return self
@@ -514,8 +514,8 @@ class LogLossClassifier(ClassifierBase):
         """
         s = Tensor(self._forward(self._validate_X(X), scores=True))
         if s.shape[1] == 1:  # log(1 - sigmoid(s)) = -softplus(s), log(sigmoid(s)) = -softplus(-s)
-            return np.hstack([-ops.softplus(s).data, -ops.softplus(-s).data])
-        return ops.log_softmax(s, axis=1).data
+            return np.hstack([-ops.softplus(s)._data, -ops.softplus(-s)._data])
+        return ops.log_softmax(s, axis=1)._data
 
 
 class RegressorBase(RegressorMixin, GradientDescentEstimator):

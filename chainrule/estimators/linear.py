@@ -79,7 +79,7 @@ class _OneLayer:
         """The neurons' weights, (1, n_features) for two classes or (n_classes, n_features)
         (regression: (n_features,) for a 1-D y, else (n_targets, n_features)); a view of
         ``network_.linear.weight``."""
-        return self._layer.weight.data
+        return self._layer.weight._data
 
     @property
     def intercept_(self) -> np.ndarray:
@@ -87,7 +87,7 @@ class _OneLayer:
         layer = self._layer
         if layer.bias is None:
             return np.zeros(layer.out_features, dtype=layer.weight.dtype)
-        return layer.bias.data
+        return layer.bias._data
 
 
 class _LinearClassifier(_OneLayer, ClassifierBase):
@@ -278,7 +278,7 @@ class Perceptron(_LinearClassifier):
         """The perceptron criterion max(0, -y s) summed over the neurons, written as Rosenblatt's
         -y s over the misclassified (y s <= 0): the same value, and at y s = 0 the gradient -y x
         that updates a point on the boundary (and a zero start)."""
-        mistakes = (scores.data * targets) <= 0
+        mistakes = (scores._data * targets) <= 0
         return -(scores * Tensor(np.where(mistakes, targets, 0.0).astype(scores.dtype, copy=False))).sum(axis=1)
 
     def _zero_gradient(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -691,7 +691,7 @@ class LinearRegression(_OneLayer, RegressorBase):
     def coef_(self) -> np.ndarray:
         """The weights: (n_features,) for a 1-D y, else (n_targets, n_features); a view of
         ``network_.linear.weight``."""
-        weight = self._layer.weight.data
+        weight = self._layer.weight._data
         return weight[0] if self._y_1d else weight
 
     @property

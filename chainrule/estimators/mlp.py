@@ -135,8 +135,8 @@ class _MLP(GradientDescentEstimator):
         factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
         for layer in linear_layers(network):
             bound = math.sqrt(factor / (layer.in_features + layer.out_features))
-            layer.weight.data[...] = rng.uniform(-bound, bound, (layer.in_features, layer.out_features)).T
-            layer.bias.data[...] = rng.uniform(-bound, bound, layer.out_features)
+            layer.weight._data[...] = rng.uniform(-bound, bound, (layer.in_features, layer.out_features)).T
+            layer.bias._data[...] = rng.uniform(-bound, bound, layer.out_features)
         return network
 
     def _regularization(self, batch_weight: float, total_weight: float) -> Penalty:
@@ -169,13 +169,13 @@ class _MLP(GradientDescentEstimator):
         """The weight matrices, layer by layer, as scikit-learn lays them out: (fan_in, fan_out),
         i.e. the transposes of the ``nn.Linear`` weights (views of ``network_``'s parameters)."""
         check_is_fitted(self)
-        return [layer.weight.data.T for layer in linear_layers(self.network_)]
+        return [layer.weight._data.T for layer in linear_layers(self.network_)]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """The bias vectors, layer by layer (views of ``network_``'s parameters)."""
         check_is_fitted(self)
-        return [layer.bias.data for layer in linear_layers(self.network_)]
+        return [layer.bias._data for layer in linear_layers(self.network_)]
 
     @property
     def loss_(self) -> float:

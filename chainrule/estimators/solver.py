@@ -138,7 +138,7 @@ class _StepsOnMistakes(EpochBatches):
         while i < n:
             window = slice(i, min(i + LOOKAHEAD, n))
             with no_grad():
-                scores = self.scores(Tensor(X[window])).data
+                scores = self.scores(Tensor(X[window]))._data
             active = ~self.zero_gradient(scores, targets[window])
             if weights is not None:
                 active &= weights[window] > 0
@@ -191,7 +191,7 @@ class Objective:
         >>> from chainrule.estimators.solver import Objective
         >>> reg = LinearRegression().partial_fit(np.eye(3), [1.0, 2.0, 3.0])
         >>> loss = Objective(reg)(cr.tensor(np.zeros((3, 1))), np.ones((3, 1)))
-        >>> float(loss.data)  # the mean squared error of scores 0 against targets 1 (alpha=0)
+        >>> float(loss.numpy())  # the mean squared error of scores 0 against targets 1 (alpha=0)
         1.0
     """
 
@@ -379,7 +379,7 @@ class ScikitLearnAdam(Adam):
         >>> opt = ScikitLearnAdam([w], lr=0.1)
         >>> (w * w).sum().backward()
         >>> opt.step()
-        >>> w.data.round(6).tolist()
+        >>> w.numpy().round(6).tolist()
         [0.9, -1.9]
     """
 
@@ -557,15 +557,15 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
 
     def flat(tensors: list[Tensor]) -> np.ndarray:
         with no_grad():
-            return parameters_to_vector(tensors).data.astype(np.float64)
+            return parameters_to_vector(tensors)._data.astype(np.float64)
 
     def loss_and_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
         vector_to_parameters(point, params)
         network.zero_grad()
         loss = objective(scores(inputs), targets, weights)
         loss.backward()
-        grads = [Tensor(np.zeros_like(p.data)) if p.grad is None else p.grad for p in params]
-        return float(loss.data), flat(grads)
+        grads = [Tensor(np.zeros_like(p._data)) if p.grad is None else p.grad for p in params]
+        return float(loss._data), flat(grads)
 
     progress = _SolverProgress(owner, estimator.verbose)
     curve: list[float] = []

@@ -598,7 +598,7 @@ def _storable(name: str, array: np.ndarray) -> np.ndarray:
 
 
 def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _json_default(value: Any) -> Any:
@@ -960,9 +960,9 @@ def _read_into(contents: _Contents, names: Mapping[str, str], targets: Mapping[s
     with _open(contents.path) as f:
         for name, in_file in names.items():
             entry, target = contents.entries[in_file], targets[name]
-            if target.data.dtype != entry.dtype and target.data.dtype.kind == entry.dtype.kind == "f":
-                target.data = np.empty(entry.shape, entry.dtype.newbyteorder("="))
-            data = target.data
+            if target._data.dtype != entry.dtype and target._data.dtype.kind == entry.dtype.kind == "f":
+                target._data = np.empty(entry.shape, entry.dtype.newbyteorder("="))
+            data = target._data
             if data.dtype == entry.dtype and data.flags.c_contiguous and data.flags.writeable:
                 _read_entry(f, contents.path, in_file, entry, data)
             else:  # another byte order, or a view a custom module made: through a copy
@@ -1241,7 +1241,7 @@ def _check_against_header(path: PathLike, targets: Mapping[str, Tensor], entries
         if name in entries:
             if entries[name].shape != target.shape:
                 mismatched.append(f"{name}: expected {target.shape}, got {entries[name].shape}")
-            problem = _dtype_problem(name, entries[name].dtype, target.data.dtype)
+            problem = _dtype_problem(name, entries[name].dtype, target._data.dtype)
             if problem:
                 wrong_dtypes.append(problem)
     problems = []
@@ -1290,7 +1290,7 @@ def _check_dtypes(path: PathLike, model: Module, state: Mapping[str, np.ndarray]
     problems = [
         problem
         for name, array in state.items()
-        if name in targets and (problem := _dtype_problem(name, array.dtype, targets[name].data.dtype))
+        if name in targets and (problem := _dtype_problem(name, array.dtype, targets[name]._data.dtype))
     ]
     if problems:
         raise ModelFileError(f"{_name(path)}: {what} do not fit {type(model).__name__}: {'; '.join(problems)}")

@@ -135,7 +135,7 @@ class InputSpec:
         """``x`` as a Tensor, or a ValueError naming the layer, the input's shape and the rule it breaks."""
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        shape = x.data.shape  # the array's own, not Tensor's properties: this runs on every call
+        shape = x._data.shape  # the array's own, not Tensor's properties: this runs on every call
         if len(shape) not in self.ndims or shape[self.axes] != self.sizes:
             raise ValueError(self.problem(shape))
         return x

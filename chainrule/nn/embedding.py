@@ -68,13 +68,13 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
         """An Embedding holding a copy of the (num_embeddings, embedding_dim) array ``embeddings``,
         frozen (no gradient) unless ``freeze=False``. The padding row keeps its given values."""
-        table = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        table = np.array(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
         if table.ndim != 2 or table.dtype.kind != "f":
             raise ValueError(
                 f"Embedding.from_pretrained: expects a 2-D floating array, got shape {table.shape} dtype {table.dtype}"
             )
         emb = cls(table.shape[0], table.shape[1], padding_idx=padding_idx, dtype=table.dtype)
-        emb.weight.data[...] = table
+        emb.weight._data[...] = table
         emb.weight.requires_grad_(not freeze)
         return emb
 
@@ -85,7 +85,7 @@ class Embedding(Module):
                 init.zeros_(self.weight[self.padding_idx])  # a view: writes the row (nothing under skip_init)
 
     def forward(self, input: Any) -> Tensor:
-        ids = input.data if isinstance(input, Tensor) else np.asarray(input)
+        ids = input._data if isinstance(input, Tensor) else np.asarray(input)
         if ids.dtype.kind not in "iu":
             raise TypeError(
                 f"Embedding(num_embeddings={self.num_embeddings}) got input of dtype {ids.dtype}: ids must be integers"
@@ -99,7 +99,7 @@ class Embedding(Module):
         out = ops.index(self.weight, ids)
         if self.padding_idx is not None and self.weight.requires_grad:
             # the padding row's value, as a constant: no gradient reaches the row from these positions
-            padding = Tensor._make(self.weight.data[self.padding_idx])
+            padding = Tensor._make(self.weight._data[self.padding_idx])
             out = ops.where((ids != self.padding_idx)[..., None], out, padding)
         return out
 

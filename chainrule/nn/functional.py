@@ -336,7 +336,7 @@ def huber_loss(
     target = _as_target(target, input)
     _same_shape("huber_loss", input, target)
     err = input - target
-    small = ops.abs(err).data < delta
+    small = ops.abs(err)._data < delta
     loss = ops.where(small, err * err * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
     return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
 
@@ -371,7 +371,7 @@ def smooth_l1_loss(
     if beta == 0:  # the quadratic piece has vanished; 0.5 e² / 0 must not enter the graph
         return _reduce(ops.abs(err), reduction, "smooth_l1_loss")
     size = ops.abs(err)
-    loss = ops.where(size.data < beta, err * err * (0.5 / beta), size - 0.5 * beta)
+    loss = ops.where(size._data < beta, err * err * (0.5 / beta), size - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -401,7 +401,7 @@ def binary_cross_entropy(
     input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
-    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+    if input._data.size and (input._data.min() < 0 or input._data.max() > 1):
         raise ValueError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores use "
             "binary_cross_entropy_with_logits"
@@ -467,7 +467,7 @@ def hinge_loss(
         tensor([0.5, 0. ])
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "hinge_loss")
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
     values = np.unique(t)
     if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
         raise ValueError(f"hinge_loss: labels must be in {{-1, +1}} or {{0, 1}}, got values {values[:5].tolist()}")
@@ -491,10 +491,10 @@ def _class_indices(name: str, input: Tensor, target: Any) -> Tensor:
         raise ValueError(
             f"{name}: expects input of shape (N, C) and target of shape (N,), got {input.shape} and {t.shape}"
         )
-    if t.data.size and (t.data.min() < 0 or t.data.max() >= input.shape[1]):
+    if t._data.size and (t._data.min() < 0 or t._data.max() >= input.shape[1]):
         raise ValueError(
             f"{name}: target classes must be in [0, {input.shape[1] - 1}], got values from "
-            f"{t.data.min()} to {t.data.max()}"
+            f"{t._data.min()} to {t._data.max()}"
         )
     return t
 
@@ -502,7 +502,7 @@ def _class_indices(name: str, input: Tensor, target: Any) -> Tensor:
 def _class_weight(name: str, weight: Any, input: Tensor) -> np.ndarray | None:
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    w = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
     if w.shape != (input.shape[1],):
         raise ValueError(f"{name}: weight must have one entry per class ({input.shape[1]}), got shape {w.shape}")
     return w
@@ -577,7 +577,7 @@ def nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     check_reduction(reduction, "nll_loss")
-    t = _class_indices("nll_loss", input, target).data
+    t = _class_indices("nll_loss", input, target)._data
     picked = -ops.index(input, (np.arange(input.shape[0]), t))
     w = _class_weight("nll_loss", weight, input)
     if w is None:
@@ -609,7 +609,7 @@ def multi_margin_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     check_reduction(reduction, "multi_margin_loss")
-    t = _class_indices("multi_margin_loss", input, target).data
+    t = _class_indices("multi_margin_loss", input, target)._data
     n, c = input.shape
     correct = ops.index(input, (np.arange(n), t))
     margins = ops.relu(input - ops.reshape(correct, (n, 1)) + margin)

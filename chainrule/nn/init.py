@@ -14,7 +14,7 @@ Example:
     >>> import chainrule as cr
     >>> w = cr.nn.Parameter(cr.zeros(100, 50))
     >>> _ = cr.nn.init.kaiming_uniform_(w, nonlinearity='relu')
-    >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
+    >>> bool(abs(w.numpy()).max() <= (6 / 50) ** 0.5)
     True
 """
 
@@ -140,7 +140,7 @@ def _fill(tensor: Tensor, values: float | Callable[[], np.ndarray]) -> Tensor:
     the tensor's shape (called only when writing). Inside ``skip_init`` nothing is written."""
     if _SKIPPING.get():
         return tensor
-    tensor.data[...] = values() if callable(values) else values
+    tensor._data[...] = values() if callable(values) else values
     mark_modified((tensor,), "nn.init")
     return tensor
 

@@ -34,7 +34,7 @@ class _Loss(Module):
 def _weight_list(weight: Any) -> list[float] | None:
     if weight is None:
         return None
-    return np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=float).tolist()
+    return np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=float).tolist()
 
 
 class MSELoss(_Loss):

@@ -83,8 +83,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True):
         super().__init__(data, requires_grad=requires_grad)
-        if self.data.dtype.kind != "f":
-            raise TypeError(f"Parameter: data must be floating point, got dtype {self.data.dtype}")
+        if self._data.dtype.kind != "f":
+            raise TypeError(f"Parameter: data must be floating point, got dtype {self._data.dtype}")
 
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__()[len("tensor(") :]
@@ -286,14 +286,14 @@ class Module:
             raise TypeError(f"to: parameters must stay floating point, got dtype {dtype}")
         changed = []
         for p in self.parameters():
-            if p.data.dtype != dtype:
-                p.data = p.data.astype(dtype)
+            if p._data.dtype != dtype:
+                p._data = p._data.astype(dtype)
                 if p.grad is not None:
-                    p.grad = Tensor._make(p.grad.data.astype(dtype))
+                    p.grad = Tensor._make(p.grad._data.astype(dtype))
                 changed.append(p)
         for b in self.buffers():
-            if b.data.dtype.kind == "f" and b.data.dtype != dtype:
-                b.data = b.data.astype(dtype)
+            if b._data.dtype.kind == "f" and b._data.dtype != dtype:
+                b._data = b._data.astype(dtype)
                 changed.append(b)
         mark_modified(changed, "Module.to")  # a graph built before the conversion is stale
         return self
@@ -335,11 +335,11 @@ class Module:
         """
         state: OrderedDict[str, Any] = OrderedDict()
         for name, p in self.named_parameters():
-            state[name] = p if keep_vars else p.data.copy()
+            state[name] = p if keep_vars else p._data.copy()
         for module_name, module in self.named_modules():
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent:
-                    state[f"{module_name}.{name}" if module_name else name] = b if keep_vars else b.data.copy()
+                    state[f"{module_name}.{name}" if module_name else name] = b if keep_vars else b._data.copy()
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
@@ -356,7 +356,7 @@ class Module:
                     targets[f"{module_name}.{name}" if module_name else name] = b
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in targets}
+        values = {k: np.asarray(v._data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in targets}
         mismatched = [
             f"{k}: expected {targets[k].shape}, got {v.shape}" for k, v in values.items() if v.shape != targets[k].shape
         ]
@@ -371,21 +371,21 @@ class Module:
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
         converted = {}
         for k, v in values.items():  # convert every value before writing any
-            if targets[k].data.dtype.kind == "f" and v.dtype.kind not in "f":
+            if targets[k]._data.dtype.kind == "f" and v.dtype.kind not in "f":
                 raise TypeError(
                     f"load_state_dict into {type(self).__name__}: {k} is a floating {targets[k].dtype} tensor, but "
                     f"the value given is {v.dtype}: a state of another model, or a damaged one? (convert it "
                     "explicitly with .astype() if that is what you mean)"
                 )
             try:
-                converted[k] = v.astype(targets[k].data.dtype, copy=False)
+                converted[k] = v.astype(targets[k]._data.dtype, copy=False)
             except (TypeError, ValueError) as e:
                 raise TypeError(
                     f"load_state_dict into {type(self).__name__}: {k}: cannot convert {v.dtype} to "
                     f"{targets[k].dtype} ({e})"
                 ) from None
         for k, v in converted.items():
-            targets[k].data[...] = v
+            targets[k]._data[...] = v
         mark_modified([targets[k] for k in converted], "load_state_dict")
         return missing, unexpected
 

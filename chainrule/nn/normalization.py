@@ -85,16 +85,16 @@ class _BatchNorm(Module):
             if self.training and self.track_running_stats:
                 with no_grad():
                     m = self.momentum
-                    unbiased = var.data.reshape(-1) * (count / (count - 1))
-                    self.running_mean.data *= 1 - m
-                    self.running_mean.data += m * mean.data.reshape(-1)
-                    self.running_var.data *= 1 - m
-                    self.running_var.data += m * unbiased
-                    self.num_batches_tracked.data += 1
+                    unbiased = var._data.reshape(-1) * (count / (count - 1))
+                    self.running_mean._data *= 1 - m
+                    self.running_mean._data += m * mean._data.reshape(-1)
+                    self.running_var._data *= 1 - m
+                    self.running_var._data += m * unbiased
+                    self.num_batches_tracked._data += 1
             normalized = centered / ops.sqrt(var + self.eps)
         else:
-            mean = Tensor._make(self.running_mean.data.reshape(shape).astype(x.dtype, copy=False))
-            inv_std = 1.0 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
+            mean = Tensor._make(self.running_mean._data.reshape(shape).astype(x.dtype, copy=False))
+            inv_std = 1.0 / np.sqrt(self.running_var._data.reshape(shape) + self.eps)
             normalized = (x - mean) * Tensor._make(inv_std.astype(x.dtype, copy=False))
         if self.affine:
             normalized = normalized * ops.reshape(self.weight, shape) + ops.reshape(self.bias, shape)

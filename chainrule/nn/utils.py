@@ -105,7 +105,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     owner = "vector_to_parameters"
     params = _parameter_list(parameters, owner)
     if isinstance(vec, Tensor):
-        values = vec.data
+        values = vec._data
     elif isinstance(vec, (np.ndarray, list, tuple)):
         values = np.asarray(vec)
     else:
@@ -114,14 +114,14 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         raise ValueError(f"{owner}: expected a 1-D vector, got shape {values.shape}")
     if values.dtype.kind not in "iuf":
         raise TypeError(f"{owner}: expected a vector of numbers, got dtype {values.dtype}")
-    total = sum(p.data.size for p in params)
+    total = sum(p._data.size for p in params)
     if values.size != total:
-        shapes = ", ".join(str(p.data.shape) for p in params)
+        shapes = ", ".join(str(p._data.shape) for p in params)
         raise ValueError(f"{owner}: the vector has {values.size} entries, the parameters {total} (shapes {shapes})")
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data[...] = values[offset : offset + n].reshape(p.data.shape)
+        n = p._data.size
+        p._data[...] = values[offset : offset + n].reshape(p._data.shape)
         offset += n
     mark_modified(params, owner)
 

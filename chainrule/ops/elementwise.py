@@ -22,10 +22,10 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
     """Make a constant Tensor of ``x``; a Python number takes the floating dtype of ``like``."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, float) and like is not None and like.data.dtype.kind in "iub":
+    if isinstance(x, float) and like is not None and like._data.dtype.kind in "iub":
         return Tensor._make(np.asarray(x, dtype=DEFAULT_DTYPE))
-    if like is not None and isinstance(x, numbers.Real) and not isinstance(x, bool) and like.data.dtype.kind == "f":
-        return Tensor._make(np.asarray(x, dtype=like.data.dtype))
+    if like is not None and isinstance(x, numbers.Real) and not isinstance(x, bool) and like._data.dtype.kind == "f":
+        return Tensor._make(np.asarray(x, dtype=like._data.dtype))
     return Tensor(x)
 
 
@@ -39,12 +39,12 @@ def promote_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = lift(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = lift(b, a)
-    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    kind_a, kind_b = a._data.dtype.kind, b._data.dtype.kind
     if kind_a != kind_b:
         if kind_a in "iub" and kind_b == "f":
-            a = Tensor._make(a.data.astype(b.data.dtype))
+            a = Tensor._make(a._data.astype(b._data.dtype))
         elif kind_b in "iub" and kind_a == "f":
-            b = Tensor._make(b.data.astype(a.data.dtype))
+            b = Tensor._make(b._data.astype(a._data.dtype))
     return a, b
 
 
@@ -172,8 +172,8 @@ def div(a: Any, b: Any) -> Tensor:
         tensor([0.5, 0.5])
     """
     a, b = promote_operands(a, b)
-    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
-        a, b = (Tensor._make(t.data.astype(DEFAULT_DTYPE)) for t in (a, b))
+    if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
+        a, b = (Tensor._make(t._data.astype(DEFAULT_DTYPE)) for t in (a, b))
     return Div.apply(a, b)
 
 
@@ -505,7 +505,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         >>> cr.where(x > 0, x, 0.0)
         tensor([0., 2.])
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         cond = cond.astype(bool)
     a, b = promote_operands(a, b)
@@ -527,7 +527,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if dtype == x.dtype:
         return x
     if dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype))
+        return Tensor._make(x._data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 
@@ -569,7 +569,7 @@ def sign(x: Tensor) -> Tensor:
         >>> cr.sign(cr.tensor([-3.0, 0.0, 2.0]))
         tensor([-1.,  0.,  1.])
     """
-    return Tensor._make(np.sign(lift(x).data))
+    return Tensor._make(np.sign(lift(x)._data))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -581,7 +581,7 @@ def maximum(a: Any, b: Any) -> Tensor:
         tensor([3., 5.])
     """
     a, b = promote_operands(a, b)
-    return where(a.data >= b.data, a, b)
+    return where(a._data >= b._data, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -593,7 +593,7 @@ def minimum(a: Any, b: Any) -> Tensor:
         tensor([1., 2.])
     """
     a, b = promote_operands(a, b)
-    return where(a.data <= b.data, a, b)
+    return where(a._data <= b._data, a, b)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -605,7 +605,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
         tensor([-1.,  1.])
     """
     x = lift(x)
-    return where(x.data > 0, x, x * negative_slope)
+    return where(x._data > 0, x, x * negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -619,7 +619,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     x = lift(x)
     # exp of min(x, 0) so the unused branch never overflows (inf * 0 would give NaN gradients)
     negative_part = (exp(minimum(x, 0.0)) - 1.0) * alpha
-    return where(x.data > 0, x, negative_part)
+    return where(x._data > 0, x, negative_part)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)  # constant of the tanh approximation (Hendrycks & Gimpel, 2016)
@@ -646,7 +646,7 @@ def gelu(x: Tensor) -> Tensor:
 
 def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     a, b = promote_operands(a, b)
-    return Tensor._make(ufunc(a.data, b.data))
+    return Tensor._make(ufunc(a._data, b._data))
 
 
 def eq(a: Any, b: Any) -> Tensor:
@@ -747,4 +747,4 @@ def logical_not(a: Any) -> Tensor:
         >>> cr.logical_not(cr.tensor([1.0, -1.0]) > 0)
         tensor([False,  True])
     """
-    return Tensor._make(np.logical_not(lift(a).data))
+    return Tensor._make(np.logical_not(lift(a)._data))

@@ -295,7 +295,7 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, axis: Axis, keepdims: bool 
         # PyTorch's form: values and indices along one dimension
         values = Max.apply(x, axes=normalize_axes(dim, x.ndim, op), keepdims=keepdim, find_min=find_min)
         pick = np.argmin if find_min else np.argmax
-        indices = Tensor._make(np.asarray(pick(x.data, axis=dim, keepdims=keepdim)))
+        indices = Tensor._make(np.asarray(pick(x._data, axis=dim, keepdims=keepdim)))
         return ValuesIndices(values, indices)
     axis, keepdims = torch_names(op, axis, dim, keepdims, keepdim or None)
     return Max.apply(x, axes=normalize_axes(axis, x.ndim, op), keepdims=keepdims, find_min=find_min)
@@ -317,7 +317,7 @@ def argmax(
         tensor([1, 0])
     """
     axis, keepdims = torch_names("argmax", axis, dim, keepdims, keepdim)
-    return Tensor._make(np.asarray(np.argmax(lift(x).data, axis=axis, keepdims=keepdims)))
+    return Tensor._make(np.asarray(np.argmax(lift(x)._data, axis=axis, keepdims=keepdims)))
 
 
 def argmin(
@@ -336,7 +336,7 @@ def argmin(
         1
     """
     axis, keepdims = torch_names("argmin", axis, dim, keepdims, keepdim)
-    return Tensor._make(np.asarray(np.argmin(lift(x).data, axis=axis, keepdims=keepdims)))
+    return Tensor._make(np.asarray(np.argmin(lift(x)._data, axis=axis, keepdims=keepdims)))
 
 
 def logsumexp(
@@ -418,9 +418,9 @@ def sort(
     if x.ndim == 0:
         return ValuesIndices(x, Tensor._make(np.zeros((), dtype=np.int64)))
     axis = normalize_axis(dim, x.ndim, "sort")
-    order = np.argsort(-x.data if descending else x.data, axis=axis, kind="stable")
+    order = np.argsort(-x._data if descending else x._data, axis=axis, kind="stable")
     if descending and x.dtype.kind in "bu":  # negation does not reverse booleans and unsigned numbers
-        order = np.flip(np.argsort(x.data, axis=axis, kind="stable"), axis=axis)
+        order = np.flip(np.argsort(x._data, axis=axis, kind="stable"), axis=axis)
     return ValuesIndices(_take_along(x, order, axis), Tensor._make(order))
 
 
@@ -446,5 +446,5 @@ def topk(
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
     _, order = sort(x, axis, descending=largest)
-    picked = np.take(order.data, np.arange(k), axis=axis)
+    picked = np.take(order._data, np.arange(k), axis=axis)
     return ValuesIndices(_take_along(x, picked, axis), Tensor._make(picked))

@@ -88,7 +88,7 @@ def unwrap_index(index: Any) -> Any:
     out = []
     for i in items:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, (list, tuple)):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype == bool:

@@ -35,7 +35,7 @@ class Adagrad(Optimizer):
         >>> opt = cr.optim.Adagrad([w], lr=0.1)
         >>> (w * w).sum().backward()
         >>> opt.step()                      # the first step moves each weight by lr
-        >>> w.data.round(6).tolist()
+        >>> w.numpy().round(6).tolist()
         [0.9, -1.9]
     """
 

@@ -38,7 +38,7 @@ class Adam(Optimizer):
         >>> opt = cr.optim.Adam([w], lr=0.1)
         >>> (w * w).sum().backward()
         >>> opt.step()                      # the first step moves each weight by about lr
-        >>> w.data.round(6).tolist()
+        >>> w.numpy().round(6).tolist()
         [0.9, -1.9]
     """
 
@@ -143,7 +143,7 @@ class AdamW(Adam):
         >>> opt = cr.optim.AdamW([w], lr=0.1, weight_decay=0.5)
         >>> (w * w).sum().backward()
         >>> opt.step()                      # shrink by 1 - 0.1 * 0.5, then the Adam step
-        >>> w.data.round(6).tolist()
+        >>> w.numpy().round(6).tolist()
         [0.85, -1.8]
     """
 

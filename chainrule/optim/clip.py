@@ -42,7 +42,7 @@ def clip_grad_norm_(
         >>> w.grad = cr.tensor([3.0, 4.0], dtype=cr.float64)
         >>> cr.optim.clip_grad_norm_([w], max_norm=1.0)
         5.0
-        >>> w.grad.data.round(4).tolist()
+        >>> w.grad.numpy().round(4).tolist()
         [0.6, 0.8]
     """
     params = _as_list(parameters)
@@ -81,7 +81,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         >>> w = cr.nn.Parameter([0.0, 0.0, 0.0])
         >>> w.grad = cr.tensor([-3.0, 0.5, 2.0])
         >>> cr.optim.clip_grad_value_([w], clip_value=1.0)
-        >>> w.grad.data.tolist()
+        >>> w.grad.numpy().tolist()
         [-1.0, 0.5, 1.0]
     """
     params = _as_list(parameters)
@@ -105,7 +105,7 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 def _grad_array(p: Tensor) -> np.ndarray:
     grad = p.grad
-    return grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    return grad._data if isinstance(grad, Tensor) else np.asarray(grad)
 
 
 def _global_norm(grads: list[np.ndarray], norm_type: float) -> float:

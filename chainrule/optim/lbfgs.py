@@ -78,7 +78,7 @@ class LBFGS(Optimizer):
         ...     return loss
         >>> opt.step(closure).item()         # the loss before the step
         12.5
-        >>> xy.data.round(4).tolist()
+        >>> xy.numpy().round(4).tolist()
         [1.0, 1.0]
     """
 
@@ -148,37 +148,37 @@ class LBFGS(Optimizer):
         return self.param_groups[0]["params"]
 
     def _flat_dtype(self) -> np.dtype:
-        return np.result_type(*(p.data.dtype for p in self._params))
+        return np.result_type(*(p._data.dtype for p in self._params))
 
     def _flat_grad(self) -> np.ndarray:
         """All gradients as one new vector (zeros for a parameter without a gradient)."""
         params = self._params
-        out = np.empty(sum(p.data.size for p in params), dtype=self._flat_dtype())
+        out = np.empty(sum(p._data.size for p in params), dtype=self._flat_dtype())
         offset = 0
         for p in params:
-            n = p.data.size
+            n = p._data.size
             grad = p.grad
             if grad is None:
                 out[offset : offset + n] = 0
             else:
-                g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-                if g.shape != p.data.shape:
+                g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+                if g.shape != p._data.shape:
                     raise ValueError(
-                        f"{self._name}.step: a parameter of shape {p.data.shape} has a gradient of shape {g.shape}"
+                        f"{self._name}.step: a parameter of shape {p._data.shape} has a gradient of shape {g.shape}"
                     )
                 out[offset : offset + n] = g.reshape(-1)
             offset += n
         return out
 
     def _flat_params(self) -> np.ndarray:
-        return np.concatenate([p.data.reshape(-1) for p in self._params]).astype(self._flat_dtype(), copy=False)
+        return np.concatenate([p._data.reshape(-1) for p in self._params]).astype(self._flat_dtype(), copy=False)
 
     def _write(self, x: np.ndarray) -> None:
         """Set the parameters to the vector ``x``, in place."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data[...] = x[offset : offset + n].reshape(p.data.shape)
+            n = p._data.size
+            p._data[...] = x[offset : offset + n].reshape(p._data.shape)
             offset += n
         mark_modified(self._params, f"{self._name}.step")  # a graph built before the write is stale
 
@@ -186,8 +186,8 @@ class LBFGS(Optimizer):
         """Move the parameters by ``t * d``, in place."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (t * d[offset : offset + n]).reshape(p.data.shape)
+            n = p._data.size
+            p._data += (t * d[offset : offset + n]).reshape(p._data.shape)
             offset += n
         mark_modified(self._params, f"{self._name}.step")
 
@@ -356,7 +356,7 @@ class LBFGS(Optimizer):
         return saved
 
     def _arrays(self, state: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        n = sum(p.data.size for p in self._params)
+        n = sum(p._data.size for p in self._params)
         dtype = self._flat_dtype()
         out: dict[str, np.ndarray] = {k: np.array(state[k], dtype=np.int64) for k in _COUNTS}
         if state.get("d") is None:
@@ -401,7 +401,7 @@ class LBFGS(Optimizer):
 
     def _restore(self, entries: dict[str, Any], name: str) -> dict[str, Any]:
         """The working state from saved arrays, or a ValueError listing every problem."""
-        n = sum(p.data.size for p in self._params)
+        n = sum(p._data.size for p in self._params)
         dtype = self._flat_dtype()
         problems = []
         known = (*_COUNTS, *_ITERATION_STATE)
@@ -452,8 +452,8 @@ class LBFGS(Optimizer):
 def _loss_value(loss: Any, owner: str) -> float:
     """The closure's loss as a float, or a TypeError saying what the closure must return."""
     if isinstance(loss, Tensor):
-        if loss.data.size == 1:
-            return float(loss.data.reshape(()))
+        if loss._data.size == 1:
+            return float(loss._data.reshape(()))
         raise TypeError(f"{owner}.step: the closure must return a one-element loss, got a tensor of shape {loss.shape}")
     if isinstance(loss, numbers.Real) and not isinstance(loss, bool):
         return float(loss)

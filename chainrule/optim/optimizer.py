@@ -6,7 +6,7 @@ rates and schedules (``chainrule.optim.lr_scheduler``) can change ``group["lr"]`
 
 ``step()`` walks every parameter that has a gradient and hands its arrays to the subclass's
 ``_update``, the one small core each optimiser defines. Updates are in place and allocate nothing
-after the first step: the parameter's array (``p.data``) keeps its identity, state arrays are made
+after the first step: the parameter's array (``p.numpy()``) keeps its identity, state arrays are made
 once, and temporaries live in scratch buffers shared by all parameters of one dtype. Gradients are
 only read, never written (a gradient array may be shared with other code).
 
@@ -136,8 +136,8 @@ class Optimizer:
                 raise ValueError(
                     f"{self._name}: cannot optimise a tensor made by an operation (a non-leaf); use a Parameter"
                 )
-            if p.data.dtype.kind != "f":
-                raise TypeError(f"{self._name}: parameters must be floating point, got dtype {p.data.dtype}")
+            if p._data.dtype.kind != "f":
+                raise TypeError(f"{self._name}: parameters must be floating point, got dtype {p._data.dtype}")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{self._name}: param group {index} lists the same parameter more than once")
         taken = {id(p) for group in self.param_groups for p in group["params"]}
@@ -218,8 +218,8 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
-                data = p.data
-                g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+                data = p._data
+                g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
                 if g.shape != data.shape:
                     raise ValueError(
                         f"{self._name}.step: a parameter of shape {data.shape} has a gradient of shape {g.shape}"
@@ -248,7 +248,7 @@ class Optimizer:
         pool = self._pools.get(data.dtype)
         if pool is None or pool.shape[1] < data.size:
             largest = max(
-                (p.data.size for group in self.param_groups for p in group["params"] if p.data.dtype == data.dtype),
+                (p._data.size for group in self.param_groups for p in group["params"] if p._data.dtype == data.dtype),
                 default=0,
             )
             pool = self._pools[data.dtype] = np.empty((self._num_work, max(largest, data.size)), dtype=data.dtype)
@@ -337,10 +337,10 @@ class Optimizer:
                         problems.append(f"parameter {index}: 'step' must be one count >= 0, got {_describe(v)}")
                         continue
                     restored[k] = int(array.reshape(()))
-                elif array.shape != p.data.shape:
-                    problems.append(f"parameter {index}: {k!r} has shape {array.shape}, the parameter {p.data.shape}")
+                elif array.shape != p._data.shape:
+                    problems.append(f"parameter {index}: {k!r} has shape {array.shape}, the parameter {p._data.shape}")
                 else:
-                    restored[k] = np.array(array, dtype=p.data.dtype, copy=True)
+                    restored[k] = np.array(array, dtype=p._data.dtype, copy=True)
             new_state[p] = restored
         if problems:
             raise ValueError(f"{name}: " + "; ".join(problems))

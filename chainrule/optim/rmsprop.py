@@ -41,7 +41,7 @@ class RMSprop(Optimizer):
         >>> opt = cr.optim.RMSprop([w], lr=0.01)
         >>> (w * w).sum().backward()
         >>> opt.step()                      # the first step is lr / sqrt(1 - alpha) = 0.1 per weight
-        >>> w.data.round(6).tolist()
+        >>> w.numpy().round(6).tolist()
         [0.9, -1.9]
     """
 

@@ -48,7 +48,7 @@ class SGD(Optimizer):
         ...     opt.zero_grad()
         ...     (w * w).sum().backward()        # gradient 2w
         ...     opt.step()
-        >>> w.data.round(4).tolist()
+        >>> w.numpy().round(4).tolist()
         [0.46, -0.92]
     """
 

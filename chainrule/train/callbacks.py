@@ -452,13 +452,12 @@ class TerminateOnNaN(Callback):
         >>> import contextlib, io, numpy as np, chainrule as cr
         >>> from chainrule.train import TerminateOnNaN, fit
         >>> model = cr.nn.Linear(2, 1)
-        >>> y = np.full((2, 1), 1e20)  # finite, but its square overflows float32: the loss is inf
-        >>> with contextlib.redirect_stderr(io.StringIO()):
-        ...     history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
-        ...                   np.ones((2, 2)), y, epochs=3, batch_size=1, shuffle=False,
+        >>> with contextlib.redirect_stderr(io.StringIO()):  # a learning rate so large that it diverges
+        ...     history = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=1e30),
+        ...                   np.ones((2, 2)), np.ones((2, 1)), epochs=3, batch_size=1, shuffle=False,
         ...                   callbacks=[TerminateOnNaN()], verbose=0, terminate_on_nan=False)
         >>> history.stop_reason
-        'TerminateOnNaN: the loss became inf at epoch 1, batch 0; training stopped'
+        'TerminateOnNaN: the loss became inf at epoch 1, batch 1; training stopped'
     """
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:

@@ -34,7 +34,7 @@ def _array(x: Any, owner: str | None = None, what: str | None = None) -> np.ndar
     """``x`` as an array (a Tensor's data); a ragged list is a TypeError naming it (``owner``:
     ``what``), not NumPy's "inhomogeneous shape" error."""
     if isinstance(x, Tensor):
-        return np.asarray(x.data)
+        return np.asarray(x._data)
     try:
         return np.asarray(x)
     except ValueError as error:  # "setting an array element with a sequence. ... inhomogeneous shape ..."
@@ -209,7 +209,7 @@ def _batched_outputs(model: Module, loader: DataLoader, owner: str) -> tuple[np.
         with no_grad():
             for batch in _array_batches(loader):  # arrays: no Tensor per batch
                 batch = _prepare_batch(batch, dtype)
-                out = model(Tensor._make(batch[0])).data
+                out = model(Tensor._make(batch[0]))._data
                 _check_output_rows(out, batch[0], owner)
                 outputs.append(out)
                 rest.append(batch[1:])
@@ -244,7 +244,7 @@ def _check_finite_outputs(model: Module, outputs: np.ndarray, owner: str) -> Non
         return
     bad = ~np.isfinite(outputs)
     broken = [
-        name for name, p in model.named_parameters() if p.data.dtype.kind == "f" and not np.isfinite(p.data).all()
+        name for name, p in model.named_parameters() if p._data.dtype.kind == "f" and not np.isfinite(p._data).all()
     ]
     if broken:
         listed = ", ".join(broken[:MAX_LISTED]) + (", ..." if len(broken) > MAX_LISTED else "")
@@ -284,7 +284,7 @@ def evaluate(
     y_true = np.concatenate([r[0] for r in rest])
     with no_grad():
         loss = loss_fn(Tensor._make(outputs), y_true)
-    logs = {"loss": float(loss.data)}
+    logs = {"loss": float(loss._data)}
     logs.update(_metric_logs([get_metric(m) for m in (metrics or [])], y_true, outputs))
     return logs
 
@@ -326,6 +326,6 @@ def predict_proba(model: Module, X: Any, *, batch_size: int | None = 256, from_l
     if outputs.ndim == 1:
         outputs = outputs[:, None]
     if outputs.shape[1] == 1:
-        p = sigmoid(Tensor._make(outputs)).data if from_logits else outputs
+        p = sigmoid(Tensor._make(outputs))._data if from_logits else outputs
         return np.concatenate([1.0 - p, p], axis=1)
-    return softmax(Tensor._make(outputs), axis=1).data if from_logits else outputs
+    return softmax(Tensor._make(outputs), axis=1)._data if from_logits else outputs

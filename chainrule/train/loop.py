@@ -223,7 +223,7 @@ def fit(
                         if metric_fns:  # the metrics still cover every sample
                             xb, yb = _prepare_batch(batch[:2], dtype)
                             with no_grad():
-                                outputs.append(model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb).data)
+                                outputs.append(model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)._data)
                             targets.append(yb)
                         continue
                     if check_batch_weights:
@@ -244,7 +244,7 @@ def fit(
                     hook(batch_index)
                 out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
                 loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
-                value = float(loss.data)
+                value = float(loss._data)
                 total_loss += value * n
                 seen += n
                 if terminate_on_nan and not math.isfinite(value):  # before the step: the weights stay finite
@@ -260,7 +260,7 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 if metric_fns:
-                    outputs.append(out.data)
+                    outputs.append(out._data)
                     targets.append(yb)
                 progress.batch_end(total_loss / seen)
                 if batch_end:

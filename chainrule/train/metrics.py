@@ -1,6 +1,6 @@
 """Metrics for classification and regression, in plain NumPy.
 
-Every function accepts NumPy arrays, lists or chainrule Tensors (a Tensor's ``.data`` is read;
+Every function accepts NumPy arrays, lists or chainrule Tensors (a Tensor's array is read;
 no gradient flows through a metric) and returns a Python ``float`` (``confusion_matrix`` returns
 an integer array, and ``average=None`` a per-class array).
 
@@ -71,7 +71,7 @@ _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
-    """An ndarray view of ``x``; a chainrule Tensor gives its ``.data``."""
+    """An ndarray view of ``x``; a chainrule Tensor gives its array."""
     if isinstance(x, np.ndarray):
         return x
     return np.asarray(getattr(x, "data", x))

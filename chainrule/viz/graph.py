@@ -191,9 +191,9 @@ def _tensor_label(t: Tensor, show: str, precision: int) -> str:
     lines = []
     if t.name:
         lines.append(f"<B>{_escape(t.name)}</B>")
-    lines.append(_escape(_describe_array(t.data, show, precision)))
+    lines.append(_escape(_describe_array(t._data, show, precision)))
     if t.grad is not None:
-        grad = _describe_array(t.grad.data, show, precision, is_grad=True)
+        grad = _describe_array(t.grad._data, show, precision, is_grad=True)
         lines.append(f'<FONT COLOR="{_GRAD_COLOR}">{_escape(grad)}</FONT>')
     return "<" + "<BR/>".join(lines) + ">"
 

@@ -260,7 +260,7 @@ def _labeller(model: Any, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
         def labels_of_function(points: np.ndarray) -> np.ndarray:
             out = model(points)
-            return np.asarray(out.data if isinstance(out, Tensor) else out)
+            return np.asarray(out._data if isinstance(out, Tensor) else out)
 
         return labels_of_function
     raise TypeError(
@@ -283,8 +283,8 @@ def _as_labels(raw: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
 
 
 def _check_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X.data if isinstance(X, Tensor) else X)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    X = np.asarray(X._data if isinstance(X, Tensor) else X)
+    y = np.asarray(y._data if isinstance(y, Tensor) else y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary: X must have shape (n_samples, 2), got {X.shape}")
     if y.ndim == 2 and y.shape[1] == 1:

@@ -14,7 +14,7 @@ def twins():
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
     ours = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Tanh(), cr.nn.Linear(4, 2)).to("float64")
     for p, q in zip(ours.parameters(), theirs.parameters()):
-        p.data[...] = q.detach().numpy()
+        p.numpy()[...] = q.detach().numpy()
     return ours, theirs
 
 

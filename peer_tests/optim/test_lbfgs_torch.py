@@ -51,7 +51,7 @@ def run_rosenbrock(steps: int, **kwargs):
     history = []
     for _ in range(steps):
         a, b = opt.step(closure), topt.step(torch_closure)
-        history.append((a.item(), b.item(), p.data.copy(), q.detach().numpy().copy()))
+        history.append((a.item(), b.item(), p.numpy().copy(), q.detach().numpy().copy()))
     return history, opt.state[p], topt.state[q]
 
 
@@ -125,8 +125,8 @@ def run_model(make, data, steps: int, **kwargs):
         np.testing.assert_allclose(a, b, rtol=RTOL, err_msg=f"loss before step {step + 1}")
         for p, q in zip(model.parameters(), torch_model.parameters()):
             expected = q.detach().numpy()
-            np.testing.assert_allclose(p.data, expected, rtol=RTOL, atol=1e-9, err_msg=f"after step {step + 1}")
-            worst = max(worst, float(np.max(np.abs(p.data - expected) / (np.abs(expected) + 1e-9))))
+            np.testing.assert_allclose(p.numpy(), expected, rtol=RTOL, atol=1e-9, err_msg=f"after step {step + 1}")
+            worst = max(worst, float(np.max(np.abs(p.numpy() - expected) / (np.abs(expected) + 1e-9))))
     state = opt.state[next(iter(model.parameters()))]
     torch_state = topt.state[next(iter(torch_model.parameters()))]
     assert state["func_evals"] == torch_state["func_evals"] and state["n_iter"] == torch_state["n_iter"]

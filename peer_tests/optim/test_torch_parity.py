@@ -55,14 +55,14 @@ def test_param_groups_with_different_lrs_match_torch():
         [{"params": [t_ps[0]]}, {"params": [t_ps[1]], "lr": 0.01, "momentum": 0.5}], lr=0.1, momentum=0.9
     )
     for _ in range(STEPS):
-        for p, g in zip(cr_ps, grads([p.data for p in cr_ps])):
+        for p, g in zip(cr_ps, grads([p.numpy() for p in cr_ps])):
             p.grad = cr.tensor(g)
         for p, g in zip(t_ps, grads([p.detach().numpy() for p in t_ps])):
             p.grad = torch.tensor(g)
         cr_opt.step()
         t_opt.step()
     for c, t in zip(cr_ps, t_ps):
-        np.testing.assert_allclose(c.data, t.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-12)
 
 
 def lr_sequences(make_cr, make_torch, epochs: int = 30, metrics=None):
@@ -163,7 +163,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     theirs = torch.nn.utils.clip_grad_norm_(t_ps, max_norm, norm_type)
     assert ours == pytest.approx(theirs.item(), rel=1e-12)
     for c, t in zip(cr_ps, t_ps):
-        np.testing.assert_allclose(c.grad.data, t.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-12)
 
 
 def test_clip_grad_value_matches_torch():
@@ -173,4 +173,4 @@ def test_clip_grad_value_matches_torch():
     c.grad, t.grad = cr.tensor(g.copy()), torch.tensor(g.copy())
     cr.optim.clip_grad_value_([c], 0.4)
     torch.nn.utils.clip_grad_value_([t], 0.4)
-    np.testing.assert_array_equal(c.grad.data, t.grad.numpy())
+    np.testing.assert_array_equal(c.grad.numpy(), t.grad.numpy())

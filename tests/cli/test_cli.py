@@ -1200,7 +1200,7 @@ def test_a_model_with_non_finite_weights_gives_one_clear_line(model_dir, command
     meta = cr.io.load_metadata(str(path))
     model = cr.load(str(path))
     first = next(model.parameters())
-    first.numpy()[0] = np.nan
+    first.data[0] = np.nan
     cr.save(model, str(path), metadata=meta)
     result = run_here(command, "--model", "model", *data, cwd=model_dir)
     assert_clean_error(result, "holds non-finite weights (NaN or inf)", command=command)

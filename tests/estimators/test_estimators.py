@@ -103,8 +103,8 @@ def test_a_multiclass_linear_classifier_is_one_layer_of_neurons(cls, activation)
 def test_coef_and_intercept_are_views_of_the_network():
     X, y = blobs(2)
     clf = quick(LogisticRegression).fit(X, y)
-    assert np.shares_memory(clf.coef_, clf.network_.linear.weight.data)
-    clf.network_.linear.bias.data[...] = 7.0
+    assert np.shares_memory(clf.coef_, clf.network_.linear.weight.numpy())
+    clf.network_.linear.bias.numpy()[...] = 7.0
     assert clf.intercept_.tolist() == [7.0]
 
 
@@ -158,14 +158,14 @@ def test_predict_proba_is_the_networks_output():
     for cls in (LogisticRegression, MLPClassifier):
         clf = quick(cls).fit(X, y)
         proba = clf.predict_proba(X)
-        out = clf.network_(cr.tensor(X)).data
+        out = clf.network_(cr.tensor(X)).numpy()
         np.testing.assert_allclose(proba, out)
         np.testing.assert_allclose(proba.sum(axis=1), 1.0)
         np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-7, atol=1e-12)
         assert (clf.classes_[proba.argmax(axis=1)] == clf.predict(X)).all()
     binary = quick(LogisticRegression).fit(*blobs(2))
     p = binary.predict_proba(X)
-    np.testing.assert_allclose(p[:, 1], binary.network_(cr.tensor(X)).data[:, 0])
+    np.testing.assert_allclose(p[:, 1], binary.network_(cr.tensor(X)).numpy()[:, 0])
 
 
 def test_the_perceptron_has_no_probabilities():
@@ -176,7 +176,7 @@ def test_the_perceptron_has_no_probabilities():
 def test_perceptron_predicts_with_its_step_neuron():
     X, y = blobs(2)
     clf = quick(Perceptron).fit(X, y)
-    fired = clf.network_(cr.tensor(X)).data[:, 0]
+    fired = clf.network_(cr.tensor(X)).numpy()[:, 0]
     assert set(np.unique(fired)) <= {0.0, 1.0}
     assert (clf.predict(X) == clf.classes_[fired.astype(int)]).all()
 
@@ -768,8 +768,8 @@ def test_perceptron_penalty_is_alpha_times_scikit_learns_regulariser(penalty, l1
     W = clf.coef_
     scores = cr.tensor(clf.decision_function(X))
     targets = np.where(y[:, None] == clf.classes_[None, :], 1.0, -1.0)
-    plain = float(np.maximum(0.0, -targets * scores.data).sum(axis=1).mean())
+    plain = float(np.maximum(0.0, -targets * scores.numpy()).sum(axis=1).mean())
     expected = plain + 0.1 * ((1 - l1_share) * 0.5 * np.sum(W**2) + l1_share * np.abs(W).sum())
-    assert float(Objective(clf)(scores, targets).data) == pytest.approx(expected, rel=1e-12)
+    assert float(Objective(clf)(scores, targets).numpy()) == pytest.approx(expected, rel=1e-12)
     unpenalised = Perceptron(max_iter=2, tol=None).fit(X, y)
     assert np.abs(W).sum() < np.abs(unpenalised.coef_).sum()  # the penalty shrinks the weights

@@ -58,8 +58,8 @@ def test_the_perceptron_learns_scikit_learns_weights(dataset):
 def _copy_sklearn_weights(ours, theirs) -> None:
     layers = [m for m in ours.network_.modules() if isinstance(m, cr.nn.Linear)]
     for layer, coef, intercept in zip(layers, theirs.coefs_, theirs.intercepts_):
-        layer.weight.data[...] = coef.T
-        layer.bias.data[...] = intercept
+        layer.weight.numpy()[...] = coef.T
+        layer.bias.numpy()[...] = intercept
 
 
 @pytest.mark.parametrize(
@@ -99,18 +99,18 @@ def test_the_logistic_regression_gradient_is_the_vectorised_formula(n_classes):
     clf = LogisticRegression(penalty=None, max_iter=1).fit(X_rows, y)
     rng = np.random.default_rng(0)
     layer = clf.network_.linear
-    layer.weight.data[...] = rng.normal(size=layer.weight.shape)
-    layer.bias.data[...] = rng.normal(size=layer.bias.shape)
+    layer.weight.numpy()[...] = rng.normal(size=layer.weight.shape)
+    layer.bias.numpy()[...] = rng.normal(size=layer.bias.shape)
     targets, *_ = clf._encode_targets(y, None, fresh=False, incremental=False, classes=None)
     clf.network_.zero_grad()
     scores = logits(clf.network_, cr.tensor(X_rows))
     Objective(clf)(scores, targets).backward()  # the loss fit trains on, through chainrule's autodiff
 
     X, n = X_rows.T, len(y)
-    A = clf.network_(cr.tensor(X_rows)).data.T  # the neuron(s)' outputs, one column per sample
+    A = clf.network_(cr.tensor(X_rows)).numpy().T  # the neuron(s)' outputs, one column per sample
     Y = (y == 1).astype(float)[None, :] if n_classes == 2 else np.eye(n_classes)[y].T
-    np.testing.assert_allclose(layer.weight.grad.data, (A - Y) @ X.T / n, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(layer.bias.grad.data, (A - Y).sum(axis=1) / n, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), (A - Y) @ X.T / n, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.bias.grad.numpy(), (A - Y).sum(axis=1) / n, rtol=1e-12, atol=1e-14)
 
 
 def test_linear_regression_converges_to_least_squares_and_ridge():

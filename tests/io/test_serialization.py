@@ -178,7 +178,7 @@ def test_every_layer_config_survives_a_round_trip(tmp_path: Path, layer: cr.nn.M
 
 def test_custom_module_with_get_config_round_trips(tmp_path: Path) -> None:
     model = cr.nn.Sequential(IoTestScaler(3, scale=0.5, names=("x", "y")), cr.nn.ReLU())
-    model[0].shift.data[...] = [1.0, 2.0, 3.0]
+    model[0].shift.numpy()[...] = [1.0, 2.0, 3.0]
     path = tmp_path / "custom.safetensors"
     save(model, path)
     loaded = load(path)
@@ -587,9 +587,9 @@ class FakeSGD:
 
     def step(self) -> None:
         for i, p in enumerate(self.params):
-            entry = self.state.setdefault(i, {"step": np.array(0, np.int64), "buf": np.zeros_like(p.data)})
+            entry = self.state.setdefault(i, {"step": np.array(0, np.int64), "buf": np.zeros_like(p.numpy())})
             entry["buf"] *= self.group["momentum"]
-            entry["buf"] += p.grad.data
+            entry["buf"] += p.grad.numpy()
             entry["step"] += 1
             p.data -= self.group["lr"] * entry["buf"]
             p.grad = None
@@ -761,7 +761,7 @@ def assert_same_object(saved: Any, loaded: Any, where: str = "obj") -> None:
         assert type(loaded) is type(saved), where
         assert loaded.requires_grad == saved.requires_grad and loaded.grad_fn is None, where
         assert loaded.dtype == saved.dtype, where
-        np.testing.assert_array_equal(loaded.data, saved.data, err_msg=where)
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy(), err_msg=where)
     elif isinstance(saved, (np.ndarray, np.generic)):
         assert type(loaded) is type(saved) and loaded.dtype == saved.dtype, where
         np.testing.assert_array_equal(loaded, saved, err_msg=where)

@@ -44,14 +44,14 @@ def direct_conv1d(x, w, b, stride, padding):
 def test_conv1d_values_against_loops():
     layer = layer64(nn.Conv1d, 3, 4, 5, stride=2, padding=1)
     x = data(2, 3, 12)
-    expected = direct_conv1d(x, layer.weight.data, layer.bias.data, 2, 1)
+    expected = direct_conv1d(x, layer.weight.numpy(), layer.bias.numpy(), 2, 1)
     np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), expected, rtol=1e-12)
 
 
 def test_conv2d_values_against_loops_non_square():
     layer = layer64(nn.Conv2d, 2, 3, (3, 2), stride=(2, 1), padding=(1, 0))
     x = data(2, 2, 7, 5)
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.numpy(), layer.bias.numpy()
     xp = np.pad(x, [(0, 0), (0, 0), (1, 1), (0, 0)])
     expected = np.zeros((2, 3, 4, 4))
     for i in range(2):
@@ -66,15 +66,15 @@ def test_grouped_dilated_and_transposed_layers_against_the_loop_references():
     """The layers pass their options through to the ops: checked against tests/ops' direct loops."""
     conv = layer64(nn.Conv2d, 4, 6, (3, 2), padding="same", dilation=(1, 2), groups=2)
     x = data(2, 4, 6, 5)
-    expected = reference_conv(x, conv.weight.data, conv.bias.data, (1, 1), "same", (1, 2), 2)
+    expected = reference_conv(x, conv.weight.numpy(), conv.bias.numpy(), (1, 1), "same", (1, 2), 2)
     np.testing.assert_allclose(conv(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
     conv1 = layer64(nn.Conv1d, 3, 4, 5, stride=2, padding=1)
     x = data(2, 3, 12, seed=1)
-    expected = reference_conv(x, conv1.weight.data, conv1.bias.data, (2,), (1,), (1,), 1)
+    expected = reference_conv(x, conv1.weight.numpy(), conv1.bias.numpy(), (2,), (1,), (1,), 1)
     np.testing.assert_allclose(conv1(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
     convt = layer64(nn.ConvTranspose2d, 4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
     x = data(2, 4, 3, 4, seed=2)
-    expected = reference_conv_transpose(x, convt.weight.data, convt.bias.data, (2, 2), (1, 1), (1, 1), 2, (1, 1))
+    expected = reference_conv_transpose(x, convt.weight.numpy(), convt.bias.numpy(), (2, 2), (1, 1), (1, 1), 2, (1, 1))
     out = convt(cr.tensor(x))
     assert out.shape == expected.shape == (2, 6, 6, 8)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
@@ -116,7 +116,7 @@ def test_conv_output_shapes_and_mnist1d_cnn():
     nn.functional.cross_entropy(out, cr.tensor(np.arange(100) % 10)).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.shape == p.shape and p.grad.dtype == np.float32, name
-        assert p.grad.data.flags.c_contiguous, name  # optimisers update .grad in place
+        assert p.grad.numpy().flags.c_contiguous, name  # optimisers update .grad in place
 
 
 def test_conv_parameter_shapes_and_dtype():
@@ -132,18 +132,18 @@ def test_conv_parameter_shapes_and_dtype():
 def test_conv_default_init_is_pytorchs():
     conv = nn.Conv2d(16, 32, 3)
     bound = 1 / math.sqrt(16 * 3 * 3)  # kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    w, b = conv.weight.data, conv.bias.data
+    w, b = conv.weight.numpy(), conv.bias.numpy()
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert np.abs(w).max() > 0.95 * bound  # the whole range is used
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound
     cr.manual_seed(1)
     conv.reset_parameters()
-    first = conv.weight.data.copy()
+    first = conv.weight.numpy().copy()
     cr.manual_seed(1)
     conv.reset_parameters()
-    np.testing.assert_array_equal(conv.weight.data, first)
+    np.testing.assert_array_equal(conv.weight.numpy(), first)
     depthwise = nn.Conv1d(8, 8, 5, groups=8)
-    assert np.abs(depthwise.weight.data).max() <= 1 / math.sqrt(5)
+    assert np.abs(depthwise.weight.numpy()).max() <= 1 / math.sqrt(5)
 
 
 def test_conv_repr_matches_pytorchs_form():
@@ -336,5 +336,5 @@ def test_digits_style_conv2d_network_trains_a_step():
     loss.backward()
     with cr.no_grad():
         for p in model.parameters():
-            p.data -= 0.1 * p.grad.data
+            p.data -= 0.1 * p.grad.numpy()
     assert nn.functional.cross_entropy(model(x), y).item() < loss.item()

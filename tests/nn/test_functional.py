@@ -33,7 +33,7 @@ def test_functional_linear_matches_the_layer():
     layer = nn.Linear(4, 3).to("float64")
     x = cr.tensor(data(5, 4))
     np.testing.assert_array_equal(F.linear(x, layer.weight, layer.bias).numpy(), layer(x).numpy())
-    np.testing.assert_allclose(F.linear(x, layer.weight).numpy(), x.numpy() @ layer.weight.data.T, rtol=1e-12)
+    np.testing.assert_allclose(F.linear(x, layer.weight).numpy(), x.numpy() @ layer.weight.numpy().T, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_penalty_gradients():
 def test_penalties_take_a_model_s_parameters_generator():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
-    expected = sum(np.abs(p.data.astype(np.float64)).sum() for p in model.parameters())
+    expected = sum(np.abs(p.numpy().astype(np.float64)).sum() for p in model.parameters())
     assert F.l1_penalty(model.parameters()).item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -210,4 +210,4 @@ def test_penalty_added_to_a_loss_trains_towards_smaller_weights():
     with_penalty = layer.weight.grad.numpy().copy()
     layer.zero_grad()
     F.mse_loss(layer(x), y).backward()
-    np.testing.assert_allclose(with_penalty - layer.weight.grad.numpy(), alpha * layer.weight.data, rtol=1e-10)
+    np.testing.assert_allclose(with_penalty - layer.weight.grad.numpy(), alpha * layer.weight.numpy(), rtol=1e-10)

@@ -76,14 +76,14 @@ def test_unknown_gain_lists_the_known_ones():
 
 def test_constant_fills_in_place():
     w = weight(3, 4)
-    data = w.data
+    data = w.numpy()
     assert init.ones_(w) is w
-    assert w.data is data
-    np.testing.assert_array_equal(w.data, np.ones((3, 4)))
+    assert w.numpy() is data
+    np.testing.assert_array_equal(w.numpy(), np.ones((3, 4)))
     init.zeros_(w)
-    np.testing.assert_array_equal(w.data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(w.numpy(), np.zeros((3, 4)))
     init.constant_(w, 2.5)
-    np.testing.assert_array_equal(w.data, np.full((3, 4), 2.5))
+    np.testing.assert_array_equal(w.numpy(), np.full((3, 4), 2.5))
     b = nn.Parameter(np.zeros(3, dtype=np.float32))
     init.constant_(b, 0.1)
     assert b.dtype == np.float32  # fills keep the dtype
@@ -101,30 +101,30 @@ def uniform_std(bound: float) -> float:
 def test_uniform_and_normal():
     cr.manual_seed(0)
     w = init.uniform_(weight(*BIG), -2.0, 3.0)
-    assert w.data.min() >= -2.0 and w.data.max() < 3.0
-    assert w.data.mean() == pytest.approx(0.5, abs=0.02)
-    assert w.data.std() == pytest.approx(5 / math.sqrt(12), rel=0.01)
+    assert w.numpy().min() >= -2.0 and w.numpy().max() < 3.0
+    assert w.numpy().mean() == pytest.approx(0.5, abs=0.02)
+    assert w.numpy().std() == pytest.approx(5 / math.sqrt(12), rel=0.01)
     init.normal_(w, 1.0, 0.5)
-    assert w.data.mean() == pytest.approx(1.0, abs=0.01)
-    assert w.data.std() == pytest.approx(0.5, rel=0.01)
+    assert w.numpy().mean() == pytest.approx(1.0, abs=0.01)
+    assert w.numpy().std() == pytest.approx(0.5, rel=0.01)
 
 
 def test_xavier_uniform_bound_and_std():
     cr.manual_seed(0)
     w = init.xavier_uniform_(weight(*BIG))
     bound = math.sqrt(6 / (500 + 400))
-    assert np.abs(w.data).max() <= bound
-    assert np.abs(w.data).max() > 0.99 * bound
-    assert w.data.std() == pytest.approx(uniform_std(bound), rel=0.01)
+    assert np.abs(w.numpy()).max() <= bound
+    assert np.abs(w.numpy()).max() > 0.99 * bound
+    assert w.numpy().std() == pytest.approx(uniform_std(bound), rel=0.01)
     init.xavier_uniform_(w, gain=init.calculate_gain("tanh"))
-    assert np.abs(w.data).max() <= 5 / 3 * bound
+    assert np.abs(w.numpy()).max() <= 5 / 3 * bound
 
 
 def test_xavier_normal_std():
     cr.manual_seed(0)
     w = init.xavier_normal_(weight(*BIG), gain=2.0)
-    assert w.data.std() == pytest.approx(2.0 * math.sqrt(2 / 900), rel=0.01)
-    assert abs(w.data.mean()) < 0.01 * w.data.std() * 5
+    assert w.numpy().std() == pytest.approx(2.0 * math.sqrt(2 / 900), rel=0.01)
+    assert abs(w.numpy().mean()) < 0.01 * w.numpy().std() * 5
 
 
 @pytest.mark.parametrize("mode, fan", [("fan_in", 500), ("fan_out", 400)])
@@ -132,32 +132,32 @@ def test_kaiming_uniform_bound_and_std(mode, fan):
     cr.manual_seed(0)
     w = init.kaiming_uniform_(weight(*BIG), mode=mode, nonlinearity="relu")
     bound = math.sqrt(2) * math.sqrt(3 / fan)
-    assert np.abs(w.data).max() <= bound
-    assert np.abs(w.data).max() > 0.99 * bound
-    assert w.data.std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
+    assert np.abs(w.numpy()).max() <= bound
+    assert np.abs(w.numpy()).max() > 0.99 * bound
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
 
 
 @pytest.mark.parametrize("mode, fan", [("fan_in", 500), ("fan_out", 400)])
 def test_kaiming_normal_std(mode, fan):
     cr.manual_seed(0)
     w = init.kaiming_normal_(weight(*BIG), mode=mode, nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
 
 
 def test_kaiming_default_is_leaky_relu_with_slope_a():
     cr.manual_seed(0)
     w = init.kaiming_normal_(weight(*BIG))  # a = 0: the ReLU gain
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 500), rel=0.01)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 500), rel=0.01)
     init.kaiming_normal_(w, a=1.0)  # slope 1: a linear unit, gain 1
-    assert w.data.std() == pytest.approx(math.sqrt(1 / 500), rel=0.01)
+    assert w.numpy().std() == pytest.approx(math.sqrt(1 / 500), rel=0.01)
 
 
 def test_kaiming_uses_the_receptive_field_of_conv_weights():
     cr.manual_seed(0)
     w = init.kaiming_normal_(weight(64, 32, 5, 5), nonlinearity="relu")  # fan_in = 32 * 25
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 800), rel=0.02)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 800), rel=0.02)
     w = init.xavier_uniform_(weight(64, 32, 5, 5))
-    assert np.abs(w.data).max() <= math.sqrt(6 / (800 + 1600))
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / (800 + 1600))
 
 
 def test_schemes_on_conv_weights_use_both_fans_of_the_receptive_field():
@@ -165,15 +165,15 @@ def test_schemes_on_conv_weights_use_both_fans_of_the_receptive_field():
     cr.manual_seed(0)
     w = init.xavier_uniform_(weight(64, 32, 3, 3))
     bound = math.sqrt(6 / (288 + 576))
-    assert bound * 0.99 < np.abs(w.data).max() <= bound
-    assert w.data.std() == pytest.approx(uniform_std(bound), rel=0.02)
+    assert bound * 0.99 < np.abs(w.numpy()).max() <= bound
+    assert w.numpy().std() == pytest.approx(uniform_std(bound), rel=0.02)
     w = init.kaiming_uniform_(weight(64, 32, 3, 3), nonlinearity="relu")
     bound = math.sqrt(2) * math.sqrt(3 / 288)
-    assert bound * 0.99 < np.abs(w.data).max() <= bound
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 288), rel=0.02)
+    assert bound * 0.99 < np.abs(w.numpy()).max() <= bound
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 288), rel=0.02)
     w = init.kaiming_normal_(weight(64, 32, 3, 3), mode="fan_out", nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 576), rel=0.02)
-    assert abs(w.data.mean()) < 0.02 * math.sqrt(2 / 576)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 576), rel=0.02)
+    assert abs(w.numpy().mean()) < 0.02 * math.sqrt(2 / 576)
 
 
 def test_other_names_for_the_same_schemes():
@@ -188,16 +188,16 @@ def test_other_names_for_the_same_schemes():
 
 def test_manual_seed_makes_initialisation_reproducible():
     cr.manual_seed(42)
-    a = init.kaiming_uniform_(weight(10, 10)).data.copy()
+    a = init.kaiming_uniform_(weight(10, 10)).numpy().copy()
     cr.manual_seed(42)
-    np.testing.assert_array_equal(init.kaiming_uniform_(weight(10, 10)).data, a)
+    np.testing.assert_array_equal(init.kaiming_uniform_(weight(10, 10)).numpy(), a)
 
 
 def test_generator_argument_seed_or_generator():
-    a = init.normal_(weight(5, 5), generator=3).data.copy()
-    np.testing.assert_array_equal(init.normal_(weight(5, 5), generator=3).data, a)
-    b = init.xavier_uniform_(weight(5, 5), generator=np.random.default_rng(3)).data
-    c = init.xavier_uniform_(weight(5, 5), generator=np.random.default_rng(3)).data
+    a = init.normal_(weight(5, 5), generator=3).numpy().copy()
+    np.testing.assert_array_equal(init.normal_(weight(5, 5), generator=3).numpy(), a)
+    b = init.xavier_uniform_(weight(5, 5), generator=np.random.default_rng(3)).numpy()
+    c = init.xavier_uniform_(weight(5, 5), generator=np.random.default_rng(3)).numpy()
     np.testing.assert_array_equal(b, c)
 
 
@@ -231,7 +231,7 @@ def test_a_failed_initialisation_leaves_the_tensor_unchanged():
     ):
         with pytest.raises(ValueError):
             bad()
-        np.testing.assert_array_equal(w.data, np.ones((3, 3)))
+        np.testing.assert_array_equal(w.numpy(), np.ones((3, 3)))
 
 
 # ------------------------------------------------------------------ skip_init
@@ -253,16 +253,16 @@ SCHEMES = [
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_skip_init_writes_nothing_and_draws_nothing(scheme):
     w = weight(4, 3)
-    w.data[...] = 7.0
+    w.numpy()[...] = 7.0
     cr.manual_seed(0)
     with init.skip_init():
         assert scheme(w) is w
-    np.testing.assert_array_equal(w.data, np.full((4, 3), 7.0))
+    np.testing.assert_array_equal(w.numpy(), np.full((4, 3), 7.0))
     drawn = cr.randn(3).numpy()
     cr.manual_seed(0)
     np.testing.assert_array_equal(cr.randn(3).numpy(), drawn)  # the random stream did not move
     scheme(w)  # outside the block it writes again
-    assert not np.array_equal(w.data, np.full((4, 3), 7.0))
+    assert not np.array_equal(w.numpy(), np.full((4, 3), 7.0))
 
 
 def test_skip_init_still_checks_arguments_and_ends_with_its_block():
@@ -272,13 +272,13 @@ def test_skip_init_still_checks_arguments_and_ends_with_its_block():
     with init.skip_init(), pytest.raises(ValueError, match="mode must be"):
         init.kaiming_uniform_(w, mode="x")
     init.ones_(w)  # the error left the block: writing again
-    np.testing.assert_array_equal(w.data, np.ones((3, 3)))
+    np.testing.assert_array_equal(w.numpy(), np.ones((3, 3)))
 
 
 def test_skip_init_in_pytorchs_form_builds_one_module():
     layer = init.skip_init(nn.Linear, 3, 2, bias=False)
     assert isinstance(layer, nn.Linear) and layer.weight.shape == (2, 3) and layer.bias is None
-    assert float(abs(init.ones_(weight(2)).data).sum()) == 2.0  # and nothing after it is skipped
+    assert float(abs(init.ones_(weight(2)).numpy()).sum()) == 2.0  # and nothing after it is skipped
     with pytest.raises(TypeError, match="arguments without a module class"):
         init.skip_init(None, 3)
     with pytest.raises(TypeError, match="expected a Module class, got int"):
@@ -291,7 +291,7 @@ def test_skip_init_belongs_to_the_thread_that_entered_it():
     written = []
 
     def other_thread():
-        written.append(init.ones_(weight(2)).data.copy())
+        written.append(init.ones_(weight(2)).numpy().copy())
 
     with init.skip_init():
         thread = threading.Thread(target=other_thread)

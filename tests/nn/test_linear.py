@@ -23,7 +23,7 @@ def linear64(in_features: int, out_features: int, bias: bool = True, seed: int =
 def test_linear_values_against_numpy():
     layer = linear64(4, 3)
     x = data(5, 4)
-    expected = x @ layer.weight.data.T + layer.bias.data
+    expected = x @ layer.weight.numpy().T + layer.bias.numpy()
     out = layer(cr.tensor(x))
     assert out.shape == (5, 3)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
@@ -59,14 +59,14 @@ def test_linear_batched_3d_input():
     x = data(2, 5, 4)
     out = layer(cr.tensor(x))
     assert out.shape == (2, 5, 3)
-    np.testing.assert_allclose(out.numpy(), x @ layer.weight.data.T + layer.bias.data, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), x @ layer.weight.numpy().T + layer.bias.numpy(), rtol=1e-12)
     assert module_gradcheck(layer, leaf(data(2, 3, 4)))
 
 
 def test_linear_single_sample_1d_input():
     layer = linear64(4, 3)
     x = data(4)
-    np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), layer.weight.data @ x + layer.bias.data, rtol=1e-12)
+    np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), layer.weight.numpy() @ x + layer.bias.numpy(), rtol=1e-12)
 
 
 def test_linear_without_bias():
@@ -74,7 +74,7 @@ def test_linear_without_bias():
     assert layer.bias is None
     assert [n for n, _ in layer.named_parameters()] == ["weight"]
     x = data(5, 4)
-    np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), x @ layer.weight.data.T, rtol=1e-12)
+    np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), x @ layer.weight.numpy().T, rtol=1e-12)
     assert module_gradcheck(layer, leaf(x))
     assert repr(layer) == "Linear(in_features=4, out_features=3, bias=False)"
 
@@ -109,11 +109,11 @@ def test_linear_init_bounds_follow_fan_in():
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.numpy()).max() <= bound
     # Large enough to fill the interval: extremes near the bounds, variance near bound² / 3.
-    assert np.abs(layer.weight.data).max() > 0.99 * bound
-    np.testing.assert_allclose(layer.weight.data.var(), bound**2 / 3, rtol=0.02)
-    assert abs(layer.weight.data.mean()) < 0.01 * bound
+    assert np.abs(layer.weight.numpy()).max() > 0.99 * bound
+    np.testing.assert_allclose(layer.weight.numpy().var(), bound**2 / 3, rtol=0.02)
+    assert abs(layer.weight.numpy().mean()) < 0.01 * bound
 
 
 def test_reset_parameters_re_runs_the_initialisation():
@@ -121,16 +121,16 @@ def test_reset_parameters_re_runs_the_initialisation():
     layer = nn.Linear(20, 10)
     first = layer.state_dict()
     weight = layer.weight
-    layer.weight.data[...] = 100.0
-    layer.bias.data[...] = 100.0
+    layer.weight.numpy()[...] = 100.0
+    layer.bias.numpy()[...] = 100.0
     layer.reset_parameters()
     assert layer.weight is weight  # the same Parameter, refilled in place
-    assert np.abs(layer.weight.data).max() <= 1 / math.sqrt(20)
-    assert np.abs(layer.bias.data).max() <= 1 / math.sqrt(20)
-    assert not np.array_equal(layer.weight.data, first["weight"])  # new draws
+    assert np.abs(layer.weight.numpy()).max() <= 1 / math.sqrt(20)
+    assert np.abs(layer.bias.numpy()).max() <= 1 / math.sqrt(20)
+    assert not np.array_equal(layer.weight.numpy(), first["weight"])  # new draws
     cr.manual_seed(0)
     layer.reset_parameters()
-    np.testing.assert_array_equal(layer.weight.data, first["weight"])  # seeded: the same draws
+    np.testing.assert_array_equal(layer.weight.numpy(), first["weight"])  # seeded: the same draws
 
 
 def test_initialisation_is_reproducible_with_manual_seed():
@@ -139,9 +139,9 @@ def test_initialisation_is_reproducible_with_manual_seed():
     cr.manual_seed(123)
     b = nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2))
     for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-        np.testing.assert_array_equal(pa.data, pb.data, err_msg=name)
+        np.testing.assert_array_equal(pa.numpy(), pb.numpy(), err_msg=name)
     c = nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2))  # the stream moves on
-    assert not np.array_equal(a[0].weight.data, c[0].weight.data)
+    assert not np.array_equal(a[0].weight.numpy(), c[0].weight.numpy())
 
 
 # ------------------------------------------------------------------ Identity and Flatten
@@ -181,9 +181,9 @@ def test_linear_activations_collapse_to_one_linear_model():
     W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)."""
     cr.manual_seed(0)
     stack = nn.Sequential(nn.Linear(5, 7), nn.Identity(), nn.Linear(7, 4), nn.Identity(), nn.Linear(4, 3)).to("float64")
-    W1, b1 = stack[0].weight.data, stack[0].bias.data
-    W2, b2 = stack[2].weight.data, stack[2].bias.data
-    W3, b3 = stack[4].weight.data, stack[4].bias.data
+    W1, b1 = stack[0].weight.numpy(), stack[0].bias.numpy()
+    W2, b2 = stack[2].weight.numpy(), stack[2].bias.numpy()
+    W3, b3 = stack[4].weight.numpy(), stack[4].bias.numpy()
 
     single = nn.Linear(5, 3).to("float64")
     single.load_state_dict({"weight": W3 @ W2 @ W1, "bias": W3 @ (W2 @ b1 + b2) + b3})

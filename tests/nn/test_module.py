@@ -337,8 +337,8 @@ def test_state_dict_returns_copies():
     state = model.state_dict()
     assert list(state) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     state["hidden.weight"][...] = 123.0
-    assert not np.any(model.hidden.weight.data == 123.0)
-    model.hidden.weight.data[...] = 7.0
+    assert not np.any(model.hidden.weight.numpy() == 123.0)
+    model.hidden.weight.numpy()[...] = 7.0
     assert not np.any(state["hidden.weight"] == 7.0)
 
 
@@ -349,19 +349,19 @@ def test_load_state_dict_round_trip_copies_values_in_place():
     assert missing == [] and unexpected == []
     assert b.hidden.weight is weight_object  # same Parameter objects, new values
     for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-        np.testing.assert_array_equal(pa.data, pb.data, err_msg=name)
+        np.testing.assert_array_equal(pa.numpy(), pb.numpy(), err_msg=name)
     state = a.state_dict()
     b.load_state_dict(state)
     state["out.bias"][...] = 5.0
-    assert not np.any(b.out.bias.data == 5.0)  # loading copies
+    assert not np.any(b.out.bias.numpy() == 5.0)  # loading copies
 
 
 def test_load_state_dict_accepts_tensors_and_casts_dtype():
     m = nn.Linear(2, 1)
     m.load_state_dict({"weight": cr.tensor([[1.0, 2.0]]), "bias": np.array([3.0], dtype=np.float64)})
     assert m.bias.dtype == np.float32
-    np.testing.assert_array_equal(m.weight.data, [[1.0, 2.0]])
-    np.testing.assert_array_equal(m.bias.data, [3.0])
+    np.testing.assert_array_equal(m.weight.numpy(), [[1.0, 2.0]])
+    np.testing.assert_array_equal(m.bias.numpy(), [3.0])
 
 
 def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
@@ -401,7 +401,7 @@ def test_load_state_dict_with_an_unconvertible_value_changes_nothing():
     before = model.state_dict()
     with pytest.raises(TypeError, match="bias is a floating float32 tensor, but the value given is <U1"):
         model.load_state_dict({"weight": np.ones((2, 2)), "bias": np.array(["a", "b"])})
-    np.testing.assert_array_equal(model.weight.data, before["weight"])
+    np.testing.assert_array_equal(model.weight.numpy(), before["weight"])
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
@@ -412,21 +412,21 @@ def test_load_state_dict_refuses_integers_for_float_parameters(dtype):  # they w
         TypeError, match=f"weight is a floating float32 tensor, but the value given is {np.dtype(dtype)}"
     ):
         model.load_state_dict({"weight": np.ones((2, 2), dtype=dtype), "bias": np.zeros(2)})
-    np.testing.assert_array_equal(model.weight.data, before["weight"])
+    np.testing.assert_array_equal(model.weight.numpy(), before["weight"])
     model.load_state_dict({"weight": np.ones((2, 2), dtype=np.float64), "bias": np.zeros(2)})  # floats convert
-    assert model.weight.dtype == np.float32 and model.weight.data.sum() == 4.0
+    assert model.weight.dtype == np.float32 and model.weight.numpy().sum() == 4.0
 
 
 def test_load_state_dict_non_strict_allows_missing_and_unexpected():
     model = TwoLayer()
     source = TwoLayer()
-    state = {"hidden.weight": source.hidden.weight.data, "surplus": np.zeros(3)}
-    old_out = model.out.weight.data.copy()
+    state = {"hidden.weight": source.hidden.weight.numpy(), "surplus": np.zeros(3)}
+    old_out = model.out.weight.numpy().copy()
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert missing == ["hidden.bias", "out.weight", "out.bias"]
     assert unexpected == ["surplus"]
-    np.testing.assert_array_equal(model.hidden.weight.data, source.hidden.weight.data)
-    np.testing.assert_array_equal(model.out.weight.data, old_out)
+    np.testing.assert_array_equal(model.hidden.weight.numpy(), source.hidden.weight.numpy())
+    np.testing.assert_array_equal(model.out.weight.numpy(), old_out)
 
 
 def test_load_state_dict_non_strict_still_refuses_wrong_shapes():
@@ -434,7 +434,7 @@ def test_load_state_dict_non_strict_still_refuses_wrong_shapes():
     before = model.state_dict()
     with pytest.raises(KeyError, match="hidden.bias"):
         model.load_state_dict({"hidden.bias": np.zeros(4), "out.bias": np.zeros(2)}, strict=False)
-    np.testing.assert_array_equal(model.out.bias.data, before["out.bias"])
+    np.testing.assert_array_equal(model.out.bias.numpy(), before["out.bias"])
 
 
 def test_load_state_dict_restores_buffers():
@@ -442,7 +442,7 @@ def test_load_state_dict_restores_buffers():
     bn(cr.tensor(data(8, 2)))
     fresh = nn.BatchNorm1d(2)
     fresh.load_state_dict(bn.state_dict())
-    np.testing.assert_array_equal(fresh.running_mean.data, bn.running_mean.data)
+    np.testing.assert_array_equal(fresh.running_mean.numpy(), bn.running_mean.numpy())
     assert int(fresh.num_batches_tracked.item()) == 1
 
 
@@ -453,8 +453,8 @@ def test_sequential_applies_layers_in_order():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
     x = data(5, 4)
-    w1, b1 = model[0].weight.data, model[0].bias.data
-    w2, b2 = model[2].weight.data, model[2].bias.data
+    w1, b1 = model[0].weight.numpy(), model[0].bias.numpy()
+    w2, b2 = model[2].weight.numpy(), model[2].bias.numpy()
     expected = np.maximum(x @ w1.T.astype(np.float64) + b1, 0) @ w2.T.astype(np.float64) + b2
     np.testing.assert_allclose(model(cr.tensor(x, dtype="float32")).numpy(), expected, rtol=1e-5, atol=1e-6)
     assert len(model) == 3
@@ -767,6 +767,6 @@ def test_copies_are_independent_and_keep_registration(clone):
     assert list(twin.state_dict()) == list(model.state_dict())
     assert repr(twin) == repr(model)
     assert not twin[2].training and twin[0].training
-    twin[0].weight.data[...] = 0.0
-    assert not np.all(model[0].weight.data == 0.0)
+    twin[0].weight.numpy()[...] = 0.0
+    assert not np.all(model[0].weight.numpy() == 0.0)
     assert [n for n, _ in twin[2].named_buffers()] == ["count", "cache"]

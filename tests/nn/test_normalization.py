@@ -39,8 +39,8 @@ class NumpyBatchNorm:
 
 def affine_batchnorm(cls, channels, **kwargs):
     bn = cls(channels, **kwargs).to("float64")
-    bn.weight.data[...] = data(channels, seed=10, low=0.5, high=2.0)
-    bn.bias.data[...] = data(channels, seed=11)
+    bn.weight.numpy()[...] = data(channels, seed=10, low=0.5, high=2.0)
+    bn.bias.numpy()[...] = data(channels, seed=11)
     return bn
 
 
@@ -53,7 +53,7 @@ def affine_batchnorm(cls, channels, **kwargs):
 def test_batchnorm_train_then_eval_against_numpy(cls, shape):
     bn = affine_batchnorm(cls, 3, momentum=0.2)
     ref = NumpyBatchNorm(3, momentum=0.2)
-    gamma, beta = bn.weight.data, bn.bias.data
+    gamma, beta = bn.weight.numpy(), bn.bias.numpy()
     for step in range(3):
         x = data(*shape, seed=step) * (step + 1) + step
         np.testing.assert_allclose(bn(cr.tensor(x)).numpy(), ref.train_step(x, gamma, beta), rtol=1e-10, atol=1e-12)
@@ -96,8 +96,8 @@ def test_batchnorm_running_statistics_converge_to_the_data_statistics():
 def test_batchnorm_gradients_train_and_eval(cls, shape):
     bn = affine_batchnorm(cls, 3)
     assert module_gradcheck(bn, leaf(data(*shape)))
-    bn.running_mean.data[...] = data(3, seed=3)
-    bn.running_var.data[...] = data(3, seed=4, low=0.5, high=2.0)
+    bn.running_mean.numpy()[...] = data(3, seed=3)
+    bn.running_var.numpy()[...] = data(3, seed=4, low=0.5, high=2.0)
     bn.eval()
     assert module_gradcheck(bn, leaf(data(*shape, seed=1)))
 
@@ -197,8 +197,8 @@ def np_layer_norm(x, normalized_ndim, gamma=None, beta=None, eps=1e-5):
 
 def affine_layernorm(shape):
     ln = nn.LayerNorm(shape).to("float64")
-    ln.weight.data[...] = data(*ln.normalized_shape, seed=10, low=0.5, high=2.0)
-    ln.bias.data[...] = data(*ln.normalized_shape, seed=11)
+    ln.weight.numpy()[...] = data(*ln.normalized_shape, seed=10, low=0.5, high=2.0)
+    ln.bias.numpy()[...] = data(*ln.normalized_shape, seed=11)
     return ln
 
 
@@ -206,7 +206,7 @@ def affine_layernorm(shape):
 def test_layernorm_against_numpy(shape, normalized):
     ln = affine_layernorm(normalized)
     x = data(*shape) * 3 + 1
-    expected = np_layer_norm(x, len(ln.normalized_shape), ln.weight.data, ln.bias.data)
+    expected = np_layer_norm(x, len(ln.normalized_shape), ln.weight.numpy(), ln.bias.numpy())
     np.testing.assert_allclose(ln(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
     ln.eval()  # no running statistics: the same in evaluation
     np.testing.assert_allclose(ln(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
@@ -237,8 +237,8 @@ def test_layernorm_parameters_and_defaults():
 
 def test_layernorm_reset_parameters():
     ln = nn.LayerNorm(3)
-    ln.weight.data[...] = 5.0
-    ln.bias.data[...] = -2.0
+    ln.weight.numpy()[...] = 5.0
+    ln.bias.numpy()[...] = -2.0
     ln.reset_parameters()
     np.testing.assert_array_equal(ln.weight.numpy(), np.ones(3))
     np.testing.assert_array_equal(ln.bias.numpy(), np.zeros(3))

@@ -39,11 +39,11 @@ def test_gradients_flow_through_parameters_to_vector():
 
 def test_vector_to_parameters_writes_in_place_and_round_trips():
     net = model()
-    arrays = [p.data for p in net.parameters()]
+    arrays = [p.numpy() for p in net.parameters()]
     vec = utils.parameters_to_vector(net.parameters())
     new = np.arange(vec.shape[0], dtype=np.float64)
     utils.vector_to_parameters(cr.tensor(new), net.parameters())
-    assert all(p.data is a for p, a in zip(net.parameters(), arrays))  # the same arrays, written
+    assert all(p.numpy() is a for p, a in zip(net.parameters(), arrays))  # the same arrays, written
     assert all(p.dtype == np.float32 for p in net.parameters())  # cast to each parameter's dtype
     np.testing.assert_array_equal(utils.parameters_to_vector(net.parameters()).numpy(), new)
     np.testing.assert_array_equal(net[0].bias.numpy(), [12.0, 13.0, 14.0, 15.0])

@@ -217,12 +217,12 @@ def _second_order_numeric(info: OpInfo, sample: Sample, eps: float = 1e-6):
     for t in wrt:
         n = np.empty(t.shape)
         for i in np.ndindex(t.shape):
-            original = t.data[i]
-            t.data[i] = original + eps
+            original = t.numpy()[i]
+            t.numpy()[i] = original + eps
             plus = s().item()
-            t.data[i] = original - eps
+            t.numpy()[i] = original - eps
             minus = s().item()
-            t.data[i] = original
+            t.numpy()[i] = original
             n[i] = (plus - minus) / (2 * eps)
         numeric.append(n)
     return analytic, numeric

@@ -38,8 +38,8 @@ def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(nor
     assert total == pytest.approx(expected, rel=1e-12)
     coef = 1.0 / (expected + 1e-6)
     for p, g in zip(ps, GRADS):
-        np.testing.assert_allclose(p.grad.data, g * coef, rtol=1e-12)
-    clipped_norm = np.linalg.norm(np.concatenate([p.grad.data.ravel() for p in ps]), ord=norm_type)
+        np.testing.assert_allclose(p.grad.numpy(), g * coef, rtol=1e-12)
+    clipped_norm = np.linalg.norm(np.concatenate([p.grad.numpy().ravel() for p in ps]), ord=norm_type)
     assert clipped_norm == pytest.approx(1.0, rel=1e-5)
 
 
@@ -49,7 +49,7 @@ def test_clip_grad_norm_gives_new_tensors_and_leaves_old_arrays_alone():
     cr.optim.clip_grad_norm_(ps, max_norm=1.0)
     for p, t, g in zip(ps, old, GRADS):
         assert p.grad is not t
-        np.testing.assert_array_equal(t.data, g)
+        np.testing.assert_array_equal(t.numpy(), g)
 
 
 def test_clip_grad_norm_below_the_limit_changes_nothing():
@@ -65,14 +65,14 @@ def test_clip_grad_norm_keeps_float32_and_ignores_params_without_grad():
     total = cr.optim.clip_grad_norm_(iter(ps), max_norm=2.5)
     assert total == pytest.approx(5.0)
     assert ps[0].grad.dtype == np.float32
-    np.testing.assert_allclose(ps[0].grad.data, [1.5, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(ps[0].grad.numpy(), [1.5, 2.0], rtol=1e-6)
     assert ps[1].grad is None
 
 
 def test_clip_grad_norm_of_a_single_tensor_and_of_nothing():
     (p,) = with_grads(np.array([6.0, 8.0]))
     assert cr.optim.clip_grad_norm_(p, 5.0) == pytest.approx(10.0)
-    np.testing.assert_allclose(p.grad.data, [3.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(p.grad.numpy(), [3.0, 4.0], rtol=1e-6)
     assert cr.optim.clip_grad_norm_([cr.nn.Parameter([1.0])], 1.0) == 0.0
 
 
@@ -99,10 +99,10 @@ def test_clip_grad_value():
     ps = with_grads(np.array([-3.0, 0.5, 2.0]), np.array([[0.1, -0.2]], dtype=np.float32))
     old = ps[0].grad
     assert cr.optim.clip_grad_value_(ps, 1.0) is None
-    np.testing.assert_array_equal(ps[0].grad.data, [-1.0, 0.5, 1.0])
-    np.testing.assert_array_equal(old.data, [-3.0, 0.5, 2.0])  # the old array is untouched
+    np.testing.assert_array_equal(ps[0].grad.numpy(), [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(old.numpy(), [-3.0, 0.5, 2.0])  # the old array is untouched
     assert ps[1].grad.dtype == np.float32
-    np.testing.assert_array_equal(ps[1].grad.data, np.array([[0.1, -0.2]], dtype=np.float32))
+    np.testing.assert_array_equal(ps[1].grad.numpy(), np.array([[0.1, -0.2]], dtype=np.float32))
     with pytest.raises(ValueError, match="clip_grad_value_: invalid clip_value: -1.0"):
         cr.optim.clip_grad_value_(ps, -1)
     with pytest.raises(TypeError, match="expected tensors"):

@@ -22,7 +22,7 @@ def rosenbrock_closure(opt: cr.optim.LBFGS, xy: cr.Tensor, calls: list | None = 
         loss = (1 - x) ** 2 + 100 * (y - x * x) ** 2
         loss.backward()
         if calls is not None:
-            calls.append((xy.data.copy(), loss.item(), xy.grad.numpy().copy()))
+            calls.append((xy.numpy().copy(), loss.item(), xy.grad.numpy().copy()))
         return loss
 
     return closure
@@ -71,14 +71,14 @@ def test_minimises_the_rosenbrock_function(line_search_fn):
     closure = rosenbrock_closure(opt, xy)
     for _ in range(10):
         opt.step(closure)
-    np.testing.assert_allclose(xy.data, [1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(xy.numpy(), [1.0, 1.0], atol=1e-6)
 
 
 @pytest.mark.parametrize("line_search_fn", LINE_SEARCHES)
 def test_fits_a_polynomial_regression_to_the_least_squares_solution(line_search_fn):
     lr = 0.5 if line_search_fn is None else 1.0
     model, _, solution = fit_regression(line_search_fn, lr=lr, tolerance_change=1e-14)
-    fitted = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    fitted = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
     np.testing.assert_allclose(fitted, solution, rtol=0, atol=1e-6)
     features, y = regression_data()
     design = np.hstack([features, np.ones((len(features), 1))])
@@ -92,8 +92,8 @@ def test_float32_parameters_stay_float32_and_converge():
     closure = rosenbrock_closure(opt, xy)
     for _ in range(5):
         opt.step(closure)
-    assert xy.data.dtype == np.float32
-    np.testing.assert_allclose(xy.data, [1.0, 1.0], atol=1e-3)
+    assert xy.numpy().dtype == np.float32
+    np.testing.assert_allclose(xy.numpy(), [1.0, 1.0], atol=1e-3)
 
 
 # ---------------------------------------------------------------- the algorithm's pieces
@@ -132,7 +132,7 @@ def test_first_iteration_is_a_gradient_step_of_min_1_over_the_l1_norm_of_the_gra
     loss = opt.step(rosenbrock_closure(opt, xy))
     x, y = -1.5, 2.0
     g = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
-    np.testing.assert_allclose(xy.data, [x, y] - min(1.0, 1.0 / np.abs(g).sum()) * 0.5 * g, rtol=1e-14)
+    np.testing.assert_allclose(xy.numpy(), [x, y] - min(1.0, 1.0 / np.abs(g).sum()) * 0.5 * g, rtol=1e-14)
     assert loss.item() == pytest.approx((1 - x) ** 2 + 100 * (y - x * x) ** 2)
 
 
@@ -144,11 +144,11 @@ def test_the_line_search_accepts_a_step_meeting_the_strong_wolfe_conditions():
     assert len(calls) > 2  # the first trial step, t = 1 / sum|g|, overshoots
     (x0, f0, g0), trials = calls[0], calls[1:]
     d = -g0  # the first direction
-    t = np.abs(xy.data - x0).max() / np.abs(d).max()
-    f_t, g_t = next((f, g) for x, f, g in trials if np.allclose(x, xy.data, rtol=0, atol=1e-15))
+    t = np.abs(xy.numpy() - x0).max() / np.abs(d).max()
+    f_t, g_t = next((f, g) for x, f, g in trials if np.allclose(x, xy.numpy(), rtol=0, atol=1e-15))
     assert f_t <= f0 + 1e-4 * t * (g0 @ d)  # sufficient decrease
     assert abs(g_t @ d) <= 0.9 * abs(g0 @ d)  # curvature
-    np.testing.assert_allclose(xy.data, x0 + t * d, rtol=1e-12)
+    np.testing.assert_allclose(xy.numpy(), x0 + t * d, rtol=1e-12)
 
 
 # ---------------------------------------------------------------- PyTorch's bookkeeping
@@ -171,11 +171,11 @@ def test_a_closure_returning_a_float_works():
     opt = cr.optim.LBFGS([w], line_search_fn="strong_wolfe")
 
     def closure():
-        w.grad = cr.tensor(2 * w.data)
-        return float(w.data @ w.data)
+        w.grad = cr.tensor(2 * w.numpy())
+        return float(w.numpy() @ w.numpy())
 
     assert opt.step(closure) == 25.0
-    np.testing.assert_allclose(w.data, [0.0, 0.0], atol=1e-10)
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0], atol=1e-10)
 
 
 @pytest.mark.parametrize("line_search_fn", LINE_SEARCHES)
@@ -217,7 +217,7 @@ def test_a_stationary_point_ends_the_step_after_one_evaluation():
 
     opt.step(closure)
     assert calls == [1]
-    np.testing.assert_array_equal(w.data, np.zeros(3))
+    np.testing.assert_array_equal(w.numpy(), np.zeros(3))
     assert opt.state[w] == {"func_evals": 1, "n_iter": 0}
 
 
@@ -225,7 +225,7 @@ def test_with_max_eval_1_the_line_search_has_no_evaluation_to_spare_and_stays_pu
     xy = start()
     opt = cr.optim.LBFGS([xy], max_iter=1, line_search_fn="strong_wolfe")  # max_eval = 1 * 5 // 4 = 1
     opt.step(rosenbrock_closure(opt, xy))
-    np.testing.assert_array_equal(xy.data, [-1.5, 2.0])
+    np.testing.assert_array_equal(xy.numpy(), [-1.5, 2.0])
     assert opt.state[xy]["t"] == 0.0 and opt.state[xy]["func_evals"] == 2
 
 
@@ -242,7 +242,7 @@ def test_state_carries_over_so_two_short_steps_equal_one_long_one(line_search_fn
         if line_search_fn is None:
             closure()  # the fixed-step run skips the evaluation after its last iteration
         distinct = [x for i, (x, _, _) in enumerate(calls) if i == 0 or not np.array_equal(x, calls[i - 1][0])]
-        trajectories.append((distinct, xy.data.copy()))
+        trajectories.append((distinct, xy.numpy().copy()))
     (points_a, end_a), (points_b, end_b) = trajectories
     np.testing.assert_array_equal(end_a, end_b)
     assert len(points_a) == len(points_b)
@@ -270,13 +270,13 @@ def test_parameters_without_a_gradient_stay_where_they_are():
         return loss
 
     opt.step(closure)
-    np.testing.assert_allclose(w.data, [1.0], atol=1e-8)
-    np.testing.assert_array_equal(unused.data, [5.0, 6.0])
+    np.testing.assert_allclose(w.numpy(), [1.0], atol=1e-8)
+    np.testing.assert_array_equal(unused.numpy(), [5.0, 6.0])
 
 
 def test_several_parameters_are_updated_in_place():
     model, opt, _ = fit_regression("strong_wolfe", steps=1)
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     features, y = regression_data()
 
     def closure():
@@ -286,7 +286,7 @@ def test_several_parameters_are_updated_in_place():
         return loss
 
     opt.step(closure)
-    assert all(p.data is a for p, a in zip(model.parameters(), arrays))
+    assert all(p.numpy() is a for p, a in zip(model.parameters(), arrays))
 
 
 def test_a_graph_built_before_the_step_cannot_be_differentiated_after_it():
@@ -329,12 +329,12 @@ def test_resumed_optimisation_equals_uninterrupted_optimisation_bit_for_bit(line
         for i in range(6):
             if interrupt and i == 3:
                 saved = through_json(opt.state_dict())
-                data = xy.data.copy()
+                data = xy.numpy().copy()
                 xy = cr.nn.Parameter(data)
                 opt = cr.optim.LBFGS([xy], line_search_fn=line_search_fn)  # settings come from the state
                 opt.load_state_dict(saved)
             opt.step(rosenbrock_closure(opt, xy))
-        return xy.data, opt.state[xy]
+        return xy.numpy(), opt.state[xy]
 
     (end_a, state_a), (end_b, state_b) = run(False), run(True)
     np.testing.assert_array_equal(end_a, end_b)
@@ -450,7 +450,7 @@ def test_step_without_a_closure_is_a_clear_error():
     opt = cr.optim.LBFGS([xy])
     with pytest.raises(TypeError, match=r"LBFGS\.step needs a closure .* opt\.step\(closure\); got NoneType None"):
         opt.step()
-    np.testing.assert_array_equal(xy.data, [-1.5, 2.0])
+    np.testing.assert_array_equal(xy.numpy(), [-1.5, 2.0])
     assert opt.state == {}
 
 
@@ -472,7 +472,7 @@ def test_a_closure_that_returns_no_loss_is_refused_before_anything_changes(retur
 
     with pytest.raises(TypeError, match=r"LBFGS\.step: the closure must return .*" + message):
         opt.step(closure)
-    np.testing.assert_array_equal(xy.data, [-1.5, 2.0])
+    np.testing.assert_array_equal(xy.numpy(), [-1.5, 2.0])
     assert opt.state == {}
 
 
@@ -490,7 +490,7 @@ def test_a_failing_closure_inside_the_line_search_leaves_the_parameters_where_th
 
     with pytest.raises(RuntimeError, match="out of data"):
         opt.step(closure)
-    np.testing.assert_array_equal(xy.data, [-1.5, 2.0])
+    np.testing.assert_array_equal(xy.numpy(), [-1.5, 2.0])
 
 
 def test_a_gradient_of_the_wrong_shape_names_both_shapes():

@@ -95,13 +95,13 @@ def test_accepts_a_generator_of_parameters():
 @pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
 def test_step_never_writes_the_gradients(name, kwargs):
     ps = params_with_grads()
-    grads_before = [p.grad.data.copy() for p in ps]
-    grad_arrays = [p.grad.data for p in ps]
+    grads_before = [p.grad.numpy().copy() for p in ps]
+    grad_arrays = [p.grad.numpy() for p in ps]
     opt = getattr(cr.optim, name)(ps, **kwargs)
     for _ in range(3):
         opt.step()
     for p, before, array in zip(ps, grads_before, grad_arrays):
-        assert p.grad.data is array
+        assert p.grad.numpy() is array
         np.testing.assert_array_equal(array, before)
 
 
@@ -113,21 +113,21 @@ def test_a_gradient_shared_between_parameters_is_read_correctly():
     a.grad = b.grad = shared
     opt = cr.optim.SGD([a, b], lr=0.1, weight_decay=0.5, maximize=True)
     opt.step()
-    np.testing.assert_allclose(a.data, b.data)
-    np.testing.assert_array_equal(shared.data, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(shared.numpy(), [1.0, 2.0, 3.0])
 
 
 @pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
 def test_parameter_and_state_arrays_keep_their_identity(name, kwargs):
     ps = params_with_grads()
-    data_ids = [id(p.data) for p in ps]
+    data_ids = [id(p.numpy()) for p in ps]
     opt = getattr(cr.optim, name)(ps, **kwargs)
     opt.step()
     state_arrays = {(i, k): v for i, p in enumerate(ps) for k, v in opt.state[p].items() if isinstance(v, np.ndarray)}
     assert state_arrays
     for _ in range(3):
         opt.step()
-    assert [id(p.data) for p in ps] == data_ids
+    assert [id(p.numpy()) for p in ps] == data_ids
     for (i, k), array in state_arrays.items():
         assert opt.state[ps[i]][k] is array, f"{name} reallocated state {k!r}"
         assert array.dtype == np.float32
@@ -137,12 +137,12 @@ def test_parameter_and_state_arrays_keep_their_identity(name, kwargs):
 def test_parameters_without_grad_are_skipped(name, kwargs):
     ps = params_with_grads()
     ps[1].grad = None
-    before = ps[1].data.copy()
+    before = ps[1].numpy().copy()
     opt = getattr(cr.optim, name)(ps, **kwargs)
     opt.step()
-    np.testing.assert_array_equal(ps[1].data, before)
+    np.testing.assert_array_equal(ps[1].numpy(), before)
     assert ps[1] not in opt.state
-    assert not np.array_equal(ps[0].data, params_with_grads()[0].data)
+    assert not np.array_equal(ps[0].numpy(), params_with_grads()[0].numpy())
 
 
 def test_a_gradient_of_the_wrong_shape_is_an_error():
@@ -154,13 +154,13 @@ def test_a_gradient_of_the_wrong_shape_is_an_error():
 
 def test_zero_grad_sets_grads_to_none():
     ps = params_with_grads()
-    arrays = [p.grad.data.copy() for p in ps]
+    arrays = [p.grad.numpy().copy() for p in ps]
     kept = [p.grad for p in ps]
     opt = cr.optim.SGD(ps, lr=0.1)
     opt.zero_grad()
     assert all(p.grad is None for p in ps)
     for t, a in zip(kept, arrays):  # the old gradient tensors were not zeroed in place
-        np.testing.assert_array_equal(t.data, a)
+        np.testing.assert_array_equal(t.numpy(), a)
 
 
 def test_step_calls_the_closure_and_returns_its_loss():
@@ -176,7 +176,7 @@ def test_step_calls_the_closure_and_returns_its_loss():
     with cr.no_grad():  # the closure still records its graph
         loss = opt.step(closure)
     assert loss.item() == 9.0
-    np.testing.assert_allclose(w.data, [1.5])
+    np.testing.assert_allclose(w.numpy(), [1.5])
 
 
 # ---------------------------------------------------------------- param groups
@@ -186,8 +186,8 @@ def test_param_groups_have_their_own_learning_rates():
     opt = cr.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.0)
     a.grad = b.grad = cr.tensor(np.ones(2))
     opt.step()
-    np.testing.assert_allclose(a.data, [-0.1, -0.1])
-    np.testing.assert_allclose(b.data, [-0.01, -0.01])
+    np.testing.assert_allclose(a.numpy(), [-0.1, -0.1])
+    np.testing.assert_allclose(b.numpy(), [-0.01, -0.01])
     assert opt.param_groups[1]["momentum"] == 0.0  # filled from the defaults
 
 
@@ -206,9 +206,9 @@ def test_param_groups_have_their_own_momentum():
     for _ in range(3):
         a.grad, b.grad = cr.tensor(g.copy()), cr.tensor(g.copy())
         opt.step()
-    np.testing.assert_allclose(a.data, expected["a"], rtol=1e-14)
-    np.testing.assert_allclose(b.data, expected["b"], rtol=1e-14)
-    np.testing.assert_allclose(a.data, -np.array([0.561, -1.122]), rtol=1e-14)  # 0.1 * (1 + 1.9 + 2.71) g
+    np.testing.assert_allclose(a.numpy(), expected["a"], rtol=1e-14)
+    np.testing.assert_allclose(b.numpy(), expected["b"], rtol=1e-14)
+    np.testing.assert_allclose(a.numpy(), -np.array([0.561, -1.122]), rtol=1e-14)  # 0.1 * (1 + 1.9 + 2.71) g
 
 
 def test_changing_a_groups_lr_takes_effect_on_the_next_step():
@@ -218,7 +218,7 @@ def test_changing_a_groups_lr_takes_effect_on_the_next_step():
     opt.step()
     opt.param_groups[0]["lr"] = 0.5
     opt.step()
-    np.testing.assert_allclose(w.data, [-1.5])
+    np.testing.assert_allclose(w.numpy(), [-1.5])
 
 
 def test_add_param_group():

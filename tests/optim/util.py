@@ -52,8 +52,8 @@ def run_chainrule(
     trajectory = []
     for _ in range(steps):
         opt.zero_grad()
-        for p, g in zip(ps, grads([p.data.astype(np.float64) for p in ps])):
+        for p, g in zip(ps, grads([p.numpy().astype(np.float64) for p in ps])):
             p.grad = cr.tensor(np.array(g, dtype=dtype))
         opt.step()
-        trajectory.append([p.data.copy() for p in ps])
+        trajectory.append([p.numpy().copy() for p in ps])
     return trajectory

@@ -381,7 +381,7 @@ def test_evaluate_names_itself_for_empty_or_mismatched_data():
 def test_predict_on_a_model_with_nan_parameters_names_them_rather_than_answering_nan():
     model = network()
     with cr.no_grad():
-        model[2].bias.data[...] = np.nan  # as a training with terminate_on_nan=False can leave it
+        model[2].bias.numpy()[...] = np.nan  # as a training with terminate_on_nan=False can leave it
     for function in (predict, predict_proba):
         with pytest.raises(ValueError, match=r"predict: the model's outputs hold 12 non-finite .* 2\.bias hold NaN"):
             function(model, clean())
@@ -390,7 +390,7 @@ def test_predict_on_a_model_with_nan_parameters_names_them_rather_than_answering
 def test_predict_of_an_overflow_inside_the_model_says_so():
     model = nn.Sequential(nn.Linear(FEATURES, 1)).to(np.float32)
     with cr.no_grad():
-        model[0].weight.data[...] = 1e30  # finite weights, finite inputs, infinite outputs
+        model[0].weight.numpy()[...] = 1e30  # finite weights, finite inputs, infinite outputs
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="predict: the model's outputs .*overflow inside"):
         predict(model, np.full((2, FEATURES), 1e10))
 
@@ -537,7 +537,7 @@ def test_estimators_learn_from_every_real_dtype(name):
         X = (clean() * 2).astype(dtype)
         estimator = ESTIMATORS[name]().fit(X, targets(name))
         for p in estimator.network_.parameters():
-            assert np.isfinite(p.data).all(), (dtype, name)
+            assert np.isfinite(p.numpy()).all(), (dtype, name)
         assert np.asarray(estimator.predict(X)).shape[0] == N
 
 
@@ -560,7 +560,7 @@ def test_estimators_meet_huge_values_with_finite_weights_or_an_error_that_change
             assert_same(before, estimator_state(estimator))
             continue
         for p in estimator.network_.parameters():
-            assert np.isfinite(p.data).all(), (name, method)
+            assert np.isfinite(p.numpy()).all(), (name, method)
 
 
 def test_a_regressor_predicts_no_inf_for_huge_inputs():

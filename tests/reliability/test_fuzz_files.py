@@ -229,7 +229,7 @@ def _mutate_bytes(draw: Any, how: str, data: bytes) -> bytes:
 def _check_model(model: Any) -> None:
     assert isinstance(model, cr.nn.Module)
     for name, tensor in list(model.state_dict().items()):
-        array = np.asarray(tensor.data if hasattr(tensor, "data") else tensor)
+        array = np.asarray(tensor)
         assert isinstance(array, np.ndarray), name
         assert all(isinstance(s, int) and s >= 0 for s in array.shape), name
 
@@ -425,11 +425,11 @@ def test_regression_corrupt_optimizer_state_is_a_model_file_error(tmp_path: Any,
     with open(path, "wb") as f:
         f.write(_checkpoint_with_optimizer_entry(optimizer_json))
     model = MODELS["mlp"]()
-    before = {k: np.array(v.data, copy=True) for k, v in model.state_dict().items()}
+    before = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
     with pytest.raises(ModelFileError, match="optimizer state does not fit Adam"):
         cr.io.load_checkpoint(path, model, cr.optim.Adam(model.parameters(), lr=0.01))
     for k, v in model.state_dict().items():  # the model's weights were put back
-        np.testing.assert_array_equal(np.asarray(v.data), before[k])
+        np.testing.assert_array_equal(np.asarray(v), before[k])
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ class Recorder(cr.nn.Module):
         self.seen_eval: list[np.ndarray] = []
 
     def forward(self, x):
-        (self.seen_train if self.training else self.seen_eval).append(np.array(x.data, copy=True))
+        (self.seen_train if self.training else self.seen_eval).append(np.array(x.numpy(), copy=True))
         return self.linear(x)
 
 

@@ -613,7 +613,7 @@ def test_evaluate_averages_over_samples_whatever_the_batch_size():
     small = evaluate(model, LOSS, X, y, metrics=["accuracy"], batch_size=4)
     assert full["loss"] == pytest.approx(small["loss"], rel=1e-6)
     assert full["accuracy"] == small["accuracy"]
-    assert full["loss"] == pytest.approx(float(LOSS(model(cr.tensor(X)), y).data), rel=1e-6)
+    assert full["loss"] == pytest.approx(float(LOSS(model(cr.tensor(X)), y).numpy()), rel=1e-6)
 
 
 def test_evaluate_and_predict_keep_the_training_mode_and_build_no_graph():

@@ -35,7 +35,7 @@ def test_sample_weights_give_the_hand_written_step(loss_fn):
     reference.zero_grad()
     weighted_ce(reference(cr.tensor(X)), y, w.astype(np.float32)).backward()
     for p in reference.parameters():
-        p.data -= 0.5 * p.grad.data
+        p.data -= 0.5 * p.grad.numpy()
     for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
 
@@ -47,8 +47,8 @@ def test_a_loss_module_is_weighted_per_sample_mean_over_its_other_axes_and_summe
     per_sample = ((X[:, :2] - Y) ** 2).mean(axis=1)  # the model is the identity on the first two features
     for reduction, expected in [("mean", (w * per_sample).mean()), ("sum", (w * per_sample).sum())]:
         model = cr.nn.Linear(3, 2)
-        model.weight.data[...] = np.eye(2, 3)
-        model.bias.data[...] = 0.0
+        model.weight.numpy()[...] = np.eye(2, 3)
+        model.bias.numpy()[...] = 0.0
         history = fit(model, cr.nn.MSELoss(reduction=reduction), cr.optim.SGD(model.parameters(), lr=0.0), X, Y,
                       sample_weight=w, batch_size=None, verbose=0)  # fmt: skip
         assert history["loss"][0] == pytest.approx(expected, rel=1e-6)
@@ -83,12 +83,12 @@ def test_a_batch_whose_weights_are_all_zero_takes_no_step_and_counts_with_loss_z
                   metrics=["accuracy"], verbose=0)  # fmt: skip
     assert opt.steps == 1
     reference = mlp()
-    second_half = float(weighted_ce(reference(cr.tensor(X[4:])), y[4:], w[4:].astype(np.float32)).data)
+    second_half = float(weighted_ce(reference(cr.tensor(X[4:])), y[4:], w[4:].astype(np.float32)).numpy())
     assert history["loss"][0] == pytest.approx(second_half * 4 / 8, rel=1e-6)
     # the metrics cover all eight samples; both batches were scored by the untrained weights (the
     # skipped one, and the trained one by its forward pass before the step)
     reference.eval()
-    expected = np.mean(reference(cr.tensor(X)).data.argmax(axis=1) == y)
+    expected = np.mean(reference(cr.tensor(X)).numpy().argmax(axis=1) == y)
     assert history["accuracy"][0] == pytest.approx(expected)
 
 
@@ -214,12 +214,12 @@ def test_validation_split_holds_out_the_weights_of_the_held_out_samples():
 def test_what_a_callback_adds_to_the_logs_is_recorded_and_shown(capsys):
     class AddsNorm(Callback):
         def on_epoch_end(self, epoch, logs):
-            logs["weight_norm"] = float(np.linalg.norm(self.context.model[0].weight.data))
+            logs["weight_norm"] = float(np.linalg.norm(self.context.model[0].weight.numpy()))
 
     model = mlp()
     history = fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), *blobs(10),
                   epochs=2, callbacks=[AddsNorm()], verbose=2)  # fmt: skip
-    assert history["weight_norm"][-1] == pytest.approx(float(np.linalg.norm(model[0].weight.data)))
+    assert history["weight_norm"][-1] == pytest.approx(float(np.linalg.norm(model[0].weight.numpy())))
     assert all("weight_norm: " in line for line in capsys.readouterr().err.splitlines())
 
 
@@ -322,7 +322,7 @@ def test_a_nan_loss_stops_fit_before_its_step_by_default(capsys):
     opt = sgd(model)
     history = fit(model, NaNAfter(3), opt, *blobs(8), epochs=4, batch_size=2, shuffle=False, verbose=0)
     assert opt.steps == 2 and history.epoch == [1]
-    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(np.isfinite(p.numpy()).all() for p in model.parameters())
     assert history.stop_reason.startswith("fit: the loss became nan at epoch 1, batch 2; training stopped before")
     assert history.stop_reason in capsys.readouterr().err  # said even with verbose=0
     assert math.isnan(history["loss"][0])

@@ -76,7 +76,7 @@ def test_batchnorm_buffers_are_not_parameters():
 
 def test_summary_leaves_the_model_as_it_was():
     net = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.BatchNorm1d(8), cr.nn.Dropout(0.5), cr.nn.Linear(8, 1))
-    net[3].bias.data[...] = 1.0  # non-zero outputs reach no running statistics in eval mode anyway
+    net[3].bias.numpy()[...] = 1.0  # non-zero outputs reach no running statistics in eval mode anyway
     before = {k: v.copy() for k, v in net.state_dict().items()}
     summary(net, (4,))
     assert net.training and all(m.training for m in net.modules())

@@ -35,8 +35,8 @@ def accuracy(net: nn.Sequential) -> float:
 
 def collapsed(net: nn.Sequential) -> tuple[np.ndarray, np.ndarray]:
     """(W, b) of the single linear model W x + b that Linear -> Identity -> Linear computes."""
-    W1, b1 = net[0].weight.data, net[0].bias.data
-    W2, b2 = net[2].weight.data, net[2].bias.data
+    W1, b1 = net[0].weight.numpy(), net[0].bias.numpy()
+    W2, b2 = net[2].weight.numpy(), net[2].bias.numpy()
     return W2 @ W1, W2 @ b1 + b2
 
 

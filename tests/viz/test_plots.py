@@ -52,8 +52,8 @@ def linear_module(weight, bias) -> nn.Linear:
     """A Linear(2, k) layer with the given weights (one row per output)."""
     weight = np.asarray(weight, dtype=np.float32)
     layer = nn.Linear(2, weight.shape[0])
-    layer.weight.data[...] = weight
-    layer.bias.data[...] = np.asarray(bias, dtype=np.float32)
+    layer.weight.numpy()[...] = weight
+    layer.bias.numpy()[...] = np.asarray(bias, dtype=np.float32)
     return layer
 
 
