@@ -387,3 +387,55 @@ def test_a_batch_that_shares_the_dataset_cannot_be_changed_in_place():
     for xb, _ in shuffled:  # a shuffled batch is a copy: changing it is allowed and leaves X alone
         xb -= 1.0
     assert X[0, 0] == 3.0 and X.sum() == 3.0
+
+
+# ------------------------------------------------------------------ .data as PyTorch code uses it
+
+
+def test_data_is_a_detached_tensor_sharing_the_memory():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    d = w.data
+    assert isinstance(d, cr.Tensor) and not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.numpy(), w.numpy())
+    w.data.add_(cr.tensor([1.0, 1.0]), alpha=0.5)  # the old tutorials' update
+    w.data -= 1.0
+    w.data.mul_(2.0)
+    np.testing.assert_array_equal(w.numpy(), [1.0, 3.0])
+    assert w.requires_grad and w.is_leaf  # the tensor itself is untouched otherwise
+
+
+def test_assigning_data_replaces_the_values_of_the_same_object():
+    model = cr.nn.Linear(2, 1)
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+    weight = model.weight
+    model.weight.data = cr.tensor([[3.0, 4.0]])
+    assert model.weight is weight and model.weight.requires_grad
+    model(cr.ones(1, 2)).sum().backward()
+    optimizer.step()  # the optimiser holds the same object: it updates the new values
+    np.testing.assert_allclose(model.weight.numpy(), [[2.9, 3.9]], rtol=1e-6)
+    weight.data = np.zeros((3, 2), dtype=np.float32)  # the shape may change, as in PyTorch
+    assert weight.shape == (3, 2)
+    with pytest.raises(TypeError, match="real numbers|not supported"):
+        weight.data = ["a", "b"]
+    with pytest.raises(TypeError, match="floating-point"):
+        weight.data = cr.tensor([1, 2])
+
+
+def test_init_through_data_as_dcgan_writes_it():
+    cr.manual_seed(0)
+    conv = cr.nn.Conv2d(3, 8, 3)
+    conv.weight.data.normal_(0.0, 0.02)
+    conv.bias.data.fill_(0)
+    assert abs(conv.weight.numpy().std() - 0.02) < 0.005 and not conv.bias.numpy().any()
+
+
+def test_a_write_through_data_after_a_graph_used_the_tensor_makes_backward_raise():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    w.data.zero_()
+    with pytest.raises(RuntimeError, match="modified in place by zero_"):
+        loss.backward()
+    loss = (w * w).sum()
+    w.data = cr.tensor([5.0, 5.0])
+    with pytest.raises(RuntimeError, match=r"modified in place by \.data ="):
+        loss.backward()
