@@ -544,6 +544,12 @@ class Tensor:
                     "setitem: in-place assignment to a tensor that requires grad would corrupt its "
                     "graph; assign under cr.no_grad() or build a new tensor with cr.where"
                 )
+        elif isinstance(value, Tensor) and value._requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError(
+                "setitem: the value requires grad but this tensor does not, so the value's gradient would be "
+                "lost; build the result as a new tensor instead (e.g. out = cr.stack([h1, h2, ...]) for rows "
+                "written one by one, or cr.where(mask, value, out))"
+            )
         self._check_writable("setitem")
         self._data[_ops.unwrap_index(index)] = value._data if isinstance(value, Tensor) else value
         _autograd.mark_modified((self,), "setitem")
@@ -578,6 +584,13 @@ class Tensor:
                 "operations are recorded would break its gradient. Update weights under `with cr.no_grad():`, "
                 "as in PyTorch (e.g. `with cr.no_grad(): p -= lr * p.grad`), or write a new tensor (p = p - ...)"
             )
+        if self._is_view():
+            raise RuntimeError(
+                f"{name}: this tensor is a view of another one's memory (a slice, reshape, transpose, ...), and a "
+                "recorded change through a view would not reach the other tensor's gradient. Write the result as "
+                "a new tensor (e.g. h = h * mask, cr.where(...), cr.cat/cr.stack of the parts), or change it "
+                "under `with cr.no_grad():`"
+            )
         # The value before the write lives on as a tensor of its own, holding the node that made it.
         old = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn)
         made_by = self.grad_fn
@@ -599,6 +612,16 @@ class Tensor:
                 f"{name}: this tensor's memory is read-only (a DataLoader batch that shares its dataset's memory, "
                 "a gradient handed to a backward, a broadcast); change a copy: t = t.clone()"
             )
+
+    def _is_view(self) -> bool:
+        """Whether this tensor's array shares the memory of another tensor: made by a view op from
+        it (a slice, reshape, transpose of a tensor), or a view made without a graph."""
+        if self._data.base is None:
+            return False
+        fn = self.grad_fn
+        if fn is None:
+            return True
+        return any(np.may_share_memory(self._data, t._data) for t in (fn.inputs or ()))
 
     def _store(self, name: str, result: Tensor) -> None:
         """Copy ``result`` into this tensor's array, refusing a change of shape or of kind of number."""

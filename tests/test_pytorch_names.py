@@ -439,3 +439,70 @@ def test_a_write_through_data_after_a_graph_used_the_tensor_makes_backward_raise
     w.data = cr.tensor([5.0, 5.0])
     with pytest.raises(RuntimeError, match=r"modified in place by \.data ="):
         loss.backward()
+
+
+# ------------------------------------------------------------------ found by an adversarial review
+
+
+def test_writing_a_recorded_value_into_a_buffer_without_grad_is_refused_not_dropped():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    out = cr.zeros(3, 2)
+    with pytest.raises(RuntimeError, match="the value requires grad but this tensor does not"):
+        out[0] = w * 2.0  # PyTorch records it; chainrule used to drop the value's gradient silently
+    for write in (lambda v: v.copy_(w * 2.0), lambda v: v.add_(w)):
+        with pytest.raises(RuntimeError, match="a view of another one's memory"):
+            write(out[1])
+    assert not out.numpy().any()
+    rows = cr.stack([w * (t + 1) for t in range(3)])  # what to write instead
+    ((rows * rows).sum() + w.sum()).backward()
+    np.testing.assert_allclose(w.grad.numpy(), [29.0, 57.0])  # PyTorch's value
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda h: h[:, 0].mul_(10.0),
+        lambda h: h.T.mul_(2.0),
+        lambda h: h.unsqueeze(0).mul_(3.0),
+        lambda h: h.reshape(4).__iadd__(1.0),
+    ],
+)
+def test_a_recorded_change_through_a_view_of_a_graph_tensor_is_refused_before_writing(write):
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    h = x @ cr.eye(2)
+    before = h.numpy().copy()
+    with pytest.raises(RuntimeError, match="a view of another one's memory"):
+        write(h)
+    np.testing.assert_array_equal(h.numpy(), before)
+
+
+def test_a_view_of_a_weight_is_not_changed_while_recording_but_is_under_no_grad():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="view"):
+        x[0:2].mul_(2.0)
+    with pytest.raises(RuntimeError, match="view"):
+        x.reshape(3, 1).add_(1.0)
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0, 3.0])
+    with cr.no_grad():
+        x[0:2].mul_(2.0)
+    np.testing.assert_array_equal(x.numpy(), [2.0, 4.0, 3.0])
+
+
+def test_clamp_with_tensor_bounds_is_differentiable_in_both():
+    x = cr.tensor([1.0, 5.0, 2.0], requires_grad=True)
+    high = cr.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    x.clamp(min=cr.tensor(0.0), max=high).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 1.0])  # the bound included, as PyTorch
+    np.testing.assert_array_equal(high.grad.numpy(), [0.0, 1.0, 0.0])
+    h = x * 1.0
+    h.clamp_(max=cr.tensor([2.0, 2.0, 2.0]))
+    np.testing.assert_array_equal(h.numpy(), [1.0, 2.0, 2.0])
+
+
+def test_top_level_transpose_takes_two_dimensions_and_tensor_dataset_gives_tensors():
+    assert cr.transpose(cr.ones(2, 3, 4), 0, 2).shape == (4, 3, 2)
+    dataset = cr.data.TensorDataset(np.zeros((4, 2), dtype=np.float32), np.arange(4))
+    xb, yb = dataset[0:2]
+    assert isinstance(xb, cr.Tensor) and isinstance(yb, cr.Tensor) and dataset[3][1].item() == 3
+    with pytest.raises(RuntimeError, match="read-only"):
+        xb.mul_(2.0)

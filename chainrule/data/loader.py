@@ -66,8 +66,10 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return len(self.arrays[0])
 
-    def __getitem__(self, index: Any) -> tuple[np.ndarray, ...]:
-        return tuple(a[index] for a in self.arrays)
+    def __getitem__(self, index: Any) -> tuple[Tensor | np.ndarray, ...]:
+        """The sample(s) at ``index`` as Tensors, as PyTorch's TensorDataset gives them (a slice
+        shares the dataset's memory, read-only); text and object columns stay arrays."""
+        return _tensors(tuple(a[index] for a in self.arrays))
 
 
 class DataLoader:

@@ -493,6 +493,11 @@ def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     """
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds: composed, so they get gradients
+        out = lift(x)
+        if min is not None:
+            out = maximum(out, min)  # a tie gives the gradient to the first operand: bounds included
+        return out if max is None else minimum(out, max)
     return Clip.apply(lift(x), low=min, high=max)
 
 

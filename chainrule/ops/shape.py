@@ -190,14 +190,21 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
 
 
-def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute the axes (reverse them when ``axes`` is None).
+def transpose(x: Tensor, axes: Sequence[int] | int | None = None, dim1: int | None = None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None), NumPy's form; or, given two
+    dimensions (PyTorch's ``transpose(x, dim0, dim1)``), swap them.
 
     Example:
         >>> import chainrule as cr
         >>> cr.transpose(cr.ones(2, 3, 4), (2, 0, 1)).shape, cr.transpose(cr.ones(2, 3)).shape
         ((4, 2, 3), (3, 2))
+        >>> cr.transpose(cr.ones(2, 3, 4), 0, 2).shape
+        (4, 3, 2)
     """
+    if dim1 is not None:
+        if not isinstance(axes, (int, np.integer)):
+            raise TypeError(f"transpose: with two dimensions to swap, both must be integers, got {axes!r} and {dim1!r}")
+        return swapaxes(x, axes, dim1)
     x = lift(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
