@@ -791,6 +791,59 @@ class Tensor:
             raise ValueError(f"normal_: std must be at least 0, got {std}")
         return self._fill_("normal_", _random.resolve_generator(generator).normal(mean, std, self._data.shape))
 
+    def relu_(self) -> Tensor:
+        """In place: max(self, 0); returns self (``nn.ReLU(inplace=True)``)."""
+        return self._in_place("relu_", _ops.relu)
+
+    def sigmoid_(self) -> Tensor:
+        """In place: the logistic sigmoid; returns self."""
+        return self._in_place("sigmoid_", _ops.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        """In place: tanh; returns self."""
+        return self._in_place("tanh_", _ops.tanh)
+
+    def exp_(self) -> Tensor:
+        """In place: exp; returns self."""
+        return self._in_place("exp_", _ops.exp)
+
+    def abs_(self) -> Tensor:
+        """In place: |self|; returns self."""
+        return self._in_place("abs_", _ops.abs)
+
+    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+        """``value`` where ``mask`` is True, this tensor elsewhere (differentiable through the rest),
+        as PyTorch's ``masked_fill`` (attention scores: ``scores.masked_fill(mask == 0, -1e9)``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1.0, 2.0, 3.0]).masked_fill(cr.tensor([True, False, True]), 0.0)
+            tensor([0., 2., 0.])
+        """
+        return _masked(self, mask, value, "masked_fill")
+
+    def masked_fill_(self, mask: ArrayLike, value: float) -> Tensor:
+        """In place: ``value`` where ``mask`` is True; returns self."""
+        return self._in_place("masked_fill_", _masked, mask, value, "masked_fill_")
+
+    def new_zeros(self, *size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size``, with this tensor's dtype unless ``dtype`` is given (PyTorch's ``new_zeros``)."""
+        return Tensor(np.zeros(_shape_args(size), dtype=dtype or self._data.dtype), requires_grad=requires_grad)
+
+    def new_ones(self, *size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Ones of ``size``, with this tensor's dtype unless ``dtype`` is given."""
+        return Tensor(np.ones(_shape_args(size), dtype=dtype or self._data.dtype), requires_grad=requires_grad)
+
+    def new_full(
+        self, size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """``fill_value`` in ``size``, with this tensor's dtype unless ``dtype`` is given."""
+        return Tensor(np.full(tuple(size), fill_value, dtype=dtype or self._data.dtype), requires_grad=requires_grad)
+
+    def new_tensor(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor of ``data`` (copied), with this tensor's dtype unless ``dtype`` is given."""
+        return tensor(data, dtype=dtype or self._data.dtype, requires_grad=requires_grad)
+
     def _fill_(self, name: str, values: Any) -> Tensor:
         """Overwrite with values that do not depend on the old ones (constants, random draws)."""
         if _autograd._mode.enabled and self._requires_grad:
@@ -1017,6 +1070,15 @@ def _to_arguments(args: tuple, kwargs: dict, op: str) -> np.dtype | None:
         elif a is not None:
             dtype = _as_dtype(a, op)
     return None if dtype is None else _as_dtype(dtype, op)
+
+
+def _masked(a: Tensor, mask: ArrayLike, value: float, op: str) -> Tensor:
+    condition = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if condition.dtype.kind != "b":
+        raise TypeError(f"{op}: the mask must be boolean, got dtype {condition.dtype} (write mask == 0 or mask.bool())")
+    if np.broadcast_shapes(condition.shape, a.shape) != a.shape:
+        raise ValueError(f"{op}: a mask of shape {condition.shape} does not broadcast to the tensor's {a.shape}")
+    return _ops.where(condition, _ops.lift(value, a), a)
 
 
 def _add_scaled(a: Tensor, other: ArrayLike, alpha: float) -> Tensor:

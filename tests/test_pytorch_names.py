@@ -506,3 +506,49 @@ def test_top_level_transpose_takes_two_dimensions_and_tensor_dataset_gives_tenso
     assert isinstance(xb, cr.Tensor) and isinstance(yb, cr.Tensor) and dataset[3][1].item() == 3
     with pytest.raises(RuntimeError, match="read-only"):
         xb.mul_(2.0)
+
+
+def test_inplace_layers_give_the_same_values_and_gradients_as_the_others():
+    def run(inplace):
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(
+            cr.nn.Linear(3, 8),
+            cr.nn.ReLU(inplace=inplace),
+            cr.nn.Dropout(0.3, inplace=inplace),
+            cr.nn.Linear(8, 2),
+            cr.nn.LeakyReLU(0.1, inplace=inplace),
+        ).double()
+        x = cr.tensor(np.linspace(-1, 1, 15).reshape(5, 3), requires_grad=True)
+        out = model(x)
+        out.sum().backward()
+        return out.numpy(), x.grad.numpy(), [p.grad.numpy() for p in model.parameters()]
+
+    plain, inplace = run(False), run(True)
+    np.testing.assert_allclose(inplace[0], plain[0], rtol=1e-12)
+    np.testing.assert_allclose(inplace[1], plain[1], rtol=1e-12)
+    for a, b in zip(inplace[2], plain[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert repr(cr.nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    x = cr.tensor([-1.0, 2.0])
+    assert cr.nn.functional.relu(x, inplace=True) is x and x.numpy().tolist() == [0.0, 2.0]
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        cr.nn.ReLU(inplace=True)(cr.tensor([1.0], requires_grad=True))  # as PyTorch refuses
+
+
+def test_masked_fill_and_new_factories():
+    scores = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    mask = cr.tensor([[True, False], [False, True]])
+    filled = (scores * 2.0).masked_fill(mask, -1e9)
+    np.testing.assert_array_equal(filled.numpy(), [[-1e9, 4.0], [6.0, -1e9]])
+    filled.sum().backward()
+    np.testing.assert_array_equal(scores.grad.numpy(), [[0.0, 2.0], [2.0, 0.0]])
+    h = scores * 1.0
+    h.masked_fill_(mask, 0.0)
+    np.testing.assert_array_equal(h.numpy(), [[0.0, 2.0], [3.0, 0.0]])
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        scores.masked_fill(cr.tensor([[1, 0], [0, 1]]), 0.0)
+    assert scores.new_zeros(2, 3).dtype == np.float32 and scores.new_ones((2,)).numpy().tolist() == [1.0, 1.0]
+    assert scores.new_full((2,), 7.0).numpy().tolist() == [7.0, 7.0] and scores.new_tensor([1, 2]).dtype == np.float32
+    t = cr.tensor([-1.0, 0.5])
+    assert t.relu_() is t and t.numpy().tolist() == [0.0, 0.5]
+    np.testing.assert_allclose(cr.tensor([0.0]).sigmoid_().numpy(), [0.5])

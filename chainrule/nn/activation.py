@@ -58,8 +58,18 @@ class ReLU(Module):
         tensor([0., 2.])
     """
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)  # PyTorch's: the input's own memory takes the result
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        return x.relu_() if self.inplace else ops.relu(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"inplace": True} if self.inplace else {}
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -71,18 +81,21 @@ class LeakyReLU(Module):
         tensor([-0.2,  3. ])
     """
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.inplace:
+            return x._in_place("leaky_relu_", ops.leaky_relu, self.negative_slope)
         return ops.leaky_relu(x, self.negative_slope)
 
     def get_config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
+        return {"negative_slope": self.negative_slope, **({"inplace": True} if self.inplace else {})}
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):

@@ -24,18 +24,19 @@ class Dropout(Module):
         tensor([1., 1., 1., 1.])
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = unit_interval(type(self).__name__, "p", p)
+        self.inplace = bool(inplace)  # PyTorch's: the input's own memory takes the result
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, inplace=self.inplace)
 
     def get_config(self) -> dict[str, Any]:
-        return {"p": self.p}
+        return {"p": self.p, **({"inplace": True} if self.inplace else {})}
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 class Dropout1d(Dropout):
@@ -60,12 +61,12 @@ class Dropout1d(Dropout):
         [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
     """
 
-    def __init__(self, p: float = 0.5):
-        super().__init__(p)
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__(p, inplace)
         self.input_spec = InputSpec("Dropout1d", ndim=(3, 2), expected="a 3-D (N, C, L) or 2-D unbatched (C, L) input")
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout1d(self.input_spec.check(x), self.p, self.training)
+        return F.dropout1d(self.input_spec.check(x), self.p, self.training, inplace=self.inplace)
 
 
 class Dropout2d(Dropout):
@@ -88,11 +89,11 @@ class Dropout2d(Dropout):
         [8.0, 0.0, 0.0, 0.0, 8.0, 8.0]
     """
 
-    def __init__(self, p: float = 0.5):
-        super().__init__(p)
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__(p, inplace)
         self.input_spec = InputSpec(
             "Dropout2d", ndim=(4, 3), expected="a 4-D (N, C, H, W) input (or 3-D, read as (N, C, L))"
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout2d(self.input_spec.check(x), self.p, self.training)
+        return F.dropout2d(self.input_spec.check(x), self.p, self.training, inplace=self.inplace)

@@ -42,7 +42,6 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     log_softmax,
     max_pool1d,
     max_pool2d,
-    relu,
     sigmoid,
     softmax,
     softplus,
@@ -164,7 +163,21 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
 # ------------------------------------------------------------------ regularisation and dropout
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); with ``inplace=True`` (PyTorch's) the input's own memory takes the result.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.relu(cr.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+    return input.relu_() if inplace else ops.relu(input)
+
+
+def dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
 
     Example:
@@ -176,10 +189,12 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
         ([0.0, 2.0], tensor([1., 1., 1.]))
     """
     unit_interval("dropout", "p", p)
-    return _drop(x, p, training, generator, x.shape)
+    return _drop(x, p, training, generator, x.shape, inplace)
 
 
-def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+def dropout1d(
+    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+) -> Tensor:
     """Channel-wise dropout for (N, C, L) or unbatched (C, L) inputs: each channel, a whole row
     of L values, is zeroed with probability ``p``; the others are scaled by 1/(1-p).
 
@@ -198,10 +213,12 @@ def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any =
             f"dropout1d: expects a 3-D (N, C, L) or 2-D unbatched (C, L) input, got shape {x.shape}; "
             "for element-wise dropout use dropout"
         )
-    return _drop(x, p, training, generator, x.shape[:-1] + (1,))
+    return _drop(x, p, training, generator, x.shape[:-1] + (1,), inplace)
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+def dropout2d(
+    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+) -> Tensor:
     """Channel-wise dropout for (N, C, H, W) inputs: each channel, a whole H x W map, is zeroed with
     probability ``p``; the others are scaled by 1/(1-p).
 
@@ -231,18 +248,21 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, generator: Any =
             UserWarning,
             stacklevel=_outside_nn(),
         )
-    return _drop(x, p, training, generator, x.shape[:2] + (1,) * (x.ndim - 2))
+    return _drop(x, p, training, generator, x.shape[:2] + (1,) * (x.ndim - 2), inplace)
 
 
-def _drop(x: Tensor, p: float, training: bool, generator: Any, mask_shape: tuple[int, ...]) -> Tensor:
+def _drop(
+    x: Tensor, p: float, training: bool, generator: Any, mask_shape: tuple[int, ...], inplace: bool = False
+) -> Tensor:
     """``x`` times a mask of ``mask_shape`` (broadcast over the rest) holding 0 with probability
-    ``p`` and 1/(1-p) otherwise; ``x`` itself when not training."""
+    ``p`` and 1/(1-p) otherwise; ``x`` itself when not training. ``inplace``: multiplied in place."""
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return x.mul_(0.0) if inplace else x * 0.0
     keep = resolve_generator(generator).random(mask_shape) >= p
-    return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype))
+    mask = Tensor._make((keep / (1.0 - p)).astype(x.dtype))
+    return x.mul_(mask) if inplace else x * mask
 
 
 def l1_penalty(parameters: Iterable[Tensor]) -> Tensor:
