@@ -10,6 +10,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.cli.errors import CLIError
+from chainrule.train.inference import _non_finite_parameters
 
 MODEL_FILE = "model.safetensors"
 MODELS = ("mlp", "logistic", "perceptron", "svm", "linear", "cnn")
@@ -131,7 +132,7 @@ def load_model(folder: str) -> tuple[cr.nn.Module, dict, str]:
             f"{path} was not written by this version of `chainrule train` (its metadata lacks the "
             "preprocessing): train it again"
         )
-    broken = [name for name, p in model.named_parameters() if not np.isfinite(p.numpy()).all()]
+    broken = _non_finite_parameters(model)
     if broken:  # it would answer NaN for every row
         raise CLIError(f"{path} holds non-finite weights (NaN or inf) in {', '.join(broken[:5])}: train it again")
     return model, meta, path

@@ -418,10 +418,15 @@ def sort(
     if x.ndim == 0:
         return ValuesIndices(x, Tensor._make(np.zeros((), dtype=np.int64)))
     axis = normalize_axis(dim, x.ndim, "sort")
-    order = np.argsort(-x._data if descending else x._data, axis=axis, kind="stable")
-    if descending and x.dtype.kind in "bu":  # negation does not reverse booleans and unsigned numbers
-        order = np.flip(np.argsort(x._data, axis=axis, kind="stable"), axis=axis)
+    order = _order(x._data, axis, descending)
     return ValuesIndices(_take_along(x, order, axis), Tensor._make(order))
+
+
+def _order(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """The indices that sort ``a`` along ``axis`` (stably, ascending unless ``descending``)."""
+    if descending and a.dtype.kind in "bu":  # negation does not reverse booleans and unsigned numbers
+        return np.flip(np.argsort(a, axis=axis, kind="stable"), axis=axis)
+    return np.argsort(-a if descending else a, axis=axis, kind="stable")
 
 
 def topk(
@@ -445,6 +450,5 @@ def topk(
     n = x.shape[axis]
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
-    _, order = sort(x, axis, descending=largest)
-    picked = np.take(order._data, np.arange(k), axis=axis)
+    picked = np.take(_order(x._data, axis, largest), np.arange(k), axis=axis)  # no graph node for the rest
     return ValuesIndices(_take_along(x, picked, axis), Tensor._make(picked))

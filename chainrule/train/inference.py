@@ -237,15 +237,20 @@ def _check_output_rows(out: np.ndarray, inputs: Any, owner: str) -> None:
     )
 
 
+def _non_finite_parameters(model: Module) -> list[str]:
+    """The names of ``model``'s floating parameters that hold NaN or inf."""
+    return [
+        name for name, p in model.named_parameters() if p._data.dtype.kind == "f" and not np.isfinite(p._data).all()
+    ]
+
+
 def _check_finite_outputs(model: Module, outputs: np.ndarray, owner: str) -> None:
     """Refuse to hand back NaN or inf outputs, saying whence they come (the model's parameters, or
     an overflow inside it): a prediction of NaN is no prediction."""
     if outputs.dtype.kind != "f" or np.isfinite(outputs).all():
         return
     bad = ~np.isfinite(outputs)
-    broken = [
-        name for name, p in model.named_parameters() if p._data.dtype.kind == "f" and not np.isfinite(p._data).all()
-    ]
+    broken = _non_finite_parameters(model)
     if broken:
         listed = ", ".join(broken[:MAX_LISTED]) + (", ..." if len(broken) > MAX_LISTED else "")
         cause = f"the model's parameters {listed} hold NaN or inf (did its training diverge?)"
