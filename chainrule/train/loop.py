@@ -169,7 +169,7 @@ def fit(
     if weights is None:
         train_loader = _loader(X, y, batch_size, shuffle, seed, dtype, "fit")
     else:
-        train_loader = _weighted_loader(X, y, weights, batch_size, shuffle, seed, dtype)
+        train_loader = _weighted_loader(X, y, weights, batch_size, shuffle, seed)
     if len(train_loader) == 0:
         raise ValueError("fit: there are no training samples (X has 0 rows)")
     if validation_data is not None and not isinstance(validation_data, DataLoader):
@@ -391,11 +391,10 @@ def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: s
 
 
 def _weighted_loader(
-    X: Any, y: Any, weights: np.ndarray, batch_size: int | None, shuffle: bool, seed: Any, dtype: np.dtype
+    X: np.ndarray, y: np.ndarray | None, weights: np.ndarray, batch_size: int | None, shuffle: bool, seed: Any
 ) -> DataLoader:
-    """Batches of (inputs, targets, weights)."""
+    """Batches of (inputs, targets, weights), from X and y that ``fit`` has already prepared."""
     if y is None:
         raise ValueError("fit: sample_weight needs y (the targets)")
-    X, y = _prepare(X, dtype, "fit", "X"), _prepare(y, dtype, "fit", "y")
     _check_lengths(X, y, "fit")
     return DataLoader((X, y, weights), batch_size=batch_size, shuffle=shuffle, seed=seed)
