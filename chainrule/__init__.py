@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import data, nn, optim, train, utils
+from chainrule import data, memory, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -102,6 +102,7 @@ __all__ = [
     "optim",
     "data",
     "utils",
+    "memory",
     "train",
     "save",
     "load",

@@ -18,7 +18,7 @@ PUBLIC_MODULES = [
     "chainrule.optim",
     "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.train", "chainrule.train.metrics",
     "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compile",
-    "chainrule.interpreters", "chainrule.random",
+    "chainrule.interpreters", "chainrule.random", "chainrule.memory",
 ]  # fmt: skip
 
 

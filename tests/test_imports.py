@@ -31,6 +31,7 @@ ENGINE = {"chainrule.tensor", "chainrule.autograd", "chainrule.interpreters", "c
 # the package's layers, in order: each may import at module level only from those before it
 LAYERS = [
     "chainrule._version",
+    "chainrule.memory",
     "chainrule.devices",
     "engine",
     "chainrule.compile",
