@@ -19,7 +19,10 @@ Each child: ``--threads`` (default 1) sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_T
 ``MKL_NUM_THREADS`` in its environment and ``torch.set_num_threads`` in PyTorch's child; it loads
 the shared inputs (weights and batch order drawn once by the parent), runs the source benchmark's
 untimed warm-up on a throw-away copy (``--no-warmup`` skips it, to time a cold start), then times
-the whole training run (wall and CPU time) and each epoch, and prints one JSON line. PyTorch is
+the whole training run (wall and CPU time) and each epoch, counts the page faults it took (pages the
+kernel had to supply and zero: the cause issue 17 found, see ``chainrule.memory``), and prints one
+JSON line. ``CHAINRULE_KEEP_FREED_MEMORY=0`` in the parent's environment reaches chainrule's
+children and shows the time and faults with glibc's allocator defaults. PyTorch is
 imported only in PyTorch's children; chainrule's child checks that it never loaded torch.
 
 Usage::
@@ -74,6 +77,13 @@ def describe(model: str) -> str:
 # ================================================================== child: one library, one run
 
 
+def page_faults() -> int:
+    """Minor page faults of this process so far: pages the kernel had to supply (and zero)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def child_cnn_gru(d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
     ns = settings(args.model, args.child, args.threads)
     run, accuracy, info, epoch_ends = training_cnn_gru.MAKERS[args.child](d, args.model, ns)
@@ -83,9 +93,10 @@ def child_cnn_gru(d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[st
         run(1, max_steps=training_cnn_gru.FIRST_LOSSES * 2)  # the source benchmark's 10 warm-up steps
         warm = time.perf_counter() - start
     epoch_ends.clear()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    faults0, wall0, cpu0 = page_faults(), time.perf_counter(), time.process_time()
     losses = run(args.epochs)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    faults = page_faults() - faults0
     return {
         **info,
         "seconds": wall,
@@ -93,6 +104,7 @@ def child_cnn_gru(d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[st
         "warmup_seconds": warm,
         "epoch_seconds": [float(x) for x in np.diff([wall0, *epoch_ends])],
         "last_loss": float(losses[-1]),
+        "page_faults_per_step": faults / len(losses),
         "test_accuracy": accuracy(),
     }
 
@@ -116,9 +128,10 @@ def child_mlp(d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, A
         warmup()  # the source benchmark's warm-up: one epoch on a throw-away copy
         warm = time.perf_counter() - start
     starts.clear()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    faults0, wall0, cpu0 = page_faults(), time.perf_counter(), time.process_time()
     epoch_losses = train(args.epochs)
     end = time.perf_counter()
+    faults = page_faults() - faults0
     wall, cpu = end - wall0, time.process_time() - cpu0
     training_mlp.epoch_batches = original
     return {
@@ -128,6 +141,7 @@ def child_mlp(d: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, A
         "warmup_seconds": warm,
         "epoch_seconds": [float(x) for x in np.diff([*starts, end])],
         "last_loss": float(epoch_losses[-1]),
+        "page_faults_per_step": faults / (args.epochs * -(-int(d["X_train"].shape[0]) // BATCH)),
         "test_accuracy": accuracy(),
     }
 
@@ -139,6 +153,10 @@ def child(args: argparse.Namespace) -> None:
         d = {k: f[k] for k in f.files}
     result = (child_mlp if args.model == "mlp" else child_cnn_gru)(d, args)
     torch_loaded = "torch" in sys.modules
+    if args.child == "chainrule":
+        import chainrule
+
+        result["allocator"] = chainrule.memory.allocator_info()
     if args.child == "chainrule" and torch_loaded:
         raise RuntimeError("chainrule's child imported torch: the runs would not be independent")
     _common.emit(
@@ -173,6 +191,7 @@ def table(results: dict[str, Any], models: list[str], libs: list[str]) -> str:
         "CPU s min / median / max",
         "1st epoch (median s)",
         "last epoch (median s)",
+        "page faults / step (median)",
         "chainrule / PyTorch (median)",
         "test acc.",
     ]
@@ -197,6 +216,7 @@ def table(results: dict[str, Any], models: list[str], libs: list[str]) -> str:
                     " / ".join(_common.fmt(cpu[k]) for k in ("min", "median", "max")),
                     _common.fmt(median_epoch(runs[lib], 0)),
                     _common.fmt(median_epoch(runs[lib], -1)),
+                    f"{np.median([r['page_faults_per_step'] for r in runs[lib]]):.1f}",
                     _common.ratio(medians["chainrule"], medians.get("torch")) if lib == "chainrule" else "",
                     _common.accuracy_text(acc),
                 ]
@@ -244,7 +264,10 @@ def parent(args: argparse.Namespace) -> None:
         f"inside it; imports and "
         + ("no warm-up" if args.no_warmup else "the source benchmark's warm-up on a throw-away copy")
         + f" outside). Threads per child: {args.threads or 'library defaults'}. Load average "
-        f"before/after: {load_before} / {machine['load_average']}.\n"
+        f"before/after: {load_before} / {machine['load_average']}. chainrule keeps freed memory for "
+        f"reuse: {first['chainrule']['allocator']['keep_freed_memory']}"
+        + (f" ({first['chainrule']['allocator']['reason']})" if first["chainrule"]["allocator"]["reason"] else "")
+        + ".\n"
     )
     for model in args.models:
         print(f"- {model}: {describe(model)}")
