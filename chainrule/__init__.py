@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import data, memory, nn, optim, train, utils
+from chainrule import data, explain, memory, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -103,6 +103,7 @@ __all__ = [
     "data",
     "utils",
     "memory",
+    "explain",
     "train",
     "save",
     "load",

@@ -19,6 +19,7 @@ PUBLIC_MODULES = [
     "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.train", "chainrule.train.metrics",
     "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compile",
     "chainrule.interpreters", "chainrule.random", "chainrule.memory",
+    "chainrule.explain",
 ]  # fmt: skip
 
 

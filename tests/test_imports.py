@@ -42,6 +42,7 @@ LAYERS = [
     "chainrule.io",
     "chainrule.train",
     "chainrule.estimators",
+    "chainrule.explain",
     "chainrule.viz",
     "chainrule",
     "chainrule.cli",

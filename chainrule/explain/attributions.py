@@ -1,0 +1,777 @@
+"""Attributions: how much each input feature of each sample contributed to one output.
+
+Gradient methods (saliency, input x gradient, integrated gradients, SmoothGrad) use the gradients
+chainrule already computes; perturbation methods (occlusion, LIME, permutation importance) only
+call the model, so they work for any model. Every method takes a batch and computes it as a batch:
+one forward and one backward for all samples (and all integration steps or noise draws, in chunks
+of ``batch_size`` rows), never a Python loop over samples, except LIME's surrogate fits, one per row.
+
+The model is a ``Module``, a fitted chainrule estimator (its ``network_`` explained on its input
+checks), or any callable from a Tensor batch to outputs. Modules are explained in eval mode
+(dropout off, BatchNorm's running statistics) and put back in the mode they were in: attributions
+that changed with every call because dropout was on would be noise, not an explanation.
+
+The formulas and argument names follow Captum's (PyTorch's attribution library), so that results
+can be compared with it directly (``peer_tests/explain``): ``n_steps``, ``method`` for the
+integral's rule, ``baselines``, ``sliding_window_shapes``, ``strides``, ``nt_samples``, ``stdevs``.
+
+Example:
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> lin = nn.Linear(3, 1)
+    >>> with cr.no_grad():
+    ...     _ = lin.weight.copy_(cr.tensor([[1.0, -2.0, 3.0]])); _ = lin.bias.zero_()
+    >>> x = [[1.0, 1.0, 1.0]]
+    >>> cr.explain.integrated_gradients(lin, x).round(4)  # w * x: exact for a linear model
+    array([[ 1., -2.,  3.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import enable_grad, grad, no_grad
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "saliency",
+    "input_x_gradient",
+    "integrated_gradients",
+    "smoothgrad",
+    "occlusion",
+    "feature_ablation",
+    "lime",
+    "LimeExplanation",
+    "permutation_importance",
+    "PermutationImportance",
+    "explain",
+    "integration_rule",
+    "METHODS",
+]
+
+INTEGRATION_RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+DEFAULT_BATCH = 4096  # rows per forward/backward when a method evaluates many inputs per sample
+
+
+# ================================================================== the model and its inputs
+
+
+class _Explained:
+    """The model reduced to what every method needs: checked inputs and a batched forward."""
+
+    def __init__(self, model: Any, X: Any, op: str):
+        self.op = op
+        self.module: Module | None = None
+        if hasattr(model, "network_") and hasattr(model, "_validate_X"):  # a fitted chainrule estimator
+            self.forward = model.network_
+            self.module = model.network_
+            self.X = model._validate_X(X)
+        elif isinstance(model, Module):
+            self.forward = self.module = model
+            self.X = _as_array(X, _module_dtype(model), op)
+        elif callable(model):
+            self.forward = model
+            X = X.numpy() if isinstance(X, Tensor) else X
+            self.X = _as_array(X, np.asarray(X).dtype if _is_float(X) else np.dtype(np.float32), op)
+        else:
+            raise TypeError(f"{op}: model must be a chainrule Module, a fitted estimator or a callable, got {model!r}")
+        if self.X.ndim < 2 or len(self.X) == 0:
+            raise ValueError(f"{op}: X must be a non-empty batch (samples first), got shape {self.X.shape}")
+        if not np.isfinite(self.X).all():
+            rows = np.unique(np.nonzero(~np.isfinite(self.X))[0])[:5].tolist()
+            raise ValueError(f"{op}: X holds NaN or infinite values (rows {rows}): attributions would be meaningless")
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The module in eval mode for the duration, put back in its mode afterwards."""
+        if self.module is None:
+            yield
+            return
+        modes = [(m, m.training) for m in self.module.modules()]
+        self.module.eval()
+        try:
+            yield
+        finally:
+            for m, mode in modes:
+                m.training = mode
+
+    def outputs(self, X: np.ndarray, target: np.ndarray | None, batch_size: int) -> np.ndarray:
+        """The selected output for each row of X (no graph), in chunks of ``batch_size`` rows."""
+        parts = []
+        with no_grad():
+            for start in range(0, len(X), batch_size):
+                rows = slice(start, start + batch_size)
+                out = self.forward(Tensor(X[rows]))
+                parts.append(_select(out, None if target is None else target[rows], self.op).numpy())
+        return np.concatenate(parts)
+
+    def gradients(self, X: np.ndarray, target: np.ndarray | None, batch_size: int) -> np.ndarray:
+        """d output[i, target[i]] / d X[i] for each row, in chunks; the rows must not interact
+        (true in eval mode: BatchNorm then uses its running statistics)."""
+        parts = []
+        for start in range(0, len(X), batch_size):
+            rows = slice(start, start + batch_size)
+            x = Tensor(X[rows], requires_grad=True)
+            with enable_grad():
+                selected = _select(self.forward(x), None if target is None else target[rows], self.op)
+                (g,) = grad(selected.sum(), x, allow_unused=True)
+            parts.append(np.zeros_like(X[rows]) if g is None else g.numpy())
+        return np.concatenate(parts)
+
+    def targets(self, target: Any) -> np.ndarray | None:
+        """``target`` checked against the model's output: one class index per sample (an int is
+        broadcast), or None for a model with one output per sample."""
+        with no_grad(), self.evaluating():  # a forward in train mode would update BatchNorm's statistics
+            out = self.forward(Tensor(self.X[:1]))
+        width = 1 if out.ndim == 1 else int(np.prod(out.shape[1:]))
+        n = len(self.X)
+        if target is None:
+            if width != 1:
+                raise ValueError(
+                    f"{self.op}: the model has {width} outputs per sample: pass target= the class "
+                    f"(output index) to explain, an int or one per sample"
+                )
+            return None
+        t = np.asarray(target)
+        if t.ndim == 0:
+            t = np.full(n, t)
+        if t.shape != (n,) or not (np.issubdtype(t.dtype, np.integer) or t.dtype == bool):
+            raise ValueError(f"{self.op}: target must be an int or {n} integer class indices, got {target!r}")
+        if out.ndim != 2:
+            raise ValueError(f"{self.op}: target needs (N, C) outputs, the model gives shape {tuple(out.shape)}")
+        bad = (t < 0) | (t >= width)
+        if bad.any():
+            raise ValueError(
+                f"{self.op}: target {t[bad][0]} is out of range for a model with {width} outputs (0..{width - 1})"
+            )
+        return t.astype(np.int64)
+
+
+def _module_dtype(model: Module) -> np.dtype:
+    for p in model.parameters():
+        return p.dtype
+    return np.dtype(np.float32)
+
+
+def _is_float(X: Any) -> bool:
+    return isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
+
+
+def _as_array(X: Any, dtype: np.dtype, op: str) -> np.ndarray:
+    if isinstance(X, Tensor):
+        X = X.numpy()
+    try:
+        out = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{op}: X must be numeric, samples first: {error}") from None
+    return np.ascontiguousarray(out)
+
+
+def _select(out: Tensor, target: np.ndarray | None, op: str) -> Tensor:
+    """The explained output of each row: out[i, target[i]], or the single output."""
+    if target is None:
+        return out.reshape(out.shape[0]) if out.ndim > 1 else out
+    return out[np.arange(out.shape[0]), target]
+
+
+def _check_positive_int(value: Any, name: str, op: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{op}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _baselines(baselines: Any, X: np.ndarray, op: str) -> np.ndarray:
+    """Baselines broadcast to X: a number, one row shaped like a sample, or one per sample."""
+    if baselines is None:
+        return np.zeros_like(X)
+    b = _as_array(baselines, X.dtype, op)
+    try:
+        return np.ascontiguousarray(np.broadcast_to(b, X.shape))
+    except ValueError:
+        raise ValueError(
+            f"{op}: baselines of shape {b.shape} do not fit inputs of shape {X.shape} (a number, "
+            f"one sample of shape {X.shape[1:]}, or one per sample)"
+        ) from None
+
+
+# ================================================================== gradient methods
+
+
+def saliency(
+    model: Any, X: Any, target: Any = None, *, abs: bool = True, batch_size: int = DEFAULT_BATCH
+) -> np.ndarray:  # noqa: A002
+    """The gradient of the explained output with respect to each input feature (Simonyan et al.,
+    2013); its absolute value by default, as in Captum's ``Saliency``.
+
+    Args:
+        model: a Module, a fitted estimator, or a callable on a Tensor batch.
+        X: inputs, samples first.
+        target: the output (class index) to explain: an int or one per sample; None for a model
+            with one output per sample.
+        abs: absolute values (default True); False keeps the signs.
+        batch_size: rows per forward/backward.
+
+    Returns:
+        An array shaped like X.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x ** 2).sum(1)
+        >>> cr.explain.saliency(f, [[1.0, -2.0]], abs=False)
+        array([[ 2., -4.]], dtype=float32)
+    """
+    e = _Explained(model, X, "saliency")
+    t = e.targets(target)
+    with e.evaluating():
+        g = e.gradients(e.X, t, _check_positive_int(batch_size, "batch_size", "saliency"))
+    return np.abs(g) if abs else g
+
+
+def input_x_gradient(model: Any, X: Any, target: Any = None, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    """Input times gradient: x * d output / d x, feature by feature (Shrikumar et al., 2016).
+
+    For a linear model it is each term w_i x_i of the output exactly.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, 3.0])).sum(1)
+        >>> cr.explain.input_x_gradient(f, [[1.0, 2.0]])
+        array([[2., 6.]], dtype=float32)
+    """
+    e = _Explained(model, X, "input_x_gradient")
+    t = e.targets(target)
+    with e.evaluating():
+        return e.X * e.gradients(e.X, t, _check_positive_int(batch_size, "batch_size", "input_x_gradient"))
+
+
+def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(points in [0, 1], weights) of a quadrature rule with ``n_steps`` points: the Riemann
+    sums (left, right, middle), the trapezoid rule, or Gauss-Legendre (the default in Captum).
+
+    Example:
+        >>> from chainrule.explain.attributions import integration_rule
+        >>> integration_rule("riemann_left", 4)
+        (array([0.  , 0.25, 0.5 , 0.75]), array([0.25, 0.25, 0.25, 0.25]))
+        >>> alphas, weights = integration_rule("gausslegendre", 3)
+        >>> round(float(weights.sum()), 12)
+        1.0
+    """
+    n = n_steps
+    if method == "riemann_left":
+        return np.linspace(0.0, 1.0 - 1.0 / n, n), np.full(n, 1.0 / n)
+    if method == "riemann_right":
+        return np.linspace(1.0 / n, 1.0, n), np.full(n, 1.0 / n)
+    if method == "riemann_middle":
+        return np.linspace(0.5 / n, 1.0 - 0.5 / n, n), np.full(n, 1.0 / n)
+    if method == "riemann_trapezoid":
+        if n < 2:
+            raise ValueError("integrated_gradients: the trapezoid rule needs n_steps >= 2")
+        weights = np.full(n, 1.0 / (n - 1))
+        weights[[0, -1]] /= 2
+        return np.linspace(0.0, 1.0, n), weights
+    if method == "gausslegendre":
+        x, w = np.polynomial.legendre.leggauss(n)
+        return 0.5 * (x + 1.0), 0.5 * w
+    raise ValueError(f"integrated_gradients: method must be one of {', '.join(INTEGRATION_RULES)}, got {method!r}")
+
+
+def integrated_gradients(
+    model: Any,
+    X: Any,
+    target: Any = None,
+    *,
+    baselines: Any = None,
+    n_steps: int = 50,
+    method: str = "gausslegendre",
+    batch_size: int = DEFAULT_BATCH,
+    return_convergence_delta: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Integrated gradients (Sundararajan et al., 2017): (x - baseline) times the gradient averaged
+    along the straight path from the baseline to x, by a quadrature rule.
+
+    The attributions of a sample add up to f(x) - f(baseline) up to the rule's error
+    (completeness); ``return_convergence_delta=True`` also returns that error per sample,
+    ``sum(attributions) - (f(x) - f(baseline))``. All samples and all points of the path go
+    through the model as one batch (in chunks of ``batch_size`` rows).
+
+    Args:
+        model, X, target: as in :func:`saliency`.
+        baselines: the reference input: a number, one sample, or one per sample (default zeros).
+        n_steps: points of the rule (default 50).
+        method: "gausslegendre" (default), "riemann_left", "riemann_right", "riemann_middle" or
+            "riemann_trapezoid".
+        batch_size: rows per forward/backward.
+        return_convergence_delta: also return the completeness error per sample.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x ** 2).sum(1)  # f(x) - f(0) = 1 + 4 = 5
+        >>> att, delta = cr.explain.integrated_gradients(f, [[1.0, 2.0]], return_convergence_delta=True)
+        >>> att.round(4), bool(abs(delta[0]) < 1e-5)
+        (array([[1., 4.]], dtype=float32), True)
+    """
+    op = "integrated_gradients"
+    e = _Explained(model, X, op)
+    t = e.targets(target)
+    n_steps = _check_positive_int(n_steps, "n_steps", op)
+    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    base = _baselines(baselines, e.X, op)
+    alphas, weights = integration_rule(method, n_steps)
+    diff = e.X - base
+    n = len(e.X)
+    # every point of every path in one batch, point-major: rows k*n .. k*n+n-1 are the k-th point
+    alpha = alphas.astype(e.X.dtype).reshape(-1, 1, *([1] * (e.X.ndim - 1)))
+    path = (base[None] + alpha * diff[None]).reshape(n_steps * n, *e.X.shape[1:])
+    path_targets = None if t is None else np.tile(t, n_steps)
+    with e.evaluating():
+        g = e.gradients(path, path_targets, batch_size).reshape(n_steps, *e.X.shape)
+        averaged = np.tensordot(weights.astype(g.dtype), g, axes=(0, 0))
+        attributions = (diff * averaged).astype(e.X.dtype, copy=False)
+        if not return_convergence_delta:
+            return attributions
+        ends = e.outputs(np.concatenate([e.X, base]), None if t is None else np.tile(t, 2), batch_size)
+    delta = attributions.reshape(n, -1).sum(axis=1, dtype=np.float64) - (ends[:n] - ends[n:]).astype(np.float64)
+    return attributions, delta
+
+
+_BASE_METHODS: dict[str, Callable[..., Any]] = {}
+
+
+def smoothgrad(
+    model: Any,
+    X: Any,
+    target: Any = None,
+    *,
+    base: str = "saliency",
+    nt_type: str = "smoothgrad",
+    nt_samples: int = 5,
+    stdevs: float = 1.0,
+    seed: int | np.random.Generator | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    **base_kwargs: Any,
+) -> np.ndarray:
+    """SmoothGrad (Smilkov et al., 2017): a base method's attributions averaged over noisy copies
+    of the input, x + N(0, stdevs^2), which smooths the gradient's noise away.
+
+    Args:
+        model, X, target: as in :func:`saliency`.
+        base: the method smoothed: "saliency" (default), "input_x_gradient" or
+            "integrated_gradients"; its own arguments (``abs``, ``n_steps``, ``baselines``, ...)
+            pass through.
+        nt_type: "smoothgrad" (the mean, default), "smoothgrad_sq" (the mean of squares) or
+            "vargrad" (the variance), as Captum's ``NoiseTunnel`` names them.
+        nt_samples: noisy copies per sample (default 5).
+        stdevs: the noise's standard deviation, in the input's units (default 1.0, as Captum).
+            0 gives the base method's attributions.
+        seed: an int or a NumPy Generator, for reproducible noise.
+        batch_size: rows per forward/backward; all copies of all samples are one batch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, -3.0])).sum(1)  # a linear f: the noise changes nothing
+        >>> cr.explain.smoothgrad(f, [[1.0, 1.0]], stdevs=0.5, seed=0)
+        array([[2., 3.]], dtype=float32)
+    """
+    op = "smoothgrad"
+    if base not in _BASE_METHODS:
+        raise ValueError(f"{op}: base must be one of {', '.join(_BASE_METHODS)}, got {base!r}")
+    if nt_type not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
+        raise ValueError(f"{op}: nt_type must be 'smoothgrad', 'smoothgrad_sq' or 'vargrad', got {nt_type!r}")
+    nt_samples = _check_positive_int(nt_samples, "nt_samples", op)
+    if not isinstance(stdevs, numbers.Real) or not np.isfinite(stdevs) or stdevs < 0:
+        raise ValueError(f"{op}: stdevs must be a finite number >= 0, got {stdevs!r}")
+    e = _Explained(model, X, op)
+    t = e.targets(target)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    noise = rng.standard_normal((nt_samples, *e.X.shape)) * stdevs
+    noisy = (e.X[None] + noise.astype(e.X.dtype)).reshape(nt_samples * len(e.X), *e.X.shape[1:])
+    if "baselines" in base_kwargs and base_kwargs["baselines"] is not None:
+        base_kwargs["baselines"] = np.tile(
+            _baselines(base_kwargs["baselines"], e.X, op), (nt_samples,) + (1,) * (e.X.ndim - 1)
+        )
+    explained_model = model if not hasattr(model, "_validate_X") else model.network_
+    tiled = None if t is None else np.tile(t, nt_samples)
+    result = _BASE_METHODS[base](explained_model, noisy, tiled, batch_size=batch_size, **base_kwargs)
+    result = result.reshape(nt_samples, *e.X.shape)
+    if nt_type == "smoothgrad":
+        return result.mean(axis=0)
+    if nt_type == "smoothgrad_sq":
+        return (result**2).mean(axis=0)
+    return result.var(axis=0)
+
+
+_BASE_METHODS.update(saliency=saliency, input_x_gradient=input_x_gradient, integrated_gradients=integrated_gradients)
+
+
+# ================================================================== perturbation methods
+
+
+def _window_masks(shape: tuple[int, ...], window: Sequence[int], strides: Sequence[int]) -> np.ndarray:
+    """One boolean mask per window position over a sample of ``shape``: (positions, *shape)."""
+    starts = [range(0, size - w + 1, s) for size, w, s in zip(shape, window, strides)]
+    grids = np.meshgrid(*[np.asarray(r) for r in starts], indexing="ij")
+    corners = np.stack([g.ravel() for g in grids], axis=1)
+    masks = np.zeros((len(corners), *shape), dtype=bool)
+    for i, corner in enumerate(corners):  # one slice assignment per position (positions, not samples)
+        masks[(i, *[slice(c, c + w) for c, w in zip(corner, window)])] = True
+    return masks
+
+
+def _ablate(e: _Explained, masks: np.ndarray, t: np.ndarray | None, base: np.ndarray, batch_size: int) -> np.ndarray:
+    """f(x) - f(x with mask k set to the baseline), for every sample and mask: (masks, N)."""
+    n = len(e.X)
+    full = e.outputs(e.X, t, batch_size)
+    drops = np.empty((len(masks), n), dtype=np.float64)
+    per_chunk = max(1, batch_size // n)
+    for start in range(0, len(masks), per_chunk):
+        m = masks[start : start + per_chunk]  # (k, N or 1, *shape)
+        occluded = np.where(m, base[None], e.X[None]).reshape(len(m) * n, *e.X.shape[1:])
+        out = e.outputs(occluded, None if t is None else np.tile(t, len(m)), batch_size).reshape(len(m), n)
+        drops[start : start + len(m)] = full[None] - out
+    return drops
+
+
+def occlusion(
+    model: Any,
+    X: Any,
+    target: Any = None,
+    *,
+    sliding_window_shapes: int | Sequence[int] = 1,
+    strides: int | Sequence[int] | None = None,
+    baselines: Any = 0.0,
+    batch_size: int = DEFAULT_BATCH,
+) -> np.ndarray:
+    """Occlusion (Zeiler and Fergus, 2014): slide a window over each sample, set it to the
+    baseline, and give each feature the output's drop f(x) - f(occluded), averaged over the
+    windows that covered it (as Captum's ``Occlusion``).
+
+    Args:
+        model, X, target: as in :func:`saliency`.
+        sliding_window_shapes: the window, one size per axis of a sample (e.g. (1, 5, 5) for
+            (C, H, W) images, (1, 4) for (C, L) signals); an int is used on every axis.
+        strides: the window's step per axis (default: 1 on every axis).
+        baselines: what the window is set to: a number (default 0), one sample, or one per sample.
+        batch_size: rows per forward; all samples at a window position go through together.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, -3.0, 1.0])).sum(1)
+        >>> cr.explain.occlusion(f, [[1.0, 1.0, 1.0]])  # w_i x_i for a linear model
+        array([[ 2., -3.,  1.]], dtype=float32)
+    """
+    op = "occlusion"
+    e = _Explained(model, X, op)
+    t = e.targets(target)
+    shape = e.X.shape[1:]
+    window = _per_axis(sliding_window_shapes, shape, "sliding_window_shapes", op)
+    steps = _per_axis(1 if strides is None else strides, shape, "strides", op)
+    if any(w > s for w, s in zip(window, shape)):
+        raise ValueError(f"{op}: sliding_window_shapes {window} is larger than a sample, of shape {shape}")
+    masks = _window_masks(shape, window, steps)
+    base = _baselines(baselines, e.X, op)
+    with e.evaluating():
+        drops = _ablate(e, masks[:, None], t, base, _check_positive_int(batch_size, "batch_size", op))
+    covered = masks.reshape(len(masks), -1).astype(np.float64)  # (positions, features)
+    total = drops.T @ covered  # (N, features)
+    counts = covered.sum(axis=0)
+    out = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+    return out.reshape(e.X.shape).astype(e.X.dtype)
+
+
+def _per_axis(value: Any, shape: tuple[int, ...], name: str, op: str) -> tuple[int, ...]:
+    values = (value,) * len(shape) if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != len(shape) or any(
+        not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1 for v in values
+    ):
+        raise ValueError(f"{op}: {name} must be a positive int or one per axis of a sample {shape}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _groups(feature_mask: Any, shape: tuple[int, ...], op: str) -> tuple[np.ndarray, np.ndarray]:
+    """(group ids 0..K-1 shaped like a sample, masks (K, *shape)) from a feature mask of group
+    ids; None gives every feature its own group."""
+    if feature_mask is None:
+        ids = np.arange(int(np.prod(shape))).reshape(shape)
+    else:
+        raw = np.asarray(feature_mask)
+        if raw.shape != shape or not np.issubdtype(raw.dtype, np.integer):
+            raise ValueError(
+                f"{op}: feature_mask must be integer group ids shaped like one sample {shape}, "
+                f"got shape {raw.shape} of {raw.dtype}"
+            )
+        _, ids = np.unique(raw, return_inverse=True)
+        ids = ids.reshape(shape)
+    k = int(ids.max()) + 1
+    return ids, ids[None] == np.arange(k).reshape(-1, *([1] * len(shape)))
+
+
+def feature_ablation(
+    model: Any,
+    X: Any,
+    target: Any = None,
+    *,
+    feature_mask: Any = None,
+    baselines: Any = 0.0,
+    batch_size: int = DEFAULT_BATCH,
+) -> np.ndarray:
+    """Occlusion of groups of features (tabular columns, segments): each group is set to the
+    baseline at once, and each of its features gets the output's drop (Captum's
+    ``FeatureAblation``).
+
+    Args:
+        model, X, target: as in :func:`saliency`.
+        feature_mask: integer group ids shaped like one sample (default: every feature alone).
+        baselines: as in :func:`occlusion`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, -3.0, 1.0])).sum(1)
+        >>> cr.explain.feature_ablation(f, [[1.0, 1.0, 1.0]], feature_mask=[0, 0, 1])
+        array([[-1., -1.,  1.]], dtype=float32)
+    """
+    op = "feature_ablation"
+    e = _Explained(model, X, op)
+    t = e.targets(target)
+    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
+    base = _baselines(baselines, e.X, op)
+    with e.evaluating():
+        drops = _ablate(e, masks[:, None], t, base, _check_positive_int(batch_size, "batch_size", op))
+    return drops.T[:, ids].astype(e.X.dtype)  # each feature gets its group's drop
+
+
+@dataclass
+class LimeExplanation:
+    """LIME's result for a batch: ``attributions`` shaped like X (each feature gets its group's
+    coefficient), and per row the surrogate's ``coefficients`` (N, groups), ``intercepts`` (N,)
+    and ``scores`` (N,), its weighted R^2 on the sampled neighbourhood.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.explain import LimeExplanation
+        >>> LimeExplanation(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1), np.ones(1)).scores
+        array([1.])
+    """
+
+    attributions: np.ndarray
+    coefficients: np.ndarray
+    intercepts: np.ndarray
+    scores: np.ndarray
+
+
+def lime(
+    model: Any,
+    X: Any,
+    target: Any = None,
+    *,
+    feature_mask: Any = None,
+    baselines: Any = 0.0,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    alpha: float = 1.0,
+    seed: int | np.random.Generator | None = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> LimeExplanation:
+    """LIME (Ribeiro et al., 2016): explain each row by a weighted linear surrogate fitted on
+    perturbed copies of it.
+
+    Interpretable features are the groups of ``feature_mask`` (tabular columns by default, or
+    segments of a signal / patches of an image). Each perturbation keeps a random half of the
+    groups (z = 1) and sets the others to the baseline (z = 0); it is weighted by
+    exp(-d^2 / kernel_width^2), d the cosine distance between z and the unperturbed all-ones
+    vector (LIME's image kernel); a ridge regression (scikit-learn's ``Ridge``, ``alpha``) of the
+    model's output on z is the surrogate. The first sample is always the row itself.
+
+    Args:
+        model, X, target: as in :func:`saliency`.
+        feature_mask: integer group ids shaped like one sample (default: every feature alone).
+        baselines: what removed groups become (default 0).
+        n_samples: perturbations per row (default 1000).
+        kernel_width: the kernel's width (default 0.25).
+        alpha: the ridge penalty (default 1.0, as LIME).
+        seed: an int or a NumPy Generator, for reproducible perturbations.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, -3.0, 1.0])).sum(1)
+        >>> result = cr.explain.lime(f, [[1.0, 1.0, 1.0]], seed=0, alpha=1e-6)
+        >>> result.coefficients.round(3), bool(result.scores[0] > 0.999)
+        (array([[ 2., -3.,  1.]]), True)
+    """
+    op = "lime"
+    try:
+        from sklearn.linear_model import Ridge
+    except ImportError:  # pragma: no cover - the estimators extra brings scikit-learn
+        raise ImportError('lime fits its surrogate with scikit-learn: pip install "chainrule[sklearn]"') from None
+    n_samples = _check_positive_int(n_samples, "n_samples", op)
+    if not isinstance(kernel_width, numbers.Real) or not kernel_width > 0:
+        raise ValueError(f"{op}: kernel_width must be a positive number, got {kernel_width!r}")
+    e = _Explained(model, X, op)
+    t = e.targets(target)
+    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
+    k, n = len(masks), len(e.X)
+    base = _baselines(baselines, e.X, op)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    z = rng.integers(0, 2, size=(n, n_samples, k)).astype(bool)
+    z[:, 0] = True  # the row itself
+    keep = z.astype(np.float64) @ masks.reshape(k, -1).astype(np.float64)  # (N, S, features): 1 kept
+    keep = keep.reshape(n, n_samples, *e.X.shape[1:]) > 0
+    perturbed = np.where(keep, e.X[:, None], base[:, None]).reshape(n * n_samples, *e.X.shape[1:])
+    with e.evaluating():
+        y = e.outputs(perturbed, None if t is None else np.repeat(t, n_samples), batch_size).reshape(n, n_samples)
+    on = z.sum(axis=2)
+    cosine = 1.0 - on / np.sqrt(np.maximum(on, 1) * k)
+    cosine[on == 0] = 1.0
+    weights = np.exp(-(cosine**2) / kernel_width**2)
+    coefficients, intercepts, scores = np.empty((n, k)), np.empty(n), np.empty(n)
+    for i in range(n):  # one surrogate per row: the method's definition
+        surrogate = Ridge(alpha=alpha).fit(z[i], y[i], sample_weight=weights[i])
+        coefficients[i], intercepts[i] = surrogate.coef_, surrogate.intercept_
+        scores[i] = surrogate.score(z[i], y[i], sample_weight=weights[i]) if np.ptp(y[i]) > 0 else 1.0
+    return LimeExplanation(coefficients[:, ids].astype(e.X.dtype), coefficients, intercepts, scores)
+
+
+@dataclass
+class PermutationImportance:
+    """Permutation importance, as scikit-learn's ``permutation_importance`` returns it: per feature
+    (group), the mean and standard deviation of the score's drop over ``n_repeats`` shuffles, and
+    every drop (features, n_repeats); ``baseline_score`` is the unshuffled score.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.explain import PermutationImportance
+        >>> PermutationImportance(np.ones(2), np.zeros(2), np.ones((2, 3)), 0.9).importances_mean
+        array([1., 1.])
+    """
+
+    importances_mean: np.ndarray
+    importances_std: np.ndarray
+    importances: np.ndarray
+    baseline_score: float
+
+
+def permutation_importance(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    scoring: str | Callable[[np.ndarray, np.ndarray], float] = "auto",
+    n_repeats: int = 5,
+    feature_mask: Any = None,
+    seed: int | np.random.Generator | None = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> PermutationImportance:
+    """How much the model's score drops when one feature's column is shuffled across samples
+    (Breiman, 2001): large for features the model relies on, about 0 for the ones it ignores.
+
+    Args:
+        model: a Module, a fitted estimator, or a callable on a Tensor batch.
+        X, y: a dataset: inputs (samples first) and targets.
+        scoring: "accuracy" (the argmax of (N, C) outputs, or outputs > 0.5 for one output),
+            "r2", "neg_mean_squared_error", a callable ``score(y, outputs)``, or "auto" (the
+            default: accuracy for integer y, r2 otherwise).
+        n_repeats: shuffles per feature (default 5).
+        feature_mask: integer group ids shaped like one sample: a group is shuffled together
+            (e.g. the one-hot columns of one category).
+        seed: an int or a NumPy Generator.
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: x[:, :1] * 3.0  # only the first feature matters
+        >>> X = cr.randn(200, 2).numpy()
+        >>> result = cr.explain.permutation_importance(f, X, 3.0 * X[:, 0], seed=0)
+        >>> bool(result.importances_mean[0] > 1.0), float(result.importances_mean[1])
+        (True, 0.0)
+    """
+    op = "permutation_importance"
+    e = _Explained(model, X, op)
+    yy = np.asarray(y)
+    if len(yy) != len(e.X):
+        raise ValueError(f"{op}: X has {len(e.X)} samples but y has {len(yy)}")
+    n_repeats = _check_positive_int(n_repeats, "n_repeats", op)
+    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    score = _scorer(scoring, yy, op)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
+    n = len(e.X)
+
+    def predictions(rows: np.ndarray) -> np.ndarray:
+        parts = []
+        with no_grad():
+            for start in range(0, len(rows), batch_size):
+                parts.append(e.forward(Tensor(rows[start : start + batch_size])).numpy())
+        return np.concatenate(parts)
+
+    with e.evaluating():
+        baseline = score(yy, predictions(e.X))
+        drops = np.empty((len(masks), n_repeats))
+        for g, mask in enumerate(masks):  # all repeats of one group in one batch
+            order = np.stack([rng.permutation(n) for _ in range(n_repeats)])  # (R, N)
+            shuffled = np.where(mask[None, None], e.X[order], e.X[None]).reshape(n_repeats * n, *e.X.shape[1:])
+            out = predictions(shuffled).reshape(n_repeats, n, -1)
+            drops[g] = [baseline - score(yy, o.reshape(n, *o.shape[1:]) if o.shape[1] > 1 else o[:, 0]) for o in out]
+    return PermutationImportance(drops.mean(axis=1), drops.std(axis=1), drops, float(baseline))
+
+
+def _scorer(scoring: Any, y: np.ndarray, op: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    if callable(scoring):
+        return lambda yy, out: float(scoring(yy, out))
+    if scoring == "auto":
+        scoring = "accuracy" if np.issubdtype(y.dtype, np.integer) or y.dtype == bool else "r2"
+    if scoring == "accuracy":
+
+        def accuracy(yy: np.ndarray, out: np.ndarray) -> float:
+            out = np.asarray(out)
+            labels = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(len(out)) > 0.5)
+            return float(np.mean(labels == yy.reshape(len(yy))))
+
+        return accuracy
+    if scoring in ("r2", "neg_mean_squared_error"):
+
+        def regression(yy: np.ndarray, out: np.ndarray) -> float:
+            out = np.asarray(out, dtype=np.float64).reshape(yy.shape)
+            sse = float(np.sum((yy - out) ** 2))
+            if scoring == "neg_mean_squared_error":
+                return -sse / len(yy)
+            sst = float(np.sum((yy - yy.mean(axis=0)) ** 2))
+            return 1.0 - sse / sst if sst > 0 else 0.0
+
+        return regression
+    raise ValueError(
+        f"{op}: scoring must be 'auto', 'accuracy', 'r2', 'neg_mean_squared_error' or a callable, got {scoring!r}"
+    )
+
+
+METHODS: dict[str, Callable[..., Any]] = {
+    "saliency": saliency,
+    "input_x_gradient": input_x_gradient,
+    "integrated_gradients": integrated_gradients,
+    "ig": integrated_gradients,
+    "smoothgrad": smoothgrad,
+    "occlusion": occlusion,
+    "feature_ablation": feature_ablation,
+    "lime": lime,
+}
+
+
+def explain(model: Any, X: Any, method: str = "integrated_gradients", target: Any = None, **kwargs: Any) -> Any:
+    """One entry point for every attribution method: ``method`` is one of ``METHODS`` ("saliency",
+    "input_x_gradient", "integrated_gradients" or "ig", "smoothgrad", "occlusion",
+    "feature_ablation", "lime"); the other arguments go to that method. (Permutation importance
+    takes targets y, not a class to explain: call :func:`permutation_importance`.)
+
+    Example:
+        >>> import chainrule as cr
+        >>> f = lambda x: (x * cr.tensor([2.0, -3.0])).sum(1)
+        >>> cr.explain.explain(f, [[1.0, 1.0]], method="ig").round(4)
+        array([[ 2., -3.]], dtype=float32)
+    """
+    if method not in METHODS:
+        raise ValueError(f"explain: method must be one of {', '.join(METHODS)}, got {method!r}")
+    return METHODS[method](model, X, target, **kwargs)

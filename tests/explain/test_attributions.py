@@ -1,0 +1,350 @@
+"""chainrule.explain's attribution methods against what they must recover: the exact terms of a
+linear model, finite differences, the completeness of integrated gradients, NumPy references
+written one sample and one window at a time, and their own batch/row agreement. Captum's values
+on identical weights are compared in peer_tests/explain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import explain, nn
+
+RNG = np.random.default_rng(0)
+
+
+def linear_model(w: np.ndarray, b: float = 0.5, dtype: str = "float64") -> nn.Linear:
+    lin = nn.Linear(len(w), 1, dtype=dtype)
+    with cr.no_grad():
+        lin.weight.copy_(cr.tensor(w.reshape(1, -1), dtype=dtype))
+        lin.bias.fill_(b)
+    return lin
+
+
+def smooth_mlp(n_in: int = 5, n_out: int = 3, seed: int = 0) -> nn.Sequential:
+    cr.manual_seed(seed)
+    return nn.Sequential(nn.Linear(n_in, 8, dtype="float64"), nn.Tanh(), nn.Linear(8, n_out, dtype="float64"))
+
+
+W = RNG.standard_normal(6)
+X_LIN = RNG.standard_normal((7, 6))
+
+
+# ------------------------------------------------------------------ a linear model: exact answers
+
+
+def test_linear_model_input_x_gradient_is_each_term_w_x():
+    lin = linear_model(W)
+    np.testing.assert_allclose(explain.input_x_gradient(lin, X_LIN), W * X_LIN, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", explain.attributions.INTEGRATION_RULES)
+def test_linear_model_integrated_gradients_with_zero_baseline_is_w_x(method):
+    att, delta = explain.integrated_gradients(
+        linear_model(W), X_LIN, method=method, n_steps=7, return_convergence_delta=True
+    )
+    np.testing.assert_allclose(att, W * X_LIN, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(delta, 0.0, atol=1e-12)
+
+
+def test_linear_model_occlusion_of_one_feature_is_w_i_x_i():
+    np.testing.assert_allclose(explain.occlusion(linear_model(W), X_LIN), W * X_LIN, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(explain.feature_ablation(linear_model(W), X_LIN), W * X_LIN, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_model_lime_recovers_the_terms_of_the_model():
+    """In LIME's interpretable space (feature kept or set to the zero baseline) the model is
+    b + sum_i (w_i x_i) z_i, so the surrogate's coefficients are w_i x_i exactly, up to the ridge."""
+    result = explain.lime(linear_model(W), X_LIN, seed=0, alpha=1e-8, n_samples=300)
+    np.testing.assert_allclose(result.coefficients, W * X_LIN, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(result.intercepts, 0.5, atol=1e-6)
+    assert (result.scores > 0.999999).all()
+    np.testing.assert_allclose(result.attributions, result.coefficients)  # one feature per group
+
+
+def test_lime_default_ridge_shrinks_only_slightly():
+    result = explain.lime(linear_model(W), X_LIN, seed=0)
+    np.testing.assert_allclose(result.coefficients, W * X_LIN, rtol=0.05, atol=0.02)
+
+
+# ------------------------------------------------------------------ gradients and completeness
+
+
+def finite_difference_gradient(model, X, target, eps=1e-6):
+    grads = np.zeros_like(X)
+    for j in range(X.shape[1]):
+        step = np.zeros_like(X)
+        step[:, j] = eps
+        with cr.no_grad():
+            up = model(cr.tensor(X + step)).numpy()[np.arange(len(X)), target]
+            down = model(cr.tensor(X - step)).numpy()[np.arange(len(X)), target]
+        grads[:, j] = (up - down) / (2 * eps)
+    return grads
+
+
+def test_saliency_is_the_finite_difference_gradient():
+    net, X, target = smooth_mlp(), RNG.standard_normal((6, 5)), np.array([0, 1, 2, 0, 1, 2])
+    expected = finite_difference_gradient(net, X, target)
+    np.testing.assert_allclose(explain.saliency(net, X, target, abs=False), expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(explain.saliency(net, X, target), np.abs(expected), rtol=1e-6, atol=1e-9)
+
+
+def test_integrated_gradients_completeness_error_goes_to_zero_as_steps_grow():
+    net, X = smooth_mlp(), 2.0 * RNG.standard_normal((6, 5))
+    errors = {}
+    for method in ("riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre"):
+        errors[method] = [
+            np.abs(
+                explain.integrated_gradients(net, X, 1, method=method, n_steps=n, return_convergence_delta=True)[1]
+            ).max()
+            for n in (4, 16, 64)
+        ]
+        assert errors[method][0] > errors[method][1] > errors[method][2] or errors[method][2] < 1e-12, errors
+    # the stated tolerance at the default 50 steps for a smooth model: Gauss-Legendre is exact to
+    # rounding, and the middle and trapezoid rules are second order
+    for method, bound in (("gausslegendre", 1e-10), ("riemann_middle", 1e-3), ("riemann_trapezoid", 1e-3)):
+        delta = explain.integrated_gradients(net, X, 1, method=method, return_convergence_delta=True)[1]
+        assert np.abs(delta).max() < bound, (method, delta)
+
+
+def test_integrated_gradients_equals_the_rule_written_out_for_one_sample():
+    net, X, base = smooth_mlp(), RNG.standard_normal((3, 5)), RNG.standard_normal(5)
+    for method in explain.attributions.INTEGRATION_RULES:
+        alphas, weights = explain.integration_rule(method, 9)
+        att = explain.integrated_gradients(net, X, 2, baselines=base, method=method, n_steps=9)
+        for i, x in enumerate(X):
+            g = sum(
+                w * explain.saliency(net, (base + a * (x - base))[None], 2, abs=False)[0]
+                for a, w in zip(alphas, weights)
+            )
+            np.testing.assert_allclose(att[i], (x - base) * g, rtol=1e-10, atol=1e-12)
+
+
+def test_integration_rules_integrate_polynomials_as_their_order_says():
+    for n in (3, 8):
+        a, w = explain.integration_rule("gausslegendre", n)
+        assert abs(np.sum(w * a ** (2 * n - 1)) - 1 / (2 * n)) < 1e-12  # exact to degree 2n - 1
+    a, w = explain.integration_rule("riemann_trapezoid", 5)
+    assert abs(np.sum(w * a) - 0.5) < 1e-15
+    with pytest.raises(ValueError, match="method must be one of"):
+        explain.integration_rule("simpson", 5)
+
+
+# ------------------------------------------------------------------ SmoothGrad
+
+
+@pytest.mark.parametrize("base", ["saliency", "input_x_gradient", "integrated_gradients"])
+def test_smoothgrad_with_zero_noise_equals_its_base_method(base):
+    net, X = smooth_mlp(), RNG.standard_normal((4, 5))
+    plain = explain.METHODS[base](net, X, 1)
+    np.testing.assert_allclose(explain.smoothgrad(net, X, 1, base=base, stdevs=0.0, nt_samples=3), plain, rtol=1e-12)
+    np.testing.assert_allclose(explain.smoothgrad(net, X, 1, base=base, stdevs=0.0, nt_type="vargrad"), 0.0, atol=1e-20)
+
+
+def test_smoothgrad_is_the_mean_over_the_noisy_copies_it_draws():
+    net, X = smooth_mlp(), RNG.standard_normal((4, 5))
+    noise = np.random.default_rng(3).standard_normal((6, 4, 5)) * 0.3
+    expected = np.mean([explain.saliency(net, X + e, 0) for e in noise], axis=0)
+    got = explain.smoothgrad(net, X, 0, nt_samples=6, stdevs=0.3, seed=3)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    squared = explain.smoothgrad(net, X, 0, nt_samples=6, stdevs=0.3, seed=3, nt_type="smoothgrad_sq")
+    np.testing.assert_allclose(squared, np.mean([explain.saliency(net, X + e, 0) ** 2 for e in noise], axis=0))
+
+
+def test_seeds_make_smoothgrad_and_lime_reproducible():
+    net, X = smooth_mlp(), RNG.standard_normal((3, 5))
+    a = explain.smoothgrad(net, X, 0, seed=7)
+    np.testing.assert_array_equal(a, explain.smoothgrad(net, X, 0, seed=7))
+    assert not np.array_equal(a, explain.smoothgrad(net, X, 0, seed=8))
+    la = explain.lime(net, X, 0, seed=7, n_samples=50)
+    np.testing.assert_array_equal(la.coefficients, explain.lime(net, X, 0, seed=7, n_samples=50).coefficients)
+    assert not np.array_equal(la.coefficients, explain.lime(net, X, 0, seed=8, n_samples=50).coefficients)
+
+
+# ------------------------------------------------------------------ occlusion on signals and images
+
+
+def occlusion_reference(f, x, window, strides, baseline=0.0):
+    """Captum's definition, one sample and one window at a time."""
+    total, count = np.zeros_like(x), np.zeros_like(x)
+    ranges = [range(0, s - w + 1, st) for s, w, st in zip(x.shape, window, strides)]
+    full = f(x[None])[0]
+    for corner in np.array(np.meshgrid(*ranges, indexing="ij")).reshape(len(x.shape), -1).T:
+        where = tuple(slice(c, c + w) for c, w in zip(corner, window))
+        occluded = x.copy()
+        occluded[where] = baseline
+        total[where] += full - f(occluded[None])[0]
+        count[where] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def small_cnn2d():
+    cr.manual_seed(1)
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3 * 3 * 3, 4),
+    ).double()
+
+
+@pytest.mark.parametrize("window, strides", [((1, 2, 2), (1, 1, 1)), ((2, 3, 2), (1, 2, 3)), ((1, 1, 1), (1, 1, 1))])
+def test_occlusion_on_images_equals_the_one_window_at_a_time_reference(window, strides):
+    net = small_cnn2d().eval()
+    X = RNG.standard_normal((3, 2, 6, 6))
+    got = explain.occlusion(net, X, 2, sliding_window_shapes=window, strides=strides, baselines=0.1)
+    with cr.no_grad():
+        f = lambda a: net(cr.tensor(a)).numpy()[:, 2]  # noqa: E731
+    for i in range(3):
+        np.testing.assert_allclose(got[i], occlusion_reference(f, X[i], window, strides, 0.1), rtol=1e-10, atol=1e-12)
+
+
+def test_occlusion_on_signals():
+    cr.manual_seed(2)
+    net = nn.Sequential(
+        nn.Conv1d(1, 4, 5, stride=2, dtype="float64"), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8, 3, dtype="float64")
+    )
+    X = RNG.standard_normal((2, 1, 20))
+    got = explain.occlusion(net, X, 0, sliding_window_shapes=(1, 4), strides=(1, 2))
+    with cr.no_grad():
+        f = lambda a: net(cr.tensor(a)).numpy()[:, 0]  # noqa: E731
+    for i in range(2):
+        np.testing.assert_allclose(got[i], occlusion_reference(f, X[i], (1, 4), (1, 2)), rtol=1e-10, atol=1e-12)
+
+
+def test_feature_ablation_gives_a_group_its_joint_drop():
+    lin = linear_model(W)
+    mask = np.array([0, 0, 1, 1, 1, 2])
+    got = explain.feature_ablation(lin, X_LIN, feature_mask=mask)
+    terms = W * X_LIN
+    for g in range(3):
+        np.testing.assert_allclose(
+            got[:, mask == g], terms[:, mask == g].sum(1, keepdims=True).repeat((mask == g).sum(), 1)
+        )
+
+
+# ------------------------------------------------------------------ a batch equals its rows; eval mode
+
+
+ALL = ["saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "occlusion", "feature_ablation"]
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_attributions_of_a_batch_equal_attributions_one_row_at_a_time(method):
+    net = small_cnn2d()
+    net.train()  # explained in eval mode whatever the mode: BatchNorm uses its running statistics
+    X = RNG.standard_normal((4, 2, 6, 6))
+    target = np.array([0, 3, 1, 2])
+    with cr.no_grad():
+        net[1].running_mean.copy_(cr.tensor([0.1, -0.2, 0.3], dtype="float64"))
+    state = {k: v.copy() for k, v in net.state_dict().items()}
+    kwargs = {"seed": 0} if method == "smoothgrad" else {}
+    batch = (
+        explain.explain(net, X, method=method, target=target, n_steps=8, **kwargs)
+        if method == "integrated_gradients"
+        else explain.explain(net, X, method=method, target=target, **kwargs)
+    )
+    if method == "smoothgrad":  # the noise of row i is drawn as part of the batch's: compare with zero noise
+        batch = explain.smoothgrad(net, X, target, stdevs=0.0)
+        rows = [explain.smoothgrad(net, X[i : i + 1], target[i], stdevs=0.0) for i in range(4)]
+    elif method == "integrated_gradients":
+        rows = [explain.integrated_gradients(net, X[i : i + 1], target[i], n_steps=8) for i in range(4)]
+    else:
+        rows = [explain.explain(net, X[i : i + 1], method=method, target=target[i]) for i in range(4)]
+    np.testing.assert_allclose(batch, np.concatenate(rows), rtol=1e-10, atol=1e-12)
+    assert net.training and all(m.training for m in net.modules())  # its mode put back
+    for k, v in net.state_dict().items():  # and nothing in it changed (BatchNorm's statistics)
+        np.testing.assert_array_equal(v, state[k])
+
+
+def test_small_batch_size_chunks_give_the_same_result():
+    net, X = smooth_mlp(), RNG.standard_normal((5, 5))
+    np.testing.assert_allclose(
+        explain.integrated_gradients(net, X, 1, batch_size=3), explain.integrated_gradients(net, X, 1), rtol=1e-12
+    )
+    np.testing.assert_allclose(explain.occlusion(net, X, 1, batch_size=2), explain.occlusion(net, X, 1), rtol=1e-12)
+
+
+def test_dropout_is_off_while_explaining_and_the_mode_is_restored():
+    cr.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2)).train()
+    X = RNG.standard_normal((3, 5)).astype(np.float32)
+    a = explain.saliency(net, X, 1)
+    np.testing.assert_array_equal(a, explain.saliency(net, X, 1))
+    assert net.training
+
+
+# ------------------------------------------------------------------ estimators, loaded models, callables
+
+
+def test_a_fitted_estimator_is_explained_on_its_checked_inputs():
+    from chainrule.estimators import LogisticRegression
+
+    X = RNG.standard_normal((80, 4))
+    y = (X[:, 0] - 2 * X[:, 2] > 0).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    att = explain.integrated_gradients(clf, X[:5], 0)
+    assert att.shape == (5, 4)
+    assert np.abs(att[:, [0, 2]]).sum() > np.abs(att[:, [1, 3]]).sum()
+    with pytest.raises(ValueError, match="features"):
+        explain.saliency(clf, X[:5, :3], 0)
+    result = explain.permutation_importance(clf, X, y, seed=0)
+    assert result.importances.shape == (4, 5)
+    assert result.importances_mean[2] > result.importances_mean[1]
+
+
+def test_a_loaded_model_explains_like_the_original(tmp_path):
+    net, X = smooth_mlp(), RNG.standard_normal((3, 5))
+    cr.save(net, tmp_path / "m.crm")
+    loaded = cr.load(tmp_path / "m.crm")
+    np.testing.assert_allclose(explain.integrated_gradients(loaded, X, 1), explain.integrated_gradients(net, X, 1))
+
+
+def test_permutation_importance_of_an_ignored_feature_is_zero():
+    lin = linear_model(np.array([2.0, 0.0, -1.0]))
+    X = RNG.standard_normal((100, 3))
+    y = X @ np.array([2.0, 0.0, -1.0]) + 0.5
+    result = explain.permutation_importance(lin, X, y, n_repeats=4, seed=1)
+    assert result.baseline_score == pytest.approx(1.0)
+    assert result.importances_mean[1] == 0.0 and result.importances_std[1] == 0.0
+    assert result.importances_mean[0] > result.importances_mean[2] > 0.2  # about 2 w_j^2 / var(y): 1.6 and 0.4
+    grouped = explain.permutation_importance(
+        lin, X, y, feature_mask=[0, 0, 1], seed=1, scoring="neg_mean_squared_error"
+    )
+    assert grouped.importances.shape == (2, 5)
+
+
+# ------------------------------------------------------------------ bad input: clear errors
+
+
+def test_bad_input_is_a_clear_error():
+    net, X = smooth_mlp(), RNG.standard_normal((3, 5))
+    with pytest.raises(ValueError, match="target 3 is out of range for a model with 3 outputs"):
+        explain.saliency(net, X, 3)
+    with pytest.raises(ValueError, match="pass target="):
+        explain.saliency(net, X)
+    with pytest.raises(ValueError, match="target must be an int or 3 integer class indices"):
+        explain.saliency(net, X, [0, 1])
+    with pytest.raises(ValueError, match=r"baselines of shape \(4,\) do not fit inputs of shape \(3, 5\)"):
+        explain.integrated_gradients(net, X, 0, baselines=np.zeros(4))
+    with pytest.raises(ValueError, match="X holds NaN or infinite values"):
+        explain.saliency(net, np.where(np.eye(3, 5) > 0, np.nan, X), 0)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        explain.integrated_gradients(net, X, 0, n_steps=0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        explain.explain(net, X, method="shap", target=0)
+    with pytest.raises(ValueError, match="sliding_window_shapes"):
+        explain.occlusion(net, X, 0, sliding_window_shapes=(6,))
+    with pytest.raises(ValueError, match="feature_mask must be integer group ids"):
+        explain.lime(net, X, 0, feature_mask=[0, 1])
+    with pytest.raises(ValueError, match="X must be a non-empty batch"):
+        explain.saliency(net, X[0], 0)
+    with pytest.raises(ValueError, match="5"):  # the wrong feature count: the layer names both shapes
+        explain.saliency(net, RNG.standard_normal((3, 4)), 0)
+    with pytest.raises(ValueError, match="X has 3 samples but y has 2"):
+        explain.permutation_importance(net, X, [0, 1])
+    with pytest.raises(TypeError, match="model must be"):
+        explain.saliency(42, X, 0)
