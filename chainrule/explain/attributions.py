@@ -255,6 +255,10 @@ def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]
     """(points in [0, 1], weights) of a quadrature rule with ``n_steps`` points: the Riemann
     sums (left, right, middle), the trapezoid rule, or Gauss-Legendre (the default in Captum).
 
+    The weights of every rule add up to 1. (Captum's "riemann_trapezoid" weighs its points
+    1/(2n), 1/n, ..., 1/(2n), which add up to (n - 1)/n: its attributions are those of the
+    trapezoid rule times (n - 1)/n; every other rule is the same as Captum's.)
+
     Example:
         >>> from chainrule.explain.attributions import integration_rule
         >>> integration_rule("riemann_left", 4)
@@ -414,8 +418,12 @@ _BASE_METHODS.update(saliency=saliency, input_x_gradient=input_x_gradient, integ
 
 
 def _window_masks(shape: tuple[int, ...], window: Sequence[int], strides: Sequence[int]) -> np.ndarray:
-    """One boolean mask per window position over a sample of ``shape``: (positions, *shape)."""
-    starts = [range(0, size - w + 1, s) for size, w, s in zip(shape, window, strides)]
+    """One boolean mask per window position over a sample of ``shape``: (positions, *shape).
+
+    Along each axis the window starts at 0, stride, 2 stride, ... until it reaches the end; a last
+    window that would pass the end is cut there, so every feature is covered (Captum's rule:
+    ceil((size - window) / stride) + 1 positions)."""
+    starts = [range(0, -(-(size - w) // s) * s + 1, s) for size, w, s in zip(shape, window, strides)]
     grids = np.meshgrid(*[np.asarray(r) for r in starts], indexing="ij")
     corners = np.stack([g.ravel() for g in grids], axis=1)
     masks = np.zeros((len(corners), *shape), dtype=bool)
@@ -450,7 +458,8 @@ def occlusion(
 ) -> np.ndarray:
     """Occlusion (Zeiler and Fergus, 2014): slide a window over each sample, set it to the
     baseline, and give each feature the output's drop f(x) - f(occluded), averaged over the
-    windows that covered it (as Captum's ``Occlusion``).
+    windows that covered it (as Captum's ``Occlusion``: a last window that would pass the end of
+    an axis is cut there, so every feature is covered).
 
     Args:
         model, X, target: as in :func:`saliency`.

@@ -166,9 +166,10 @@ def test_seeds_make_smoothgrad_and_lime_reproducible():
 
 
 def occlusion_reference(f, x, window, strides, baseline=0.0):
-    """Captum's definition, one sample and one window at a time."""
+    """Captum's definition, one sample and one window at a time: windows start every stride
+    until one reaches the end (it may be cut there)."""
     total, count = np.zeros_like(x), np.zeros_like(x)
-    ranges = [range(0, s - w + 1, st) for s, w, st in zip(x.shape, window, strides)]
+    ranges = [range(0, s - w + st, st) for s, w, st in zip(x.shape, window, strides)]  # the last one cut
     full = f(x[None])[0]
     for corner in np.array(np.meshgrid(*ranges, indexing="ij")).reshape(len(x.shape), -1).T:
         where = tuple(slice(c, c + w) for c, w in zip(corner, window))
