@@ -3,12 +3,28 @@
 - ``draw_graph``: the computational graph behind a tensor (graphviz).
 - ``plot_history``: loss and metric curves of a training run (matplotlib).
 - ``plot_decision_boundary``: the class regions of any 2-D classifier (matplotlib).
+- ``plot_image_attributions``, ``plot_signal_attributions``, ``plot_feature_importances``,
+  ``plot_lime``: pictures of ``chainrule.explain``'s attributions (matplotlib).
 
 Importing this package needs no optional dependency: graphviz and matplotlib are imported when a
 function that needs them is called (``pip install "chainrule[viz]"`` installs both).
 """
 
+from chainrule.viz.attributions import (
+    plot_feature_importances,
+    plot_image_attributions,
+    plot_lime,
+    plot_signal_attributions,
+)
 from chainrule.viz.graph import draw_graph
 from chainrule.viz.plots import plot_decision_boundary, plot_history
 
-__all__ = ["draw_graph", "plot_history", "plot_decision_boundary"]
+__all__ = [
+    "draw_graph",
+    "plot_history",
+    "plot_decision_boundary",
+    "plot_image_attributions",
+    "plot_signal_attributions",
+    "plot_feature_importances",
+    "plot_lime",
+]
