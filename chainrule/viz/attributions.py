@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.viz.plots import _new_figure, _finish
+from chainrule.viz.plots import _finish, _new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
