@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 from chainrule.cli.commands import cmd_datasets, cmd_evaluate, cmd_predict, cmd_summary, cmd_train
 from chainrule.cli.errors import CLIError
+from chainrule.cli.explaining import cmd_explain
 from chainrule.cli.parser import build_parser
 from chainrule.cli.tabular import DataError
 
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
         "summary": cmd_summary,
+        "explain": cmd_explain,
         "datasets": cmd_datasets,
     }
     try:

@@ -40,9 +40,10 @@ OLD = ".chainrule-old-"
 """Infix of the earlier run's folder while it is being replaced (where the exchange is not atomic)."""
 
 
-def check(out: str, force: bool) -> None:
-    """Raise CLIError when ``out`` cannot receive a new run: it is a file or a link, the working
-    folder, or a folder holding an earlier run (without ``force``) or files a run does not write."""
+def check(out: str, force: bool, files: tuple[str, ...] = RUN_FILES, command: str = "train") -> None:
+    """Raise CLIError when ``out`` cannot receive a new run of ``chainrule command``: it is a file
+    or a link, the working folder, or a folder holding an earlier run (without ``force``) or files
+    other than the ``files`` such a run writes."""
     path = os.path.abspath(out)
     if os.path.islink(out):
         raise CLIError(f"--out {out} is a symbolic link: give the folder itself or another --out")
@@ -53,15 +54,15 @@ def check(out: str, force: bool) -> None:
     if os.path.commonpath([path, os.getcwd()]) == path:
         raise CLIError(f"--out {out} is the working folder or holds it: choose a folder of its own")
     entries = sorted(os.listdir(out))
-    foreign = [e for e in entries if e not in RUN_FILES]
+    foreign = [e for e in entries if e not in files]
     if foreign:
         shown = ", ".join(repr(e) for e in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise CLIError(
-            f"{out} holds files that `chainrule train` does not write ({shown}): a run replaces the whole "
+            f"{out} holds files that `chainrule {command}` does not write ({shown}): a run replaces the whole "
             "folder, so choose another --out"
         )
     if entries and not force:
-        if MODEL_FILE in entries:
+        if MODEL_FILE in entries and command == "train":
             raise CLIError(
                 f"{os.path.join(out, MODEL_FILE)} exists; pass --force to overwrite it or choose another --out"
             )

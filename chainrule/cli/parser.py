@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 import chainrule as cr
+from chainrule.cli.explaining import METHODS
 from chainrule.cli.models import MODELS
 
 
@@ -50,6 +51,7 @@ EXAMPLES = {
   chainrule evaluate --model house_model more_houses.csv
   chainrule predict --model house_model new.csv --output predictions.csv --id-column id
   chainrule summary --model house_model
+  chainrule explain --model house_model new_houses.csv --method ig --out why
   chainrule datasets""",
     "train": """DATA is an embedded dataset (see `chainrule datasets`) or a CSV file with a header row.
 In a CSV file, numeric columns are imputed with their median and standardised, other columns
@@ -82,6 +84,21 @@ examples:
   chainrule predict --model house_model new_houses.csv --output predictions.csv
   chainrule predict --model house_model new_houses.csv --id-column id > predictions.csv
   chainrule predict --model runs/latest digits --output digits_test.csv""",
+    "explain": """Attributes each selected row's output (the predicted class by default, or --target's)
+to the data's columns, with chainrule.explain: integrated gradients (ig, 50 Gauss-Legendre
+steps), saliency (the signed gradient), input_x_gradient, smoothgrad (20 copies, noise 0.1),
+occlusion (a column, or 2x2 patches / segments of 4 for images and signals), lime (1000
+samples) or permutation (the importance of each column for the score over the rows; needs the
+target column). Attributions are computed on the prepared inputs and summed back to the data's
+columns (the one-hot columns of a category into its column); the baseline is the prepared zero:
+the training mean of each numeric column, no category. Without --out the CSV goes to stdout;
+with --out DIR, DIR gets the CSV and pictures (heat-maps over images and signals, a ranked bar
+chart for tables, LIME's weights of the first row), written together.
+
+examples:
+  chainrule explain --model runs/latest digits --rows 0:8 --out why_digits
+  chainrule explain --model house_model new_houses.csv --method lime --rows 3
+  chainrule explain --model iris_model iris --method permutation --rows : --json""",
     "summary": """examples:
   chainrule summary --model runs/latest
   chainrule summary --model house_model --json""",
@@ -255,6 +272,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Describe a trained model: its data, preprocessing, network and test metrics.",
         reads_a_model=True,
     )
+
+    ex = command(
+        "explain",
+        "which columns drove a trained model's outputs",
+        "Attribute a trained model's outputs on DATA's rows to its columns, as CSV (and pictures with --out).",
+        reads_a_model=True,
+    )
+    ex.add_argument("data", metavar="DATA", help="an embedded dataset name or a CSV file")
+    ex.add_argument("--method", choices=METHODS, default="ig", help="default: ig (integrated gradients)")
+    ex.add_argument(
+        "--rows", default="0:10", metavar="A:B", help="rows to explain: A:B, K or I,J,K, 0-based (default: 0:10)"
+    )
+    ex.add_argument("--target", metavar="CLASS", help="the class to explain (default: each row's predicted class)")
+    ex.add_argument("--repeats", type=int, default=5, metavar="N", help="permutation: shuffles per column (default: 5)")
+    ex.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of smoothgrad, lime and permutation (default: 0)"
+    )
+    ex.add_argument(
+        "--out", metavar="DIR", help="write the CSV and the pictures to this folder (default: the CSV to stdout)"
+    )
+    ex.add_argument("--force", action="store_true", help="replace an earlier explanation in --out")
+    ex.add_argument("--no-plot", action="store_true", help="write the CSV only")
 
     command("datasets", "list the embedded datasets", "List the embedded datasets with their sizes.")
     return parser
