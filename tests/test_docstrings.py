@@ -19,7 +19,8 @@ PUBLIC_MODULES = [
     "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.train", "chainrule.train.metrics",
     "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compile",
     "chainrule.interpreters", "chainrule.random", "chainrule.memory",
-    "chainrule.explain",
+    "chainrule.explain.landscape", "chainrule.viz.training",
+    "chainrule.explain", "chainrule.viz.trace",
 ]  # fmt: skip
 
 
