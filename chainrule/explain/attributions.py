@@ -142,6 +142,11 @@ class _Explained:
         t = np.asarray(target)
         if t.ndim == 0:
             t = np.full(n, t)
+        if width == 1 and out.ndim == 2:
+            raise ValueError(
+                f"{self.op}: the model has one output per sample (e.g. a binary classifier's probability "
+                f"of its second class): leave target=None, got target={target!r}"
+            )
         if t.shape != (n,) or not (np.issubdtype(t.dtype, np.integer) or t.dtype == bool):
             raise ValueError(f"{self.op}: target must be an int or {n} integer class indices, got {target!r}")
         if out.ndim != 2:
