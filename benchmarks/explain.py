@@ -51,7 +51,6 @@ def build(nn: Any) -> Any:
 def make_inputs(path: Path, seed: int) -> None:
     _common.use_repo_chainrule()
     import chainrule as cr
-
     from chainrule.data import load_dataset
 
     bundle = load_dataset("digits")
@@ -126,7 +125,10 @@ def parent(args: argparse.Namespace) -> None:
         runs = _common.run_alternating(
             libs,
             args.repeats,
-            lambda lib: [script, "--worker", lib, "--inputs", str(inputs), "--calls", str(args.calls), "--threads", str(args.threads)],
+            lambda lib: (
+                [script, "--worker", lib, "--inputs", str(inputs)]
+                + ["--calls", str(args.calls), "--threads", str(args.threads)]
+            ),
             env=env,
         )
     machine = _common.machine_summary()
@@ -152,7 +154,8 @@ def parent(args: argparse.Namespace) -> None:
     if "captum" in libs:
         a = np.array(runs["chainrule"][0]["attributions"])
         b = np.array(runs["captum"][0]["attributions"])
-        print(f"\nlargest relative difference of the attributions (3 images): {np.abs(a - b).max() / np.abs(b).max():.1e}")
+        gap = np.abs(a - b).max() / np.abs(b).max()
+        print(f"\nlargest relative difference of the attributions (3 images): {gap:.1e}")
     for note in notes:
         print(f"\nnote: {note}")
 

@@ -287,11 +287,13 @@ def test_a_fitted_estimator_is_explained_on_its_checked_inputs():
     X = RNG.standard_normal((80, 4))
     y = (X[:, 0] - 2 * X[:, 2] > 0).astype(int)
     clf = LogisticRegression().fit(X, y)
-    att = explain.integrated_gradients(clf, X[:5], 0)
+    att = explain.integrated_gradients(clf, X[:5])  # binary: one output, the probability of class 1
     assert att.shape == (5, 4)
+    with pytest.raises(ValueError, match="one output per sample.*leave target=None"):
+        explain.integrated_gradients(clf, X[:5], 0)
     assert np.abs(att[:, [0, 2]]).sum() > np.abs(att[:, [1, 3]]).sum()
     with pytest.raises(ValueError, match="features"):
-        explain.saliency(clf, X[:5, :3], 0)
+        explain.saliency(clf, X[:5, :3])
     result = explain.permutation_importance(clf, X, y, seed=0)
     assert result.importances.shape == (4, 5)
     assert result.importances_mean[2] > result.importances_mean[1]
