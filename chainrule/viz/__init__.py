@@ -5,6 +5,8 @@
 - ``plot_decision_boundary``: the class regions of any 2-D classifier (matplotlib).
 - ``plot_image_attributions``, ``plot_signal_attributions``, ``plot_feature_importances``,
   ``plot_lime``: pictures of ``chainrule.explain``'s attributions (matplotlib).
+- ``trace``: the chain rule written out step by step on a small graph: each node's value, local
+  derivative, upstream gradient and their product, as text, HTML and a labelled graph.
 
 Importing this package needs no optional dependency: graphviz and matplotlib are imported when a
 function that needs them is called (``pip install "chainrule[viz]"`` installs both).
@@ -16,6 +18,7 @@ from chainrule.viz.attributions import (
     plot_lime,
     plot_signal_attributions,
 )
+from chainrule.viz.chain_rule import Trace, TraceStep, trace
 from chainrule.viz.graph import draw_graph
 from chainrule.viz.plots import plot_decision_boundary, plot_history
 
@@ -27,4 +30,7 @@ __all__ = [
     "plot_signal_attributions",
     "plot_feature_importances",
     "plot_lime",
+    "trace",
+    "Trace",
+    "TraceStep",
 ]

@@ -1,4 +1,4 @@
-"""Tests for chainrule.viz.trace: the chain rule written out step by step on a small graph."""
+"""Tests for chainrule.viz.trace (chainrule/viz/chain_rule.py): the chain rule written out step by step on a small graph."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz.trace import MAX_CHAIN_LENGTH, MAX_NODES, Trace, TraceStep, trace
+from chainrule.viz.chain_rule import MAX_CHAIN_LENGTH, MAX_NODES, Trace, TraceStep, trace
 
 # ------------------------------------------------------------------ helpers
 
@@ -378,7 +378,7 @@ def test_draw_without_graphviz_says_what_to_install(monkeypatch):
 
 
 def test_importing_the_module_does_not_import_graphviz():
-    code = "import sys, chainrule.viz.trace\nassert 'graphviz' not in sys.modules, 'graphviz was imported'\n"
+    code = "import sys, chainrule.viz.chain_rule\nassert 'graphviz' not in sys.modules, 'graphviz was imported'\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

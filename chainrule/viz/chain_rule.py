@@ -90,7 +90,7 @@ class TraceStep:
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.viz.trace import trace
+        >>> from chainrule.viz import trace
         >>> x = cr.tensor(3.0, requires_grad=True)
         >>> step = trace(x * x + x, names={"x": x}).steps[2]   # steps 0 and 1 are J = u + x
         >>> step.node, step.formula, step.input, float(step.local), float(step.passed)
@@ -144,7 +144,7 @@ class Trace:
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.viz.trace import trace
+        >>> from chainrule.viz import trace
         >>> x = cr.tensor(2.0, requires_grad=True)
         >>> t = trace(x * x, names={"x": x})
         >>> float(t.values["J"]), float(t.gradients["x"])
@@ -182,7 +182,7 @@ class Trace:
 
         Example:
             >>> import chainrule as cr
-            >>> from chainrule.viz.trace import trace
+            >>> from chainrule.viz import trace
             >>> x = cr.tensor(2.0, requires_grad=True)
             >>> print(trace(3 * x, names={"x": x}).table())
             Chain rule, step by step, for J
@@ -270,7 +270,7 @@ class Trace:
 
         Example:
             >>> import chainrule as cr
-            >>> from chainrule.viz.trace import trace
+            >>> from chainrule.viz import trace
             >>> x = cr.tensor(2.0, requires_grad=True)
             >>> g = trace(3 * x, names={"x": x}).draw()
             >>> "dJ/dx = 3" in g.source
@@ -447,7 +447,7 @@ def trace(
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.viz.trace import trace
+        >>> from chainrule.viz import trace
         >>> x = cr.tensor(2.0, requires_grad=True)
         >>> y = cr.tensor(3.0, requires_grad=True)
         >>> z = cr.tensor(4.0, requires_grad=True)
