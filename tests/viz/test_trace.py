@@ -1,4 +1,4 @@
-"""Tests for chainrule.viz.trace (chainrule/viz/chain_rule.py): the chain rule written out step by step on a small graph."""
+"""Tests for chainrule.viz.trace (in chain_rule.py): the chain rule written out step by step."""
 
 from __future__ import annotations
 
