@@ -371,9 +371,9 @@ def smoothgrad(
 
     Args:
         model, X, target: as in :func:`saliency`.
-        base: the method smoothed: "saliency" (default), "input_x_gradient" or
-            "integrated_gradients"; its own arguments (``abs``, ``n_steps``, ``baselines``, ...)
-            pass through.
+        base: the method smoothed: "saliency" (default), "input_x_gradient",
+            "integrated_gradients", "occlusion" or "feature_ablation"; its own arguments
+            (``abs``, ``n_steps``, ``baselines``, ``sliding_window_shapes``, ...) pass through.
         nt_type: "smoothgrad" (the mean, default), "smoothgrad_sq" (the mean of squares) or
             "vargrad" (the variance), as Captum's ``NoiseTunnel`` names them.
         nt_samples: noisy copies per sample (default 5).
@@ -414,9 +414,6 @@ def smoothgrad(
     if nt_type == "smoothgrad_sq":
         return (result**2).mean(axis=0)
     return result.var(axis=0)
-
-
-_BASE_METHODS.update(saliency=saliency, input_x_gradient=input_x_gradient, integrated_gradients=integrated_gradients)
 
 
 # ================================================================== perturbation methods
@@ -558,6 +555,15 @@ def feature_ablation(
     with e.evaluating():
         drops = _ablate(e, masks[:, None], t, base, _check_positive_int(batch_size, "batch_size", op))
     return drops.T[:, ids].astype(e.X.dtype)  # each feature gets its group's drop
+
+
+_BASE_METHODS.update(
+    saliency=saliency,
+    input_x_gradient=input_x_gradient,
+    integrated_gradients=integrated_gradients,
+    occlusion=occlusion,
+    feature_ablation=feature_ablation,
+)
 
 
 @dataclass

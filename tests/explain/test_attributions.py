@@ -134,7 +134,9 @@ def test_integration_rules_integrate_polynomials_as_their_order_says():
 # ------------------------------------------------------------------ SmoothGrad
 
 
-@pytest.mark.parametrize("base", ["saliency", "input_x_gradient", "integrated_gradients"])
+@pytest.mark.parametrize(
+    "base", ["saliency", "input_x_gradient", "integrated_gradients", "occlusion", "feature_ablation"]
+)
 def test_smoothgrad_with_zero_noise_equals_its_base_method(base):
     net, X = smooth_mlp(), RNG.standard_normal((4, 5))
     plain = explain.METHODS[base](net, X, 1)
