@@ -4,7 +4,8 @@ A callback sees the training through ``self.context`` (the model, optimizer, his
 ``stop_training`` flag it may set, and the progress reporter to write through). Callbacks reset
 themselves in ``on_train_begin``, so one instance can serve several ``fit`` calls. Their
 ``on_epoch_end`` may add values to the epoch's ``logs``: ``fit`` records and shows the logs after
-the callbacks have run, as Keras does.
+the callbacks have run, as Keras does. Each batch, ``on_after_backward`` runs between
+``loss.backward()`` and ``optimizer.step()``, where the gradients can be read (``GradientMonitor``).
 
 A callback that keeps state from epoch to epoch (a count, a best value) hands it over with
 ``state_dict()`` and takes it back with ``load_state_dict(state)``, as modules, optimizers and
@@ -129,6 +130,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_after_backward(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """After ``loss.backward()`` and before ``optimizer.step()``: the batch's gradients are in
+        each parameter's ``grad`` and the weights are still those the gradients were computed at
+        (``logs``: the batch's ``loss`` and ``size``)."""
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None: ...
 
@@ -616,3 +622,310 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
+
+
+@dataclass
+class GradientHistory:
+    """What a ``GradientMonitor`` recorded: one entry per record, in the order they were made.
+
+    Attributes:
+        steps: the optimizer step of each record (counted from 1 over the run).
+        epochs: the epoch of each record (None for a record made outside ``fit`` without ``epoch=``).
+        grad_norm: for each parameter name ('0.weight'), the L2 norm of its gradient at each record
+            (NaN where the parameter had no gradient).
+        update_ratio: for each parameter name, ``||w_after - w_before|| / ||w_before||``, the
+            relative change that the optimizer's step after each record made (NaN until
+            ``record_update`` fills it in, and where ``||w_before|| = 0``, e.g. a bias at zero).
+
+    Example:
+        >>> from chainrule.train import GradientHistory
+        >>> h = GradientHistory(steps=[1, 2], epochs=[1, 1], grad_norm={"weight": [0.5, 0.25]},
+        ...                     update_ratio={"weight": [0.01, 0.005]})
+        >>> len(h), h.names
+        (2, ['weight'])
+    """
+
+    steps: list[int] = field(default_factory=list)
+    epochs: list[int | None] = field(default_factory=list)
+    grad_norm: dict[str, list[float]] = field(default_factory=dict)
+    update_ratio: dict[str, list[float]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def names(self) -> list[str]:
+        """The parameter names recorded, in the model's order."""
+        return list(self.grad_norm)
+
+    def _add(self, step: int, epoch: int | None, norms: dict[str, float]) -> None:
+        """A new record: the gradient norms now, the update ratios NaN until the step is seen."""
+        before = len(self.steps)
+        self.steps.append(int(step))
+        self.epochs.append(None if epoch is None else int(epoch))
+        for name in norms:  # a parameter seen for the first time: NaN at the earlier records
+            if name not in self.grad_norm:
+                self.grad_norm[name] = [math.nan] * before
+                self.update_ratio[name] = [math.nan] * before
+        for name, values in self.grad_norm.items():
+            values.append(norms.get(name, math.nan))
+            self.update_ratio[name].append(math.nan)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain lists and dicts (a copy): what ``GradientMonitor.state_dict`` saves."""
+        return {
+            "steps": list(self.steps),
+            "epochs": list(self.epochs),
+            "grad_norm": {k: list(v) for k, v in self.grad_norm.items()},
+            "update_ratio": {k: list(v) for k, v in self.update_ratio.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> GradientHistory:
+        """The history that ``to_dict`` gave, checked: every list as long as ``steps``."""
+        keys = ("steps", "epochs", "grad_norm", "update_ratio")
+        missing = [k for k in keys if k not in state]
+        unexpected = [k for k in state if k not in keys]
+        if missing or unexpected:
+            raise ValueError(f"GradientHistory.from_dict: missing {missing}, unexpected {unexpected}")
+        n = len(state["steps"])
+        columns = {f"{kind}[{name!r}]": v for kind in keys[2:] for name, v in state[kind].items()}
+        wrong = {what: len(v) for what, v in {"epochs": state["epochs"], **columns}.items() if len(v) != n}
+        if wrong or set(state["grad_norm"]) != set(state["update_ratio"]):
+            raise ValueError(
+                f"GradientHistory.from_dict: every list must hold one value per step ({n}), and grad_norm and "
+                f"update_ratio name the same parameters; got lengths {wrong}, names {sorted(state['grad_norm'])} "
+                f"and {sorted(state['update_ratio'])}"
+            )
+        return cls(
+            [int(s) for s in state["steps"]],
+            [None if e is None else int(e) for e in state["epochs"]],
+            {k: [float(x) for x in v] for k, v in state["grad_norm"].items()},
+            {k: [float(x) for x in v] for k, v in state["update_ratio"].items()},
+        )
+
+
+def _l2(a: np.ndarray) -> float:
+    """The L2 norm of an array of any shape, summed in float64."""
+    flat = np.asarray(a).reshape(-1).astype(np.float64, copy=False)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+class GradientMonitor(Callback):
+    """Watch the gradient flow: each parameter's gradient norm and update/weight ratio as it trains.
+
+    Per parameter (by name, '0.weight'), at each record:
+
+    - the **gradient norm** ``||g||`` after ``backward()``. Layers whose gradients are orders of
+      magnitude below the others' barely learn: the early layers of a deep sigmoid network
+      (sigmoid' <= 1/4 shrinks the gradient at every layer on its way back) are the classic case.
+    - the **update/weight ratio** ``||w_after - w_before|| / ||w_before||``: how much the
+      optimizer's step changed the weights, relative to their size (for plain SGD,
+      ``lr * ||g|| / ||w||``). A common rule of thumb (cs231n) is about 1e-3: far below, the layer is
+      stuck; far above, the learning rate is too high for it.
+
+    With ``fit``, pass it in ``callbacks``: it records once per epoch, at the epoch's first batch
+    (default: a full batch, where the last may be a small remainder; epoch 1's record is the
+    freshly initialised network), or every ``every_n_steps`` optimizer steps, through the
+    ``on_after_backward`` hook (gradients) and ``on_batch_end`` (the step's change). It resets in
+    ``on_train_begin``.
+
+    In a loop of your own (PyTorch style), call ``record(model)`` after ``loss.backward()`` and
+    ``record_update(model)`` after ``optimizer.step()``, at the steps you want recorded.
+
+    The results are in ``history`` (a ``GradientHistory``); ``plot()`` draws them
+    (``chainrule.viz.training.plot_gradient_flow``).
+
+    Args:
+        every_n_steps: record every this many optimizer steps (counted over the run, from 1);
+            default None: once per epoch, at its first batch.
+        weights_only: watch only parameters of two or more dimensions (weight matrices, kernels),
+            leaving out biases and normalisation scales, as the usual gradient-flow plots do
+            (default False: every parameter that requires grad).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule.train import GradientMonitor, fit
+        >>> model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Sigmoid(), cr.nn.Linear(4, 1))
+        >>> monitor = GradientMonitor()
+        >>> _ = fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        ...         np.ones((8, 3)), np.ones((8, 1)), epochs=3, batch_size=4, callbacks=[monitor], verbose=0)
+        >>> monitor.history.epochs, monitor.history.steps, monitor.history.names
+        ([1, 2, 3], [1, 3, 5], ['0.weight', '0.bias', '2.weight', '2.bias'])
+    """
+
+    def __init__(self, every_n_steps: int | None = None, weights_only: bool = False):
+        if every_n_steps is not None and (
+            isinstance(every_n_steps, bool) or not isinstance(every_n_steps, (int, np.integer)) or every_n_steps < 1
+        ):
+            raise ValueError(
+                f"GradientMonitor: every_n_steps must be a positive integer or None (once per epoch), "
+                f"got {every_n_steps!r}"
+            )
+        self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
+        self.weights_only = bool(weights_only)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything recorded (``fit`` calls it through ``on_train_begin``)."""
+        self.history = GradientHistory()
+        self._step = 0  # optimizer steps seen in fit
+        self._epoch: int | None = None
+        self._before: dict[str, np.ndarray] | None = None  # the weights a pending record's step starts from
+
+    # ------------------------------------------------------------------ a loop of your own
+
+    def _watched(self, model: Any, caller: str) -> list[tuple[str, Any]]:
+        from chainrule.nn.module import Module
+
+        if not isinstance(model, Module):
+            raise TypeError(
+                f"GradientMonitor.{caller}: model must be a chainrule.nn.Module, got {type(model).__name__}"
+            )
+        return [
+            (name, p)
+            for name, p in model.named_parameters()
+            if p.requires_grad and (not self.weights_only or p.ndim >= 2)
+        ]
+
+    def record(self, model: Any, *, step: int | None = None, epoch: int | None = None) -> dict[str, float]:
+        """Record the gradient norm of each parameter now: call it after ``loss.backward()`` and
+        before ``optimizer.step()``; then ``record_update(model)`` after the step.
+
+        Args:
+            model: the network whose gradients to read.
+            step: the step this record belongs to (default: one after the last record's).
+            epoch: its epoch, if you count them (default None).
+
+        Returns:
+            {parameter name: gradient norm} of this record (NaN for a parameter without gradient).
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.train import GradientMonitor
+            >>> model = cr.nn.Linear(2, 1)
+            >>> with cr.no_grad():
+            ...     _ = model.weight.copy_(cr.tensor([[3.0, 4.0]])); _ = model.bias.zero_()
+            >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+            >>> monitor = GradientMonitor()
+            >>> model(cr.tensor([[1.0, 1.0]])).sum().backward()  # dL/dw = [1, 1], dL/db = 1
+            >>> {k: round(v, 4) for k, v in monitor.record(model).items()}
+            {'weight': 1.4142, 'bias': 1.0}
+            >>> opt.step()
+            >>> {k: round(v, 4) for k, v in monitor.record_update(model).items()}  # 0.1 * sqrt(2) / 5
+            {'weight': 0.0283, 'bias': nan}
+        """
+        watched = self._watched(model, "record")
+        norms: dict[str, float] = {}
+        for name, p in watched:
+            g = p.grad
+            norms[name] = math.nan if g is None else _l2(g._data if hasattr(g, "_data") else g)
+        if not watched or all(math.isnan(v) for v in norms.values()):
+            raise RuntimeError(
+                "GradientMonitor.record: no parameter of the model has a gradient; call it after "
+                "loss.backward() and before optimizer.step() (and before the next optimizer.zero_grad())"
+            )
+        if step is None:
+            step = self.history.steps[-1] + 1 if len(self.history) else 1
+        self.history._add(step, epoch, norms)
+        self._before = {name: p._data.copy() for name, p in watched}
+        return norms
+
+    def record_update(self, model: Any) -> dict[str, float]:
+        """Complete the last record with the update/weight ratio of the step just taken: call it
+        after ``optimizer.step()`` (``record(model)`` having been called before the step).
+
+        Returns:
+            {parameter name: ``||w_after - w_before|| / ||w_before||``} (NaN where ``||w_before|| = 0``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.train import GradientMonitor
+            >>> GradientMonitor().record_update(cr.nn.Linear(2, 1))
+            Traceback (most recent call last):
+            ...
+            RuntimeError: GradientMonitor.record_update: there is no record to complete; call record(model) ...
+        """
+        if self._before is None:
+            raise RuntimeError(
+                "GradientMonitor.record_update: there is no record to complete; call record(model) after "
+                "loss.backward() and before optimizer.step(), then record_update(model) after the step"
+            )
+        now = dict(self._watched(model, "record_update"))
+        missing = [name for name in self._before if name not in now]
+        if missing:
+            raise ValueError(
+                f"GradientMonitor.record_update: the model has no parameters {missing}, which record() saw: "
+                "give both the same model"
+            )
+        ratios: dict[str, float] = {}
+        for name, before in self._before.items():
+            after = now[name]._data
+            if after.shape != before.shape:
+                raise ValueError(
+                    f"GradientMonitor.record_update: {name} has shape {after.shape}, but {before.shape} at record()"
+                )
+            size = _l2(before)
+            delta = _l2(after.astype(np.float64) - before)
+            ratios[name] = delta / size if size > 0 else math.nan
+            self.history.update_ratio[name][-1] = ratios[name]
+        self._before = None
+        return ratios
+
+    def plot(self, path: str | os.PathLike | None = None, show: bool = False, **kwargs: Any) -> Any:
+        """Draw the record: ``chainrule.viz.training.plot_gradient_flow(self, ...)``; returns the Figure.
+
+        Example:
+            >>> from chainrule.train import GradientMonitor
+            >>> monitor = GradientMonitor()
+            >>> monitor.history = monitor.history.from_dict({"steps": [1, 2], "epochs": [1, 2],
+            ...     "grad_norm": {"w": [1.0, 0.5]}, "update_ratio": {"w": [1e-3, 2e-3]}})
+            >>> [ax.get_title() for ax in monitor.plot().axes]
+            ['Gradient norm by layer', 'Gradient norm', 'Update / weight ratio']
+        """
+        from chainrule.viz.training import plot_gradient_flow
+
+        return plot_gradient_flow(self, path=path, show=show, **kwargs)
+
+    # ------------------------------------------------------------------ fit's hooks
+
+    def _context(self) -> TrainContext:
+        context = getattr(self, "context", None)
+        if context is None:
+            raise RuntimeError(
+                "GradientMonitor: its on_* hooks are called by fit (pass it in callbacks=[...]); in a loop of "
+                "your own call record(model) after loss.backward() and record_update(model) after optimizer.step()"
+            )
+        return context
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.reset()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_after_backward(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        context = self._context()
+        self._step += 1
+        if self.every_n_steps is None:
+            due = batch == 0
+        else:
+            due = self._step % self.every_n_steps == 0
+        if due:
+            self.record(context.model, step=self._step, epoch=self._epoch)
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        if self._before is not None:
+            self.record_update(self._context().model)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The record so far and the count of steps."""
+        return {"history": self.history.to_dict(), "step": self._step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` gave."""
+        history, step = _loaded(self, state, ("history", "step"))
+        self.history, self._step, self._before = GradientHistory.from_dict(history), int(step), None
+
+    def __repr__(self) -> str:
+        return f"GradientMonitor(every_n_steps={self.every_n_steps}, weights_only={self.weights_only})"

@@ -80,7 +80,10 @@ def fit(
         validation_data: (X_val, y_val) or a DataLoader, evaluated after each epoch.
         validation_split: or hold out this fraction of X, y (the last samples, before shuffling).
         metrics: names ('accuracy', 'f1', 'mse', 'r2', ...) or functions ``fn(y_true, outputs)``.
-        callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN. As in Keras,
+        callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientMonitor.
+            Each batch runs ``on_batch_begin``, the forward pass, ``backward()``,
+            ``on_after_backward`` (gradients computed, weights not yet updated), the optimizer's
+            step and ``on_batch_end``. As in Keras,
             their ``on_epoch_end`` runs before the epoch is recorded in the History and reported,
             so what they add to ``logs`` is recorded and shown. They run in the order given,
             except ``BackupAndRestore``, which runs after the others (its backup holds what they
@@ -196,6 +199,7 @@ def fit(
     )
     epoch_begin = _hooks(callbacks, "on_epoch_begin")  # only those that do something: a step stays lean
     batch_begin = _hooks(callbacks, "on_batch_begin")
+    after_backward = _hooks(callbacks, "on_after_backward")
     batch_end = _hooks(callbacks, "on_batch_end")
     modules = list(model.modules())
     try:
@@ -258,6 +262,9 @@ def fit(
                     break
                 optimizer.zero_grad()
                 loss.backward()
+                if after_backward:  # the gradients are there, the weights not yet updated
+                    for hook in after_backward:
+                        hook(batch_index, {"loss": value, "size": n})
                 optimizer.step()
                 if metric_fns:
                     outputs.append(out._data)
