@@ -11,7 +11,9 @@ step's output only, ``cr.grad`` gives dL/dx_t for every step t, and the plot sho
 log scale for a freshly initialised RNN and LSTM of the same size.
 
 The consequence for learning is ``examples/adding_problem.py``: on the adding problem with 50
-steps the RNN stays at the trivial baseline while the LSTM learns the task.
+steps the RNN stays at the trivial baseline while the LSTM learns the task. The same happens
+across the layers of a deep feed-forward network: ``examples/gradient_flow.py`` watches it with
+``chainrule.train.GradientMonitor`` (10 layers, sigmoid against ReLU).
 
 Run:  python examples/vanishing_gradients.py [--out examples/output] [--seq-len 100]
 Writes: vanishing_gradients.png.
