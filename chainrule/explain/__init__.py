@@ -2,8 +2,10 @@
 
 ``chainrule.explain`` holds the attribution methods (gradient-based: saliency, input x gradient,
 integrated gradients, SmoothGrad; perturbation-based: occlusion, feature ablation, LIME,
-permutation importance) and one entry point, :func:`explain`. See ``attributions.py`` for how
-they compute and which conventions they follow (Captum's).
+permutation importance) and one entry point, :func:`explain`; and loss landscapes around a
+trained network (``loss_landscape_1d``: the loss along the line between two sets of weights,
+``loss_landscape_2d``: a plane through the weights along two filter-normalised directions). See
+``attributions.py`` and ``landscape.py`` for how they compute and which conventions they follow.
 
 Example:
     >>> import chainrule as cr
@@ -27,6 +29,7 @@ from chainrule.explain.attributions import (
     saliency,
     smoothgrad,
 )
+from chainrule.explain.landscape import LossLandscape, loss_landscape_1d, loss_landscape_2d
 
 __all__ = [
     "explain",
@@ -42,4 +45,7 @@ __all__ = [
     "permutation_importance",
     "PermutationImportance",
     "METHODS",
+    "loss_landscape_1d",
+    "loss_landscape_2d",
+    "LossLandscape",
 ]

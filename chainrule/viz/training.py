@@ -36,11 +36,13 @@ KINDS = ("line", "contour", "surface")
 
 
 def _gradient_history(item: Any, caller: str) -> Any:
-    """The ``GradientHistory`` of a ``GradientMonitor`` (or the history itself), checked non-empty."""
-    from chainrule.train.callbacks import GradientHistory
+    """The ``GradientHistory`` of a ``GradientMonitor`` (or the history itself), checked non-empty.
 
+    Recognised by its fields rather than its class: ``GradientMonitor.plot`` calls this module,
+    so importing ``chainrule.train.callbacks`` here would make an import cycle."""
     history = getattr(item, "history", item)
-    if not isinstance(history, GradientHistory):
+    fields = ("steps", "epochs", "grad_norm", "update_ratio")
+    if not all(hasattr(history, f) for f in fields) or not isinstance(getattr(history, "grad_norm", None), dict):
         raise TypeError(
             f"{caller}: expected a GradientMonitor or its GradientHistory (or a dict of them by label), "
             f"got {type(item).__name__}"
