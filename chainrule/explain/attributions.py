@@ -69,10 +69,11 @@ class _Explained:
     def __init__(self, model: Any, X: Any, op: str):
         self.op = op
         self.module: Module | None = None
-        if hasattr(model, "network_") and hasattr(model, "_validate_X"):  # a fitted chainrule estimator
-            self.forward = model.network_
-            self.module = model.network_
+        self.estimator: Any = None
+        if hasattr(model, "_validate_X"):  # a chainrule estimator (an unfitted one: NotFittedError)
             self.X = model._validate_X(X)
+            self.forward = self.module = model.network_
+            self.estimator = model
         elif isinstance(model, Module):
             self.forward = self.module = model
             self.X = _as_array(X, _module_dtype(model), op)
@@ -102,15 +103,48 @@ class _Explained:
             for m, mode in modes:
                 m.training = mode
 
+    def call(self, x: Tensor, differentiable: bool = False) -> Any:
+        """The model on the batch ``x``, its output checked: one output (or a row of outputs) per
+        row of ``x``, a Tensor (a NumPy array too where no gradient is needed)."""
+        out = self.forward(x)
+        if not isinstance(out, Tensor):
+            if differentiable or not isinstance(out, np.ndarray):
+                raise TypeError(
+                    f"{self.op}: the model must return a chainrule Tensor"
+                    + ("" if differentiable else " or a NumPy array")
+                    + f", got {type(out).__name__}"
+                    + (
+                        ": gradient methods differentiate the model's chainrule operations; a model "
+                        "computed in NumPy can be explained by occlusion, feature_ablation, lime or "
+                        "permutation_importance"
+                        if differentiable
+                        else ""
+                    )
+                )
+        if out.ndim == 0 or out.shape[0] != len(x):
+            raise ValueError(
+                f"{self.op}: the model returned shape {tuple(out.shape)} for a batch of {len(x)} rows: it must "
+                f"return one output, or one row of outputs, per row (shape ({len(x)},) or ({len(x)}, C))"
+            )
+        return out
+
+    def _finite(self, values: np.ndarray, what: str) -> np.ndarray:
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"{self.op}: the model's {what} hold NaN or infinite values "
+                f"({int((~np.isfinite(values)).sum())} of {values.size}): attributions would be meaningless"
+            )
+        return values
+
     def outputs(self, X: np.ndarray, target: np.ndarray | None, batch_size: int) -> np.ndarray:
         """The selected output for each row of X (no graph), in chunks of ``batch_size`` rows."""
         parts = []
         with no_grad():
             for start in range(0, len(X), batch_size):
                 rows = slice(start, start + batch_size)
-                out = self.forward(Tensor(X[rows]))
-                parts.append(_select(out, None if target is None else target[rows], self.op).numpy())
-        return np.concatenate(parts)
+                out = _select(self.call(Tensor(X[rows])), None if target is None else target[rows])
+                parts.append(out.numpy() if isinstance(out, Tensor) else np.asarray(out))
+        return self._finite(np.concatenate(parts), "outputs")
 
     def gradients(self, X: np.ndarray, target: np.ndarray | None, batch_size: int) -> np.ndarray:
         """d output[i, target[i]] / d X[i] for each row, in chunks; the rows must not interact
@@ -120,16 +154,23 @@ class _Explained:
             rows = slice(start, start + batch_size)
             x = Tensor(X[rows], requires_grad=True)
             with enable_grad():
-                selected = _select(self.forward(x), None if target is None else target[rows], self.op)
+                selected = _select(self.call(x, differentiable=True), None if target is None else target[rows])
+                self._finite(selected.numpy(), "outputs")
+                if not selected.requires_grad:
+                    raise ValueError(
+                        f"{self.op}: the model's output does not depend on X through chainrule operations "
+                        "(the graph is cut, e.g. by .numpy(), a new tensor or no_grad): gradient methods need "
+                        "a differentiable model; occlusion, feature_ablation or lime only call it"
+                    )
                 (g,) = grad(selected.sum(), x, allow_unused=True)
             parts.append(np.zeros_like(X[rows]) if g is None else g.numpy())
-        return np.concatenate(parts)
+        return self._finite(np.concatenate(parts), "gradients")
 
     def targets(self, target: Any) -> np.ndarray | None:
         """``target`` checked against the model's output: one class index per sample (an int is
         broadcast), or None for a model with one output per sample."""
         with no_grad(), self.evaluating():  # a forward in train mode would update BatchNorm's statistics
-            out = self.forward(Tensor(self.X[:1]))
+            out = self.call(Tensor(self.X[:1]))
         width = 1 if out.ndim == 1 else int(np.prod(out.shape[1:]))
         n = len(self.X)
         if target is None:
@@ -139,7 +180,12 @@ class _Explained:
                     f"(output index) to explain, an int or one per sample"
                 )
             return None
-        t = np.asarray(target)
+        t = np.asarray(target.numpy() if isinstance(target, Tensor) else target)
+        if t.dtype == bool:
+            raise ValueError(
+                f"{self.op}: target must be class indices (ints), got a boolean {target!r}: "
+                "for a mask's classes write target=mask.astype(int)"
+            )
         if t.ndim == 0:
             t = np.full(n, t)
         if width == 1 and out.ndim == 2:
@@ -147,7 +193,7 @@ class _Explained:
                 f"{self.op}: the model has one output per sample (e.g. a binary classifier's probability "
                 f"of its second class): leave target=None, got target={target!r}"
             )
-        if t.shape != (n,) or not (np.issubdtype(t.dtype, np.integer) or t.dtype == bool):
+        if t.shape != (n,) or not np.issubdtype(t.dtype, np.integer):
             raise ValueError(f"{self.op}: target must be an int or {n} integer class indices, got {target!r}")
         if out.ndim != 2:
             raise ValueError(f"{self.op}: target needs (N, C) outputs, the model gives shape {tuple(out.shape)}")
@@ -179,8 +225,8 @@ def _as_array(X: Any, dtype: np.dtype, op: str) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def _select(out: Tensor, target: np.ndarray | None, op: str) -> Tensor:
-    """The explained output of each row: out[i, target[i]], or the single output."""
+def _select(out: Any, target: np.ndarray | None) -> Any:
+    """The explained output of each row (a Tensor or an array): out[i, target[i]], or the single output."""
     if target is None:
         return out.reshape(out.shape[0]) if out.ndim > 1 else out
     return out[np.arange(out.shape[0]), target]
@@ -198,12 +244,15 @@ def _baselines(baselines: Any, X: np.ndarray, op: str) -> np.ndarray:
         return np.zeros_like(X)
     b = _as_array(baselines, X.dtype, op)
     try:
-        return np.ascontiguousarray(np.broadcast_to(b, X.shape))
+        b = np.ascontiguousarray(np.broadcast_to(b, X.shape))
     except ValueError:
         raise ValueError(
             f"{op}: baselines of shape {b.shape} do not fit inputs of shape {X.shape} (a number, "
             f"one sample of shape {X.shape[1:]}, or one per sample)"
         ) from None
+    if not np.isfinite(b).all():
+        raise ValueError(f"{op}: baselines hold NaN or infinite values: attributions would be meaningless")
+    return b
 
 
 # ================================================================== gradient methods
@@ -272,7 +321,7 @@ def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]
         >>> round(float(weights.sum()), 12)
         1.0
     """
-    n = n_steps
+    n = _check_positive_int(n_steps, "n_steps", "integrated_gradients")
     if method == "riemann_left":
         return np.linspace(0.0, 1.0 - 1.0 / n, n), np.full(n, 1.0 / n)
     if method == "riemann_right":
@@ -393,6 +442,12 @@ def smoothgrad(
         raise ValueError(f"{op}: base must be one of {', '.join(_BASE_METHODS)}, got {base!r}")
     if nt_type not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
         raise ValueError(f"{op}: nt_type must be 'smoothgrad', 'smoothgrad_sq' or 'vargrad', got {nt_type!r}")
+    if base_kwargs.get("return_convergence_delta"):
+        raise ValueError(
+            f"{op}: return_convergence_delta is not averaged over the noisy copies (Captum's NoiseTunnel "
+            "returns the delta of each copy): call integrated_gradients(..., return_convergence_delta=True) "
+            "on the inputs whose completeness you want to check"
+        )
     nt_samples = _check_positive_int(nt_samples, "nt_samples", op)
     if not isinstance(stdevs, numbers.Real) or not np.isfinite(stdevs) or stdevs < 0:
         raise ValueError(f"{op}: stdevs must be a finite number >= 0, got {stdevs!r}")
@@ -419,29 +474,34 @@ def smoothgrad(
 # ================================================================== perturbation methods
 
 
-def _window_masks(shape: tuple[int, ...], window: Sequence[int], strides: Sequence[int]) -> np.ndarray:
-    """One boolean mask per window position over a sample of ``shape``: (positions, *shape).
+def _windows(shape: tuple[int, ...], window: Sequence[int], strides: Sequence[int]) -> list[tuple[slice, ...]]:
+    """The window's positions over a sample of ``shape``, as slices.
 
     Along each axis the window starts at 0, stride, 2 stride, ... until it reaches the end; a last
     window that would pass the end is cut there, so every feature is covered (Captum's rule:
-    ceil((size - window) / stride) + 1 positions)."""
+    ceil((size - window) / stride) + 1 positions; strides are at most the window)."""
     starts = [range(0, -(-(size - w) // s) * s + 1, s) for size, w, s in zip(shape, window, strides)]
     grids = np.meshgrid(*[np.asarray(r) for r in starts], indexing="ij")
     corners = np.stack([g.ravel() for g in grids], axis=1)
-    masks = np.zeros((len(corners), *shape), dtype=bool)
-    for i, corner in enumerate(corners):  # one slice assignment per position (positions, not samples)
-        masks[(i, *[slice(c, c + w) for c, w in zip(corner, window)])] = True
-    return masks
+    return [tuple(slice(int(c), int(c) + w) for c, w in zip(corner, window)) for corner in corners]
 
 
-def _ablate(e: _Explained, masks: np.ndarray, t: np.ndarray | None, base: np.ndarray, batch_size: int) -> np.ndarray:
-    """f(x) - f(x with mask k set to the baseline), for every sample and mask: (masks, N)."""
+def _ablate(
+    e: _Explained,
+    n_masks: int,
+    masks: Callable[[int, int], np.ndarray],
+    t: np.ndarray | None,
+    base: np.ndarray,
+    batch_size: int,
+) -> np.ndarray:
+    """f(x) - f(x with mask k set to the baseline), for every sample and mask: (masks, N).
+    ``masks(start, stop)`` builds masks start..stop-1, (k, *sample shape), a chunk at a time."""
     n = len(e.X)
     full = e.outputs(e.X, t, batch_size)
-    drops = np.empty((len(masks), n), dtype=np.float64)
+    drops = np.empty((n_masks, n), dtype=np.float64)
     per_chunk = max(1, batch_size // n)
-    for start in range(0, len(masks), per_chunk):
-        m = masks[start : start + per_chunk]  # (k, N or 1, *shape)
+    for start in range(0, n_masks, per_chunk):
+        m = masks(start, min(start + per_chunk, n_masks))[:, None]  # (k, 1, *shape)
         occluded = np.where(m, base[None], e.X[None]).reshape(len(m) * n, *e.X.shape[1:])
         out = e.outputs(occluded, None if t is None else np.tile(t, len(m)), batch_size).reshape(len(m), n)
         drops[start : start + len(m)] = full[None] - out
@@ -467,7 +527,8 @@ def occlusion(
         model, X, target: as in :func:`saliency`.
         sliding_window_shapes: the window, one size per axis of a sample (e.g. (1, 5, 5) for
             (C, H, W) images, (1, 4) for (C, L) signals); an int is used on every axis.
-        strides: the window's step per axis (default: 1 on every axis).
+        strides: the window's step per axis (default: 1 on every axis), at most the window's size
+            (a larger step would leave features that no window covers).
         baselines: what the window is set to: a number (default 0), one sample, or one per sample.
         batch_size: rows per forward; all samples at a window position go through together.
 
@@ -485,19 +546,36 @@ def occlusion(
     steps = _per_axis(1 if strides is None else strides, shape, "strides", op)
     if any(w > s for w, s in zip(window, shape)):
         raise ValueError(f"{op}: sliding_window_shapes {window} is larger than a sample, of shape {shape}")
-    masks = _window_masks(shape, window, steps)
+    if any(s > w for s, w in zip(steps, window)):
+        raise ValueError(
+            f"{op}: strides {steps} are larger than sliding_window_shapes {window} on some axis: the features "
+            "between two windows would never be occluded (Captum refuses them too); use strides <= the window"
+        )
+    batch_size = _check_positive_int(batch_size, "batch_size", op)
     base = _baselines(baselines, e.X, op)
+    windows = _windows(shape, window, steps)
+
+    def masks(start: int, stop: int) -> np.ndarray:
+        m = np.zeros((stop - start, *shape), dtype=bool)
+        for k, where in enumerate(windows[start:stop]):  # one slice assignment per position
+            m[(k, *where)] = True
+        return m
+
     with e.evaluating():
-        drops = _ablate(e, masks[:, None], t, base, _check_positive_int(batch_size, "batch_size", op))
-    covered = masks.reshape(len(masks), -1).astype(np.float64)  # (positions, features)
-    total = drops.T @ covered  # (N, features)
-    counts = covered.sum(axis=0)
-    out = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
-    return out.reshape(e.X.shape).astype(e.X.dtype)
+        drops = _ablate(e, len(windows), masks, t, base, batch_size)
+    total = np.zeros((len(e.X), *shape))
+    counts = np.zeros(shape)
+    for drop, where in zip(drops, windows):  # each window adds its drop to the features it covers
+        total[(slice(None), *where)] += drop.reshape(-1, *([1] * len(shape)))
+        counts[where] += 1
+    return (total / counts).astype(e.X.dtype)
 
 
 def _per_axis(value: Any, shape: tuple[int, ...], name: str, op: str) -> tuple[int, ...]:
-    values = (value,) * len(shape) if isinstance(value, numbers.Integral) else tuple(value)
+    try:
+        values = (value,) * len(shape) if isinstance(value, numbers.Integral) else tuple(value)
+    except TypeError:  # neither an int nor a sequence
+        values = ()
     if len(values) != len(shape) or any(
         not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1 for v in values
     ):
@@ -505,22 +583,28 @@ def _per_axis(value: Any, shape: tuple[int, ...], name: str, op: str) -> tuple[i
     return tuple(int(v) for v in values)
 
 
-def _groups(feature_mask: Any, shape: tuple[int, ...], op: str) -> tuple[np.ndarray, np.ndarray]:
-    """(group ids 0..K-1 shaped like a sample, masks (K, *shape)) from a feature mask of group
-    ids; None gives every feature its own group."""
+def _groups(feature_mask: Any, shape: tuple[int, ...], op: str) -> tuple[np.ndarray, int]:
+    """(group ids 0..K-1 shaped like a sample, K) from a feature mask of group ids, shaped like one
+    sample or, as Captum takes it, with a leading axis of 1; any ids (the groups numbered in
+    sorted order of their ids); None gives every feature its own group."""
     if feature_mask is None:
         ids = np.arange(int(np.prod(shape))).reshape(shape)
-    else:
-        raw = np.asarray(feature_mask)
-        if raw.shape != shape or not np.issubdtype(raw.dtype, np.integer):
-            raise ValueError(
-                f"{op}: feature_mask must be integer group ids shaped like one sample {shape}, "
-                f"got shape {raw.shape} of {raw.dtype}"
-            )
-        _, ids = np.unique(raw, return_inverse=True)
-        ids = ids.reshape(shape)
-    k = int(ids.max()) + 1
-    return ids, ids[None] == np.arange(k).reshape(-1, *([1] * len(shape)))
+        return ids, ids.size
+    raw = np.asarray(feature_mask.numpy() if isinstance(feature_mask, Tensor) else feature_mask)
+    if raw.shape == (1, *shape):
+        raw = raw[0]
+    if raw.shape != shape or not np.issubdtype(raw.dtype, np.integer):
+        raise ValueError(
+            f"{op}: feature_mask must be integer group ids shaped like one sample {shape}, "
+            f"got shape {raw.shape} of {raw.dtype}"
+        )
+    values, ids = np.unique(raw, return_inverse=True)
+    return ids.reshape(shape), len(values)
+
+
+def _group_masks(ids: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """masks(start, stop): the features of groups start..stop-1, (k, *shape), built a chunk at a time."""
+    return lambda start, stop: ids[None] == np.arange(start, stop).reshape(-1, *([1] * ids.ndim))
 
 
 def feature_ablation(
@@ -538,7 +622,8 @@ def feature_ablation(
 
     Args:
         model, X, target: as in :func:`saliency`.
-        feature_mask: integer group ids shaped like one sample (default: every feature alone).
+        feature_mask: integer group ids shaped like one sample, or (1, *sample shape) as Captum
+            takes it (default: every feature alone).
         baselines: as in :func:`occlusion`.
 
     Example:
@@ -550,10 +635,11 @@ def feature_ablation(
     op = "feature_ablation"
     e = _Explained(model, X, op)
     t = e.targets(target)
-    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
+    ids, k = _groups(feature_mask, e.X.shape[1:], op)
+    batch_size = _check_positive_int(batch_size, "batch_size", op)
     base = _baselines(baselines, e.X, op)
     with e.evaluating():
-        drops = _ablate(e, masks[:, None], t, base, _check_positive_int(batch_size, "batch_size", op))
+        drops = _ablate(e, k, _group_masks(ids), t, base, batch_size)
     return drops.T[:, ids].astype(e.X.dtype)  # each feature gets its group's drop
 
 
@@ -604,15 +690,17 @@ def lime(
     Interpretable features are the groups of ``feature_mask`` (tabular columns by default, or
     segments of a signal / patches of an image). Each perturbation keeps a random half of the
     groups (z = 1) and sets the others to the baseline (z = 0); it is weighted by
-    exp(-d^2 / kernel_width^2), d the cosine distance between z and the unperturbed all-ones
-    vector (LIME's image kernel); a ridge regression (scikit-learn's ``Ridge``, ``alpha``) of the
-    model's output on z is the surrogate. The first sample is always the row itself.
+    sqrt(exp(-d^2 / kernel_width^2)), d the cosine distance between z and the unperturbed all-ones
+    vector (LIME's image kernel, as ``lime_image`` writes it); a ridge regression (scikit-learn's
+    ``Ridge``, ``alpha``) of the model's output on z is the surrogate. The first sample is always
+    the row itself.
 
     Args:
         model, X, target: as in :func:`saliency`.
-        feature_mask: integer group ids shaped like one sample (default: every feature alone).
+        feature_mask: integer group ids shaped like one sample, or (1, *sample shape) as Captum
+            takes it (default: every feature alone).
         baselines: what removed groups become (default 0).
-        n_samples: perturbations per row (default 1000).
+        n_samples: perturbations per row (default 1000; at least 2).
         kernel_width: the kernel's width (default 0.25).
         alpha: the ridge penalty (default 1.0, as LIME).
         seed: an int or a NumPy Generator, for reproducible perturbations.
@@ -630,25 +718,37 @@ def lime(
     except ImportError:  # pragma: no cover - the estimators extra brings scikit-learn
         raise ImportError('lime fits its surrogate with scikit-learn: pip install "chainrule[sklearn]"') from None
     n_samples = _check_positive_int(n_samples, "n_samples", op)
+    if n_samples < 2:
+        raise ValueError(f"{op}: n_samples must be at least 2 (the row itself and a perturbation), got {n_samples}")
     if not isinstance(kernel_width, numbers.Real) or not kernel_width > 0:
         raise ValueError(f"{op}: kernel_width must be a positive number, got {kernel_width!r}")
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0 <= alpha < np.inf:
+        raise ValueError(f"{op}: alpha (the ridge penalty) must be a finite number >= 0, got {alpha!r}")
+    batch_size = _check_positive_int(batch_size, "batch_size", op)
     e = _Explained(model, X, op)
     t = e.targets(target)
-    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
-    k, n = len(masks), len(e.X)
+    ids, k = _groups(feature_mask, e.X.shape[1:], op)
+    n = len(e.X)
     base = _baselines(baselines, e.X, op)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     z = rng.integers(0, 2, size=(n, n_samples, k)).astype(bool)
     z[:, 0] = True  # the row itself
-    keep = z.astype(np.float64) @ masks.reshape(k, -1).astype(np.float64)  # (N, S, features): 1 kept
-    keep = keep.reshape(n, n_samples, *e.X.shape[1:]) > 0
-    perturbed = np.where(keep, e.X[:, None], base[:, None]).reshape(n * n_samples, *e.X.shape[1:])
-    with e.evaluating():
-        y = e.outputs(perturbed, None if t is None else np.repeat(t, n_samples), batch_size).reshape(n, n_samples)
     on = z.sum(axis=2)
     cosine = 1.0 - on / np.sqrt(np.maximum(on, 1) * k)
     cosine[on == 0] = 1.0
-    weights = np.exp(-(cosine**2) / kernel_width**2)
+    weights = np.sqrt(np.exp(-(cosine**2) / kernel_width**2))  # LIME's kernel, exactly as lime_image writes it
+    support = np.where(on < k, weights, 0.0).sum(axis=1)  # the total weight of the perturbed samples
+    if support.min() == 0 or support.min() < alpha:
+        raise ValueError(
+            f"{op}: the perturbed samples of a row weigh {support.min():.3g} in all (kernel_width={kernel_width!r}, "
+            f"n_samples={n_samples}), {'nothing' if support.min() == 0 else f'less than the ridge penalty {alpha!r}'}"
+            ": the surrogate's weights would be about 0 whatever the model does; use a larger kernel_width "
+            "(default 0.25), more n_samples or a smaller alpha"
+        )
+    keep = z[:, :, ids]  # (N, S, *shape): each feature kept or not with its group
+    perturbed = np.where(keep, e.X[:, None], base[:, None]).reshape(n * n_samples, *e.X.shape[1:])
+    with e.evaluating():
+        y = e.outputs(perturbed, None if t is None else np.repeat(t, n_samples), batch_size).reshape(n, n_samples)
     coefficients, intercepts, scores = np.empty((n, k)), np.empty(n), np.empty(n)
     for i in range(n):  # one surrogate per row: the method's definition
         surrogate = Ridge(alpha=alpha).fit(z[i], y[i], sample_weight=weights[i])
@@ -693,9 +793,13 @@ def permutation_importance(
     Args:
         model: a Module, a fitted estimator, or a callable on a Tensor batch.
         X, y: a dataset: inputs (samples first) and targets.
-        scoring: "accuracy" (the argmax of (N, C) outputs, or outputs > 0.5 for one output),
-            "r2", "neg_mean_squared_error", a callable ``score(y, outputs)``, or "auto" (the
-            default: accuracy for integer y, r2 otherwise).
+        scoring: "accuracy" (the argmax of (N, C) outputs against class indices y, or for one
+            output, a probability, outputs > 0.5 against y of 0 and 1; a fitted classifier's own
+            decisions against its labels), "r2" (averaged over the outputs, as scikit-learn's),
+            "neg_mean_squared_error", a callable ``score(y, outputs)`` (the outputs as the model
+            gives them, (N,) for one output per sample and a 1-D y), or "auto" (the default:
+            a classifier estimator's accuracy, a regressor's r2; for other models accuracy for
+            integer y with (N, C) outputs or y of 0 and 1, r2 otherwise).
         n_repeats: shuffles per feature (default 5).
         feature_mask: integer group ids shaped like one sample: a group is shuffled together
             (e.g. the one-hot columns of one category).
@@ -710,62 +814,147 @@ def permutation_importance(
         (True, 0.0)
     """
     op = "permutation_importance"
-    e = _Explained(model, X, op)
-    yy = np.asarray(y)
-    if len(yy) != len(e.X):
-        raise ValueError(f"{op}: X has {len(e.X)} samples but y has {len(yy)}")
     n_repeats = _check_positive_int(n_repeats, "n_repeats", op)
     batch_size = _check_positive_int(batch_size, "batch_size", op)
-    score = _scorer(scoring, yy, op)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    ids, masks = _groups(feature_mask, e.X.shape[1:], op)
+    if not callable(scoring) and scoring not in SCORINGS:
+        raise ValueError(f"{op}: scoring must be {', '.join(map(repr, SCORINGS))} or a callable, got {scoring!r}")
+    e = _Explained(model, X, op)
     n = len(e.X)
+    yy = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
+    if yy.ndim == 0 or len(yy) != n:
+        raise ValueError(f"{op}: X has {n} samples but y has {len(yy) if yy.ndim else 'none (a scalar)'}")
+    if n < 2:
+        raise ValueError(f"{op}: shuffling a column needs at least 2 samples, X has {n}")
+    ids, k = _groups(feature_mask, e.X.shape[1:], op)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    estimator = e.estimator
 
-    def predictions(rows: np.ndarray) -> np.ndarray:
+    def outputs(rows: np.ndarray, decisions: bool = False) -> np.ndarray:
+        """The model's outputs for the rows, in chunks; with ``decisions``, a classifier
+        estimator's class indices from its own scores (what its ``predict`` decides)."""
         parts = []
         with no_grad():
             for start in range(0, len(rows), batch_size):
-                parts.append(e.forward(Tensor(rows[start : start + batch_size])).numpy())
-        return np.concatenate(parts)
+                chunk = rows[start : start + batch_size]
+                if decisions:
+                    parts.append(estimator._indices_from_scores(estimator._forward(chunk, scores=True)))
+                else:
+                    out = e.call(Tensor(chunk))
+                    parts.append(out.numpy() if isinstance(out, Tensor) else out)
+        return e._finite(np.concatenate(parts), "outputs")
 
     with e.evaluating():
-        baseline = score(yy, predictions(e.X))
-        drops = np.empty((len(masks), n_repeats))
-        for g, mask in enumerate(masks):  # all repeats of one group in one batch
+        first = outputs(e.X)
+        score, decisions = _scorer(scoring, yy, first, estimator, op)
+        baseline = score(outputs(e.X, decisions) if decisions else first)
+        drops = np.empty((k, n_repeats))
+        for g in range(k):  # all repeats of one group in one batch
+            mask = ids == g
             order = np.stack([rng.permutation(n) for _ in range(n_repeats)])  # (R, N)
             shuffled = np.where(mask[None, None], e.X[order], e.X[None]).reshape(n_repeats * n, *e.X.shape[1:])
-            out = predictions(shuffled).reshape(n_repeats, n, -1)
-            drops[g] = [baseline - score(yy, o.reshape(n, *o.shape[1:]) if o.shape[1] > 1 else o[:, 0]) for o in out]
+            out = outputs(shuffled, decisions)
+            drops[g] = [baseline - score(o) for o in out.reshape(n_repeats, n, *out.shape[1:])]
     return PermutationImportance(drops.mean(axis=1), drops.std(axis=1), drops, float(baseline))
 
 
-def _scorer(scoring: Any, y: np.ndarray, op: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    if callable(scoring):
-        return lambda yy, out: float(scoring(yy, out))
+SCORINGS = ("auto", "accuracy", "r2", "neg_mean_squared_error")
+
+
+def _scorer(
+    scoring: Any, y: np.ndarray, outputs: np.ndarray, estimator: Any, op: str
+) -> tuple[Callable[[np.ndarray], float], bool]:
+    """(score of a batch of outputs against y, whether the outputs must be a classifier
+    estimator's decided class indices), with y checked against the model's first outputs."""
+    n = len(y)
+    width = int(np.prod(outputs.shape[1:]))
+    labels = y.dtype.kind in "OUSV"
+    classifier = estimator is not None and hasattr(estimator, "classes_")
+    if labels and not classifier and not callable(scoring):
+        raise ValueError(
+            f"{op}: y holds labels ({', '.join(map(repr, np.unique(y)[:3].tolist()))}, ...): a model's outputs "
+            "are scored against class indices 0..C-1: encode y first, e.g. "
+            "np.unique(y, return_inverse=True)[1] in the order of the model's outputs"
+        )
+    if not labels and not np.isfinite(y.astype(np.float64)).all():
+        raise ValueError(f"{op}: y holds NaN or infinite values")
+
+    def checked(value: Any) -> float:
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"{op}: the score is {value}: permutation importances would be meaningless")
+        return value
+
+    if callable(scoring):  # the outputs as the model gives them; one per sample as (N,) for a 1-D y
+        squeeze = y.ndim == 1 and width == 1
+        return (lambda out: checked(scoring(y, out.reshape(n) if squeeze else out))), False
     if scoring == "auto":
-        scoring = "accuracy" if np.issubdtype(y.dtype, np.integer) or y.dtype == bool else "r2"
+        if estimator is not None:
+            scoring = "accuracy" if classifier else "r2"
+        elif y.dtype.kind in "biu" and y.reshape(n, -1).shape[1] == 1:
+            scoring = "accuracy" if width > 1 or np.isin(y, (0, 1)).all() else "r2"
+        else:
+            scoring = "r2"
     if scoring == "accuracy":
+        return _accuracy(y, outputs, width, estimator if classifier else None, op, checked)
+    if labels:
+        raise ValueError(f"{op}: scoring={scoring!r} needs numeric y, got labels of {y.dtype}")
+    target = y.astype(np.float64).reshape(n, -1)
+    if target.shape[1] != width:
+        raise ValueError(
+            f"{op}: y of shape {y.shape} does not match the model's outputs of shape {outputs.shape} "
+            f"for scoring={scoring!r}"
+        )
 
-        def accuracy(yy: np.ndarray, out: np.ndarray) -> float:
-            out = np.asarray(out)
-            labels = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(len(out)) > 0.5)
-            return float(np.mean(labels == yy.reshape(len(yy))))
+    def regression(out: np.ndarray) -> float:
+        residuals = target - np.asarray(out, dtype=np.float64).reshape(n, -1)
+        if scoring == "neg_mean_squared_error":
+            return checked(-np.mean(residuals**2))
+        sse = np.sum(residuals**2, axis=0)
+        sst = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
+        # scikit-learn's r2_score: each output's R^2 (1 for a constant target fitted exactly,
+        # 0 for a constant target missed), averaged over the outputs
+        r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), np.where(sse == 0, 1.0, 0.0))
+        return checked(r2.mean())
 
-        return accuracy
-    if scoring in ("r2", "neg_mean_squared_error"):
+    return regression, False
 
-        def regression(yy: np.ndarray, out: np.ndarray) -> float:
-            out = np.asarray(out, dtype=np.float64).reshape(yy.shape)
-            sse = float(np.sum((yy - out) ** 2))
-            if scoring == "neg_mean_squared_error":
-                return -sse / len(yy)
-            sst = float(np.sum((yy - yy.mean(axis=0)) ** 2))
-            return 1.0 - sse / sst if sst > 0 else 0.0
 
-        return regression
-    raise ValueError(
-        f"{op}: scoring must be 'auto', 'accuracy', 'r2', 'neg_mean_squared_error' or a callable, got {scoring!r}"
-    )
+def _accuracy(
+    y: np.ndarray, outputs: np.ndarray, width: int, classifier: Any, op: str, checked: Callable[[Any], float]
+) -> tuple[Callable[[np.ndarray], float], bool]:
+    n = len(y)
+    if classifier is not None:  # a fitted classifier: y's labels as indices of its classes_
+        classes = np.asarray(classifier.classes_)
+        flat = y.reshape(n) if y.size == n else None
+        known = flat is not None and np.isin(flat, classes).all()
+        if not known:
+            raise ValueError(
+                f"{op}: y must hold one label of the classifier's classes_ {classes.tolist()} per sample, "
+                f"got {y[:5].tolist()}..."
+            )
+        truth = np.searchsorted(classes, flat)
+        return (lambda out: checked(np.mean(out.reshape(n) == truth))), True
+    if y.size != n or (y.dtype.kind == "f" and not np.all(y == np.round(y))) or y.dtype.kind not in "biuf":
+        raise ValueError(f"{op}: scoring='accuracy' needs one class index per sample, got y of shape {y.shape}")
+    truth = y.reshape(n).astype(np.int64)
+    if width > 1:
+        if outputs.ndim != 2:
+            raise ValueError(f"{op}: scoring='accuracy' needs (N, C) outputs, the model gives {outputs.shape}")
+        if truth.min() < 0 or truth.max() >= width:
+            raise ValueError(
+                f"{op}: y holds class {truth[(truth < 0) | (truth >= width)][0]}, out of range for a model with "
+                f"{width} outputs: y must be class indices 0..{width - 1} in the order of the outputs"
+            )
+        return (lambda out: checked(np.mean(out.argmax(axis=1) == truth))), False
+    if not np.isin(truth, (0, 1)).all():
+        raise ValueError(f"{op}: a model with one output is scored as a binary classifier: y must be 0 or 1")
+    if outputs.min() < 0 or outputs.max() > 1:
+        raise ValueError(
+            f"{op}: scoring='accuracy' reads a single output as the probability of class 1, but the model's "
+            f"outputs range over [{outputs.min():.3g}, {outputs.max():.3g}]: for logits pass "
+            "scoring=lambda y, out: np.mean((out > 0) == y)"
+        )
+    return (lambda out: checked(np.mean((out.reshape(n) > 0.5) == truth))), False
 
 
 METHODS: dict[str, Callable[..., Any]] = {

@@ -118,3 +118,18 @@ def test_feature_ablation_with_a_feature_mask():
         t(X), target=torch.from_numpy(target), feature_mask=torch.from_numpy(mask).unsqueeze(0)
     )
     close(got, ref)
+
+
+def test_feature_mask_as_captum_takes_it_with_a_leading_axis_and_any_ids():
+    ours, theirs, X, target = pair("mlp")
+    mask = torch.tensor([[7, 7, -2, 4, 4, 4]])
+    got = explain.feature_ablation(ours, X, target, feature_mask=mask.numpy())
+    close(got, FeatureAblation(theirs).attribute(t(X), target=torch.from_numpy(target), feature_mask=mask))
+
+
+def test_strides_larger_than_the_window_are_refused_by_both():
+    ours, theirs, X, target = pair("cnn1d")
+    with pytest.raises(AssertionError, match="Stride"):
+        Occlusion(theirs).attribute(t(X), sliding_window_shapes=(1, 2), strides=(1, 3), target=0)
+    with pytest.raises(ValueError, match="strides"):
+        explain.occlusion(ours, X, 0, sliding_window_shapes=(1, 2), strides=(1, 3))

@@ -194,7 +194,7 @@ def small_cnn2d():
     ).double()
 
 
-@pytest.mark.parametrize("window, strides", [((1, 2, 2), (1, 1, 1)), ((2, 3, 2), (1, 2, 3)), ((1, 1, 1), (1, 1, 1))])
+@pytest.mark.parametrize("window, strides", [((1, 2, 2), (1, 1, 1)), ((2, 3, 2), (1, 2, 2)), ((1, 1, 1), (1, 1, 1))])
 def test_occlusion_on_images_equals_the_one_window_at_a_time_reference(window, strides):
     net = small_cnn2d().eval()
     X = RNG.standard_normal((3, 2, 6, 6))
@@ -353,3 +353,214 @@ def test_bad_input_is_a_clear_error():
         explain.permutation_importance(net, X, [0, 1])
     with pytest.raises(TypeError, match="model must be"):
         explain.saliency(42, X, 0)
+
+
+# ------------------------------------------------------------------ found by review: each a silent wrong result before
+
+
+def test_a_model_must_return_one_output_per_row():
+    """A scalar (a loss-like sum) or a fixed-size output used to give gradients of the batch's
+    sum, or zeros for every row but the first."""
+    X = RNG.standard_normal((4, 3))
+    for method in ("saliency", "integrated_gradients", "occlusion"):
+        with pytest.raises(ValueError, match=r"returned shape \(\) for a batch of 1 rows"):
+            explain.explain(lambda x: (x**2).sum(), X, method=method)
+        with pytest.raises(ValueError, match=r"returned shape \(1,\) for a batch of \d+ rows"):
+            explain.explain(lambda x: (x**2).sum(1)[:1], X, method=method)
+
+
+def test_a_model_computed_in_numpy_is_explained_by_perturbations_and_refused_by_gradients():
+    w = np.array([2.0, -1.0, 0.5])
+    X = RNG.standard_normal((5, 3))
+    in_numpy = lambda x: x.numpy() @ w  # noqa: E731
+    np.testing.assert_allclose(explain.occlusion(in_numpy, X), w * X, rtol=1e-12)
+    np.testing.assert_allclose(explain.feature_ablation(in_numpy, X), w * X, rtol=1e-12)
+    np.testing.assert_allclose(explain.lime(in_numpy, X, seed=0, alpha=1e-9).coefficients, w * X, rtol=1e-6)
+    y = X @ w
+    assert explain.permutation_importance(in_numpy, X, y, seed=0).baseline_score == pytest.approx(1.0)
+    with pytest.raises(TypeError, match="must return a chainrule Tensor, got ndarray.*occlusion"):
+        explain.saliency(in_numpy, X)
+    with pytest.raises(ValueError, match="does not depend on X through chainrule operations"):
+        explain.integrated_gradients(lambda x: cr.tensor(in_numpy(x)), X)  # the graph cut: all zeros before
+
+
+def test_non_finite_outputs_baselines_and_targets_are_refused():
+    net, X = smooth_mlp(), RNG.standard_normal((3, 5))
+    with pytest.raises(ValueError, match="model's outputs hold NaN"):
+        explain.occlusion(lambda x: (x * 0 + np.nan).sum(1), X)
+    with pytest.raises(ValueError, match="model's outputs hold NaN"):
+        explain.saliency(lambda x: (x * 0 + np.nan).sum(1), X)
+    for method, kwargs in [("integrated_gradients", {}), ("occlusion", {}), ("lime", {}), ("smoothgrad", {})]:
+        if method == "smoothgrad":
+            kwargs = {"base": "integrated_gradients"}
+        with pytest.raises(ValueError, match="baselines hold NaN or infinite values"):
+            explain.explain(net, X, method=method, target=0, baselines=np.nan, **kwargs)
+    with pytest.raises(ValueError, match="got a boolean True"):  # was class 1
+        explain.saliency(net, X, True)
+    with pytest.raises(ValueError, match="got a boolean"):
+        explain.saliency(net, X, np.array([True, False, True]))
+
+
+def test_integration_rule_checks_its_number_of_points():
+    for method in explain.attributions.INTEGRATION_RULES:
+        with pytest.raises(ValueError, match="n_steps must be a positive integer, got 0"):
+            explain.integration_rule(method, 0)
+
+
+def test_occlusion_strides_larger_than_the_window_are_refused_as_in_captum():
+    """Features between two windows were never occluded and got 0."""
+    with pytest.raises(ValueError, match=r"strides \(4,\) are larger than sliding_window_shapes \(1,\)"):
+        explain.occlusion(linear_model(W), X_LIN, sliding_window_shapes=1, strides=4)
+
+
+def test_feature_mask_with_a_leading_axis_of_one_as_captum_takes_it():
+    mask = np.array([0, 0, 1, 1, 1, 2])
+    lin = linear_model(W)
+    expected = explain.feature_ablation(lin, X_LIN, feature_mask=mask)
+    np.testing.assert_array_equal(explain.feature_ablation(lin, X_LIN, feature_mask=mask[None]), expected)
+    np.testing.assert_array_equal(explain.feature_ablation(lin, X_LIN, feature_mask=cr.tensor(mask * 7 - 3)), expected)
+
+
+def test_lime_is_lime_image_kernel_and_weighted_ridge_written_out_in_numpy():
+    """LIME's kernel is sqrt(exp(-d^2 / w^2)) (lime_image.py); the surrogate a weighted ridge with an
+    unpenalised intercept, solved here in closed form on the same draws."""
+    net, X = smooth_mlp(), RNG.standard_normal((2, 5))
+    mask, n_samples, width, alpha = np.array([0, 0, 1, 2, 2]), 40, 0.4, 0.5
+    got = explain.lime(net, X, 1, feature_mask=mask, n_samples=n_samples, kernel_width=width, alpha=alpha, seed=3)
+    z = np.random.default_rng(3).integers(0, 2, size=(2, n_samples, 3)).astype(bool)
+    z[:, 0] = True
+    for i in range(2):
+        zi = z[i].astype(float)
+        with cr.no_grad():
+            y = net(cr.tensor(np.where(zi[:, mask] > 0, X[i], 0.0))).numpy()[:, 1]
+        d = 1.0 - zi.sum(1) / np.sqrt(np.maximum(zi.sum(1), 1) * 3)
+        d[zi.sum(1) == 0] = 1.0
+        w = np.sqrt(np.exp(-(d**2) / width**2))
+        zc, yc = zi - np.average(zi, axis=0, weights=w), y - np.average(y, weights=w)
+        beta = np.linalg.solve(zc.T @ (w[:, None] * zc) + alpha * np.eye(3), zc.T @ (w * yc))
+        np.testing.assert_allclose(got.coefficients[i], beta, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(got.attributions[i], beta[mask], rtol=1e-8, atol=1e-12)
+
+
+def test_lime_refuses_settings_under_which_it_would_learn_nothing():
+    """n_samples=1 and a tiny kernel_width gave all-zero weights with a perfect score of 1."""
+    lin = linear_model(W)
+    with pytest.raises(ValueError, match="n_samples must be at least 2"):
+        explain.lime(lin, X_LIN, n_samples=1)
+    with pytest.raises(ValueError, match="weigh 0 in all"):
+        explain.lime(lin, X_LIN, kernel_width=1e-6, seed=0)
+    with pytest.raises(ValueError, match="alpha"):
+        explain.lime(lin, X_LIN, alpha=-1.0)
+
+
+def test_smoothgrad_refuses_a_convergence_delta_it_cannot_average():
+    with pytest.raises(ValueError, match="return_convergence_delta"):
+        explain.smoothgrad(smooth_mlp(), X_LIN[:, :5], 0, base="integrated_gradients", return_convergence_delta=True)
+
+
+def test_an_unfitted_estimator_says_so():
+    from sklearn.exceptions import NotFittedError
+
+    from chainrule.estimators import LogisticRegression
+
+    with pytest.raises(NotFittedError, match="not fitted"):
+        explain.saliency(LogisticRegression(), X_LIN)
+
+
+def permutation_by_hand(predict, score, X, y, n_repeats, seed):
+    """scikit-learn's definition, one feature and one shuffle at a time, on the same permutations."""
+    rng = np.random.default_rng(seed)
+    baseline = score(y, predict(X))
+    drops = np.zeros((X.shape[1], n_repeats))
+    for j in range(X.shape[1]):
+        orders = [rng.permutation(len(X)) for _ in range(n_repeats)]
+        for r, order in enumerate(orders):
+            shuffled = X.copy()
+            shuffled[:, j] = X[order, j]
+            drops[j, r] = baseline - score(y, predict(shuffled))
+    return baseline, drops
+
+
+def test_permutation_importance_of_integer_regression_targets_is_r2_by_hand():
+    """Integer y of a one-output regression was scored by accuracy of outputs > 0.5: all zeros."""
+    from sklearn.metrics import r2_score
+
+    w = np.array([2.0, 0.0, -1.0])
+    lin, X = linear_model(w), RNG.standard_normal((60, 3))
+    y = np.round(X @ w * 3).astype(int)
+    got = explain.permutation_importance(lin, X, y, n_repeats=3, seed=4)
+    with cr.no_grad():
+        predict = lambda a: lin(cr.tensor(a)).numpy()[:, 0]  # noqa: E731
+    baseline, drops = permutation_by_hand(predict, r2_score, X, y, 3, 4)
+    assert got.baseline_score == pytest.approx(baseline, rel=1e-12)
+    np.testing.assert_allclose(got.importances, drops, rtol=1e-10, atol=1e-12)
+    assert got.importances_mean[0] > 0.5
+
+
+def test_permutation_importance_of_a_classifier_with_labels_is_its_accuracy_by_hand():
+    """Labels that are not 0..C-1 (strings, or 5/7/9) were compared with output indices: all zeros."""
+    from sklearn.metrics import accuracy_score
+
+    from chainrule.estimators import LinearSVC, LogisticRegression
+
+    X = RNG.standard_normal((90, 3))
+    for labels in (np.array(["no", "yes"]), np.array([5, 7, 9])):
+        score = X[:, 0] - X[:, 2]
+        y = labels[np.digitize(score, [-0.5, 0.5]) if len(labels) == 3 else (score > 0).astype(int)]
+        for estimator in (LogisticRegression(), LinearSVC()):  # probabilities; raw scores (0 the threshold)
+            clf = estimator.fit(X, y)
+            got = explain.permutation_importance(clf, X, y, n_repeats=2, seed=1)
+            baseline, drops = permutation_by_hand(clf.predict, accuracy_score, X, y, 2, 1)
+            assert got.baseline_score == pytest.approx(clf.score(X, y)) == pytest.approx(baseline)
+            np.testing.assert_allclose(got.importances, drops, atol=1e-12)
+            assert got.importances_mean[0] > got.importances_mean[1]
+    with pytest.raises(ValueError, match=r"one label of the classifier's classes_ \['no', 'yes'\]"):
+        clf = LogisticRegression().fit(X, np.where(X[:, 0] > 0, "yes", "no"))
+        explain.permutation_importance(clf, X, np.where(X[:, 0] > 0, "yes", "maybe"))
+
+
+def test_permutation_importance_of_several_outputs_averages_r2_as_scikit_learn():
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    cr.manual_seed(0)
+    net, X = nn.Linear(3, 2, dtype="float64"), RNG.standard_normal((40, 3))
+    Y = X[:, :2] * [1.0, 10.0] + 0.3 * RNG.standard_normal((40, 2))
+    with cr.no_grad():
+        outputs = net(cr.tensor(X)).numpy()
+    assert explain.permutation_importance(net, X, Y, n_repeats=1).baseline_score == pytest.approx(r2_score(Y, outputs))
+    neg_mse = explain.permutation_importance(net, X, Y, n_repeats=1, scoring="neg_mean_squared_error").baseline_score
+    assert neg_mse == pytest.approx(-mean_squared_error(Y, outputs))
+
+
+def test_permutation_importance_gives_a_callable_score_the_same_shape_every_time():
+    """The unshuffled score got (N, 1) outputs and the shuffled ones (N,): y - out broadcast to
+    (N, N) for the first only, and every importance was off by the same wrong amount."""
+    lin, X = linear_model(np.array([1.0, 0.0])), RNG.standard_normal((30, 2))
+    y = X[:, 0] + 0.5
+    shapes = []
+
+    def neg_mse(yy, out):
+        shapes.append(out.shape)
+        return -np.mean((yy - out) ** 2)
+
+    got = explain.permutation_importance(lin, X, y, scoring=neg_mse, n_repeats=2, seed=0)
+    assert set(shapes) == {(30,)}
+    assert got.baseline_score == pytest.approx(0.0, abs=1e-20)
+    assert got.importances_mean[1] == 0.0 and got.importances_mean[0] > 0.5
+
+
+def test_permutation_importance_refuses_what_it_cannot_score():
+    lin, X = linear_model(np.array([1.0, -1.0])), RNG.standard_normal((20, 2))
+    y = X[:, 0] - X[:, 1]
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        explain.permutation_importance(lin, X[:1], y[:1])
+    with pytest.raises(ValueError, match="y holds NaN"):
+        explain.permutation_importance(lin, X, np.where(np.arange(20) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="none \\(a scalar\\)"):
+        explain.permutation_importance(lin, X, 1.0)
+    with pytest.raises(ValueError, match="y holds labels"):
+        explain.permutation_importance(nn.Linear(2, 2, dtype="float64"), X, np.array(["a", "b"] * 10))
+    with pytest.raises(ValueError, match="y holds class 2, out of range for a model with 2 outputs"):
+        explain.permutation_importance(nn.Linear(2, 2, dtype="float64"), X, np.arange(20) % 3)
+    with pytest.raises(ValueError, match="for logits pass scoring="):  # 0/1 labels against a logit: > 0.5 was wrong
+        explain.permutation_importance(lin, 10 * X, (y > 0).astype(int))
