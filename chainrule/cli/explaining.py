@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,15 @@ def _attributions(method: str, model: cr.nn.Module, X: np.ndarray, target: Any, 
     raise AssertionError(method)
 
 
+def _explained(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``, its refusals (a ValueError naming what was wrong, such as NaN
+    outputs of the model) as the command's one-line error."""
+    try:
+        return method(*args, **kwargs)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+
+
 def _patches(shape: tuple[int, ...]) -> np.ndarray:
     """LIME's interpretable features for signals (segments of 4) and images (2x2 patches)."""
     if len(shape) == 2:
@@ -124,27 +134,48 @@ def cmd_explain(args: argparse.Namespace) -> int:
     flat_groups = source if len(inputs.X.shape) == 2 else np.arange(int(np.prod(X.shape[1:])))
     notes = list(inputs.notes)
     seed = args.seed
+    # the groups of the tabular features, numbered in sorted order of their column (as explain does):
+    # the column of each group, which skips any column left out in training
+    group_columns = np.unique(flat_groups)
+    if args.method == "lime" and len(group_columns) < 2:
+        raise CLIError(
+            "--method lime needs at least 2 columns: with one, LIME's kernel gives the samples without it almost "
+            "no weight and its surrogate learns nothing; use --method occlusion"
+        )
     if permutation:
         y = inputs.y[rows]
         if meta["task"] == "regression":
             y = y.astype(np.float64)
+        if len(rows) < 2:
+            raise CLIError(f"--rows {args.rows}: permutation shuffles columns across rows: select at least 2 rows")
         mask = flat_groups.reshape(X.shape[1:]) if len(X.shape) == 2 else None
-        result = cr.explain.permutation_importance(model, X, y, feature_mask=mask, n_repeats=args.repeats, seed=seed)
-        names = columns if len(X.shape) == 2 else [str(c) for c in columns]
+        scoring = "accuracy" if meta["task"] == "classification" else "r2"
+        result = _explained(
+            cr.explain.permutation_importance,
+            model,
+            X,
+            y,
+            feature_mask=mask,
+            n_repeats=args.repeats,
+            seed=seed,
+            scoring=scoring,
+        )
+        # one row per data column; a column the model never saw (left out in training) has importance 0
+        drops = np.zeros((len(columns), args.repeats))
+        drops[group_columns] = result.importances
+        mean, std = drops.mean(axis=1), drops.std(axis=1)
+        result = cr.explain.PermutationImportance(mean, std, drops, result.baseline_score)
+        names = [str(c) for c in columns]
         header = ["column", "importance_mean", "importance_std"]
-        table = [
-            [names[g], round(float(m), 6), round(float(s), 6)]
-            for g, (m, s) in enumerate(zip(result.importances_mean, result.importances_std))
-        ]
-        summary = {
-            "baseline_score": result.baseline_score,
-            "scoring": "accuracy" if meta["task"] == "classification" else "r2",
-        }
+        table = [[names[g], round(float(m), 6), round(float(s), 6)] for g, (m, s) in enumerate(zip(mean, std))]
+        summary = {"baseline_score": result.baseline_score, "scoring": scoring}
         files = {"importances.csv": tabular.write_csv_text(header, table)}
         pictures = {"importances.png": lambda path: cr.viz.plot_feature_importances(result, names, path=path)}
     else:
         target, labels = _targets(args, meta, model, X)
-        attributions, lime_result = _attributions(args.method, model, X, target, flat_groups.reshape(X.shape[1:]), seed)
+        attributions, lime_result = _explained(
+            _attributions, args.method, model, X, target, flat_groups.reshape(X.shape[1:]), seed
+        )
         per_feature = attributions.reshape(len(X), -1).astype(np.float64)
         if len(X.shape) == 2:  # one column per data column: one-hot features summed back
             summed = np.zeros((len(X), len(columns)))
@@ -165,7 +196,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             else (args.target or "the output")
         }
         files = {"attributions.csv": tabular.write_csv_text(header, table)}
-        pictures = _pictures(X, attributions, per_column, names, labels, lime_result, args.method)
+        lime_names = [names[c] for c in group_columns]  # LIME's weights: one per group of features
+        pictures = _pictures(X, attributions, per_column, names, labels, lime_result, lime_names, args.method)
     result = {
         "model": args.model,
         "data": inputs.description,
@@ -196,6 +228,7 @@ def _pictures(
     names: list[str],
     labels: list,
     lime_result: Any,
+    lime_names: list[str],
     method: str,
 ) -> dict:
     shown = slice(0, PICTURE_ROWS)
@@ -218,7 +251,7 @@ def _pictures(
         )
     }
     if lime_result is not None:
-        pictures["lime.png"] = lambda path: cr.viz.plot_lime(lime_result, 0, names, path=path)
+        pictures["lime.png"] = lambda path: cr.viz.plot_lime(lime_result, 0, lime_names, path=path)
     return pictures
 
 

@@ -143,3 +143,63 @@ def test_parse_rows():
     assert parse_rows("2:5", 10).tolist() == [2, 3, 4]
     assert parse_rows(":", 3).tolist() == [0, 1, 2]
     assert parse_rows("1,4", 5).tolist() == [1, 4]
+
+
+# a CSV with two columns left out in training (one empty, one an identifier) between used ones
+LEFT_OUT_CSV = "a,empty,name,b,color,y\n" + "".join(
+    f"{a},,id{i},{b},{c},{int(a + 2 * (c == 'red') > 4)}\n"
+    for i, (a, b, c) in enumerate(zip(range(40), [1, 2, 3, 4] * 10, ["red", "blue", "green", "blue"] * 10))
+)
+
+
+@pytest.fixture(scope="module")
+def left_out(tmp_path_factory):
+    """A model trained on LEFT_OUT_CSV and a one-column model."""
+    cwd = tmp_path_factory.mktemp("explain_left_out")
+    (cwd / "d.csv").write_text(LEFT_OUT_CSV)
+    (cwd / "one.csv").write_text("a,y\n" + "".join(f"{a},{int(a > 20)}\n" for a in range(40)))
+    for args in (["d.csv", "--out", "model"], ["one.csv", "--out", "one_model"]):
+        result = run_here("train", *args, "--target", "y", "--epochs", "60", "--no-plot", "-q", cwd=cwd)
+        assert result.returncode == 0, result.stderr
+    return cwd
+
+
+def test_permutation_names_each_importance_by_its_column_when_columns_were_left_out(left_out):
+    """The importances of a, b and color were printed against a, empty and name."""
+    result = run_here("explain", "--model", "model", "d.csv", "--method", "permutation", "--rows", ":", cwd=left_out)
+    assert result.returncode == 0, result.stderr
+    rows = {r["column"]: float(r["importance_mean"]) for r in read_csv(result.stdout)}
+    assert list(rows) == ["a", "empty", "name", "b", "color"]
+    assert rows["empty"] == rows["name"] == 0.0  # never seen by the model
+    # the same numbers by hand: permutation_importance on the prepared inputs, one group per used column
+    model = cr.load(left_out / "model" / MODEL_FILE)
+    meta = cr.io.load_metadata(left_out / "model" / MODEL_FILE)
+    from chainrule.cli.explaining import _source_columns
+    from chainrule.cli.sources import model_inputs, open_data
+
+    inputs = model_inputs(meta, open_data(str(left_out / "d.csv")), need_target=True)
+    _, source = _source_columns(meta)
+    expected = cr.explain.permutation_importance(model, inputs.X, inputs.y, feature_mask=source, seed=0)
+    for column, value in zip(["a", "b", "color"], expected.importances_mean):
+        assert rows[column] == pytest.approx(value, abs=1e-6)
+
+
+def test_lime_picture_names_each_weight_by_its_column_when_columns_were_left_out(left_out):
+    """plot_lime got the 5 column names for 3 weights: a traceback once the CSV was written."""
+    result = run_here(
+        "explain", "--model", "model", "d.csv", "--method", "lime", "--rows", ":2", "--out", "why", cwd=left_out
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (left_out / "why").iterdir()) == ["attributions.csv", "attributions.png", "lime.png"]
+
+
+@pytest.mark.parametrize(
+    "model, data, args, fragment",
+    [
+        ("model", "d.csv", ["--method", "permutation", "--rows", "3"], "select at least 2 rows"),
+        ("one_model", "one.csv", ["--method", "lime"], "--method lime needs at least 2 columns"),
+    ],
+)
+def test_what_a_method_cannot_do_is_one_clear_line(left_out, model, data, args, fragment):
+    result = run_here("explain", "--model", model, data, *args, cwd=left_out)
+    assert_clean_error(result, fragment, command="explain")
