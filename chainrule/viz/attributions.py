@@ -14,6 +14,7 @@ that equal colours mean equal magnitudes within a picture.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,13 +37,47 @@ def _methods(attributions: Any, shape: tuple[int, ...], caller: str) -> dict[str
     items = attributions.items() if isinstance(attributions, Mapping) else [("attribution", attributions)]
     out = {}
     for name, value in items:
-        a = np.asarray(value, dtype=np.float64)
+        a = _finite(value, f"attributions {str(name)!r}", caller)
         if a.shape != shape:
             raise ValueError(f"{caller}: attributions {name!r} have shape {a.shape}, the inputs {shape}")
         out[str(name)] = a
     if not out:
         raise ValueError(f"{caller}: no attributions given")
     return out
+
+
+def _finite(a: Any, what: str, caller: str) -> np.ndarray:
+    """``a`` as float64, refused when empty or when it holds NaN or infinite values (drawn as
+    nothing, and a colour scale or ranking built on them would be wrong)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError(f"{caller}: {what} are empty (shape {a.shape})")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{caller}: {what} hold NaN or infinite values ({int((~np.isfinite(a)).sum())} of {a.size})")
+    return a
+
+
+def _top(top: Any, caller: str) -> int | None:
+    if top is not None and (not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1):
+        raise ValueError(f"{caller}: top must be a positive int (the number shown) or None (all), got {top!r}")
+    return None if top is None else int(top)
+
+
+def _errors(std: Any, f: int, what: str, caller: str) -> np.ndarray:
+    """Error bars: F finite values >= 0."""
+    e = _finite(std, what, caller)
+    if e.shape != (f,) or (e < 0).any():
+        raise ValueError(f"{caller}: {what} must be {f} values >= 0, one per feature, got {e.tolist()[:5]}...")
+    return e
+
+
+def _names(names: Any, what: str, caller: str) -> list[str] | None:
+    """Names or titles as a list of strings; one string is refused (its letters are not names)."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise ValueError(f"{caller}: {what} must be a sequence of strings, one per item, got the string {names!r}")
+    return [str(n) for n in names]
 
 
 def _limit(a: np.ndarray) -> float:
@@ -63,7 +98,8 @@ def plot_image_attributions(
     then one row per method (the heat-map over the image, in grey).
 
     Args:
-        images: (N, H, W), or (N, C, H, W) with C = 1 or 3 (channels first, as the models take them).
+        images: (N, H, W), or (N, C, H, W) with C = 1 or 3 (channels first, as the models take them);
+            colour images are drawn rescaled to [0, 1] (e.g. standardised ones), all with one scale.
         attributions: an array shaped like ``images``, or ``{method name: array}`` to compare
             methods side by side; channels are summed into one heat-map per image.
         titles: one title per image (e.g. the true and predicted labels).
@@ -79,7 +115,7 @@ def plot_image_attributions(
         6
     """
     caller = "plot_image_attributions"
-    x = np.asarray(images, dtype=np.float64)
+    x = _finite(images, "images", caller)
     methods = _methods(attributions, x.shape, caller)
     if x.ndim == 3:
         x = x[:, None]
@@ -89,12 +125,16 @@ def plot_image_attributions(
             f"{caller}: images must be (N, H, W) or (N, C, H, W) with 1 or 3 channels, got {np.shape(images)}"
         )
     n = len(x)
+    titles = _names(titles, "titles", caller)
     if titles is not None and len(titles) != n:
         raise ValueError(f"{caller}: {len(titles)} titles for {n} images")
     pictures = np.moveaxis(x, 1, -1)
+    lo, hi = float(pictures.min()), float(pictures.max())
     if x.shape[1] == 1:
         pictures = pictures[..., 0]
-    lo, hi = float(pictures.min()), float(pictures.max())
+    else:  # colour images drawn as they are only in [0, 1] (matplotlib clips the rest): rescale them
+        pictures = (pictures - lo) / (hi - lo if hi > lo else 1.0)
+        lo, hi = 0.0, 1.0
     fig = _new_figure(caller, (PANEL * n, PANEL * (1 + len(methods)) + 0.4), show)
     axes = fig.subplots(1 + len(methods), n, squeeze=False)
     image = None
@@ -142,7 +182,7 @@ def plot_signal_attributions(
         3
     """
     caller = "plot_signal_attributions"
-    s = np.asarray(signals, dtype=np.float64)
+    s = _finite(signals, "signals", caller)
     methods = _methods(attributions, s.shape, caller)
     if s.ndim == 3 and s.shape[1] == 1:
         s = s[:, 0]
@@ -150,6 +190,7 @@ def plot_signal_attributions(
     if s.ndim != 2:
         raise ValueError(f"{caller}: signals must be (N, L) or (N, 1, L), got {np.shape(signals)}")
     n = len(s)
+    titles = _names(titles, "titles", caller)
     if titles is not None and len(titles) != n:
         raise ValueError(f"{caller}: {len(titles)} titles for {n} signals")
     fig = _new_figure(caller, (3.2 * n, 2.4 * len(methods) + 0.4), show)
@@ -201,6 +242,7 @@ def plot_feature_importances(
         ['age', 'weight', 'dose']
     """
     caller = "plot_feature_importances"
+    top = _top(top, caller)
     items = importances.items() if isinstance(importances, Mapping) else [("importance", importances)]
     ranked: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     for name, value in items:
@@ -212,19 +254,24 @@ def plot_feature_importances(
             a = np.abs(a).mean(axis=0)
         if a.ndim != 1 or not len(a):
             raise ValueError(f"{caller}: importances {name!r} must be (F,) or (N, F), got shape {a.shape}")
-        ranked[str(name)] = (a, None if errors is None else np.asarray(errors, dtype=np.float64))
+        ranked[str(name)] = (
+            _finite(a, f"importances {str(name)!r}", caller),
+            None if errors is None else _errors(errors, len(a), f"the standard deviations of {str(name)!r}", caller),
+        )
+    if not ranked:
+        raise ValueError(f"{caller}: no importances given")
     sizes = {len(a) for a, _ in ranked.values()}
     if len(sizes) != 1:
         raise ValueError(f"{caller}: the methods rank different numbers of features: {sorted(sizes)}")
     f = sizes.pop()
-    names = [f"feature {j}" for j in range(f)] if feature_names is None else [str(n) for n in feature_names]
+    names = _names(feature_names, "feature_names", caller) or [f"feature {j}" for j in range(f)]
     if len(names) != f:
         raise ValueError(f"{caller}: {len(names)} feature names for {f} features")
     if std is not None:
         if len(ranked) != 1:
             raise ValueError(f"{caller}: std is for a single ranking; pass PermutationImportance objects to compare")
         key = next(iter(ranked))
-        ranked[key] = (ranked[key][0], np.asarray(std, dtype=np.float64))
+        ranked[key] = (ranked[key][0], _errors(std, f, "std", caller))
     several = len(ranked) > 1
     if several:  # each method on its own scale: compare rankings, not units
         ranked = {k: (a / _limit(a), None if e is None else e / _limit(a)) for k, (a, e) in ranked.items()}
@@ -282,11 +329,14 @@ def plot_lime(
         'LIME, row 0: intercept 0.1, weighted R² 0.93'
     """
     caller = "plot_lime"
+    top = _top(top, caller)
     coefficients = np.asarray(explanation.coefficients)
-    if not 0 <= row < len(coefficients):
-        raise ValueError(f"{caller}: row {row} is out of range for {len(coefficients)} explained rows")
-    w = coefficients[row]
-    names = [f"feature {j}" for j in range(len(w))] if feature_names is None else [str(n) for n in feature_names]
+    if not isinstance(row, numbers.Integral) or isinstance(row, bool) or not 0 <= row < len(coefficients):
+        raise ValueError(
+            f"{caller}: row {row!r} is out of range: it must be an int in 0..{len(coefficients) - 1} (an explained row)"
+        )
+    w = _finite(coefficients[row], f"the weights of row {row}", caller)
+    names = _names(feature_names, "feature_names", caller) or [f"feature {j}" for j in range(len(w))]
     if len(names) != len(w):
         raise ValueError(f"{caller}: {len(names)} feature names for {len(w)} interpretable features")
     order = np.argsort(-np.abs(w), kind="stable")[: top or len(w)][::-1]

@@ -67,3 +67,41 @@ def test_bad_input_is_a_clear_error():
         plot_feature_importances([1, 2, 3], ["a", "b"])
     with pytest.raises(ValueError, match="row 5 is out of range"):
         plot_lime(explain.LimeExplanation(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1), np.ones(1)), row=5)
+
+
+def test_colour_images_are_rescaled_to_what_imshow_draws():
+    """Standardised RGB images (values outside [0, 1]) were clipped by matplotlib: black and white."""
+    images = RNG.standard_normal((2, 3, 5, 5))
+    fig = plot_image_attributions(images, images)
+    drawn = fig.axes[0].get_images()[0].get_array()
+    expected = (np.moveaxis(images[0], 0, -1) - images.min()) / (images.max() - images.min())
+    np.testing.assert_allclose(drawn, expected)
+
+
+def test_what_cannot_be_drawn_truthfully_is_a_clear_error():
+    """NaN attributions were drawn as blank (a colour scale of 1), NaN importances ranked anywhere,
+    top=-1 dropped the smallest bar, top=0 showed all, and a string of names gave its letters."""
+    nan = np.where(np.eye(4, 5, dtype=bool), np.nan, 0.0)
+    with pytest.raises(ValueError, match="attributions 'IG' hold NaN"):
+        plot_signal_attributions(np.zeros((4, 5)), {"IG": nan})
+    with pytest.raises(ValueError, match="images hold NaN"):
+        plot_image_attributions(nan[:, None, :, None], np.zeros((4, 1, 5, 1)))
+    with pytest.raises(ValueError, match="images are empty"):
+        plot_image_attributions(np.zeros((0, 1, 4, 4)), np.zeros((0, 1, 4, 4)))
+    with pytest.raises(ValueError, match="importances 'importance' hold NaN"):
+        plot_feature_importances([0.1, np.nan, 0.3])
+    for top in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="top must be a positive int"):
+            plot_feature_importances([0.1, 0.2, 0.3], top=top)
+    with pytest.raises(ValueError, match="std must be 3 values >= 0"):
+        plot_feature_importances([0.1, 0.2, 0.3], std=[0.1, 0.2])
+    with pytest.raises(ValueError, match="feature_names must be a sequence of strings"):
+        plot_feature_importances([0.1, 0.2], "ab")
+    with pytest.raises(ValueError, match="no importances given"):
+        plot_feature_importances({})
+    lime = explain.LimeExplanation(np.zeros((2, 2)), np.array([[np.nan, 1.0], [0.5, 1.0]]), np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match="the weights of row 0 hold NaN"):
+        plot_lime(lime, 0)
+    for row in (True, 1.0, -1):
+        with pytest.raises(ValueError, match="it must be an int in 0..1"):
+            plot_lime(lime, row)
