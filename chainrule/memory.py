@@ -13,7 +13,8 @@ from run to run.
 So on import, chainrule asks glibc (through ``mallopt``) to keep freed memory for reuse:
 
 * arrays up to 32 MiB come from the heap instead of their own ``mmap`` (``M_MMAP_THRESHOLD``,
-  glibc's largest allowed value; it also turns off glibc's own threshold adjustment);
+  glibc's largest allowed value, 512 KiB on 32-bit systems; it also turns off glibc's own
+  threshold adjustment);
 * the heap's free top is given back to the kernel only when it exceeds 512 MiB
   (``M_TRIM_THRESHOLD``), so a step's memory is reused by the next step, while a one-off peak
   larger than that is still returned.
@@ -39,6 +40,8 @@ import os
 import platform
 from typing import Any
 
+import numpy as np
+
 __all__ = ["allocator_info", "empty_cache", "keep_freed_memory"]
 
 ENVIRONMENT_VARIABLE = "CHAINRULE_KEEP_FREED_MEMORY"
@@ -51,7 +54,14 @@ _M_MMAP_THRESHOLD = -3
 _GLIBC_DEFAULT_MMAP_THRESHOLD = 128 * 1024
 _GLIBC_DEFAULT_TRIM_THRESHOLD = 128 * 1024
 
-MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc refuses more (half its 64 MiB heap size on 64-bit)
+
+def _largest_mmap_threshold(long_bytes: int) -> int:
+    """The largest M_MMAP_THRESHOLD glibc accepts (half its largest heap, malloc.c's
+    DEFAULT_MMAP_THRESHOLD_MAX): 4 MiB times sizeof(long) on 64-bit systems, 512 KiB on 32-bit ones."""
+    return 4 * 1024 * 1024 * long_bytes if long_bytes >= 8 else 512 * 1024
+
+
+MMAP_THRESHOLD = _largest_mmap_threshold(ctypes.sizeof(ctypes.c_long))  # 32 MiB on 64-bit systems
 TRIM_THRESHOLD = 512 * 1024 * 1024
 
 
@@ -83,21 +93,25 @@ _state: dict[str, Any] = {
 
 
 def _set(mmap_threshold: int, trim_threshold: int) -> None:
+    """Both thresholds, or neither: a refusal of the second puts the first back."""
     if not _LIBC.mallopt(_M_MMAP_THRESHOLD, mmap_threshold):
-        raise OSError(f"glibc refused mallopt(M_MMAP_THRESHOLD, {mmap_threshold})")
+        raise OSError(f"glibc refused mallopt(M_MMAP_THRESHOLD, {mmap_threshold}): its allocator is unchanged")
     if not _LIBC.mallopt(_M_TRIM_THRESHOLD, trim_threshold):
-        raise OSError(f"glibc refused mallopt(M_TRIM_THRESHOLD, {trim_threshold})")
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, _state["mmap_threshold"] or _GLIBC_DEFAULT_MMAP_THRESHOLD)
+        raise OSError(f"glibc refused mallopt(M_TRIM_THRESHOLD, {trim_threshold}): its allocator is unchanged")
     _state["mmap_threshold"], _state["trim_threshold"] = mmap_threshold, trim_threshold
 
 
 def keep_freed_memory(enabled: bool = True) -> bool:
     """Keep freed memory in the process for reuse (True, chainrule's default) or not (False).
 
-    With ``enabled``, glibc serves arrays up to 32 MiB from its heap and returns the heap's free
-    top to the kernel only above 512 MiB, so repeated training steps reuse the same memory instead
-    of faulting in fresh pages every step. ``False`` sets glibc's initial values back (128 KiB
-    for both; glibc's own adjustment of its mmap threshold stays off once set). Returns whether
-    the setting is in effect: always False where the C library is not glibc.
+    With ``enabled``, glibc serves arrays up to 32 MiB (512 KiB on 32-bit systems) from its heap
+    and returns the heap's free top to the kernel only above 512 MiB, so repeated training steps
+    reuse the same memory instead of faulting in fresh pages every step. ``False`` sets glibc's
+    initial values back (128 KiB for both; glibc's own adjustment of its mmap threshold stays off
+    once set). Returns whether the setting is in effect: always False where the C library is not
+    glibc. A refusal by glibc is an OSError, with the allocator unchanged (at import:
+    ``allocator_info()["reason"]`` says why).
 
     Example:
         >>> import chainrule as cr
@@ -106,7 +120,7 @@ def keep_freed_memory(enabled: bool = True) -> bool:
         >>> cr.memory.keep_freed_memory() == (cr.memory.allocator_info()["allocator"] == "glibc")
         True
     """
-    if not isinstance(enabled, bool):
+    if not isinstance(enabled, (bool, np.bool_)):
         raise TypeError(f"keep_freed_memory(enabled) takes True or False, got {enabled!r}")
     if _LIBC is None:
         return False
@@ -153,14 +167,17 @@ def _apply_environment() -> None:
     environment says not to."""
     value = os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower()
     if value in _OFF:
-        _state["reason"] = f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]} in the environment"
+        _state["reason"] = f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE].strip()} in the environment"
         return
     if value not in _ON:
         raise ValueError(
             f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]!r}: use 1 (keep freed memory for reuse, "
             "the default) or 0 (leave the C allocator's defaults)"
         )
-    keep_freed_memory(True)
+    try:
+        keep_freed_memory(True)
+    except OSError as error:  # an allocator that refuses: import chainrule all the same, and say why
+        _state["reason"] = str(error)
 
 
 _apply_environment()

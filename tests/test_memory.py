@@ -168,3 +168,63 @@ def test_freed_memory_is_kept_and_empty_cache_returns_it():
     assert kept > 150 << 20, f"freed memory was given back already: {kept >> 20} MiB kept"
     assert cr.memory.empty_cache() is True
     assert _rss() - start < 50 << 20
+
+
+class RefusingGlibc:
+    """A glibc stand-in that records mallopt calls and refuses what a 32-bit glibc refuses (an mmap
+    threshold above 512 KiB), or every trim threshold."""
+
+    def __init__(self, refuse_trim: bool = False):
+        self.calls, self.refuse_trim = [], refuse_trim
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        if param == memory._M_MMAP_THRESHOLD:
+            return int(value <= 512 * 1024)
+        return int(not self.refuse_trim)
+
+
+def test_the_largest_mmap_threshold_is_glibcs_for_the_word_size():
+    assert memory._largest_mmap_threshold(8) == 32 * 1024 * 1024
+    assert memory._largest_mmap_threshold(4) == 512 * 1024  # 32 MiB made `import chainrule` fail there
+
+
+def test_an_allocator_that_refuses_leaves_import_working_and_says_why(monkeypatch):
+    monkeypatch.setattr(memory, "_state", dict(memory._state, keep_freed_memory=False, mmap_threshold=None))
+    monkeypatch.setattr(memory, "_LIBC", RefusingGlibc())
+    monkeypatch.delenv(memory.ENVIRONMENT_VARIABLE, raising=False)
+    memory._apply_environment()  # what import chainrule runs: no exception
+    info = memory.allocator_info()
+    assert info["keep_freed_memory"] is False and "refused mallopt(M_MMAP_THRESHOLD" in info["reason"]
+    with pytest.raises(OSError, match="allocator is unchanged"):
+        memory.keep_freed_memory(True)
+
+
+def test_a_refused_trim_threshold_puts_the_mmap_threshold_back(monkeypatch):
+    libc = RefusingGlibc(refuse_trim=True)
+    monkeypatch.setattr(memory, "_state", dict(memory._state, mmap_threshold=None))
+    monkeypatch.setattr(memory, "_LIBC", libc)
+    with pytest.raises(OSError, match="M_TRIM_THRESHOLD"):
+        memory._set(256 * 1024, memory.TRIM_THRESHOLD)
+    assert libc.calls[-1] == (memory._M_MMAP_THRESHOLD, 128 * 1024)
+    assert memory.allocator_info()["mmap_threshold"] is None
+
+
+def test_environment_values_are_read_without_case_or_spaces(monkeypatch):
+    monkeypatch.setattr(memory, "_state", dict(memory._state))
+    monkeypatch.setattr(memory, "_LIBC", RefusingGlibc())  # nothing reaches the real allocator
+    monkeypatch.setenv(memory.ENVIRONMENT_VARIABLE, " Off ")
+    memory._apply_environment()
+    assert memory.allocator_info()["reason"] == f"{memory.ENVIRONMENT_VARIABLE}=Off in the environment"
+    monkeypatch.setenv(memory.ENVIRONMENT_VARIABLE, "2")
+    with pytest.raises(ValueError, match="CHAINRULE_KEEP_FREED_MEMORY='2': use 1"):
+        memory._apply_environment()
+
+
+@needs_glibc
+def test_keep_freed_memory_takes_numpy_booleans():
+    try:
+        assert cr.memory.keep_freed_memory(np.False_) is False
+        assert cr.memory.keep_freed_memory(np.True_) is True
+    finally:
+        cr.memory.keep_freed_memory(True)
