@@ -9,7 +9,9 @@ of ``batch_size`` rows), never a Python loop over samples, except LIME's surroga
 The model is a ``Module``, a fitted chainrule estimator (its ``network_`` explained on its input
 checks), or any callable from a Tensor batch to outputs. Modules are explained in eval mode
 (dropout off, BatchNorm's running statistics) and put back in the mode they were in: attributions
-that changed with every call because dropout was on would be noise, not an explanation.
+that changed with every call because dropout was on would be noise, not an explanation. So are
+the Modules a callable reaches directly (a bound method's Module, a network a lambda closes over
+or names as a global: ``lambda x: net(x).softmax(1)``); a callable's own state is its own.
 
 The formulas and argument names follow Captum's (PyTorch's attribution library), so that results
 can be compared with it directly (``peer_tests/explain``): ``n_steps``, ``method`` for the
@@ -69,6 +71,7 @@ class _Explained:
     def __init__(self, model: Any, X: Any, op: str):
         self.op = op
         self.module: Module | None = None
+        self.wrapped: list[Module] = []
         self.estimator: Any = None
         if hasattr(model, "_validate_X"):  # a chainrule estimator (an unfitted one: NotFittedError)
             self.X = model._validate_X(X)
@@ -79,6 +82,7 @@ class _Explained:
             self.X = _as_array(X, _module_dtype(model), op)
         elif callable(model):
             self.forward = model
+            self.wrapped = _modules_called(model)  # e.g. lambda x: net(x).softmax(1): net in eval mode too
             X = X.numpy() if isinstance(X, Tensor) else X
             self.X = _as_array(X, np.asarray(X).dtype if _is_float(X) else np.dtype(np.float32), op)
         else:
@@ -91,12 +95,12 @@ class _Explained:
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:
-        """The module in eval mode for the duration, put back in its mode afterwards."""
-        if self.module is None:
-            yield
-            return
-        modes = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
+        """The module (or the modules a function calls) in eval mode for the duration, put back in
+        their modes afterwards."""
+        roots = [self.module] if self.module is not None else self.wrapped
+        modes = [(m, m.training) for root in roots for m in root.modules()]
+        for root in roots:
+            root.eval()
         try:
             yield
         finally:
@@ -203,6 +207,25 @@ class _Explained:
                 f"{self.op}: target {t[bad][0]} is out of range for a model with {width} outputs (0..{width - 1})"
             )
         return t.astype(np.int64)
+
+
+def _modules_called(fn: Any) -> list[Module]:
+    """The Modules a function reaches directly: the Module of a bound method, and the Modules among
+    the variables it closes over or the globals it names (``lambda x: net(x).softmax(1)``)."""
+    found = [getattr(fn, "__self__", None)]
+    found += [cell.cell_contents for cell in getattr(fn, "__closure__", None) or () if _filled(cell)]
+    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    found += [names.get(name) for name in (code.co_names if code is not None else ())]
+    unique = {id(m): m for m in found if isinstance(m, Module)}
+    return list(unique.values())
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def _module_dtype(model: Module) -> np.dtype:

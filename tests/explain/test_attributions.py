@@ -564,3 +564,25 @@ def test_permutation_importance_refuses_what_it_cannot_score():
         explain.permutation_importance(nn.Linear(2, 2, dtype="float64"), X, np.arange(20) % 3)
     with pytest.raises(ValueError, match="for logits pass scoring="):  # 0/1 labels against a logit: > 0.5 was wrong
         explain.permutation_importance(lin, 10 * X, (y > 0).astype(int))
+
+
+WRAPPED = None  # a network a module-level function names as a global, as a script's lambda does
+
+
+def test_the_modules_a_function_calls_are_explained_in_eval_mode_and_left_as_they_were():
+    """A lambda over a network in train mode used its batch statistics (the rows of a batch
+    changed each other's attributions) and updated BatchNorm's running statistics."""
+    global WRAPPED
+    net = small_cnn2d().train()
+    X = RNG.standard_normal((4, 2, 6, 6))
+    state = {k: v.copy() for k, v in net.state_dict().items()}
+    with cr.no_grad():
+        expected = explain.saliency(net, X, 1, abs=False)
+    WRAPPED = net
+    for wrapper in (net.forward, lambda x: net(x) * 1.0, lambda x: WRAPPED(x) * 1.0):
+        np.testing.assert_allclose(explain.saliency(wrapper, X, 1, abs=False), expected, rtol=1e-12)
+        np.testing.assert_allclose(explain.occlusion(wrapper, X, 1), explain.occlusion(net, X, 1), rtol=1e-12)
+        assert all(m.training for m in net.modules())
+        for k, v in net.state_dict().items():
+            np.testing.assert_array_equal(v, state[k])
+    WRAPPED = None
