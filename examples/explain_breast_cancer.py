@@ -51,9 +51,7 @@ def main() -> None:
 
     # a binary classifier has one output, the probability of its second class: no target to choose
     ig = explain.integrated_gradients(clf, X_test)
-    permutation = explain.permutation_importance(
-        clf, X_test, np.searchsorted(clf.classes_, y_test), n_repeats=10, seed=args.seed
-    )
+    permutation = explain.permutation_importance(clf, X_test, y_test, n_repeats=10, seed=args.seed)  # the labels
     lime = explain.lime(clf, X_test[:20], seed=args.seed)
     rankings = {
         "integrated gradients": np.abs(ig).mean(axis=0),
