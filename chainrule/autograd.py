@@ -31,6 +31,9 @@ class _GradMode(threading.local):
     enabled = True
     anomaly = False
     recording_rule = False  # a rule is running on Tensors, recorded: NumPy must not see them
+    # ids of the tensors on a path to what a ``grad(outputs, inputs)`` call asked for; None: every
+    # tensor that requires grad (``backward``). Rules ask ``needs(i)``, which reads it.
+    wanted_paths: set[int] | None = None
 
 
 _mode = _GradMode()
@@ -323,8 +326,12 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} has no backward rule: it cannot be differentiated")
 
     def needs(self, i: int) -> bool:
-        """Whether input ``i`` of this node wants a gradient."""
-        return self.inputs[i]._requires_grad
+        """Whether input ``i`` of this node wants a gradient: it requires grad and, in a
+        ``grad(outputs, inputs)`` call, lies on a path to one of ``inputs`` (as in PyTorch, the
+        gradients of parameters are not computed when only an input's is asked for)."""
+        t = self.inputs[i]
+        paths = _mode.wanted_paths
+        return t._requires_grad and (paths is None or id(t) in paths)
 
     def _guarded(self) -> list[tuple[Tensor | None, str]]:
         """The tensors this node's rule reads, which must not be written after it was made."""
@@ -883,9 +890,34 @@ def _run_backward(
     """
     if ns is None:
         ns = _TENSOR if create_graph else _NUMPY
-    plain, records = ns is _NUMPY, ns.records
     order = _topological_order(roots)
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
+    paths = None
+    if wanted_ids is not None:  # the tensors on a path to a wanted one: the only gradients computed
+        paths = set(wanted_ids)
+        for t in order:  # inputs before the tensors made from them
+            fn = t.grad_fn
+            if fn is not None and fn.inputs is not None and any(id(i) in paths for i in fn.inputs):
+                paths.add(id(t))
+    outer_paths, _mode.wanted_paths = _mode.wanted_paths, paths
+    try:
+        return _walk(order, roots, root_grads, retain_graph, create_graph, wanted_ids, paths, ns)
+    finally:
+        _mode.wanted_paths = outer_paths
+
+
+def _walk(
+    order: list[Tensor],
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    wanted_ids: set[int] | None,
+    paths: set[int] | None,
+    ns: Interpreter,
+) -> dict[int, Tensor]:
+    """The walk of ``_run_backward``, from the roots down ``order`` (see there)."""
+    plain, records = ns is _NUMPY, ns.records
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
         g = g._data if plain else ns.root_gradient(g)
@@ -899,7 +931,7 @@ def _run_backward(
     with set_grad_enabled(create_graph):
         for t in reversed(order):
             g = grads.pop(id(t), None)
-            if g is None:
+            if g is None or (paths is not None and id(t) not in paths):
                 continue
             if wanted_ids is not None:
                 if id(t) in wanted_ids:
@@ -917,6 +949,8 @@ def _run_backward(
             fn = t.grad_fn
             if fn is None:
                 continue
+            if paths is not None and not any(id(i) in paths for i in fn.inputs):
+                continue  # a wanted tensor with nothing wanted behind it
             if fn._clock < writes.clock:  # something was written since this node was made
                 _check_not_written(fn)
             inputs = fn.inputs
@@ -948,7 +982,7 @@ def _run_backward(
                     f"backward: the rule of {fn.name} returned {len(input_grads)} gradients for {len(inputs)} inputs"
                 )
             for i, (inp, ig) in enumerate(zip(inputs, input_grads)):
-                if ig is None or not inp._requires_grad:
+                if ig is None or not inp._requires_grad or (paths is not None and id(inp) not in paths):
                     continue
                 # ._data's attributes rather than Tensor's properties: this loop runs for every edge
                 like = inp._data

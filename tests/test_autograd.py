@@ -735,3 +735,35 @@ def test_gradcheck_nudges_non_contiguous_inputs():
     x = cr.Tensor(np.arange(6.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
     assert not x.numpy().flags.c_contiguous
     assert cr.gradcheck(lambda t: t * t * cr.tensor(np.arange(6.0).reshape(3, 2)), [x])
+
+
+def test_grad_computes_only_the_gradients_on_a_path_to_what_it_asks_for():
+    """As in PyTorch: grad(y, x) runs no rule for the parameters' gradients (they are not asked
+    for), which makes input gradients (saliency, integrated gradients, penalties) cheaper."""
+    seen = []
+
+    class Mul(cr.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, ns, grad, a, b):
+            seen.append((self.needs(0), self.needs(1)))
+            return (grad * b if self.needs(0) else None, grad * a if self.needs(1) else None)
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    w = cr.tensor([3.0, 4.0], requires_grad=True)
+    (gx,) = cr.grad(Mul.apply(x, w).sum(), x)
+    assert seen == [(True, False)] and w.grad is None
+    np.testing.assert_array_equal(gx.numpy(), [3.0, 4.0])
+    seen.clear()
+    h = Mul.apply(x, w)
+    (gh,) = cr.grad(Mul.apply(h, w).sum(), h)  # a wanted non-leaf: nothing below it runs
+    assert seen == [(True, False)]
+    np.testing.assert_array_equal(gh.numpy(), [3.0, 4.0])
+    seen.clear()
+    Mul.apply(x, w).sum().backward()  # backward: every gradient
+    assert seen == [(True, True)]
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])
+    seen.clear()
+    gx, gw = cr.grad(Mul.apply(x, w).sum(), [x, w])
+    assert seen == [(True, True)]
