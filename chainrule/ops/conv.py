@@ -178,7 +178,18 @@ def _conv(cols: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: WindowGeomet
 
 
 def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    return _col2im(_gemm(rows, _weight_for_input_grad(w, g)), g)
+    if g.groups > 1:
+        return _col2im(_gemm(rows, _weight_for_input_grad(w, g)), g)
+    # One GEMM per kernel offset, (N * out, O) @ (O, C): each offset's contributions come out
+    # contiguous, so the scatter-add reads them in order. Adding the columns of one (N * out,
+    # kernel * C) product instead read them strided, kernel * C apart: 5x slower for small C.
+    per_offset = np.transpose(w.reshape(g.out_channels, g.channels, g.kernel_volume), (2, 0, 1))  # (K, O, C)
+    parts = np.matmul(rows[0], per_offset)  # (K, N * out, C)
+    out = np.zeros((g.batch, *g.padded_size, g.channels), dtype=parts.dtype)
+    for part, where in zip(parts, g.offsets()):
+        out[(slice(None), *where)] += part.reshape(g.batch, *g.out_size, g.channels)
+    out = out[(slice(None), *g.interior())]
+    return moveaxis(out, -1, 1)
 
 
 def _weight_grad(rows: np.ndarray, cols: np.ndarray, g: WindowGeometry) -> np.ndarray:
