@@ -30,7 +30,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chainrule.tensor import Tensor
+import numpy as np
+
+from chainrule.devices import as_device
+from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
 
 def is_positive_int(value: Any) -> bool:
@@ -158,3 +161,24 @@ class InputSpec:
     def __repr__(self) -> str:
         ndims = f"min_ndim={self.ndims.start}" if isinstance(self.ndims, range) else f"ndim={self.ndims}"
         return f"InputSpec({self.owner!r}, {ndims}, axes={self.axes}, sizes={self.sizes})"
+
+
+def parameter_dtype(owner: str, dtype: Any, device: Any = None) -> np.dtype:
+    """The dtype of a layer's parameters from PyTorch's factory arguments ``device=`` and
+    ``dtype=``: the device must be the CPU (a clear error names the one that is not), the dtype a
+    floating one (default float32).
+
+    Example:
+        >>> from chainrule.nn.checks import parameter_dtype
+        >>> parameter_dtype("Linear", "float64", device="cpu")
+        dtype('float64')
+    """
+    if device is not None:
+        as_device(device, owner)
+    try:
+        resolved = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: dtype={dtype!r} is not a dtype") from None
+    if resolved.kind != "f":
+        raise ValueError(f"{owner}: parameters must be floating point, got dtype={resolved}")
+    return resolved

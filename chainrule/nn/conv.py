@@ -15,10 +15,10 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import init
-from chainrule.nn.checks import InputSpec, positive_int
+from chainrule.nn.checks import InputSpec, parameter_dtype, positive_int
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.windows import SPATIAL_NAMES, int_tuple
-from chainrule.tensor import DEFAULT_DTYPE, Tensor
+from chainrule.tensor import Tensor
 
 
 def spatial_input_spec(owner: str, d: int, channels: int | None = None) -> InputSpec:
@@ -83,7 +83,7 @@ class _ConvNd(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        dtype = np.dtype(dtype)  # checked by the subclass (parameter_dtype)
         if self._transposed:  # (in_channels, out_channels / groups, *kernel), as PyTorch
             shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         else:  # (out_channels, in_channels / groups, *kernel)
@@ -156,6 +156,7 @@ class Conv1d(_ConvNd):
         groups: independent channel groups (default 1; ``in_channels`` = depthwise).
         bias: learn one bias per output channel (default True).
         padding_mode: only 'zeros'.
+        device: "cpu" or None, as PyTorch code passes it (another device is a clear error).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -189,10 +190,20 @@ class Conv1d(_ConvNd):
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
+        device: Any = None,
         dtype: Any = None,
     ):
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            parameter_dtype(type(self).__name__, dtype, device),
         )
 
 
@@ -226,10 +237,20 @@ class Conv2d(_ConvNd):
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
+        device: Any = None,
         dtype: Any = None,
     ):
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            parameter_dtype(type(self).__name__, dtype, device),
         )
 
 
@@ -264,6 +285,7 @@ class ConvTranspose1d(_ConvNd):
         bias: bool = True,
         dilation: int | Sequence[int] = 1,
         padding_mode: str = "zeros",
+        device: Any = None,
         dtype: Any = None,
     ):
         super().__init__(
@@ -276,7 +298,7 @@ class ConvTranspose1d(_ConvNd):
             groups,
             bias,
             padding_mode,
-            dtype,
+            parameter_dtype(type(self).__name__, dtype, device),
             output_padding,
         )
 
@@ -306,6 +328,7 @@ class ConvTranspose2d(_ConvNd):
         bias: bool = True,
         dilation: int | Sequence[int] = 1,
         padding_mode: str = "zeros",
+        device: Any = None,
         dtype: Any = None,
     ):
         super().__init__(
@@ -318,6 +341,6 @@ class ConvTranspose2d(_ConvNd):
             groups,
             bias,
             padding_mode,
-            dtype,
+            parameter_dtype(type(self).__name__, dtype, device),
             output_padding,
         )

@@ -10,9 +10,9 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd import no_grad
 from chainrule.nn import init
-from chainrule.nn.checks import positive_int
+from chainrule.nn.checks import parameter_dtype, positive_int
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import DEFAULT_DTYPE, Tensor
+from chainrule.tensor import Tensor
 
 
 class Embedding(Module):
@@ -27,6 +27,7 @@ class Embedding(Module):
         embedding_dim: length of each vector.
         padding_idx: an id whose row gets no gradient and starts as zeros (a padding token that
             must stay fixed); negative counts from the end. Default None.
+        device: "cpu" or None, as PyTorch code passes it (another device is a clear error).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -44,7 +45,14 @@ class Embedding(Module):
         Embedding(10, 3, padding_idx=0)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ):
         super().__init__()
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
@@ -60,7 +68,7 @@ class Embedding(Module):
                 )
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        dtype = parameter_dtype("Embedding", dtype, device)
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
         self.reset_parameters()
 

@@ -9,9 +9,9 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import init
-from chainrule.nn.checks import InputSpec, positive_int
+from chainrule.nn.checks import InputSpec, parameter_dtype, positive_int
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import DEFAULT_DTYPE, Tensor
+from chainrule.tensor import Tensor
 
 
 class Linear(Module):
@@ -21,6 +21,7 @@ class Linear(Module):
         in_features: size of each input sample.
         out_features: number of neurons (size of each output sample).
         bias: learn an additive bias (default True).
+        device: "cpu" or None, as PyTorch code passes it (another device is a clear error).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -39,12 +40,12 @@ class Linear(Module):
         Linear(in_features=4, out_features=3, bias=True)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None):
         super().__init__()
         self.in_features = positive_int("Linear", "in_features", in_features)
         self.out_features = positive_int("Linear", "out_features", out_features)
         self.input_spec = InputSpec(f"Linear(in_features={self.in_features})", axes={-1: self.in_features})
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        dtype = parameter_dtype("Linear", dtype, device)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
         self.reset_parameters()

@@ -11,9 +11,18 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd import no_grad
 from chainrule.nn import init
-from chainrule.nn.checks import InputSpec, is_positive_int, positive_int, unit_interval
+from chainrule.nn.checks import InputSpec, is_positive_int, parameter_dtype, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import DEFAULT_DTYPE, Tensor
+from chainrule.tensor import Tensor
+
+
+def _current_dtype(layer: Module) -> np.dtype:
+    """The layer's dtype now (``.double()`` may have changed it): its first floating array's, else
+    the one it was built with."""
+    for t in (*layer.parameters(), *layer.buffers()):
+        if t.dtype.kind == "f":
+            return t.dtype
+    return layer._dtype
 
 
 class _BatchNorm(Module):
@@ -33,6 +42,8 @@ class _BatchNorm(Module):
         momentum: float = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ):
         super().__init__()
         name = type(self).__name__
@@ -48,12 +59,13 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         # allocated empty and filled by reset_parameters (through chainrule.nn.init, so that a
         # model built inside init.skip_init() writes none of it)
+        dtype = self._dtype = parameter_dtype(name, dtype, device)
         if affine:
-            self.weight = Parameter(np.empty(self.num_features, dtype=DEFAULT_DTYPE))
-            self.bias = Parameter(np.empty(self.num_features, dtype=DEFAULT_DTYPE))
+            self.weight = Parameter(np.empty(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.empty(self.num_features, dtype=dtype))
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.empty(self.num_features, dtype=DEFAULT_DTYPE)))
-            self.register_buffer("running_var", Tensor(np.empty(self.num_features, dtype=DEFAULT_DTYPE)))
+            self.register_buffer("running_mean", Tensor(np.empty(self.num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.empty(self.num_features, dtype=dtype)))
             self.register_buffer("num_batches_tracked", Tensor(np.empty((), dtype=np.int64)))
         self.reset_parameters()
 
@@ -107,6 +119,7 @@ class _BatchNorm(Module):
             "momentum": self.momentum,
             "affine": self.affine,
             "track_running_stats": self.track_running_stats,
+            "dtype": str(_current_dtype(self)),
         }
 
     def extra_repr(self) -> str:
@@ -155,7 +168,14 @@ class LayerNorm(Module):
         True
     """
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True):
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
         if not isinstance(shape, (tuple, list)) or not all(is_positive_int(n) for n in shape):
@@ -169,9 +189,10 @@ class LayerNorm(Module):
             axes={i - k: n for i, n in enumerate(self.normalized_shape)},
         )
         self.eps, self.elementwise_affine = eps, elementwise_affine
+        self._dtype = parameter_dtype("LayerNorm", dtype, device)
         if elementwise_affine:  # filled by reset_parameters, as in _BatchNorm
-            self.weight = Parameter(np.empty(self.normalized_shape, dtype=DEFAULT_DTYPE))
-            self.bias = Parameter(np.empty(self.normalized_shape, dtype=DEFAULT_DTYPE))
+            self.weight = Parameter(np.empty(self.normalized_shape, dtype=self._dtype))
+            self.bias = Parameter(np.empty(self.normalized_shape, dtype=self._dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -196,6 +217,7 @@ class LayerNorm(Module):
             "normalized_shape": list(self.normalized_shape),
             "eps": self.eps,
             "elementwise_affine": self.elementwise_affine,
+            "dtype": str(_current_dtype(self)),
         }
 
     def extra_repr(self) -> str:

@@ -29,10 +29,10 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.nn import functional as F, init
-from chainrule.nn.checks import InputSpec, positive_int, unit_interval
+from chainrule.nn.checks import InputSpec, parameter_dtype, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.recurrent import GATES
-from chainrule.tensor import DEFAULT_DTYPE, Tensor
+from chainrule.tensor import Tensor
 
 
 def _as_tensor(x: Any, like: Tensor) -> Tensor:
@@ -58,6 +58,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ):
         super().__init__()
@@ -81,7 +82,7 @@ class RNNBase(Module):
             expected=f"a 3-D {layout} or a 2-D unbatched (seq_len, input_size) input",
         )
         self.fused = True  # run each layer as one fused NumPy node (False: the composed ops)
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        dtype = parameter_dtype(name, dtype, device)
         gates = GATES[self._mode] * self.hidden_size
         directions = 2 if self.bidirectional else 1
         for layer in range(self.num_layers):
@@ -239,11 +240,14 @@ class RNN(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype
+        )
         self.nonlinearity = nonlinearity
         self._mode = "rnn_" + nonlinearity  # one gate block either way: the parameters are the same
 
@@ -330,7 +334,7 @@ class RNNCellBase(Module):
 
     _gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None):
         super().__init__()
         name = type(self).__name__
         self.input_size = positive_int(name, "input_size", input_size)
@@ -340,7 +344,7 @@ class RNNCellBase(Module):
         self.input_spec = InputSpec(
             self._owner(), ndim=(2, 1), axes={-1: n}, expected=f"(batch, {n}) or unbatched ({n},)"
         )
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        dtype = parameter_dtype(name, dtype, device)
         gates = self._gates * self.hidden_size
         self.weight_ih = Parameter(np.empty((gates, self.input_size), dtype=dtype))
         self.weight_hh = Parameter(np.empty((gates, self.hidden_size), dtype=dtype))
@@ -404,11 +408,17 @@ class RNNCell(RNNCellBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", dtype: Any = None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: Any = None,
+        dtype: Any = None,
     ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Any, hx: Any = None) -> Tensor:
