@@ -42,6 +42,7 @@ from chainrule.viz.graph import (
     _ROOT_FILL,
     _escape,
     _import_graphviz,
+    _tensors_behind,
 )
 
 if TYPE_CHECKING:  # only for annotations: graphviz is imported when Trace.draw is called
@@ -547,39 +548,23 @@ def _check_names(names: object) -> dict[str, Tensor]:
 
 
 def _graph_behind(output: Tensor, max_nodes: int) -> list[Tensor]:
-    """Every tensor ``output`` was computed from (constants too), inputs before outputs.
+    """Every tensor ``output`` was computed from (constants too), inputs before outputs: draw_graph's
+    walk, stopped as soon as it has seen more than ``max_nodes`` tensors."""
 
-    Iterative, and it stops as soon as it has seen more than ``max_nodes`` tensors."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(output, False)]
-    while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        if len(visited) > max_nodes:
-            raise ValueError(
-                f"trace: the graph behind the output has more than {max_nodes} tensors; trace is for small "
-                "graphs that a person reads step by step. Draw a large graph with "
-                "chainrule.viz.draw_graph(output), or trace a small piece of it (one layer, on a few numbers)"
-            )
-        stack.append((t, True))
-        fn = t.grad_fn
-        if fn is None:
-            continue
-        if fn.inputs is None:
-            raise RuntimeError(
-                f"trace: the graph behind the output was freed by backward(), so its {fn.name} node no longer "
-                "knows its inputs. Trace before calling backward(), or call backward(retain_graph=True)"
-            )
-        for inp in reversed(fn.inputs):  # reversed: the first input is walked first
-            if id(inp) not in visited:
-                stack.append((inp, False))
-    return order
+    def too_many() -> Exception:
+        return ValueError(
+            f"trace: the graph behind the output has more than {max_nodes} tensors; trace is for small "
+            "graphs that a person reads step by step. Draw a large graph with "
+            "chainrule.viz.draw_graph(output), or trace a small piece of it (one layer, on a few numbers)"
+        )
+
+    def freed(t: Tensor, op: str) -> Exception:
+        return RuntimeError(
+            f"trace: the graph behind the output was freed by backward(), so its {op} node no longer "
+            "knows its inputs. Trace before calling backward(), or call backward(retain_graph=True)"
+        )
+
+    return _tensors_behind(output, max_nodes, too_many, freed)
 
 
 def _name_tensors(

@@ -20,6 +20,7 @@ rendering also needs Graphviz's ``dot`` program (``apt-get install graphviz``,
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,11 +135,18 @@ def _import_graphviz():
     return graphviz
 
 
-def _tensors_behind(root: Tensor) -> list[Tensor]:
+def _tensors_behind(
+    root: Tensor,
+    max_nodes: int | None = None,
+    too_many: Callable[[], Exception] | None = None,
+    freed: Callable[[Tensor, str], Exception] | None = None,
+) -> list[Tensor]:
     """Every tensor that ``root`` was computed from, and ``root``, inputs before outputs.
 
     An iterative depth-first walk (a graph of 100,000 ops must not hit the recursion limit). Unlike
-    the backward walk it also visits constants, which are drawn too.
+    the backward walk it also visits constants, which are drawn too. With ``max_nodes``, it stops
+    as soon as it has seen more tensors and raises ``too_many()``; a node freed by ``backward()``
+    raises ``freed(tensor, op name)`` (draw_graph's error by default).
     """
     order: list[Tensor] = []
     visited: set[int] = set()
@@ -151,21 +159,27 @@ def _tensors_behind(root: Tensor) -> list[Tensor]:
         if id(t) in visited:
             continue
         visited.add(id(t))
+        if max_nodes is not None and len(visited) > max_nodes and too_many is not None:
+            raise too_many()
         stack.append((t, True))
         fn = t.grad_fn
         if fn is None:
             continue
         if fn.inputs is None:
-            raise RuntimeError(
-                f"draw_graph: the graph behind {_describe_tensor(t)} was freed by backward(), so its "
-                f"{fn.name} node no longer knows its inputs. To draw a graph with its gradients, "
-                "call backward(retain_graph=True) (and t.retain_grad() on intermediates, before "
-                "backward, to see their gradients); or draw the graph before backward()."
-            )
+            raise (freed or _freed_for_drawing)(t, fn.name)
         for inp in reversed(fn.inputs):  # reversed: the first input is walked (and drawn) first
             if id(inp) not in visited:
                 stack.append((inp, False))
     return order
+
+
+def _freed_for_drawing(t: Tensor, op: str) -> Exception:
+    return RuntimeError(
+        f"draw_graph: the graph behind {_describe_tensor(t)} was freed by backward(), so its "
+        f"{op} node no longer knows its inputs. To draw a graph with its gradients, "
+        "call backward(retain_graph=True) (and t.retain_grad() on intermediates, before "
+        "backward, to see their gradients); or draw the graph before backward()."
+    )
 
 
 def _describe_tensor(t: Tensor) -> str:
