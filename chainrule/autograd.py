@@ -830,7 +830,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
             inputs = fn.inputs
             if inputs is None:
                 raise RuntimeError(
-                    f"backward: the graph through {fn.name} was freed by an earlier backward(); "
+                    f"backward: the graph through {fn.name} was freed by an earlier backward() or grad(); "
                     "pass retain_graph=True to the first call to go through the graph twice"
                 )
             for inp in inputs:
@@ -899,11 +899,14 @@ def _run_backward(
             fn = t.grad_fn
             if fn is not None and fn.inputs is not None and any(id(i) in paths for i in fn.inputs):
                 paths.add(id(t))
-    outer_paths, _mode.wanted_paths = _mode.wanted_paths, paths
+    # A walk may run inside another one's rule (a custom backward that calls grad or backward): it
+    # sets its own paths and starts with no rule being recorded, and both come back for the caller's.
+    outer = _mode.wanted_paths, _mode.recording_rule
+    _mode.wanted_paths, _mode.recording_rule = paths, False
     try:
         return _walk(order, roots, root_grads, retain_graph, create_graph, wanted_ids, paths, ns)
     finally:
-        _mode.wanted_paths = outer_paths
+        _mode.wanted_paths, _mode.recording_rule = outer
 
 
 def _walk(

@@ -767,3 +767,60 @@ def test_grad_computes_only_the_gradients_on_a_path_to_what_it_asks_for():
     seen.clear()
     gx, gw = cr.grad(Mul.apply(x, w).sum(), [x, w])
     assert seen == [(True, True)]
+
+
+def test_a_walk_inside_a_rule_gives_the_rule_back_its_recording_flag():
+    """A custom backward that calls grad() (here with create_graph) is still recorded afterwards:
+    NumPy on a Tensor that requires grad must raise, not make a second derivative of 0. (The walk
+    used to set the flag to False at its end instead of putting the caller's value back.)"""
+
+    class Sine(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            b = cr.tensor([1.0, 2.0], requires_grad=True)
+            cr.grad((b * b).sum(), b, create_graph=True)  # a walk of its own, then back here
+            return g * (a * 0.0 + cr.tensor(np.cos(a)))  # NumPy on a: wrong once differentiated
+
+    x = cr.tensor([0.3, 0.7], dtype="float64", requires_grad=True)
+    with pytest.raises(RuntimeError, match="Sine.backward used NumPy on a Tensor"):
+        cr.grad(Sine.apply(x).sum(), x, create_graph=True)
+
+
+def test_a_plain_walk_inside_a_recorded_rule_is_not_recorded():
+    """The converse: a plain grad() inside a recorded rule runs plain rules, where a custom
+    backward may use NumPy (it used to inherit the outer walk's flag and raise)."""
+
+    class Square(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * cr.tensor(2.0 * np.asarray(a))
+
+    class Sine(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            b = cr.tensor([1.0, 2.0], requires_grad=True)
+            (gb,) = cr.grad(Square.apply(b).sum(), b)  # 2 b: sums to 6
+            return g * a.cos() * (gb.sum() / 6.0)
+
+    x = cr.tensor([0.3, 0.7], dtype="float64", requires_grad=True)
+    (gx,) = cr.grad(Sine.apply(x).sum(), x, create_graph=True)
+    (hx,) = cr.grad(gx.sum(), x)
+    np.testing.assert_allclose(hx.numpy(), -np.sin([0.3, 0.7]))
