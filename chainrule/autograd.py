@@ -124,6 +124,15 @@ def is_grad_enabled() -> bool:
     return _mode.enabled
 
 
+class _ModeStack(threading.local):
+    """The modes a context manager is to put back, one stack per thread: one instance (that of a
+    function decorated with ``@no_grad``) may be entered by several threads at once, and each must
+    get its own mode back, not the one another thread saved."""
+
+    def __init__(self) -> None:
+        self.items: list[bool] = []
+
+
 class set_grad_enabled(contextlib.ContextDecorator):
     """Turn recording on or off inside a ``with`` block or a decorated function.
 
@@ -138,14 +147,14 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self._previous: list[bool] = []
+        self._previous = _ModeStack()
 
     def __enter__(self) -> None:
-        self._previous.append(_mode.enabled)
+        self._previous.items.append(_mode.enabled)
         _mode.enabled = self.mode
 
     def __exit__(self, *exc: Any) -> None:
-        _mode.enabled = self._previous.pop()
+        _mode.enabled = self._previous.items.pop()
 
 
 class no_grad(set_grad_enabled):
@@ -209,14 +218,14 @@ class detect_anomaly(contextlib.ContextDecorator):
     """
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []
+        self._previous = _ModeStack()
 
     def __enter__(self) -> None:
-        self._previous.append(_mode.anomaly)
+        self._previous.items.append(_mode.anomaly)
         _mode.anomaly = True
 
     def __exit__(self, *exc: Any) -> None:
-        _mode.anomaly = self._previous.pop()
+        _mode.anomaly = self._previous.items.pop()
 
 
 class Function:

@@ -824,3 +824,38 @@ def test_a_plain_walk_inside_a_recorded_rule_is_not_recorded():
     (gx,) = cr.grad(Sine.apply(x).sum(), x, create_graph=True)
     (hx,) = cr.grad(gx.sum(), x)
     np.testing.assert_allclose(hx.numpy(), -np.sin([0.3, 0.7]))
+
+
+def test_no_grad_decorator_entered_by_two_threads_puts_back_each_threads_mode():
+    """One decorated function, one context manager, two threads whose calls interleave (A enters,
+    B enters, A leaves, B leaves): each thread gets its own mode back. The modes used to be kept on
+    one shared stack, so A left recording inside its no_grad and B left with recording off."""
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    @cr.no_grad
+    def work(thread):
+        if thread == "A":
+            a_in.set()
+            b_in.wait(5)
+        else:
+            b_in.set()
+            a_out.wait(5)
+
+    def a():
+        with cr.no_grad():
+            work("A")
+            seen["A"] = cr.is_grad_enabled()
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        work("B")
+        seen["B"] = cr.is_grad_enabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"A": False, "B": True}
