@@ -430,13 +430,14 @@ class Tensor:
 
     # ---------------------------------------------------------------- autograd
     def backward(
-        self, gradient: ArrayLike | None = None, retain_graph: bool = False, create_graph: bool = False
+        self, gradient: ArrayLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
         """Compute the gradient of this tensor with respect to every leaf that requires grad.
 
         Gradients accumulate into the leaves' ``.grad``. The graph is freed afterwards unless
-        ``retain_graph=True``; ``create_graph=True`` records the backward pass itself so that
-        gradients of gradients can be taken.
+        ``retain_graph=True`` (by default it is kept exactly when ``create_graph=True``, as in
+        PyTorch); ``create_graph=True`` records the backward pass itself so that gradients of
+        gradients can be taken.
         """
         _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 

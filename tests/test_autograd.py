@@ -859,3 +859,18 @@ def test_no_grad_decorator_entered_by_two_threads_puts_back_each_threads_mode():
     for t in threads:
         t.join(10)
     assert seen == {"A": False, "B": True}
+
+
+def test_backward_with_create_graph_keeps_the_graph_by_default():
+    """PyTorch's idiom: loss.backward(create_graph=True), then differentiate x.grad. Tensor.backward
+    passed retain_graph=False, freeing the forward graph the recorded gradient goes through (the
+    function cr.backward already kept it by default, as PyTorch does)."""
+    x = cr.tensor([0.5, 1.0], dtype="float64", requires_grad=True)
+    (x.tanh() * x).sum().backward(create_graph=True)
+    (second,) = cr.grad(x.grad.sum(), x)  # d/dx (tanh x + x (1 - tanh^2 x))
+    t = np.tanh([0.5, 1.0])
+    np.testing.assert_allclose(second.numpy(), 2 * (1 - t**2) - 2 * np.array([0.5, 1.0]) * t * (1 - t**2))
+    y = (x * x).sum()
+    y.backward()  # without create_graph the graph is still freed
+    with pytest.raises(RuntimeError, match="freed by an earlier backward"):
+        y.backward()
