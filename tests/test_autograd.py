@@ -874,3 +874,26 @@ def test_backward_with_create_graph_keeps_the_graph_by_default():
     y.backward()  # without create_graph the graph is still freed
     with pytest.raises(RuntimeError, match="freed by an earlier backward"):
         y.backward()
+
+
+def test_grad_of_a_recurrent_layer_wrt_its_input_computes_no_weight_gradients(monkeypatch):
+    """The fused recurrent rule asks needs(i) too: an input gradient (e.g. for attributions)
+    runs no weight-gradient GEMMs; backward still computes them all."""
+    from chainrule.ops import recurrent
+
+    asked = []
+    original = recurrent._layer_backward
+
+    def spy(ns, layout, grad, saved, needs):
+        asked.append(list(needs))
+        return original(ns, layout, grad, saved, needs)
+
+    monkeypatch.setattr(recurrent, "_layer_backward", spy)
+    lstm = cr.nn.LSTM(2, 3, batch_first=True)
+    x = cr.randn(4, 5, 2, requires_grad=True)
+    (gx,) = cr.grad(lstm(x)[0].sum(), x)
+    assert asked[-1][0] is True and not any(asked[-1][-4:]), asked  # x wanted; the 4 weights not
+    assert gx.shape == (4, 5, 2) and all(p.grad is None for p in lstm.parameters())
+    lstm(x)[0].sum().backward()
+    assert all(asked[-1][-4:])
+    np.testing.assert_allclose(x.grad.numpy(), gx.numpy(), rtol=1e-6)

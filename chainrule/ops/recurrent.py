@@ -466,7 +466,7 @@ class RecurrentLayer(Function):
         if ns is not NUMPY:  # the rule's inputs, as values of this interpreter
             layout = _Layout(layout.mode, layout.bias, layout.batch_first, x, h0, rest)
         saved = ns.residual(self.saved, lambda: _layer_forward(ns, layout, x, h0)[1])
-        return _layer_backward(ns, layout, grad, saved, [t._requires_grad for t in self.inputs])
+        return _layer_backward(ns, layout, grad, saved, [self.needs(i) for i in range(len(self.inputs))])
 
 
 def _unpack(packed: Tensor, mode: str, directions: int, batch_first: bool) -> tuple[Tensor, Tensor, Tensor | None]:
