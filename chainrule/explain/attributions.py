@@ -39,8 +39,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad, grad, no_grad
+from chainrule.nn.checks import positive_int
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
+from chainrule.train.inference import _param_dtype
 
 __all__ = [
     "saliency",
@@ -79,7 +81,7 @@ class _Explained:
             self.estimator = model
         elif isinstance(model, Module):
             self.forward = self.module = model
-            self.X = _as_array(X, _module_dtype(model), op)
+            self.X = _as_array(X, _param_dtype(model), op)
         elif callable(model):
             self.forward = model
             self.wrapped = _modules_called(model)  # e.g. lambda x: net(x).softmax(1): net in eval mode too
@@ -228,12 +230,6 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def _module_dtype(model: Module) -> np.dtype:
-    for p in model.parameters():
-        return p.dtype
-    return np.dtype(np.float32)
-
-
 def _is_float(X: Any) -> bool:
     return isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
 
@@ -253,12 +249,6 @@ def _select(out: Any, target: np.ndarray | None) -> Any:
     if target is None:
         return out.reshape(out.shape[0]) if out.ndim > 1 else out
     return out[np.arange(out.shape[0]), target]
-
-
-def _check_positive_int(value: Any, name: str, op: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{op}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _baselines(baselines: Any, X: np.ndarray, op: str) -> np.ndarray:
@@ -307,7 +297,7 @@ def saliency(
     e = _Explained(model, X, "saliency")
     t = e.targets(target)
     with e.evaluating():
-        g = e.gradients(e.X, t, _check_positive_int(batch_size, "batch_size", "saliency"))
+        g = e.gradients(e.X, t, positive_int("saliency", "batch_size", batch_size))
     return np.abs(g) if abs else g
 
 
@@ -325,7 +315,7 @@ def input_x_gradient(model: Any, X: Any, target: Any = None, *, batch_size: int 
     e = _Explained(model, X, "input_x_gradient")
     t = e.targets(target)
     with e.evaluating():
-        return e.X * e.gradients(e.X, t, _check_positive_int(batch_size, "batch_size", "input_x_gradient"))
+        return e.X * e.gradients(e.X, t, positive_int("input_x_gradient", "batch_size", batch_size))
 
 
 def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +334,7 @@ def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]
         >>> round(float(weights.sum()), 12)
         1.0
     """
-    n = _check_positive_int(n_steps, "n_steps", "integrated_gradients")
+    n = positive_int("integrated_gradients", "n_steps", n_steps)
     if method == "riemann_left":
         return np.linspace(0.0, 1.0 - 1.0 / n, n), np.full(n, 1.0 / n)
     if method == "riemann_right":
@@ -401,8 +391,8 @@ def integrated_gradients(
     op = "integrated_gradients"
     e = _Explained(model, X, op)
     t = e.targets(target)
-    n_steps = _check_positive_int(n_steps, "n_steps", op)
-    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    n_steps = positive_int(op, "n_steps", n_steps)
+    batch_size = positive_int(op, "batch_size", batch_size)
     base = _baselines(baselines, e.X, op)
     alphas, weights = integration_rule(method, n_steps)
     diff = e.X - base
@@ -471,7 +461,7 @@ def smoothgrad(
             "returns the delta of each copy): call integrated_gradients(..., return_convergence_delta=True) "
             "on the inputs whose completeness you want to check"
         )
-    nt_samples = _check_positive_int(nt_samples, "nt_samples", op)
+    nt_samples = positive_int(op, "nt_samples", nt_samples)
     if not isinstance(stdevs, numbers.Real) or not np.isfinite(stdevs) or stdevs < 0:
         raise ValueError(f"{op}: stdevs must be a finite number >= 0, got {stdevs!r}")
     e = _Explained(model, X, op)
@@ -574,7 +564,7 @@ def occlusion(
             f"{op}: strides {steps} are larger than sliding_window_shapes {window} on some axis: the features "
             "between two windows would never be occluded (Captum refuses them too); use strides <= the window"
         )
-    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    batch_size = positive_int(op, "batch_size", batch_size)
     base = _baselines(baselines, e.X, op)
     windows = _windows(shape, window, steps)
 
@@ -659,7 +649,7 @@ def feature_ablation(
     e = _Explained(model, X, op)
     t = e.targets(target)
     ids, k = _groups(feature_mask, e.X.shape[1:], op)
-    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    batch_size = positive_int(op, "batch_size", batch_size)
     base = _baselines(baselines, e.X, op)
     with e.evaluating():
         drops = _ablate(e, k, _group_masks(ids), t, base, batch_size)
@@ -740,14 +730,14 @@ def lime(
         from sklearn.linear_model import Ridge
     except ImportError:  # pragma: no cover - the estimators extra brings scikit-learn
         raise ImportError('lime fits its surrogate with scikit-learn: pip install "chainrule[sklearn]"') from None
-    n_samples = _check_positive_int(n_samples, "n_samples", op)
+    n_samples = positive_int(op, "n_samples", n_samples)
     if n_samples < 2:
         raise ValueError(f"{op}: n_samples must be at least 2 (the row itself and a perturbation), got {n_samples}")
     if not isinstance(kernel_width, numbers.Real) or not kernel_width > 0:
         raise ValueError(f"{op}: kernel_width must be a positive number, got {kernel_width!r}")
     if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0 <= alpha < np.inf:
         raise ValueError(f"{op}: alpha (the ridge penalty) must be a finite number >= 0, got {alpha!r}")
-    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    batch_size = positive_int(op, "batch_size", batch_size)
     e = _Explained(model, X, op)
     t = e.targets(target)
     ids, k = _groups(feature_mask, e.X.shape[1:], op)
@@ -837,8 +827,8 @@ def permutation_importance(
         (True, 0.0)
     """
     op = "permutation_importance"
-    n_repeats = _check_positive_int(n_repeats, "n_repeats", op)
-    batch_size = _check_positive_int(batch_size, "batch_size", op)
+    n_repeats = positive_int(op, "n_repeats", n_repeats)
+    batch_size = positive_int(op, "batch_size", batch_size)
     if not callable(scoring) and scoring not in SCORINGS:
         raise ValueError(f"{op}: scoring must be {', '.join(map(repr, SCORINGS))} or a callable, got {scoring!r}")
     e = _Explained(model, X, op)
