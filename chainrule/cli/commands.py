@@ -69,8 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     loss = loss_name(args.model, data.task)
     loss_fn = make_loss(loss)
     # every file goes to a fresh folder beside --out, swapped in once all are written (outputs.py)
-    staging = outputs.prepare(args.out)
-    try:
+    with outputs.staged(args.out) as staging:
         print_notes(args, data.notes)
         backup, replaced = outputs.start_backup(args.out, _settings(args), args.resume)
         if replaced:
@@ -90,13 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = _report(args, source, data, inputs, history, seconds, results, files)
         report = {"run_id": run_id, "finished": datetime.datetime.now().astimezone().isoformat(), **report}
         write_report(os.path.join(staging, "report.json"), report)
-        with outputs.uninterrupted():
-            outputs.replace(staging, args.out)
-            outputs.remove_backup(args.out)  # the run is finished: nothing to resume
-            outputs.discard(staging)  # after the swap, the run it replaced
-    finally:
-        with outputs.uninterrupted():
-            outputs.discard(staging)  # the unfinished run
+        # the run is finished: nothing to resume
+        outputs.publish(staging, args.out, then=lambda: outputs.remove_backup(args.out))
 
     if args.json:
         print(json.dumps(report, indent=2))

@@ -257,8 +257,7 @@ def _pictures(
 
 def _write(args: argparse.Namespace, files: dict[str, str], pictures: dict, result: dict) -> None:
     """Every file to a fresh folder beside --out, swapped in once all are written."""
-    staging = outputs.prepare(args.out)
-    try:
+    with outputs.staged(args.out) as staging:
         for name, text in files.items():
             write_text_atomic(os.path.join(staging, name), text)
         written = list(files)
@@ -269,12 +268,7 @@ def _write(args: argparse.Namespace, files: dict[str, str], pictures: dict, resu
                     written.append(name)
             except ImportError as e:
                 raise CLIError(f"{str(e).splitlines()[0]}; or pass --no-plot") from None
-        with outputs.uninterrupted():
-            outputs.replace(staging, args.out)
-            outputs.discard(staging)
-    finally:
-        with outputs.uninterrupted():
-            outputs.discard(staging)
+        outputs.publish(staging, args.out)
     result["files"] = [os.path.join(args.out, name) for name in written]
     if args.json:
         print(json.dumps(result, indent=2))

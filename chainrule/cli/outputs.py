@@ -26,7 +26,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import MODEL_FILE
@@ -154,6 +154,28 @@ def uninterrupted() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def staged(out: str) -> Iterator[str]:
+    """A fresh folder beside ``out`` (``prepare``) for a run to write into; whatever is left in it
+    when the block ends (the unfinished run, or after ``publish`` the run it replaced) is removed."""
+    staging = prepare(out)
+    try:
+        yield staging
+    finally:
+        with uninterrupted():
+            discard(staging)
+
+
+def publish(staging: str, out: str, *, then: Callable[[], None] | None = None) -> None:
+    """Swap the finished run in ``staging`` in for ``out`` (``replace``), run ``then`` (e.g. remove
+    the backup of the run), and remove the run it replaced, Ctrl-C held back throughout."""
+    with uninterrupted():
+        replace(staging, out)
+        if then is not None:
+            then()
+        discard(staging)
 
 
 # ---------------------------------------------------------------------- backup of a run, --resume
