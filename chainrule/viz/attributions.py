@@ -275,8 +275,25 @@ def plot_feature_importances(
     several = len(ranked) > 1
     if several:  # each method on its own scale: compare rankings, not units
         ranked = {k: (a / _limit(a), None if e is None else e / _limit(a)) for k, (a, e) in ranked.items()}
+    xlabel = "importance (scaled to 1 per method)" if several else "importance"
+    return _ranked_bars(caller, ranked, names, top, xlabel, title, path, show)
+
+
+def _ranked_bars(
+    caller: str,
+    ranked: Mapping[str, tuple[np.ndarray, np.ndarray | None]],
+    names: Sequence[str],
+    top: int | None,
+    xlabel: str,
+    title: str | None,
+    path: str | os.PathLike | None,
+    show: bool,
+) -> Figure:
+    """Horizontal bars, the largest |value| of the first ranking on top (``top`` of them): one
+    ranking in red (up) and blue (down), several side by side with a legend."""
+    several = len(ranked) > 1
     first = next(iter(ranked.values()))[0]
-    order = np.argsort(-np.abs(first), kind="stable")[: top or f][::-1]  # barh draws bottom-up
+    order = np.argsort(-np.abs(first), kind="stable")[: top or len(first)][::-1]  # barh draws bottom-up
     fig = _new_figure(caller, (6.0, 0.9 + 0.32 * len(order) * (1 + 0.5 * several)), show)
     ax = fig.subplots()
     height = 0.8 / len(ranked)
@@ -292,7 +309,7 @@ def plot_feature_importances(
         )
     ax.set_yticks(np.arange(len(order)), [names[j] for j in order])
     ax.axvline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xlabel("importance (scaled to 1 per method)" if several else "importance")
+    ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
     if several:
@@ -339,16 +356,8 @@ def plot_lime(
     names = _names(feature_names, "feature_names", caller) or [f"feature {j}" for j in range(len(w))]
     if len(names) != len(w):
         raise ValueError(f"{caller}: {len(names)} feature names for {len(w)} interpretable features")
-    order = np.argsort(-np.abs(w), kind="stable")[: top or len(w)][::-1]
-    fig = _new_figure(caller, (6.0, 0.9 + 0.32 * len(order)), show)
-    ax = fig.subplots()
-    ax.barh(np.arange(len(order)), w[order], color=np.where(w[order] >= 0, "C3", "C0"))
-    ax.set_yticks(np.arange(len(order)), [names[j] for j in order])
-    ax.axvline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xlabel("surrogate weight")
-    ax.set_title(
+    title = (
         f"LIME, row {row}: intercept {float(explanation.intercepts[row]):.3g}, "
         f"weighted R² {float(explanation.scores[row]):.3g}"
     )
-    _finish(fig, path, show)
-    return fig
+    return _ranked_bars(caller, {"weight": (w, None)}, names, top, "surrogate weight", title, path, show)
