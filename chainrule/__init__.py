@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import data, explain, memory, nn, optim, train, utils
+from chainrule import data, memory, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -103,7 +103,6 @@ __all__ = [
     "data",
     "utils",
     "memory",
-    "explain",
     "train",
     "save",
     "load",
@@ -112,9 +111,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import ``cr.viz`` on first use, so that ``import chainrule`` never imports graphviz."""
-    if name == "viz":
+    """Import ``cr.viz`` and ``cr.explain`` on first use: ``import chainrule`` never imports
+    graphviz, and does not pay for the explanation methods of a program that trains only."""
+    if name in ("viz", "explain"):
         import importlib
 
-        return importlib.import_module("chainrule.viz")
+        return importlib.import_module(f"chainrule.{name}")
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
