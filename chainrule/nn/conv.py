@@ -52,6 +52,7 @@ class _ConvNd(Module):
         groups: int,
         bias: bool,
         padding_mode: str,
+        device: Any,
         dtype: Any,
         output_padding: int | Sequence[int] = 0,
     ):
@@ -83,7 +84,7 @@ class _ConvNd(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype)  # checked by the subclass (parameter_dtype)
+        dtype = parameter_dtype(name, dtype, device)
         if self._transposed:  # (in_channels, out_channels / groups, *kernel), as PyTorch
             shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         else:  # (out_channels, in_channels / groups, *kernel)
@@ -194,16 +195,7 @@ class Conv1d(_ConvNd):
         dtype: Any = None,
     ):
         super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            parameter_dtype(type(self).__name__, dtype, device),
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
         )
 
 
@@ -241,16 +233,7 @@ class Conv2d(_ConvNd):
         dtype: Any = None,
     ):
         super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            parameter_dtype(type(self).__name__, dtype, device),
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
         )
 
 
@@ -298,7 +281,8 @@ class ConvTranspose1d(_ConvNd):
             groups,
             bias,
             padding_mode,
-            parameter_dtype(type(self).__name__, dtype, device),
+            device,
+            dtype,
             output_padding,
         )
 
@@ -341,6 +325,7 @@ class ConvTranspose2d(_ConvNd):
             groups,
             bias,
             padding_mode,
-            parameter_dtype(type(self).__name__, dtype, device),
+            device,
+            dtype,
             output_padding,
         )
