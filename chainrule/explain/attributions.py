@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from chainrule.autograd import enable_grad, grad, no_grad
 from chainrule.nn.checks import positive_int
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _evaluating
 from chainrule.tensor import Tensor
 from chainrule.train.inference import _param_dtype
 
@@ -95,19 +95,10 @@ class _Explained:
             rows = np.unique(np.nonzero(~np.isfinite(self.X))[0])[:5].tolist()
             raise ValueError(f"{op}: X holds NaN or infinite values (rows {rows}): attributions would be meaningless")
 
-    @contextlib.contextmanager
-    def evaluating(self) -> Iterator[None]:
+    def evaluating(self) -> contextlib.AbstractContextManager[None]:
         """The module (or the modules a function calls) in eval mode for the duration, put back in
         their modes afterwards."""
-        roots = [self.module] if self.module is not None else self.wrapped
-        modes = [(m, m.training) for root in roots for m in root.modules()]
-        for root in roots:
-            root.eval()
-        try:
-            yield
-        finally:
-            for m, mode in modes:
-                m.training = mode
+        return _evaluating([self.module] if self.module is not None else self.wrapped)
 
     def call(self, x: Tensor, differentiable: bool = False) -> Any:
         """The model on the batch ``x``, its output checked: one output (or a row of outputs) per

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _evaluating
 from chainrule.random import resolve_generator
 from chainrule.tensor import Tensor
 from chainrule.train.inference import _check_lengths, _check_output_rows, _param_dtype, _prepare
@@ -145,16 +145,13 @@ class _Landscape:
     def evaluating(self) -> Iterator[None]:
         """Eval mode and the model's own values for the duration; afterwards its modes, parameters
         and buffers put back, bit for bit (written back into the same arrays)."""
-        modes = [(m, m.training) for m in self.model.modules()]
         saved = {name: t._data.copy() for name, t in self.entries.items()}
-        self.model.eval()
-        try:
-            yield
-        finally:
-            for name, t in self.entries.items():
-                t._data[...] = saved[name]  # the values a graph built before the call saw: not marked modified
-            for m, mode in modes:
-                m.training = mode
+        with _evaluating([self.model]):
+            try:
+                yield
+            finally:
+                for name, t in self.entries.items():
+                    t._data[...] = saved[name]  # the values a graph built before the call saw: not marked modified
 
     def set(self, values: Mapping[str, np.ndarray]) -> None:
         """Write ``values`` (name -> array, float64) into the model's entries, in their dtypes."""

@@ -10,6 +10,7 @@ can be saved as JSON plus weights and rebuilt without pickling code (see ``chain
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn
@@ -635,3 +636,18 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+@contextlib.contextmanager
+def _evaluating(roots: Iterable[Module]) -> Iterator[None]:
+    """Every module under ``roots`` in eval mode for the block, and afterwards each one's own mode
+    put back (a model whose parts were in different modes gets them back as they were)."""
+    roots = list(roots)
+    modes = [(m, m.training) for root in roots for m in root.modules()]
+    for root in roots:
+        root.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
