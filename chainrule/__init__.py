@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import data, memory, nn, optim, train, utils
+from chainrule import compiler, data, memory, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -25,6 +25,7 @@ from chainrule.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.compiler import compile
 from chainrule.devices import backends, cuda, device
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
@@ -103,6 +104,8 @@ __all__ = [
     "data",
     "utils",
     "memory",
+    "compile",
+    "compiler",
     "train",
     "save",
     "load",

@@ -5,7 +5,7 @@ gradient rule, ``backward``, side by side. The rule is written once against an i
 (``chainrule.interpreters``) and the walk chooses which one runs it: ``NUMPY`` for a plain
 backward (bare ndarrays, nothing recorded: what training runs), ``TENSOR`` for
 ``create_graph=True`` (the rule's operations are recorded, so gradients of gradients follow), or
-a tracer that records the backward into a plan (``chainrule.compile``).
+a tracer that records the backward into a plan (``chainrule.compiler``).
 
 The walk (``backward``/``grad``) is one iterative topological sort followed by one reverse sweep
 that accumulates the gradients of tensors used more than once. Gradients of broadcast inputs are
@@ -34,6 +34,8 @@ class _GradMode(threading.local):
     # ids of the tensors on a path to what a ``grad(outputs, inputs)`` call asked for; None: every
     # tensor that requires grad (``backward``). Rules ask ``needs(i)``, which reads it.
     wanted_paths: set[int] | None = None
+    # the recorder of a step being compiled (``chainrule.compiler``) in this thread, or None
+    recorder: Any = None
 
 
 _mode = _GradMode()
@@ -46,6 +48,10 @@ class _Writes:
     would compute a wrong gradient, and ``backward`` refuses it."""
 
     clock = 0
+    # ticks when something a compiled plan assumes may have changed: a module's attributes, a
+    # parameter's shape, whether a tensor requires grad (``cr.compile`` re-records after it)
+    structure = 0
+    planned: weakref.WeakSet = weakref.WeakSet()  # the modules some compiled plan relies on
     written: dict[int, tuple[Any, int, str]] = {}  # id(tensor) -> (weakref, clock of the write, by what)
 
 
@@ -304,6 +310,8 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        if _mode.recorder is not None:  # a step being compiled: run and recorded
+            return _mode.recorder.apply(cls, inputs, params)
         fn = cls.__new__(cls)
         try:
             # One and two inputs spelled out: on Python 3.11 a list comprehension builds and calls a
@@ -364,6 +372,28 @@ class Function:
         """Drop the inputs and everything saved for backward (the graph is then freed)."""
         self.__dict__.clear()
         self.inputs = None
+
+
+def pure(fn: Callable[..., Any], *tensors: Tensor, **params: Any) -> Tensor:
+    """``fn`` of the tensors' arrays, with no gradient: an op that is not differentiable (a
+    comparison, an index of the maximum, a conversion of integers). One NumPy call and no node;
+    a step being compiled records it, so that a replay computes it again from that call's values.
+
+    Example:
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> from chainrule.autograd import pure
+        >>> pure(np.greater, cr.tensor([1.0, 3.0]), cr.tensor(2.0))
+        tensor([False,  True])
+    """
+    if len(tensors) == 1:
+        data = fn(tensors[0]._data, **params)
+    else:
+        data = fn(*[t._data for t in tensors], **params)
+    out = Tensor._make(data)
+    if _mode.recorder is not None:
+        _mode.recorder.pure(fn, tensors, params, out)
+    return out
 
 
 _RULE_FORM = (
@@ -581,6 +611,8 @@ class FunctionCtx:
 
 def _apply_pytorch_form(cls: type, *args: Any, **kwargs: Any) -> Any:
     """``apply`` of a custom Function in PyTorch's form: forward under no_grad, then one node."""
+    if _mode.recorder is not None:
+        _mode.recorder.refuse(f"the custom Function {cls.__name__} in PyTorch's form (its backward is Python code)")
     recording = _mode.enabled
     # as in PyTorch, whether each argument requires grad, even under no_grad (no node is made then)
     needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
@@ -1053,6 +1085,9 @@ def backward(
     root_grads = _root_gradients(roots, grad_tensors, isinstance(tensors, Tensor), "backward")
     if retain_graph is None:
         retain_graph = create_graph
+    if _mode.recorder is not None:  # a step being compiled: the rules are traced into its plan
+        _mode.recorder.backward(roots, root_grads, retain_graph, create_graph, None)
+        return
     _run_backward(roots, root_grads, retain_graph, create_graph, wanted=None)
 
 
@@ -1088,7 +1123,10 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     root_grads = _root_gradients(outs, grad_outputs, isinstance(outputs, Tensor), "grad")
-    found = _run_backward(outs, root_grads, retain_graph, create_graph, wanted=ins)
+    if _mode.recorder is not None:
+        found = _mode.recorder.backward(outs, root_grads, retain_graph, create_graph, ins)
+    else:
+        found = _run_backward(outs, root_grads, retain_graph, create_graph, wanted=ins)
     result = []
     for i, t in enumerate(ins):
         g = found.get(id(t))

@@ -11,7 +11,7 @@ handed to it (``ns.exp``, ``ns.sum``, ``ns.reshape``, ...). The same rule then r
 - ``TENSOR`` (:class:`TensorInterpreter`): the values are Tensors and every operation is a
   chainrule op, recorded in the graph. This is ``backward(create_graph=True)``: the gradients are
   themselves differentiable (gradients of gradients, Hessian-vector products).
-- a tracer (``chainrule.compile.tracer``): the values are stand-ins that compute with NumPy and
+- a tracer (``chainrule.compiler.tracer``): the values are stand-ins that compute with NumPy and
   write every operation into a plan, the op sequence of a backward that ``cr.compile`` replays.
 
 This is the design of HIPS autograd and JAX (one VJP per primitive, several interpreters). Each
@@ -109,7 +109,7 @@ class Interpreter:
     """The primitives a gradient rule may call, each defined by binding its ``Function``.
 
     Subclasses give the values a representation: ndarrays (``NumpyInterpreter``), Tensors
-    (``TensorInterpreter``) or tracer values (``chainrule.compile.tracer.Tracer``).
+    (``TensorInterpreter``) or tracer values (``chainrule.compiler.tracer.Tracer``).
 
     Example:
         >>> import numpy as np

@@ -91,7 +91,7 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "grad", "_requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None):
@@ -99,11 +99,13 @@ class Tensor:
         if requires_grad:
             _check_can_require_grad(array.dtype)
         self._data: np.ndarray = array
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
         self.grad_fn = None
         self.name = name
         self._retains_grad = False
+        if _autograd._mode.recorder is not None:  # a step being compiled: Tensor(value of the step)
+            _autograd._mode.recorder.converted(self, data, dtype)
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> Tensor:
@@ -112,7 +114,7 @@ class Tensor:
             data = np.asarray(data)
         t = object.__new__(cls)
         t._data = data
-        t.grad = None
+        t._grad = None
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t.name = None
@@ -147,8 +149,24 @@ class Tensor:
         if self._requires_grad:
             _check_can_require_grad(array.dtype)
         if array is not self._data:
+            if array.shape != self._data.shape or array.dtype != self._data.dtype:
+                _autograd._writes.structure += 1  # a compiled plan assumed the old shape
             self._data = array
+            if _autograd._mode.recorder is not None:
+                _autograd._mode.recorder.wrote(self, "data", array)
             _autograd.mark_modified((self,), ".data =")
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient a backward accumulated into this tensor (None until then, or after
+        ``zero_grad()``); assign None or a tensor of this shape."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if _autograd._mode.recorder is not None:  # a step being compiled: the assignment is replayed
+            _autograd._mode.recorder.grad_set(self, value)
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -167,6 +185,8 @@ class Tensor:
             )
         if requires_grad:
             _check_can_require_grad(self._data.dtype)
+        if self._requires_grad != bool(requires_grad):
+            _autograd._writes.structure += 1  # a compiled plan assumed which gradients it computes
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -220,6 +240,8 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor can be converted, got shape {self.shape}")
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("Tensor.item()")
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
@@ -227,9 +249,13 @@ class Tensor:
         autograd cannot see such a write (a graph that used the tensor would then compute a wrong
         gradient). Write with ``t[...] = value`` (under ``cr.no_grad()`` for a tensor that requires
         grad), which ``backward`` checks, or copy first (``t.numpy().copy()``)."""
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("Tensor.numpy()")
         return self._data
 
     def tolist(self) -> Any:
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("Tensor.tolist()")
         return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -241,6 +267,8 @@ class Tensor:
                 "be wrong. Write rules with Python's operators and the interpreter's primitives "
                 "(ns.exp, ns.sum, ns.reshape, ...); see chainrule.Function"
             )
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("NumPy on a Tensor (__array__)")
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data
@@ -256,6 +284,8 @@ class Tensor:
             raise ValueError(
                 f"the truth value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()"
             )
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("a branch on a tensor (bool(tensor), `if tensor:`)")
         return bool(self._data)
 
     def detach(self) -> Tensor:
@@ -410,10 +440,14 @@ class Tensor:
                 f"only integer tensors of a single element can be used as an index, got dtype {self._data.dtype} "
                 f"and shape {self.shape}"
             )
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("a tensor used as a Python index (__index__)")
         return int(self._data.reshape(()))
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor as its number; other tensors as their repr."""
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("formatting a tensor (f-string, format)")
         if self._data.size == 1 and spec:
             return format(self._data.item(), spec)
         return format(repr(self), spec)
@@ -443,6 +477,8 @@ class Tensor:
 
     # ---------------------------------------------------------------- repr
     def __repr__(self) -> str:
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.read("printing a tensor (repr)")
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self._data.dtype != DEFAULT_DTYPE and self._data.dtype.kind == "f" or self._data.dtype.kind not in "fib":
@@ -553,6 +589,8 @@ class Tensor:
             )
         self._check_writable("setitem")
         self._data[_ops.unwrap_index(index)] = value._data if isinstance(value, Tensor) else value
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.wrote(self, "setitem", value, _ops.unwrap_index(index))
         _autograd.mark_modified((self,), "setitem")
 
     def __iter__(self):
@@ -594,6 +632,8 @@ class Tensor:
             )
         # The value before the write lives on as a tensor of its own, holding the node that made it.
         old = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn)
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.copied(old, self)
         made_by = self.grad_fn
         if made_by is not None and getattr(made_by, "_output_ref", None) is not None and made_by._output_ref() is self:
             made_by._output_ref = weakref.ref(old)
@@ -640,6 +680,8 @@ class Tensor:
                 "write t = t + ... for a new tensor"
             )
         np.copyto(self._data, value, casting="same_kind")
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.wrote(self, "store", result)
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return self._in_place("+=", _ops.add, other)
@@ -857,6 +899,8 @@ class Tensor:
         if not np.can_cast(np.asarray(values).dtype, self._data.dtype, "same_kind"):
             raise RuntimeError(f"{name}: a tensor of dtype {self._data.dtype} cannot hold floating values")
         self._data[...] = values
+        if _autograd._mode.recorder is not None:
+            _autograd._mode.recorder.wrote(self, "fill", values)
         _autograd.mark_modified((self,), name)
         return self
 
@@ -1137,11 +1181,15 @@ def tensor(
         tensor([0.5, 1.5], requires_grad=True)
     """
     _check_device(device, "tensor")
+    source = data
     if isinstance(data, Tensor) and dtype is None:
         data = data._data.copy()
     elif isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         data = data.copy()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+    t = Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+    if data is not source and _autograd._mode.recorder is not None:  # a copy of a value of a compiled step
+        _autograd._mode.recorder.converted(t, source, dtype)
+    return t
 
 
 def is_tensor(obj: Any) -> bool:

@@ -743,7 +743,7 @@ def test_the_old_rule_form_error_names_pytorchs_form_too():
 
 
 def test_tracing_a_custom_function_into_a_plan_says_it_cannot():
-    from chainrule.compile import trace_backward
+    from chainrule.compiler import trace_backward
 
     with pytest.raises(TypeError, match=r"Exp: a custom Function in PyTorch's form cannot be traced"):
         trace_backward(Exp.apply(leaf([1.0])).sum())

@@ -17,7 +17,7 @@ PUBLIC_MODULES = [
     "chainrule", "chainrule.nn", "chainrule.nn.functional", "chainrule.nn.init", "chainrule.nn.utils",
     "chainrule.optim",
     "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.train", "chainrule.train.metrics",
-    "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compile",
+    "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compiler",
     "chainrule.interpreters", "chainrule.random", "chainrule.memory",
     "chainrule.explain.landscape", "chainrule.viz.training",
     "chainrule.explain", "chainrule.viz.chain_rule",

@@ -34,7 +34,7 @@ LAYERS = [
     "chainrule.memory",
     "chainrule.devices",
     "engine",
-    "chainrule.compile",
+    "chainrule.compiler",
     "chainrule.nn",
     "chainrule.optim",
     "chainrule.data",

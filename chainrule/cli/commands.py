@@ -288,6 +288,7 @@ def _train(
         callbacks=callbacks,
         verbose=0 if args.quiet or args.json else "auto",
         seed=args.seed,
+        compile=not args.no_compile,
     )
     seconds = time.perf_counter() - start
     # the columns in the order of an uninterrupted run (a resumed History may hold them in another)

@@ -225,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seed of the split, the initial weights and the shuffling (default: 0)",
     )
+    fitting.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="run every step eagerly instead of replaying a compiled step (the same numbers, slower; for debugging)",
+    )
     saving = train.add_argument_group("saving")
     saving.add_argument(
         "--out",

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted  # after base, which explains a missing scikit-learn
 
-from chainrule import nn
+from chainrule import nn, ops
 from chainrule.estimators.base import ClassifierBase, LogLossClassifier, RegressorBase
 from chainrule.estimators.constraints import (
     ALPHA,
@@ -278,8 +278,10 @@ class Perceptron(_LinearClassifier):
         """The perceptron criterion max(0, -y s) summed over the neurons, written as Rosenblatt's
         -y s over the misclassified (y s <= 0): the same value, and at y s = 0 the gradient -y x
         that updates a point on the boundary (and a zero start)."""
-        mistakes = (scores._data * targets) <= 0
-        return -(scores * Tensor(np.where(mistakes, targets, 0.0).astype(scores.dtype, copy=False))).sum(axis=1)
+        y = ops.cast(Tensor._make(np.asarray(targets)), scores.dtype)
+        # which samples are misclassified, with ops (a compiled step decides again on each replay)
+        mistakes = (scores * y) <= 0
+        return -(scores * ops.where(mistakes, y, 0.0).detach()).sum(axis=1)
 
     def _zero_gradient(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """A sample every neuron classifies correctly (y s > 0) has loss 0 and gradient 0."""

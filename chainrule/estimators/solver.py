@@ -217,17 +217,25 @@ class Objective:
             loss = per_sample.mean()
             batch_weight = float(len(targets))
         else:
-            loss = (per_sample * Tensor(weights)).mean()
-            batch_weight = float(weights.sum()) * self.scale
+            w = Tensor(weights)
+            loss = (per_sample * w).mean()
+            # a tensor, not a Python number: a compiled step sums each batch's weights again
+            batch_weight = w.sum() * self.scale
         total = batch_weight if self.total_weight is None else self.total_weight
         penalty = self.estimator._regularization(batch_weight, total)
-        if penalty.l2:
+        if _nonzero(penalty.l2):
             loss = loss + F.l2_penalty(self.penalised) * penalty.l2
-        if penalty.l1:
+        if _nonzero(penalty.l1):
             loss = loss + F.l1_penalty(self.penalised) * penalty.l1
-        if penalty.intercept_l2 and self.biases:
+        if _nonzero(penalty.intercept_l2) and self.biases:
             loss = loss + F.l2_penalty(self.biases) * penalty.intercept_l2
         return loss
+
+
+def _nonzero(weight: float | Tensor) -> bool:
+    """Whether a penalty's weight may be nonzero: a number that is not 0, or a tensor (computed
+    from the batch's weights: not read into Python, so that a compiled step stays replayable)."""
+    return isinstance(weight, Tensor) or weight != 0
 
 
 class _StoppingRule(Callback):
@@ -475,16 +483,23 @@ def train(
         weights = weights / scale  # relative weights, mean 1
     arrays = (X, targets) if weights is None else (X, targets, weights)
     random_state = estimator._random_state if estimator.shuffle and batch < n else None
-    scores = _scores(estimator.network_)
+    # the same scores module and objective while they are the same: fit keeps its compiled step per
+    # (model, loss, optimiser), so the next partial_fit replays the step this call recorded
+    # kept with the optimiser, as fit's compiled step is (and only once fit has accepted the data)
+    network, scores, objective = estimator._optimizer.__dict__.get("_solver_parts", (None, None, None))
+    if new_run or network is not estimator.network_:
+        scores = _scores(estimator.network_)
     if batch == 1 and estimator._skips_zero_gradients():
         batches = _StepsOnMistakes(arrays, random_state, scores, estimator._zero_gradient)
     else:
         batches = EpochBatches(arrays, batch, random_state)
     max_epochs = 1 if incremental else estimator.max_iter
     first_epoch = len(estimator.loss_curve_)
+    if new_run or objective is None or (objective.scale, objective.total_weight) != (scale, float(n * scale)):
+        objective = Objective(estimator, scale, total_weight=n * scale)
     history = fit(
         scores,
-        Objective(estimator, scale, total_weight=n * scale),
+        objective,
         estimator._optimizer,
         batches,
         epochs=max_epochs,
@@ -492,6 +507,7 @@ def train(
         verbose=_SolverProgress(owner, estimator.verbose),
         terminate_on_nan=False,  # the stopping rule says how the estimator diverged, in scikit-learn's words
     )
+    estimator._optimizer._solver_parts = (estimator.network_, scores, objective)
     if not incremental and history.stop_reason is None:
         warnings.warn(
             f"{owner}: maximum iterations ({max_epochs}) reached and the optimization hasn't converged yet.",

@@ -9,10 +9,27 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import no_grad
+from chainrule.compiler.recorder import replayed
 from chainrule.nn import init
 from chainrule.nn.checks import parameter_dtype, positive_int
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
+
+
+@replayed  # reads the ids: a compiled step checks them again on each replay
+def _checked_ids(num_embeddings: int, ids: Tensor) -> Tensor:
+    """``ids`` after checking they are integers in [0, num_embeddings)."""
+    data = ids._data
+    if data.dtype.kind not in "iu":
+        raise TypeError(
+            f"Embedding(num_embeddings={num_embeddings}) got input of dtype {data.dtype}: ids must be integers"
+        )
+    if data.size and (data.min() < 0 or data.max() >= num_embeddings):
+        bad = data.min() if data.min() < 0 else data.max()
+        raise IndexError(
+            f"Embedding(num_embeddings={num_embeddings}) got id {int(bad)}: ids must be in [0, {num_embeddings})"
+        )
+    return ids
 
 
 class Embedding(Module):
@@ -93,22 +110,13 @@ class Embedding(Module):
                 init.zeros_(self.weight[self.padding_idx])  # a view: writes the row (nothing under skip_init)
 
     def forward(self, input: Any) -> Tensor:
-        ids = input._data if isinstance(input, Tensor) else np.asarray(input)
-        if ids.dtype.kind not in "iu":
-            raise TypeError(
-                f"Embedding(num_embeddings={self.num_embeddings}) got input of dtype {ids.dtype}: ids must be integers"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
-            bad = ids.min() if ids.min() < 0 else ids.max()
-            raise IndexError(
-                f"Embedding(num_embeddings={self.num_embeddings}) got id {int(bad)}: ids must be in "
-                f"[0, {self.num_embeddings})"
-            )
-        out = ops.index(self.weight, ids)
+        ids = _checked_ids(self.num_embeddings, input if isinstance(input, Tensor) else Tensor._make(np.asarray(input)))
+        out = ops.index(self.weight, ids._data)
         if self.padding_idx is not None and self.weight.requires_grad:
-            # the padding row's value, as a constant: no gradient reaches the row from these positions
-            padding = Tensor._make(self.weight._data[self.padding_idx])
-            out = ops.where((ids != self.padding_idx)[..., None], out, padding)
+            # the padding row's value, detached: no gradient reaches the row from these positions
+            padding = ops.index(self.weight, self.padding_idx).detach()
+            keep = ops.reshape(ops.ne(ids, self.padding_idx), (*ids.shape, 1))
+            out = ops.where(keep, out, padding)
         return out
 
     def get_config(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import unit_interval
 from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
     adaptive_avg_pool1d,
@@ -48,9 +49,8 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     step,
     tanh,
 )
-from chainrule.ops.elementwise import lift
+from chainrule.ops.elementwise import dropout as _dropout, lift
 from chainrule.ops.loss import cross_entropy_indices
-from chainrule.random import resolve_generator
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -260,9 +260,9 @@ def _drop(
         return x
     if p == 1.0:
         return x.mul_(0.0) if inplace else x * 0.0
-    keep = resolve_generator(generator).random(mask_shape) >= p
-    mask = Tensor._make((keep / (1.0 - p)).astype(x.dtype))
-    return x.mul_(mask) if inplace else x * mask
+    if inplace:
+        return x._in_place("dropout", _dropout, p, mask_shape, generator)
+    return _dropout(x, p, mask_shape, generator)
 
 
 def l1_penalty(parameters: Iterable[Tensor]) -> Tensor:
@@ -356,7 +356,7 @@ def huber_loss(
     target = _as_target(target, input)
     _same_shape("huber_loss", input, target)
     err = input - target
-    small = ops.abs(err)._data < delta
+    small = ops.abs(err) < delta  # an op: a compiled step compares again on each replay
     loss = ops.where(small, err * err * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
     return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
 
@@ -391,7 +391,7 @@ def smooth_l1_loss(
     if beta == 0:  # the quadratic piece has vanished; 0.5 e² / 0 must not enter the graph
         return _reduce(ops.abs(err), reduction, "smooth_l1_loss")
     size = ops.abs(err)
-    loss = ops.where(size._data < beta, err * err * (0.5 / beta), size - 0.5 * beta)
+    loss = ops.where(size < beta, err * err * (0.5 / beta), size - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -421,11 +421,7 @@ def binary_cross_entropy(
     input = lift(input)
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
-    if input._data.size and (input._data.min() < 0 or input._data.max() > 1):
-        raise ValueError(
-            "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores use "
-            "binary_cross_entropy_with_logits"
-        )
+    _check_probabilities(input)
     log_p = ops.log(ops.clip(input, min=_PROB_EPS))
     log_not_p = ops.log(ops.clip(1.0 - input, min=_PROB_EPS))
     loss = -(target * log_p + (1.0 - target) * log_not_p)
@@ -487,14 +483,7 @@ def hinge_loss(
         tensor([0.5, 0. ])
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "hinge_loss")
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
-    values = np.unique(t)
-    if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
-        raise ValueError(f"hinge_loss: labels must be in {{-1, +1}} or {{0, 1}}, got values {values[:5].tolist()}")
-    signs = np.where(t > 0, 1.0, -1.0).astype(input.dtype)
-    if signs.shape != input.shape:
-        raise ValueError(f"hinge_loss: input shape {input.shape} and target shape {signs.shape} differ")
-    loss = ops.relu(margin - input * Tensor._make(signs))
+    loss = ops.relu(margin - input * _hinge_signs(input, target))
     if squared:
         loss = loss * loss
     return _reduce(loss, check_reduction(reduction, "hinge_loss"), "hinge_loss")
@@ -503,6 +492,29 @@ def hinge_loss(
 # ------------------------------------------------------------------ multi-class
 
 
+@replayed  # reads the labels: a compiled step checks them (and makes the signs) again on each replay
+def _hinge_signs(input: Tensor, target: Any) -> Tensor:
+    """The labels of ``hinge_loss`` as signs ±1 in ``input``'s dtype, after checking them."""
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    values = np.unique(t)
+    if not (set(values.tolist()) <= {-1, 1} or set(values.tolist()) <= {0, 1}):
+        raise ValueError(f"hinge_loss: labels must be in {{-1, +1}} or {{0, 1}}, got values {values[:5].tolist()}")
+    signs = np.where(t > 0, 1.0, -1.0).astype(input.dtype)
+    if signs.shape != input.shape:
+        raise ValueError(f"hinge_loss: input shape {input.shape} and target shape {signs.shape} differ")
+    return Tensor._make(signs)
+
+
+@replayed  # reads the values: a compiled step checks them again on each replay
+def _check_probabilities(input: Tensor) -> None:
+    if input._data.size and (input._data.min() < 0 or input._data.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores use "
+            "binary_cross_entropy_with_logits"
+        )
+
+
+@replayed  # reads the labels: a compiled step checks them again on each replay
 def _class_indices(name: str, input: Tensor, target: Any) -> Tensor:
     t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if t.dtype.kind not in "iu":
@@ -597,14 +609,15 @@ def nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     check_reduction(reduction, "nll_loss")
-    t = _class_indices("nll_loss", input, target)._data
-    picked = -ops.index(input, (np.arange(input.shape[0]), t))
+    t = _class_indices("nll_loss", input, target)
+    picked = -ops.index(input, (np.arange(input.shape[0]), t._data))
     w = _class_weight("nll_loss", weight, input)
     if w is None:
         return _reduce(picked, reduction, "nll_loss")
-    loss = picked * Tensor._make(w[t])
+    w_t = ops.index(Tensor._make(w), t._data)  # each sample's class weight (an op: replayed per batch)
+    loss = picked * w_t
     if reduction == "mean":
-        return ops.sum(loss) * (1.0 / float(w[t].sum()))
+        return ops.sum(loss) / ops.sum(w_t)
     return _reduce(loss, reduction, "nll_loss")
 
 
@@ -629,13 +642,13 @@ def multi_margin_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     check_reduction(reduction, "multi_margin_loss")
-    t = _class_indices("multi_margin_loss", input, target)._data
+    t = _class_indices("multi_margin_loss", input, target)
     n, c = input.shape
-    correct = ops.index(input, (np.arange(n), t))
+    correct = ops.index(input, (np.arange(n), t._data))
     margins = ops.relu(input - ops.reshape(correct, (n, 1)) + margin)
     if squared:
         margins = margins * margins
-    wrong = np.ones((n, c), dtype=input.dtype)
-    wrong[np.arange(n), t] = 0.0
-    loss = ops.sum(margins * Tensor._make(wrong), axis=1) * (1.0 / c)
+    # 1 for each wrong class, 0 for the right one: an op, so a compiled step makes it per batch
+    wrong = ops.cast(ops.ne(ops.reshape(t, (n, 1)), Tensor._make(np.arange(c))), input.dtype)
+    loss = ops.sum(margins * wrong, axis=1) * (1.0 / c)
     return _reduce(loss, reduction, "multi_margin_loss")

@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from chainrule.autograd import mark_modified
+from chainrule.autograd import _mode, _writes, mark_modified
+from chainrule.compiler.recorder import replayed
 from chainrule.tensor import Tensor, _to_arguments
 
 _MODULE_CLASSES: dict[str, type[Module]] = {}
@@ -91,6 +92,15 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__()[len("tensor(") :]
 
 
+def _changed(module: Any, name: str) -> None:
+    """A module's attribute ``name`` is set or deleted: a compiled plan that relies on the module
+    may have assumed its value (a module no plan uses, such as one being built, changes nothing)."""
+    if module in _writes.planned:
+        _writes.structure += 1
+    if _mode.recorder is not None:
+        _mode.recorder.changed(module, f"{type(module).__name__}.{name}")
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -140,6 +150,7 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._check_initialized()
+        _changed(self, name)
         if isinstance(value, Parameter):
             self._modules.pop(name, None)
             self._buffers.pop(name, None)
@@ -158,6 +169,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        _changed(self, name)
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         object.__delattr__(self, name)
@@ -169,6 +181,7 @@ class Module:
         """
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(np.asarray(tensor))
+        _changed(self, name)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent.discard(name)
@@ -179,6 +192,7 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter under ``name`` (``None`` removes it)."""
         if param is None:
+            _changed(self, name)
             self._parameters.pop(name, None)
             object.__setattr__(self, name, None)
         else:
@@ -257,6 +271,7 @@ class Module:
         """Evaluation mode: dropout off, running statistics used."""
         return self.train(False)
 
+    @replayed
     def zero_grad(self) -> None:
         """Forget every parameter's gradient."""
         for p in self.parameters():
@@ -409,6 +424,8 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self._check_initialized()
+        if _mode.recorder is not None:  # a step being compiled: note the module (training-mode guard)
+            _mode.recorder.called_module(self)
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):

@@ -95,19 +95,19 @@ class _BatchNorm(Module):
             centered = x - mean
             var = ops.mean(centered * centered, axes, keepdims=True)
             if self.training and self.track_running_stats:
+                # in place, with ops (a compiled step records and replays the update)
                 with no_grad():
                     m = self.momentum
-                    unbiased = var._data.reshape(-1) * (count / (count - 1))
-                    self.running_mean._data *= 1 - m
-                    self.running_mean._data += m * mean._data.reshape(-1)
-                    self.running_var._data *= 1 - m
-                    self.running_var._data += m * unbiased
-                    self.num_batches_tracked._data += 1
+                    unbiased = ops.reshape(var, (-1,)) * (count / (count - 1))
+                    self.running_mean.mul_(1 - m).add_(ops.reshape(mean, (-1,)) * m)
+                    self.running_var.mul_(1 - m).add_(unbiased * m)
+                    self.num_batches_tracked.add_(1)
             normalized = centered / ops.sqrt(var + self.eps)
         else:
-            mean = Tensor._make(self.running_mean._data.reshape(shape).astype(x.dtype, copy=False))
-            inv_std = 1.0 / np.sqrt(self.running_var._data.reshape(shape) + self.eps)
-            normalized = (x - mean) * Tensor._make(inv_std.astype(x.dtype, copy=False))
+            with no_grad():  # the running statistics as tensors: read live by a compiled step
+                mean = ops.cast(ops.reshape(self.running_mean, shape), x.dtype)
+                inv_std = ops.cast(1.0 / ops.sqrt(ops.reshape(self.running_var, shape) + self.eps), x.dtype)
+            normalized = (x - mean) * inv_std
         if self.affine:
             normalized = normalized * ops.reshape(self.weight, shape) + ops.reshape(self.bias, shape)
         return normalized

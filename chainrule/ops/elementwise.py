@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import Function
+from chainrule.autograd import Function, pure
+from chainrule.random import resolve_generator
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
 
@@ -42,10 +43,15 @@ def promote_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     kind_a, kind_b = a._data.dtype.kind, b._data.dtype.kind
     if kind_a != kind_b:
         if kind_a in "iub" and kind_b == "f":
-            a = Tensor._make(a._data.astype(b._data.dtype))
+            a = pure(_astype, a, dtype=b._data.dtype)
         elif kind_b in "iub" and kind_a == "f":
-            b = Tensor._make(b._data.astype(a._data.dtype))
+            b = pure(_astype, b, dtype=a._data.dtype)
     return a, b
+
+
+def _astype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` converted to ``dtype`` (a copy): integers and booleans to a float, floats to integers."""
+    return a.astype(dtype)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -173,7 +179,7 @@ def div(a: Any, b: Any) -> Tensor:
     """
     a, b = promote_operands(a, b)
     if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
-        a, b = (Tensor._make(t._data.astype(DEFAULT_DTYPE)) for t in (a, b))
+        a, b = (pure(_astype, t, dtype=np.dtype(DEFAULT_DTYPE)) for t in (a, b))
     return Div.apply(a, b)
 
 
@@ -532,7 +538,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if dtype == x.dtype:
         return x
     if dtype.kind != "f":
-        return Tensor._make(x._data.astype(dtype))
+        return pure(_astype, x, dtype=dtype)
     return Cast.apply(x, dtype=dtype)
 
 
@@ -574,7 +580,7 @@ def sign(x: Tensor) -> Tensor:
         >>> cr.sign(cr.tensor([-3.0, 0.0, 2.0]))
         tensor([-1.,  0.,  1.])
     """
-    return Tensor._make(np.sign(lift(x)._data))
+    return pure(np.sign, lift(x))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -651,7 +657,7 @@ def gelu(x: Tensor) -> Tensor:
 
 def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     a, b = promote_operands(a, b)
-    return Tensor._make(ufunc(a._data, b._data))
+    return pure(ufunc, a, b)
 
 
 def eq(a: Any, b: Any) -> Tensor:
@@ -752,4 +758,32 @@ def logical_not(a: Any) -> Tensor:
         >>> cr.logical_not(cr.tensor([1.0, -1.0]) > 0)
         tensor([False,  True])
     """
-    return Tensor._make(np.logical_not(lift(a)._data))
+    return pure(np.logical_not, lift(a))
+
+
+class Dropout(Function):
+    """``x`` times a random mask of ``mask_shape`` (broadcast over ``x``) holding 0 with probability
+    ``p`` and 1/(1-p) otherwise. The mask is drawn in the forward, from ``generator`` (a seed, a
+    NumPy generator, or None for chainrule's), so that a replayed step draws a new one each time."""
+
+    def forward(self, x: np.ndarray, p: float, mask_shape: tuple[int, ...], generator: Any = None) -> np.ndarray:
+        keep = resolve_generator(generator).random(mask_shape) >= p
+        self.mask = (keep / (1.0 - p)).astype(x.dtype)
+        return x * self.mask
+
+    def backward(self, ns: Any, grad: Any, x: Any) -> Any:
+        return grad * ns.saved(self, "mask")
+
+
+def dropout(x: Tensor, p: float, mask_shape: tuple[int, ...], generator: Any = None) -> Tensor:
+    """Inverted dropout with a mask of ``mask_shape`` (see ``Dropout``); ``nn.functional.dropout``
+    checks the arguments and handles ``training`` and ``p`` of 0 and 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.ops.elementwise import dropout
+        >>> dropout(cr.ones(2, 3), 0.5, (2, 1), generator=0)
+        tensor([[2., 2., 2.],
+                [0., 0., 0.]])
+    """
+    return Dropout.apply(lift(x), p=p, mask_shape=tuple(mask_shape), generator=generator)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import Function
+from chainrule.autograd import Function, pure
 from chainrule.ops.elementwise import lift, maximum, minimum, sqrt
 from chainrule.ops.shape import axis_or_dim, index, normalize_axis
 from chainrule.tensor import Tensor
@@ -294,8 +294,7 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, axis: Axis, keepdims: bool 
     if dim is not None and axis is None and keepdims is None and isinstance(dim, (int, np.integer)):
         # PyTorch's form: values and indices along one dimension
         values = Max.apply(x, axes=normalize_axes(dim, x.ndim, op), keepdims=keepdim, find_min=find_min)
-        pick = np.argmin if find_min else np.argmax
-        indices = Tensor._make(np.asarray(pick(x._data, axis=dim, keepdims=keepdim)))
+        indices = pure(_arg, x, pick=np.argmin if find_min else np.argmax, axis=dim, keepdims=keepdim)
         return ValuesIndices(values, indices)
     axis, keepdims = torch_names(op, axis, dim, keepdims, keepdim or None)
     return Max.apply(x, axes=normalize_axes(axis, x.ndim, op), keepdims=keepdims, find_min=find_min)
@@ -317,7 +316,7 @@ def argmax(
         tensor([1, 0])
     """
     axis, keepdims = torch_names("argmax", axis, dim, keepdims, keepdim)
-    return Tensor._make(np.asarray(np.argmax(lift(x)._data, axis=axis, keepdims=keepdims)))
+    return pure(_arg, lift(x), pick=np.argmax, axis=axis, keepdims=keepdims)
 
 
 def argmin(
@@ -336,7 +335,7 @@ def argmin(
         1
     """
     axis, keepdims = torch_names("argmin", axis, dim, keepdims, keepdim)
-    return Tensor._make(np.asarray(np.argmin(lift(x)._data, axis=axis, keepdims=keepdims)))
+    return pure(_arg, lift(x), pick=np.argmin, axis=axis, keepdims=keepdims)
 
 
 def logsumexp(
@@ -418,8 +417,18 @@ def sort(
     if x.ndim == 0:
         return ValuesIndices(x, Tensor._make(np.zeros((), dtype=np.int64)))
     axis = normalize_axis(dim, x.ndim, "sort")
-    order = _order(x._data, axis, descending)
-    return ValuesIndices(_take_along(x, order, axis), Tensor._make(order))
+    order = pure(_order, x, axis=axis, descending=descending)
+    return ValuesIndices(_take_along(x, order._data, axis), order)
+
+
+def _arg(a: np.ndarray, pick: Callable, axis: Any, keepdims: Any) -> np.ndarray:
+    """``pick`` (np.argmax or np.argmin) of ``a`` as an array (NumPy gives a scalar for a whole array)."""
+    return np.asarray(pick(a, axis=axis, keepdims=keepdims))
+
+
+def _top(a: np.ndarray, k: int, axis: int, largest: bool) -> np.ndarray:
+    """The indices of the ``k`` largest (or smallest) values along ``axis``, in order."""
+    return np.take(_order(a, axis, largest), np.arange(k), axis=axis)
 
 
 def _order(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
@@ -450,5 +459,5 @@ def topk(
     n = x.shape[axis]
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
-    picked = np.take(_order(x._data, axis, largest), np.arange(k), axis=axis)  # no graph node for the rest
-    return ValuesIndices(_take_along(x, picked, axis), Tensor._make(picked))
+    picked = pure(_top, x, k=k, axis=axis, largest=largest)  # no graph node for the rest
+    return ValuesIndices(_take_along(x, picked._data, axis), picked)

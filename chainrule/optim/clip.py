@@ -11,12 +11,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from chainrule.compiler.recorder import replayed
 from chainrule.tensor import Tensor
 
 
+@replayed
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
-) -> float:
+) -> Tensor:
     """Scale all gradients together so that their global norm is at most ``max_norm``.
 
     The global norm is the ``norm_type``-norm of all gradients viewed as one long vector. When it
@@ -33,14 +35,14 @@ def clip_grad_norm_(
             the gradients then become nan).
 
     Returns:
-        The total norm of the gradients before clipping, as a Python float (0.0 when none has a
-        gradient).
+        The total norm of the gradients before clipping, as a 0-d tensor of the gradients' dtype
+        (as in PyTorch; 0 when none has a gradient). ``.item()`` gives the number.
 
     Example:
         >>> import chainrule as cr
         >>> w = cr.nn.Parameter(cr.zeros(2, dtype=cr.float64))
         >>> w.grad = cr.tensor([3.0, 4.0], dtype=cr.float64)
-        >>> cr.optim.clip_grad_norm_([w], max_norm=1.0)
+        >>> cr.optim.clip_grad_norm_([w], max_norm=1.0).item()
         5.0
         >>> w.grad.numpy().round(4).tolist()
         [0.6, 0.8]
@@ -54,7 +56,7 @@ def clip_grad_norm_(
         raise ValueError(f"clip_grad_norm_: invalid norm_type: {norm_type!r} (expected a number > 0 or inf)")
     with_grad = [p for p in params if p.grad is not None]
     if not with_grad:
-        return 0.0
+        return Tensor(np.zeros((), dtype=params[0].dtype if params else np.float32))
     grads = [_grad_array(p) for p in with_grad]
     total = _global_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -66,9 +68,10 @@ def clip_grad_norm_(
     if coef < 1.0 or not math.isfinite(total):
         for p, g in zip(with_grad, grads):
             p.grad = Tensor(g * np.asarray(coef, dtype=g.dtype))
-    return total
+    return Tensor(np.asarray(total, dtype=np.result_type(*grads)))
 
 
+@replayed
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into ``[-clip_value, clip_value]``.
 

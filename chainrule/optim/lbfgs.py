@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd import enable_grad, mark_modified
+from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import is_positive_int
 from chainrule.optim.optimizer import Optimizer, ParamsLike, _describe
 from chainrule.tensor import Tensor
@@ -209,6 +210,7 @@ class LBFGS(Optimizer):
         return loss, grad
 
     # ---------------------------------------------------------------- the step
+    @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """Run up to ``max_iter`` L-BFGS iterations; returns the closure's first loss (before them).
 

@@ -18,6 +18,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from chainrule.compiler.recorder import replayed
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -85,6 +86,7 @@ class LRScheduler:
     def _current_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
+    @replayed
     def step(self) -> None:
         """Move to the next epoch and set every group's learning rate for it."""
         self._step_count += 1
@@ -521,6 +523,7 @@ class ReduceLROnPlateau(LRScheduler):
             margin = self.threshold
         return value < best - margin if self.mode == "min" else value > best + margin
 
+    @replayed
     def step(self, metrics: Any) -> None:  # type: ignore[override]
         """End an epoch whose monitored value was ``metrics`` (a number or one-element tensor)."""
         current = float(metrics)

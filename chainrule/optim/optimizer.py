@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad, mark_modified
+from chainrule.compiler.recorder import replayed
 from chainrule.tensor import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
@@ -190,12 +191,14 @@ class Optimizer:
         self._check(isinstance(value, (bool, np.bool_)), key, value, "True or False")
 
     # ---------------------------------------------------------------- stepping
+    @replayed
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (sets ``p.grad = None``; no array is written)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
 
+    @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place; parameters without one are skipped.
 
@@ -255,6 +258,14 @@ class Optimizer:
         return tuple(pool[i, : data.size].reshape(data.shape) for i in range(self._num_work))
 
     # ---------------------------------------------------------------- saving and loading
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``pickle`` and ``copy`` take: everything but the compiled steps ``fit`` keeps here
+        (they hold this optimizer's model and would train the original from a copy)."""
+        state = self.__dict__.copy()
+        state.pop("_fit_steps", None)
+        state.pop("_solver_parts", None)  # an estimator's scores module and objective, kept with them
+        return state
+
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of hyper-parameters and state (copies), in the format the module docstring describes."""
         index = {}

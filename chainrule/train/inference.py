@@ -15,12 +15,14 @@ calls it on the validation data after each epoch, where an error would end the t
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd import no_grad
+from chainrule.compiler import CompiledFunction
 from chainrule.data.loader import DataLoader, _array_batches
 from chainrule.nn.module import Module
 from chainrule.ops import sigmoid, softmax
@@ -200,16 +202,19 @@ def _check_model(model: Any, owner: str) -> None:
         raise TypeError(f"{owner}: model must be a chainrule.nn.Module, got {type(model).__name__}")
 
 
-def _batched_outputs(model: Module, loader: DataLoader, owner: str) -> tuple[np.ndarray, list[np.ndarray]]:
+def _batched_outputs(
+    model: Module, loader: DataLoader, owner: str, compile: bool = True
+) -> tuple[np.ndarray, list[np.ndarray]]:
     was_training = model.training
     model.eval()
     dtype = _param_dtype(model)
     outputs, rest = [], []
+    forward = _compiled_forward(model) if compile else lambda x: model(Tensor._make(x))
     try:
         with no_grad():
             for batch in _array_batches(loader):  # arrays: no Tensor per batch
                 batch = _prepare_batch(batch, dtype)
-                out = model(Tensor._make(batch[0]))._data
+                out = forward(batch[0])._data
                 _check_output_rows(out, batch[0], owner)
                 outputs.append(out)
                 rest.append(batch[1:])
@@ -218,6 +223,23 @@ def _batched_outputs(model: Module, loader: DataLoader, owner: str) -> tuple[np.
     if not outputs:
         raise ValueError(f"{owner}: there are no samples (the loader yields no batches)")
     return np.concatenate(outputs), rest
+
+
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled forward
+
+
+def _compiled_forward(model: Module) -> CompiledFunction:
+    """``model``'s forward on an array, compiled (``cr.compile``) once per model and kept while the
+    model lives: predict and evaluate replay it (in eval mode, under no_grad)."""
+    forward = _FORWARDS.get(model)
+    if forward is None:
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+
+        def forward_pass(x: np.ndarray) -> Tensor:
+            return ref()(Tensor._make(x))
+
+        forward = _FORWARDS[model] = CompiledFunction(forward_pass)
+    return forward
 
 
 def _check_output_rows(out: np.ndarray, inputs: Any, owner: str) -> None:
@@ -270,8 +292,12 @@ def evaluate(
     *,
     metrics: Sequence[str | Callable] | None = None,
     batch_size: int | None = 256,
+    compile: bool = True,
 ) -> dict[str, float]:
     """The loss (averaged over samples) and metrics of ``model`` on labelled data, in eval mode.
+
+    ``compile``: run the forward pass compiled (``cr.compile``; the same outputs, without the
+    per-op cost); False runs it eagerly.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -283,7 +309,7 @@ def evaluate(
     """
     _check_model(model, "evaluate")
     loader = _loader(X, y, batch_size, False, None, _param_dtype(model), "evaluate")
-    outputs, rest = _batched_outputs(model, loader, "evaluate")
+    outputs, rest = _batched_outputs(model, loader, "evaluate", compile)
     if not rest or len(rest[0]) < 1:
         raise ValueError("evaluate: needs targets (y, or a loader that yields them)")
     y_true = np.concatenate([r[0] for r in rest])
@@ -294,8 +320,9 @@ def evaluate(
     return logs
 
 
-def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarray:
-    """The model's outputs for X as an array (eval mode, no graph).
+def predict(model: Module, X: Any, *, batch_size: int | None = 256, compile: bool = True) -> np.ndarray:
+    """The model's outputs for X as an array (eval mode, no graph); ``compile``: the forward pass
+    compiled, as in ``evaluate``.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -310,7 +337,7 @@ def predict(model: Module, X: Any, *, batch_size: int | None = 256) -> np.ndarra
         X = _prepare(X, _param_dtype(model), "predict")
         _check_samples(X, "predict")
         loader = DataLoader((X,), batch_size=batch_size)
-    outputs, _ = _batched_outputs(model, loader, "predict")
+    outputs, _ = _batched_outputs(model, loader, "predict", compile)
     _check_finite_outputs(model, outputs, "predict")
     return outputs
 

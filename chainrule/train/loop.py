@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd import no_grad
+from chainrule.compiler import CompiledFunction
 from chainrule.data.loader import DataLoader, _array_batches
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
@@ -59,6 +61,7 @@ def fit(
     seed: int | np.random.Generator | None = None,
     terminate_on_nan: bool = True,
     initial_epoch: int = 0,
+    compile: bool = True,
 ) -> History:
     """Train ``model`` to minimise ``loss_fn`` with ``optimizer``; returns the History.
 
@@ -98,6 +101,12 @@ def fit(
             X or y is refused before training, whatever this says.
         initial_epoch: epochs already done (Keras' name): training runs epochs
             ``initial_epoch + 1 .. epochs``. ``BackupAndRestore`` sets it when it resumes a run.
+        compile: run each batch's forward pass, loss, ``zero_grad`` and ``backward`` as a step
+            compiled by ``cr.compile`` (default True): the same numbers, without the per-op cost.
+            The compiled step is kept with the optimizer, so a later ``fit`` (``partial_fit``)
+            with the same model, loss and optimizer replays it at once. A model it cannot
+            replay (one that reads a tensor's value in ``forward``, ...) trains eagerly, with one
+            ``CompileWarning`` saying why. False: every batch eagerly.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -120,6 +129,8 @@ def fit(
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
     if validation_split and validation_data is not None:
         raise ValueError("fit: give validation_data or validation_split, not both")
+    if not isinstance(compile, (bool, np.bool_)):
+        raise ValueError(f"fit: compile must be True or False, got {compile!r}")
     progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
     metric_fns = [get_metric(m) for m in (metrics or [])]
     dtype = _param_dtype(model)
@@ -202,6 +213,7 @@ def fit(
     after_backward = _hooks(callbacks, "on_after_backward")
     batch_end = _hooks(callbacks, "on_batch_end")
     modules = list(model.modules())
+    train_step = _fit_step(model, loss_fn, optimizer) if compile else None
     try:
         progress.train_begin(epochs, len(train_loader))
         for cb in callbacks:
@@ -246,8 +258,12 @@ def fit(
                 n = len(xb)
                 for hook in batch_begin:
                     hook(batch_index)
-                out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
-                loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
+                if train_step is not None:  # forward, loss, zero_grad, backward: compiled
+                    train_step.weighted = weighted_loss
+                    out, loss = train_step.run(xb, yb, wb)
+                else:
+                    out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
+                    loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
                 value = float(loss._data)
                 total_loss += value * n
                 seen += n
@@ -260,8 +276,9 @@ def fit(
                     progress.message(reason, True)
                     context.stop(reason)
                     break
-                optimizer.zero_grad()
-                loss.backward()
+                if train_step is None:
+                    optimizer.zero_grad()
+                    loss.backward()
                 if after_backward:  # the gradients are there, the weights not yet updated
                     for hook in after_backward:
                         hook(batch_index, {"loss": value, "size": n})
@@ -279,7 +296,7 @@ def fit(
             if metric_fns and outputs:
                 logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
             if validation_data is not None:
-                validation = evaluate(model, validation_loss, validation_data, metrics=metrics)
+                validation = evaluate(model, validation_loss, validation_data, metrics=metrics, compile=compile)
                 logs.update({f"val_{k}": v for k, v in validation.items()})
             if getattr(optimizer, "param_groups", None):
                 logs["lr"] = float(optimizer.param_groups[0]["lr"])
@@ -332,6 +349,35 @@ def _unweighted(loss_fn: Any) -> Any:
     return lambda outputs, targets: loss_fn(outputs, targets, sample_weight=np.ones(len(targets), dtype=outputs.dtype))
 
 
+class _FitStep:
+    """``fit``'s step compiled: the forward pass, the loss (weighted by ``weighted`` when a batch
+    has weights), ``zero_grad`` and ``backward``; ``run(xb, yb, wb)`` returns (outputs, loss)."""
+
+    def __init__(self, model: Module, loss_fn: Any, optimizer: Any) -> None:
+        self.weighted: Callable | None = None
+
+        def step(xb: Any, yb: Any, wb: np.ndarray | None) -> tuple[Tensor, Tensor]:
+            out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
+            loss = loss_fn(out, yb) if wb is None else self.weighted(out, yb, wb)
+            optimizer.zero_grad()
+            loss.backward()
+            return out, loss
+
+        # a loss_fn that is not a module may keep Python state (a counter): watched while recorded
+        self.run = CompiledFunction(step, watch=() if isinstance(loss_fn, Module) else (loss_fn,))
+
+
+def _fit_step(model: Module, loss_fn: Any, optimizer: Any) -> _FitStep:
+    """The compiled step of ``fit`` for this model, loss and optimizer, kept with the optimizer
+    (``Optimizer.__getstate__`` leaves it out of copies and pickles) for the next ``fit``."""
+    steps = getattr(optimizer, "__dict__", {}).setdefault("_fit_steps", {})
+    key = (id(model), id(loss_fn))
+    step = steps.get(key)
+    if step is None:
+        step = steps[key] = _FitStep(model, loss_fn, optimizer)
+    return step
+
+
 def _weighted_loss(loss_fn: Any) -> Callable[[Tensor, Any, np.ndarray], Tensor]:
     """How ``fit`` computes the loss of a batch with sample weights ``w``, Keras' rule.
 
@@ -347,14 +393,16 @@ def _weighted_loss(loss_fn: Any) -> Callable[[Tensor, Any, np.ndarray], Tensor]:
                 "reduction='mean' (or 'sum'): fit weighs its per-sample losses itself"
             )
         per_sample = copy.copy(loss_fn)  # the same loss, unreduced; loss_fn itself is left as it is
-        per_sample.reduction = "none"
+        # (set past Module.__setattr__: a copy's setting is no change a compiled step must notice)
+        object.__setattr__(per_sample, "reduction", "none")
         total = loss_fn.reduction == "sum"
 
         def weighted(outputs: Tensor, targets: Any, weights: np.ndarray) -> Tensor:
             losses = per_sample(outputs, targets)
             if losses.ndim > 1:
                 losses = losses.reshape(losses.shape[0], -1).mean(axis=1)
-            losses = losses * Tensor._make(weights.astype(losses.dtype, copy=False))
+            w = Tensor._make(weights)
+            losses = losses * (w if w.dtype == losses.dtype else ops.cast(w, losses.dtype))
             return losses.sum() if total else losses.mean()
 
         return weighted

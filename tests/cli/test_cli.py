@@ -1350,3 +1350,18 @@ def test_predictions_csv_neutralises_formula_cells(tmp_path):
     assert ids[:5] == ["'=1+20", "'+cmd1", "-7", "'@SUM(A1)3", "u4"]  # -7 is a number: kept
     assert {r[1] for r in rows[1:]} <= {"'=HYPERLINK(x)", "-1.5"}
     assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+
+
+def test_train_no_compile_trains_the_same_model(tmp_path):
+    from safetensors.numpy import load_file
+
+    for folder, extra in (("compiled", []), ("eager", ["--no-compile"])):
+        result = run_here(
+            "train", "iris", "--epochs", "3", "--out", folder, "--quiet", "--no-plot", *extra, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+    compiled, eager = (load_file(tmp_path / f / "model.safetensors") for f in ("compiled", "eager"))
+    assert compiled.keys() == eager.keys()
+    for key in compiled:
+        np.testing.assert_array_equal(compiled[key], eager[key])
+    assert (tmp_path / "compiled" / "history.csv").read_text() == (tmp_path / "eager" / "history.csv").read_text()

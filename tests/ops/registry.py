@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule as cr
-from chainrule.ops import conv as conv_ops, pool as pool_ops, shape as shape_ops, windows
+from chainrule.ops import (
+    conv as conv_ops,
+    elementwise as elementwise_ops,
+    pool as pool_ops,
+    shape as shape_ops,
+    windows,
+)
 from tests.ops.references import (
     reference,
     reference_adaptive_avg_pool,
@@ -225,6 +231,18 @@ ELEMENTWISE = [
         unary((2, 3), (), data=away),
         method="relu",
         note="its gradient is a 0/1 mask (0 at 0), so its second derivative is 0",
+    ),
+    OpInfo(
+        "dropout_op",  # (the op under nn.functional.dropout, which checks p and handles training)
+        lambda x, p, mask_shape, generator: elementwise_ops.dropout(x, p, mask_shape, generator),
+        lambda x, p, mask_shape, generator: (
+            x * ((np.random.default_rng(generator).random(mask_shape) >= p) / (1.0 - p)).astype(x.dtype)
+        ),
+        lambda: [
+            Sample((u(3, 4),), {"p": 0.4, "mask_shape": (3, 4), "generator": 5}, name="elementwise"),
+            Sample((u(2, 3, 4, seed=1),), {"p": 0.5, "mask_shape": (2, 3, 1), "generator": 7}, name="channels"),
+        ],
+        note="the mask is drawn from the generator in the forward: a seed gives the same mask on every call",
     ),
     OpInfo(
         "leaky_relu",

@@ -20,7 +20,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd import Function
-from chainrule.compile import trace_backward
+from chainrule.compiler import trace_backward
 from tests.ops.registry import REGISTRY, OpInfo, Sample
 
 CASES = [(info, sample) for info in REGISTRY for sample in info.samples()]

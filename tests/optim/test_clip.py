@@ -33,7 +33,7 @@ GRADS = (np.array([[3.0, -4.0], [0.0, 12.0]]), np.array([-84.0]))  # 2-norm sqrt
 )
 def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(norm_type, expected):
     ps = with_grads(*GRADS)
-    total = cr.optim.clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type)
+    total = cr.optim.clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type).item()
     assert isinstance(total, float)
     assert total == pytest.approx(expected, rel=1e-12)
     coef = 1.0 / (expected + 1e-6)
@@ -55,14 +55,14 @@ def test_clip_grad_norm_gives_new_tensors_and_leaves_old_arrays_alone():
 def test_clip_grad_norm_below_the_limit_changes_nothing():
     ps = with_grads(*GRADS)
     old = [p.grad for p in ps]
-    assert cr.optim.clip_grad_norm_(ps, max_norm=100.0) == pytest.approx(85.0)
+    assert cr.optim.clip_grad_norm_(ps, max_norm=100.0).item() == pytest.approx(85.0)
     assert all(p.grad is t for p, t in zip(ps, old))
 
 
 def test_clip_grad_norm_keeps_float32_and_ignores_params_without_grad():
     ps = with_grads(np.array([3.0, 4.0], dtype=np.float32))
     ps.append(cr.nn.Parameter(np.zeros(2, dtype=np.float32)))
-    total = cr.optim.clip_grad_norm_(iter(ps), max_norm=2.5)
+    total = cr.optim.clip_grad_norm_(iter(ps), max_norm=2.5).item()
     assert total == pytest.approx(5.0)
     assert ps[0].grad.dtype == np.float32
     np.testing.assert_allclose(ps[0].grad.numpy(), [1.5, 2.0], rtol=1e-6)
@@ -71,16 +71,16 @@ def test_clip_grad_norm_keeps_float32_and_ignores_params_without_grad():
 
 def test_clip_grad_norm_of_a_single_tensor_and_of_nothing():
     (p,) = with_grads(np.array([6.0, 8.0]))
-    assert cr.optim.clip_grad_norm_(p, 5.0) == pytest.approx(10.0)
+    assert cr.optim.clip_grad_norm_(p, 5.0).item() == pytest.approx(10.0)
     np.testing.assert_allclose(p.grad.numpy(), [3.0, 4.0], rtol=1e-6)
-    assert cr.optim.clip_grad_norm_([cr.nn.Parameter([1.0])], 1.0) == 0.0
+    assert cr.optim.clip_grad_norm_([cr.nn.Parameter([1.0])], 1.0).item() == 0.0
 
 
 def test_clip_grad_norm_nonfinite():
     ps = with_grads(np.array([np.nan, 1.0]))
     with pytest.raises(RuntimeError, match="total norm of order 2.0 of the gradients is nan"):
         cr.optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
-    assert np.isnan(cr.optim.clip_grad_norm_(ps, 1.0))
+    assert np.isnan(cr.optim.clip_grad_norm_(ps, 1.0).item())
 
 
 @pytest.mark.parametrize(

@@ -2,22 +2,23 @@
 
 ``trace_backward(loss)`` runs an ordinary backward (the leaves' ``.grad`` are filled exactly as a
 plain ``loss.backward()`` fills them) while every operation of every gradient rule is written
-into a :class:`Plan`: a list of steps ``out = op(args, params)`` over numbered values. The values a
+into a :class:`BackwardPlan`: a list of steps ``out = op(args, params)`` over numbered values. The values a
 backward reads from the forward pass (the output's gradient, each node's inputs and outputs) are
 the plan's inputs, labelled by where they sit in the graph, so the same plan can be run again
-(:meth:`Plan.run`) on the values of another forward pass of the same shape (:meth:`Plan.feed`). This is what
-``cr.compile`` builds on: record once, replay a fixed plan.
+(:meth:`BackwardPlan.run`) on the values of another forward pass of the same shape
+(:meth:`BackwardPlan.feed`). ``cr.compile`` records a step's backward with the same tracer
+(``chainrule.compiler.recorder.StepTracer``).
 
 The tracer computes every value with the NumPy interpreter as it goes, so tracing costs a plain
 backward plus the bookkeeping. A rule's residuals (a fused op's softmax, a recurrent layer's gate
 activations) are recomputed from the node's inputs (``ns.residual``), and the arrays a node saved
 from its data (an index, a ``where``'s condition, max pooling's winners: ``ns.saved``) are inputs
 of the plan too, so that the plan depends on what the forward computed only. Shapes are fixed:
-a plan replays a forward pass of the traced shapes and dtypes (``Plan.run`` checks them).
+a plan replays a forward pass of the traced shapes and dtypes (``BackwardPlan.run`` checks them).
 
 Example:
     >>> import chainrule as cr
-    >>> from chainrule.compile import trace_backward
+    >>> from chainrule.compiler import trace_backward
     >>> w = cr.tensor([[1.0, 2.0]], requires_grad=True)
     >>> x = cr.tensor([[3.0], [4.0]])
     >>> plan = trace_backward((x @ w).tanh().sum())
@@ -51,7 +52,7 @@ class Step(NamedTuple):
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.compile import trace_backward
+        >>> from chainrule.compiler import trace_backward
         >>> plan = trace_backward((cr.tensor([1.0], requires_grad=True) * 3.0).sum())
         >>> step = plan.steps[-1]
         >>> step.op, step.args[1]
@@ -65,7 +66,7 @@ class Step(NamedTuple):
     out: int
 
 
-class Plan:
+class BackwardPlan:
     """A recorded backward: its inputs, its steps in order, and which values are which gradients.
 
     ``inputs`` maps a value number to its label: ``("gradient", k)`` for the gradient of root k,
@@ -76,11 +77,11 @@ class Plan:
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.compile import trace_backward
+        >>> from chainrule.compiler import trace_backward
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> plan = trace_backward(x.exp().sum())
         >>> plan
-        Plan(3 inputs, 3 steps, 1 gradients)
+        BackwardPlan(3 inputs, 3 steps, 1 gradients)
         >>> sorted(plan.inputs.values())
         [('gradient', 0), ('input', 0, 0), ('input', 1, 0)]
     """
@@ -104,7 +105,7 @@ class Plan:
 
         Example:
             >>> import chainrule as cr
-            >>> from chainrule.compile import trace_backward
+            >>> from chainrule.compiler import trace_backward
             >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
             >>> plan = trace_backward((w * w).sum())
             >>> v = cr.tensor([3.0, 0.5], requires_grad=True)
@@ -112,7 +113,7 @@ class Plan:
             array([6., 1.], dtype=float32)
         """
         roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-        root_grads = _root_gradients(roots, grad_outputs, isinstance(outputs, Tensor), "Plan.feed")
+        root_grads = _root_gradients(roots, grad_outputs, isinstance(outputs, Tensor), "BackwardPlan.feed")
         nodes = {}
         for t in reversed(_topological_order(roots)):
             if t.grad_fn is not None:
@@ -126,7 +127,9 @@ class Plan:
             t = nodes.get(n)
             if t is None or t.grad_fn.name != self.nodes[n]:
                 found = "nothing" if t is None else t.grad_fn.name
-                raise ValueError(f"Plan.feed: node {n} of the traced graph was {self.nodes[n]}, this graph has {found}")
+                raise ValueError(
+                    f"BackwardPlan.feed: node {n} of the traced graph was {self.nodes[n]}, this graph has {found}"
+                )
             if kind == "input":
                 feed[label] = t.grad_fn.inputs[label[2]]._data
             elif kind == "output":
@@ -143,12 +146,12 @@ class Plan:
         for i, label in self.inputs.items():
             if label not in feed:
                 missing = [lab for lab in self.inputs.values() if lab not in feed]
-                raise KeyError(f"Plan.run: no value for the plan's inputs {missing}")
+                raise KeyError(f"BackwardPlan.run: no value for the plan's inputs {missing}")
             value = np.asarray(feed[label])
             if (value.shape, value.dtype) != self.signature[i]:
                 shape, dtype = self.signature[i]
                 raise ValueError(
-                    f"Plan.run: input {label} has shape {value.shape} and dtype {value.dtype}; "
+                    f"BackwardPlan.run: input {label} has shape {value.shape} and dtype {value.dtype}; "
                     f"the plan was traced with {shape} and {dtype}"
                 )
             env[i] = value
@@ -171,7 +174,7 @@ class Plan:
         return results
 
     def __repr__(self) -> str:
-        return f"Plan({len(self.inputs)} inputs, {len(self.steps)} steps, {len(self.leaves)} gradients)"
+        return f"BackwardPlan({len(self.inputs)} inputs, {len(self.steps)} steps, {len(self.leaves)} gradients)"
 
 
 def _arrays_in(value: Any) -> list[np.ndarray]:
@@ -188,7 +191,7 @@ class Traced:
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.compile import Tracer
+        >>> from chainrule.compiler import Tracer
         >>> tracer = Tracer()
         >>> a = tracer.root_gradient(cr.tensor([1.0, 2.0]))
         >>> b = a * 2.0
@@ -316,7 +319,7 @@ class Tracer(Interpreter):
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.compile import Tracer
+        >>> from chainrule.compiler import Tracer
         >>> tracer = Tracer()
         >>> g = tracer.root_gradient(cr.tensor([0.0, 1.0]))
         >>> tracer.exp(g).value, tracer.plan.ops()
@@ -326,7 +329,7 @@ class Tracer(Interpreter):
     name = "tracer"
 
     def __init__(self, positions: dict[int, int] | None = None) -> None:
-        self.plan = Plan()
+        self.plan = BackwardPlan()
         self._external: dict[Any, Any] = {}  # a forward Tensor's id, or (node, name) -> its plan input
         self._positions = positions or {}  # id of a node -> its place in the graph (labels inputs)
         self._keep: list[Any] = []  # the Tensors behind those ids, alive while tracing
@@ -424,7 +427,7 @@ def trace_backward(
     outputs: Tensor | Sequence[Tensor],
     grad_outputs: Any = None,
     retain_graph: bool = False,
-) -> Plan:
+) -> BackwardPlan:
     """Run ``backward()`` on ``outputs`` (accumulating into the leaves' ``.grad``) and return the
     plan of every operation its gradient rules made.
 
@@ -434,11 +437,11 @@ def trace_backward(
         retain_graph: keep the graph, to trace or run a backward through it again.
 
     Returns:
-        the :class:`Plan`; ``plan.leaves`` are the tensors whose ``.grad`` it computes.
+        the :class:`BackwardPlan`; ``plan.leaves`` are the tensors whose ``.grad`` it computes.
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.compile import trace_backward
+        >>> from chainrule.compiler import trace_backward
         >>> w = cr.tensor([2.0, 3.0], requires_grad=True)
         >>> plan = trace_backward((w * w).sum())
         >>> plan.ops(), w.grad

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.compile import Plan, trace_backward
+from chainrule.compiler import BackwardPlan, trace_backward
 
 
 def mlp(seed: int = 0):
@@ -138,11 +138,11 @@ def test_replayed_gradients_never_share_memory():
 def test_a_plan_refuses_another_graph_or_other_shapes():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     plan = trace_backward((w * w).sum())
-    with pytest.raises(ValueError, match="Plan.feed: node 1 of the traced graph was Mul, this graph has Exp"):
+    with pytest.raises(ValueError, match="BackwardPlan.feed: node 1 of the traced graph was Mul, this graph has Exp"):
         plan.feed(w.exp().sum())
     feed = plan.feed((w * w).sum())
     feed[("input", 1, 0)] = np.ones(3, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"Plan.run: input \('input', 1, 0\) has shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"BackwardPlan.run: input \('input', 1, 0\) has shape \(3,\)"):
         plan.run(feed)
 
 
@@ -169,9 +169,9 @@ def test_the_plan_records_no_in_place_update_and_has_every_value_defined_once():
 
 def test_running_a_plan_without_all_its_inputs_names_them():
     plan = trace_backward((cr.tensor([1.0, 2.0], requires_grad=True) * 3.0).sum())
-    with pytest.raises(KeyError, match=r"Plan.run: no value for the plan's inputs \[\('gradient', 0\)"):
+    with pytest.raises(KeyError, match=r"BackwardPlan.run: no value for the plan's inputs \[\('gradient', 0\)"):
         plan.run({})
-    assert isinstance(plan, Plan) and "steps" in repr(plan)
+    assert isinstance(plan, BackwardPlan) and "steps" in repr(plan)
 
 
 def test_tracing_needs_a_graph():

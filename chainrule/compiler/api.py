@@ -1,0 +1,391 @@
+"""``cr.compile``: record a training step once, then replay it as a plan.
+
+How a compiled function runs, per input signature (the shapes and dtypes of its tensor and array
+arguments, its other arguments' values, grad mode):
+
+1. The first call runs eagerly and is recorded (:class:`~chainrule.compiler.recorder.Recorder`).
+2. The second call is recorded again, and the two recordings are compared
+   (:func:`~chainrule.compiler.program.compare`): the same operations must run, reading the same
+   parameters, with constants that agree. They make the :class:`~chainrule.compiler.program.Plan`.
+3. Later calls replay the plan: the forward ops' ``forward`` on arrays, the gradient rules' NumPy
+   calls, the writes into ``.grad`` and the live calls of ``optimizer.step()``, ``zero_grad()``,
+   clipping and schedulers. No Tensor or graph node is made per op and no graph is walked.
+
+What the plan assumes is checked before each replay: the modules the step called are in the same
+training mode as when it was recorded (else another plan is recorded for that mode), no module
+attribute, parameter shape or ``requires_grad`` changed anywhere, and each optimiser holds the same
+parameters. A change makes the step record again.
+
+While the two recordings were given equal inputs (the same full batch each call), a replay checks
+that its inputs are still those; new inputs are recorded once more and compared, so a constant the
+step computed from its data outside chainrule's ops is always caught.
+
+What cannot be replayed makes the step run eagerly, with one warning saying why: a tensor's value
+read into Python (``.item()``, ``.numpy()``, ``if loss > 0:``, printing), a custom Function in
+PyTorch's form, a module with forward hooks, gradients of gradients, ``cr.grad``, a returned
+tensor whose graph is still needed, or two recordings that differ. Eager is always correct, and
+the warning says what to change. (An error would stop a training run over something that only
+costs speed; this is torch.compile's choice too.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import _mode, _writes
+from chainrule.compiler.program import Mismatch, Plan, compare
+from chainrule.compiler.recorder import Recorder, Refused
+from chainrule.tensor import Tensor
+
+
+class CompileWarning(UserWarning):
+    """A compiled function runs eagerly for the reason given (it is still correct, only slower).
+
+    Example:
+        >>> import warnings
+        >>> import chainrule as cr
+        >>> w = cr.tensor([2.0], requires_grad=True)
+        >>> f = cr.compile(lambda x: (w * x).sum().item())   # .item(): a number for Python
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     f(cr.tensor([3.0]))
+        6.0
+        >>> print(caught[0].message)  # doctest: +ELLIPSIS
+        cr.compile(<lambda>) runs eagerly: Tensor.item() reads a tensor's value into Python during the step; ...
+    """
+
+
+class _Entry:
+    """What a compiled function knows about one input signature."""
+
+    def __init__(self) -> None:
+        self.first: Recorder | None = None  # the first recording, waiting for a second
+        self.plan: Plan | None = None
+        self.eager: str | None = None  # why this signature runs eagerly
+        self.inputs: list[np.ndarray] | None = None  # while not validated: the inputs both recordings saw
+        self.structure = -1
+        self.modules: list[tuple[Any, bool]] = []
+        self.watched: list[dict] = []  # the watched objects' attributes when the plan was made
+        self.optimizers: list[tuple[Any, tuple[int, ...]]] = []
+
+
+class CompiledFunction:
+    """A function compiled by :func:`compile`; call it as the function itself.
+
+    Attributes:
+        plan: the :class:`~chainrule.compiler.program.Plan` of the last call that replayed or
+            made one (None before); ``print(step.plan)`` shows its code.
+        stats: how many calls were ``recorded``, ``replayed`` and run ``eager``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> @cr.compile
+        ... def f(x):
+        ...     loss = (w * x).sum()
+        ...     loss.backward()          # gradients accumulate into w.grad, as eagerly
+        ...     return loss
+        >>> [f(cr.tensor([1.0, float(i)])).item() for i in range(4)]
+        [1.0, 3.0, 5.0, 7.0]
+        >>> f.stats, w.grad
+        ({'recorded': 2, 'replayed': 2, 'eager': 0}, tensor([4., 6.]))
+    """
+
+    def __init__(self, fn: Callable, cache_size: int = 8, watch: tuple = ()) -> None:
+        if not callable(fn):
+            raise TypeError(f"cr.compile: expected a function or a Module, got {type(fn).__name__}")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"cr.compile: cache_size must be a positive integer, got {cache_size!r}")
+        self.fn = fn
+        self.cache_size = cache_size
+        self._watch = watch  # objects whose attributes the step must not change (fit's loss_fn)
+        self._entries: OrderedDict[tuple, list[_Entry]] = OrderedDict()
+        self._warned: set[str] = set()
+        self.plan: Plan | None = None
+        self.stats = {"recorded": 0, "replayed": 0, "eager": 0}
+        functools.update_wrapper(self, fn, updated=())
+
+    def __repr__(self) -> str:
+        return f"cr.compile({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+    def reset(self) -> None:
+        """Forget every recording and plan (the next call records again)."""
+        self._entries.clear()
+        self.plan = None
+
+    # ---------------------------------------------------------------- calls
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _mode.recorder is not None or _mode.anomaly or _switch.off:  # nested, hunting NaN, or disabled
+            return self.fn(*args, **kwargs)
+        leaves: list[Any] = []
+        key_parts: list[Any] = [_mode.enabled]
+        _flatten((args, kwargs), leaves, key_parts)
+        key = tuple(key_parts)
+        entries = self._entries.get(key)
+        if entries is None:
+            entries = self._entries[key] = []
+            if len(self._entries) > self.cache_size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        entry = self._pick(entries)
+        if entry.eager is not None:
+            self.stats["eager"] += 1
+            return self.fn(*args, **kwargs)
+        if entry.plan is not None:
+            if entry.inputs is None or all(_same_values(a, b) for a, b in zip(entry.inputs, leaves)):
+                self.plan = entry.plan
+                self.stats["replayed"] += 1
+                return entry.plan.run(leaves)
+        return self._record(entry, entries, leaves, args, kwargs)
+
+    def _pick(self, entries: list[_Entry]) -> _Entry:
+        """The entry whose guards hold now; a new one (recording afresh) when none does."""
+        structure = _writes.structure
+        for e in entries:
+            if e.structure != structure:
+                continue
+            if any(_mode_changed(ref, mode) for ref, mode in e.modules):
+                continue
+            if any(_param_ids(opt) != ids for opt, ids in e.optimizers):
+                continue
+            if e.watched and _attributes_changed(e.watched, _attributes(self._watch)):
+                continue
+            return e
+        entries[:] = [e for e in entries if e.structure == structure and e.eager is None][-3:]  # other modes
+        entry = _Entry()
+        entry.structure = structure
+        entries.append(entry)
+        return entry
+
+    def _record(self, entry: _Entry, entries: list[_Entry], leaves: list, args: tuple, kwargs: dict) -> Any:
+        rec = Recorder()
+        for i, leaf in enumerate(leaves):
+            rec.input(leaf, i)
+        before = _python_state(self._watch)
+        with rec:
+            result = self.fn(*args, **kwargs)
+        self.stats["recorded"] += 1
+        if rec.refused is None:
+            rec.refused = _python_state_changed(before, _python_state(self._watch))
+        if rec.refused is None:
+            try:
+                rec.outputs = rec.output_spec(result)
+            except Refused as refusal:
+                rec.refused = str(refusal)
+        if rec.refused is not None:
+            self._go_eager(entry, rec.refused)
+            return result
+        changed = [what for m, what in rec.changes if any(m is c for c in rec.modules)]
+        if changed or _writes.structure != entry.structure:
+            what = f" ({changed[0]} = ...)" if changed else ""
+            self._go_eager(
+                entry,
+                f"the step creates or changes the modules it calls{what}, a parameter's shape or requires_grad: a "
+                "plan assumes they stay as recorded (create modules once, outside the compiled function)",
+            )
+            return result
+        entry.modules = [(weakref.ref(m), m.training) for m in rec.modules]  # weakly: a plan must not keep a model
+        for m in rec.modules:  # changing one of them (or a module inside) makes the plans record again
+            _writes.planned.update(m.modules())
+        labels = _labels(rec.modules)
+        entry.optimizers = [(opt, _param_ids(opt)) for opt in rec.optimizers]
+        entry.watched = _attributes(self._watch)
+        rec.finish()
+        snapshot = [np.array(_array_of(leaf), copy=True) for leaf in leaves]
+        previous, entry.first = entry.first, rec
+        if previous is None:
+            entry.inputs = snapshot
+            return result
+        try:
+            instrs = compare(previous, rec)
+        except Mismatch as mismatch:
+            self._go_eager(entry, str(mismatch))
+            return result
+        validated = entry.inputs is not None and not all(_same_values(a, b) for a, b in zip(entry.inputs, snapshot))
+        if entry.plan is not None and entry.inputs is not None:
+            validated = True  # a third recording, made because the inputs changed, agreed
+        entry.inputs = None if validated else snapshot
+        entry.plan = Plan(instrs, len(leaves), rec.outputs, labels)
+        entry.first = rec
+        self.plan = entry.plan
+        return result
+
+    def _go_eager(self, entry: _Entry, reason: str) -> None:
+        entry.eager = reason
+        entry.first = entry.plan = None
+        if reason not in self._warned:
+            self._warned.add(reason)
+            name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+            warnings.warn(f"cr.compile({name}) runs eagerly: {reason}", CompileWarning, stacklevel=3)
+
+
+class _Switch(threading.local):
+    def __init__(self) -> None:
+        self.off = False
+        self.stack: list[bool] = []  # what each open ``disable`` block restores, per thread
+
+
+_switch = _Switch()
+
+
+class disable(contextlib.ContextDecorator):
+    """Run every compiled function eagerly inside this block (this thread), recording nothing:
+    to compare with eager runs, to debug, or to train what ``fit`` and the estimators compile.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0], requires_grad=True)
+        >>> f = cr.compile(lambda x: (w * x).sum().backward())
+        >>> with cr.compiler.disable():
+        ...     for _ in range(3):
+        ...         f(cr.ones(1))
+        >>> f.stats, w.grad
+        ({'recorded': 0, 'replayed': 0, 'eager': 0}, tensor([3.]))
+    """
+
+    def __enter__(self) -> None:
+        _switch.stack.append(_switch.off)
+        _switch.off = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _switch.off = _switch.stack.pop()
+
+
+def _python_state(watched: tuple) -> tuple:
+    """What Python state a step could change that a plan would not replay: the random modules'
+    states and the attributes of the ``watched`` objects."""
+    legacy = np.random.get_state()
+    return random.getstate(), (legacy[1].tobytes(), legacy[2:]), _attributes(watched)
+
+
+def _attributes(watched: tuple) -> list[dict]:
+    return [dict(getattr(obj, "__dict__", {})) for obj in watched]
+
+
+def _attributes_changed(before: list[dict], after: list[dict]) -> str | None:
+    """The first attribute of a watched object that is new or not the same as before, if any."""
+    for old, new in zip(before, after):
+        for k in new:
+            if k not in old or not _same_object(old[k], new[k]):
+                return k
+    return None
+
+
+def _python_state_changed(before: tuple, after: tuple) -> str | None:
+    if before[0] != after[0]:
+        return "the step draws numbers from Python's random module, which a plan would not draw again"
+    if before[1] != after[1]:
+        return "the step draws numbers from np.random, which a plan would not draw again (use chainrule's ops)"
+    changed = _attributes_changed(before[2], after[2])
+    if changed:
+        return f"the step changes the Python attribute {changed!r} of an object it uses, which a plan would not change"
+    return None
+
+
+def _same_object(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b) if type(a) in (int, float, str, bool, tuple) else False
+    except Exception:
+        return False
+
+
+def _labels(modules: list) -> dict[int, str]:
+    """The dotted names of the parameters and buffers of the modules a step called (the first
+    module called, usually the whole model, names them), for the plan's legend."""
+    labels: dict[int, str] = {}
+    for module in modules:
+        for name, t in [*module.named_parameters(), *module.named_buffers()]:
+            labels.setdefault(id(t), name)
+    return labels
+
+
+def _mode_changed(ref: weakref.ref, mode: bool) -> bool:
+    module = ref()
+    return module is None or module.training is not mode
+
+
+def _param_ids(optimizer: Any) -> tuple[int, ...]:
+    return tuple(id(p) for g in optimizer.param_groups for p in g["params"])
+
+
+def _array_of(leaf: Any) -> np.ndarray:
+    return leaf._data if isinstance(leaf, Tensor) else leaf
+
+
+def _same_values(a: np.ndarray, b: Any) -> bool:
+    b = _array_of(b)
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
+def _flatten(obj: Any, leaves: list, key: list) -> None:
+    """Collect the tensors and arrays in ``obj`` (``leaves``) and what else identifies the call."""
+    if isinstance(obj, Tensor):
+        leaves.append(obj)
+        key.append(("T", obj._data.shape, obj._data.dtype.str, obj._requires_grad))
+    elif isinstance(obj, np.ndarray):
+        leaves.append(obj)
+        key.append(("A", obj.shape, obj.dtype.str))
+    elif isinstance(obj, (tuple, list)):
+        key.append((type(obj).__name__, len(obj)))
+        for item in obj:
+            _flatten(item, leaves, key)
+    elif isinstance(obj, dict):
+        key.append(("D", tuple(obj)))
+        for item in obj.values():
+            _flatten(item, leaves, key)
+    elif obj is None or isinstance(obj, (bool, int, float, str, np.generic)):
+        key.append((type(obj).__name__, obj))
+    else:  # any other object (a model, a function): by identity
+        key.append(("O", id(obj)))
+
+
+def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:
+    """Compile a training or inference step: record it once, then replay it as a plan.
+
+    ``fn`` takes tensors and arrays (and other arguments, which become part of the signature) and
+    may run a forward pass, a loss, ``backward()``, gradient clipping, ``optimizer.step()`` and
+    ``zero_grad()``. See :mod:`chainrule.compiler.api` for how calls are recorded and replayed,
+    what is checked before a replay and what makes a step run eagerly (with a
+    :class:`CompileWarning`). Works as ``cr.compile(fn)``, ``@cr.compile`` and
+    ``@cr.compile(cache_size=...)``; ``cr.compile(model)`` compiles a module's forward.
+
+    Args:
+        fn: the function (or Module) to compile.
+        cache_size: how many input signatures keep their plans (the oldest is dropped).
+
+    Returns:
+        a :class:`CompiledFunction`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> model = cr.nn.Linear(3, 1)
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        >>> @cr.compile
+        ... def step(x, y):
+        ...     opt.zero_grad()
+        ...     loss = cr.nn.functional.mse_loss(model(x), y)
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+        >>> x, y = cr.randn(8, 3), cr.randn(8, 1)
+        >>> losses = [step(x, y).item() for _ in range(5)]
+        >>> losses[-1] < losses[0], step.stats["replayed"]
+        (True, 3)
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, cache_size)
+    return CompiledFunction(fn, cache_size)

@@ -1,0 +1,399 @@
+"""A recorded step turned into a plan: one generated Python function of NumPy calls.
+
+Two recordings of the same step are compared first (:func:`compare`): they must make the same
+instructions in the same order. A tensor the step read but did not make (an ``Ext``) is either
+the same object both times (a parameter, a buffer: read live on each replay) or two objects with
+equal values (a constant the step made, such as a number lifted to a tensor: folded into the
+plan); two different values mean the step computed it from the data outside chainrule's ops,
+and the step is not replayed.
+
+The plan (:class:`Plan`) is Python source, one line per instruction, compiled once: the forward
+ops' ``forward`` methods on arrays, the gradient rules' NumPy calls, the writes into ``.grad``,
+and the calls of the stateful library functions (``optimizer.step()``) that are run live. Its
+``str`` is that source, with a comment naming each line's op: what a learner can read to see what
+was recorded and what runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import _accumulate
+from chainrule.compiler.recorder import Attribute, Ext, Instr, Recorder
+from chainrule.compiler.tracer import Ref
+from chainrule.tensor import Tensor, _convert_data
+
+
+class Mismatch(Exception):
+    """Two recordings of a step differ: the step cannot be replayed (the message says where)."""
+
+
+def compare(a: Recorder, b: Recorder) -> list[Instr]:
+    """The instructions of ``b``, with the constants both recordings agree on folded in.
+
+    Raises :class:`Mismatch` naming the first instruction where the recordings differ.
+    """
+    if len(a.instrs) != len(b.instrs):
+        raise Mismatch(
+            f"the step ran {len(a.instrs)} operations on one call and {len(b.instrs)} on the next (Python "
+            "control flow that depends on the data or on state)"
+        )
+    written = _written_targets(b.instrs)
+    out = []
+    _fold(a.outputs, b.outputs, "the result", set())
+    for i, (x, y) in enumerate(zip(a.instrs, b.instrs)):
+        where = f"operation {i} ({y.note})"
+        if x.kind != y.kind or x.out != y.out or x.note != y.note or not _same_target(x, y):
+            raise Mismatch(f"{where} is {x.note} on one call and {y.note} on the next")
+        if y.kind == "read":  # (attribute, path): names, not values
+            if x.args != y.args:
+                raise Mismatch(f"{where} reads {x.args} on one call and {y.args} on the next")
+            out.append(y)
+            continue
+        out.append(
+            Instr(
+                y.kind,
+                y.out,
+                _fold(x.target, y.target, where, written) if isinstance(y.target, Ext) else y.target,
+                _fold(x.args, y.args, where, written),
+                _fold(x.params, y.params, where, written),
+                y.note,
+            )
+        )
+    return out
+
+
+def _written_targets(instrs: list[Instr]) -> set[int]:
+    return {id(i.target.obj) for i in instrs if isinstance(i.target, Ext)}
+
+
+def _same_target(x: Instr, y: Instr) -> bool:
+    if x.kind == "read":
+        return x.target == y.target
+    if isinstance(x.target, Ext) or isinstance(y.target, Ext):
+        return isinstance(x.target, Ext) and isinstance(y.target, Ext)
+    return x.target is y.target or (x.kind in ("rule", "pure") and x.target == y.target)  # bound methods: ==
+
+
+def _fold(x: Any, y: Any, where: str, written: set[int]) -> Any:
+    """``y`` with each ``Ext`` that differs from ``x``'s but holds the same value made a constant."""
+    if isinstance(y, Ext):
+        if not isinstance(x, Ext) or x.attr != y.attr:
+            raise Mismatch(f"{where} reads a different tensor on each call")
+        if x.obj is y.obj:
+            return y
+        if y.attr == "data" and id(y.obj) not in written and _equal(x.obj._data, y.obj._data):
+            return Const(y.obj._data.copy())
+        raise Mismatch(
+            f"{where} reads a tensor the step made outside chainrule's ops (NumPy on a tensor's data, "
+            "NumPy's random numbers, a value kept from an earlier call), and it differs from one call to the next"
+        )
+    if isinstance(y, Ref):
+        if x != y:
+            raise Mismatch(f"{where} reads different values on two calls")
+        return y
+    if isinstance(y, (tuple, list)):
+        if type(x) is not type(y) or len(x) != len(y):
+            raise Mismatch(f"{where} has different arguments on two calls")
+        return type(y)(_fold(a, b, where, written) for a, b in zip(x, y))
+    if isinstance(y, dict):
+        if not isinstance(x, dict) or x.keys() != y.keys():
+            raise Mismatch(f"{where} has different arguments on two calls")
+        return {k: _fold(x[k], y[k], where, written) for k in y}
+    if isinstance(y, np.ndarray):
+        if not isinstance(x, np.ndarray) or not _equal(x, y):
+            raise Mismatch(
+                f"{where} uses an array computed outside chainrule's ops that differs from one call to the next"
+            )
+        return y
+    if not _equal_objects(x, y):
+        raise Mismatch(f"{where} uses the value {x!r} on one call and {y!r} on the next")
+    return y
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _equal_objects(a: Any, b: Any) -> bool:
+    """Whether two parameters of an op are equal: by ``==``, or for objects that do not define it
+    (a convolution's geometry), attribute by attribute."""
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return _equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_equal_objects(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal_objects(a[k], b[k]) for k in a)
+    if type(a).__eq__ is object.__eq__:
+        names = [*getattr(type(a), "__slots__", ()), *getattr(a, "__dict__", {})]
+        return bool(names) and all(
+            _equal_objects(getattr(a, n, None), getattr(b, n, None)) for n in names if n != "__weakref__"
+        )
+    try:
+        return bool(a == b)
+    except Exception:  # objects whose == is not a plain truth value
+        return False
+
+
+class Const:
+    """A constant of a plan: an array (or object) both recordings agreed on."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any, int]:
+    """Compute once what depends on constants only: a gradient operation of constants (the
+    loss's gradient of 1, scaled by 1/N for a mean) and a read of a folded constant. Forward ops
+    are never folded (one may draw random numbers). Returns the instructions left, the outputs and
+    how many were folded."""
+    known: dict[int, Any] = {}
+
+    def substitute(x: Any) -> Any:
+        if isinstance(x, Ref):
+            return Const(known[x.id]) if x.id in known else x
+        if isinstance(x, tuple) and not hasattr(x, "_fields"):
+            return tuple(substitute(v) for v in x)
+        if isinstance(x, list):
+            return [substitute(v) for v in x]
+        if isinstance(x, dict):
+            return {k: substitute(v) for k, v in x.items()}
+        return x
+
+    def constant(x: Any) -> bool:
+        if isinstance(x, (Ref, Ext)):
+            return False
+        if isinstance(x, (tuple, list)):
+            return all(constant(v) for v in x)
+        if isinstance(x, dict):
+            return all(constant(v) for v in x.values())
+        return True
+
+    def value(x: Any) -> Any:
+        if isinstance(x, Const):
+            return x.value
+        if isinstance(x, tuple) and not hasattr(x, "_fields"):
+            return tuple(value(v) for v in x)
+        if isinstance(x, list):
+            return [value(v) for v in x]
+        if isinstance(x, dict):
+            return {k: value(v) for k, v in x.items()}
+        return x
+
+    kept = []
+    for instr in instrs:
+        if instr.kind != "read":
+            instr = instr._replace(args=substitute(instr.args), params=substitute(instr.params))
+        if instr.kind == "load" and isinstance(instr.args[0], Const):
+            known[instr.out] = instr.args[0].value
+            continue
+        if instr.kind in ("rule", "pure") and constant(instr.args) and constant(instr.params):
+            result = instr.target(*value(instr.args), **value(instr.params))
+            known[instr.out] = result if isinstance(result, np.ndarray) else np.asarray(result)
+            continue
+        kept.append(instr)
+    return kept, substitute(outputs), len(instrs) - len(kept)
+
+
+def _copied_constants(x: Any) -> Any:
+    """Outputs with each constant given as a copy (a caller may keep and change what it gets)."""
+    if isinstance(x, Const):
+        return _Copy(x.value)
+    if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        return tuple(_copied_constants(v) for v in x)
+    if isinstance(x, list):
+        return [_copied_constants(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _copied_constants(v) for k, v in x.items()}
+    return x
+
+
+_HELPERS = {
+    "asarray": np.asarray,
+    "copyto": np.copyto,
+    "_convert": _convert_data,
+    "_acc": _accumulate,
+    "_wrap": Tensor._make,
+}
+
+
+def _natural(name: str) -> tuple:
+    """``t2`` before ``t10``."""
+    digits = name.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+    return (name[: len(name) - len(digits)], int(digits) if digits.isdigit() else 0)
+
+
+class _Copy(Const):
+    """A constant handed out as a fresh copy."""
+
+
+class Plan:
+    """A compiled step: the generated source, the function made from it, and what it reads.
+
+    Example:
+        >>> import chainrule as cr
+        >>> model = cr.nn.Linear(2, 1)
+        >>> forward = cr.compile(model)
+        >>> with cr.no_grad():
+        ...     outputs = [forward(cr.randn(4, 2)) for _ in range(3)]
+        >>> print(forward.plan)
+        # 1 forward ops, 0 gradient operations, 0 folded into constants
+        def plan(args):
+            v0 = args[0]._data  # argument 0
+            n1 = C0.__new__(C0)
+            v1 = n1.forward(v0, t1._data, t2._data)  # Linear
+            return _wrap(v1)
+        # where
+        #   C0 = chainrule.ops.linalg.Linear
+        #   t1 = Parameter weight (1, 2) float32
+        #   t2 = Parameter bias (1,) float32
+    """
+
+    def __init__(self, instrs: list[Instr], inputs: int, outputs: Any, labels: dict[int, str] | None = None) -> None:
+        self.labels = labels or {}  # id(tensor) -> its name in the model ("0.weight"), for the legend
+        instrs, outputs, self.folded = _fold_constants(instrs, outputs)
+        self.instrs = instrs
+        self.names: dict[Any, str] = {}  # id(object) -> its name in the generated code
+        self.scope: dict[str, Any] = {}  # the names the code uses, besides _HELPERS
+        self.outputs = outputs
+        self.arguments: dict[int, str] = {}  # value number of a Tensor argument -> its code
+        lines = []
+        for instr in instrs:
+            lines.extend(self._lines(instr))
+        body = lines + [f"return {self._value(_copied_constants(outputs), event=True)}"]
+        self.source = "def plan(args):\n" + "\n".join("    " + line for line in body) + "\n"
+        namespace = {**_HELPERS, **self.scope}
+        exec(compile(self.source, "<chainrule plan>", "exec"), namespace)
+        self.run = namespace["plan"]
+        self.ops = sum(1 for i in instrs if i.kind in ("op", "op0"))
+        self.rules = sum(1 for i in instrs if i.kind == "rule")
+        self.events = [i.note for i in instrs if i.kind == "event"]
+
+    def __str__(self) -> str:
+        """The plan's code, then what each name in it stands for."""
+        legend = [f"#   {name} = {self._describe(self.scope[name])}" for name in sorted(self.scope, key=_natural)]
+        head = f"# {self.ops} forward ops, {self.rules} gradient operations, {self.folded} folded into constants"
+        return "\n".join([head, self.source.rstrip(), "# where", *(legend or ["#   (nothing)"])])
+
+    def _describe(self, obj: Any) -> str:
+        if isinstance(obj, type):
+            return f"{obj.__module__}.{obj.__qualname__}"
+        if isinstance(obj, Tensor):
+            label = self.labels.get(id(obj))
+            kind = type(obj).__name__
+            return f"{kind} {label + ' ' if label else ''}{obj.shape} {obj.dtype}"
+        if isinstance(obj, np.ndarray):
+            return f"array {obj.shape} {obj.dtype}" if obj.size > 4 else f"array({obj.tolist()}, {obj.dtype})"
+        if callable(obj):
+            return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+        return repr(obj)
+
+    def __repr__(self) -> str:
+        return f"<Plan: {self.ops} forward ops, {self.rules} gradient operations, calls {self.events}>"
+
+    # ---------------------------------------------------------------- code
+    def _name(self, obj: Any, prefix: str) -> str:
+        bound = getattr(obj, "__self__", None)  # a bound method is a new object on each access: by its parts
+        key = (id(obj.__func__), id(bound)) if bound is not None and hasattr(obj, "__func__") else id(obj)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = f"{prefix}{len(self.names)}"
+            self.scope[name] = obj
+        return name
+
+    def _value(self, x: Any, event: bool = False) -> str:
+        """The code of an operand (``event``: tensors as Tensor objects, for a library call)."""
+        if isinstance(x, Ref):
+            if event:
+                return self.arguments.get(x.id, f"_wrap(v{x.id})")
+            return f"v{x.id}"
+        if isinstance(x, Ext):
+            obj = self._name(x.obj, "t")
+            if x.attr == "grad":
+                return f"{obj}.grad" if event else f"{obj}.grad._data"
+            return obj if event else f"{obj}._data"
+        if isinstance(x, _Copy):
+            return f"_wrap({self._name(x.value, 'c')}.copy())" if event else f"{self._name(x.value, 'c')}.copy()"
+        if isinstance(x, Const):
+            return f"_wrap({self._name(x.value, 'c')})" if event else self._name(x.value, "c")
+        if isinstance(x, tuple):
+            items = [self._value(v, event) for v in x]
+            return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+        if isinstance(x, list):
+            return f"[{', '.join(self._value(v, event) for v in x)}]"
+        if isinstance(x, dict):
+            return "{" + ", ".join(f"{k!r}: {self._value(v, event)}" for k, v in x.items()) + "}"
+        if x is None or x is Ellipsis or isinstance(x, (bool, int, str)) and type(x) in (bool, int, str):
+            return repr(x)
+        if type(x) is float and math.isfinite(x):
+            return repr(x)
+        return self._name(x, "c")
+
+    def _call(self, args: tuple, params: dict, event: bool = False) -> str:
+        parts = [self._value(a, event) for a in args]
+        parts += [f"{k}={self._value(v, event)}" for k, v in params.items()]
+        return ", ".join(parts)
+
+    def _lines(self, i: Instr) -> list[str]:
+        v = f"v{i.out}" if i.out is not None else None
+        k = i.kind
+        if k == "input":
+            position, tensor = i.args
+            if tensor:
+                self.arguments[i.out] = f"args[{position}]"
+            return [f"{v} = args[{position}]{'._data' if tensor else ''}  # argument {position}"]
+        if k in ("op", "op0"):  # op0: a 0-d result, which NumPy may give as a scalar
+            cls = self._name(i.target, "C")
+            node = f"n{i.out}"
+            call = f"{node}.forward({self._call(i.args, i.params)})"
+            if k == "op0":
+                call = f"asarray({call})"
+            return [f"{node} = {cls}.__new__({cls})", f"{v} = {call}  # {i.note}"]
+        if k == "rule":
+            return [f"{v} = {self._name(i.target, 'f')}({self._call(i.args, i.params)})  # {i.note} (gradient)"]
+        if k == "pure":
+            return [f"{v} = asarray({self._name(i.target, 'f')}({self._call(i.args, i.params)}))  # {i.note}"]
+        if k == "load":
+            return [f"{v} = {self._value(i.args[0])}"]
+        if k == "read":
+            name, path = i.args
+            where = "".join(repr(j) if isinstance(j, Attribute) else f"[{j!r}]" for j in path)
+            return [f"{v} = n{i.target}.{name}{where}  # saved by the forward"]
+        if k == "copy":
+            return [f"{v} = {self._value(i.args[0])}.copy()  # the value before an in-place write"]
+        if k == "convert":
+            copy = ".copy()" if i.params["copy"] else ""
+            return [f"{v} = _convert({self._value(i.args[0])}, {self._value(i.params['dtype'])}){copy}  # tensor(...)"]
+        if k == "store":
+            return [f"copyto({self._value(i.target)}, {self._value(i.args[0])}, casting='same_kind')  # in place"]
+        if k == "fill":
+            return [f"{self._value(i.target)}[...] = {self._value(i.args[0])}  # fill"]
+        if k == "setitem":
+            return [f"{self._value(i.target)}[{self._value(i.args[1])}] = {self._value(i.args[0])}  # setitem"]
+        if k == "data":
+            return [f"{self._value(i.target, event=True)}._data = {self._value(i.args[0])}  # .data ="]
+        if k == "setgrad":
+            value = "None" if i.args[0] is None else self._value(i.args[0], event=True)
+            return [f"{self._value(i.target, event=True)}.grad = {value}"]
+        if k == "backward":
+            return ["h = set()  # backward: arrays already handed to a .grad"]
+        if k == "grad":  # (a folded constant is copied: a .grad may be written in place)
+            value = self._value(i.args[1]) + (".copy()" if isinstance(i.args[1], Const) else "")
+            return [f"_acc({self._value(i.args[0], event=True)}, {value}, h)  # into .grad"]
+        if k == "event":
+            call = f"{self._name(i.target, 'e')}({self._call(i.args, i.params, event=True)})"
+            return [f"{v} = {call}._data  # {i.note}" if v else f"{call}  # {i.note}"]
+        raise AssertionError(f"unknown instruction {k}")
