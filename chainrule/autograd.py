@@ -296,6 +296,9 @@ class Function:
     """
 
     save_output = False
+    # False: a compiled step calls this op's rule whole, on NumPy, instead of recording each of
+    # its operations (a rule that is a long loop of small operations: backprop through time)
+    traced_rule = True
     _clock = 1 << 62  # when apply recorded the node (see mark_modified); a node made otherwise is not checked
     inputs: tuple[Tensor, ...] | None
 
@@ -1012,8 +1015,8 @@ def _walk(
                         input_grads = fn.backward(ns, g, *ns.inputs(fn))
                     finally:
                         _mode.recording_rule = False
-                else:
-                    input_grads = fn.backward(ns, g, *ns.inputs(fn))
+                else:  # a tracer: it runs the rule (on itself, or whole: see Function.traced_rule)
+                    input_grads = ns.run_rule(fn, g)
             except TypeError as e:
                 clear = _rule_call_error(fn, len(inputs), e)
                 if clear is None:

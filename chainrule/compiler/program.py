@@ -24,6 +24,7 @@ import numpy as np
 from chainrule.autograd import _accumulate
 from chainrule.compiler.recorder import Attribute, Ext, Instr, Recorder
 from chainrule.compiler.tracer import Ref
+from chainrule.interpreters import NUMPY
 from chainrule.tensor import Tensor, _convert_data
 
 
@@ -71,7 +72,7 @@ def _written_targets(instrs: list[Instr]) -> set[int]:
 
 
 def _same_target(x: Instr, y: Instr) -> bool:
-    if x.kind == "read":
+    if x.kind in ("read", "whole"):  # a node's number
         return x.target == y.target
     if isinstance(x.target, Ext) or isinstance(y.target, Ext):
         return isinstance(x.target, Ext) and isinstance(y.target, Ext)
@@ -221,7 +222,24 @@ def _copied_constants(x: Any) -> Any:
     return x
 
 
+class _Needs:
+    """What a replayed node's ``needs(i)`` reads in place of its input ``i``: whether it requires grad."""
+
+    __slots__ = ("_requires_grad",)
+
+    def __init__(self, requires_grad: bool) -> None:
+        self._requires_grad = requires_grad
+
+
+def _rule(node: Any, needs: tuple, grad: np.ndarray, inputs: tuple) -> tuple:
+    """``node``'s rule on NumPy, as a plain backward runs it (``traced_rule`` False)."""
+    node.inputs = needs
+    result = node.backward(NUMPY, grad, *inputs)
+    return result if isinstance(result, tuple) else (result,)
+
+
 _HELPERS = {
+    "_rule": _rule,
     "asarray": np.asarray,
     "copyto": np.copyto,
     "_convert": _convert_data,
@@ -388,6 +406,13 @@ class Plan:
         if k == "setgrad":
             value = "None" if i.args[0] is None else self._value(i.args[0], event=True)
             return [f"{self._value(i.target, event=True)}.grad = {value}"]
+        if k == "whole":  # an op's rule called whole on NumPy, by the replayed node
+            grad, inputs, needs = i.args
+            flags = self._name(tuple(_Needs(n) for n in needs), "c")
+            call = f"_rule(n{i.target}, {flags}, {self._value(grad)}, {self._value(inputs)})"
+            return [f"{v} = {call}  # {i.note}"]
+        if k == "item":
+            return [f"{v} = {self._value(i.args[0])}[{i.args[1]}]"]
         if k == "backward":
             return ["h = set()  # backward: arrays already handed to a .grad"]
         if k == "grad":  # (a folded constant is copied: a .grad may be written in place)

@@ -108,6 +108,30 @@ class StepTracer(Tracer):
         self.rec.node_of(fn)  # refuses a node the step did not make
         return tuple(self.traced(t) for t in fn.inputs)
 
+    def run_rule(self, fn: Function, grad: Traced) -> Any:
+        """``fn``'s rule, recorded operation by operation, or (``fn.traced_rule`` False) as one call of
+        the rule on NumPy with the replayed node, whose forward kept what the rule reads."""
+        inputs = self.inputs(fn)
+        if fn.traced_rule:
+            return fn.backward(self, grad, *inputs)
+        result = fn.backward(NUMPY, grad.value, *[t.value for t in inputs])
+        single = not isinstance(result, tuple)
+        results = (result,) if single else result
+        needs = tuple(fn.needs(i) for i in range(len(fn.inputs)))
+        whole = self._new(np.empty(0), claim=False)  # the rule's tuple of gradients
+        node = self.rec.node_of(fn)
+        args = (Ref(grad.id), tuple(Ref(t.id) for t in inputs), needs)
+        self.rec.emit("whole", whole.id, node, args, {}, f"{fn.name} (gradient, whole)")
+        out = []
+        for i, g in enumerate(results):
+            if g is None:
+                out.append(None)
+                continue
+            t = self._new(g)
+            self.rec.emit("item", t.id, None, (Ref(whole.id), i), {}, "gradient")
+            out.append(t)
+        return out[0] if single else tuple(out)
+
     def root_gradient(self, g: Tensor) -> Traced:
         return self.traced(g)
 

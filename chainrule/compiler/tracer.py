@@ -404,6 +404,10 @@ class Tracer(Interpreter):
             self._keep.append(fn)
         return self._external[key]
 
+    def run_rule(self, fn: Function, grad: Traced) -> Any:
+        """The gradients ``fn``'s rule gives for ``grad`` (the walk calls this on a tracer)."""
+        return fn.backward(self, grad, *self.inputs(fn))
+
     # ---------------------------------------------------------------- primitives
     def bind(self, op: type, *args: Any, **params: Any) -> Traced:
         return self.record(op.__name__, lambda *a, **p: NUMPY.bind(op, *a, **p), *args, **params)
