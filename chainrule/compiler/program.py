@@ -209,6 +209,38 @@ def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any
     return kept, substitute(outputs), len(instrs) - len(kept)
 
 
+_PURE = ("load", "rule", "pure", "read", "item")  # instructions without side effects
+
+
+def _drop_unused(instrs: list[Instr], outputs: Any) -> list[Instr]:
+    """Leave out the side-effect-free instructions whose values nothing uses (a rule's read of an
+    input it does not need, such as a bias in the gradient of a linear layer)."""
+    used: set[int] = set()
+
+    def mark(x: Any) -> None:
+        if isinstance(x, Ref):
+            used.add(x.id)
+        elif isinstance(x, (tuple, list)):
+            for v in x:
+                mark(v)
+        elif isinstance(x, dict):
+            for v in x.values():
+                mark(v)
+
+    mark(outputs)
+    kept = []
+    for instr in reversed(instrs):
+        if instr.kind in _PURE and instr.out not in used:
+            continue
+        if instr.kind != "read":
+            mark(instr.args)
+            mark(instr.params)
+        if isinstance(instr.target, Ref):
+            mark(instr.target)
+        kept.append(instr)
+    return kept[::-1]
+
+
 def _copied_constants(x: Any) -> Any:
     """Outputs with each constant given as a copy (a caller may keep and change what it gets)."""
     if isinstance(x, Const):
@@ -283,6 +315,7 @@ class Plan:
     def __init__(self, instrs: list[Instr], inputs: int, outputs: Any, labels: dict[int, str] | None = None) -> None:
         self.labels = labels or {}  # id(tensor) -> its name in the model ("0.weight"), for the legend
         instrs, outputs, self.folded = _fold_constants(instrs, outputs)
+        instrs = _drop_unused(instrs, outputs)
         self.instrs = instrs
         self.names: dict[Any, str] = {}  # id(object) -> its name in the generated code
         self.scope: dict[str, Any] = {}  # the names the code uses, besides _HELPERS
