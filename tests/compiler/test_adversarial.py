@@ -51,7 +51,9 @@ def _assert_same_as_eager(make, batches):
     (eager, eager_state), (compiled, compiled_state) = _eager_and_compiled(make, batches)
     for i, (e, c) in enumerate(zip(eager, compiled)):
         assert _same(e, c), f"call {i}: eager {_arrays(e)} != compiled {_arrays(c)}"
-    assert _same(eager_state, compiled_state), f"state: eager {_arrays(eager_state)} != compiled {_arrays(compiled_state)}"
+    assert _same(eager_state, compiled_state), (
+        f"state: eager {_arrays(eager_state)} != compiled {_arrays(compiled_state)}"
+    )
 
 
 def _regression_batches(n=6, rows=8, features=3, seed=0):
