@@ -26,6 +26,10 @@ def manual_seed(seed: int) -> np.random.Generator:
     global _generator
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"manual_seed: the seed must be a non-negative integer, got {seed!r}")
+    from chainrule.autograd import _mode  # (the engine: imported here, after it is loaded)
+
+    if _mode.recorder is not None:
+        _mode.recorder.refuse("cr.manual_seed inside the step (a plan would not seed again)")
     _generator = np.random.default_rng(int(seed))
     return _generator
 

@@ -186,7 +186,10 @@ class Tensor:
         if requires_grad:
             _check_can_require_grad(self._data.dtype)
         if self._requires_grad != bool(requires_grad):
-            _autograd._writes.structure += 1  # a compiled plan assumed which gradients it computes
+            if _autograd._mode.recorder is not None:  # during a recorded step: the step's own choice
+                _autograd._mode.recorder.requires_grad_set(self)
+            else:
+                _autograd._writes.structure += 1  # a compiled plan assumed which gradients it computes
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -588,9 +591,12 @@ class Tensor:
                 "written one by one, or cr.where(mask, value, out))"
             )
         self._check_writable("setitem")
-        self._data[_ops.unwrap_index(index)] = value._data if isinstance(value, Tensor) else value
+        index = _ops.unwrap_index(index, masks=False)
+        self._data[index] = value._data if isinstance(value, Tensor) else value
         if _autograd._mode.recorder is not None:
-            _autograd._mode.recorder.wrote(self, "setitem", value, _ops.unwrap_index(index))
+            if np.ndim(value._data if isinstance(value, Tensor) else value) and _ops.shape._has_mask(index):
+                _autograd._mode.recorder.refuse(_ops.shape._DATA_SHAPE)
+            _autograd._mode.recorder.wrote(self, "setitem", value, index)
         _autograd.mark_modified((self,), "setitem")
 
     def __iter__(self):

@@ -129,7 +129,7 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         leaves: list[Any] = []
         key_parts: list[Any] = [_mode.enabled]
-        _flatten((args, kwargs), leaves, key_parts)
+        _flatten((args, kwargs), leaves, key_parts, {})
         key = tuple(key_parts)
         entries = self._entries.get(key)
         if entries is None:
@@ -216,7 +216,7 @@ class CompiledFunction:
         if entry.plan is not None and entry.inputs is not None:
             validated = True  # a third recording, made because the inputs changed, agreed
         entry.inputs = None if validated else snapshot
-        entry.plan = Plan(instrs, len(leaves), rec.outputs, labels)
+        entry.plan = Plan(instrs, len(leaves), rec.outputs, labels, rec.spent)
         entry.first = rec
         self.plan = entry.plan
         return result
@@ -330,26 +330,52 @@ def _same_values(a: np.ndarray, b: Any) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
 
 
-def _flatten(obj: Any, leaves: list, key: list) -> None:
-    """Collect the tensors and arrays in ``obj`` (``leaves``) and what else identifies the call."""
-    if isinstance(obj, Tensor):
+def _flatten(obj: Any, leaves: list, key: list, seen: dict[int, int]) -> None:
+    """Collect the tensors and arrays in ``obj`` (``leaves``) and what else identifies the call.
+
+    A tensor or array given twice is one leaf (the signature says so: ``f(x, x)`` and ``f(x, y)``
+    are different calls); a float is told apart by its bits (-0.0 from 0.0); any other object by
+    identity, held by the key (so that its id cannot be reused by another object while cached)."""
+    if isinstance(obj, (Tensor, np.ndarray)):
+        again = seen.get(id(obj))
+        if again is not None:
+            key.append(("same", again))
+            return
+        seen[id(obj)] = len(leaves)
         leaves.append(obj)
-        key.append(("T", obj._data.shape, obj._data.dtype.str, obj._requires_grad))
-    elif isinstance(obj, np.ndarray):
-        leaves.append(obj)
-        key.append(("A", obj.shape, obj.dtype.str))
+        if isinstance(obj, Tensor):
+            key.append(("T", obj._data.shape, obj._data.dtype.str, obj._requires_grad))
+        else:
+            key.append(("A", obj.shape, obj.dtype.str))
     elif isinstance(obj, (tuple, list)):
         key.append((type(obj).__name__, len(obj)))
         for item in obj:
-            _flatten(item, leaves, key)
+            _flatten(item, leaves, key, seen)
     elif isinstance(obj, dict):
         key.append(("D", tuple(obj)))
         for item in obj.values():
-            _flatten(item, leaves, key)
-    elif obj is None or isinstance(obj, (bool, int, float, str, np.generic)):
+            _flatten(item, leaves, key, seen)
+    elif isinstance(obj, (float, np.floating)):
+        key.append((type(obj).__name__, float(obj).hex()))
+    elif obj is None or isinstance(obj, (bool, int, str, np.generic)):
         key.append((type(obj).__name__, obj))
-    else:  # any other object (a model, a function): by identity
-        key.append(("O", id(obj)))
+    else:  # any other object (a model, a function)
+        key.append(_Identity(obj))
+
+
+class _Identity:
+    """An object in a signature: equal to itself only, and kept alive by the key."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
 
 
 def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:

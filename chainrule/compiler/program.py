@@ -45,6 +45,8 @@ def compare(a: Recorder, b: Recorder) -> list[Instr]:
     written = _written_targets(b.instrs)
     out = []
     _fold(a.outputs, b.outputs, "the result", set())
+    if a.spent != b.spent:
+        raise Mismatch("the result's tensors come from different ops on two calls")
     for i, (x, y) in enumerate(zip(a.instrs, b.instrs)):
         where = f"operation {i} ({y.note})"
         if x.kind != y.kind or x.out != y.out or x.note != y.note or not _same_target(x, y):
@@ -58,7 +60,7 @@ def compare(a: Recorder, b: Recorder) -> list[Instr]:
             Instr(
                 y.kind,
                 y.out,
-                _fold(x.target, y.target, where, written) if isinstance(y.target, Ext) else y.target,
+                _fold(x.target, y.target, where, written) if isinstance(y.target, (Ext, Ref)) else y.target,
                 _fold(x.args, y.args, where, written),
                 _fold(x.params, y.params, where, written),
                 y.note,
@@ -74,8 +76,8 @@ def _written_targets(instrs: list[Instr]) -> set[int]:
 def _same_target(x: Instr, y: Instr) -> bool:
     if x.kind in ("read", "whole"):  # a node's number
         return x.target == y.target
-    if isinstance(x.target, Ext) or isinstance(y.target, Ext):
-        return isinstance(x.target, Ext) and isinstance(y.target, Ext)
+    if isinstance(x.target, (Ext, Ref)) or isinstance(y.target, (Ext, Ref)):  # compared in _fold
+        return type(x.target) is type(y.target)
     return x.target is y.target or (x.kind in ("rule", "pure") and x.target == y.target)  # bound methods: ==
 
 
@@ -86,7 +88,10 @@ def _fold(x: Any, y: Any, where: str, written: set[int]) -> Any:
             raise Mismatch(f"{where} reads a different tensor on each call")
         if x.obj is y.obj:
             return y
-        if y.attr == "data" and id(y.obj) not in written and _equal(x.obj._data, y.obj._data):
+        a, b = x.obj._data, y.obj._data
+        if y.attr == "data" and (a is b or np.shares_memory(a, b)):
+            return y  # two tensors over one memory that lives on (a parameter's .detach(), .data): read live
+        if y.attr == "data" and id(y.obj) not in written and _equal(a, b):
             return Const(y.obj._data.copy())
         raise Mismatch(
             f"{where} reads a tensor the step made outside chainrule's ops (NumPy on a tensor's data, "
@@ -245,6 +250,8 @@ def _copied_constants(x: Any) -> Any:
     """Outputs with each constant given as a copy (a caller may keep and change what it gets)."""
     if isinstance(x, Const):
         return _Copy(x.value)
+    if isinstance(x, np.ndarray):
+        return _Copy(x)
     if isinstance(x, tuple) and not hasattr(x, "_fields"):
         return tuple(_copied_constants(v) for v in x)
     if isinstance(x, list):
@@ -270,7 +277,16 @@ def _rule(node: Any, needs: tuple, grad: np.ndarray, inputs: tuple) -> tuple:
     return result if isinstance(result, tuple) else (result,)
 
 
+def _spent(value: np.ndarray, op: type) -> Tensor:
+    """``value`` as the tensor an eager call returns after its backward: it requires grad and its
+    graph (a node of ``op``) is spent, so a second ``backward()`` on it says so."""
+    node = op.__new__(op)
+    node.inputs = None
+    return Tensor._make(value, True, node)
+
+
 _HELPERS = {
+    "_spent": _spent,
     "_rule": _rule,
     "asarray": np.asarray,
     "copyto": np.copyto,
@@ -312,7 +328,16 @@ class Plan:
         #   t2 = Parameter bias (1,) float32
     """
 
-    def __init__(self, instrs: list[Instr], inputs: int, outputs: Any, labels: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        instrs: list[Instr],
+        inputs: int,
+        outputs: Any,
+        labels: dict[int, str] | None = None,
+        spent: dict[int, type] | None = None,
+    ) -> None:
+        self.spent = spent or {}  # returned values handed back as tensors of a spent graph (as eagerly)
+        self._returning = False
         self.labels = labels or {}  # id(tensor) -> its name in the model ("0.weight"), for the legend
         instrs, outputs, self.folded = _fold_constants(instrs, outputs)
         instrs = _drop_unused(instrs, outputs)
@@ -324,7 +349,9 @@ class Plan:
         lines = []
         for instr in instrs:
             lines.extend(self._lines(instr))
+        self._returning = True
         body = lines + [f"return {self._value(_copied_constants(outputs), event=True)}"]
+        self._returning = False
         self.source = "def plan(args):\n" + "\n".join("    " + line for line in body) + "\n"
         namespace = {**_HELPERS, **self.scope}
         exec(compile(self.source, "<chainrule plan>", "exec"), namespace)
@@ -368,6 +395,8 @@ class Plan:
     def _value(self, x: Any, event: bool = False) -> str:
         """The code of an operand (``event``: tensors as Tensor objects, for a library call)."""
         if isinstance(x, Ref):
+            if event and self._returning and x.id in self.spent:
+                return f"_spent(v{x.id}, {self._name(self.spent[x.id], 'C')})"
             if event:
                 return self.arguments.get(x.id, f"_wrap(v{x.id})")
             return f"v{x.id}"
@@ -378,8 +407,8 @@ class Plan:
             return obj if event else f"{obj}._data"
         if isinstance(x, _Copy):
             return f"_wrap({self._name(x.value, 'c')}.copy())" if event else f"{self._name(x.value, 'c')}.copy()"
-        if isinstance(x, Const):
-            return f"_wrap({self._name(x.value, 'c')})" if event else self._name(x.value, "c")
+        if isinstance(x, Const):  # (handed to a call as a copy: the call may keep it and change it)
+            return f"_wrap({self._name(x.value, 'c')}.copy())" if event else self._name(x.value, "c")
         if isinstance(x, tuple):
             items = [self._value(v, event) for v in x]
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"

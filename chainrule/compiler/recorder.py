@@ -171,6 +171,10 @@ class StepTracer(Tracer):
             return type(value)(self._read(fn, name, v, path + (i,)) for i, v in enumerate(value))
         if isinstance(value, dict):
             return {k: self._read(fn, name, v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, (float, int, np.number)) and not isinstance(value, bool):  # a number from the data
+            out = self._new(np.asarray(value))
+            self.rec.emit("read", out.id, self.rec.node_of(fn), (name, path), {}, f"{fn.name}.{name}")
+            return out
         if isinstance(value, NumpySteps):  # a loop's values in one array: that array, by rows
             if value.array is None:
                 return []
@@ -207,6 +211,7 @@ class Recorder:
         self.optimizers: list[Any] = []  # optimisers whose step the plan calls
         self.refused: str | None = None
         self.outputs: Any = None  # how the plan returns the call's result (``output_spec``)
+        self.spent: dict[int, type] = {}  # value number of a returned tensor -> the op of its freed graph
         self.in_backward = False
         self.changes: list[tuple[Any, str]] = []  # (module, "Class.attribute") the step set (``changed``)
         self._outer: Any = None
@@ -317,7 +322,12 @@ class Recorder:
                     "it returns a tensor whose graph is still there (a backward outside the compiled function "
                     "would need it): call backward() inside it, or compile a forward under cr.no_grad()"
                 )
-        return self.operand(result)
+        spec = self.operand(result)
+        for t in _tensors_in(result):  # a loss whose graph a backward spent: handed back like that
+            n = self.values.get(id(t))
+            if n is not None and t.grad_fn is not None:
+                self.spent[n] = type(t.grad_fn)
+        return spec
 
     # ---------------------------------------------------------------- what the engine reports
     def apply(self, cls: type, inputs: tuple, params: dict) -> Tensor:
@@ -434,6 +444,12 @@ class Recorder:
             )
         except Refused as refusal:
             self.refuse(str(refusal))
+
+    def requires_grad_set(self, t: Tensor) -> None:
+        """The step turned ``requires_grad`` on or off: fine for a tensor it made (a replay builds no
+        graph), not for a parameter (which gradients a plan computes would change)."""
+        if id(t) not in self.values and id(t._data) not in self.arrays:
+            self.refuse("requires_grad is set during the step on a tensor it did not make (a parameter)")
 
     def read(self, what: str) -> None:
         """A tensor's value was read into Python (``what``): a plan cannot replay a decision on it."""

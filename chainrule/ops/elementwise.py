@@ -516,6 +516,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         >>> cr.where(x > 0, x, 0.0)
         tensor([0., 2.])
     """
+    if isinstance(condition, Tensor) and condition._data.dtype != bool:
+        condition = pure(_astype, condition, dtype=np.dtype(bool))  # an op: a compiled step converts it again
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         cond = cond.astype(bool)
@@ -592,7 +594,7 @@ def maximum(a: Any, b: Any) -> Tensor:
         tensor([3., 5.])
     """
     a, b = promote_operands(a, b)
-    return where(a._data >= b._data, a, b)
+    return where(pure(np.greater_equal, a, b), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -604,7 +606,7 @@ def minimum(a: Any, b: Any) -> Tensor:
         tensor([1., 2.])
     """
     a, b = promote_operands(a, b)
-    return where(a._data <= b._data, a, b)
+    return where(pure(np.less_equal, a, b), a, b)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -616,7 +618,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
         tensor([-1.,  1.])
     """
     x = lift(x)
-    return where(x._data > 0, x, x * negative_slope)
+    return where(pure(np.greater, x, lift(0.0, x)), x, x * negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -630,7 +632,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     x = lift(x)
     # exp of min(x, 0) so the unused branch never overflows (inf * 0 would give NaN gradients)
     negative_part = (exp(minimum(x, 0.0)) - 1.0) * alpha
-    return where(x._data > 0, x, negative_part)
+    return where(pure(np.greater, x, lift(0.0, x)), x, negative_part)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)  # constant of the tanh approximation (Hendrycks & Gimpel, 2016)

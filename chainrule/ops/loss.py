@@ -55,7 +55,9 @@ class CrossEntropy(Function):
         total = per_sample.sum()
         if reduction == "sum":
             return np.asarray(total)
-        self.denominator = float(n if target_weight is None else target_weight.sum())
+        # an array, not a Python number: the rule reads it through ns.residual, and a compiled step
+        # then reads each call's value
+        self.denominator = np.asarray(n if target_weight is None else target_weight.sum(), dtype=logits.dtype)
         return np.asarray(total / self.denominator, dtype=logits.dtype)
 
     def backward(self, ns, grad, logits, target):

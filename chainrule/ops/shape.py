@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import Function
+from chainrule.autograd import Function, _mode
 from chainrule.interpreters import index_add
 from chainrule.ops.elementwise import lift
 from chainrule.tensor import Tensor
@@ -77,12 +77,14 @@ class BroadcastTo(Function):
         return grad  # the graph walk sums it back over the broadcast axes
 
 
-def unwrap_index(index: Any) -> Any:
+def unwrap_index(index: Any, masks: bool = True) -> Any:
     """Replace Tensors inside an index by their arrays, and boolean masks by integer arrays.
 
     Masks become ``nonzero()`` index arrays, which select the same elements and let the backward
-    scatter with ``np.add.at``. A list or a tuple inside the index is a sequence of indices, as in
-    NumPy (``x[((0, 0, 2),)]`` is ``x[[0, 0, 2]]``): it becomes an array, so that repeats accumulate.
+    scatter with ``np.add.at`` (``masks=False`` keeps them: ``Index`` converts them in its forward,
+    so that a compiled step converts each call's mask again). A list or a tuple inside the index is a
+    sequence of indices, as in NumPy (``x[((0, 0, 2),)]`` is ``x[[0, 0, 2]]``): it becomes an array,
+    so that repeats accumulate.
     """
     items = index if isinstance(index, tuple) else (index,)
     out = []
@@ -91,10 +93,10 @@ def unwrap_index(index: Any) -> Any:
             i = i._data
         if isinstance(i, (list, tuple)):
             i = np.asarray(i)
-        if isinstance(i, np.ndarray) and i.dtype == bool:
+        if isinstance(i, np.ndarray) and i.dtype == bool and masks:
             out.extend(np.nonzero(i))
             continue
-        if isinstance(i, np.ndarray) and i.dtype.kind not in "iu":
+        if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
             raise IndexError(f"index: index arrays must be integers or booleans, got dtype {i.dtype}")
         out.append(i)
     return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
@@ -102,7 +104,7 @@ def unwrap_index(index: Any) -> Any:
 
 class Index(Function):
     def forward(self, a: np.ndarray, index: Any) -> np.ndarray:
-        self.index = index
+        index = self.index = unwrap_index(index)  # boolean masks to integer arrays, here
         try:
             return a[index]
         except IndexError as e:
@@ -308,7 +310,21 @@ def index(x: Tensor, idx: Any) -> Tensor:
         >>> x.grad
         tensor([2., 0., 1.])
     """
-    return Index.apply(lift(x), index=unwrap_index(idx))
+    index = unwrap_index(idx, masks=False)
+    if _mode.recorder is not None and _has_mask(index):
+        _mode.recorder.refuse(_DATA_SHAPE)
+    return Index.apply(lift(x), index=index)
+
+
+_DATA_SHAPE = (
+    "a boolean mask selects elements (x[mask]): how many depends on the data, so the shapes after it "
+    "change from call to call (write cr.where(mask, x, 0) to keep the shape)"
+)
+
+
+def _has_mask(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype == bool for i in items)
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
