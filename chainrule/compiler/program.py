@@ -17,6 +17,7 @@ was recorded and what runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,25 @@ class Const:
         self.value = value
 
 
+def _map(x: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``x`` with ``leaf`` applied to everything inside its tuples, lists and dicts (a named tuple,
+    such as a ``Ref``, is a leaf)."""
+    if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        return tuple(_map(v, leaf) for v in x)
+    if isinstance(x, list):
+        return [_map(v, leaf) for v in x]
+    if isinstance(x, dict):
+        return {k: _map(v, leaf) for k, v in x.items()}
+    return leaf(x)
+
+
+def _leaves(x: Any) -> list[Any]:
+    """What is inside ``x``'s tuples, lists and dicts, in order."""
+    found: list[Any] = []
+    _map(x, found.append)
+    return found
+
+
 def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any, int]:
     """Compute once what depends on constants only: a gradient operation of constants (the
     loss's gradient of 1, scaled by 1/N for a mean) and a read of a folded constant. Forward ops
@@ -169,35 +189,13 @@ def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any
     known: dict[int, Any] = {}
 
     def substitute(x: Any) -> Any:
-        if isinstance(x, Ref):
-            return Const(known[x.id]) if x.id in known else x
-        if isinstance(x, tuple) and not hasattr(x, "_fields"):
-            return tuple(substitute(v) for v in x)
-        if isinstance(x, list):
-            return [substitute(v) for v in x]
-        if isinstance(x, dict):
-            return {k: substitute(v) for k, v in x.items()}
-        return x
+        return _map(x, lambda v: Const(known[v.id]) if isinstance(v, Ref) and v.id in known else v)
 
     def constant(x: Any) -> bool:
-        if isinstance(x, (Ref, Ext)):
-            return False
-        if isinstance(x, (tuple, list)):
-            return all(constant(v) for v in x)
-        if isinstance(x, dict):
-            return all(constant(v) for v in x.values())
-        return True
+        return not any(isinstance(v, (Ref, Ext)) for v in _leaves(x))
 
     def value(x: Any) -> Any:
-        if isinstance(x, Const):
-            return x.value
-        if isinstance(x, tuple) and not hasattr(x, "_fields"):
-            return tuple(value(v) for v in x)
-        if isinstance(x, list):
-            return [value(v) for v in x]
-        if isinstance(x, dict):
-            return {k: value(v) for k, v in x.items()}
-        return x
+        return _map(x, lambda v: v.value if isinstance(v, Const) else v)
 
     kept = []
     for instr in instrs:
@@ -223,14 +221,7 @@ def _drop_unused(instrs: list[Instr], outputs: Any) -> list[Instr]:
     used: set[int] = set()
 
     def mark(x: Any) -> None:
-        if isinstance(x, Ref):
-            used.add(x.id)
-        elif isinstance(x, (tuple, list)):
-            for v in x:
-                mark(v)
-        elif isinstance(x, dict):
-            for v in x.values():
-                mark(v)
+        used.update(v.id for v in _leaves(x) if isinstance(v, Ref))
 
     mark(outputs)
     kept = []
@@ -240,25 +231,14 @@ def _drop_unused(instrs: list[Instr], outputs: Any) -> list[Instr]:
         if instr.kind != "read":
             mark(instr.args)
             mark(instr.params)
-        if isinstance(instr.target, Ref):
-            mark(instr.target)
+        mark(instr.target)
         kept.append(instr)
     return kept[::-1]
 
 
 def _copied_constants(x: Any) -> Any:
     """Outputs with each constant given as a copy (a caller may keep and change what it gets)."""
-    if isinstance(x, Const):
-        return _Copy(x.value)
-    if isinstance(x, np.ndarray):
-        return _Copy(x)
-    if isinstance(x, tuple) and not hasattr(x, "_fields"):
-        return tuple(_copied_constants(v) for v in x)
-    if isinstance(x, list):
-        return [_copied_constants(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _copied_constants(v) for k, v in x.items()}
-    return x
+    return _map(x, lambda v: _Copy(v.value) if isinstance(v, Const) else _Copy(v) if isinstance(v, np.ndarray) else v)
 
 
 class _Needs:
