@@ -161,7 +161,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
         t.grad = torch.tensor(g.copy())
     ours = cr.optim.clip_grad_norm_(cr_ps, max_norm, norm_type)
     theirs = torch.nn.utils.clip_grad_norm_(t_ps, max_norm, norm_type)
-    assert ours == pytest.approx(theirs.item(), rel=1e-12)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)  # a 0-d tensor, as torch's
     for c, t in zip(cr_ps, t_ps):
         np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-12)
 
