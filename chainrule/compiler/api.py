@@ -128,25 +128,35 @@ class CompiledFunction:
         if _mode.recorder is not None or _mode.anomaly or _switch.off:  # nested, hunting NaN, or disabled
             return self.fn(*args, **kwargs)
         leaves: list[Any] = []
-        key_parts: list[Any] = [_mode.enabled]
-        _flatten((args, kwargs), leaves, key_parts, {})
+        key_parts: list[Any] = [_mode.enabled, len(args)]
+        seen: dict[int, int] = {}
+        for a in args:  # (a tensor argument inline: this runs on every call)
+            if a.__class__ is Tensor and id(a) not in seen:
+                seen[id(a)] = len(leaves)
+                leaves.append(a)
+                data = a._data
+                key_parts.append(("T", data.shape, data.dtype.str, a._requires_grad))
+            else:
+                _flatten(a, leaves, key_parts, seen)
+        if kwargs:
+            _flatten(kwargs, leaves, key_parts, seen)
         key = tuple(key_parts)
         entries = self._entries.get(key)
         if entries is None:
             entries = self._entries[key] = []
             if len(self._entries) > self.cache_size:
                 self._entries.popitem(last=False)
-        else:
+        elif len(self._entries) > 1:
             self._entries.move_to_end(key)
         entry = self._pick(entries)
+        plan = entry.plan
+        if plan is not None and (entry.inputs is None or all(map(_same_values, entry.inputs, leaves))):
+            self.plan = plan
+            self.stats["replayed"] += 1
+            return plan.run(leaves)
         if entry.eager is not None:
             self.stats["eager"] += 1
             return self.fn(*args, **kwargs)
-        if entry.plan is not None:
-            if entry.inputs is None or all(_same_values(a, b) for a, b in zip(entry.inputs, leaves)):
-                self.plan = entry.plan
-                self.stats["replayed"] += 1
-                return entry.plan.run(leaves)
         return self._record(entry, entries, leaves, args, kwargs)
 
     def _pick(self, entries: list[_Entry]) -> _Entry:
@@ -155,13 +165,16 @@ class CompiledFunction:
         for e in entries:
             if e.structure != structure:
                 continue
-            if any(_mode_changed(ref, mode) for ref, mode in e.modules):
-                continue
-            if any(_param_ids(opt) != ids for opt, ids in e.optimizers):
-                continue
-            if e.watched and _attributes_changed(e.watched, _attributes(self._watch)):
-                continue
-            return e
+            for ref, mode in e.modules:
+                module = ref()
+                if module is None or module.training is not mode:
+                    break
+            else:
+                if e.optimizers and any(_param_ids(opt) != ids for opt, ids in e.optimizers):
+                    continue
+                if e.watched and _attributes_changed(e.watched, _attributes(self._watch)):
+                    continue
+                return e
         entries[:] = [e for e in entries if e.structure == structure and e.eager is None][-3:]  # other modes
         entry = _Entry()
         entry.structure = structure
@@ -310,11 +323,6 @@ def _labels(modules: list) -> dict[int, str]:
         for name, t in [*module.named_parameters(), *module.named_buffers()]:
             labels.setdefault(id(t), name)
     return labels
-
-
-def _mode_changed(ref: weakref.ref, mode: bool) -> bool:
-    module = ref()
-    return module is None or module.training is not mode
 
 
 def _param_ids(optimizer: Any) -> tuple[int, ...]:
