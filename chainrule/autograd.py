@@ -989,7 +989,7 @@ def _walk(
                 if plain:
                     _accumulate(t, g, handed_out)
                 elif records:
-                    t.grad = g if t.grad is None else t.grad + g
+                    t._grad = g if t._grad is None else t._grad + g
                 else:
                     ns.result(t, g)
                     _accumulate(t, ns.value(g), handed_out)
@@ -1053,14 +1053,17 @@ def _walk(
 
 
 def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
-    """Add the array ``g`` into the leaf's ``.grad`` (a recorded backward adds Tensors instead)."""
-    if t.grad is not None:
-        t.grad = Tensor._make(t.grad._data + g)
+    """Add the array ``g`` into the leaf's ``.grad`` (a recorded backward adds Tensors instead).
+
+    (``._grad``, the slot behind the ``grad`` property: the engine's own writes are no assignment a
+    compiled step must record.)"""
+    if t._grad is not None:
+        t._grad = Tensor._make(t._grad._data + g)
     else:  # .grad owns its memory, writable: optimisers update it in place
         if id(g) in handed_out or not g.flags.owndata:
             g = g.copy()
         handed_out.add(id(g))
-        t.grad = Tensor._make(g)
+        t._grad = Tensor._make(g)
 
 
 def backward(

@@ -34,6 +34,7 @@ import contextlib
 import functools
 import random
 import threading
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -283,15 +284,60 @@ def _python_state(watched: tuple) -> tuple:
 
 
 def _attributes(watched: tuple) -> list[dict]:
-    return [dict(getattr(obj, "__dict__", {})) for obj in watched]
+    """The Python state of each watched object a step may read: its attributes, a function's
+    closure cells and the globals it names, each container among them (a dict, a list) by its
+    items, one level down."""
+    return [_state_of(obj) for obj in watched]
+
+
+def _state_of(obj: Any) -> dict:
+    state: dict = {}
+    for k, v in getattr(obj, "__dict__", {}).items():
+        state[k] = _shallow(v)
+    function = getattr(obj, "__func__", obj)  # (a bound method: its function)
+    cells = getattr(function, "__closure__", None) or ()
+    for i, cell in enumerate(cells):
+        try:
+            state[("cell", i)] = _shallow(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    code, scope = getattr(function, "__code__", None), getattr(function, "__globals__", None)
+    if code is not None and scope is not None:
+        for name in code.co_names:
+            if name in scope and not callable(scope[name]) and not isinstance(scope[name], types.ModuleType):
+                state[("global", name)] = _shallow(scope[name])
+    return state
+
+
+def _shallow(value: Any) -> Any:
+    """``value`` as something to compare later: a container by its items, anything else as itself."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _Same(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_Same(v) for v in value))
+    return _Same(value)
+
+
+class _Same:
+    """A value held for comparison: a number or string by value, anything else by identity."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and _same_object(self.value, other.value)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _attributes_changed(before: list[dict], after: list[dict]) -> str | None:
-    """The first attribute of a watched object that is new or not the same as before, if any."""
+    """The first piece of a watched object's state that is new or not the same as before, if any."""
     for old, new in zip(before, after):
         for k in new:
-            if k not in old or not _same_object(old[k], new[k]):
-                return k
+            if k not in old or old[k] != new[k]:
+                return k if isinstance(k, str) else f"{k[0]} {k[1]}"
     return None
 
 

@@ -209,6 +209,9 @@ class Objective:
         self.penalised = penalised
         self.biases = [layer.bias for layer in layers if layer.bias is not None]
         self.total_weight = None if total_weight is None else float(total_weight)
+        # the estimator's parameters it was made with (its penalty reads them): ``train`` makes a
+        # new objective when they change (set_params between partial_fit calls)
+        self.settings = estimator.get_params(deep=False)
 
     def __call__(self, scores: Tensor, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> Tensor:
         per_sample = self.estimator._sample_losses(scores, targets)
@@ -230,6 +233,22 @@ class Objective:
         if _nonzero(penalty.intercept_l2) and self.biases:
             loss = loss + F.l2_penalty(self.biases) * penalty.intercept_l2
         return loss
+
+
+def _same_settings(a: dict, b: dict) -> bool:
+    """Whether two ``get_params()`` dicts hold the same values (arrays by value, objects by identity)."""
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = a[k], b[k]
+        if x is y:
+            continue
+        try:
+            if not bool(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y):
+                return False
+        except (TypeError, ValueError):  # no plain truth value: not the same
+            return False
+    return True
 
 
 def _nonzero(weight: float | Tensor) -> bool:
@@ -495,7 +514,12 @@ def train(
         batches = EpochBatches(arrays, batch, random_state)
     max_epochs = 1 if incremental else estimator.max_iter
     first_epoch = len(estimator.loss_curve_)
-    if new_run or objective is None or (objective.scale, objective.total_weight) != (scale, float(n * scale)):
+    if (
+        new_run
+        or objective is None
+        or (objective.scale, objective.total_weight) != (scale, float(n * scale))
+        or not _same_settings(objective.settings, estimator.get_params(deep=False))
+    ):
         objective = Objective(estimator, scale, total_weight=n * scale)
     history = fit(
         scores,

@@ -275,7 +275,7 @@ class Module:
     def zero_grad(self) -> None:
         """Forget every parameter's gradient."""
         for p in self.parameters():
-            p.grad = None
+            p._grad = None  # (the slot: this is replayed whole by a compiled step)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze every parameter."""

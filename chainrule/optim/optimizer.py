@@ -196,7 +196,7 @@ class Optimizer:
         """Forget every parameter's gradient (sets ``p.grad = None``; no array is written)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                p._grad = None  # (the slot: this is replayed whole by a compiled step)
 
     @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -218,7 +218,7 @@ class Optimizer:
         updated = []
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
+                grad = p._grad
                 if grad is None:
                     continue
                 data = p._data

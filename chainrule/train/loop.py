@@ -106,7 +106,11 @@ def fit(
             The compiled step is kept with the optimizer, so a later ``fit`` (``partial_fit``)
             with the same model, loss and optimizer replays it at once. A model it cannot
             replay (one that reads a tensor's value in ``forward``, ...) trains eagerly, with one
-            ``CompileWarning`` saying why. False: every batch eagerly.
+            ``CompileWarning`` saying why. The loss function's Python state (attributes, closure,
+            globals, the dicts and lists in them) is watched: a change records the step again.
+            Python values a model's ``forward`` reads, other than module attributes, are
+            constants of the compiled step: use False for a model that changes them during
+            training. False: every batch eagerly.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -363,19 +367,27 @@ class _FitStep:
             loss.backward()
             return out, loss
 
-        # a loss_fn that is not a module may keep Python state (a counter): watched while recorded
-        self.run = CompiledFunction(step, watch=() if isinstance(loss_fn, Module) else (loss_fn,))
+        # the loss function's Python state (attributes, closure, the dicts and lists in them) is
+        # watched: a change (a weight a callback anneals) makes the step record again
+        self.run = CompiledFunction(step, watch=(loss_fn,))
 
 
 def _fit_step(model: Module, loss_fn: Any, optimizer: Any) -> _FitStep:
     """The compiled step of ``fit`` for this model, loss and optimizer, kept with the optimizer
-    (``Optimizer.__getstate__`` leaves it out of copies and pickles) for the next ``fit``."""
+    (``Optimizer.__getstate__`` leaves it out of copies and pickles) for the next ``fit`` with the
+    same model and loss (``partial_fit``); a fit with another model or loss object replaces it."""
     steps = getattr(optimizer, "__dict__", {}).setdefault("_fit_steps", {})
     key = (id(model), id(loss_fn))
-    step = steps.get(key)
+    step = steps.pop(key, None)
     if step is None:
-        step = steps[key] = _FitStep(model, loss_fn, optimizer)
+        step = _FitStep(model, loss_fn, optimizer)
+        while len(steps) >= _FIT_STEPS_KEPT:  # the least recently used goes (with its loss and model)
+            del steps[next(iter(steps))]
+    steps[key] = step  # (last: the most recently used)
     return step
+
+
+_FIT_STEPS_KEPT = 1  # the step of the optimizer's last fit: a new loss object each fit must not pile up
 
 
 def _weighted_loss(loss_fn: Any) -> Callable[[Tensor, Any, np.ndarray], Tensor]:
