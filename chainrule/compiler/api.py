@@ -230,7 +230,7 @@ class CompiledFunction:
         if entry.plan is not None and entry.inputs is not None:
             validated = True  # a third recording, made because the inputs changed, agreed
         entry.inputs = None if validated else snapshot
-        entry.plan = Plan(instrs, len(leaves), rec.outputs, labels, rec.spent)
+        entry.plan = Plan(instrs, rec.outputs, labels, rec.spent)
         entry.first = rec
         self.plan = entry.plan
         return result

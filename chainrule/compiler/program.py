@@ -1,11 +1,13 @@
 """A recorded step turned into a plan: one generated Python function of NumPy calls.
 
 Two recordings of the same step are compared first (:func:`compare`): they must make the same
-instructions in the same order. A tensor the step read but did not make (an ``Ext``) is either
-the same object both times (a parameter, a buffer: read live on each replay) or two objects with
-equal values (a constant the step made, such as a number lifted to a tensor: folded into the
-plan); two different values mean the step computed it from the data outside chainrule's ops,
-and the step is not replayed.
+instructions in the same order. A tensor the step read but did not make (an ``Ext``) is the same
+object both times (a parameter, a buffer), or two tensors over one memory that lives on (a
+parameter's ``.detach()``): both are read live on each replay; or two objects with equal values (a
+constant the step made, such as a number lifted to a tensor: folded into the plan). Two
+different values mean the step computed it from the data outside chainrule's ops, and the step
+is not replayed. Before the plan is made, what depends on constants only is computed once and
+what nothing uses is left out.
 
 The plan (:class:`Plan`) is Python source, one line per instruction, compiled once: the forward
 ops' ``forward`` methods on arrays, the gradient rules' NumPy calls, the writes into ``.grad``,
@@ -311,7 +313,6 @@ class Plan:
     def __init__(
         self,
         instrs: list[Instr],
-        inputs: int,
         outputs: Any,
         labels: dict[int, str] | None = None,
         spent: dict[int, type] | None = None,
