@@ -238,7 +238,9 @@ def _compiled_forward(model: Module) -> CompiledFunction:
         def forward_pass(x: np.ndarray) -> Tensor:
             return ref()(Tensor._make(x))
 
-        forward = _FORWARDS[model] = CompiledFunction(forward_pass)
+        forward = _FORWARDS[model] = CompiledFunction(
+            forward_pass, name="the compiled forward of predict/evaluate (compile=False to run it eagerly, silently)"
+        )
     return forward
 
 
