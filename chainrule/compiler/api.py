@@ -102,7 +102,9 @@ class CompiledFunction:
         ({'recorded': 2, 'replayed': 2, 'eager': 0}, tensor([4., 6.]))
     """
 
-    def __init__(self, fn: Callable, cache_size: int = 8, watch: tuple = (), name: str | None = None) -> None:
+    def __init__(
+        self, fn: Callable, cache_size: int = 8, watch: tuple = (), name: str | None = None, hint: str = ""
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"cr.compile: expected a function or a Module, got {type(fn).__name__}")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
@@ -111,6 +113,7 @@ class CompiledFunction:
         self.cache_size = cache_size
         self._watch = watch  # objects whose attributes the step must not change (fit's loss_fn)
         self._name = name  # how a warning names it (fit's step); by default cr.compile(<the function>)
+        self._hint = hint  # what a warning adds at its end (how to turn compiling off)
         self._entries: OrderedDict[tuple, list[_Entry]] = OrderedDict()
         self._warned: set[str] = set()
         self.plan: Plan | None = None
@@ -242,7 +245,8 @@ class CompiledFunction:
         if reason not in self._warned:
             self._warned.add(reason)
             name = self._name or f"cr.compile({getattr(self.fn, '__qualname__', type(self.fn).__name__)})"
-            warnings.warn(f"{name} runs eagerly: {reason}", CompileWarning, stacklevel=3)
+            hint = f" ({self._hint})" if self._hint else ""
+            warnings.warn(f"{name} runs eagerly: {reason}{hint}", CompileWarning, stacklevel=3)
 
 
 class _Switch(threading.local):

@@ -239,7 +239,9 @@ def _compiled_forward(model: Module) -> CompiledFunction:
             return ref()(Tensor._make(x))
 
         forward = _FORWARDS[model] = CompiledFunction(
-            forward_pass, name="the compiled forward of predict/evaluate (compile=False to run it eagerly, silently)"
+            forward_pass,
+            name="the compiled forward of predict/evaluate",
+            hint="compile=False runs it eagerly, silently",
         )
     return forward
 

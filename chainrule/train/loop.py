@@ -370,7 +370,7 @@ class _FitStep:
         # the loss function's Python state (attributes, closure, the dicts and lists in them) is
         # watched: a change (a weight a callback anneals) makes the step record again
         self.run = CompiledFunction(
-            step, watch=(loss_fn,), name="fit's compiled step (fit(..., compile=False) to train eagerly, silently)"
+            step, watch=(loss_fn,), name="fit's compiled step", hint="fit(..., compile=False) trains eagerly, silently"
         )
 
 
