@@ -205,6 +205,8 @@ def _check_model(model: Any, owner: str) -> None:
 def _batched_outputs(
     model: Module, loader: DataLoader, owner: str, compile: bool = True
 ) -> tuple[np.ndarray, list[np.ndarray]]:
+    if not isinstance(compile, (bool, np.bool_)):
+        raise ValueError(f"{owner}: compile must be True or False, got {compile!r}")
     was_training = model.training
     model.eval()
     dtype = _param_dtype(model)
@@ -346,7 +348,9 @@ def predict(model: Module, X: Any, *, batch_size: int | None = 256, compile: boo
     return outputs
 
 
-def predict_proba(model: Module, X: Any, *, batch_size: int | None = 256, from_logits: bool = True) -> np.ndarray:
+def predict_proba(
+    model: Module, X: Any, *, batch_size: int | None = 256, from_logits: bool = True, compile: bool = True
+) -> np.ndarray:
     """Class probabilities: softmax of the outputs (sigmoid for a single output column, giving
     columns [1 - p, p]). Use ``from_logits=False`` when the model already ends in Softmax/Sigmoid.
 
@@ -358,7 +362,7 @@ def predict_proba(model: Module, X: Any, *, batch_size: int | None = 256, from_l
         >>> p.shape, p.sum(axis=1).round(6).tolist()
         ((2, 3), [1.0, 1.0])
     """
-    outputs = predict(model, X, batch_size=batch_size)
+    outputs = predict(model, X, batch_size=batch_size, compile=compile)
     if outputs.ndim == 1:
         outputs = outputs[:, None]
     if outputs.shape[1] == 1:

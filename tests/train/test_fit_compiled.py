@@ -153,3 +153,24 @@ def test_compile_must_be_a_bool():
     model = networks()["mlp"]()
     with pytest.raises(ValueError, match="fit: compile must be True or False, got 'yes'"):
         fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), X, y, compile="yes")
+
+
+def test_predict_and_evaluate_compiled_give_the_eager_outputs():
+    from chainrule.train import evaluate, predict, predict_proba
+
+    model, _, _ = train("cnn", True, epochs=1)  # BatchNorm and its running statistics, in eval mode
+    X, y = blobs(50, n_features=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(2):  # the second time replays
+            np.testing.assert_array_equal(
+                predict(model, X, batch_size=16), predict(model, X, batch_size=16, compile=False)
+            )
+        p = predict_proba(model, X, batch_size=16)
+        np.testing.assert_array_equal(p, predict_proba(model, X, batch_size=16, compile=False))
+        loss = cr.nn.CrossEntropyLoss()
+        assert evaluate(model, loss, X, y % 3, batch_size=16) == evaluate(
+            model, loss, X, y % 3, batch_size=16, compile=False
+        )
+    with pytest.raises(ValueError, match="predict: compile must be True or False, got 1"):
+        predict(model, X, compile=1)
