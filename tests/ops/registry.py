@@ -4,8 +4,9 @@ PyTorch's OpInfo idea: each ``OpInfo`` names an op, the chainrule function, a Nu
 a list of samples (shapes with broadcasting, keepdims, negative axes, empty and 0-d inputs where
 they make sense). ``tests/ops/test_registry.py`` checks every entry the same way: values against
 NumPy in float32 and float64, gradients against float64 finite differences, second order, the
-plain, recorded and traced interpreters of each rule against one another, dtypes, the Tensor
-method against the function, and that a plain backward leaves its operands alone. A test there
+plain, recorded and traced interpreters of each rule against one another, a ``cr.compile`` step
+replaying the op and its rule against eager, dtypes, the Tensor method against the function, and
+that a plain backward leaves its operands alone. A test there
 fails when a public op or a primitive (``Function`` class) has no entry here.
 
 A sample's ``args`` are the op's differentiable inputs (float64 arrays: the tests cast them to

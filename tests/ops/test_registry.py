@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import importlib
 import pkgutil
+import warnings
 
 import numpy as np
 import pytest
@@ -247,6 +248,53 @@ def test_plain_recorded_and_traced_gradients_agree(info, sample):
             assert (p is None) == (o is None), f"{info.name}: input {k} has a gradient in one interpreter only"
             if p is not None:
                 np.testing.assert_allclose(o, p, rtol=1e-10, atol=1e-12, err_msg=f"{info.name} {how}, input {k}")
+
+
+def _compiled_and_eager(info: OpInfo, sample: Sample, calls: int = 4):
+    """The op's outputs and its inputs' gradients of <op(inputs), g> over ``calls`` calls with other
+    input values (the sample's arrays scaled by 1 + k/100: signs, ties and kinks stay where the
+    sample put them), once through ``cr.compile`` (two recordings, then replays) and once eagerly."""
+    g = output_gradient(run(info, leaves(sample), sample))
+
+    def step(*tensors):
+        out = run(info, list(tensors), sample)
+        if out.requires_grad:
+            out.backward(cr.tensor(g))
+        return out
+
+    compiled = cr.compile(step)
+    results = []
+    for fn in (compiled, step):
+        got = []
+        for k in range(calls):
+            tensors = [
+                cr.tensor(np.array(a, dtype=np.float64) * (1 + k / 100), requires_grad=True) for a in sample.args
+            ]
+            out = fn(*tensors)
+            got.append((out.numpy().copy(), [None if t.grad is None else t.grad.numpy().copy() for t in tensors]))
+        results.append(got)
+    return results, compiled
+
+
+@pytest.mark.parametrize("info, sample", CASES, ids=IDS)
+def test_a_compiled_step_replays_the_op_and_its_rule_as_eagerly(info, sample):
+    # the fourth interpreter of the rules: cr.compile's step tracer, whose plan reads what a rule
+    # needs from the replayed forward's nodes; a case it cannot replay runs eagerly, also right
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", cr.compiler.CompileWarning)
+        (compiled, eager), step = _compiled_and_eager(info, sample)
+    for k, ((out_c, grads_c), (out_e, grads_e)) in enumerate(zip(compiled, eager)):
+        np.testing.assert_array_equal(out_c, out_e, err_msg=f"{info.name}: output of call {k}")
+        for i, (a, b) in enumerate(zip(grads_c, grads_e)):
+            assert (a is None) == (b is None), f"{info.name}: input {i} has a gradient one way only"
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=f"{info.name}: call {k}, input {i}")
+    # replayed, unless the op's shapes depend on the data (a boolean mask), which runs eagerly
+    reasons = [str(w.message) for w in caught if issubclass(w.category, cr.compiler.CompileWarning)]
+    if step.stats["replayed"] != 2:
+        assert info.name == "index" and reasons and "a boolean mask selects elements" in reasons[0], (
+            f"{info.name}: {step.stats}, {reasons}"
+        )
 
 
 @pytest.mark.parametrize("info, sample", GRAD_CASES, ids=GRAD_IDS)
