@@ -373,7 +373,8 @@ def test_a_run_killed_at_any_moment_leaves_the_old_run_or_the_new_one(tmp_path, 
         cwd = tmp_path / f"kill{i}"
         shutil.copytree(tmp_path / "m", cwd / "m")
         process = subprocess.Popen(
-            [sys.executable, "-m", "chainrule", "train", "iris", "--epochs", "30", "--out", "m", "--force"]
+            # (200 epochs: the compiled run trains for about half a second, so that some kills land in it)
+            [sys.executable, "-m", "chainrule", "train", "iris", "--epochs", "200", "--out", "m", "--force"]
             + ["--no-plot", "--quiet"],
             cwd=cwd,
             env=env,
