@@ -28,10 +28,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import Function, _mode, _run_backward
+from chainrule.autograd import Function, _mode, _run_backward, _topological_order
 from chainrule.compiler.tracer import Ref, Traced, Tracer
 from chainrule.interpreters import NUMPY, NumpySteps
 from chainrule.tensor import Tensor
+
+_FOREIGN_NODE = "a backward through {}, made before the compiled call: the plan cannot rebuild it"
 
 
 class Refused(Exception):
@@ -84,12 +86,8 @@ class StepTracer(Tracer):
             value = np.asarray(value)
         return Traced(value, self.rec.new_id(value, claim), self)
 
-    def record(self, op: str, fn: Callable, *args: Any, **params: Any) -> Traced:
-        from chainrule.compiler.tracer import _spec, _unwrap
-
-        out = self._new(fn(*_unwrap(args), **{k: _unwrap(v) for k, v in params.items()}))
-        self.rec.emit("rule", out.id, fn, _spec(args), {k: _spec(v) for k, v in params.items()}, op)
-        return out
+    def _write(self, op: str, fn: Callable, args: tuple, params: dict, out: int) -> None:
+        self.rec.emit("rule", out, fn, args, params, op)
 
     def bind(self, op: type, *args: Any, **params: Any) -> Traced:
         return self.record(op.__name__, NUMPY.bind, op, *args, **params)
@@ -138,9 +136,7 @@ class StepTracer(Tracer):
     def output(self, fn: Function) -> Traced:
         return self.traced(fn.output)
 
-    def result(self, t: Tensor, g: Traced) -> None:
-        if t.grad_fn is not None:
-            self.rec.refuse(".retain_grad() on a tensor the step makes (its .grad exists only in an eager run)")
+    def result(self, t: Tensor, g: Traced) -> None:  # (a leaf: retain_grad was refused before the walk)
         self.rec.emit("grad", None, None, (self.rec.operand(t), Ref(g.id)), {}, "accumulate into .grad")
         self.rec.grad_leaves.append(t)
 
@@ -162,8 +158,9 @@ class StepTracer(Tracer):
         return None
 
     def _read(self, fn: Function, name: str, value: Any, path: tuple = ()) -> Any:
-        """``value`` (``fn.<name>`` at ``path``) with each array in it a traced read of the node."""
-        if isinstance(value, np.ndarray):
+        """``value`` (``fn.<name>`` at ``path``) with each array (or number) in it a traced read of
+        the node."""
+        if isinstance(value, (np.ndarray, float, int, np.number)) and not isinstance(value, bool):
             out = self._new(value)
             self.rec.emit("read", out.id, self.rec.node_of(fn), (name, path), {}, f"{fn.name}.{name}")
             return out
@@ -171,10 +168,6 @@ class StepTracer(Tracer):
             return type(value)(self._read(fn, name, v, path + (i,)) for i, v in enumerate(value))
         if isinstance(value, dict):
             return {k: self._read(fn, name, v, path + (k,)) for k, v in value.items()}
-        if isinstance(value, (float, int, np.number)) and not isinstance(value, bool):  # a number from the data
-            out = self._new(np.asarray(value))
-            self.rec.emit("read", out.id, self.rec.node_of(fn), (name, path), {}, f"{fn.name}.{name}")
-            return out
         if isinstance(value, NumpySteps):  # a loop's values in one array: that array, by rows
             if value.array is None:
                 return []
@@ -261,7 +254,7 @@ class Recorder:
     def node_of(self, fn: Function) -> int:
         n = self.nodes.get(id(fn))
         if n is None:
-            raise Refused(f"a backward through {fn.name}, made before the compiled call: the plan cannot rebuild it")
+            raise Refused(_FOREIGN_NODE.format(fn.name))
         return n
 
     def operand(self, x: Any) -> Any:
@@ -337,31 +330,29 @@ class Recorder:
             out = cls.apply(*inputs, **params)
         finally:
             _mode.recorder = self
-        try:
-            args = tuple(self.operand(t) for t in inputs)
-            ps = {k: self.operand(v) for k, v in params.items()}
-        except Refused as refusal:
-            self.refuse(str(refusal))
-            return out
-        n = self.new_id(out._data)
-        self.bind_tensor(out, n)
-        if out.grad_fn is not None:
+        n = self._made("op0" if out._data.ndim == 0 else "op", cls, inputs, params, out, cls.__name__)
+        if n is not None and out.grad_fn is not None:
             self.nodes[id(out.grad_fn)] = n
             self.keep.append(out.grad_fn)
-        self.emit("op0" if out._data.ndim == 0 else "op", n, cls, args, ps, cls.__name__)
         return out
 
     def pure(self, fn: Callable, tensors: tuple, params: dict, out: Tensor) -> None:
         """A non-differentiable op (``autograd.pure``) made ``out``: recorded as its NumPy call."""
+        self._made("pure", fn, tensors, params, out, getattr(fn, "__name__", "pure"))
+
+    def _made(self, kind: str, target: Any, tensors: tuple, params: dict, out: Tensor, note: str) -> int | None:
+        """Record that ``target`` made ``out`` from ``tensors`` and ``params``; its value number, or
+        None when an operand cannot be replayed (the recorder is refused)."""
         try:
             args = tuple(self.operand(t) for t in tensors)
             ps = {k: self.operand(v) for k, v in params.items()}
         except Refused as refusal:
             self.refuse(str(refusal))
-            return
+            return None
         n = self.new_id(out._data)
         self.bind_tensor(out, n)
-        self.emit("pure", n, fn, args, ps, getattr(fn, "__name__", "pure"))
+        self.emit(kind, n, target, args, ps, note)
+        return n
 
     def backward(self, roots: list, root_grads: list, retain_graph: bool, create_graph: bool, wanted: Any) -> Any:
         """A backward inside the step, its rules traced; ``.grad`` is filled as eagerly."""
@@ -371,12 +362,10 @@ class Recorder:
         if wanted is not None:
             self.refuse("cr.grad(outputs, inputs) inside the step (use loss.backward())")
             return _run_backward(roots, root_grads, retain_graph, create_graph, wanted)
-        from chainrule.autograd import _topological_order
-
         for t in _topological_order(roots):
             fn = t.grad_fn
             if fn is not None and id(fn) not in self.nodes:
-                self.refuse(f"a backward through {fn.name}, made before the compiled call: the plan cannot rebuild it")
+                self.refuse(_FOREIGN_NODE.format(fn.name))
             elif fn is not None and t._retains_grad:
                 self.refuse(".retain_grad() on a tensor the step makes (its .grad exists only in an eager run)")
             if self.refused:

@@ -345,8 +345,12 @@ class Tracer(Interpreter):
 
     def record(self, op: str, fn: Callable, *args: Any, **params: Any) -> Traced:
         out = self._new(fn(*_unwrap(args), **{k: _unwrap(v) for k, v in params.items()}))
-        self.plan.steps.append(Step(op, fn, _spec(args), {k: _spec(v) for k, v in params.items()}, out.id))
+        self._write(op, fn, _spec(args), {k: _spec(v) for k, v in params.items()}, out.id)
         return out
+
+    def _write(self, op: str, fn: Callable, args: tuple, params: dict, out: int) -> None:
+        """Write one operation (``Ref`` arguments) into the plan."""
+        self.plan.steps.append(Step(op, fn, args, params, out))
 
     def _declare(self, value: np.ndarray, label: tuple) -> Traced:
         t = self._new(value)
