@@ -33,6 +33,7 @@ LAYERS = [
     "chainrule._version",
     "chainrule.memory",
     "chainrule.devices",
+    "chainrule.kernels",
     "engine",
     "chainrule.compiler",
     "chainrule.nn",

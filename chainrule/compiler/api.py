@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import kernels
 from chainrule.autograd import _mode, _writes
 from chainrule.compiler.program import Mismatch, Plan, compare
 from chainrule.compiler.recorder import Recorder, Refused
@@ -103,12 +104,26 @@ class CompiledFunction:
     """
 
     def __init__(
-        self, fn: Callable, cache_size: int = 8, watch: tuple = (), name: str | None = None, hint: str = ""
+        self,
+        fn: Callable,
+        cache_size: int = 8,
+        watch: tuple = (),
+        name: str | None = None,
+        hint: str = "",
+        backend: str = "auto",
     ) -> None:
         if not callable(fn):
             raise TypeError(f"cr.compile: expected a function or a Module, got {type(fn).__name__}")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"cr.compile: cache_size must be a positive integer, got {cache_size!r}")
+        if backend not in ("auto", "numba", "numpy"):
+            raise ValueError(f"cr.compile: backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
+        if backend == "numba" and not kernels.available():
+            raise ValueError(
+                'cr.compile: backend="numba" needs numba: pip install "chainrule[fast]" (and CHAINRULE_NUMBA '
+                'not set to 0); backend="numpy" or "auto" runs without it'
+            )
+        self.backend = backend
         self.fn = fn
         self.cache_size = cache_size
         self._watch = watch  # objects whose attributes the step must not change (fit's loss_fn)
@@ -234,7 +249,8 @@ class CompiledFunction:
         if entry.plan is not None and entry.inputs is not None:
             validated = True  # a third recording, made because the inputs changed, agreed
         entry.inputs = None if validated else snapshot
-        entry.plan = Plan(instrs, rec.outputs, labels, rec.spent)
+        fuse = self.backend == "numba" or (self.backend == "auto" and kernels.enabled())
+        entry.plan = Plan(instrs, rec.outputs, labels, rec.spent, rec.layout, fuse=fuse)
         entry.first = rec
         self.plan = entry.plan
         return result
@@ -437,7 +453,7 @@ class _Identity:
         return isinstance(other, _Identity) and other.obj is self.obj
 
 
-def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:
+def compile(fn: Callable | None = None, *, cache_size: int = 8, backend: str = "auto") -> Any:
     """Compile a training or inference step: record it once, then replay it as a plan.
 
     ``fn`` takes tensors and arrays (and other arguments, which become part of the signature) and
@@ -450,6 +466,10 @@ def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:
     Args:
         fn: the function (or Module) to compile.
         cache_size: how many input signatures keep their plans (the oldest is dropped).
+        backend: ``"numba"`` fuses elementwise chains of the step into compiled loops (needs the
+            extra ``fast``); ``"numpy"`` replays NumPy calls only; ``"auto"`` (default) is numba
+            when it is installed and enabled (:mod:`chainrule.kernels`). Both keep buffers for the
+            values that never leave the step.
 
     Returns:
         a :class:`CompiledFunction`.
@@ -472,5 +492,5 @@ def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:
         (True, 3)
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, cache_size)
-    return CompiledFunction(fn, cache_size)
+        return lambda f: CompiledFunction(f, cache_size, backend=backend)
+    return CompiledFunction(fn, cache_size, backend=backend)

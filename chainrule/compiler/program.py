@@ -11,21 +11,26 @@ what nothing uses is left out.
 
 The plan (:class:`Plan`) is Python source, one line per instruction, compiled once: the forward
 ops' ``forward`` methods on arrays, the gradient rules' NumPy calls, the writes into ``.grad``,
-and the calls of the stateful library functions (``optimizer.step()``) that are run live. Its
-``str`` is that source, with a comment naming each line's op: what a learner can read to see what
-was recorded and what runs.
+and the calls of the stateful library functions (``optimizer.step()``) that are run live. The
+values that never leave the step are written into buffers the plan keeps (``B[k]``), and with
+numba the elementwise chains are fused into compiled loops (``chainrule.compiler.fusion``). Its
+``str`` is that source, with a comment naming each line's op, then what each name stands for
+(parameters, fused loops, buffers): what a learner can read to see what was recorded and what
+runs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+import threading
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd import _accumulate
-from chainrule.compiler.recorder import Attribute, Ext, Instr, Recorder
+from chainrule.compiler import fusion
+from chainrule.compiler.recorder import Attribute, Const, Ext, Instr, Recorder, _leaves, _map
 from chainrule.compiler.tracer import Ref
 from chainrule.interpreters import NUMPY
 from chainrule.tensor import Tensor, _convert_data
@@ -155,34 +160,6 @@ def _equal_objects(a: Any, b: Any) -> bool:
         return False
 
 
-class Const:
-    """A constant of a plan: an array (or object) both recordings agreed on."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _map(x: Any, leaf: Callable[[Any], Any]) -> Any:
-    """``x`` with ``leaf`` applied to everything inside its tuples, lists and dicts (a named tuple,
-    such as a ``Ref``, is a leaf)."""
-    if isinstance(x, tuple) and not hasattr(x, "_fields"):
-        return tuple(_map(v, leaf) for v in x)
-    if isinstance(x, list):
-        return [_map(v, leaf) for v in x]
-    if isinstance(x, dict):
-        return {k: _map(v, leaf) for k, v in x.items()}
-    return leaf(x)
-
-
-def _leaves(x: Any) -> list[Any]:
-    """What is inside ``x``'s tuples, lists and dicts, in order."""
-    found: list[Any] = []
-    _map(x, found.append)
-    return found
-
-
 def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any, int]:
     """Compute once what depends on constants only: a gradient operation of constants (the
     loss's gradient of 1, scaled by 1/N for a mean) and a read of a folded constant. Forward ops
@@ -271,6 +248,7 @@ _HELPERS = {
     "_spent": _spent,
     "_rule": _rule,
     "asarray": np.asarray,
+    "empty": np.empty,
     "copyto": np.copyto,
     "_convert": _convert_data,
     "_acc": _accumulate,
@@ -298,8 +276,8 @@ class Plan:
         >>> with cr.no_grad():
         ...     outputs = [forward(cr.randn(4, 2)) for _ in range(3)]
         >>> print(forward.plan)
-        # 1 forward ops, 0 gradient operations, 0 folded into constants
-        def plan(args):
+        # 1 forward ops, 0 gradient operations, 0 fused loops, 0 folded into constants, 0 buffers kept
+        def plan(args, B):
             v0 = args[0]._data  # argument 0
             n1 = C0.__new__(C0)
             v1 = n1.forward(v0, t1._data, t2._data)  # Linear
@@ -316,12 +294,21 @@ class Plan:
         outputs: Any,
         labels: dict[int, str] | None = None,
         spent: dict[int, type] | None = None,
+        layout: dict[int, tuple] | None = None,
+        fuse: bool = False,
     ) -> None:
         self.spent = spent or {}  # returned values handed back as tensors of a spent graph (as eagerly)
         self._returning = False
         self.labels = labels or {}  # id(tensor) -> its name in the model ("0.weight"), for the legend
         instrs, outputs, self.folded = _fold_constants(instrs, outputs)
         instrs = _drop_unused(instrs, outputs)
+        layout = self.layout = layout or {}
+        if fuse:
+            instrs = fusion.fuse(instrs, outputs, layout)
+        self.buffered = fusion.buffered(instrs, outputs, layout)  # value -> (shape, dtype) of its kept array
+        self._slots = {n: k for k, n in enumerate(self.buffered)}
+        self._buffers = self._new_buffers()
+        self._lock = threading.Lock()  # held while a replay writes into self._buffers
         self.instrs = instrs
         self.names: dict[Any, str] = {}  # id(object) -> its name in the generated code
         self.scope: dict[str, Any] = {}  # the names the code uses, besides _HELPERS
@@ -333,23 +320,44 @@ class Plan:
         self._returning = True
         body = lines + [f"return {self._value(_copied_constants(outputs), event=True)}"]
         self._returning = False
-        self.source = "def plan(args):\n" + "\n".join("    " + line for line in body) + "\n"
+        self.source = "def plan(args, B):\n" + "\n".join("    " + line for line in body) + "\n"
         namespace = {**_HELPERS, **self.scope}
         exec(compile(self.source, "<chainrule plan>", "exec"), namespace)
-        self.run = namespace["plan"]
+        self._fn = namespace["plan"]
         self.ops = sum(1 for i in instrs if i.kind in ("op", "op0"))
         self.rules = sum(1 for i in instrs if i.kind == "rule")
+        self.fused = [i.target for i in instrs if i.kind == "fused"]  # the fused loops (Fused: .source)
         self.events = [i.note for i in instrs if i.kind == "event"]
+
+    def _new_buffers(self) -> list[np.ndarray]:
+        return [fusion.allocate(spec) for spec in self.buffered.values()]
+
+    def run(self, args: list[Any]) -> Any:
+        """Replay the step on ``args`` (its tensor and array arguments, in order)."""
+        if not self._buffers:
+            return self._fn(args, self._buffers)
+        if self._lock.acquire(blocking=False):
+            try:
+                return self._fn(args, self._buffers)
+            finally:
+                self._lock.release()
+        return self._fn(args, self._new_buffers())  # another thread (or this one, nested) is replaying it
 
     def __str__(self) -> str:
         """The plan's code, then what each name in it stands for."""
         legend = [f"#   {name} = {self._describe(self.scope[name])}" for name in sorted(self.scope, key=_natural)]
-        head = f"# {self.ops} forward ops, {self.rules} gradient operations, {self.folded} folded into constants"
+        legend += [f"#   B[{k}] = buffer {shape} {dtype}" for k, (shape, dtype, _) in enumerate(self.buffered.values())]
+        head = (
+            f"# {self.ops} forward ops, {self.rules} gradient operations, {len(self.fused)} fused loops, "
+            f"{self.folded} folded into constants, {len(self.buffered)} buffers kept"
+        )
         return "\n".join([head, self.source.rstrip(), "# where", *(legend or ["#   (nothing)"])])
 
     def _describe(self, obj: Any) -> str:
         if isinstance(obj, type):
             return f"{obj.__module__}.{obj.__qualname__}"
+        if isinstance(obj, fusion.Fused):
+            return f"fused loop (numba): {obj.expression}"
         if isinstance(obj, Tensor):
             label = self.labels.get(id(obj))
             kind = type(obj).__name__
@@ -424,7 +432,23 @@ class Plan:
                 call = f"asarray({call})"
             return [f"{node} = {cls}.__new__({cls})", f"{v} = {call}  # {i.note}"]
         if k == "rule":
-            return [f"{v} = {self._name(i.target, 'f')}({self._call(i.args, i.params)})  # {i.note} (gradient)"]
+            if i.out in self._slots:  # written into a kept buffer
+                ufunc = self._name(fusion.UFUNCS[i.target], "u")
+                call = f"{ufunc}({self._call(i.args, i.params)}, out=B[{self._slots[i.out]}])"
+                return [f"{v} = {call}  # {i.note} (gradient)"]
+            call = f"{self._name(i.target, 'f')}({self._call(i.args, i.params)})"
+            if self.layout.get(i.out, ((0,),))[0] == ():  # (NumPy may give a 0-d result as a scalar)
+                call = f"asarray({call})"
+            return [f"{v} = {call}  # {i.note} (gradient)"]
+        if k == "fused":
+            if i.out in self._slots:
+                out = f"B[{self._slots[i.out]}]"
+            else:
+                shape, dtype, _ = self.layout[i.out]  # (C order: a fused loop's operands are)
+                out = f"empty({shape!r}, {self._name(dtype, 'c')})"
+            operands = [self._value(a) for a in i.args]
+            shown = re.sub(r"x(\d+)", lambda m: operands[int(m.group(1))].removesuffix("._data"), i.target.expression)
+            return [f"{v} = {self._name(i.target, 'k')}({', '.join(operands)}, {out})  # fused: {shown}"]
         if k == "pure":
             return [f"{v} = asarray({self._name(i.target, 'f')}({self._call(i.args, i.params)}))  # {i.note}"]
         if k == "load":

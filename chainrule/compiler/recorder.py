@@ -69,6 +69,34 @@ class Instr(NamedTuple):
     note: str
 
 
+class Const:
+    """A constant of a plan: an array (or object) both recordings agreed on."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _map(x: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``x`` with ``leaf`` applied to everything inside its tuples, lists and dicts (a named tuple,
+    such as a ``Ref``, is a leaf)."""
+    if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        return tuple(_map(v, leaf) for v in x)
+    if isinstance(x, list):
+        return [_map(v, leaf) for v in x]
+    if isinstance(x, dict):
+        return {k: _map(v, leaf) for k, v in x.items()}
+    return leaf(x)
+
+
+def _leaves(x: Any) -> list[Any]:
+    """What is inside ``x``'s tuples, lists and dicts, in order."""
+    found: list[Any] = []
+    _map(x, found.append)
+    return found
+
+
 class StepTracer(Tracer):
     """The tracer of a recorded step: the values of a backward are numbered in the recorder, and
     what a rule reads from the forward (its inputs, output, saved arrays, residuals) is read from
@@ -196,6 +224,7 @@ class Recorder:
         self.values: dict[int, int] = {}  # id(tensor) -> its value number
         self.arrays: dict[int, int] = {}  # id(ndarray) -> its value number
         self.owners: set[int] = set()  # ids of the arrays of values that own their memory
+        self.layout: dict[int, tuple] = {}  # value number -> (shape, dtype, strides) of its array when recorded
         self.nodes: dict[int, int] = {}  # id(node) -> the value number of the op that made it
         self.keep: list[Any] = []  # everything whose id is a key above, alive while recording
         self.externals: list[Tensor] = []  # tensors the step read but did not make, in order
@@ -236,6 +265,7 @@ class Recorder:
         """A new value number for ``value`` (``claim``: the array is known by that number)."""
         n = self.size
         self.size += 1
+        self.layout[n] = (value.shape, value.dtype, value.strides)
         if not claim:
             return n
         self.arrays[id(value)] = n

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
@@ -76,9 +77,12 @@ class Adagrad(Optimizer):
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State, group: Group, work: Work) -> None:
         g_buf, tmp = work
         step = state["step"] = state["step"] + 1
-        g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         total = state["sum"]
+        if _fused.usable(param, grad, total):
+            _fused.adagrad(param, grad, total, clr, group)
+            return
+        g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)
         np.multiply(g, g, out=tmp)
         total += tmp
         np.sqrt(total, out=tmp)

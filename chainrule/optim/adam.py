@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
@@ -90,6 +91,11 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         weight_decay = group["weight_decay"]
         step = state["step"] = state["step"] + 1
+        if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        if _fused.usable(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", param)):
+            _fused.adam(param, grad, state, group, step, self._decoupled_weight_decay)
+            return
         if self._decoupled_weight_decay:
             if weight_decay != 0:
                 param *= 1 - lr * weight_decay
@@ -105,9 +111,7 @@ class Adam(Optimizer):
         tmp *= 1 - beta2
         exp_avg_sq += tmp
         if group["amsgrad"]:
-            v = state.get("max_exp_avg_sq")
-            if v is None:
-                v = state["max_exp_avg_sq"] = np.zeros_like(param)
+            v = state["max_exp_avg_sq"]
             np.maximum(v, exp_avg_sq, out=v)
         else:
             v = exp_avg_sq

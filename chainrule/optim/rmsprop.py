@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
@@ -93,6 +94,15 @@ class RMSprop(Optimizer):
         alpha = group["alpha"]
         momentum = group["momentum"]
         state["step"] += 1
+        if group["centered"]:
+            _state_array(state, "grad_avg", param)
+        if momentum > 0:
+            _state_array(state, "momentum_buffer", param)
+        if _fused.usable(
+            param, grad, state["square_avg"], state.get("grad_avg", param), state.get("momentum_buffer", param)
+        ):
+            _fused.rmsprop(param, grad, state, group)
+            return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)
         square_avg = state["square_avg"]
         square_avg *= alpha

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import Group, Optimizer, ParamsLike, State, Work, effective_grad
 
 
@@ -92,9 +93,12 @@ class SGD(Optimizer):
         (tmp,) = work
         lr = group["lr"]
         momentum = group["momentum"]
+        buf = state.get("momentum_buffer")
+        if (momentum == 0 or buf is not None) and _fused.usable(param, grad, buf if momentum != 0 else param):
+            _fused.sgd(param, grad, buf if momentum != 0 else None, group)
+            return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], tmp)
         if momentum != 0:
-            buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype)
             else:

@@ -154,7 +154,7 @@ def test_a_short_last_batch_records_its_own_plan():
 def test_the_plan_reads_as_code():
     _, _, _, step = train("mlp", "sgd", "float32", True, batches("float32", [8] * 3))
     text = str(step.plan)
-    assert text.startswith("# 7 forward ops, ") and "\ndef plan(args):\n" in text
+    assert text.startswith("# 7 forward ops, ") and "\ndef plan(args, B):\n" in text
     for what in ("# Linear", "# Relu", "# Dropout", "(gradient)", "# into .grad", "# Optimizer.step"):
         assert what in text, what
     assert "Parameter 0.weight (16, 12) float32" in text  # the legend names the model's parameters

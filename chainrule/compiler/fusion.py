@@ -1,0 +1,349 @@
+"""What a plan does with the arrays of a step: buffers it keeps, and elementwise chains fused.
+
+Two passes over a plan's instructions, after constants are folded and unused values dropped:
+
+- **Buffers.** A value that never leaves the step -- not returned, not handed to a ``.grad``, a
+  library call or a tensor, not viewed by anything that does -- is written by every replay into
+  one array the plan keeps (``out=``), instead of a fresh array per call. That is done for the
+  gradient rules' NumPy operators (``* + - / ** @``, comparisons, ``exp``, ``log``, ``tanh``, ...)
+  and for the fused loops below.
+- **Fusion** (with numba, the extra ``fast``). A chain of elementwise operations whose inner
+  values are used once, such as ReLU's gradient ``g * (x > 0)``, becomes one loop compiled by
+  numba: one pass over memory, no temporaries. Each operation keeps NumPy's types: its operands
+  are cast to the type NumPy computes it in (a Python number to the array's dtype, as NumPy does
+  with float32 arrays), so a fused float32 chain computes in float32 as the NumPy calls do. Only
+  operands of the result's shape, 0-d arrays and numbers take part: a chain that broadcasts
+  stays as NumPy calls. The loops are generated as source, compiled once, and cached on disk
+  (``chainrule.kernels.generated``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from chainrule import kernels
+from chainrule.compiler.recorder import Const, Ext, Instr, _leaves
+from chainrule.compiler.tracer import Ref
+
+# the gradient rules' operators that NumPy can write into a given array
+UFUNCS: dict[Any, np.ufunc | Any] = {
+    operator.add: np.add,
+    operator.sub: np.subtract,
+    operator.mul: np.multiply,
+    operator.truediv: np.true_divide,
+    operator.pow: np.power,
+    operator.neg: np.negative,
+    operator.matmul: np.matmul,
+    operator.gt: np.greater,
+    operator.ge: np.greater_equal,
+    operator.lt: np.less,
+    operator.le: np.less_equal,
+    operator.eq: np.equal,
+    operator.ne: np.not_equal,
+    np.exp: np.exp,
+    np.log: np.log,
+    np.sin: np.sin,
+    np.cos: np.cos,
+    np.tanh: np.tanh,
+}
+
+
+def _fresh() -> set[Any]:
+    """The rules' operations that always return a new array (never a view of an operand)."""
+    from chainrule.interpreters import NUMPY
+
+    named = ("sum", "broadcast_to", "where", "cast", "concat", "stack", "index_add", "relu")
+    return set(UFUNCS) | {getattr(NUMPY, name) for name in named}
+
+
+FRESH = _fresh()
+
+# elementwise operators a fused loop computes, as the expression of one element
+_BINARY = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**"}
+_COMPARE = {
+    operator.gt: ">",
+    operator.ge: ">=",
+    operator.lt: "<",
+    operator.le: "<=",
+    operator.eq: "==",
+    operator.ne: "!=",
+}
+_UNARY = {np.exp: "np.exp", np.log: "np.log", np.sin: "np.sin", np.cos: "np.cos", np.tanh: "np.tanh"}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# instructions whose arguments never outlive the call (copied, or read to make a value)
+_COPYING = ("copy", "store", "fill", "setitem")
+# instructions that make a value from their arguments and nothing else
+_MAKING = ("op", "op0", "rule", "pure", "whole", "item", "read", "load", "fused")
+# instructions a fused chain may be moved across: they write nothing
+_PURE = ("op", "op0", "rule", "pure", "read", "load", "item", "copy", "fused")
+
+
+class Fused(NamedTuple):
+    """A fused loop: the function numba compiled, its source and the expression it computes (its
+    operands named ``x0``, ``x1``, ... in the order the loop takes them)."""
+
+    fn: Any
+    source: str
+    expression: str
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+def _refs(x: Any) -> list[int]:
+    return [v.id for v in _leaves(x) if isinstance(v, Ref)]
+
+
+def escaping(instrs: list[Instr], outputs: Any) -> set[int]:
+    """The values that may outlive a replay: returned, handed to a ``.grad``, a tensor or a library
+    call, or possibly viewed by such a value (an op may return a view of its input)."""
+    out = set(_refs(outputs))
+    makers = {i.out: i for i in instrs if i.out is not None}
+    for instr in reversed(instrs):
+        k = instr.kind
+        if k in _COPYING:
+            continue
+        if k in _MAKING and instr.out not in out:
+            continue
+        if (k == "rule" and instr.target in FRESH) or k == "fused":  # a new array: its operands stay inside
+            continue
+        out.update(_refs(instr.args))
+        out.update(_refs(instr.params))
+        if k == "read":  # a value a node saved may be (a view of) one of that node's inputs
+            maker = makers.get(instr.target)
+            if maker is not None:
+                out.update(_refs(maker.args))
+    return out
+
+
+def buffered(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> dict[int, tuple]:
+    """The values written into a kept buffer: made by a NumPy operator (or a fused loop) and not
+    escaping; value number -> (shape, dtype, strides) of the array each replay writes."""
+    gone = escaping(instrs, outputs)
+    kept = {}
+    for i in instrs:
+        if i.out is None or i.out in gone or i.out not in layout:
+            continue
+        if (i.kind == "rule" and i.target in UFUNCS and not i.params) or i.kind == "fused":
+            if allocate(layout[i.out]) is not None:
+                kept[i.out] = layout[i.out]
+    return kept
+
+
+def allocate(spec: tuple) -> np.ndarray | None:
+    """An empty array of ``spec`` = (shape, dtype, strides): the recorded array's layout, so that
+    what reads it later (a reduction, a ufunc, whose output follows its input's memory order)
+    computes in the order it did eagerly; None when no dense array has those strides."""
+    shape, dtype, strides = spec
+    order = sorted(range(len(shape)), key=lambda a: -strides[a])  # outermost axis first
+    dense = np.empty([shape[a] for a in order], dtype=dtype)
+    out = dense.transpose(np.argsort(order))
+    same = all(n == 1 or a == b for n, a, b in zip(shape, out.strides, strides))  # (a length-1 axis: any)
+    return out if same or out.size == 0 else None
+
+
+# ---------------------------------------------------------------- fusion
+class _Node(NamedTuple):
+    expr: str  # the element's expression, leaves named by their place in ``leaves``
+    dtype: np.dtype
+
+
+def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> list[Instr]:
+    """``instrs`` with each chain of elementwise operations whose inner values are used once made
+    one ``fused`` instruction (its target a :class:`Fused` loop)."""
+    uses: dict[int, int] = {}
+    for i in instrs:
+        for n in _refs(i.args) + _refs(i.params) + ([i.target] if i.kind in ("read", "whole") else []):
+            uses[n] = uses.get(n, 0) + 1
+    for n in _refs(outputs):
+        uses[n] = uses.get(n, 0) + 2
+    gone = escaping(instrs, outputs)
+    position = {i.out: k for k, i in enumerate(instrs) if i.out is not None}
+    fusable = {i.out for i in instrs if _elementwise(i, layout)}
+    absorbed: set[int] = set()  # values computed inside a later instruction's loop
+
+    def inner(n: Any, consumer: int) -> bool:
+        """Whether value ``n`` can be computed inside the loop of the instruction at ``consumer``."""
+        if not isinstance(n, Ref) or n.id not in fusable or uses.get(n.id) != 1 or n.id in gone:
+            return False
+        start = position[n.id]
+        return all(instrs[k].kind in _PURE for k in range(start + 1, consumer))
+
+    groups: dict[int, list[int]] = {}  # root value -> the values its loop computes
+    for k, i in enumerate(instrs):
+        if i.out not in fusable:
+            continue
+        members = [i.out]
+        for a in i.args:
+            if inner(a, k):
+                members.extend(groups.pop(a.id, [a.id]))
+                absorbed.add(a.id)
+        if len(members) > 1:
+            groups[i.out] = members
+    if not groups:
+        return instrs
+    made = {i.out: i for i in instrs if i.out is not None}
+    result = []
+    for i in instrs:
+        if i.out in absorbed:
+            continue
+        if i.out in groups:
+            i = _fused(i, made, absorbed, layout)
+        result.append(i)
+    return result
+
+
+def _shape(x: Any, layout: dict[int, tuple]) -> tuple | None:
+    """(shape, dtype, strides) of an operand, or None for a Python number."""
+    if isinstance(x, Ref):
+        return layout.get(x.id)
+    if isinstance(x, Ext):
+        data = x.obj.grad._data if x.attr == "grad" else x.obj._data
+        return data.shape, data.dtype, data.strides
+    if isinstance(x, Const) and isinstance(x.value, np.ndarray):
+        return x.value.shape, x.value.dtype, x.value.strides
+    return None
+
+
+def _c_order(shape: tuple, dtype: np.dtype, strides: tuple) -> bool:
+    """Whether an array of this layout is C-contiguous."""
+    step = dtype.itemsize
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n != 1 and s != step:
+            return False
+        step *= n
+    return True
+
+
+def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
+    """Whether a loop can compute ``i``: an elementwise operator of float (or comparison) type on
+    operands of its own shape, 0-d arrays and Python numbers."""
+    if i.kind != "rule" or i.params or i.out not in layout:
+        return False
+    fn = i.target
+    if fn not in _BINARY and fn not in _COMPARE and fn not in _UNARY and fn is not operator.neg:
+        return False
+    shape, dtype, strides = layout[i.out]
+    if shape == () or not _c_order(
+        shape, dtype, strides
+    ):  # (a 0-d value may be a NumPy scalar)  # (the loop runs in C order, as NumPy did: same rounding)
+        return False
+    if dtype not in _FLOATS and not (fn in _COMPARE and dtype == np.bool_):
+        return False
+    for a in i.args:
+        s = _shape(a, layout)
+        if s is None:
+            if not _is_number(a) or not math.isfinite(a):  # (written into the loop's source)
+                return False
+            continue
+        if s[0] != shape and s[0] != ():
+            return False
+        if s[0] == shape and not _c_order(*s):
+            return False
+        if s[1] not in _FLOATS and (s[1] != np.bool_ or fn in _COMPARE):  # (compared: floats only)
+            return False
+    return True
+
+
+def _fused(root: Instr, made: dict[int, Instr], absorbed: set[int], layout: dict[int, tuple]) -> Instr:
+    leaves: list[Any] = []
+    shape = layout[root.out][0]
+
+    def leaf(x: Any) -> _Node:
+        s = _shape(x, layout)
+        if s is None:  # a Python number: NumPy casts it to the other operand's type (below)
+            return _Node(repr(x), np.result_type(x))
+        j = _index(leaves, x)
+        if j is None:
+            j = len(leaves)
+            leaves.append(x)
+        return _Node(f"x{j}[i]" if s[0] == shape else f"s{j}", s[1])
+
+    def build(x: Any) -> _Node:
+        if isinstance(x, Ref) and x.id in absorbed:
+            return node(made[x.id])
+        return leaf(x)
+
+    def cast(n: _Node, dtype: np.dtype) -> str:
+        return f"np.{dtype.name}({n.expr})"
+
+    def node(i: Instr) -> _Node:
+        out = layout[i.out][1]
+        parts = [build(a) for a in i.args]
+        fn = i.target
+        if fn in _COMPARE:
+            common = np.result_type(*[a if _is_number(a) else p.dtype for a, p in zip(i.args, parts)])
+            a, b = (cast(p, common) for p in parts)
+            return _Node(f"({a} {_COMPARE[fn]} {b})", out)
+        if fn is operator.neg:
+            return _Node(f"(-{cast(parts[0], out)})", out)
+        if fn in _UNARY:
+            return _Node(f"{_UNARY[fn]}({cast(parts[0], out)})", out)
+        a, b = (cast(p, out) for p in parts)
+        return _Node(f"np.{out.name}({a} {_BINARY[fn]} {b})", out)
+
+    top = node(root)
+    names = []
+    hoist = []
+    for j, x in enumerate(leaves):
+        s = _shape(x, layout)
+        names.append(f"x{j}" if s[0] == shape else f"s{j}")
+        hoist.append(f"    x{j} = x{j}.ravel()" if s[0] == shape else f"    s{j} = s{j}[()]")
+    args = ", ".join(names + ["out"])
+    source = "\n".join(
+        [
+            '"""A fused elementwise loop generated by chainrule.compiler.fusion."""',
+            "import numba",
+            "import numpy as np",
+            "",
+            "",
+            "@numba.njit(cache=True, nogil=True, error_model='numpy')  # (x / 0 is inf, as in NumPy)",
+            f"def kernel({args}):",
+            *hoist,
+            "    o = out.reshape(-1)",
+            "    for i in range(o.size):",
+            f"        o[i] = {top.expr}",
+            "    return out",
+            "",
+        ]
+    )
+    fn = kernels.generated(source, "kernel")
+    expression = _readable(root, made, absorbed, leaves)
+    return Instr("fused", root.out, Fused(fn, source, expression), tuple(leaves), {}, expression)
+
+
+def _index(leaves: list[Any], x: Any) -> int | None:
+    """Where ``x`` is among a loop's operands (a value by its number, anything else by identity)."""
+    for j, seen in enumerate(leaves):
+        if seen is x or (isinstance(x, Ref) and isinstance(seen, Ref) and seen.id == x.id):
+            return j
+    return None
+
+
+def _is_number(x: Any) -> bool:
+    return type(x) in (int, float, bool)
+
+
+def _readable(i: Instr, made: dict[int, Instr], absorbed: set[int], leaves: list[Any]) -> str:
+    """The chain as one expression, its operands ``x0``, ``x1``, ... (``x0 * (x1 > 0)``)."""
+
+    def show(x: Any) -> str:
+        if isinstance(x, Ref) and x.id in absorbed:
+            return f"({_readable(made[x.id], made, absorbed, leaves)})"
+        if _is_number(x):
+            return repr(x)
+        return f"x{_index(leaves, x)}"
+
+    fn = i.target
+    if fn in _BINARY:
+        return f"{show(i.args[0])} {_BINARY[fn]} {show(i.args[1])}"
+    if fn in _COMPARE:
+        return f"{show(i.args[0])} {_COMPARE[fn]} {show(i.args[1])}"
+    if fn is operator.neg:
+        return f"-{show(i.args[0])}"
+    return f"{_UNARY[fn].removeprefix('np.')}({show(i.args[0])})"

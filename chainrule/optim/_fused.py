@@ -1,0 +1,181 @@
+"""The optimisers' updates as one compiled loop per parameter (numba, the extra ``fast``).
+
+Each loop does, element by element, the operations the NumPy code of the optimiser's ``_update``
+does array by array, in the same order and the same precision (the hyper-parameters are cast to
+the parameter's dtype first, in one small array, as NumPy casts a Python number against a float32
+array): the result
+is the same bit for bit, in one pass over memory instead of one per NumPy call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import kernels
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def usable(param: np.ndarray, *arrays: np.ndarray | None) -> bool:
+    """Whether the loops can update ``param``: numba on, a float32/float64 C-contiguous parameter
+    and arrays of its dtype and shape, C-contiguous too."""
+    if not kernels.enabled():
+        return False
+    dtype, shape = param.dtype, param.shape
+    if dtype not in _FLOATS or not param.flags.c_contiguous:
+        return False
+    for a in arrays:
+        if a is None or a.dtype is not dtype and a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+def _effective(p: Any, g: Any, weight_decay: Any, maximize: bool) -> Any:
+    """``effective_grad`` for one element."""
+    if weight_decay != 0:
+        return p * weight_decay - g if maximize else p * weight_decay + g
+    return -g if maximize else g
+
+
+def _sgd(param, grad, buf, h, maximize, nesterov):  # noqa: ANN001, ANN202
+    lr, momentum, damp1, weight_decay, lr_momentum, dampening = h[0], h[1], h[2], h[3], h[4], h[5]
+    p_, g_, b_ = param.reshape(-1), grad.reshape(-1), buf.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        b = b_[i] * momentum
+        b = b + g if dampening == 0 else b + g * damp1
+        b_[i] = b
+        if nesterov:
+            p = p_[i] - g * lr
+            p_[i] = p - b * lr_momentum
+        else:
+            p_[i] = p_[i] - b * lr
+
+
+def _sgd_plain(param, grad, h, maximize):  # noqa: ANN001, ANN202
+    lr, weight_decay = h[0], h[3]
+    p_, g_ = param.reshape(-1), grad.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        p_[i] = p_[i] - g * lr
+
+
+def _adam(param, grad, m, v, vmax, h, maximize, amsgrad):  # noqa: ANN001, ANN202
+    lr, b1, c1, b2, c2, bias2, eps, decay, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+    p_, g_, m_, v_, x_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), vmax.reshape(-1)
+    for i in range(p_.size):
+        p = p_[i] * decay  # (AdamW's decay; 1 for Adam, which changes nothing)
+        g = _effective_jit(p, g_[i], weight_decay, maximize)
+        a = m_[i] * b1 + g * c1
+        s = v_[i] * b2 + (g * g) * c2
+        m_[i] = a
+        v_[i] = s
+        if amsgrad:
+            old = x_[i]
+            if not (old != old or old >= s):  # np.maximum: a NaN wins
+                old = s
+            x_[i] = old
+            s = old
+        d = np.sqrt(s) / bias2 + eps
+        p_[i] = p - (a / d) * lr
+
+
+def _rmsprop(param, grad, sq, avg, buf, h, maximize, centered):  # noqa: ANN001, ANN202
+    lr, alpha, c1, eps, momentum, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5]
+    p_, g_, q_, a_, b_ = param.reshape(-1), grad.reshape(-1), sq.reshape(-1), avg.reshape(-1), buf.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        q = q_[i] * alpha + (g * g) * c1
+        q_[i] = q
+        if centered:
+            a = a_[i] * alpha + g * c1
+            a_[i] = a
+            s = np.sqrt(q - a * a)
+        else:
+            s = np.sqrt(q)
+        s = g / (s + eps)
+        if momentum > 0:
+            b = b_[i] * momentum + s
+            b_[i] = b
+            s = b * lr
+        else:
+            s = s * lr
+        p_[i] = p_[i] - s
+
+
+def _adagrad(param, grad, total, h, maximize):  # noqa: ANN001, ANN202
+    clr, eps, weight_decay = h[0], h[1], h[2]
+    p_, g_, t_ = param.reshape(-1), grad.reshape(-1), total.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        t = t_[i] + g * g
+        t_[i] = t
+        p_[i] = p_[i] - (g / (np.sqrt(t) + eps)) * clr
+
+
+# The loops call ``_effective_jit``, a global numba resolves when it compiles them: _ready() makes
+# it the compiled ``_effective`` before the first loop is called (and compiled).
+_effective_jit: Any = _effective
+SGD = kernels.Kernel(_sgd)
+SGD_PLAIN = kernels.Kernel(_sgd_plain)
+ADAM = kernels.Kernel(_adam)
+RMSPROP = kernels.Kernel(_rmsprop)
+ADAGRAD = kernels.Kernel(_adagrad)
+
+
+def _ready() -> None:
+    global _effective_jit
+    if _effective_jit is _effective:
+        import numba
+
+        _effective_jit = numba.njit(cache=True, inline="always", error_model="numpy")(_effective)
+
+
+def sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, group: dict) -> None:
+    """SGD's update (``buf``: the momentum buffer, None without momentum)."""
+    _ready()
+    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+    h = np.array((lr, momentum, 1 - dampening, group["weight_decay"], lr * momentum, dampening), dtype=param.dtype)
+    if buf is None:
+        SGD_PLAIN(param, grad, h, bool(group["maximize"]))
+    else:
+        SGD(param, grad, buf, h, bool(group["maximize"]), bool(group["nesterov"]))
+
+
+def adam(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, step: int, decoupled: bool) -> None:
+    """Adam's (``decoupled``: AdamW's) update at ``step``; state holds the moment arrays."""
+    _ready()
+    lr, wd = group["lr"], group["weight_decay"]
+    beta1, beta2 = group["betas"]
+    decay = 1 - lr * wd if decoupled else 1
+    step_size, bias2 = lr / (1 - beta1**step), math.sqrt(1 - beta2**step)
+    h = np.array(
+        (step_size, beta1, 1 - beta1, beta2, 1 - beta2, bias2, group["eps"], decay, 0 if decoupled else wd),
+        dtype=param.dtype,
+    )
+    amsgrad = bool(group["amsgrad"])
+    v = state["exp_avg_sq"]
+    ADAM(
+        param, grad, state["exp_avg"], v, state["max_exp_avg_sq"] if amsgrad else v, h, bool(group["maximize"]), amsgrad
+    )
+
+
+def rmsprop(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+    """RMSprop's update; ``grad_avg`` and ``momentum_buffer`` are in state when their options are on."""
+    _ready()
+    sq, alpha = state["square_avg"], group["alpha"]
+    h = np.array(
+        (group["lr"], alpha, 1 - alpha, group["eps"], group["momentum"], group["weight_decay"]), dtype=param.dtype
+    )
+    avg, buf = state.get("grad_avg", sq), state.get("momentum_buffer", sq)
+    RMSPROP(param, grad, sq, avg, buf, h, bool(group["maximize"]), bool(group["centered"]))
+
+
+def adagrad(param: np.ndarray, grad: np.ndarray, total: np.ndarray, clr: float, group: dict) -> None:
+    """Adagrad's update with the step's learning rate ``clr``."""
+    _ready()
+    h = np.array((clr, group["eps"], group["weight_decay"]), dtype=param.dtype)
+    ADAGRAD(param, grad, total, h, bool(group["maximize"]))
