@@ -26,6 +26,10 @@ Rows (each its own process; the processes alternate A B C D E A B C D E ..., see
 * ``chainrule compiled``: ``cr.compile`` of that same loop body (the first two calls run eagerly
   and are recorded, later calls replay the plan; ``step.stats`` is checked: 2 recorded, the rest
   replayed, none eager, and any ``CompileWarning`` is reported);
+* ``chainrule compiled, no numba``: the same, in a process with ``CHAINRULE_NUMBA=0`` -- what a
+  plain install without the extra ``fast`` runs: plans of NumPy calls with their kept buffers,
+  no fused loops, the optimiser's NumPy update (the two rows above use numba where installed:
+  fused loops in the plan, the optimiser's compiled update in both);
 * ``PyTorch eager``: the same body in ``torch.nn`` with ``torch.optim.SGD``;
 * ``torch.compile``: ``torch.compile`` of that PyTorch step (default mode; it breaks the graph at
   ``backward()`` and compiles forward, backward and the optimiser step). Each process compiles
@@ -97,10 +101,11 @@ import _common
 import training_cnn_gru
 import training_mlp
 
-LIBRARIES = ("cr-eager", "cr-compiled", "torch", "torch-compile", "jax")
+LIBRARIES = ("cr-eager", "cr-compiled", "cr-compiled-numpy", "torch", "torch-compile", "jax")
 LABELS = {
     "cr-eager": "chainrule eager",
     "cr-compiled": "chainrule compiled",
+    "cr-compiled-numpy": "chainrule compiled, no numba",
     "torch": "PyTorch eager",
     "torch-compile": "torch.compile",
     "jax": "JAX jit",
@@ -289,14 +294,17 @@ def same_api_library(
     return Library(step, accuracy, {}), fn
 
 
-def chainrule_maker(d: dict[str, np.ndarray], args: argparse.Namespace, compiled: bool) -> Library:
+def chainrule_maker(d: dict[str, np.ndarray], args: argparse.Namespace, compiled: bool, numba: bool = True) -> Library:
+    if not numba:
+        os.environ["CHAINRULE_NUMBA"] = "0"  # (this worker's own process: NumPy only, as without the extra)
     _common.use_repo_chainrule()
     import chainrule as cr
+    from chainrule import kernels
     from chainrule.nn.functional import cross_entropy
 
     compile_step = cr.compile if compiled else None
     lib, fn = same_api_library(d, args, cr.nn, cr.optim, cross_entropy, cr.Tensor, cr.no_grad, compile_step)
-    lib.info = {"version": cr.__version__}
+    lib.info = {"version": cr.__version__, "numba": kernels.enabled()}
     if compiled:
         lib.stats = lambda: dict(fn.stats)
     return lib
@@ -432,6 +440,7 @@ def jax_maker(d: dict[str, np.ndarray], args: argparse.Namespace) -> Library:
 MAKERS: dict[str, Callable[[dict[str, np.ndarray], argparse.Namespace], Library]] = {
     "cr-eager": partial(chainrule_maker, compiled=False),
     "cr-compiled": partial(chainrule_maker, compiled=True),
+    "cr-compiled-numpy": partial(chainrule_maker, compiled=True, numba=False),
     "torch": partial(torch_maker, compiled=False),
     "torch-compile": partial(torch_maker, compiled=True),
     "jax": jax_maker,
@@ -504,7 +513,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def available_libraries(args: argparse.Namespace, notes: list[str]) -> tuple[list[str], dict[str, str]]:
     """The rows to run, and the JAX version when its interpreter works."""
-    libs = ["cr-eager", "cr-compiled"]
+    libs = ["cr-eager", "cr-compiled", "cr-compiled-numpy"]
     if _common.run_torch(args.no_torch, notes, "no PyTorch or torch.compile row"):
         libs.append("torch")
         if args.no_torch_compile:
@@ -621,14 +630,16 @@ def report(workload: str, meta: dict[str, Any], summary: dict[str, Any], args: a
     print(f"- largest difference in the first {FIRST_LOSSES} step losses (all rows): {worst:.2e} ({verdict})")
     if worst >= LOSS_TOLERANCE:
         problems.append(f"{workload}: first losses differ by {worst:.2e}")
-    if "cr-compiled" in summary:
-        stats = summary["cr-compiled"]["stats"]
+    for lib in ("cr-compiled", "cr-compiled-numpy"):
+        if lib not in summary:
+            continue
+        stats = summary[lib]["stats"]
         total = args.warmup + meta["steps"]
         expected = {"recorded": FIRST_CALLS, "replayed": total - FIRST_CALLS, "eager": 0}
-        print(f"- cr.compile stats per process: {stats} (expected {expected})")
+        print(f"- cr.compile stats per process, {LABELS[lib]}: {stats} (expected {expected})")
         if any(s != expected for s in stats):
             problems.append(f"{workload}: cr.compile stats {stats}, expected {expected}")
-    for lib in ("cr-eager", "cr-compiled"):  # the peers' own warnings are in the JSON
+    for lib in ("cr-eager", "cr-compiled", "cr-compiled-numpy"):  # the peers' own warnings are in the JSON
         for message in summary.get(lib, {}).get("warnings", []):
             print(f"- warning in {LABELS[lib]}: {message[:400]}")
             if "CompileWarning" in message:

@@ -11,10 +11,13 @@ Two passes over a plan's instructions, after constants are folded and unused val
   values are used once, such as ReLU's gradient ``g * (x > 0)``, becomes one loop compiled by
   numba: one pass over memory, no temporaries. Each operation keeps NumPy's types: its operands
   are cast to the type NumPy computes it in (a Python number to the array's dtype, as NumPy does
-  with float32 arrays), so a fused float32 chain computes in float32 as the NumPy calls do. Only
-  operands of the result's shape, 0-d arrays and numbers take part: a chain that broadcasts
-  stays as NumPy calls. The loops are generated as source, compiled once, and cached on disk
+  with float32 arrays), and only operations IEEE arithmetic rounds exactly take part (``+ - * /``,
+  comparisons, negation), so a loop gives the NumPy calls' result bit for bit. Only operands of
+  the result's shape, 0-d arrays and numbers take part: a chain that broadcasts stays as NumPy
+  calls. The loops are generated as source, compiled once, and cached on disk
   (``chainrule.kernels.generated``).
+- **Forward ops** that are one NumPy operator (``Add``, ``Mul``, ``Tanh``, ``Relu``, ...) and
+  whose node no rule reads are replayed as that operator, so they get buffers and join loops too.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ UFUNCS: dict[Any, np.ufunc | Any] = {
     np.sin: np.sin,
     np.cos: np.cos,
     np.tanh: np.tanh,
+    np.maximum: np.maximum,
 }
 
 
@@ -57,13 +61,15 @@ def _fresh() -> set[Any]:
     from chainrule.interpreters import NUMPY
 
     named = ("sum", "broadcast_to", "where", "cast", "concat", "stack", "index_add", "relu")
-    return set(UFUNCS) | {getattr(NUMPY, name) for name in named}
+    return set(UFUNCS) | {getattr(NUMPY, name) for name in named}  # (np.maximum: the forward ReLU)
 
 
 FRESH = _fresh()
 
-# elementwise operators a fused loop computes, as the expression of one element
-_BINARY = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**"}
+# elementwise operators a fused loop computes, as the expression of one element: only those IEEE
+# arithmetic rounds exactly (+ - * /, comparisons, negation), so that a loop gives NumPy's result
+# bit for bit; exp, log, tanh, ** stay NumPy calls (numba's libm may differ in the last bit)
+_BINARY = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/"}
 _COMPARE = {
     operator.gt: ">",
     operator.ge: ">=",
@@ -72,15 +78,55 @@ _COMPARE = {
     operator.eq: "==",
     operator.ne: "!=",
 }
-_UNARY = {np.exp: "np.exp", np.log: "np.log", np.sin: "np.sin", np.cos: "np.cos", np.tanh: "np.tanh"}
+_UNARY: dict[Any, str] = {}  # (none yet: see above)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # instructions whose arguments never outlive the call (copied, or read to make a value)
 _COPYING = ("copy", "store", "fill", "setitem")
 # instructions that make a value from their arguments and nothing else
-_MAKING = ("op", "op0", "rule", "pure", "whole", "item", "read", "load", "fused")
+_MAKING = ("op", "op0", "rule", "ufunc", "pure", "whole", "item", "read", "load", "fused")
 # instructions a fused chain may be moved across: they write nothing
-_PURE = ("op", "op0", "rule", "pure", "read", "load", "item", "copy", "fused")
+_PURE = ("op", "op0", "rule", "ufunc", "pure", "read", "load", "item", "copy", "fused")
+# the instructions that are one NumPy operator on their arguments: a gradient rule's, or a forward
+# op's written as one (``ufunc``, see ``forward_ops``)
+_OPERATOR = ("rule", "ufunc")
+
+
+def _forward_operators() -> dict[type, Any]:
+    """The forward ops whose ``forward`` is exactly one NumPy operator on their inputs, and that
+    keep nothing for their rule: replayed as that operator (no node), into a buffer or a loop."""
+    from chainrule.ops import elementwise as e
+
+    return {
+        e.Add: operator.add,
+        e.Sub: operator.sub,
+        e.Mul: operator.mul,
+        e.Div: operator.truediv,
+        e.Neg: operator.neg,
+        e.Exp: np.exp,
+        e.Log: np.log,
+        e.Sin: np.sin,
+        e.Cos: np.cos,
+        e.Tanh: np.tanh,
+    }
+
+
+def forward_ops(instrs: list[Instr]) -> list[Instr]:
+    """``instrs`` with each forward op that is one NumPy operator, and whose node nothing reads
+    later, made a ``ufunc`` instruction of that operator (ReLU: ``np.maximum(x, 0)``)."""
+    from chainrule.ops.elementwise import Relu
+
+    operators = _forward_operators()
+    read = {i.target for i in instrs if i.kind in ("read", "whole")}  # nodes a rule reads
+    out = []
+    for i in instrs:
+        if i.kind == "op" and not i.params and i.out not in read:
+            if i.target in operators:
+                i = Instr("ufunc", i.out, operators[i.target], i.args, {}, i.note)
+            elif i.target is Relu:
+                i = Instr("ufunc", i.out, np.maximum, (*i.args, 0), {}, i.note)
+        out.append(i)
+    return out
 
 
 class Fused(NamedTuple):
@@ -110,7 +156,7 @@ def escaping(instrs: list[Instr], outputs: Any) -> set[int]:
             continue
         if k in _MAKING and instr.out not in out:
             continue
-        if (k == "rule" and instr.target in FRESH) or k == "fused":  # a new array: its operands stay inside
+        if (k in _OPERATOR and instr.target in FRESH) or k == "fused":  # a new array: its operands stay inside
             continue
         out.update(_refs(instr.args))
         out.update(_refs(instr.params))
@@ -129,7 +175,7 @@ def buffered(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> dic
     for i in instrs:
         if i.out is None or i.out in gone or i.out not in layout:
             continue
-        if (i.kind == "rule" and i.target in UFUNCS and not i.params) or i.kind == "fused":
+        if (i.kind in _OPERATOR and i.target in UFUNCS and not i.params) or i.kind == "fused":
             if allocate(layout[i.out]) is not None:
                 kept[i.out] = layout[i.out]
     return kept
@@ -223,7 +269,7 @@ def _c_order(shape: tuple, dtype: np.dtype, strides: tuple) -> bool:
 def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
     """Whether a loop can compute ``i``: an elementwise operator of float (or comparison) type on
     operands of its own shape, 0-d arrays and Python numbers."""
-    if i.kind != "rule" or i.params or i.out not in layout:
+    if i.kind not in _OPERATOR or i.params or i.out not in layout:
         return False
     fn = i.target
     if fn not in _BINARY and fn not in _COMPARE and fn not in _UNARY and fn is not operator.neg:

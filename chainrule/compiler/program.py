@@ -303,6 +303,7 @@ class Plan:
         instrs, outputs, self.folded = _fold_constants(instrs, outputs)
         instrs = _drop_unused(instrs, outputs)
         layout = self.layout = layout or {}
+        instrs = fusion.forward_ops(instrs)
         if fuse:
             instrs = fusion.fuse(instrs, outputs, layout)
         self.buffered = fusion.buffered(instrs, outputs, layout)  # value -> (shape, dtype) of its kept array
@@ -324,7 +325,7 @@ class Plan:
         namespace = {**_HELPERS, **self.scope}
         exec(compile(self.source, "<chainrule plan>", "exec"), namespace)
         self._fn = namespace["plan"]
-        self.ops = sum(1 for i in instrs if i.kind in ("op", "op0"))
+        self.ops = sum(1 for i in instrs if i.kind in ("op", "op0", "ufunc"))
         self.rules = sum(1 for i in instrs if i.kind == "rule")
         self.fused = [i.target for i in instrs if i.kind == "fused"]  # the fused loops (Fused: .source)
         self.events = [i.note for i in instrs if i.kind == "event"]
@@ -431,6 +432,14 @@ class Plan:
             if k == "op0":
                 call = f"asarray({call})"
             return [f"{node} = {cls}.__new__({cls})", f"{v} = {call}  # {i.note}"]
+        if k == "ufunc":  # a forward op that is one NumPy operator
+            if i.out in self._slots:
+                call = (
+                    f"{self._name(fusion.UFUNCS[i.target], 'u')}({self._call(i.args, {})}, out=B[{self._slots[i.out]}])"
+                )
+            else:
+                call = f"{self._name(i.target, 'f')}({self._call(i.args, {})})"
+            return [f"{v} = {call}  # {i.note}"]
         if k == "rule":
             if i.out in self._slots:  # written into a kept buffer
                 ufunc = self._name(fusion.UFUNCS[i.target], "u")
