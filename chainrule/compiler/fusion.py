@@ -137,9 +137,6 @@ class Fused(NamedTuple):
     source: str
     expression: str
 
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
 
 def _refs(x: Any) -> list[int]:
     return [v.id for v in _leaves(x) if isinstance(v, Ref)]

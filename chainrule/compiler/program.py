@@ -457,7 +457,8 @@ class Plan:
                 out = f"empty({shape!r}, {self._name(dtype, 'c')})"
             operands = [self._value(a) for a in i.args]
             shown = re.sub(r"x(\d+)", lambda m: operands[int(m.group(1))].removesuffix("._data"), i.target.expression)
-            return [f"{v} = {self._name(i.target, 'k')}({', '.join(operands)}, {out})  # fused: {shown}"]
+            loop = f"{self._name(i.target, 'k')}.fn"  # (the compiled function itself: no wrapper call)
+            return [f"{v} = {loop}({', '.join(operands)}, {out})  # fused: {shown}"]
         if k == "pure":
             return [f"{v} = asarray({self._name(i.target, 'f')}({self._call(i.args, i.params)}))  # {i.note}"]
         if k == "load":

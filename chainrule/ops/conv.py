@@ -43,7 +43,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from chainrule import kernels
 from chainrule.autograd import Function
+from chainrule.ops._conv_kernels import SCATTER_ADD, destination_rows
 from chainrule.ops.elementwise import lift
 from chainrule.ops.shape import reshape
 from chainrule.ops.windows import (
@@ -177,6 +179,9 @@ def _conv(cols: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: WindowGeomet
     return _unrows(y, g)
 
 
+_LOOPED = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarray:
     if g.groups > 1:
         return _col2im(_gemm(rows, _weight_for_input_grad(w, g)), g)
@@ -186,8 +191,12 @@ def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarra
     per_offset = np.transpose(w.reshape(g.out_channels, g.channels, g.kernel_volume), (2, 0, 1))  # (K, O, C)
     parts = np.matmul(rows[0], per_offset)  # (K, N * out, C)
     out = np.zeros((g.batch, *g.padded_size, g.channels), dtype=parts.dtype)
-    for part, where in zip(parts, g.offsets()):
-        out[(slice(None), *where)] += part.reshape(g.batch, *g.out_size, g.channels)
+    if kernels.enabled() and parts.dtype in _LOOPED and parts.flags.c_contiguous:  # one compiled loop
+        where = destination_rows(g.batch, g.padded_size, g.out_size, g.kernel, g.stride, g.dilation)
+        SCATTER_ADD(out.reshape(-1, g.channels), parts, where)
+    else:
+        for part, where in zip(parts, g.offsets()):
+            out[(slice(None), *where)] += part.reshape(g.batch, *g.out_size, g.channels)
     out = out[(slice(None), *g.interior())]
     return moveaxis(out, -1, 1)
 
