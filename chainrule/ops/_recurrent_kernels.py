@@ -1,0 +1,213 @@
+"""The fused GRU layer's time loops as compiled loops (numba, the extra ``fast``).
+
+``_layer_forward`` and ``_layer_backward`` (``chainrule.ops.recurrent``) step through time in
+Python: for a small hidden size every step is some 25 NumPy calls on arrays of a few hundred
+numbers, so the layer's time goes to the calls, not to the arithmetic. The two loops below run a
+whole layer (every step and both directions) in one call each, with the same layout and the same
+operations in the same order as the NumPy code, so they store exactly what it stores; the values
+differ from it only by rounding:
+
+- the small products ``W_hh h`` (the forward), ``W_hh^T dgh`` and ``dgh h^T`` (the backward) are
+  written out as loops, whose sums run in another order than BLAS's (``dw_hh`` sums over the
+  batch within the steps, not step by step);
+- ``tanh`` is computed here (a libm call per number would cost more than the whole NumPy step),
+  as ``e / (e + 2)`` with ``e = expm1(2|x|)`` from a range reduction by ln 2 and the Taylor series
+  of ``expm1``, in float64 (float32 layers round the result to float32); its error against a
+  long-double reference is measured by tests/ops/test_recurrent_kernels.py, beside NumPy's.
+
+Everything else is computed in the layer's dtype: the constants 1/2 and 1 come from the argument
+``one`` (numba would compute ``float32 * 0.5`` in float64).
+
+Layout, as in ``_layer_forward``: (step, direction, features, batch), batch fastest, so the
+innermost loops run over the batch, contiguous, and LLVM vectorises them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule import kernels
+
+# constants of the tanh below: log2(e), ln 2 split into a head with 20 significant bits (so m * head
+# is exact for the m that occur) and the rest, and 1/k! for k = 13 down to 1 (Horner's order)
+_LOG2_E = 1.0 / math.log(2.0)
+_LN2_HI = math.ldexp(math.floor(math.ldexp(math.log(2.0), 20)), -20)
+_LN2_LO = math.log(2.0) - _LN2_HI
+_INV_FACTORIALS = np.array([1.0 / math.factorial(k) for k in range(13, 0, -1)])
+
+
+def _gru_forward(pre, w_hh, b_hn, has_bias, one, hs, rz, n, ghn):  # noqa: ANN001, ANN202
+    """The GRU forward of every step and direction, the states and gates stored for the backward.
+
+    pre (T, D, 3H, B): the input projection (bias included) of each step, the r and z rows
+        halved (``_sigmoid_scale``); w_hh (D, 3H, H), its r and z rows halved; b_hn (D, 3H): the
+        recurrent bias, halved likewise, added when ``has_bias``; one: 1 in the layer's dtype.
+    Writes hs (T+1, D, H, B) from hs[0] (the initial state, set by the caller), rz (T, D, 2H, B)
+    (sigma of the r and z gates), n (T, D, H, B) (the candidate) and ghn (T, D, H, B) (its
+    ``W_hn h + b_hn``).
+    """
+    T, D, G, B = pre.shape
+    H = G // 3
+    half = one / (one + one)
+    gh = np.empty((G, B), dtype=pre.dtype)  # W_hh h + b_hh of one step and direction
+    u = np.empty(B, dtype=np.float64)  # one row's pre-activations, then their tanh
+    for s in range(T):
+        for d in range(D):
+            h = hs[s, d]
+            p = pre[s, d]
+            w = w_hh[d]
+            # gh = W_hh h (+ b_hh): row j is the sum over k of w[j, k] h[k], batch fastest
+            for j in range(G):
+                row = gh[j]
+                for b in range(B):
+                    row[b] = one - one
+                for k in range(H):
+                    wjk = w[j, k]
+                    hk = h[k]
+                    for b in range(B):
+                        row[b] += wjk * hk[b]
+                if has_bias:
+                    bj = b_hn[d, j]
+                    for b in range(B):
+                        row[b] += bj
+            # gate row j: r and z first (rows 0..2H), then n (rows 2H..3H), which needs r
+            for j in range(G):
+                i = j - 2 * H  # the candidate's row, for j >= 2H
+                if j < 2 * H:  # half of r's or z's pre-activation: sigma(a) = (1 + tanh(a/2)) / 2
+                    for b in range(B):
+                        u[b] = p[j, b] + gh[j, b]
+                else:  # n's: W_in x + b_in + r * (W_hn h + b_hn)
+                    for b in range(B):
+                        ghn[s, d, i, b] = gh[j, b]
+                        u[b] = rz[s, d, i, b] * gh[j, b] + p[j, b]
+                # u = tanh(u), in float64; see the module docstring
+                for b in range(B):
+                    x = u[b]
+                    # tanh(a) = e / (e + 2) with e = expm1(2a), a = |x| (capped: tanh is 1 in float64
+                    # from 19.1 on). expm1(y) = 2^m (1 + q) - 1 with y = m ln2 + r, |r| <= ln2 / 2 and
+                    # q = expm1(r) from its Taylor series (13 terms: the remainder is below 1e-17),
+                    # so tanh keeps its relative accuracy near 0, where e is about 2a
+                    a = abs(x)
+                    y = 2.0 * (22.0 if a >= 22.0 else a)  # (NaN passes through, and stays NaN)
+                    m = np.floor(y * _LOG2_E + 0.5)
+                    r = (y - m * _LN2_HI) - m * _LN2_LO
+                    q = _INV_FACTORIALS[0]
+                    for k in range(1, 13):
+                        q = q * r + _INV_FACTORIALS[k]
+                    q = q * r
+                    # 2^m for m in 0..63, exactly, from its binary digits (selects: the loop stays vectorised)
+                    scale = 1.0
+                    if m >= 32.0:
+                        scale *= 4294967296.0
+                        m -= 32.0
+                    if m >= 16.0:
+                        scale *= 65536.0
+                        m -= 16.0
+                    if m >= 8.0:
+                        scale *= 256.0
+                        m -= 8.0
+                    if m >= 4.0:
+                        scale *= 16.0
+                        m -= 4.0
+                    if m >= 2.0:
+                        scale *= 4.0
+                        m -= 2.0
+                    if m >= 1.0:
+                        scale *= 2.0
+                    e = scale * q + (scale - 1.0)
+                    u[b] = math.copysign(e / (e + 2.0), x)  # NaN stays NaN
+                if j < 2 * H:  # sigma = tanh(a/2) / 2 + 1/2, rounded to the dtype first
+                    for b in range(B):
+                        rz[s, d, j, b] = u[b]
+                        rz[s, d, j, b] = rz[s, d, j, b] * half + half
+                else:  # n, then h' = z (h - n) + n
+                    hn = hs[s + 1, d, i]
+                    for b in range(B):
+                        n[s, d, i, b] = u[b]
+                        nb = n[s, d, i, b]
+                        hn[b] = rz[s, d, H + i, b] * (h[i, b] - nb) + nb
+
+
+GRU_FORWARD = kernels.Kernel(_gru_forward)
+
+
+def _gru_backward(dys, dh_last, w_hh, hs, rz, n, ghn, one, dpre, dgh, dw_hh, dh):  # noqa: ANN001, ANN202
+    """Backpropagation through time of the GRU, every step and direction, last step first.
+
+    dys (T, D, H, B): the gradient reaching each step's output from above (step order of each
+    direction); dh_last (D, H, B): the gradient of h_n; w_hh (D, 3H, H), unscaled; hs, rz, n,
+    ghn: what ``_gru_forward`` stored; one: 1 in the layer's dtype.
+    Writes dpre (T, D, 3H, B) (the gradient of the pre-activations: the input projection's), dgh
+    (T, D, 3H, B) (of ``W_hh h + b_hh``: dpre but for r * dn in the n block), dw_hh (D, 3H, H)
+    (summed over the steps) and dh (D, H, B) (the gradient of h0).
+    """
+    T, D, H, B = dys.shape
+    G = 3 * H
+    zero = one - one
+    acc = np.empty(B, dtype=dys.dtype)  # a row of W_hh^T dgh
+    dwT = np.empty((H, G), dtype=dys.dtype)  # dw_hh[d]^T, summed over the steps
+    gT = np.empty((B, G), dtype=dys.dtype)  # dgh of one step, transposed
+    hT = np.empty((B, H), dtype=dys.dtype)  # h_prev of one step, transposed
+    for d in range(D):
+        w = w_hh[d]
+        dhd = dh[d]
+        for k in range(H):
+            for b in range(B):
+                dhd[k, b] = dh_last[d, k, b]
+        dwT[:] = zero
+        for s in range(T - 1, -1, -1):
+            h_prev = hs[s, d]
+            dp = dpre[s, d]
+            dg = dgh[s, d]
+            # dh += the gradient from above, then through h' = n + z (h - n) and the gates
+            for i in range(H):
+                for b in range(B):
+                    dhd[i, b] += dys[s, d, i, b]
+                    dhb = dhd[i, b]
+                    r = rz[s, d, i, b]
+                    z = rz[s, d, H + i, b]
+                    nb = n[s, d, i, b]
+                    dz = dhb * (h_prev[i, b] - nb)
+                    dn = dhb * (one - z) * (one - nb * nb)  # d n, then through its tanh
+                    dr = dn * ghn[s, d, i, b] * (r * (one - r))  # n = tanh(. + r * gh_n)
+                    dp[i, b] = dr
+                    dp[H + i, b] = dz * (z * (one - z))
+                    dp[2 * H + i, b] = dn
+                    dg[i, b] = dr
+                    dg[H + i, b] = dp[H + i, b]
+                    dg[2 * H + i, b] = dn * r
+            # dw_hh += dgh h_prev^T, as dw^T[k, :] += h[k, b] dgh[:, b] for each b: updates of rows
+            # of 3H numbers, which vectorise (a sum over the batch, contiguous, would not: its
+            # additions cannot be reordered), from transposed copies of dgh and h_prev
+            for k in range(H):
+                for b in range(B):
+                    hT[b, k] = h_prev[k, b]
+            for j in range(G):
+                for b in range(B):
+                    gT[b, j] = dg[j, b]
+            for b in range(B):
+                gb = gT[b]
+                for k in range(H):
+                    hbk = hT[b, k]
+                    wk = dwT[k]
+                    for j in range(G):
+                        wk[j] += hbk * gb[j]
+            # dh = dh z + W_hh^T dgh: the direct path h -> h', and through every gate
+            for k in range(H):
+                for b in range(B):
+                    acc[b] = zero
+                for j in range(G):
+                    wjk = w[j, k]
+                    gj = dg[j]
+                    for b in range(B):
+                        acc[b] += wjk * gj[b]
+                for b in range(B):
+                    dhd[k, b] = dhd[k, b] * rz[s, d, H + k, b] + acc[b]
+        for j in range(G):
+            for k in range(H):
+                dw_hh[d, j, k] = dwT[k, j]
+
+
+GRU_BACKWARD = kernels.Kernel(_gru_backward)
