@@ -155,7 +155,7 @@ class CompiledFunction:
                 seen[id(a)] = len(leaves)
                 leaves.append(a)
                 data = a._data
-                key_parts.append(("T", data.shape, data.dtype.str, a._requires_grad))
+                key_parts.append(("T", data.shape, data.dtype.str, a._requires_grad, data.strides))
             else:
                 _flatten(a, leaves, key_parts, seen)
         if kwargs:
@@ -419,9 +419,9 @@ def _flatten(obj: Any, leaves: list, key: list, seen: dict[int, int]) -> None:
         seen[id(obj)] = len(leaves)
         leaves.append(obj)
         if isinstance(obj, Tensor):
-            key.append(("T", obj._data.shape, obj._data.dtype.str, obj._requires_grad))
+            key.append(("T", obj._data.shape, obj._data.dtype.str, obj._requires_grad, obj._data.strides))
         else:
-            key.append(("A", obj.shape, obj.dtype.str))
+            key.append(("A", obj.shape, obj.dtype.str, obj.strides))
     elif isinstance(obj, (tuple, list)):
         key.append((type(obj).__name__, len(obj)))
         for item in obj:

@@ -200,8 +200,9 @@ def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> list[In
     """``instrs`` with each chain of elementwise operations whose inner values are used once made
     one ``fused`` instruction (its target a :class:`Fused` loop)."""
     uses: dict[int, int] = {}
-    for i in instrs:
-        for n in _refs(i.args) + _refs(i.params) + ([i.target] if i.kind in ("read", "whole") else []):
+    for i in instrs:  # (a value written in place, ``target``, is used there: it is not absorbed)
+        target = [i.target] if i.kind in ("read", "whole") else _refs(i.target)
+        for n in _refs(i.args) + _refs(i.params) + target:
             uses[n] = uses.get(n, 0) + 1
     for n in _refs(outputs):
         uses[n] = uses.get(n, 0) + 2

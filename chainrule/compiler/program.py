@@ -455,8 +455,13 @@ class Plan:
             else:
                 shape, dtype, _ = self.layout[i.out]  # (C order: a fused loop's operands are)
                 out = f"empty({shape!r}, {self._name(dtype, 'c')})"
-            operands = [self._value(a) for a in i.args]
-            shown = re.sub(r"x(\d+)", lambda m: operands[int(m.group(1))].removesuffix("._data"), i.target.expression)
+            # (a 0-d value may reach the loop as a Python or NumPy scalar: a number a rule saved)
+            operands = [
+                f"asarray({self._value(a)})" if isinstance(a, Ref) and self.layout[a.id][0] == () else self._value(a)
+                for a in i.args
+            ]
+            names = [self._value(a).removesuffix("._data") for a in i.args]
+            shown = re.sub(r"x(\d+)", lambda m: names[int(m.group(1))], i.target.expression)
             loop = f"{self._name(i.target, 'k')}.fn"  # (the compiled function itself: no wrapper call)
             return [f"{v} = {loop}({', '.join(operands)}, {out})  # fused: {shown}"]
         if k == "pure":

@@ -33,20 +33,21 @@ def usable(param: np.ndarray, *arrays: np.ndarray | None) -> bool:
     return True
 
 
-def _effective(p: Any, g: Any, weight_decay: Any, maximize: bool) -> Any:
-    """``effective_grad`` for one element."""
-    if weight_decay != 0:
+def _effective(p: Any, g: Any, weight_decay: Any, decays: bool, maximize: bool) -> Any:
+    """``effective_grad`` for one element (``decays``: weight_decay != 0, decided on the Python
+    number: a decay that rounds to 0 in float32 still takes NumPy's branch)."""
+    if decays:
         return p * weight_decay - g if maximize else p * weight_decay + g
     return -g if maximize else g
 
 
-def _sgd(param, grad, buf, h, maximize, nesterov):  # noqa: ANN001, ANN202
-    lr, momentum, damp1, weight_decay, lr_momentum, dampening = h[0], h[1], h[2], h[3], h[4], h[5]
+def _sgd(param, grad, buf, h, decays, maximize, damped, nesterov):  # noqa: ANN001, ANN202
+    lr, momentum, damp1, weight_decay, lr_momentum = h[0], h[1], h[2], h[3], h[4]
     p_, g_, b_ = param.reshape(-1), grad.reshape(-1), buf.reshape(-1)
     for i in range(p_.size):
-        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         b = b_[i] * momentum
-        b = b + g if dampening == 0 else b + g * damp1
+        b = b + g * damp1 if damped else b + g
         b_[i] = b
         if nesterov:
             p = p_[i] - g * lr
@@ -55,20 +56,20 @@ def _sgd(param, grad, buf, h, maximize, nesterov):  # noqa: ANN001, ANN202
             p_[i] = p_[i] - b * lr
 
 
-def _sgd_plain(param, grad, h, maximize):  # noqa: ANN001, ANN202
+def _sgd_plain(param, grad, h, decays, maximize):  # noqa: ANN001, ANN202
     lr, weight_decay = h[0], h[3]
     p_, g_ = param.reshape(-1), grad.reshape(-1)
     for i in range(p_.size):
-        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         p_[i] = p_[i] - g * lr
 
 
-def _adam(param, grad, m, v, vmax, h, maximize, amsgrad):  # noqa: ANN001, ANN202
+def _adam(param, grad, m, v, vmax, h, decays, maximize, amsgrad):  # noqa: ANN001, ANN202
     lr, b1, c1, b2, c2, bias2, eps, decay, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
     p_, g_, m_, v_, x_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), vmax.reshape(-1)
     for i in range(p_.size):
         p = p_[i] * decay  # (AdamW's decay; 1 for Adam, which changes nothing)
-        g = _effective_jit(p, g_[i], weight_decay, maximize)
+        g = _effective_jit(p, g_[i], weight_decay, decays, maximize)
         a = m_[i] * b1 + g * c1
         s = v_[i] * b2 + (g * g) * c2
         m_[i] = a
@@ -83,11 +84,11 @@ def _adam(param, grad, m, v, vmax, h, maximize, amsgrad):  # noqa: ANN001, ANN20
         p_[i] = p - (a / d) * lr
 
 
-def _rmsprop(param, grad, sq, avg, buf, h, maximize, centered):  # noqa: ANN001, ANN202
+def _rmsprop(param, grad, sq, avg, buf, h, decays, maximize, centered, has_momentum):  # noqa: ANN001, ANN202
     lr, alpha, c1, eps, momentum, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5]
     p_, g_, q_, a_, b_ = param.reshape(-1), grad.reshape(-1), sq.reshape(-1), avg.reshape(-1), buf.reshape(-1)
     for i in range(p_.size):
-        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         q = q_[i] * alpha + (g * g) * c1
         q_[i] = q
         if centered:
@@ -97,7 +98,7 @@ def _rmsprop(param, grad, sq, avg, buf, h, maximize, centered):  # noqa: ANN001,
         else:
             s = np.sqrt(q)
         s = g / (s + eps)
-        if momentum > 0:
+        if has_momentum:
             b = b_[i] * momentum + s
             b_[i] = b
             s = b * lr
@@ -106,11 +107,11 @@ def _rmsprop(param, grad, sq, avg, buf, h, maximize, centered):  # noqa: ANN001,
         p_[i] = p_[i] - s
 
 
-def _adagrad(param, grad, total, h, maximize):  # noqa: ANN001, ANN202
+def _adagrad(param, grad, total, h, decays, maximize):  # noqa: ANN001, ANN202
     clr, eps, weight_decay = h[0], h[1], h[2]
     p_, g_, t_ = param.reshape(-1), grad.reshape(-1), total.reshape(-1)
     for i in range(p_.size):
-        g = _effective_jit(p_[i], g_[i], weight_decay, maximize)
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         t = t_[i] + g * g
         t_[i] = t
         p_[i] = p_[i] - (g / (np.sqrt(t) + eps)) * clr
@@ -134,48 +135,71 @@ def _ready() -> None:
         _effective_jit = numba.njit(cache=True, inline="always", error_model="numpy")(_effective)
 
 
-def sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, group: dict) -> None:
-    """SGD's update (``buf``: the momentum buffer, None without momentum)."""
+def _plain(*values: Any) -> bool:
+    """Whether every hyper-parameter is a Python number: NumPy casts those to a float32 array's
+    dtype (as the loops do), but computes with a NumPy float64 scalar in float64 (NEP 50)."""
+    return all(type(v) is float or type(v) is int for v in values)
+
+
+def sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, group: dict) -> bool:
+    """SGD's update (``buf``: the momentum buffer, None without momentum); False (nothing done)
+    when a hyper-parameter is not a Python number."""
+    lr, momentum, dampening, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+    if not _plain(lr, momentum, dampening, wd):
+        return False
     _ready()
-    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-    h = np.array((lr, momentum, 1 - dampening, group["weight_decay"], lr * momentum, dampening), dtype=param.dtype)
+    h = np.array((lr, momentum, 1 - dampening, wd, lr * momentum), dtype=param.dtype)
     if buf is None:
-        SGD_PLAIN(param, grad, h, bool(group["maximize"]))
+        SGD_PLAIN(param, grad, h, wd != 0, bool(group["maximize"]))
     else:
-        SGD(param, grad, buf, h, bool(group["maximize"]), bool(group["nesterov"]))
+        SGD(param, grad, buf, h, wd != 0, bool(group["maximize"]), dampening != 0, bool(group["nesterov"]))
+    return True
 
 
-def adam(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, step: int, decoupled: bool) -> None:
-    """Adam's (``decoupled``: AdamW's) update at ``step``; state holds the moment arrays."""
-    _ready()
-    lr, wd = group["lr"], group["weight_decay"]
+def adam(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, step: int, decoupled: bool) -> bool:
+    """Adam's (``decoupled``: AdamW's) update at ``step``; state holds the moment arrays. False
+    (nothing done) when a hyper-parameter is not a Python number, or AdamW's decay would change
+    the gradient (a gradient sharing the parameter's memory: NumPy decays before reading it)."""
+    lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
     beta1, beta2 = group["betas"]
+    if not _plain(lr, wd, eps, beta1, beta2):
+        return False
+    if decoupled and wd != 0 and np.may_share_memory(param, grad):
+        return False
+    _ready()
     decay = 1 - lr * wd if decoupled else 1
     step_size, bias2 = lr / (1 - beta1**step), math.sqrt(1 - beta2**step)
     h = np.array(
-        (step_size, beta1, 1 - beta1, beta2, 1 - beta2, bias2, group["eps"], decay, 0 if decoupled else wd),
-        dtype=param.dtype,
+        (step_size, beta1, 1 - beta1, beta2, 1 - beta2, bias2, eps, decay, 0 if decoupled else wd), dtype=param.dtype
     )
     amsgrad = bool(group["amsgrad"])
     v = state["exp_avg_sq"]
-    ADAM(
-        param, grad, state["exp_avg"], v, state["max_exp_avg_sq"] if amsgrad else v, h, bool(group["maximize"]), amsgrad
-    )
+    vmax = state["max_exp_avg_sq"] if amsgrad else v
+    ADAM(param, grad, state["exp_avg"], v, vmax, h, not decoupled and wd != 0, bool(group["maximize"]), amsgrad)
+    return True
 
 
-def rmsprop(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-    """RMSprop's update; ``grad_avg`` and ``momentum_buffer`` are in state when their options are on."""
+def rmsprop(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> bool:
+    """RMSprop's update; ``grad_avg`` and ``momentum_buffer`` are in state when their options are
+    on. False (nothing done) when a hyper-parameter is not a Python number."""
+    lr, alpha, eps, momentum, wd = group["lr"], group["alpha"], group["eps"], group["momentum"], group["weight_decay"]
+    if not _plain(lr, alpha, eps, momentum, wd):
+        return False
     _ready()
-    sq, alpha = state["square_avg"], group["alpha"]
-    h = np.array(
-        (group["lr"], alpha, 1 - alpha, group["eps"], group["momentum"], group["weight_decay"]), dtype=param.dtype
-    )
+    sq = state["square_avg"]
+    h = np.array((lr, alpha, 1 - alpha, eps, momentum, wd), dtype=param.dtype)
     avg, buf = state.get("grad_avg", sq), state.get("momentum_buffer", sq)
-    RMSPROP(param, grad, sq, avg, buf, h, bool(group["maximize"]), bool(group["centered"]))
+    RMSPROP(param, grad, sq, avg, buf, h, wd != 0, bool(group["maximize"]), bool(group["centered"]), momentum > 0)
+    return True
 
 
-def adagrad(param: np.ndarray, grad: np.ndarray, total: np.ndarray, clr: float, group: dict) -> None:
-    """Adagrad's update with the step's learning rate ``clr``."""
+def adagrad(param: np.ndarray, grad: np.ndarray, total: np.ndarray, clr: float, group: dict) -> bool:
+    """Adagrad's update with the step's learning rate ``clr``; False (nothing done) when a
+    hyper-parameter is not a Python number."""
+    eps, wd = group["eps"], group["weight_decay"]
+    if not _plain(clr, eps, wd):
+        return False
     _ready()
-    h = np.array((clr, group["eps"], group["weight_decay"]), dtype=param.dtype)
-    ADAGRAD(param, grad, total, h, bool(group["maximize"]))
+    h = np.array((clr, eps, wd), dtype=param.dtype)
+    ADAGRAD(param, grad, total, h, wd != 0, bool(group["maximize"]))
+    return True

@@ -80,8 +80,8 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         total = state["sum"]
         if _fused.usable(param, grad, total):
-            _fused.adagrad(param, grad, total, clr, group)
-            return
+            if _fused.adagrad(param, grad, total, clr, group):
+                return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)
         np.multiply(g, g, out=tmp)
         total += tmp

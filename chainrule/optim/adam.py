@@ -94,8 +94,8 @@ class Adam(Optimizer):
         if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
             state["max_exp_avg_sq"] = np.zeros_like(param)
         if _fused.usable(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", param)):
-            _fused.adam(param, grad, state, group, step, self._decoupled_weight_decay)
-            return
+            if _fused.adam(param, grad, state, group, step, self._decoupled_weight_decay):
+                return
         if self._decoupled_weight_decay:
             if weight_decay != 0:
                 param *= 1 - lr * weight_decay

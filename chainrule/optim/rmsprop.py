@@ -101,8 +101,8 @@ class RMSprop(Optimizer):
         if _fused.usable(
             param, grad, state["square_avg"], state.get("grad_avg", param), state.get("momentum_buffer", param)
         ):
-            _fused.rmsprop(param, grad, state, group)
-            return
+            if _fused.rmsprop(param, grad, state, group):
+                return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], g_buf)
         square_avg = state["square_avg"]
         square_avg *= alpha

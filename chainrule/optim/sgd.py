@@ -95,8 +95,8 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         buf = state.get("momentum_buffer")
         if (momentum == 0 or buf is not None) and _fused.usable(param, grad, buf if momentum != 0 else param):
-            _fused.sgd(param, grad, buf if momentum != 0 else None, group)
-            return
+            if _fused.sgd(param, grad, buf if momentum != 0 else None, group):
+                return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], tmp)
         if momentum != 0:
             if buf is None:
