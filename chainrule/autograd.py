@@ -299,6 +299,9 @@ class Function:
     # False: a compiled step calls this op's rule whole, on NumPy, instead of recording each of
     # its operations (a rule that is a long loop of small operations: backprop through time)
     traced_rule = True
+    # An op may also define ``forward_into(out, *inputs, **params)`` (a staticmethod): its forward
+    # written into ``out``; a compiled step then writes the op's output into a buffer it keeps
+    # (chainrule.compiler.fusion). ``Linear`` does.
     _clock = 1 << 62  # when apply recorded the node (see mark_modified); a node made otherwise is not checked
     inputs: tuple[Tensor, ...] | None
 

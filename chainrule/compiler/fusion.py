@@ -5,8 +5,9 @@ Two passes over a plan's instructions, after constants are folded and unused val
 - **Buffers.** A value that never leaves the step -- not returned, not handed to a ``.grad``, a
   library call or a tensor, not viewed by anything that does -- is written by every replay into
   one array the plan keeps (``out=``), instead of a fresh array per call. That is done for the
-  gradient rules' NumPy operators (``* + - / ** @``, comparisons, ``exp``, ``log``, ``tanh``, ...)
-  and for the fused loops below.
+  gradient rules' NumPy operators (``* + - / ** @``, comparisons, ``exp``, ``log``, ``tanh``, ...),
+  for the fused loops below, for the forward ops that are one operator, and for the ops that can
+  write their output into a given array (``Function.forward_into``: ``Linear``).
 - **Fusion** (with numba, the extra ``fast``). A chain of elementwise operations whose inner
   values are used once, such as ReLU's gradient ``g * (x > 0)``, becomes one loop compiled by
   numba: one pass over memory, no temporaries. Each operation keeps NumPy's types: its operands
@@ -155,6 +156,8 @@ def escaping(instrs: list[Instr], outputs: Any) -> set[int]:
             continue
         if (k in _OPERATOR and instr.target in FRESH) or k == "fused":  # a new array: its operands stay inside
             continue
+        if k == "op" and hasattr(instr.target, "forward_into"):  # an op that writes its own array
+            continue
         out.update(_refs(instr.args))
         out.update(_refs(instr.params))
         if k == "read":  # a value a node saved may be (a view of) one of that node's inputs
@@ -168,11 +171,13 @@ def buffered(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> dic
     """The values written into a kept buffer: made by a NumPy operator (or a fused loop) and not
     escaping; value number -> (shape, dtype, strides) of the array each replay writes."""
     gone = escaping(instrs, outputs)
+    read = {i.target for i in instrs if i.kind in ("read", "whole")}  # nodes a rule reads: made as eagerly
     kept = {}
     for i in instrs:
         if i.out is None or i.out in gone or i.out not in layout:
             continue
-        if (i.kind in _OPERATOR and i.target in UFUNCS and not i.params) or i.kind == "fused":
+        into = i.kind == "op" and hasattr(i.target, "forward_into") and not i.params and i.out not in read
+        if (i.kind in _OPERATOR and i.target in UFUNCS and not i.params) or i.kind == "fused" or into:
             if allocate(layout[i.out]) is not None:
                 kept[i.out] = layout[i.out]
     return kept

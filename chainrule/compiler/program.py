@@ -425,6 +425,9 @@ class Plan:
             if tensor:
                 self.arguments[i.out] = f"args[{position}]"
             return [f"{v} = args[{position}]{'._data' if tensor else ''}  # argument {position}"]
+        if k == "op" and i.out in self._slots:  # an op that writes into a kept buffer (forward_into)
+            call = f"{self._name(i.target, 'C')}.forward_into(B[{self._slots[i.out]}], {self._call(i.args, {})})"
+            return [f"{v} = {call}  # {i.note}"]
         if k in ("op", "op0"):  # op0: a 0-d result, which NumPy may give as a scalar
             cls = self._name(i.target, "C")
             node = f"n{i.out}"

@@ -64,6 +64,15 @@ class Linear(Function):
             out += bias
         return out
 
+    @staticmethod
+    def forward_into(out: np.ndarray, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """``forward`` written into ``out`` (a compiled step's buffer, of the output's shape and
+        dtype; the shapes were checked when the step was recorded): the same GEMM and bias add."""
+        np.matmul(x, weight.T, out=out)
+        if bias is not None:
+            out += bias
+        return out
+
     def backward(self, ns, grad, x, weight, bias=None):
         grad_x = grad @ weight if self.needs(0) else None
         grad_w = None

@@ -50,6 +50,7 @@ def test_the_plan_shows_its_fused_loops_and_buffers():
     assert step.plan.fused and "fused loop (numba): x0 * (x1 > 0)" in text  # ReLU's gradient, one loop
     assert "# fused: " in text and "= buffer (5, 8) float32" in text
     assert "def kernel(" in step.plan.fused[0].source and "numba.njit(cache=True" in step.plan.fused[0].source
+    assert ".forward_into(B[" in step.plan.source  # the hidden Linear writes its output into a kept buffer
 
 
 def test_the_numpy_backend_keeps_buffers_and_fuses_nothing():
