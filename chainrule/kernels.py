@@ -12,7 +12,8 @@ float32 update stays float32), so results do not depend on whether numba is inst
 tests check the optimisers bit for bit and the plans against eager steps.
 
 numba compiles a loop on its first use (a second or so); compiled code is cached on disk, so the
-next process loads it in milliseconds. The library's own loops are cached beside its source (or
+next process loads it instead (importing numba itself takes a quarter of a second, on the first
+loop a process runs). The library's own loops are cached beside its source (or
 in numba's user-wide cache when that folder is read-only); the loops generated for a compiled
 step are written as small modules under ``$CHAINRULE_CACHE/kernels`` (else
 ``~/.cache/chainrule/kernels``) and cached beside them.

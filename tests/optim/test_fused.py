@@ -162,3 +162,10 @@ def test_disable_nests_and_is_per_thread():
 
 def test_every_optimiser_with_a_loop_is_in_the_cases():
     assert {cls.__name__ for cls, _ in CASES} == {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"}
+
+
+def test_import_chainrule_does_not_import_numba():
+    """numba (a quarter of a second to import) is imported only when a loop first runs."""
+    code = "import sys, chainrule as cr\ncr.nn.Linear(2, 1)(cr.ones(1, 2))\nprint('numba' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
