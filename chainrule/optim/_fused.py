@@ -17,6 +17,9 @@ import numpy as np
 from chainrule import kernels
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# SGD's NumPy update is three or four calls: below this size the loop's call costs what it saves
+# (measured: 6.0 vs 5.5 us at 256 numbers, 6.4 vs 6.2 at 1024, 8.1 vs 10.0 at 10,000)
+SGD_MIN_SIZE = 1024
 
 
 def usable(param: np.ndarray, *arrays: np.ndarray | None) -> bool:
@@ -44,6 +47,12 @@ def _effective(p: Any, g: Any, weight_decay: Any, decays: bool, maximize: bool) 
 def _sgd(param, grad, buf, h, decays, maximize, damped, nesterov):  # noqa: ANN001, ANN202
     lr, momentum, damp1, weight_decay, lr_momentum = h[0], h[1], h[2], h[3], h[4]
     p_, g_, b_ = param.reshape(-1), grad.reshape(-1), buf.reshape(-1)
+    if not (decays or maximize or damped or nesterov):  # the usual case, without branches: vectorised
+        for i in range(p_.size):
+            b = b_[i] * momentum + g_[i]
+            b_[i] = b
+            p_[i] = p_[i] - b * lr
+        return
     for i in range(p_.size):
         g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         b = b_[i] * momentum
@@ -59,6 +68,10 @@ def _sgd(param, grad, buf, h, decays, maximize, damped, nesterov):  # noqa: ANN0
 def _sgd_plain(param, grad, h, decays, maximize):  # noqa: ANN001, ANN202
     lr, weight_decay = h[0], h[3]
     p_, g_ = param.reshape(-1), grad.reshape(-1)
+    if not (decays or maximize):  # the usual case, without branches: vectorised
+        for i in range(p_.size):
+            p_[i] = p_[i] - g_[i] * lr
+        return
     for i in range(p_.size):
         g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         p_[i] = p_[i] - g * lr
@@ -67,6 +80,16 @@ def _sgd_plain(param, grad, h, decays, maximize):  # noqa: ANN001, ANN202
 def _adam(param, grad, m, v, vmax, h, decays, maximize, amsgrad):  # noqa: ANN001, ANN202
     lr, b1, c1, b2, c2, bias2, eps, decay, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
     p_, g_, m_, v_, x_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), vmax.reshape(-1)
+    if not (decays or maximize or amsgrad):  # the usual case, without branches: vectorised
+        for i in range(p_.size):
+            p = p_[i] * decay
+            g = g_[i]
+            a = m_[i] * b1 + g * c1
+            s = v_[i] * b2 + (g * g) * c2
+            m_[i] = a
+            v_[i] = s
+            p_[i] = p - (a / (np.sqrt(s) / bias2 + eps)) * lr
+        return
     for i in range(p_.size):
         p = p_[i] * decay  # (AdamW's decay; 1 for Adam, which changes nothing)
         g = _effective_jit(p, g_[i], weight_decay, decays, maximize)
@@ -87,6 +110,13 @@ def _adam(param, grad, m, v, vmax, h, decays, maximize, amsgrad):  # noqa: ANN00
 def _rmsprop(param, grad, sq, avg, buf, h, decays, maximize, centered, has_momentum):  # noqa: ANN001, ANN202
     lr, alpha, c1, eps, momentum, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5]
     p_, g_, q_, a_, b_ = param.reshape(-1), grad.reshape(-1), sq.reshape(-1), avg.reshape(-1), buf.reshape(-1)
+    if not (decays or maximize or centered or has_momentum):  # the usual case, without branches: vectorised
+        for i in range(p_.size):
+            g = g_[i]
+            q = q_[i] * alpha + (g * g) * c1
+            q_[i] = q
+            p_[i] = p_[i] - (g / (np.sqrt(q) + eps)) * lr
+        return
     for i in range(p_.size):
         g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         q = q_[i] * alpha + (g * g) * c1
@@ -110,6 +140,13 @@ def _rmsprop(param, grad, sq, avg, buf, h, decays, maximize, centered, has_momen
 def _adagrad(param, grad, total, h, decays, maximize):  # noqa: ANN001, ANN202
     clr, eps, weight_decay = h[0], h[1], h[2]
     p_, g_, t_ = param.reshape(-1), grad.reshape(-1), total.reshape(-1)
+    if not (decays or maximize):  # the usual case, without branches: vectorised
+        for i in range(p_.size):
+            g = g_[i]
+            t = t_[i] + g * g
+            t_[i] = t
+            p_[i] = p_[i] - (g / (np.sqrt(t) + eps)) * clr
+        return
     for i in range(p_.size):
         g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
         t = t_[i] + g * g

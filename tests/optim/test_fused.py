@@ -36,7 +36,7 @@ CASES = [
 
 def run(cls, kwargs, dtype, fused, grads=None, steps=6):
     rng = np.random.default_rng(0)
-    params = [cr.nn.Parameter(cr.tensor(rng.standard_normal(s), dtype=dtype)) for s in [(7, 5), (5,), ()]]
+    params = [cr.nn.Parameter(cr.tensor(rng.standard_normal(s), dtype=dtype)) for s in [(40, 30), (7, 5), (5,), ()]]
     opt = cls(params, **kwargs)
     for _ in range(steps):
         for p in params:
@@ -63,14 +63,18 @@ def test_the_compiled_loop_gives_the_numpy_update_bit_for_bit(cls, kwargs, dtype
 
 def test_the_loops_run_when_numba_is_on(monkeypatch):
     calls = []
-    monkeypatch.setattr(_fused, "sgd", lambda *a: calls.append(a) or _fused.SGD_PLAIN)
-    w = cr.nn.Parameter(cr.tensor([1.0, 2.0]))
-    w.grad = cr.tensor([1.0, 1.0])
+    loop = _fused.sgd
+    monkeypatch.setattr(_fused, "sgd", lambda *a: calls.append(a) or loop(*a))
+    w = cr.nn.Parameter(cr.ones(_fused.SGD_MIN_SIZE))
+    w.grad = cr.ones(_fused.SGD_MIN_SIZE)
     cr.optim.SGD([w], lr=0.1).step()
     assert len(calls) == 1
     with kernels.disable():
         cr.optim.SGD([w], lr=0.1).step()
-    assert len(calls) == 1 and w.tolist() == pytest.approx([0.9, 1.9])  # the NumPy update ran
+    small = cr.nn.Parameter(cr.ones(_fused.SGD_MIN_SIZE - 1))
+    small.grad = cr.ones(_fused.SGD_MIN_SIZE - 1)
+    cr.optim.SGD([small], lr=0.1).step()  # below the size where the loop pays: NumPy
+    assert len(calls) == 1 and w.numpy()[0] == pytest.approx(0.8) and small.numpy()[0] == pytest.approx(0.9)
 
 
 def test_nan_and_inf_go_through_as_numpy_has_them():
