@@ -12,8 +12,9 @@ differ from it only by rounding:
   batch within the steps, not step by step);
 - ``tanh`` is computed here (a libm call per number would cost more than the whole NumPy step),
   as ``e / (e + 2)`` with ``e = expm1(2|x|)`` from a range reduction by ln 2 and the Taylor series
-  of ``expm1``, in float64 (float32 layers round the result to float32); its error against a
-  long-double reference is measured by tests/ops/test_recurrent_kernels.py, beside NumPy's.
+  of ``expm1``, in the layer's dtype (a float32 layer's in float32: twice the numbers per vector
+  instruction); its error against a long-double reference is measured by
+  tests/ops/test_recurrent_kernels.py, beside NumPy's.
 
 Everything else is computed in the layer's dtype: the constants 1/2 and 1 come from the argument
 ``one`` (numba would compute ``float32 * 0.5`` in float64).
@@ -30,20 +31,25 @@ import numpy as np
 
 from chainrule import kernels
 
-# constants of the tanh below: log2(e), ln 2 split into a head with 20 significant bits (so m * head
-# is exact for the m that occur) and the rest, and 1/k! for k = 13 down to 1 (Horner's order)
-_LOG2_E = 1.0 / math.log(2.0)
-_LN2_HI = math.ldexp(math.floor(math.ldexp(math.log(2.0), 20)), -20)
-_LN2_LO = math.log(2.0) - _LN2_HI
-_INV_FACTORIALS = np.array([1.0 / math.factorial(k) for k in range(13, 0, -1)])
+# the constants of the tanh below, in the layer's dtype (so a float32 layer's tanh runs in float32,
+# twice as many numbers per vector instruction): log2(e); ln 2 split into a head of 16 fractional
+# bits (m * head is exact in float32 too: m < 64) and the rest; the cap (tanh is 1 from 19.1 on in
+# float64, 9.1 in float32); 1/2, 1, 2; 2^32 ... 2^1 and 32 ... 1 for 2^m; then 1/k! for k = 13
+# down to 1 (Horner's order)
+_LN2_HI = math.ldexp(math.floor(math.ldexp(math.log(2.0), 16)), -16)
+_CONSTANTS = [1.0 / math.log(2.0), _LN2_HI, math.log(2.0) - _LN2_HI, 22.0, 0.5, 1.0, 2.0]
+_CONSTANTS += [2.0**32, 2.0**16, 2.0**8, 2.0**4, 2.0**2, 2.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0]
+_CONSTANTS += [1.0 / math.factorial(k) for k in range(13, 0, -1)]
+TANH_CONSTANTS = {np.dtype(t): np.array(_CONSTANTS, dtype=t) for t in (np.float32, np.float64)}
 
 
-def _gru_forward(pre, w_hh, b_hn, has_bias, one, hs, rz, n, ghn):  # noqa: ANN001, ANN202
+def _gru_forward(pre, w_hh, b_hn, has_bias, one, c, hs, rz, n, ghn):  # noqa: ANN001, ANN202
     """The GRU forward of every step and direction, the states and gates stored for the backward.
 
     pre (T, D, 3H, B): the input projection (bias included) of each step, the r and z rows
         halved (``_sigmoid_scale``); w_hh (D, 3H, H), its r and z rows halved; b_hn (D, 3H): the
-        recurrent bias, halved likewise, added when ``has_bias``; one: 1 in the layer's dtype.
+        recurrent bias, halved likewise, added when ``has_bias``; one: 1 in the layer's dtype; c:
+        ``TANH_CONSTANTS`` of the layer's dtype.
     Writes hs (T+1, D, H, B) from hs[0] (the initial state, set by the caller), rz (T, D, 2H, B)
     (sigma of the r and z gates), n (T, D, H, B) (the candidate) and ghn (T, D, H, B) (its
     ``W_hn h + b_hn``).
@@ -52,7 +58,10 @@ def _gru_forward(pre, w_hh, b_hn, has_bias, one, hs, rz, n, ghn):  # noqa: ANN00
     H = G // 3
     half = one / (one + one)
     gh = np.empty((G, B), dtype=pre.dtype)  # W_hh h + b_hh of one step and direction
-    u = np.empty(B, dtype=np.float64)  # one row's pre-activations, then their tanh
+    u = np.empty(B, dtype=pre.dtype)  # one row's pre-activations, then their tanh
+    log2e, ln2_hi, ln2_lo, cap, two = c[0], c[1], c[2], c[3], c[6]  # (the tanh's constants, see TANH_CONSTANTS)
+    p32, p16, p8, p4, p2, n32, n16, n8, n4 = c[7], c[8], c[9], c[10], c[11], c[13], c[14], c[15], c[16]
+    f13, f12, f11, f10, f9, f8, f7, f6, f5, f4, f3, f2, f1 = c[19:32]
     for s in range(T):
         for d in range(D):
             h = hs[s, d]
@@ -85,39 +94,39 @@ def _gru_forward(pre, w_hh, b_hn, has_bias, one, hs, rz, n, ghn):  # noqa: ANN00
                 # u = tanh(u), in float64; see the module docstring
                 for b in range(B):
                     x = u[b]
-                    # tanh(a) = e / (e + 2) with e = expm1(2a), a = |x| (capped: tanh is 1 in float64
-                    # from 19.1 on). expm1(y) = 2^m (1 + q) - 1 with y = m ln2 + r, |r| <= ln2 / 2 and
-                    # q = expm1(r) from its Taylor series (13 terms: the remainder is below 1e-17),
-                    # so tanh keeps its relative accuracy near 0, where e is about 2a
+                    # tanh(a) = e / (e + 2) with e = expm1(2a), a = |x| (capped). expm1(y) = 2^m (1 + q) - 1
+                    # with y = m ln2 + r, |r| <= ln2 / 2, and q = expm1(r) from its Taylor series (13
+                    # terms: the remainder is below 1e-17), so tanh keeps its relative accuracy near 0,
+                    # where e is about 2a. In the layer's dtype: every constant comes from c (read once,
+                    # above the loops, and written out here so that the loop stays one vector loop).
                     a = abs(x)
-                    y = 2.0 * (22.0 if a >= 22.0 else a)  # (NaN passes through, and stays NaN)
-                    m = np.floor(y * _LOG2_E + 0.5)
-                    r = (y - m * _LN2_HI) - m * _LN2_LO
-                    q = _INV_FACTORIALS[0]
-                    for k in range(1, 13):
-                        q = q * r + _INV_FACTORIALS[k]
-                    q = q * r
-                    # 2^m for m in 0..63, exactly, from its binary digits (selects: the loop stays vectorised)
-                    scale = 1.0
-                    if m >= 32.0:
-                        scale *= 4294967296.0
-                        m -= 32.0
-                    if m >= 16.0:
-                        scale *= 65536.0
-                        m -= 16.0
-                    if m >= 8.0:
-                        scale *= 256.0
-                        m -= 8.0
-                    if m >= 4.0:
-                        scale *= 16.0
-                        m -= 4.0
-                    if m >= 2.0:
-                        scale *= 4.0
-                        m -= 2.0
-                    if m >= 1.0:
-                        scale *= 2.0
-                    e = scale * q + (scale - 1.0)
-                    u[b] = math.copysign(e / (e + 2.0), x)  # NaN stays NaN
+                    y = two * (cap if a >= cap else a)  # (NaN passes through, and stays NaN)
+                    m = np.floor(y * log2e + half)
+                    r = (y - m * ln2_hi) - m * ln2_lo
+                    q = ((((((f13 * r + f12) * r + f11) * r + f10) * r + f9) * r + f8) * r + f7) * r + f6
+                    q = (((((q * r + f5) * r + f4) * r + f3) * r + f2) * r + f1) * r
+                    # 2^m for m in 0..63, exactly, from its binary digits (selects)
+                    scale = one
+                    if m >= n32:
+                        scale *= p32
+                        m -= n32
+                    if m >= n16:
+                        scale *= p16
+                        m -= n16
+                    if m >= n8:
+                        scale *= p8
+                        m -= n8
+                    if m >= n4:
+                        scale *= p4
+                        m -= n4
+                    if m >= two:
+                        scale *= p2
+                        m -= two
+                    if m >= one:
+                        scale *= two
+                    e = scale * q + (scale - one)
+                    t = e / (e + two)
+                    u[b] = -t if x < 0 else t
                 if j < 2 * H:  # sigma = tanh(a/2) / 2 + 1/2, rounded to the dtype first
                     for b in range(B):
                         rz[s, d, j, b] = u[b]

@@ -336,7 +336,7 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
             acts[s], cs[s + 1], tanh_c[s], hs[s + 1] = a, c, tc, h
         saved.update(acts=acts, cs=cs, tanh_c=tanh_c)
     elif mode == "gru" and _compiled_loops(ns, L):  # the loop below as one compiled call
-        from chainrule.ops._recurrent_kernels import GRU_FORWARD
+        from chainrule.ops._recurrent_kernels import GRU_FORWARD, TANH_CONSTANTS
 
         shape = (steps, L.directions, hidden, L.batch)
         states = np.empty((steps + 1,) + shape[1:], dtype=dtype)
@@ -350,6 +350,7 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
             np.ascontiguousarray(b_hn),
             folded is not None,
             dtype.type(1),
+            TANH_CONSTANTS[dtype],
             states,
             rz_all,
             n_all,
