@@ -1,7 +1,7 @@
 """``cr.compile``: record a training step once, then replay it as a plan.
 
-How a compiled function runs, per input signature (the shapes and dtypes of its tensor and array
-arguments, its other arguments' values, grad mode):
+How a compiled function runs, per input signature (the shapes, dtypes and memory layouts of its
+tensor and array arguments, its other arguments' values, grad mode):
 
 1. The first call runs eagerly and is recorded (:class:`~chainrule.compiler.recorder.Recorder`).
 2. The second call is recorded again, and the two recordings are compared
