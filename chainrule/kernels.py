@@ -1,15 +1,19 @@
 """Compiled loops with numba, the optional extra ``fast`` (``pip install "chainrule[fast]"``).
 
-Where numba is installed, two things run as compiled loops instead of several NumPy calls:
+Where numba is installed, these run as compiled loops instead of many small NumPy calls:
 
 - the optimisers' updates (``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``): one pass over
   each parameter instead of five to twelve NumPy calls, each with its own pass over memory;
 - the elementwise chains of a compiled step (``cr.compile``): ``g * (x > 0)`` is one loop into a
-  buffer the plan keeps, not two NumPy calls and two fresh arrays.
+  buffer the plan keeps, not two NumPy calls and two fresh arrays;
+- a convolution's input-gradient scatter-add, and a small GRU layer's time loops (hidden size up
+  to 16, ``chainrule.ops.recurrent``).
 
-Both compute what the NumPy code computes, operation by operation in the same precision (a
-float32 update stays float32), so results do not depend on whether numba is installed; the
-tests check the optimisers bit for bit and the plans against eager steps.
+They compute what the NumPy code computes, operation by operation in the same precision (a
+float32 update stays float32), so results do not depend on whether numba is installed: the tests
+check the optimisers, the scatter and the fused chains bit for bit. The GRU's loops are the one
+exception, equal to rounding (their small products sum in another order, and they compute tanh
+themselves).
 
 numba compiles a loop on its first use (a second or so); compiled code is cached on disk, so the
 next process loads it instead (importing numba itself takes a quarter of a second, on the first
