@@ -46,6 +46,12 @@ from pathlib import Path
 from typing import Any
 
 ENV = "CHAINRULE_NUMBA"
+MIN_SIZE = 16384
+"""The fewest numbers an array must have for the library to hand its work to a compiled loop on
+its own (an optimiser's update, a fused chain, a convolution's scatter): below it a loop saves a
+few microseconds a call, and importing numba and loading its cached loops (about half a second,
+once per process) would cost a short run more than it saves. ``cr.compile(fn, backend="numba")``
+fuses whatever the size; the GRU's time loops, which replace a thousand calls each, always run."""
 _CACHE_ENV = "CHAINRULE_CACHE"
 
 _found: bool | None = None  # whether numba imports and is not turned off (looked up once)
@@ -210,4 +216,4 @@ def generated(source: str, name: str) -> Callable:
     return fn
 
 
-__all__ = ["ENV", "Kernel", "available", "cache_dir", "disable", "enabled", "generated"]
+__all__ = ["ENV", "MIN_SIZE", "Kernel", "available", "cache_dir", "disable", "enabled", "generated"]

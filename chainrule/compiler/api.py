@@ -250,7 +250,8 @@ class CompiledFunction:
             validated = True  # a third recording, made because the inputs changed, agreed
         entry.inputs = None if validated else snapshot
         fuse = self.backend == "numba" or (self.backend == "auto" and kernels.enabled())
-        entry.plan = Plan(instrs, rec.outputs, labels, rec.spent, rec.layout, fuse=fuse)
+        min_size = 0 if self.backend == "numba" else kernels.MIN_SIZE  # (auto: chains where a loop pays)
+        entry.plan = Plan(instrs, rec.outputs, labels, rec.spent, rec.layout, fuse=fuse, min_size=min_size)
         entry.first = rec
         self.plan = entry.plan
         return result
@@ -468,8 +469,9 @@ def compile(fn: Callable | None = None, *, cache_size: int = 8, backend: str = "
         cache_size: how many input signatures keep their plans (the oldest is dropped).
         backend: ``"numba"`` fuses elementwise chains of the step into compiled loops (needs the
             extra ``fast``); ``"numpy"`` replays NumPy calls only; ``"auto"`` (default) is numba
-            when it is installed and enabled (:mod:`chainrule.kernels`). Both keep buffers for the
-            values that never leave the step.
+            when it is installed and enabled (:mod:`chainrule.kernels`), for the chains of at
+            least ``kernels.MIN_SIZE`` numbers. All keep buffers for the values that never leave
+            the step.
 
     Returns:
         a :class:`CompiledFunction`.

@@ -201,9 +201,10 @@ class _Node(NamedTuple):
     dtype: np.dtype
 
 
-def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> list[Instr]:
+def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple], min_size: int = 0) -> list[Instr]:
     """``instrs`` with each chain of elementwise operations whose inner values are used once made
-    one ``fused`` instruction (its target a :class:`Fused` loop)."""
+    one ``fused`` instruction (its target a :class:`Fused` loop); only chains whose result has at
+    least ``min_size`` numbers."""
     uses: dict[int, int] = {}
     for i in instrs:  # (a value written in place, ``target``, is used there: it is not absorbed)
         target = [i.target] if i.kind in ("read", "whole") else _refs(i.target)
@@ -213,7 +214,7 @@ def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple]) -> list[In
         uses[n] = uses.get(n, 0) + 2
     gone = escaping(instrs, outputs)
     position = {i.out: k for k, i in enumerate(instrs) if i.out is not None}
-    fusable = {i.out for i in instrs if _elementwise(i, layout)}
+    fusable = {i.out for i in instrs if _elementwise(i, layout) and math.prod(layout[i.out][0]) >= min_size}
     absorbed: set[int] = set()  # values computed inside a later instruction's loop
 
     def inner(n: Any, consumer: int) -> bool:

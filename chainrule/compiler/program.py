@@ -296,6 +296,7 @@ class Plan:
         spent: dict[int, type] | None = None,
         layout: dict[int, tuple] | None = None,
         fuse: bool = False,
+        min_size: int = 0,
     ) -> None:
         self.spent = spent or {}  # returned values handed back as tensors of a spent graph (as eagerly)
         self._returning = False
@@ -305,7 +306,7 @@ class Plan:
         layout = self.layout = layout or {}
         instrs = fusion.forward_ops(instrs)
         if fuse:
-            instrs = fusion.fuse(instrs, outputs, layout)
+            instrs = fusion.fuse(instrs, outputs, layout, min_size)
         self.buffered = fusion.buffered(instrs, outputs, layout)  # value -> (shape, dtype) of its kept array
         self._slots = {n: k for k, n in enumerate(self.buffered)}
         self._buffers = self._new_buffers()

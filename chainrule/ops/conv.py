@@ -191,7 +191,7 @@ def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarra
     per_offset = np.transpose(w.reshape(g.out_channels, g.channels, g.kernel_volume), (2, 0, 1))  # (K, O, C)
     parts = np.matmul(rows[0], per_offset)  # (K, N * out, C)
     out = np.zeros((g.batch, *g.padded_size, g.channels), dtype=parts.dtype)
-    if kernels.enabled() and parts.dtype in _LOOPED and parts.flags.c_contiguous:  # one compiled loop
+    if parts.size >= kernels.MIN_SIZE and kernels.enabled() and parts.dtype in _LOOPED and parts.flags.c_contiguous:
         where = destination_rows(g.batch, g.padded_size, g.out_size, g.kernel, g.stride, g.dilation)
         SCATTER_ADD(out.reshape(-1, g.channels), parts, where)
     else:

@@ -94,8 +94,7 @@ class SGD(Optimizer):
         lr = group["lr"]
         momentum = group["momentum"]
         buf = state.get("momentum_buffer")
-        fits = param.size >= _fused.SGD_MIN_SIZE and (momentum == 0 or buf is not None)
-        if fits and _fused.usable(param, grad, buf if momentum != 0 else param):
+        if (momentum == 0 or buf is not None) and _fused.usable(param, grad, buf if momentum != 0 else param):
             if _fused.sgd(param, grad, buf if momentum != 0 else None, group):
                 return
         g = effective_grad(param, grad, group["weight_decay"], group["maximize"], tmp)

@@ -20,7 +20,7 @@ from .test_compile import assert_same_run, batches, train
 assert kernels.available(), 'numba is part of the test extra: pip install -e ".[test]"'
 
 
-def _mlp_step(backend="auto", dtype="float32"):
+def _mlp_step(backend="numba", dtype="float32"):
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8, dtype=dtype), nn.ReLU(), nn.Linear(8, 3, dtype=dtype))
     opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -84,8 +84,17 @@ def test_a_backend_that_is_not_known_or_not_installed_is_refused(monkeypatch):
     assert cr.compile(lambda x: x).backend == "auto"  # auto runs without numba: NumPy only
 
 
-def test_auto_fuses_nothing_inside_kernels_disable():
-    _, step = _mlp_step()
+def test_auto_fuses_large_chains_only_and_nothing_inside_kernels_disable():
+    _, step = _mlp_step(backend="auto")
+    for x, y in _data(3):
+        step(x, y)
+    assert not step.plan.fused and step.plan.buffered  # (5, 8) values: below kernels.MIN_SIZE
+    _, step = _mlp_step(backend="auto")
+    rows = -(-kernels.MIN_SIZE // 8)  # hidden values of rows x 8 >= MIN_SIZE numbers
+    for x, y in _data(3, rows=rows):
+        step(x, y)
+    assert step.plan.fused
+    _, step = _mlp_step(backend="auto")
     with kernels.disable():
         for x, y in _data(3):
             step(x, y)
@@ -185,7 +194,7 @@ def test_a_non_contiguous_argument_is_read_right_by_a_fused_loop():
         (y * x[:, :2] * 0.5 + y).sum().backward()
         return [p.grad for p in model.parameters()]
 
-    compiled = cr.compile(grads)
+    compiled = cr.compile(grads, backend="numba")
     rng = np.random.default_rng(3)
     for _ in range(3):
         compiled(cr.tensor(rng.standard_normal((6, 6))))

@@ -15,7 +15,13 @@ from chainrule import kernels
 assert kernels.available(), 'numba is part of the test extra: pip install -e ".[test]"'
 
 
-def _replays(fn, args, calls=4, backend="auto"):
+@pytest.fixture(autouse=True)
+def _loops_at_any_size(monkeypatch):
+    """The optimisers' loops run for parameters of any size here (``kernels.MIN_SIZE``)."""
+    monkeypatch.setattr(kernels, "MIN_SIZE", 0)
+
+
+def _replays(fn, args, calls=4, backend="numba"):
     """``fn`` compiled and called ``calls`` times on ``args`` (the third call onward replays), and
     the same function run eagerly: (compiled results of the last call, eager results)."""
     compiled = cr.compile(fn, backend=backend)

@@ -14,6 +14,13 @@ from chainrule.ops import _conv_kernels
 
 assert kernels.available(), 'numba is part of the test extra: pip install -e ".[test]"'
 
+
+@pytest.fixture(autouse=True)
+def _loops_at_any_size(monkeypatch):
+    """The scatter loop runs for these small convolutions too (``kernels.MIN_SIZE``)."""
+    monkeypatch.setattr(kernels, "MIN_SIZE", 0)
+
+
 CASES = [
     ("conv1d", (4, 3, 17), (5, 3, 3), dict(stride=2, padding=1)),
     ("conv1d", (2, 1, 9), (4, 1, 4), dict(dilation=2)),

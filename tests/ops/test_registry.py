@@ -262,7 +262,7 @@ def _compiled_and_eager(info: OpInfo, sample: Sample, calls: int = 4):
             out.backward(cr.tensor(g))
         return out
 
-    compiled = cr.compile(step)
+    compiled = cr.compile(step, backend="numba")  # (fused loops whatever the size: auto fuses large chains only)
     results = []
     for fn in (compiled, step):
         got = []

@@ -17,6 +17,14 @@ from chainrule.optim import _fused
 
 assert kernels.available(), 'numba is part of the test extra: pip install -e ".[test]"'
 
+
+@pytest.fixture(autouse=True)
+def _loops_at_any_size(monkeypatch, request):
+    """The loops run for parameters of any size here, but where a test checks the size rule."""
+    if "size" not in request.node.name:
+        monkeypatch.setattr(kernels, "MIN_SIZE", 0)
+
+
 CASES = [
     (cr.optim.SGD, dict(lr=0.1)),
     (cr.optim.SGD, dict(lr=0.1, weight_decay=0.1, maximize=True)),
@@ -61,19 +69,19 @@ def test_the_compiled_loop_gives_the_numpy_update_bit_for_bit(cls, kwargs, dtype
     assert fused[0].dtype == np.dtype(dtype)
 
 
-def test_the_loops_run_when_numba_is_on(monkeypatch):
+def test_the_loops_run_when_numba_is_on_for_parameters_of_min_size(monkeypatch):
     calls = []
     loop = _fused.sgd
     monkeypatch.setattr(_fused, "sgd", lambda *a: calls.append(a) or loop(*a))
-    w = cr.nn.Parameter(cr.ones(_fused.SGD_MIN_SIZE))
-    w.grad = cr.ones(_fused.SGD_MIN_SIZE)
+    w = cr.nn.Parameter(cr.ones(kernels.MIN_SIZE))
+    w.grad = cr.ones(kernels.MIN_SIZE)
     cr.optim.SGD([w], lr=0.1).step()
     assert len(calls) == 1
     with kernels.disable():
         cr.optim.SGD([w], lr=0.1).step()
-    small = cr.nn.Parameter(cr.ones(_fused.SGD_MIN_SIZE - 1))
-    small.grad = cr.ones(_fused.SGD_MIN_SIZE - 1)
-    cr.optim.SGD([small], lr=0.1).step()  # below the size where the loop pays: NumPy
+    small = cr.nn.Parameter(cr.ones(kernels.MIN_SIZE - 1))
+    small.grad = cr.ones(kernels.MIN_SIZE - 1)
+    cr.optim.SGD([small], lr=0.1).step()  # below the size where numba pays: NumPy
     assert len(calls) == 1 and w.numpy()[0] == pytest.approx(0.8) and small.numpy()[0] == pytest.approx(0.9)
 
 
@@ -123,10 +131,12 @@ def test_the_loops_are_cached_on_disk_for_the_next_process(tmp_path):
     """A second process loads the compiled optimiser loop and a plan's fused loop from disk."""
     code = (
         "import numpy as np, chainrule as cr\n"
+        "from chainrule import kernels\n"
         "from chainrule.optim import _fused\n"
+        "kernels.MIN_SIZE = 0\n"
         "m = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.ReLU(), cr.nn.Linear(4, 1))\n"
         "opt = cr.optim.Adam(m.parameters())\n"
-        "@cr.compile\n"
+        "@cr.compile(backend='numba')\n"
         "def step(x):\n"
         "    opt.zero_grad(); loss = (m(x) ** 2).mean(); loss.backward(); opt.step(); return loss\n"
         "for _ in range(3): step(cr.ones(2, 3))\n"
