@@ -79,7 +79,6 @@ _COMPARE = {
     operator.eq: "==",
     operator.ne: "!=",
 }
-_UNARY: dict[Any, str] = {}  # (none yet: see above)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # instructions whose arguments never outlive the call (copied, or read to make a value)
@@ -276,7 +275,7 @@ def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
     if i.kind not in _OPERATOR or i.params or i.out not in layout:
         return False
     fn = i.target
-    if fn not in _BINARY and fn not in _COMPARE and fn not in _UNARY and fn is not operator.neg:
+    if fn not in _BINARY and fn not in _COMPARE and fn is not operator.neg:
         return False
     shape, dtype, strides = layout[i.out]
     if shape == () or not _c_order(
@@ -332,8 +331,6 @@ def _fused(root: Instr, made: dict[int, Instr], absorbed: set[int], layout: dict
             return _Node(f"({a} {_COMPARE[fn]} {b})", out)
         if fn is operator.neg:
             return _Node(f"(-{cast(parts[0], out)})", out)
-        if fn in _UNARY:
-            return _Node(f"{_UNARY[fn]}({cast(parts[0], out)})", out)
         a, b = (cast(p, out) for p in parts)
         return _Node(f"np.{out.name}({a} {_BINARY[fn]} {b})", out)
 
@@ -396,4 +393,4 @@ def _readable(i: Instr, made: dict[int, Instr], absorbed: set[int], leaves: list
         return f"{show(i.args[0])} {_COMPARE[fn]} {show(i.args[1])}"
     if fn is operator.neg:
         return f"-{show(i.args[0])}"
-    return f"{_UNARY[fn].removeprefix('np.')}({show(i.args[0])})"
+    raise AssertionError(f"not a fused operation: {fn!r}")
