@@ -126,7 +126,7 @@ def _gru_forward(pre, w_hh, b_hn, has_bias, one, c, hs, rz, n, ghn):  # noqa: AN
                         scale *= two
                     e = scale * q + (scale - one)
                     t = e / (e + two)
-                    u[b] = -t if x < 0 else t
+                    u[b] = t if x > 0 else (-t if x < 0 else x)  # (tanh(+-0) = +-0; NaN stays NaN)
                 if j < 2 * H:  # sigma = tanh(a/2) / 2 + 1/2, rounded to the dtype first
                     for b in range(B):
                         rz[s, d, j, b] = u[b]
