@@ -307,7 +307,7 @@ class Plan:
         instrs = fusion.forward_ops(instrs)
         if fuse:
             instrs = fusion.fuse(instrs, outputs, layout, min_size)
-        self.buffered = fusion.buffered(instrs, outputs, layout)  # value -> (shape, dtype) of its kept array
+        self.buffered = fusion.buffered(instrs, outputs, layout)  # value -> (shape, dtype, strides) of its kept array
         self._slots = {n: k for k, n in enumerate(self.buffered)}
         self._buffers = self._new_buffers()
         self._lock = threading.Lock()  # held while a replay writes into self._buffers
@@ -436,23 +436,15 @@ class Plan:
             if k == "op0":
                 call = f"asarray({call})"
             return [f"{node} = {cls}.__new__({cls})", f"{v} = {call}  # {i.note}"]
-        if k == "ufunc":  # a forward op that is one NumPy operator
-            if i.out in self._slots:
-                call = (
-                    f"{self._name(fusion.UFUNCS[i.target], 'u')}({self._call(i.args, {})}, out=B[{self._slots[i.out]}])"
-                )
-            else:
-                call = f"{self._name(i.target, 'f')}({self._call(i.args, {})})"
-            return [f"{v} = {call}  # {i.note}"]
-        if k == "rule":
+        if k in ("rule", "ufunc"):  # one NumPy operation: a gradient rule's, or a forward op that is one
+            note = f"{i.note} (gradient)" if k == "rule" else i.note
             if i.out in self._slots:  # written into a kept buffer
                 ufunc = self._name(fusion.UFUNCS[i.target], "u")
-                call = f"{ufunc}({self._call(i.args, i.params)}, out=B[{self._slots[i.out]}])"
-                return [f"{v} = {call}  # {i.note} (gradient)"]
+                return [f"{v} = {ufunc}({self._call(i.args, i.params)}, out=B[{self._slots[i.out]}])  # {note}"]
             call = f"{self._name(i.target, 'f')}({self._call(i.args, i.params)})"
             if self.layout.get(i.out, ((0,),))[0] == ():  # (NumPy may give a 0-d result as a scalar)
                 call = f"asarray({call})"
-            return [f"{v} = {call}  # {i.note} (gradient)"]
+            return [f"{v} = {call}  # {note}"]
         if k == "fused":
             if i.out in self._slots:
                 out = f"B[{self._slots[i.out]}]"
