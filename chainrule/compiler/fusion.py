@@ -223,28 +223,19 @@ def fuse(instrs: list[Instr], outputs: Any, layout: dict[int, tuple], min_size: 
         start = position[n.id]
         return all(instrs[k].kind in _PURE for k in range(start + 1, consumer))
 
-    groups: dict[int, list[int]] = {}  # root value -> the values its loop computes
+    roots: set[int] = set()  # the values whose loop computes one or more absorbed values
     for k, i in enumerate(instrs):
         if i.out not in fusable:
             continue
-        members = [i.out]
         for a in i.args:
             if inner(a, k):
-                members.extend(groups.pop(a.id, [a.id]))
                 absorbed.add(a.id)
-        if len(members) > 1:
-            groups[i.out] = members
-    if not groups:
+                roots.discard(a.id)  # (its loop becomes part of this one)
+                roots.add(i.out)
+    if not roots:
         return instrs
     made = {i.out: i for i in instrs if i.out is not None}
-    result = []
-    for i in instrs:
-        if i.out in absorbed:
-            continue
-        if i.out in groups:
-            i = _fused(i, made, absorbed, layout)
-        result.append(i)
-    return result
+    return [_fused(i, made, absorbed, layout) if i.out in roots else i for i in instrs if i.out not in absorbed]
 
 
 def _shape(x: Any, layout: dict[int, tuple]) -> tuple | None:
@@ -278,9 +269,8 @@ def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
     if fn not in _BINARY and fn not in _COMPARE and fn is not operator.neg:
         return False
     shape, dtype, strides = layout[i.out]
-    if shape == () or not _c_order(
-        shape, dtype, strides
-    ):  # (a 0-d value may be a NumPy scalar)  # (the loop runs in C order, as NumPy did: same rounding)
+    # (a 0-d value may be a NumPy scalar; the loop runs in C order, as NumPy did: the same rounding)
+    if shape == () or not _c_order(shape, dtype, strides):
         return False
     if dtype not in _FLOATS and not (fn in _COMPARE and dtype == np.bool_):
         return False
