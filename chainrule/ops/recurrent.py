@@ -54,6 +54,7 @@ import numpy as np
 from chainrule import kernels
 from chainrule.autograd import Function
 from chainrule.interpreters import NUMPY, NumpySteps
+from chainrule.ops._recurrent_kernels import GRU_BACKWARD, GRU_FORWARD, TANH_CONSTANTS
 from chainrule.ops.elementwise import lift, relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import concatenate, index, reshape, stack, swapaxes, transpose
@@ -336,8 +337,6 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
             acts[s], cs[s + 1], tanh_c[s], hs[s + 1] = a, c, tc, h
         saved.update(acts=acts, cs=cs, tanh_c=tanh_c)
     elif mode == "gru" and _compiled_loops(ns, L):  # the loop below as one compiled call
-        from chainrule.ops._recurrent_kernels import GRU_FORWARD, TANH_CONSTANTS
-
         shape = (steps, L.directions, hidden, L.batch)
         states = np.empty((steps + 1,) + shape[1:], dtype=dtype)
         states[0] = h
@@ -434,10 +433,7 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
         dc = state_grad(gt[steps + 1])
     elif mode == "gru":
         dghs = ns.steps(steps)
-    looped = _compiled_loops(ns, L)
-    if looped:  # the GRU's loop below as one compiled call
-        from chainrule.ops._recurrent_kernels import GRU_BACKWARD
-
+    if _compiled_loops(ns, L):  # the GRU's loop below as one compiled call
         w_hh = ns.stack(L.w_hh)
         dpre_all = np.empty((steps, directions, 3 * hidden, L.batch), dtype=dtype)
         dgh_all = np.empty_like(dpre_all)
