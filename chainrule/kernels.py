@@ -45,7 +45,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ENV = "CHAINRULE_NUMBA"
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes the compiled loops compute in; other arrays stay with NumPy."""
 MIN_SIZE = 16384
 """The fewest numbers an array must have for the library to hand its work to a compiled loop on
 its own (an optimiser's update, a fused chain, a convolution's scatter): below it a loop saves a
@@ -216,4 +220,4 @@ def generated(source: str, name: str) -> Callable:
     return fn
 
 
-__all__ = ["ENV", "MIN_SIZE", "Kernel", "available", "cache_dir", "disable", "enabled", "generated"]
+__all__ = ["DTYPES", "ENV", "MIN_SIZE", "Kernel", "available", "cache_dir", "disable", "enabled", "generated"]

@@ -79,7 +79,6 @@ _COMPARE = {
     operator.eq: "==",
     operator.ne: "!=",
 }
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # instructions whose arguments never outlive the call (copied, or read to make a value)
 _COPYING = ("copy", "store", "fill", "setitem")
@@ -272,7 +271,7 @@ def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
     # (a 0-d value may be a NumPy scalar; the loop runs in C order, as NumPy did: the same rounding)
     if shape == () or not _c_order(shape, dtype, strides):
         return False
-    if dtype not in _FLOATS and not (fn in _COMPARE and dtype == np.bool_):
+    if dtype not in kernels.DTYPES and not (fn in _COMPARE and dtype == np.bool_):
         return False
     for a in i.args:
         s = _shape(a, layout)
@@ -284,7 +283,7 @@ def _elementwise(i: Instr, layout: dict[int, tuple]) -> bool:
             return False
         if s[0] == shape and not _c_order(*s):
             return False
-        if s[1] not in _FLOATS and (s[1] != np.bool_ or fn in _COMPARE):  # (compared: floats only)
+        if s[1] not in kernels.DTYPES and (s[1] != np.bool_ or fn in _COMPARE):  # (compared: floats only)
             return False
     return True
 

@@ -179,9 +179,6 @@ def _conv(cols: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: WindowGeomet
     return _unrows(y, g)
 
 
-_LOOPED = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarray:
     if g.groups > 1:
         return _col2im(_gemm(rows, _weight_for_input_grad(w, g)), g)
@@ -191,7 +188,12 @@ def _input_grad(rows: np.ndarray, w: np.ndarray, g: WindowGeometry) -> np.ndarra
     per_offset = np.transpose(w.reshape(g.out_channels, g.channels, g.kernel_volume), (2, 0, 1))  # (K, O, C)
     parts = np.matmul(rows[0], per_offset)  # (K, N * out, C)
     out = np.zeros((g.batch, *g.padded_size, g.channels), dtype=parts.dtype)
-    if parts.size >= kernels.MIN_SIZE and kernels.enabled() and parts.dtype in _LOOPED and parts.flags.c_contiguous:
+    if (
+        parts.size >= kernels.MIN_SIZE
+        and kernels.enabled()
+        and parts.dtype in kernels.DTYPES
+        and parts.flags.c_contiguous
+    ):
         where = destination_rows(g.batch, g.padded_size, g.out_size, g.kernel, g.stride, g.dilation)
         SCATTER_ADD(out.reshape(-1, g.channels), parts, where)
     else:

@@ -70,8 +70,6 @@ LOOPED_HIDDEN = 16
 loops' hand-written products and tanh beat NumPy's per-step calls up to about there (measured:
 see ``_compiled_loops``)."""
 
-_LOOPED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 # ------------------------------------------------------------------ one step, composed
 
@@ -266,7 +264,7 @@ def _compiled_loops(ns, layout: _Layout) -> bool:
         ns is NUMPY
         and layout.mode == "gru"
         and layout.hidden <= LOOPED_HIDDEN
-        and layout.dtype in _LOOPED_DTYPES
+        and layout.dtype in kernels.DTYPES
         and kernels.enabled()
     )
 

@@ -16,8 +16,6 @@ import numpy as np
 
 from chainrule import kernels
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def usable(param: np.ndarray, *arrays: np.ndarray | None) -> bool:
     """Whether the loops can update ``param``: numba on, a float32/float64 C-contiguous parameter
@@ -28,7 +26,7 @@ def usable(param: np.ndarray, *arrays: np.ndarray | None) -> bool:
     if param.size < kernels.MIN_SIZE or not kernels.enabled():
         return False
     dtype, shape = param.dtype, param.shape
-    if dtype not in _FLOATS or not param.flags.c_contiguous:
+    if dtype not in kernels.DTYPES or not param.flags.c_contiguous:
         return False
     for a in arrays:
         if a is None or a.dtype is not dtype and a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
