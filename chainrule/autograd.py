@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -36,9 +37,63 @@ class _GradMode(threading.local):
     wanted_paths: set[int] | None = None
     # the recorder of a step being compiled (``chainrule.compiler``) in this thread, or None
     recorder: Any = None
+    # what ``queue_callback`` collects during a walk, run when it ends; None outside a walk
+    final_callbacks: list | None = None
 
 
 _mode = _GradMode()
+
+# Leaves' post-accumulate-grad hooks (``Tensor.register_post_accumulate_grad_hook``), by the id of
+# the leaf: (a weak reference to it, {handle id: hook}). Empty, the walk pays one test per leaf.
+_leaf_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
+
+
+def _run_leaf_hooks(t: Tensor) -> None:
+    entry = _leaf_hooks.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for hook in list(entry[1].values()):
+            hook(t)
+
+
+class _LeafHookHandle:
+    """The handle ``Tensor.register_post_accumulate_grad_hook`` returns; ``remove()`` unregisters."""
+
+    _ids = itertools.count()
+
+    def __init__(self, t: Tensor, hook: Callable) -> None:
+        key = id(t)
+        entry = _leaf_hooks.get(key)
+        if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)
+            entry = (weakref.ref(t, lambda _, key=key: _leaf_hooks.pop(key, None)), {})
+            _leaf_hooks[key] = entry
+        self.id = next(self._ids)
+        self._key, self._hooks = key, entry[1]
+        self._hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+        if not self._hooks and _leaf_hooks.get(self._key, (None, None))[1] is self._hooks:
+            del _leaf_hooks[self._key]
+
+
+def queue_callback(callback: Callable[[], Any]) -> bool:
+    """Run ``callback()`` when the backward now running ends (after its last gradient is
+    accumulated), as PyTorch's ``Variable._execution_engine.queue_callback``: how a gradient hook
+    arranges work for the end of the backward. Outside a backward it does nothing and returns False.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.autograd import queue_callback
+        >>> done = []
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> _ = w.register_post_accumulate_grad_hook(lambda p: queue_callback(lambda: done.append("end")))
+        >>> (w * w).sum().backward(); done
+        ['end']
+    """
+    if _mode.final_callbacks is None:
+        return False
+    _mode.final_callbacks.append(callback)
+    return True
 
 
 class _Writes:
@@ -948,12 +1003,17 @@ def _run_backward(
                 paths.add(id(t))
     # A walk may run inside another one's rule (a custom backward that calls grad or backward): it
     # sets its own paths and starts with no rule being recorded, and both come back for the caller's.
-    outer = _mode.wanted_paths, _mode.recording_rule
-    _mode.wanted_paths, _mode.recording_rule = paths, False
+    outer = _mode.wanted_paths, _mode.recording_rule, _mode.final_callbacks
+    _mode.wanted_paths, _mode.recording_rule, _mode.final_callbacks = paths, False, []
     try:
-        return _walk(order, roots, root_grads, retain_graph, create_graph, wanted_ids, paths, ns)
+        found = _walk(order, roots, root_grads, retain_graph, create_graph, wanted_ids, paths, ns)
+        callbacks = _mode.final_callbacks
+        _mode.final_callbacks = None  # (a callback that queues another is too late: PyTorch's rule)
+        for callback in callbacks:
+            callback()
+        return found
     finally:
-        _mode.wanted_paths, _mode.recording_rule = outer
+        _mode.wanted_paths, _mode.recording_rule, _mode.final_callbacks = outer
 
 
 def _walk(
@@ -996,6 +1056,8 @@ def _walk(
                 else:
                     ns.result(t, g)
                     _accumulate(t, ns.value(g), handed_out)
+                if _leaf_hooks and id(t) in _leaf_hooks and t.grad_fn is None:
+                    _run_leaf_hooks(t)
             fn = t.grad_fn
             if fn is None:
                 continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -464,6 +464,29 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], Any]) -> Any:
+        """Call ``hook(self)`` each time a backward has accumulated this leaf's gradient into
+        ``.grad`` (PyTorch's hook of that name; ``DistributedDataParallel`` uses it to send each
+        gradient as soon as it is ready). Returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> seen = []
+            >>> handle = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+            >>> (w * 3).sum().backward(); seen
+            [[3.0, 3.0]]
+            >>> handle.remove()
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only a leaf tensor (a parameter, or one made with "
+                "requires_grad=True) accumulates a .grad"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {hook!r}")
+        return _autograd._LeafHookHandle(self, hook)
 
     # ---------------------------------------------------------------- autograd
     def backward(

@@ -41,6 +41,7 @@ LAYERS = [
     "chainrule.data",
     "chainrule.utils",
     "chainrule.io",
+    "chainrule.distributed",
     "chainrule.train",
     "chainrule.estimators",
     "chainrule.explain",

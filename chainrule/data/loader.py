@@ -82,6 +82,9 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         seed: an int or ``np.random.Generator`` for the shuffling; by default chainrule's
             random source, which ``cr.manual_seed`` makes reproducible.
+        sampler: the order of the samples instead: an iterable of indices with a length, drawn
+            anew each epoch (e.g. ``chainrule.distributed.DistributedSampler``: this process's
+            shard); not with ``shuffle=True``, as in PyTorch.
         as_numpy: yield NumPy arrays instead of Tensors (default False).
 
     Batches are tuples with one entry per array of a sample: chainrule Tensors, as PyTorch's
@@ -113,6 +116,7 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | np.random.Generator | None = None,
         as_numpy: bool = False,
+        sampler: Any = None,
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
@@ -124,14 +128,26 @@ class DataLoader:
         self.batch_size = None if batch_size is None else int(batch_size)
         if not isinstance(as_numpy, (bool, np.bool_)):
             raise TypeError(f"DataLoader: as_numpy must be True or False, got {as_numpy!r}")
+        if sampler is not None:
+            if shuffle:
+                raise ValueError(
+                    "DataLoader: sampler and shuffle=True cannot go together (the sampler sets the order); "
+                    "shuffle in the sampler (DistributedSampler(..., shuffle=True))"
+                )
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, got {sampler!r}")
         self.shuffle, self.drop_last, self.as_numpy = shuffle, drop_last, bool(as_numpy)
+        self.sampler = sampler
         self._generator = None if seed is None else resolve_generator(seed)
 
+    def _count(self) -> int:
+        return len(self.dataset) if self.sampler is None else len(self.sampler)
+
     def _size(self) -> int:
-        return self.batch_size or max(len(self.dataset), 1)
+        return self.batch_size or max(self._count(), 1)
 
     def __len__(self) -> int:
-        n, size = len(self.dataset), self._size()
+        n, size = self._count(), self._size()
         return n // size if self.drop_last else -(-n // size)
 
     def __iter__(self) -> Iterator[tuple[Tensor | np.ndarray, ...]]:
@@ -140,10 +156,13 @@ class DataLoader:
 
     def _numpy_batches(self) -> Iterator[tuple[np.ndarray, ...]]:
         """The batches as NumPy arrays (what ``__iter__`` yields with ``as_numpy=True``)."""
-        n, size = len(self.dataset), self._size()
         order = None
-        if self.shuffle:
-            order = (self._generator or resolve_generator(None)).permutation(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.intp)
+        elif self.shuffle:
+            order = (self._generator or resolve_generator(None)).permutation(len(self.dataset))
+        n = len(self.dataset) if order is None else len(order)
+        size = self.batch_size or max(n, 1)
         stop = n - n % size if self.drop_last else n
         arrays = self.dataset.arrays if isinstance(self.dataset, TensorDataset) else None
         for start in range(0, stop, size):

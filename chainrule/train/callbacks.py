@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import distributed
 from chainrule.io.files import write_text_atomic
 from chainrule.train.history import History
 from chainrule.train.progress import Progress
@@ -310,11 +311,12 @@ class ModelCheckpoint(Callback):
             ) from None
         from chainrule import io
 
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # e.g. "checkpoints/{epoch}.safetensors"
-        if self.save_weights_only:
-            io.save_state_dict(self.context.model, path)
-        else:
-            io.save(self.context.model, path)
+        if distributed.is_main():  # (under mpiexec every process has the same weights: rank 0 writes them)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # e.g. "checkpoints/{epoch}.safetensors"
+            if self.save_weights_only:
+                io.save_state_dict(self.context.model, path)
+            else:
+                io.save(self.context.model, path)
         self.saved.append(path)
         if self.verbose:
             self.context.progress.message(f"ModelCheckpoint: saved {path}", True)
@@ -431,7 +433,8 @@ class CSVLogger(Callback):
         keys = list(dict.fromkeys(k for row in self.rows for k in row))
         lines = [] if self.previous else [self.separator.join(keys)]
         lines += [self.separator.join(_csv_value(row.get(k, "")) for k in keys) for row in self.rows]
-        write_text_atomic(self.filename, self.previous + "\n".join(lines) + "\n")
+        if distributed.is_main():  # (under mpiexec the logs are the same everywhere: rank 0 writes them)
+            write_text_atomic(self.filename, self.previous + "\n".join(lines) + "\n")
 
     def state_dict(self) -> dict[str, Any]:
         """The rows written so far, and what the file held before the run (``append=True``)."""
@@ -560,7 +563,16 @@ class BackupAndRestore(Callback):
         from chainrule.random import default_generator
 
         self.resumed_from = None
-        if not os.path.exists(self.path):
+        found = os.path.exists(self.path)
+        if distributed.world_size() > 1:  # every process must resume from the same backup, or none
+            found_on = distributed.all_gather(np.array([found]))
+            if len({bool(f[0]) for f in found_on}) > 1:
+                ranks = [r for r, f in enumerate(found_on) if not f[0]]
+                raise RuntimeError(
+                    f"BackupAndRestore: the backup {self.path!r} is seen by some processes and not by rank(s) "
+                    f"{ranks}; under mpiexec backup_dir must be on a filesystem every process sees"
+                )
+        if not found:
             return
         context = self.context
         before = (context.model.state_dict(), context.optimizer.state_dict(), default_generator().bit_generator.state)
@@ -582,6 +594,9 @@ class BackupAndRestore(Callback):
         generator = getattr(context.train_loader, "_generator", None)
         if state is not None and generator is not None:
             generator.bit_generator.state = state
+        sampler = getattr(context.train_loader, "sampler", None)
+        if extra.get("sampler_seed") is not None and hasattr(sampler, "seed"):
+            sampler.seed = int(extra["sampler_seed"])  # (a distributed run's order: its seed and the epoch)
         context.initial_epoch = self.resumed_from = epoch
         context.progress.message(f"BackupAndRestore: resumed after epoch {epoch} from {self.path}", True)
 
@@ -614,13 +629,16 @@ class BackupAndRestore(Callback):
             "history": history.history,
             "epochs": history.epoch,
             "loader_rng": None if generator is None else generator.bit_generator.state,
+            "sampler_seed": getattr(getattr(context.train_loader, "sampler", None), "seed", None),
             "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self._stateful()],
         }
-        os.makedirs(self.backup_dir, exist_ok=True)
-        io.save_checkpoint(self.path, context.model, context.optimizer, epoch=epoch, extra=extra)
+        if distributed.is_main():  # (under mpiexec every process has the same state: rank 0 saves it)
+            os.makedirs(self.backup_dir, exist_ok=True)
+            io.save_checkpoint(self.path, context.model, context.optimizer, epoch=epoch, extra=extra)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        if self.delete_checkpoint and os.path.exists(self.path):
+        distributed.barrier()  # (no process may still be about to read the backup)
+        if distributed.is_main() and self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
 
 

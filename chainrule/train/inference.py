@@ -315,10 +315,25 @@ def evaluate(
     """
     _check_model(model, "evaluate")
     loader = _loader(X, y, batch_size, False, None, _param_dtype(model), "evaluate")
+    return _evaluate(model, loss_fn, loader, metrics, compile)
+
+
+def _evaluate(
+    model: Module,
+    loss_fn: Loss,
+    loader: DataLoader,
+    metrics: Sequence[str | Callable] | None,
+    compile: bool,
+    gather: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, float]:
+    """``evaluate`` on a loader; ``gather`` (``fit`` on several processes, each with its part of
+    the loader) turns this process's outputs and targets into every process's."""
     outputs, rest = _batched_outputs(model, loader, "evaluate", compile)
     if not rest or len(rest[0]) < 1:
         raise ValueError("evaluate: needs targets (y, or a loader that yields them)")
     y_true = np.concatenate([r[0] for r in rest])
+    if gather is not None:
+        outputs, y_true = gather(outputs, y_true)
     with no_grad():
         loss = loss_fn(Tensor._make(outputs), y_true)
     logs = {"loss": float(loss._data)}

@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import ops
+from chainrule import distributed, ops
 from chainrule.autograd import no_grad
 from chainrule.compiler import CompiledFunction
 from chainrule.data.loader import DataLoader, _array_batches
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
+from chainrule.train import parallel
 from chainrule.train.callbacks import BackupAndRestore, Callback, TrainContext
 from chainrule.train.history import History
 from chainrule.train.inference import (
@@ -136,6 +137,9 @@ def fit(
     if not isinstance(compile, (bool, np.bool_)):
         raise ValueError(f"fit: compile must be True or False, got {compile!r}")
     progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
+    processes = parallel.world_of("fit")  # under mpiexec: this process trains on its shard of each batch
+    if processes > 1 and not distributed.is_main():
+        progress = parallel.Quiet()  # rank 0 shows the run
     metric_fns = [get_metric(m) for m in (metrics or [])]
     dtype = _param_dtype(model)
     weighted_loss = None  # how a weighted batch's loss is computed: made when there are weights
@@ -190,6 +194,8 @@ def fit(
         train_loader = _weighted_loader(X, y, weights, batch_size, shuffle, seed)
     if len(train_loader) == 0:
         raise ValueError("fit: there are no training samples (X has 0 rows)")
+    if processes > 1:
+        train_loader = parallel.shard(train_loader, parallel.shared_seed(seed), "fit")
     if validation_data is not None and not isinstance(validation_data, DataLoader):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("fit: validation_data must be (X_val, y_val) or a DataLoader")
@@ -217,7 +223,11 @@ def fit(
     after_backward = _hooks(callbacks, "on_after_backward")
     batch_end = _hooks(callbacks, "on_batch_end")
     modules = list(model.modules())
-    train_step = _fit_step(model, loss_fn, optimizer) if compile else None
+    trained = parallel.wrapper(model) if processes > 1 else model  # its backward averages the gradients
+    # a sampler that draws its order per epoch (DistributedSampler) is told the epoch, as Lightning does
+    sampler = getattr(train_loader, "sampler", None)
+    set_epoch = getattr(sampler, "set_epoch", None)
+    train_step = _fit_step(trained, loss_fn, optimizer) if compile else None
     try:
         progress.train_begin(epochs, len(train_loader))
         for cb in callbacks:
@@ -229,6 +239,8 @@ def fit(
                 if not module.training:
                     model.train()
                     break
+            if set_epoch is not None:
+                set_epoch(epoch)
             for hook in epoch_begin:
                 hook(epoch)
             progress.epoch_begin(epoch)
@@ -237,7 +249,7 @@ def fit(
             for batch_index, batch in enumerate(_array_batches(train_loader)):  # arrays: no Tensor per batch
                 n_arrays = len(batch)
                 if n_arrays == 3:
-                    if not np.asarray(batch[2]).any():  # nothing to learn from these samples: no step
+                    if processes == 1 and not np.asarray(batch[2]).any():  # nothing to learn here: no step
                         seen += len(batch[0])
                         progress.batch_end(total_loss / seen)
                         if metric_fns:  # the metrics still cover every sample
@@ -266,9 +278,16 @@ def fit(
                     train_step.weighted = weighted_loss
                     out, loss = train_step.run(xb, yb, wb)
                 else:
-                    out = model(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
+                    out = trained(Tensor._make(xb) if isinstance(xb, np.ndarray) else xb)
                     loss = loss_fn(out, yb) if wb is None else weighted_loss(out, yb, wb)
+                    if processes > 1:  # every process exchanges its gradients, whatever its loss
+                        optimizer.zero_grad()
+                        loss.backward()
                 value = float(loss._data)
+                skip = False
+                if processes > 1:  # the batch of every process together: one loss, one decision
+                    value, n, weight = parallel.batch_totals(value, n, 1.0 if wb is None else float(wb.sum()))
+                    skip = weight == 0.0  # no sample of the whole batch has weight: no step
                 total_loss += value * n
                 seen += n
                 if terminate_on_nan and not math.isfinite(value):  # before the step: the weights stay finite
@@ -280,13 +299,14 @@ def fit(
                     progress.message(reason, True)
                     context.stop(reason)
                     break
-                if train_step is None:
+                if train_step is None and processes == 1:
                     optimizer.zero_grad()
                     loss.backward()
                 if after_backward:  # the gradients are there, the weights not yet updated
                     for hook in after_backward:
                         hook(batch_index, {"loss": value, "size": n})
-                optimizer.step()
+                if not skip:
+                    optimizer.step()
                 if metric_fns:
                     outputs.append(out._data)
                     targets.append(yb)
@@ -298,9 +318,19 @@ def fit(
                     break
             logs = {"loss": total_loss / max(seen, 1)}
             if metric_fns and outputs:
-                logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
+                if processes > 1:  # every process's outputs (the sampler's padding left out)
+                    finished = len(outputs) == len(train_loader)
+                    all_outputs, all_targets = parallel.gathered(
+                        outputs, targets, sampler.real_samples() if finished else None
+                    )
+                    logs.update(_metric_logs(metric_fns, all_targets, all_outputs))
+                else:
+                    logs.update(_metric_logs(metric_fns, np.concatenate(targets), np.concatenate(outputs)))
             if validation_data is not None:
-                validation = evaluate(model, validation_loss, validation_data, metrics=metrics, compile=compile)
+                if processes > 1:  # each process evaluates its part
+                    validation = parallel.evaluated(model, validation_loss, validation_data, metrics, compile)
+                else:
+                    validation = evaluate(model, validation_loss, validation_data, metrics=metrics, compile=compile)
                 logs.update({f"val_{k}": v for k, v in validation.items()})
             if getattr(optimizer, "param_groups", None):
                 logs["lr"] = float(optimizer.param_groups[0]["lr"])
@@ -313,8 +343,12 @@ def fit(
 
         for cb in callbacks:
             cb.on_train_end()
+        if processes > 1:
+            trained.sync_module_states()  # equal already, unless the MPI library's rounding differed: now equal
     finally:
         progress.close()
+        if trained is not model:
+            trained._detach_hooks()  # the model exchanges gradients during fit only
     history.stop_reason = context.stop_reason
     model.eval()
     return history

@@ -1,0 +1,264 @@
+"""``DistributedDataParallel``: the same model on every process, gradients averaged after each backward.
+
+The design is PyTorch's DDP and Horovod's: the parameters are grouped in buckets of about
+``bucket_cap_mb`` megabytes, in the reverse of their order in the model (the order a backward
+finishes them); a gradient hook copies each parameter's gradient into its bucket's flat buffer as
+soon as the backward has accumulated it, and a bucket whose gradients are all in is sent at once
+with one non-blocking ``Iallreduce``, in bucket order, while the backward goes on. When the
+backward ends, the sums are waited for, divided by the number of processes and written back
+into each ``.grad``. Inside ``cr.compile``'s step the hooks and the final wait are replayed calls:
+the exchange stays inside the compiled step, at the same points of its backward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import queue_callback
+from chainrule.compiler.recorder import replayed
+from chainrule.distributed import world
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+
+class _Bucket:
+    """Parameters whose gradients travel together in one flat buffer."""
+
+    def __init__(self, index: int, params: list[tuple[str, Tensor]], dtype: np.dtype) -> None:
+        self.index = index
+        self.params = params
+        sizes = [p._data.size for _, p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        self.flat = np.zeros(self.offsets[-1], dtype=dtype)
+        self.waiting = len(params)
+        self.filled: set[int] = set()
+        self.request: Any = None
+
+    def view(self, k: int) -> np.ndarray:
+        p = self.params[k][1]
+        return self.flat[self.offsets[k] : self.offsets[k + 1]].reshape(p._data.shape)
+
+
+class _Reducer:
+    """The gradient exchange of one ``DistributedDataParallel``: buckets, hooks, the final wait."""
+
+    def __init__(self, named: list[tuple[str, Tensor]], bucket_cap_mb: float, find_unused: bool) -> None:
+        self.find_unused = find_unused
+        self.sync = True
+        self.active = False  # a backward has reported a gradient; the exchange is not finished
+        self.launched = 0  # buckets sent in this backward (always in order)
+        self.where: dict[int, tuple[_Bucket, int]] = {}
+        self.buckets: list[_Bucket] = []
+        cap = max(int(bucket_cap_mb * 2**20), 1)
+        current: list[tuple[str, Tensor]] = []
+        size = 0
+        for name, p in reversed(named):  # the backward finishes the last layers first
+            if current and (size + p._data.nbytes > cap or current[0][1]._data.dtype != p._data.dtype):
+                self._bucket(current)
+                current, size = [], 0
+            current.append((name, p))
+            size += p._data.nbytes
+        if current:
+            self._bucket(current)
+        self.handles: list[Any] = []
+
+    def _bucket(self, params: list[tuple[str, Tensor]]) -> None:
+        bucket = _Bucket(len(self.buckets), params, params[0][1]._data.dtype)
+        for k, (_, p) in enumerate(params):
+            self.where[id(p)] = (bucket, k)
+        self.buckets.append(bucket)
+
+    def params(self) -> list[Tensor]:
+        """The parameters, in the model's order."""
+        return [p for bucket in reversed(self.buckets) for _, p in reversed(bucket.params)]
+
+    def attach(self) -> None:
+        if not self.handles:
+            for bucket in self.buckets:
+                for _, p in bucket.params:
+                    self.handles.append(p.register_post_accumulate_grad_hook(self._hook))
+
+    def detach(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def _hook(self, p: Tensor) -> None:
+        self.ready(p)
+
+    @replayed
+    def ready(self, p: Tensor) -> None:
+        """Parameter ``p``'s gradient is accumulated: into its bucket; send the buckets now complete."""
+        if not self.active:
+            self.active = True
+            self.launched = 0
+            for bucket in self.buckets:
+                bucket.waiting = len(bucket.params)
+                bucket.filled.clear()
+                bucket.request = None
+            queue_callback(self.finish)  # (a replay has the finish in its plan; this does nothing there)
+        if not self.sync:
+            return
+        bucket, k = self.where[id(p)]
+        if k in bucket.filled:
+            raise RuntimeError(
+                f"DistributedDataParallel: the gradient of {bucket.params[k][0]} was accumulated twice in one "
+                "backward (a parameter used by two graphs backpropagated separately?); use no_sync() for all but "
+                "the last backward"
+            )
+        np.copyto(bucket.view(k), p._grad._data)
+        bucket.filled.add(k)
+        bucket.waiting -= 1
+        self._launch_ready()
+        if self.launched and self.launched < len(self.buckets):  # let the sends in flight progress
+            world._test([b.request for b in self.buckets[: self.launched]])
+
+    def _launch_ready(self) -> None:
+        while self.launched < len(self.buckets) and self.buckets[self.launched].waiting == 0:
+            bucket = self.buckets[self.launched]
+            bucket.request = world._start_all_reduce(bucket.flat, f"the gradient all-reduce of bucket {bucket.index}")
+            self.launched += 1
+
+    @replayed
+    def finish(self) -> None:
+        """The end of the backward: send what is left, wait for every bucket, write the means back."""
+        if not self.active:
+            return
+        self.active = False
+        if not self.sync:
+            return
+        missing = [(b, k) for b in self.buckets for k in range(len(b.params)) if k not in b.filled]
+        if missing:
+            if not self.find_unused:
+                names = ", ".join(b.params[k][0] for b, k in missing[:5])
+                raise RuntimeError(
+                    f"DistributedDataParallel: {len(missing)} parameter(s) got no gradient in this backward "
+                    f"({names}{', ...' if len(missing) > 5 else ''}); every process must send every gradient. "
+                    "Pass find_unused_parameters=True if some parameters are not used in every step"
+                )
+            for bucket, k in missing:  # an unused parameter contributes zeros, as in PyTorch
+                bucket.view(k)[...] = 0
+                bucket.waiting -= 1
+            self._launch_ready()
+        world._wait([b.request for b in self.buckets], "the gradient all-reduce")
+        size = world.world_size()
+        for bucket in self.buckets:
+            for k, (_, p) in enumerate(bucket.params):
+                if k not in bucket.filled:
+                    continue  # PyTorch leaves the .grad of an unused parameter as it is
+                np.divide(bucket.view(k), size, out=p._grad._data)
+
+
+class DistributedDataParallel(Module):
+    """Train ``module`` on every process of the MPI world at once, each on its share of the data.
+
+    When it is made it gives every process rank 0's parameters and buffers. After each
+    ``backward()`` the gradients are averaged over the processes (one ``Iallreduce`` per bucket of
+    about ``bucket_cap_mb`` MB, sent while the backward goes on), so every process takes the same
+    optimiser step and the copies stay equal. In a world of one process it is the module itself,
+    with no communication.
+
+    ``fit`` does this by itself under ``mpiexec``; the wrapper is for a training loop of your own.
+
+    Args:
+        module: the model.
+        bucket_cap_mb: the size of a bucket (default 25, PyTorch's).
+        find_unused_parameters: allow parameters that get no gradient in a backward (they
+            contribute zeros); by default that is an error naming them.
+        broadcast_buffers: give every process rank 0's buffers (BatchNorm's running statistics)
+            before each forward, as PyTorch (default True). BatchNorm normalises with each
+            process's own batch statistics (there is no SyncBatchNorm yet).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.distributed import DistributedDataParallel
+        >>> model = DistributedDataParallel(cr.nn.Linear(3, 1))
+        >>> model(cr.ones(2, 3)).sum().backward()
+        >>> model.module.weight.grad.shape
+        (1, 3)
+        >>> with model.no_sync():  # accumulate without exchanging
+        ...     model(cr.ones(2, 3)).sum().backward()
+    """
+
+    def __init__(
+        self,
+        module: Module,
+        bucket_cap_mb: float = 25.0,
+        find_unused_parameters: bool = False,
+        broadcast_buffers: bool = True,
+    ) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel: module must be a chainrule Module, got {type(module).__name__}")
+        if isinstance(module, DistributedDataParallel):
+            raise TypeError("DistributedDataParallel: this module is already wrapped")
+        if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) or not bucket_cap_mb > 0:
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got {bucket_cap_mb!r}")
+        super().__init__()
+        self.module = module
+        self.broadcast_buffers = bool(broadcast_buffers)
+        world.init()
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        object.__setattr__(self, "_reducer", _Reducer(named, float(bucket_cap_mb), bool(find_unused_parameters)))
+        self.sync_module_states()
+        if world.world_size() > 1:
+            self._reducer.attach()
+
+    @property
+    def find_unused_parameters(self) -> bool:
+        return self._reducer.find_unused
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self._reducer.active and self._reducer.sync:
+            raise RuntimeError(
+                "DistributedDataParallel: the last backward's gradient exchange did not finish (it failed half-way)"
+            )
+        if self.broadcast_buffers and world.world_size() > 1:
+            self._broadcast_buffers()
+        return self.module(*args, **kwargs)
+
+    def _buffers_list(self) -> list[Tensor]:
+        return [b for _, b in self.module.named_buffers() if b is not None]
+
+    @replayed
+    def _broadcast_buffers(self) -> None:
+        for b in self._buffers_list():
+            world.broadcast(b._data, src=0)
+
+    def sync_module_states(self) -> None:
+        """Give every process rank 0's parameters and buffers (done when the wrapper is made)."""
+        if world.world_size() == 1:
+            return
+        for _, p in self.module.named_parameters():
+            world.broadcast(p._data, src=0)
+        for b in self._buffers_list():
+            world.broadcast(b._data, src=0)
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Backward passes inside keep their gradients on this process (accumulating them); the first
+        backward after it averages the sum (PyTorch's ``no_sync``, for gradient accumulation)."""
+        before = self._reducer.sync
+        self._reducer.sync = False
+        try:
+            yield
+        finally:
+            self._reducer.sync = before
+
+    def _detach_hooks(self) -> None:
+        """Stop exchanging gradients (``fit`` wraps a model for its run only)."""
+        self._reducer.detach()
+
+    def _attach_hooks(self) -> None:
+        if world.world_size() > 1:
+            self._reducer.attach()
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped module's state (keys without a ``module.`` prefix)."""
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.load_state_dict(*args, **kwargs)

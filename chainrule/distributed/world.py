@@ -1,0 +1,407 @@
+"""The MPI world: which process this is, how many there are, and the collective operations.
+
+chainrule uses the MPI that clusters already run, through mpi4py (the extra ``mpi``:
+``pip install "chainrule[mpi]"`` brings mpi4py and MPICH's wheels). A program started by an MPI
+launcher (``mpiexec -n 4 python train.py``, ``srun``) is one process of a world of 4; a program
+started on its own is a world of one, in which every collective below returns at once and does
+nothing. ``init()`` reads the world; the functions call it themselves, so it is rarely needed.
+
+Every collective waits at most ``timeout`` seconds (``init(timeout=...)`` or the environment
+variable ``CHAINRULE_DIST_TIMEOUT``; default 600) for the other processes, then raises
+:class:`DistributedError` saying which collective and rank waited. An exception that nothing
+catches on one process ends the whole run: its traceback is printed, then a line naming the
+rank, then ``MPI_Abort`` stops every process (mpiexec exits non-zero). A process killed by a
+signal is seen by the launcher, which stops the others.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+# Variables an MPI launcher sets in each process it starts: MPICH/Intel MPI (Hydra), Open MPI,
+# PMIx launchers (srun, prterun), MVAPICH.
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_NTASKS")
+_LAUNCH_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
+DEFAULT_TIMEOUT = 600.0
+
+
+class DistributedError(RuntimeError):
+    """A collective operation failed or waited longer than the timeout for another process."""
+
+
+class ReduceOp(str, enum.Enum):
+    """How ``all_reduce`` combines the processes' values (PyTorch's ``ReduceOp`` names).
+
+    Example:
+        >>> from chainrule.distributed import ReduceOp
+        >>> ReduceOp.SUM.value, ReduceOp("avg") is ReduceOp.AVG
+        ('sum', True)
+    """
+
+    SUM = "sum"
+    AVG = "avg"
+    MAX = "max"
+    MIN = "min"
+    PRODUCT = "product"
+
+
+class _World:
+    """The state of this process's world; one per process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ready = False
+        self.comm: Any = None  # mpi4py's COMM_WORLD when size > 1
+        self.MPI: Any = None
+        self.rank, self.size = 0, 1
+        self.timeout = DEFAULT_TIMEOUT
+        self.count = 0  # collectives so far (named in a timeout's message)
+
+
+_world = _World()
+
+
+def _launched_size() -> int:
+    """The number of processes the launcher says it started (1 when no launcher is seen)."""
+    for name in _SIZE_VARIABLES[:-1]:
+        value = os.environ.get(name)
+        if value and value.isdigit():
+            return int(value)
+    if os.environ.get("SLURM_NTASKS", "").isdigit() and any(v in os.environ for v in _LAUNCH_VARIABLES):
+        return int(os.environ["SLURM_NTASKS"])
+    return 1
+
+
+def _timeout_from_environment() -> float:
+    text = os.environ.get("CHAINRULE_DIST_TIMEOUT")
+    if text is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"CHAINRULE_DIST_TIMEOUT must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"CHAINRULE_DIST_TIMEOUT must be positive, got {text!r}")
+    return value
+
+
+def init(timeout: float | None = None) -> None:
+    """Read the MPI world (once; later calls only change ``timeout``).
+
+    Under an MPI launcher with more than one process this imports mpi4py (which starts MPI) and
+    installs the hook that stops every process when one raises; otherwise the world is this one
+    process and nothing is imported. A launcher that started several processes when mpi4py is
+    not installed is an error: each process would otherwise train alone, silently.
+
+    Args:
+        timeout: seconds a collective waits for the other processes before raising
+            ``DistributedError`` (default: ``CHAINRULE_DIST_TIMEOUT``, else 600).
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.init()
+        >>> dist.world_size(), dist.rank(), dist.is_main()
+        (1, 0, True)
+    """
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"init: timeout must be a positive number of seconds, got {timeout!r}")
+    with _world.lock:
+        if not _world.ready:
+            _world.timeout = _timeout_from_environment()
+            size = _launched_size()
+            if size > 1:
+                try:
+                    from mpi4py import MPI
+                except ImportError:
+                    raise ImportError(
+                        f"chainrule.distributed: this process was started by an MPI launcher with {size} processes, "
+                        'but mpi4py is not installed; pip install "chainrule[mpi]" (without it each process '
+                        "would train on its own)"
+                    ) from None
+                comm = MPI.COMM_WORLD
+                _world.MPI, _world.comm = MPI, comm
+                _world.rank, _world.size = comm.Get_rank(), comm.Get_size()
+                if _world.size > 1:
+                    _install_abort_hook()
+                else:
+                    _world.comm = None
+            _world.ready = True
+        if timeout is not None:
+            _world.timeout = float(timeout)
+
+
+def _ensure() -> _World:
+    if not _world.ready:
+        init()
+    return _world
+
+
+def is_initialized() -> bool:
+    """Whether ``init`` has read the world in this process.
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.init(); dist.is_initialized()
+        True
+    """
+    return _world.ready
+
+
+def rank() -> int:
+    """This process's number in the world, from 0 (PyTorch: ``get_rank``).
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.rank()
+        0
+    """
+    return _ensure().rank
+
+
+def world_size() -> int:
+    """The number of processes in the world; 1 without an MPI launcher (PyTorch: ``get_world_size``).
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.world_size()
+        1
+    """
+    return _ensure().size
+
+
+def is_main() -> bool:
+    """Whether this is rank 0, the process that reports and writes files.
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.is_main()
+        True
+    """
+    return _ensure().rank == 0
+
+
+get_rank = rank
+get_world_size = world_size
+
+
+def _install_abort_hook() -> None:
+    """Make an uncaught exception on this rank stop every rank (instead of leaving them waiting)."""
+    previous = sys.excepthook
+
+    def abort_all(kind: type, error: BaseException, traceback: Any) -> None:
+        try:
+            previous(kind, error, traceback)
+            sys.stderr.write(
+                f"chainrule.distributed: rank {_world.rank} of {_world.size} failed ({kind.__name__}: {error}); "
+                f"stopping all {_world.size} processes\n"
+            )
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            _world.comm.Abort(1)
+
+    sys.excepthook = abort_all
+
+
+def _wait(requests: list, what: str) -> None:
+    """Wait for MPI requests, at most the world's timeout; then raise naming ``what``.
+
+    Polls (``Testall``) so that the wait can end: a blocking ``Wait`` on a dead peer never
+    returns. The first millisecond spins, then the poll sleeps, up to 1 ms between tests, so
+    that a process waiting leaves the CPU to one that computes."""
+    MPI, w = _world.MPI, _world
+    if MPI.Request.Testall(requests):
+        return
+    start = time.perf_counter()
+    pause = 0.0
+    while True:
+        if MPI.Request.Testall(requests):
+            return
+        waited = time.perf_counter() - start
+        if waited > w.timeout:
+            raise DistributedError(
+                f"chainrule.distributed: rank {w.rank} of {w.size} waited {waited:.0f} s in {what} (collective "
+                f"#{w.count}) for the other processes; one has failed, is stuck, or took another path through the "
+                "program. (The limit is init(timeout=...) or CHAINRULE_DIST_TIMEOUT.)"
+            )
+        if waited > 1e-3:
+            pause = min(max(pause * 2, 2e-5), 1e-3)
+            time.sleep(pause)
+
+
+def _start(what: str) -> _World:
+    w = _ensure()
+    w.count += 1
+    return w
+
+
+def _op(op: Any) -> Any:
+    op = ReduceOp(op.lower() if isinstance(op, str) else op)
+    MPI = _world.MPI
+    return {
+        ReduceOp.SUM: MPI.SUM,
+        ReduceOp.AVG: MPI.SUM,
+        ReduceOp.MAX: MPI.MAX,
+        ReduceOp.MIN: MPI.MIN,
+        ReduceOp.PRODUCT: MPI.PROD,
+    }[op]
+
+
+def _buffer(x: Any, owner: str) -> tuple[np.ndarray, bool]:
+    """The array to work on for ``x`` and whether the result goes back into ``x`` (a Tensor or a
+    writable, contiguous ndarray is changed in place, as PyTorch's collectives change their
+    tensor; a number or a read-only array gives a new one)."""
+    if isinstance(x, Tensor):
+        return x._data, True
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biufc":
+            raise TypeError(f"{owner}: needs numbers, got an array of dtype {x.dtype}")
+        return x, bool(x.flags.writeable)
+    if isinstance(x, (bool, int, float, np.number)):
+        return np.asarray(x), False
+    raise TypeError(f"{owner}: needs a Tensor, an ndarray or a number, got {type(x).__name__}")
+
+
+def _result(x: Any, array: np.ndarray, in_place: bool) -> Any:
+    if in_place:
+        return x
+    if isinstance(x, (bool, int, float, np.number)):
+        return array.item() if isinstance(x, (bool, int, float)) else array[()]
+    return array
+
+
+def all_reduce(x: Any, op: ReduceOp | str = ReduceOp.SUM) -> Any:
+    """Combine ``x`` over every process (sum, avg, max, min, product); every process gets the result.
+
+    A Tensor or a writable ndarray is changed in place (as ``torch.distributed.all_reduce``) and
+    returned; a number or a read-only array gives a new value. In a world of one, ``x`` comes back
+    as it is. ``avg`` of integers is refused (the mean is not an integer).
+
+    Example:
+        >>> import numpy as np, chainrule.distributed as dist
+        >>> dist.all_reduce(np.array([1.0, 2.0]), op="avg")
+        array([1., 2.])
+    """
+    array, in_place = _buffer(x, "all_reduce")
+    operation = ReduceOp(op.lower() if isinstance(op, str) else op)
+    if operation is ReduceOp.AVG and array.dtype.kind not in "fc":
+        raise TypeError(f"all_reduce: op='avg' needs floating-point values, got dtype {array.dtype}")
+    w = _start("all_reduce")
+    if w.size == 1:
+        return x
+    work = array if (in_place and array.flags.c_contiguous) else np.ascontiguousarray(array).copy()
+    _wait([w.comm.Iallreduce(w.MPI.IN_PLACE, work, op=_op(operation))], f"all_reduce({operation.value})")
+    if operation is ReduceOp.AVG:
+        np.divide(work, w.size, out=work)
+    if in_place and work is not array:
+        np.copyto(array, work)
+        work = array
+    return _result(x, work, in_place)
+
+
+def broadcast(x: Any, src: int = 0) -> Any:
+    """Give every process the value ``x`` has on rank ``src`` (in place for a Tensor or a writable
+    ndarray, whose shape and dtype must be the same on every rank; a new value otherwise).
+
+    Example:
+        >>> import numpy as np, chainrule.distributed as dist
+        >>> dist.broadcast(np.arange(3.0), src=0)
+        array([0., 1., 2.])
+    """
+    array, in_place = _buffer(x, "broadcast")
+    w = _start("broadcast")
+    if not isinstance(src, (int, np.integer)) or isinstance(src, bool) or not 0 <= src < w.size:
+        raise ValueError(f"broadcast: src must be a rank from 0 to {w.size - 1}, got {src!r}")
+    if w.size == 1:
+        return x
+    work = array if (in_place and array.flags.c_contiguous) else np.ascontiguousarray(array).copy()
+    _wait([w.comm.Ibcast(work, root=int(src))], f"broadcast(src={src})")
+    if in_place and work is not array:
+        np.copyto(array, work)
+        work = array
+    return _result(x, work, in_place)
+
+
+def all_gather(x: Any, tensor: Any = None) -> list:
+    """Every process's ``x``, in rank order, on every process.
+
+    ``all_gather(x)`` returns the list of arrays (Tensors for a Tensor). The rows may differ in
+    number from rank to rank; the other dimensions and the dtype must agree. PyTorch's form,
+    ``all_gather(tensor_list, tensor)``, fills ``tensor_list`` (one Tensor per rank) too.
+
+    Example:
+        >>> import numpy as np, chainrule.distributed as dist
+        >>> dist.all_gather(np.array([1.0, 2.0]))
+        [array([1., 2.])]
+    """
+    if tensor is not None:  # PyTorch's all_gather(tensor_list, tensor)
+        if not isinstance(x, list):
+            raise TypeError("all_gather(tensor_list, tensor): tensor_list must be a list")
+        parts = all_gather(tensor)
+        x[:] = parts
+        return x
+    array, _ = _buffer(x, "all_gather")
+    w = _start("all_gather")
+    as_tensor = isinstance(x, Tensor)
+    if w.size == 1:
+        return [Tensor._make(array.copy()) if as_tensor else np.array(array, copy=True)]
+    array = np.ascontiguousarray(array)
+    if array.ndim > 6:
+        raise ValueError(f"all_gather: at most 6 dimensions, got {array.ndim}")
+    rows_here = len(array) if array.ndim else 1
+    mine = np.full(8, -1, dtype=np.int64)  # ndim, dtype, rows, then the other dimensions
+    mine[:3] = array.ndim, array.dtype.num, rows_here
+    mine[3 : 3 + max(array.ndim - 1, 0)] = array.shape[1:]
+    headers = np.empty((w.size, 8), dtype=np.int64)
+    _wait([w.comm.Iallgather(mine, headers)], "all_gather (shapes)")
+    if (np.delete(headers, 2, axis=1) != np.delete(mine, 2)).any():
+        raise DistributedError(
+            f"all_gather: the ranks' arrays differ in dimensions or dtype (rank {w.rank}: shape {array.shape}, "
+            f"dtype {array.dtype}); only the number of rows may differ"
+        )
+    rows = headers[:, 2]
+    row = int(np.prod(array.shape[1:], dtype=np.int64)) if array.ndim else 1
+    counts = rows * row
+    out = np.empty(int(counts.sum()), dtype=array.dtype)
+    displacements = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    _wait([w.comm.Iallgatherv(array.reshape(-1), [out, (counts.tolist(), displacements.tolist())])], "all_gather")
+    parts = []
+    for r in range(w.size):
+        part = out[displacements[r] : displacements[r] + counts[r]]
+        part = part.reshape(array.shape) if not array.ndim else part.reshape((int(rows[r]), *array.shape[1:]))
+        parts.append(Tensor._make(part) if as_tensor else part)
+    return parts
+
+
+def barrier() -> None:
+    """Wait until every process has called ``barrier`` (at most the timeout).
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.barrier()
+    """
+    w = _start("barrier")
+    if w.size > 1:
+        _wait([w.comm.Ibarrier()], "barrier")
+
+
+def _start_all_reduce(array: np.ndarray, what: str) -> Any:
+    """A non-blocking sum of a contiguous ``array`` in place over every rank: the request to wait on
+    (``_wait``), for ``DistributedDataParallel``'s gradient buckets."""
+    w = _start(what)
+    return w.comm.Iallreduce(w.MPI.IN_PLACE, array, op=w.MPI.SUM)
+
+
+def _test(requests: list) -> bool:
+    """Let MPI progress the requests; whether they are all done."""
+    return bool(_world.MPI.Request.Testall(requests))
