@@ -64,7 +64,7 @@ class _LeafHookHandle:
         key = id(t)
         entry = _leaf_hooks.get(key)
         if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)
-            entry = (weakref.ref(t, lambda _, key=key: _leaf_hooks.pop(key, None)), {})
+            entry = (weakref.ref(t, lambda _, key=key, table=_leaf_hooks: table.pop(key, None)), {})
             _leaf_hooks[key] = entry
         self.id = next(self._ids)
         self._key, self._hooks = key, entry[1]

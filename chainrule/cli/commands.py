@@ -5,6 +5,7 @@ the exit code; a user error raises CLIError (or tabular.DataError)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule import distributed
 from chainrule.cli import outputs, tabular
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import (
@@ -68,17 +70,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, optimizer = _build_model(args, data, inputs)
     loss = loss_name(args.model, data.task)
     loss_fn = make_loss(loss)
+    # Under mpiexec every process reads the data and trains its shard (fit); rank 0 alone writes
+    # the output folder and reports, so that the run writes one folder.
+    main = distributed.is_main()
     # every file goes to a fresh folder beside --out, swapped in once all are written (outputs.py)
-    with outputs.staged(args.out) as staging:
-        print_notes(args, data.notes)
-        backup, replaced = outputs.start_backup(args.out, _settings(args), args.resume)
-        if replaced:
-            print(
-                f"note: {backup} held the backup of an interrupted run: replaced by this fresh run "
-                "(pass --resume to continue it instead)",
-                file=sys.stderr,
-            )
+    with outputs.staged(args.out) if main else contextlib.nullcontext() as staging:
+        if main:
+            print_notes(args, data.notes)
+            backup, replaced = outputs.start_backup(args.out, _settings(args), args.resume)
+            if replaced:
+                print(
+                    f"note: {backup} held the backup of an interrupted run: replaced by this fresh run "
+                    "(pass --resume to continue it instead)",
+                    file=sys.stderr,
+                )
+        else:
+            backup = outputs.backup_folder(args.out)
+        distributed.barrier()  # the backup folder is ready before any process looks into it
         history, seconds = _train(model, loss_fn, optimizer, inputs.X, targets, rows, args, backup)
+        if not main:
+            return 0
         _restore_target_units(model, targets)
         results = _evaluate(model, loss_fn, inputs.X, targets, rows)
 
@@ -297,7 +308,8 @@ def _train(
     rank = {key: i for i, key in enumerate(order)}
     history.history = dict(sorted(history.history.items(), key=lambda item: rank.get(item[0], len(order))))
     if history.stop_reason and history.stop_reason.startswith("TerminateOnNaN"):
-        outputs.remove_backup(args.out)  # a run that diverged: resuming it would diverge again
+        if distributed.is_main():
+            outputs.remove_backup(args.out)  # a run that diverged: resuming it would diverge again
         raise CLIError(f"training diverged ({history.stop_reason.split(': ', 1)[1]}): try a smaller --lr")
     return history, seconds
 
@@ -327,7 +339,7 @@ class _Backup(BackupAndRestore):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         stopping = self.stopping
-        if stopping is not None:  # first the early stopping's state of this epoch, then the checkpoint
+        if stopping is not None and distributed.is_main():  # first the early stopping's state, then the checkpoint
             state = {
                 "wait": stopping.wait,
                 "best": stopping.best,
@@ -341,7 +353,7 @@ class _Backup(BackupAndRestore):
                 np.savez(f, state=np.array(json.dumps(state)), **arrays)
             os.replace(path + ".tmp", path)
         super().on_epoch_end(epoch, logs)
-        if stopping is not None and os.path.exists(self._stopping_file(epoch - 1)):
+        if stopping is not None and distributed.is_main() and os.path.exists(self._stopping_file(epoch - 1)):
             os.remove(self._stopping_file(epoch - 1))
 
 
@@ -442,6 +454,7 @@ def _report(
         "features": inputs.X[0].size,
         "epochs_run": len(history.epoch),
         "seconds": round(seconds, 3),
+        "processes": distributed.world_size(),  # (mpiexec -n N: N processes trained it, each on 1/N of a batch)
         "train": results["train"],
         "validation": results["validation"],
         "test": results["test"],

@@ -13,6 +13,7 @@ the exchange stays inside the compiled step, at the same points of its backward.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,6 +66,7 @@ class _Reducer:
         if current:
             self._bucket(current)
         self.handles: list[Any] = []
+        self.stats = {"all_reduces": 0, "bytes": 0, "wait_seconds": 0.0}
 
     def _bucket(self, params: list[tuple[str, Tensor]]) -> None:
         bucket = _Bucket(len(self.buckets), params, params[0][1]._data.dtype)
@@ -122,6 +124,8 @@ class _Reducer:
             bucket = self.buckets[self.launched]
             bucket.request = world._start_all_reduce(bucket.flat, f"the gradient all-reduce of bucket {bucket.index}")
             self.launched += 1
+            self.stats["all_reduces"] += 1
+            self.stats["bytes"] += bucket.flat.nbytes
 
     @replayed
     def finish(self) -> None:
@@ -144,7 +148,9 @@ class _Reducer:
                 bucket.view(k)[...] = 0
                 bucket.waiting -= 1
             self._launch_ready()
+        start = time.perf_counter()
         world._wait([b.request for b in self.buckets], "the gradient all-reduce")
+        self.stats["wait_seconds"] += time.perf_counter() - start
         size = world.world_size()
         for bucket in self.buckets:
             for k, (_, p) in enumerate(bucket.params):
@@ -211,6 +217,13 @@ class DistributedDataParallel(Module):
     def find_unused_parameters(self) -> bool:
         return self._reducer.find_unused
 
+    @property
+    def comm_stats(self) -> dict[str, float]:
+        """The gradient exchange so far: ``all_reduces`` (buckets sent), ``bytes`` (sent per
+        process, before MPI's own algorithm) and ``wait_seconds`` (time the backward's end spent
+        waiting for the sums: the communication the computation did not hide)."""
+        return dict(self._reducer.stats)
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._reducer.active and self._reducer.sync:
             raise RuntimeError(
@@ -255,10 +268,3 @@ class DistributedDataParallel(Module):
     def _attach_hooks(self) -> None:
         if world.world_size() > 1:
             self._reducer.attach()
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        """The wrapped module's state (keys without a ``module.`` prefix)."""
-        return self.module.state_dict(*args, **kwargs)
-
-    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.load_state_dict(*args, **kwargs)

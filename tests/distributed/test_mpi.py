@@ -1,0 +1,201 @@
+"""Data parallelism under ``mpiexec -n 2``: each test runs ``worker.py`` on two MPI processes
+(and, where it compares, on one plain process) and checks what they wrote.
+
+mpiexec comes with the extra ``mpi`` (MPICH's wheels), part of the test extra: these tests need it
+and say so when it is missing, as the CI installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+WORKER = Path(__file__).with_name("worker.py")
+ROOT = Path(__file__).parents[2]
+
+
+def mpiexec() -> str:
+    """MPICH's mpiexec from the extra: beside this Python, else on PATH."""
+    beside = Path(sys.executable).with_name("mpiexec")
+    found = str(beside) if beside.exists() else shutil.which("mpiexec")
+    assert found, 'mpiexec is missing: pip install "chainrule[mpi]" (the test extra has it)'
+    return found
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = "1"  # two processes on two cores
+    env.pop("CHAINRULE_DIST_TIMEOUT", None)
+    return env
+
+
+def run(job: str, out: Path, *args: str, processes: int = 2, check: bool = True, timeout: float = 120):
+    """Run ``worker.py job out args`` on ``processes`` MPI processes (1: a plain process)."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(WORKER), job, str(out), *args]
+    if processes > 1:
+        command = [mpiexec(), "-n", str(processes), *command]
+    done = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def load(out: Path, rank: int = 0) -> dict[str, np.ndarray]:
+    with np.load(out / f"rank{rank}.npz") as f:
+        return dict(f)
+
+
+@pytest.mark.parametrize(
+    "kind, dtype, opt, compiled",
+    [
+        ("mlp", "float64", "sgd", "1"),
+        ("mlp", "float64", "adam", "0"),
+        ("mlp", "float32", "adam", "1"),
+        ("cnn", "float64", "sgd", "0"),
+        ("cnn", "float64", "adam", "1"),
+        ("cnn", "float32", "sgd", "1"),
+    ],
+)
+def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kind, dtype, opt, compiled):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run("same_as_one", one, kind, dtype, opt, compiled, processes=1)
+    run("same_as_one", two, kind, dtype, opt, compiled)
+    single, rank0, rank1 = load(one), load(two, 0), load(two, 1)
+    np.testing.assert_array_equal(rank0["weights"], rank1["weights"])  # every rank leaves with the same weights
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rank0["weights"], single["weights"], **tolerance)
+    np.testing.assert_allclose(rank0["loss"], single["loss"], **tolerance)
+    assert not np.allclose(single["weights"], load_initial(kind, dtype))  # it trained
+
+
+def load_initial(kind: str, dtype: str) -> np.ndarray:
+    sys.path.insert(0, str(WORKER.parent))
+    try:
+        import worker
+    finally:
+        sys.path.pop(0)
+    return worker.weights(worker.network(kind, dtype))
+
+
+def test_fit_on_two_ranks_writes_one_checkpoint_log_and_history(tmp_path):
+    run("files", tmp_path)
+    a, b = load(tmp_path, 0), load(tmp_path, 1)
+    np.testing.assert_array_equal(a["weights"], b["weights"])
+    histories = [json.loads((tmp_path / f"history{r}.json").read_text()) for r in (0, 1)]
+    assert histories[0] == histories[1]  # the same logs on both ranks (averaged), so one History
+    assert set(histories[0]) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert len(histories[0]["loss"]) == 4
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert list((tmp_path / "backup").iterdir()) == []  # the backup is deleted at the end of a finished run
+    assert names == ["backup"] + [f"ckpt-{e}.safetensors" for e in (1, 2, 3, 4)] + [
+        "history0.json",
+        "history1.json",
+        "log.csv",
+        "rank0.npz",
+        "rank1.npz",
+    ]
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0].split(",")[0] == "epoch" and len(rows) == 5
+
+
+def test_a_killed_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(tmp_path):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    run("files", whole)
+    start = time.monotonic()
+    killed = run("files", broken, "3", check=False)  # rank 1 is killed at the start of epoch 3
+    assert killed.returncode != 0
+    assert time.monotonic() - start < 60
+    assert (broken / "backup").exists() and not (broken / "rank0.npz").exists()
+    run("files", broken)  # the same command again: resumes after epoch 2
+    np.testing.assert_array_equal(load(broken)["weights"], load(whole)["weights"])
+    resumed = json.loads((broken / "history0.json").read_text())
+    assert resumed == json.loads((whole / "history0.json").read_text())
+
+
+def test_a_rank_that_raises_ends_the_run_non_zero_naming_it(tmp_path):
+    start = time.monotonic()
+    done = run("raise_on_one", tmp_path, check=False, timeout=60)
+    assert done.returncode != 0
+    assert time.monotonic() - start < 30  # not the collective's timeout (600 s): the hook aborts at once
+    assert "rank 1 broke on purpose" in done.stderr
+    assert "chainrule.distributed: rank 1 of 2 failed (ValueError" in done.stderr
+
+
+def test_a_rank_that_never_joins_times_out_with_a_clear_error(tmp_path):
+    start = time.monotonic()
+    done = run("late", tmp_path, check=False, timeout=60)
+    assert done.returncode != 0
+    assert time.monotonic() - start < 15
+    assert "DistributedError" in done.stderr and "rank 0 of 2 waited" in done.stderr and "barrier" in done.stderr
+
+
+def test_collectives_on_arrays_numbers_and_tensors(tmp_path):
+    run("collectives", tmp_path)
+    for r in (0, 1):
+        got = load(tmp_path, r)
+        np.testing.assert_array_equal(got["total"], [3.0, 4.0])
+        np.testing.assert_array_equal(got["mean"], [1.5])
+        assert got["largest"] == 2
+        np.testing.assert_array_equal(got["shared"], [1.0, 1.0, 1.0])  # rank 1's
+        np.testing.assert_array_equal(got["gathered"], [[0, 0], [1, 1], [1, 1]])
+        np.testing.assert_array_equal(got["tensors"], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("compiled", ["0", "1"])
+def test_no_sync_accumulates_and_the_next_backward_averages_the_sum(tmp_path, compiled):
+    run("one_big_batch", tmp_path / "one", processes=1)
+    run("accumulate", tmp_path / "two", compiled)
+    expected = load(tmp_path / "one")["grads"][0]
+    for r in (0, 1):
+        got = load(tmp_path / "two", r)
+        assert got["buckets"] > 1
+        assert got["stats"] == 3 * got["buckets"]  # one all-reduce per bucket, and none under no_sync
+        for grads in got["grads"]:  # the eager steps and (compiled) the replayed ones
+            np.testing.assert_allclose(grads, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_parameter_without_gradient_is_an_error_naming_it_unless_allowed(tmp_path):
+    run("unused", tmp_path / "strict", "0")
+    for r in (0, 1):
+        text = (tmp_path / "strict" / f"error{r}.txt").read_text()
+        assert "spare.weight" in text and "find_unused_parameters=True" in text
+    run("unused", tmp_path / "allowed", "1")
+    for r in (0, 1):
+        got = load(tmp_path / "allowed", r)
+        np.testing.assert_allclose(got["grad"], [[3.0, 3.0, 3.0]])  # the mean of 2 and 4 (ranks' inputs x 2 rows)
+        assert got["spare"]  # the unused parameter's .grad is left as it was (None)
+
+
+def test_the_cli_on_two_ranks_trains_one_model_into_one_folder(tmp_path):
+    command = [
+        mpiexec(),
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "chainrule",
+        "train",
+        "iris",
+        "--out",
+        "run",
+        "--epochs",
+        "3",
+    ]
+    done = subprocess.run(command, env=environment(), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["run"]  # no staging or backup folder left beside it
+    assert sorted(os.listdir(tmp_path / "run")) == ["history.csv", "loss_curve.png", "model.safetensors", "report.json"]
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["processes"] == 2 and report["epochs_run"] == 3
+    assert done.stdout.count("Saved to run/") == 1  # rank 0 reports; rank 1 is silent
+    assert done.stderr.count("Epoch 3/3") <= 1

@@ -1,0 +1,187 @@
+"""The distributed pieces in one process (a world of one), without an MPI launcher."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.distributed as dist
+from chainrule.autograd import queue_callback
+from chainrule.data import DataLoader
+
+
+def test_a_world_of_one_without_a_launcher():
+    assert (dist.world_size(), dist.rank(), dist.is_main()) == (1, 0, True)
+    assert dist.get_world_size() == 1 and dist.get_rank() == 0
+    x = np.array([1.0, 2.0])
+    assert dist.all_reduce(x) is x and dist.broadcast(x) is x
+    t = cr.tensor([3.0])
+    assert dist.all_reduce(t, op=dist.ReduceOp.MAX) is t
+    assert dist.all_reduce(4, op="sum") == 4
+    parts = dist.all_gather(x)
+    assert len(parts) == 1 and parts[0] is not x and parts[0].tolist() == [1.0, 2.0]
+    dist.barrier()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: dist.all_reduce("text"), "needs a Tensor, an ndarray or a number"),
+        (lambda: dist.all_reduce(np.array([1, 2]), op="avg"), "op='avg' needs floating-point"),
+        (lambda: dist.all_reduce(np.ones(2), op="median"), "median"),
+        (lambda: dist.broadcast(np.ones(2), src=1), "src must be a rank from 0 to 0"),
+        (lambda: dist.init(timeout=0), "timeout must be a positive number"),
+        (lambda: dist.all_gather(np.array(["a"])), "needs numbers"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()
+
+
+def test_a_launcher_with_several_processes_and_no_mpi4py_is_an_error(tmp_path):
+    code = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "import chainrule.distributed as dist\n"
+        "try:\n    dist.init()\nexcept ImportError as e:\n    print(e)\n"
+    )
+    env = {"PATH": "", "PMI_SIZE": "4", "PMI_RANK": "0", "PYTHONPATH": sys.path[0]}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert "MPI launcher with 4 processes" in done.stdout and 'pip install "chainrule[mpi]"' in done.stdout
+
+
+def test_a_bad_timeout_in_the_environment_is_named(monkeypatch):
+    from chainrule.distributed import world
+
+    monkeypatch.setenv("CHAINRULE_DIST_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="CHAINRULE_DIST_TIMEOUT must be a number of seconds, got 'soon'"):
+        world._timeout_from_environment()
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (12, 4, False), (5, 8, False)])
+def test_the_shards_are_disjoint_cover_the_data_and_are_equal_in_size(n, replicas, drop_last):
+    shards = [
+        DistributedSampler(range(n), num_replicas=replicas, rank=r, seed=1, drop_last=drop_last)
+        for r in range(replicas)
+    ]
+    indices = [list(s) for s in shards]
+    assert len({len(i) for i in indices}) == 1 and all(len(i) == len(s) for i, s in zip(indices, shards))
+    every = [k for shard in indices for k in shard]
+    if drop_last:
+        assert len(set(every)) == len(every) == n - n % replicas
+    else:
+        assert set(every) == set(range(n))
+        real = [k for s, shard in zip(shards, indices) for k in shard[: s.real_samples()]]
+        assert sorted(real) == list(range(n))  # the padding is what comes after real_samples()
+
+
+DistributedSampler = dist.DistributedSampler
+
+
+def test_the_order_is_shared_and_new_each_epoch():
+    a, b = DistributedSampler(range(20), 2, 0, seed=4), DistributedSampler(range(20), 2, 1, seed=4)
+    assert sorted(list(a) + list(b)) == list(range(20))
+    first = list(a)
+    a.set_epoch(1)
+    assert list(a) != first and sorted(list(a) + [k for k in DistributedSampler(range(20), 2, 1, seed=4)]) != []
+    b.set_epoch(1)
+    assert sorted(list(a) + list(b)) == list(range(20))
+    assert list(DistributedSampler(range(6), 2, 1, shuffle=False)) == [1, 3, 5]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_replicas": 0}, "num_replicas must be at least 1"),
+        ({"num_replicas": 2, "rank": 2}, "rank must be from 0 to 1"),
+        ({"num_replicas": 2.0}, "num_replicas must be an integer"),
+        ({"seed": -1}, "seed must be non-negative"),
+    ],
+)
+def test_the_sampler_refuses_bad_settings(kwargs, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        DistributedSampler(range(4), **kwargs)
+
+
+def test_a_dataloader_takes_its_order_from_a_sampler():
+    X = np.arange(10.0)
+    loader = DataLoader((X,), batch_size=2, sampler=DistributedSampler(X, num_replicas=2, rank=1, shuffle=False))
+    assert len(loader) == 3
+    assert [b[0].tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
+    assert [b[0].tolist() for b in DataLoader((X,), batch_size=4, sampler=[9, 0])] == [[9.0, 0.0]]
+    with pytest.raises(ValueError, match="sampler and shuffle=True cannot go together"):
+        DataLoader((X,), shuffle=True, sampler=[0])
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices with a length"):
+        DataLoader((X,), sampler=5)
+
+
+def test_fit_tells_a_sampler_the_epoch():
+    X, y = np.ones((8, 2)), np.ones((8, 1))
+    sampler = DistributedSampler(X, num_replicas=1, rank=0, seed=0)
+    epochs = []
+    original = sampler.set_epoch
+    sampler.set_epoch = lambda e: (epochs.append(e), original(e))
+    model = cr.nn.Linear(2, 1).to("float64")
+    loader = DataLoader((X, y), batch_size=4, sampler=sampler)
+    cr.train.fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1), loader, epochs=3, verbose=0)
+    assert epochs == [1, 2, 3] and sampler.epoch == 3
+
+
+def test_post_accumulate_grad_hooks_see_the_final_gradient_and_can_be_removed():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+    (w * w + w * 3).sum().backward()  # two paths into w: the hook runs once, with their sum
+    assert seen == [[5.0, 7.0]]
+    handle.remove()
+    (w * 1).sum().backward()
+    assert seen == [[5.0, 7.0]]
+    with pytest.raises(RuntimeError, match="only a leaf tensor"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(TypeError, match="hook must be callable"):
+        w.register_post_accumulate_grad_hook(3)
+
+
+def test_a_queued_callback_runs_once_at_the_end_of_the_backward():
+    a = cr.tensor([1.0], requires_grad=True)
+    b = cr.tensor([2.0], requires_grad=True)
+    events = []
+
+    def hook(p):
+        events.append("a" if p is a else "b")
+        if len(events) == 1:
+            queue_callback(lambda: events.append(("end", a.grad.tolist(), b.grad.tolist())))
+
+    for t in (a, b):
+        t.register_post_accumulate_grad_hook(hook)
+    (a * b).sum().backward()
+    assert sorted(events[:2]) == ["a", "b"] and events[2] == ("end", [2.0], [1.0])
+    assert queue_callback(lambda: None) is False  # outside a backward: nothing queued
+
+
+def test_distributed_data_parallel_in_a_world_of_one_is_the_module():
+    model = cr.nn.Linear(3, 2).to("float64")
+    ddp = dist.DistributedDataParallel(model)
+    x = cr.ones(4, 3, dtype="float64")
+    np.testing.assert_array_equal(ddp(x).numpy(), model(x).numpy())
+    ddp(x).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((2, 3), 4.0))
+    assert ddp.comm_stats == {"all_reduces": 0, "bytes": 0, "wait_seconds": 0.0}
+    assert set(ddp.state_dict()) == {"module.weight", "module.bias"}  # PyTorch's keys
+    with pytest.raises(TypeError, match="already wrapped"):
+        dist.DistributedDataParallel(ddp)
+    with pytest.raises(ValueError, match="bucket_cap_mb must be a positive number"):
+        dist.DistributedDataParallel(model, bucket_cap_mb=0)
+
+
+def test_buckets_follow_the_reverse_order_and_the_size_cap():
+    model = cr.nn.Sequential(cr.nn.Linear(100, 100), cr.nn.Linear(100, 10))  # 10100 + 1010 floats
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.01)  # 10485 bytes
+    names = [[name for name, _ in b.params] for b in ddp._reducer.buckets]
+    # the last layer's first (a backward finishes them first); a bucket closes before it would pass the cap
+    assert names == [["1.bias", "1.weight", "0.bias"], ["0.weight"]]
+    assert [b.flat.size for b in ddp._reducer.buckets] == [1110, 10000]

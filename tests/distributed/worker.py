@@ -1,0 +1,243 @@
+"""Programs the distributed tests run, under ``mpiexec -n 2`` or as one plain process.
+
+``python worker.py JOB OUT [ARGS...]``: each job writes what the test compares into the folder
+OUT (``rank<r>.npz``, files of its own), named by rank, and prints nothing it relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+import chainrule as cr
+import chainrule.distributed as dist
+from chainrule.data import DataLoader
+from chainrule.train import BackupAndRestore, Callback, CSVLogger, ModelCheckpoint, fit
+
+N = 96  # samples: a multiple of 2 ranks x the batches below
+
+
+def data(kind: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(N, 1, 12) if kind == "cnn" else (N, 10)).astype(dtype)
+    flat = X.reshape(N, -1)
+    y = (flat[:, 0] + flat[:, 1] > 0).astype("int64") + (flat[:, 2] > 0.5)
+    return X, y
+
+
+def network(kind: str, dtype: str) -> cr.nn.Module:
+    cr.manual_seed(0)
+    if kind == "cnn":  # Conv1d and pooling
+        model = cr.nn.Sequential(
+            cr.nn.Conv1d(1, 4, 3, padding=1),
+            cr.nn.ReLU(),
+            cr.nn.MaxPool1d(2),
+            cr.nn.Conv1d(4, 4, 3),
+            cr.nn.Tanh(),
+            cr.nn.Flatten(),
+            cr.nn.Linear(16, 3),
+        )
+    else:
+        model = cr.nn.Sequential(cr.nn.Linear(10, 16), cr.nn.Tanh(), cr.nn.Linear(16, 3))
+    return model.to(dtype)
+
+
+def optimizer(name: str, model: cr.nn.Module) -> cr.optim.Optimizer:
+    if name == "sgd":
+        return cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return cr.optim.Adam(model.parameters(), lr=0.01)
+
+
+def weights(model: cr.nn.Module) -> np.ndarray:
+    return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+
+
+def save(out: str, **arrays: np.ndarray) -> None:
+    np.savez(os.path.join(out, f"rank{dist.rank()}.npz"), **arrays)
+
+
+def same_as_one(out: str, kind: str, dtype: str, opt_name: str, compile_: str) -> None:
+    """b samples per rank on 2 ranks, or 2b on one process: the same samples, the same order."""
+    X, y = data(kind, dtype)
+    model = network(kind, dtype)
+    opt = optimizer(opt_name, model)
+    b = 8
+    if dist.world_size() == 1:
+        sampler = dist.DistributedSampler(range(N), num_replicas=1, rank=0, seed=3)
+        loader = DataLoader((X, y), batch_size=2 * b, sampler=sampler)
+        history = fit(model, cr.nn.CrossEntropyLoss(), opt, loader, epochs=3, verbose=0, compile=compile_ == "1")
+    else:
+        history = fit(
+            model,
+            cr.nn.CrossEntropyLoss(),
+            opt,
+            X,
+            y,
+            epochs=3,
+            batch_size=b,
+            seed=3,
+            verbose=0,
+            compile=compile_ == "1",
+        )
+    save(out, weights=weights(model), loss=np.array(history["loss"]))
+
+
+class Die(Callback):
+    """Kill this process (SIGKILL, no clean-up) at the start of epoch ``epoch`` on rank ``rank``."""
+
+    def __init__(self, epoch: int, rank: int) -> None:
+        self.epoch, self.rank = epoch, rank
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self.epoch and dist.rank() == self.rank:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def files(out: str, die_at: str = "0") -> None:
+    """fit with a checkpoint, a CSV log and a backup; ``die_at`` > 0 kills rank 1 at that epoch."""
+    X, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    opt = optimizer("adam", model)
+    callbacks = [
+        ModelCheckpoint(os.path.join(out, "ckpt-{epoch}.safetensors"), monitor="loss"),
+        CSVLogger(os.path.join(out, "log.csv")),
+        BackupAndRestore(os.path.join(out, "backup")),
+    ]
+    if int(die_at):
+        callbacks.append(Die(int(die_at), 1))
+    history = fit(
+        model,
+        cr.nn.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        epochs=4,
+        batch_size=8,
+        validation_split=0.25,
+        metrics=["accuracy"],
+        callbacks=callbacks,
+        verbose=2,
+    )
+    save(out, weights=weights(model))
+    with open(os.path.join(out, f"history{dist.rank()}.json"), "w") as f:
+        json.dump(history.history, f)
+
+
+def raise_on_one(out: str) -> None:
+    """Rank 1 raises while rank 0 waits for it in a collective."""
+    dist.init()
+    if dist.rank() == 1:
+        raise ValueError("rank 1 broke on purpose")
+    dist.all_reduce(np.ones(3))
+
+
+def late(out: str) -> None:
+    """Rank 1 never joins the collective: rank 0 must give up after the timeout."""
+    dist.init(timeout=1.0)
+    if dist.rank() == 1:
+        time.sleep(20)
+        return
+    dist.barrier()
+
+
+def collectives(out: str) -> None:
+    r = dist.rank()
+    total = dist.all_reduce(np.array([r + 1.0, 2.0]))
+    mean = dist.all_reduce(cr.tensor([r + 1.0]), op="avg")
+    largest = dist.all_reduce(r + 1, op=dist.ReduceOp.MAX)
+    shared = dist.broadcast(np.full(3, float(r)), src=1)
+    parts = dist.all_gather(np.full((r + 1, 2), float(r)))  # ranks with different row counts
+    tensors: list = []
+    dist.all_gather(tensors, cr.tensor([float(r)]))
+    dist.barrier()
+    save(
+        out,
+        total=total,
+        mean=mean.numpy(),
+        largest=np.array(largest),
+        shared=shared,
+        gathered=np.concatenate(parts),
+        tensors=np.concatenate([t.numpy() for t in tensors]),
+    )
+
+
+def accumulate(out: str, compile_: str) -> None:
+    """no_sync: two backward passes accumulate locally, the second outside no_sync averages the sum."""
+    X, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.0005)  # several buckets
+    loss_fn = cr.nn.CrossEntropyLoss()
+    shard = slice(dist.rank() * 16, dist.rank() * 16 + 16) if dist.world_size() > 1 else slice(0, 32)
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> None:
+        loss_fn(ddp(cr.tensor(xb)), yb).backward()
+
+    run = cr.compile(step) if compile_ == "1" else step
+    grads = []
+    for _ in range(3):  # (compiled: recorded twice, then replayed)
+        model.zero_grad()
+        with ddp.no_sync():
+            run(X[shard][:8], y[shard][:8])
+        run(X[shard][8:], y[shard][8:])
+        grads.append(np.concatenate([p.grad.numpy().ravel() for p in model.parameters()]))
+    save(
+        out,
+        grads=np.stack(grads),
+        buckets=np.array(len(ddp._reducer.buckets)),
+        stats=np.array(ddp.comm_stats["all_reduces"]),
+    )
+
+
+def one_big_batch(out: str) -> None:
+    """The gradient of 32 samples on one process (what ``accumulate`` must average to)."""
+    X, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    grads = []
+    model.zero_grad()
+    loss_fn = cr.nn.CrossEntropyLoss()
+    for rows in (slice(0, 8), slice(8, 16), slice(16, 24), slice(24, 32)):
+        (loss_fn(model(cr.tensor(X[rows])), y[rows]) / 2).backward()
+    grads.append(np.concatenate([p.grad.numpy().ravel() for p in model.parameters()]))
+    save(out, grads=np.stack(grads))
+
+
+def unused(out: str, find: str) -> None:
+    """A parameter outside the loss: an error naming it, or (find_unused_parameters) zeros sent for it."""
+
+    class Two(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used, self.spare = cr.nn.Linear(3, 1), cr.nn.Linear(3, 1)
+
+        def forward(self, x: cr.Tensor) -> cr.Tensor:
+            return self.used(x)
+
+    cr.manual_seed(0)
+    ddp = dist.DistributedDataParallel(Two().to("float64"), find_unused_parameters=find == "1")
+    try:
+        ddp(cr.ones(2, 3, dtype="float64") * (dist.rank() + 1)).sum().backward()
+    except RuntimeError as e:
+        with open(os.path.join(out, f"error{dist.rank()}.txt"), "w") as f:
+            f.write(str(e))
+        return
+    save(out, grad=ddp.module.used.weight.grad.numpy(), spare=np.array(ddp.module.spare.weight.grad is None))
+
+
+JOBS = {
+    "same_as_one": same_as_one,
+    "files": files,
+    "raise_on_one": raise_on_one,
+    "late": late,
+    "collectives": collectives,
+    "accumulate": accumulate,
+    "one_big_batch": one_big_batch,
+    "unused": unused,
+}
+
+if __name__ == "__main__":
+    JOBS[sys.argv[1]](*sys.argv[2:])
