@@ -339,7 +339,7 @@ class _Backup(BackupAndRestore):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         stopping = self.stopping
-        if stopping is not None and distributed.is_main():  # first the early stopping's state, then the checkpoint
+        if stopping is not None and self._writes():  # first the early stopping's state, then the checkpoint
             state = {
                 "wait": stopping.wait,
                 "best": stopping.best,
@@ -353,7 +353,7 @@ class _Backup(BackupAndRestore):
                 np.savez(f, state=np.array(json.dumps(state)), **arrays)
             os.replace(path + ".tmp", path)
         super().on_epoch_end(epoch, logs)
-        if stopping is not None and distributed.is_main() and os.path.exists(self._stopping_file(epoch - 1)):
+        if stopping is not None and self._writes() and os.path.exists(self._stopping_file(epoch - 1)):
             os.remove(self._stopping_file(epoch - 1))
 
 

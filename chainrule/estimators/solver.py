@@ -530,6 +530,7 @@ def train(
         callbacks=[_StoppingRule(estimator, validation, n)],
         verbose=_SolverProgress(owner, estimator.verbose),
         terminate_on_nan=False,  # the stopping rule says how the estimator diverged, in scikit-learn's words
+        data_parallel=False,  # (under mpiexec each process fits the whole estimator, as scikit-learn would)
     )
     estimator._optimizer._solver_parts = (estimator.network_, scores, objective)
     if not incremental and history.stop_reason is None:

@@ -69,6 +69,16 @@ class TrainContext:
     """The loader of the training batches (its shuffle generator is part of a run's state)."""
     callbacks: list[Callback] = field(default_factory=list)
     """The run's callbacks, in the order ``fit`` calls them (``BackupAndRestore`` saves their state)."""
+    processes: int = 1
+    """The processes training this model together (``mpiexec -n N``: N, when ``fit`` is data-parallel)."""
+    rank: int = 0
+    """This process's rank among them: rank 0 writes the files (``main``)."""
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run's files (checkpoints, logs, backups): rank 0 of a
+        data-parallel run, in which every process holds the same weights and logs."""
+        return self.rank == 0
 
     def stop(self, reason: str) -> None:
         """Ask ``fit`` to stop after the current batch, saying why."""
@@ -107,6 +117,16 @@ class Callback:
 
     def set_context(self, context: TrainContext) -> None:
         self.context = context
+
+    def _writes(self) -> bool:
+        """Whether this process writes the run's files: rank 0 of a data-parallel run (or a
+        callback used outside ``fit``, with no context)."""
+        context = getattr(self, "context", None)
+        return context is None or context.main
+
+    def _processes(self) -> int:
+        context = getattr(self, "context", None)
+        return 1 if context is None else context.processes
 
     def state_dict(self) -> dict[str, Any]:
         """What this callback has learnt so far in the run, to resume it from: plain values
@@ -311,7 +331,7 @@ class ModelCheckpoint(Callback):
             ) from None
         from chainrule import io
 
-        if distributed.is_main():  # (under mpiexec every process has the same weights: rank 0 writes them)
+        if self._writes():  # (under mpiexec every process has the same weights: rank 0 writes them)
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # e.g. "checkpoints/{epoch}.safetensors"
             if self.save_weights_only:
                 io.save_state_dict(self.context.model, path)
@@ -433,7 +453,7 @@ class CSVLogger(Callback):
         keys = list(dict.fromkeys(k for row in self.rows for k in row))
         lines = [] if self.previous else [self.separator.join(keys)]
         lines += [self.separator.join(_csv_value(row.get(k, "")) for k in keys) for row in self.rows]
-        if distributed.is_main():  # (under mpiexec the logs are the same everywhere: rank 0 writes them)
+        if self._writes():  # (under mpiexec the logs are the same everywhere: rank 0 writes them)
             write_text_atomic(self.filename, self.previous + "\n".join(lines) + "\n")
 
     def state_dict(self) -> dict[str, Any]:
@@ -564,7 +584,7 @@ class BackupAndRestore(Callback):
 
         self.resumed_from = None
         found = os.path.exists(self.path)
-        if distributed.world_size() > 1:  # every process must resume from the same backup, or none
+        if self._processes() > 1:  # every process must resume from the same backup, or none
             found_on = distributed.all_gather(np.array([found]))
             if len({bool(f[0]) for f in found_on}) > 1:
                 ranks = [r for r, f in enumerate(found_on) if not f[0]]
@@ -632,13 +652,14 @@ class BackupAndRestore(Callback):
             "sampler_seed": getattr(getattr(context.train_loader, "sampler", None), "seed", None),
             "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self._stateful()],
         }
-        if distributed.is_main():  # (under mpiexec every process has the same state: rank 0 saves it)
+        if self._writes():  # (under mpiexec every process has the same state: rank 0 saves it)
             os.makedirs(self.backup_dir, exist_ok=True)
             io.save_checkpoint(self.path, context.model, context.optimizer, epoch=epoch, extra=extra)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        distributed.barrier()  # (no process may still be about to read the backup)
-        if distributed.is_main() and self.delete_checkpoint and os.path.exists(self.path):
+        if self._processes() > 1:
+            distributed.barrier()  # (no process may still be about to read the backup)
+        if self._writes() and self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
 
 

@@ -63,6 +63,7 @@ def fit(
     terminate_on_nan: bool = True,
     initial_epoch: int = 0,
     compile: bool = True,
+    data_parallel: bool | None = None,
 ) -> History:
     """Train ``model`` to minimise ``loss_fn`` with ``optimizer``; returns the History.
 
@@ -112,6 +113,15 @@ def fit(
             Python values a model's ``forward`` reads, other than module attributes, are
             constants of the compiled step: use False for a model that changes them during
             training. False: every batch eagerly.
+        data_parallel: under an MPI launcher (``mpiexec -n N python train.py``), train one model
+            with the N processes (None, the default, when N > 1): each process takes its share
+            of every batch (``batch_size`` is per process, as in PyTorch and Horovod; the
+            samples are sharded with a ``DistributedSampler`` seeded the same everywhere), the
+            gradients are averaged inside the backward, each batch's loss and the epoch's metrics
+            and validation are computed over all the processes, rank 0 alone shows progress and
+            callbacks write files from rank 0, and every process leaves with rank 0's weights.
+            False: this process trains alone on all the data it was given (what the
+            scikit-learn estimators do).
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -137,7 +147,9 @@ def fit(
     if not isinstance(compile, (bool, np.bool_)):
         raise ValueError(f"fit: compile must be True or False, got {compile!r}")
     progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
-    processes = parallel.world_of("fit")  # under mpiexec: this process trains on its shard of each batch
+    if data_parallel not in (None, True, False):
+        raise ValueError(f"fit: data_parallel must be None, True or False, got {data_parallel!r}")
+    processes = 1 if data_parallel is False else parallel.world_of("fit")  # under mpiexec: a shard each
     if processes > 1 and not distributed.is_main():
         progress = parallel.Quiet()  # rank 0 shows the run
     metric_fns = [get_metric(m) for m in (metrics or [])]
@@ -217,6 +229,8 @@ def fit(
         initial_epoch=int(initial_epoch),
         train_loader=train_loader,
         callbacks=callbacks,
+        processes=processes,
+        rank=distributed.rank() if processes > 1 else 0,
     )
     epoch_begin = _hooks(callbacks, "on_epoch_begin")  # only those that do something: a step stays lean
     batch_begin = _hooks(callbacks, "on_batch_begin")
