@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,9 @@ def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kin
     np.testing.assert_array_equal(rank0["weights"], rank1["weights"])  # every rank leaves with the same weights
     tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(rank0["weights"], single["weights"], **tolerance)
-    np.testing.assert_allclose(rank0["loss"], single["loss"], **tolerance)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):  # averaged and gathered over the ranks
+        np.testing.assert_allclose(rank0[key], single[key], **tolerance)
+        np.testing.assert_array_equal(rank0[key], rank1[key])
     assert not np.allclose(single["weights"], load_initial(kind, dtype))  # it trained
 
 
@@ -199,3 +202,30 @@ def test_the_cli_on_two_ranks_trains_one_model_into_one_folder(tmp_path):
     assert report["processes"] == 2 and report["epochs_run"] == 3
     assert done.stdout.count("Saved to run/") == 1  # rank 0 reports; rank 1 is silent
     assert done.stderr.count("Epoch 3/3") <= 1
+
+
+def test_an_estimator_under_mpiexec_is_fitted_whole_by_each_process(tmp_path):
+    run("estimator", tmp_path / "one", processes=1)
+    run("estimator", tmp_path / "two")
+    single = load(tmp_path / "one")["proba"]
+    for r in (0, 1):
+        np.testing.assert_array_equal(load(tmp_path / "two", r)["proba"], single)
+
+
+def test_the_example_trains_one_model_on_one_or_two_processes(tmp_path):
+    example = ROOT / "examples" / "distributed_digits.py"
+    for processes in (1, 2):
+        out = tmp_path / str(processes)
+        command = [sys.executable, str(example), "--out", str(out)]
+        if processes > 1:
+            command = [mpiexec(), "-n", "2", *command]
+        done = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        text = done.stdout
+        assert f"{processes} process(es)" in text and text.count("process(es)") == 1  # rank 0 speaks
+        assert text.count("the same weights on every process: True") == 2
+        for accuracy in re.findall(r"test accuracy (\d\.\d+)", text):
+            assert float(accuracy) > 0.9
+        assert os.listdir(out) == ["digits_distributed.safetensors"]
+        if processes > 1:
+            assert re.search(r"own loop: [1-9]\d* gradient all-reduces", text)

@@ -64,27 +64,18 @@ def save(out: str, **arrays: np.ndarray) -> None:
 def same_as_one(out: str, kind: str, dtype: str, opt_name: str, compile_: str) -> None:
     """b samples per rank on 2 ranks, or 2b on one process: the same samples, the same order."""
     X, y = data(kind, dtype)
+    validation = (X[:37] * 0.5, y[:37])  # 37 samples: parts of 19 and 18 on two ranks
     model = network(kind, dtype)
     opt = optimizer(opt_name, model)
     b = 8
+    settings = dict(epochs=3, verbose=0, compile=compile_ == "1", validation_data=validation, metrics=["accuracy"])
     if dist.world_size() == 1:
         sampler = dist.DistributedSampler(range(N), num_replicas=1, rank=0, seed=3)
         loader = DataLoader((X, y), batch_size=2 * b, sampler=sampler)
-        history = fit(model, cr.nn.CrossEntropyLoss(), opt, loader, epochs=3, verbose=0, compile=compile_ == "1")
+        history = fit(model, cr.nn.CrossEntropyLoss(), opt, loader, **settings)
     else:
-        history = fit(
-            model,
-            cr.nn.CrossEntropyLoss(),
-            opt,
-            X,
-            y,
-            epochs=3,
-            batch_size=b,
-            seed=3,
-            verbose=0,
-            compile=compile_ == "1",
-        )
-    save(out, weights=weights(model), loss=np.array(history["loss"]))
+        history = fit(model, cr.nn.CrossEntropyLoss(), opt, X, y, batch_size=b, seed=3, **settings)
+    save(out, weights=weights(model), **{key: np.array(values) for key, values in history.history.items()})
 
 
 class Die(Callback):
@@ -228,7 +219,17 @@ def unused(out: str, find: str) -> None:
     save(out, grad=ddp.module.used.weight.grad.numpy(), spare=np.array(ddp.module.spare.weight.grad is None))
 
 
+def estimator(out: str) -> None:
+    """A scikit-learn estimator under mpiexec: each process fits it whole (data_parallel=False)."""
+    from chainrule.estimators import MLPClassifier
+
+    X, y = data("mlp", "float64")
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    save(out, proba=model.predict_proba(X))
+
+
 JOBS = {
+    "estimator": estimator,
     "same_as_one": same_as_one,
     "files": files,
     "raise_on_one": raise_on_one,
