@@ -229,3 +229,13 @@ def test_the_example_trains_one_model_on_one_or_two_processes(tmp_path):
         assert os.listdir(out) == ["digits_distributed.safetensors"]
         if processes > 1:
             assert re.search(r"own loop: [1-9]\d* gradient all-reduces", text)
+
+
+def test_batchnorm_trains_on_local_statistics_and_every_rank_ends_with_the_same_state(tmp_path):
+    run("batchnorm", tmp_path)
+    a, b = load(tmp_path, 0), load(tmp_path, 1)
+    assert set(a) == set(b) and "1.running_mean" in a
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["1.num_batches_tracked"] == 2 * 6  # 96 samples / 2 ranks / 8 per batch, 2 epochs
+    assert not np.allclose(a["1.running_mean"], 0)

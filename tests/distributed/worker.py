@@ -228,7 +228,19 @@ def estimator(out: str) -> None:
     save(out, proba=model.predict_proba(X))
 
 
+def batchnorm(out: str) -> None:
+    """BatchNorm under fit on 2 ranks: local batch statistics, rank 0's running statistics."""
+    X, y = data("mlp", "float64")
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(10, 8), cr.nn.BatchNorm1d(8), cr.nn.ReLU(), cr.nn.Linear(8, 3)).to("float64")
+    opt = optimizer("sgd", model)
+    fit(model, cr.nn.CrossEntropyLoss(), opt, X, y, epochs=2, batch_size=8, seed=1, verbose=0)
+    state = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    save(out, **state)
+
+
 JOBS = {
+    "batchnorm": batchnorm,
     "estimator": estimator,
     "same_as_one": same_as_one,
     "files": files,
