@@ -25,23 +25,43 @@ from chainrule.distributed import world
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
+DIRECT_BYTES = 2**20
+"""A gradient of at least this many bytes is all-reduced where it lies, in its ``.grad`` (a bucket
+of its own, no copy in and out: measured on the 784-1024-1024-10 MLP, the two passes over its
+7.5 MB of gradients cost 1.75 ms of a 34 ms step); smaller ones share buckets."""
+
 
 class _Bucket:
-    """Parameters whose gradients travel together in one flat buffer."""
+    """Parameters whose gradients travel together in one flat buffer; a ``direct`` bucket holds
+    one large parameter and sends its ``.grad`` array itself."""
 
-    def __init__(self, index: int, params: list[tuple[str, Tensor]], dtype: np.dtype) -> None:
+    def __init__(self, index: int, params: list[tuple[str, Tensor]], dtype: np.dtype, direct: bool = False) -> None:
         self.index = index
         self.params = params
+        self.direct = direct
         sizes = [p._data.size for _, p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        self.flat = np.zeros(self.offsets[-1], dtype=dtype)
+        self.dtype = dtype
+        self.flat = None if direct else np.zeros(self.offsets[-1], dtype=dtype)
         self.waiting = len(params)
         self.filled: set[int] = set()
         self.request: Any = None
 
     def view(self, k: int) -> np.ndarray:
         p = self.params[k][1]
+        if self.direct:
+            return self.flat.reshape(p._data.shape)
         return self.flat[self.offsets[k] : self.offsets[k + 1]].reshape(p._data.shape)
+
+    def take(self, k: int, grad: np.ndarray) -> None:
+        """Parameter ``k``'s gradient: into the flat buffer, or (direct) the array itself when MPI can
+        send it where it lies (contiguous, writable, the parameter's dtype)."""
+        if not self.direct:
+            np.copyto(self.view(k), grad)
+        elif grad.flags.c_contiguous and grad.flags.writeable and grad.dtype == self.dtype:
+            self.flat = grad.reshape(-1)
+        else:
+            self.flat = np.array(grad, dtype=self.dtype, order="C").reshape(-1)
 
 
 class _Reducer:
@@ -58,6 +78,9 @@ class _Reducer:
         current: list[tuple[str, Tensor]] = []
         size = 0
         for name, p in reversed(named):  # the backward finishes the last layers first
+            if p._data.nbytes >= DIRECT_BYTES:
+                self._bucket([(name, p)], direct=True)
+                continue
             if current and (size + p._data.nbytes > cap or current[0][1]._data.dtype != p._data.dtype):
                 self._bucket(current)
                 current, size = [], 0
@@ -68,8 +91,8 @@ class _Reducer:
         self.handles: list[Any] = []
         self.stats = {"all_reduces": 0, "bytes": 0, "wait_seconds": 0.0}
 
-    def _bucket(self, params: list[tuple[str, Tensor]]) -> None:
-        bucket = _Bucket(len(self.buckets), params, params[0][1]._data.dtype)
+    def _bucket(self, params: list[tuple[str, Tensor]], direct: bool = False) -> None:
+        bucket = _Bucket(len(self.buckets), params, params[0][1]._data.dtype, direct)
         for k, (_, p) in enumerate(params):
             self.where[id(p)] = (bucket, k)
         self.buckets.append(bucket)
@@ -112,7 +135,7 @@ class _Reducer:
                 "backward (a parameter used by two graphs backpropagated separately?); use no_sync() for all but "
                 "the last backward"
             )
-        np.copyto(bucket.view(k), p._grad._data)
+        bucket.take(k, p._grad._data)
         bucket.filled.add(k)
         bucket.waiting -= 1
         self._launch_ready()
@@ -145,7 +168,10 @@ class _Reducer:
                     "Pass find_unused_parameters=True if some parameters are not used in every step"
                 )
             for bucket, k in missing:  # an unused parameter contributes zeros, as in PyTorch
-                bucket.view(k)[...] = 0
+                if bucket.direct:
+                    bucket.flat = np.zeros(bucket.offsets[-1], dtype=bucket.dtype)
+                else:
+                    bucket.view(k)[...] = 0
                 bucket.waiting -= 1
             self._launch_ready()
         start = time.perf_counter()
@@ -156,7 +182,9 @@ class _Reducer:
             for k, (_, p) in enumerate(bucket.params):
                 if k not in bucket.filled:
                     continue  # PyTorch leaves the .grad of an unused parameter as it is
-                np.divide(bucket.view(k), size, out=p._grad._data)
+                np.divide(bucket.view(k), size, out=p._grad._data)  # (direct: in place)
+            if bucket.direct:
+                bucket.flat = None  # (the .grad is the caller's now)
 
 
 class DistributedDataParallel(Module):

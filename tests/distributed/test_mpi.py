@@ -39,13 +39,17 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(job: str, out: Path, *args: str, processes: int = 2, check: bool = True, timeout: float = 120):
-    """Run ``worker.py job out args`` on ``processes`` MPI processes (1: a plain process)."""
+def run(job: str, out: Path, *args: str, processes: int = 2, check: bool = True, timeout: float = 120, direct: int = 0):
+    """Run ``worker.py job out args`` on ``processes`` MPI processes (1: a plain process);
+    ``direct``: all-reduce the gradients of at least that many bytes without a bucket."""
     out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    if direct:
+        env["WORKER_DIRECT_BYTES"] = str(direct)
     command = [sys.executable, str(WORKER), job, str(out), *args]
     if processes > 1:
         command = [mpiexec(), "-n", str(processes), *command]
-    done = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
@@ -57,20 +61,22 @@ def load(out: Path, rank: int = 0) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "kind, dtype, opt, compiled",
+    "kind, dtype, opt, compiled, direct",
     [
-        ("mlp", "float64", "sgd", "1"),
-        ("mlp", "float64", "adam", "0"),
-        ("mlp", "float32", "adam", "1"),
-        ("cnn", "float64", "sgd", "0"),
-        ("cnn", "float64", "adam", "1"),
-        ("cnn", "float32", "sgd", "1"),
+        ("mlp", "float64", "sgd", "1", 0),
+        ("mlp", "float64", "adam", "0", 0),
+        ("mlp", "float32", "adam", "1", 0),
+        ("mlp", "float32", "sgd", "1", 512),  # the weights' gradients all-reduced where they lie
+        ("cnn", "float64", "sgd", "0", 0),
+        ("cnn", "float64", "adam", "1", 0),
+        ("cnn", "float32", "sgd", "1", 0),
+        ("cnn", "float64", "adam", "0", 256),
     ],
 )
-def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kind, dtype, opt, compiled):
+def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kind, dtype, opt, compiled, direct):
     one, two = tmp_path / "one", tmp_path / "two"
     run("same_as_one", one, kind, dtype, opt, compiled, processes=1)
-    run("same_as_one", two, kind, dtype, opt, compiled)
+    run("same_as_one", two, kind, dtype, opt, compiled, direct=direct)
     single, rank0, rank1 = load(one), load(two, 0), load(two, 1)
     np.testing.assert_array_equal(rank0["weights"], rank1["weights"])  # every rank leaves with the same weights
     tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
@@ -154,25 +160,27 @@ def test_collectives_on_arrays_numbers_and_tensors(tmp_path):
         np.testing.assert_array_equal(got["tensors"], [0.0, 1.0])
 
 
-@pytest.mark.parametrize("compiled", ["0", "1"])
-def test_no_sync_accumulates_and_the_next_backward_averages_the_sum(tmp_path, compiled):
+@pytest.mark.parametrize("compiled, direct", [("0", 0), ("1", 0), ("0", 1000), ("1", 1000)])
+def test_no_sync_accumulates_and_the_next_backward_averages_the_sum(tmp_path, compiled, direct):
     run("one_big_batch", tmp_path / "one", processes=1)
-    run("accumulate", tmp_path / "two", compiled)
+    run("accumulate", tmp_path / "two", compiled, direct=direct)
     expected = load(tmp_path / "one")["grads"][0]
     for r in (0, 1):
         got = load(tmp_path / "two", r)
         assert got["buckets"] > 1
         assert got["stats"] == 3 * got["buckets"]  # one all-reduce per bucket, and none under no_sync
+        assert got["direct"] == (1 if direct else 0)  # the first layer's weight (1280 bytes) has its own
         for grads in got["grads"]:  # the eager steps and (compiled) the replayed ones
             np.testing.assert_allclose(grads, expected, rtol=1e-12, atol=1e-14)
 
 
-def test_a_parameter_without_gradient_is_an_error_naming_it_unless_allowed(tmp_path):
-    run("unused", tmp_path / "strict", "0")
+@pytest.mark.parametrize("direct", [0, 16])
+def test_a_parameter_without_gradient_is_an_error_naming_it_unless_allowed(tmp_path, direct):
+    run("unused", tmp_path / "strict", "0", direct=direct)
     for r in (0, 1):
         text = (tmp_path / "strict" / f"error{r}.txt").read_text()
         assert "spare.weight" in text and "find_unused_parameters=True" in text
-    run("unused", tmp_path / "allowed", "1")
+    run("unused", tmp_path / "allowed", "1", direct=direct)
     for r in (0, 1):
         got = load(tmp_path / "allowed", r)
         np.testing.assert_allclose(got["grad"], [[3.0, 3.0, 3.0]])  # the mean of 2 and 4 (ranks' inputs x 2 rows)

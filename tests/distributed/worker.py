@@ -21,6 +21,11 @@ from chainrule.train import BackupAndRestore, Callback, CSVLogger, ModelCheckpoi
 
 N = 96  # samples: a multiple of 2 ranks x the batches below
 
+if "WORKER_DIRECT_BYTES" in os.environ:  # gradients this large are all-reduced where they lie, without a bucket
+    from chainrule.distributed import parallel
+
+    parallel.DIRECT_BYTES = int(os.environ["WORKER_DIRECT_BYTES"])
+
 
 def data(kind: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
@@ -181,6 +186,7 @@ def accumulate(out: str, compile_: str) -> None:
         grads=np.stack(grads),
         buckets=np.array(len(ddp._reducer.buckets)),
         stats=np.array(ddp.comm_stats["all_reduces"]),
+        direct=np.array(sum(b.direct for b in ddp._reducer.buckets)),
     )
 
 
