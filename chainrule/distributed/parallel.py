@@ -178,11 +178,14 @@ class _Reducer:
         world._wait([b.request for b in self.buckets], "the gradient all-reduce")
         self.stats["wait_seconds"] += time.perf_counter() - start
         size = world.world_size()
+        # x * (1/p) is x / p bit for bit when p is a power of two, and a multiplication is several
+        # times cheaper than a division (measured: 0.7 ms of the large MLP's step was this pass)
+        scale, mean = (1.0 / size, np.multiply) if size & (size - 1) == 0 else (size, np.divide)
         for bucket in self.buckets:
             for k, (_, p) in enumerate(bucket.params):
                 if k not in bucket.filled:
                     continue  # PyTorch leaves the .grad of an unused parameter as it is
-                np.divide(bucket.view(k), size, out=p._grad._data)  # (direct: in place)
+                mean(bucket.view(k), scale, out=p._grad._data)  # (direct: in place)
             if bucket.direct:
                 bucket.flat = None  # (the .grad is the caller's now)
 
