@@ -174,20 +174,22 @@ class _Reducer:
                     bucket.view(k)[...] = 0
                 bucket.waiting -= 1
             self._launch_ready()
-        start = time.perf_counter()
-        world._wait([b.request for b in self.buckets], "the gradient all-reduce")
-        self.stats["wait_seconds"] += time.perf_counter() - start
         size = world.world_size()
         # x * (1/p) is x / p bit for bit when p is a power of two, and a multiplication is several
         # times cheaper than a division (measured: 0.7 ms of the large MLP's step was this pass)
         scale, mean = (1.0 / size, np.multiply) if size & (size - 1) == 0 else (size, np.divide)
-        for bucket in self.buckets:
+
+        def write_back(i: int) -> None:  # (as each bucket arrives, while the others are in flight)
+            bucket = self.buckets[i]
             for k, (_, p) in enumerate(bucket.params):
-                if k not in bucket.filled:
-                    continue  # PyTorch leaves the .grad of an unused parameter as it is
-                mean(bucket.view(k), scale, out=p._grad._data)  # (direct: in place)
+                if k in bucket.filled:  # (PyTorch leaves the .grad of an unused parameter as it is)
+                    mean(bucket.view(k), scale, out=p._grad._data)  # (direct: in place)
             if bucket.direct:
                 bucket.flat = None  # (the .grad is the caller's now)
+
+        start = time.perf_counter()
+        world._wait([b.request for b in self.buckets], "the gradient all-reduce", write_back)
+        self.stats["wait_seconds"] += time.perf_counter() - start
 
 
 class DistributedDataParallel(Module):
@@ -252,7 +254,8 @@ class DistributedDataParallel(Module):
     def comm_stats(self) -> dict[str, float]:
         """The gradient exchange so far: ``all_reduces`` (buckets sent), ``bytes`` (sent per
         process, before MPI's own algorithm) and ``wait_seconds`` (time the backward's end spent
-        waiting for the sums: the communication the computation did not hide)."""
+        waiting for the sums and writing the means into the ``.grad``: the communication the
+        computation did not hide)."""
         return dict(self._reducer.stats)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -213,20 +214,34 @@ def _install_abort_hook() -> None:
     sys.excepthook = abort_all
 
 
-def _wait(requests: list, what: str) -> None:
+def _wait(requests: list, what: str, done: Callable[[int], None] | None = None) -> None:
     """Wait for MPI requests, at most the world's timeout; then raise naming ``what``.
+    ``done(i)``, if given, is called as soon as request ``i`` is complete, in any order, while
+    the others are still in flight (each is tested until it completes, then no more).
 
     Polls (``Test``) so that the wait can end: a blocking ``Wait`` on a dead peer never returns.
     The first 10 ms it spins (a collective between the processes of one machine takes about
     20 microseconds here, and a poll that sleeps adds its oversleep to every step); then it
     sleeps between tests, up to 1 ms, so that a long wait leaves the CPU to processes that
     compute (more processes than cores)."""
-    if _test(requests):
+    pending = list(range(len(requests)))
+
+    def finished() -> bool:
+        for i in list(pending):
+            if requests[i].Test():
+                pending.remove(i)
+                if done is not None:
+                    done(i)
+            elif done is None:
+                return False
+        return not pending
+
+    if finished():
         return
     w = _world
     start = time.perf_counter()
     pause = 0.0
-    while not _test(requests):
+    while not finished():
         waited = time.perf_counter() - start
         if waited > w.timeout:
             raise DistributedError(
