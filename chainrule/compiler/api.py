@@ -365,7 +365,13 @@ def _attributes_changed(before: list[dict], after: list[dict]) -> str | None:
 
 def _python_state_changed(before: tuple, after: tuple) -> str | None:
     if before[0] != after[0]:
-        return "the step draws numbers from Python's random module, which a plan would not draw again"
+        reason = "the step draws numbers from Python's random module, which a plan would not draw again"
+        if threading.active_count() > 1:  # (its generator is shared: a draw cannot be told apart by thread)
+            reason += (
+                f" (or one of the other {threading.active_count() - 1} threads of this process drew from it while "
+                "the step was recorded, as dask's workers do)"
+            )
+        return reason
     if before[1] != after[1]:
         return "the step draws numbers from np.random, which a plan would not draw again (use chainrule's ops)"
     changed = _attributes_changed(before[2], after[2])

@@ -291,6 +291,32 @@ def test_a_step_that_reads_values_runs_eagerly_with_one_warning(body, reason, ca
     assert step.stats["eager"] >= 3
 
 
+def test_a_draw_from_pythons_random_says_another_thread_may_have_drawn_when_there_are_threads():
+    import random
+    import threading
+
+    w = cr.tensor([1.0], requires_grad=True)
+    step = cr.compile(lambda x: ((w * x).sum() * random.random()).backward())
+    messages = {}
+    for threads in (0, 1):
+        release = threading.Event()
+        waiting = [threading.Thread(target=release.wait) for _ in range(threads)]
+        for t in waiting:
+            t.start()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                step.reset()
+                step(cr.tensor([2.0]))
+        finally:
+            release.set()
+            for t in waiting:
+                t.join()
+        messages[threads] = [str(c.message) for c in caught if issubclass(c.category, CompileWarning)]
+    assert messages[0][0].endswith("draws numbers from Python's random module, which a plan would not draw again")
+    assert "or one of the other 1 threads of this process drew from it" in messages[1][0]
+
+
 def test_a_pytorch_form_function_and_forward_hooks_run_eagerly():
     class Double(cr.autograd.Function):
         @staticmethod
