@@ -28,15 +28,17 @@ The package, by what each module holds:
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chainrule.cli.commands import cmd_datasets, cmd_evaluate, cmd_predict, cmd_summary, cmd_train
 from chainrule.cli.errors import CLIError
 from chainrule.cli.explaining import cmd_explain
 from chainrule.cli.parser import build_parser
 from chainrule.cli.tabular import DataError
+from chainrule.distributed.world import _abort_run
 
 __all__ = ["main", "build_parser", "CLIError"]
 
@@ -57,8 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "datasets": cmd_datasets,
     }
+    code = _run(handlers[args.command], args)
+    if code:  # under mpiexec the other processes would wait for this one: stop them all
+        _abort_run(code, f"stopped: chainrule {args.command} exits with code {code}")
+    return code
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``handler(args)``'s exit code, a user error reported as one line on stderr."""
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except (CLIError, DataError) as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from chainrule.tensor import Tensor
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_NTASKS")
 _LAUNCH_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
 DEFAULT_TIMEOUT = 600.0
+_OWNER_VARIABLE = "CHAINRULE_MPI_PID"  # set by the process that started MPI: its children are not ranks
 
 
 class DistributedError(RuntimeError):
@@ -72,7 +73,11 @@ _world = _World()
 
 
 def _launched_size() -> int:
-    """The number of processes the launcher says it started (1 when no launcher is seen)."""
+    """The number of processes the launcher says it started (1 when no launcher is seen, and in a
+    process that one of them started: it inherits the launcher's variables, not its world)."""
+    owner = os.environ.get(_OWNER_VARIABLE)
+    if owner is not None and owner != str(os.getpid()):
+        return 1
     for name in _SIZE_VARIABLES[:-1]:
         value = os.environ.get(name)
         if value and value.isdigit():
@@ -132,9 +137,8 @@ def init(timeout: float | None = None) -> None:
                 comm = MPI.COMM_WORLD
                 _world.MPI, _world.comm = MPI, comm
                 _world.rank, _world.size = comm.Get_rank(), comm.Get_size()
-                if _world.size > 1:
-                    _install_abort_hook()
-                else:
+                os.environ[_OWNER_VARIABLE] = str(os.getpid())
+                if _world.size == 1:
                     _world.comm = None
             _world.ready = True
         if timeout is not None:
@@ -195,23 +199,49 @@ get_rank = rank
 get_world_size = world_size
 
 
+def _launched_rank() -> str:
+    for name in _LAUNCH_VARIABLES:
+        if name in os.environ:
+            return os.environ[name]
+    return "?"
+
+
+def _abort_run(code: int, reason: str) -> None:
+    """Stop every process of a launched world with exit code ``code``, saying why on stderr (this
+    rank's ``reason``). Starts MPI first if this process had not: the others may be waiting in
+    ``MPI_Init`` for it, where no timeout reaches them. In a world of one, nothing."""
+    size = _launched_size()
+    if size <= 1 and not (_world.ready and _world.size > 1):
+        return
+    rank = _world.rank if _world.ready else _launched_rank()
+    sys.stderr.write(f"chainrule.distributed: rank {rank} of {size} {reason}; stopping all {size} processes\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    try:
+        init()
+    except Exception:  # (no mpi4py: there is no MPI to stop the others with)
+        return
+    if _world.comm is not None:
+        _world.comm.Abort(code)
+
+
 def _install_abort_hook() -> None:
-    """Make an uncaught exception on this rank stop every rank (instead of leaving them waiting)."""
+    """Make an uncaught exception on this rank stop every rank (instead of leaving them waiting):
+    installed when this module is imported under a launcher of several processes, so that a
+    failure before any collective (reading the data) stops the run too."""
     previous = sys.excepthook
 
     def abort_all(kind: type, error: BaseException, traceback: Any) -> None:
         try:
             previous(kind, error, traceback)
-            sys.stderr.write(
-                f"chainrule.distributed: rank {_world.rank} of {_world.size} failed ({kind.__name__}: {error}); "
-                f"stopping all {_world.size} processes\n"
-            )
-            sys.stderr.flush()
-            sys.stdout.flush()
         finally:
-            _world.comm.Abort(1)
+            _abort_run(1, f"failed ({kind.__name__}: {error})")
 
     sys.excepthook = abort_all
+
+
+if _launched_size() > 1:
+    _install_abort_hook()
 
 
 def _wait(requests: list, what: str, done: Callable[[int], None] | None = None) -> None:
@@ -272,19 +302,32 @@ def _op(op: Any) -> Any:
     }[op]
 
 
-def _buffer(x: Any, owner: str) -> tuple[np.ndarray, bool]:
+def _buffer(x: Any, owner: str, writes: bool = True) -> tuple[np.ndarray, bool]:
     """The array to work on for ``x`` and whether the result goes back into ``x`` (a Tensor or a
     writable, contiguous ndarray is changed in place, as PyTorch's collectives change their
-    tensor; a number or a read-only array gives a new one)."""
+    tensor; a number or a read-only array gives a new one). Checked before any communication,
+    so that a refusal happens on every process alike."""
     if isinstance(x, Tensor):
-        return x._data, True
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "biufc":
-            raise TypeError(f"{owner}: needs numbers, got an array of dtype {x.dtype}")
-        return x, bool(x.flags.writeable)
-    if isinstance(x, (bool, int, float, np.number)):
-        return np.asarray(x), False
-    raise TypeError(f"{owner}: needs a Tensor, an ndarray or a number, got {type(x).__name__}")
+        array, in_place = x._data, True
+        if writes and not array.flags.writeable:
+            raise ValueError(
+                f"{owner}: this Tensor is read-only (a DataLoader batch shares the dataset's memory) and a "
+                "collective writes its result into it; pass x.clone()"
+            )
+    elif isinstance(x, np.ndarray):
+        array, in_place = x, bool(x.flags.writeable)
+    elif isinstance(x, (bool, int, float, complex, np.number)):
+        array, in_place = np.asarray(x), False
+    else:
+        raise TypeError(f"{owner}: needs a Tensor, an ndarray or a number, got {type(x).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{owner}: needs numbers, got dtype {array.dtype} (a Python int beyond 64 bits is an object)")
+    if not array.dtype.isnative:
+        raise ValueError(
+            f"{owner}: the array's bytes are in the other byte order ({array.dtype.str}); "
+            "pass x.astype(x.dtype.newbyteorder('='))"
+        )
+    return array, in_place
 
 
 def _result(x: Any, array: np.ndarray, in_place: bool) -> Any:
@@ -300,7 +343,8 @@ def all_reduce(x: Any, op: ReduceOp | str = ReduceOp.SUM) -> Any:
 
     A Tensor or a writable ndarray is changed in place (as ``torch.distributed.all_reduce``) and
     returned; a number or a read-only array gives a new value. In a world of one, ``x`` comes back
-    as it is. ``avg`` of integers is refused (the mean is not an integer).
+    as it is. ``avg`` of integers is refused (the mean is not an integer). Every process must
+    pass the same shape and dtype (MPI does not check it).
 
     Example:
         >>> import numpy as np, chainrule.distributed as dist
@@ -311,6 +355,10 @@ def all_reduce(x: Any, op: ReduceOp | str = ReduceOp.SUM) -> Any:
     operation = ReduceOp(op.lower() if isinstance(op, str) else op)
     if operation is ReduceOp.AVG and array.dtype.kind not in "fc":
         raise TypeError(f"all_reduce: op='avg' needs floating-point values, got dtype {array.dtype}")
+    if array.dtype.kind == "b":
+        raise TypeError("all_reduce: booleans cannot be combined by MPI's sum, max, ...; pass x.astype(np.int64)")
+    if array.dtype.kind == "c" and operation in (ReduceOp.MAX, ReduceOp.MIN):
+        raise TypeError(f"all_reduce: complex numbers have no {operation.value}")
     w = _start("all_reduce")
     if w.size == 1:
         return x
@@ -365,7 +413,7 @@ def all_gather(x: Any, tensor: Any = None) -> list:
         parts = all_gather(tensor)
         x[:] = parts
         return x
-    array, _ = _buffer(x, "all_gather")
+    array, _ = _buffer(x, "all_gather", writes=False)
     w = _start("all_gather")
     as_tensor = isinstance(x, Tensor)
     if w.size == 1:

@@ -274,7 +274,8 @@ def fit(
                         continue
                     if check_batch_weights:
                         what = f"the weights in batch {batch_index} of the DataLoader"
-                        batch = (*batch[:2], _sample_weights(batch[2], len(batch[0]), dtype, what))
+                        # (under mpiexec one process's share may be all zeros: the whole batch decides)
+                        batch = (*batch[:2], _sample_weights(batch[2], len(batch[0]), dtype, what, processes == 1))
                     if weighted_loss is None:
                         weighted_loss = _weighted_loss(loss_fn)
                 elif n_arrays != 2:
@@ -485,7 +486,9 @@ def _held_weights(loader: DataLoader) -> np.ndarray | None:
     return arrays[2] if arrays is not None and len(arrays) == 3 else None
 
 
-def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: str) -> np.ndarray:
+def _sample_weights(
+    sample_weight: Any, n_samples: int, dtype: np.dtype, what: str, some_nonzero: bool = True
+) -> np.ndarray:
     """Sample weights checked: one finite, non-negative number per sample, not all zero, in the
     model's dtype; ``what`` names them in an error. Serves ``sample_weight``, the weights a
     DataLoader holds, and those of a DataLoader's batch (checked as they come)."""
@@ -502,7 +505,7 @@ def _sample_weights(sample_weight: Any, n_samples: int, dtype: np.dtype, what: s
     weights = cast
     if np.any(weights < 0):
         raise ValueError(f"fit: {what} must be non-negative, got {weights.min()!r}")
-    if n_samples and not weights.any():
+    if some_nonzero and n_samples and not weights.any():
         raise ValueError(f"fit: {what} is zero for every sample: there is nothing to learn from")
     return weights
 

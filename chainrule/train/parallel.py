@@ -55,6 +55,12 @@ def shared_seed(seed: Any) -> int:
 def shard(loader: DataLoader, seed: int, owner: str) -> DataLoader:
     """``loader``'s batches for this process: the same dataset through a ``DistributedSampler``
     (shuffled if ``loader`` shuffles); a loader that has one already is kept as it is."""
+    lengths = [int(n[0]) for n in distributed.all_gather(np.array([len(loader.dataset)], dtype=np.int64))]
+    if len(set(lengths)) > 1:  # each process would train on a part of its own, different data
+        raise ValueError(
+            f"{owner}: under {len(lengths)} processes every process must be given the same training data (the "
+            f"sampler gives each its share), but their datasets hold {lengths} samples (by rank)"
+        )
     if isinstance(loader.sampler, DistributedSampler):
         return loader
     if loader.sampler is not None:
@@ -70,24 +76,38 @@ def shard(loader: DataLoader, seed: int, owner: str) -> DataLoader:
             "sampler=chainrule.distributed.DistributedSampler(dataset, ...)"
         )
     sampler = DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=seed, drop_last=loader.drop_last)
-    return DataLoader(
+    mine = DataLoader(
         loader.dataset,
         batch_size=loader.batch_size,
         drop_last=loader.drop_last,
         as_numpy=loader.as_numpy,
         sampler=sampler,
     )
+    if len(mine) == 0:
+        raise ValueError(
+            f"{owner}: under {sampler.num_replicas} processes each takes {len(sampler)} of the {lengths[0]} samples, "
+            f"fewer than batch_size={loader.batch_size} with drop_last=True: no process would take a step"
+        )
+    return mine
 
 
 def evaluated(model: Module, loss_fn: Any, loader: DataLoader, metrics: Any, compile: bool) -> dict[str, float]:
     """``evaluate`` with the work shared: each process evaluates a contiguous part of the samples
     and the loss and metrics are computed from all the outputs, gathered in rank order (the
-    loader's order), so every process gets the numbers one process would. A loader that cannot
-    be split (a subclass with batches of its own, fewer samples than processes) is evaluated
-    whole by every process."""
+    loader's order), so every process gets the numbers one process would, with rank 0's buffers
+    (BatchNorm's running statistics). A loader that cannot be split (its own sampler, a subclass
+    with batches of its own, fewer samples than processes) is evaluated whole by every process,
+    and rank 0's numbers are kept, so that every process takes the same decisions on them."""
+    for _, buffer in model.named_buffers():  # rank 0's running statistics (BatchNorm), as after fit
+        if buffer is not None:
+            distributed.broadcast(buffer._data, src=0)
     size = distributed.world_size()
-    if loader.sampler is not None or type(loader).__iter__ is not DataLoader.__iter__ or len(loader.dataset) < size:
-        return _evaluate(model, loss_fn, loader, metrics, compile)
+    own_order = loader.sampler is not None and not isinstance(loader.sampler, DistributedSampler)
+    if own_order or type(loader).__iter__ is not DataLoader.__iter__ or len(loader.dataset) < size:
+        logs = _evaluate(model, loss_fn, loader, metrics, compile)  # whole, on each: rank 0's numbers kept
+        values = distributed.broadcast(np.array(list(logs.values()), dtype=np.float64), src=0)
+        return dict(zip(logs, values.tolist()))
+    # (a loader with a DistributedSampler: its dataset, split here, so that no sample counts twice)
     part = np.array_split(np.arange(len(loader.dataset)), size)[distributed.rank()]
     mine = DataLoader(loader.dataset, batch_size=loader.batch_size, as_numpy=loader.as_numpy, sampler=part)
     return _evaluate(model, loss_fn, mine, metrics, compile, gather=lambda out, tgt: gathered([out], [tgt], None))

@@ -247,3 +247,51 @@ def test_batchnorm_trains_on_local_statistics_and_every_rank_ends_with_the_same_
         np.testing.assert_array_equal(a[key], b[key])
     assert a["1.num_batches_tracked"] == 2 * 6  # 96 samples / 2 ranks / 8 per batch, 2 epochs
     assert not np.allclose(a["1.running_mean"], 0)
+
+
+def test_a_rank_that_fails_before_mpi_has_started_stops_the_run_at_once(tmp_path):
+    start = time.monotonic()
+    done = run("fail_before_init", tmp_path, check=False, timeout=60)
+    assert done.returncode != 0 and time.monotonic() - start < 30  # not stuck in MPI_Init
+    assert (
+        "chainrule.distributed: rank 1 of 2 failed (FileNotFoundError: rank 1 could not read its data)" in done.stderr
+    )
+
+
+def test_a_cli_error_on_one_rank_stops_the_others_at_once(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "stray.txt").write_text("not a run's file")  # every rank refuses this --out alike
+    command = [mpiexec(), "-n", "2", sys.executable, "-m", "chainrule", "train", "iris", "--out", "taken"]
+    start = time.monotonic()
+    done = subprocess.run(command, env=environment(), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and time.monotonic() - start < 30
+    assert "holds files that `chainrule train` does not write" in done.stderr
+    assert "exits with code 2; stopping all 2 processes" in done.stderr
+
+
+def test_a_parameter_used_by_one_rank_gets_the_mean_gradient_on_every_rank(tmp_path):
+    run("used_on_one_rank", tmp_path)
+    a, b = load(tmp_path, 0), load(tmp_path, 1)
+    np.testing.assert_array_equal(a["b"], b["b"])  # the copies stay equal
+    np.testing.assert_array_equal(a["a"], b["a"])
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("lengths", "every process must be given the same training data"),
+        ("drop_last", "fewer than batch_size=32 with drop_last=True: no process would take a step"),
+    ],
+)
+def test_fit_refuses_data_that_cannot_be_shared_out(tmp_path, case, message):
+    done = run("refusals", tmp_path, case, check=False)
+    assert done.returncode == 0, done.stderr  # refused on both ranks alike, before any step
+    for r in (0, 1):
+        assert message in (tmp_path / f"error{r}.txt").read_text()
+
+
+def test_validation_through_a_distributed_sampler_covers_the_set_once(tmp_path):
+    run("validation_sampler", tmp_path)
+    a, b = load(tmp_path, 0), load(tmp_path, 1)
+    np.testing.assert_array_equal(a["val_loss"], b["val_loss"])
+    np.testing.assert_allclose(a["val_loss"][-1], a["whole"], rtol=1e-12)

@@ -27,6 +27,10 @@ def test_a_world_of_one_without_a_launcher():
     dist.barrier()
 
 
+def read_only_batch() -> cr.Tensor:
+    return next(iter(DataLoader((np.ones((4, 2)),), batch_size=2)))[0]
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
@@ -36,6 +40,12 @@ def test_a_world_of_one_without_a_launcher():
         (lambda: dist.broadcast(np.ones(2), src=1), "src must be a rank from 0 to 0"),
         (lambda: dist.init(timeout=0), "timeout must be a positive number"),
         (lambda: dist.all_gather(np.array(["a"])), "needs numbers"),
+        (lambda: dist.all_reduce(2**70), "a Python int beyond 64 bits"),
+        (lambda: dist.all_reduce(np.array([True])), "booleans cannot be combined"),
+        (lambda: dist.all_reduce(np.array([1j]), op="max"), "complex numbers have no max"),
+        (lambda: dist.all_reduce(np.ones(2, dtype=">f8")), "other byte order"),
+        (lambda: dist.all_reduce(read_only_batch()), "read-only .* pass x.clone()"),
+        (lambda: dist.broadcast(read_only_batch()), "read-only .* pass x.clone()"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(call, message):
@@ -185,3 +195,43 @@ def test_buckets_follow_the_reverse_order_and_the_size_cap():
     # the last layer's first (a backward finishes them first); a bucket closes before it would pass the cap
     assert names == [["1.bias", "1.weight", "0.bias"], ["0.weight"]]
     assert [b.flat.size for b in ddp._reducer.buckets] == [1110, 10000]
+
+
+def test_a_process_started_by_a_rank_is_not_a_rank(tmp_path):
+    code = "import chainrule.distributed as dist; print(dist.world_size())"
+    env = {"PATH": "", "PMI_SIZE": "2", "PMI_RANK": "1", "CHAINRULE_MPI_PID": "1", "PYTHONPATH": sys.path[0]}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.strip() == "1", done.stderr  # (pid 1 started MPI; this child inherited its variables)
+
+
+def test_a_user_hook_makes_a_compiled_step_run_eagerly_so_the_hook_always_runs():
+    import warnings
+
+    lin = cr.nn.Linear(3, 2)
+    calls = []
+    lin.weight.register_post_accumulate_grad_hook(lambda p: calls.append(1))
+
+    @cr.compile
+    def step(x):
+        lin.zero_grad()
+        lin(x).sum().backward()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(5):
+            step(cr.ones(2, 3) * (i + 1))
+    assert len(calls) == 5
+    assert any("post-accumulate-grad hook" in str(w.message) for w in caught)
+
+
+def test_fit_refuses_a_bad_data_parallel_setting():
+    model = cr.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="data_parallel must be None, True or False, got 'yes'"):
+        cr.train.fit(
+            model,
+            cr.nn.MSELoss(),
+            cr.optim.SGD(model.parameters(), lr=0.1),
+            np.ones((4, 2)),
+            np.ones((4, 1)),
+            data_parallel="yes",
+        )

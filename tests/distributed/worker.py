@@ -245,7 +245,68 @@ def batchnorm(out: str) -> None:
     save(out, **state)
 
 
+def fail_before_init(out: str) -> None:
+    """Rank 1 fails before chainrule has started MPI (reading its data), while rank 0 goes on to fit."""
+    if os.environ.get("PMI_RANK") == "1":
+        raise FileNotFoundError("rank 1 could not read its data")
+    same_as_one(out, "mlp", "float64", "sgd", "1")
+
+
+def used_on_one_rank(out: str) -> None:
+    """A parameter only rank 1 uses (find_unused_parameters): every rank must update it alike."""
+
+    class Branches(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = cr.nn.Linear(4, 2), cr.nn.Linear(4, 2)
+
+        def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
+            return self.a(x) + self.b(x) if use_b else self.a(x)
+
+    cr.manual_seed(0)
+    ddp = dist.DistributedDataParallel(Branches().to("float64"), find_unused_parameters=True)
+    opt = cr.optim.SGD(ddp.parameters(), lr=0.1)
+    opt.zero_grad()
+    ddp(cr.ones(3, 4, dtype="float64"), use_b=dist.rank() == 1).sum().backward()
+    opt.step()
+    save(out, b=ddp.module.b.weight.numpy(), a=ddp.module.a.weight.numpy())
+
+
+def refusals(out: str, case: str) -> None:
+    """fit's refusals under 2 processes, with the error written down."""
+    X, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    opt = optimizer("sgd", model)
+    kwargs: dict = {"epochs": 1, "verbose": 0}
+    if case == "lengths":  # rank 1 was given fewer samples
+        X, y = (X, y) if dist.rank() == 0 else (X[:50], y[:50])
+    elif case == "drop_last":
+        X = DataLoader((X[:40], y[:40]), batch_size=32, drop_last=True)
+        y = None
+    try:
+        fit(model, cr.nn.CrossEntropyLoss(), opt, X, y, **kwargs)
+    except ValueError as e:
+        with open(os.path.join(out, f"error{dist.rank()}.txt"), "w") as f:
+            f.write(str(e))
+
+
+def validation_sampler(out: str) -> None:
+    """validation_data as a DataLoader with a DistributedSampler: the whole set, once, on every rank."""
+    X, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    loader = DataLoader((X[:37], y[:37]), batch_size=8, sampler=dist.DistributedSampler(range(37), shuffle=False))
+    history = fit(
+        model, cr.nn.CrossEntropyLoss(), optimizer("sgd", model), X, y, epochs=2, verbose=0, validation_data=loader
+    )
+    whole = cr.train.evaluate(model, cr.nn.CrossEntropyLoss(), X[:37], y[:37])["loss"]
+    save(out, val_loss=np.array(history["val_loss"]), whole=np.array(whole))
+
+
 JOBS = {
+    "fail_before_init": fail_before_init,
+    "used_on_one_rank": used_on_one_rank,
+    "refusals": refusals,
+    "validation_sampler": validation_sampler,
     "batchnorm": batchnorm,
     "estimator": estimator,
     "same_as_one": same_as_one,
