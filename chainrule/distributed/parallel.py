@@ -65,7 +65,14 @@ class _Bucket:
 
 
 class _Reducer:
-    """The gradient exchange of one ``DistributedDataParallel``: buckets, hooks, the final wait."""
+    """The gradient exchange of one ``DistributedDataParallel``: buckets, hooks, the final wait.
+
+    The buckets of small gradients (copied into a flat buffer) come first and are sent during the
+    backward as they fill; the direct buckets (a large gradient each, sent in its ``.grad``) come
+    last and are sent when the backward ends, because during the walk a ``.grad`` array may
+    still be read as the gradient of another edge (``y = P + f(x)``: the same array is ``P``'s
+    ``.grad`` and the gradient the walk passes on into ``f``). Every process sends the buckets in
+    the same order."""
 
     def __init__(self, named: list[tuple[str, Tensor]], bucket_cap_mb: float, find_unused: bool) -> None:
         self.find_unused = find_unused
@@ -74,12 +81,14 @@ class _Reducer:
         self.launched = 0  # buckets sent in this backward (always in order)
         self.where: dict[int, tuple[_Bucket, int]] = {}
         self.buckets: list[_Bucket] = []
+        self.ordered = [p for _, p in named]
         cap = max(int(bucket_cap_mb * 2**20), 1)
         current: list[tuple[str, Tensor]] = []
+        direct: list[tuple[str, Tensor]] = []
         size = 0
         for name, p in reversed(named):  # the backward finishes the last layers first
             if p._data.nbytes >= DIRECT_BYTES:
-                self._bucket([(name, p)], direct=True)
+                direct.append((name, p))
                 continue
             if current and (size + p._data.nbytes > cap or current[0][1]._data.dtype != p._data.dtype):
                 self._bucket(current)
@@ -88,6 +97,9 @@ class _Reducer:
             size += p._data.nbytes
         if current:
             self._bucket(current)
+        self.first_direct = len(self.buckets)
+        for entry in direct:
+            self._bucket([entry], direct=True)
         self.handles: list[Any] = []
         self.stats = {"all_reduces": 0, "bytes": 0, "wait_seconds": 0.0}
 
@@ -99,7 +111,7 @@ class _Reducer:
 
     def params(self) -> list[Tensor]:
         """The parameters, in the model's order."""
-        return [p for bucket in reversed(self.buckets) for _, p in reversed(bucket.params)]
+        return list(self.ordered)
 
     def attach(self) -> None:
         if not self.handles:
@@ -132,15 +144,17 @@ class _Reducer:
                 "backward (a parameter used by two graphs backpropagated separately?); use no_sync() for all but "
                 "the last backward"
             )
-        bucket.take(k, p._grad._data)
+        if not bucket.direct:  # (a direct bucket takes its .grad when the backward has ended)
+            bucket.take(k, p._grad._data)
         bucket.filled.add(k)
         bucket.waiting -= 1
-        self._launch_ready()
-        if self.launched and self.launched < len(self.buckets):  # let the sends in flight progress
+        self._launch_ready(self.first_direct)
+        if 0 < self.launched < len(self.buckets):  # let the sends in flight progress
             world._test([b.request for b in self.buckets[: self.launched]])
 
-    def _launch_ready(self) -> None:
-        while self.launched < len(self.buckets) and self.buckets[self.launched].waiting == 0:
+    def _launch_ready(self, limit: int) -> None:
+        """Send, in order, the complete buckets among the first ``limit``."""
+        while self.launched < limit and self.buckets[self.launched].waiting == 0:
             bucket = self.buckets[self.launched]
             bucket.request = world._start_all_reduce(bucket.flat, f"the gradient all-reduce of bucket {bucket.index}")
             self.launched += 1
@@ -156,24 +170,32 @@ class _Reducer:
         if not self.sync:
             return
         missing = [(b, k) for b in self.buckets for k in range(len(b.params)) if k not in b.filled]
-        if missing:
-            if not self.find_unused:
-                names = ", ".join(b.params[k][0] for b, k in missing[:5])
-                raise RuntimeError(
-                    f"DistributedDataParallel: {len(missing)} parameter(s) got no gradient in this backward "
-                    f"({names}{', ...' if len(missing) > 5 else ''}); every process must send every gradient. "
-                    "Pass find_unused_parameters=True if some parameters are not used in every step (with fit: "
-                    "fit(DistributedDataParallel(model, find_unused_parameters=True), ...))"
-                )
-            for bucket, k in missing:  # an unused parameter contributes zeros, as in PyTorch
-                if bucket.direct:
-                    bucket.flat = np.zeros(bucket.offsets[-1], dtype=bucket.dtype)
-                else:
-                    bucket.view(k)[...] = 0
-                bucket.waiting -= 1
-            self._launch_ready()
+        if missing and not self.find_unused:
+            names = ", ".join(b.params[k][0] for b, k in missing[:5])
+            raise RuntimeError(
+                f"DistributedDataParallel: {len(missing)} parameter(s) got no gradient in this backward "
+                f"({names}{', ...' if len(missing) > 5 else ''}); every process must send every gradient. "
+                "Pass find_unused_parameters=True if some parameters are not used in every step (with fit: "
+                "fit(DistributedDataParallel(model, find_unused_parameters=True), ...))"
+            )
+        for bucket, k in missing:
+            # not used in this backward: what its .grad holds (accumulated under no_sync), else zeros
+            p = bucket.params[k][1]
+            if p._grad is not None:
+                bucket.filled.add(k)
+                if not bucket.direct:
+                    bucket.take(k, p._grad._data)
+            elif bucket.direct:
+                bucket.flat = np.zeros(bucket.offsets[-1], dtype=bucket.dtype)
+            else:
+                bucket.view(k)[...] = 0
+            bucket.waiting -= 1
+        for bucket in self.buckets[self.first_direct :]:  # the walk is over: the .grad arrays are free
+            if bucket.filled:
+                bucket.take(0, bucket.params[0][1]._grad._data)
+        self._launch_ready(len(self.buckets))
         used = None
-        if self.find_unused:  # which parameters some process used: they get the mean everywhere
+        if self.find_unused:  # which parameters some process has a gradient of: they get the mean everywhere
             used = np.array([k in b.filled for b in self.buckets for k in range(len(b.params))], dtype=np.int32)
             used_request = world._start_all_reduce(used, "the count of the processes that used each parameter")
         size = world.world_size()
@@ -186,9 +208,9 @@ class _Reducer:
             for k, (_, p) in enumerate(bucket.params):
                 if k in bucket.filled:
                     mean(bucket.view(k), scale, out=p._grad._data)  # (direct: in place)
-                elif used[first[i] + k]:  # used by another process only: its .grad is the mean too
+                elif used[first[i] + k]:  # only other processes had its gradient: its .grad is the mean too
                     p._grad = Tensor._make(mean(bucket.view(k), scale))
-                # (a parameter no process used keeps its .grad, as in PyTorch)
+                # (a parameter no process used keeps its .grad, None, as in PyTorch)
             if bucket.direct:
                 bucket.flat = None  # (the .grad is the caller's now)
 

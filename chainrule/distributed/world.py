@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import sys
 import threading
 import time
@@ -208,21 +209,47 @@ def _launched_rank() -> str:
 
 def _abort_run(code: int, reason: str) -> None:
     """Stop every process of a launched world with exit code ``code``, saying why on stderr (this
-    rank's ``reason``). Starts MPI first if this process had not: the others may be waiting in
-    ``MPI_Init`` for it, where no timeout reaches them. In a world of one, nothing."""
-    size = _launched_size()
-    if size <= 1 and not (_world.ready and _world.size > 1):
+    rank's ``reason``). In a world of one, nothing.
+
+    A process that had not started MPI starts it first, because the others may be waiting in
+    ``MPI_Init`` for it, where no timeout reaches them; but the others may also have finished
+    without MPI (a script that never used it), and then ``MPI_Init`` would wait for ever (holding
+    the interpreter: no thread can watch it). So an alarm ends this process after the world's
+    timeout if ``MPI_Init`` has not returned by then (SIGALRM, where there is one)."""
+    if _launched_size() <= 1 and not (_world.ready and _world.size > 1):
         return
-    rank = _world.rank if _world.ready else _launched_rank()
-    sys.stderr.write(f"chainrule.distributed: rank {rank} of {size} {reason}; stopping all {size} processes\n")
+    if not _world.ready:
+        alarm = getattr(signal, "SIGALRM", None)
+        if alarm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(alarm, signal.SIG_DFL)  # (its default action ends the process)
+            signal.alarm(max(int(_timeout_or_default()), 1))
+            sys.stderr.write(
+                f"chainrule.distributed: rank {_launched_rank()} {reason}; reaching the other processes through MPI "
+                f"to stop them (this process ends in {max(int(_timeout_or_default()), 1)} s if they have gone)\n"
+            )
+            sys.stderr.flush()
+        try:
+            init()
+        except Exception:  # (no mpi4py: there is no MPI to stop the others with)
+            return
+        finally:
+            if alarm is not None and threading.current_thread() is threading.main_thread():
+                signal.alarm(0)
+    if _world.comm is None:  # (the launcher's variables without a world: one process)
+        return
+    sys.stderr.write(
+        f"chainrule.distributed: rank {_world.rank} of {_world.size} {reason}; stopping all {_world.size} processes\n"
+    )
     sys.stderr.flush()
     sys.stdout.flush()
+    _world.comm.Abort(code)
+
+
+def _timeout_or_default() -> float:
     try:
-        init()
-    except Exception:  # (no mpi4py: there is no MPI to stop the others with)
-        return
-    if _world.comm is not None:
-        _world.comm.Abort(code)
+        return _timeout_from_environment()
+    except ValueError:
+        return DEFAULT_TIMEOUT
 
 
 def _install_abort_hook() -> None:

@@ -39,13 +39,23 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(job: str, out: Path, *args: str, processes: int = 2, check: bool = True, timeout: float = 120, direct: int = 0):
+def run(
+    job: str,
+    out: Path,
+    *args: str,
+    processes: int = 2,
+    check: bool = True,
+    timeout: float = 120,
+    direct: int = 0,
+    env_extra: dict | None = None,
+):
     """Run ``worker.py job out args`` on ``processes`` MPI processes (1: a plain process);
     ``direct``: all-reduce the gradients of at least that many bytes without a bucket."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     if direct:
         env["WORKER_DIRECT_BYTES"] = str(direct)
+    env.update(env_extra or {})
     command = [sys.executable, str(WORKER), job, str(out), *args]
     if processes > 1:
         command = [mpiexec(), "-n", str(processes), *command]
@@ -295,3 +305,26 @@ def test_validation_through_a_distributed_sampler_covers_the_set_once(tmp_path):
     a, b = load(tmp_path, 0), load(tmp_path, 1)
     np.testing.assert_array_equal(a["val_loss"], b["val_loss"])
     np.testing.assert_allclose(a["val_loss"][-1], a["whole"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", ["0", "1"])
+def test_a_grad_that_the_backward_still_reads_is_not_sent_before_the_backward_ends(tmp_path, compiled):
+    run("aliased", tmp_path, compiled)
+    for r in (0, 1):
+        got = load(tmp_path, r)
+        assert got["direct"] == 1
+        assert got["errors"].max() < 1e-5, got["errors"]  # (sent during the backward: errors of 0.1 and more)
+
+
+def test_find_unused_parameters_keeps_what_no_sync_accumulated(tmp_path):
+    run("unused_no_sync", tmp_path)
+    for r in (0, 1):
+        # mean over ranks of (accumulated 2 x input + this step's): rank 0 (2 + 0), rank 1 (4 + 4): 5
+        np.testing.assert_array_equal(load(tmp_path, r)["b"], [[5.0, 5.0, 5.0, 5.0]])
+
+
+def test_a_failure_after_the_others_finished_without_mpi_ends_within_the_timeout(tmp_path):
+    start = time.monotonic()
+    done = run("exits_early", tmp_path, check=False, timeout=60, env_extra={"CHAINRULE_DIST_TIMEOUT": "3"})
+    assert done.returncode != 0 and time.monotonic() - start < 30
+    assert "this process ends in 3 s if they have gone" in done.stderr

@@ -302,7 +302,78 @@ def validation_sampler(out: str) -> None:
     save(out, val_loss=np.array(history["val_loss"]), whole=np.array(whole))
 
 
+def aliased(out: str, compiled: str) -> None:
+    """y = P + (A(x) + B(x)): P's .grad is the very array the backward then passes on into A and B
+    (P is large: a direct bucket, all-reduced in its .grad). Each rank's gradients must be the
+    mean of what each rank computes alone, on a copy of the model without the wrapper."""
+
+    class Sum(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.A, self.B = cr.nn.Linear(64, 512), cr.nn.Linear(64, 512)
+            self.P = cr.nn.Parameter(cr.zeros(600, 512))  # 1.2 MB: its own bucket, the first sent
+
+        def forward(self, x: cr.Tensor) -> cr.Tensor:
+            y = self.P + (self.A(x) + self.B(x))
+            return (y * y).sum()
+
+    cr.manual_seed(0)
+    alone, model = Sum(), Sum()
+    for a, b in zip(alone.parameters(), model.parameters()):
+        b._data[...] = a._data
+    ddp = dist.DistributedDataParallel(model)
+
+    def step(x: cr.Tensor) -> None:
+        model.zero_grad()
+        ddp(x).backward()
+
+    run = cr.compile(step) if compiled == "1" else step
+    rng = np.random.default_rng(dist.rank() + 1)
+    errors = []
+    for _ in range(4):  # (compiled: recorded twice, then replayed)
+        x = cr.tensor(rng.normal(size=(600, 64)).astype("float32"))
+        alone.zero_grad()
+        alone(x).backward()
+        expected = [dist.all_reduce(p.grad.numpy().copy(), op="avg") for p in alone.parameters()]
+        run(x)
+        errors.append(
+            max(float(np.abs(p.grad.numpy() - e).max() / np.abs(e).max()) for p, e in zip(model.parameters(), expected))
+        )
+    save(out, errors=np.array(errors), direct=np.array(sum(b.direct for b in ddp._reducer.buckets)))
+
+
+def unused_no_sync(out: str) -> None:
+    """find_unused_parameters with no_sync: a parameter used only in the accumulated backward."""
+
+    class Two(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = cr.nn.Linear(4, 1), cr.nn.Linear(4, 1)
+
+        def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
+            return (self.a(x) + self.b(x)).sum() if use_b else self.a(x).sum()
+
+    cr.manual_seed(0)
+    ddp = dist.DistributedDataParallel(Two().to("float64"), find_unused_parameters=True)
+    x = cr.tensor(np.full((2, 4), dist.rank() + 1.0))
+    with ddp.no_sync():
+        ddp(x, True).backward()  # b used by every process
+    ddp(x, dist.rank() == 1).backward()  # b used by rank 1 only
+    save(out, b=ddp.module.b.weight.grad.numpy())
+
+
+def exits_early(out: str) -> None:
+    """Rank 1 finishes without using MPI; rank 0 fails afterwards: it must not wait for ever."""
+    if dist.world._launched_rank() == "1":
+        return
+    time.sleep(1)
+    raise ValueError("rank 0 failed after rank 1 had finished")
+
+
 JOBS = {
+    "aliased": aliased,
+    "unused_no_sync": unused_no_sync,
+    "exits_early": exits_early,
     "fail_before_init": fail_before_init,
     "used_on_one_rank": used_on_one_rank,
     "refusals": refusals,
