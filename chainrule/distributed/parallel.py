@@ -4,10 +4,13 @@ The design is PyTorch's DDP and Horovod's: the parameters are grouped in buckets
 ``bucket_cap_mb`` megabytes, in the reverse of their order in the model (the order a backward
 finishes them); a gradient hook copies each parameter's gradient into its bucket's flat buffer as
 soon as the backward has accumulated it, and a bucket whose gradients are all in is sent at once
-with one non-blocking ``Iallreduce``, in bucket order, while the backward goes on. When the
-backward ends, the sums are waited for, divided by the number of processes and written back
-into each ``.grad``. Inside ``cr.compile``'s step the hooks and the final wait are replayed calls:
-the exchange stays inside the compiled step, at the same points of its backward.
+with one non-blocking ``Iallreduce``, in bucket order, while the backward goes on. A gradient of
+1 MiB or more has a bucket of its own and is sent in its ``.grad`` itself (no copy in and out)
+when the backward ends: until then the walk may still read that array as another edge's
+gradient. The sums are waited for, divided by the number of processes and written back into
+each ``.grad``, each bucket as soon as it arrives. Inside ``cr.compile``'s step the hooks and the
+final wait are replayed calls: the exchange stays inside the compiled step, at the same points
+of its backward.
 """
 
 from __future__ import annotations
