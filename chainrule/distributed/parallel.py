@@ -38,8 +38,7 @@ class _Bucket:
     """Parameters whose gradients travel together in one flat buffer; a ``direct`` bucket holds
     one large parameter and sends its ``.grad`` array itself."""
 
-    def __init__(self, index: int, params: list[tuple[str, Tensor]], dtype: np.dtype, direct: bool = False) -> None:
-        self.index = index
+    def __init__(self, params: list[tuple[str, Tensor]], dtype: np.dtype, direct: bool = False) -> None:
         self.params = params
         self.direct = direct
         sizes = [p._data.size for _, p in params]
@@ -107,7 +106,7 @@ class _Reducer:
         self.stats = {"all_reduces": 0, "bytes": 0, "wait_seconds": 0.0}
 
     def _bucket(self, params: list[tuple[str, Tensor]], direct: bool = False) -> None:
-        bucket = _Bucket(len(self.buckets), params, params[0][1]._data.dtype, direct)
+        bucket = _Bucket(params, params[0][1]._data.dtype, direct)
         for k, (_, p) in enumerate(params):
             self.where[id(p)] = (bucket, k)
         self.buckets.append(bucket)
@@ -159,7 +158,7 @@ class _Reducer:
         """Send, in order, the complete buckets among the first ``limit``."""
         while self.launched < limit and self.buckets[self.launched].waiting == 0:
             bucket = self.buckets[self.launched]
-            bucket.request = world._start_all_reduce(bucket.flat, f"the gradient all-reduce of bucket {bucket.index}")
+            bucket.request = world._start_all_reduce(bucket.flat)
             self.launched += 1
             self.stats["all_reduces"] += 1
             self.stats["bytes"] += bucket.flat.nbytes
@@ -200,7 +199,7 @@ class _Reducer:
         used = None
         if self.find_unused:  # which parameters some process has a gradient of: they get the mean everywhere
             used = np.array([k in b.filled for b in self.buckets for k in range(len(b.params))], dtype=np.int32)
-            used_request = world._start_all_reduce(used, "the count of the processes that used each parameter")
+            used_request = world._start_all_reduce(used)
         size = world.world_size()
         # x * (1/p) is x / p bit for bit when p is a power of two, and a multiplication is several
         # times cheaper than a division (measured: 0.7 ms of the large MLP's step was this pass)

@@ -30,8 +30,9 @@ import numpy as np
 from chainrule.tensor import Tensor
 
 # Variables an MPI launcher sets in each process it starts: MPICH/Intel MPI (Hydra), Open MPI,
-# PMIx launchers (srun, prterun), MVAPICH.
-_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_NTASKS")
+# PMIx launchers (srun, prterun), MVAPICH; Slurm's SLURM_NTASKS counts only beside a rank variable
+# (it is also set in a batch script's single process).
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE")
 _LAUNCH_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
 DEFAULT_TIMEOUT = 600.0
 _OWNER_VARIABLE = "CHAINRULE_MPI_PID"  # set by the process that started MPI: its children are not ranks
@@ -79,7 +80,7 @@ def _launched_size() -> int:
     owner = os.environ.get(_OWNER_VARIABLE)
     if owner is not None and owner != str(os.getpid()):
         return 1
-    for name in _SIZE_VARIABLES[:-1]:
+    for name in _SIZE_VARIABLES:
         value = os.environ.get(name)
         if value and value.isdigit():
             return int(value)
@@ -104,10 +105,11 @@ def _timeout_from_environment() -> float:
 def init(timeout: float | None = None) -> None:
     """Read the MPI world (once; later calls only change ``timeout``).
 
-    Under an MPI launcher with more than one process this imports mpi4py (which starts MPI) and
-    installs the hook that stops every process when one raises; otherwise the world is this one
-    process and nothing is imported. A launcher that started several processes when mpi4py is
-    not installed is an error: each process would otherwise train alone, silently.
+    Under an MPI launcher with more than one process this imports mpi4py (which starts MPI);
+    otherwise the world is this one process and nothing is imported. (The hook that stops every
+    process when one raises is installed when this module is imported under such a launcher.)
+    A launcher that started several processes when mpi4py is not installed is an error: each
+    process would otherwise train alone, silently.
 
     Args:
         timeout: seconds a collective waits for the other processes before raising
@@ -220,12 +222,15 @@ def _abort_run(code: int, reason: str) -> None:
         return
     if not _world.ready:
         alarm = getattr(signal, "SIGALRM", None)
-        if alarm is not None and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
+            alarm = None  # (only the main thread can set one)
+        if alarm is not None:
+            seconds = max(int(_timeout_or_default()), 1)
             signal.signal(alarm, signal.SIG_DFL)  # (its default action ends the process)
-            signal.alarm(max(int(_timeout_or_default()), 1))
+            signal.alarm(seconds)
             sys.stderr.write(
                 f"chainrule.distributed: rank {_launched_rank()} {reason}; reaching the other processes through MPI "
-                f"to stop them (this process ends in {max(int(_timeout_or_default()), 1)} s if they have gone)\n"
+                f"to stop them (this process ends in {seconds} s if they have gone)\n"
             )
             sys.stderr.flush()
         try:
@@ -233,7 +238,7 @@ def _abort_run(code: int, reason: str) -> None:
         except Exception:  # (no mpi4py: there is no MPI to stop the others with)
             return
         finally:
-            if alarm is not None and threading.current_thread() is threading.main_thread():
+            if alarm is not None:
                 signal.alarm(0)
     if _world.comm is None:  # (the launcher's variables without a world: one process)
         return
@@ -311,14 +316,14 @@ def _wait(requests: list, what: str, done: Callable[[int], None] | None = None) 
             time.sleep(pause)
 
 
-def _start(what: str) -> _World:
+def _start() -> _World:
+    """The world, a collective counted (a timeout's message names its number)."""
     w = _ensure()
     w.count += 1
     return w
 
 
-def _op(op: Any) -> Any:
-    op = ReduceOp(op.lower() if isinstance(op, str) else op)
+def _op(op: ReduceOp) -> Any:
     MPI = _world.MPI
     return {
         ReduceOp.SUM: MPI.SUM,
@@ -365,6 +370,18 @@ def _result(x: Any, array: np.ndarray, in_place: bool) -> Any:
     return array
 
 
+def _in_place(array: np.ndarray, in_place: bool, launch: Callable[[np.ndarray], Any], what: str) -> np.ndarray:
+    """Run the collective ``launch(work)`` starts on a contiguous array and wait for it: on
+    ``array`` itself when it is to be changed in place and contiguous, else on a copy (written
+    back into ``array`` when in place). Returns the array holding the result."""
+    work = array if (in_place and array.flags.c_contiguous) else np.ascontiguousarray(array).copy()
+    _wait([launch(work)], what)
+    if in_place and work is not array:
+        np.copyto(array, work)
+        return array
+    return work
+
+
 def all_reduce(x: Any, op: ReduceOp | str = ReduceOp.SUM) -> Any:
     """Combine ``x`` over every process (sum, avg, max, min, product); every process gets the result.
 
@@ -386,16 +403,18 @@ def all_reduce(x: Any, op: ReduceOp | str = ReduceOp.SUM) -> Any:
         raise TypeError("all_reduce: booleans cannot be combined by MPI's sum, max, ...; pass x.astype(np.int64)")
     if array.dtype.kind == "c" and operation in (ReduceOp.MAX, ReduceOp.MIN):
         raise TypeError(f"all_reduce: complex numbers have no {operation.value}")
-    w = _start("all_reduce")
+    w = _start()
     if w.size == 1:
         return x
-    work = array if (in_place and array.flags.c_contiguous) else np.ascontiguousarray(array).copy()
-    _wait([w.comm.Iallreduce(w.MPI.IN_PLACE, work, op=_op(operation))], f"all_reduce({operation.value})")
+    mpi_op = _op(operation)
+    work = _in_place(
+        array,
+        in_place,
+        lambda work: w.comm.Iallreduce(w.MPI.IN_PLACE, work, op=mpi_op),
+        f"all_reduce({operation.value})",
+    )
     if operation is ReduceOp.AVG:
         np.divide(work, w.size, out=work)
-    if in_place and work is not array:
-        np.copyto(array, work)
-        work = array
     return _result(x, work, in_place)
 
 
@@ -409,16 +428,12 @@ def broadcast(x: Any, src: int = 0) -> Any:
         array([0., 1., 2.])
     """
     array, in_place = _buffer(x, "broadcast")
-    w = _start("broadcast")
+    w = _start()
     if not isinstance(src, (int, np.integer)) or isinstance(src, bool) or not 0 <= src < w.size:
         raise ValueError(f"broadcast: src must be a rank from 0 to {w.size - 1}, got {src!r}")
     if w.size == 1:
         return x
-    work = array if (in_place and array.flags.c_contiguous) else np.ascontiguousarray(array).copy()
-    _wait([w.comm.Ibcast(work, root=int(src))], f"broadcast(src={src})")
-    if in_place and work is not array:
-        np.copyto(array, work)
-        work = array
+    work = _in_place(array, in_place, lambda work: w.comm.Ibcast(work, root=int(src)), f"broadcast(src={src})")
     return _result(x, work, in_place)
 
 
@@ -441,7 +456,7 @@ def all_gather(x: Any, tensor: Any = None) -> list:
         x[:] = parts
         return x
     array, _ = _buffer(x, "all_gather", writes=False)
-    w = _start("all_gather")
+    w = _start()
     as_tensor = isinstance(x, Tensor)
     if w.size == 1:
         return [Tensor._make(array.copy()) if as_tensor else np.array(array, copy=True)]
@@ -480,15 +495,15 @@ def barrier() -> None:
         >>> import chainrule.distributed as dist
         >>> dist.barrier()
     """
-    w = _start("barrier")
+    w = _start()
     if w.size > 1:
         _wait([w.comm.Ibarrier()], "barrier")
 
 
-def _start_all_reduce(array: np.ndarray, what: str) -> Any:
+def _start_all_reduce(array: np.ndarray) -> Any:
     """A non-blocking sum of a contiguous ``array`` in place over every rank: the request to wait on
     (``_wait``), for ``DistributedDataParallel``'s gradient buckets."""
-    w = _start(what)
+    w = _start()
     return w.comm.Iallreduce(w.MPI.IN_PLACE, array, op=w.MPI.SUM)
 
 
