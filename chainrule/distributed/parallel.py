@@ -225,12 +225,20 @@ class _Reducer:
         self.stats["wait_seconds"] += time.perf_counter() - start
 
 
+def _broadcast_buffers_of(module: Module) -> None:
+    """Give every process rank 0's buffers of ``module`` (BatchNorm's running statistics), in place."""
+    for _, buffer in module.named_buffers():
+        if buffer is not None:
+            world.broadcast(buffer._data, src=0)
+
+
 class DistributedDataParallel(Module):
     """Train ``module`` on every process of the MPI world at once, each on its share of the data.
 
     When it is made it gives every process rank 0's parameters and buffers. After each
     ``backward()`` the gradients are averaged over the processes (one ``Iallreduce`` per bucket of
-    about ``bucket_cap_mb`` MB, sent while the backward goes on), so every process takes the same
+    up to ``bucket_cap_mb`` MB, sent while the backward goes on; a gradient of 1 MiB or more in
+    its own ``.grad``, when the backward ends), so every process takes the same
     optimiser step and the copies stay equal. In a world of one process it is the module itself,
     with no communication.
 
@@ -240,7 +248,8 @@ class DistributedDataParallel(Module):
         module: the model.
         bucket_cap_mb: the size of a bucket (default 25, PyTorch's).
         find_unused_parameters: allow parameters that get no gradient in a backward (they
-            contribute zeros); by default that is an error naming them.
+            contribute what their ``.grad`` holds, else zeros); by default that is an error
+            naming them.
         broadcast_buffers: give every process rank 0's buffers (BatchNorm's running statistics)
             before each forward, as PyTorch (default True). BatchNorm normalises with each
             process's own batch statistics (there is no SyncBatchNorm yet).
@@ -276,8 +285,7 @@ class DistributedDataParallel(Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         object.__setattr__(self, "_reducer", _Reducer(named, float(bucket_cap_mb), bool(find_unused_parameters)))
         self.sync_module_states()
-        if world.world_size() > 1:
-            self._reducer.attach()
+        self._attach_hooks()
 
     @property
     def find_unused_parameters(self) -> bool:
@@ -300,13 +308,9 @@ class DistributedDataParallel(Module):
             self._broadcast_buffers()
         return self.module(*args, **kwargs)
 
-    def _buffers_list(self) -> list[Tensor]:
-        return [b for _, b in self.module.named_buffers() if b is not None]
-
     @replayed
     def _broadcast_buffers(self) -> None:
-        for b in self._buffers_list():
-            world.broadcast(b._data, src=0)
+        _broadcast_buffers_of(self.module)
 
     def sync_module_states(self) -> None:
         """Give every process rank 0's parameters and buffers (done when the wrapper is made)."""
@@ -314,8 +318,7 @@ class DistributedDataParallel(Module):
             return
         for _, p in self.module.named_parameters():
             world.broadcast(p._data, src=0)
-        for b in self._buffers_list():
-            world.broadcast(b._data, src=0)
+        _broadcast_buffers_of(self.module)
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:

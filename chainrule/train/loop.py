@@ -149,7 +149,7 @@ def fit(
     progress = verbose if isinstance(verbose, Progress) else Progress(verbose)
     if data_parallel not in (None, True, False):
         raise ValueError(f"fit: data_parallel must be None, True or False, got {data_parallel!r}")
-    processes = 1 if data_parallel is False else parallel.world_of("fit")  # under mpiexec: a shard each
+    processes = 1 if data_parallel is False else distributed.world_size()  # under mpiexec: a shard each
     if processes > 1 and not distributed.is_main():
         progress = parallel.Quiet()  # rank 0 shows the run
     metric_fns = [get_metric(m) for m in (metrics or [])]

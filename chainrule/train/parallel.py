@@ -1,6 +1,6 @@
 """``fit`` on several processes: what changes when the MPI world has more than one.
 
-``fit`` asks :func:`world_of` once. In a world of one nothing here runs. In a larger world each
+``fit`` asks ``distributed.world_size()`` once. In a world of one nothing here runs. In a larger world each
 process trains the same model on its shard of every batch (PyTorch's and Horovod's
 data parallelism, ``batch_size`` per process), the gradients are averaged inside the backward
 (``DistributedDataParallel``), each batch's loss is averaged over the processes (so that a NaN
@@ -18,6 +18,7 @@ import numpy as np
 from chainrule import distributed
 from chainrule.data.loader import DataLoader
 from chainrule.distributed import DistributedDataParallel, DistributedSampler
+from chainrule.distributed.parallel import _broadcast_buffers_of
 from chainrule.nn.module import Module
 from chainrule.random import resolve_generator
 from chainrule.train.inference import _evaluate
@@ -34,12 +35,6 @@ class Quiet(Progress):
 
     def message(self, text: str, always: bool = False) -> None:
         return None
-
-
-def world_of(owner: str) -> int:
-    """The number of processes training together (1 without an MPI launcher)."""
-    distributed.init()
-    return distributed.world_size()
 
 
 def shared_seed(seed: Any) -> int:
@@ -98,9 +93,7 @@ def evaluated(model: Module, loss_fn: Any, loader: DataLoader, metrics: Any, com
     (BatchNorm's running statistics). A loader that cannot be split (its own sampler, a subclass
     with batches of its own, fewer samples than processes) is evaluated whole by every process,
     and rank 0's numbers are kept, so that every process takes the same decisions on them."""
-    for _, buffer in model.named_buffers():  # rank 0's running statistics (BatchNorm), as after fit
-        if buffer is not None:
-            distributed.broadcast(buffer._data, src=0)
+    _broadcast_buffers_of(model)  # rank 0's running statistics (BatchNorm), as after fit
     size = distributed.world_size()
     own_order = loader.sampler is not None and not isinstance(loader.sampler, DistributedSampler)
     if own_order or type(loader).__iter__ is not DataLoader.__iter__ or len(loader.dataset) < size:
@@ -148,8 +141,3 @@ def gathered(outputs: list[np.ndarray], targets: list[np.ndarray], real: int | N
     if real is not None:
         out, tgt = out[:real], tgt[:real]
     return np.concatenate(distributed.all_gather(out)), np.concatenate(distributed.all_gather(tgt))
-
-
-def summed(values: list[float]) -> list[float]:
-    """``values`` summed over the processes."""
-    return distributed.all_reduce(np.array(values, dtype=np.float64)).tolist()
