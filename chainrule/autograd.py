@@ -55,25 +55,39 @@ def _run_leaf_hooks(t: Tensor) -> None:
             hook(t)
 
 
-class _LeafHookHandle:
-    """The handle ``Tensor.register_post_accumulate_grad_hook`` returns; ``remove()`` unregisters."""
+class HookHandle:
+    """Returned by ``register_forward_hook`` and ``register_post_accumulate_grad_hook``; ``remove()``
+    unregisters the hook (from ``hooks``, its id's entry; ``on_empty`` runs when none is left)."""
 
     _ids = itertools.count()
 
-    def __init__(self, t: Tensor, hook: Callable) -> None:
-        key = id(t)
-        entry = _leaf_hooks.get(key)
-        if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)
-            entry = (weakref.ref(t, lambda _, key=key, table=_leaf_hooks: table.pop(key, None)), {})
-            _leaf_hooks[key] = entry
+    def __init__(self, hooks: dict, on_empty: Callable[[], None] | None = None) -> None:
+        self._hooks, self._on_empty = hooks, on_empty
         self.id = next(self._ids)
-        self._key, self._hooks = key, entry[1]
-        self._hooks[self.id] = hook
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
-        if not self._hooks and _leaf_hooks.get(self._key, (None, None))[1] is self._hooks:
-            del _leaf_hooks[self._key]
+        if self._on_empty is not None and not self._hooks:
+            self._on_empty()
+
+
+def _add_leaf_hook(t: Tensor, hook: Callable) -> HookHandle:
+    """Register ``hook`` as a post-accumulate-grad hook of the leaf ``t`` (its entry in
+    ``_leaf_hooks`` goes with the tensor, or with its last hook)."""
+    key = id(t)
+    entry = _leaf_hooks.get(key)
+    if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)
+        entry = (weakref.ref(t, lambda _, key=key, table=_leaf_hooks: table.pop(key, None)), {})
+        _leaf_hooks[key] = entry
+    hooks = entry[1]
+
+    def forget() -> None:
+        if _leaf_hooks.get(key, (None, None))[1] is hooks:
+            del _leaf_hooks[key]
+
+    handle = HookHandle(hooks, forget)
+    hooks[handle.id] = hook
+    return handle
 
 
 def queue_callback(callback: Callable[[], Any]) -> bool:

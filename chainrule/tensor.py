@@ -486,7 +486,7 @@ class Tensor:
             )
         if not callable(hook):
             raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {hook!r}")
-        return _autograd._LeafHookHandle(self, hook)
+        return _autograd._add_leaf_hook(self, hook)
 
     # ---------------------------------------------------------------- autograd
     def backward(

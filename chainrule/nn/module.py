@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from chainrule.autograd import _mode, _writes, mark_modified
+from chainrule.autograd import HookHandle, _mode, _writes, mark_modified
 from chainrule.compiler.recorder import replayed
 from chainrule.tensor import Tensor, _to_arguments
 
@@ -493,20 +493,6 @@ def _raise_naming_child(container: Module, child: str, module: Module, error: Ex
         error.add_note(f"raised by {path}")
         raise error
     raise renamed from origin
-
-
-class HookHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = HookHandle._next_id
-        HookHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
 
 
 class Sequential(Module):
