@@ -252,19 +252,22 @@ def fail_before_init(out: str) -> None:
     same_as_one(out, "mlp", "float64", "sgd", "1")
 
 
+class Branches(cr.nn.Module):
+    """a(x), plus b(x) when asked: b is a parameter a step may leave unused."""
+
+    def __init__(self, outputs: int) -> None:
+        super().__init__()
+        self.a, self.b = cr.nn.Linear(4, outputs), cr.nn.Linear(4, outputs)
+
+    def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
+        return self.a(x) + self.b(x) if use_b else self.a(x)
+
+
 def used_on_one_rank(out: str) -> None:
     """A parameter only rank 1 uses (find_unused_parameters): every rank must update it alike."""
 
-    class Branches(cr.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.a, self.b = cr.nn.Linear(4, 2), cr.nn.Linear(4, 2)
-
-        def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
-            return self.a(x) + self.b(x) if use_b else self.a(x)
-
     cr.manual_seed(0)
-    ddp = dist.DistributedDataParallel(Branches().to("float64"), find_unused_parameters=True)
+    ddp = dist.DistributedDataParallel(Branches(2).to("float64"), find_unused_parameters=True)
     opt = cr.optim.SGD(ddp.parameters(), lr=0.1)
     opt.zero_grad()
     ddp(cr.ones(3, 4, dtype="float64"), use_b=dist.rank() == 1).sum().backward()
@@ -345,20 +348,12 @@ def aliased(out: str, compiled: str) -> None:
 def unused_no_sync(out: str) -> None:
     """find_unused_parameters with no_sync: a parameter used only in the accumulated backward."""
 
-    class Two(cr.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.a, self.b = cr.nn.Linear(4, 1), cr.nn.Linear(4, 1)
-
-        def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
-            return (self.a(x) + self.b(x)).sum() if use_b else self.a(x).sum()
-
     cr.manual_seed(0)
-    ddp = dist.DistributedDataParallel(Two().to("float64"), find_unused_parameters=True)
+    ddp = dist.DistributedDataParallel(Branches(1).to("float64"), find_unused_parameters=True)
     x = cr.tensor(np.full((2, 4), dist.rank() + 1.0))
     with ddp.no_sync():
-        ddp(x, True).backward()  # b used by every process
-    ddp(x, dist.rank() == 1).backward()  # b used by rank 1 only
+        ddp(x, True).sum().backward()  # b used by every process
+    ddp(x, dist.rank() == 1).sum().backward()  # b used by rank 1 only
     save(out, b=ddp.module.b.weight.grad.numpy())
 
 
