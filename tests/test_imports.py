@@ -45,6 +45,7 @@ LAYERS = [
     "chainrule.train",
     "chainrule.estimators",
     "chainrule.explain",
+    "chainrule.onnx",
     "chainrule.viz",
     "chainrule",
     "chainrule.cli",
