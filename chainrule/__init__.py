@@ -114,9 +114,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import ``cr.viz`` and ``cr.explain`` on first use: ``import chainrule`` never imports
-    graphviz, and does not pay for the explanation methods of a program that trains only."""
-    if name in ("viz", "explain"):
+    """Import ``cr.viz``, ``cr.explain`` and ``cr.onnx`` on first use: ``import chainrule`` never
+    imports graphviz, and does not pay for the explanation methods or the ONNX translation of a
+    program that trains only."""
+    if name in ("viz", "explain", "onnx"):
         import importlib
 
         return importlib.import_module(f"chainrule.{name}")
