@@ -41,8 +41,7 @@ from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import LayerNorm, _BatchNorm
 from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, require_onnx
-from chainrule.ops import conv as conv_ops
-from chainrule.ops import elementwise, linalg, pool, recurrent, reduce, shape
+from chainrule.ops import conv as conv_ops, elementwise, linalg, pool, recurrent, reduce, shape
 from chainrule.tensor import Tensor
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -1062,7 +1061,7 @@ def _translate(
         raise OnnxError(f"export: {sorted(clash)} are both input and output names")
     graph_outputs = []
     b.where = ""
-    for k, (value, value2, out_name) in enumerate(zip(outputs, outputs2, out_names)):
+    for value, value2, out_name in zip(outputs, outputs2, out_names):
         source = b.names[value.id] if isinstance(value, Ref) else b.ext(value)
         b.node("Identity", [source], [out_name])
         shape1, dtype = _shape_of(rec, value)
