@@ -62,7 +62,7 @@ class _Trace(Recorder):
 
     def emit(self, kind: str, out: int | None, target: Any, args: tuple, params: dict, note: str) -> None:
         super().emit(kind, out, target, args, params, note)
-        self.where.append(".".join(p for p in self.path if p))
+        self.where.append(self.path[-1] if self.path else "")  # the innermost module's dotted name
 
     def called_module(self, module: Any) -> None:
         if module._forward_hooks:
@@ -72,8 +72,16 @@ class _Trace(Recorder):
         raise OnnxError("export: the forward calls backward(); export a model whose forward only computes its output")
 
     def event(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        self.refuse(f"{fn.__qualname__} is called in the forward (an optimiser or a stateful library call)")
-        return fn(*args, **kwargs)
+        """A library call marked ``replayed`` in the forward: a check of the input (an Embedding's
+        ids) runs and is left out of the file; anything that makes a value is refused."""
+        _mode.recorder = None
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            _mode.recorder = self
+        if result is not None and not any(result is a for a in args):
+            self.refuse(f"{fn.__qualname__} is called in the forward and makes a value the file cannot compute")
+        return result
 
     def leaf(self, module: Module, x: Tensor, out: Tensor) -> None:
         try:
@@ -366,8 +374,11 @@ def _clip(op: _Op) -> str:
 
 
 def _where(op: _Op) -> str:
-    a, b, condition = op.args
-    return op.b.one("Where", [condition, a, b])
+    a, b = op.args
+    condition = op.params["condition"]
+    if isinstance(condition, np.ndarray) and not _equal(condition, op.params2["condition"]):
+        raise OnnxError(f"export: {op.name} chooses with a condition computed outside chainrule's ops")
+    return op.b.one("Where", [_index_input(op, condition, np.bool_), a, b])
 
 
 def _cast_to(op: _Op, x: str, dtype: Any) -> str:
@@ -537,8 +548,7 @@ def _index(op: _Op) -> str:
     integer arrays along separate axes (``x[:, idx]``, ``x[:, :, rows, cols]`` of an outer
     product, an Embedding's ``weight[ids]``) as one Gather per axis."""
     index, index2 = op.params["index"], op.params2["index"]
-    items = list(index) if isinstance(index, tuple) else [index]
-    items2 = list(index2) if isinstance(index2, tuple) else [index2]
+    items, items2 = _index_items(index), _index_items(index2)
     ndim = len(op.shapes[0][0])
     sizes, sizes2 = op.shapes[0][0], op.shapes[0][2]
     if any(i is Ellipsis for i in items):
@@ -599,6 +609,11 @@ def _index(op: _Op) -> str:
     return x
 
 
+def _index_items(index: Any) -> list:
+    """An index as a list of its items (a ``Ref`` is one item, though it is a named tuple)."""
+    return list(index) if isinstance(index, tuple) and not hasattr(index, "_fields") else [index]
+
+
 def _gather(op: _Op, items: list, arrays: list) -> str:
     b = op.b
     plain = all((isinstance(i, slice) and i == slice(None)) for k, i in enumerate(items) if (k, i) not in arrays)
@@ -631,12 +646,14 @@ def _index_value(op: _Op, idx: Any) -> np.ndarray:
     raise OnnxError(f"export: {op.name} indexes with several arrays computed in the forward")
 
 
-def _index_input(op: _Op, idx: Any) -> str:
+def _index_input(op: _Op, idx: Any, dtype: Any = np.int64) -> str:
+    """An array parameter of an op as a graph value: a value of the trace, a tensor's initializer,
+    or a constant (of ``dtype``)."""
     if isinstance(idx, Ref):
         return op.b.names[idx.id]
     if isinstance(idx, Ext):
         return op.b.ext(idx)
-    return op.b.const(np.asarray(idx).astype(np.int64))
+    return op.b.const(np.asarray(idx).astype(dtype))
 
 
 _GATE_ORDER = {  # chainrule's (PyTorch's) gate blocks, reordered into ONNX's
@@ -727,7 +744,10 @@ def _unpacked(op: _Op) -> str | None:
         return None
     y, finals, axis = pieces
     index, index2 = op.params["index"], op.params2["index"]
-    if not isinstance(index, tuple) or len(index) != axis + 1 or any(i != slice(None) for i in index[:axis]):
+    items = _index_items(index)
+    if len(items) != axis + 1 or hasattr(index, "_fields") or not isinstance(index, tuple):
+        return None
+    if any(not (isinstance(i, slice) and i == slice(None)) for i in items[:axis]):
         return None
     steps, steps2 = op.shapes[0][0][axis] - len(finals), op.shapes[0][2][axis] - len(finals)
     last, last2 = index[axis], index2[axis]
@@ -826,6 +846,12 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     np.sign: _pure_compare("Sign"),
     reduce._arg: _pure_arg,
 }
+
+
+def _op_names() -> list[str]:
+    """The names of the ops that export, as a user knows them."""
+    known = {elementwise._astype: "astype", reduce._arg: "argmax/argmin", np.sign: "sign"}
+    return [known.get(k) or (f"np.{k.__name__}" if isinstance(k, np.ufunc) else k.__name__) for k in _OPS]
 
 
 # ------------------------------------------------------------ leaf layers
@@ -933,7 +959,7 @@ def export_model(
 
     Example:
         >>> import chainrule as cr
-        >>> from chainrule.onnx.export import export_model
+        >>> from chainrule.onnx.exporter import export_model
         >>> proto = export_model(cr.nn.Sequential(cr.nn.Linear(3, 2), cr.nn.ReLU()), cr.zeros(4, 3))
         >>> [n.op_type for n in proto.graph.node]
         ['Gemm', 'Relu', 'Identity']
@@ -1029,7 +1055,7 @@ def _translate(
         if translate is None:
             raise OnnxError(
                 f"export: op {op_name} (in {where or 'the model'}) has no ONNX translation; "
-                f"ops that export: {', '.join(sorted(getattr(k, '__name__', str(k)) for k in _OPS))}"
+                f"ops that export: {', '.join(sorted(_op_names()))}"
             )
         params, params2 = dict(instr.params), dict(instr2.params)
         used = [True] * len(instr.args)
@@ -1142,9 +1168,49 @@ def _operand(b: _Builder, a: Any, a2: Any, op_name: str) -> str:
                 )
             value = b.onnx.numpy_helper.from_array(np.asarray([flat[0]], dtype=data.dtype), "value")
             return b.one("ConstantOfShape", [b.shape_value(s1, s2, op_name)], value=value)
+        if isinstance(a2, Ext) and a.obj is not a2.obj and not np.array_equal(a.obj._data, a2.obj._data):
+            return _following_constant(b, a.obj._data, a2.obj._data, op_name)
         return b.ext(a)
     arr = np.asarray(a)
     return b.const(arr)
+
+
+def _following_constant(b: _Builder, v1: np.ndarray, v2: np.ndarray, op_name: str) -> str:
+    """A number made in the forward from a symbolic axis's size (``mean`` divides by the count
+    of what it averages; over the batch axis, that count is the batch size): written as that
+    size at run time, ``a * n + c`` or ``1 / (a * n + c)`` with whole ``a`` and ``c``, which the two
+    traces determine. Any other constant that changes between them is an error."""
+    if v1.size == 1 and v1.dtype.kind == "f":
+        x1, x2 = float(v1.reshape(())), float(v2.reshape(()))
+        for d in b.dims:
+            (n1, n2), found = d.sizes, None
+            for inverse in (False, True):
+                if inverse and (x1 == 0 or x2 == 0):
+                    continue
+                y1, y2 = (1 / x1, 1 / x2) if inverse else (x1, x2)
+                slope = (y2 - y1) / (n2 - n1)
+                offset = y1 - slope * n1
+                whole = round(slope) != 0 and all(abs(v - round(v)) <= 1e-4 * max(1.0, abs(v)) for v in (slope, offset))
+                if whole:
+                    found = (inverse, round(slope), round(offset))
+                    break
+            if found is None:
+                continue
+            inverse, slope, offset = found
+            dtype = v1.dtype
+            n = b.one("Cast", [b.dim_value(d)], to=_tensor_type(b.onnx, dtype))
+            if slope != 1:
+                n = b.one("Mul", [n, b.const(np.asarray(slope, dtype=dtype))])
+            if offset:
+                n = b.one("Add", [n, b.const(np.asarray(offset, dtype=dtype))])
+            if inverse:
+                n = b.one("Reciprocal", [n])
+            return b.one("Reshape", [n, b.ints(v1.shape)])
+    raise OnnxError(
+        f"export: {op_name} reads a constant made in the forward that changes with the batch size "
+        f"({v1.reshape(-1)[:4]} then {v2.reshape(-1)[:4]}); compute it from the input with chainrule ops, "
+        "or export with dynamic_batch=False"
+    )
 
 
 def export(
@@ -1199,6 +1265,10 @@ def export(
             opset=opset,
         )
     else:
+        if not (hasattr(model, "fit") and hasattr(model, "get_params")):
+            raise TypeError(
+                f"export: expected a chainrule Module or a fitted chainrule estimator, got {type(model).__name__}"
+            )
         from chainrule.onnx.estimators import export_estimator
 
         proto = export_estimator(model, opset=opset)
