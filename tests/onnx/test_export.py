@@ -58,6 +58,16 @@ def check_two_batches(model: nn.Module, shape, high=None) -> onnx.ModelProto:
     return proto
 
 
+class LSTMCellSum(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(3, 4)
+
+    def forward(self, x):
+        h, c = self.cell(x)
+        return h + c
+
+
 class Functional(nn.Module):
     """A user module whose forward is made of chainrule ops, not layers."""
 
@@ -122,6 +132,9 @@ LAYERS = {
     "flatten": (lambda: nn.Flatten(), (2, 3, 4)),
     "flatten-middle": (lambda: nn.Flatten(1, 2), (2, 3, 4)),
     "identity": (lambda: nn.Identity(), (3,)),
+    "rnn-cell": (lambda: nn.RNNCell(3, 4, nonlinearity="relu"), (3,)),
+    "gru-cell": (lambda: nn.GRUCell(3, 4), (3,)),
+    "lstm-cell": (lambda: LSTMCellSum(), (3,)),
     "functional": (Functional, (6,)),
 }
 
@@ -312,10 +325,6 @@ def test_names_dtypes_and_fixed_batch():
 class Reads(nn.Module):
     def forward(self, x):
         return x * 2 if x.sum().item() > 0 else x
-
-
-class Hooked(nn.Linear):
-    pass
 
 
 class Loss(nn.Module):
