@@ -9,6 +9,6 @@
 """
 
 from chainrule.onnx._common import DEFAULT_OPSET, OnnxError
-from chainrule.onnx.exporter import export
+from chainrule.onnx.api import export
 
 __all__ = ["DEFAULT_OPSET", "OnnxError", "export"]
