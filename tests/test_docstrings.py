@@ -20,7 +20,7 @@ PUBLIC_MODULES = [
     "chainrule.io", "chainrule.io.files", "chainrule.viz", "chainrule.estimators", "chainrule.compiler",
     "chainrule.interpreters", "chainrule.random", "chainrule.memory",
     "chainrule.explain.landscape", "chainrule.viz.training",
-    "chainrule.explain", "chainrule.viz.chain_rule",
+    "chainrule.explain", "chainrule.viz.chain_rule", "chainrule.onnx",
 ]  # fmt: skip
 
 

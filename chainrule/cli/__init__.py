@@ -7,6 +7,7 @@ predict with it and describe it.
     chainrule evaluate --model house_model more_houses.csv
     chainrule predict --model house_model new_houses.csv --output predictions.csv --id-column id
     chainrule summary --model house_model
+    chainrule export --model house_model              # house_model/model.onnx, for ONNX Runtime
     chainrule datasets
 
 A model folder holds ``model.safetensors`` (the network, and in its metadata everything needed to
@@ -33,7 +34,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from chainrule.cli.commands import cmd_datasets, cmd_evaluate, cmd_predict, cmd_summary, cmd_train
+from chainrule.cli.commands import cmd_datasets, cmd_evaluate, cmd_export, cmd_predict, cmd_summary, cmd_train
 from chainrule.cli.errors import CLIError
 from chainrule.cli.explaining import cmd_explain
 from chainrule.cli.parser import build_parser
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
         "summary": cmd_summary,
+        "export": cmd_export,
         "explain": cmd_explain,
         "datasets": cmd_datasets,
     }

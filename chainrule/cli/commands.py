@@ -1,6 +1,6 @@
 """The commands of ``chainrule``, one function each: ``cmd_train``, ``cmd_evaluate``,
-``cmd_predict``, ``cmd_summary`` and ``cmd_datasets``. Each takes the parsed arguments and returns
-the exit code; a user error raises CLIError (or tabular.DataError)."""
+``cmd_predict``, ``cmd_summary``, ``cmd_export`` and ``cmd_datasets``. Each takes the parsed
+arguments and returns the exit code; a user error raises CLIError (or tabular.DataError)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from chainrule.cli.reports import (
 )
 from chainrule.cli.sources import DataSource, TrainingData, model_inputs, open_data, split_rows, training_data
 from chainrule.data import list_datasets
-from chainrule.io.files import write_text_atomic
+from chainrule.io.files import write_bytes_atomic, write_text_atomic
 from chainrule.train import BackupAndRestore, EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
 from chainrule.train.metrics import confusion_matrix
 
@@ -514,8 +514,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """``chainrule predict``: write a trained model's predictions on DATA as CSV (to --output or
     stdout), with the class probabilities of a model that has them."""
-    if args.output and os.path.exists(args.output) and not args.force:
-        raise CLIError(f"{args.output} exists; pass --force to overwrite it or choose another --output")
+    if args.output:
+        _check_output_file(args.output, args.force)
     model, meta, _ = load_model(args.model)
     inputs = model_inputs(meta, open_data(args.data), id_column=args.id_column)
     outputs = predict(model, inputs.X)
@@ -553,9 +553,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise CLIError(f"cannot write {args.output}: the folder {folder} does not exist")
     write_text_atomic(args.output, text)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -564,10 +561,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_file(path: str, force: bool) -> None:
+    """Raise CLIError for an --output that cannot take the file: a folder, a file that exists
+    (unless ``force``), or a path in a folder that does not exist."""
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a folder: give the path of a file as --output")
+    if os.path.exists(path) and not force:
+        raise CLIError(f"{path} exists; pass --force to overwrite it or choose another --output")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"cannot write {path}: the folder {folder} does not exist")
+
+
 # ==================================================================================== summary
 def cmd_summary(args: argparse.Namespace) -> int:
     """``chainrule summary``: describe a trained model: its data, preprocessing, network and test
-    metrics."""
+    metrics; or an ONNX file: its inputs, outputs and (read back by ``chainrule.onnx.loader``) layers."""
+    if args.model.lower().endswith(".onnx"):
+        return _summary_of_onnx(args)
     model, meta, path = load_model(args.model)
     state = meta["preprocessing"]
     report = _read_report(os.path.join(os.path.dirname(path), "report.json"))
@@ -614,6 +625,103 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary_of_onnx(args: argparse.Namespace) -> int:
+    """``chainrule summary --model FILE.onnx``: the file's inputs and outputs, what chainrule wrote
+    in its metadata, and the layers of the network ``chainrule.onnx.loader`` reads back from it (or
+    why it cannot)."""
+    path = args.model
+    if not os.path.isfile(path):
+        raise CLIError(f"no ONNX file at {path}" + (": it is a folder" if os.path.isdir(path) else ""))
+    proto = _read_onnx(path)
+    graph = proto.graph
+    inputs, outputs = _values(graph.input, {t.name for t in graph.initializer}), _values(graph.output)
+    opsets = {entry.domain or "ai.onnx": entry.version for entry in proto.opset_import}
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    network, note = _onnx_network_summary(path, inputs)
+    if args.json:
+        result = {
+            "model": path,
+            "format": "onnx",
+            "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+            "opsets": opsets,
+            "inputs": inputs,
+            "outputs": outputs,
+            "metadata": metadata,
+            "total_params": network.total_params if network is not None else None,
+            "layers": [row.name for row in network.rows] if network is not None else None,
+        }
+        if note:
+            result["notes"] = [note]
+        print(json.dumps(result, indent=2))
+        return 0
+    producer = f", written by {proto.producer_name} {proto.producer_version}".rstrip() if proto.producer_name else ""
+    print(f"{path}: ONNX ({', '.join(f'{d} {v}' for d, v in opsets.items())}){producer}")
+    print("inputs: " + ", ".join(_value_text(v) for v in inputs))
+    print("outputs: " + ", ".join(_value_text(v) for v in outputs))
+    for key, value in metadata.items():
+        print(f"{key}: {value}")
+    if note:
+        print_notes(args, [note])
+    if network is not None and not args.quiet:
+        print()
+        print(network)
+    return 0
+
+
+def _read_onnx(path: str) -> Any:
+    """The ``onnx.ModelProto`` in ``path``, or a CLIError that says why it cannot be read."""
+    try:
+        from chainrule.onnx._common import require_onnx
+
+        onnx = require_onnx()
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    try:
+        return onnx.load(path)
+    except Exception as e:  # protobuf's DecodeError (not an OSError or ValueError) for a file that is not ONNX
+        raise CLIError(
+            f"{path} is not a readable ONNX file: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
+
+
+def _values(values: Any, initializers: set[str] = frozenset()) -> list[dict[str, Any]]:
+    """An ONNX graph's inputs or outputs as {name, type, shape} (initializers listed as inputs left out)."""
+    from chainrule.onnx._common import require_onnx
+
+    onnx = require_onnx()
+    found = []
+    for value in values:
+        if value.name in initializers:
+            continue
+        tensor = value.type.tensor_type
+        kind = onnx.TensorProto.DataType.Name(tensor.elem_type).lower() if tensor.elem_type else "?"
+        shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in tensor.shape.dim]
+        found.append({"name": value.name, "type": kind, "shape": shape})
+    return found
+
+
+def _value_text(value: dict[str, Any]) -> str:
+    return f"{value['name']} ({value['type']} [{', '.join(str(d) for d in value['shape'])}])"
+
+
+def _onnx_network_summary(path: str, inputs: list[dict[str, Any]]) -> tuple[Any, str | None]:
+    """(the summary of the network ``chainrule.onnx.loader`` reads from ``path``, None), or (None,
+    why there is none): a graph of several inputs, text inputs or operators the loader does not
+    read (an exported model's preprocessing) has no network summary."""
+    if len(inputs) != 1 or not all(isinstance(d, int) for d in inputs[0]["shape"][1:]):
+        return (
+            None,
+            "no layer table: the graph does not take one tensor of fixed row shape (it takes the columns one by one)",
+        )
+    from chainrule.onnx.loader import load as load_onnx
+
+    try:
+        model = load_onnx(path)
+    except (ValueError, TypeError, NotImplementedError, ImportError) as e:  # OnnxError is a ValueError
+        return None, f"no layer table: chainrule.onnx.loader cannot read it back as a network: {str(e).splitlines()[0]}"
+    return summary(model, tuple(inputs[0]["shape"][1:])), None
+
+
 def _read_report(path: str) -> dict | None:
     """The report.json a training run wrote, or None when it is missing or unreadable."""
     if not os.path.isfile(path):
@@ -623,6 +731,76 @@ def _read_report(path: str) -> dict | None:
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+# ===================================================================================== export
+ONNX_FILE = "model.onnx"
+"""The file ``chainrule export`` writes in the model folder when no --output is given."""
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``chainrule export``: write a trained model as an ONNX file: from the raw columns (or an
+    embedded dataset's raw features) through the fitted preprocessing and the network to what
+    ``chainrule predict`` gives (``chainrule.onnx.tabular``); with --network-only the network
+    alone, from the prepared features to its scores."""
+    model, meta, path = load_model(args.model)
+    output = args.output or os.path.join(os.path.dirname(path), ONNX_FILE)
+    _check_output_file(output, args.force)
+    try:
+        from chainrule.onnx import OnnxError
+
+        try:
+            proto = _onnx_model(model, meta, args.network_only)
+        except OnnxError as e:
+            raise CLIError(f"{path} cannot be exported: {e}") from None
+    except ImportError as e:  # the extra onnx is missing
+        raise CLIError(str(e).splitlines()[0]) from None
+    write_bytes_atomic(output, proto.SerializeToString())
+    inputs, outputs = _values(proto.graph.input), _values(proto.graph.output)
+    result = {"model": args.model, "output": output, "inputs": inputs, "outputs": outputs}
+    if not args.network_only:
+        result["missing"] = {"float": "NaN"}
+        if meta["preprocessing"]["categorical"]:
+            result["missing"]["string"] = list(tabular.MISSING_MARKERS)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif not args.quiet:
+        print(f"Wrote {output}")
+        print("inputs: " + ", ".join(_value_text(v) for v in inputs))
+        print("outputs: " + ", ".join(_value_text(v) for v in outputs))
+        if "missing" in result:
+            text = " (float inputs)"
+            if "string" in result["missing"]:
+                text += "; '', NA, N/A, NULL, NaN, ?, ... (string inputs: the CSV reader's markers, listed by --json)"
+            print("missing cells: NaN" + text)
+    return 0
+
+
+def _onnx_model(model: cr.nn.Module, meta: dict, network_only: bool) -> Any:
+    """The ONNX model of a trained model (``meta``: its metadata): with its preprocessing and
+    labels, or the network alone."""
+    from chainrule.onnx.exporter import export_model
+    from chainrule.onnx.tabular import export_tabular
+
+    shape = tuple(meta["input_shape"])
+    if network_only:
+        dtype = next(model.parameters()).dtype
+        return export_model(model, np.zeros((1, *shape), dtype=dtype), input_names=["input"], output_names=["output"])
+    metadata = {"chainrule.model": meta["model"], "dataset": meta["dataset"]}
+    if meta.get("target"):
+        metadata["target"] = meta["target"]
+    return export_tabular(
+        model,
+        meta["preprocessing"],
+        task=meta["task"],
+        classes=meta.get("classes"),
+        probabilities=meta["loss"] == "cross_entropy",  # the others (perceptron, hinge) give scores
+        input_shape=shape,
+        single_input=None if meta["source"] == "csv" else "input",
+        missing=tabular.MISSING_MARKERS,
+        name=f"chainrule {meta['model']} on {meta['dataset']}",
+        metadata=metadata,
+    )
 
 
 # =================================================================================== datasets

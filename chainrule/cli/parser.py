@@ -51,6 +51,7 @@ EXAMPLES = {
   chainrule evaluate --model house_model more_houses.csv
   chainrule predict --model house_model new.csv --output predictions.csv --id-column id
   chainrule summary --model house_model
+  chainrule export --model house_model --output house_model.onnx
   chainrule explain --model house_model new_houses.csv --method ig --out why
   chainrule datasets""",
     "train": """DATA is an embedded dataset (see `chainrule datasets`) or a CSV file with a header row.
@@ -99,9 +100,29 @@ examples:
   chainrule explain --model runs/latest digits --rows 0:8 --out why_digits
   chainrule explain --model house_model new_houses.csv --method lime --rows 3
   chainrule explain --model iris_model iris --method permutation --rows : --json""",
-    "summary": """examples:
+    "summary": """--model is a model folder written by `chainrule train`, or an ONNX file (.onnx): for a file,
+its inputs and outputs, and its layers when chainrule.onnx.loader reads it back into a network.
+
+examples:
   chainrule summary --model runs/latest
-  chainrule summary --model house_model --json""",
+  chainrule summary --model house_model --json
+  chainrule summary --model house_model/model.onnx""",
+    "export": """Writes a trained model as an ONNX file that ONNX Runtime (and the other ONNX tools) run,
+with its preprocessing: the graph takes the raw columns and returns what `chainrule predict`
+returns. A model trained on a CSV file takes one input per feature column, [batch, 1]: float
+for a numeric column (NaN for a missing cell), string for a categorical one (the cell's text;
+an empty cell and the CSV reader's missing markers, such as NA, N/A, NULL, NaN and ?, are
+imputed as in training; an unseen category gives zeros). A model trained on an embedded dataset
+takes one input, "input", float [batch, features], the dataset's raw features. Outputs: for
+classification "label" (the class names) and "probabilities" [batch, classes] (models trained
+on cross-entropy) or "scores" (perceptron, svm); for regression "variable" [batch], in the
+target's units. --network-only writes the network alone: "input" (the prepared features) to
+"output" (its scores), which chainrule.onnx.loader reads back.
+
+examples:
+  chainrule export --model house_model                      # house_model/model.onnx
+  chainrule export --model runs/latest --output digits.onnx --force
+  chainrule export --model house_model --network-only --output network.onnx""",
     "datasets": """examples:
   chainrule datasets
   chainrule datasets --json""",
@@ -131,14 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--json", action="store_true", help="print the results as JSON (for scripts)")
 
-    def command(name: str, help: str, description: str, reads_a_model: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, help: str, description: str, reads_a_model: bool = False, model_help: str | None = None
+    ) -> argparse.ArgumentParser:
         """A subparser with the output options; ``reads_a_model``: with --model DIR first."""
         parser = sub.add_parser(
             name, help=help, description=description, epilog=EXAMPLES[name], formatter_class=formatter, parents=[output]
         )
         if reads_a_model:
             parser.add_argument(
-                "--model", required=True, metavar="DIR", help="a model folder written by `chainrule train`"
+                "--model",
+                required=True,
+                metavar="DIR",
+                help=model_help or "a model folder written by `chainrule train`",
             )
         return parser
 
@@ -276,6 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
         "describe a trained model",
         "Describe a trained model: its data, preprocessing, network and test metrics.",
         reads_a_model=True,
+        model_help="a model folder written by `chainrule train`, or an ONNX file (.onnx)",
+    )
+
+    exp = command(
+        "export",
+        "write a trained model as an ONNX file",
+        "Write a trained model, with its preprocessing, as an ONNX file that runs on the raw columns.",
+        reads_a_model=True,
+    )
+    exp.add_argument(
+        "-o", "--output", metavar="FILE", help="the ONNX file to write (default: model.onnx in the model folder)"
+    )
+    exp.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    exp.add_argument(
+        "--network-only",
+        action="store_true",
+        help="write the network alone (prepared features in, scores out), without the preprocessing and labels",
     )
 
     ex = command(

@@ -84,6 +84,7 @@ __all__ = [
     "standardise",
     "fit_standardisation",
     "FORMAT",
+    "MISSING_MARKERS",
 ]
 
 FORMAT = "chainrule.tabular/1"
@@ -105,6 +106,15 @@ MAX_ABS_TARGET = 1e15
 errors are computed in 32-bit floats, in the target's units."""
 EXTRA_MISSING = ["?"]
 """Cells read as missing besides pandas' defaults ('', 'NA', 'N/A', 'n/a', 'NaN', 'null', ...)."""
+PANDAS_MISSING = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+    "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+"""pandas' default spellings of a missing cell (``pandas.read_csv``'s ``na_values``; the tests
+check that pandas reads each as missing, and that it has no other)."""
+MISSING_MARKERS = (*PANDAS_MISSING, *EXTRA_MISSING)
+"""Every spelling of a missing cell ``read_csv`` knows: what an exported model's categorical
+inputs take as missing (``chainrule export``)."""
 
 
 class DataError(ValueError):

@@ -9,6 +9,8 @@
 """
 
 from chainrule.onnx._common import DEFAULT_OPSET, OnnxError
+from chainrule.onnx._loaded import OnnxModule
 from chainrule.onnx.api import export
+from chainrule.onnx.loader import load
 
-__all__ = ["DEFAULT_OPSET", "OnnxError", "export"]
+__all__ = ["DEFAULT_OPSET", "OnnxError", "OnnxModule", "export", "load"]

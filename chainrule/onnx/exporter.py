@@ -18,7 +18,7 @@ How it works, for a reader:
    else that differs (a branch taken on the batch size) is an error naming the op.
 3. **Translate.** Each recorded op becomes one or a few ONNX nodes (the table ``_OPS``), named by the
    module that ran it (``/features.0/Conv``); parameters and buffers become initializers named by
-   their ``state_dict`` keys, so that tools (and :func:`chainrule.onnx.load`) show the same names.
+   their ``state_dict`` keys, so that tools (and :func:`chainrule.onnx.loader`) show the same names.
 
 What cannot be exported is refused with the reason: a forward that reads a tensor's value into
 Python (``.item()``, ``if x.sum() > 0``), a forward hook, an op with no ONNX translation (a loss, a
