@@ -169,9 +169,9 @@ class Perceptron(_LinearClassifier):
     Attributes:
         network_: the fitted ``nn.Sequential(linear=Linear, activation=Step)``.
         coef_, intercept_: the weights (1 or n_classes, n_features) and biases.
-        classes_, n_features_in_, feature_names_in_ (for a DataFrame), n_iter_ (epochs run),
-        t_ (samples seen), loss_curve_ (loss per epoch), best_loss_, validation_scores_,
-        best_validation_score_ (with early_stopping).
+        also: classes_, n_features_in_, feature_names_in_ (for a DataFrame), n_iter_ (epochs run),
+            t_ (samples seen), loss_curve_ (loss per epoch), best_loss_, validation_scores_,
+            best_validation_score_ (with early_stopping).
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -362,9 +362,10 @@ class LogisticRegression(LogLossClassifier, _CRegularized):
         verbose: report each iteration or epoch (default 0).
         warm_start: start ``fit`` from the previous solution (default False).
         learning_rate_init: the step size of 'sgd', 'adam' and 'gd' (default 0.01).
-        learning_rate, power_t, n_iter_no_change (default 10), early_stopping, validation_fraction,
-        shuffle, batch_size, momentum, nesterovs_momentum, beta_1, beta_2, epsilon: of the
-            stochastic solvers, as in ``MLPClassifier`` (chainrule's; 'lbfgs' ignores them).
+        also: learning_rate, power_t, n_iter_no_change (default 10), early_stopping,
+            validation_fraction, shuffle, batch_size, momentum, nesterovs_momentum, beta_1, beta_2,
+            epsilon: of the stochastic solvers, as in ``MLPClassifier`` (chainrule's; 'lbfgs'
+            ignores them).
 
     ``alpha`` (the mean loss + ``alpha * 0.5 * ||W||²``) was chainrule's name before ``C``:
     ``alpha`` is ``1 / (C * n_samples)``.
@@ -372,9 +373,9 @@ class LogisticRegression(LogLossClassifier, _CRegularized):
     Attributes:
         network_: the fitted ``nn.Sequential(linear=Linear, activation=Sigmoid or Softmax)``.
         coef_, intercept_: weights (1 or n_classes, n_features) and biases.
-        classes_, n_features_in_, feature_names_in_, n_iter_ (iterations or epochs), loss_curve_
-        (the objective after each), and for the stochastic solvers t_, best_loss_,
-        validation_scores_, best_validation_score_: as in ``Perceptron``.
+        also: classes_, n_features_in_, feature_names_in_, n_iter_ (iterations or epochs),
+            loss_curve_ (the objective after each), and for the stochastic solvers t_, best_loss_,
+            validation_scores_, best_validation_score_: as in ``Perceptron``.
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -480,18 +481,18 @@ class LinearSVC(_CRegularized):
         max_iter: iterations of 'lbfgs', epochs of the others (default 1000).
         solver: 'lbfgs' (default), 'sgd', 'adam' or 'gd' (chainrule's; see ``chainrule.estimators.base``).
         warm_start: start ``fit`` from the previous solution (default False).
-        learning_rate_init, learning_rate, power_t, n_iter_no_change, early_stopping,
-        validation_fraction, shuffle, batch_size, momentum, nesterovs_momentum, beta_1, beta_2,
-        epsilon: of the stochastic solvers, as in ``LogisticRegression`` (chainrule's).
+        also: learning_rate_init, learning_rate, power_t, n_iter_no_change, early_stopping,
+            validation_fraction, shuffle, batch_size, momentum, nesterovs_momentum, beta_1, beta_2,
+            epsilon: of the stochastic solvers, as in ``LogisticRegression`` (chainrule's).
 
     ``alpha`` (the mean loss + ``alpha * 0.5 * ||W||²``) was chainrule's name before ``C``:
     ``alpha`` is ``1 / (C * n_samples)``.
 
     Attributes:
         network_: the fitted ``nn.Sequential(linear=Linear, activation=Identity)``.
-        coef_, intercept_, classes_, n_features_in_, feature_names_in_, n_iter_, loss_curve_, and
-        for the stochastic solvers t_, best_loss_, validation_scores_, best_validation_score_: as
-        in ``LogisticRegression``.
+        also: coef_, intercept_, classes_, n_features_in_, feature_names_in_, n_iter_, loss_curve_,
+            and for the stochastic solvers t_, best_loss_, validation_scores_,
+            best_validation_score_: as in ``LogisticRegression``.
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -607,16 +608,16 @@ class LinearRegression(_OneLayer, RegressorBase):
         tol: stop when the epoch loss has not gone down by tol for ``n_iter_no_change`` epochs
             (default 1e-4; None: run ``max_iter`` epochs).
         n_iter_no_change: default 10.
-        learning_rate, power_t, fit_intercept, early_stopping (on the validation R²),
-        validation_fraction, shuffle, random_state, warm_start, verbose, batch_size, momentum,
-        nesterovs_momentum, beta_1, beta_2, epsilon: as in ``LogisticRegression``.
+        also: learning_rate, power_t, fit_intercept, early_stopping (on the validation R²),
+            validation_fraction, shuffle, random_state, warm_start, verbose, batch_size, momentum,
+            nesterovs_momentum, beta_1, beta_2, epsilon: as in ``LogisticRegression``.
 
     Attributes:
         network_: the fitted ``nn.Sequential(linear=Linear, activation=Identity)``.
         coef_: shape (n_features,) for a 1-D y, else (n_targets, n_features).
         intercept_: a float for a 1-D y, else shape (n_targets,).
-        n_features_in_, feature_names_in_, n_iter_, t_, loss_curve_, best_loss_,
-        validation_scores_, best_validation_score_: as in ``Perceptron``.
+        also: n_features_in_, feature_names_in_, n_iter_, t_, loss_curve_, best_loss_,
+            validation_scores_, best_validation_score_: as in ``Perceptron``.
 
     Example:
         >>> import numpy as np

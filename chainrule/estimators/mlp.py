@@ -217,9 +217,9 @@ class MLPClassifier(LogLossClassifier, _MLP):
     Attributes:
         network_: the fitted ``nn.Sequential``: hidden1, activation1, ..., output, output_activation.
         coefs_, intercepts_: weight matrices (fan_in, fan_out) and bias vectors, layer by layer.
-        classes_, n_features_in_, feature_names_in_ (for a DataFrame), n_iter_, t_, loss_,
-        loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_layers_,
-        n_outputs_, out_activation_ ('logistic' or 'softmax').
+        also: classes_, n_features_in_, feature_names_in_ (for a DataFrame), n_iter_, t_, loss_,
+            loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_layers_,
+            n_outputs_, out_activation_ ('logistic' or 'softmax').
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -244,15 +244,16 @@ class MLPRegressor(RegressorBase, _MLP):
     layer has one neuron per target and no activation.
 
     Args:
-        hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
-        learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
-        momentum, nesterovs_momentum, early_stopping (on the validation R²), validation_fraction,
-        beta_1, beta_2, epsilon, n_iter_no_change, max_fun: as in ``MLPClassifier`` (same defaults).
+        all: hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+            learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+            momentum, nesterovs_momentum, early_stopping (on the validation R²), validation_fraction,
+            beta_1, beta_2, epsilon, n_iter_no_change, max_fun: as in ``MLPClassifier`` (same
+            defaults).
 
     Attributes:
-        network_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, t_, loss_,
-        loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_layers_,
-        n_outputs_: as in ``MLPClassifier``; out_activation_ is 'identity'.
+        all: network_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, t_, loss_,
+            loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_layers_,
+            n_outputs_: as in ``MLPClassifier``; out_activation_ is 'identity'.
 
     Example:
         >>> import numpy as np
