@@ -759,7 +759,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     inputs, outputs = _values(proto.graph.input), _values(proto.graph.output)
     result = {"model": args.model, "output": output, "inputs": inputs, "outputs": outputs}
     if not args.network_only:
-        result["missing"] = {"float": "NaN"}
+        numbers = "double" if meta["source"] == "csv" else "float"  # the type of the numeric inputs
+        result["missing"] = {numbers: "NaN"}
         if meta["preprocessing"]["categorical"]:
             result["missing"]["string"] = list(tabular.MISSING_MARKERS)
     if args.json:
@@ -769,7 +770,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("inputs: " + ", ".join(_value_text(v) for v in inputs))
         print("outputs: " + ", ".join(_value_text(v) for v in outputs))
         if "missing" in result:
-            text = " (float inputs)"
+            text = f" ({next(iter(result['missing']))} inputs)"
             if "string" in result["missing"]:
                 text += "; '', NA, N/A, NULL, NaN, ?, ... (string inputs: the CSV reader's markers, listed by --json)"
             print("missing cells: NaN" + text)

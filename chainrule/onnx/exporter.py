@@ -161,6 +161,11 @@ def _trace(model: Module, arrays: Sequence[np.ndarray]) -> tuple[_Trace, Any]:
     return rec, spec
 
 
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order, with its shape (``np.ascontiguousarray`` makes a 0-d array 1-d)."""
+    return np.ascontiguousarray(a).reshape(a.shape)
+
+
 # ---------------------------------------------------------------------------------------- sizes
 
 
@@ -181,7 +186,7 @@ def _longer(arrays: Sequence[np.ndarray], axes: Sequence[dict[int, str]]) -> tup
         for axis in sorted(per_input):
             n = a.shape[axis]
             a = np.take(a, np.arange(n + grow[per_input[axis]]) % n, axis=axis)
-        out.append(np.ascontiguousarray(a))
+        out.append(_contiguous(a))
     return out, grow
 
 
@@ -228,7 +233,7 @@ class _Builder:
         name = name or self.fresh("const")
         if array.dtype == object:
             raise OnnxError(f"export: a constant of Python objects cannot be written ({array!r:.80})")
-        self.initializers[name] = self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name)
+        self.initializers[name] = self.onnx.numpy_helper.from_array(_contiguous(array), name)
         return name
 
     def ints(self, values: Sequence[int]) -> str:
@@ -506,18 +511,46 @@ def _conv_transpose(op: _Op) -> str:
         for n, s, (lo, hi), d, k in zip(op.shapes[0][0][2:], g.stride, g.pads, g.dilation, g.kernel)
     ]
     extra = [int(o - n) for o, n in zip(out_size, natural)]
-    return op.b.one(
-        "ConvTranspose",
-        op.args,
-        group=int(g.groups),
-        output_padding=extra if any(extra) else None,
-        **attrs,
-    )
+    return _write_conv_transpose(op.b, op.args, attrs, int(g.groups), extra)
+
+
+def _write_conv_transpose(b: _Builder, inputs: list[str], attrs: dict, group: int, extra: list[int]) -> str:
+    """ConvTranspose with ``extra`` (``output_padding``) rows at the end of each spatial axis.
+    ONNX Runtime takes an output_padding smaller than the stride only; PyTorch's (and chainrule's)
+    may reach the dilation. Those rows are the first ones the end padding crops, so that padding is
+    cut by them instead; where it is shorter, the rest are zeros plus the bias, padded after."""
+    d = len(extra)
+    pads, extra = list(attrs["pads"]), list(extra)
+    after = [0] * d
+    for i, s in enumerate(attrs["strides"]):
+        if extra[i] >= s:
+            cut = min(extra[i], pads[d + i])
+            pads[d + i] -= cut
+            after[i] = extra[i] - cut
+            extra[i] = 0
+    attrs = {**attrs, "pads": pads, "group": group, "output_padding": extra if any(extra) else None}
+    if not any(after):
+        return b.one("ConvTranspose", inputs, **attrs)
+    y = b.one("ConvTranspose", inputs[:2], **attrs)
+    y = b.one("Pad", [y, b.ints([0] * (d + 2) + [0, 0] + after)], mode="constant")
+    if len(inputs) > 2 and inputs[2]:
+        y = b.one("Add", [y, b.one("Reshape", [inputs[2], b.ints([-1] + [1] * d)])])
+    return y
 
 
 def _max_pool(op: _Op) -> str:
+    """MaxPool; padding as long as the window (``ceil_mode`` with a dilation adds some) is written
+    as a Pad with the lowest value first, since ONNX Runtime takes pads shorter than the kernel only."""
     g = _geometry(op)
-    return op.b.one("MaxPool", op.args, **_window_attrs(g))
+    attrs = _window_attrs(g)
+    if all(lo < k and hi < k for (lo, hi), k in zip(g.pads, g.kernel)):
+        return op.b.one("MaxPool", op.args, **attrs)
+    dtype = op.out_shape[1]
+    lowest = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    n = len(attrs["kernel_shape"])
+    pads = op.b.ints([0, 0] + attrs["pads"][:n] + [0, 0] + attrs["pads"][n:])
+    x = op.b.one("Pad", [op.args[0], pads, op.b.const(np.asarray(lowest, dtype=dtype))], mode="constant")
+    return op.b.one("MaxPool", [x], **{**attrs, "pads": [0] * (2 * n)})
 
 
 def _avg_pool(op: _Op) -> str:
@@ -563,6 +596,11 @@ def _index(op: _Op) -> str:
         return piece
     arrays = [(k, i) for k, i in enumerate(items) if isinstance(i, (np.ndarray, Ref, Ext))]
     if arrays:
+        if any(isinstance(i, np.ndarray) and not _equal(i, items2[k]) for k, i in arrays):
+            raise OnnxError(
+                f"export: {op.name} indexes with an integer array computed from the size of a symbolic axis, which "
+                "the file would keep at the example's size; export with dynamic_batch=False (and no dynamic_axes)"
+            )
         return _gather(op, items, arrays)
     starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
     axis = out_pos = 0
@@ -632,7 +670,7 @@ def _gather(op: _Op, items: list, arrays: list) -> str:
     n = len(values)
     for j, v in enumerate(values):
         shape_j = (1,) * (n - v.ndim) + v.shape
-        if any(s != 1 for a, s in enumerate(shape_j) if a != j):
+        if max(w.ndim for w in values) != n or any(s != 1 for a, s in enumerate(shape_j) if a != j):
             raise OnnxError(f"export: {op.name} indexes with integer arrays that are not an outer product")
     for j, (k, _) in enumerate(arrays):
         x = b.one("Gather", [x, b.const(values[j].reshape(-1).astype(np.int64))], axis=k)
@@ -847,6 +885,18 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
 }
 
 
+_OWN_DTYPES = {  # ops whose inputs keep their types (a cast, an index, a test of the sign)
+    elementwise.Cast,
+    elementwise._astype,
+    elementwise.Step,
+    elementwise.Dropout,
+    shape.Index,
+    recurrent.RecurrentLayer,
+    reduce._arg,
+}
+_COMPARISONS = {np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal}
+
+
 def _op_names() -> list[str]:
     """The names of the ops that export, as a user knows them."""
     known = {elementwise._astype: "astype", reduce._arg: "argmax/argmin", np.sign: "sign"}
@@ -879,23 +929,22 @@ def _leaf(b: _Builder, module: Module, x: str, x_shape: tuple, dtype: np.dtype) 
         bias = b.owned_name(module.bias) if affine else b.const(np.zeros(module.normalized_shape, dtype=dtype))
         return b.one("LayerNormalization", [x, scale, bias], axis=-k, epsilon=float(module.eps))
     # a transposed convolution
-    d = len(x_shape) - 2
+    d = len(module.kernel_size)
     inputs = [x, b.owned_name(module.weight)]
     if module.bias is not None:
         inputs.append(b.owned_name(module.bias))
-    unbatched = len(x_shape) == d + 1
-    if unbatched:
-        raise OnnxError(f"export: {type(module).__name__} got an input without a batch axis")
+    if len(x_shape) != d + 2:
+        raise OnnxError(
+            f"export: {type(module).__name__} got an input of shape {tuple(x_shape)}; export needs a batch axis "
+            f"({d + 2} axes)"
+        )
     attrs = {
         "kernel_shape": list(module.kernel_size),
         "strides": list(module.stride),
         "pads": list(module.padding) * 2,
         "dilations": list(module.dilation),
-        "group": int(module.groups),
     }
-    if any(module.output_padding):
-        attrs["output_padding"] = list(module.output_padding)
-    return b.one("ConvTranspose", inputs, **attrs)
+    return _write_conv_transpose(b, inputs, attrs, int(module.groups), [int(e) for e in module.output_padding])
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -908,7 +957,7 @@ def _as_arrays(example_input: Any) -> list[np.ndarray]:
         a = item._data if isinstance(item, Tensor) else np.asarray(item)
         if a.dtype == object or a.dtype.kind not in "biuf":
             raise OnnxError(f"export: example input {i} must be numbers (got dtype {a.dtype})")
-        arrays.append(np.ascontiguousarray(a))
+        arrays.append(_contiguous(a))
     if not arrays:
         raise OnnxError("export: give at least one example input")
     return arrays
@@ -939,6 +988,10 @@ def _axes_of(
                 raise OnnxError(f"export: input {name!r} has an empty axis {k}; give an example with data in it")
         axes.append(per)
     return axes
+
+
+def _axes_text(names: Sequence[str], axes: Sequence[dict[int, str]]) -> str:
+    return ", ".join(f"{name}[{k}] {sym!r}" for name, per in zip(names, axes) for k, sym in sorted(per.items()))
 
 
 def export_model(
@@ -986,7 +1039,18 @@ def export_model(
         rec, spec = _trace(model, arrays)
         if any(axes):
             longer, _ = _longer(arrays, axes)
-            rec2, spec2 = _trace(model, longer)
+            try:
+                rec2, spec2 = _trace(model, longer)
+            except OnnxError:
+                raise
+            except Exception as e:
+                shapes = ", ".join(str(a.shape) for a in longer)
+                raise OnnxError(
+                    f"export: the forward fails when its symbolic axes ({_axes_text(names, axes)}) are longer, as "
+                    f"export runs it a second time (inputs of shapes {shapes}) to find the sizes that follow them: "
+                    f"{type(e).__name__}: {e}. Name only the axes that vary in dynamic_axes (dynamic_batch makes "
+                    "axis 0 of every input symbolic), or export with dynamic_batch=False"
+                ) from e
         else:
             rec2, spec2 = rec, spec
     finally:
@@ -1068,6 +1132,7 @@ def _translate(
         shapes2 = [_shape_of(rec2, a) for a in instr2.args]
         shapes = [(s[0], s[1], s2[0]) for s, s2 in zip(shapes, shapes2)]
         out_shape = rec.layout[instr.out][:2]
+        args = _promoted(b, instr.target, args, [s[1] for s in shapes], out_shape[1])
         op = _Op(b, args, params, params2, shapes, out_shape, f"{op_name} (in {where or 'the model'})")
         b.names[instr.out] = translate(op)
     outputs = [x for x in _leaves(spec) if isinstance(x, (Ref, Ext))]
@@ -1144,6 +1209,21 @@ def _shape_of(rec: _Trace, a: Any) -> tuple[tuple[int, ...], np.dtype]:
     return arr.shape, arr.dtype
 
 
+def _promoted(b: _Builder, target: Any, args: list[str], dtypes: list[np.dtype], out_dtype: np.dtype) -> list[str]:
+    """An op's inputs, each cast to the type the op computes in: chainrule computes with NumPy's
+    promotion (int32 + 1 is int64, a float32 Linear on float64 input is float64, exp of integers is
+    a float), while an ONNX operator takes one type for all its inputs."""
+    if target in _OWN_DTYPES:
+        return args
+    if target in _COMPARISONS:
+        to = np.result_type(*[d for a, d in zip(args, dtypes) if a])
+    else:
+        to = np.dtype(out_dtype)
+    return [
+        b.one("Cast", [a], to=_tensor_type(b.onnx, to)) if a and np.dtype(d) != to else a for a, d in zip(args, dtypes)
+    ]
+
+
 def _is_zero_state(a: Any) -> bool:
     """A recurrent layer's initial state that is a constant of zeros (made by the layer when none
     is given): ONNX's operators start from zeros when the input is left out."""
@@ -1175,38 +1255,48 @@ def _operand(b: _Builder, a: Any, a2: Any, op_name: str) -> str:
 
 
 def _following_constant(b: _Builder, v1: np.ndarray, v2: np.ndarray, op_name: str) -> str:
-    """A number made in the forward from a symbolic axis's size (``mean`` divides by the count
-    of what it averages; over the batch axis, that count is the batch size): written as that
-    size at run time, ``a * n + c`` or ``1 / (a * n + c)`` with whole ``a`` and ``c``, which the two
-    traces determine. Any other constant that changes between them is an error."""
+    """A number made in the forward from the sizes of symbolic axes (``mean`` divides by the count
+    of what it averages; over the batch axis, that count is the batch size; over height and width,
+    their product): written as ``a * n + c`` or ``1 / (a * n + c)`` at run time, where ``n`` is the
+    product of some symbolic axes' sizes, ``a`` whole and ``c`` 0 or -1 (``ddof``). The two traces
+    must fit exactly one such formula; any other constant that changes between them is an error."""
+    found = []
     if v1.size == 1 and v1.dtype.kind == "f":
         x1, x2 = float(v1.reshape(())), float(v2.reshape(()))
-        for d in b.dims:
-            (n1, n2), found = d.sizes, None
+        for group in _subsets(b.dims):
+            n1, n2 = int(np.prod([d.sizes[0] for d in group])), int(np.prod([d.sizes[1] for d in group]))
             for inverse in (False, True):
                 if inverse and (x1 == 0 or x2 == 0):
                     continue
                 y1, y2 = (1 / x1, 1 / x2) if inverse else (x1, x2)
-                slope = (y2 - y1) / (n2 - n1)
-                offset = y1 - slope * n1
-                whole = round(slope) != 0 and all(abs(v - round(v)) <= 1e-4 * max(1.0, abs(v)) for v in (slope, offset))
-                if whole:
-                    found = (inverse, round(slope), round(offset))
-                    break
-            if found is None:
-                continue
-            inverse, slope, offset = found
-            dtype = v1.dtype
-            n = b.one("Cast", [b.dim_value(d)], to=_tensor_type(b.onnx, dtype))
-            if slope != 1:
-                n = b.one("Mul", [n, b.const(np.asarray(slope, dtype=dtype))])
-            if offset:
-                n = b.one("Add", [n, b.const(np.asarray(offset, dtype=dtype))])
-            if inverse:
-                n = b.one("Reciprocal", [n])
-            return b.one("Reshape", [n, b.ints(v1.shape)])
+                for offset in (0, -1):
+                    slope = (y1 - offset) / n1
+                    if round(slope) != 0 and all(
+                        abs(v - w) <= 1e-4 * max(1.0, abs(w))
+                        for v, w in ((slope, round(slope)), (y2, slope * n2 + offset))
+                    ):
+                        found.append((group, inverse, round(slope), offset))
+    if len(found) == 1:
+        (group, inverse, slope, offset), dtype = found[0], v1.dtype
+        n = b.one("Cast", [b.dim_value(group[0])], to=_tensor_type(b.onnx, dtype))
+        for d in group[1:]:
+            n = b.one("Mul", [n, b.one("Cast", [b.dim_value(d)], to=_tensor_type(b.onnx, dtype))])
+        if slope != 1:
+            n = b.one("Mul", [n, b.const(np.asarray(slope, dtype=dtype))])
+        if offset:
+            n = b.one("Add", [n, b.const(np.asarray(offset, dtype=dtype))])
+        if inverse:
+            n = b.one("Reciprocal", [n])
+        return b.one("Reshape", [n, b.ints(v1.shape)])
     raise OnnxError(
         f"export: {op_name} reads a constant made in the forward that changes with the batch size "
-        f"({v1.reshape(-1)[:4]} then {v2.reshape(-1)[:4]}); compute it from the input with chainrule ops, "
-        "or export with dynamic_batch=False"
+        f"({v1.reshape(-1)[:4]} then {v2.reshape(-1)[:4]}"
+        + (", which more than one product of the symbolic axes' sizes explains" if found else "")
+        + "); compute it from the input with chainrule ops, or export with dynamic_batch=False"
     )
+
+
+def _subsets(dims: list[_Dim]) -> Iterator[list[_Dim]]:
+    """Every non-empty group of the symbolic axes, in order."""
+    for mask in range(1, 2 ** len(dims)):
+        yield [d for i, d in enumerate(dims) if mask >> i & 1]

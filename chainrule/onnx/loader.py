@@ -194,6 +194,7 @@ def _inline_external_data(model: Any, folder: Path | None, where: str, onnx: Any
             )
         if (
             not location
+            or "\x00" in location
             or PurePosixPath(location).is_absolute()
             or PureWindowsPath(location).is_absolute()
             or PureWindowsPath(location).drive
@@ -247,7 +248,10 @@ def _graph_tensors(graph: Any) -> list[Any]:
 
 def _array(tensor: Any, what: str, onnx: Any) -> np.ndarray:
     """A TensorProto's data as a NumPy array, after checking that it holds what its shape declares."""
-    dtype = tensor_dtype(tensor.data_type)
+    try:
+        dtype = tensor_dtype(tensor.data_type)
+    except OnnxError as error:
+        raise OnnxError(f"{what}: {error}") from None
     if any(d < 0 for d in tensor.dims):
         raise OnnxError(f"{what} has negative dimensions {list(tensor.dims)}")
     if tensor.HasField("segment"):
@@ -1033,7 +1037,10 @@ class _Loader:
                 if plan is None:
                     continue
                 if plan.key not in layer_paths:
-                    layer = plan.build()
+                    try:  # attributes the layer refuses (group=0, strides 0): named with the node
+                        layer = plan.build()
+                    except (ValueError, TypeError) as error:
+                        raise OnnxError(f"load: {self.where} cannot be loaded: {step.node.label}: {error}") from None
                     layer.load_state_dict(plan.state)
                     layer_paths[plan.key] = tree.place(self._layer_names(step.node, plan.weight), layer, step.node)
                 step.layer = layer_paths[plan.key]

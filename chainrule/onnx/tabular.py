@@ -4,11 +4,12 @@ columns to the prediction, as ``chainrule predict`` makes it (``chainrule export
 The preprocessing is the JSON state ``chainrule.cli.tabular`` keeps with a model (a plain dict:
 this layer does not import the CLI): numeric columns imputed with their median and standardised,
 categorical columns imputed with their most frequent value and one-hot encoded, a category unseen
-in training giving zeros. The graph does the same with the ``ai.onnx.ml`` operators:
+in training giving zeros. The graph does the same (the categories with the ``ai.onnx.ml`` operators):
 
-- numeric columns: one float input [batch, 1] each, a missing cell NaN (so is a cell that is not
-  a number, as ``chainrule predict`` takes it); together through ``Imputer`` (NaN -> the median)
-  and ``Scaler`` ((x - mean) / scale);
+- numeric columns: one double input [batch, 1] each, a missing cell NaN (so is a cell that is not
+  a number, as ``chainrule predict`` takes it); together imputed (NaN -> the median) and
+  standardised ((x - mean) / scale) in double precision, as ``chainrule predict`` does (a float
+  input would lose a column far from 0 with a small spread, such as a timestamp);
 - categorical columns: one string input [batch, 1] each, the cell's text (stripped of surrounding
   blanks, as the CSV reader strips it); ``missing`` spellings (by default the empty string; the CLI
   passes the CSV reader's markers: '', 'NA', 'N/A', 'NULL', 'NaN', '?', ...) become the most
@@ -104,10 +105,10 @@ def export_tabular(
         ...          "categories": [["Lyon", "Paris"]]}
         >>> net = cr.nn.Linear(3, 2)
         >>> proto = export_tabular(net, state, task="classification", classes=["cheap", "dear"], missing=["", "NA"])
-        >>> [(i.name, i.type.tensor_type.elem_type) for i in proto.graph.input]   # 1: float, 8: string
-        [('area', 1), ('city', 8)]
+        >>> [(i.name, i.type.tensor_type.elem_type) for i in proto.graph.input]   # 11: double, 8: string
+        [('area', 11), ('city', 8)]
         >>> session = ort.InferenceSession(proto.SerializeToString())
-        >>> rows = {"area": np.array([[50.0], [np.nan]], np.float32), "city": np.array([["Paris"], ["NA"]], object)}
+        >>> rows = {"area": np.array([[50.0], [np.nan]]), "city": np.array([["Paris"], ["NA"]], object)}
         >>> label, proba = session.run(None, rows)
         >>> proba.shape, label.dtype.kind
         ((2, 2), 'O')
@@ -153,19 +154,19 @@ def export_tabular(
         network, np.zeros((1, *shape), dtype=dtype), input_names=["input"], output_names=["output"], opset=opset
     )
     b = GraphBuilder(reserved=[*input_names, *OUTPUTS])
-    FLOAT, STRING = onnx.TensorProto.FLOAT, onnx.TensorProto.STRING
+    FLOAT, DOUBLE, STRING = onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.STRING
     inputs = []
     parts = []
     if single_input is not None:
         inputs.append(b.value_info(single_input, FLOAT, [BATCH, len(numeric)]))
-        parts.append(_numeric(b, single_input, state))
+        parts.append(_numeric(b, single_input, FLOAT, state))
     else:
         for column in columns:
-            kind = FLOAT if column in numeric else STRING
+            kind = DOUBLE if column in numeric else STRING
             inputs.append(b.value_info(column, kind, [BATCH, 1]))
         if numeric:
             together = numeric[0] if len(numeric) == 1 else b.op("Concat", list(numeric), "numeric", axis=1)
-            parts.append(_numeric(b, together, state))
+            parts.append(_numeric(b, together, DOUBLE, state))
         for column, fill, categories in zip(categorical, state["fill_categorical"], state["categories"]):
             parts.append(_one_hot(b, column, fill, categories, missing))
     features = parts[0] if len(parts) == 1 else b.op("Concat", parts, "features", axis=1)
@@ -190,7 +191,7 @@ def export_tabular(
     if single_input is not None:
         taken = f"{single_input}: float [batch, {len(numeric)}], the raw features (NaN: missing)"
     else:
-        taken = "one input per column, [batch, 1]: float for numeric columns (NaN: missing), string for the others"
+        taken = "one input per column, [batch, 1]: double for numeric columns (NaN: missing), string for the others"
         if categorical:
             taken += f" (missing: {', '.join(repr(m) for m in missing)})"
     doc = f"chainrule: a network with its fitted preprocessing. Inputs: {taken}. Outputs: {described}."
@@ -231,25 +232,20 @@ def _checked_state(preprocessing: Mapping[str, Any]) -> dict[str, Any]:
     return state
 
 
-def _numeric(b: GraphBuilder, x: str, state: dict) -> str:
-    """The numeric columns [batch, k]: NaN imputed with ``fill_numeric``, then standardised."""
-    fill = [float(v) for v in state["fill_numeric"]]
-    imputed = b.op(
-        "Imputer",
-        [x],
-        "numeric_imputed",
-        domain="ai.onnx.ml",
-        imputed_value_floats=fill,
-        replaced_value_float=float("nan"),
-    )
-    return b.op(
-        "Scaler",
-        [imputed],
-        "numeric_standardised",
-        domain="ai.onnx.ml",
-        offset=[float(m) for m in state["mean"]],
-        scale=[1.0 / float(s) for s in state["scale"]],
-    )
+def _numeric(b: GraphBuilder, x: str, x_type: int, state: dict) -> str:
+    """The numeric columns [batch, k] as float: NaN imputed with ``fill_numeric``, then
+    standardised, in double precision as ``chainrule predict`` computes them (in float, a column
+    far from 0 with a small spread, such as a timestamp, loses its values: 1.7e9 is 128 float
+    steps wide)."""
+    onnx = b.onnx
+    DOUBLE = onnx.TensorProto.DOUBLE
+    x = b.cast(x, DOUBLE, x_type, "numeric_double")
+    fill, mean, scale = (np.asarray(state[key], dtype=np.float64) for key in ("fill_numeric", "mean", "scale"))
+    missing = b.op("IsNaN", [x], "numeric_missing")
+    imputed = b.op("Where", [missing, b.constant(fill, "fill_numeric"), x], "numeric_imputed")
+    centred = b.op("Sub", [imputed, b.constant(mean, "mean")], "numeric_centred")
+    scaled = b.op("Div", [centred, b.constant(scale, "scale")], "numeric_standardised")
+    return b.op("Cast", [scaled], "numeric_standardised", to=onnx.TensorProto.FLOAT)
 
 
 def _one_hot(b: GraphBuilder, column: str, fill: str, categories: Sequence[str], missing: Sequence[str]) -> str:

@@ -109,8 +109,9 @@ def raw_feeds(s: ort.InferenceSession, path: str) -> dict[str, np.ndarray]:
     feeds = {}
     for item in s.get_inputs():
         cells = [row[item.name].strip() for row in table]
-        if item.type == "tensor(float)":
-            feeds[item.name] = np.array([[_number(c)] for c in cells], dtype=np.float32)
+        if item.type in ("tensor(float)", "tensor(double)"):
+            dtype = np.float32 if item.type == "tensor(float)" else np.float64
+            feeds[item.name] = np.array([[_number(c)] for c in cells], dtype=dtype)
         else:
             assert item.type == "tensor(string)"
             feeds[item.name] = np.array([[c] for c in cells], dtype=object)
@@ -145,8 +146,8 @@ def test_a_classifier_runs_on_the_raw_columns_and_gives_what_predict_gives(model
     onnx.checker.check_model(proto, full_check=True)
     s = session(path)
     assert [(i.name, i.type, i.shape) for i in s.get_inputs()] == [
-        ("area", "tensor(float)", ["batch", 1]),
-        ("rooms", "tensor(float)", ["batch", 1]),
+        ("area", "tensor(double)", ["batch", 1]),
+        ("rooms", "tensor(double)", ["batch", 1]),
         ("city", "tensor(string)", ["batch", 1]),
         ("garden", "tensor(string)", ["batch", 1]),
     ]
@@ -264,10 +265,12 @@ def test_the_command_writes_model_onnx_in_the_model_folder_and_says_what_it_take
     assert target.is_file()
     lines = result.stdout.splitlines()
     assert lines[0] == f"Wrote {os.path.join('price_mlp', 'model.onnx')}"
-    columns = "area (float [batch, 1]), rooms (float [batch, 1]), city (string [batch, 1]), garden (string [batch, 1])"
+    columns = (
+        "area (double [batch, 1]), rooms (double [batch, 1]), city (string [batch, 1]), garden (string [batch, 1])"
+    )
     assert lines[1] == f"inputs: {columns}"
     assert lines[2] == "outputs: variable (float [batch])"
-    assert lines[3].startswith("missing cells: NaN (float inputs); '', NA")
+    assert lines[3].startswith("missing cells: NaN (double inputs); '', NA")
 
 
 def test_json_lists_the_inputs_outputs_and_the_missing_markers(models):
@@ -280,7 +283,7 @@ def test_json_lists_the_inputs_outputs_and_the_missing_markers(models):
         {"name": "label", "type": "int64", "shape": ["batch"]},
         {"name": "scores", "type": "float", "shape": ["batch", 3]},
     ]
-    assert report["missing"] == {"float": "NaN", "string": list(tabular.MISSING_MARKERS)}
+    assert report["missing"] == {"double": "NaN", "string": list(tabular.MISSING_MARKERS)}
 
 
 def test_the_missing_markers_are_the_csv_readers(tmp_path):
@@ -333,7 +336,7 @@ def test_summary_of_an_onnx_file_prints_its_inputs_outputs_and_metadata(models):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("kind_mlp/model.onnx: ONNX (ai.onnx 18, ai.onnx.ml 3), written by chainrule")
-    assert lines[1].startswith("inputs: area (float [batch, 1]), rooms (float [batch, 1]), city (string [batch, 1])")
+    assert lines[1].startswith("inputs: area (double [batch, 1]), rooms (double [batch, 1]), city (string [batch, 1])")
     assert lines[2] == "outputs: label (string [batch]), probabilities (float [batch, 2])"
     assert 'classes: ["cheap", "dear"]' in lines
     assert "no layer table" in result.stderr  # the columns one by one: no single tensor to summarise

@@ -375,3 +375,80 @@ def test_forward_hooks_and_bad_arguments_are_errors():
     with pytest.raises(TypeError, match="estimator|Module"):
         cr.onnx.export("not a model")
     assert "forward" not in vars(layer)  # the trace's wrappers are gone
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *x):
+        return self.fn(*x)
+
+
+def test_a_mean_over_several_symbolic_axes_divides_by_their_product():
+    # the count 16 then 108 (height 4 -> 9, width 4 -> 12) once fitted "46 * batch - 122"
+    cr.manual_seed(0)
+    dims = {"input": {0: "batch", 2: "height", 3: "width"}}
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.GlobalAvgPool())
+    proto = cr.onnx.export(model, batch((2, 4, 4), 3), dynamic_axes=dims)
+    for n, h, w in ((1, 4, 4), (2, 6, 5), (8, 3, 7)):
+        expect_same(model, proto, batch((2, h, w), n))
+    norm = nn.BatchNorm2d(2, track_running_stats=False)
+    proto = cr.onnx.export(norm, batch((2, 4, 4), 3), dynamic_axes=dims)
+    expect_same(norm, proto, batch((2, 6, 5), 4))
+    mean = Lambda(lambda x: x.mean(axis=(0, 1)) + x.var(axis=1, ddof=1))
+    proto = cr.onnx.export(mean, batch((5, 3), 3), dynamic_axes={"input": {0: "batch", 1: "time"}})
+    expect_same(mean, proto, batch((2, 3), 7))
+    with pytest.raises(OnnxError, match="changes with the batch size"):
+        cr.onnx.export(Lambda(lambda x: x / x.shape[0] ** 2), batch((4,), 3))  # 9 then 25 is no count
+
+
+def test_an_index_array_made_from_a_size_is_an_error():
+    with pytest.raises(OnnxError, match="integer array computed from the size of a symbolic axis"):
+        cr.onnx.export(Lambda(lambda x: x[np.arange(x.shape[0])[::-1]]), batch((4,), 3))
+    with pytest.raises(OnnxError, match="integer array computed from the size of a symbolic axis"):
+        cr.onnx.export(nn.Upsample(size=(5, 7)), batch((2, 4, 4), 3), dynamic_axes={"input": [0, 2, 3]})
+    with pytest.raises(OnnxError, match="not an outer product"):  # pointwise: (N, 1), not (N, 1, 1)
+        cr.onnx.export(Lambda(lambda x: x[:, np.array([1]), np.array([2])]), batch((3, 4), 3))
+
+
+def test_scalars_keep_their_rank():
+    model = Lambda(lambda x, t: (x.sum() * 2.0 + 1, x[:, np.array(1)] * t))
+    x, t = batch((3, 4), 3), np.asarray(0.5, dtype=np.float32)
+    proto = cr.onnx.export(model, (x, t), input_names=["x", "t"], dynamic_axes={"t": []})
+    assert proto.graph.output[0].type.tensor_type.shape.dim == []
+    expect_same(model, proto, x, t)
+    expect_same(model, proto, batch((3, 4), 5), t)
+
+
+def test_mixed_dtypes_are_promoted_as_chainrule_promotes_them():
+    cr.manual_seed(0)
+    ids = np.arange(12, dtype=np.int32).reshape(3, 4) % 5
+    model = Lambda(lambda x: (x + 1, cr.exp(x * 0.1).sum(axis=1), x.sum(axis=1), x > 2.5))
+    proto = cr.onnx.export(model, ids)
+    expect_same(model, proto, ids)
+    linear = nn.Linear(4, 2)  # float32 weights on float64 input compute in float64
+    x = batch((4,), 3, dtype=np.float64)
+    expect_same(linear, cr.onnx.export(linear, x), batch((4,), 5, dtype=np.float64))
+
+
+def test_windows_onnx_runtime_takes_only_in_other_forms():
+    cr.manual_seed(0)
+    # output_padding reaching the dilation but not below the stride; padding as long as the kernel
+    for model, shape in (
+        (nn.ConvTranspose2d(4, 6, 3, stride=1, padding=1, output_padding=1, dilation=2, groups=2), (4, 5, 4)),
+        (nn.ConvTranspose1d(4, 2, 2, stride=1, output_padding=1, dilation=2), (4, 5)),
+        (nn.MaxPool2d(2, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 9, 8)),
+    ):
+        check_two_batches(model, shape)
+
+
+def test_a_forward_that_fails_on_the_longer_trace_is_an_error_naming_the_axes():
+    gru = nn.GRU(3, 4, batch_first=True)
+    model = Lambda(lambda x, h: gru(x, h)[0])
+    x, h = batch((5, 3), 2), batch((2, 4), 1)  # h: (1, 2, 4), whose axis 0 is not a batch
+    with pytest.raises(OnnxError, match=r"input_1\[0\] 'batch'.*dynamic_axes"):
+        cr.onnx.export(model, (x, h))
+    proto = cr.onnx.export(model, (x, h), dynamic_axes={"input_1": {1: "batch"}})
+    expect_same(model, proto, batch((5, 3), 6), batch((6, 4), 1))

@@ -893,3 +893,30 @@ def test_external_data_is_read_from_the_models_folder_only(tmp_path):
     (tmp_path / "weights.bin").write_bytes(b"\x00" * 8)  # shorter than what the tensors declare
     with pytest.raises(OnnxError, match="needs 128 bytes.*which holds 8"):
         load(path)
+
+
+def test_a_nul_byte_in_an_external_location_is_an_onnx_error(tmp_path):
+    path = tmp_path / "model.onnx"
+    onnx.save_model(bn_mlp(), str(path), save_as_external_data=True, location="weights.bin", size_threshold=0)
+    stored = onnx.load(path, load_external_data=False)
+    stored.graph.initializer[0].external_data[0].value = "weights.bin\x00.txt"  # was os's ValueError
+    (tmp_path / "nul.onnx").write_bytes(stored.SerializeToString())
+    with pytest.raises(OnnxError, match="inside the model's folder"):
+        load(tmp_path / "nul.onnx")
+
+
+def test_attributes_a_layer_refuses_and_text_initializers_are_onnx_errors_naming_them():
+    w = initializer("w", array(2, 2, 3, 3))
+    for attrs, message in (({"group": 0}, "in_channels"), ({"strides": [0, 0]}, "stride")):
+        model = make_model(
+            [helper.make_node("Conv", ["x", "w"], ["y"], **attrs)],
+            [value("x", ["b", 2, 5, 5])],
+            [value("y", ["b", 2, 3, 3])],
+            [w],
+        )
+        with pytest.raises(OnnxError, match=rf"node #0 \(Conv\): Conv2d: {message}"):  # was a bare ValueError
+            load(model)
+    text = helper.make_tensor("labels", TensorProto.STRING, [1], [b"a"])
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [value("x", ["b", 2])], [value("y", None)], [text])
+    with pytest.raises(OnnxError, match="initializer 'labels': element type 8 \\(string\\)"):
+        load(model)

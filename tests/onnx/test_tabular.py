@@ -39,7 +39,7 @@ def test_columns_named_like_the_graphs_own_values_keep_their_names_and_values():
     )
     onnx.checker.check_model(proto, full_check=True)
     assert [i.name for i in proto.graph.input] == list(names)
-    feeds = {"zero": np.array([[3.0]], np.float32), "axis_1": np.array([[np.nan]], np.float32)}
+    feeds = {"zero": np.array([[3.0]]), "axis_1": np.array([[np.nan]])}
     feeds["network/output"] = np.array([["y"]], dtype=object)
     label, proba = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)
     x = np.array([[(3.0 - 0.5) / 2.0, (1.0 - 0.5) / 2.0, 0.0, 1.0]], np.float32)
@@ -67,3 +67,17 @@ def test_an_incomplete_state_or_a_wrong_input_shape_is_refused():
         )
     with pytest.raises(OnnxError, match="task must be"):
         export_tabular(cr.nn.Linear(1, 1), state(), task="ranking")
+
+
+def test_a_column_far_from_zero_with_a_small_spread_keeps_its_values():
+    # a timestamp-like column: 1.7e9 +- 30. In float32 its values are 128 apart, so imputing and
+    # standardising it in float (or taking it as a float input) predicted the wrong values
+    prep = state()
+    prep.update(fill_numeric=[1.7e9], mean=[1.7e9], scale=[30.0])
+    net = cr.nn.Linear(1, 1)
+    proto = export_tabular(net, prep, task="regression")
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    raw = np.array([[1.7e9 + 7.3], [1.7e9 - 45.0], [np.nan]])
+    (got,) = ort.InferenceSession(proto.SerializeToString()).run(None, {"a": raw})
+    x = ((np.where(np.isnan(raw), 1.7e9, raw) - 1.7e9) / 30.0).astype(np.float32)
+    np.testing.assert_allclose(got, net(cr.tensor(x)).numpy()[:, 0], rtol=1e-5, atol=1e-6)
