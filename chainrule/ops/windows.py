@@ -72,7 +72,8 @@ def _output_size(size: int, k: int, s: int, d: int, lo: int, hi: int, ceil_mode:
     out = -(-span // s) + 1
     if (out - 1) * s >= size + lo:
         out -= 1
-    return out, (out - 1) * s + d * (k - 1) + 1 - (size + lo + hi)
+    # the last window may end before the padded input does (a stride longer than the kernel): no extra
+    return out, max(0, (out - 1) * s + d * (k - 1) + 1 - (size + lo + hi))
 
 
 class WindowGeometry:

@@ -234,3 +234,25 @@ def test_interpolate_errors():
         cr.interpolate(cr.ones(1, 1, 4))
     with pytest.raises(ValueError, match="only mode='nearest'"):
         cr.interpolate(cr.ones(1, 1, 4), scale_factor=2, mode="bilinear")
+
+
+def _ceil_pool_reference(x: np.ndarray, k: int, s: int, p: int, pick) -> np.ndarray:
+    """1-D pooling with ceil_mode by PyTorch's rule, one window at a time (padding never picked)."""
+    n = x.shape[-1]
+    out = -(-(n + 2 * p - k) // s) + 1
+    if (out - 1) * s >= n + p:
+        out -= 1
+    return np.stack([pick(x[..., max(0, i * s - p) : min(n, i * s - p + k)], axis=-1) for i in range(out)], axis=-1)
+
+
+@pytest.mark.parametrize(
+    "n, k, s, p", [(3, 1, 3, 0), (3, 2, 4, 1), (7, 2, 3, 0), (8, 1, 5, 0), (10, 3, 5, 1), (5, 2, 2, 1)]
+)
+def test_ceil_mode_with_a_stride_longer_than_the_kernel(n, k, s, p):
+    # the last window can end before the input does: it used to ask for negative padding and fail
+    x = np.random.default_rng(n * 31 + s).standard_normal((2, 3, n))
+    got = cr.max_pool1d(cr.tensor(x), k, s, p, ceil_mode=True).numpy()
+    np.testing.assert_allclose(got, _ceil_pool_reference(x, k, s, p, np.max))
+    if p == 0:  # without padding, every window's divisor is its size
+        avg = cr.avg_pool1d(cr.tensor(x), k, s, p, ceil_mode=True).numpy()
+        np.testing.assert_allclose(avg, _ceil_pool_reference(x, k, s, p, np.mean))
