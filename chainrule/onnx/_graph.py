@@ -237,6 +237,7 @@ def classifier_outputs(
     probabilities: bool,
     binary_fires_at_zero: bool = False,
     owner: str,
+    out_type: int | None = None,
 ) -> list[Any]:
     """The outputs of a classifier from its network's scores (logits): ``label``, the classes
     picked as the estimator picks them, and ``probabilities`` (sigmoid or softmax of the scores)
@@ -260,7 +261,7 @@ def classifier_outputs(
         index = b.op("ArgMax", [scores], "class_index", axis=1, keepdims=0, select_last_index=0)
     b.op("Gather", [b.constant(labels, "classes"), index], "label", out=LABEL, axis=0)
     outputs = [b.value_info(LABEL, label_type(labels), [BATCH])]
-    FLOAT = onnx.TensorProto.FLOAT
+    FLOAT = onnx.TensorProto.FLOAT if out_type is None else out_type  # float unless asked for another
     if probabilities:
         if binary:
             p = b.op("Sigmoid", [scores], "probability")
@@ -279,15 +280,16 @@ def classifier_outputs(
     return outputs
 
 
-def regressor_output(b: GraphBuilder, values: str, values_type: int, *, flat: bool) -> Any:
-    """The output ``variable`` of a regressor, as float: [batch] (``flat``: one target, predicted
-    as a vector) or [batch, targets]."""
+def regressor_output(b: GraphBuilder, values: str, values_type: int, *, flat: bool, out_type: int | None = None) -> Any:
+    """The output ``variable`` of a regressor, as float (or ``out_type``): [batch] (``flat``: one
+    target, predicted as a vector) or [batch, targets]."""
     onnx = b.onnx
+    out_type = onnx.TensorProto.FLOAT if out_type is None else out_type
     width = _width(b.network_model)
     if flat:
         values = b.op("Squeeze", [values, b.constant(np.array([1], dtype=np.int64), "axis_1")], "variable")
-    _cast_to(b, values, values_type, onnx.TensorProto.FLOAT, VARIABLE)
-    return b.value_info(VARIABLE, onnx.TensorProto.FLOAT, [BATCH] if flat else [BATCH, width])
+    _cast_to(b, values, values_type, out_type, VARIABLE)
+    return b.value_info(VARIABLE, out_type, [BATCH] if flat else [BATCH, width])
 
 
 def _cast_to(b: GraphBuilder, x: str, x_type: int, elem_type: int, out: str) -> str:

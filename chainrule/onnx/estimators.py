@@ -2,28 +2,29 @@
 scikit-learn's own: a graph from the raw features to what ``predict`` and ``predict_proba`` (or
 ``decision_function``) return.
 
-The graph's input is ``X``, float [batch, n_features]. It is cast to the network's dtype (float64
-for an estimator fitted on float64 data, so that the graph computes as ``predict`` does), runs the
+The graph's input is ``X`` [batch, n_features] in the estimator's dtype: float64 for one fitted on
+float64 data (skl2onnx's DoubleTensorType), so that the graph computes as ``predict`` does and
+features far from 0 keep their precision, float32 for one fitted on float32. It runs the
 estimator's network (``network_``, exported by :func:`chainrule.onnx.exporter.export_model`; its
 parameters are initializers named ``network/<state_dict key>``), and gives:
 
 =================================== ==================================================================
 estimator                           outputs
 =================================== ==================================================================
-LogisticRegression, MLPClassifier   ``label`` [batch] (= ``predict``), ``probabilities`` float
+LogisticRegression, MLPClassifier   ``label`` [batch] (= ``predict``), ``probabilities``
                                     [batch, n_classes] (= ``predict_proba``)
-Perceptron, LinearSVC               ``label`` [batch], ``scores`` float (= ``decision_function``:
+Perceptron, LinearSVC               ``label`` [batch], ``scores`` (= ``decision_function``:
                                     [batch] for two classes, else [batch, n_classes])
-LinearRegression, MLPRegressor      ``variable`` float (= ``predict``: [batch] when fitted on a 1-D y,
+LinearRegression, MLPRegressor      ``variable`` (= ``predict``: [batch] when fitted on a 1-D y,
                                     else [batch, n_targets])
 =================================== ==================================================================
 
-``label`` holds the ``classes_`` themselves (a constant gathered by class index): int64 for
-integer classes, string for text (also float64 and bool, for such classes). The class is picked as
-the estimator picks it: two classes, the second when the score is above 0 (the Perceptron: at 0
-too, where its step fires); more, the first of the highest scores (ONNX ``ArgMax``, like NumPy's).
-The class order of ``probabilities`` and ``scores`` is ``classes_``'s, also kept in the model's
-metadata (``classes``, as JSON).
+The numbers come out in X's dtype. ``label`` holds the ``classes_`` themselves (a constant gathered
+by class index): int64 for integer classes, string for text (also float64 and bool, for such
+classes). The class is picked as the estimator picks it: two classes, the second when the score is
+above 0 (the Perceptron: at 0 too, where its step fires); more, the first of the highest scores
+(ONNX ``ArgMax``, like NumPy's). The class order of ``probabilities`` and ``scores`` is
+``classes_``'s, also kept in the model's metadata (``classes``, as JSON).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
         >>> [o.name for o in proto.graph.output]
         ['label', 'probabilities']
         >>> session = ort.InferenceSession(proto.SerializeToString())
-        >>> label, proba = session.run(None, {"X": X[:5].astype(np.float32)})
+        >>> label, proba = session.run(None, {"X": X[:5]})  # float64, as it was fitted
         >>> bool((label == clf.predict(X[:5])).all()), bool(np.allclose(proba, clf.predict_proba(X[:5]), atol=1e-6))
         (True, True)
     """
@@ -110,11 +111,13 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
     net = export_model(traced, example, input_names=["input"], output_names=["output"], opset=opset)
 
     b = GraphBuilder(reserved=[INPUT, "label", "probabilities", "scores", "variable"])
-    FLOAT = onnx.TensorProto.FLOAT
-    out, out_type = b.network(net, INPUT, FLOAT)
+    # X and the outputs in the estimator's own dtype: float64 for one fitted on float64, so that
+    # features far from 0 keep their precision (a float32 X would round 1.7e9 to steps of 128)
+    X_TYPE = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(estimator._dtype))  # noqa: N806
+    out, out_type = b.network(net, INPUT, X_TYPE)
     metadata = {"chainrule.estimator": owner}
     if kind == "regressor":
-        outputs = [regressor_output(b, out, out_type, flat=bool(estimator._y_1d))]
+        outputs = [regressor_output(b, out, out_type, flat=bool(estimator._y_1d), out_type=X_TYPE)]
         described = "variable: predict(X)"
     else:
         from chainrule.estimators.linear import Perceptron
@@ -127,13 +130,15 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
             probabilities=kind == "probabilities",
             binary_fires_at_zero=isinstance(estimator, Perceptron),
             owner=f"export_estimator({owner})",
+            out_type=X_TYPE,
         )
         metadata["classes"] = json.dumps(np.asarray(estimator.classes_).tolist())
         described = "label: predict(X); " + (
             "probabilities: predict_proba(X)" if kind == "probabilities" else "scores: decision_function(X)"
         )
-    inputs = [b.value_info(INPUT, FLOAT, [BATCH, n_features])]
-    doc = f"chainrule {owner} exported from its fitted network. X: float [batch, {n_features}] features; {described}."
+    inputs = [b.value_info(INPUT, X_TYPE, [BATCH, n_features])]
+    kind_name = np.dtype(estimator._dtype).name
+    doc = f"chainrule {owner} exported from its fitted network. X: {kind_name} [batch, {n_features}]; {described}."
     model = b.model(inputs, outputs, name=name, opset=opset, doc_string=doc, metadata=metadata)
     if path is not None:
         save(model, path)

@@ -68,13 +68,17 @@ def session(proto: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
+TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+
+
 def run(proto: onnx.ModelProto, X: np.ndarray) -> dict[str, np.ndarray]:
     s = session(proto)
-    return dict(zip([o.name for o in s.get_outputs()], s.run(None, {"X": X.astype(np.float32)})))
+    dtype = TYPES[s.get_inputs()[0].type]  # X in the estimator's dtype
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, {"X": X.astype(dtype)})))
 
 
 def assert_close(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.dtype == np.float32
+    assert got.dtype == want.dtype
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * max(1.0, float(np.abs(want).max())))
 
@@ -144,7 +148,7 @@ def test_an_estimator_fitted_on_float32_exports_in_float32():
     assert_close(out["probabilities"], clf.predict_proba(Xn))
 
 
-def test_an_estimator_fitted_on_float64_computes_in_float64():
+def test_an_estimator_fitted_on_float64_keeps_float64_weights():
     clf = LogisticRegression().fit(X, Y2)
     proto = export_estimator(clf)
     weights = [t for t in proto.graph.initializer if t.name == "network/linear.weight"]
@@ -215,3 +219,19 @@ def test_a_bad_opset_is_refused():
     clf = Perceptron().fit(X, Y2)
     with pytest.raises(OnnxError, match="opset must be an int from 18"):
         export_estimator(clf, opset=12)
+
+
+def test_an_estimator_fitted_on_float64_computes_in_float64():
+    # X and every number after it in float64, as predict computes: a float32 X would round a
+    # timestamp-like feature (1.7e9 +- 30) to steps of 128 and lose it
+    clf = LogisticRegression(max_iter=500).fit(X, Y3)
+    reg = LinearRegression().fit(X, X[:, 0] * 3 - X[:, 1])
+    Xn = np.random.default_rng(5).normal(size=(20, 4))  # float64
+    for model in (clf, reg):
+        proto = export_estimator(model)
+        assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+        out = run(proto, Xn)
+        want = model.predict_proba(Xn) if model is clf else model.predict(Xn)
+        got = out["probabilities"] if model is clf else out["variable"]
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)  # beyond float32's reach
