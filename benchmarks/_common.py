@@ -249,3 +249,29 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=str))
     print(f"(raw results written to {path})")
+
+
+def name_list(choices: Sequence[str], what: str = "name") -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, each one of ``choices``."""
+    import argparse
+
+    def parse(text: str) -> list[str]:
+        names = [w.strip() for w in text.split(",") if w.strip()]
+        unknown = [w for w in names if w not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what}(s) {unknown}; choose from {', '.join(choices)}")
+        return names
+
+    return parse
+
+
+def thread_pools() -> list[dict[str, Any]]:
+    """The thread pools loaded in this process (threadpoolctl), if it is installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [
+        {"api": p.get("internal_api"), "prefix": p.get("prefix"), "threads": p.get("num_threads")}
+        for p in threadpool_info()
+    ]

@@ -503,7 +503,7 @@ def worker(args: argparse.Namespace) -> None:
             **lib.info,
             **result,
             "warnings": messages,
-            "thread_pools": training_mlp.blas_threads(),
+            "thread_pools": _common.thread_pools(),
         }
     )
 
@@ -782,14 +782,6 @@ def parent(args: argparse.Namespace) -> None:
         )
 
 
-def workload_list(text: str) -> list[str]:
-    names = [w.strip() for w in text.split(",") if w.strip()]
-    unknown = [w for w in names if w not in WORKLOADS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -800,7 +792,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--workloads",
-        type=workload_list,
+        type=_common.name_list(tuple(WORKLOADS), "workload"),
         default=list(WORKLOADS),
         help=f"comma-separated workloads (default all: {','.join(WORKLOADS)})",
     )

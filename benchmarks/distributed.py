@@ -830,20 +830,12 @@ def parent(args: argparse.Namespace) -> int:
     return 0
 
 
-def workload_list(text: str) -> list[str]:
-    names = [w.strip() for w in text.split(",") if w.strip()]
-    unknown = [w for w in names if w not in WORKLOADS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: a few steps, 1 run per configuration")
     parser.add_argument(
         "--workloads",
-        type=workload_list,
+        type=_common.name_list(tuple(WORKLOADS), "workload"),
         default=list(WORKLOADS),
         help=f"comma-separated workloads (default all: {','.join(WORKLOADS)})",
     )

@@ -370,21 +370,9 @@ def worker(args: argparse.Namespace) -> None:
             "import_s": import_s,
             "models": models,
             "warnings": messages,
-            "thread_pools": thread_pools(),
+            "thread_pools": _common.thread_pools(),
         }
     )
-
-
-def thread_pools() -> list[dict[str, Any]]:
-    """The thread pools loaded in this process (threadpoolctl), if it is installed."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [
-        {"api": p.get("internal_api"), "prefix": p.get("prefix"), "threads": p.get("num_threads")}
-        for p in threadpool_info()
-    ]
 
 
 def export_worker(args: argparse.Namespace) -> None:
@@ -697,17 +685,6 @@ def parent(args: argparse.Namespace) -> None:
         )
 
 
-def name_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [w.strip() for w in text.split(",") if w.strip()]
-        unknown = [w for w in names if w not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"unknown name(s) {unknown}; choose from {', '.join(choices)}")
-        return names
-
-    return parse
-
-
 def batch_list(text: str) -> list[int]:
     try:
         batches = [int(w) for w in text.split(",") if w.strip()]
@@ -728,7 +705,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--models",
-        type=name_list(tuple(MODELS)),
+        type=_common.name_list(tuple(MODELS), "model"),
         default=list(MODELS),
         help=f"comma-separated models (default all: {','.join(MODELS)})",
     )

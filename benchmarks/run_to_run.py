@@ -166,7 +166,7 @@ def child(args: argparse.Namespace) -> None:
             **result,
             "process_seconds": time.perf_counter() - started,
             "torch_loaded": torch_loaded,
-            "thread_pools": training_mlp.blas_threads(),
+            "thread_pools": _common.thread_pools(),
         }
     )
 

@@ -412,18 +412,6 @@ MAKERS: dict[str, Callable] = {
 }
 
 
-def blas_threads() -> list[dict[str, Any]]:
-    """The thread pools loaded in this process (threadpoolctl), if it is installed."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [
-        {"api": p.get("internal_api"), "prefix": p.get("prefix"), "threads": p.get("num_threads")}
-        for p in threadpool_info()
-    ]
-
-
 def worker(args: argparse.Namespace) -> None:
     _common.use_repo_chainrule()
     with np.load(args.inputs) as f:
@@ -454,7 +442,7 @@ def worker(args: argparse.Namespace) -> None:
             "first_losses": first[:FIRST_LOSSES],
             "epoch_losses": epoch_losses,
             "test_accuracy": accuracy(),
-            "thread_pools": blas_threads(),
+            "thread_pools": _common.thread_pools(),
         }
     )
 
