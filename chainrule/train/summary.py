@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _evaluating
 from chainrule.tensor import Tensor
 
 
@@ -117,19 +117,16 @@ def summary(model: Module, input_shape: Sequence[int], dtype: Any = None) -> Mod
             )
 
     handles = [m.register_forward_hook(record) for m in leaves]
-    was_training = model.training
     try:
-        model.eval()
         param_dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
         x = Tensor._make(np.zeros((1,) + input_shape, dtype=np.dtype(dtype) if dtype else param_dtype))
-        with no_grad():
+        with no_grad(), _evaluating([model]):  # each module's own mode back afterwards
             model(x)
     except Exception as e:
         raise ValueError(f"summary: the model failed on an input of shape {(1,) + input_shape}: {e}") from e
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     ordered = list(rows.values())
     # layers that did not run (unused) still hold parameters: list them at the end
     for m in leaves:

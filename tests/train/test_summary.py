@@ -152,3 +152,12 @@ def test_a_model_that_fails_on_the_input_shape_gives_a_clear_error():
 def test_not_a_module():
     with pytest.raises(TypeError, match="summary: model must be a chainrule.nn.Module, got function"):
         summary(lambda x: x, (4,))
+
+
+def test_summary_gives_each_module_its_own_mode_back():
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.BatchNorm1d(4), cr.nn.Dropout(0.5), cr.nn.Linear(4, 2))
+    model.train()
+    model[1].eval()  # a frozen BatchNorm inside a model that trains
+    cr.train.summary(model, (3,))
+    assert [m.training for m in model] == [True, False, True, True]
+    assert model.training
