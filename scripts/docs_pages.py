@@ -98,4 +98,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # the pages import chainrule from this checkout
     sys.exit(main(sys.argv[1:]))

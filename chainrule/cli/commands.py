@@ -706,8 +706,14 @@ def _value_text(value: dict[str, Any]) -> str:
 
 def _onnx_network_summary(path: str, inputs: list[dict[str, Any]]) -> tuple[Any, str | None]:
     """(the summary of the network ``chainrule.onnx.loader`` reads from ``path``, None), or (None,
-    why there is none): a graph of several inputs, text inputs or operators the loader does not
-    read (an exported model's preprocessing) has no network summary."""
+    why there is none). A file chainrule wrote around a network (an estimator's, or a CLI model's
+    with its preprocessing) names the network's input and output in its metadata: that part is
+    cut out and read. Any other graph of several inputs, text inputs or operators the loader does
+    not read has no network summary."""
+    proto = _read_onnx(path)
+    props = {p.key: p.value for p in proto.metadata_props}
+    if "chainrule.network_input" in props:
+        return _embedded_network_summary(proto, props["chainrule.network_input"], props["chainrule.network_output"])
     if len(inputs) != 1 or not all(isinstance(d, int) for d in inputs[0]["shape"][1:]):
         return (
             None,
@@ -720,6 +726,22 @@ def _onnx_network_summary(path: str, inputs: list[dict[str, Any]]) -> tuple[Any,
     except (ValueError, TypeError, NotImplementedError, ImportError) as e:  # OnnxError is a ValueError
         return None, f"no layer table: chainrule.onnx.loader cannot read it back as a network: {str(e).splitlines()[0]}"
     return summary(model, tuple(inputs[0]["shape"][1:])), None
+
+
+def _embedded_network_summary(proto: Any, start: str, end: str) -> tuple[Any, str | None]:
+    """The summary of the network between the values ``start`` and ``end`` of ``proto``."""
+    from chainrule.onnx._common import require_onnx
+    from chainrule.onnx.loader import load as load_onnx
+
+    onnx = require_onnx()
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+        part = onnx.utils.Extractor(inferred).extract_model([start], [end])
+        model = load_onnx(part)
+        shape = [d.dim_value for d in part.graph.input[0].type.tensor_type.shape.dim[1:]]
+    except (ValueError, TypeError, KeyError, NotImplementedError, ImportError) as e:
+        return None, f"no layer table: the network inside cannot be read back: {str(e).splitlines()[0]}"
+    return summary(model, tuple(shape)), None
 
 
 def _read_report(path: str) -> dict | None:

@@ -37,6 +37,7 @@ class GraphBuilder:
         self.taken: set[str] = set(reserved)
         self.domains: dict[str, int] = {}
         self.network_model: Any = None  # the embedded network's ModelProto (its IR version and producer)
+        self.network_io: tuple[str, str] | None = None  # the embedded network's input and output in the graph
 
     def fresh(self, hint: str) -> str:
         """A name not used yet: ``hint``, or ``hint_2``, ``hint_3``, ..."""
@@ -107,6 +108,8 @@ class GraphBuilder:
             if opset.domain:
                 self.domains[opset.domain] = opset.version
         self.network_model = model
+        # where the network lies in the graph: `chainrule summary` cuts it out to show its layers
+        self.network_io = (x, renamed(network_output.name))
         return renamed(network_output.name), network_output.type.tensor_type.elem_type
 
     def _prefixed(self, hint: str, names: set[str]) -> tuple[str, dict[str, str]]:
@@ -143,7 +146,10 @@ class GraphBuilder:
         model.ir_version = (
             self.network_model.ir_version if self.network_model is not None else min(model.ir_version, 10)
         )
-        onnx.helper.set_model_props(model, dict(metadata))
+        props = dict(metadata)
+        if self.network_io is not None:
+            props["chainrule.network_input"], props["chainrule.network_output"] = self.network_io
+        onnx.helper.set_model_props(model, props)
         try:
             onnx.checker.check_model(model, full_check=True)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:  # a bug, not the user's
