@@ -443,6 +443,9 @@ class Function:
     def name(self) -> str:
         return type(self).__name__
 
+    def __repr__(self) -> str:  # as the tensor's repr shows it, and PyTorch names its nodes
+        return f"<{type(self).__name__}Backward0>"
+
     def _free(self) -> None:
         """Drop the inputs and everything saved for backward (the graph is then freed)."""
         self.__dict__.clear()

@@ -897,3 +897,10 @@ def test_grad_of_a_recurrent_layer_wrt_its_input_computes_no_weight_gradients(mo
     lstm(x)[0].sum().backward()
     assert all(asked[-1][-4:])
     np.testing.assert_allclose(x.grad.numpy(), gx.numpy(), rtol=1e-6)
+
+
+def test_a_node_prints_as_the_tensor_shows_it():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    assert repr(y.grad_fn) == "<MulBackward0>"
+    assert f"grad_fn={y.grad_fn!r}" in repr(y)
