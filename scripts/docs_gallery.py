@@ -91,6 +91,9 @@ def index(pages: list[Path]) -> str:
 
 
 def main(names: list[str]) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from docs_pages import shrink  # scripts/docs_pages.py: figures with a palette when smaller
+
     chosen = [EXAMPLES / (n if n.endswith(".py") else n + ".py") for n in names] or examples()
     GALLERY.mkdir(parents=True, exist_ok=True)
     for example in chosen:
@@ -104,6 +107,7 @@ def main(names: list[str]) -> int:
             folder.mkdir(parents=True)
             for p in pictures:
                 shutil.copy(p, folder / p.name)
+                shrink(folder / p.name)
                 shown.append(f"../figures/{folder.name}/{p.name}")
         (GALLERY / f"{slug(example)}.md").write_text(page(example, printed, shown, args), encoding="utf-8")
         print(f"gallery/{slug(example)}.md: {len(shown)} pictures")
