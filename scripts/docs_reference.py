@@ -10,6 +10,7 @@ built site documents every name of ``chainrule.__all__`` and of each module here
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
         "The top-level package: `Tensor` and its creation functions, every differentiable op, "
         "autograd (`backward`, `grad`, `no_grad`, `Function`, `gradcheck`), random numbers, and the "
         "interpreters that run the gradient rules.",
-        ["chainrule", "chainrule.random", "chainrule.interpreters", "chainrule.memory"],
+        ["chainrule", "chainrule.random", "chainrule.interpreters", "chainrule.memory", "chainrule.utils"],
     ),
     "nn": (
         "chainrule.nn: layers and losses",
@@ -103,30 +104,54 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
 
 
 def public_names(module_name: str) -> list[str]:
-    """The module's public classes and functions: its ``__all__``, or the names it defines."""
+    """The module's public names: its ``__all__`` (constants too; not submodules, which have their
+    own sections, nor NumPy's dtypes, which NumPy documents), or else the classes and functions it
+    defines."""
     module = importlib.import_module(module_name)
     names = getattr(module, "__all__", None)
-    if names is None:
-        names = [
-            n
-            for n, o in vars(module).items()
-            if not n.startswith("_") and getattr(o, "__module__", None) == module_name
-        ]
-    return [n for n in names if inspect.isclass(getattr(module, n)) or inspect.isroutine(getattr(module, n))]
+    if names is not None:
+        return [n for n in names if not inspect.ismodule(getattr(module, n)) and not _foreign_class(getattr(module, n))]
+    return [
+        n
+        for n, o in vars(module).items()
+        if not n.startswith("_")
+        and getattr(o, "__module__", None) == module_name
+        and (inspect.isclass(o) or inspect.isroutine(o))
+    ]
+
+
+def _foreign_class(obj: object) -> bool:
+    return inspect.isclass(obj) and not getattr(obj, "__module__", "").startswith("chainrule")
+
+
+def canonical(module_name: str, name: str) -> str | None:
+    """Where a name must be rendered from, when its path in ``module_name`` does not lead to it: a
+    function named like a submodule (``chainrule.tensor``, the function, beside the module
+    ``chainrule.tensor``), or a name the module provides through ``__getattr__``. None otherwise."""
+    module = importlib.import_module(module_name)
+    obj = getattr(module, name)
+    shadowed = importlib.util.find_spec(f"{module_name}.{name}") is not None if hasattr(module, "__path__") else False
+    if (shadowed or name not in vars(module)) and hasattr(obj, "__qualname__"):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    return None
 
 
 def render(page: str) -> str:
     title, summary, modules = PAGES[page]
     lines = [f"# {title}", "", summary, ""]
     for module_name in modules:
-        members = public_names(module_name)
-        lines += [f"## `{module_name}`", "", f"::: {module_name}", "    options:", "      show_root_heading: false"]
+        names = public_names(module_name)
+        members = [n for n in names if canonical(module_name, n) is None]
+        elsewhere = [canonical(module_name, n) for n in names if canonical(module_name, n) is not None]
+        lines += [f"::: {module_name}", "    options:"]  # the module's own heading, then its names
         if members:
             lines.append("      members:")
             lines += [f"        - {name}" for name in members]
         else:
             lines.append("      members: false")
         lines.append("")
+        for path in elsewhere:  # rendered from where they are defined, under the module
+            lines += [f"::: {path}", "    options:", "      heading_level: 3", ""]
     return "\n".join(lines)
 
 
