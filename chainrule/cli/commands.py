@@ -756,7 +756,7 @@ def _read_report(path: str) -> dict | None:
 
 
 # ===================================================================================== export
-ONNX_FILE = "model.onnx"
+ONNX_FILE = outputs.ONNX_FILE
 """The file ``chainrule export`` writes in the model folder when no --output is given."""
 
 

@@ -32,8 +32,11 @@ from chainrule.cli.errors import CLIError
 from chainrule.cli.models import MODEL_FILE
 from chainrule.io.files import write_text_atomic
 
-RUN_FILES = (MODEL_FILE, "history.csv", "report.json", "loss_curve.png")
-"""The files a run writes: an existing --out may hold these and nothing else."""
+ONNX_FILE = "model.onnx"
+"""What ``chainrule export`` writes beside the model by default."""
+RUN_FILES = (MODEL_FILE, "history.csv", "report.json", "loss_curve.png", ONNX_FILE)
+"""The files a run writes, and the ONNX file exported from it: an existing --out may hold these and
+nothing else (a new run replaces them all; an old model's ONNX file goes with it)."""
 NEW = ".chainrule-new-"
 """Infix of the folder a run writes into before it is swapped in."""
 OLD = ".chainrule-old-"

@@ -21,8 +21,8 @@ How it works, for a reader:
    their ``state_dict`` keys, so that tools (and :func:`chainrule.onnx.loader`) show the same names.
 
 What cannot be exported is refused with the reason: a forward that reads a tensor's value into
-Python (``.item()``, ``if x.sum() > 0``), a forward hook, an op with no ONNX translation (a loss, a
-sort), a dropout in training mode.
+Python (``.item()``, ``if x.sum() > 0``), a forward hook, an op with no ONNX translation (the fused
+cross-entropy loss, a sort), a dropout in training mode.
 """
 
 from __future__ import annotations
@@ -897,10 +897,25 @@ _OWN_DTYPES = {  # ops whose inputs keep their types (a cast, an index, a test o
 _COMPARISONS = {np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal}
 
 
+def _user_name(target: Any) -> str:
+    """An op's name as a user knows it (the helpers behind ``argmax`` or ``sort`` are private)."""
+    known = {
+        elementwise._astype: "astype",
+        reduce._arg: "argmax/argmin",
+        reduce._order: "sort/argsort",
+        reduce._top: "topk",
+        np.sign: "sign",
+    }
+    if target in known:
+        return known[target]
+    if isinstance(target, np.ufunc):
+        return f"np.{target.__name__}"
+    return getattr(target, "__name__", repr(target))
+
+
 def _op_names() -> list[str]:
     """The names of the ops that export, as a user knows them."""
-    known = {elementwise._astype: "astype", reduce._arg: "argmax/argmin", np.sign: "sign"}
-    return [known.get(k) or (f"np.{k.__name__}" if isinstance(k, np.ufunc) else k.__name__) for k in _OPS]
+    return [_user_name(k) for k in _OPS]
 
 
 # ------------------------------------------------------------ leaf layers
@@ -1114,7 +1129,7 @@ def _translate(
                 "in-place writes: compute a new tensor instead"
             )
         translate = _OPS.get(instr.target)
-        op_name = getattr(instr.target, "__name__", repr(instr.target))
+        op_name = _user_name(instr.target)
         if translate is None:
             raise OnnxError(
                 f"export: op {op_name} (in {where or 'the model'}) has no ONNX translation; "

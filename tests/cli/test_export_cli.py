@@ -360,3 +360,13 @@ def test_summary_of_a_file_that_is_not_onnx_is_a_clean_error(models):
     assert_clean_error(result, "junk.onnx is not a readable ONNX file", command="summary")
     result = run_here("summary", "--model", "absent.onnx", cwd=models)
     assert_clean_error(result, "no ONNX file at absent.onnx", command="summary")
+
+
+def test_a_model_folder_with_its_export_can_be_trained_again(tmp_path):
+    # export writes DIR/model.onnx by default: train --force replaces the folder, the stale export with it
+    assert run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", cwd=tmp_path).returncode == 0
+    assert run_here("export", "--model", "m", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "m" / "model.onnx").exists()
+    result = run_here("train", "iris", "--epochs", "1", "--out", "m", "--quiet", "--force", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "m" / "model.onnx").exists()  # it described the old model

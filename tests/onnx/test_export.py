@@ -350,7 +350,7 @@ class Sorts(nn.Module):
         (Reads(), "reads a tensor's value into Python"),
         (Loss(), "CrossEntropy .* has no ONNX translation"),
         (InPlace(), "in place"),
-        (Sorts(), "has no ONNX translation"),
+        (Sorts(), "op sort/argsort .* has no ONNX translation"),
     ],
 )
 def test_what_cannot_be_exported_is_an_error_naming_why(model, message):
