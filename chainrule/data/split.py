@@ -21,7 +21,8 @@ RandomState = int | np.integer | np.random.RandomState | np.random.Generator | N
 
 def train_test_split(
     *arrays: Any,
-    test_size: float | int = 0.25,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
     random_state: RandomState = None,
     shuffle: bool = True,
     stratify: Any = None,
@@ -35,7 +36,12 @@ def train_test_split(
             number of samples (first-axis length).
         test_size: a float in (0, 1), the fraction of samples in the test set
             (rounded up), or an int in [1, n_samples - 1], their number.
-            Default 0.25.
+            Default None: the complement of ``train_size``, or 0.25 when that
+            is None too (scikit-learn's rule).
+        train_size: the same for the train set (a fraction rounded down, or
+            a number). Default None: the complement of the test set. When both
+            are given they may leave samples out of both sets (not with
+            ``stratify``).
         random_state: None (default) uses NumPy's global random state; an int
             seeds a fresh ``np.random.RandomState``, so the same int gives the
             same split; a ``RandomState`` or ``Generator`` is used as given.
@@ -74,7 +80,12 @@ def train_test_split(
     if len(set(lengths)) > 1:
         raise ValueError(f"train_test_split: the arrays have inconsistent numbers of samples: {lengths}")
     n_samples = lengths[0]
-    n_train, n_test = _split_sizes(n_samples, test_size)
+    n_train, n_test = _split_sizes(n_samples, test_size, train_size)
+    if stratify is not None and n_train + n_test < n_samples:
+        raise ValueError(
+            f"train_test_split: train_size={train_size} and test_size={test_size} leave samples out; with "
+            "stratify give one of them (the other set is the rest)"
+        )
 
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"train_test_split: shuffle must be True or False, got {shuffle!r}")
@@ -85,12 +96,12 @@ def train_test_split(
                 "(a split without shuffling cannot keep class proportions)"
             )
         train = np.arange(n_train)
-        test = np.arange(n_train, n_samples)
+        test = np.arange(n_samples - n_test, n_samples)
     else:
         rng = _as_rng(random_state)
         if stratify is None:
             permutation = rng.permutation(n_samples)
-            test, train = permutation[:n_test], permutation[n_test:]
+            test, train = permutation[:n_test], permutation[n_test : n_test + n_train]
         else:
             train, test = _stratified_indices(stratify, n_samples, n_train, n_test, rng)
 
@@ -115,35 +126,52 @@ def _num_samples(array: Any, position: int) -> int:
     return len(array)
 
 
-def _split_sizes(n_samples: int, test_size: Any) -> tuple[int, int]:
-    """Return ``(n_train, n_test)`` for ``n_samples`` and a validated ``test_size``."""
+def _split_sizes(n_samples: int, test_size: Any, train_size: Any) -> tuple[int, int]:
+    """Return ``(n_train, n_test)`` for ``n_samples`` and a validated ``test_size`` and ``train_size``
+    (scikit-learn's rules: a test fraction rounds up, a train fraction down; a missing one is the
+    complement of the other; neither given: test_size 0.25)."""
     if n_samples == 0:
         raise ValueError("train_test_split: the arrays have no samples to split")
-    if isinstance(test_size, (bool, np.bool_)):
-        raise TypeError(f"train_test_split: test_size must be a float or an int, got {test_size!r}")
-    if isinstance(test_size, numbers.Integral):
-        if not 1 <= test_size <= n_samples - 1:
-            raise ValueError(
-                f"train_test_split: test_size={test_size} as an int must be in "
-                f"[1, n_samples - 1] = [1, {n_samples - 1}]"
-            )
-        n_test = int(test_size)
-    elif isinstance(test_size, numbers.Real):
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(f"train_test_split: test_size={test_size} as a float must be in the open interval (0, 1)")
-        n_test = math.ceil(test_size * n_samples)
-    else:
-        raise TypeError(
-            "train_test_split: test_size must be a float in (0, 1) or an int, "
-            f"got {test_size!r} of type {type(test_size).__name__}"
-        )
-    n_train = n_samples - n_test
-    if n_train == 0:
+    if test_size is None and train_size is None:
+        test_size = 0.25
+    n_test = None if test_size is None else _size("test_size", test_size, n_samples, math.ceil)
+    n_train = None if train_size is None else _size("train_size", train_size, n_samples, math.floor)
+    if n_test is None:
+        n_test = n_samples - n_train
+    if n_train is None:
+        n_train = n_samples - n_test
+    if n_train + n_test > n_samples:
         raise ValueError(
-            f"train_test_split: with n_samples={n_samples} and test_size={test_size} "
-            "the train set would be empty; use a smaller test_size"
+            f"train_test_split: train_size={train_size} and test_size={test_size} ask for {n_train} + {n_test} "
+            f"samples, more than the {n_samples} there are"
         )
+    for name, n, other in (("train", n_train, "test_size"), ("test", n_test, "train_size")):
+        if n == 0:
+            raise ValueError(
+                f"train_test_split: with n_samples={n_samples}, test_size={test_size} and train_size={train_size} "
+                f"the {name} set would be empty; use a smaller {other}"
+            )
     return n_train, n_test
+
+
+def _size(name: str, size: Any, n_samples: int, rounding: Any) -> int:
+    """The number of samples ``size`` asks for (a fraction in (0, 1) rounded by ``rounding``, or a
+    number in [1, n_samples - 1])."""
+    if isinstance(size, (bool, np.bool_)):
+        raise TypeError(f"train_test_split: {name} must be a float or an int, got {size!r}")
+    if isinstance(size, numbers.Integral):
+        if not 1 <= size <= n_samples - 1:
+            raise ValueError(
+                f"train_test_split: {name}={size} as an int must be in [1, n_samples - 1] = [1, {n_samples - 1}]"
+            )
+        return int(size)
+    if isinstance(size, numbers.Real):
+        if not 0.0 < size < 1.0:
+            raise ValueError(f"train_test_split: {name}={size} as a float must be in the open interval (0, 1)")
+        return int(rounding(size * n_samples))
+    raise TypeError(
+        f"train_test_split: {name} must be a float in (0, 1) or an int, got {size!r} of type {type(size).__name__}"
+    )
 
 
 def _as_rng(random_state: RandomState) -> Any:

@@ -249,7 +249,7 @@ def test_float_test_size_that_empties_the_train_set():
         train_test_split(np.arange(3), test_size=0.9)
 
 
-@pytest.mark.parametrize("test_size", [True, "0.2", None, [0.2]])
+@pytest.mark.parametrize("test_size", [True, "0.2", [0.2]])
 def test_test_size_of_the_wrong_type(test_size):
     with pytest.raises(TypeError, match="test_size must be"):
         train_test_split(np.arange(10), test_size=test_size)
@@ -299,3 +299,33 @@ def test_scalar_or_string_is_not_a_sequence_of_samples():
         train_test_split(5)
     with pytest.raises(TypeError, match="array 0 of type str"):
         train_test_split("abcd")
+
+
+@pytest.mark.parametrize(
+    "test_size, train_size",
+    [(None, None), (0.3, None), (None, 0.7), (None, 0.66), (0.25, 0.5), (3, None), (None, 4), (2, 5), (0.1, 0.85)],
+)
+def test_train_size_and_test_size_give_scikit_learns_sizes(test_size, train_size):
+    from sklearn.model_selection import train_test_split as sk_split
+
+    X = np.arange(23)
+    want = sk_split(X, test_size=test_size, train_size=train_size, random_state=0)
+    got = train_test_split(X, test_size=test_size, train_size=train_size, random_state=0)
+    assert [len(g) for g in got] == [len(w) for w in want]
+    assert not set(got[0]) & set(got[1])  # disjoint, even when both sizes leave samples out
+    unshuffled = train_test_split(X, test_size=test_size, train_size=train_size, shuffle=False)
+    assert [len(g) for g in unshuffled] == [len(w) for w in want]
+    assert unshuffled[0].tolist() == list(range(len(want[0])))  # the first samples, then the last ones
+    assert unshuffled[1].tolist() == list(range(23 - len(want[1]), 23))
+
+
+def test_sizes_that_ask_for_too_much_or_leave_samples_out_with_stratify():
+    with pytest.raises(ValueError, match="more than the 10 there are"):
+        train_test_split(np.arange(10), test_size=0.5, train_size=0.6)
+    y = np.array([0, 1] * 10)
+    with pytest.raises(ValueError, match="leave samples out; with stratify"):
+        train_test_split(np.arange(20), y, test_size=4, train_size=10, stratify=y)
+    with pytest.raises(TypeError, match="train_size must be"):
+        train_test_split(np.arange(10), train_size="half")
+    got = train_test_split(np.arange(20), y, train_size=0.6, stratify=y, random_state=0)
+    assert len(got[0]) == 12 and np.bincount(got[3]).tolist() == [4, 4]
