@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -99,6 +99,21 @@ def _changed(module: Any, name: str) -> None:
         _writes.structure += 1
     if _mode.recorder is not None:
         _mode.recorder.changed(module, f"{type(module).__name__}.{name}")
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` did not load: keys the module has that the state
+    lacked, and keys the state had that the module lacks (PyTorch's ``_IncompatibleKeys``).
+
+    Example:
+        >>> from chainrule.nn.module import IncompatibleKeys
+        >>> missing, unexpected = IncompatibleKeys(["bias"], [])
+        >>> missing
+        ['bias']
+    """
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Module:
@@ -358,12 +373,20 @@ class Module:
                     state[f"{module_name}.{name}" if module_name else name] = b if keep_vars else b._data.copy()
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values into parameters and buffers in place.
 
         Every missing, unexpected and mis-shaped key is reported at once, and nothing is changed
-        when there is an error. With ``strict=False`` missing and unexpected keys are allowed (and
-        returned), mis-shaped ones never are.
+        when there is an error. With ``strict=False`` missing and unexpected keys are allowed, and
+        returned as PyTorch returns them: ``(missing_keys, unexpected_keys)``, a named pair.
+        Mis-shaped keys never are allowed.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.Linear(2, 1)
+            >>> result = layer.load_state_dict({"weight": cr.zeros(1, 2), "scale": 1.0}, strict=False)
+            >>> result.missing_keys, result.unexpected_keys
+            (['bias'], ['scale'])
         """
         targets: dict[str, Tensor] = dict(self.named_parameters())
         for module_name, module in self.named_modules():
@@ -403,7 +426,7 @@ class Module:
         for k, v in converted.items():
             targets[k]._data[...] = v
         mark_modified([targets[k] for k in converted], "load_state_dict")
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- config (for save/load)
     def get_config(self) -> dict[str, Any]:

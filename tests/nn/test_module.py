@@ -773,3 +773,12 @@ def test_copies_are_independent_and_keep_registration(clone):
     twin[0].weight.numpy()[...] = 0.0
     assert not np.all(model[0].weight.numpy() == 0.0)
     assert [n for n, _ in twin[2].named_buffers()] == ["count", "cache"]
+
+
+def test_load_state_dict_returns_pytorchs_named_pair():
+    layer = cr.nn.Linear(2, 1)
+    result = layer.load_state_dict({"weight": cr.ones(1, 2), "extra": 3.0}, strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
+    missing, unexpected = result  # the tuple form still unpacks
+    assert (missing, unexpected) == (["bias"], ["extra"])
+    assert layer.load_state_dict(layer.state_dict()) == ([], [])
