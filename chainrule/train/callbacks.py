@@ -357,7 +357,8 @@ class LearningRateScheduler(Callback):
     ``schedule`` is either a function ``(epoch, lr) -> new_lr`` called before each epoch (epochs
     count from 1, as in the History), or a
     scheduler from ``chainrule.optim`` (StepLR, CosineAnnealingLR, ...) stepped after each epoch;
-    ReduceLROnPlateau is stepped with the ``monitor``ed value.
+    ReduceLROnPlateau is stepped with the ``monitor``ed value. ``verbose=1`` reports the rate each
+    epoch trains at, as Keras does.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -390,6 +391,9 @@ class LearningRateScheduler(Callback):
                 )
             for group in groups:
                 group["lr"] = new_lr
+        if self.verbose:  # Keras's report, with the rate the epoch trains at
+            lr = self.context.optimizer.param_groups[0]["lr"]
+            self.context.progress.message(f"LearningRateScheduler: epoch {epoch}, learning rate {lr:g}", True)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         if self._is_function():

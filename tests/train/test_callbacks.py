@@ -615,3 +615,20 @@ def test_text_files_get_the_umask_permissions_like_open(tmp_path):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644, name
     assert (tmp_path / "report.json").read_text() == "{}\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_learning_rate_scheduler_verbose_reports_each_epochs_rate(capsys):
+    model = cr.nn.Linear(2, 1)
+    fit(
+        model,
+        cr.nn.MSELoss(),
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        np.ones((8, 2)),
+        np.ones((8, 1)),
+        epochs=2,
+        verbose=0,
+        callbacks=[LearningRateScheduler(lambda epoch, lr: lr / 2, verbose=1)],
+    )
+    err = capsys.readouterr().err
+    assert "LearningRateScheduler: epoch 1, learning rate 0.05" in err
+    assert "LearningRateScheduler: epoch 2, learning rate 0.025" in err
