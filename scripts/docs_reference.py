@@ -27,6 +27,13 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
         "interpreters that run the gradient rules.",
         ["chainrule", "chainrule.random", "chainrule.interpreters", "chainrule.memory", "chainrule.utils"],
     ),
+    "engine": (
+        "The engine: autograd, primitives, kernels, devices",
+        "How chainrule computes, for readers of the source: the graph walk and `Function`, the "
+        "primitive ops that carry a gradient rule (everything else is composed from them), the "
+        "numba kernels of the extra `fast`, and the device model (the CPU).",
+        ["chainrule.autograd", "chainrule.ops.primitives", "chainrule.kernels", "chainrule.devices"],
+    ),
     "nn": (
         "chainrule.nn: layers and losses",
         "Modules, layers, losses, the functional forms, initialisers.",
