@@ -48,6 +48,31 @@ _mode = _GradMode()
 _leaf_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
 
 
+def _run_grad_hooks(t: Tensor, g: Any, plain: bool, handed_out: set[int]) -> Any:
+    """``t``'s gradient ``g`` after each of its ``register_hook`` hooks (a hook returns None, or a
+    gradient to use instead, of ``t``'s shape). ``g`` is an ndarray in a plain backward (the hooks
+    get it as a Tensor), a Tensor when the backward is recorded."""
+    entry = _grad_hooks.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return g
+    for hook in list(entry[1].values()):
+        result = hook(Tensor._make(g) if plain else g)
+        if result is None:
+            continue
+        if plain:
+            new = result._data if isinstance(result, Tensor) else np.asarray(result)
+        else:  # a recorded backward: a Tensor, so that gradients of gradients go through the hook's ops
+            new = result if isinstance(result, Tensor) else Tensor._make(np.asarray(result))
+        if new.shape != t.shape:
+            raise RuntimeError(
+                f"register_hook: a hook of a tensor of shape {t.shape} returned a gradient of shape {new.shape}"
+            )
+        g = new.astype(t.dtype, copy=False) if plain else new
+    if plain:
+        handed_out.add(id(g))  # a hook may keep the array it got: no .grad shares it
+    return g
+
+
 def _run_leaf_hooks(t: Tensor) -> None:
     entry = _leaf_hooks.get(id(t))
     if entry is not None and entry[0]() is t:
@@ -71,19 +96,25 @@ class HookHandle:
             self._on_empty()
 
 
-def _add_leaf_hook(t: Tensor, hook: Callable) -> HookHandle:
-    """Register ``hook`` as a post-accumulate-grad hook of the leaf ``t`` (its entry in
-    ``_leaf_hooks`` goes with the tensor, or with its last hook)."""
+# Tensors' gradient hooks (``Tensor.register_hook``), the same way: called with the tensor's
+# gradient once the walk has it whole, before it goes on (or into a leaf's ``.grad``).
+_grad_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
+
+
+def _add_leaf_hook(t: Tensor, hook: Callable, table: dict | None = None) -> HookHandle:
+    """Register ``hook`` as a post-accumulate-grad hook of the leaf ``t`` (or in ``table``, e.g.
+    ``_grad_hooks``); the tensor's entry goes with the tensor, or with its last hook."""
+    table = _leaf_hooks if table is None else table
     key = id(t)
-    entry = _leaf_hooks.get(key)
+    entry = table.get(key)
     if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)
-        entry = (weakref.ref(t, lambda _, key=key, table=_leaf_hooks: table.pop(key, None)), {})
-        _leaf_hooks[key] = entry
+        entry = (weakref.ref(t, lambda _, key=key, table=table: table.pop(key, None)), {})
+        table[key] = entry
     hooks = entry[1]
 
     def forget() -> None:
-        if _leaf_hooks.get(key, (None, None))[1] is hooks:
-            del _leaf_hooks[key]
+        if table.get(key, (None, None))[1] is hooks:
+            del table[key]
 
     handle = HookHandle(hooks, forget)
     hooks[handle.id] = hook
@@ -1060,6 +1091,8 @@ def _walk(
             g = grads.pop(id(t), None)
             if g is None or (paths is not None and id(t) not in paths):
                 continue
+            if _grad_hooks and id(t) in _grad_hooks:
+                g = _run_grad_hooks(t, g, plain, handed_out)
             if wanted_ids is not None:
                 if id(t) in wanted_ids:
                     found[id(t)] = g

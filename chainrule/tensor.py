@@ -465,6 +465,32 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> Any:
+        """Call ``hook(grad)`` each time a backward has this tensor's whole gradient, before the
+        gradient goes further back (or, for a leaf, into ``.grad``): PyTorch's ``register_hook``.
+        The hook returns None to leave the gradient as it is, or a tensor of this tensor's shape
+        to use instead. Returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
+            >>> h = x * 3
+            >>> seen = []
+            >>> _ = h.register_hook(lambda g: seen.append(g.tolist()))  # look at a gradient
+            >>> _ = x.register_hook(lambda g: g.clip(-1.0, 1.0))  # change one: clipped
+            >>> (h * h).sum().backward()
+            >>> seen, x.grad
+            ([[6.0, -12.0]], tensor([ 1., -1.]))
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: this tensor does not require grad, so no gradient reaches it "
+                "(make it with requires_grad=True, or hook a tensor computed from one that does)"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {hook!r}")
+        return _autograd._add_leaf_hook(self, hook, _autograd._grad_hooks)
+
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], Any]) -> Any:
         """Call ``hook(self)`` each time a backward has accumulated this leaf's gradient into
         ``.grad`` (PyTorch's hook of that name; ``DistributedDataParallel`` uses it to send each

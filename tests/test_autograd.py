@@ -904,3 +904,77 @@ def test_a_node_prints_as_the_tensor_shows_it():
     y = x * 3
     assert repr(y.grad_fn) == "<MulBackward0>"
     assert f"grad_fn={y.grad_fn!r}" in repr(y)
+
+
+# ------------------------------------------------------------------ Tensor.register_hook
+
+
+def test_register_hook_sees_and_changes_a_gradient_on_its_way_back():
+    x = cr.tensor([1.0, -2.0], dtype="float64", requires_grad=True)
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h.register_hook(lambda g: g * 0.5)  # halves what goes on to x
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(seen[0], [6.0, -12.0])  # dL/dh = 2h
+    np.testing.assert_array_equal(x.grad.numpy(), [9.0, -18.0])  # 3 * 0.5 * 2h
+
+
+def test_a_leaf_hook_runs_before_grad_and_post_accumulate_hooks_see_its_result():
+    w = cr.tensor([3.0, -4.0], dtype="float64", requires_grad=True)
+    after = []
+    w.register_hook(lambda g: g.clip(-1.0, 1.0))
+    w.register_post_accumulate_grad_hook(lambda p: after.append(p.grad.numpy().copy()))
+    (w * 5).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(after[0], [1.0, 1.0])
+
+
+def test_a_removed_hook_and_the_hooks_errors():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: g * 0)
+    handle.remove()
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    x.register_hook(lambda g: cr.zeros(3))
+    with pytest.raises(RuntimeError, match=r"shape \(2,\) returned a gradient of shape \(3,\)"):
+        (x * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cr.tensor([1.0]).register_hook(lambda g: g)
+    with pytest.raises(TypeError, match="callable"):
+        cr.tensor([1.0], requires_grad=True).register_hook(3)
+
+
+def test_a_kept_gradient_is_not_the_array_grad_is_updated_in():
+    w = cr.tensor([1.0, 1.0], requires_grad=True)
+    kept = []
+    w.register_hook(lambda g: kept.append(g))
+    (w * 2).sum().backward()
+    w.grad.mul_(10)  # an in-place change of .grad (an optimiser's)
+    np.testing.assert_array_equal(kept[0].numpy(), [2.0, 2.0])
+
+
+def test_hooks_run_in_grad_and_in_a_recorded_backward():
+    x = cr.tensor([2.0], dtype="float64", requires_grad=True)
+    y = x * x
+    y.register_hook(lambda g: g * x)  # the hook's own ops are recorded under create_graph
+    (gx,) = cr.grad(y.sum(), x, create_graph=True)  # d/dx: 2x * x = 8
+    assert gx.item() == 8.0
+    (ggx,) = cr.grad(gx.sum(), x)  # d/dx (2x * x) = 4x = 8
+    assert ggx.item() == 8.0
+
+
+def test_a_compiled_step_with_a_hook_runs_eagerly_and_says_so():
+    w = cr.tensor([1.0, -1.0], requires_grad=True)
+
+    @cr.compile
+    def step(x):
+        y = w * x
+        y.register_hook(lambda g: g * 2)
+        loss = y.sum()
+        loss.backward()
+        return loss
+
+    with pytest.warns(cr.compiler.CompileWarning, match="register_hook"):
+        step(cr.tensor([1.0, 2.0]))
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])

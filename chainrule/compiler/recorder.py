@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import Function, _leaf_hooks, _mode, _run_backward, _topological_order
+from chainrule.autograd import Function, _grad_hooks, _leaf_hooks, _mode, _run_backward, _topological_order
 from chainrule.compiler.tracer import Ref, Traced, Tracer
 from chainrule.interpreters import NUMPY, NumpySteps
 from chainrule.tensor import Tensor
@@ -398,6 +398,8 @@ class Recorder:
                 self.refuse(_FOREIGN_NODE.format(fn.name))
             elif fn is not None and t._retains_grad:
                 self.refuse(".retain_grad() on a tensor the step makes (its .grad exists only in an eager run)")
+            elif _grad_hooks and id(t) in _grad_hooks:
+                self.refuse("a gradient hook (Tensor.register_hook: Python code a plan does not run)")
             elif fn is None and _leaf_hooks and id(t) in _leaf_hooks:
                 hooks = _leaf_hooks[id(t)][1].values()
                 if any(getattr(hook, "__wrapped_replayed__", None) is None for hook in hooks):
