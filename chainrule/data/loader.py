@@ -86,6 +86,10 @@ class DataLoader:
             anew each epoch (e.g. ``chainrule.distributed.DistributedSampler``: this process's
             shard); not with ``shuffle=True``, as in PyTorch.
         as_numpy: yield NumPy arrays instead of Tensors (default False).
+        collate_fn: PyTorch's: a function that makes a batch from the list of samples the dataset
+            gives (``dataset[i]``, one per index); the loader then yields what it returns, as it
+            returns it. By default samples are stacked into arrays (and a TensorDataset is cut
+            whole, with no per-sample calls).
 
     Batches are tuples with one entry per array of a sample: chainrule Tensors, as PyTorch's
     DataLoader yields tensors, so ``model(xb)``, ``xb.to(device)`` and ``loss_fn(out, yb)`` work as
@@ -117,6 +121,7 @@ class DataLoader:
         seed: int | np.random.Generator | None = None,
         as_numpy: bool = False,
         sampler: Any = None,
+        collate_fn: Any = None,
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
@@ -136,8 +141,10 @@ class DataLoader:
                 )
             if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
                 raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, got {sampler!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}")
         self.shuffle, self.drop_last, self.as_numpy = shuffle, drop_last, bool(as_numpy)
-        self.sampler = sampler
+        self.sampler, self.collate_fn = sampler, collate_fn
         self._generator = None if seed is None else resolve_generator(seed)
 
     def _count(self) -> int:
@@ -151,11 +158,28 @@ class DataLoader:
         return n // size if self.drop_last else -(-n // size)
 
     def __iter__(self) -> Iterator[tuple[Tensor | np.ndarray, ...]]:
+        if self.collate_fn is not None:  # the user's batches, as the function makes them
+            return (self.collate_fn([self.dataset[i] for i in rows]) for rows in self._rows())
         batches = self._numpy_batches()
         return batches if self.as_numpy else map(_tensors, batches)
 
     def _numpy_batches(self) -> Iterator[tuple[np.ndarray, ...]]:
-        """The batches as NumPy arrays (what ``__iter__`` yields with ``as_numpy=True``)."""
+        """The batches as NumPy arrays (what ``__iter__`` yields with ``as_numpy=True``; with a
+        ``collate_fn``, its batches with every Tensor in them replaced by its array)."""
+        if self.collate_fn is not None:
+            for rows in self._rows():
+                yield _arrays(self.collate_fn([self.dataset[i] for i in rows]))
+            return
+        arrays = self.dataset.arrays if isinstance(self.dataset, TensorDataset) else None
+        for index in self._rows(as_slices=arrays is not None):
+            if arrays is not None:
+                yield tuple(a[index] for a in arrays)
+            else:
+                yield _collate([self.dataset[i] for i in index])
+
+    def _rows(self, as_slices: bool = False) -> Iterator[Any]:
+        """Each batch's sample indices, in this epoch's order: a list of ints (a slice or an
+        index array with ``as_slices``, for cutting arrays whole)."""
         order = None
         if self.sampler is not None:
             order = np.fromiter(iter(self.sampler), dtype=np.intp)
@@ -164,15 +188,12 @@ class DataLoader:
         n = len(self.dataset) if order is None else len(order)
         size = self.batch_size or max(n, 1)
         stop = n - n % size if self.drop_last else n
-        arrays = self.dataset.arrays if isinstance(self.dataset, TensorDataset) else None
         for start in range(0, stop, size):
             end = min(start + size, n)
-            index = slice(start, end) if order is None else order[start:end]
-            if arrays is not None:
-                yield tuple(a[index] for a in arrays)
+            if as_slices:
+                yield slice(start, end) if order is None else order[start:end]
             else:
-                rows = range(start, end) if order is None else order[start:end]
-                yield _collate([self.dataset[int(i)] for i in rows])
+                yield list(range(start, end)) if order is None else [int(i) for i in order[start:end]]
 
 
 def _tensors(batch: tuple[np.ndarray, ...]) -> tuple[Tensor | np.ndarray, ...]:

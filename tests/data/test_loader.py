@@ -132,3 +132,39 @@ def test_fit_trains_alike_on_tensors_arrays_and_a_subclass_of_tensors():
     for other in results[1:]:
         for name, value in results[0].items():
             np.testing.assert_array_equal(other[name], value)
+
+
+def test_collate_fn_makes_each_batch_from_the_samples_as_pytorchs_does():
+    ds = TensorDataset(np.arange(12.0).reshape(6, 2), np.arange(6))
+    calls = []
+
+    def collate(samples):
+        calls.append(len(samples))
+        xs, ys = zip(*samples)
+        return cr.stack(list(xs)) * 10, [int(y) for y in ys]
+
+    batches = list(DataLoader(ds, batch_size=4, collate_fn=collate))
+    assert calls == [4, 2]
+    assert batches[0][1] == [0, 1, 2, 3] and batches[1][1] == [4, 5]
+    np.testing.assert_array_equal(batches[1][0].numpy(), [[80.0, 90.0], [100.0, 110.0]])
+    # the same order as the loader without it, shuffled with the same seed
+    plain = [yb.tolist() for _, yb in DataLoader(ds, batch_size=4, shuffle=True, seed=3)]
+    mine = [yb for _, yb in DataLoader(ds, batch_size=4, shuffle=True, seed=3, collate_fn=collate)]
+    assert plain == mine
+
+
+def test_fit_reads_a_loader_with_a_collate_fn():
+    X, y = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32), np.arange(32) % 2
+
+    def collate(samples):
+        xs, ys = zip(*samples)
+        return cr.stack(list(xs)), cr.tensor(np.array([int(v) for v in ys]))
+
+    model = cr.nn.Linear(3, 2)
+    loader = DataLoader(TensorDataset(X, y), batch_size=8, collate_fn=collate)
+    history = cr.train.fit(
+        model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1), loader, epochs=2, verbose=0
+    )
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(TypeError, match="collate_fn must be a function"):
+        DataLoader(TensorDataset(X, y), collate_fn="stack")
