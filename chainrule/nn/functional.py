@@ -524,11 +524,35 @@ def _class_indices(name: str, input: Tensor, target: Any) -> Tensor:
             f"{name}: expects input of shape (N, C) and target of shape (N,), got {input.shape} and {t.shape}"
         )
     if t._data.size and (t._data.min() < 0 or t._data.max() >= input.shape[1]):
+        hint = ""
+        if (t._data == -100).any():  # PyTorch's default ignore_index, which chainrule does not assume
+            hint = "; -100 is PyTorch's default ignore_index: pass ignore_index=-100 to leave those samples out"
         raise ValueError(
             f"{name}: target classes must be in [0, {input.shape[1] - 1}], got values from "
-            f"{t._data.min()} to {t._data.max()}"
+            f"{t._data.min()} to {t._data.max()}{hint}"
         )
     return t
+
+
+def _ignoring(
+    name: str, input: Tensor, target: Any, ignore_index: int, per_sample: Any, weight: np.ndarray | None, reduction: str
+) -> Tensor:
+    """A class-index loss that leaves out the samples whose target is ``ignore_index`` (PyTorch's
+    rule: 0 for them with reduction 'none'; the mean divides by the others' count, or by their
+    class weights' sum). ``per_sample(valid_target)`` gives the loss of every sample, unreduced."""
+    if not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    keep = ops.ne(t, int(ignore_index))  # ops on the data: a compiled step computes them again
+    valid = _class_indices(name, input, ops.where(keep, t, 0))  # an ignored target reads class 0, then counts 0
+    kept = ops.cast(keep, input.dtype)
+    loss = per_sample(valid) * kept
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return ops.sum(loss)
+    count = ops.sum(kept if weight is None else ops.index(Tensor._make(weight), valid._data) * kept)
+    return ops.sum(loss) / count
 
 
 def _class_weight(name: str, weight: Any, input: Tensor) -> np.ndarray | None:
@@ -547,12 +571,16 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     *,
+    ignore_index: int | None = None,
     size_average: bool | None = None,
     reduce: bool | None = None,
 ) -> Tensor:
     """Softmax cross-entropy of (N, C) logits against class indices (N,) or class probabilities (N, C).
 
-    ``weight`` rescales each class; ``label_smoothing`` mixes the target with the uniform distribution.
+    ``weight`` rescales each class; ``label_smoothing`` mixes the target with the uniform
+    distribution; ``ignore_index`` (class indices only) leaves out the samples with that target, as
+    PyTorch's does (PyTorch's default is -100; here nothing is left out unless asked, and a target of
+    -100 is an error that says to pass it).
 
     Example:
         >>> import chainrule as cr
@@ -585,8 +613,18 @@ def cross_entropy(
             q = q * Tensor._make(w)
         loss = -ops.sum(q * ops.log_softmax(input, axis=1), axis=1)
         return _reduce(loss, reduction, "cross_entropy")
-    target_t = _class_indices("cross_entropy", input, target_t)
     w = _class_weight("cross_entropy", weight, input)
+    if ignore_index is not None:
+        return _ignoring(
+            "cross_entropy",
+            input,
+            target_t,
+            ignore_index,
+            lambda valid: cross_entropy_indices(input, valid, w, label_smoothing, "none"),
+            w,
+            reduction,
+        )
+    target_t = _class_indices("cross_entropy", input, target_t)
     return cross_entropy_indices(input, target_t, w, label_smoothing, reduction)
 
 
@@ -596,10 +634,12 @@ def nll_loss(
     weight: Any = None,
     reduction: str = "mean",
     *,
+    ignore_index: int | None = None,
     size_average: bool | None = None,
     reduce: bool | None = None,
 ) -> Tensor:
-    """Negative log-likelihood of (N, C) log-probabilities at the target class indices.
+    """Negative log-likelihood of (N, C) log-probabilities at the target class indices
+    (``ignore_index`` as in ``cross_entropy``).
 
     Example:
         >>> import chainrule as cr
@@ -609,9 +649,16 @@ def nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     check_reduction(reduction, "nll_loss")
+    w = _class_weight("nll_loss", weight, input)
+    if ignore_index is not None:
+
+        def per_sample(valid: Tensor) -> Tensor:
+            picked = -ops.index(input, (np.arange(input.shape[0]), valid._data))
+            return picked if w is None else picked * ops.index(Tensor._make(w), valid._data)
+
+        return _ignoring("nll_loss", input, target, ignore_index, per_sample, w, reduction)
     t = _class_indices("nll_loss", input, target)
     picked = -ops.index(input, (np.arange(input.shape[0]), t._data))
-    w = _class_weight("nll_loss", weight, input)
     if w is None:
         return _reduce(picked, reduction, "nll_loss")
     w_t = ops.index(Tensor._make(w), t._data)  # each sample's class weight (an op: replayed per batch)

@@ -192,6 +192,8 @@ class CrossEntropyLoss(_Loss):
         weight: a weight per class (for imbalanced classes).
         reduction: 'mean' (weighted mean when ``weight`` is given), 'sum' or 'none'.
         label_smoothing: mix the one-hot target with the uniform distribution by this amount.
+        ignore_index: leave out the samples whose class-index target is this (PyTorch's; its
+            default -100 is not assumed here: pass it).
 
     Example:
         >>> import chainrule as cr
@@ -206,18 +208,27 @@ class CrossEntropyLoss(_Loss):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
         *,
+        ignore_index: int | None = None,
         size_average: bool | None = None,
         reduce: bool | None = None,
     ):
         super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight = weight
         self.label_smoothing = unit_interval("CrossEntropyLoss", "label_smoothing", label_smoothing)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)
+        return F.cross_entropy(
+            input, target, self.weight, self.reduction, self.label_smoothing, ignore_index=self.ignore_index
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "weight": _weight_list(self.weight), "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "weight": _weight_list(self.weight),
+            "label_smoothing": self.label_smoothing,
+            "ignore_index": self.ignore_index,
+        }
 
 
 class NLLLoss(_Loss):
@@ -235,17 +246,19 @@ class NLLLoss(_Loss):
         weight: Any = None,
         reduction: str = "mean",
         *,
+        ignore_index: int | None = None,
         size_average: bool | None = None,
         reduce: bool | None = None,
     ):
         super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.weight = weight
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(input, target, self.weight, self.reduction)
+        return F.nll_loss(input, target, self.weight, self.reduction, ignore_index=self.ignore_index)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "weight": _weight_list(self.weight)}
+        return {**super().get_config(), "weight": _weight_list(self.weight), "ignore_index": self.ignore_index}
 
 
 class HingeLoss(_Loss):

@@ -660,6 +660,7 @@ def test_loss_repr_and_config():
         "reduction": "mean",
         "weight": [1.0, 2.0],
         "label_smoothing": 0.1,
+        "ignore_index": None,
     }
     assert nn.BCEWithLogitsLoss(pos_weight=np.array([3.0])).get_config()["pos_weight"] == [3.0]
     assert nn.BCELoss(weight=[0.5]).get_config()["weight"] == [0.5]
@@ -675,3 +676,64 @@ def test_losses_train_a_model_end_to_end():
     assert model.weight.grad.shape == (3, 4) and model.bias.grad.shape == (3,)
     # The bias gradient of a mean softmax cross-entropy sums to zero over classes.
     assert model.bias.grad.numpy().sum() == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------ ignore_index (PyTorch's)
+
+
+def _log_softmax(x):
+    z = x - x.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ignore_index_leaves_those_samples_out(reduction, weighted):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 4)), np.array([1, -100, 3, 0, -100, 2])
+    w = rng.random(4) + 0.5 if weighted else None
+    kept = y != -100
+    per = -_log_softmax(x)[np.arange(6), np.where(kept, y, 0)] * (w[np.where(kept, y, 0)] if weighted else 1.0)
+    per = per * kept
+    want = {"none": per, "sum": per.sum(), "mean": per.sum() / (w[y[kept]].sum() if weighted else kept.sum())}
+    logits = cr.tensor(x, requires_grad=True)
+    got = nn.CrossEntropyLoss(weight=w, reduction=reduction, ignore_index=-100)(logits, cr.tensor(y))
+    np.testing.assert_allclose(got.numpy(), want[reduction], rtol=1e-12)
+    nll = nn.NLLLoss(weight=w, reduction=reduction, ignore_index=-100)(cr.tensor(_log_softmax(x)), cr.tensor(y))
+    np.testing.assert_allclose(nll.numpy(), want[reduction], rtol=1e-12)
+    got.sum().backward()
+    assert not logits.grad.numpy()[~kept].any()  # no gradient reaches an ignored sample
+
+
+def test_a_target_of_minus_100_without_ignore_index_says_what_to_pass():
+    with pytest.raises(ValueError, match="pass ignore_index=-100"):
+        nn.CrossEntropyLoss()(cr.zeros(2, 3), cr.tensor([0, -100]))
+    with pytest.raises(TypeError, match="ignore_index must be an int"):
+        nn.functional.cross_entropy(cr.zeros(2, 3), cr.tensor([0, 1]), ignore_index=0.5)
+    assert nn.CrossEntropyLoss(ignore_index=0).get_config()["ignore_index"] == 0
+
+
+def test_a_compiled_step_follows_each_batchs_ignored_samples():
+    rng = np.random.default_rng(2)
+    batches = [(rng.normal(size=(5, 3)), np.array(t)) for t in ([0, -1, 2, -1, 1], [2, 2, -1, 0, 1], [1, 0, 2, 2, 0])]
+
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Linear(3, 3, dtype="float64")
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = cr.compile(step) if compiled else step
+        losses = [step(cr.tensor(x), cr.tensor(y)).item() for x, y in batches * 2]
+        return losses, model.weight.numpy().copy()
+
+    (eager, w_eager), (compiled, w_compiled) = run(False), run(True)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-12)
+    np.testing.assert_allclose(w_compiled, w_eager, rtol=1e-12)
