@@ -58,6 +58,7 @@ def _shown(page: Path) -> str:
 
 def run_page(page: Path, figures: Path, fast: bool = True) -> str:
     """Run ``page``'s code with ``FIGURES = figures``; returns what it printed."""
+    page, figures = Path(page).resolve(), Path(figures).resolve()  # (it runs in another folder)
     import matplotlib
 
     matplotlib.use("Agg")
