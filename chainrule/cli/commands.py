@@ -637,7 +637,7 @@ def _summary_of_onnx(args: argparse.Namespace) -> int:
     inputs, outputs = _values(graph.input, {t.name for t in graph.initializer}), _values(graph.output)
     opsets = {entry.domain or "ai.onnx": entry.version for entry in proto.opset_import}
     metadata = {entry.key: entry.value for entry in proto.metadata_props}
-    network, note = _onnx_network_summary(path, inputs)
+    network, note = _onnx_network_summary(path, proto, inputs, metadata)
     if args.json:
         result = {
             "model": path,
@@ -701,19 +701,22 @@ def _values(values: Any, initializers: set[str] = frozenset()) -> list[dict[str,
 
 
 def _value_text(value: dict[str, Any]) -> str:
+    """One of ``_values``'s entries as text: ``name (type [dims])``."""
     return f"{value['name']} ({value['type']} [{', '.join(str(d) for d in value['shape'])}])"
 
 
-def _onnx_network_summary(path: str, inputs: list[dict[str, Any]]) -> tuple[Any, str | None]:
+def _onnx_network_summary(
+    path: str, proto: Any, inputs: list[dict[str, Any]], metadata: dict[str, str]
+) -> tuple[Any, str | None]:
     """(the summary of the network ``chainrule.onnx.loader`` reads from ``path``, None), or (None,
-    why there is none). A file chainrule wrote around a network (an estimator's, or a CLI model's
-    with its preprocessing) names the network's input and output in its metadata: that part is
-    cut out and read. Any other graph of several inputs, text inputs or operators the loader does
-    not read has no network summary."""
-    proto = _read_onnx(path)
-    props = {p.key: p.value for p in proto.metadata_props}
-    if "chainrule.network_input" in props:
-        return _embedded_network_summary(proto, props["chainrule.network_input"], props["chainrule.network_output"])
+    why there is none); ``proto``, ``inputs`` and ``metadata`` are the file's, as read. A file
+    chainrule wrote around a network (an estimator's, or a CLI model's with its preprocessing)
+    names the network's input and output in its metadata: that part is cut out and read. Any other
+    graph of several inputs, text inputs or operators the loader does not read has no network
+    summary."""
+    if "chainrule.network_input" in metadata:
+        start, end = metadata["chainrule.network_input"], metadata["chainrule.network_output"]
+        return _embedded_network_summary(proto, start, end)
     if len(inputs) != 1 or not all(isinstance(d, int) for d in inputs[0]["shape"][1:]):
         return (
             None,

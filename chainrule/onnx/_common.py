@@ -1,5 +1,5 @@
-"""What the exporter and the loader share: the error they raise, the opsets they speak, and the
-import of the optional ``onnx`` package (the extra ``onnx``)."""
+"""What the exporter and the loader share: the error they raise, the opsets they speak, the
+import of the optional ``onnx`` package (the extra ``onnx``), and the making of a model."""
 
 from __future__ import annotations
 
@@ -31,10 +31,29 @@ def require_onnx() -> Any:
     return onnx
 
 
-def require_onnxruntime() -> Any:
-    """The ``onnxruntime`` package, or an ImportError that says how to install it."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ImportError('running ONNX models needs onnxruntime: pip install "chainrule[onnx]"') from None
-    return onnxruntime
+def check_opset(opset: Any, owner: str) -> int:
+    """``opset`` checked: an int from DEFAULT_OPSET to the installed onnx's newest (an OnnxError
+    naming ``owner`` otherwise)."""
+    top = require_onnx().defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= top:
+        raise OnnxError(
+            f"{owner}: opset must be an int from {DEFAULT_OPSET} to {top} (this onnx's newest), got {opset!r}"
+        )
+    return opset
+
+
+def new_model(graph: Any, opset_imports: list[Any], doc_string: str) -> Any:
+    """The ``onnx.ModelProto`` of ``graph``, produced by chainrule, at an IR version that current
+    ONNX Runtime releases read (10 at most)."""
+    from chainrule._version import __version__
+
+    onnx = require_onnx()
+    model = onnx.helper.make_model(
+        graph,
+        opset_imports=opset_imports,
+        producer_name="chainrule",
+        producer_version=__version__,
+        doc_string=doc_string,
+    )
+    model.ir_version = min(model.ir_version, 10)
+    return model

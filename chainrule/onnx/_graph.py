@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.io.files import write_bytes_atomic
-from chainrule.onnx._common import DEFAULT_OPSET, ML_OPSET, OnnxError, require_onnx
+from chainrule.onnx._common import ML_OPSET, OnnxError, new_model, require_onnx
 
 BATCH = "batch"
 """The name of the symbolic batch axis (as :func:`chainrule.onnx.exporter.export_model` names it)."""
@@ -24,6 +24,9 @@ BATCH = "batch"
 LABEL, PROBABILITIES, SCORES, VARIABLE = "label", "probabilities", "scores", "variable"
 """The output names, skl2onnx's: the predicted label, the class probabilities, the decision
 function (classifiers without probabilities), a regressor's prediction."""
+
+OUTPUTS = (LABEL, PROBABILITIES, SCORES, VARIABLE)
+"""Every output name a graph written here may have (no input may take one)."""
 
 
 class GraphBuilder:
@@ -64,6 +67,10 @@ class GraphBuilder:
             self.onnx.helper.make_node(op_type, list(inputs), [output], name=node_name, domain=domain, **attrs)
         )
         return output
+
+    def squeezed(self, x: str, hint: str) -> str:
+        """``x`` without its axis 1 (of size 1): a column [batch, 1] as a vector [batch]."""
+        return self.op("Squeeze", [x, self.constant(np.array([1], dtype=np.int64), "axis_1")], hint)
 
     def cast(self, x: str, elem_type: int, from_type: int, hint: str) -> str:
         """``x`` cast to ``elem_type`` (``x`` itself when it has that type already)."""
@@ -138,14 +145,9 @@ class GraphBuilder:
         graph = onnx.helper.make_graph(self.nodes, name, list(inputs), list(outputs), initializer=self.initializers)
         opsets = [onnx.helper.make_opsetid("", opset)]
         opsets += [onnx.helper.make_opsetid(domain, version) for domain, version in sorted(self.domains.items())]
-        from chainrule._version import __version__
-
-        model = onnx.helper.make_model(
-            graph, opset_imports=opsets, producer_name="chainrule", producer_version=__version__, doc_string=doc_string
-        )
-        model.ir_version = (
-            self.network_model.ir_version if self.network_model is not None else min(model.ir_version, 10)
-        )
+        model = new_model(graph, opsets, doc_string)
+        if self.network_model is not None:
+            model.ir_version = self.network_model.ir_version
         props = dict(metadata)
         if self.network_io is not None:
             props["chainrule.network_input"], props["chainrule.network_output"] = self.network_io
@@ -262,12 +264,12 @@ def classifier_outputs(
         threshold = b.constant(np.zeros((), dtype=_np_type(scores_type)), "zero")
         fired = b.op("GreaterOrEqual" if binary_fires_at_zero else "Greater", [scores, threshold], "fired")
         column = b.op("Cast", [fired], "class_index", to=onnx.TensorProto.INT64)
-        index = b.op("Squeeze", [column, b.constant(np.array([1], dtype=np.int64), "axis_1")], "class_index")
+        index = b.squeezed(column, "class_index")
     else:
         index = b.op("ArgMax", [scores], "class_index", axis=1, keepdims=0, select_last_index=0)
     b.op("Gather", [b.constant(labels, "classes"), index], "label", out=LABEL, axis=0)
     outputs = [b.value_info(LABEL, label_type(labels), [BATCH])]
-    FLOAT = onnx.TensorProto.FLOAT if out_type is None else out_type  # float unless asked for another
+    out_type = onnx.TensorProto.FLOAT if out_type is None else out_type  # float unless asked for another
     if probabilities:
         if binary:
             p = b.op("Sigmoid", [scores], "probability")
@@ -276,13 +278,13 @@ def classifier_outputs(
             both = b.op("Concat", [q, p], "probabilities", axis=1)
         else:
             both = b.op("Softmax", [scores], "probabilities", axis=1)
-        _cast_to(b, both, scores_type, FLOAT, PROBABILITIES)
-        outputs.append(b.value_info(PROBABILITIES, FLOAT, [BATCH, n_classes]))
+        _cast_to(b, both, scores_type, out_type, PROBABILITIES)
+        outputs.append(b.value_info(PROBABILITIES, out_type, [BATCH, n_classes]))
     else:
         if binary:
-            scores = b.op("Squeeze", [scores, b.constant(np.array([1], dtype=np.int64), "axis_1")], "scores")
-        _cast_to(b, scores, scores_type, FLOAT, SCORES)
-        outputs.append(b.value_info(SCORES, FLOAT, [BATCH] if binary else [BATCH, n_classes]))
+            scores = b.squeezed(scores, "scores")
+        _cast_to(b, scores, scores_type, out_type, SCORES)
+        outputs.append(b.value_info(SCORES, out_type, [BATCH] if binary else [BATCH, n_classes]))
     return outputs
 
 
@@ -293,7 +295,7 @@ def regressor_output(b: GraphBuilder, values: str, values_type: int, *, flat: bo
     out_type = onnx.TensorProto.FLOAT if out_type is None else out_type
     width = _width(b.network_model)
     if flat:
-        values = b.op("Squeeze", [values, b.constant(np.array([1], dtype=np.int64), "axis_1")], "variable")
+        values = b.squeezed(values, "variable")
     _cast_to(b, values, values_type, out_type, VARIABLE)
     return b.value_info(VARIABLE, out_type, [BATCH] if flat else [BATCH, width])
 
@@ -309,23 +311,14 @@ def _width(model: Any) -> int:
     """The size of the last axis of a network's output (fixed: the number of scores)."""
     dims = model.graph.output[0].type.tensor_type.shape.dim
     if not dims or not dims[-1].HasField("dim_value"):
-        raise OnnxError("the network's output must have a fixed last axis (its scores or targets)")
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+        raise OnnxError(f"the network's output must have a fixed last axis (its scores or targets), got shape {shape}")
     return int(dims[-1].dim_value)
 
 
 def _np_type(elem_type: int) -> np.dtype:
+    """The NumPy dtype of an ONNX element type."""
     return require_onnx().helper.tensor_dtype_to_np_dtype(elem_type)
-
-
-def check_opset(opset: Any, owner: str) -> int:
-    """``opset`` checked: an int from DEFAULT_OPSET to the installed onnx's newest."""
-    onnx = require_onnx()
-    top = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= top:
-        raise OnnxError(
-            f"{owner}: opset must be an int from {DEFAULT_OPSET} to {top} (this onnx's newest), got {opset!r}"
-        )
-    return opset
 
 
 def save(model: Any, path: Any) -> None:

@@ -101,7 +101,6 @@ class Program:
     steps: list[Step]
     constants: dict[str, np.ndarray]
     parameters: dict[str, str]  # value name -> dotted path of the Parameter that holds it
-    opset: int
 
 
 # ------------------------------------------------------------------ the module
@@ -252,10 +251,12 @@ def _checked_input(spec: InputSpec, value: Any, converted: Callable[[], np.dtype
 
 
 def _family(dtype: np.dtype) -> str:
+    """A dtype's kind, signed and unsigned integers as one ('i'): what an input may be converted within."""
     return "i" if dtype.kind in "iu" else dtype.kind
 
 
 def _checked_shape(spec: InputSpec, tensor: Tensor) -> Tensor:
+    """``tensor``, when its shape fits the input's declared dimensions (a named one fits any size)."""
     if spec.dims is not None:
         fixed = all(isinstance(d, int) for d in spec.dims)
         if tensor.ndim != len(spec.dims) or any(isinstance(d, int) and d != n for d, n in zip(spec.dims, tensor.shape)):
@@ -274,12 +275,16 @@ def _ints(value: np.ndarray | None) -> list[int] | None:
 
 
 def _scalar(value: np.ndarray | None) -> float | int | None:
+    """The first number of an array known without the data (an optional scalar input); None when
+    it is left out or empty."""
     if value is None or np.asarray(value).size == 0:
         return None
     return np.asarray(value).reshape(-1)[0].item()
 
 
 def _axis(axis: int, ndim: int, node: Node) -> int:
+    """``axis`` of a tensor of ``ndim`` dimensions, made non-negative; an error naming the node
+    when it is out of range."""
     if not -ndim <= axis < ndim:
         raise OnnxError(f"ONNX {node.label}: axis {axis} is out of range for a tensor with {ndim} dimensions")
     return axis % ndim
@@ -690,6 +695,7 @@ def _window_pads(step: Step, x: Tensor) -> list[tuple[int, int]]:
 
 
 def _padded(x: Tensor, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Tensor:
+    """``x`` (N, C, ...) padded with ``value`` by (before, after) ``pads`` along its spatial axes."""
     if not any(lo or hi for lo, hi in pads):
         return x
     return ops.pad(x, [(0, 0), (0, 0), *pads], value=value)
@@ -923,6 +929,7 @@ class OpSpec:
 
 
 def _op(run: Callable, **positions: tuple[int, ...]) -> OpSpec:
+    """An entry of ``OPS`` (a short name for ``OpSpec``, so that the table reads in one column)."""
     return OpSpec(run, **positions)
 
 

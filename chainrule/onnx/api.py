@@ -63,6 +63,7 @@ def export(
             dynamic_axes=dynamic_axes,
             opset=opset,
         )
+        require_onnx().checker.check_model(proto, full_check=True)
     else:
         if not (hasattr(model, "fit") and hasattr(model, "get_params")):
             raise TypeError(
@@ -70,9 +71,7 @@ def export(
             )
         from chainrule.onnx.estimators import export_estimator  # scikit-learn, imported when an estimator is exported
 
-        proto = export_estimator(model, opset=opset)
-    onnx = require_onnx()
-    onnx.checker.check_model(proto, full_check=True)
+        proto = export_estimator(model, opset=opset)  # checked with full_check as it is made
     if path is not None:
         write_bytes_atomic(path, proto.SerializeToString())
     return proto

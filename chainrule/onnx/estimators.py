@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.onnx._common import DEFAULT_OPSET, require_onnx
+from chainrule.onnx._common import DEFAULT_OPSET, check_opset, require_onnx
 from chainrule.onnx._graph import (
     BATCH,
+    OUTPUTS,
     GraphBuilder,
-    check_opset,
     classifier_outputs,
     regressor_output,
     save,
@@ -110,14 +110,14 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
     example = np.zeros((1, n_features), dtype=estimator._dtype)
     net = export_model(traced, example, input_names=["input"], output_names=["output"], opset=opset)
 
-    b = GraphBuilder(reserved=[INPUT, "label", "probabilities", "scores", "variable"])
+    b = GraphBuilder(reserved=[INPUT, *OUTPUTS])
     # X and the outputs in the estimator's own dtype: float64 for one fitted on float64, so that
     # features far from 0 keep their precision (a float32 X would round 1.7e9 to steps of 128)
-    X_TYPE = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(estimator._dtype))  # noqa: N806
-    out, out_type = b.network(net, INPUT, X_TYPE)
+    x_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(estimator._dtype))
+    out, out_type = b.network(net, INPUT, x_type)
     metadata = {"chainrule.estimator": owner}
     if kind == "regressor":
-        outputs = [regressor_output(b, out, out_type, flat=bool(estimator._y_1d), out_type=X_TYPE)]
+        outputs = [regressor_output(b, out, out_type, flat=bool(estimator._y_1d), out_type=x_type)]
         described = "variable: predict(X)"
     else:
         from chainrule.estimators.linear import Perceptron
@@ -130,13 +130,13 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
             probabilities=kind == "probabilities",
             binary_fires_at_zero=isinstance(estimator, Perceptron),
             owner=f"export_estimator({owner})",
-            out_type=X_TYPE,
+            out_type=x_type,
         )
         metadata["classes"] = json.dumps(np.asarray(estimator.classes_).tolist())
         described = "label: predict(X); " + (
             "probabilities: predict_proba(X)" if kind == "probabilities" else "scores: decision_function(X)"
         )
-    inputs = [b.value_info(INPUT, X_TYPE, [BATCH, n_features])]
+    inputs = [b.value_info(INPUT, x_type, [BATCH, n_features])]
     kind_name = np.dtype(estimator._dtype).name
     doc = f"chainrule {owner} exported from its fitted network. X: {kind_name} [batch, {n_features}]; {described}."
     model = b.model(inputs, outputs, name=name, opset=opset, doc_string=doc, metadata=metadata)

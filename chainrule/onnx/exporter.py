@@ -39,7 +39,7 @@ from chainrule.compiler.tracer import Ref
 from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import LayerNorm, _BatchNorm
-from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, require_onnx
+from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, check_opset, new_model, require_onnx
 from chainrule.ops import conv as conv_ops, elementwise, linalg, pool, recurrent, reduce, shape
 from chainrule.tensor import Tensor
 
@@ -83,6 +83,7 @@ class _Trace(Recorder):
         return result
 
     def leaf(self, module: Module, x: Tensor, out: Tensor) -> None:
+        """Record a leaf layer's call as one instruction: ``out`` made by ``module`` from ``x``."""
         try:
             arg = self.operand(x)
         except Refused as refusal:
@@ -176,7 +177,7 @@ class _Dim:
         self.name, self.sizes, self.source, self.axis = name, sizes, source, axis
 
 
-def _longer(arrays: Sequence[np.ndarray], axes: Sequence[dict[int, str]]) -> tuple[list[np.ndarray], list[dict]]:
+def _longer(arrays: Sequence[np.ndarray], axes: Sequence[dict[int, str]]) -> list[np.ndarray]:
     """The second trace's inputs: every symbolic axis made longer (rows repeated, so values stay
     valid: token ids, categories), by a different amount for each symbolic name."""
     names = sorted({name for per_input in axes for name in per_input.values()})
@@ -187,7 +188,7 @@ def _longer(arrays: Sequence[np.ndarray], axes: Sequence[dict[int, str]]) -> tup
             n = a.shape[axis]
             a = np.take(a, np.arange(n + grow[per_input[axis]]) % n, axis=axis)
         out.append(_contiguous(a))
-    return out, grow
+    return out
 
 
 # ---------------------------------------------------------------------------------------- the graph
@@ -196,8 +197,8 @@ def _longer(arrays: Sequence[np.ndarray], axes: Sequence[dict[int, str]]) -> tup
 class _Builder:
     """The ONNX graph being written: nodes, initializers, and the names of the trace's values."""
 
-    def __init__(self, onnx: Any, model: Module, opset: int) -> None:
-        self.onnx, self.opset = onnx, opset
+    def __init__(self, onnx: Any, model: Module) -> None:
+        self.onnx = onnx
         self.nodes: list[Any] = []
         self.initializers: dict[str, Any] = {}
         self.names: dict[int, str] = {}  # value number -> ONNX name
@@ -212,6 +213,7 @@ class _Builder:
 
     # ------------------------------------------------------------ names and constants
     def fresh(self, hint: str) -> str:
+        """A new name: ``hint`` numbered by a counter the whole graph shares (``hint_7``)."""
         self.count += 1
         return f"{hint}_{self.count}"
 
@@ -225,6 +227,7 @@ class _Builder:
         return outs
 
     def one(self, op: str, inputs: Sequence[str], **attrs: Any) -> str:
+        """Add a node of one output; its name."""
         return self.node(op, inputs, 1, **attrs)[0]
 
     def const(self, value: Any, dtype: Any = None, name: str | None = None) -> str:
@@ -237,6 +240,7 @@ class _Builder:
         return name
 
     def ints(self, values: Sequence[int]) -> str:
+        """An int64 vector initializer (the shapes, axes and pads operators take as inputs)."""
         return self.const(np.asarray(list(values), dtype=np.int64))
 
     def ext(self, e: Ext) -> str:
@@ -258,6 +262,8 @@ class _Builder:
 
     # ------------------------------------------------------------ symbolic sizes
     def dim_of(self, sizes: tuple[int, int], what: str) -> _Dim:
+        """The symbolic axis whose sizes in the two traces are ``sizes``; an error naming ``what``
+        when no input's axis has them."""
         for d in self.dims:
             if d.sizes == sizes:
                 return d
@@ -281,7 +287,9 @@ class _Builder:
         """A shape as an int64 tensor: constant where the two traces agree, each symbolic axis's
         run-time size where they differ."""
         if len(first) != len(second):
-            raise OnnxError(f"export: {what} has a different rank in the two traces")
+            raise OnnxError(
+                f"export: {what} has a different rank in the two traces ({tuple(first)} then {tuple(second)})"
+            )
         if tuple(first) == tuple(second):
             return self.ints(first)
         parts = []
@@ -313,6 +321,8 @@ class _Op:
 
 
 def _equal(a: Any, b: Any) -> bool:
+    """Whether an op's parameter is the same in the two traces: arrays, sequences and slotted
+    objects (a convolution's geometry) compared item by item, types included."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
@@ -323,6 +333,7 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def _tensor_type(onnx: Any, dtype: np.dtype) -> int:
+    """The ONNX element type of a NumPy dtype."""
     try:
         return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     except (KeyError, TypeError, ValueError):
@@ -390,19 +401,17 @@ def _cast_to(op: _Op, x: str, dtype: Any) -> str:
 
 
 def _cast(op: _Op) -> str:
+    """``cast`` and ``astype``: a Cast to the op's ``dtype``."""
     return _cast_to(op, op.args[0], op.params["dtype"])
 
 
 def _reduce(op_type: str) -> Callable[[_Op], str]:
     def translate(op: _Op) -> str:
         axes = tuple(op.params["axes"])
-        keep = int(bool(op.params["keepdims"]))
-        if op_type == "ReduceMax" and op.params.get("find_min"):
-            kind = "ReduceMin"
-        else:
-            kind = op_type
         if not axes:  # no axis to reduce: ONNX would reduce them all
             return op.b.one("Identity", op.args)
+        keep = int(bool(op.params["keepdims"]))
+        kind = "ReduceMin" if op_type == "ReduceMax" and op.params.get("find_min") else op_type
         return op.b.one(kind, [op.args[0], op.b.ints(axes)], keepdims=keep)
 
     return translate
@@ -421,7 +430,10 @@ def _reshape(op: _Op) -> str:
     if first == second:
         return op.b.one("Reshape", [op.args[0], op.b.ints(first)])
     if len(first) != len(second):
-        raise OnnxError(f"export: {op.name} reshapes to a different rank when the batch changes")
+        raise OnnxError(
+            f"export: {op.name} reshapes to a different rank when the batch changes ({tuple(first)} then "
+            f"{tuple(second)})"
+        )
     target: list[Any] = list(first)
     varying = [i for i, (a, c) in enumerate(zip(first, second)) if a != c]
     rest = []
@@ -492,7 +504,10 @@ def _geometry(op: _Op) -> Any:
     g, g2 = op.params["geometry"], op.params2["geometry"]
     for field in ("kernel", "stride", "dilation", "pads", "groups"):
         if getattr(g, field) != getattr(g2, field):
-            raise OnnxError(f"export: {op.name}'s {field} changes with the size of a symbolic axis")
+            raise OnnxError(
+                f"export: {op.name}'s {field} changes with the size of a symbolic axis ({getattr(g, field)} then "
+                f"{getattr(g2, field)}); export with dynamic_batch=False"
+            )
     return g
 
 
@@ -613,12 +628,16 @@ def _index(op: _Op) -> str:
             start, stop, step = i.start, i.stop, 1 if i.step is None else int(i.step)
             start2, stop2 = i2.start, i2.stop
             if start != start2:
-                raise OnnxError(f"export: {op.name} slices from a start that follows the batch size")
+                raise OnnxError(
+                    f"export: {op.name} slices from a start that follows the batch size ({start} then {start2})"
+                )
             if stop != stop2:
                 if stop == sizes[axis] and stop2 == sizes2[axis]:
                     stop = None  # to the end
                 else:
-                    raise OnnxError(f"export: {op.name} slices to a stop that follows the batch size")
+                    raise OnnxError(
+                        f"export: {op.name} slices to a stop that follows the batch size ({stop} then {stop2})"
+                    )
             if (start, stop, step) != (None, None, 1):
                 starts.append((0 if step > 0 else _INT64_MAX) if start is None else int(start))
                 ends.append((_INT64_MAX if step > 0 else _INT64_MIN) if stop is None else int(stop))
@@ -628,7 +647,9 @@ def _index(op: _Op) -> str:
         else:
             k = int(i)
             if k != int(i2):
-                raise OnnxError(f"export: {op.name} takes an element whose position follows the batch size")
+                raise OnnxError(
+                    f"export: {op.name} takes an element whose position follows the batch size ({k} then {int(i2)})"
+                )
             starts.append(k)
             ends.append(k + 1 if k != -1 else _INT64_MAX)
             axes.append(axis)
@@ -652,6 +673,7 @@ def _index_items(index: Any) -> list:
 
 
 def _gather(op: _Op, items: list, arrays: list) -> str:
+    """Integer-array indexing (``arrays``: (position, index) pairs) as one Gather per array."""
     b = op.b
     plain = all((isinstance(i, slice) and i == slice(None)) for k, i in enumerate(items) if (k, i) not in arrays)
     positions = [k for k, _ in arrays]
@@ -678,6 +700,7 @@ def _gather(op: _Op, items: list, arrays: list) -> str:
 
 
 def _index_value(op: _Op, idx: Any) -> np.ndarray:
+    """An index array of an outer product, which must be a constant of the trace."""
     if isinstance(idx, np.ndarray):
         return idx
     raise OnnxError(f"export: {op.name} indexes with several arrays computed in the forward")
@@ -802,10 +825,6 @@ def _unpacked(op: _Op) -> str | None:
 # ------------------------------------------------------------ non-differentiable NumPy calls
 
 
-def _pure_astype(op: _Op) -> str:
-    return _cast_to(op, op.args[0], op.params["dtype"])
-
-
 def _pure_compare(op_type: str, negate: bool = False) -> Callable[[_Op], str]:
     def translate(op: _Op) -> str:
         y = op.b.one(op_type, op.args)
@@ -870,7 +889,7 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     pool.AvgPool: _avg_pool,
     recurrent.RecurrentLayer: _recurrent,
     # non-differentiable NumPy calls (autograd.pure)
-    elementwise._astype: _pure_astype,
+    elementwise._astype: _cast,
     np.greater: _pure_compare("Greater"),
     np.greater_equal: _pure_compare("GreaterOrEqual"),
     np.less: _pure_compare("Less"),
@@ -966,6 +985,7 @@ def _leaf(b: _Builder, module: Module, x: str, x_shape: tuple, dtype: np.dtype) 
 
 
 def _as_arrays(example_input: Any) -> list[np.ndarray]:
+    """The example input (a tensor, an array, or a tuple or list of them) as C-ordered arrays of numbers."""
     items = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
     arrays = []
     for i, item in enumerate(items):
@@ -981,6 +1001,8 @@ def _as_arrays(example_input: Any) -> list[np.ndarray]:
 def _axes_of(
     arrays: Sequence[np.ndarray], names: Sequence[str], dynamic_batch: bool, dynamic_axes: dict | None
 ) -> list[dict[int, str]]:
+    """Each input's symbolic axes, {axis: name}: ``dynamic_axes``'s for an input it names, else axis
+    0 as ``batch`` with ``dynamic_batch``."""
     axes: list[dict[int, str]] = []
     given = dict(dynamic_axes or {})
     unknown = set(given) - set(names)
@@ -1006,6 +1028,7 @@ def _axes_of(
 
 
 def _axes_text(names: Sequence[str], axes: Sequence[dict[int, str]]) -> str:
+    """The symbolic axes for an error message: ``input[0] 'batch', ...``."""
     return ", ".join(f"{name}[{k}] {sym!r}" for name, per in zip(names, axes) for k, sym in sorted(per.items()))
 
 
@@ -1034,11 +1057,7 @@ def export_model(
     onnx = require_onnx()
     if not isinstance(model, Module):
         raise TypeError(f"export: expected a chainrule Module, got {type(model).__name__}")
-    top = onnx.defs.onnx_opset_version()
-    if not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= top:
-        raise OnnxError(
-            f"export: opset must be an int from {DEFAULT_OPSET} to {top} (this onnx's newest), got {opset!r}"
-        )
+    check_opset(opset, "export")
     arrays = _as_arrays(example_input)
     names = (
         list(input_names)
@@ -1053,7 +1072,7 @@ def export_model(
     try:
         rec, spec = _trace(model, arrays)
         if any(axes):
-            longer, _ = _longer(arrays, axes)
+            longer = _longer(arrays, axes)
             try:
                 rec2, spec2 = _trace(model, longer)
             except OnnxError:
@@ -1088,14 +1107,10 @@ def _translate(
     opset: int,
     doc_string: str,
 ) -> Any:
-    b = _Builder(onnx, model, opset)
-    if len(rec.instrs) != len(rec2.instrs) or any(
-        (i.kind, i.target) != (j.kind, j.target) for i, j in zip(rec.instrs, rec2.instrs)
-    ):
-        raise OnnxError(
-            "export: the forward runs different ops when the batch size changes (a branch on a size); "
-            "export with dynamic_batch=False"
-        )
+    """The ONNX model of the two traces: each recorded instruction translated in order (the
+    second trace tells which sizes follow the symbolic axes)."""
+    _check_same_ops(rec, rec2)
+    b = _Builder(onnx, model)
     graph_inputs = []
     for i, (a, name) in enumerate(zip(arrays, names)):
         for axis, sym in axes[i].items():
@@ -1150,6 +1165,41 @@ def _translate(
         args = _promoted(b, instr.target, args, [s[1] for s in shapes], out_shape[1])
         op = _Op(b, args, params, params2, shapes, out_shape, f"{op_name} (in {where or 'the model'})")
         b.names[instr.out] = translate(op)
+    out_names, graph_outputs = _graph_outputs(b, rec, rec2, spec, spec2, names, output_names)
+    nodes, initializers = _used(b.nodes, b.initializers, out_names)
+    graph = onnx.helper.make_graph(nodes, type(model).__name__, graph_inputs, graph_outputs, initializer=initializers)
+    return new_model(graph, [onnx.helper.make_opsetid("", opset)], doc_string)
+
+
+def _check_same_ops(rec: _Trace, rec2: _Trace) -> None:
+    """An error, naming the first op that differs, where the two traces do not run the same ops."""
+    pairs = zip(rec.instrs, rec2.instrs)
+    k = next((k for k, (i, j) in enumerate(pairs) if (i.kind, i.target) != (j.kind, j.target)), None)
+    if k is None and len(rec.instrs) == len(rec2.instrs):
+        return
+    if k is None:
+        got = f"{len(rec.instrs)} instructions then {len(rec2.instrs)}"
+    else:
+        first, second = rec.instrs[k], rec2.instrs[k]
+        got = f"instruction {k} is {first.note} then {second.note}"
+    raise OnnxError(
+        f"export: the forward runs different ops when the batch size changes ({got}; a branch on a size); "
+        "export with dynamic_batch=False"
+    )
+
+
+def _graph_outputs(
+    b: _Builder,
+    rec: _Trace,
+    rec2: _Trace,
+    spec: Any,
+    spec2: Any,
+    names: list[str],
+    output_names: Sequence[str] | None,
+) -> tuple[list[str], list[Any]]:
+    """The graph's output names (checked) and types, each output an Identity of the value the
+    forward returned; an axis whose size differs between the traces is symbolic."""
+    onnx = b.onnx
     outputs = [x for x in _leaves(spec) if isinstance(x, (Ref, Ext))]
     outputs2 = [x for x in _leaves(spec2) if isinstance(x, (Ref, Ext))]
     out_names = (
@@ -1179,19 +1229,7 @@ def _translate(
                 match = [d.name for d in b.dims if d.sizes == (n1, n2)]
                 dims.append(match[0] if match else f"{out_name}_dim{j}")
         graph_outputs.append(onnx.helper.make_tensor_value_info(out_name, _tensor_type(onnx, dtype), dims))
-    nodes, initializers = _used(b.nodes, b.initializers, out_names)
-    graph = onnx.helper.make_graph(nodes, type(model).__name__, graph_inputs, graph_outputs, initializer=initializers)
-    from chainrule._version import __version__
-
-    proto = onnx.helper.make_model(
-        graph,
-        opset_imports=[onnx.helper.make_opsetid("", opset)],
-        producer_name="chainrule",
-        producer_version=__version__,
-        doc_string=doc_string,
-    )
-    proto.ir_version = min(proto.ir_version, 10)  # what current ONNX Runtime releases read
-    return proto
+    return out_names, graph_outputs
 
 
 def _used(nodes: list, initializers: dict, outputs: Sequence[str]) -> tuple[list, list]:
@@ -1208,6 +1246,7 @@ def _used(nodes: list, initializers: dict, outputs: Sequence[str]) -> tuple[list
 
 
 def _input_value(rec: _Trace, i: int) -> int:
+    """The trace's value number of input ``i``."""
     for instr in rec.instrs:
         if instr.kind == "input" and instr.args[0] == i:
             return instr.out
@@ -1215,6 +1254,7 @@ def _input_value(rec: _Trace, i: int) -> int:
 
 
 def _shape_of(rec: _Trace, a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of an op's argument in trace ``rec``: a value, a tensor read, or a constant."""
     if isinstance(a, Ref):
         shape_, dtype = rec.layout[a.id][:2]
         return tuple(shape_), dtype

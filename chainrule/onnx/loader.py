@@ -211,11 +211,9 @@ def _inline_external_data(model: Any, folder: Path | None, where: str, onnx: Any
         if not path.is_file():
             raise OnnxError(f"load: {where} keeps {what} in {location!r}, but there is no such file next to it")
         try:
-            dtype = tensor_dtype(tensor.data_type)
+            dtype = _declared_dtype(tensor, what)
         except OnnxError as error:
-            raise OnnxError(f"load: {where}: {what}: {error}") from None
-        if any(d < 0 for d in tensor.dims):
-            raise OnnxError(f"load: {where}: {what} has negative dimensions {list(tensor.dims)}")
+            raise OnnxError(f"load: {where}: {error}") from None
         need = math.prod(tensor.dims) * dtype.itemsize  # Python ints: no overflow
         try:
             offset = int(entries.get("offset", 0))
@@ -246,14 +244,20 @@ def _graph_tensors(graph: Any) -> list[Any]:
     return tensors
 
 
-def _array(tensor: Any, what: str, onnx: Any) -> np.ndarray:
-    """A TensorProto's data as a NumPy array, after checking that it holds what its shape declares."""
+def _declared_dtype(tensor: Any, what: str) -> np.dtype:
+    """The dtype a TensorProto declares, its dimensions checked (an OnnxError naming ``what``)."""
     try:
         dtype = tensor_dtype(tensor.data_type)
     except OnnxError as error:
         raise OnnxError(f"{what}: {error}") from None
     if any(d < 0 for d in tensor.dims):
         raise OnnxError(f"{what} has negative dimensions {list(tensor.dims)}")
+    return dtype
+
+
+def _array(tensor: Any, what: str, onnx: Any) -> np.ndarray:
+    """A TensorProto's data as a NumPy array, after checking that it holds what its shape declares."""
+    dtype = _declared_dtype(tensor, what)
     if tensor.HasField("segment"):
         raise OnnxError(f"{what} is stored in segments, which chainrule does not read")
     count = math.prod(tensor.dims)
@@ -567,7 +571,7 @@ class _Loader:
             if len(node.inputs) > position and node.inputs[position]:
                 out.append(f"input {names[position]} is not supported")
         for position in (1, 2, 3):
-            name = node.inputs[position] if len(node.inputs) > position else ""
+            name = self._optional(node, position)
             if (name or position < 3) and (name not in self.pool or self.pool[name].dtype.kind != "f"):
                 out.append(f"its weights {names[position]} must be floating initializers, got {name!r}")
         return out
@@ -581,7 +585,7 @@ class _Loader:
         parameters, constants = self._classify(plans)
         steps = self._steps(plans, constants)
         self._raise_problems()
-        program = Program(self.inputs, self.outputs, [step for step, _ in steps], constants, {}, self.opset)
+        program = Program(self.inputs, self.outputs, [step for step, _ in steps], constants, {})
         module = OnnxModule(program)
         self._attach(module, steps, parameters)
         return module.eval()
@@ -629,13 +633,15 @@ class _Loader:
 
     def _weight(self, node: Node, position: int, ndim: tuple[int, ...]) -> np.ndarray | None:
         """The floating initializer at ``position`` of ``node``, if it has one of these ranks."""
-        name = node.inputs[position] if len(node.inputs) > position else ""
+        name = self._optional(node, position)
         value = self.pool.get(name) if name else None
         if value is None or value.dtype.kind != "f" or value.ndim not in ndim:
             return None
         return value
 
-    def _optional(self, node: Node, position: int) -> str:
+    @staticmethod
+    def _optional(node: Node, position: int) -> str:
+        """The name of ``node``'s input at ``position``; '' where it is left out (an optional input)."""
         return node.inputs[position] if len(node.inputs) > position else ""
 
     def _plan_layers(self) -> dict[int, _LayerPlan]:
@@ -755,12 +761,21 @@ class _Loader:
             outputs,
         )
 
-    def _plan_conv(self, node: Node) -> _LayerPlan | None:
+    def _conv_weights(self, node: Node) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+        """A Conv's or ConvTranspose's (weight, bias name, bias) when both are floating initializers
+        (the bias may be left out); None when the node runs as ops."""
         w = self._weight(node, 1, (3, 4))
         b_name = self._optional(node, 2)
         b = self._weight(node, 2, (1,)) if b_name else None
         if w is None or (b_name and b is None):
             return None
+        return w, b_name, b
+
+    def _plan_conv(self, node: Node) -> _LayerPlan | None:
+        weights = self._conv_weights(node)
+        if weights is None:
+            return None
+        w, b_name, b = weights
         d = w.ndim - 2
         info = self._conv_info(node, tuple(w.shape[2:]))
         group = info["group"]
@@ -804,11 +819,10 @@ class _Loader:
         return info
 
     def _plan_conv_transpose(self, node: Node) -> _LayerPlan | None:
-        w = self._weight(node, 1, (3, 4))
-        b_name = self._optional(node, 2)
-        b = self._weight(node, 2, (1,)) if b_name else None
-        if w is None or (b_name and b is None):
+        weights = self._conv_weights(node)
+        if weights is None:
             return None
+        w, b_name, b = weights
         info = self._conv_transpose_info(node, tuple(w.shape[2:]))
         group = info["group"]
         cls = ConvTranspose1d if w.ndim == 3 else ConvTranspose2d

@@ -40,15 +40,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Module
-from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, require_onnx
+from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, check_opset, require_onnx
 from chainrule.onnx._graph import (
     BATCH,
-    LABEL,
-    PROBABILITIES,
-    SCORES,
-    VARIABLE,
+    OUTPUTS,
     GraphBuilder,
-    check_opset,
     classifier_outputs,
     label_array,
     regressor_output,
@@ -58,8 +54,6 @@ __all__ = ["export_tabular", "STATE_KEYS"]
 
 STATE_KEYS = ("columns", "numeric", "fill_numeric", "mean", "scale", "categorical", "fill_categorical", "categories")
 """The keys of the preprocessing state the graph is built from (``chainrule.cli.tabular``'s layout)."""
-
-OUTPUTS = (LABEL, PROBABILITIES, SCORES, VARIABLE)
 
 
 def export_tabular(
@@ -179,7 +173,9 @@ def export_tabular(
     if task == "classification":
         expected = 1 if len(classes) == 2 and width == 1 else len(classes)
         if width != expected:
-            raise OnnxError(f"export_tabular: the network gives {width} scores for {len(classes)} classes")
+            raise OnnxError(
+                f"export_tabular: the network gives {width} scores for {len(classes)} classes (expected {expected})"
+            )
         outputs = classifier_outputs(b, out, out_type, classes, probabilities=probabilities, owner="export_tabular")
         props["classes"] = json.dumps(label_array(classes, "export_tabular").tolist())
         described = "label: the predicted class; " + (
@@ -227,8 +223,9 @@ def _checked_state(preprocessing: Mapping[str, Any]) -> dict[str, Any]:
     names = [*state["numeric"], *state["categorical"]]
     if len(set(names)) != len(names):
         raise OnnxError(f"export_tabular: a column is listed twice in the preprocessing: {names}")
-    if any(not cats for cats in state["categories"]):
-        raise OnnxError("export_tabular: a categorical column has no category")
+    empty = [column for column, cats in zip(state["categorical"], state["categories"]) if not cats]
+    if empty:
+        raise OnnxError(f"export_tabular: the categorical column(s) {empty} have no category in the preprocessing")
     return state
 
 
@@ -269,5 +266,4 @@ def _one_hot(b: GraphBuilder, column: str, fill: str, categories: Sequence[str],
     encoded = b.op(
         "OneHotEncoder", [imputed], f"{column}_one_hot", domain="ai.onnx.ml", cats_strings=categories, zeros=1
     )
-    axis = b.constant(np.array([1], dtype=np.int64), "axis_1")
-    return b.op("Squeeze", [encoded, axis], f"{column}_one_hot")
+    return b.squeezed(encoded, f"{column}_one_hot")
