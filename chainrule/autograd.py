@@ -101,10 +101,9 @@ class HookHandle:
 _grad_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
 
 
-def _add_leaf_hook(t: Tensor, hook: Callable, table: dict | None = None) -> HookHandle:
-    """Register ``hook`` as a post-accumulate-grad hook of the leaf ``t`` (or in ``table``, e.g.
-    ``_grad_hooks``); the tensor's entry goes with the tensor, or with its last hook."""
-    table = _leaf_hooks if table is None else table
+def _add_hook(t: Tensor, hook: Callable, table: dict) -> HookHandle:
+    """Register ``hook`` for the tensor ``t`` in ``table`` (``_leaf_hooks`` or ``_grad_hooks``); the
+    tensor's entry goes with the tensor, or with its last hook."""
     key = id(t)
     entry = table.get(key)
     if entry is None or entry[0]() is not t:  # (an entry left by a dead tensor with the same id)

@@ -489,7 +489,7 @@ class Tensor:
             )
         if not callable(hook):
             raise TypeError(f"register_hook: hook must be callable, got {hook!r}")
-        return _autograd._add_leaf_hook(self, hook, _autograd._grad_hooks)
+        return _autograd._add_hook(self, hook, _autograd._grad_hooks)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], Any]) -> Any:
         """Call ``hook(self)`` each time a backward has accumulated this leaf's gradient into
@@ -512,7 +512,7 @@ class Tensor:
             )
         if not callable(hook):
             raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {hook!r}")
-        return _autograd._add_leaf_hook(self, hook)
+        return _autograd._add_hook(self, hook, _autograd._leaf_hooks)
 
     # ---------------------------------------------------------------- autograd
     def backward(

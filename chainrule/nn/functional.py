@@ -547,10 +547,8 @@ def _ignoring(
     valid = _class_indices(name, input, ops.where(keep, t, 0))  # an ignored target reads class 0, then counts 0
     kept = ops.cast(keep, input.dtype)
     loss = per_sample(valid) * kept
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return ops.sum(loss)
+    if reduction != "mean":
+        return _reduce(loss, reduction, name)
     count = ops.sum(kept if weight is None else ops.index(Tensor._make(weight), valid._data) * kept)
     return ops.sum(loss) / count
 

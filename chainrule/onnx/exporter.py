@@ -37,7 +37,7 @@ from chainrule.autograd import _mode, no_grad
 from chainrule.compiler.recorder import Ext, Recorder, Refused, _leaves
 from chainrule.compiler.tracer import Ref
 from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _evaluating
 from chainrule.nn.normalization import LayerNorm, _BatchNorm
 from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, check_opset, new_model, require_onnx
 from chainrule.ops import conv as conv_ops, elementwise, linalg, pool, recurrent, reduce, shape
@@ -1067,9 +1067,7 @@ def export_model(
     if len(names) != len(arrays) or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
         raise OnnxError(f"export: input_names must be {len(arrays)} distinct non-empty strings, got {names!r}")
     axes = _axes_of(arrays, names, dynamic_batch, dynamic_axes)
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with _evaluating([model]):  # eval mode for the traces; each module's own mode back afterwards
         rec, spec = _trace(model, arrays)
         if any(axes):
             longer = _longer(arrays, axes)
@@ -1087,9 +1085,6 @@ def export_model(
                 ) from e
         else:
             rec2, spec2 = rec, spec
-    finally:
-        for m, mode in modes:
-            m.training = mode
     return _translate(onnx, model, rec, rec2, spec, spec2, arrays, names, axes, output_names, opset, doc_string)
 
 
