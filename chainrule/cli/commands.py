@@ -42,7 +42,7 @@ from chainrule.cli.reports import (
 )
 from chainrule.cli.sources import DataSource, TrainingData, model_inputs, open_data, split_rows, training_data
 from chainrule.data import list_datasets
-from chainrule.io.files import write_bytes_atomic, write_text_atomic
+from chainrule.io.files import write_text_atomic
 from chainrule.train import BackupAndRestore, EarlyStopping, History, TerminateOnNaN, evaluate, fit, predict, summary
 from chainrule.train.metrics import confusion_matrix
 
@@ -773,6 +773,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _check_output_file(output, args.force)
     try:
         from chainrule.onnx import OnnxError
+        from chainrule.onnx._common import save_model
 
         try:
             proto = _onnx_model(model, meta, args.network_only)
@@ -780,7 +781,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CLIError(f"{path} cannot be exported: {e}") from None
     except ImportError as e:  # the extra onnx is missing
         raise CLIError(str(e).splitlines()[0]) from None
-    write_bytes_atomic(output, proto.SerializeToString())
+    save_model(proto, output)
     inputs, outputs = _values(proto.graph.input), _values(proto.graph.output)
     result = {"model": args.model, "output": output, "inputs": inputs, "outputs": outputs}
     if not args.network_only:
@@ -805,13 +806,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _onnx_model(model: cr.nn.Module, meta: dict, network_only: bool) -> Any:
     """The ONNX model of a trained model (``meta``: its metadata): with its preprocessing and
     labels, or the network alone."""
-    from chainrule.onnx.exporter import export_model
+    from chainrule.onnx.api import export
     from chainrule.onnx.tabular import export_tabular
 
     shape = tuple(meta["input_shape"])
-    if network_only:
+    if network_only:  # cr.onnx.export: traced and checked as any exported module
         dtype = next(model.parameters()).dtype
-        return export_model(model, np.zeros((1, *shape), dtype=dtype), input_names=["input"], output_names=["output"])
+        return export(model, np.zeros((1, *shape), dtype=dtype), input_names=["input"], output_names=["output"])
     metadata = {"chainrule.model": meta["model"], "dataset": meta["dataset"]}
     if meta.get("target"):
         metadata["target"] = meta["target"]

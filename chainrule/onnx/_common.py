@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule.io.files import write_bytes_atomic
+
 # The opset written by default: 18 has every operator the exporter uses (LayerNormalization
 # since 17; Reduce* take their axes as an input since 18). The loader reads opsets 11 and later.
 DEFAULT_OPSET = 18
@@ -57,3 +59,9 @@ def new_model(graph: Any, opset_imports: list[Any], doc_string: str) -> Any:
     )
     model.ir_version = min(model.ir_version, 10)
     return model
+
+
+def save_model(model: Any, path: Any) -> None:
+    """Write the ONNX ``model`` to ``path`` whole or not at all (``write_bytes_atomic``): the one
+    writer of ``export``, ``export_estimator`` and ``chainrule export``."""
+    write_bytes_atomic(path, model.SerializeToString())

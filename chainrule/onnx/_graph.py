@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.io.files import write_bytes_atomic
 from chainrule.onnx._common import ML_OPSET, OnnxError, new_model, require_onnx
 
 BATCH = "batch"
@@ -319,8 +318,3 @@ def _width(model: Any) -> int:
 def _np_type(elem_type: int) -> np.dtype:
     """The NumPy dtype of an ONNX element type."""
     return require_onnx().helper.tensor_dtype_to_np_dtype(elem_type)
-
-
-def save(model: Any, path: Any) -> None:
-    """Write ``model`` to ``path`` whole or not at all (``write_bytes_atomic``)."""
-    write_bytes_atomic(path, model.SerializeToString())

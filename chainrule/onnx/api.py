@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.io.files import write_bytes_atomic
 from chainrule.nn.module import Module
-from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, require_onnx
+from chainrule.onnx._common import DEFAULT_OPSET, OnnxError, require_onnx, save_model
 from chainrule.onnx.exporter import export_model
 
 
@@ -73,5 +72,5 @@ def export(
 
         proto = export_estimator(model, opset=opset)  # checked with full_check as it is made
     if path is not None:
-        write_bytes_atomic(path, proto.SerializeToString())
+        save_model(proto, path)
     return proto

@@ -34,14 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.onnx._common import DEFAULT_OPSET, check_opset, require_onnx
+from chainrule.onnx._common import DEFAULT_OPSET, check_opset, require_onnx, save_model
 from chainrule.onnx._graph import (
     BATCH,
     OUTPUTS,
     GraphBuilder,
     classifier_outputs,
     regressor_output,
-    save,
 )
 
 __all__ = ["export_estimator", "SUPPORTED_ESTIMATORS"]
@@ -141,7 +140,7 @@ def export_estimator(estimator: Any, path: Any = None, *, opset: int = DEFAULT_O
     doc = f"chainrule {owner} exported from its fitted network. X: {kind_name} [batch, {n_features}]; {described}."
     model = b.model(inputs, outputs, name=name, opset=opset, doc_string=doc, metadata=metadata)
     if path is not None:
-        save(model, path)
+        save_model(model, path)
     return model
 
 
