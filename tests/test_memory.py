@@ -101,9 +101,14 @@ def test_training_steps_take_no_page_faults_after_warm_up(workload, steps):
     result = run_child(workload, steps)
     assert result["info"]["keep_freed_memory"] is True
     faults = result["faults"]
-    # a few stray faults (the interpreter's own growth) are allowed; a step that gives memory back
-    # and takes it again faults hundreds or thousands of times (see the next test)
-    assert sum(faults) <= len(faults), f"{workload}: page faults per step after warm-up {faults}"
+    # A step that gives memory back and takes it again faults hundreds or thousands of times, every
+    # step (see the next test). Stray faults are allowed: a page or two now and then (the
+    # interpreter's own growth, numba's dispatch) and one burst of a few dozen in a run, as CI once
+    # measured ([0, 22, 0, ...] for fit-cnn: the kernel, not the step, since it never repeated).
+    message = f"{workload}: page faults per step after warm-up {faults}"
+    assert sorted(faults)[len(faults) // 2] <= 2, message  # the typical step takes none
+    assert sum(count > 16 for count in faults) <= max(1, len(faults) // 5), message
+    assert max(faults) < 100, message
 
 
 @needs_glibc
