@@ -54,7 +54,7 @@ import numpy as np
 from chainrule import kernels
 from chainrule.autograd import Function
 from chainrule.interpreters import NUMPY, NumpySteps
-from chainrule.ops._recurrent_kernels import GRU_BACKWARD, GRU_FORWARD, TANH_CONSTANTS
+from chainrule.ops._recurrent_kernels import GRU_BACKWARD, GRU_FORWARD, LSTM_CELL, LSTM_CELL_BACKWARD, TANH_CONSTANTS
 from chainrule.ops.elementwise import lift, relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import concatenate, index, reshape, stack, swapaxes, transpose
@@ -250,6 +250,25 @@ class _Layout:
         self.dtype = np.result_type(*(v.dtype for v in (x, h0, *rest)))
 
 
+def _fused_cells(ns, layout: _Layout) -> bool:
+    """Whether an LSTM layer's steps do their elementwise work in compiled loops
+    (``_recurrent_kernels.LSTM_CELL`` and ``LSTM_CELL_BACKWARD``): in a plain forward or backward
+    (NumPy), float32 or float64, with numba available and enabled, and a step's gates of at least
+    ``kernels.MIN_SIZE`` numbers. The GEMMs and NumPy's tanh stay as they are, so the results are
+    the NumPy loop's bit for bit.
+
+    Measured (float32, bidirectional LSTM, hidden 64, batch 100, 40 steps; one thread): per step,
+    the gates and cell state 47 -> 8 us, the backward's elementwise work 90 -> 15 us.
+    """
+    return (
+        ns is NUMPY
+        and layout.mode == "lstm"
+        and layout.directions * 4 * layout.hidden * layout.batch >= kernels.MIN_SIZE
+        and layout.dtype in kernels.DTYPES
+        and kernels.enabled()
+    )
+
+
 def _compiled_loops(ns, layout: _Layout) -> bool:
     """Whether the layer's time loops run as compiled loops (``_recurrent_kernels``): a GRU in a
     plain forward or backward (NumPy; a recorded or traced rule keeps the generic loops), float32
@@ -319,7 +338,29 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
     hs = ns.steps(steps + 1)  # hs[s]: the state before step s
     hs[0] = h
     saved: dict[str, Any] = {"xs": xs, "hs": hs}
-    if mode == "lstm":
+    if mode == "lstm" and _fused_cells(ns, L):  # the loop below, its elementwise work compiled
+        shape = (L.directions, hidden, L.batch)
+        h_all, c_all = np.empty((steps + 1, *shape), dtype=dtype), np.empty((steps + 1, *shape), dtype=dtype)
+        tc_all = np.empty((steps, *shape), dtype=dtype)
+        h_all[0] = h
+        c_all[0] = np.transpose(as_dtype(L.c0), (0, 2, 1))
+        gh = np.empty(pre.shape[1:], dtype=dtype)  # W_hh h of one step
+        one = dtype.type(1)
+        for s in range(steps):
+            a = pre[s]  # (the gates overwrite the input projection, as below)
+            a += np.matmul(w_hh, h_all[s], out=gh)
+            np.tanh(a, out=a)
+            LSTM_CELL(a, c_all[s], one, c_all[s + 1])
+            np.tanh(c_all[s + 1], out=tc_all[s])
+            np.multiply(a[:, 3 * hidden :], tc_all[s], out=h_all[s + 1])
+        hs, h, c = NumpySteps(steps + 1, rows=h_all), h_all[steps], c_all[steps]
+        acts, cs, tanh_c = (
+            NumpySteps(steps, rows=pre),
+            NumpySteps(steps + 1, rows=c_all),
+            NumpySteps(steps, rows=tc_all),
+        )
+        saved.update(hs=hs, acts=acts, cs=cs, tanh_c=tanh_c)
+    elif mode == "lstm":
         shift = 1.0 - scale
         c = ns.contiguous(ns.transpose(as_dtype(L.c0), (0, 2, 1)))
         # the gate activations overwrite the input projection, step by step (one big array fewer)
@@ -402,6 +443,12 @@ def _layer_forward(ns, layout: _Layout, x: Any, h0: Any) -> tuple[Any, dict[str,
     return ns.concat(pieces, axis=time_axis), saved
 
 
+def _transposed_stack(ns, weights: Sequence[Any], dtype: np.dtype) -> Any:
+    """The directions' ``W_hh^T`` (D, H, G*H), in C order and the layer's dtype."""
+    stacked = ns.stack([w.T for w in weights])
+    return stacked if stacked.dtype == dtype else ns.cast(stacked, dtype)
+
+
 def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs: Sequence[bool]) -> tuple:
     """Backpropagation through time with interpreter ``ns``: one gradient (or None) per input."""
     L = layout
@@ -431,7 +478,25 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
         dc = state_grad(gt[steps + 1])
     elif mode == "gru":
         dghs = ns.steps(steps)
-    if _compiled_loops(ns, L):  # the GRU's loop below as one compiled call
+    if mode == "lstm" and _fused_cells(ns, L):  # the loop below, its elementwise work compiled
+        w_hh_t = _transposed_stack(ns, L.w_hh, dtype)
+        dpre_all = np.empty((steps, directions, 4 * hidden, L.batch), dtype=dtype)
+        dh, dc = np.array(dh, dtype=dtype, order="C"), np.array(dc, dtype=dtype, order="C")  # (own copies)
+        dw_hh, step_w = np.empty((directions, 4 * hidden, hidden), dtype=dtype), None
+        one = dtype.type(1)
+        acts, tanh_c, cs = saved["acts"], saved["tanh_c"], saved["cs"]
+        for s in range(steps - 1, -1, -1):
+            LSTM_CELL_BACKWARD(dh, dc, dys[s], acts[s], tanh_c[s], cs[s], one, dpre_all[s])
+            h_prev_t = np.swapaxes(hs[s], 1, 2)
+            if step_w is None:
+                np.matmul(dpre_all[s], h_prev_t, out=dw_hh)
+                step_w = np.empty_like(dw_hh)
+            else:
+                dw_hh += np.matmul(dpre_all[s], h_prev_t, out=step_w)
+            np.matmul(w_hh_t, dpre_all[s], out=dh)
+        dpres = NumpySteps(steps, rows=dpre_all)
+        dghs = dpres
+    elif _compiled_loops(ns, L):  # the GRU's loop below as one compiled call
         w_hh = ns.stack(L.w_hh)
         dpre_all = np.empty((steps, directions, 3 * hidden, L.batch), dtype=dtype)
         dgh_all = np.empty_like(dpre_all)
@@ -453,9 +518,7 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
         )
         dpres, dghs, dh = NumpySteps(steps, rows=dpre_all), NumpySteps(steps, rows=dgh_all), dh_first
     else:
-        w_hh_t = ns.stack([w.T for w in L.w_hh])  # (D, H, G*H)
-        if w_hh_t.dtype != dtype:
-            w_hh_t = ns.cast(w_hh_t, dtype)
+        w_hh_t = _transposed_stack(ns, L.w_hh, dtype)
         for s in range(steps - 1, -1, -1):
             # in place from the second step on: dh is then the rule's own (the first is the gradient's)
             dh = dh + dys[s] if s == steps - 1 else ns.iadd(dh, dys[s])
