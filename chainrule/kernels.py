@@ -7,13 +7,14 @@ Where numba is installed, these run as compiled loops instead of many small NumP
 - the elementwise chains of a compiled step (``cr.compile``): ``g * (x > 0)`` is one loop into a
   buffer the plan keeps, not two NumPy calls and two fresh arrays;
 - a convolution's input-gradient scatter-add, a small GRU layer's time loops (hidden size up
-  to 16, ``chainrule.ops.recurrent``), and an LSTM layer's elementwise work of each step.
+  to 16, ``chainrule.ops.recurrent``), and the elementwise work of each step of a bigger GRU or
+  an LSTM.
 
 They compute what the NumPy code computes, operation by operation in the same precision (a
 float32 update stays float32), so results do not depend on whether numba is installed: the tests
-check the optimisers, the scatter, the fused chains and the LSTM's cells bit for bit. The GRU's
-loops are the one exception, equal to rounding (their small products sum in another order, and
-they compute tanh themselves).
+check the optimisers, the scatter, the fused chains and the recurrent cells bit for bit. A small
+GRU's time loops are the one exception, equal to rounding (their small products sum in another
+order, and they compute tanh themselves).
 
 numba compiles a loop on its first use (a second or so); compiled code is cached on disk, so the
 next process loads it instead (importing numba itself takes a quarter of a second, on the first
@@ -52,7 +53,7 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 """The dtypes the compiled loops compute in; other arrays stay with NumPy."""
 MIN_SIZE = 16384
 """The fewest numbers an array must have for the library to hand its work to a compiled loop on
-its own (an optimiser's update, a fused chain, a convolution's scatter, an LSTM step's gates):
+its own (an optimiser's update, a fused chain, a convolution's scatter, a recurrent step's gates):
 below it a loop saves a few microseconds a call, and importing numba and loading its cached loops
 (about half a second, once per process) would cost a short run more than it saves. ``cr.compile(fn, backend="numba")``
 fuses whatever the size; the GRU's time loops, which replace a thousand calls each, always run."""

@@ -23,11 +23,13 @@ Everything else is computed in the layer's dtype: the constants 1/2 and 1 come f
 Layout, as in ``_layer_forward``: (step, direction, features, batch), batch fastest, so the
 innermost loops run over the batch, contiguous, and LLVM vectorises them.
 
-The LSTM's cells (``LSTM_CELL``, ``LSTM_CELL_BACKWARD``) are another kind: the layer's Python loop
-stays, with NumPy's GEMMs and tanh (for hidden 64 these are most of a step, and NumPy's vectorised
-tanh is four times faster than the one above), and each step's remaining elementwise work -- five
-NumPy calls in the forward, some fifteen in the backward -- is one loop that does the same
-operations in the same order, so the results are NumPy's bit for bit.
+The cells (``LSTM_CELL``, ``LSTM_CELL_BACKWARD``; ``GRU_GATES``, ``GRU_CANDIDATE``, ``GRU_STATE``,
+``GRU_CELL_BACKWARD`` for a GRU too big for the whole loops) are another kind: the layer's Python
+loop stays, with NumPy's GEMMs and tanh (for hidden 64 these are most of a step, and NumPy's
+vectorised tanh is four times faster than the one above), and each step's remaining elementwise
+work -- five to ten NumPy calls in the forward, some fifteen in the backward -- is one loop
+between them that does the same operations in the same order, so the results are NumPy's bit for
+bit.
 """
 
 from __future__ import annotations
@@ -293,3 +295,93 @@ def _lstm_cell_backward(dh, dc, dy, a, tc, c_prev, one, dpre):  # noqa: ANN001, 
 
 
 LSTM_CELL_BACKWARD = kernels.Kernel(_lstm_cell_backward)
+
+
+def _gru_gates(gh, b_hn, has_bias, p, u):  # noqa: ANN001, ANN202
+    """A GRU step's r and z pre-activations, before NumPy's tanh (the cells of a GRU too big for
+    the whole loops above): gh (D, 3H, B) = W_hh h gets the recurrent bias b_hn (D, 3H) when
+    ``has_bias``, in place; u (D, 2H, B) = the input projection p's r and z rows + gh's. As the
+    NumPy loop's ``gh += b_hh`` and ``p[:, :2H] + gh[:, :2H]``."""
+    D, G, B = gh.shape
+    H = G // 3
+    for d in range(D):
+        if has_bias:
+            for j in range(G):
+                row, bj = gh[d, j], b_hn[d, j]
+                for b in range(B):
+                    row[b] = row[b] + bj
+        for j in range(2 * H):
+            out, pj, gj = u[d, j], p[d, j], gh[d, j]
+            for b in range(B):
+                out[b] = pj[b] + gj[b]
+
+
+GRU_GATES = kernels.Kernel(_gru_gates)
+
+
+def _gru_candidate(rz, gh, p, one, ghn, n):  # noqa: ANN001, ANN202
+    """After NumPy's tanh of the r and z rows: rz (D, 2H, B) becomes sigma, tanh(a/2) / 2 + 1/2,
+    in place; ghn (D, H, B) = gh's n rows (kept for the backward); n (D, H, B) = r * ghn + the
+    input projection's n rows, the candidate's pre-activation, before NumPy's tanh."""
+    D, H2, B = rz.shape
+    H = H2 // 2
+    half = one / (one + one)
+    for d in range(D):
+        for j in range(H2):
+            row = rz[d, j]
+            for b in range(B):
+                row[b] = row[b] * half + half
+        for k in range(H):
+            r, g, pn, gn, nn = rz[d, k], gh[d, 2 * H + k], p[d, 2 * H + k], ghn[d, k], n[d, k]
+            for b in range(B):
+                gn[b] = g[b]
+                nn[b] = r[b] * g[b] + pn[b]
+
+
+GRU_CANDIDATE = kernels.Kernel(_gru_candidate)
+
+
+def _gru_state(rz, n, h, h_next):  # noqa: ANN001, ANN202
+    """h_next = z (h - n) + n (D, H, B), after NumPy's tanh of the candidate n."""
+    D, H, B = n.shape
+    for d in range(D):
+        for k in range(H):
+            z, nk, hk, out = rz[d, H + k], n[d, k], h[d, k], h_next[d, k]
+            for b in range(B):
+                out[b] = z[b] * (hk[b] - nk[b]) + nk[b]
+
+
+GRU_STATE = kernels.Kernel(_gru_state)
+
+
+def _gru_cell_backward(dh, dy, rz, n, ghn, h_prev, one, dpre, dgh):  # noqa: ANN001, ANN202
+    """The elementwise part of one GRU step's backward, every direction (the cells' counterpart of
+    ``_gru_backward``'s step). dh (D, H, B): the gradient of the step's h from the later steps,
+    replaced by its direct path dh z (the caller adds W_hh^T dgh); dy: the gradient from above;
+    rz, n, ghn, h_prev: the step's stored gates and the state before it. Writes dpre (D, 3H, B)
+    and dgh (D, 3H, B). The NumPy loop's operations in its order: dz = dh (h - n);
+    dn = dh (1 - z) (1 - n^2); the r and z rows times rz (1 - rz); dgh's n rows dn r."""
+    D, H, B = n.shape
+    for d in range(D):
+        for k in range(H):
+            r, z, nk, gn, hp = rz[d, k], rz[d, H + k], n[d, k], ghn[d, k], h_prev[d, k]
+            dhr, dyr = dh[d, k], dy[d, k]
+            pr, pz, pn = dpre[d, k], dpre[d, H + k], dpre[d, 2 * H + k]
+            gr, gz, gnn = dgh[d, k], dgh[d, H + k], dgh[d, 2 * H + k]
+            for b in range(B):
+                h_grad = dhr[b] + dyr[b]
+                rb, zb, nb = r[b], z[b], nk[b]
+                dz = h_grad * (hp[b] - nb)
+                dn = h_grad * (one - zb) * (one - nb * nb)
+                dr = dn * gn[b] * (rb * (one - rb))
+                dzp = dz * (zb * (one - zb))
+                pr[b] = dr
+                pz[b] = dzp
+                pn[b] = dn
+                gr[b] = dr
+                gz[b] = dzp
+                gnn[b] = dn * rb
+                dhr[b] = h_grad * zb
+
+
+GRU_CELL_BACKWARD = kernels.Kernel(_gru_cell_backward)
