@@ -29,7 +29,9 @@ loop stays, with NumPy's GEMMs and tanh (for hidden 64 these are most of a step,
 vectorised tanh is four times faster than the one above), and each step's remaining elementwise
 work -- five to ten NumPy calls in the forward, some fifteen in the backward -- is one loop
 between them that does the same operations in the same order, so the results are NumPy's bit for
-bit.
+bit (no fast-math: numba neither reorders nor fuses them into FMAs; the tests compare). One
+exception, the sign of a NaN: where two NaNs of opposite signs meet in an addition NumPy keeps
+the first operand's and a compiled loop may keep the other's (the values are NaN either way).
 """
 
 from __future__ import annotations
