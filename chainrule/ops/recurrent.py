@@ -510,43 +510,36 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
         dc = state_grad(gt[steps + 1])
     elif mode == "gru":
         dghs = ns.steps(steps)
-    if mode == "lstm" and _fused_cells(ns, L):  # the loop below, its elementwise work compiled
+    if _fused_cells(ns, L):  # the loop below, its elementwise work compiled
         w_hh_t = _transposed_stack(ns, L.w_hh, dtype)
-        dpre_all = np.empty((steps, directions, 4 * hidden, L.batch), dtype=dtype)
-        dh, dc = np.array(dh, dtype=dtype, order="C"), np.array(dc, dtype=dtype, order="C")  # (own copies)
-        dw_hh, step_w = np.empty((directions, 4 * hidden, hidden), dtype=dtype), None
-        one = dtype.type(1)
-        acts, tanh_c, cs = saved["acts"], saved["tanh_c"], saved["cs"]
-        for s in range(steps - 1, -1, -1):
-            LSTM_CELL_BACKWARD(dh, dc, dys[s], acts[s], tanh_c[s], cs[s], one, dpre_all[s])
-            h_prev_t = np.swapaxes(hs[s], 1, 2)
-            if step_w is None:
-                np.matmul(dpre_all[s], h_prev_t, out=dw_hh)
-                step_w = np.empty_like(dw_hh)
-            else:
-                dw_hh += np.matmul(dpre_all[s], h_prev_t, out=step_w)
-            np.matmul(w_hh_t, dpre_all[s], out=dh)
-        dpres = NumpySteps(steps, rows=dpre_all)
-        dghs = dpres
-    elif mode == "gru" and _fused_cells(ns, L):  # the loop below, its elementwise work compiled
-        w_hh_t = _transposed_stack(ns, L.w_hh, dtype)
-        dpre_all = np.empty((steps, directions, 3 * hidden, L.batch), dtype=dtype)
-        dgh_all = np.empty_like(dpre_all)
+        dpre_all = np.empty((steps, directions, GATES[mode] * hidden, L.batch), dtype=dtype)
+        dgh_all = dpre_all if L.lstm else np.empty_like(dpre_all)  # (the LSTM's are the same)
         dh = np.array(dh, dtype=dtype, order="C")  # (updated in place: its own copy)
-        dw_hh, step_w = np.empty((directions, 3 * hidden, hidden), dtype=dtype), None
-        through = np.empty_like(dh)  # W_hh^T dgh of one step
+        dc = np.array(dc, dtype=dtype, order="C") if L.lstm else None
+        dw_hh, step_w = np.empty((directions, GATES[mode] * hidden, hidden), dtype=dtype), None
+        through = np.empty_like(dh)  # W_hh^T dgh of one step (GRU)
         one = dtype.type(1)
-        rzs, ns_, ghns = saved["rz"], saved["n"], saved["ghn"]
         for s in range(steps - 1, -1, -1):
-            GRU_CELL_BACKWARD(dh, dys[s], rzs[s], ns_[s], ghns[s], hs[s], one, dpre_all[s], dgh_all[s])
+            if L.lstm:  # dh becomes dh + dy, dc the gradient of the state before the step
+                LSTM_CELL_BACKWARD(
+                    dh, dc, dys[s], saved["acts"][s], saved["tanh_c"][s], saved["cs"][s], one, dpre_all[s]
+                )
+            else:  # dh becomes its direct path dh z
+                GRU_CELL_BACKWARD(
+                    dh, dys[s], saved["rz"][s], saved["n"][s], saved["ghn"][s], hs[s], one, dpre_all[s], dgh_all[s]
+                )
             h_prev_t = np.swapaxes(hs[s], 1, 2)
             if step_w is None:
                 np.matmul(dgh_all[s], h_prev_t, out=dw_hh)
                 step_w = np.empty_like(dw_hh)
             else:
                 dw_hh += np.matmul(dgh_all[s], h_prev_t, out=step_w)
-            dh += np.matmul(w_hh_t, dgh_all[s], out=through)  # dh z + W_hh^T dgh
-        dpres, dghs = NumpySteps(steps, rows=dpre_all), NumpySteps(steps, rows=dgh_all)
+            if L.lstm:
+                np.matmul(w_hh_t, dgh_all[s], out=dh)
+            else:
+                dh += np.matmul(w_hh_t, dgh_all[s], out=through)
+        dpres = NumpySteps(steps, rows=dpre_all)
+        dghs = dpres if L.lstm else NumpySteps(steps, rows=dgh_all)
     elif _compiled_loops(ns, L):  # the GRU's loop below as one compiled call
         w_hh = ns.stack(L.w_hh)
         dpre_all = np.empty((steps, directions, 3 * hidden, L.batch), dtype=dtype)
