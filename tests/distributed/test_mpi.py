@@ -276,7 +276,10 @@ def test_a_cli_error_on_one_rank_stops_the_others_at_once(tmp_path):
     done = subprocess.run(command, env=environment(), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and time.monotonic() - start < 30
     assert "holds files that `chainrule train` does not write" in done.stderr
-    assert "exits with code 2; stopping all 2 processes" in done.stderr
+    # the abort path: a rank says it starts MPI to reach the others, then that it stops them all;
+    # the line a rank writes just before MPI_Abort can be lost with the launcher's output
+    # forwarding as the abort tears it down (seen once in a full run), so either line shows it
+    assert re.search(r"exits with code 2; (stopping all 2 processes|reaching the other processes)", done.stderr)
 
 
 def test_a_parameter_used_by_one_rank_gets_the_mean_gradient_on_every_rank(tmp_path):
