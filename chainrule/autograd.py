@@ -95,6 +95,12 @@ class HookHandle:
         if self._on_empty is not None and not self._hooks:
             self._on_empty()
 
+    def __enter__(self) -> HookHandle:  # (PyTorch's handles too: the hook lasts for a with block)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
 
 # Tensors' gradient hooks (``Tensor.register_hook``), the same way: called with the tensor's
 # gradient once the walk has it whole, before it goes on (or into a leaf's ``.grad``).

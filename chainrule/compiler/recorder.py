@@ -489,8 +489,10 @@ class Recorder:
         self.changes.append((module, what))
 
     def called_module(self, module: Any) -> None:
-        if module._forward_hooks:
-            self.refuse(f"{type(module).__name__} has forward hooks (Python code that a plan does not run)")
+        if module._forward_hooks or module.__dict__.get("_forward_pre_hooks"):
+            self.refuse(
+                f"{type(module).__name__} has forward hooks or pre-hooks (Python code that a plan does not run)"
+            )
         elif not any(m is module for m in self.modules):
             self.modules.append(module)
 

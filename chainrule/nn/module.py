@@ -11,6 +11,7 @@ can be saved as JSON plus weights and rebuilt without pickling code (see ``chain
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, NoReturn
@@ -116,6 +117,19 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+def _add_module_hook(hooks: dict, entry: tuple, prepend: bool) -> HookHandle:
+    """Register ``entry`` in a module's table of hooks, last (or first, with ``prepend``)."""
+    handle = HookHandle(hooks)
+    if prepend:
+        rest = list(hooks.items())
+        hooks.clear()
+        hooks[handle.id] = entry
+        hooks.update(rest)
+    else:
+        hooks[handle.id] = entry
+    return handle
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -146,7 +160,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_hooks", {})  # id -> (hook, with_kwargs, always_call)
+        object.__setattr__(self, "_forward_pre_hooks", {})  # id -> (hook, with_kwargs)
         object.__setattr__(self, "training", True)
 
     # ---------------------------------------------------------------- registration
@@ -449,17 +464,107 @@ class Module:
         self._check_initialized()
         if _mode.recorder is not None:  # a step being compiled: note the module (training-mode guard)
             _mode.recorder.called_module(self)
-        out = self.forward(*args, **kwargs)
-        if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                hook(self, args, out)
+        if self._forward_hooks or self.__dict__.get("_forward_pre_hooks"):
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """``forward`` between its hooks, as PyTorch calls them: each pre-hook may replace the
+        arguments, each hook the output; a hook with ``always_call`` runs (with output None) when
+        the forward raises, before the error goes on."""
+        for hook, with_kwargs in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+                        raise RuntimeError(
+                            f"{type(self).__name__}: a forward pre-hook registered with with_kwargs=True must return "
+                            f"None or a tuple (new_args, new_kwargs), but {hook!r} returned {result!r}"
+                        )
+                    args, kwargs = result
+                    args = args if isinstance(args, tuple) else (args,)
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        hooks = list(self._forward_hooks.values())
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hook, with_kwargs, always_call in hooks:
+                if always_call:
+                    try:
+                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    except Exception as error:  # (the forward's error is the one to see)
+                        warnings.warn(
+                            f"{type(self).__name__}: a forward hook with always_call=True raised {error!r} after the "
+                            "forward raised; the forward's error follows",
+                            RuntimeWarning,
+                            stacklevel=3,
+                        )
+            raise
+        for hook, with_kwargs, _ in hooks:
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
         return out
 
-    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], None]) -> HookHandle:
-        """Call ``hook(module, inputs, output)`` after every forward; ``.remove()`` the handle to stop."""
-        handle = HookHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> HookHandle:
+        """Call ``hook(module, args, output)`` after every forward, as PyTorch does: a hook that
+        returns something other than None replaces the output (the next hook and the caller get
+        it). ``with_kwargs=True``: ``hook(module, args, kwargs, output)``. ``prepend=True``: before
+        the hooks already registered. ``always_call=True``: also when the forward raises (with
+        output None). ``.remove()`` the returned handle (or leave its ``with`` block) to stop.
+
+        A model with hooks trains eagerly under ``cr.compile`` (a plan would not run them), and
+        ``cr.onnx.export`` refuses it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.ReLU()
+            >>> seen = []
+            >>> handle = layer.register_forward_hook(lambda m, args, out: seen.append(out.tolist()))
+            >>> _ = layer(cr.tensor([-1.0, 2.0]))
+            >>> with layer.register_forward_hook(lambda m, args, out: out * 10):  # replaces the output
+            ...     layer(cr.tensor([-1.0, 2.0]))
+            tensor([ 0., 20.])
+            >>> handle.remove()
+            >>> seen
+            [[0.0, 2.0], [0.0, 2.0]]
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: hook must be callable, got {hook!r}")
+        return _add_module_hook(self._forward_hooks, (hook, bool(with_kwargs), bool(always_call)), prepend)
+
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> HookHandle:
+        """Call ``hook(module, args)`` before every forward, as PyTorch does: a hook that returns
+        something other than None replaces the positional arguments (a value that is not a tuple
+        becomes the one argument). ``with_kwargs=True``: ``hook(module, args, kwargs)``, which
+        returns None or ``(new_args, new_kwargs)``. ``prepend=True``: before the pre-hooks already
+        registered. ``.remove()`` the returned handle (or leave its ``with`` block) to stop.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.Linear(2, 1, bias=False)
+            >>> _ = layer.weight.data.fill_(1.0)
+            >>> with layer.register_forward_pre_hook(lambda m, args: args[0] * 2):  # doubles the input
+            ...     layer(cr.tensor([[1.0, 2.0]]))
+            tensor([[6.]], grad_fn=<LinearBackward0>)
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: hook must be callable, got {hook!r}")
+        if "_forward_pre_hooks" not in self.__dict__:  # (a module unpickled from before pre-hooks existed)
+            object.__setattr__(self, "_forward_pre_hooks", {})
+        return _add_module_hook(self._forward_pre_hooks, (hook, bool(with_kwargs)), prepend)
 
     # ---------------------------------------------------------------- repr
     def extra_repr(self) -> str:

@@ -64,8 +64,10 @@ class _Trace(Recorder):
         self.where.append(self.path[-1] if self.path else "")  # the innermost module's dotted name
 
     def called_module(self, module: Any) -> None:
-        if module._forward_hooks:
-            self.refuse(f"{type(module).__name__} has forward hooks (Python code an ONNX file cannot hold)")
+        if module._forward_hooks or module.__dict__.get("_forward_pre_hooks"):
+            self.refuse(
+                f"{type(module).__name__} has forward hooks or pre-hooks (Python code an ONNX file cannot hold)"
+            )
 
     def backward(self, *args: Any, **kwargs: Any) -> Any:
         raise OnnxError("export: the forward calls backward(); export a model whose forward only computes its output")
