@@ -86,12 +86,14 @@ class HookHandle:
 
     _ids = itertools.count()
 
-    def __init__(self, hooks: dict, on_empty: Callable[[], None] | None = None) -> None:
-        self._hooks, self._on_empty = hooks, on_empty
+    def __init__(self, hooks: dict, on_empty: Callable[[], None] | None = None, extra: tuple[dict, ...] = ()) -> None:
+        self._hooks, self._on_empty, self._extra = hooks, on_empty, extra  # extra: tables of the hook's options
         self.id = next(self._ids)
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for table in self._extra:
+            table.pop(self.id, None)
         if self._on_empty is not None and not self._hooks:
             self._on_empty()
 

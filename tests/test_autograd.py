@@ -978,3 +978,36 @@ def test_a_compiled_step_with_a_hook_runs_eagerly_and_says_so():
     with pytest.warns(cr.compiler.CompileWarning, match="register_hook"):
         step(cr.tensor([1.0, 2.0]))
     np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
+
+
+@pytest.mark.parametrize("on", ["parameter", "argument"])
+def test_a_hook_registered_after_a_step_was_compiled_makes_it_run_eagerly_until_removed(on):
+    """A plan recorded without hooks would not run one registered later on a tensor it uses (it
+    did not: the hook was skipped in silence); the step records again, runs eagerly and says so."""
+    w = cr.nn.Parameter(cr.tensor([1.0, 2.0]))
+    opt = cr.optim.SGD([w], lr=0.5)
+    x = cr.tensor([1.0, 1.0], requires_grad=True)
+
+    @cr.compile
+    def step(x):
+        opt.zero_grad()
+        loss = (w * w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(x)
+    assert step.stats["replayed"] == 1
+    before, x_grad = w.numpy().copy(), x.grad.numpy().copy()
+    handle = (w if on == "parameter" else x).register_hook(lambda g: g * 0)
+    with pytest.warns(cr.compiler.CompileWarning, match="register_hook"):
+        step(x)
+    if on == "parameter":
+        np.testing.assert_array_equal(w.numpy(), before)  # the hook zeroed the gradient: no step
+    else:
+        np.testing.assert_array_equal(x.grad.numpy(), x_grad)  # nothing added to x's .grad
+    handle.remove()
+    replayed = step.stats["replayed"]
+    step(x)
+    assert step.stats["replayed"] == replayed + 1

@@ -13,8 +13,9 @@ tensor and array arguments, its other arguments' values, grad mode):
 
 What the plan assumes is checked before each replay: the modules the step called are in the same
 training mode as when it was recorded (else another plan is recorded for that mode), no module
-attribute, parameter shape or ``requires_grad`` changed anywhere, and each optimiser holds the same
-parameters. A change makes the step record again.
+attribute, parameter shape or ``requires_grad`` changed anywhere, each optimiser holds the same
+parameters, and no hook (a module's forward hook or pre-hook, a gradient hook on a tensor the plan
+uses) was registered since. A change makes the step record again.
 
 While the two recordings were given equal inputs (the same full batch each call), a replay checks
 that its inputs are still those; new inputs are recorded once more and compared, so a constant the
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import kernels
-from chainrule.autograd import _mode, _writes
+from chainrule.autograd import _grad_hooks, _mode, _writes
 from chainrule.compiler.program import Mismatch, Plan, compare
 from chainrule.compiler.recorder import Recorder, Refused
 from chainrule.tensor import Tensor
@@ -168,7 +169,7 @@ class CompiledFunction:
                 self._entries.popitem(last=False)
         elif len(self._entries) > 1:
             self._entries.move_to_end(key)
-        entry = self._pick(entries)
+        entry = self._pick(entries, leaves)
         plan = entry.plan
         if plan is not None and (entry.inputs is None or all(map(_same_values, entry.inputs, leaves))):
             self.plan = plan
@@ -179,15 +180,18 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         return self._record(entry, entries, leaves, args, kwargs)
 
-    def _pick(self, entries: list[_Entry]) -> _Entry:
+    def _pick(self, entries: list[_Entry], leaves: list) -> _Entry:
         """The entry whose guards hold now; a new one (recording afresh) when none does."""
         structure = _writes.structure
         for e in entries:
             if e.structure != structure:
                 continue
+            if _grad_hooks and e.plan is not None and _hooked(e.plan.tensors, leaves):
+                continue  # (a gradient hook registered since on a tensor it uses: recorded again, eagerly)
             for ref, mode in e.modules:
                 module = ref()
-                if module is None or module.training is not mode:
+                # (a hook registered since: recorded again, which runs the step eagerly)
+                if module is None or module.training is not mode or module._forward_hooks or module._forward_pre_hooks:
                     break
             else:
                 if e.optimizers and any(_param_ids(opt) != ids for opt, ids in e.optimizers):
@@ -397,6 +401,12 @@ def _labels(modules: list) -> dict[int, str]:
         for name, t in [*module.named_parameters(), *module.named_buffers()]:
             labels.setdefault(id(t), name)
     return labels
+
+
+def _hooked(tensors: tuple, leaves: list) -> bool:
+    """Whether a gradient hook (``Tensor.register_hook``) is on one of a plan's tensors or of this
+    call's tensor arguments."""
+    return any(id(t) in _grad_hooks for t in tensors) or any(id(t) in _grad_hooks for t in leaves)
 
 
 def _param_ids(optimizer: Any) -> tuple[int, ...]:

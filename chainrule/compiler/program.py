@@ -326,6 +326,7 @@ class Plan:
         namespace = {**_HELPERS, **self.scope}
         exec(compile(self.source, "<chainrule plan>", "exec"), namespace)
         self._fn = namespace["plan"]
+        self.tensors = tuple(v for v in self.scope.values() if isinstance(v, Tensor))  # the ones it reads
         self.ops = sum(1 for i in instrs if i.kind in ("op", "op0", "ufunc"))
         self.rules = sum(1 for i in instrs if i.kind == "rule")
         self.fused = [i.target for i in instrs if i.kind == "fused"]  # the fused loops (Fused: .source)

@@ -117,16 +117,30 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-def _add_module_hook(hooks: dict, entry: tuple, prepend: bool) -> HookHandle:
-    """Register ``entry`` in a module's table of hooks, last (or first, with ``prepend``)."""
-    handle = HookHandle(hooks)
+# A module's hook tables, as PyTorch keeps them: id -> the hook in the first of each pair, the
+# options of hooks registered with them in the others (id -> True)
+_HOOK_TABLES = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def _add_module_hook(hooks: dict, hook: Callable, prepend: bool, options: tuple[dict, ...]) -> HookHandle:
+    """Register ``hook`` in a module's table ``hooks``, last (or first, with ``prepend``), and its id
+    in each table of ``options`` (the options it was registered with)."""
+    handle = HookHandle(hooks, extra=options)
     if prepend:
         rest = list(hooks.items())
         hooks.clear()
-        hooks[handle.id] = entry
+        hooks[handle.id] = hook
         hooks.update(rest)
     else:
-        hooks[handle.id] = entry
+        hooks[handle.id] = hook
+    for table in options:
+        table[handle.id] = True
     return handle
 
 
@@ -160,9 +174,15 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", {})  # id -> (hook, with_kwargs, always_call)
-        object.__setattr__(self, "_forward_pre_hooks", {})  # id -> (hook, with_kwargs)
+        for table in _HOOK_TABLES:
+            object.__setattr__(self, table, {})
         object.__setattr__(self, "training", True)
+
+    def __setstate__(self, state: dict) -> None:
+        # (a module pickled before some hook tables existed gets them empty)
+        self.__dict__.update(state)
+        for table in _HOOK_TABLES:
+            self.__dict__.setdefault(table, {})
 
     # ---------------------------------------------------------------- registration
     def _check_initialized(self) -> None:
@@ -174,7 +194,7 @@ class Module:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: name the usual cause when the registries are missing.
-        if name in ("_parameters", "_buffers", "_non_persistent", "_modules", "_forward_hooks", "training"):
+        if name in ("_parameters", "_buffers", "_non_persistent", "_modules", *_HOOK_TABLES, "training"):
             self._check_initialized()
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -464,50 +484,58 @@ class Module:
         self._check_initialized()
         if _mode.recorder is not None:  # a step being compiled: note the module (training-mode guard)
             _mode.recorder.called_module(self)
-        if self._forward_hooks or self.__dict__.get("_forward_pre_hooks"):
+        if self._forward_hooks or self._forward_pre_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         """``forward`` between its hooks, as PyTorch calls them: each pre-hook may replace the
-        arguments, each hook the output; a hook with ``always_call`` runs (with output None) when
-        the forward raises, before the error goes on."""
-        for hook, with_kwargs in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
-            if with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
-                        raise RuntimeError(
-                            f"{type(self).__name__}: a forward pre-hook registered with with_kwargs=True must return "
-                            f"None or a tuple (new_args, new_kwargs), but {hook!r} returned {result!r}"
-                        )
-                    args, kwargs = result
-                    args = args if isinstance(args, tuple) else (args,)
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        hooks = list(self._forward_hooks.values())
+        arguments, each hook the output; when a pre-hook, the forward or a hook raises, the hooks
+        registered with ``always_call`` that have not run yet run (given the output so far, None
+        if there is none) before the error goes on."""
+        result = None
+        ran: set[int] = set()  # the always_call hooks already run
         try:
-            out = self.forward(*args, **kwargs)
+            with_kwargs = self._forward_pre_hooks_with_kwargs
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in with_kwargs:
+                    replaced = hook(self, args, kwargs)
+                    if replaced is not None:
+                        if not (isinstance(replaced, tuple) and len(replaced) == 2):
+                            raise RuntimeError(
+                                f"{type(self).__name__}: a forward pre-hook registered with with_kwargs=True must "
+                                f"return None or a tuple (new_args, new_kwargs), but {hook!r} returned {replaced!r}"
+                            )
+                        args, kwargs = replaced
+                else:
+                    replaced = hook(self, args)
+                    if replaced is not None:
+                        args = replaced if isinstance(replaced, tuple) else (replaced,)
+            result = self.forward(*args, **kwargs)
+            with_kwargs, always = self._forward_hooks_with_kwargs, self._forward_hooks_always_called
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in always:
+                    ran.add(hook_id)
+                replaced = hook(self, args, kwargs, result) if hook_id in with_kwargs else hook(self, args, result)
+                if replaced is not None:
+                    result = replaced
+            return result
         except Exception:
-            for hook, with_kwargs, always_call in hooks:
-                if always_call:
-                    try:
-                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
-                    except Exception as error:  # (the forward's error is the one to see)
-                        warnings.warn(
-                            f"{type(self).__name__}: a forward hook with always_call=True raised {error!r} after the "
-                            "forward raised; the forward's error follows",
-                            RuntimeWarning,
-                            stacklevel=3,
-                        )
+            with_kwargs, always = self._forward_hooks_with_kwargs, self._forward_hooks_always_called
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id not in always or hook_id in ran:
+                    continue
+                try:
+                    replaced = hook(self, args, kwargs, result) if hook_id in with_kwargs else hook(self, args, result)
+                    if replaced is not None:
+                        result = replaced
+                except Exception as error:  # (the first error is the one to see)
+                    warnings.warn(
+                        f"{type(self).__name__}: a forward hook with always_call=True raised {error!r} while "
+                        "another error was on its way; that error follows",
+                        stacklevel=3,
+                    )
             raise
-        for hook, with_kwargs, _ in hooks:
-            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
-            if result is not None:
-                out = result
-        return out
 
     def register_forward_hook(
         self,
@@ -539,9 +567,12 @@ class Module:
             >>> seen
             [[0.0, 2.0], [0.0, 2.0]]
         """
+        self._check_initialized()
         if not callable(hook):
             raise TypeError(f"register_forward_hook: hook must be callable, got {hook!r}")
-        return _add_module_hook(self._forward_hooks, (hook, bool(with_kwargs), bool(always_call)), prepend)
+        options = (self._forward_hooks_with_kwargs,) * bool(with_kwargs)
+        options += (self._forward_hooks_always_called,) * bool(always_call)
+        return _add_module_hook(self._forward_hooks, hook, prepend, options)
 
     def register_forward_pre_hook(
         self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
@@ -560,11 +591,11 @@ class Module:
             ...     layer(cr.tensor([[1.0, 2.0]]))
             tensor([[6.]], grad_fn=<LinearBackward0>)
         """
+        self._check_initialized()
         if not callable(hook):
             raise TypeError(f"register_forward_pre_hook: hook must be callable, got {hook!r}")
-        if "_forward_pre_hooks" not in self.__dict__:  # (a module unpickled from before pre-hooks existed)
-            object.__setattr__(self, "_forward_pre_hooks", {})
-        return _add_module_hook(self._forward_pre_hooks, (hook, bool(with_kwargs)), prepend)
+        options = (self._forward_pre_hooks_with_kwargs,) * bool(with_kwargs)
+        return _add_module_hook(self._forward_pre_hooks, hook, prepend, options)
 
     # ---------------------------------------------------------------- repr
     def extra_repr(self) -> str:

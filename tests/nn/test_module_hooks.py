@@ -95,6 +95,31 @@ def test_prepend_puts_a_hook_before_the_others():
     assert order == ["pre-a", "pre-b", "a", "b"]
 
 
+def test_a_with_kwargs_pre_hook_may_give_the_arguments_as_a_list():
+    layer = doubling_linear()
+    layer.register_forward_pre_hook(lambda m, args, kwargs: ([args[0] * 2], kwargs), with_kwargs=True)
+    assert layer(cr.tensor(X)).tolist() == [[6.0]]  # (not wrapped into one argument: PyTorch unpacks it)
+
+
+def test_always_call_hooks_run_when_a_pre_hook_or_another_hook_raises_each_once_chaining_results():
+    m = nn.Identity()
+    seen = []
+
+    def broken(*a):
+        raise KeyError("hook broke")
+
+    m.register_forward_hook(lambda mod, args, out: seen.append(("first", out)) or "replacement", always_call=True)
+    m.register_forward_hook(broken)
+    m.register_forward_hook(lambda mod, args, out: seen.append(("always", out)), always_call=True)
+    with pytest.raises(KeyError, match="hook broke"):
+        m(1.0)
+    assert seen == [("first", 1.0), ("always", "replacement")]  # the first ran once; its result went on
+    seen.clear()
+    with m.register_forward_pre_hook(broken), pytest.raises(KeyError, match="hook broke"):
+        m(1.0)
+    assert seen == [("first", None), ("always", "replacement")]
+
+
 def test_always_call_runs_the_hook_when_the_forward_raises_then_the_error_goes_on():
     class Fails(nn.Module):
         def forward(self, x):
@@ -108,7 +133,7 @@ def test_always_call_runs_the_hook_when_the_forward_raises_then_the_error_goes_o
         m(cr.tensor([1.0]))
     assert seen == [("always", None)]
     m.register_forward_hook(lambda mod, args, out: 1 / 0, always_call=True)
-    with pytest.warns(RuntimeWarning, match="ZeroDivisionError"), pytest.raises(ValueError, match="broken forward"):
+    with pytest.warns(UserWarning, match="ZeroDivisionError"), pytest.raises(ValueError, match="broken forward"):
         m(cr.tensor([1.0]))
 
 
@@ -122,6 +147,26 @@ def test_handles_remove_and_work_as_with_blocks():
     assert not m._forward_hooks and not m._forward_pre_hooks
 
 
+def test_the_hook_tables_hold_the_hooks_themselves_as_pytorchs_do():
+    m = nn.ReLU()
+
+    def hook(*a):
+        return None
+
+    handle = m.register_forward_hook(hook, with_kwargs=True, always_call=True)
+    assert list(m._forward_hooks.values()) == [hook]
+    assert handle.id in m._forward_hooks_with_kwargs and handle.id in m._forward_hooks_always_called
+    handle.remove()
+    assert not m._forward_hooks and not m._forward_hooks_with_kwargs and not m._forward_hooks_always_called
+
+
+def test_a_module_made_without_init_says_so_when_a_hook_is_registered():
+    m = nn.ReLU.__new__(nn.ReLU)
+    for register in (m.register_forward_hook, m.register_forward_pre_hook):
+        with pytest.raises(AttributeError, match=r"call super\(\).__init__\(\)"):
+            register(lambda *a: None)
+
+
 def test_hooks_must_be_callable_and_options_are_keywords():
     m = nn.ReLU()
     with pytest.raises(TypeError, match="hook must be callable"):
@@ -132,13 +177,20 @@ def test_hooks_must_be_callable_and_options_are_keywords():
         m.register_forward_hook(lambda *a: None, True)  # (prepend is keyword-only, as in PyTorch)
 
 
+def times_ten(module, args, out):
+    return out * 10
+
+
 def test_a_module_pickled_before_pre_hooks_existed_still_calls_and_takes_them():
     m = doubling_linear()
-    del m.__dict__["_forward_pre_hooks"]  # (what an older pickle restores)
+    m.register_forward_hook(times_ten)  # (an older pickle holds the forward hooks, as now)
+    for table in ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs"):
+        del m.__dict__[table]  # (what an older pickle restores)
+    del m.__dict__["_forward_hooks_always_called"]
     old = pickle.loads(pickle.dumps(m))
-    assert old(cr.tensor(X)).tolist() == [[3.0]]
+    assert old(cr.tensor(X)).tolist() == [[30.0]]
     old.register_forward_pre_hook(lambda mod, args: args[0] * 2)
-    assert old(cr.tensor(X)).tolist() == [[6.0]]
+    assert old(cr.tensor(X)).tolist() == [[60.0]]
 
 
 def test_a_compiled_step_with_a_pre_hook_runs_eagerly_with_a_warning():
@@ -148,6 +200,23 @@ def test_a_compiled_step_with_a_pre_hook_runs_eagerly_with_a_warning():
     with pytest.warns(cr.compiler.CompileWarning, match="forward hooks or pre-hooks"), cr.no_grad():
         results = [step(cr.tensor(X)).tolist() for _ in range(3)]
     assert results == [[[6.0]]] * 3 and step.stats["replayed"] == 0
+
+
+@pytest.mark.parametrize("kind", ["hook", "pre-hook"])
+def test_a_hook_registered_after_a_step_was_compiled_makes_it_run_eagerly_until_removed(kind):
+    layer = doubling_linear()
+    step = cr.compile(lambda x: layer(x))
+    with cr.no_grad():
+        assert [step(cr.tensor(X)).tolist() for _ in range(3)] == [[[3.0]]] * 3
+        if kind == "hook":
+            handle = layer.register_forward_hook(lambda m, args, out: out * 0.5)
+        else:
+            handle = layer.register_forward_pre_hook(lambda m, args: args[0] * 2)
+        with pytest.warns(cr.compiler.CompileWarning, match="forward hooks or pre-hooks"):
+            assert step(cr.tensor(X)).tolist() == ([[1.5]] if kind == "hook" else [[6.0]])  # (the plan skipped it)
+        handle.remove()
+        replayed = step.stats["replayed"]
+        assert step(cr.tensor(X)).tolist() == [[3.0]] and step.stats["replayed"] == replayed + 1
 
 
 def test_onnx_export_refuses_a_pre_hook():
