@@ -771,18 +771,30 @@ class _Loader:
             return None
         return w, b_name, b
 
+    @staticmethod
+    def _conv_plan(
+        node: Node, build: Callable[[], Module], b_name: str, w: np.ndarray, b: Any, config: tuple
+    ) -> _LayerPlan:
+        """The plan of a Conv or ConvTranspose node (``config``: what tells two calls' layers apart)."""
+        return _LayerPlan(
+            build,
+            {"weight": w, **({"bias": b} if b is not None else {})},
+            (node.inputs[1],) + ((b_name,) if b_name else ()),
+            node.inputs[1],
+            (node.op, node.inputs[1], b_name, config),
+        )
+
     def _plan_conv(self, node: Node) -> _LayerPlan | None:
         weights = self._conv_weights(node)
         if weights is None:
             return None
         w, b_name, b = weights
-        d = w.ndim - 2
         info = self._conv_info(node, tuple(w.shape[2:]))
         group = info["group"]
-        cls = Conv1d if d == 1 else Conv2d
-        state = {"weight": w, **({"bias": b} if b is not None else {})}
+        cls = Conv1d if w.ndim == 3 else Conv2d
         config = (info["strides"], info["padding"], info["dilations"], group)
-        return _LayerPlan(
+        return self._conv_plan(
+            node,
             lambda: cls(
                 w.shape[1] * group,
                 w.shape[0],
@@ -794,10 +806,10 @@ class _Loader:
                 bias=b is not None,
                 dtype=w.dtype,
             ),
-            state,
-            (node.inputs[1],) + ((b_name,) if b_name else ()),
-            node.inputs[1],
-            ("Conv", node.inputs[1], b_name, config),
+            b_name,
+            w,
+            b,
+            config,
         )
 
     def _conv_info(self, node: Node, kernel: tuple[int, ...]) -> dict[str, Any]:
@@ -826,9 +838,9 @@ class _Loader:
         info = self._conv_transpose_info(node, tuple(w.shape[2:]))
         group = info["group"]
         cls = ConvTranspose1d if w.ndim == 3 else ConvTranspose2d
-        state = {"weight": w, **({"bias": b} if b is not None else {})}
         config = (info["strides"], info["padding"], info["output_padding"], info["dilations"], group)
-        return _LayerPlan(
+        return self._conv_plan(
+            node,
             lambda: cls(
                 w.shape[0],
                 w.shape[1] * group,
@@ -841,10 +853,10 @@ class _Loader:
                 dilation=info["dilations"],
                 dtype=w.dtype,
             ),
-            state,
-            (node.inputs[1],) + ((b_name,) if b_name else ()),
-            node.inputs[1],
-            ("ConvTranspose", node.inputs[1], b_name, config),
+            b_name,
+            w,
+            b,
+            config,
         )
 
     def _plan_batch_norm(self, node: Node) -> _LayerPlan | None:
