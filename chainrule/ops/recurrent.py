@@ -504,9 +504,6 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
     dw_hh = None  # d loss / d W_hh, summed over the steps inside the loop (each step's factors in cache)
     dc = None
     if mode == "lstm":
-        # a gate's derivative with respect to its pre-activation, from the gate's value v:
-        # (1 - v) (v + 2 scale - 1): sigma (1 - sigma) for the sigmoid gates, 1 - tanh^2 for g
-        offset = 2.0 * _sigmoid_scale(mode, hidden, dtype) - 1.0
         dc = state_grad(gt[steps + 1])
     elif mode == "gru":
         dghs = ns.steps(steps)
@@ -563,6 +560,10 @@ def _layer_backward(ns, layout: _Layout, grad: Any, saved: dict[str, Any], needs
         dpres, dghs, dh = NumpySteps(steps, rows=dpre_all), NumpySteps(steps, rows=dgh_all), dh_first
     else:
         w_hh_t = _transposed_stack(ns, L.w_hh, dtype)
+        if mode == "lstm":
+            # a gate's derivative with respect to its pre-activation, from the gate's value v:
+            # (1 - v) (v + 2 scale - 1): sigma (1 - sigma) for the sigmoid gates, 1 - tanh^2 for g
+            offset = 2.0 * _sigmoid_scale(mode, hidden, dtype) - 1.0
         for s in range(steps - 1, -1, -1):
             # in place from the second step on: dh is then the rule's own (the first is the gradient's)
             dh = dh + dys[s] if s == steps - 1 else ns.iadd(dh, dys[s])
