@@ -191,7 +191,7 @@ class CompiledFunction:
             for ref, mode in e.modules:
                 module = ref()
                 # (a hook registered since: recorded again, which runs the step eagerly)
-                if module is None or module.training is not mode or module._forward_hooks or module._forward_pre_hooks:
+                if module is None or module.training is not mode or module._hooked():
                     break
             else:
                 if e.optimizers and any(_param_ids(opt) != ids for opt, ids in e.optimizers):

@@ -489,7 +489,7 @@ class Recorder:
         self.changes.append((module, what))
 
     def called_module(self, module: Any) -> None:
-        if module._forward_hooks or module._forward_pre_hooks:
+        if module._hooked():
             self.refuse(
                 f"{type(module).__name__} has forward hooks or pre-hooks (Python code that a plan does not run)"
             )

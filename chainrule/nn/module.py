@@ -484,9 +484,23 @@ class Module:
         self._check_initialized()
         if _mode.recorder is not None:  # a step being compiled: note the module (training-mode guard)
             _mode.recorder.called_module(self)
-        if self._forward_hooks or self._forward_pre_hooks:
+        if self._forward_hooks or self._forward_pre_hooks:  # (_hooked() inline: this runs on every call)
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _hooked(self) -> bool:
+        """Whether forward hooks or pre-hooks are registered: Python code that a compiled plan does
+        not run and an ONNX file cannot hold."""
+        return bool(self._forward_hooks or self._forward_pre_hooks)
+
+    def _run_forward_hook(self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, result: Any) -> Any:
+        """One forward hook, called with or without the keyword arguments as it was registered;
+        what it returns, or ``result`` when that is None."""
+        if hook_id in self._forward_hooks_with_kwargs:
+            replaced = hook(self, args, kwargs, result)
+        else:
+            replaced = hook(self, args, result)
+        return result if replaced is None else replaced
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         """``forward`` between its hooks, as PyTorch calls them: each pre-hook may replace the
@@ -512,23 +526,17 @@ class Module:
                     if replaced is not None:
                         args = replaced if isinstance(replaced, tuple) else (replaced,)
             result = self.forward(*args, **kwargs)
-            with_kwargs, always = self._forward_hooks_with_kwargs, self._forward_hooks_always_called
             for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in always:
+                if hook_id in self._forward_hooks_always_called:
                     ran.add(hook_id)
-                replaced = hook(self, args, kwargs, result) if hook_id in with_kwargs else hook(self, args, result)
-                if replaced is not None:
-                    result = replaced
+                result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
             return result
         except Exception:
-            with_kwargs, always = self._forward_hooks_with_kwargs, self._forward_hooks_always_called
             for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id not in always or hook_id in ran:
+                if hook_id not in self._forward_hooks_always_called or hook_id in ran:
                     continue
                 try:
-                    replaced = hook(self, args, kwargs, result) if hook_id in with_kwargs else hook(self, args, result)
-                    if replaced is not None:
-                        result = replaced
+                    result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 except Exception as error:  # (the first error is the one to see)
                     warnings.warn(
                         f"{type(self).__name__}: a forward hook with always_call=True raised {error!r} while "
