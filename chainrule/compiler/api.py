@@ -24,9 +24,9 @@ step computed from its data outside chainrule's ops is always caught.
 What cannot be replayed makes the step run eagerly, with one warning saying why: a tensor's value
 read into Python (``.item()``, ``.numpy()``, ``if loss > 0:``, printing), a custom Function in
 PyTorch's form, a module with forward hooks or pre-hooks, gradients of gradients, ``cr.grad``, a
-returned tensor whose graph is still needed, or two recordings that differ. Eager is always correct, and
-the warning says what to change. (An error would stop a training run over something that only
-costs speed; this is torch.compile's choice too.)
+returned tensor whose graph is still needed, or two recordings that differ. Eager is always
+correct, and the warning says what to change. (An error would stop a training run over something
+that only costs speed; this is torch.compile's choice too.)
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class CompiledFunction:
         for e in entries:
             if e.structure != structure:
                 continue
-            if _grad_hooks and e.plan is not None and _hooked(e.plan.tensors, leaves):
+            if _grad_hooks and e.plan is not None and _gradient_hooked(e.plan.tensors, leaves):
                 continue  # (a gradient hook registered since on a tensor it uses: recorded again, eagerly)
             for ref, mode in e.modules:
                 module = ref()
@@ -403,7 +403,7 @@ def _labels(modules: list) -> dict[int, str]:
     return labels
 
 
-def _hooked(tensors: tuple, leaves: list) -> bool:
+def _gradient_hooked(tensors: tuple, leaves: list) -> bool:
     """Whether a gradient hook (``Tensor.register_hook``) is on one of a plan's tensors or of this
     call's tensor arguments."""
     return any(id(t) in _grad_hooks for t in tensors) or any(id(t) in _grad_hooks for t in leaves)
