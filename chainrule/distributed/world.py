@@ -209,6 +209,13 @@ def _launched_rank() -> str:
     return "?"
 
 
+_ABORT_GRACE = 0.25
+"""Seconds between a failing rank's last words on stderr and ``MPI_Abort``: the launcher
+(``mpiexec``) forwards each process's output, and the abort ends the launcher's forwarding too, so
+without a pause the traceback and the reason were sometimes lost (seen twice in the test suite's
+runs under load: an empty stderr)."""
+
+
 def _abort_run(code: int, reason: str) -> None:
     """Stop every process of a launched world with exit code ``code``, saying why on stderr (this
     rank's ``reason``). In a world of one, nothing.
@@ -247,6 +254,7 @@ def _abort_run(code: int, reason: str) -> None:
     )
     sys.stderr.flush()
     sys.stdout.flush()
+    time.sleep(_ABORT_GRACE)  # (for the launcher to forward what was just written: Abort kills it too)
     _world.comm.Abort(code)
 
 
