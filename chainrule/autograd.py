@@ -409,6 +409,8 @@ class Function:
     # An op may also define ``forward_into(out, *inputs, **params)`` (a staticmethod): its forward
     # written into ``out``; a compiled step then writes the op's output into a buffer it keeps
     # (chainrule.compiler.fusion). ``Linear`` does.
+    # a reason to refuse in-place changes to this node's output (named in the error), or None
+    in_place_refusal: str | None = None
     _clock = 1 << 62  # when apply recorded the node (see mark_modified); a node made otherwise is not checked
     inputs: tuple[Tensor, ...] | None
 

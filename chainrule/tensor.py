@@ -678,6 +678,9 @@ class Tensor:
                 "operations are recorded would break its gradient. Update weights under `with cr.no_grad():`, "
                 "as in PyTorch (e.g. `with cr.no_grad(): p -= lr * p.grad`), or write a new tensor (p = p - ...)"
             )
+        refusal = getattr(self.grad_fn, "in_place_refusal", None)  # (a node's outputs that must not change)
+        if refusal is not None:
+            raise RuntimeError(f"{name}: {refusal}")
         if self._is_view():
             raise RuntimeError(
                 f"{name}: this tensor is a view of another one's memory (a slice, reshape, transpose, ...), and a "

@@ -23,7 +23,7 @@ step computed from its data outside chainrule's ops is always caught.
 
 What cannot be replayed makes the step run eagerly, with one warning saying why: a tensor's value
 read into Python (``.item()``, ``.numpy()``, ``if loss > 0:``, printing), a custom Function in
-PyTorch's form, a module with forward hooks or pre-hooks, gradients of gradients, ``cr.grad``, a
+PyTorch's form, a module with hooks (forward or backward), gradients of gradients, ``cr.grad``, a
 returned tensor whose graph is still needed, or two recordings that differ. Eager is always
 correct, and the warning says what to change. (An error would stop a training run over something
 that only costs speed; this is torch.compile's choice too.)

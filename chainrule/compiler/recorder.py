@@ -491,7 +491,7 @@ class Recorder:
     def called_module(self, module: Any) -> None:
         if module._hooked():
             self.refuse(
-                f"{type(module).__name__} has forward hooks or pre-hooks (Python code that a plan does not run)"
+                f"{type(module).__name__} has hooks (forward or backward: Python code that a plan does not run)"
             )
         elif not any(m is module for m in self.modules):
             self.modules.append(module)

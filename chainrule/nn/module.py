@@ -20,6 +20,7 @@ import numpy as np
 
 from chainrule.autograd import HookHandle, _mode, _writes, mark_modified
 from chainrule.compiler.recorder import replayed
+from chainrule.nn.backward_hooks import ModuleCall
 from chainrule.tensor import Tensor, _to_arguments
 
 _MODULE_CLASSES: dict[str, type[Module]] = {}
@@ -125,6 +126,8 @@ _HOOK_TABLES = (
     "_forward_hooks_always_called",
     "_forward_pre_hooks",
     "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
 )
 
 
@@ -484,14 +487,18 @@ class Module:
         self._check_initialized()
         if _mode.recorder is not None:  # a step being compiled: note the module (training-mode guard)
             _mode.recorder.called_module(self)
-        if self._forward_hooks or self._forward_pre_hooks:  # (_hooked() inline: this runs on every call)
+        # (_hooked() inline: this runs on every call)
+        if self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
-    def _hooked(self) -> bool:
-        """Whether forward hooks or pre-hooks are registered: Python code that a compiled plan does
-        not run and an ONNX file cannot hold."""
-        return bool(self._forward_hooks or self._forward_pre_hooks)
+    def _hooked(self, backward: bool = True) -> bool:
+        """Whether hooks are registered: Python code that a compiled plan does not run. An ONNX
+        file cannot hold forward hooks and pre-hooks; ``backward=False`` leaves out backward hooks,
+        which do not change the forward."""
+        if self._forward_hooks or self._forward_pre_hooks:
+            return True
+        return backward and bool(self._backward_hooks or self._backward_pre_hooks)
 
     def _run_forward_hook(self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, result: Any) -> Any:
         """One forward hook, called with or without the keyword arguments as it was registered;
@@ -506,7 +513,8 @@ class Module:
         """``forward`` between its hooks, as PyTorch calls them: each pre-hook may replace the
         arguments, each hook the output; when a pre-hook, the forward or a hook raises, the hooks
         registered with ``always_call`` that have not run yet run (given the output so far, None
-        if there is none) before the error goes on."""
+        if there is none) before the error goes on. With backward hooks, the arguments (after the
+        pre-hooks) and the output (after the hooks) pass through the nodes that call them."""
         result = None
         ran: set[int] = set()  # the always_call hooks already run
         try:
@@ -525,12 +533,19 @@ class Module:
                     replaced = hook(self, args)
                     if replaced is not None:
                         args = replaced if isinstance(replaced, tuple) else (replaced,)
+            call = None
+            if (self._backward_hooks or self._backward_pre_hooks) and _mode.enabled and _mode.recorder is None:
+                # the hooks registered now are those this call runs (as in PyTorch)
+                call = ModuleCall(
+                    self, list(self._backward_hooks.values()), list(self._backward_pre_hooks.values()), args
+                )
+                args = call.wrap_inputs(args)
             result = self.forward(*args, **kwargs)
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called:
                     ran.add(hook_id)
                 result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
-            return result
+            return result if call is None else call.wrap_outputs(result)
         except Exception:
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id not in self._forward_hooks_always_called or hook_id in ran:
@@ -604,6 +619,71 @@ class Module:
             raise TypeError(f"register_forward_pre_hook: hook must be callable, got {hook!r}")
         options = (self._forward_pre_hooks_with_kwargs,) * bool(with_kwargs)
         return _add_module_hook(self._forward_pre_hooks, hook, prepend, options)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> HookHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in each backward through a call of this
+        module, as PyTorch does, once the gradients of the call's inputs are known.
+
+        ``grad_output`` holds the gradients of the outputs (the output must be a Tensor or a tuple;
+        None for an output that got none), ``grad_input`` those of the positional arguments through
+        this call (None for one that is not a tensor, zeros for a tensor with no gradient; keyword
+        arguments are left out). A hook that returns a tuple of as many (None or a Tensor of the same
+        shape and dtype) replaces ``grad_input``: the gradients that flow on to the inputs. When no
+        argument requires grad, the hook runs with ``grad_input`` all None, when the outputs'
+        gradients are known. The hooks registered when the module is called are those that run; a
+        tensor that goes in or comes out may not be changed in place while they are registered.
+        ``prepend=True``: before the hooks already registered. ``.remove()`` the returned handle (or
+        leave its ``with`` block) to stop. A model with hooks trains eagerly under ``cr.compile``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.Linear(2, 1, bias=False)
+            >>> _ = layer.weight.data.fill_(3.0)
+            >>> x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+            >>> seen = []
+            >>> def hook(module, grad_input, grad_output):
+            ...     seen.append((grad_input[0].tolist(), grad_output[0].tolist()))
+            ...     return (grad_input[0] * 0.5,)  # halves the gradient that reaches x
+            >>> with layer.register_full_backward_hook(hook):
+            ...     layer(x).sum().backward()
+            >>> seen, x.grad
+            ([([[3.0, 3.0]], [[1.0]])], tensor([[1.5, 1.5]]))
+        """
+        self._check_initialized()
+        if not callable(hook):
+            raise TypeError(f"register_full_backward_hook: hook must be callable, got {hook!r}")
+        return _add_module_hook(self._backward_hooks, hook, prepend, ())
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> HookHandle:
+        """Call ``hook(module, grad_output)`` in each backward through a call of this module, as
+        PyTorch does, once the gradients of the call's outputs are known, before the module's own
+        backward. ``grad_output`` is a tuple, one gradient per output (None for one that got none);
+        a hook that returns a tuple of as many (None or a Tensor of the same shape and dtype)
+        replaces it, for the module's backward and the hooks after it. ``prepend`` and the handle as
+        in :meth:`register_full_backward_hook`.
+
+        Example:
+            >>> import chainrule as cr
+            >>> layer = cr.nn.Linear(2, 1, bias=False)
+            >>> with layer.register_full_backward_pre_hook(lambda module, grad_output: (grad_output[0] * 10,)):
+            ...     layer(cr.tensor([[1.0, 2.0]])).sum().backward()
+            >>> layer.weight.grad
+            tensor([[10., 20.]])
+        """
+        self._check_initialized()
+        if not callable(hook):
+            raise TypeError(f"register_full_backward_pre_hook: hook must be callable, got {hook!r}")
+        return _add_module_hook(self._backward_pre_hooks, hook, prepend, ())
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> NoReturn:
+        """Not supported: PyTorch deprecates it (its ``grad_input`` is that of the module's last
+        operation only, not of the module's inputs); use :meth:`register_full_backward_hook`, whose
+        hook takes the same arguments."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.register_backward_hook: PyTorch deprecates it, since its grad_input is the "
+            "gradient of the module's last operation only; write register_full_backward_hook(hook) (the same "
+            "hook(module, grad_input, grad_output)), which gives the gradients of the module's inputs"
+        )
 
     # ---------------------------------------------------------------- repr
     def extra_repr(self) -> str:

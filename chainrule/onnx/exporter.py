@@ -64,7 +64,7 @@ class _Trace(Recorder):
         self.where.append(self.path[-1] if self.path else "")  # the innermost module's dotted name
 
     def called_module(self, module: Any) -> None:
-        if module._hooked():
+        if module._hooked(backward=False):  # (backward hooks do not change the forward)
             self.refuse(
                 f"{type(module).__name__} has forward hooks or pre-hooks (Python code an ONNX file cannot hold)"
             )

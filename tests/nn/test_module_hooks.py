@@ -197,7 +197,7 @@ def test_a_compiled_step_with_a_pre_hook_runs_eagerly_with_a_warning():
     layer = doubling_linear()
     layer.register_forward_pre_hook(lambda m, args: args[0] * 2)
     step = cr.compile(lambda x: layer(x))
-    with pytest.warns(cr.compiler.CompileWarning, match="forward hooks or pre-hooks"), cr.no_grad():
+    with pytest.warns(cr.compiler.CompileWarning, match="has hooks"), cr.no_grad():
         results = [step(cr.tensor(X)).tolist() for _ in range(3)]
     assert results == [[[6.0]]] * 3 and step.stats["replayed"] == 0
 
@@ -212,7 +212,7 @@ def test_a_hook_registered_after_a_step_was_compiled_makes_it_run_eagerly_until_
             handle = layer.register_forward_hook(lambda m, args, out: out * 0.5)
         else:
             handle = layer.register_forward_pre_hook(lambda m, args: args[0] * 2)
-        with pytest.warns(cr.compiler.CompileWarning, match="forward hooks or pre-hooks"):
+        with pytest.warns(cr.compiler.CompileWarning, match="has hooks"):
             assert step(cr.tensor(X)).tolist() == ([[1.5]] if kind == "hook" else [[6.0]])  # (the plan skipped it)
         handle.remove()
         replayed = step.stats["replayed"]

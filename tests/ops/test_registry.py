@@ -77,7 +77,10 @@ def _all_functions() -> set[type]:
 
 # Nodes that run a rule the user wrote (a custom Function in PyTorch's form), not a rule of ours:
 # they have no rule to check here; tests/test_custom_function.py tests them with such functions.
-USER_RULE_CARRIERS = {"_CustomNode", "_OutputSlot", "_OnceDifferentiated"}
+# BackwardHookFunction (an identity whose backward calls a module's backward hooks, the user's code)
+# is such a function, with its nodes: tests/nn/test_module_backward_hooks.py checks its gradients
+# against finite differences, first and second order, plain and recorded.
+USER_RULE_CARRIERS = {"_CustomNode", "_OutputSlot", "_OnceDifferentiated", "BackwardHookFunction"}
 
 
 def _node_classes(out: cr.Tensor) -> set[type]:
