@@ -163,6 +163,7 @@ class _Writes:
 
 
 _writes = _Writes()
+_next_seq = itertools.count().__next__  # numbers the nodes in the order they are made
 
 
 def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
@@ -411,6 +412,7 @@ class Function:
     # (chainrule.compiler.fusion). ``Linear`` does.
     # a reason to refuse in-place changes to this node's output (named in the error), or None
     in_place_refusal: str | None = None
+    _seq: int | None = None  # when it was made (numbered as PyTorch's sequence_nr): the walk's order
     _clock = 1 << 62  # when apply recorded the node (see mark_modified); a node made otherwise is not checked
     inputs: tuple[Tensor, ...] | None
 
@@ -444,6 +446,7 @@ class Function:
                 if t._requires_grad:
                     fn.inputs = inputs
                     fn._clock = _writes.clock
+                    fn._seq = _next_seq()
                     out = Tensor._make(data, True, fn)
                     if cls.save_output:
                         fn._output_ref = weakref.ref(out)
@@ -769,8 +772,10 @@ def _record_custom_node(cls: type, ctx: FunctionCtx, args: tuple, outputs: list)
     if not differentiable:
         return
     node = cls._node_class.__new__(cls._node_class)
+    node._seq = _next_seq()
     positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
     node.inputs = tuple(args[i] for i in positions)
+    node.made_by = tuple(t.grad_fn for t in node.inputs)  # (an in-place op after this re-points one)
     node.ctx, node.positions, node.count = ctx, positions, len(args)
     node.outputs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outputs]
     node.slots, node.touched = None, set()
@@ -815,6 +820,7 @@ class _CustomNode(Function):
     def _slot(self, j: int, packed: Tensor, data: np.ndarray) -> Tensor:
         slot = self.function._slot_class.__new__(self.function._slot_class)
         slot.inputs, slot.owner, slot.index, slot._clock = (packed,), self, j, _writes.clock
+        slot._seq = _next_seq()
         return Tensor._make(data, True, slot)
 
     def _remake_output(self, j: int, data: np.ndarray) -> Tensor:
@@ -824,6 +830,14 @@ class _CustomNode(Function):
         return self._slot(j, packed, data) if packed is not None else Tensor._make(data)
 
     def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
+        for t, made_by in zip(self.inputs, self.made_by):
+            if t.grad_fn is not made_by:  # (its values may change: the user's backward may not read them)
+                raise RuntimeError(
+                    f"backward: an input of {self.name} (shape {t.shape}) was changed by a recorded in-place "
+                    f"operation ({t.grad_fn.name if t.grad_fn is not None else 'detach_'}) after {self.name} used "
+                    "it, so its gradient would go through that change. Change a copy (t = t.clone()), or make "
+                    "the change under `with cr.no_grad():` if it must not be differentiated"
+                )
         plain = ns is _NUMPY
         if not plain and not ns.records:
             raise TypeError(
@@ -869,7 +883,7 @@ class _CustomNode(Function):
                 if self.outputs[j] is not None and ctx.materialize_grads:
                     grads[j] = Tensor._make(np.zeros(*self.outputs[j]))
             elif plain:  # read-only: the array may be another node's gradient too
-                view = g.view()
+                view = np.asarray(g).view()  # (a 0-d gradient may come as a NumPy scalar)
                 view.flags.writeable = False
                 grads[j] = Tensor._make(view)
         return grads
@@ -912,12 +926,9 @@ class _CustomNode(Function):
                     f"has shape {inp.shape} (a gradient has the input's shape, or one the input broadcasts to)"
                 )
             if plain:
-                data = r._data
-                if any(data is t._data for t in self.inputs) or any(
-                    t is not None and data is t._data for t in self.ctx._saved
-                ):
-                    data = data.copy()  # an input's own array: a leaf's .grad must not share it
-                gradients.append(data)
+                # a copy: the returned tensor may be the user's (an input, a saved tensor, one kept
+                # elsewhere), and a leaf's .grad must not share its memory (PyTorch clones it too)
+                gradients.append(np.array(r._data, copy=True))
             elif once:  # differentiable again only to say that it is not
                 deps = [t for t in self.inputs if t._requires_grad] + ([grad] if grad._requires_grad else [])
                 gradients.append(_OnceDifferentiated.apply(*deps, value=r._data, name=self.name))
@@ -969,9 +980,19 @@ class _OnceDifferentiated(Function):
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires grad and leads to ``roots``, inputs before outputs (iterative)."""
+    """Every tensor that requires grad and leads to ``roots``, inputs before outputs (iterative),
+    in the order PyTorch's engine runs a backward: the walk (which goes through the list from its
+    end) takes the nodes made last first, and a leaf right after the earliest-made node that uses
+    it, when its gradient is complete. So hooks run in PyTorch's order (a module called three
+    times: its backward hooks for the third call first). Any topological order gives the same
+    gradients (up to the order of their sums); where the order of creation is not one (a node made
+    without a number), the depth-first order stays."""
     order: list[Tensor] = []
     visited: set[int] = set()
+    # a leaf -> the smallest number of the nodes that use it: where the walk takes it, which only
+    # the hooks of leaves can tell (without them, leaves go last: the same gradients)
+    first_use: dict[int, int] | None = {} if _leaf_hooks else None
+    in_order = True  # whether the nodes' numbers give a topological order
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
     push, pop, visit = stack.append, stack.pop, visited.add  # bound once: this runs for every tensor
     while stack:
@@ -992,9 +1013,24 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
                     f"backward: the graph through {fn.name} was freed by an earlier backward() or grad(); "
                     "pass retain_graph=True to the first call to go through the graph twice"
                 )
+            seq = fn._seq
+            if seq is None:
+                in_order = False
             for inp in inputs:
-                if inp._requires_grad and id(inp) not in visited:
-                    push((inp, False))
+                if inp._requires_grad:
+                    made_by = inp.grad_fn
+                    if made_by is None:
+                        if first_use is not None and in_order and first_use.get(id(inp), seq) >= seq:
+                            first_use[id(inp)] = seq
+                    elif in_order and (made_by._seq is None or made_by._seq >= seq):
+                        in_order = False  # (a node made without a number, or an input re-made in place)
+                    if id(inp) not in visited:
+                        push((inp, False))
+    if in_order and len(order) > 2:
+        if first_use is None:
+            order.sort(key=lambda t: t.grad_fn._seq if t.grad_fn is not None else -1)
+        else:
+            order.sort(key=lambda t: t.grad_fn._seq if t.grad_fn is not None else first_use.get(id(t), 0) - 0.5)
     return order
 
 

@@ -1011,3 +1011,38 @@ def test_a_hook_registered_after_a_step_was_compiled_makes_it_run_eagerly_until_
     replayed = step.stats["replayed"]
     step(x)
     assert step.stats["replayed"] == replayed + 1
+
+
+def test_the_walk_runs_the_nodes_made_last_first_as_pytorchs_engine():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    order = []
+    a, b, c = x * 1.0, x * 2.0, x * 3.0
+    for name, t in (("a", a), ("b", b), ("c", c)):
+        t.register_hook(lambda g, name=name: order.append(name))
+    ((a + b) + c).sum().backward()
+    assert order == ["c", "b", "a"]  # (depth-first, it was a, b, c)
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_a_leafs_gradient_is_complete_when_its_post_accumulate_hook_runs_right_after_its_last_use():
+    w1 = cr.tensor([1.0], requires_grad=True)
+    w2 = cr.tensor([2.0], requires_grad=True)
+    events = []
+    w1.register_post_accumulate_grad_hook(lambda p: events.append(("w1", p.grad.item())))
+    w2.register_post_accumulate_grad_hook(lambda p: events.append(("w2", p.grad.item())))
+    h = w1 * 3.0  # w1's only use, made first
+    out = (h * w2) * w2  # w2 used twice, after
+    t = out.sum()
+    t.register_hook(lambda g: events.append("sum"))
+    t.backward()
+    assert events == ["sum", ("w2", 2 * 3.0 * 2.0), ("w1", 3.0 * 4.0)]
+
+
+def test_a_node_without_a_number_keeps_the_depth_first_order_and_the_same_gradients():
+    x = cr.tensor([1.0, -2.0], dtype="float64", requires_grad=True)
+    y = (x * x).exp()
+    z = (y + x.sin()).sum()
+    expected = (2 * x.numpy() * np.exp(x.numpy() ** 2) + np.cos(x.numpy())).tolist()
+    y.grad_fn._seq = None  # (as a node made outside Function.apply would be)
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), expected)

@@ -785,3 +785,57 @@ def test_function_ctx_is_the_ctx_forward_gets():
 
     Look.apply(leaf([1.0]))
     assert kinds == [FunctionCtx]
+
+
+def test_a_0d_gradient_made_by_a_scalar_op_reaches_the_users_backward():
+    class Square(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            (a,) = ctx.saved_tensors
+            return grad * 2.0 * a
+
+    x = cr.tensor(3.0, requires_grad=True)
+    (Square.apply(x) * 0.5).backward()  # (the 0-d gradient came as a NumPy scalar, and raised)
+    assert x.grad.item() == 3.0
+
+
+def test_a_tensor_the_users_backward_returns_is_copied_into_grad():
+    kept = cr.tensor([5.0, 5.0])
+
+    class Fixed(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return kept
+
+    x = leaf([1.0, 2.0])
+    Fixed.apply(x).sum().backward()
+    x.grad.zero_()  # (as zero_grad does, in place)
+    assert kept.tolist() == [5.0, 5.0]
+
+
+def test_a_recorded_in_place_change_of_an_input_after_the_function_used_it_raises():
+    class Same(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    x = leaf([1.0])
+    y = x * 2.0
+    z = Same.apply(y)
+    y.mul_(3.0)  # z's gradient would have gone through this multiplication (x.grad 12, not 8)
+    with pytest.raises(RuntimeError, match=r"an input of Same \(shape \(1,\)\) was changed by a recorded in-place"):
+        (z.sum() + y.sum()).backward()
+    assert x.grad is None

@@ -98,6 +98,7 @@ class ModuleCall:
         self.wrapped: list[int] = []  # positions of the arguments that went through the boundary
         self.outputs: list[int] = []  # positions (in the output tuple) of the outputs that did
         self.output_count = 0
+        self.output_tensors: list[bool] = []  # which outputs are tensors
         self.grad_outputs: tuple | None = None
 
     # ---------------------------------------------------------------- forward
@@ -125,13 +126,17 @@ class ModuleCall:
             return result
         items = [result] if single else list(result)
         self.output_count = len(items)
+        # (a gradient a pre-hook gives an output that requires no grad goes nowhere, as in PyTorch)
+        self.output_tensors = [isinstance(o, Tensor) for o in items]
         self.outputs = [j for j, o in enumerate(items) if isinstance(o, Tensor) and o._requires_grad]
         if not self.outputs:
             return result
         views = BackwardHookFunction.apply(self._outputs_done, *[items[j] for j in self.outputs])
         for j, v in zip(self.outputs, views):
             items[j] = v
-        return items[0] if single else tuple(items)
+        if single:
+            return items[0]
+        return tuple(items) if type(result) is tuple else type(result)(*items)  # (a namedtuple stays one)
 
     # ---------------------------------------------------------------- backward
     def _outputs_done(self, grads: tuple) -> tuple:
@@ -139,12 +144,11 @@ class ModuleCall:
         grad_output = tuple(
             grads[self.outputs.index(j)] if j in self.outputs else None for j in range(self.output_count)
         )
-        present = [j in self.outputs for j in range(self.output_count)]
         for hook in self.pre_hooks:
             result = hook(self.module, grad_output)
             if result is not None:
                 what = f"{self.name}: a backward pre-hook's grad_output"
-                grad_output = _check_replacement(what, hook, result, grad_output, present)
+                grad_output = _check_replacement(what, hook, result, grad_output, self.output_tensors)
         if self.wrapped:
             self.grad_outputs = grad_output  # for the hooks, once the inputs' gradients are known
         elif self.hooks:

@@ -347,3 +347,69 @@ def test_the_boundary_node_is_named_as_pytorchs_and_shares_memory_without_copyin
     out = layer(x)
     assert repr(out.grad_fn) == "<BackwardHookFunctionBackward0>"
     assert np.shares_memory(out.grad_fn.inputs[0].numpy(), out.numpy())
+
+
+def test_a_hooked_loss_scaled_afterwards_runs_its_0d_gradient_through_the_boundary():
+    criterion = nn.CrossEntropyLoss()
+    seen = []
+    criterion.register_full_backward_hook(lambda m, gi, go: seen.append(float(go[0])))
+    logits = cr.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
+    (criterion(logits, cr.tensor([1])) * 0.5).backward()  # (raised: flags of a NumPy scalar)
+    assert seen == [0.5]
+    p = np.exp([1.0, 2.0, 0.5]) / np.exp([1.0, 2.0, 0.5]).sum()
+    np.testing.assert_allclose(logits.grad.numpy()[0], 0.5 * (p - [0, 1, 0]), rtol=1e-6)
+
+
+def test_a_tensor_the_hook_returns_is_not_shared_with_a_leafs_grad():
+    buffer = cr.tensor([5.0, 5.0])
+
+    class Double(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    m = Double()
+    m.register_full_backward_hook(lambda mod, gi, go: (buffer,))
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    m(x).sum().backward()
+    with cr.no_grad():
+        buffer.mul_(100)
+    assert x.grad.tolist() == [5.0, 5.0]
+    x.grad.zero_()
+    assert buffer.tolist() == [500.0, 500.0]
+
+
+def test_a_namedtuple_output_stays_one():
+    import collections
+
+    Pair = collections.namedtuple("Pair", "a b")
+
+    class Named(nn.Module):
+        def forward(self, x):
+            return Pair(x * 2, x * 3)
+
+    m = Named()
+    m.register_full_backward_hook(lambda mod, gi, go: None)
+    out = m(cr.tensor([1.0], requires_grad=True))
+    assert isinstance(out, Pair) and out.b.tolist() == [3.0]
+
+
+def test_a_pre_hook_may_give_an_output_that_requires_no_grad_a_gradient_which_goes_nowhere():
+    class Half(nn.Module):
+        def forward(self, a):
+            return a * 2, a.detach() * 3
+
+    m = Half()
+    m.register_full_backward_pre_hook(lambda mod, go: (go[0], cr.ones(2)))
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    m(x)[0].sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_hooks_of_a_module_called_three_times_run_last_call_first_as_in_pytorch():
+    layer, inputs, pairs = linear(), [], []
+    layer.register_forward_hook(lambda m, args, out: inputs.append(float(args[0].sum())))
+    layer.register_full_backward_hook(lambda m, gi, go: pairs.append((inputs.pop(), float(go[0].sum()))))
+    x = cr.ones(1, 2, dtype="float64", requires_grad=True)
+    a, b, c = layer(x * 1.0), layer(x * 2.0), layer(x * 3.0)
+    (a * 10 + b * 20 + c * 30).sum().backward()  # (the activations stack of per-sample-gradient code)
+    assert pairs == [(6.0, 90.0), (4.0, 60.0), (2.0, 30.0)]
