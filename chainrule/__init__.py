@@ -21,6 +21,7 @@ from chainrule.autograd import (
     enable_grad,
     grad,
     gradcheck,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -30,7 +31,7 @@ from chainrule.devices import backends, cuda, device
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F401,F403  (every differentiable op, e.g. cr.exp, cr.matmul)
 from chainrule.ops import __all__ as _ops_all
-from chainrule.random import manual_seed, rand, randn
+from chainrule.random import manual_seed, rand, rand_like, randint, randn, randn_like, randperm
 from chainrule.tensor import (
     DEFAULT_DTYPE,
     Tensor,
@@ -82,6 +83,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "inference_mode",
     "no_grad",
     "set_grad_enabled",
     "float16",
@@ -98,7 +100,11 @@ __all__ = [
     "backends",
     "manual_seed",
     "rand",
+    "rand_like",
+    "randint",
     "randn",
+    "randn_like",
+    "randperm",
     "nn",
     "optim",
     "data",

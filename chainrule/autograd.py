@@ -299,6 +299,31 @@ class no_grad(set_grad_enabled):
         super().__init__(False)
 
 
+class inference_mode(set_grad_enabled):
+    """PyTorch's ``torch.inference_mode``: here the same as :class:`no_grad` (nothing recorded);
+    ``inference_mode(False)`` records as usual. A context manager and a decorator, with or without
+    parentheses.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.inference_mode():
+        ...     y = w * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __new__(cls, mode: Any = True):
+        if callable(mode):  # used bare, as `@inference_mode`: decorate at once
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"inference_mode: mode must be True or False, got {mode!r}")
+        super().__init__(not mode)
+
+
 class enable_grad(set_grad_enabled):
     """Record operations again inside a ``no_grad`` region.
 

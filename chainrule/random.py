@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,3 +94,65 @@ def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
     _check_device(device, "rand")
     data = _generator.random(_shape_args(shape)).astype(np.dtype(dtype or DEFAULT_DTYPE))
     return Tensor(data, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Standard normal samples with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.randn_like(cr.zeros(2, 3, dtype="float64")).dtype
+        dtype('float64')
+    """
+    _check_device(device, "randn_like")
+    data = _generator.standard_normal(t.shape).astype(np.dtype(dtype or t.dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Uniform samples on [0, 1) with the shape (and, unless ``dtype`` is given, the dtype) of ``t``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.rand_like(cr.zeros(2, 3)).shape
+        (2, 3)
+    """
+    _check_device(device, "rand_like")
+    data = _generator.random(t.shape).astype(np.dtype(dtype or t.dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def randint(*args: Any, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers drawn uniformly from [low, high), as PyTorch's: ``randint(high, size)`` or
+    ``randint(low, high, size)`` (int64 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.randint(3, 10, (2, 4))
+        >>> x.shape, x.dtype, bool(((x >= 3) & (x < 10)).all())
+        ((2, 4), dtype('int64'), True)
+    """
+    _check_device(device, "randint")
+    if size is None and args and not isinstance(args[-1], numbers.Integral):
+        *args, size = args
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint: write randint(high, size) or randint(low, high, size), size a tuple such as (3,)")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    if not all(isinstance(v, numbers.Integral) for v in (low, high)) or high <= low:
+        raise ValueError(f"randint: low and high must be integers with low < high, got low={low!r}, high={high!r}")
+    shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+    return Tensor(_generator.integers(low, high, shape).astype(np.dtype(dtype or np.int64)))
+
+
+def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+    """A random permutation of 0, ..., n - 1 (int64 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> import chainrule as cr
+        >>> sorted(cr.randperm(5).tolist())
+        [0, 1, 2, 3, 4]
+    """
+    _check_device(device, "randperm")
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"randperm: n must be a whole number >= 0, got {n!r}")
+    return Tensor(_generator.permutation(int(n)).astype(np.dtype(dtype or np.int64)))

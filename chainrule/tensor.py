@@ -448,12 +448,30 @@ class Tensor:
         return int(self._data.reshape(()))
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` formats a one-element tensor as its number; other tensors as their repr."""
+        """``f"{loss:.4f}"`` formats a one-element tensor as its number, and ``f"{loss}"`` a 0-d
+        tensor as its number too (as PyTorch: ``0.1234...``, not ``tensor(0.1235)``); other tensors
+        as their repr."""
         if _autograd._mode.recorder is not None:
             _autograd._mode.recorder.read("formatting a tensor (f-string, format)")
-        if self._data.size == 1 and spec:
+        if self._data.size == 1 and (spec or self._data.ndim == 0):
             return format(self._data.item(), spec)
         return format(repr(self), spec)
+
+    def contiguous(self) -> Tensor:
+        """This tensor if its array is C-contiguous, else a contiguous copy (differentiable), as
+        PyTorch's ``x.permute(...).contiguous().view(...)`` needs (``view`` here takes any layout).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.ones(2, 3)
+            >>> x.contiguous() is x, x.t().is_contiguous(), x.t().contiguous().is_contiguous()
+            (True, False, True)
+        """
+        return self if self._data.flags.c_contiguous else _ops.clone(self)
+
+    def is_contiguous(self) -> bool:
+        """Whether the array is laid out in C order (row after row, no gaps), as PyTorch means it."""
+        return bool(self._data.flags.c_contiguous)
 
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (for inspection)."""
@@ -615,7 +633,16 @@ class Tensor:
         return _ops.ge(self, other)
 
     def __invert__(self) -> Tensor:
-        return _ops.logical_not(self)
+        # PyTorch's ~: logical not of booleans, bitwise not of integers, refused for floats
+        kind = self._data.dtype.kind
+        if kind == "b":
+            return _ops.logical_not(self)
+        if kind in "iu":
+            return _autograd.pure(np.invert, self)
+        raise TypeError(
+            f"~: needs a boolean or integer tensor (bitwise not, as PyTorch), got {self._data.dtype}; for a mask "
+            "of the zeros write x == 0, for logical not of a condition cr.logical_not(x != 0)"
+        )
 
     def __and__(self, other: ArrayLike) -> Tensor:
         return _ops.logical_and(self, other)
@@ -1304,10 +1331,19 @@ def full(
         >>> cr.full((2, 3), 7.0)
         tensor([[7., 7., 7.],
                 [7., 7., 7.]])
+        >>> cr.full((2,), -100).dtype  # an int fills an int64 tensor, as in PyTorch
+        dtype('int64')
     """
     _check_device(device, "full")
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype or DEFAULT_DTYPE)), requires_grad=requires_grad)
+    if dtype is None:  # as PyTorch: the fill value's kind (True: bool, 7: int64, 7.0: the default float)
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = np.bool_
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = np.int64
+        else:
+            dtype = DEFAULT_DTYPE
+    return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:

@@ -552,3 +552,115 @@ def test_masked_fill_and_new_factories():
     t = cr.tensor([-1.0, 0.5])
     assert t.relu_() is t and t.numpy().tolist() == [0.0, 0.5]
     np.testing.assert_allclose(cr.tensor([0.0]).sigmoid_().numpy(), [0.5])
+
+
+# ------------------------------------------------------------------ habits a gap hunt found (this stop)
+
+
+def test_an_f_string_of_a_0d_tensor_is_its_number_as_in_pytorch():
+    loss = cr.tensor(0.125, dtype=cr.float64)
+    assert f"loss {loss}" == "loss 0.125" and f"{loss:.2f}" == "0.12"
+    assert f"{cr.tensor(3)}" == "3"
+    assert f"{cr.tensor([0.5])}" == "tensor([0.5])"  # (one element, not 0-d: the repr, as in PyTorch)
+
+
+def test_contiguous_gives_the_tensor_or_a_contiguous_copy_that_carries_gradients():
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.contiguous() is x and x.is_contiguous()
+    t = x.permute(1, 0)
+    assert not t.is_contiguous()
+    c = t.contiguous()
+    assert c.is_contiguous() and c.tolist() == t.tolist() and not np.shares_memory(c.numpy(), x.numpy())
+    (c.view(-1) * cr.tensor(np.arange(6.0))).sum().backward()
+    assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
+
+
+def test_invert_is_logical_for_booleans_bitwise_for_integers_refused_for_floats():
+    assert (~cr.tensor([True, False])).tolist() == [False, True]
+    assert (~cr.tensor([1, 0, -3])).tolist() == [-2, -1, 2]  # (was a logical not: [False, True, False])
+    with pytest.raises(TypeError, match="needs a boolean or integer tensor"):
+        ~cr.tensor([1.0, 0.0])
+
+
+def test_full_takes_its_dtype_from_the_fill_value_as_in_pytorch():
+    assert cr.full((2,), -100).dtype == np.int64  # (was float32: labels compared to ignore_index)
+    assert cr.full((2,), True).dtype == np.bool_
+    assert cr.full((2,), 0.5).dtype == np.float32
+    assert cr.full((2,), 7, dtype=cr.float64).dtype == np.float64
+
+
+def test_squeeze_of_a_named_axis_longer_than_one_changes_nothing_as_in_pytorch():
+    x = cr.ones(2, 1, 3)
+    assert x.squeeze(0).shape == (2, 1, 3) and x.squeeze(1).shape == (2, 3) and x.squeeze((0, 1)).shape == (2, 3)
+
+
+def test_zero_grad_set_to_none_and_a_state_of_ones_own():
+    p = cr.nn.Parameter(cr.ones(2))
+    opt = cr.optim.SGD([p], lr=0.1, momentum=0.9)
+    (p * 3.0).sum().backward()
+    grad = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is grad and p.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad(set_to_none=True)
+    assert p.grad is None
+    with pytest.raises(TypeError, match="set_to_none must be True or False"):
+        opt.zero_grad(set_to_none="yes")
+    assert opt.state[p] == {}  # (a defaultdict, as PyTorch's: reading makes an empty entry)
+    (p * 3.0).sum().backward()
+    opt.step()  # the empty entry is filled as a new state, not used as one
+    assert "momentum_buffer" in opt.state[p] or len(opt.state[p]) > 0
+    assert p.tolist() == pytest.approx([0.7, 0.7])
+
+
+def test_inference_mode_records_nothing_and_decorates():
+    w = cr.tensor([1.0], requires_grad=True)
+    with cr.inference_mode():
+        assert not (w * 2).requires_grad
+    with cr.inference_mode(False):
+        assert (w * 2).requires_grad
+
+    @cr.inference_mode()
+    def f():
+        return (w * 2).requires_grad
+
+    @cr.inference_mode
+    def g():
+        return (w * 2).requires_grad
+
+    assert f() is False and g() is False
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        cr.inference_mode("no")
+
+
+def test_random_factories_of_pytorch():
+    cr.manual_seed(3)
+    a = cr.randint(10, (4,))
+    cr.manual_seed(3)
+    b = cr.randint(0, 10, size=(4,))
+    assert a.tolist() == b.tolist() and a.dtype == np.int64
+    assert sorted(cr.randperm(6).tolist()) == list(range(6))
+    t = cr.zeros(2, 3, dtype=cr.float64)
+    assert cr.randn_like(t).shape == (2, 3) and cr.randn_like(t).dtype == np.float64
+    u = cr.rand_like(t)
+    assert bool(((u >= 0) & (u < 1)).all())
+    with pytest.raises(ValueError, match="low < high"):
+        cr.randint(5, 5, (2,))
+    with pytest.raises(TypeError, match=r"randint\(high, size\)"):
+        cr.randint(5)
+
+
+def test_a_dataloader_takes_pytorchs_worker_options_and_checks_them_as_pytorch():
+    from chainrule.data import DataLoader
+
+    data = (np.arange(10.0), np.arange(10))
+    plain = [yb.tolist() for _, yb in DataLoader(data, batch_size=4)]
+    workers = DataLoader(data, batch_size=4, num_workers=2, pin_memory=True, persistent_workers=True, prefetch_factor=2)
+    assert [yb.tolist() for _, yb in workers] == plain
+    with pytest.raises(ValueError, match="persistent_workers=True needs num_workers > 0"):
+        DataLoader(data, persistent_workers=True)
+    with pytest.raises(ValueError, match="prefetch_factor"):
+        DataLoader(data, prefetch_factor=2)
+    with pytest.raises(ValueError, match="num_workers must be a whole number"):
+        DataLoader(data, num_workers=-1)
+    with pytest.raises(TypeError, match="pin_memory must be True or False"):
+        DataLoader(data, pin_memory="yes")

@@ -26,7 +26,7 @@ from .datasets import (
     load_iris,
     load_wine,
 )
-from .loader import DataLoader, Dataset, TensorDataset
+from .loader import DataLoader, Dataset, TensorDataset, default_collate
 from .mnist1d import MNIST1D, load_mnist1d
 from .split import train_test_split
 from .synthetic import make_adding_problem
@@ -46,6 +46,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "TensorDataset",
+    "default_collate",
     # mnist1d.py
     "MNIST1D",
     "load_mnist1d",

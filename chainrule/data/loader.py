@@ -6,7 +6,7 @@ same loop over a DataLoader; only ``batch_size`` differs (the whole set, 1, or s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -90,13 +90,19 @@ class DataLoader:
             gives (``dataset[i]``, one per index); the loader then yields what it returns, as it
             returns it. By default samples are stacked into arrays (and a TensorDataset is cut
             whole, with no per-sample calls).
+        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout: PyTorch's, accepted
+            (and checked as PyTorch checks them) so that its loaders run as written; the batches
+            are made in this process, the same batches workers would make (workers only overlap
+            loading with training; memory pinning is for GPUs).
 
-    Batches are tuples with one entry per array of a sample: chainrule Tensors, as PyTorch's
-    DataLoader yields tensors, so ``model(xb)``, ``xb.to(device)`` and ``loss_fn(out, yb)`` work as
-    written; arrays of text or objects stay NumPy arrays. A Tensor wraps its batch's array without
-    copying it, and ``xb.numpy()`` gives the array back; ``as_numpy=True`` yields the arrays
-    themselves, for code that works on NumPy. For a TensorDataset batches are taken with one slice
-    (a view, when not shuffled) or one fancy index per array, never sample by sample.
+    A TensorDataset's batches are tuples with one entry per array; a dataset of one's own has its
+    samples collated as PyTorch's ``default_collate`` does (:func:`default_collate`). Batches hold
+    chainrule Tensors, as PyTorch's DataLoader yields tensors, so ``model(xb)``, ``xb.to(device)``
+    and ``loss_fn(out, yb)`` work as written; arrays of text or objects stay NumPy arrays. A Tensor
+    wraps its batch's array without copying it, and ``xb.numpy()`` gives the array back;
+    ``as_numpy=True`` yields the arrays themselves (as tuples), for code that works on NumPy. For a
+    TensorDataset batches are taken with one slice (a view, when not shuffled) or one fancy index
+    per array, never sample by sample.
 
     Example:
         >>> import numpy as np
@@ -122,7 +128,29 @@ class DataLoader:
         as_numpy: bool = False,
         sampler: Any = None,
         collate_fn: Any = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ):
+        if not isinstance(num_workers, (int, np.integer)) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got {num_workers!r}")
+        for name, flag in (("pin_memory", pin_memory), ("persistent_workers", persistent_workers)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"DataLoader: {name} must be True or False, got {flag!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0 (as in PyTorch)")
+        if prefetch_factor is not None and (
+            num_workers == 0 or not isinstance(prefetch_factor, int) or prefetch_factor < 1
+        ):
+            raise ValueError(
+                f"DataLoader: prefetch_factor={prefetch_factor!r} needs num_workers > 0 and a whole number >= 1 "
+                "(as in PyTorch)"
+            )
+        if not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be a number >= 0, got {timeout!r}")
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
@@ -157,9 +185,11 @@ class DataLoader:
         n, size = self._count(), self._size()
         return n // size if self.drop_last else -(-n // size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor | np.ndarray, ...]]:
+    def __iter__(self) -> Iterator[Any]:
         if self.collate_fn is not None:  # the user's batches, as the function makes them
             return (self.collate_fn([self.dataset[i] for i in rows]) for rows in self._rows())
+        if not self.as_numpy and not isinstance(self.dataset, TensorDataset):  # samples as PyTorch collates them
+            return (default_collate([self.dataset[i] for i in rows]) for rows in self._rows())
         batches = self._numpy_batches()
         return batches if self.as_numpy else map(_tensors, batches)
 
@@ -231,6 +261,61 @@ def _arrays(batch: Any) -> Any:
     if not isinstance(batch, (tuple, list)):
         return batch
     return tuple(a._data if isinstance(a, Tensor) else a for a in batch)
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """A batch made from a list of samples as PyTorch's ``default_collate`` makes it (what a
+    DataLoader yields for a dataset of one's own): tensors, arrays and numbers stacked into one
+    Tensor (floats as float64, ints as int64, as PyTorch), dicts collated key by key, tuples and
+    lists position by position (a list of the parts; a namedtuple stays one), strings kept as a
+    list; text arrays stay NumPy arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.data import default_collate
+        >>> batch = default_collate([{"x": np.ones(3), "label": 1}, {"x": np.zeros(3), "label": 0}])
+        >>> batch["x"].shape, batch["label"]
+        ((2, 3), tensor([1, 0]))
+        >>> default_collate([(np.float32(1.0), ("a", 2)), (np.float32(2.0), ("b", 3))])
+        [tensor([1., 2.]), [('a', 'b'), tensor([2, 3])]]
+    """
+    if not batch:
+        raise ValueError("default_collate: the batch is empty")
+    first = batch[0]
+    if isinstance(first, (Tensor, np.ndarray, np.number, np.bool_)):
+        arrays = [s._data if isinstance(s, Tensor) else np.asarray(s) for s in batch]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise RuntimeError(
+                f"default_collate: the samples' arrays have different shapes {sorted(shapes)}, so they cannot be "
+                "stacked into one batch; pad them to one shape, or pass collate_fn= to make the batch yourself"
+            )
+        stacked = np.stack(arrays)
+        return Tensor._make(stacked) if stacked.dtype.kind in _NUMERIC else stacked
+    if isinstance(first, (str, bytes)):
+        return batch  # (as given: a list at the top, a tuple inside a sample, as PyTorch's)
+    if isinstance(first, bool):
+        return Tensor._make(np.array(batch, dtype=np.bool_))
+    if isinstance(first, int):
+        return Tensor._make(np.array(batch, dtype=np.int64))
+    if isinstance(first, float):
+        return Tensor._make(np.array(batch, dtype=np.float64))
+    if isinstance(first, Mapping):
+        collated = {key: default_collate([sample[key] for sample in batch]) for key in first}
+        try:
+            return type(first)(collated)
+        except TypeError:  # a mapping type that cannot be made from a dict
+            return collated
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple
+        return type(first)(*(default_collate(part) for part in zip(*batch)))
+    if isinstance(first, Sequence):
+        if any(len(sample) != len(first) for sample in batch):
+            raise RuntimeError("default_collate: each sample in the batch must have the same number of parts")
+        return [default_collate(part) for part in zip(*batch)]
+    raise TypeError(
+        f"default_collate: a batch holds tensors, NumPy arrays, numbers, strings, dicts or sequences; a sample "
+        f"holds a {type(first).__name__}. Pass collate_fn= to make batches of it"
+    )
 
 
 def _collate(samples: list[Any]) -> tuple[np.ndarray, ...]:

@@ -243,22 +243,22 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 
 def squeeze(x: Tensor, axis: int | Sequence[int] | None = None, *, dim: int | Sequence[int] | None = None) -> Tensor:
-    """Remove axes of length 1 (all of them, or those named).
+    """Remove axes of length 1 (all of them, or those named; a named axis longer than 1 stays,
+    as in PyTorch).
 
     Example:
         >>> import chainrule as cr
-        >>> cr.squeeze(cr.ones(1, 3, 1)).shape, cr.squeeze(cr.ones(1, 3, 1), -1).shape
-        ((3,), (1, 3))
+        >>> x = cr.ones(1, 3, 1)
+        >>> cr.squeeze(x).shape, cr.squeeze(x, -1).shape, cr.squeeze(x, 1).shape
+        ((3,), (1, 3), (1, 3, 1))
     """
     axis = axis_or_dim("squeeze", axis, dim)
     x = lift(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
     axes = {normalize_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)}
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} has length {x.shape[a]}, not 1 (shape {x.shape})")
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    # a named axis longer than 1 stays, as in PyTorch (NumPy raises): x.squeeze(0) on a batch of one or more
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes or n != 1))
 
 
 def unsqueeze(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -86,7 +87,8 @@ class Optimizer:
         self.defaults: dict[str, Any] = dict(defaults)
         self._validate(self.defaults)
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        # (a defaultdict, as PyTorch's: an optimiser of one's own writes self.state[p]["buf"] directly)
+        self.state: dict[Tensor, dict[str, Any]] = defaultdict(dict)
         self._work: dict[Tensor, tuple[np.ndarray, ...]] = {}
         self._pools: dict[np.dtype, np.ndarray] = {}
         if isinstance(params, (Tensor, np.ndarray)):
@@ -192,11 +194,17 @@ class Optimizer:
 
     # ---------------------------------------------------------------- stepping
     @replayed
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (sets ``p.grad = None``; no array is written)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (sets ``p.grad = None``; no array is written), as
+        PyTorch's default; ``set_to_none=False`` writes zeros into each ``.grad`` instead."""
+        if not isinstance(set_to_none, (bool, np.bool_)):
+            raise TypeError(f"zero_grad: set_to_none must be True or False, got {set_to_none!r}")
         for group in self.param_groups:
             for p in group["params"]:
-                p._grad = None  # (the slot: this is replayed whole by a compiled step)
+                if set_to_none:
+                    p._grad = None  # (the slot: this is replayed whole by a compiled step)
+                elif p._grad is not None:
+                    p._grad._data.fill(0)
 
     @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -228,7 +236,7 @@ class Optimizer:
                         f"{self._name}.step: a parameter of shape {data.shape} has a gradient of shape {g.shape}"
                     )
                 state = state_of.get(p)
-                if state is None:
+                if not state:  # (none yet, or the empty dict a read of the defaultdict left)
                     state = state_of[p] = self._init_state(data, group)
                 work = self._work.get(p)
                 if work is None or work[0].shape != data.shape or work[0].dtype != data.dtype:
@@ -358,7 +366,7 @@ class Optimizer:
         for group, new_group in zip(self.param_groups, new_groups):
             group.clear()
             group.update(new_group)
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
 
     # ---------------------------------------------------------------- repr
     def _group_repr(self, group: Mapping[str, Any]) -> str:

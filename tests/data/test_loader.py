@@ -48,7 +48,7 @@ def test_a_datasets_samples_are_collated_into_tensors_and_text_stays_an_array():
     xb, yb, names = next(iter(DataLoader(Named(), batch_size=2)))
     assert isinstance(xb, cr.Tensor) and isinstance(yb, cr.Tensor)
     assert xb.tolist() == [[0.0, 0.0], [1.0, 2.0]] and yb.tolist() == [0, 1]
-    assert isinstance(names, np.ndarray) and names.tolist() == ["sample 0", "sample 1"]
+    assert names == ("sample 0", "sample 1")  # (the strings as PyTorch's default_collate gives them)
 
 
 def test_a_training_loop_written_for_pytorch_runs_as_written():
@@ -168,3 +168,44 @@ def test_fit_reads_a_loader_with_a_collate_fn():
     assert len(history.history["loss"]) == 2
     with pytest.raises(TypeError, match="collate_fn must be a function"):
         DataLoader(TensorDataset(X, y), collate_fn="stack")
+
+
+def test_a_datasets_batches_are_collated_as_pytorchs_default_collate():
+    import collections
+
+    from chainrule.data import Dataset, default_collate
+
+    class Single(Dataset):  # one array per sample (an autoencoder's data)
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return np.full(3, float(i), dtype=np.float32)
+
+    xb = next(iter(DataLoader(Single(), batch_size=2)))
+    assert isinstance(xb, cr.Tensor) and xb.shape == (2, 3)  # (was a 1-tuple, which Linear took as a batch)
+    assert len(xb) == 2
+
+    class Records(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {"x": np.ones(2) * i, "label": i, "weight": 0.5, "parts": (i, [float(i), 2.0 * i])}
+
+    batch = next(iter(DataLoader(Records(), batch_size=3)))
+    assert batch["x"].shape == (3, 2) and batch["label"].tolist() == [0, 1, 2]
+    assert batch["label"].dtype == np.int64 and batch["weight"].dtype == np.float64
+    first, second = batch["parts"]
+    assert first.tolist() == [0, 1, 2]
+    assert [t.tolist() for t in second] == [[0.0, 1.0, 2.0], [0.0, 2.0, 4.0]]  # position by position, as PyTorch
+    Pair = collections.namedtuple("Pair", "x y")
+    pair = default_collate([Pair(np.zeros(2), 1), Pair(np.ones(2), 0)])
+    assert isinstance(pair, Pair) and pair.x.shape == (2, 2) and pair.y.tolist() == [1, 0]
+    with pytest.raises(RuntimeError, match="different shapes"):
+        default_collate([np.zeros(2), np.zeros(3)])
+    with pytest.raises(RuntimeError, match="same number of parts"):
+        default_collate([(1, 2), (1,)])
+    with pytest.raises(TypeError, match="holds a NoneType"):
+        default_collate([None, None])
+    assert default_collate([True, False]).dtype == np.bool_

@@ -1,0 +1,70 @@
+"""Small PyTorch habits, run on both libraries: an f-string of a 0-d tensor, ``~`` on integers,
+``full``'s dtype, ``squeeze`` of an axis longer than one, ``contiguous``, ``zero_grad(set_to_none=)``,
+the random factories' dtypes, a DataLoader with worker options."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import chainrule as cr
+
+
+def test_the_same_results_as_pytorch():
+    assert f"{cr.tensor(0.125, dtype=cr.float64)}" == f"{torch.tensor(0.125, dtype=torch.float64)}"
+    assert f"{cr.tensor(7)}" == f"{torch.tensor(7)}"
+    assert (~cr.tensor([1, 0, -3])).tolist() == (~torch.tensor([1, 0, -3])).tolist()
+    assert (~cr.tensor([True, False])).tolist() == (~torch.tensor([True, False])).tolist()
+    for value in (-100, True, 0.5):
+        ours, theirs = cr.full((2,), value), torch.full((2,), value)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    assert cr.ones(2, 1, 3).squeeze(0).shape == tuple(torch.ones(2, 1, 3).squeeze(0).shape)
+    x = np.arange(6.0).reshape(2, 3)
+    assert cr.tensor(x).t().contiguous().view(-1).tolist() == torch.tensor(x).t().contiguous().view(-1).tolist()
+    assert cr.tensor(x).t().is_contiguous() == torch.tensor(x).t().is_contiguous()
+    assert str(cr.randint(0, 5, (3,)).dtype) == str(torch.randint(0, 5, (3,)).dtype).replace("torch.", "")
+    assert str(cr.randperm(4).dtype) == str(torch.randperm(4).dtype).replace("torch.", "")
+
+
+def test_zero_grad_set_to_none_as_pytorch():
+    for lib in (cr, torch):
+        p = cr.nn.Parameter(cr.ones(2)) if lib is cr else torch.nn.Parameter(torch.ones(2))
+        opt = lib.optim.SGD([p], lr=0.1)
+        (p * 3.0).sum().backward()
+        opt.zero_grad(set_to_none=False)
+        assert p.grad.tolist() == [0.0, 0.0]
+        opt.zero_grad()
+        assert p.grad is None
+
+
+def test_default_collate_makes_the_batches_pytorchs_makes():
+    import collections
+
+    from torch.utils.data import default_collate as theirs
+
+    from chainrule.data import default_collate as ours
+
+    Pair = collections.namedtuple("Pair", "x y")
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, tuple) and hasattr(value, "_fields"):
+            return (type(value).__name__, [plain(v) for v in value])
+        if isinstance(value, (list, tuple)):
+            return (type(value).__name__, [plain(v) for v in value])
+        if hasattr(value, "numpy"):
+            array = value.numpy()
+            return (str(array.dtype), array.tolist())
+        return value
+
+    batches = [
+        [np.ones(3, dtype=np.float32) * i for i in range(3)],
+        [{"x": np.arange(2.0) * i, "label": i, "w": 0.5} for i in range(3)],
+        [(np.float32(i), (f"s{i}", i)) for i in range(3)],
+        [[float(i), 2.0 * i] for i in range(3)],
+        [Pair(np.zeros(2), i) for i in range(3)],
+        [True, False, True],
+    ]
+    for batch in batches:
+        assert plain(ours(batch)) == plain(theirs(batch)), batch
