@@ -1,5 +1,7 @@
 """PyTorch's tensor idioms on chainrule: in-place operations, names, dtypes, devices, factories."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -664,3 +666,28 @@ def test_a_dataloader_takes_pytorchs_worker_options_and_checks_them_as_pytorch()
         DataLoader(data, num_workers=-1)
     with pytest.raises(TypeError, match="pin_memory must be True or False"):
         DataLoader(data, pin_memory="yes")
+
+
+@pytest.mark.parametrize(
+    "layer", [cr.nn.Linear(3, 2), cr.nn.Conv1d(3, 2, 1), cr.nn.LayerNorm(3)], ids=["Linear", "Conv1d", "LayerNorm"]
+)
+def test_a_layer_given_a_tuple_of_tensors_raises_instead_of_stacking_it(layer):
+    x = cr.ones(4, 3) if not isinstance(layer, cr.nn.Conv1d) else cr.ones(4, 3, 5)
+    with pytest.raises(TypeError, match=r"got a tuple of 1 tensor\(s\) as its input.*xb, yb = batch"):
+        layer((x,))  # (it stacked the tuple into a batch of one: shape (1, 4, 2))
+    assert layer([[1.0, 2.0, 3.0]]).shape == (1, 2) if isinstance(layer, cr.nn.Linear) else True  # lists of numbers
+
+
+def test_a_softmax_without_dim_on_3d_or_4d_input_takes_pytorchs_implicit_dim_and_warns():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    F = cr.nn.functional
+    for a, axis in ((x, 1), (x[0], 0)):
+        expected = np.exp(a) / np.exp(a).sum(axis=axis, keepdims=True)
+        with pytest.warns(UserWarning, match=f"dim={axis} is used, PyTorch's implicit"):
+            np.testing.assert_allclose(F.softmax(cr.tensor(a)).numpy(), expected, rtol=1e-12)
+        with pytest.warns(UserWarning, match=f"dim={axis} is used"):
+            np.testing.assert_allclose(F.log_softmax(cr.tensor(a)).numpy(), np.log(expected), rtol=1e-12)
+    two = x[0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (up to 2-d: the last axis, no warning, as PyTorch)
+        np.testing.assert_allclose(F.softmax(cr.tensor(two)).numpy().sum(axis=1), 1.0)

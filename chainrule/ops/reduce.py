@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -363,7 +364,7 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     """
     axis, _ = torch_names("softmax", axis, dim, None, None)
     x = _numbers(lift(x), "softmax")
-    return Softmax.apply(x, axis=normalize_axes(-1 if axis is None else axis, x.ndim, "softmax")[0])
+    return Softmax.apply(x, axis=normalize_axes(_implicit_axis("softmax", axis, x.ndim), x.ndim, "softmax")[0])
 
 
 def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
@@ -376,7 +377,26 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
     """
     axis, _ = torch_names("log_softmax", axis, dim, None, None)
     x = _numbers(lift(x), "log_softmax")
-    return LogSoftmax.apply(x, axis=normalize_axes(-1 if axis is None else axis, x.ndim, "log_softmax")[0])
+    axis = _implicit_axis("log_softmax", axis, x.ndim)
+    return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
+
+
+def _implicit_axis(op: str, axis: int | None, ndim: int) -> int:
+    """The axis a softmax without one normalises: the last for up to 2 dimensions (PyTorch's
+    choice too); for more, PyTorch's (deprecated) implicit choice, 0 for 3 dimensions and 1 (the
+    channels) for 4 or more, with PyTorch's warning, so that its code gives its results."""
+    if axis is not None:
+        return axis
+    if ndim <= 2:
+        return -1
+    chosen = 0 if ndim == 3 else 1
+    warnings.warn(
+        f"{op}: no dim given for a {ndim}-d input, so dim={chosen} is used, PyTorch's implicit (deprecated) "
+        f"choice; pass dim= (dim=-1 for the last axis)",
+        UserWarning,
+        stacklevel=3,
+    )
+    return chosen
 
 
 def _numbers(x: Tensor, op: str) -> Tensor:

@@ -68,3 +68,15 @@ def test_default_collate_makes_the_batches_pytorchs_makes():
     ]
     for batch in batches:
         assert plain(ours(batch)) == plain(theirs(batch)), batch
+
+
+def test_a_softmax_without_dim_normalises_the_axis_pytorchs_does():
+    import warnings
+
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for a in (x, x[0], x[0, 0], x[0, 0, 0]):
+            ours = cr.nn.functional.softmax(cr.tensor(a)).numpy()
+            theirs = torch.nn.functional.softmax(torch.tensor(a)).numpy()
+            np.testing.assert_allclose(ours, theirs, atol=1e-6)
