@@ -378,10 +378,8 @@ class Tensor:
         return _ops.pow(self, exponent)
 
     def mm(self, other: ArrayLike) -> Tensor:
-        """Matrix product of two 2-d tensors (PyTorch's ``mm``)."""
-        if self.ndim != 2 or np.ndim(other._data if isinstance(other, Tensor) else other) != 2:
-            raise ValueError(f"mm: needs two 2-d tensors, got shapes {self.shape} and {np.shape(other)}; use matmul")
-        return _ops.matmul(self, other)
+        """Matrix product of two 2-d tensors (PyTorch's ``mm``); see ``cr.mm``."""
+        return _ops.mm(self, other)
 
     def t(self) -> Tensor:
         """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``)."""
@@ -1082,6 +1080,58 @@ class Tensor:
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
         """``(values, indices)`` sorted along ``dim``; see ``cr.sort``."""
         return _ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        """The indices that sort along ``dim``; see ``cr.argsort``."""
+        return _ops.argsort(self, dim, descending, stable)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The largest values over ``dim``; see ``cr.amax``."""
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over ``dim``; see ``cr.amin``."""
+        return _ops.amin(self, dim, keepdim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """PyTorch's ``gather`` along ``dim``; see ``cr.gather``."""
+        return _ops.gather(self, dim, index)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The entries at ``index`` along ``dim``; see ``cr.index_select``."""
+        return _ops.index_select(self, dim, index)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """Reversed along ``dims`` (``t.flip(0)``, ``t.flip(0, 1)`` or ``t.flip((0, 1))``); see ``cr.flip``."""
+        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shifted along ``dims``, wrapping around; see ``cr.roll``."""
+        return _ops.roll(self, shifts, dims)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle; see ``cr.tril``."""
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle; see ``cr.triu``."""
+        return _ops.triu(self, diagonal)
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        """Cut into ``chunks`` pieces along ``dim``; see ``cr.chunk``."""
+        return _ops.chunk(self, chunks, dim)
+
+    def isnan(self) -> Tensor:
+        """Where NaN; see ``cr.isnan``."""
+        return _ops.isnan(self)
+
+    def isfinite(self) -> Tensor:
+        """Where finite; see ``cr.isfinite``."""
+        return _ops.isfinite(self)
+
+    def bmm(self, other: Any) -> Tensor:
+        """Batched matrix products (both 3-D); see ``cr.bmm``."""
+        return _ops.bmm(self, other)
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
         """The ``k`` largest values along ``dim`` and their indices; see ``cr.topk``."""

@@ -242,7 +242,7 @@ def test_more_pytorch_method_names():
     np.testing.assert_array_equal(a.eq(2.0).numpy(), [[False, True], [False, False]])
     np.testing.assert_array_equal(a.gt(2.0).numpy() | a.le(2.0).numpy(), True)
     np.testing.assert_array_equal(a.add(a, alpha=2).numpy(), 3 * a.numpy())
-    with pytest.raises(ValueError, match="mm: needs two 2-d"):
+    with pytest.raises(ValueError, match="mm: expects two 2-D tensors"):
         a.mm(cr.ones(2))
 
 
@@ -691,3 +691,27 @@ def test_a_softmax_without_dim_on_3d_or_4d_input_takes_pytorchs_implicit_dim_and
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (up to 2-d: the last axis, no warning, as PyTorch)
         np.testing.assert_allclose(F.softmax(cr.tensor(two)).numpy().sum(axis=1), 1.0)
+
+
+def test_one_hot_and_the_index_ops_refuse_what_pytorch_refuses():
+    F = cr.nn.functional
+    assert F.one_hot(cr.tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert F.one_hot(cr.tensor([[1], [3]])).shape == (2, 1, 4) and F.one_hot(cr.tensor([1])).dtype == np.int64
+    with pytest.raises(ValueError, match="not smaller than num_classes=2"):
+        F.one_hot(cr.tensor([0, 2]), 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        F.one_hot(cr.tensor([-1]))
+    with pytest.raises(TypeError, match="integers"):
+        F.one_hot(cr.tensor([1.0]))
+    x = cr.ones(2, 3)
+    with pytest.raises(IndexError, match="index -1 is out of bounds for dimension 1 with size 3"):
+        cr.gather(x, 1, cr.tensor([[-1], [0]]))  # (NumPy would have wrapped it silently)
+    with pytest.raises(IndexError, match="index 3 is out of bounds"):
+        x.index_select(1, cr.tensor([3]))
+    with pytest.raises(ValueError, match="index has 1 dimensions but the tensor has 2"):
+        cr.gather(x, 0, cr.tensor([0]))
+    with pytest.raises(ValueError, match="bmm: expects two 3-D tensors with the same batch size"):
+        cr.bmm(cr.ones(2, 2, 3), cr.ones(3, 3, 2))
+    with pytest.raises(ValueError, match="tril: needs a tensor of at least 2 dimensions"):
+        cr.tril(cr.ones(3))
+    assert [p.shape for p in cr.ones(6).chunk(4)] == [(2,), (2,), (2,)]  # (PyTorch's count: 3 pieces)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.autograd import pure
 from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import unit_interval
 from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
@@ -398,6 +399,38 @@ def smooth_l1_loss(
 # ------------------------------------------------------------------ binary classification
 
 _PROB_EPS = 1e-12  # probabilities are clipped here before the log: log(1e-12) = -27.6, not -inf
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices as one-hot rows, as PyTorch's: an int64 tensor of shape ``(*tensor.shape,
+    num_classes)`` (``num_classes=-1``: the largest index + 1); no gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.one_hot(cr.tensor([0, 2]), 3)
+        tensor([[1, 0, 0],
+                [0, 0, 1]])
+    """
+    labels = ops.lift(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: needs a tensor of class indices (integers), got dtype {labels.dtype}")
+    values = labels._data
+    if values.size and values.min() < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {int(values.min())}")
+    if num_classes == -1:
+        if not values.size:
+            raise ValueError("one_hot: cannot infer the number of classes of an empty tensor; give num_classes")
+        num_classes = int(values.max()) + 1
+    if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a whole number >= 1 (or -1), got {num_classes!r}")
+    if values.size and values.max() >= num_classes:
+        raise ValueError(f"one_hot: class index {int(values.max())} is not smaller than num_classes={num_classes}")
+    return pure(_one_hot, labels, num_classes=int(num_classes))
+
+
+def _one_hot(values: np.ndarray, num_classes: int) -> np.ndarray:
+    return (values[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
 def binary_cross_entropy(

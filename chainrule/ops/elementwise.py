@@ -507,6 +507,39 @@ def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     return Clip.apply(lift(x), low=min, high=max)
 
 
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """PyTorch's name for :func:`clip`: values limited to [min, max].
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.clamp(cr.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
+        tensor([0. , 0.5, 1. ])
+    """
+    return clip(x, min, max)
+
+
+def isnan(x: Any) -> Tensor:
+    """Where ``x`` is NaN (a boolean tensor; no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isnan(cr.tensor([1.0, float("nan")]))
+        tensor([False,  True])
+    """
+    return pure(np.isnan, lift(x))
+
+
+def isfinite(x: Any) -> Tensor:
+    """Where ``x`` is neither infinite nor NaN (a boolean tensor; no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isfinite(cr.tensor([1.0, float("inf"), float("nan")]))
+        tensor([ True, False, False])
+    """
+    return pure(np.isfinite, lift(x))
+
+
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise choice: ``a`` where ``condition`` is true, else ``b`` (condition gets no gradient).
 

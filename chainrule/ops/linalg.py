@@ -113,6 +113,37 @@ def dot(a: Any, b: Any) -> Tensor:
     return matmul(a, b)
 
 
+def mm(a: Any, b: Any) -> Tensor:
+    """The product of two matrices (2-D tensors only), as PyTorch's ``mm``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mm(cr.ones(2, 3), cr.ones(3, 4)).shape
+        (2, 4)
+    """
+    a, b = promote_operands(a, b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expects two 2-D tensors (matrices), got shapes {a.shape} and {b.shape}; see matmul")
+    return matmul(a, b)
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """Batched matrix products of two 3-D tensors (b, n, m) and (b, m, p), as PyTorch's ``bmm``
+    (no broadcasting: the batch sizes must be equal).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.bmm(cr.ones(5, 2, 3), cr.ones(5, 3, 4)).shape
+        (5, 2, 4)
+    """
+    a, b = promote_operands(a, b)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"bmm: expects two 3-D tensors with the same batch size, got shapes {a.shape} and {b.shape}; see matmul"
+        )
+    return matmul(a, b)
+
+
 def outer(a: Any, b: Any) -> Tensor:
     """Outer product of two vectors: shape (len(a), len(b)).
 

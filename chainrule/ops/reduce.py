@@ -301,6 +301,42 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, axis: Axis, keepdims: bool 
     return Max.apply(x, axes=normalize_axes(axis, x.ndim, op), keepdims=keepdims, find_min=find_min)
 
 
+def amax(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
+    """The largest value over ``dim`` (all dimensions by default; several may be named), the values
+    only, as PyTorch's; tied maxima share the gradient evenly (as PyTorch's ``amax`` does).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.amax(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), dim=1)
+        tensor([4., 3.])
+    """
+    x = lift(x)
+    return Max.apply(x, axes=normalize_axes(dim, x.ndim, "amax"), keepdims=bool(keepdim), find_min=False)
+
+
+def amin(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
+    """The smallest value over ``dim``, the values only; see :func:`amax`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.amin(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), dim=0)
+        tensor([2., 1.])
+    """
+    x = lift(x)
+    return Max.apply(x, axes=normalize_axes(dim, x.ndim, "amin"), keepdims=bool(keepdim), find_min=True)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (not differentiable); ties keep their order.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argsort(cr.tensor([3.0, 1.0, 2.0]))
+        tensor([1, 2, 0])
+    """
+    return sort(x, dim, descending, stable).indices
+
+
 def argmax(
     x: Tensor,
     axis: int | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule.autograd import Function, _mode
 from chainrule.interpreters import index_add
-from chainrule.ops.elementwise import lift
+from chainrule.ops.elementwise import lift, where
 from chainrule.tensor import Tensor
 
 
@@ -443,3 +443,156 @@ def repeat(x: Tensor, repeats: Sequence[int]) -> Tensor:
     expanded = tuple(d for r, n in zip(repeats, shape) for d in (r, n))
     out = broadcast_to(reshape(x, interleaved), expanded)
     return reshape(out, tuple(r * n for r, n in zip(repeats, shape)))
+
+
+# ------------------------------------------------------------------ PyTorch's indexing helpers (through ``index``)
+
+
+_select = index  # (the functions below take PyTorch's argument named ``index``)
+
+
+def _index_array(index: Any, op: str, bound: int, axis: int) -> np.ndarray:
+    """``index`` (a Tensor or array of integers) as an int64 array whose values lie in [0, bound);
+    an out-of-range or negative value is an error (NumPy would wrap a negative one silently)."""
+    array = np.asarray(index._data if isinstance(index, Tensor) else index)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must hold integers, got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= bound):
+        bad = int(array.min()) if array.min() < 0 else int(array.max())
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {axis} with size {bound}")
+    return array.astype(np.int64, copy=False)
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """PyTorch's ``gather``: ``out[i][j] = x[index[i][j]][j]`` for ``dim=0`` (and so on): ``index``
+    has ``x``'s number of dimensions, and no dimension larger than ``x``'s except ``dim``. The
+    gradient goes back to the picked elements (repeats add up).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.gather(x, 1, cr.tensor([[0, 0], [1, 0]]))
+        tensor([[1., 1.],
+                [4., 3.]])
+    """
+    x = lift(x)
+    axis = normalize_axis(dim, max(x.ndim, 1), "gather")
+    picked = _index_array(index, "gather", x.shape[axis] if x.ndim else 1, axis)
+    if picked.ndim != x.ndim:
+        raise ValueError(f"gather: index has {picked.ndim} dimensions but the tensor has {x.ndim}; they must match")
+    if any(n > m for d, (n, m) in enumerate(zip(picked.shape, x.shape)) if d != axis):
+        raise ValueError(
+            f"gather: index of shape {picked.shape} is larger than the tensor's {x.shape} outside dimension {axis}"
+        )
+    if x.ndim == 0:
+        return x
+    grids = list(np.ogrid[tuple(slice(n) for n in picked.shape)])
+    grids[axis] = picked
+    return _select(x, tuple(grids))
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries at the positions ``index`` (a 1-d integer tensor) along ``dim``, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.index_select(cr.tensor([[1.0, 2.0, 3.0]]), 1, cr.tensor([2, 0]))
+        tensor([[3., 1.]])
+    """
+    x = lift(x)
+    axis = normalize_axis(dim, x.ndim, "index_select")
+    picked = _index_array(index, "index_select", x.shape[axis], axis)
+    if picked.ndim > 1:
+        raise ValueError(f"index_select: index must be 1-d, got shape {picked.shape}")
+    return _select(x, (slice(None),) * axis + (picked.reshape(-1),))
+
+
+def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
+    """The entries in reverse order along each of ``dims``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.flip(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), 1)
+        tensor([[2., 1.],
+                [4., 3.]])
+    """
+    x = lift(x)
+    axes = {normalize_axis(a, x.ndim, "flip") for a in ((dims,) if isinstance(dims, numbers.Integral) else dims)}
+    return _select(x, tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim)))
+
+
+def roll(x: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+    """The entries shifted by ``shifts`` along ``dims``, those pushed off the end coming back at the
+    start (the flattened tensor when ``dims`` is None), as PyTorch's and NumPy's ``roll``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.roll(cr.tensor([1.0, 2.0, 3.0, 4.0]), 1)
+        tensor([4., 1., 2., 3.])
+    """
+    x = lift(x)
+    if dims is None:
+        if not isinstance(shifts, numbers.Integral):
+            raise TypeError("roll: without dims, shifts is one number (the flattened tensor is rolled)")
+        return reshape(roll(reshape(x, (-1,)), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, numbers.Integral) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: {len(shifts)} shift(s) for {len(dims)} dim(s); give one shift per dim")
+    out = x
+    for shift, dim in zip(shifts, dims):
+        axis = normalize_axis(dim, x.ndim, "roll")
+        order = np.roll(np.arange(x.shape[axis]), shift)
+        out = _select(out, (slice(None),) * axis + (order,))
+    return out
+
+
+def _triangle(x: Tensor, diagonal: int, op: str, upper: bool) -> Tensor:
+    x = lift(x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dimensions (matrices), got shape {x.shape}")
+    rows, cols = x.shape[-2:]
+    keep = (np.triu if upper else np.tril)(np.ones((rows, cols), dtype=bool), diagonal)
+    return where(keep, x, Tensor._make(np.zeros((), dtype=x.dtype)))
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (on and below ``diagonal``), zeros above.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tril(cr.ones(3, 3))
+        tensor([[1., 0., 0.],
+                [1., 1., 0.],
+                [1., 1., 1.]])
+    """
+    return _triangle(x, diagonal, "tril", upper=False)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions (on and above ``diagonal``), zeros below.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.triu(cr.ones(2, 3), 1)
+        tensor([[0., 1., 1.],
+                [0., 0., 1.]])
+    """
+    return _triangle(x, diagonal, "triu", upper=True)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> list[Tensor]:
+    """Cut into ``chunks`` pieces along ``dim``, each of ceil(size / chunks) entries but the last
+    (so fewer pieces when the size does not allow as many), as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> [p.shape for p in cr.chunk(cr.ones(5, 2), 3)]
+        [(2, 2), (2, 2), (1, 2)]
+    """
+    if not isinstance(chunks, numbers.Integral) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a whole number >= 1, got {chunks!r}")
+    x = lift(x)
+    axis = normalize_axis(dim, x.ndim, "chunk")
+    size = -(-x.shape[axis] // int(chunks)) if x.shape[axis] else 1
+    return split(x, max(size, 1), axis)

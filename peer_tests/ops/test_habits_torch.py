@@ -80,3 +80,40 @@ def test_a_softmax_without_dim_normalises_the_axis_pytorchs_does():
             ours = cr.nn.functional.softmax(cr.tensor(a)).numpy()
             theirs = torch.nn.functional.softmax(torch.tensor(a)).numpy()
             np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_the_index_and_shape_ops_pytorch_code_uses_agree_with_pytorch():
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    index = np.array([[0, 0], [3, 1], [2, 2]])
+    cases = [
+        (lambda lib, t: lib.gather(t, 1, lib.tensor(index))),
+        (lambda lib, t: t.index_select(1, lib.tensor([3, 0, 3]))),
+        (lambda lib, t: t.flip(0, 1)),
+        (lambda lib, t: lib.roll(t, (-1, 5), (0, 1))),
+        (lambda lib, t: lib.roll(t, 2)),
+        (lambda lib, t: t.tril(-1) + t.triu(1) * 2),
+        (lambda lib, t: lib.cat([p * (i + 1) for i, p in enumerate(t.chunk(3, 1))], 1)),
+        (lambda lib, t: t.amax(1) + t.amin(0).sum()),
+        (lambda lib, t: lib.bmm(t[None], t.T[None])[0] + t.mm(t.T)),
+        (lambda lib, t: lib.clamp(t, min=-0.5, max=0.5)),
+    ]
+    for case in cases:
+        ours_x = cr.tensor(x, requires_grad=True)
+        theirs_x = torch.tensor(x, requires_grad=True)
+        ours, theirs = case(cr, ours_x), case(torch, theirs_x)
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert (
+        cr.argsort(cr.tensor(x), 1, descending=True).tolist()
+        == torch.argsort(torch.tensor(x), 1, descending=True).tolist()
+    )
+    labels = np.array([[0, 2], [1, 1]])
+    assert (
+        cr.nn.functional.one_hot(cr.tensor(labels), 4).tolist()
+        == torch.nn.functional.one_hot(torch.tensor(labels), 4).tolist()
+    )
+    nan = np.array([1.0, np.nan, np.inf])
+    assert cr.isnan(cr.tensor(nan)).tolist() == torch.isnan(torch.tensor(nan)).tolist()
+    assert cr.isfinite(cr.tensor(nan)).tolist() == torch.isfinite(torch.tensor(nan)).tolist()

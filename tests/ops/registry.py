@@ -267,6 +267,7 @@ ELEMENTWISE = [
             Sample((u(3, 4, seed=1),), {"min": 0.05}),
             Sample((u(3, 4, seed=2),), {"max": -0.35}),
         ],
+        aliases=("clamp",),
         method="clip",
     ),
     OpInfo(
@@ -360,6 +361,21 @@ COMPARISONS = (
             grad=False,
             note="a boolean constant",
         ),
+    ]
+    + [
+        OpInfo(
+            name,
+            getattr(cr, name),
+            ref,
+            lambda: [
+                Sample((u(2, 3),), name="finite"),
+                Sample((np.array([1.0, np.nan, -np.inf, np.inf, 0.0]),), name="nan and inf"),
+            ],
+            method=name,
+            grad=False,
+            note="a boolean constant",
+        )
+        for name, ref in [("isnan", np.isnan), ("isfinite", np.isfinite)]
     ]
     + [
         OpInfo(
@@ -502,6 +518,38 @@ REDUCTIONS = [
         method="argmin",
         grad=False,
         note="an integer constant: no gradient",
+    ),
+    OpInfo(
+        "amax",
+        cr.amax,
+        lambda x, dim=None, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
+        lambda: [
+            Sample((distinct(3, 4, 2),), {"dim": d, "keepdim": k}, f"dim={d},keepdim={k}")
+            for d in (None, 0, -1, (0, 2))
+            for k in (False, True)
+        ],
+        method="amax",
+        note="the gradient goes to the maximum (shared evenly among ties): its second derivative is 0",
+    ),
+    OpInfo(
+        "amin",
+        cr.amin,
+        lambda x, dim=None, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
+        lambda: [Sample((distinct(3, 4, seed=1),), {"dim": d}, f"dim={d}") for d in (None, 1, (0, 1))],
+        method="amin",
+    ),
+    OpInfo(
+        "argsort",
+        lambda x, dim=-1, descending=False: cr.argsort(x, dim, descending),
+        lambda x, dim=-1, descending=False: np.argsort(-x if descending else x, axis=dim, kind="stable"),
+        lambda: [
+            Sample((distinct(3, 4),), {"dim": d, "descending": desc}, f"dim={d},descending={desc}")
+            for d in (0, -1)
+            for desc in (False, True)
+        ],
+        method=lambda x, dim=-1, descending=False: x.argsort(dim, descending),
+        grad=False,
+        note="integer indices: no gradient",
     ),
 ]
 
@@ -685,6 +733,75 @@ SHAPES = [
         ],
     ),
     OpInfo(
+        "chunk",
+        lambda x, chunks, dim=0: cr.concatenate([(i + 1.0) * p for i, p in enumerate(cr.chunk(x, chunks, dim))], dim),
+        lambda x, chunks, dim=0: np_split_weighted(x, np_sections(x.shape[dim], -(-x.shape[dim] // chunks)), dim),
+        lambda: [
+            Sample((u(5, 2),), {"chunks": 3}, "uneven"),
+            Sample((u(2, 6),), {"chunks": 2, "dim": -1}, "even"),
+            Sample((u(2, 3),), {"chunks": 5, "dim": 1}, "fewer pieces than asked"),
+        ],
+        method=lambda x, chunks, dim=0: cr.concatenate(
+            [(i + 1.0) * p for i, p in enumerate(x.chunk(chunks, dim))], dim
+        ),
+    ),
+    OpInfo(
+        "gather",
+        lambda x, dim, index: cr.gather(x, dim, index),
+        lambda x, dim, index: np.take_along_axis(
+            x[tuple(slice(None) if d == dim % x.ndim else slice(n) for d, n in enumerate(index.shape))], index, dim
+        ),
+        lambda: [
+            Sample((u(3, 4),), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])}, "repeats"),
+            Sample((u(3, 4),), {"dim": 0, "index": np.array([[2, 0, 1, 1]])}, "smaller than the tensor"),
+            Sample((u(2, 3, 4),), {"dim": -1, "index": rng(3).integers(0, 4, (2, 3, 5))}, "3-d, longer"),
+        ],
+        method=lambda x, dim, index: x.gather(dim, index),
+        note="a selection of the input: its second derivative is 0",
+    ),
+    OpInfo(
+        "index_select",
+        lambda x, dim, index: cr.index_select(x, dim, index),
+        lambda x, dim, index: np.take(x, index, axis=dim),
+        lambda: [
+            Sample((u(3, 4),), {"dim": 1, "index": np.array([3, 0, 3])}, "repeats"),
+            Sample((u(3, 4, 2),), {"dim": 0, "index": np.array([], dtype=np.int64)}, "empty"),
+        ],
+        method=lambda x, dim, index: x.index_select(dim, index),
+    ),
+    OpInfo(
+        "flip",
+        lambda x, dims: cr.flip(x, dims),
+        lambda x, dims: np.flip(x, dims),
+        lambda: [Sample((u(3, 4, 2),), {"dims": d}, f"dims={d}") for d in (0, -1, (0, 2))],
+        method=lambda x, dims: x.flip(dims),
+    ),
+    OpInfo(
+        "roll",
+        lambda x, shifts, dims=None: cr.roll(x, shifts, dims),
+        lambda x, shifts, dims=None: np.roll(x, shifts, dims),
+        lambda: [
+            Sample((u(3, 4),), {"shifts": 1, "dims": 1}),
+            Sample((u(3, 4),), {"shifts": (-1, 5), "dims": (0, 1)}, "two dims, past the size"),
+            Sample((u(3, 4),), {"shifts": 2}, "flattened"),
+        ],
+        method=lambda x, shifts, dims=None: x.roll(shifts, dims),
+    ),
+    OpInfo(
+        "tril",
+        lambda x, diagonal=0: cr.tril(x, diagonal),
+        lambda x, diagonal=0: np.tril(x, diagonal),
+        lambda: [Sample((u(3, 4),)), Sample((u(2, 3, 3),), {"diagonal": -1}, "stacked, below")],
+        method=lambda x, diagonal=0: x.tril(diagonal),
+    ),
+    OpInfo(
+        "triu",
+        lambda x, diagonal=0: cr.triu(x, diagonal),
+        lambda x, diagonal=0: np.triu(x, diagonal),
+        lambda: [Sample((u(4, 3),)), Sample((u(2, 3, 3),), {"diagonal": 1}, "stacked, above")],
+        method=lambda x, diagonal=0: x.triu(diagonal),
+    ),
+    OpInfo(
         "pad",
         cr.pad,
         lambda x, pad_width, value=0.0: np.pad(x, pad_width, constant_values=value),
@@ -743,6 +860,8 @@ LINALG = [
     ),
     OpInfo("dot", cr.dot, np.dot, lambda: [Sample((u(4, seed=1), u(4, seed=2)))], method="dot"),
     OpInfo("outer", cr.outer, np.outer, lambda: [Sample((u(3, seed=1), u(4, seed=2)))]),
+    OpInfo("mm", cr.mm, np.matmul, lambda: [Sample((u(2, 3, seed=1), u(3, 4, seed=2)))], method="mm"),
+    OpInfo("bmm", cr.bmm, np.matmul, lambda: [Sample((u(2, 2, 3, seed=1), u(2, 3, 4, seed=2)))], method="bmm"),
     OpInfo(
         "linear",
         cr.linear,
