@@ -801,6 +801,7 @@ def _record_custom_node(cls: type, ctx: FunctionCtx, args: tuple, outputs: list)
     positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
     node.inputs = tuple(args[i] for i in positions)
     node.made_by = tuple(t.grad_fn for t in node.inputs)  # (an in-place op after this re-points one)
+    node.needed = tuple(t._requires_grad for t in node.inputs)  # (its edges: an input that did not stays out)
     node.ctx, node.positions, node.count = ctx, positions, len(args)
     node.outputs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outputs]
     node.slots, node.touched = None, set()
@@ -855,8 +856,8 @@ class _CustomNode(Function):
         return self._slot(j, packed, data) if packed is not None else Tensor._make(data)
 
     def backward(self, ns: Any, grad: Any, *inputs: Any) -> Any:
-        for t, made_by in zip(self.inputs, self.made_by):
-            if t.grad_fn is not made_by:  # (its values may change: the user's backward may not read them)
+        for t, made_by, needed in zip(self.inputs, self.made_by, self.needed):
+            if needed and t.grad_fn is not made_by:  # (its values may change: the user's backward may not read them)
                 raise RuntimeError(
                     f"backward: an input of {self.name} (shape {t.shape}) was changed by a recorded in-place "
                     f"operation ({t.grad_fn.name if t.grad_fn is not None else 'detach_'}) after {self.name} used "
@@ -933,9 +934,9 @@ class _CustomNode(Function):
                     "corresponding forward input was not a Tensor: return None for it"
                 )
         gradients: list[Any] = []
-        for i, inp in zip(self.positions, self.inputs):
+        for i, inp, needed in zip(self.positions, self.inputs, self.needed):
             r = result[i]
-            if r is None or not inp._requires_grad:
+            if r is None or not needed or not inp._requires_grad:
                 gradients.append(None)
                 continue
             if isinstance(r, np.ndarray):
@@ -1015,8 +1016,8 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     order: list[Tensor] = []
     visited: set[int] = set()
     # a leaf -> the smallest number of the nodes that use it: where the walk takes it, which only
-    # the hooks of leaves can tell (without them, leaves go last: the same gradients)
-    first_use: dict[int, int] | None = {} if _leaf_hooks else None
+    # hooks can tell (without any, leaves go last: the same gradients)
+    first_use: dict[int, int] | None = {} if _leaf_hooks or _grad_hooks else None
     in_order = True  # whether the nodes' numbers give a topological order
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
     push, pop, visit = stack.append, stack.pop, visited.add  # bound once: this runs for every tensor

@@ -105,7 +105,7 @@ def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device
         dtype('float64')
     """
     _check_device(device, "randn_like")
-    data = _generator.standard_normal(t.shape).astype(np.dtype(dtype or t.dtype))
+    data = _generator.standard_normal(t.shape).astype(_float_like("randn_like", t, dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -118,8 +118,16 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device:
         (2, 3)
     """
     _check_device(device, "rand_like")
-    data = _generator.random(t.shape).astype(np.dtype(dtype or t.dtype))
+    data = _generator.random(t.shape).astype(_float_like("rand_like", t, dtype))
     return Tensor(data, requires_grad=requires_grad)
+
+
+def _float_like(op: str, t: Tensor, dtype: Any) -> np.dtype:
+    """The float dtype of ``op``'s samples: ``dtype``, else ``t``'s, which must be a float (as PyTorch)."""
+    chosen = np.dtype(dtype or t.dtype)
+    if chosen.kind != "f":
+        raise TypeError(f"{op}: draws floats, but the tensor is {chosen}; give dtype= (e.g. dtype=cr.float32)")
+    return chosen
 
 
 def randint(*args: Any, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
@@ -141,7 +149,10 @@ def randint(*args: Any, size: Any = None, dtype: Any = None, device: Any = None)
     if not all(isinstance(v, numbers.Integral) for v in (low, high)) or high <= low:
         raise ValueError(f"randint: low and high must be integers with low < high, got low={low!r}, high={high!r}")
     shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
-    return Tensor(_generator.integers(low, high, shape).astype(np.dtype(dtype or np.int64)))
+    kind = np.dtype(dtype or np.int64)
+    if kind.kind in "iu" and (low < np.iinfo(kind).min or high - 1 > np.iinfo(kind).max):
+        raise ValueError(f"randint: [{low}, {high}) does not fit in {kind}")
+    return Tensor(_generator.integers(low, high, shape).astype(kind))
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:

@@ -1386,11 +1386,18 @@ def full(
     """
     _check_device(device, "full")
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    if isinstance(fill_value, Tensor):
+        if fill_value.size != 1:
+            raise ValueError(f"full: fill_value must be one number, got a tensor of shape {fill_value.shape}")
+        dtype = dtype or fill_value.dtype
+        fill_value = fill_value._data.reshape(()).item()
     if dtype is None:  # as PyTorch: the fill value's kind (True: bool, 7: int64, 7.0: the default float)
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = np.bool_
         elif isinstance(fill_value, numbers.Integral):
             dtype = np.int64
+        elif isinstance(fill_value, complex):
+            dtype = np.complex64
         else:
             dtype = DEFAULT_DTYPE
     return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad=requires_grad)

@@ -673,7 +673,7 @@ def test_a_dataloader_takes_pytorchs_worker_options_and_checks_them_as_pytorch()
 )
 def test_a_layer_given_a_tuple_of_tensors_raises_instead_of_stacking_it(layer):
     x = cr.ones(4, 3) if not isinstance(layer, cr.nn.Conv1d) else cr.ones(4, 3, 5)
-    with pytest.raises(TypeError, match=r"got a tuple of 1 tensor\(s\) as its input.*xb, yb = batch"):
+    with pytest.raises(TypeError, match=r"got a tuple of 1 tensor\(s\) or array\(s\) as its input.*xb, yb = batch"):
         layer((x,))  # (it stacked the tuple into a batch of one: shape (1, 4, 2))
     assert layer([[1.0, 2.0, 3.0]]).shape == (1, 2) if isinstance(layer, cr.nn.Linear) else True  # lists of numbers
 
@@ -715,3 +715,127 @@ def test_one_hot_and_the_index_ops_refuse_what_pytorch_refuses():
     with pytest.raises(ValueError, match="tril: needs a tensor of at least 2 dimensions"):
         cr.tril(cr.ones(3))
     assert [p.shape for p in cr.ones(6).chunk(4)] == [(2,), (2,), (2,)]  # (PyTorch's count: 3 pieces)
+
+
+# ------------------------------------------------------------------ found by the review of this stop's changes
+
+
+def test_default_collate_takes_the_kind_of_every_number_as_torch_tensor_does():
+    from collections import defaultdict
+
+    from chainrule.data import default_collate
+
+    mixed = default_collate([1, 2.5, 3])  # (the first int made an int64 batch: [1, 2, 3])
+    assert mixed.tolist() == [1.0, 2.5, 3.0] and mixed.dtype == np.float32
+    assert default_collate([{"y": 1}, {"y": 2.7}])["y"].tolist() == pytest.approx([1.0, 2.7])
+    assert default_collate([True, 2]).tolist() == [1, 2]
+    assert default_collate([2.0, 1]).dtype == np.float64
+    kept = default_collate([defaultdict(int, a=1), defaultdict(int, a=2)])
+    assert isinstance(kept, defaultdict) and kept["a"].tolist() == [1, 2]
+
+
+def test_zero_grad_without_none_detaches_a_recorded_gradient_and_refuses_its_stale_graph():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+    (w**3).sum().backward(create_graph=True)
+    penalty = (w.grad**2).sum()
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0] and w.grad.grad_fn is None and not w.grad.requires_grad
+    with pytest.raises(RuntimeError, match="modified in place by zero_grad"):
+        penalty.backward()  # (it gave [0, 0] silently; PyTorch raises too)
+    v = cr.tensor(2.0, requires_grad=True)
+    broadcast = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt2 = cr.optim.SGD([broadcast, v], lr=0.1)
+    (broadcast * v).sum().backward(create_graph=True)
+    opt2.zero_grad(set_to_none=False)  # (a read-only gradient array raised NumPy's error half-way)
+    assert broadcast.grad.tolist() == [0.0, 0.0] and v.grad.item() == 0.0
+
+
+def test_lbfgs_steps_after_its_state_was_read():
+    w = cr.nn.Parameter(cr.tensor([1.0, -2.0], dtype=cr.float64))
+    opt = cr.optim.LBFGS([w])
+    assert opt.state[w] == {}
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)  # (KeyError: 'func_evals')
+    assert abs(w.numpy()).max() < 1e-6
+
+
+def test_a_custom_functions_constant_input_changed_in_place_afterwards_is_allowed():
+    class Triple(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, t):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3, None
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    w = cr.tensor([5.0, 5.0], requires_grad=True)
+    t = cr.zeros(2)
+    y = Triple.apply(x, t)
+    t.add_(w)  # recorded: t now has a node, but it was no edge of Triple's
+    (y.sum() + t.sum()).backward()
+    assert x.grad.tolist() == [3.0, 3.0] and w.grad.tolist() == [1.0, 1.0]
+
+
+def test_a_leafs_tensor_hook_runs_when_its_gradient_is_complete_whatever_other_hooks_exist():
+    for post in (False, True):
+        order = []
+        x = cr.tensor([1.0], requires_grad=True)
+        w = cr.tensor([2.0], requires_grad=True)
+        t = w * 3
+        t.register_hook(lambda g, order=order: order.append("t"))
+        y = x * t
+        x.register_hook(lambda g, order=order: order.append("x"))
+        if post:
+            w.register_post_accumulate_grad_hook(lambda p: None)
+        y.sum().backward()
+        assert order == ["x", "t"], post  # PyTorch's order, with or without a post-accumulate hook
+
+
+def test_smaller_habits_found_by_the_review():
+    with pytest.raises(TypeError, match="draws floats"):
+        cr.rand_like(cr.tensor([1, 2]))
+    assert cr.randn_like(cr.tensor([1, 2]), dtype=cr.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="complex numbers"):
+        cr.full((2,), 1j)  # (the imaginary part was dropped silently)
+    assert cr.full((2,), cr.tensor(2)).dtype == np.int64
+    with pytest.raises(ValueError, match="does not fit in int32"):
+        cr.randint(0, 2**40, (2,), dtype="int32")
+    assert cr.tensor(3.0).squeeze(0).shape == ()
+    layer = cr.nn.Linear(2, 1)
+    with pytest.raises(TypeError, match="array"):
+        layer((np.ones((4, 2), dtype=np.float32),))  # (an as_numpy batch, stacked silently)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    with pytest.warns(UserWarning, match="dim=0 is used"):
+        np.testing.assert_allclose(cr.nn.Softmax()(cr.tensor(x)).numpy().sum(axis=0), 1.0)  # (as PyTorch's)
+    from chainrule.data import DataLoader
+
+    loader = DataLoader((np.arange(4.0), np.arange(4)), batch_size=2, num_workers=2, worker_init_fn=print)
+    assert len(list(loader)) == 2
+
+
+def test_fit_reads_a_dataset_of_lists():
+    from chainrule.data import Dataset
+
+    class Pairs(Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return [np.array([i, 1.0], dtype=np.float32), np.array([2.0 * i], dtype=np.float32)]
+
+    from chainrule.data import DataLoader
+
+    model = cr.nn.Linear(2, 1)
+    history = cr.train.fit(
+        model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.01), DataLoader(Pairs(), batch_size=4), verbose=0
+    )
+    assert len(history.history["loss"]) == 1

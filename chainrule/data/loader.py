@@ -6,13 +6,14 @@ same loop over a DataLoader; only ``batch_size`` differs (the whole set, 1, or s
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule.random import resolve_generator
-from chainrule.tensor import Tensor
+from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
 _NUMERIC = frozenset("biufc")
 """The dtype kinds a DataLoader yields as Tensors; others (text, objects) stay NumPy arrays."""
@@ -90,10 +91,11 @@ class DataLoader:
             gives (``dataset[i]``, one per index); the loader then yields what it returns, as it
             returns it. By default samples are stacked into arrays (and a TensorDataset is cut
             whole, with no per-sample calls).
-        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout: PyTorch's, accepted
-            (and checked as PyTorch checks them) so that its loaders run as written; the batches
-            are made in this process, the same batches workers would make (workers only overlap
-            loading with training; memory pinning is for GPUs).
+        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout, worker_init_fn:
+            PyTorch's, accepted (and checked as PyTorch checks them) so that its loaders run as
+            written; the batches are made in this process, the same batches workers would make
+            (workers only overlap loading with training; memory pinning is for GPUs), so there is
+            no worker for ``worker_init_fn`` to start.
 
     A TensorDataset's batches are tuples with one entry per array; a dataset of one's own has its
     samples collated as PyTorch's ``default_collate`` does (:func:`default_collate`). Batches hold
@@ -133,12 +135,15 @@ class DataLoader:
         timeout: float = 0,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
+        worker_init_fn: Any = None,
     ):
         if not isinstance(num_workers, (int, np.integer)) or isinstance(num_workers, bool) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got {num_workers!r}")
         for name, flag in (("pin_memory", pin_memory), ("persistent_workers", persistent_workers)):
-            if not isinstance(flag, (bool, np.bool_)):
+            if not isinstance(flag, (bool, np.bool_, int, np.integer)):
                 raise TypeError(f"DataLoader: {name} must be True or False, got {flag!r}")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"DataLoader: worker_init_fn must be a function of the worker id, got {worker_init_fn!r}")
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0 (as in PyTorch)")
         if prefetch_factor is not None and (
@@ -294,18 +299,24 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return Tensor._make(stacked) if stacked.dtype.kind in _NUMERIC else stacked
     if isinstance(first, (str, bytes)):
         return batch  # (as given: a list at the top, a tuple inside a sample, as PyTorch's)
-    if isinstance(first, bool):
-        return Tensor._make(np.array(batch, dtype=np.bool_))
-    if isinstance(first, int):
-        return Tensor._make(np.array(batch, dtype=np.int64))
-    if isinstance(first, float):
+    if isinstance(first, float):  # (PyTorch: a float first makes a float64 batch)
         return Tensor._make(np.array(batch, dtype=np.float64))
+    if isinstance(first, int):  # (an int or a bool first: the kind of every value decides, as torch.tensor)
+        if any(isinstance(v, float) for v in batch):
+            return Tensor._make(np.array(batch, dtype=DEFAULT_DTYPE))
+        if all(isinstance(v, bool) for v in batch):
+            return Tensor._make(np.array(batch, dtype=np.bool_))
+        if not all(isinstance(v, int) for v in batch):
+            raise TypeError(f"default_collate: a batch mixes ints with {sorted({type(v).__name__ for v in batch})}")
+        return Tensor._make(np.array(batch, dtype=np.int64))
     if isinstance(first, Mapping):
         collated = {key: default_collate([sample[key] for sample in batch]) for key in first}
         try:
             return type(first)(collated)
-        except TypeError:  # a mapping type that cannot be made from a dict
-            return collated
+        except TypeError:  # a mapping that is not made from a dict (a defaultdict): a copy, updated
+            clone = copy.copy(first)
+            clone.update(collated)
+            return clone
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple
         return type(first)(*(default_collate(part) for part in zip(*batch)))
     if isinstance(first, Sequence):
@@ -321,6 +332,6 @@ def default_collate(batch: Sequence[Any]) -> Any:
 def _collate(samples: list[Any]) -> tuple[np.ndarray, ...]:
     """Stack a list of samples (tuples of arrays, or single arrays) into batch arrays."""
     first = samples[0]
-    if isinstance(first, tuple):
+    if isinstance(first, (tuple, list)):  # (a list [x, y] as a tuple (x, y): what fit reads)
         return tuple(np.stack([np.asarray(s[k]) for s in samples]) for k in range(len(first)))
     return (np.stack([np.asarray(s) for s in samples]),)

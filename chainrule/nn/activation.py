@@ -3,6 +3,7 @@ Softmax, LogSoftmax. Each applies its function elementwise (Softmax along ``dim`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chainrule import ops
@@ -122,16 +123,36 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """Gaussian error linear unit (tanh approximation).
+    """Gaussian error linear unit, x Phi(x), as PyTorch's: exact (erf) by default,
+    ``approximate="tanh"`` for the tanh form (see ``cr.gelu``).
 
     Example:
         >>> import chainrule as cr
         >>> cr.nn.GELU()(cr.tensor([0.0, 10.0]))
         tensor([ 0., 10.])
+        >>> cr.nn.GELU(approximate="tanh")
+        GELU(approximate='tanh')
     """
 
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.gelu(x)
+        return ops.gelu(x, self.approximate)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GELU:
+        # a model saved before GELU had the exact form computed the tanh one: it keeps it
+        return cls(config.get("approximate", "tanh"))
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}" if self.approximate != "none" else ""
 
 
 class Softplus(Module):
@@ -167,7 +188,8 @@ class Softmax(Module):
                 [0. , 1. ]])
     """
 
-    def __init__(self, dim: int = -1):
+    def __init__(self, dim: int | None = None):
+        # (None: PyTorch's default, the last axis up to 2-d and its implicit choice beyond, with its warning)
         super().__init__()
         self.dim = dim
 

@@ -137,10 +137,10 @@ class InputSpec:
     def check(self, x: Any) -> Tensor:
         """``x`` as a Tensor, or a ValueError naming the layer, the input's shape and the rule it breaks."""
         if not isinstance(x, Tensor):
-            if isinstance(x, (tuple, list)) and any(isinstance(item, Tensor) for item in x):
+            if isinstance(x, (tuple, list)) and any(isinstance(item, (Tensor, np.ndarray)) for item in x):
                 raise TypeError(
-                    f"{self.owner} got a {type(x).__name__} of {len(x)} tensor(s) as its input, where it takes one "
-                    "Tensor (PyTorch raises too); a batch (xb, yb) from a DataLoader is unpacked first: "
+                    f"{self.owner} got a {type(x).__name__} of {len(x)} tensor(s) or array(s) as its input, where it "
+                    "takes one Tensor (PyTorch raises too); a batch (xb, yb) from a DataLoader is unpacked first: "
                     "xb, yb = batch (or (xb,) = batch)"
                 )
             x = Tensor(x)

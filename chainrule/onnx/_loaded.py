@@ -471,7 +471,14 @@ def _squeeze(step: Step, arguments: list, layer: Module | None, training: bool) 
     axes = _axes_argument(step, arguments, 1, since=13)
     if not axes:
         return [ops.reshape(x, tuple(n for n in x.shape if n != 1))]
-    return [ops.squeeze(x, tuple(_axis(a, x.ndim, step.node) for a in axes))]
+    axes = tuple(_axis(a, x.ndim, step.node) for a in axes)
+    longer = [a for a in axes if x.shape[a] != 1]
+    if longer:  # (the spec: an error; chainrule's squeeze, as PyTorch's, would leave the axis)
+        raise OnnxError(
+            f"ONNX {step.node.label}: Squeeze of axis {longer[0]}, of size {x.shape[longer[0]]}, not 1 "
+            f"(shape {x.shape})"
+        )
+    return [ops.squeeze(x, axes)]
 
 
 def _unsqueeze(step: Step, arguments: list, layer: Module | None, training: bool) -> list[Value]:
@@ -973,7 +980,8 @@ OPS: dict[str, OpSpec] = {
     "Softplus": _op(_each(ops.softplus)),
     "Softsign": _op(_each(lambda x: x / (ops.abs(x) + 1.0))),
     "Mish": _op(_each(lambda x: x * ops.tanh(ops.softplus(x)))),
-    "Gelu": _op(_each(ops.gelu)),  # approximate='tanh' only (the loader refuses the erf form)
+    "Gelu": _op(_with_attributes(lambda x, approximate: ops.gelu(x, approximate), approximate="none")),
+    "Erf": _op(_each(ops.erf)),
     "LeakyRelu": _op(_with_attributes(lambda x, alpha: ops.leaky_relu(x, alpha), alpha=0.01)),
     "Elu": _op(_with_attributes(lambda x, alpha: ops.elu(x, alpha), alpha=1.0)),
     "Selu": _op(_with_attributes(_selu, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875)),

@@ -858,6 +858,7 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     elementwise.Pow: _elementwise("Pow"),
     elementwise.PowScalar: _pow_scalar,
     elementwise.Exp: _elementwise("Exp"),
+    elementwise.Erf: _elementwise("Erf"),
     elementwise.Log: _elementwise("Log"),
     elementwise.Log1p: _log1p,
     elementwise.Sin: _elementwise("Sin"),

@@ -59,7 +59,6 @@ MIN_OPSET = 11
 ``onnx.version_converter.convert_version``)."""
 
 _REFUSED = {
-    "Erf": "chainrule has no erf, which the exact GELU uses; export GELU with approximate='tanh'",
     "Upsample": "Upsample is deprecated since opset 10; re-export the model (it writes Resize)",
     "If": "control flow (subgraphs) is not supported",
     "Loop": "control flow (subgraphs) is not supported",
@@ -476,8 +475,8 @@ class _Loader:
         if op == "Constant":
             if not any(k in node.attrs for k in ("value", "value_float", "value_floats", "value_int", "value_ints")):
                 out.append(f"only numeric constants are supported, got attribute(s) {sorted(node.attrs)}")
-        elif op == "Gelu" and attr("approximate", "none") != "tanh":
-            out.append("the exact (erf) GELU is not available in chainrule (its gelu is the tanh approximation)")
+        elif op == "Gelu" and attr("approximate", "none") not in ("none", "tanh"):
+            out.append(f"Gelu's approximate must be 'none' or 'tanh', got {attr('approximate', 'none')!r}")
         elif op in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
             kernel = attr("kernel_shape")
             weight = self.pool.get(node.inputs[1]) if len(node.inputs) > 1 else None

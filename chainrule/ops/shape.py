@@ -256,6 +256,8 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None, *, dim: int | Se
     x = lift(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
+    if x.ndim == 0:
+        return reshape(x, ())  # (PyTorch: squeeze(0) of a 0-d tensor is the tensor)
     axes = {normalize_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)}
     # a named axis longer than 1 stays, as in PyTorch (NumPy raises): x.squeeze(0) on a batch of one or more
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes or n != 1))

@@ -19,6 +19,7 @@ belongs to the optimiser as a whole and is kept under the first parameter, as Py
 from __future__ import annotations
 
 import numbers
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, NamedTuple
@@ -234,7 +235,9 @@ class LBFGS(Optimizer):
         line_search = group["line_search_fn"]
 
         orig_loss, loss, flat_grad = self._evaluate(closure)
-        state = self.state.setdefault(self._params[0], {"func_evals": 0, "n_iter": 0})
+        state = self.state.get(self._params[0])
+        if not state:  # (none yet, or the empty dict a read of the defaultdict left)
+            state = self.state[self._params[0]] = {"func_evals": 0, "n_iter": 0}
         state["func_evals"] += 1
         current_evals = 1
         if np.abs(flat_grad).max(initial=0.0) <= tolerance_grad:
@@ -399,7 +402,7 @@ class LBFGS(Optimizer):
             restored = self._restore(dict(entries[keys[0]]), name)
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
         if restored is not None:
-            self.state = {self._params[0]: restored}
+            self.state = defaultdict(dict, {self._params[0]: restored})
 
     def _restore(self, entries: dict[str, Any], name: str) -> dict[str, Any]:
         """The working state from saved arrays, or a ValueError listing every problem."""

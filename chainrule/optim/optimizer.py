@@ -201,10 +201,16 @@ class Optimizer:
             raise TypeError(f"zero_grad: set_to_none must be True or False, got {set_to_none!r}")
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none:
+                grad = p._grad
+                if set_to_none or grad is None:
                     p._grad = None  # (the slot: this is replayed whole by a compiled step)
-                elif p._grad is not None:
-                    p._grad._data.fill(0)
+                elif not grad._data.flags.writeable:  # (a broadcast view: zeros of its own)
+                    p._grad = Tensor._make(np.zeros(grad._data.shape, grad._data.dtype))
+                else:  # written in place, as PyTorch (a graph that used it then refuses backward), and detached
+                    grad._data.fill(0)
+                    mark_modified((grad,), "zero_grad(set_to_none=False)")
+                    if grad.grad_fn is not None or grad._requires_grad:
+                        p._grad = Tensor._make(grad._data)
 
     @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

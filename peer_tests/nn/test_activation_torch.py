@@ -22,7 +22,8 @@ CASES = [
     (nn.LeakyReLU(0.2), lambda t: TF.leaky_relu(t, 0.2)),
     (nn.ELU(), TF.elu),
     (nn.ELU(0.5), lambda t: TF.elu(t, 0.5)),
-    (nn.GELU(), lambda t: TF.gelu(t, approximate="tanh")),
+    (nn.GELU(), TF.gelu),  # (the exact form, PyTorch's default)
+    (nn.GELU(approximate="tanh"), lambda t: TF.gelu(t, approximate="tanh")),
     (nn.Softplus(), TF.softplus),
     (nn.Softplus(2.0), lambda t: TF.softplus(t, beta=2.0)),
     (nn.Softmax(dim=1), lambda t: torch.softmax(t, 1)),

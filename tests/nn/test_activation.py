@@ -36,7 +36,8 @@ CASES = [
     (nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
     (nn.ELU(), lambda x: np.where(x > 0, x, np.expm1(x))),
     (nn.ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
-    (nn.GELU(), np_gelu_tanh),
+    (nn.GELU(), lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
+    (nn.GELU(approximate="tanh"), np_gelu_tanh),
     (nn.Softplus(), lambda x: np.log1p(np.exp(x))),
     (nn.Softplus(2.0), lambda x: np.log1p(np.exp(2 * x)) / 2),
     (nn.Softmax(dim=1), lambda x: np_softmax(x, 1)),
@@ -67,10 +68,33 @@ def test_float32_in_float32_out(layer, _):
     assert out.dtype == np.float32
 
 
-def test_gelu_is_close_to_the_exact_erf_form():
+def test_gelu_is_exact_by_default_as_pytorchs_and_its_tanh_form_within_1e_3():
     x = np.linspace(-5, 5, 201)
     exact = 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
-    np.testing.assert_allclose(nn.GELU()(cr.tensor(x)).numpy(), exact, atol=1e-3)
+    np.testing.assert_allclose(nn.GELU()(cr.tensor(x)).numpy(), exact, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(nn.GELU(approximate="tanh")(cr.tensor(x)).numpy(), exact, atol=1e-3)
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU(approximate="exact")
+
+
+def test_a_gelu_saved_before_the_exact_form_keeps_the_tanh_form_it_computed():
+    from chainrule.nn import module_from_spec, module_to_spec
+
+    assert module_to_spec(nn.GELU()) == {"class": "GELU", "config": {"approximate": "none"}}
+    old = module_from_spec({"class": "GELU", "config": {}})  # (what a file of an earlier version holds)
+    assert old.approximate == "tanh"
+    assert module_from_spec(module_to_spec(nn.GELU(approximate="tanh"))).approximate == "tanh"
+
+
+def test_erf_gives_the_same_numbers_with_and_without_numba():
+    from chainrule import kernels
+
+    x = np.random.default_rng(0).standard_normal(50_000) * 3
+    with kernels.disable():
+        slow = cr.erf(cr.tensor(x)).numpy()
+    fast = cr.erf(cr.tensor(x)).numpy()
+    np.testing.assert_array_equal(slow, fast)
+    np.testing.assert_array_equal(slow, np.vectorize(math.erf)(x))
 
 
 def test_relu_derivative_is_zero_below_zero_and_one_above():

@@ -149,8 +149,13 @@ def sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-def np_gelu(x):
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+np_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def np_gelu(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1.0 + np_erf(x / math.sqrt(2.0)))
 
 
 def np_log_softmax(x, axis=-1):
@@ -224,7 +229,13 @@ ELEMENTWISE = [
         lambda x, beta=1.0: np.logaddexp(0, beta * x) / beta,
         lambda: [Sample((u(2, 3),), name="beta=1"), Sample((u(2, 3, seed=1),), {"beta": 2.0}, "beta=2")],
     ),
-    OpInfo("gelu", cr.gelu, np_gelu, unary((2, 3), ())),
+    OpInfo(
+        "gelu",
+        cr.gelu,
+        np_gelu,
+        lambda: unary((2, 3), ())() + [Sample((u(2, 3),), {"approximate": "tanh"}, "tanh")],
+    ),
+    OpInfo("erf", cr.erf, lambda x: np_erf(x).astype(x.dtype), unary((2, 3), ())),
     OpInfo(
         "relu",
         cr.relu,
