@@ -310,8 +310,7 @@ def amax(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
         >>> cr.amax(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), dim=1)
         tensor([4., 3.])
     """
-    x = lift(x)
-    return Max.apply(x, axes=normalize_axes(dim, x.ndim, "amax"), keepdims=bool(keepdim), find_min=False)
+    return _extreme_values("amax", x, dim, keepdim)
 
 
 def amin(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
@@ -322,8 +321,13 @@ def amin(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
         >>> cr.amin(cr.tensor([[4.0, 1.0], [2.0, 3.0]]), dim=0)
         tensor([2., 1.])
     """
+    return _extreme_values("amin", x, dim, keepdim)
+
+
+def _extreme_values(op: str, x: Tensor, dim: Axis, keepdim: bool) -> Tensor:
+    """amax or amin: the Max rule over ``dim`` (one dimension, several, or all)."""
     x = lift(x)
-    return Max.apply(x, axes=normalize_axes(dim, x.ndim, "amin"), keepdims=bool(keepdim), find_min=True)
+    return Max.apply(x, axes=normalize_axes(dim, x.ndim, op), keepdims=bool(keepdim), find_min=op == "amin")
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
