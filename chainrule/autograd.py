@@ -341,6 +341,37 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class set_detect_anomaly(contextlib.ContextDecorator):
+    """PyTorch's ``set_detect_anomaly(mode)``: turns the NaN check of :class:`detect_anomaly` on
+    (or off) at once; as a context manager, the previous setting comes back at its end.
+
+    Example:
+        >>> import chainrule as cr
+        >>> with cr.autograd.set_detect_anomaly(True):
+        ...     cr.autograd.is_anomaly_enabled()
+        True
+        >>> cr.autograd.is_anomaly_enabled()
+        False
+    """
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_detect_anomaly: mode must be True or False, got {mode!r}")
+        self._previous = _mode.anomaly
+        _mode.anomaly = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.anomaly = self._previous
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether backward checks every gradient for NaN (:class:`detect_anomaly`)."""
+    return bool(_mode.anomaly)
+
+
 class detect_anomaly(contextlib.ContextDecorator):
     """Check every gradient made during backward for NaN and name the op that produced it.
 

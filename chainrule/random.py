@@ -67,7 +67,9 @@ def resolve_generator(seed_or_generator: int | np.random.Generator | None) -> np
     return np.random.default_rng(seed_or_generator)
 
 
-def randn(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def randn(
+    *shape: int | Sequence[int], size: Any = None, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise).
 
     Example:
@@ -77,11 +79,14 @@ def randn(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = 
         np.float32(1.0)
     """
     _check_device(device, "randn")
-    data = _generator.standard_normal(_shape_args(shape)).astype(np.dtype(dtype or DEFAULT_DTYPE))
+    shape = _shape_args(_size_or_shape("randn", shape, size))
+    data = _generator.standard_normal(shape).astype(np.dtype(dtype or DEFAULT_DTYPE))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def rand(
+    *shape: int | Sequence[int], size: Any = None, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Uniform samples on [0, 1).
 
     Example:
@@ -92,8 +97,18 @@ def rand(*shape: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
         ((2, 3), dtype('float32'), True)
     """
     _check_device(device, "rand")
-    data = _generator.random(_shape_args(shape)).astype(np.dtype(dtype or DEFAULT_DTYPE))
+    shape = _shape_args(_size_or_shape("rand", shape, size))
+    data = _generator.random(shape).astype(np.dtype(dtype or DEFAULT_DTYPE))
     return Tensor(data, requires_grad=requires_grad)
+
+
+def _size_or_shape(op: str, shape: tuple, size: Any) -> tuple:
+    """The shape given positionally, or as PyTorch's ``size=`` keyword; not both."""
+    if size is None:
+        return shape
+    if shape:
+        raise TypeError(f"{op}: give the shape once, positionally or as size=")
+    return (size,)
 
 
 def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:

@@ -95,6 +95,11 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None):
+        if isinstance(data, numbers.Integral) and isinstance(dtype, numbers.Integral) and not isinstance(dtype, bool):
+            raise TypeError(
+                f"Tensor({data}, {dtype}, ...) is PyTorch's legacy constructor of an uninitialised tensor of that "
+                f"shape; write cr.zeros({data}, {dtype}) or cr.empty({data}, {dtype}) (cr.tensor(data) for values)"
+            )
         array = _convert_data(data, dtype)
         if requires_grad:
             _check_can_require_grad(array.dtype)
@@ -630,6 +635,22 @@ class Tensor:
     def __ge__(self, other: ArrayLike) -> Tensor:
         return _ops.ge(self, other)
 
+    def __mod__(self, other: ArrayLike) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: ArrayLike) -> Tensor:
+        return _ops.remainder(other, self)
+
+    def __floordiv__(self, other: ArrayLike) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: ArrayLike) -> Tensor:
+        return _ops.floor_divide(other, self)
+
+    def nonzero(self, as_tuple: bool = False) -> Any:
+        """The indices of the nonzero entries; see ``cr.nonzero``."""
+        return _ops.nonzero(self, as_tuple=as_tuple)
+
     def __invert__(self) -> Tensor:
         # PyTorch's ~: logical not of booleans, bitwise not of integers, refused for floats
         kind = self._data.dtype.kind
@@ -1027,14 +1048,26 @@ class Tensor:
     clamp = clip
 
     def sum(
-        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        dtype: Any = None,
     ) -> Tensor:
-        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
 
     def mean(
-        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        dtype: Any = None,
     ) -> Tensor:
-        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
 
     def var(self, axis: Axis = None, keepdims: bool | None = None, ddof: int = 0, **torch_names: Any) -> Tensor:
         """Variance (ddof=0 unless asked, as NumPy); accepts ``dim``, ``keepdim``, ``unbiased``, ``correction``."""

@@ -839,3 +839,58 @@ def test_fit_reads_a_dataset_of_lists():
         model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.01), DataLoader(Pairs(), batch_size=4), verbose=0
     )
     assert len(history.history["loss"]) == 1
+
+
+# ------------------------------------------------------------------ more habits of the gap hunt
+
+
+def test_remainder_and_floor_divide_operators():
+    a = cr.tensor([5.0, -5.0, 7.5], requires_grad=True)
+    b = cr.tensor([3.0, 3.0, -2.0], requires_grad=True)
+    r = a % b
+    assert r.tolist() == [2.0, 1.0, -0.5]  # the divisor's sign, as Python
+    r.sum().backward()
+    assert a.grad.tolist() == [1.0, 1.0, 1.0] and b.grad.tolist() == [-1.0, 2.0, 4.0]  # -floor(a / b)
+    assert (cr.tensor([7, -7]) // 2).tolist() == [3, -4] and (7 // cr.tensor([2])).tolist() == [3]
+    assert (cr.tensor([7, -7]) % 3).tolist() == [1, 2] and (10 % cr.tensor([4.0])).tolist() == [2.0]
+
+
+def test_nonzero_and_where_of_a_condition_alone():
+    x = cr.tensor([[0.0, 2.0], [3.0, 0.0]])
+    assert cr.nonzero(x).tolist() == [[0, 1], [1, 0]] and x.nonzero().dtype == np.int64
+    rows, cols = cr.where(x > 0)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
+    assert [t.tolist() for t in x.nonzero(as_tuple=True)] == [[0, 1], [1, 0]]
+    with pytest.raises(TypeError, match="give the condition alone"):
+        cr.where(x > 0, x)
+
+
+def test_sum_and_mean_cast_first_with_dtype():
+    ints = cr.tensor([1, 2])
+    assert ints.sum(dtype=cr.float64).dtype == np.float64 and ints.mean(dtype=cr.float32).item() == 1.5
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    cr.sum(w, dtype=cr.float64).backward()
+    assert w.grad.tolist() == [1.0, 1.0] and w.grad.dtype == np.float32
+
+
+def test_pytorch_keywords_and_names_found_missing():
+    assert cr.add(cr.ones(2), cr.ones(2), alpha=3).tolist() == [4.0, 4.0]
+    assert cr.randn(size=(2, 3)).shape == (2, 3) and cr.rand(size=(4,)).shape == (4,)
+    with pytest.raises(TypeError, match="give the shape once"):
+        cr.randn(2, size=(2,))
+    w = cr.zeros(2)
+    assert cr.nn.init.constant_(w, val=0.5).tolist() == [0.5, 0.5]
+    with pytest.raises(TypeError, match="give the value once"):
+        cr.nn.init.constant_(w)
+    with pytest.raises(TypeError, match=r"legacy constructor.*cr.zeros\(2, 3\)"):
+        cr.Tensor(2, 3)  # (was NumPy's "Cannot interpret '3' as a data type")
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Sequential(cr.nn.ReLU()))
+    assert model.get_submodule("1.0").__class__ is cr.nn.ReLU and model.get_submodule("") is model
+    with pytest.raises(AttributeError, match=r"Sequential 1 has no submodule '5'"):
+        model.get_submodule("1.5")
+    with cr.autograd.set_detect_anomaly(True):
+        assert cr.autograd.is_anomaly_enabled()
+        x = cr.tensor([0.0], requires_grad=True)
+        with pytest.raises(FloatingPointError, match="produced NaN"):
+            cr.sqrt(x).backward(cr.tensor([0.0]))
+    assert not cr.autograd.is_anomaly_enabled()

@@ -169,16 +169,18 @@ def ones_(tensor: Tensor) -> Tensor:
     return _fill(tensor, 1)
 
 
-def constant_(tensor: Tensor, value: float) -> Tensor:
-    """Fill with ``value``.
+def constant_(tensor: Tensor, val: float | None = None, *, value: float | None = None) -> Tensor:
+    """Fill with ``val`` (PyTorch's name; ``value=`` is accepted too).
 
     Example:
         >>> import chainrule as cr
         >>> from chainrule.nn import init
-        >>> init.constant_(cr.zeros(2), 0.5)
-        tensor([0.5, 0.5])
+        >>> init.constant_(cr.zeros(2), 0.5), init.constant_(cr.zeros(2), val=0.25)
+        (tensor([0.5, 0.5]), tensor([0.25, 0.25]))
     """
-    return _fill(tensor, value)
+    if (val is None) == (value is None):
+        raise TypeError("constant_: give the value once, as constant_(tensor, val) or constant_(tensor, val=...)")
+    return _fill(tensor, val if value is None else value)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None) -> Tensor:

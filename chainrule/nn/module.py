@@ -271,6 +271,28 @@ class Module:
             children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path ``target`` (``"encoder.0"``; ``""`` is this module), as
+        PyTorch's; an AttributeError names the part of the path that is missing.
+
+        Example:
+            >>> import chainrule as cr
+            >>> model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.ReLU())
+            >>> model.get_submodule("0")
+            Linear(in_features=2, out_features=3, bias=True)
+        """
+        module: Module = self
+        walked = ""
+        for part in target.split(".") if target else []:
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(
+                    f"get_submodule({target!r}): {type(module).__name__}{' ' + walked if walked else ''} has no "
+                    f"submodule {part!r} (it has {list(module._modules) or 'none'})"
+                )
+            module, walked = child, f"{walked}.{part}" if walked else part
+        return module
+
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m

@@ -135,8 +135,8 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting.
+def add(a: Any, b: Any, *, alpha: float = 1) -> Tensor:
+    """``a + b`` with broadcasting (``a + alpha * b`` with PyTorch's ``alpha``).
 
     Example:
         >>> import chainrule as cr
@@ -144,6 +144,8 @@ def add(a: Any, b: Any) -> Tensor:
         tensor([[2., 3., 4.],
                 [2., 3., 4.]])
     """
+    if alpha != 1:
+        b = mul(b, alpha)
     return Add.apply(*promote_operands(a, b))
 
 
@@ -578,15 +580,27 @@ def isfinite(x: Any) -> Tensor:
     return pure(np.isfinite, lift(x))
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
+_NOT_GIVEN: Any = object()
+
+
+def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
     """Elementwise choice: ``a`` where ``condition`` is true, else ``b`` (condition gets no gradient).
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch and NumPy.
 
     Example:
         >>> import chainrule as cr
         >>> x = cr.tensor([-1.0, 2.0])
         >>> cr.where(x > 0, x, 0.0)
         tensor([0., 2.])
+        >>> cr.where(x > 0)
+        (tensor([1]),)
     """
+    if a is _NOT_GIVEN and b is _NOT_GIVEN:
+        return nonzero(condition, as_tuple=True)
+    if a is _NOT_GIVEN or b is _NOT_GIVEN:
+        raise TypeError(
+            "where: give the condition alone (the indices where it holds), or the condition and both values"
+        )
     if isinstance(condition, Tensor) and condition._data.dtype != bool:
         condition = pure(_astype, condition, dtype=np.dtype(bool))  # an op: a compiled step converts it again
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -594,6 +608,57 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         cond = cond.astype(bool)
     a, b = promote_operands(a, b)
     return Where.apply(a, b, condition=cond)
+
+
+def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
+    """The indices of the nonzero (true) entries, as PyTorch's: an int64 tensor of shape
+    (count, ndim), or with ``as_tuple=True`` one 1-d tensor per dimension (NumPy's form). No gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nonzero(cr.tensor([[0.0, 2.0], [3.0, 0.0]]))
+        tensor([[0, 1],
+                [1, 0]])
+    """
+    x = lift(x)
+    if as_tuple:
+        return tuple(pure(_nonzero_along, x, axis=d) for d in range(max(x.ndim, 1)))
+    return pure(_nonzero_rows, x)
+
+
+def _nonzero_rows(a: np.ndarray) -> np.ndarray:
+    return np.argwhere(a).astype(np.int64)
+
+
+def _nonzero_along(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.nonzero(np.atleast_1d(a))[axis].astype(np.int64)
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """``a % b`` with the sign of ``b`` (Python's, NumPy's and PyTorch's rule); differentiable in
+    both (``a - floor(a / b) * b``) for floats.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([5.0, -5.0]) % 3
+        tensor([2., 1.])
+    """
+    a, b = promote_operands(a, b)
+    if a._data.dtype.kind != "f":
+        return pure(np.remainder, a, b)
+    return sub(a, mul(pure(np.floor_divide, a, b), b))
+
+
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """``a // b``: the quotient rounded down (no gradient, as PyTorch's ``floor_divide``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([7, -7]) // 2
+        tensor([ 3, -4])
+    """
+    a, b = promote_operands(a, b)
+    return pure(np.floor_divide, a, b)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:

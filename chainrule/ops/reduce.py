@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd import Function, pure
-from chainrule.ops.elementwise import lift, maximum, minimum, sqrt
+from chainrule.ops.elementwise import cast, lift, maximum, minimum, sqrt
 from chainrule.ops.shape import axis_or_dim, index, normalize_axis
 from chainrule.tensor import Tensor
 
@@ -143,19 +143,34 @@ class LogSoftmax(Function):
 
 
 def sum(
-    x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    x: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    dtype: Any = None,
 ) -> Tensor:
-    """Sum over ``axis`` (all axes by default).
+    """Sum over ``axis`` (all axes by default); ``dtype=``: cast to it first (PyTorch's, NumPy's).
 
     Example:
         >>> import chainrule as cr
         >>> cr.sum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
         tensor([4., 6.])
+        >>> cr.sum(cr.tensor([1, 2]), dtype=cr.float64)
+        tensor(3., dtype=float64)
     """
     if dim is not None or keepdim is not None:
         axis, keepdims = torch_names("sum", axis, dim, keepdims, keepdim)
-    x = lift(x)
+    x = _cast_first(lift(x), dtype)
     return Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=bool(keepdims))
+
+
+def _cast_first(x: Tensor, dtype: Any) -> Tensor:
+    """``x`` cast to ``dtype`` (differentiably), or ``x`` when it is None or already of it."""
+    if dtype is None or np.dtype(dtype) == x.dtype:
+        return x
+    return cast(x, np.dtype(dtype))
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -166,9 +181,15 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 
 
 def mean(
-    x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    x: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    dtype: Any = None,
 ) -> Tensor:
-    """Arithmetic mean over ``axis``: sum / count.
+    """Arithmetic mean over ``axis``: sum / count; ``dtype=``: cast to it first.
 
     Example:
         >>> import chainrule as cr
@@ -176,7 +197,7 @@ def mean(
         tensor([1.5, 4. ])
     """
     axis, keepdims = torch_names("mean", axis, dim, keepdims, keepdim)
-    x = lift(x)
+    x = _cast_first(lift(x), dtype)
     axes = normalize_axes(axis, x.ndim, "mean")
     n = _count(x.shape, axes)
     if n == 0:

@@ -117,3 +117,25 @@ def test_the_index_and_shape_ops_pytorch_code_uses_agree_with_pytorch():
     nan = np.array([1.0, np.nan, np.inf])
     assert cr.isnan(cr.tensor(nan)).tolist() == torch.isnan(torch.tensor(nan)).tolist()
     assert cr.isfinite(cr.tensor(nan)).tolist() == torch.isfinite(torch.tensor(nan)).tolist()
+
+
+def test_remainder_floor_divide_nonzero_and_keywords_as_pytorch():
+    a = np.array([5.0, -5.0, 7.5, -0.5])
+    b = np.array([3.0, 3.0, -2.0, 0.75])
+    ours_a, ours_b = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    theirs_a, theirs_b = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (ours_a % ours_b).sum().backward()
+    (theirs_a % theirs_b).sum().backward()
+    assert (ours_a % ours_b).tolist() == (theirs_a % theirs_b).tolist()
+    assert ours_a.grad.tolist() == theirs_a.grad.tolist() and ours_b.grad.tolist() == theirs_b.grad.tolist()
+    ints = [7, -7, 0, 5]
+    assert (cr.tensor(ints) // 3).tolist() == (torch.tensor(ints) // 3).tolist()
+    assert (cr.tensor(ints) % -3).tolist() == (torch.tensor(ints) % -3).tolist()
+    x = np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 1.0]])
+    assert cr.nonzero(cr.tensor(x)).tolist() == torch.nonzero(torch.tensor(x)).tolist()
+    assert [t.tolist() for t in cr.where(cr.tensor(x) > 0)] == [t.tolist() for t in torch.where(torch.tensor(x) > 0)]
+    assert (
+        cr.add(cr.tensor(a), cr.tensor(b), alpha=2).tolist()
+        == torch.add(torch.tensor(a), torch.tensor(b), alpha=2).tolist()
+    )
+    assert cr.tensor([1, 2]).sum(dtype=cr.float64).item() == torch.tensor([1, 2]).sum(dtype=torch.float64).item()

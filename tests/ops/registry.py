@@ -237,6 +237,17 @@ ELEMENTWISE = [
     ),
     OpInfo("erf", cr.erf, lambda x: np_erf(x).astype(x.dtype), unary((2, 3), ())),
     OpInfo(
+        "remainder",
+        cr.remainder,
+        np.remainder,
+        lambda: [
+            Sample((u(2, 3, seed=1) * 4, away(2, 3, seed=2)), name="both"),
+            Sample((u(3, seed=3) * 5, away(1, seed=4) + 1.5), name="broadcast divisor"),
+        ],
+        method=lambda a, b: a % b,
+        note="a - floor(a / b) * b: away from the jumps, its second derivative is 0",
+    ),
+    OpInfo(
         "relu",
         cr.relu,
         lambda x: np.maximum(x, 0),
@@ -387,6 +398,25 @@ COMPARISONS = (
             note="a boolean constant",
         )
         for name, ref in [("isnan", np.isnan), ("isfinite", np.isfinite)]
+    ]
+    + [
+        OpInfo(
+            "floor_divide",
+            cr.floor_divide,
+            np.floor_divide,
+            lambda: [Sample((u(2, 3, seed=1) * 4, away(2, 3, seed=2)))],
+            method=lambda a, b: a // b,
+            grad=False,
+            note="a step function: no gradient (as PyTorch's floor_divide)",
+        ),
+        OpInfo(
+            "nonzero",
+            lambda a: cr.nonzero(a > 0),
+            lambda a: np.argwhere(a > 0),
+            unary((2, 3), (5,)),
+            grad=False,
+            note="integer indices",
+        ),
     ]
     + [
         OpInfo(
