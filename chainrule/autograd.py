@@ -341,7 +341,7 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
-class set_detect_anomaly(contextlib.ContextDecorator):
+class set_detect_anomaly:
     """PyTorch's ``set_detect_anomaly(mode)``: turns the NaN check of :class:`detect_anomaly` on
     (or off) at once; as a context manager, the previous setting comes back at its end.
 
@@ -354,9 +354,11 @@ class set_detect_anomaly(contextlib.ContextDecorator):
         False
     """
 
-    def __init__(self, mode: bool) -> None:
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
         if not isinstance(mode, (bool, np.bool_)):
             raise TypeError(f"set_detect_anomaly: mode must be True or False, got {mode!r}")
+        if not check_nan:
+            raise NotImplementedError("set_detect_anomaly: chainrule's anomaly mode is its NaN check (check_nan=True)")
         self._previous = _mode.anomaly
         _mode.anomaly = bool(mode)
 

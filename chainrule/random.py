@@ -181,4 +181,8 @@ def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     _check_device(device, "randperm")
     if not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"randperm: n must be a whole number >= 0, got {n!r}")
-    return Tensor(_generator.permutation(int(n)).astype(np.dtype(dtype or np.int64)))
+    kind = np.dtype(dtype or np.int64)
+    exact = np.iinfo(kind).max if kind.kind in "iu" else 2 ** (np.finfo(kind).nmant + 1) if kind.kind == "f" else 1
+    if n and n - 1 > exact:
+        raise ValueError(f"randperm: {n} values do not fit in {kind} (its whole numbers stop at {exact})")
+    return Tensor(_generator.permutation(int(n)).astype(kind))

@@ -1134,8 +1134,15 @@ class Tensor:
         """The entries at ``index`` along ``dim``; see ``cr.index_select``."""
         return _ops.index_select(self, dim, index)
 
-    def flip(self, *dims: Any) -> Tensor:
-        """Reversed along ``dims`` (``t.flip(0)``, ``t.flip(0, 1)`` or ``t.flip((0, 1))``); see ``cr.flip``."""
+    def flip(self, *dims: Any, **named: Any) -> Tensor:
+        """Reversed along ``dims`` (``t.flip(0)``, ``t.flip(0, 1)``, ``t.flip((0, 1))`` or
+        ``t.flip(dims=...)``); see ``cr.flip``."""
+        if named:
+            if dims or set(named) != {"dims"}:
+                raise TypeError(f"flip: give the dims once, positionally or as dims=; got {dims} and {named}")
+            dims = (named["dims"],)
+        if not dims:
+            raise TypeError("flip: give the dims to reverse, e.g. t.flip(0)")
         return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:

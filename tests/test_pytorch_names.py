@@ -894,3 +894,85 @@ def test_pytorch_keywords_and_names_found_missing():
         with pytest.raises(FloatingPointError, match="produced NaN"):
             cr.sqrt(x).backward(cr.tensor([0.0]))
     assert not cr.autograd.is_anomaly_enabled()
+
+
+# ------------------------------------------------------------------ found by the review of the newest additions
+
+
+def test_descending_sorts_put_nan_first_keep_ties_in_order_and_do_not_overflow():
+    nan = float("nan")
+    assert cr.argsort(cr.tensor([3.0, nan, 1.0]), descending=True).tolist() == [1, 0, 2]  # (NaN went last)
+    assert cr.argsort(cr.tensor([True, False, True, False]), descending=True).tolist() == [0, 2, 1, 3]
+    smallest = np.iinfo(np.int64).min
+    assert cr.argsort(cr.tensor([smallest, 5, smallest]), descending=True).tolist() == [1, 0, 2]  # (-min overflowed)
+    values, indices = cr.sort(cr.tensor([[2.0, 1.0, 2.0], [0.0, 0.0, 3.0]]), descending=True)
+    assert indices.tolist() == [[0, 2, 1], [2, 0, 1]] and values.tolist() == [[2.0, 2.0, 1.0], [3.0, 0.0, 0.0]]
+
+
+def test_amax_over_no_named_dim_reduces_everything_as_pytorch():
+    t = cr.tensor([[1.0, 5.0], [5.0, 2.0]], requires_grad=True)
+    top = cr.amax(t, ())
+    top.backward()
+    assert top.item() == 5.0 and t.grad.tolist() == [[0.0, 0.5], [0.5, 0.0]]
+
+
+def test_float_remainder_is_exact_and_integer_division_by_zero_raises():
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal(2000) * 100).astype(np.float32)
+    b = rng.standard_normal(2000).astype(np.float32)
+    np.testing.assert_array_equal((cr.tensor(a) % cr.tensor(b)).numpy(), np.remainder(a, b))  # (was a - floor(a/b) b)
+    assert (cr.tensor([5.0]) % float("inf")).tolist() == [5.0]
+    with pytest.raises(ZeroDivisionError, match="integer division by zero"):
+        cr.tensor([5, 3]) % 0
+    with pytest.raises(ZeroDivisionError):
+        cr.tensor([5]) // cr.tensor([0])
+    assert (cr.tensor([5.0]) // 0.0).tolist() == [float("inf")]  # (floats: inf, as PyTorch)
+
+
+def test_review_of_the_newest_additions_smaller_findings():
+    with pytest.raises(ValueError, match="do not fit in uint8"):
+        cr.randperm(300, dtype=cr.uint8)
+    assert [p.shape for p in cr.zeros(0, 3).chunk(2)] == [(0, 3), (0, 3)]
+    assert cr.gelu(cr.tensor([1.0], dtype="float16")).dtype == np.float16  # (was float64)
+    assert cr.erf(cr.tensor([1])).dtype == np.float32
+    assert cr.tensor([100, 100], dtype="int8").sum(dtype=cr.int8).dtype == np.int8
+    with pytest.raises(TypeError, match="is not a float"):
+        cr.tensor([1.5, 2.5]).mean(dtype=cr.int64)
+    with pytest.raises(TypeError, match="would cut the gradient"):
+        cr.tensor([1.5], requires_grad=True).sum(dtype=cr.int64)
+    assert cr.ones(2, 3).flip(dims=(0,)).shape == (2, 3)
+    with pytest.raises(ValueError, match="name an axis twice"):
+        cr.flip(cr.ones(2), (0, 0))
+    with pytest.raises(TypeError, match="give the dims"):
+        cr.ones(2).flip()
+    with pytest.raises(NotImplementedError, match="check_nan"):
+        cr.autograd.set_detect_anomaly(True, check_nan=False)
+
+
+def test_nonzero_in_a_compiled_step_runs_eagerly_and_index_select_replays():
+    w = cr.tensor([3.0, 0.5, -1.0, -1.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.2)
+
+    @cr.compile
+    def step(x):
+        opt.zero_grad()
+        (i,) = cr.where(w > 0)
+        loss = (cr.gather(w, 0, i) * x[:1]).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    with pytest.warns(cr.compiler.CompileWarning, match="nonzero"):
+        for _ in range(4):
+            step(cr.ones(4))  # (the 4th call crashed: the plan's shapes no longer held)
+    table = cr.tensor(np.arange(12.0).reshape(4, 3))
+    pick = cr.compile(lambda idx: cr.index_select(table, 0, idx))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = [pick(cr.tensor([k, 0])).tolist() for k in (1, 2, 3)]
+    assert results == [
+        [[3.0, 4.0, 5.0], [0.0, 1.0, 2.0]],
+        [[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]],
+        [[9.0, 10.0, 11.0], [0.0, 1.0, 2.0]],
+    ]
+    assert pick.stats["replayed"] >= 1

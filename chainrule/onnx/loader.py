@@ -87,10 +87,9 @@ def load(f: str | os.PathLike | bytes | Any) -> OnnxModule:
 
     Every operator of the graph is checked before anything is built: see ``OPS`` in
     ``chainrule.onnx._loaded`` for the supported ones (opset 11 and later). Not supported, and
-    refused with the reason: the exact GELU (``Erf``; chainrule's gelu is the tanh form), a GRU
-    with ``linear_before_reset=0``, recurrent ``sequence_lens`` and peepholes, 3-D convolution
-    and pooling, non-constant padding, resizing other than nearest, control flow, and other
-    domains (``ai.onnx.ml``).
+    refused with the reason: a GRU with ``linear_before_reset=0``, recurrent ``sequence_lens`` and
+    peepholes, 3-D convolution and pooling, non-constant padding, resizing other than nearest,
+    control flow, and other domains (``ai.onnx.ml``).
 
     Args:
         f: a path to an ``.onnx`` file, the file's bytes, or an ``onnx.ModelProto``. Tensors stored

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import kernels
-from chainrule.autograd import Function, pure
+from chainrule.autograd import Function, _mode, pure
 from chainrule.random import resolve_generator
 from chainrule.tensor import DEFAULT_DTYPE, Tensor
 
@@ -235,9 +235,8 @@ _erf_python = np.frompyfunc(math.erf, 1, 1)
 def erf_array(a: np.ndarray) -> np.ndarray:
     """The error function of an array: the C library's erf (``math.erf``), in a numba loop where
     numba is installed, else one Python call per element (NumPy has no erf); the same numbers
-    either way. Integers and float16 are computed in float64."""
-    dtype = a.dtype if a.dtype in kernels.DTYPES else np.dtype(np.float64)
-    if a.dtype.kind not in "fc" and a.dtype.kind not in "iub":
+    either way. Computed in float64, returned in the input's float dtype (integers: float32)."""
+    if a.dtype.kind not in "fiub":
         raise TypeError(f"erf: needs numbers, got dtype {a.dtype}")
     flat = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
     if kernels.enabled() and flat.size:
@@ -245,8 +244,7 @@ def erf_array(a: np.ndarray) -> np.ndarray:
         _ERF(flat, out)
     else:
         out = _erf_python(flat).astype(np.float64) if flat.size else flat.copy()
-    result = out.reshape(a.shape).astype(dtype if a.dtype.kind == "f" else np.float64, copy=False)
-    return result
+    return out.reshape(a.shape).astype(a.dtype if a.dtype.kind == "f" else DEFAULT_DTYPE, copy=False)
 
 
 class Erf(Function):
@@ -621,6 +619,11 @@ def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
                 [1, 0]])
     """
     x = lift(x)
+    if _mode.recorder is not None:  # (how many depends on the data: a plan's shapes would not hold)
+        _mode.recorder.refuse(
+            "nonzero (or where(condition) alone) gives as many indices as the data has nonzero entries, so the "
+            "shapes after it change from call to call (write cr.where(mask, x, 0) to keep the shape)"
+        )
     if as_tuple:
         return tuple(pure(_nonzero_along, x, axis=d) for d in range(max(x.ndim, 1)))
     return pure(_nonzero_rows, x)
@@ -645,8 +648,27 @@ def remainder(a: Any, b: Any) -> Tensor:
     """
     a, b = promote_operands(a, b)
     if a._data.dtype.kind != "f":
+        _no_integer_zero("%", b)
         return pure(np.remainder, a, b)
-    return sub(a, mul(pure(np.floor_divide, a, b), b))
+    return Remainder.apply(a, b)
+
+
+class Remainder(Function):
+    """NumPy's remainder (exact: fmod with the divisor's sign); gradients 1 and -floor(a / b)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):  # (x % 0: NaN, as PyTorch, without a warning)
+            self.quotient = np.floor_divide(a, b)
+            return np.remainder(a, b)
+
+    def backward(self, ns, grad, a, b):
+        return grad, -(grad * ns.saved(self, "quotient"))
+
+
+def _no_integer_zero(op: str, b: Tensor) -> None:
+    """Integers divided by 0 are an error (PyTorch's ZeroDivisionError; NumPy gives 0 and a warning)."""
+    if b._data.dtype.kind in "iub" and not np.all(b._data):
+        raise ZeroDivisionError(f"{op}: integer division by zero")
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:
@@ -658,7 +680,14 @@ def floor_divide(a: Any, b: Any) -> Tensor:
         tensor([ 3, -4])
     """
     a, b = promote_operands(a, b)
-    return pure(np.floor_divide, a, b)
+    if a._data.dtype.kind in "iub":
+        _no_integer_zero("//", b)
+    return pure(_floor_divide, a, b)
+
+
+def _floor_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):  # (x // 0.0: inf or NaN, as PyTorch, without a warning)
+        return np.floor_divide(a, b)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:

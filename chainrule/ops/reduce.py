@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -163,14 +164,23 @@ def sum(
     if dim is not None or keepdim is not None:
         axis, keepdims = torch_names("sum", axis, dim, keepdims, keepdim)
     x = _cast_first(lift(x), dtype)
-    return Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=bool(keepdims))
+    total = Sum.apply(x, axes=normalize_axes(axis, x.ndim, "sum"), keepdims=bool(keepdims))
+    if dtype is not None and total.dtype != np.dtype(dtype):  # (NumPy sums small integers in int64)
+        total = cast(total, np.dtype(dtype))
+    return total
 
 
-def _cast_first(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` cast to ``dtype`` (differentiably), or ``x`` when it is None or already of it."""
+def _cast_first(x: Tensor, dtype: Any, op: str = "sum") -> Tensor:
+    """``x`` cast to ``dtype`` (differentiably), or ``x`` when it is None or already of it; a mean
+    of integers, or a gradient through integers, refused (as PyTorch)."""
     if dtype is None or np.dtype(dtype) == x.dtype:
         return x
-    return cast(x, np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" and (op == "mean" or x._requires_grad):
+        raise TypeError(
+            f"{op}: dtype={dtype} " + ("is not a float" if op == "mean" else "would cut the gradient (not a float)")
+        )
+    return cast(x, dtype)
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -197,7 +207,7 @@ def mean(
         tensor([1.5, 4. ])
     """
     axis, keepdims = torch_names("mean", axis, dim, keepdims, keepdim)
-    x = _cast_first(lift(x), dtype)
+    x = _cast_first(lift(x), dtype, "mean")
     axes = normalize_axes(axis, x.ndim, "mean")
     n = _count(x.shape, axes)
     if n == 0:
@@ -346,8 +356,10 @@ def amin(x: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
 
 
 def _extreme_values(op: str, x: Tensor, dim: Axis, keepdim: bool) -> Tensor:
-    """amax or amin: the Max rule over ``dim`` (one dimension, several, or all)."""
+    """amax or amin: the Max rule over ``dim`` (one dimension, several, or all: None or (), as PyTorch)."""
     x = lift(x)
+    if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) == 0:
+        dim = None
     return Max.apply(x, axes=normalize_axes(dim, x.ndim, op), keepdims=bool(keepdim), find_min=op == "amin")
 
 
@@ -514,9 +526,13 @@ def _top(a: np.ndarray, k: int, axis: int, largest: bool) -> np.ndarray:
 
 def _order(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
     """The indices that sort ``a`` along ``axis`` (stably, ascending unless ``descending``)."""
-    if descending and a.dtype.kind in "bu":  # negation does not reverse booleans and unsigned numbers
-        return np.flip(np.argsort(a, axis=axis, kind="stable"), axis=axis)
-    return np.argsort(-a if descending else a, axis=axis, kind="stable")
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    # descending, ties in their order, NaN first (the largest, as PyTorch): the ascending order of the
+    # reversed array, reversed, with the positions counted back (no negation: it would keep NaN last,
+    # reverse booleans' and unsigned numbers' ties, and overflow the smallest integer)
+    n = a.shape[axis]
+    return (n - 1) - np.flip(np.argsort(np.flip(a, axis=axis), axis=axis, kind="stable"), axis=axis)
 
 
 def topk(

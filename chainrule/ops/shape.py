@@ -506,7 +506,8 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     picked = _index_array(index, "index_select", x.shape[axis], axis)
     if picked.ndim > 1:
         raise ValueError(f"index_select: index must be 1-d, got shape {picked.shape}")
-    return _select(x, (slice(None),) * axis + (picked.reshape(-1),))
+    given = reshape(index, (-1,)) if isinstance(index, Tensor) else picked.reshape(-1)
+    return _select(x, (slice(None),) * axis + (given,))
 
 
 def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
@@ -519,7 +520,10 @@ def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
                 [4., 3.]])
     """
     x = lift(x)
-    axes = {normalize_axis(a, x.ndim, "flip") for a in ((dims,) if isinstance(dims, numbers.Integral) else dims)}
+    listed = [normalize_axis(a, x.ndim, "flip") for a in ((dims,) if isinstance(dims, numbers.Integral) else dims)]
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"flip: dims {tuple(dims)} name an axis twice")
+    axes = set(listed)
     return _select(x, tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim)))
 
 
@@ -596,5 +600,6 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> list[Tensor]:
         raise ValueError(f"chunk: chunks must be a whole number >= 1, got {chunks!r}")
     x = lift(x)
     axis = normalize_axis(dim, x.ndim, "chunk")
-    size = -(-x.shape[axis] // int(chunks)) if x.shape[axis] else 1
-    return split(x, max(size, 1), axis)
+    if x.shape[axis] == 0:  # (PyTorch: as many empty pieces as asked)
+        return split(x, [0] * int(chunks), axis)
+    return split(x, -(-x.shape[axis] // int(chunks)), axis)
