@@ -976,3 +976,7 @@ def test_nonzero_in_a_compiled_step_runs_eagerly_and_index_select_replays():
         [[9.0, 10.0, 11.0], [0.0, 1.0, 2.0]],
     ]
     assert pick.stats["replayed"] >= 1
+
+
+def test_sub_takes_pytorchs_alpha():
+    assert cr.sub(cr.ones(2), cr.ones(2), alpha=3).tolist() == [-2.0, -2.0]

@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = {"run_id": run_id, "finished": datetime.datetime.now().astimezone().isoformat(), **report}
         write_report(os.path.join(staging, "report.json"), report)
         # the run is finished: nothing to resume
-        outputs.publish(staging, args.out, then=lambda: outputs.remove_backup(args.out))
+        outputs.publish(staging, args.out, retire=outputs.backup_folder(args.out))
 
     if args.json:
         print(json.dumps(report, indent=2))

@@ -26,7 +26,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from chainrule.cli.errors import CLIError
 from chainrule.cli.models import MODEL_FILE
@@ -171,13 +171,19 @@ def staged(out: str) -> Iterator[str]:
             discard(staging)
 
 
-def publish(staging: str, out: str, *, then: Callable[[], None] | None = None) -> None:
-    """Swap the finished run in ``staging`` in for ``out`` (``replace``), run ``then`` (e.g. remove
-    the backup of the run), and remove the run it replaced, Ctrl-C held back throughout."""
+def publish(staging: str, out: str, *, retire: str | None = None) -> None:
+    """Swap the finished run in ``staging`` in for ``out`` (``replace``) and remove the run it
+    replaced, Ctrl-C held back throughout. ``retire``: a folder (the run's backup) renamed aside
+    first, in one step, and removed after, so that a kill at any moment (SIGKILL is not held back)
+    leaves either the earlier run with the backup, or the new run without it."""
     with uninterrupted():
+        retired = None
+        if retire is not None and os.path.lexists(retire):
+            retired = _fresh(os.path.normpath(retire), OLD)
+            os.rename(retire, retired)
         replace(staging, out)
-        if then is not None:
-            then()
+        if retired is not None:
+            _remove(retired)
         discard(staging)
 
 
@@ -226,8 +232,12 @@ def start_backup(out: str, settings: dict, resume: bool) -> tuple[str, bool]:
 
 def remove_backup(out: str) -> None:
     """Remove ``out``'s backup folder (the run it backed up has finished)."""
-    folder = backup_folder(out)
-    if os.path.islink(folder) or os.path.isfile(folder):
-        os.remove(folder)
+    _remove(backup_folder(out))
+
+
+def _remove(path: str) -> None:
+    """Remove the folder ``path`` (or the link or file in its place)."""
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
     else:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)

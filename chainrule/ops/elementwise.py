@@ -149,14 +149,16 @@ def add(a: Any, b: Any, *, alpha: float = 1) -> Tensor:
     return Add.apply(*promote_operands(a, b))
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting.
+def sub(a: Any, b: Any, *, alpha: float = 1) -> Tensor:
+    """``a - b`` with broadcasting (``a - alpha * b`` with PyTorch's ``alpha``).
 
     Example:
         >>> import chainrule as cr
         >>> cr.sub(cr.tensor([5.0, 7.0]), 2.0)
         tensor([3., 5.])
     """
+    if alpha != 1:
+        b = mul(b, alpha)
     return Sub.apply(*promote_operands(a, b))
 
 

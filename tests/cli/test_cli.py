@@ -1366,3 +1366,33 @@ def test_train_no_compile_trains_the_same_model(tmp_path):
     for key in compiled:
         np.testing.assert_array_equal(compiled[key], eager[key])
     assert (tmp_path / "compiled" / "history.csv").read_text() == (tmp_path / "eager" / "history.csv").read_text()
+
+
+@pytest.mark.parametrize("killed", ["before the swap", "before the backup is removed"])
+def test_publishing_moves_the_backup_aside_first_so_a_kill_never_leaves_a_new_run_with_its_backup(
+    tmp_path, monkeypatch, killed
+):
+    from chainrule.cli import outputs
+
+    out = str(tmp_path / "m")
+    os.makedirs(out)
+    (tmp_path / "m" / "report.json").write_text("old")
+    staging = outputs.prepare(out)
+    with open(os.path.join(staging, "report.json"), "w") as f:
+        f.write("new")
+    backup = outputs.backup_folder(out)
+    os.makedirs(backup)
+
+    class Killed(BaseException):
+        pass
+
+    def kill(*args):
+        raise Killed
+
+    monkeypatch.setattr(outputs, "replace" if killed == "before the swap" else "_remove", kill)
+    with pytest.raises(Killed):
+        outputs.publish(staging, out, retire=backup)
+    report = (tmp_path / "m" / "report.json").read_text()
+    assert not os.path.exists(backup)  # moved aside in one step, before anything else
+    assert report == ("old" if killed == "before the swap" else "new")
+    assert any(".chainrule-old-" in name for name in os.listdir(tmp_path))  # (named as the swap's own leftovers)
