@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule.autograd import Function, pure
 from chainrule.ops.elementwise import cast, lift, maximum, minimum, sqrt
-from chainrule.ops.shape import axis_or_dim, index, normalize_axis
+from chainrule.ops.shape import axis_or_dim, normalize_axis, take_along
 from chainrule.tensor import Tensor
 
 Axis = int | Sequence[int] | None
@@ -479,13 +479,6 @@ def _numbers(x: Tensor, op: str) -> Tensor:
     return x
 
 
-def _take_along(x: Tensor, indices: np.ndarray, axis: int) -> Tensor:
-    """``x`` picked at ``indices`` along ``axis`` (NumPy's take_along_axis), through the differentiable index."""
-    grids = list(np.ogrid[tuple(slice(n) for n in indices.shape)])
-    grids[axis] = indices
-    return index(x, tuple(grids))
-
-
 def sort(
     x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
 ) -> ValuesIndices:
@@ -511,7 +504,7 @@ def sort(
         return ValuesIndices(x, Tensor._make(np.zeros((), dtype=np.int64)))
     axis = normalize_axis(dim, x.ndim, "sort")
     order = pure(_order, x, axis=axis, descending=descending)
-    return ValuesIndices(_take_along(x, order._data, axis), order)
+    return ValuesIndices(take_along(x, order._data, axis), order)
 
 
 def _arg(a: np.ndarray, pick: Callable, axis: Any, keepdims: Any) -> np.ndarray:
@@ -557,4 +550,4 @@ def topk(
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
     picked = pure(_top, x, k=k, axis=axis, largest=largest)  # no graph node for the rest
-    return ValuesIndices(_take_along(x, picked._data, axis), picked)
+    return ValuesIndices(take_along(x, picked._data, axis), picked)

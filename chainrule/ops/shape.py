@@ -488,8 +488,15 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
         )
     if x.ndim == 0:
         return x
-    grids = list(np.ogrid[tuple(slice(n) for n in picked.shape)])
-    grids[axis] = picked
+    return take_along(x, picked, axis)
+
+
+def take_along(x: Tensor, indices: np.ndarray, axis: int) -> Tensor:
+    """``x`` picked at ``indices`` along ``axis`` (NumPy's take_along_axis: ``indices`` may be
+    smaller than ``x`` along the other axes), through the differentiable index; what ``gather``,
+    ``sort`` and ``topk`` pick with."""
+    grids = list(np.ogrid[tuple(slice(n) for n in indices.shape)])
+    grids[axis] = indices
     return _select(x, tuple(grids))
 
 
