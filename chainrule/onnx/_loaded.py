@@ -959,6 +959,7 @@ OPS: dict[str, OpSpec] = {
     "And": _op(_pairwise(ops.logical_and)),
     "Or": _op(_pairwise(ops.logical_or)),
     "Not": _op(_each(ops.logical_not)),
+    "IsNaN": _op(_each(ops.isnan)),
     "Where": _op(_where),
     # one input
     "Neg": _op(_each(ops.neg)),

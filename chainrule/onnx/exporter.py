@@ -835,6 +835,19 @@ def _pure_compare(op_type: str, negate: bool = False) -> Callable[[_Op], str]:
     return translate
 
 
+def _pure_takes_first(op_type: str) -> Callable[[_Op], str]:
+    """``maximum``/``minimum``'s choice of the first operand: the comparison, or the first operand
+    is NaN (so that NaN propagates, as chainrule computes it)."""
+
+    def translate(op: _Op) -> str:
+        keep = op.b.one(op_type, op.args)
+        if np.dtype(op.shapes[0][1]).kind not in "fc":
+            return keep
+        return op.b.one("Or", [keep, op.b.one("IsNaN", [op.args[0]])])
+
+    return translate
+
+
 def _pure_arg(op: _Op) -> str:
     pick = op.params["pick"]
     kind = "ArgMax" if pick is np.argmax else "ArgMin"
@@ -902,6 +915,8 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     np.logical_and: _pure_compare("And"),
     np.logical_or: _pure_compare("Or"),
     np.logical_not: _pure_compare("Not"),
+    elementwise.takes_first_max: _pure_takes_first("GreaterOrEqual"),
+    elementwise.takes_first_min: _pure_takes_first("LessOrEqual"),
     np.sign: _pure_compare("Sign"),
     reduce._arg: _pure_arg,
 }
@@ -916,7 +931,16 @@ _OWN_DTYPES = {  # ops whose inputs keep their types (a cast, an index, a test o
     recurrent.RecurrentLayer,
     reduce._arg,
 }
-_COMPARISONS = {np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal}
+_COMPARISONS = {
+    np.greater,
+    np.greater_equal,
+    np.less,
+    np.less_equal,
+    np.equal,
+    np.not_equal,
+    elementwise.takes_first_max,
+    elementwise.takes_first_min,
+}
 
 
 def _user_name(target: Any) -> str:
@@ -927,6 +951,8 @@ def _user_name(target: Any) -> str:
         reduce._order: "sort/argsort",
         reduce._top: "topk",
         np.sign: "sign",
+        elementwise.takes_first_max: "maximum",
+        elementwise.takes_first_min: "minimum",
     }
     if target in known:
         return known[target]

@@ -752,8 +752,22 @@ def sign(x: Tensor) -> Tensor:
     return pure(np.sign, lift(x))
 
 
+def takes_first_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where ``maximum(a, b)`` takes ``a``: ``a >= b``, or ``a`` is NaN. A NaN in either operand
+    is the result, as in NumPy and PyTorch (a comparison with NaN is false, so without the second
+    test a NaN in ``a`` would give ``b``)."""
+    keep = np.greater_equal(a, b)
+    return np.logical_or(keep, np.isnan(a)) if np.result_type(a).kind in "fc" else keep
+
+
+def takes_first_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where ``minimum(a, b)`` takes ``a``: ``a <= b``, or ``a`` is NaN (see :func:`takes_first_max`)."""
+    keep = np.less_equal(a, b)
+    return np.logical_or(keep, np.isnan(a)) if np.result_type(a).kind in "fc" else keep
+
+
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; at ties the gradient goes to ``a``.
+    """Elementwise maximum; at ties the gradient goes to ``a``; NaN in either operand gives NaN.
 
     Example:
         >>> import chainrule as cr
@@ -761,11 +775,11 @@ def maximum(a: Any, b: Any) -> Tensor:
         tensor([3., 5.])
     """
     a, b = promote_operands(a, b)
-    return where(pure(np.greater_equal, a, b), a, b)
+    return where(pure(takes_first_max, a, b), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; at ties the gradient goes to ``a``.
+    """Elementwise minimum; at ties the gradient goes to ``a``; NaN in either operand gives NaN.
 
     Example:
         >>> import chainrule as cr
@@ -773,7 +787,7 @@ def minimum(a: Any, b: Any) -> Tensor:
         tensor([1., 2.])
     """
     a, b = promote_operands(a, b)
-    return where(pure(np.less_equal, a, b), a, b)
+    return where(pure(takes_first_min, a, b), a, b)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
