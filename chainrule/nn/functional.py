@@ -51,7 +51,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     tanh,
 )
 from chainrule.ops.elementwise import dropout as _dropout, lift
-from chainrule.ops.loss import cross_entropy_indices
+from chainrule.ops.loss import BinaryCrossEntropy, cross_entropy_indices
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -398,8 +398,6 @@ def smooth_l1_loss(
 
 # ------------------------------------------------------------------ binary classification
 
-_PROB_EPS = 1e-12  # probabilities are clipped here before the log: log(1e-12) = -27.6, not -inf
-
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """Class indices as one-hot rows, as PyTorch's: an int64 tensor of shape ``(*tensor.shape,
@@ -442,7 +440,9 @@ def binary_cross_entropy(
     size_average: bool | None = None,
     reduce: bool | None = None,
 ) -> Tensor:
-    """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), with p clipped away from 0 and 1.
+    """Log-loss on probabilities: -(y log p + (1 - y) log(1 - p)), each log floored at -100 and the
+    gradient (p - y) / max(p (1 - p), 1e-12), as PyTorch computes them (a p of exactly 0 or 1 on the
+    wrong side costs 100 and still has a gradient).
 
     Example:
         >>> import chainrule as cr
@@ -455,9 +455,7 @@ def binary_cross_entropy(
     target = _as_target(target, input)
     _same_shape("binary_cross_entropy", input, target)
     _check_probabilities(input)
-    log_p = ops.log(ops.clip(input, min=_PROB_EPS))
-    log_not_p = ops.log(ops.clip(1.0 - input, min=_PROB_EPS))
-    loss = -(target * log_p + (1.0 - target) * log_not_p)
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _as_target(weight, input)
     return _reduce(loss, check_reduction(reduction, "binary_cross_entropy"), "binary_cross_entropy")

@@ -126,7 +126,7 @@ class SmoothL1Loss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary log-loss on probabilities (after a sigmoid), clipped away from log(0).
+    """Binary log-loss on probabilities (after a sigmoid), each log floored at -100 (PyTorch's).
 
     Example:
         >>> import chainrule as cr

@@ -1,4 +1,5 @@
-"""Fused loss primitives: softmax cross-entropy from logits and class indices.
+"""Fused loss primitives: softmax cross-entropy from logits and class indices; binary
+cross-entropy on probabilities.
 
 Composing log_softmax, indexing and a mean gives the same values and gradients in four nodes;
 this is one node whose backward is ``softmax - target`` (scaled), the hot path of every classifier.
@@ -100,3 +101,34 @@ def cross_entropy_indices(
 ) -> Tensor:
     """Softmax cross-entropy of (N, C) logits against N integer class indices, in one node."""
     return CrossEntropy.apply(logits, target, weight=weight, label_smoothing=label_smoothing, reduction=reduction)
+
+
+BCE_LOG_FLOOR = -100.0  # PyTorch's: each log of binary_cross_entropy is at least -100
+BCE_EPS = 1e-12  # PyTorch's floor of p (1 - p) in the gradient (p - y) / (p (1 - p))
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise ``-(y log p + (1 - y) log(1 - p))`` with each log floored at -100, PyTorch's
+    ``binary_cross_entropy`` value, and PyTorch's gradients: ``(p - y) / max(p (1 - p), 1e-12)``
+    for p and ``log(1 - p) - log(p)`` for y.
+
+    So a probability of exactly 0 or 1 on the wrong side (a float32 sigmoid of a score beyond
+    about 17 is exactly 1) costs 100, and a probability below 1e-12 has a gradient (clipping p
+    there gave none).
+    """
+
+    def forward(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # (log 0 = -inf, floored)
+            log_p = np.maximum(np.log(p), BCE_LOG_FLOOR)
+            log_not_p = np.maximum(np.log1p(-p), BCE_LOG_FLOOR)
+        self.floored = p * (1.0 - p) < BCE_EPS  # where the rule's denominator is the floor
+        return (y - 1.0) * log_not_p - y * log_p
+
+    def backward(self, ns, grad, p, y):
+        grad_p = grad_y = None
+        if self.needs(0):
+            grad_p = grad * (p - y) / ns.where(ns.saved(self, "floored"), BCE_EPS, p * (1.0 - p))
+        if self.needs(1):
+            with np.errstate(divide="ignore"):  # (at p = 0 or 1: infinite, as PyTorch's)
+                grad_y = grad * (ns.log(1.0 - p) - ns.log(p))
+        return grad_p, grad_y

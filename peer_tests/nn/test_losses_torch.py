@@ -59,6 +59,38 @@ def test_binary_losses_match_torch(reduction):
     )
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_at_the_edges_matches_torch(dtype):
+    """Probabilities of exactly 0 and 1, and below 1e-12: the loss, and the gradients of the
+    probabilities and of the targets."""
+    p = np.array([0.0, 1.0, 0.0, 1.0, 1e-20, 1 - 1e-7, 1e-30, 0.5], dtype=dtype)
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.3], dtype=dtype)
+    ps, ys = cr.tensor(p, requires_grad=True), cr.tensor(y, requires_grad=True)
+    pt, yt = torch.tensor(p, requires_grad=True), torch.tensor(y, requires_grad=True)
+    out_s = nn.functional.binary_cross_entropy(ps, ys, reduction="none")
+    out_t = torch.nn.functional.binary_cross_entropy(pt, yt, reduction="none")
+    out_s.sum().backward()
+    out_t.sum().backward()
+    np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ps.grad.numpy(), pt.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ys.grad.numpy(), yt.grad.numpy(), rtol=1e-6)  # (inf at 0 and 1, as torch)
+
+
+def test_bce_after_a_saturated_sigmoid_matches_torch():
+    """A float32 sigmoid of a score of 40 is exactly 1: with target 0 the loss is 100 (it was 27.6),
+    and a score of -40 with target 1 has torch's small gradient (it was 0)."""
+    z = np.array([40.0, -40.0, 3.0], dtype="float32")
+    y = np.array([0.0, 1.0, 1.0], dtype="float32")
+    zs, zt = cr.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    out_s = nn.functional.binary_cross_entropy(cr.sigmoid(zs), cr.tensor(y))
+    out_t = torch.nn.functional.binary_cross_entropy(torch.sigmoid(zt), torch.tensor(y))
+    out_s.backward()
+    out_t.backward()
+    np.testing.assert_allclose(out_s.item(), out_t.item(), rtol=1e-6)
+    np.testing.assert_allclose(zs.grad.numpy(), zt.grad.numpy(), rtol=1e-5)
+    assert zs.grad.numpy()[1] != 0
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("kwargs", CE_CASES, ids=lambda k: ",".join(k) or "plain")
 def test_cross_entropy_matches_torch(reduction, kwargs):

@@ -737,3 +737,14 @@ def test_a_compiled_step_follows_each_batchs_ignored_samples():
     (eager, w_eager), (compiled, w_compiled) = run(False), run(True)
     np.testing.assert_allclose(compiled, eager, rtol=1e-12)
     np.testing.assert_allclose(w_compiled, w_eager, rtol=1e-12)
+
+
+def test_bce_floors_each_log_at_minus_100_and_keeps_a_gradient_below_1e_12():
+    """PyTorch's edges: log 0 is -100, and the gradient is (p - y) / max(p (1 - p), 1e-12) (clipping
+    p at 1e-12 gave a loss of at most 27.6 and no gradient below it)."""
+    p = cr.tensor([0.0, 1.0, 1e-20, 0.25], dtype="float64", requires_grad=True)
+    y = cr.tensor([1.0, 0.0, 1.0, 1.0], dtype="float64")
+    loss = nn.functional.binary_cross_entropy(p, y, reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [100.0, 100.0, 20 * np.log(10), np.log(4)], rtol=1e-12)
+    loss.sum().backward()
+    np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, -1e12, -4.0], rtol=1e-12)

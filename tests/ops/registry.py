@@ -169,6 +169,11 @@ def np_index_add(g, index, shape):
     return out
 
 
+def np_binary_cross_entropy(p, y, weight=None, reduction="mean"):
+    loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)) * (1.0 if weight is None else weight)
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
 def np_cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing=0.0):
     logp = np_log_softmax(logits, 1)
     n, c = logits.shape
@@ -935,6 +940,20 @@ LINALG = [
                     "reduction": "none",
                 },
                 "weights, smoothing, none",
+            ),
+        ],
+    ),
+    OpInfo(
+        "binary_cross_entropy",
+        cr.nn.functional.binary_cross_entropy,
+        lambda p, y, **kw: np_binary_cross_entropy(p, y, **kw),
+        lambda: [
+            Sample((u(3, 4, low=0.05, high=0.95), u(3, 4, seed=1, low=0.0, high=1.0)), {}, "mean"),
+            Sample((u(5, low=0.05, high=0.95), u(5, seed=1, low=0.0, high=1.0)), {"reduction": "none"}, "none"),
+            Sample(
+                (u(2, 3, low=0.05, high=0.95), u(2, 3, seed=1, low=0.0, high=1.0)),
+                {"weight": pos(2, 3, seed=5), "reduction": "sum"},
+                "weights, sum",
             ),
         ],
     ),
