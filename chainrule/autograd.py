@@ -542,15 +542,95 @@ class Function:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The op's name, ``'Mul'``; called, PyTorch's name of the node: ``grad_fn.name()`` is
+        ``'MulBackward0'``."""
+        return NodeName(type(self).__name__)
 
     def __repr__(self) -> str:  # as the tensor's repr shows it, and PyTorch names its nodes
-        return f"<{type(self).__name__}Backward0>"
+        return f"<{self.name}Backward0>"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """PyTorch's view of the graph from this node: per input, ``(the node that made it, its
+        output number)``; an :class:`AccumulateGrad` node for a leaf that requires grad; ``(None, 0)``
+        for an input that has no gradient.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([2.0], requires_grad=True)
+            >>> loss = (w * 3.0).sum()
+            >>> loss.grad_fn.next_functions
+            ((<MulBackward0>, 0),)
+            >>> loss.grad_fn.next_functions[0][0].next_functions[0][0].variable is w
+            True
+        """
+        if self.inputs is None:
+            raise RuntimeError(
+                f"next_functions: the graph through {self.name} was freed by backward(); call "
+                "backward(retain_graph=True) to walk it afterwards"
+            )
+        edges: list[tuple[Any, int]] = []
+        for t in self.inputs:
+            fn = t.grad_fn
+            if fn is None:
+                edges.append((accumulate_grad(t), 0) if t._requires_grad else (None, 0))
+            elif isinstance(fn, _OutputSlot):  # one output of a custom Function with several
+                edges.append((fn.owner, fn.index))
+            else:
+                edges.append((fn, 0))
+        return tuple(edges)
 
     def _free(self) -> None:
         """Drop the inputs and everything saved for backward (the graph is then freed)."""
         self.__dict__.clear()
         self.inputs = None
+
+
+class NodeName(str):
+    """A node's op name (``'Mul'``), which called gives PyTorch's name of the node
+    (``'MulBackward0'``), so that both ``grad_fn.name`` and PyTorch's ``grad_fn.name()`` read."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return f"{self}Backward0"
+
+
+class AccumulateGrad:
+    """The node PyTorch shows for a leaf that requires grad, in ``next_functions``: its gradient is
+    accumulated into ``variable.grad``. chainrule's graph has no such node; this is its view.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0], requires_grad=True)
+        >>> node = (w * 2.0).grad_fn.next_functions[0][0]
+        >>> node.name(), node.variable is w, node.next_functions
+        ('AccumulateGrad', True, ())
+    """
+
+    next_functions: tuple = ()
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+# one AccumulateGrad per leaf while someone holds it (PyTorch's are kept per tensor), so that a walk
+# over next_functions sees a leaf used twice as one node
+_accumulators: weakref.WeakValueDictionary[int, AccumulateGrad] = weakref.WeakValueDictionary()
+
+
+def accumulate_grad(t: Tensor) -> AccumulateGrad:
+    """The :class:`AccumulateGrad` node of leaf ``t``."""
+    node = _accumulators.get(id(t))
+    if node is None or node.variable is not t:
+        node = _accumulators[id(t)] = AccumulateGrad(t)
+    return node
 
 
 def pure(fn: Callable[..., Any], *tensors: Tensor, **params: Any) -> Tensor:
@@ -871,7 +951,7 @@ class _CustomNode(Function):
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        return NodeName(self.function.__name__)
 
     def _guarded(self) -> list[tuple[Tensor | None, str]]:
         return [(t, f"saved tensor {i}") for i, t in enumerate(self.ctx.saved_tensors)]
@@ -1011,7 +1091,7 @@ class _OutputSlot(Function):
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        return NodeName(self.function.__name__)
 
     def backward(self, ns: Any, grad: Any, packed: Any) -> Any:
         self.owner.touched.add(self.index)

@@ -1046,3 +1046,56 @@ def test_a_node_without_a_number_keeps_the_depth_first_order_and_the_same_gradie
     y.grad_fn._seq = None  # (as a node made outside Function.apply would be)
     z.backward()
     np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def _names(fn):
+    """The graph below node ``fn`` as nested (name, children), walked through next_functions."""
+    if fn is None:
+        return None
+    return (fn.name(), [_names(f) for f, _ in fn.next_functions])
+
+
+def test_next_functions_show_pytorchs_view_of_the_graph():
+    w = cr.tensor([2.0], requires_grad=True)
+    b = cr.tensor([1.0], requires_grad=True)
+    x = cr.tensor([3.0])
+    loss = cr.tanh(w * x + b).sum()
+    assert loss.grad_fn.name == "Sum" and loss.grad_fn.name() == "SumBackward0"
+    acc = ("AccumulateGrad", [])
+    assert _names(loss.grad_fn) == (
+        "SumBackward0",
+        [("TanhBackward0", [("AddBackward0", [("MulBackward0", [acc, None]), acc])])],
+    )
+    mul = loss.grad_fn.next_functions[0][0].next_functions[0][0].next_functions[0][0]
+    assert mul.next_functions[0][0].variable is w and mul.next_functions[1] == (None, 0)
+    # a leaf used twice is one node while the walk holds it
+    y = w * w
+    first, second = y.grad_fn.next_functions
+    assert first[0] is second[0]
+
+
+def test_next_functions_name_each_output_of_a_custom_function():
+    class Two(cr.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, a * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return g1 * 2 + g2 * 3
+
+    a = cr.tensor([1.0], requires_grad=True)
+    u, v = Two.apply(a)
+    (nu, iu), (nv, iv) = (u + v).grad_fn.next_functions
+    assert nu is nv and (iu, iv) == (0, 1) and nu.name() == "TwoBackward0"
+
+
+def test_next_functions_after_backward_say_the_graph_was_freed():
+    w = cr.tensor([2.0], requires_grad=True)
+    loss = (w * 3.0).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="freed by backward.*retain_graph=True"):
+        _ = loss.grad_fn.next_functions
+    kept = (w * 3.0).sum()
+    kept.backward(retain_graph=True)
+    assert kept.grad_fn.next_functions[0][0].name() == "MulBackward0"
