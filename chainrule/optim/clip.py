@@ -1,7 +1,8 @@
 """Gradient clipping: by the global norm of all gradients, or by value.
 
-Both functions give the clipped parameters new gradient tensors; the arrays of the old gradients
-are never written (they may be shared with other code).
+Both functions change each gradient tensor in place, as PyTorch's do (a reference to ``p.grad`` taken
+before sees the clipped values), by giving it a new array: the old arrays are never written (the
+backward may have handed one array to several parameters).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def clip_grad_norm_(
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or not math.isfinite(total):
         for p, g in zip(with_grad, grads):
-            p.grad = Tensor(g * np.asarray(coef, dtype=g.dtype))
+            _set_grad(p, g * np.asarray(coef, dtype=g.dtype))
     return Tensor(np.asarray(total, dtype=np.result_type(*grads)))
 
 
@@ -95,7 +96,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         if p.grad is not None:
             g = _grad_array(p)
             bound = np.asarray(clip_value, dtype=g.dtype)
-            p.grad = Tensor(np.clip(g, -bound, bound))
+            _set_grad(p, np.clip(g, -bound, bound))
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -111,10 +112,21 @@ def _grad_array(p: Tensor) -> np.ndarray:
     return grad._data if isinstance(grad, Tensor) else np.asarray(grad)
 
 
+def _set_grad(p: Tensor, clipped: np.ndarray) -> None:
+    """Give ``p``'s gradient tensor the array ``clipped``: the same tensor object, as PyTorch's
+    in-place clipping; a new tensor when the gradient is part of a graph (``create_graph=True``),
+    whose nodes read the old values."""
+    grad = p.grad
+    if isinstance(grad, Tensor) and grad.grad_fn is None and not grad.requires_grad:
+        grad._data = clipped
+    else:
+        p.grad = Tensor(clipped)
+
+
 def _global_norm(grads: list[np.ndarray], norm_type: float) -> float:
     """The norm of all gradients as one vector (each gradient's part in its own dtype, summed in float64)."""
-    if math.isinf(norm_type):
-        return max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    if math.isinf(norm_type):  # (np.max keeps a NaN, where Python's max would drop it)
+        return float(np.max([np.max(np.abs(g)) for g in grads if g.size], initial=0.0))
     if norm_type == 2.0:
         return math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if norm_type == 1.0:

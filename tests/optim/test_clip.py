@@ -43,13 +43,15 @@ def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(nor
     assert clipped_norm == pytest.approx(1.0, rel=1e-5)
 
 
-def test_clip_grad_norm_gives_new_tensors_and_leaves_old_arrays_alone():
+def test_clip_grad_norm_clips_the_same_tensors_and_leaves_old_arrays_alone():
     ps = with_grads(*GRADS)
     old = [p.grad for p in ps]
+    old_arrays = [p.grad._data for p in ps]
     cr.optim.clip_grad_norm_(ps, max_norm=1.0)
-    for p, t, g in zip(ps, old, GRADS):
-        assert p.grad is not t
-        np.testing.assert_array_equal(t.numpy(), g)
+    for p, t, a, g in zip(ps, old, old_arrays, GRADS):
+        assert p.grad is t
+        np.testing.assert_allclose(t.numpy(), g / 85.0, rtol=1e-6)
+        np.testing.assert_array_equal(a, g)
 
 
 def test_clip_grad_norm_below_the_limit_changes_nothing():
@@ -97,13 +99,44 @@ def test_clip_grad_norm_validates(kwargs, message):
 
 def test_clip_grad_value():
     ps = with_grads(np.array([-3.0, 0.5, 2.0]), np.array([[0.1, -0.2]], dtype=np.float32))
-    old = ps[0].grad
+    old = ps[0].grad._data
     assert cr.optim.clip_grad_value_(ps, 1.0) is None
     np.testing.assert_array_equal(ps[0].grad.numpy(), [-1.0, 0.5, 1.0])
-    np.testing.assert_array_equal(old.numpy(), [-3.0, 0.5, 2.0])  # the old array is untouched
+    np.testing.assert_array_equal(old, [-3.0, 0.5, 2.0])  # the old array is untouched
     assert ps[1].grad.dtype == np.float32
     np.testing.assert_array_equal(ps[1].grad.numpy(), np.array([[0.1, -0.2]], dtype=np.float32))
     with pytest.raises(ValueError, match="clip_grad_value_: invalid clip_value: -1.0"):
         cr.optim.clip_grad_value_(ps, -1)
     with pytest.raises(TypeError, match="expected tensors"):
         cr.optim.clip_grad_value_([np.ones(2)], 1.0)
+
+
+def test_clipping_changes_the_gradient_tensor_in_place_as_pytorch():
+    """A reference to p.grad taken before clipping sees the clipped values (PyTorch clips in place);
+    an array the backward shared between two parameters is not written twice."""
+    p = cr.nn.Parameter(cr.zeros(2, dtype=cr.float64))
+    p.grad = cr.tensor([3.0, 4.0], dtype=cr.float64)
+    held = p.grad
+    cr.optim.clip_grad_norm_([p], 1.0)
+    assert p.grad is held
+    np.testing.assert_allclose(held.numpy(), [0.6, 0.8], rtol=1e-6)
+    cr.optim.clip_grad_value_([p], 0.7)
+    assert p.grad is held
+    np.testing.assert_allclose(held.numpy(), [0.6, 0.7], rtol=1e-6)
+    a = cr.tensor([1.0, 1.0], requires_grad=True)
+    b = cr.tensor([1.0, 1.0], requires_grad=True)
+    (3.0 * (a + b)).sum().backward()  # one gradient array may reach both leaves
+    cr.optim.clip_grad_value_([a, b], 2.0)
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0])
+
+
+def test_the_infinity_norm_sees_a_nan_in_any_gradient():
+    a = cr.nn.Parameter(cr.zeros(2))
+    b = cr.nn.Parameter(cr.zeros(1))
+    a.grad = cr.tensor([3.0, 4.0])
+    b.grad = cr.tensor([float("nan")])
+    with pytest.raises(RuntimeError, match="is nan"):
+        cr.optim.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"), error_if_nonfinite=True)
+    total = cr.optim.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"))
+    assert np.isnan(total.item()) and np.isnan(a.grad.numpy()).all()
