@@ -430,7 +430,10 @@ class ReduceLROnPlateau(LRScheduler):
     (``mode="max"``). After more than ``patience`` epochs without improvement the rate of each
     group becomes ``max(lr * factor, min_lr)``; then ``cooldown`` epochs pass before bad epochs
     count again. A value improves on the best so far when it beats it by more than ``threshold``
-    (relative: ``best * (1 - threshold)`` in min mode; absolute: ``best - threshold``).
+    (relative: ``best - |best| * threshold`` in min mode; absolute: ``best - threshold``).
+    PyTorch's relative test is ``best * (1 - threshold)``, the same for a positive best; for a
+    negative one it counts a flat or slightly worse value as better, so PyTorch never cuts the
+    rate of a metric that stays negative (pytorch/pytorch#47513). chainrule cuts it.
 
     Args:
         optimizer: the optimiser to schedule.
