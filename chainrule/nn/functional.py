@@ -358,7 +358,8 @@ def huber_loss(
     _same_shape("huber_loss", input, target)
     err = input - target
     small = ops.abs(err) < delta  # an op: a compiled step compares again on each replay
-    loss = ops.where(small, err * err * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
+    inner = ops.where(small, err, 0.0)  # (squared only where used: inf * 0 in its gradient would be NaN)
+    loss = ops.where(small, inner * inner * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
     return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
 
 
@@ -392,7 +393,9 @@ def smooth_l1_loss(
     if beta == 0:  # the quadratic piece has vanished; 0.5 e² / 0 must not enter the graph
         return _reduce(ops.abs(err), reduction, "smooth_l1_loss")
     size = ops.abs(err)
-    loss = ops.where(size < beta, err * err * (0.5 / beta), size - 0.5 * beta)
+    small = size < beta
+    inner = ops.where(small, err, 0.0)  # (squared only where used: inf * 0 in its gradient would be NaN)
+    loss = ops.where(small, inner * inner * (0.5 / beta), size - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -577,7 +580,8 @@ def _ignoring(
     keep = ops.ne(t, int(ignore_index))  # ops on the data: a compiled step computes them again
     valid = _class_indices(name, input, ops.where(keep, t, 0))  # an ignored target reads class 0, then counts 0
     kept = ops.cast(keep, input.dtype)
-    loss = per_sample(valid) * kept
+    # (a where, not a product with 0: an ignored row's loss may be inf or NaN, padding logits of -inf)
+    loss = ops.where(keep, per_sample(valid), 0.0)
     if reduction != "mean":
         return _reduce(loss, reduction, name)
     count = ops.sum(kept if weight is None else ops.index(Tensor._make(weight), valid._data) * kept)

@@ -114,6 +114,8 @@ class PowScalar(Function):
         p = self.exponent
         if p == 2:
             return grad * (a * 2.0)
+        if p == 0:  # x ** 0 is 1 everywhere: gradient 0, also at x = 0 (where 0 * 0 ** -1 is NaN), as PyTorch
+            return grad * 0.0
         return grad * (a ** (p - 1) * p)
 
 
@@ -126,7 +128,10 @@ class Pow(Function):
         return a**b
 
     def backward(self, ns, grad, a, b):
-        grad_a = grad * b * a ** (b - 1.0) if self.needs(0) else None
+        grad_a = None
+        if self.needs(0):  # 0 where the exponent is 0, also at a = 0 (0 * 0 ** -1 is NaN), as PyTorch
+            base = ns.where(b == 0, 1.0, a)
+            grad_a = grad * b * base ** (b - 1.0)
         grad_b = None
         if self.needs(1):  # d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0)
             positive = a > 0

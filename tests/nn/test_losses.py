@@ -748,3 +748,32 @@ def test_bce_floors_each_log_at_minus_100_and_keeps_a_gradient_below_1e_12():
     np.testing.assert_allclose(loss.numpy(), [100.0, 100.0, 20 * np.log(10), np.log(4)], rtol=1e-12)
     loss.sum().backward()
     np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, -1e12, -4.0], rtol=1e-12)
+
+
+def test_an_ignored_sample_with_infinite_logits_counts_nothing():
+    """Padding rows of -inf logits with ignore_index: the loss and gradients of the others (the
+    ignored row's loss was multiplied by 0: inf * 0 made the loss NaN)."""
+    inf = float("inf")
+    x = cr.tensor([[-inf, 2.0, 0.5], [-inf, 0.1, 1.0]], dtype="float64", requires_grad=True)
+    loss = nn.functional.cross_entropy(x, cr.tensor([1, -100]), ignore_index=-100)
+    loss.backward()
+    expected = -(2.0 - np.log(np.exp(2.0) + np.exp(0.5)))
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(x.grad.numpy()[1], [0.0, 0.0, 0.0])
+    logp = cr.tensor([[-inf, np.log(0.7), np.log(0.3)], [-inf, -0.1, -0.2]])
+    np.testing.assert_allclose(
+        nn.functional.nll_loss(logp, cr.tensor([1, -100]), ignore_index=-100).item(), -np.log(0.7), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("which", ["huber", "smooth_l1"])
+def test_huber_and_smooth_l1_have_a_finite_gradient_at_an_infinite_error(which):
+    a = cr.tensor([float("inf"), 2.0, -float("inf"), 0.1], dtype="float64", requires_grad=True)
+    if which == "huber":
+        loss = nn.functional.huber_loss(a, cr.zeros(4, dtype="float64"), reduction="sum", delta=0.5)
+        expected = [0.5, 0.5, -0.5, 0.1]
+    else:
+        loss = nn.functional.smooth_l1_loss(a, cr.zeros(4, dtype="float64"), reduction="sum", beta=0.5)
+        expected = [1.0, 1.0, -1.0, 0.2]
+    loss.backward()
+    np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-12)

@@ -340,3 +340,16 @@ def test_third_derivative_of_tanh():
     (d3,) = cr.grad(d2, x)
     t = math.tanh(0.3)
     assert d3.item() == pytest.approx(-2 * (1 - t * t) ** 2 + 4 * t * t * (1 - t * t), rel=1e-12)
+
+
+def test_a_zero_exponent_has_gradient_zero_also_at_a_zero_base():
+    """x ** 0 is 1 everywhere, so its gradient is 0 at x = 0 too (0 * 0 ** -1 gave NaN): the
+    polynomial features x ** k, k = 0, 1, 2, ... at x = 0, with a number or a tensor exponent."""
+    x = cr.tensor([0.0, 1.0, 2.0], dtype="float64", requires_grad=True)
+    sum(x**k for k in range(3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 3.0, 5.0])
+    x.grad = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no division by zero on the way)
+        (x.reshape(3, 1) ** cr.tensor([0.0, 1.0, 2.0], dtype="float64")).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 3.0, 5.0])
