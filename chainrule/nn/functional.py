@@ -704,15 +704,16 @@ def nll_loss(
 def multi_margin_loss(
     input: Tensor,
     target: Any,
+    p: int = 1,
     margin: float = 1.0,
-    squared: bool = False,
-    reduction: str = "mean",
-    *,
+    weight: Any = None,
     size_average: bool | None = None,
     reduce: bool | None = None,
+    reduction: str = "mean",
 ) -> Tensor:
-    """Multi-class hinge (Weston-Watkins / Crammer-Singer style, as PyTorch's MultiMarginLoss):
-    sum over wrong classes c of max(0, margin - s_y + s_c), divided by the number of classes.
+    """Multi-class hinge (Weston-Watkins, as PyTorch's ``multi_margin_loss``, with its arguments in
+    its order): per sample, the sum over the wrong classes c of ``w_y max(0, margin - s_y + s_c) ** p``,
+    divided by the number of classes; ``p`` is 1 or 2 (the squared hinge).
 
     Example:
         >>> import chainrule as cr
@@ -722,13 +723,23 @@ def multi_margin_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     check_reduction(reduction, "multi_margin_loss")
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: p must be 1 or 2 (the squared hinge), got {p!r}")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+        raise TypeError(
+            f"multi_margin_loss: margin must be a number, got {margin!r} (the arguments are PyTorch's: "
+            "input, target, p, margin, weight, ...; chainrule's former squared=True is p=2)"
+        )
     t = _class_indices("multi_margin_loss", input, target)
+    w = _class_weight("multi_margin_loss", weight, input)
     n, c = input.shape
     correct = ops.index(input, (np.arange(n), t._data))
-    margins = ops.relu(input - ops.reshape(correct, (n, 1)) + margin)
-    if squared:
+    margins = ops.relu(input - ops.reshape(correct, (n, 1)) + float(margin))
+    if p == 2:
         margins = margins * margins
     # 1 for each wrong class, 0 for the right one: an op, so a compiled step makes it per batch
     wrong = ops.cast(ops.ne(ops.reshape(t, (n, 1)), Tensor._make(np.arange(c))), input.dtype)
     loss = ops.sum(margins * wrong, axis=1) * (1.0 / c)
+    if w is not None:  # each sample's term scaled by its target class's weight (a plain mean after)
+        loss = loss * ops.index(Tensor._make(w), t._data)
     return _reduce(loss, reduction, "multi_margin_loss")

@@ -8,6 +8,7 @@ keeps only the resulting ``reduction``.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -291,7 +292,8 @@ class HingeLoss(_Loss):
 
 
 class MultiMarginLoss(_Loss):
-    """Multi-class hinge: sum over wrong classes of max(0, margin - s_y + s_c), over C.
+    """Multi-class hinge: sum over wrong classes of ``w_y max(0, margin - s_y + s_c) ** p``, over C
+    (PyTorch's arguments, in its order: ``p`` 1 or 2, ``margin``, a ``weight`` per class).
 
     Example:
         >>> import chainrule as cr
@@ -301,18 +303,35 @@ class MultiMarginLoss(_Loss):
 
     def __init__(
         self,
+        p: int = 1,
         margin: float = 1.0,
-        squared: bool = False,
-        reduction: str = "mean",
-        *,
+        weight: Any = None,
         size_average: bool | None = None,
         reduce: bool | None = None,
+        reduction: str = "mean",
     ):
         super().__init__(reduction, size_average=size_average, reduce=reduce)
-        self.margin, self.squared = margin, squared
+        if isinstance(p, bool) or p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: p must be 1 or 2 (the squared hinge), got {p!r}")
+        if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+            raise TypeError(
+                f"MultiMarginLoss: margin must be a number, got {margin!r} (the arguments are PyTorch's: "
+                "p, margin, weight, ...; chainrule's former squared=True is p=2)"
+            )
+        self.p, self.margin, self.weight = int(p), margin, weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.multi_margin_loss(input, target, self.margin, self.squared, self.reduction)
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, reduction=self.reduction)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "margin": self.margin, "squared": self.squared}
+        return {**super().get_config(), "p": self.p, "margin": self.margin, "weight": _weight_list(self.weight)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MultiMarginLoss:
+        config = dict(config)
+        if "squared" in config:  # saved before the arguments became PyTorch's: squared=True is p=2
+            config["p"] = 2 if config.pop("squared") else 1
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, margin={self.margin}, {super().extra_repr()}"

@@ -129,14 +129,15 @@ def test_nll_and_multi_margin_match_torch(reduction):
         cr.tensor(t),
         to_torch(t),
     )
-    for squared in (False, True):
-        torch_pair(
-            nn.MultiMarginLoss(margin=0.5, squared=squared, reduction=reduction),
-            torch.nn.MultiMarginLoss(p=2 if squared else 1, margin=0.5, reduction=reduction),
-            x,
-            cr.tensor(t),
-            to_torch(t),
-        )
+    for p in (1, 2):
+        for weight in (None, w):
+            torch_pair(
+                nn.MultiMarginLoss(p, 0.5, weight, reduction=reduction),
+                torch.nn.MultiMarginLoss(p, 0.5, None if weight is None else to_torch(weight), reduction=reduction),
+                x,
+                cr.tensor(t),
+                to_torch(t),
+            )
 
 
 def test_hinge_matches_torch_hinge_formula():

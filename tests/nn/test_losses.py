@@ -572,29 +572,46 @@ def off_kinks(x: np.ndarray) -> np.ndarray:
     return np.round(x, 1) + np.array([0.0, 0.013, 0.031, 0.047])
 
 
-def np_multi_margin(x, t, margin=1.0, squared=False):
+def np_multi_margin(x, t, margin=1.0, p=1, weight=None):
     n, c = x.shape
     per = np.zeros(n)
     for i in range(n):
         for j in range(c):
             if j != t[i]:
                 m = max(0.0, margin - x[i, t[i]] + x[i, j])
-                per[i] += m**2 if squared else m
+                per[i] += (m**p) * (1.0 if weight is None else weight[t[i]])
     return per / c
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("margin", [1.0, 0.5])
-def test_multi_margin(reduction, squared, margin):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multi_margin(reduction, p, margin, weighted):
     x = off_kinks(data(6, 4, low=-2, high=2))
     t = np.array([0, 3, 1, 1, 2, 3])
+    w = np.array([1.0, 2.0, 0.5, 4.0]) if weighted else None
     check_loss(
-        nn.MultiMarginLoss(margin=margin, squared=squared, reduction=reduction),
+        nn.MultiMarginLoss(p=p, margin=margin, weight=w, reduction=reduction),
         x,
         cr.tensor(t),
-        reduce(np_multi_margin(x, t, margin, squared), reduction),
+        reduce(np_multi_margin(x, t, margin, p, w), reduction),
     )
+
+
+def test_multi_margin_takes_pytorchs_arguments_in_pytorchs_order():
+    x = cr.tensor([[0.1, 0.9, -0.3]], dtype="float64")
+    y = cr.tensor([1])
+    assert nn.MultiMarginLoss(2)(x, y).item() == pytest.approx(((1 - 0.8) ** 2 + 0.0) / 3)  # p=2
+    assert nn.MultiMarginLoss(1, 0.5)(x, y).item() == 0.0  # margin 0.5 is met
+    assert nn.functional.multi_margin_loss(x, y, 2).item() == pytest.approx(0.04 / 3)
+    with pytest.raises(ValueError, match="p must be 1 or 2"):
+        nn.MultiMarginLoss(3)
+    with pytest.raises(TypeError, match="former squared=True is p=2"):
+        nn.MultiMarginLoss(1.0, True)  # chainrule's former (margin, squared) order
+    old = nn.MultiMarginLoss.from_config({"reduction": "sum", "margin": 0.5, "squared": True})
+    assert (old.p, old.margin, old.reduction) == (2, 0.5, "sum")
+    assert repr(old) == "MultiMarginLoss(p=2, margin=0.5, reduction='sum')"
 
 
 def test_multi_margin_is_zero_when_the_margin_is_met():
