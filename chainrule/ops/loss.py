@@ -104,7 +104,8 @@ def cross_entropy_indices(
 
 
 BCE_LOG_FLOOR = -100.0  # PyTorch's: each log of binary_cross_entropy is at least -100
-BCE_EPS = 1e-12  # PyTorch's floor of p (1 - p) in the gradient (p - y) / (p (1 - p))
+# PyTorch's floor of p (1 - p) in the gradient (p - y) / (p (1 - p)): 1e-12 as a float32, in every dtype
+BCE_EPS = float(np.float32(1e-12))
 
 
 class BinaryCrossEntropy(Function):
