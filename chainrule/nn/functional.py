@@ -588,6 +588,26 @@ def _ignoring(
     return ops.sum(loss) / count
 
 
+def _classes_last(name: str, input: Tensor, target: Any) -> tuple[Tensor, Tensor, tuple[int, ...]] | None:
+    """PyTorch's other layouts of a class-index loss, as (N, C) rows: an unbatched (C,) input with a
+    0-d target, and (N, C, d1, ...) with a target of (N, d1, ...) (a class per pixel or time step).
+    Returns the (M, C) input, the (M,) target and the shape of the per-element loss; None for (N, C)."""
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if input.ndim == 2 or t.dtype.kind not in "iu":
+        return None
+    if input.ndim == 1 and t.ndim == 0:
+        return ops.reshape(input, (1, input.shape[0])), ops.reshape(t, (1,)), ()
+    if input.ndim > 2 and t.shape == input.shape[:1] + input.shape[2:]:
+        c = input.shape[1]
+        moved = ops.permute(input, (0, *range(2, input.ndim), 1))  # (N, d1, ..., C)
+        return ops.reshape(moved, (-1, c)), ops.reshape(t, (-1,)), t.shape
+    raise ValueError(
+        f"{name}: input of shape {input.shape} and class-index target of shape {t.shape} do not match; "
+        "PyTorch's layouts are input (N, C) with target (N,), (C,) with a 0-d target, and (N, C, d1, ...) "
+        "with target (N, d1, ...)"
+    )
+
+
 def _class_weight(name: str, weight: Any, input: Tensor) -> np.ndarray | None:
     if weight is None:
         return None
@@ -625,9 +645,19 @@ def cross_entropy(
     check_reduction(reduction, "cross_entropy")
     unit_interval("cross_entropy", "label_smoothing", label_smoothing)
     input = lift(input)
-    if input.ndim < 2 or input.shape[1] == 0:
-        raise ValueError(f"cross_entropy: input must be logits of shape (N, C, ...), C >= 1, got shape {input.shape}")
+    if input.ndim == 0 or input.shape[min(1, input.ndim - 1)] == 0:
+        raise ValueError(
+            f"cross_entropy: input must be logits of shape (N, C, ...) or (C,), C >= 1, got shape {input.shape}"
+        )
     target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if input.ndim == 1:  # one unbatched sample: a batch of one, and a 0-d loss
+        if target_t.dtype.kind in "iu" and target_t.ndim != 0:
+            _classes_last("cross_entropy", input, target_t)  # (raises, naming PyTorch's layouts)
+        one = ops.reshape(target_t, (1, *target_t.shape)) if target_t.ndim < 2 else target_t
+        loss = cross_entropy(
+            ops.reshape(input, (1, input.shape[0])), one, weight, reduction, label_smoothing, ignore_index=ignore_index
+        )
+        return ops.reshape(loss, ()) if reduction == "none" else loss
     if target_t.dtype.kind == "f":  # class probabilities
         if target_t.ndim == input.ndim - 1 or (
             target_t.ndim == input.ndim and target_t.shape[1:2] == (1,) != input.shape[1:2]
@@ -646,6 +676,11 @@ def cross_entropy(
             q = q * Tensor._make(w)
         loss = -ops.sum(q * ops.log_softmax(input, axis=1), axis=1)
         return _reduce(loss, reduction, "cross_entropy")
+    rows = _classes_last("cross_entropy", input, target_t)
+    if rows is not None:  # (C,) or (N, C, d1, ...): the same loss over (M, C) rows
+        flat_input, flat_target, shape = rows
+        loss = cross_entropy(flat_input, flat_target, weight, reduction, label_smoothing, ignore_index=ignore_index)
+        return ops.reshape(loss, shape) if reduction == "none" else loss
     w = _class_weight("cross_entropy", weight, input)
     if ignore_index is not None:
         return _ignoring(
@@ -682,6 +717,12 @@ def nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     check_reduction(reduction, "nll_loss")
+    input = lift(input)
+    rows = _classes_last("nll_loss", input, target)
+    if rows is not None:  # (C,) or (N, C, d1, ...): the same loss over (M, C) rows
+        flat_input, flat_target, shape = rows
+        loss = nll_loss(flat_input, flat_target, weight, reduction, ignore_index=ignore_index)
+        return ops.reshape(loss, shape) if reduction == "none" else loss
     w = _class_weight("nll_loss", weight, input)
     if ignore_index is not None:
 

@@ -198,3 +198,33 @@ def test_size_average_and_reduce_mean_what_they_mean_in_torch(size_average, redu
             rtol=1e-10,
             err_msg=ours.__name__,
         )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_class_index_losses_per_pixel_and_unbatched_match_torch(reduction):
+    x = data(2, 4, 3, 5, low=-3, high=3)
+    t = np.random.default_rng(0).integers(0, 4, size=(2, 3, 5))
+    t[0, 0, 0] = -100
+    w = np.array([1.0, 2.0, 0.5, 3.0])
+    torch_pair(
+        nn.CrossEntropyLoss(weight=w, reduction=reduction, label_smoothing=0.1, ignore_index=-100),
+        torch.nn.CrossEntropyLoss(weight=to_torch(w), reduction=reduction, label_smoothing=0.1),
+        x,
+        cr.tensor(t),
+        to_torch(t),
+    )
+    torch_pair(
+        nn.NLLLoss(weight=w, reduction=reduction, ignore_index=-100),
+        torch.nn.NLLLoss(weight=to_torch(w), reduction=reduction),
+        x,
+        cr.tensor(t),
+        to_torch(t),
+    )
+    for target in (np.array(2), np.array([0.2, 0.5, 0.1, 0.2])):
+        torch_pair(
+            nn.CrossEntropyLoss(reduction=reduction),
+            torch.nn.CrossEntropyLoss(reduction=reduction),
+            x[0, :, 0, 0],
+            cr.tensor(target),
+            to_torch(target),
+        )

@@ -795,3 +795,26 @@ def test_huber_and_smooth_l1_have_a_finite_gradient_at_an_infinite_error(which):
         expected = [1.0, 1.0, -1.0, 0.2]
     loss.backward()
     np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_class_index_losses_take_pytorchs_other_layouts(reduction):
+    """(N, C, d1, d2) scores with (N, d1, d2) targets (a class per pixel) give the loss of the same
+    rows as (N d1 d2, C); an unbatched (C,) with a 0-d target gives a 0-d loss."""
+    x = data(2, 4, 3, 5, low=-3, high=3)
+    t = np.random.default_rng(0).integers(0, 4, size=(2, 3, 5))
+    t[0, 0, 0] = -100
+    w = np.array([1.0, 2.0, 0.5, 3.0])
+    rows, row_t = x.transpose(0, 2, 3, 1).reshape(-1, 4), t.reshape(-1)
+    for fn, scores in ((nn.functional.cross_entropy, x), (nn.functional.nll_loss, np_log_softmax(x))):
+        flat = rows if fn is nn.functional.cross_entropy else np_log_softmax(rows)
+        got = fn(cr.tensor(scores), cr.tensor(t), w, reduction, ignore_index=-100)
+        expected = fn(cr.tensor(flat), cr.tensor(row_t), w, reduction, ignore_index=-100)
+        assert got.shape == ((2, 3, 5) if reduction == "none" else ())
+        np.testing.assert_allclose(got.numpy().reshape(-1), expected.numpy().reshape(-1), rtol=1e-12)
+    one = nn.functional.cross_entropy(cr.tensor([1.0, 2.0, 0.5], dtype="float64"), cr.tensor(1), reduction=reduction)
+    assert one.shape == () and one.item() == pytest.approx(np.log(np.exp([1.0, 2.0, 0.5]).sum()) - 2.0)
+    with pytest.raises(ValueError, match=r"\(N, C, d1, ...\) with target \(N, d1, ...\)"):
+        nn.functional.cross_entropy(cr.randn(2, 4, 3), cr.tensor(np.zeros((2, 4), dtype=int)))
+    with pytest.raises(ValueError, match="PyTorch's layouts"):
+        nn.functional.cross_entropy(cr.randn(3), cr.tensor([0, 1]))

@@ -680,7 +680,7 @@ def every_layer():
         nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], label_smoothing=0.1),
         nn.NLLLoss(weight=[1.0, 0.5]),
         nn.HingeLoss(squared=True, margin=2.0),
-        nn.MultiMarginLoss(margin=0.5, squared=True, reduction="none"),
+        nn.MultiMarginLoss(p=2, margin=0.5, reduction="none"),
         nn.Sequential(nn.Linear(2, 2), nn.ReLU()),
         nn.Sequential(OrderedDict([("a", nn.Linear(2, 2)), ("b", nn.Dropout(0.1))])),
         nn.ModuleList([nn.Linear(1, 1), nn.Tanh()]),
