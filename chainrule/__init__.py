@@ -11,7 +11,7 @@ Example:
 
 import numpy as _np
 
-from chainrule import compiler, data, distributed, memory, nn, optim, train, utils
+from chainrule import compiler, data, distributed, linalg, memory, nn, optim, train, utils
 from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
@@ -106,6 +106,7 @@ __all__ = [
     "randn_like",
     "randperm",
     "nn",
+    "linalg",
     "optim",
     "data",
     "utils",

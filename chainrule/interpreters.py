@@ -197,6 +197,16 @@ class Interpreter:
     def softmax(self, x: Any, axis: int) -> Any:
         return self.bind(_ops().Softmax, x, axis=axis)
 
+    def cumsum(self, x: Any, axis: int) -> Any:
+        return self.bind(_ops().Cumsum, x, axis=axis)
+
+    def cumprod(self, x: Any, axis: int) -> Any:
+        return self.bind(_ops().Cumprod, x, axis=axis)
+
+    def einsum(self, subscripts: str, *xs: Any) -> Any:
+        """``np.einsum(subscripts, *xs)``, subscripts explicit (``'ij,jk->ik'``), no ``...``."""
+        return self.bind(_ops().Einsum, *xs, subscripts=subscripts)
+
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
         return self.bind(_ops().Reshape, x, shape=tuple(shape))
 
@@ -410,6 +420,9 @@ class NumpyInterpreter(Interpreter):
 
     def reshape(self, x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         return x.reshape(shape)
+
+    def cumsum(self, x: np.ndarray, axis: int) -> np.ndarray:
+        return np.cumsum(x, axis=axis, dtype=x.dtype)
 
     def transpose(self, x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
         return x.transpose(axes)

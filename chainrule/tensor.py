@@ -1118,6 +1118,22 @@ class Tensor:
         """The indices that sort along ``dim``; see ``cr.argsort``."""
         return _ops.argsort(self, dim, descending, stable)
 
+    def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
+        """The running sums along ``dim``; see ``cr.cumsum``."""
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        """The running products along ``dim``; see ``cr.cumprod``."""
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The product of all entries or along ``dim``; see ``cr.prod``."""
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The norm over ``dim`` (the 2-norm of all entries by default); see ``cr.norm``."""
+        return _ops.norm(self, p, dim, keepdim, dtype)
+
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """The largest values over ``dim``; see ``cr.amax``."""
         return _ops.amax(self, dim, keepdim)

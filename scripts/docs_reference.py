@@ -25,7 +25,14 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
         "The top-level package: `Tensor` and its creation functions, every differentiable op, "
         "autograd (`backward`, `grad`, `no_grad`, `Function`, `gradcheck`), random numbers, and the "
         "interpreters that run the gradient rules.",
-        ["chainrule", "chainrule.random", "chainrule.interpreters", "chainrule.memory", "chainrule.utils"],
+        [
+            "chainrule",
+            "chainrule.linalg",
+            "chainrule.random",
+            "chainrule.interpreters",
+            "chainrule.memory",
+            "chainrule.utils",
+        ],
     ),
     "engine": (
         "The engine: autograd, primitives, kernels, devices",

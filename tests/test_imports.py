@@ -35,6 +35,7 @@ LAYERS = [
     "chainrule.devices",
     "chainrule.kernels",
     "engine",
+    "chainrule.linalg",
     "chainrule.compiler",
     "chainrule.nn",
     "chainrule.optim",

@@ -426,6 +426,21 @@ def _softmax(op_type: str) -> Callable[[_Op], str]:
     return translate
 
 
+def _cumsum(op: _Op) -> str:
+    """CumSum, the axis as a graph value."""
+    return op.b.one("CumSum", [op.args[0], op.b.const(np.asarray(op.params["axis"], dtype=np.int64))])
+
+
+def _einsum(op: _Op) -> str:
+    """Einsum, its letters made lower case (ONNX's equations are written in them)."""
+    equation = op.params["subscripts"]
+    letters = sorted(set(equation) - set(",->"))
+    if len(letters) > 26:
+        raise OnnxError(f"export: einsum {equation!r} names more than 26 dimensions; ONNX's Einsum has 26 letters")
+    lower = dict(zip(letters, "abcdefghijklmnopqrstuvwxyz"))
+    return op.b.one("Einsum", op.args, equation="".join(lower.get(c, c) for c in equation))
+
+
 def _reshape(op: _Op) -> str:
     first, second = list(op.params["shape"]), list(op.params2["shape"])
     source, source2 = op.shapes[0][0], op.shapes[0][2]
@@ -890,6 +905,7 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     reduce.Max: _reduce("ReduceMax"),
     reduce.LogSumExp: _reduce("ReduceLogSumExp"),
     reduce.Softmax: _softmax("Softmax"),
+    reduce.Cumsum: _cumsum,
     reduce.LogSoftmax: _softmax("LogSoftmax"),
     shape.Reshape: _reshape,
     shape.Transpose: _transpose,
@@ -898,6 +914,7 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     shape.Concat: _concat,
     shape.Pad: _pad,
     linalg.MatMul: _matmul,
+    linalg.Einsum: _einsum,
     linalg.Linear: _linear,
     conv_ops.Conv: _conv,
     conv_ops.ConvInputGrad: _conv_transpose,

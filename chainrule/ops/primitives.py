@@ -29,11 +29,11 @@ from chainrule.ops.elementwise import (
     Tanh,
     Where,
 )
-from chainrule.ops.linalg import Linear, MatMul
+from chainrule.ops.linalg import Einsum, Linear, MatMul
 from chainrule.ops.loss import CrossEntropy
 from chainrule.ops.pool import AvgPool, AvgPoolAdjoint, MaxPool, MaxPoolGather, MaxPoolScatter
 from chainrule.ops.recurrent import RecurrentLayer
-from chainrule.ops.reduce import LogSoftmax, LogSumExp, Max, Softmax, Sum
+from chainrule.ops.reduce import Cumprod, Cumsum, LogSoftmax, LogSumExp, Max, Softmax, Sum
 from chainrule.ops.shape import BroadcastTo, Concat, Index, IndexAdd, Pad, Reshape, Transpose
 
 __all__ = [
@@ -63,6 +63,8 @@ __all__ = [
     "LogSumExp",
     "Softmax",
     "LogSoftmax",
+    "Cumsum",
+    "Cumprod",
     "Reshape",
     "Transpose",
     "BroadcastTo",
@@ -72,6 +74,7 @@ __all__ = [
     "Pad",
     "MatMul",
     "Linear",
+    "Einsum",
     "CrossEntropy",
     "RecurrentLayer",
     "Conv",

@@ -1,4 +1,5 @@
-"""Reductions over axes: sum, mean, var, std, max, min, argmax, logsumexp, softmax, log_softmax."""
+"""Reductions over axes: sum, mean, var, std, max, min, argmax, logsumexp, softmax, log_softmax, prod,
+norms; and the running sums and products (cumsum, cumprod)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd import Function, pure
-from chainrule.ops.elementwise import cast, lift, maximum, minimum, sqrt
+from chainrule.ops.elementwise import abs as abs_, cast, lift, maximum, minimum, sqrt, where as where_
 from chainrule.ops.shape import axis_or_dim, normalize_axis, take_along
 from chainrule.tensor import Tensor
 
@@ -97,7 +98,8 @@ class Max(Function):
 
     def backward(self, ns, grad, a):
         winners = ns.cast(a == _kept_output(ns, self, a.shape, self.axes), a.dtype)  # a constant
-        share = winners / ns.sum(winners, self.axes, keepdims=True)
+        count = ns.sum(winners, self.axes, keepdims=True)  # 0 where the extreme is NaN: no gradient, as PyTorch
+        share = winners / ns.where(count > 0, count, 1.0)
         return _expand_back(ns, grad, a.shape, self.axes) * share
 
 
@@ -551,3 +553,207 @@ def topk(
         raise ValueError(f"topk: k must be an integer from 0 to {n} (the length of dim {axis}), got {k!r}")
     picked = pure(_top, x, k=k, axis=axis, largest=largest)  # no graph node for the rest
     return ValuesIndices(take_along(x, picked._data, axis), picked)
+
+
+# ------------------------------------------------------------------ cumulative sums and products
+
+
+def _reversed(x, axis: int):
+    """``x`` in reverse order along ``axis`` (a basic index: any interpreter)."""
+    return x[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+def _reverse_cumsum(ns, x, axis: int):
+    """The sums from each position to the end along ``axis``: the adjoint of ``cumsum``."""
+    return _reversed(ns.cumsum(_reversed(x, axis), axis), axis)
+
+
+class Cumsum(Function):
+    def forward(self, a: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        return np.cumsum(a, axis=axis, dtype=a.dtype)
+
+    def backward(self, ns, grad, a):
+        return _reverse_cumsum(ns, grad, self.axis)
+
+
+class Cumprod(Function):
+    """cumprod along an axis; the gradient is exact where the input has zeros.
+
+    d out[j] / d x[k] is the product of x[:j+1] without x[k]. Before the first zero of a slice that
+    is out[j] / x[k]; at the first zero it is the product of what precedes it times the products
+    after it; after it, 0 (the first zero is among the factors). The masks of these three parts are
+    made from the data in the forward (constants of the rule).
+    """
+
+    save_output = True
+
+    def forward(self, a: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        zeros = np.cumsum(a == 0, axis=axis)
+        self.before = zeros == 0  # before the first zero of the slice (all of a slice without zeros)
+        self.first = (zeros == 1) & (a == 0)
+        self.after = ~(self.before | self.first)
+        return np.cumprod(a, axis=axis, dtype=a.dtype)
+
+    def backward(self, ns, grad, a):
+        axis = self.axis
+        before, first, after = (ns.saved(self, name) for name in ("before", "first", "after"))
+        safe = ns.where(before, a, 1.0)
+        g = ns.where(before, _reverse_cumsum(ns, grad * ns.output(self), axis) / safe, 0.0)
+        preceding = ns.cumprod(safe, axis)  # at the first zero: the product of what precedes it
+        following = ns.cumprod(ns.where(after, a, 1.0), axis)  # from the first zero on: the products after it
+        return g + ns.where(first, preceding * _reverse_cumsum(ns, grad * following, axis), 0.0)
+
+
+def _scan_input(op: str, x: Any, dim: int, dtype: Any) -> tuple[Tensor, int]:
+    """The input of cumsum/cumprod/prod cast as PyTorch's: to ``dtype`` when given, integers and
+    booleans to int64; and ``dim`` as a non-negative axis (a 0-d tensor has axis 0 or -1)."""
+    x = lift(x)
+    if dtype is not None:
+        x = _cast_first(x, dtype, op)
+    elif x.dtype.kind in "biu":
+        x = cast(x, np.dtype(np.int64))
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be one integer, got {dim!r}")
+    axis = normalize_axis(dim, x.ndim or 1, op)
+    return x, axis
+
+
+def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """The running sums along ``dim``, as PyTorch's (integers and booleans give int64; ``dtype=``:
+    cast first).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> y = cr.cumsum(x, dim=0)
+        >>> y
+        tensor([1., 3., 6.], grad_fn=<CumsumBackward0>)
+        >>> y.sum().backward()
+        >>> x.grad
+        tensor([3., 2., 1.])
+    """
+    x, axis = _scan_input("cumsum", x, dim, dtype)
+    if x.ndim == 0:
+        return x * 1
+    return Cumsum.apply(x, axis=axis)
+
+
+def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """The running products along ``dim``, as PyTorch's; the gradient is exact with zeros in ``x``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> y = cr.cumprod(x, dim=0)
+        >>> y
+        tensor([2., 0., 0.], grad_fn=<CumprodBackward0>)
+        >>> y.sum().backward()
+        >>> x.grad
+        tensor([1., 8., 0.])
+    """
+    x, axis = _scan_input("cumprod", x, dim, dtype)
+    if x.ndim == 0:
+        return x * 1
+    return Cumprod.apply(x, axis=axis)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The product of all entries, or along one ``dim``, as PyTorch's (integers and booleans give
+    int64); the gradient is exact with zeros in ``x`` (the last running product of ``cumprod``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[2.0, 3.0], [0.0, 4.0]], requires_grad=True)
+        >>> cr.prod(x, dim=1)
+        tensor([6., 0.], grad_fn=<IndexBackward0>)
+        >>> cr.prod(x).backward()
+        >>> x.grad
+        tensor([[ 0.,  0.],
+                [24.,  0.]])
+    """
+    x, axis = _scan_input("prod", x, -1 if dim is None else dim, dtype)
+    if dim is None:
+        if keepdim:
+            raise TypeError("prod: keepdim=True needs a dim (PyTorch's prod(input, dtype=None) has no keepdim)")
+        x, axis = x.reshape(-1), 0
+    elif x.ndim == 0:
+        return x * 1
+    if x.shape[axis] == 0:
+        shape = _kept_shape(x.shape, (axis,)) if keepdim else tuple(n for i, n in enumerate(x.shape) if i != axis)
+        return sum(x, axis, keepdim) * 0 + Tensor._make(np.ones(shape, dtype=x.dtype))
+    last = (slice(None),) * axis + (slice(-1, None) if keepdim else -1,)
+    return cumprod(x, axis)[last]
+
+
+# ------------------------------------------------------------------ norms
+
+
+def vector_norm(x: Tensor, ord: float = 2, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The ``ord``-norm of ``x`` over ``dim`` (all dimensions by default), as PyTorch's
+    ``linalg.vector_norm``: ``sum(|x|**ord) ** (1/ord)``; ``inf``: the largest ``|x|``, ``-inf``:
+    the smallest, ``0``: the count of nonzeros. At a zero norm the gradient is 0 (the subgradient
+    PyTorch gives), not NaN.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[3.0, 4.0], [0.0, 0.0]], requires_grad=True)
+        >>> n = cr.linalg.vector_norm(x, dim=1)
+        >>> n
+        tensor([5., 0.], grad_fn=<WhereBackward0>)
+        >>> n.sum().backward()
+        >>> x.grad
+        tensor([[0.6, 0.8],
+                [0. , 0. ]])
+    """
+    x = lift(x)
+    if x.dtype.kind != "f" and dtype is None:
+        raise TypeError(
+            f"vector_norm: expected a floating point tensor as input, got {x.dtype}; convert it (x.float())"
+        )
+    x = _cast_first(x, dtype, "vector_norm")
+    if isinstance(ord, str) or isinstance(ord, bool) or not isinstance(ord, numbers.Real):
+        raise TypeError(f"vector_norm: ord must be a number (2, 1, inf, ...), got {ord!r}; matrix norms: matrix_norm")
+    if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) == 0:
+        dim = None
+    axes = normalize_axes(dim, x.ndim, "vector_norm")
+    keepdim = bool(keepdim)
+    if ord == np.inf or ord == -np.inf:
+        if x.size == 0:
+            raise ValueError(f"vector_norm: ord={ord} of an empty tensor has no value")
+        return Max.apply(abs_(x), axes=axes, keepdims=keepdim, find_min=ord < 0)
+    if ord == 0:
+        return sum(where_(x != 0, 1.0, x * 0), axes, keepdim)  # (a count: gradient 0, NaN counted)
+    if ord == 1:
+        return sum(abs_(x), axes, keepdim)
+    total = sum(x * x if ord == 2 else abs_(x) ** float(ord), axes, keepdim)
+    zero = total == 0
+    safe = where_(zero, 1.0, total)  # (a root's derivative at 0 is infinite: the gradient there is 0, as PyTorch's)
+    return where_(zero, 0.0, sqrt(safe) if ord == 2 else safe ** (1.0 / ord))
+
+
+def norm(
+    x: Tensor, p: float | str | None = "fro", dim: Axis = None, keepdim: bool = False, dtype: Any = None
+) -> Tensor:
+    """PyTorch's ``torch.norm``: a vector norm of ``x`` over ``dim`` (all dimensions by default).
+
+    ``p='fro'`` (the default) is the 2-norm over ``dim`` (at most two dimensions); a number (2, 1,
+    ``inf``, ``-inf``, 0, ...) is :func:`vector_norm` of that order. ``p='nuc'`` (needs an SVD) is
+    not supported. The gradient at a zero norm is 0, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[3.0, -4.0], [1.0, 2.0]])
+        >>> cr.norm(x[0]), x.norm(dim=1, keepdim=True).shape, x.norm(p=float("inf"))
+        (tensor(5.), (2, 1), tensor(4.))
+    """
+    if isinstance(p, str):
+        if p == "nuc":
+            raise NotImplementedError("norm: p='nuc' (the nuclear norm) needs an SVD, which chainrule does not have")
+        if p != "fro":
+            raise ValueError(f"norm: p must be 'fro', 'nuc' or a number, got {p!r}")
+        if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) > 2:
+            raise ValueError(f"norm: p='fro' is over at most 2 dimensions, got dim={dim}; use p=2 for more")
+        p = 2
+    return vector_norm(x, 2 if p is None else p, dim, keepdim, dtype=dtype)

@@ -599,6 +599,138 @@ REDUCTIONS = [
     ),
 ]
 
+
+def with_zeros(*shape: int, seed: int = 0, at: tuple = (slice(None), -1)) -> np.ndarray:
+    """Data away from 0 with zeros at ``at``: the products and norms whose gradients need care there."""
+    x = away(*shape, seed=seed)
+    x[at] = 0.0
+    return x
+
+
+def np_norm(x, ord=2, dim=None, keepdim=False):
+    """The vector ``ord``-norm over ``dim`` in NumPy (the reference of norm and vector_norm)."""
+    a = np.abs(x)
+    if ord == np.inf:
+        return np.max(a, axis=dim, keepdims=keepdim)
+    if ord == -np.inf:
+        return np.min(a, axis=dim, keepdims=keepdim)
+    if ord == 0:
+        return np.sum(a != 0, axis=dim, keepdims=keepdim).astype(x.dtype)
+    return np.sum(a**ord, axis=dim, keepdims=keepdim) ** (1.0 / ord)
+
+
+SCANS_AND_NORMS = [
+    OpInfo(
+        "cumsum",
+        lambda x, dim: cr.cumsum(x, dim),
+        lambda x, dim: np.cumsum(x, axis=dim if x.ndim else None).reshape(x.shape),
+        lambda: [
+            Sample((u(3, 4),), {"dim": 0}, "dim=0"),
+            Sample((u(2, 3, 4, seed=1),), {"dim": -1}, "dim=-1"),
+            Sample((u(seed=2),), {"dim": 0}, "0-d"),
+            Sample((u(0, 3),), {"dim": 1}, "empty"),
+        ],
+        method=lambda x, dim: x.cumsum(dim),
+    ),
+    OpInfo(
+        "cumprod",
+        lambda x, dim: cr.cumprod(x, dim),
+        lambda x, dim: np.cumprod(x, axis=dim if x.ndim else None).reshape(x.shape),
+        lambda: [
+            Sample((away(3, 4),), {"dim": 0}, "dim=0"),
+            Sample((away(2, 3, 4, seed=1),), {"dim": -1}, "dim=-1"),
+            Sample((with_zeros(3, 4, seed=2),), {"dim": 1}, "a zero last in each row"),
+            Sample((away(seed=3),), {"dim": 0}, "0-d"),
+        ],
+        method=lambda x, dim: x.cumprod(dim),
+    ),
+    OpInfo(
+        "cumprod, zeros inside",
+        lambda x, dim: cr.cumprod(x, dim),
+        lambda x, dim: np.cumprod(x, axis=dim),
+        lambda: [
+            Sample((with_zeros(3, 5, seed=4, at=(slice(None), 2)),), {"dim": 1}, "one zero inside each row"),
+            Sample((with_zeros(4, 3, seed=5, at=(slice(1, 3), slice(None))),), {"dim": 0}, "two zeros per column"),
+            Sample((with_zeros(3, 4, seed=6, at=(0, 0)),), {"dim": -1}, "a zero first"),
+        ],
+        gradgrad=False,
+        note="exact first derivatives; the second derivative in a zero misses the terms of the entries after it",
+    ),
+    OpInfo(
+        "prod, zeros inside",
+        lambda x, dim=None: cr.prod(x, dim),
+        lambda x, dim=None: np.prod(x, axis=dim),
+        lambda: [
+            Sample((with_zeros(3, 4, seed=4, at=(1, 2)),), name="one zero, all"),
+            Sample((with_zeros(3, 4, seed=5, at=(slice(None), 1)),), {"dim": 1}, "a zero inside each row"),
+        ],
+        gradgrad=False,
+        note="the last running product of cumprod: its second derivative in a zero (see 'cumprod, zeros inside')",
+    ),
+    OpInfo(
+        "prod",
+        lambda x, dim=None, keepdim=False: cr.prod(x, dim, keepdim),
+        lambda x, dim=None, keepdim=False: np.prod(x, axis=dim, keepdims=keepdim),
+        lambda: [
+            Sample((away(3, 4),), name="all"),
+            Sample((away(3, 4, seed=1),), {"dim": 0}, "dim=0"),
+            Sample((away(2, 3, 4, seed=2),), {"dim": -1, "keepdim": True}, "dim=-1,keepdim"),
+            Sample((with_zeros(3, 4, seed=3),), {"dim": 1}, "a zero in each row"),
+            Sample((with_zeros(3, 4, seed=4, at=(2, 3)),), name="one zero (the last), all"),
+            Sample((u(2, 0),), {"dim": 1}, "empty: 1"),
+        ],
+        method=lambda x, dim=None, keepdim=False: x.prod(dim, keepdim),
+    ),
+    OpInfo(
+        "norm",
+        lambda x, p="fro", dim=None, keepdim=False: cr.norm(x, p, dim, keepdim),
+        lambda x, p="fro", dim=None, keepdim=False: np_norm(x, 2 if p == "fro" else p, dim, keepdim),
+        lambda: [
+            Sample((away(3, 4),), name="fro"),
+            Sample((away(3, 4, seed=1),), {"p": 2, "dim": 1}, "p=2,dim=1"),
+            Sample((away(2, 3, 4, seed=2),), {"dim": (0, -1), "keepdim": True}, "fro,two dims,keepdim"),
+            Sample((away(3, 4, seed=3),), {"p": 1, "dim": -1}, "p=1"),
+            Sample((distinct(3, 4, seed=4),), {"p": math.inf, "dim": 0}, "p=inf"),
+            Sample((distinct(3, 4, seed=5),), {"p": -math.inf}, "p=-inf"),
+            Sample((away(3, 4, seed=6),), {"p": 3, "dim": 1, "keepdim": True}, "p=3"),
+            Sample((away(3, 4, seed=7),), {"p": 0.5, "dim": 0}, "p=0.5"),
+        ],
+        method=lambda x, p="fro", dim=None, keepdim=False: x.norm(p, dim, keepdim),
+    ),
+    OpInfo(
+        "linalg.vector_norm",
+        lambda x, ord=2, dim=None, keepdim=False: cr.linalg.vector_norm(x, ord, dim, keepdim),
+        np_norm,
+        lambda: [
+            Sample((away(3, 4),), name="all"),
+            Sample((away(2, 3, 4, seed=1),), {"dim": (1, 2)}, "two dims"),
+            Sample((away(3, 4, seed=2),), {"ord": 0, "dim": 1}, "ord=0"),
+        ],
+    ),
+    OpInfo(
+        "linalg.matrix_norm",
+        lambda x, ord="fro", dim=(-2, -1), keepdim=False: cr.linalg.matrix_norm(x, ord, dim, keepdim),
+        lambda x, ord="fro", dim=(-2, -1), keepdim=False: np.linalg.norm(x, ord, dim, keepdim),
+        lambda: [
+            Sample((away(3, 4),), name="fro"),
+            Sample((distinct(2, 3, 4, seed=1),), {"ord": 1}, "ord=1, stacked"),
+            Sample((distinct(3, 4, seed=2),), {"ord": -1, "keepdim": True}, "ord=-1,keepdim"),
+            Sample((distinct(3, 4, seed=3),), {"ord": math.inf, "dim": (1, 0)}, "ord=inf,dims swapped"),
+            Sample((distinct(3, 4, seed=4),), {"ord": -math.inf}, "ord=-inf"),
+        ],
+    ),
+    OpInfo(
+        "linalg.norm",
+        lambda x, ord=None, dim=None, keepdim=False: cr.linalg.norm(x, ord, dim, keepdim),
+        lambda x, ord=None, dim=None, keepdim=False: np.linalg.norm(x, ord, dim, keepdim),
+        lambda: [
+            Sample((away(2, 3, 4),), name="flattened"),
+            Sample((away(3, 4, seed=1),), {"ord": 1, "dim": 1}, "vector, ord=1"),
+            Sample((distinct(3, 4, seed=2),), {"ord": math.inf}, "matrix, ord=inf"),
+        ],
+    ),
+]
+
 # ------------------------------------------------------------------ shapes and indexing
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
@@ -906,6 +1038,24 @@ LINALG = [
     ),
     OpInfo("dot", cr.dot, np.dot, lambda: [Sample((u(4, seed=1), u(4, seed=2)))], method="dot"),
     OpInfo("outer", cr.outer, np.outer, lambda: [Sample((u(3, seed=1), u(4, seed=2)))]),
+    OpInfo(
+        "einsum",
+        lambda *xs, equation: cr.einsum(equation, *xs),
+        lambda *xs, equation: np.einsum(equation, *xs),
+        lambda: [
+            Sample((u(2, 3, seed=1), u(3, 4, seed=2)), {"equation": "ij,jk->ik"}, "matmul"),
+            Sample((u(3, 3, seed=3),), {"equation": "ii->i"}, "diagonal"),
+            Sample((u(3, 3, seed=4),), {"equation": "ii"}, "trace, implicit"),
+            Sample((u(2, 1, 2, 3, seed=5), u(4, 3, 2, seed=6)), {"equation": "...ij,...jk"}, "batched, broadcast"),
+            Sample((u(3, seed=7), u(4, seed=8)), {"equation": "i,j->ij"}, "outer"),
+            Sample((u(2, 3, seed=9), u(2, 3, seed=10)), {"equation": "ij,ij"}, "elementwise, implicit"),
+            Sample((u(2, 3, 4, seed=11),), {"equation": "ijk->kji"}, "transpose"),
+            Sample((u(2, 3, seed=12), u(3, 4, seed=13), u(4, 2, seed=14)), {"equation": "ij,jk,kl->il"}, "chain"),
+            Sample((u(2, 3, seed=15), u(3, seed=16)), {"equation": "ij,j->"}, "to a number"),
+            Sample((u(2, 3, seed=17), u(4, seed=18)), {"equation": "ij,k->j"}, "letters only one operand sums"),
+            Sample((u(2, 2, 3, seed=19), u(3, seed=20)), {"equation": "iij,j->ij"}, "a diagonal and a product"),
+        ],
+    ),
     OpInfo("mm", cr.mm, np.matmul, lambda: [Sample((u(2, 3, seed=1), u(3, 4, seed=2)))], method="mm"),
     OpInfo("bmm", cr.bmm, np.matmul, lambda: [Sample((u(2, 2, 3, seed=1), u(2, 3, 4, seed=2)))], method="bmm"),
     OpInfo(
@@ -1400,5 +1550,5 @@ RECURRENT = [
     ),
 ]
 
-REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT
+REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + LINALG + CONV + RECURRENT
 BY_NAME = {info.name: info for info in REGISTRY}
