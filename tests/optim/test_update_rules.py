@@ -10,7 +10,7 @@ import chainrule as cr
 from . import reference
 from .util import CONFIGS, config_id, run_chainrule
 
-STEPS = 6
+STEPS = 25  # (RAdam rectifies from step 7 with beta2 = 0.999)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
