@@ -23,8 +23,10 @@ class ASGD(Optimizer):
         ax <- ax + mu * (theta - ax)                    (ax <- theta while mu is 1)
         eta <- lr / (1 + lambd * lr * t) ** alpha;   mu <- 1 / max(1, t - t0)
 
-    The average ``optimizer.state[p]["ax"]`` is what to evaluate with once averaging has started
-    (after step ``t0``); the parameters themselves follow the plain decaying-step SGD.
+    The average ``optimizer.state[p]["ax"]`` (the mean of the iterates from step ``t0 + 2`` on) is
+    what to evaluate with once averaging has started; the parameters themselves follow the plain
+    decaying-step SGD. ``eta`` and ``mu`` are float64 numbers (PyTorch keeps them in the default
+    dtype, float32 unless ``torch.set_default_dtype(torch.float64)``).
 
     Args:
         params: parameters or a list of param-group dicts.
