@@ -86,6 +86,7 @@ class Rprop(Optimizer):
         g = effective_grad(param, grad, 0, group["maximize"], g_buf)
         np.multiply(g, prev, out=factor)
         np.sign(factor, out=factor)  # 1, -1, 0, or NaN (which stays, as in PyTorch)
+        # (the masks below are the one allocation of an optimiser's NumPy step; the loop makes none)
         factor[factor > 0] = etaplus  # (one after the other, as PyTorch does)
         factor[factor < 0] = etaminus
         factor[factor == 0] = 1
