@@ -2,7 +2,8 @@
 
 Where numba is installed, these run as compiled loops instead of many small NumPy calls:
 
-- the optimisers' updates (``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``): one pass over
+- the optimisers' updates (every one but ``LBFGS``: ``SGD``, ``Adam``, ``AdamW``, ``NAdam``,
+  ``RAdam``, ``Adamax``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Rprop``, ``ASGD``): one pass over
   each parameter instead of five to twelve NumPy calls, each with its own pass over memory;
 - the elementwise chains of a compiled step (``cr.compile``): ``g * (x > 0)`` is one loop into a
   buffer the plan keeps, not two NumPy calls and two fresh arrays;

@@ -15,8 +15,11 @@ makes the difference. Schedules live in ``chainrule.optim.lr_scheduler`` and are
 """
 
 from chainrule.optim import lr_scheduler
+from chainrule.optim.adadelta import Adadelta
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.adamax import Adamax
+from chainrule.optim.asgd import ASGD
 from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
 from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.lr_scheduler import (
@@ -30,8 +33,11 @@ from chainrule.optim.lr_scheduler import (
     ReduceLROnPlateau,
     StepLR,
 )
+from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.radam import RAdam
 from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.rprop import Rprop
 from chainrule.optim.sgd import GD, SGD
 
 __all__ = [
@@ -42,6 +48,12 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "Adadelta",
+    "Rprop",
+    "ASGD",
     "LBFGS",
     "lr_scheduler",
     "LRScheduler",

@@ -152,6 +152,102 @@ def _adagrad(param, grad, total, h, decays, maximize):  # noqa: ANN001, ANN202
         p_[i] = p_[i] - (g / (np.sqrt(t) + eps)) * clr
 
 
+def _nadam(param, grad, m, v, h, decays, maximize):  # noqa: ANN001, ANN202
+    decay, b1, c1, b2, c2, bias2, eps, cg, cm, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]
+    p_, g_, m_, v_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
+    for i in range(p_.size):
+        p = p_[i] * decay  # (the decoupled decay; 1 otherwise, which changes nothing)
+        g = _effective_jit(p, g_[i], weight_decay, decays, maximize)
+        a = m_[i] * b1 + g * c1
+        s = v_[i] * b2 + (g * g) * c2
+        m_[i] = a
+        v_[i] = s
+        d = np.sqrt(s / bias2) + eps
+        p = p - (g / d) * cg
+        p_[i] = p - (a / d) * cm
+
+
+def _radam(param, grad, m, v, h, decays, maximize, rectified):  # noqa: ANN001, ANN202
+    decay, b1, c1, b2, c2, eps, scale, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+    p_, g_, m_, v_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
+    for i in range(p_.size):
+        p = p_[i] * decay
+        g = _effective_jit(p, g_[i], weight_decay, decays, maximize)
+        a = m_[i] * b1 + g * c1
+        s = v_[i] * b2 + (g * g) * c2
+        m_[i] = a
+        v_[i] = s
+        if rectified:
+            p_[i] = p - (a / (np.sqrt(s) + eps)) * scale
+        else:
+            p_[i] = p - a * scale
+
+
+def _adamax(param, grad, m, u, h, decays, maximize):  # noqa: ANN001, ANN202
+    clr, b1, c1, b2, eps, weight_decay = h[0], h[1], h[2], h[3], h[4], h[5]
+    p_, g_, m_, u_ = param.reshape(-1), grad.reshape(-1), m.reshape(-1), u.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
+        a = m_[i] * b1 + g * c1
+        m_[i] = a
+        x = u_[i] * b2
+        y = np.abs(g) + eps
+        if not (x != x or x >= y):  # np.maximum: a NaN wins
+            x = y
+        u_[i] = x
+        p_[i] = p_[i] - (a / x) * clr
+
+
+def _adadelta(param, grad, sq, acc, h, decays, maximize):  # noqa: ANN001, ANN202
+    lr, rho, c, eps, weight_decay = h[0], h[1], h[2], h[3], h[4]
+    p_, g_, q_, a_ = param.reshape(-1), grad.reshape(-1), sq.reshape(-1), acc.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
+        q = q_[i] * rho + (g * g) * c
+        q_[i] = q
+        d = np.sqrt(a_[i] + eps) / np.sqrt(q + eps) * g
+        a_[i] = a_[i] * rho + (d * d) * c
+        p_[i] = p_[i] - d * lr
+
+
+def _rprop(param, grad, prev, size, h, maximize):  # noqa: ANN001, ANN202
+    etaminus, etaplus, low, high, one, zero = h[0], h[1], h[2], h[3], h[4], h[5]
+    p_, g_, r_, s_ = param.reshape(-1), grad.reshape(-1), prev.reshape(-1), size.reshape(-1)
+    for i in range(p_.size):
+        g = -g_[i] if maximize else g_[i]
+        f = np.sign(g * r_[i])
+        if f > 0:  # the three replacements one after the other, as the NumPy code (and PyTorch's) does them
+            f = etaplus
+        if f < 0:
+            f = etaminus
+        if f == 0:
+            f = one
+        s = s_[i] * f
+        if s < low:  # np.clip: a NaN stays
+            s = low
+        if s > high:
+            s = high
+        s_[i] = s
+        if f == etaminus:
+            g = zero
+        p_[i] = p_[i] - np.sign(g) * s
+        r_[i] = g
+
+
+def _asgd(param, grad, ax, h, decays, maximize, averaging):  # noqa: ANN001, ANN202
+    decay, eta, mu, weight_decay = h[0], h[1], h[2], h[3]
+    p_, g_, x_ = param.reshape(-1), grad.reshape(-1), ax.reshape(-1)
+    for i in range(p_.size):
+        g = _effective_jit(p_[i], g_[i], weight_decay, decays, maximize)
+        p = p_[i] * decay
+        p = p - g * eta
+        p_[i] = p
+        if averaging:
+            x_[i] = x_[i] + (p - x_[i]) * mu
+        else:
+            x_[i] = p
+
+
 # The loops call ``_effective_jit``, a global numba resolves when it compiles them: _ready() makes
 # it the compiled ``_effective`` before the first loop is called (and compiled).
 _effective_jit: Any = _effective
@@ -160,6 +256,12 @@ SGD_PLAIN = kernels.Kernel(_sgd_plain)
 ADAM = kernels.Kernel(_adam)
 RMSPROP = kernels.Kernel(_rmsprop)
 ADAGRAD = kernels.Kernel(_adagrad)
+NADAM = kernels.Kernel(_nadam)
+RADAM = kernels.Kernel(_radam)
+ADAMAX = kernels.Kernel(_adamax)
+ADADELTA = kernels.Kernel(_adadelta)
+RPROP = kernels.Kernel(_rprop)
+ASGD = kernels.Kernel(_asgd)
 
 
 def _ready() -> None:
@@ -237,4 +339,111 @@ def adagrad(param: np.ndarray, grad: np.ndarray, total: np.ndarray, clr: float, 
     _ready()
     h = np.array((clr, eps, wd), dtype=param.dtype)
     ADAGRAD(param, grad, total, h, wd != 0, bool(group["maximize"]))
+    return True
+
+
+def _decoupled_decay(param: np.ndarray, grad: np.ndarray, lr: float, wd: float, decoupled: bool) -> float | None:
+    """The factor a decoupled weight decay scales the parameter by first (1 without one), or None
+    when the decay would change the gradient (one sharing the parameter's memory: NumPy decays
+    the parameter before it reads the gradient, the loop reads each element before it writes)."""
+    if not decoupled or wd == 0:
+        return 1
+    if np.may_share_memory(param, grad):
+        return None
+    return 1 - lr * wd
+
+
+def nadam(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, bias2: float, cg: float, cm: float) -> bool:
+    """NAdam's update with the step's ``bias2 = 1 - beta2**t`` and the factors of the gradient
+    (``cg``) and of the first moment (``cm``); False (nothing done) when a hyper-parameter is not a
+    Python number or a decoupled decay would change the gradient."""
+    lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    if not _plain(lr, wd, eps, beta1, beta2, cg, cm, bias2):
+        return False
+    decoupled = bool(group["decoupled_weight_decay"])
+    decay = _decoupled_decay(param, grad, lr, wd, decoupled)
+    if decay is None:
+        return False
+    _ready()
+    h = np.array(
+        (decay, beta1, 1 - beta1, beta2, 1 - beta2, bias2, eps, cg, cm, 0 if decoupled else wd), dtype=param.dtype
+    )
+    NADAM(param, grad, state["exp_avg"], state["exp_avg_sq"], h, not decoupled and wd != 0, bool(group["maximize"]))
+    return True
+
+
+def radam(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, scale: float, rectified: bool) -> bool:
+    """RAdam's update with the step's factor ``scale`` of the first moment (times the rectification
+    and the adaptive rate when ``rectified``); False (nothing done) when a hyper-parameter is not a
+    Python number or a decoupled decay would change the gradient."""
+    lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    if not _plain(lr, wd, eps, beta1, beta2, scale):
+        return False
+    decoupled = bool(group["decoupled_weight_decay"])
+    decay = _decoupled_decay(param, grad, lr, wd, decoupled)
+    if decay is None:
+        return False
+    _ready()
+    h = np.array((decay, beta1, 1 - beta1, beta2, 1 - beta2, eps, scale, 0 if decoupled else wd), dtype=param.dtype)
+    RADAM(
+        param,
+        grad,
+        state["exp_avg"],
+        state["exp_avg_sq"],
+        h,
+        not decoupled and wd != 0,
+        bool(group["maximize"]),
+        rectified,
+    )
+    return True
+
+
+def adamax(param: np.ndarray, grad: np.ndarray, state: dict, group: dict, clr: float) -> bool:
+    """Adamax's update with the step's rate ``clr = lr / (1 - beta1**t)``; False (nothing done)
+    when a hyper-parameter is not a Python number."""
+    wd, eps = group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    if not _plain(clr, wd, eps, beta1, beta2):
+        return False
+    _ready()
+    h = np.array((clr, beta1, 1 - beta1, beta2, eps, wd), dtype=param.dtype)
+    ADAMAX(param, grad, state["exp_avg"], state["exp_inf"], h, wd != 0, bool(group["maximize"]))
+    return True
+
+
+def adadelta(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> bool:
+    """Adadelta's update; False (nothing done) when a hyper-parameter is not a Python number."""
+    lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+    if not _plain(lr, rho, eps, wd):
+        return False
+    _ready()
+    h = np.array((lr, rho, 1 - rho, eps, wd), dtype=param.dtype)
+    ADADELTA(param, grad, state["square_avg"], state["acc_delta"], h, wd != 0, bool(group["maximize"]))
+    return True
+
+
+def rprop(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> bool:
+    """Rprop's update; False (nothing done) when a hyper-parameter is not a Python number."""
+    etaminus, etaplus = group["etas"]
+    low, high = group["step_sizes"]
+    if not _plain(etaminus, etaplus, low, high):
+        return False
+    _ready()
+    h = np.array((etaminus, etaplus, low, high, 1, 0), dtype=param.dtype)
+    RPROP(param, grad, state["prev"], state["step_size"], h, bool(group["maximize"]))
+    return True
+
+
+def asgd(param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> bool:
+    """ASGD's update with the state's ``eta`` and ``mu``; False (nothing done) when a
+    hyper-parameter is not a Python number or the gradient shares the parameter's memory (NumPy
+    shrinks the parameter before it reads the gradient)."""
+    lambd, wd, eta, mu = group["lambd"], group["weight_decay"], state["eta"], state["mu"]
+    if not _plain(lambd, wd, eta, mu) or np.may_share_memory(param, grad):
+        return False
+    _ready()
+    h = np.array((1 - lambd * eta, eta, mu, wd), dtype=param.dtype)
+    ASGD(param, grad, state["ax"], h, wd != 0, bool(group["maximize"]), mu != 1)
     return True

@@ -70,10 +70,7 @@ class Adam(Optimizer):
 
     def _validate(self, hp: Mapping[str, Any]) -> None:
         self._check_number(hp, "lr", "learning rate")
-        betas = hp["betas"]
-        self._check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            self._check(_in_unit_interval(beta), f"beta parameter at index {i}", beta, "a number in [0, 1)")
+        self._check_betas(hp)
         self._check_number(hp, "eps", "epsilon value")
         self._check_number(hp, "weight_decay", "weight_decay")
         self._check_flag(hp, "amsgrad")
@@ -166,11 +163,3 @@ class AdamW(Adam):
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
         )
-
-
-def _in_unit_interval(value: Any) -> bool:
-    """True for a finite real number in [0, 1)."""
-    try:
-        return 0.0 <= value < 1.0 and not isinstance(value, bool)
-    except TypeError:
-        return False

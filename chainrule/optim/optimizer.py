@@ -83,6 +83,10 @@ class Optimizer:
     _optional_state: tuple[str, ...] = ()
     """State entries that exist only with some options (e.g. ``momentum_buffer``)."""
 
+    _scalar_state: tuple[str, ...] = ()
+    """State entries that are one number per parameter (NAdam's ``mu_product``, ASGD's ``eta``),
+    kept as Python floats and saved as 0-d float64 arrays (``step`` is a count, apart)."""
+
     def __init__(self, params: ParamsLike, defaults: Mapping[str, Any]):
         self.defaults: dict[str, Any] = dict(defaults)
         self._validate(self.defaults)
@@ -187,6 +191,15 @@ class Optimizer:
         else:
             expected = f"a number in [{low:g}, {high:g}{')' if high_open else ']'}"
         self._check(ok, what, value, expected)
+
+    def _check_betas(self, hp: Mapping[str, Any]) -> None:
+        """Check that ``hp["betas"]`` is a pair of numbers in [0, 1), as Adam and its kin take."""
+        betas = hp["betas"]
+        self._check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
+        for i, beta in enumerate(betas):
+            self._check(
+                _is_real(beta) and 0.0 <= beta < 1.0, f"beta parameter at index {i}", beta, "a number in [0, 1)"
+            )
 
     def _check_flag(self, hp: Mapping[str, Any], key: str) -> None:
         value = hp[key]
@@ -295,11 +308,16 @@ class Optimizer:
         for p, i in index.items():
             entries = self.state.get(p)
             if entries:
-                state[i] = {
-                    k: np.array(v, dtype=np.int64) if k == "step" else np.array(v, copy=True)
-                    for k, v in entries.items()
-                }
+                state[i] = {k: self._saved(k, v) for k, v in entries.items()}
         return {"state": state, "param_groups": groups}
+
+    def _saved(self, key: str, value: Any) -> np.ndarray:
+        """One state entry as ``state_dict`` gives it: a copy, counts int64, numbers 0-d float64."""
+        if key == "step":
+            return np.array(value, dtype=np.int64)
+        if key in self._scalar_state:
+            return np.array(value, dtype=np.float64)
+        return np.array(value, copy=True)
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyper-parameters and state saved by ``state_dict`` (from this kind of optimiser).
@@ -362,6 +380,11 @@ class Optimizer:
                         problems.append(f"parameter {index}: 'step' must be one count >= 0, got {_describe(v)}")
                         continue
                     restored[k] = int(array.reshape(()))
+                elif k in self._scalar_state:
+                    if array.size != 1 or array.dtype.kind not in "iuf" or not _is_real(array.reshape(()).item()):
+                        problems.append(f"parameter {index}: {k!r} must be one finite number, got {_describe(v)}")
+                        continue
+                    restored[k] = float(array.reshape(()))
                 elif array.shape != p._data.shape:
                     problems.append(f"parameter {index}: {k!r} has shape {array.shape}, the parameter {p._data.shape}")
                 else:

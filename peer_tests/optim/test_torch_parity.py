@@ -17,10 +17,22 @@ import chainrule as cr
 from tests.optim import reference
 from tests.optim.util import CONFIGS, config_id, run_chainrule
 
-STEPS = 6
+STEPS = 25  # (RAdam's rectified steps start at step 7 with beta2 = 0.999)
 
 
-def run_torch(name: str, kwargs: dict, params: list[np.ndarray], grads, steps: int) -> list[list[np.ndarray]]:
+@pytest.fixture(autouse=True)
+def _float64_scalars():
+    """torch keeps NAdam's mu_product and ASGD's eta and mu in the default dtype (float32 unless
+    set): float64 here, as chainrule keeps them, so that float64 runs agree to rounding."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def run_torch(
+    name: str, kwargs: dict, params: list[np.ndarray], grads, steps: int, states: list | None = None
+) -> list[list[np.ndarray]]:
     ps = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
     opt = getattr(torch.optim, name)(ps, **kwargs)
     trajectory = []
@@ -30,6 +42,8 @@ def run_torch(name: str, kwargs: dict, params: list[np.ndarray], grads, steps: i
             p.grad = torch.tensor(g, dtype=torch.float64)
         opt.step()
         trajectory.append([p.detach().numpy().copy() for p in ps])
+    if states is not None:
+        states.append(opt.state_dict())
     return trajectory
 
 
@@ -42,6 +56,89 @@ def test_trajectory_matches_torch(config):
     for step, (exp_step, got_step) in enumerate(zip(expected, got)):
         for e, g in zip(exp_step, got_step):
             np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-13, err_msg=f"{config_id(config)} step {step + 1}")
+
+
+NEW = ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_state_matches_torchs_entry_for_entry(name):
+    """After 25 steps the state dicts hold the same entries with the same values (as 0-d arrays
+    where torch has 0-d tensors), and the same hyper-parameters (less torch's foreach,
+    capturable, differentiable)."""
+    kwargs = next(k for n, k, _ in CONFIGS if n == name and k)
+    params, grads = reference.problem(seed=6)
+    states: list = []
+    run_torch(name, kwargs, params, grads, STEPS, states)
+    ps = [cr.nn.Parameter(p.copy()) for p in params]
+    opt = getattr(cr.optim, name)(ps, **kwargs)
+    for _ in range(STEPS):
+        for p, g in zip(ps, grads([p.numpy() for p in ps])):
+            p.grad = cr.tensor(g)
+        opt.step()
+    ours, theirs = opt.state_dict(), states[0]
+    assert set(ours["state"]) == set(theirs["state"]) == {0, 1}
+    for i in (0, 1):
+        assert set(ours["state"][i]) == set(theirs["state"][i])
+        for key, value in theirs["state"][i].items():
+            np.testing.assert_allclose(ours["state"][i][key], value.numpy(), rtol=1e-10, atol=1e-13, err_msg=key)
+            assert np.shape(ours["state"][i][key]) == tuple(value.shape)
+    torch_group = {
+        k: v for k, v in theirs["param_groups"][0].items() if k not in ("foreach", "capturable", "differentiable")
+    }
+    assert ours["param_groups"][0] == torch_group
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_param_groups_and_a_schedule_match_torch(name):
+    """Two groups with their own lr (and one more option), a StepLR halving both every 5 steps."""
+    extra = {"NAdam": "momentum_decay", "RAdam": "eps", "Adamax": "eps", "Adadelta": "rho", "ASGD": "lambd"}
+    group = {"lr": 0.02}
+    if name in extra:
+        group[extra[name]] = {"momentum_decay": 0.01, "eps": 1e-4, "rho": 0.7, "lambd": 0.01}[extra[name]]
+    else:
+        group["etas"] = (0.3, 1.4)
+    params, grads = reference.problem(seed=7)
+    cr_ps = [cr.nn.Parameter(p.copy()) for p in params]
+    t_ps = [torch.tensor(p, requires_grad=True) for p in params]
+    cr_opt = getattr(cr.optim, name)([{"params": [cr_ps[0]]}, {"params": [cr_ps[1]], **group}], lr=0.05)
+    t_opt = getattr(torch.optim, name)([{"params": [t_ps[0]]}, {"params": [t_ps[1]], **group}], lr=0.05)
+    cr_sched = cr.optim.StepLR(cr_opt, step_size=5, gamma=0.5)
+    t_sched = torch.optim.lr_scheduler.StepLR(t_opt, step_size=5, gamma=0.5)
+    for _ in range(STEPS):
+        for p, g in zip(cr_ps, grads([p.numpy() for p in cr_ps])):
+            p.grad = cr.tensor(g)
+        for p, g in zip(t_ps, grads([p.detach().numpy() for p in t_ps])):
+            p.grad = torch.tensor(g)
+        cr_opt.step()
+        t_opt.step()
+        cr_sched.step()
+        t_sched.step()
+    for c, t in zip(cr_ps, t_ps):
+        np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-13)
+    assert cr_opt.param_groups[1]["lr"] == t_opt.param_groups[1]["lr"] == 0.02 / 32
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("NAdam", dict(lr=-1), "Invalid learning rate: -1"),
+        ("NAdam", dict(momentum_decay=-1), "Invalid momentum_decay value: -1"),
+        ("RAdam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+        ("Adamax", dict(eps=-1), "Invalid epsilon value: -1"),
+        ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+        ("Rprop", dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+        ("ASGD", dict(lr=-1), "Invalid learning rate: -1"),
+    ],
+)
+def test_what_torch_refuses_is_refused_with_its_words(name, kwargs, message):
+    """Each setting torch refuses, chainrule refuses too, its message holding torch's words (as
+    the other optimisers: lower case after the optimiser's name, and with the expected range)."""
+    with pytest.raises(ValueError, match=message):
+        getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], **kwargs)
+    words = message.split(":")[0].lower()
+    with pytest.raises(ValueError, match=f"{name}: {words}"):
+        getattr(cr.optim, name)([cr.nn.Parameter([0.0])], **kwargs)
 
 
 def test_param_groups_with_different_lrs_match_torch():

@@ -80,6 +80,12 @@ OPTIMIZERS = {
     "adamw": lambda ps: cr.optim.AdamW(ps, lr=0.01),
     "rmsprop": lambda ps: cr.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
     "adagrad": lambda ps: cr.optim.Adagrad(ps, lr=0.05),
+    "nadam": lambda ps: cr.optim.NAdam(ps, lr=0.01, weight_decay=1e-3, decoupled_weight_decay=True),
+    "radam": lambda ps: cr.optim.RAdam(ps, lr=0.01, betas=(0.9, 0.9)),
+    "adamax": lambda ps: cr.optim.Adamax(ps, lr=0.01),
+    "adadelta": lambda ps: cr.optim.Adadelta(ps),
+    "rprop": lambda ps: cr.optim.Rprop(ps, lr=0.01),
+    "asgd": lambda ps: cr.optim.ASGD(ps, lr=0.05, t0=2),
 }
 
 

@@ -193,6 +193,12 @@ NUMPY_SCALARS = [
     (cr.optim.RMSprop, dict(lr=np.float64(0.01))),
     (cr.optim.RMSprop, dict(lr=0.01, alpha=np.float64(0.9))),
     (cr.optim.Adagrad, dict(lr=np.float64(0.1))),
+    (cr.optim.NAdam, dict(lr=np.float64(0.01))),
+    (cr.optim.RAdam, dict(lr=0.01, betas=(np.float64(0.9), 0.9))),
+    (cr.optim.Adamax, dict(lr=np.float64(0.01))),
+    (cr.optim.Adadelta, dict(rho=np.float64(0.8))),
+    (cr.optim.Rprop, dict(etas=(np.float64(0.3), 1.7))),
+    (cr.optim.ASGD, dict(lr=0.01, lambd=np.float64(0.1))),
 ]
 
 

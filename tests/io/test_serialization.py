@@ -677,6 +677,9 @@ def test_resume_with_chainrule_optimizers(tmp_path: Path) -> None:
         "AdamW": {"lr": 0.01},
         "RMSprop": {"lr": 0.01},
         "Adagrad": {"lr": 0.1},
+        "NAdam": {"lr": 0.01},
+        "ASGD": {"lr": 0.05, "t0": 1},
+        "Rprop": {"lr": 0.01},
     }
     makers = [functools.partial(getattr(optim, name), **kwargs) for name, kwargs in settings.items()]
     for make in makers:

@@ -164,6 +164,177 @@ def adagrad(
     return _run(params, grads, steps, update)
 
 
+def _decay(p: np.ndarray, g: np.ndarray, lr: float, weight_decay: float, decoupled: bool):
+    """The parameter and gradient after an L2 penalty in the gradient or a decoupled shrink."""
+    if decoupled:
+        return p * (1 - lr * weight_decay), g
+    return p, g + weight_decay * p
+
+
+def nadam(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> list[Arrays]:
+    beta1, beta2 = betas
+    m: dict[int, np.ndarray] = {}
+    v: dict[int, np.ndarray] = {}
+
+    def mu(t):
+        return beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay)
+        product = math.prod(mu(k) for k in range(1, t + 1))
+        m[i] = beta1 * m.get(i, 0) + (1 - beta1) * g
+        v[i] = beta2 * v.get(i, 0) + (1 - beta2) * g * g
+        m_hat = mu(t + 1) * m[i] / (1 - product * mu(t + 1)) + (1 - mu(t)) * g / (1 - product)
+        return p - lr * m_hat / (np.sqrt(v[i] / (1 - beta2**t)) + eps)
+
+    return _run(params, grads, steps, update)
+
+
+def radam(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> list[Arrays]:
+    beta1, beta2 = betas
+    m: dict[int, np.ndarray] = {}
+    v: dict[int, np.ndarray] = {}
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay)
+        m[i] = beta1 * m.get(i, 0) + (1 - beta1) * g
+        v[i] = beta2 * v.get(i, 0) + (1 - beta2) * g * g
+        m_hat = m[i] / (1 - beta1**t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho <= 5:
+            return p - lr * m_hat
+        r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        adaptive = math.sqrt(1 - beta2**t) / (np.sqrt(v[i]) + eps)
+        return p - lr * m_hat * r * adaptive
+
+    return _run(params, grads, steps, update)
+
+
+def adamax(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    maximize: bool = False,
+) -> list[Arrays]:
+    beta1, beta2 = betas
+    m: dict[int, np.ndarray] = {}
+    u: dict[int, np.ndarray] = {}
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        m[i] = beta1 * m.get(i, 0) + (1 - beta1) * g
+        u[i] = np.maximum(beta2 * u.get(i, 0), np.abs(g) + eps)
+        return p - lr / (1 - beta1**t) * m[i] / u[i]
+
+    return _run(params, grads, steps, update)
+
+
+def adadelta(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0,
+    maximize: bool = False,
+) -> list[Arrays]:
+    v: dict[int, np.ndarray] = {}
+    u: dict[int, np.ndarray] = {}
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        v[i] = rho * v.get(i, 0) + (1 - rho) * g * g
+        delta = np.sqrt(u.get(i, 0) + eps) / np.sqrt(v[i] + eps) * g
+        u[i] = rho * u.get(i, 0) + (1 - rho) * delta * delta
+        return p - lr * delta
+
+    return _run(params, grads, steps, update)
+
+
+def rprop(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-2,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (1e-6, 50),
+    maximize: bool = False,
+) -> list[Arrays]:
+    prev: dict[int, np.ndarray] = {}
+    size: dict[int, np.ndarray] = {}
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        same = g * prev.get(i, 0)
+        factor = np.where(same > 0, etas[1], np.where(same < 0, etas[0], 1.0))
+        size[i] = np.clip(size.get(i, np.full_like(p, lr)) * factor, *step_sizes)
+        g = np.where(same < 0, 0.0, g)
+        prev[i] = g
+        return p - np.sign(g) * size[i]
+
+    return _run(params, grads, steps, update)
+
+
+def asgd(
+    params: Arrays,
+    grads: GradFn,
+    steps: int,
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0,
+    maximize: bool = False,
+    averages: dict[int, list[np.ndarray]] | None = None,
+) -> list[Arrays]:
+    """ASGD's trajectory; ``averages``, when given, receives each parameter's average ``ax`` per step."""
+    averages = {} if averages is None else averages
+
+    def update(t, i, p, g):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        eta = lr / (1 + lambd * lr * (t - 1)) ** alpha
+        p = p * (1 - lambd * eta) - eta * g
+        mu = 1 / max(1, t - 1 - t0)  # the weight of the newest iterate in the average: 1 until step t0 + 1
+        history = averages.setdefault(i, [])
+        ax = p.copy() if mu == 1 else history[-1] + mu * (p - history[-1])
+        history.append(ax)
+        return p
+
+    return _run(params, grads, steps, update)
+
+
 def cosine(base: float, eta_min: float, T_max: int, epoch: int) -> float:
     """The closed-form cosine annealing rate."""
     return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2

@@ -7,7 +7,22 @@ import importlib
 
 import pytest
 
-MODULES = ["optimizer", "sgd", "adam", "rmsprop", "adagrad", "lbfgs", "lr_scheduler", "clip"]
+MODULES = [
+    "optimizer",
+    "sgd",
+    "adam",
+    "rmsprop",
+    "adagrad",
+    "nadam",
+    "radam",
+    "adamax",
+    "adadelta",
+    "rprop",
+    "asgd",
+    "lbfgs",
+    "lr_scheduler",
+    "clip",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,6 +15,12 @@ ALL = [
     ("AdamW", dict(lr=0.1, amsgrad=True)),
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
     ("Adagrad", dict(lr=0.1, weight_decay=0.01, maximize=True)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.01, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.01, maximize=True)),
+    ("Adamax", dict(lr=0.1, weight_decay=0.01)),
+    ("Adadelta", dict(weight_decay=0.01, maximize=True)),
+    ("Rprop", dict(lr=0.1)),
+    ("ASGD", dict(lr=0.1, weight_decay=0.01, t0=1)),
 ]
 NAMES = [name for name, _ in ALL]
 
@@ -53,6 +59,29 @@ def params_with_grads(seed: int = 0, dtype=np.float32):
         (lambda p: cr.optim.Adagrad(p, lr_decay=-1), "Adagrad: invalid lr_decay: -1"),
         (lambda p: cr.optim.Adagrad(p, initial_accumulator_value=-1), "Adagrad: invalid initial_accumulator_value: -1"),
         (lambda p: cr.optim.Adagrad(p, eps=-1), "Adagrad: invalid epsilon value: -1"),
+        (lambda p: cr.optim.NAdam(p, lr=-1), "NAdam: invalid learning rate: -1"),
+        (lambda p: cr.optim.NAdam(p, eps=-1), "NAdam: invalid epsilon value: -1"),
+        (lambda p: cr.optim.NAdam(p, betas=(0.9, 1.0)), "NAdam: invalid beta parameter at index 1: 1.0"),
+        (lambda p: cr.optim.NAdam(p, weight_decay=-1), "NAdam: invalid weight_decay: -1"),
+        (lambda p: cr.optim.NAdam(p, momentum_decay=-1), "NAdam: invalid momentum_decay value: -1"),
+        (lambda p: cr.optim.NAdam(p, decoupled_weight_decay=1), "NAdam: invalid decoupled_weight_decay: 1"),
+        (lambda p: cr.optim.RAdam(p, lr=-1), "RAdam: invalid learning rate: -1"),
+        (lambda p: cr.optim.RAdam(p, betas=(-0.1, 0.9)), "RAdam: invalid beta parameter at index 0: -0.1"),
+        (lambda p: cr.optim.RAdam(p, weight_decay=-1), "RAdam: invalid weight_decay: -1"),
+        (lambda p: cr.optim.Adamax(p, lr=-1), "Adamax: invalid learning rate: -1"),
+        (lambda p: cr.optim.Adamax(p, eps=-1), "Adamax: invalid epsilon value: -1"),
+        (lambda p: cr.optim.Adamax(p, betas=(1.0, 0.9)), "Adamax: invalid beta parameter at index 0: 1.0"),
+        (lambda p: cr.optim.Adadelta(p, lr=-1), "Adadelta: invalid learning rate: -1"),
+        (lambda p: cr.optim.Adadelta(p, rho=1.5), "Adadelta: invalid rho value: 1.5"),
+        (lambda p: cr.optim.Adadelta(p, eps=-1), "Adadelta: invalid epsilon value: -1"),
+        (lambda p: cr.optim.Adadelta(p, weight_decay=-1), "Adadelta: invalid weight_decay: -1"),
+        (lambda p: cr.optim.Rprop(p, lr=-1), "Rprop: invalid learning rate: -1"),
+        (lambda p: cr.optim.Rprop(p, etas=(1.5, 1.2)), "Rprop: invalid eta values: (1.5, 1.2)"),
+        (lambda p: cr.optim.Rprop(p, etas=(0.5, 0.9)), "Rprop: invalid eta values: (0.5, 0.9)"),
+        (lambda p: cr.optim.Rprop(p, step_sizes=(1.0, 0.1)), "Rprop: invalid step_sizes: (1.0, 0.1)"),
+        (lambda p: cr.optim.ASGD(p, lr=-1), "ASGD: invalid learning rate: -1"),
+        (lambda p: cr.optim.ASGD(p, weight_decay=-1), "ASGD: invalid weight_decay: -1"),
+        (lambda p: cr.optim.ASGD(p, t0=None), "ASGD: invalid t0: None"),
         (
             lambda p: cr.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -2}], lr=0.1),
             "SGD: invalid learning rate: -2 (expected a number >= 0) (param group 1)",
@@ -268,3 +297,13 @@ def test_repr_several_groups():
         "  (1): 1 parameter, lr=0.01, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False\n"
         ")"
     )
+
+
+@pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
+def test_maximize_is_keyword_only_as_in_pytorch(name):
+    """PyTorch takes ``maximize`` by keyword (ASGD and Adamax have ``foreach``, which chainrule
+    has not, in the position before it): a positional value must not land in ``maximize``."""
+    import inspect
+
+    parameter = inspect.signature(getattr(cr.optim, name)).parameters["maximize"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is False

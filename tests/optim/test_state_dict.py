@@ -18,6 +18,12 @@ CONFIGS = [
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.005, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.05, lr_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=1e-3, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9))),
+    ("Adamax", dict(lr=0.01, weight_decay=1e-3)),
+    ("Adadelta", dict(lr=0.5)),
+    ("Rprop", dict(lr=0.005, etas=(0.4, 1.3))),
+    ("ASGD", dict(lr=0.05, lambd=0.01, t0=5)),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CONFIGS)]
 
@@ -240,3 +246,65 @@ def test_load_replaces_state_of_parameters_that_had_none_saved():
     opt.step()
     opt.load_state_dict(fresh)
     assert opt.state == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "entries"),
+    [
+        ("NAdam", {}, {"step", "mu_product", "exp_avg", "exp_avg_sq"}),
+        ("RAdam", {}, {"step", "exp_avg", "exp_avg_sq"}),
+        ("Adamax", {}, {"step", "exp_avg", "exp_inf"}),
+        ("Adadelta", {}, {"step", "square_avg", "acc_delta"}),
+        ("Rprop", {}, {"step", "prev", "step_size"}),
+        ("ASGD", {}, {"step", "eta", "mu", "ax"}),
+    ],
+)
+def test_the_state_entries_are_pytorchs(name, kwargs, entries):
+    w = cr.nn.Parameter(np.ones((2, 3), dtype=np.float32))
+    opt = getattr(cr.optim, name)([w], **kwargs)
+    w.grad = cr.tensor(np.ones((2, 3), dtype=np.float32))
+    opt.step()
+    saved = opt.state_dict()["state"][0]
+    assert set(saved) == entries
+    for key, value in saved.items():
+        assert isinstance(value, np.ndarray)
+        if key in ("mu_product", "eta", "mu"):  # one number per parameter, as PyTorch's 0-d tensors
+            assert value.shape == () and value.dtype == np.float64
+        elif key != "step":
+            assert value.shape == (2, 3) and value.dtype == np.float32
+
+
+def test_scalar_state_comes_back_as_a_number_and_a_bad_one_is_refused():
+    w = cr.nn.Parameter(np.ones(3))
+    opt = cr.optim.ASGD([w], lr=0.1, t0=0)
+    for _ in range(3):
+        w.grad = cr.tensor(np.ones(3))
+        opt.step()
+    state = through_json(opt.state_dict())
+    fresh = cr.optim.ASGD([w], lr=0.1, t0=0)
+    fresh.load_state_dict(state)
+    assert type(fresh.state[w]["eta"]) is float and fresh.state[w]["mu"] == 1 / 3
+    assert fresh.state[w]["eta"] == opt.state[w]["eta"]
+    state["state"]["0"]["mu"] = np.ones(3)
+    with pytest.raises(ValueError, match=re.escape("parameter 0: 'mu' must be one finite number, got an array")):
+        fresh.load_state_dict(state)
+    assert fresh.state[w]["mu"] == 1 / 3
+
+
+def test_nadam_resumes_its_momentum_product():
+    """NAdam's mu_product (a number, not an array) is saved and restored: without it, a resumed
+    run would restart the product at 1 and take another step."""
+    w = cr.nn.Parameter(np.array([1.0, -2.0]))
+    opt = cr.optim.NAdam([w], lr=0.1)
+    for _ in range(3):
+        w.grad = cr.tensor(2 * w.numpy())
+        opt.step()
+    saved = through_json(opt.state_dict())
+    assert saved["state"]["0"]["mu_product"] == pytest.approx(opt.state[w]["mu_product"]) != 1.0
+    w2 = cr.nn.Parameter(w.numpy().copy())
+    opt2 = cr.optim.NAdam([w2], lr=0.1)
+    opt2.load_state_dict(saved)
+    for p, o in ((w, opt), (w2, opt2)):
+        p.grad = cr.tensor(2 * p.numpy())
+        o.step()
+    np.testing.assert_array_equal(w2.numpy(), w.numpy())

@@ -10,7 +10,7 @@ import chainrule as cr
 from . import reference
 from .util import CONFIGS, config_id, run_chainrule
 
-STEPS = 6
+STEPS = 25  # (RAdam rectifies from step 7 with beta2 = 0.999)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
@@ -52,6 +52,22 @@ def test_defaults_are_pytorchs():
     assert cr.optim.SGD(p, lr=0.1).defaults == dict(
         lr=0.1, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False
     )
+    assert cr.optim.NAdam(p).defaults == dict(
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        maximize=False,
+    )
+    assert cr.optim.RAdam(p).defaults == dict(
+        lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False, maximize=False
+    )
+    assert cr.optim.Adamax(p).defaults == dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False)
+    assert cr.optim.Adadelta(p).defaults == dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False)
+    assert cr.optim.Rprop(p).defaults == dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False)
+    assert cr.optim.ASGD(p).defaults == dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False)
 
 
 def test_gd_is_sgd():
@@ -129,3 +145,39 @@ def test_each_optimiser_trains_a_small_network(name):
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.5 * first
+
+
+@pytest.mark.parametrize("t0", [0, 3, 1e6])
+def test_asgd_averages_the_iterates_from_step_t0(t0):
+    """ASGD's ``ax`` is the parameter up to step t0 + 2, then the mean of the iterates from that step on."""
+    params, grads = reference.problem(seed=5)
+    averages: dict = {}
+    kwargs = dict(lr=0.05, lambd=0.01, t0=t0)
+    expected = reference.asgd(params, grads, 10, averages=averages, **kwargs)
+    ps = [cr.nn.Parameter(p.copy()) for p in params]
+    opt = cr.optim.ASGD(ps, **kwargs)
+    for step in range(10):
+        for p, g in zip(ps, grads([p.numpy() for p in ps])):
+            p.grad = cr.tensor(g)
+        opt.step()
+        for i, p in enumerate(ps):
+            np.testing.assert_allclose(p.numpy(), expected[step][i], rtol=1e-12)
+            np.testing.assert_allclose(opt.state[p]["ax"], averages[i][step], rtol=1e-12)
+    if t0 < 10:  # the average has left the parameter behind
+        assert not np.allclose(opt.state[ps[0]]["ax"], ps[0].numpy())
+        np.testing.assert_allclose(opt.state[ps[0]]["ax"], np.mean([e[0] for e in expected[int(t0) + 1 :]], axis=0))
+    else:
+        np.testing.assert_array_equal(opt.state[ps[0]]["ax"], ps[0].numpy())
+
+
+def test_rprop_steps_grow_while_the_sign_holds_and_shrink_when_it_flips():
+    p = cr.nn.Parameter(np.array([0.0, 0.0]))
+    opt = cr.optim.Rprop([p], lr=0.1, etas=(0.5, 2.0), step_sizes=(0.01, 0.3))
+    moves = []
+    for g in ([1.0, 1.0], [1.0, -1.0], [1.0, -1.0], [1.0, -1.0]):
+        before = p.numpy().copy()
+        p.grad = cr.tensor(np.array(g))
+        opt.step()
+        moves.append((p.numpy() - before).tolist())
+    # first weight: 0.1, 0.2, 0.3 (clamped), 0.3; second: 0.1, a flip (no move, the step halved), 0.05, 0.1
+    np.testing.assert_allclose(moves, [[-0.1, -0.1], [-0.2, 0.0], [-0.3, 0.05], [-0.3, 0.1]])

@@ -603,6 +603,41 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, ma
     assert_same_weights(straight, resumed)
 
 
+NEW_OPTIMIZERS = {
+    "NAdam": dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01),
+    "RAdam": dict(lr=0.01, betas=(0.9, 0.9)),
+    "Adamax": dict(lr=0.01),
+    "Adadelta": dict(lr=1.0),
+    "Rprop": dict(lr=0.01),
+    "ASGD": dict(lr=0.05, t0=3),
+}
+
+
+@pytest.mark.parametrize("name", list(NEW_OPTIMIZERS))
+def test_fit_trains_with_each_optimizer_compiled_or_not_under_a_schedule(name):
+    """fit takes NAdam, RAdam, Adamax, Adadelta, Rprop and ASGD as it takes Adam: its compiled step
+    gives the eager numbers, a scheduler changes their ``lr`` each epoch, and the loss goes down."""
+    X, y = cr.data.load_iris(return_X_y=True)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    runs = []
+    for compiled in (True, False):
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(cr.nn.Linear(4, 16), cr.nn.ReLU(), cr.nn.Linear(16, 3))
+        opt = getattr(cr.optim, name)(model.parameters(), **NEW_OPTIMIZERS[name])
+        schedule = cr.train.LearningRateScheduler(cr.optim.StepLR(opt, step_size=2, gamma=0.5))
+        history = fit(
+            model, LOSS, opt, X, y, epochs=6, batch_size=150, callbacks=[schedule], compile=compiled, verbose=0
+        )
+        runs.append((model, history))
+    (compiled_model, history), (eager_model, eager_history) = runs
+    lr = NEW_OPTIMIZERS[name]["lr"]
+    assert history["lr"] == pytest.approx([lr, lr, lr / 2, lr / 2, lr / 4, lr / 4])
+    assert history["loss"][-1] < history["loss"][0]
+    np.testing.assert_allclose(history["loss"], eager_history["loss"], rtol=1e-6)
+    for a, b in zip(compiled_model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
 # --- evaluate, predict, predict_proba ---------------------------------------------------------
 
 
