@@ -97,9 +97,11 @@ class Max(Function):
         return kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
     def backward(self, ns, grad, a):
-        winners = ns.cast(a == _kept_output(ns, self, a.shape, self.axes), a.dtype)  # a constant
-        count = ns.sum(winners, self.axes, keepdims=True)  # 0 where the extreme is NaN: no gradient, as PyTorch
-        share = winners / ns.where(count > 0, count, 1.0)
+        m = _kept_output(ns, self, a.shape, self.axes)
+        # the winners, a constant: where a is the extreme, or a is NaN where the extreme is (NaN wins, as
+        # in torch.max: the gradient goes to it, where a == NaN alone would find no winner and divide by 0)
+        winners = ns.cast(a == m, a.dtype) + ns.cast(a != a, a.dtype) * ns.cast(m != m, a.dtype)
+        share = winners / ns.sum(winners, self.axes, keepdims=True)
         return _expand_back(ns, grad, a.shape, self.axes) * share
 
 

@@ -88,3 +88,10 @@ def test_gradient_clipping_in_place_and_the_infinity_norm_with_nan():
         a.grad, b.grad = lib.tensor([3.0, 4.0]), lib.tensor([NAN])
         with pytest.raises(RuntimeError):
             clip([a, b], 1.0, norm_type=INF, error_if_nonfinite=True)
+
+
+def test_the_nan_maximum_gets_the_gradient():
+    x = np.array([[NAN, 1.0, 2.0], [1.0, 3.0, 2.5]])  # (no ties: their split is a convention)
+    both(lambda t: t.max(), lambda t: t.max(), x)
+    both(lambda t: cr.max(t, 1).values, lambda t: torch.max(t, 1).values, x)
+    both(lambda t: cr.min(t, 0).values, lambda t: torch.min(t, 0).values, x)

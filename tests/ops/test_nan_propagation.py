@@ -71,3 +71,17 @@ def test_exported_to_onnx_maximum_keeps_nan(tmp_path):
     export(model, x, path)
     np.testing.assert_array_equal(load(path)(x).numpy(), model(x).numpy())
     assert np.isnan(model(x).numpy()[0, 0])
+
+
+def test_the_gradient_of_a_nan_maximum_goes_to_the_nan():
+    """As torch.max: the NaN is the maximum, so it gets the gradient (a == NaN finds no winner: the
+    split divided 0 by 0, and a later version gave no gradient at all, which hides the NaN)."""
+    x = cr.tensor([[NAN, 1.0, 2.0], [1.0, 3.0, 3.0]], dtype="float64", requires_grad=True)
+    cr.max(x, 1).values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])  # (ties shared evenly)
+    x.grad = None
+    x.amax(1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    y = cr.tensor([NAN, 1.0, NAN], dtype="float64", requires_grad=True)
+    cr.min(y).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [0.5, 0.0, 0.5])
