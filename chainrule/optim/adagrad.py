@@ -29,6 +29,8 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of the sum of squared gradients (default 0).
         eps: added to the denominator for numerical stability (default 1e-10).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -51,8 +53,13 @@ class Adagrad(Optimizer):
         weight_decay: float = 0,
         initial_accumulator_value: float = 0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
         maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        self._implementation_flags(foreach=foreach, fused=fused, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,

@@ -32,6 +32,9 @@ class Adam(Optimizer):
         weight_decay: L2 penalty coefficient added to the gradient (default 0).
         amsgrad: use the running maximum of ``v`` (AMSGrad, Reddi et al. 2018; default False).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
+        decoupled_weight_decay: shrink the weights directly, as ``AdamW`` (default False).
 
     Example:
         >>> import chainrule as cr
@@ -56,8 +59,19 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ):
+        self._implementation_flags(foreach=foreach, fused=fused, capturable=capturable, differentiable=differentiable)
+        if not isinstance(decoupled_weight_decay, bool):
+            raise TypeError(f"{self._name}: decoupled_weight_decay must be True or False, got {decoupled_weight_decay!r}")
+        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW's update
+            self._decoupled_weight_decay = True
         defaults = dict(
             lr=lr,
             betas=tuple(betas) if isinstance(betas, list) else betas,
@@ -137,6 +151,8 @@ class AdamW(Adam):
         weight_decay: decoupled weight decay coefficient (default 1e-2).
         amsgrad: use the running maximum of the squared-gradient average (default False).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -158,8 +174,23 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
         super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
         )

@@ -36,6 +36,8 @@ class ASGD(Optimizer):
         t0: the step after which averaging starts (default 1e6).
         weight_decay: L2 penalty coefficient added to the gradient (default 0).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -59,9 +61,12 @@ class ASGD(Optimizer):
         alpha: float = 0.75,
         t0: float = 1e6,
         weight_decay: float = 0,
-        *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
     ):
+        self._implementation_flags(foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 

@@ -38,6 +38,8 @@ class NAdam(Optimizer):
         momentum_decay: how fast the momentum warms up to ``beta1`` (default 4e-3).
         decoupled_weight_decay: shrink the weights as AdamW does instead (default False).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -63,8 +65,12 @@ class NAdam(Optimizer):
         momentum_decay: float = 4e-3,
         decoupled_weight_decay: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        self._implementation_flags(foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             betas=betas,

@@ -111,6 +111,30 @@ class Optimizer:
     def _name(self) -> str:
         return type(self).__name__
 
+    def _implementation_flags(
+        self,
+        *,
+        foreach: bool | None = None,
+        fused: bool | None = None,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        """Check PyTorch's flags that choose how a step runs, not what it computes. ``foreach``,
+        ``fused`` and ``capturable`` are accepted and change nothing (chainrule picks its own
+        loops; there are no CUDA graphs); ``differentiable=True`` (autograd through the step) is
+        refused, since the step updates the parameters in place outside the graph."""
+        for name, value in (("foreach", foreach), ("fused", fused)):
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{self._name}: {name} must be None, True or False, got {value!r}")
+        if not isinstance(capturable, bool):
+            raise TypeError(f"{self._name}: capturable must be True or False, got {capturable!r}")
+        if differentiable is not False:
+            raise ValueError(
+                f"{self._name}: differentiable={differentiable!r} is not supported: chainrule's step updates the "
+                "parameters in place, outside the graph (for gradients through an update, write the update "
+                "with tensor ops, e.g. w - lr * g with g from cr.grad(..., create_graph=True))"
+            )
+
     # ---------------------------------------------------------------- groups and validation
     def add_param_group(self, param_group: Mapping[str, Any]) -> None:
         """Add a group of parameters with its own hyper-parameters (the rest from ``defaults``).
@@ -129,12 +153,17 @@ class Optimizer:
             )
         params = list(params)
         index = len(self.param_groups)
-        for p in params:
-            if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str):
+        named = [isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params]
+        names = None
+        if any(named):  # model.named_parameters(), as PyTorch 2.13 takes it: the names are kept in the group
+            if not all(named):
                 raise TypeError(
-                    f"{self._name}: got a (name, parameter) pair {p[0]!r}; pass model.parameters(), "
-                    "not model.named_parameters()"
+                    f"{self._name}: param group {index} mixes (name, parameter) pairs and bare parameters; "
+                    "give all of them named (model.named_parameters()) or none"
                 )
+            names = [name for name, _ in params]
+            params = [p for _, p in params]
+        for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
                     f"{self._name}: can only optimise Tensors, got {type(p).__name__} in param group {index}"
@@ -154,6 +183,8 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._validate_group(group, index)
+        if names is not None:
+            group["param_names"] = names
         group["params"] = params
         self.param_groups.append(group)
 

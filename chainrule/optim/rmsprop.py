@@ -35,6 +35,8 @@ class RMSprop(Optimizer):
         centered: normalise by an estimate of the gradient's variance instead of its second moment
             (default False).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -59,8 +61,12 @@ class RMSprop(Optimizer):
         weight_decay: float = 0,
         momentum: float = 0,
         centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
     ):
+        self._implementation_flags(foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             alpha=alpha,

@@ -33,6 +33,8 @@ class Rprop(Optimizer):
             0 < etaminus < 1 < etaplus (default (0.5, 1.2)).
         step_sizes: (minimal, maximal) step size (default (1e-6, 50)).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -56,8 +58,12 @@ class Rprop(Optimizer):
         etas: tuple[float, float] = (0.5, 1.2),
         step_sizes: tuple[float, float] = (1e-6, 50),
         *,
+        capturable: bool = False,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
     ):
+        self._implementation_flags(foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
         super().__init__(params, defaults)
 

@@ -32,12 +32,14 @@ class SGD(Optimizer):
 
     Args:
         params: parameters (e.g. ``model.parameters()``) or a list of param-group dicts.
-        lr: learning rate (required: no default suits every problem).
+        lr: learning rate (default 1e-3, PyTorch's).
         momentum: momentum factor (default 0: plain gradient descent).
         dampening: how much less each new gradient counts in the momentum buffer (default 0).
         weight_decay: L2 penalty coefficient added to the gradient (default 0).
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening = 0; default False).
         maximize: climb the objective instead of descending it (default False).
+        foreach, fused, capturable: PyTorch's choices of how a step runs; accepted, they change nothing
+            here. differentiable: only False (the step updates the parameters outside the graph).
 
     Example:
         >>> import chainrule as cr
@@ -59,13 +61,18 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: ParamsLike,
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
         weight_decay: float = 0,
         nesterov: bool = False,
+        *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        self._implementation_flags(foreach=foreach, fused=fused, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             momentum=momentum,

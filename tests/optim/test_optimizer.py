@@ -102,8 +102,6 @@ def test_params_must_be_an_iterable_of_tensors_or_groups():
         cr.optim.SGD([], lr=0.1)
     with pytest.raises(TypeError, match="can only optimise Tensors"):
         cr.optim.SGD([np.zeros(3)], lr=0.1)
-    with pytest.raises(TypeError, match="named_parameters"):
-        cr.optim.SGD(cr.nn.Linear(2, 2).named_parameters(), lr=0.1)
     with pytest.raises(TypeError, match="ordered collection"):
         cr.optim.SGD([{"params": {p}}], lr=0.1)
     with pytest.raises(ValueError, match="more than once"):
@@ -299,11 +297,92 @@ def test_repr_several_groups():
     )
 
 
-@pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
-def test_maximize_is_keyword_only_as_in_pytorch(name):
-    """PyTorch takes ``maximize`` by keyword (ASGD and Adamax have ``foreach``, which chainrule
-    has not, in the position before it): a positional value must not land in ``maximize``."""
+POSITIONAL = {  # PyTorch 2.13's positional parameters after params, in order (the rest are keyword-only)
+    "SGD": "lr momentum dampening weight_decay nesterov",
+    "Adam": "lr betas eps weight_decay amsgrad",
+    "AdamW": "lr betas eps weight_decay amsgrad",
+    "RMSprop": "lr alpha eps weight_decay momentum centered capturable foreach maximize differentiable",
+    "Adagrad": "lr lr_decay weight_decay initial_accumulator_value eps foreach",
+    "NAdam": "lr betas eps weight_decay momentum_decay decoupled_weight_decay",
+    "RAdam": "lr betas eps weight_decay decoupled_weight_decay",
+    "Adamax": "lr betas eps weight_decay foreach",
+    "Adadelta": "lr rho eps weight_decay foreach",
+    "Rprop": "lr etas step_sizes",
+    "ASGD": "lr lambd alpha t0 weight_decay foreach maximize differentiable capturable",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_positional_arguments_are_pytorchs_in_pytorchs_order(name):
+    """A positional value lands where it lands in PyTorch (RMSprop's 8th is capturable, not maximize)."""
     import inspect
 
-    parameter = inspect.signature(getattr(cr.optim, name)).parameters["maximize"]
-    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is False
+    parameters = list(inspect.signature(getattr(cr.optim, name)).parameters.values())[1:]
+    positional = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert positional == POSITIONAL[name].split()
+    assert {p.name for p in parameters} >= {"maximize", "foreach", "differentiable"}
+
+
+# ---------------------------------------------------------------- PyTorch's implementation flags
+FLAGS = {  # the flags each PyTorch optimiser takes (besides maximize)
+    "SGD": ("foreach", "differentiable", "fused"),
+    "Adam": ("foreach", "capturable", "differentiable", "fused"),
+    "AdamW": ("foreach", "capturable", "differentiable", "fused"),
+    "RMSprop": ("foreach", "capturable", "differentiable"),
+    "Adagrad": ("foreach", "differentiable", "fused"),
+    "NAdam": ("foreach", "capturable", "differentiable"),
+    "RAdam": ("foreach", "capturable", "differentiable"),
+    "Adamax": ("foreach", "capturable", "differentiable"),
+    "Adadelta": ("foreach", "capturable", "differentiable"),
+    "Rprop": ("foreach", "capturable", "differentiable"),
+    "ASGD": ("foreach", "capturable", "differentiable"),
+}
+
+
+@pytest.mark.parametrize("name, kwargs", ALL, ids=NAMES)
+def test_pytorchs_implementation_flags_are_accepted_and_change_nothing(name, kwargs):
+    flags = {"foreach": True, "fused": True, "capturable": True, "differentiable": False}
+    given = {k: flags[k] for k in FLAGS[name]}
+    plain, flagged = params_with_grads(), params_with_grads()
+    a, b = getattr(cr.optim, name)(plain, **kwargs), getattr(cr.optim, name)(flagged, **kwargs, **given)
+    for _ in range(3):
+        a.step()
+        b.step()
+    for p, q in zip(plain, flagged):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    with pytest.raises(ValueError, match=rf"{name}: differentiable=True is not supported"):
+        getattr(cr.optim, name)(params_with_grads(), **kwargs, differentiable=True)
+    with pytest.raises(TypeError, match="foreach must be None, True or False"):
+        getattr(cr.optim, name)(params_with_grads(), **kwargs, foreach="yes")
+
+
+def test_sgd_defaults_to_pytorchs_learning_rate():
+    assert cr.optim.SGD(params_with_grads()).defaults["lr"] == 1e-3
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    a_params, w_params = params_with_grads(dtype=np.float64), params_with_grads(dtype=np.float64)
+    adam = cr.optim.Adam(a_params, lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)
+    adamw = cr.optim.AdamW(w_params, lr=0.1, weight_decay=0.3)
+    for _ in range(3):
+        adam.step()
+        adamw.step()
+    for p, q in zip(a_params, w_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert cr.optim.Adam(params_with_grads())._decoupled_weight_decay is False
+
+
+def test_named_parameters_are_taken_and_their_names_kept_as_pytorch():
+    model = cr.nn.Linear(3, 2)
+    opt = cr.optim.SGD(model.named_parameters(), lr=0.1, momentum=0.9)
+    assert opt.param_groups[0]["param_names"] == ["weight", "bias"]
+    assert opt.param_groups[0]["params"] == list(model.parameters())
+    cr.nn.functional.mse_loss(model(cr.ones(4, 3)), cr.zeros(4, 2)).backward()
+    opt.step()
+    saved = opt.state_dict()
+    assert saved["param_groups"][0]["param_names"] == ["weight", "bias"]
+    again = cr.optim.SGD(model.named_parameters(), lr=0.1, momentum=0.9)
+    again.load_state_dict(saved)
+    assert again.param_groups[0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(TypeError, match="mixes"):
+        cr.optim.SGD([("weight", model.weight), model.bias], lr=0.1)
