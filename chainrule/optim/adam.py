@@ -69,7 +69,9 @@ class Adam(Optimizer):
     ):
         self._implementation_flags(foreach=foreach, fused=fused, capturable=capturable, differentiable=differentiable)
         if not isinstance(decoupled_weight_decay, bool):
-            raise TypeError(f"{self._name}: decoupled_weight_decay must be True or False, got {decoupled_weight_decay!r}")
+            raise TypeError(
+                f"{self._name}: decoupled_weight_decay must be True or False, got {decoupled_weight_decay!r}"
+            )
         if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW's update
             self._decoupled_weight_decay = True
         defaults = dict(
