@@ -36,19 +36,25 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     conv2d,
     conv_transpose1d,
     conv_transpose2d,
-    elu,
     gelu,
+    glu,
+    hardshrink,
     interpolate,
     leaky_relu,
     linear,
     log_softmax,
     max_pool1d,
     max_pool2d,
+    prelu,
     sigmoid,
     softmax,
+    softmin,
     softplus,
+    softshrink,
+    softsign,
     step,
     tanh,
+    tanhshrink,
 )
 from chainrule.ops.elementwise import dropout as _dropout, lift
 from chainrule.ops.loss import BinaryCrossEntropy, cross_entropy_indices
@@ -174,6 +180,130 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
         tensor([0., 2.])
     """
     return input.relu_() if inplace else ops.relu(input)
+
+
+def _maybe_in_place(input: Tensor, inplace: bool, name: str, function: Any, *args: Any) -> Tensor:
+    return input._in_place(name, function, *args) if inplace else function(input, *args)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, alpha (e^x - 1) elsewhere (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.elu(cr.tensor([-1000.0, 2.0]))
+        tensor([-1.,  2.])
+    """
+    return _maybe_in_place(input, inplace, "elu_", ops.elu, alpha)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.silu(cr.tensor([0.0, 2.0]))
+        tensor([0.    , 1.7616])
+    """
+    return _maybe_in_place(input, inplace, "silu_", ops.silu)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.mish(cr.tensor([0.0, 2.0]))
+        tensor([0.   , 1.944])
+    """
+    return _maybe_in_place(input, inplace, "mish_", ops.mish)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Scaled ELU with PyTorch's constants (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.selu(cr.tensor([-1.0, 1.0]))
+        tensor([-1.1113,  1.0507])
+    """
+    return _maybe_in_place(input, inplace, "selu_", ops.selu)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha (e^(x / alpha) - 1) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.celu(cr.tensor([-1.0, 1.0]), alpha=2.0)
+        tensor([-0.7869,  1.    ])
+    """
+    return _maybe_in_place(input, inplace, "celu_", ops.celu, alpha)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x limited to [min_val, max_val] (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardtanh(cr.tensor([-3.0, 0.5, 3.0]))
+        tensor([-1. ,  0.5,  1. ])
+    """
+    return _maybe_in_place(input, inplace, "hardtanh_", ops.hardtanh, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.relu6(cr.tensor([-1.0, 8.0]))
+        tensor([0., 6.])
+    """
+    return _maybe_in_place(input, inplace, "relu6_", ops.relu6)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardswish(cr.tensor([1.0, 4.0]))
+        tensor([0.6667, 4.    ])
+    """
+    return _maybe_in_place(input, inplace, "hardswish_", ops.hardswish)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6 (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardsigmoid(cr.tensor([0.0, 4.0]))
+        tensor([0.5, 1. ])
+    """
+    return _maybe_in_place(input, inplace, "hardsigmoid_", ops.hardsigmoid)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > ``threshold``, else ``value`` (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.threshold(cr.tensor([0.0, 2.0]), 0.5, -1.0)
+        tensor([-1.,  2.])
+    """
+    return _maybe_in_place(input, inplace, "threshold_", ops.threshold, threshold, value)
 
 
 def dropout(

@@ -44,6 +44,14 @@ def cnn2d(dtype):
     )  # fmt: skip
 
 
+def activations(dtype):
+    return nn.Sequential(
+        nn.Linear(12, 16, dtype=dtype), nn.SiLU(), nn.Linear(16, 16, dtype=dtype), nn.Hardswish(),
+        nn.PReLU(16, dtype=dtype), nn.Mish(), nn.Softshrink(0.1), nn.Linear(16, 16, dtype=dtype),
+        nn.SELU(inplace=True), nn.CELU(0.5), nn.Hardtanh(-1.5, 1.5), nn.GLU(), nn.Linear(8, 3, dtype=dtype),
+    )  # fmt: skip
+
+
 class _Reshape(nn.Module):
     def __init__(self, shape):
         super().__init__()
@@ -69,6 +77,7 @@ MODELS = {
     "mlp": mlp,
     "cnn1d": cnn1d,
     "cnn2d": cnn2d,
+    "activations": activations,
     "rnn": lambda dtype: _Recurrent("rnn", dtype),
     "lstm": lambda dtype: _Recurrent("lstm", dtype),
     "gru": lambda dtype: _Recurrent("gru", dtype),

@@ -16,18 +16,26 @@ def test_activations_are_re_exported_ops():
         "sigmoid",
         "tanh",
         "leaky_relu",
-        "elu",
         "gelu",
         "softplus",
         "softmax",
         "log_softmax",
         "step",
         "linear",
+        "softsign",
+        "softmin",
+        "glu",
+        "tanhshrink",
+        "softshrink",
+        "hardshrink",
+        "prelu",
     ):
         assert getattr(F, name) is getattr(cr, name), name
-    # relu takes PyTorch's inplace= too, so it wraps the op: the same values
-    x = cr.tensor([-1.0, 0.0, 2.0])
-    np.testing.assert_array_equal(F.relu(x).numpy(), cr.relu(x).numpy())
+    # those that take PyTorch's inplace= too wrap the op: the same values
+    x = cr.tensor([-1.0, 0.0, 2.0, 7.0])
+    for name in ("relu", "elu", "silu", "mish", "selu", "celu", "relu6", "hardtanh", "hardswish", "hardsigmoid"):
+        np.testing.assert_array_equal(getattr(F, name)(x).numpy(), getattr(cr, name)(x).numpy())
+    np.testing.assert_array_equal(F.threshold(x, 0.5, 3.0).numpy(), cr.threshold(x, 0.5, 3.0).numpy())
 
 
 def test_functional_linear_matches_the_layer():

@@ -352,6 +352,149 @@ ELEMENTWISE = [
     ),
 ]
 
+# ------------------------------------------------------------------ PyTorch's other activations (composed)
+
+
+def avoiding(*kinks: float, scale: float = 1.0, gap: float = 0.1) -> Callable[..., np.ndarray]:
+    """Data u * ``scale`` kept at least ``gap`` from each kink (finite differences would straddle it)."""
+
+    def make(*shape: int, seed: int = 0) -> np.ndarray:
+        x = u(*shape, seed=seed) * scale
+        for k in kinks:
+            x = np.where(np.abs(x - k) < gap, k + np.where(x >= k, gap, -gap), x)
+        return x
+
+    return make
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def np_elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    return np.where(x > 0, scale * x, scale * alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+
+def np_hardtanh(x, min_val=-1.0, max_val=1.0):
+    return np.clip(x, min_val, max_val)
+
+
+def np_softmin(x, dim):
+    return np.exp(np_log_softmax(-x, dim))
+
+
+def np_glu(x, dim=-1):
+    a, b = np.split(x, 2, axis=dim)
+    return a * sigmoid(b)
+
+
+def np_prelu(x, weight):
+    w = weight.reshape(weight.shape + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
+    return np.where(x > 0, x, w * x)
+
+
+def np_softshrink(x, lambd=0.5):
+    return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0))
+
+
+def np_hardshrink(x, lambd=0.5):
+    return np.where(np.abs(x) > lambd, x, 0.0)
+
+
+def _shapes(data: Callable, extra: dict | None = None) -> Callable[[], list[Sample]]:
+    return lambda: [
+        Sample((data(2, 3, seed=1),), dict(extra or {}), "(2, 3)"),
+        Sample((data(seed=2),), dict(extra or {}), "0-d"),
+        Sample((data(0, 3, seed=3),), dict(extra or {}), "empty"),
+    ]
+
+
+ACTIVATIONS = [
+    OpInfo("silu", cr.silu, lambda x: x * sigmoid(x), _shapes(u)),
+    OpInfo("mish", cr.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), _shapes(u)),
+    OpInfo("selu", cr.selu, lambda x: np_elu(x, SELU_ALPHA, SELU_SCALE), _shapes(away), note="kink at 0 left out"),
+    OpInfo(
+        "celu",
+        cr.celu,
+        lambda x, alpha=1.0: np_elu(x, alpha, 1.0, 1.0 / alpha),
+        lambda: _shapes(away)() + [Sample((away(4, seed=4),), {"alpha": 2.0}, "alpha=2")],
+    ),
+    OpInfo(
+        "hardtanh",
+        cr.hardtanh,
+        np_hardtanh,
+        lambda: (
+            _shapes(avoiding(-1.0, 1.0))()
+            + [Sample((avoiding(-0.5, 1.5, scale=1.5)(5, seed=4),), {"min_val": -0.5, "max_val": 1.5}, "bounds")]
+        ),
+        note="piecewise linear: its second derivative is 0",
+    ),
+    OpInfo("relu6", cr.relu6, lambda x: np.clip(x, 0.0, 6.0), _shapes(avoiding(0.0, 6.0, scale=4.0))),
+    OpInfo(
+        "hardsigmoid",
+        cr.hardsigmoid,
+        lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+        _shapes(avoiding(-3.0, 3.0, scale=2.5)),
+    ),
+    OpInfo(
+        "hardswish",
+        cr.hardswish,
+        lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+        _shapes(avoiding(-3.0, 3.0, scale=2.5)),
+    ),
+    OpInfo("softsign", cr.softsign, lambda x: x / (1.0 + np.abs(x)), _shapes(away)),
+    OpInfo(
+        "softmin",
+        cr.softmin,
+        np_softmin,
+        lambda: [
+            Sample((u(2, 3, seed=1),), {"dim": 1}, "dim=1"),
+            Sample((u(2, 3, 4, seed=2),), {"dim": 0}, "dim=0"),
+            Sample((u(4, seed=3),), {"dim": -1}, "1-d"),
+        ],
+    ),
+    OpInfo(
+        "glu",
+        cr.glu,
+        np_glu,
+        lambda: [
+            Sample((u(2, 4, seed=1),), {}, "last"),
+            Sample((u(4, 3, seed=2),), {"dim": 0}, "dim=0"),
+            Sample((u(2, 2, 3, seed=3),), {"dim": 1}, "dim=1"),
+        ],
+    ),
+    OpInfo(
+        "threshold",
+        cr.threshold,
+        lambda x, threshold, value: np.where(x > threshold, x, value),
+        lambda: [Sample((avoiding(0.3)(2, 3, seed=1),), {"threshold": 0.3, "value": -5.0})],
+    ),
+    OpInfo("tanhshrink", cr.tanhshrink, lambda x: x - np.tanh(x), _shapes(u)),
+    OpInfo(
+        "softshrink",
+        cr.softshrink,
+        np_softshrink,
+        lambda: _shapes(avoiding(-0.5, 0.5))() + [Sample((avoiding(-1.0, 1.0)(5, seed=4),), {"lambd": 1.0})],
+    ),
+    OpInfo(
+        "hardshrink",
+        cr.hardshrink,
+        np_hardshrink,
+        lambda: _shapes(avoiding(-0.5, 0.5))() + [Sample((avoiding(-1.0, 1.0)(5, seed=4),), {"lambd": 1.0})],
+    ),
+    OpInfo(
+        "prelu",
+        cr.prelu,
+        np_prelu,
+        lambda: [
+            Sample((away(2, 3, 4, seed=1), pos(3, seed=2)), {}, "per channel"),
+            Sample((away(5, seed=3), pos(1, seed=4)), {}, "one slope"),
+            Sample((away(seed=5), pos(1, seed=6)), {}, "0-d"),
+            Sample((away(2, 3, seed=7), pos(3, seed=8)), {}, "(N, C)"),
+        ],
+    ),
+]
+
+
 COMPARISONS = (
     [
         OpInfo(
@@ -1400,5 +1543,5 @@ RECURRENT = [
     ),
 ]
 
-REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT
+REGISTRY: list[OpInfo] = ELEMENTWISE + ACTIVATIONS + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT
 BY_NAME = {info.name: info for info in REGISTRY}
