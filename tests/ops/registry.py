@@ -1543,5 +1543,155 @@ RECURRENT = [
     ),
 ]
 
-REGISTRY: list[OpInfo] = ELEMENTWISE + ACTIVATIONS + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT
+
+# ------------------------------------------------------------------ more of PyTorch's losses (composed)
+
+
+def np_reduce(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def np_kl_div(x, y, reduction="mean", log_target=False):
+    loss = np.exp(y) * (y - x) if log_target else np.where(y == 0, 0.0, y * np.log(np.where(y == 0, 1.0, y))) - y * x
+    return loss.sum() / x.shape[0] if reduction == "batchmean" else np_reduce(loss, reduction)
+
+
+def np_pairwise(a, b, p=2.0, eps=1e-6):
+    d = np.abs(a - b + eps)
+    return d.max(axis=-1) if p == float("inf") else (d**p).sum(axis=-1) ** (1.0 / p)
+
+
+def np_cosine_embedding(a, b, target, margin=0.0, reduction="mean"):
+    cos = (a * b).sum(-1) / np.sqrt(((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12))
+    return np_reduce(
+        np.where(target == 1, 1 - cos, 0.0) + np.where(target == -1, np.maximum(cos - margin, 0), 0.0), reduction
+    )
+
+
+def np_gaussian_nll(x, y, var, full=False, eps=1e-6, reduction="mean"):
+    if var.shape == x.shape[:-1]:
+        var = var[..., None]
+    var = np.maximum(var, eps)
+    loss = 0.5 * (np.log(var) + (x - y) ** 2 / var) + (0.5 * math.log(2 * math.pi) if full else 0.0)
+    return np_reduce(loss, reduction)
+
+
+def np_poisson_nll(x, target, log_input=True, full=False, reduction="mean", eps=1e-8):
+    loss = np.exp(x) - target * x if log_input else x - target * np.log(x + eps)
+    if full:
+        y = np.where(target <= 1, 2.0, target)
+        loss = loss + np.where(target <= 1, 0.0, y * np.log(y) - y + 0.5 * np.log(2 * math.pi * y))
+    return np_reduce(loss, reduction)
+
+
+def np_triplet(a, p_, n, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    d_neg = np_pairwise(a, n, p, eps)
+    if swap:
+        d_neg = np.minimum(d_neg, np_pairwise(p_, n, p, eps))
+    return np_reduce(np.maximum(np_pairwise(a, p_, p, eps) - d_neg + margin, 0), reduction)
+
+
+SIGNS = np.array([1.0, -1.0, -1.0, 1.0])
+LOSSES = [
+    OpInfo(
+        "kl_div",
+        cr.nn.functional.kl_div,
+        np_kl_div,
+        lambda: (
+            [
+                Sample((u(4, 3), u(4, 3, seed=1, low=0.1, high=1.0)), {"reduction": r}, r)
+                for r in ("batchmean", "sum", "none")
+            ]
+            + [Sample((u(4, 3), u(4, 3, seed=2)), {"log_target": True, "reduction": "batchmean"}, "log target")]
+        ),
+    ),
+    OpInfo(
+        "pairwise_distance",
+        cr.nn.functional.pairwise_distance,
+        np_pairwise,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {}, "p=2"),
+            Sample((away(4, 3, seed=1), u(4, 3, seed=2) * 0), {"p": 1.0}, "p=1"),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"p": 3.0}, "p=3"),
+            Sample((distinct(4, 3, seed=1), u(4, 3, seed=2) * 0), {"p": float("inf")}, "p=inf"),
+            Sample((u(3, seed=3), u(3, seed=4)), {}, "1-d"),
+        ],
+    ),
+    OpInfo(
+        "margin_ranking_loss",
+        lambda a, b, target, **kw: cr.nn.functional.margin_ranking_loss(a, b, target, **kw),
+        lambda a, b, target, margin=0.0, reduction="mean": np_reduce(
+            np.maximum(-target * (a - b) + margin, 0), reduction
+        ),
+        lambda: [
+            Sample((u(4, seed=1), u(4, seed=2) + 0.05), {"target": SIGNS, "margin": 0.1}, "mean"),
+            Sample((u(4, seed=1), u(4, seed=2) + 0.05), {"target": SIGNS, "reduction": "none"}, "none"),
+        ],
+    ),
+    OpInfo(
+        "hinge_embedding_loss",
+        lambda x, target, **kw: cr.nn.functional.hinge_embedding_loss(x, target, **kw),
+        lambda x, target, margin=1.0, reduction="mean": np_reduce(
+            np.where(target == 1, x, np.maximum(margin - x, 0)), reduction
+        ),
+        lambda: [
+            Sample((pos(4),), {"target": SIGNS, "margin": 1.3}),
+            Sample((pos(4),), {"target": SIGNS, "reduction": "sum"}),
+        ],
+    ),
+    OpInfo(
+        "soft_margin_loss",
+        lambda x, target, **kw: cr.nn.functional.soft_margin_loss(x, target, **kw),
+        lambda x, target, reduction="mean": np_reduce(np.logaddexp(0, -x * target), reduction),
+        lambda: [
+            Sample((u(4),), {"target": SIGNS}),
+            Sample((u(2, 2),), {"target": SIGNS.reshape(2, 2), "reduction": "none"}),
+        ],
+    ),
+    OpInfo(
+        "cosine_embedding_loss",
+        lambda a, b, target, **kw: cr.nn.functional.cosine_embedding_loss(a, b, target, **kw),
+        np_cosine_embedding,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"target": SIGNS, "margin": -0.5}, "mean"),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"target": SIGNS, "reduction": "none", "margin": -0.9}, "none"),
+        ],
+    ),
+    OpInfo(
+        "gaussian_nll_loss",
+        cr.nn.functional.gaussian_nll_loss,
+        np_gaussian_nll,
+        lambda: [
+            Sample((u(4, 3), u(4, 3, seed=1), pos(4, 3, seed=2)), {}, "same shape"),
+            Sample((u(4, 3), u(4, 3, seed=1), pos(4, seed=2)), {"full": True, "reduction": "sum"}, "one per row, full"),
+            Sample((u(4, 3), u(4, 3, seed=1), pos(1, 3, seed=2)), {"reduction": "none"}, "shared along dim 0"),
+        ],
+    ),
+    OpInfo(
+        "poisson_nll_loss",
+        lambda x, target, **kw: cr.nn.functional.poisson_nll_loss(x, target, **kw),
+        np_poisson_nll,
+        lambda: [
+            Sample((u(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2)}, "log input"),
+            Sample((u(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2), "full": True, "reduction": "sum"}, "full"),
+            Sample((pos(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2), "log_input": False}, "rates"),
+        ],
+    ),
+    OpInfo(
+        "triplet_margin_loss",
+        cr.nn.functional.triplet_margin_loss,
+        np_triplet,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0}, "p=2"),
+            Sample(
+                (u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0, "p": 3.0, "swap": True}, "swap"
+            ),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0, "reduction": "none"}, "none"),
+        ],
+    ),
+]
+
+REGISTRY: list[OpInfo] = (
+    ELEMENTWISE + ACTIVATIONS + COMPARISONS + REDUCTIONS + SHAPES + LINALG + CONV + RECURRENT + LOSSES
+)
 BY_NAME = {info.name: info for info in REGISTRY}
