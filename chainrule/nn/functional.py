@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import builtins
+import math
 import numbers
 import sys
 import warnings
@@ -36,19 +38,25 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     conv2d,
     conv_transpose1d,
     conv_transpose2d,
-    elu,
     gelu,
+    glu,
+    hardshrink,
     interpolate,
     leaky_relu,
     linear,
     log_softmax,
     max_pool1d,
     max_pool2d,
+    prelu,
     sigmoid,
     softmax,
+    softmin,
     softplus,
+    softshrink,
+    softsign,
     step,
     tanh,
+    tanhshrink,
 )
 from chainrule.ops.elementwise import dropout as _dropout, lift
 from chainrule.ops.loss import BinaryCrossEntropy, cross_entropy_indices
@@ -174,6 +182,130 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
         tensor([0., 2.])
     """
     return input.relu_() if inplace else ops.relu(input)
+
+
+def _maybe_in_place(input: Tensor, inplace: bool, name: str, function: Any, *args: Any) -> Tensor:
+    return input._in_place(name, function, *args) if inplace else function(input, *args)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, alpha (e^x - 1) elsewhere (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.elu(cr.tensor([-1000.0, 2.0]))
+        tensor([-1.,  2.])
+    """
+    return _maybe_in_place(input, inplace, "elu_", ops.elu, alpha)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.silu(cr.tensor([0.0, 2.0]))
+        tensor([0.    , 1.7616])
+    """
+    return _maybe_in_place(input, inplace, "silu_", ops.silu)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.mish(cr.tensor([0.0, 2.0]))
+        tensor([0.   , 1.944])
+    """
+    return _maybe_in_place(input, inplace, "mish_", ops.mish)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Scaled ELU with PyTorch's constants (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.selu(cr.tensor([-1.0, 1.0]))
+        tensor([-1.1113,  1.0507])
+    """
+    return _maybe_in_place(input, inplace, "selu_", ops.selu)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha (e^(x / alpha) - 1) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.celu(cr.tensor([-1.0, 1.0]), alpha=2.0)
+        tensor([-0.7869,  1.    ])
+    """
+    return _maybe_in_place(input, inplace, "celu_", ops.celu, alpha)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x limited to [min_val, max_val] (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardtanh(cr.tensor([-3.0, 0.5, 3.0]))
+        tensor([-1. ,  0.5,  1. ])
+    """
+    return _maybe_in_place(input, inplace, "hardtanh_", ops.hardtanh, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.relu6(cr.tensor([-1.0, 8.0]))
+        tensor([0., 6.])
+    """
+    return _maybe_in_place(input, inplace, "relu6_", ops.relu6)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardswish(cr.tensor([1.0, 4.0]))
+        tensor([0.6667, 4.    ])
+    """
+    return _maybe_in_place(input, inplace, "hardswish_", ops.hardswish)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6 (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hardsigmoid(cr.tensor([0.0, 4.0]))
+        tensor([0.5, 1. ])
+    """
+    return _maybe_in_place(input, inplace, "hardsigmoid_", ops.hardsigmoid)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > ``threshold``, else ``value`` (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.threshold(cr.tensor([0.0, 2.0]), 0.5, -1.0)
+        tensor([-1.,  2.])
+    """
+    return _maybe_in_place(input, inplace, "threshold_", ops.threshold, threshold, value)
 
 
 def dropout(
@@ -784,3 +916,343 @@ def multi_margin_loss(
     if w is not None:  # each sample's term scaled by its target class's weight (a plain mean after)
         loss = loss * ops.index(Tensor._make(w), t._data)
     return _reduce(loss, reduction, "multi_margin_loss")
+
+
+# ------------------------------------------------------------------ distances
+
+
+def _p_norm(x: Tensor, p: float, axis: int, keepdim: bool, owner: str) -> Tensor:
+    """The p-norm of ``x`` along ``axis``: (sum |x|^p)^(1/p); p = inf: max |x|."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
+        raise ValueError(f"{owner}: p must be a number > 0 (or inf), got {p!r}")
+    if p == 2:
+        return ops.sqrt(ops.sum(x * x, axis=axis, keepdims=keepdim))
+    size = ops.abs(x)
+    if p == 1:
+        return ops.sum(size, axis=axis, keepdims=keepdim)
+    if p == float("inf"):
+        return ops.amax(size, dim=axis, keepdim=keepdim)
+    return ops.pow(ops.sum(ops.pow(size, float(p)), axis=axis, keepdims=keepdim), 1.0 / p)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm distance between rows, ``||x1 - x2 + eps||_p`` along the last dim, as PyTorch's
+    (``eps`` is added to the difference, so equal rows have a gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.pairwise_distance(cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), eps=0.0)
+        tensor([5.])
+    """
+    x1, x2 = lift(x1), lift(x2)
+    diff = x1 - x2 + eps
+    if diff.ndim == 0:
+        diff = ops.reshape(diff, (1,))
+    return _p_norm(diff, p, diff.ndim - 1, keepdim, "pairwise_distance")
+
+
+# ------------------------------------------------------------------ more losses, as PyTorch's
+
+
+def kl_div(
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    log_target: bool = False,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """Kullback-Leibler divergence of log-probabilities ``input`` from the distribution ``target``:
+    target (log target - input), 0 where target is 0 (``log_target=True``: the target is given as
+    logs, exp(t) (t - input)). ``reduction='batchmean'`` divides the sum by the batch size (the
+    true KL divergence); 'mean' divides by the number of elements, with PyTorch's warning.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> p = cr.tensor([[0.5, 0.5]])
+        >>> F.kl_div(cr.log(cr.tensor([[0.25, 0.75]])), p, reduction='batchmean')
+        tensor(0.1438)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction, "kl_div")
+    if reduction not in (*REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got {reduction!r}")
+    input = lift(input)
+    target = _as_target(target, input)
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        zero = ops.eq(target, 0.0)
+        # target log target, 0 where the target is 0 (PyTorch's xlogy; a NaN stays NaN)
+        loss = ops.where(zero, 0.0, target * ops.log(ops.where(zero, 1.0, target))) - target * input
+    if reduction == "batchmean":
+        total = ops.sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size. 'batchmean' "
+            "divides only by the batch size, and aligns with the KL div math definition. 'mean' will be changed "
+            "to behave the same as 'batchmean' in the next major release.",
+            UserWarning,
+            stacklevel=_outside_nn(),
+        )
+    return _reduce(loss, reduction, "kl_div")
+
+
+def _same_ndim(owner: str, **tensors: Tensor) -> None:
+    ndims = {t.ndim for t in tensors.values()}
+    if len(ndims) > 1:
+        shapes = ", ".join(f"{n} {t.shape}" for n, t in tensors.items())
+        raise ValueError(f"{owner}: all inputs must have the same number of dimensions, got {shapes}")
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """max(0, -y (x1 - x2) + margin): ``x1`` should rank above ``x2`` where y = 1, below where y = -1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.margin_ranking_loss(cr.tensor([1.0, 0.0]), cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0]), 0.5)
+        tensor(0.75)
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "margin_ranking_loss"), "margin_ranking_loss"
+    )
+    input1 = lift(input1)
+    input2, target = _as_target(input2, input1), _as_target(target, input1)
+    _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    # clamp's gradient includes the bound, as PyTorch's clamp_min: 1 at a margin met exactly
+    loss = ops.clip(-target * (input1 - input2) + margin, min=0.0)
+    return _reduce(loss, reduction, "margin_ranking_loss")
+
+
+def hinge_embedding_loss(
+    input: Tensor,
+    target: Any,
+    margin: float = 1.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """x where y = 1, max(0, margin - x) where y = -1 (``input`` is a distance; PyTorch's rule: a
+    label that is neither adds both terms).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.hinge_embedding_loss(cr.tensor([0.3, 0.4]), cr.tensor([1.0, -1.0]), reduction='none')
+        tensor([0.3, 0.6])
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "hinge_embedding_loss"), "hinge_embedding_loss"
+    )
+    input = lift(input)
+    target = _as_target(target, input)
+    margin_part = ops.where(ops.ne(target, 1.0), ops.clip(margin - input, min=0.0), 0.0)
+    loss = margin_part + ops.where(ops.ne(target, -1.0), input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(
+    input: Tensor, target: Any, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None
+) -> Tensor:
+    """The two-class logistic loss log(1 + exp(-y x)) for labels y = ±1, computed stably (PyTorch's
+    log1p(exp(.)) overflows to inf beyond a margin of 88 in float32; this stays finite).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.soft_margin_loss(cr.tensor([0.0, 2.0]), cr.tensor([1.0, -1.0]), reduction='none')
+        tensor([0.6931, 2.1269])
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "soft_margin_loss"), "soft_margin_loss"
+    )
+    input = lift(input)
+    target = _as_target(target, input)
+    return _reduce(ops.softplus(-input * target), reduction, "soft_margin_loss")
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1, the cosine taken
+    along dim 1 of (N, D) inputs (or of two 1-d vectors, with a 0-d target), as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> a, b = cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[0.0, 1.0], [1.0, 1.0]])
+        >>> F.cosine_embedding_loss(a, b, cr.tensor([1.0, -1.0]), reduction='none')
+        tensor([1., 1.])
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "cosine_embedding_loss"), "cosine_embedding_loss"
+    )
+    input1 = lift(input1)
+    input2, target = _as_target(input2, input1), _as_target(target, input1)
+    if input1.ndim not in (1, 2) or input2.ndim != input1.ndim or target.ndim != input1.ndim - 1:
+        raise ValueError(
+            "cosine_embedding_loss: expects inputs of shape (N, D) with a target (N,), or (D,) with a 0-d target; "
+            f"got {input1.shape}, {input2.shape} and {target.shape}"
+        )
+    axis = input1.ndim - 1
+    # PyTorch's: each squared magnitude + 1e-12 before the square root of their product
+    product = ops.sum(input1 * input2, axis=axis)
+    squares = (ops.sum(input1 * input1, axis=axis) + 1e-12) * (ops.sum(input2 * input2, axis=axis) + 1e-12)
+    cos = product / ops.sqrt(squares)
+    loss = ops.where(ops.eq(target, 1.0), 1.0 - cos, 0.0) + ops.where(
+        ops.eq(target, -1.0), ops.clip(cos - margin, min=0.0), 0.0
+    )
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+@replayed  # reads the values: a compiled step checks them again on each replay
+def _check_variances(var: Tensor) -> None:
+    if var._data.size and (var._data < 0).any():
+        raise ValueError("gaussian_nll_loss: var has negative entries (variances must be >= 0)")
+
+
+def gaussian_nll_loss(
+    input: Tensor, target: Any, var: Any, full: bool = False, eps: float = 1e-6, reduction: str = "mean"
+) -> Tensor:
+    """Negative log-likelihood of ``target`` under a Gaussian of mean ``input`` and variance ``var``:
+    0.5 (log var + (input - target)² / var) (+ 0.5 log 2 pi with ``full``). As PyTorch's, ``var``
+    is clamped at ``eps`` for the value while its gradient passes unchanged; it has the input's
+    shape, or one dim fewer (one variance per row), or a size 1 in one dim (shared along it), or
+    is a float.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.gaussian_nll_loss(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0]), cr.tensor([1.0, 1.0]))
+        tensor(0.25)
+    """
+    check_reduction(reduction, "gaussian_nll_loss")
+    input = lift(input)
+    target = _as_target(target, input)
+    if isinstance(var, numbers.Real) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError("gaussian_nll_loss: var has negative entries (variances must be >= 0)")
+        var = ops.broadcast_to(lift(float(var), input), input.shape)
+    var = _as_target(var, input)
+    _check_variances(var)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:  # one variance per row, shared by its last dim
+            var = ops.unsqueeze(var, -1)
+        elif not (input.ndim == var.ndim and builtins.sum(b for a, b in zip(input.shape, var.shape) if a != b) == 1):
+            raise ValueError(
+                f"gaussian_nll_loss: var is of incorrect size {var.shape} for an input of shape {input.shape}: give "
+                "the input's shape, its shape without the last dim, or a size 1 in one dim"
+            )
+    # the value clamped at eps, its gradient unchanged (PyTorch clamps a clone under no_grad)
+    var = var + pure(_clamp_gap, var, eps=float(eps))
+    loss = (ops.log(var) + (input - target) ** 2 / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def _clamp_gap(var: np.ndarray, eps: float) -> np.ndarray:
+    """What clamping at ``eps`` adds to ``var`` (0 where var >= eps)."""
+    return np.maximum(var, np.asarray(eps, var.dtype)) - var
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Any,
+    log_input: bool = True,
+    full: bool = False,
+    reduction: str = "mean",
+    eps: float = 1e-8,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """Negative log-likelihood of counts ``target`` under a Poisson of rate e^input (``log_input``)
+    or ``input``: exp(x) - y x, or x - y log(x + eps); ``full`` adds Stirling's approximation
+    y log y - y + 0.5 log(2 pi y) of log(y!) where y > 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.poisson_nll_loss(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 2.0]), reduction='none')
+        tensor([1.    , 0.7183])
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "poisson_nll_loss"), "poisson_nll_loss"
+    )
+    input = lift(input)
+    target = _as_target(target, input)
+    if log_input:
+        loss = ops.exp(input) - target * input
+    else:
+        loss = input - target * ops.log(input + eps)
+    if full:
+        small = ops.le(target, 1.0)
+        y = ops.where(small, 2.0, target)  # (any y > 1: the masked entries must not take a log of 0)
+        stirling = y * ops.log(y) - y + ops.log(y * (2 * math.pi)) * 0.5
+        loss = loss + ops.where(small, 0.0, stirling)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
+    """max(0, d(a, p) - d(a, n) + margin) with ``pairwise_distance`` d (``p``, ``eps``); ``swap``
+    takes d(p, n) instead of d(a, n) where it is smaller (Balntas et al.'s distance swap).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> a, p, n = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 1.0]])
+        >>> F.triplet_margin_loss(a, p, n, eps=0.0)   # 5 - 1 + 1
+        tensor(5.)
+    """
+    reduction = check_reduction(
+        legacy_reduction(size_average, reduce, reduction, "triplet_margin_loss"), "triplet_margin_loss"
+    )
+    anchor = lift(anchor)
+    positive, negative = _as_target(positive, anchor), _as_target(negative, anchor)
+    _same_ndim("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
+    if anchor.ndim not in (1, 2):
+        raise ValueError(f"triplet_margin_loss: expects (N, D) or (D,) inputs, got {anchor.ndim}-d ones")
+    if not isinstance(margin, numbers.Real) or not margin > 0:
+        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin!r}")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    loss = ops.clip(d_pos - d_neg + margin, min=0.0)
+    if anchor.ndim == 1:
+        loss = ops.reshape(loss, ())
+    return _reduce(loss, reduction, "triplet_margin_loss")

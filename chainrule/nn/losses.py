@@ -335,3 +335,201 @@ class MultiMarginLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, margin={self.margin}, {super().extra_repr()}"
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of log-probabilities from a target distribution (see
+    ``functional.kl_div``); ``reduction='batchmean'`` gives the true KL divergence per sample.
+
+    Example:
+        >>> import chainrule as cr
+        >>> loss = cr.nn.KLDivLoss(reduction='batchmean')
+        >>> loss(cr.log(cr.tensor([[0.25, 0.75]])), cr.tensor([[0.5, 0.5]]))
+        tensor(0.1438)
+    """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        log_target: bool = False,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        Module.__init__(self)
+        reduction = F.legacy_reduction(size_average, reduce, reduction, "KLDivLoss")
+        if reduction != "batchmean":
+            F.check_reduction(reduction, "KLDivLoss")
+        self.reduction, self.log_target = reduction, bool(log_target)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "log_target": self.log_target}
+
+
+class _MarginLoss(_Loss):
+    """A loss with PyTorch's ``margin`` argument first."""
+
+    def __init__(
+        self,
+        margin: float = 0.0,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        self.margin = margin
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "margin": self.margin}
+
+
+class MarginRankingLoss(_MarginLoss):
+    """max(0, -y (x1 - x2) + margin): ranks x1 above x2 where y = 1 (see ``functional``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.MarginRankingLoss(0.5)(cr.tensor([1.0, 0.0]), cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0]))
+        tensor(0.75)
+    """
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """1 - cos(x1, x2) for similar pairs (y = 1), max(0, cos - margin) for dissimilar ones (y = -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.CosineEmbeddingLoss()(cr.tensor([[1.0, 0.0]]), cr.tensor([[0.0, 1.0]]), cr.tensor([1.0]))
+        tensor(1.)
+    """
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_MarginLoss):
+    """x for y = 1, max(0, margin - x) for y = -1, with x a distance (see ``functional``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.HingeEmbeddingLoss()(cr.tensor([0.3, 0.4]), cr.tensor([1.0, -1.0]))
+        tensor(0.45)
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(margin, reduction, size_average=size_average, reduce=reduce)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-y x)) for labels y = ±1: two-class logistic loss.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.SoftMarginLoss()(cr.tensor([0.0]), cr.tensor([1.0]))
+        tensor(0.6931)
+    """
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.soft_margin_loss(input, target, self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of a target given a predicted mean and variance (see
+    ``functional.gaussian_nll_loss`` for the shapes ``var`` may have).
+
+    Example:
+        >>> import chainrule as cr
+        >>> loss = cr.nn.GaussianNLLLoss()
+        >>> loss(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0]), cr.tensor([1.0, 1.0]))
+        tensor(0.25)
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.full, self.eps = bool(full), eps
+
+    def forward(self, input: Tensor, target: Any, var: Any) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "full": self.full, "eps": self.eps}
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of counts (see ``functional.poisson_nll_loss``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.PoissonNLLLoss()(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 2.0]))
+        tensor(0.8591)
+    """
+
+    def __init__(
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        reduction: str = "mean",
+        eps: float = 1e-8,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        self.log_input, self.full, self.eps = bool(log_input), bool(full), eps
+
+    def forward(self, log_input: Tensor, target: Any) -> Tensor:
+        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, self.reduction, self.eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "log_input": self.log_input, "full": self.full, "eps": self.eps}
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, d(a, p) - d(a, n) + margin) with the p-norm pairwise distance (see ``functional``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> a, p, n = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 1.0]])
+        >>> cr.nn.TripletMarginLoss(eps=0.0)(a, p, n)
+        tensor(5.)
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        if not isinstance(margin, numbers.Real) or not margin > 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin!r}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, bool(swap)
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_loss(
+            anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "margin": self.margin, "p": self.p, "eps": self.eps, "swap": self.swap}

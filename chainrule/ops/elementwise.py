@@ -815,10 +815,19 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
         >>> cr.elu(cr.tensor([-1000.0, 2.0]))
         tensor([-1.,  2.])
     """
-    x = lift(x)
-    # exp of min(x, 0) so the unused branch never overflows (inf * 0 would give NaN gradients)
-    negative_part = (exp(minimum(x, 0.0)) - 1.0) * alpha
-    return where(pure(np.greater, x, lift(0.0, x)), x, negative_part)
+    return scaled_elu(lift(x), alpha)
+
+
+def scaled_elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+    """PyTorch's one ELU family (elu, selu, celu): ``scale * x`` where x > 0, else
+    ``scale * alpha * (e^(input_scale x) - 1)``. At 0 the negative branch gives the gradient
+    (``scale * alpha * input_scale``) and a NaN takes the positive one (gradient ``scale``), as PyTorch."""
+    negative = pure(np.less_equal, x, lift(0.0, x))
+    # the exponent is 0 outside the negative branch, so the unused branch never overflows (inf * 0
+    # would give NaN gradients) and a NaN input does not reach it (its gradient would be NaN)
+    below = where(negative, x, 0.0)
+    negative_part = (exp(below if input_scale == 1.0 else below * input_scale) - 1.0) * (alpha * scale)
+    return where(negative, negative_part, x if scale == 1.0 else x * scale)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)  # constant of the tanh approximation (Hendrycks & Gimpel, 2016)

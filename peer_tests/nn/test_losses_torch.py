@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as TF
 
 import chainrule as cr
+import chainrule.nn.functional as F
 from chainrule import nn
 from peer_tests.support import to_torch
 from tests.nn.support import data, leaf
@@ -228,3 +232,90 @@ def test_class_index_losses_per_pixel_and_unbatched_match_torch(reduction):
             cr.tensor(target),
             to_torch(target),
         )
+
+
+# ------------------------------------------------------------------ more of PyTorch's losses
+
+_rng = np.random.default_rng(0)
+_X, _Y, _Z = (_rng.standard_normal((4, 5)) for _ in range(3))
+_P = _rng.dirichlet(np.ones(5), 4)
+_P[0, 1] = 0.0  # a target of 0: 0 log 0 = 0
+_LOGQ = np.log(_rng.dirichlet(np.ones(5), 4))
+_SIGNS = np.array([1.0, -1.0, -1.0, 1.0])
+_COUNTS = np.floor(np.abs(_Y) * 3)
+
+
+def _case(name, arrays, grads, **kw):
+    return pytest.param(name, arrays, grads, kw, id=f"{name}-{kw}")
+
+
+MORE = [
+    *[_case("kl_div", [_LOGQ, _P], (0,), reduction=r) for r in ("batchmean", "sum", "none", "mean")],
+    _case("kl_div", [_LOGQ, np.log(_P + 0.1)], (0, 1), reduction="batchmean", log_target=True),
+    *[_case("margin_ranking_loss", [_X[0], _Y[0], np.sign(_Z[0])], (0, 1), margin=m) for m in (0.0, 0.3)],
+    _case("hinge_embedding_loss", [np.abs(_X), np.sign(_Y)], (0,), margin=0.7, reduction="none"),
+    _case("soft_margin_loss", [_X, np.sign(_Y)], (0,)),
+    *[_case("cosine_embedding_loss", [_X, _Y, _SIGNS], (0, 1), margin=m, reduction="sum") for m in (0.0, -0.2)],
+    _case("cosine_embedding_loss", [_X[0], _Y[0], np.array(-1.0)], (0, 1), margin=-0.5),
+    _case("gaussian_nll_loss", [_X, _Y, np.abs(_Z) * (np.arange(5) > 0)], (0, 1, 2), full=True),
+    _case("gaussian_nll_loss", [_X, _Y, np.abs(_Z[:, 0])], (0, 1, 2), reduction="none"),
+    _case("gaussian_nll_loss", [_X, _Y, np.abs(_Z[:1])], (0, 1, 2), reduction="sum"),
+    _case("poisson_nll_loss", [_X, _COUNTS], (0,), full=True),
+    _case("poisson_nll_loss", [np.abs(_X), _COUNTS], (0,), log_input=False, reduction="none"),
+    *[
+        _case("triplet_margin_loss", [_X, _Y, _Z], (0, 1, 2), p=p, swap=swap, margin=0.5)
+        for p in (2.0, 1.0, 3.0, float("inf"))
+        for swap in (False, True)
+    ],
+    _case("triplet_margin_loss", [_X[0], _Y[0], _Z[0]], (0, 1, 2)),
+    _case("pairwise_distance", [_X, _Y], (0, 1), keepdim=True),
+    _case("pairwise_distance", [_X, _Y], (0, 1), p=1.0, eps=0.0),
+]
+
+
+@pytest.mark.parametrize("name, arrays, grads, kw", MORE)
+def test_more_losses_match_torch_in_values_and_gradients(name, arrays, grads, kw):
+    mine = [cr.tensor(a, requires_grad=i in grads) for i, a in enumerate(arrays)]
+    theirs = [to_torch(a).requires_grad_(i in grads) for i, a in enumerate(arrays)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (kl_div's 'mean' warns in both)
+        out = getattr(F, name)(*mine, **kw)
+        out_t = getattr(TF, name)(*theirs, **kw)
+    g = np.random.default_rng(1).standard_normal(out_t.shape)
+    out.backward(cr.tensor(g))
+    out_t.backward(to_torch(g))
+    np.testing.assert_allclose(out.detach().numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    for i in grads:
+        np.testing.assert_allclose(mine[i].grad.numpy(), theirs[i].grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_kl_div_target_gradient_where_the_target_is_zero_is_finite_where_pytorchs_is_nan():
+    # (a documented difference: 0 log 0 taken as 0 has the derivative 1 - input here; PyTorch's is NaN)
+    t_mine, t_theirs = cr.tensor(_P, requires_grad=True), to_torch(_P).requires_grad_(True)
+    F.kl_div(cr.tensor(_LOGQ), t_mine, reduction="sum").backward()
+    TF.kl_div(to_torch(_LOGQ), t_theirs, reduction="sum").backward()
+    zero = _P == 0
+    assert np.isnan(t_theirs.grad.numpy()[zero]).all() and np.isfinite(t_mine.grad.numpy()).all()
+    np.testing.assert_allclose(t_mine.grad.numpy()[~zero], t_theirs.grad.numpy()[~zero], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "mine, theirs",
+    [
+        (
+            nn.KLDivLoss(reduction="batchmean", log_target=True),
+            torch.nn.KLDivLoss(reduction="batchmean", log_target=True),
+        ),
+        (nn.MarginRankingLoss(0.2), torch.nn.MarginRankingLoss(0.2)),
+        (nn.HingeEmbeddingLoss(), torch.nn.HingeEmbeddingLoss()),
+        (nn.CosineEmbeddingLoss(), torch.nn.CosineEmbeddingLoss()),
+        (nn.GaussianNLLLoss(full=True), torch.nn.GaussianNLLLoss(full=True)),
+        (nn.PoissonNLLLoss(log_input=False), torch.nn.PoissonNLLLoss(log_input=False)),
+        (nn.TripletMarginLoss(p=1.0, swap=True), torch.nn.TripletMarginLoss(p=1.0, swap=True)),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_loss_modules_keep_pytorchs_arguments(mine, theirs):
+    for name in ("reduction", "log_target", "margin", "full", "eps", "log_input", "p", "swap"):
+        if hasattr(theirs, name):
+            assert getattr(mine, name) == getattr(theirs, name), name

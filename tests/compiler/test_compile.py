@@ -44,6 +44,14 @@ def cnn2d(dtype):
     )  # fmt: skip
 
 
+def activations(dtype):
+    return nn.Sequential(
+        nn.Linear(12, 16, dtype=dtype), nn.SiLU(), nn.Linear(16, 16, dtype=dtype), nn.Hardswish(),
+        nn.PReLU(16, dtype=dtype), nn.Mish(), nn.Softshrink(0.1), nn.Linear(16, 16, dtype=dtype),
+        nn.SELU(inplace=True), nn.CELU(0.5), nn.Hardtanh(-1.5, 1.5), nn.GLU(), nn.Linear(8, 3, dtype=dtype),
+    )  # fmt: skip
+
+
 class _Reshape(nn.Module):
     def __init__(self, shape):
         super().__init__()
@@ -69,6 +77,7 @@ MODELS = {
     "mlp": mlp,
     "cnn1d": cnn1d,
     "cnn2d": cnn2d,
+    "activations": activations,
     "rnn": lambda dtype: _Recurrent("rnn", dtype),
     "lstm": lambda dtype: _Recurrent("lstm", dtype),
     "gru": lambda dtype: _Recurrent("gru", dtype),
@@ -422,3 +431,39 @@ def test_modules_made_elsewhere_leave_the_plans_alone():
     nn.Sequential(nn.Linear(3, 3), nn.ReLU())  # another model, built while this one trains
     _calls(step, n=2)
     assert step.stats == {"recorded": 2, "replayed": 3, "eager": 0}
+
+
+def test_a_compiled_step_with_pytorchs_other_losses_replays_as_eagerly():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.SiLU(), nn.Linear(8, 4)).to("float64")
+        opt = cr.optim.SGD(model.parameters(), lr=0.05)
+        signs = cr.tensor([1.0, -1.0] * 4, dtype="float64")
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = (
+                F.kl_div(F.log_softmax(out, 1), F.softmax(y, 1), reduction="batchmean")
+                + F.triplet_margin_loss(out[:4], out[4:], y[:4], swap=True)
+                + F.gaussian_nll_loss(out, y, F.softplus(out) + 0.1)
+                + F.poisson_nll_loss(out, cr.abs(y), full=True)
+                + F.cosine_embedding_loss(out, y, signs)
+                + F.margin_ranking_loss(out[:, 0], out[:, 1], signs, 0.1)
+                + F.hinge_embedding_loss(cr.abs(out), signs[:, None] * cr.ones(8, 4, dtype="float64"))
+                + F.soft_margin_loss(out, cr.sign(y))
+            )
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        data = [(cr.tensor(rng.standard_normal((8, 6))), cr.tensor(rng.standard_normal((8, 4)))) for _ in range(6)]
+        return [fn(x, y).item() for x, y in data], [np.array(v) for v in model.state_dict().values()], fn
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}

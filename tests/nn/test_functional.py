@@ -16,18 +16,26 @@ def test_activations_are_re_exported_ops():
         "sigmoid",
         "tanh",
         "leaky_relu",
-        "elu",
         "gelu",
         "softplus",
         "softmax",
         "log_softmax",
         "step",
         "linear",
+        "softsign",
+        "softmin",
+        "glu",
+        "tanhshrink",
+        "softshrink",
+        "hardshrink",
+        "prelu",
     ):
         assert getattr(F, name) is getattr(cr, name), name
-    # relu takes PyTorch's inplace= too, so it wraps the op: the same values
-    x = cr.tensor([-1.0, 0.0, 2.0])
-    np.testing.assert_array_equal(F.relu(x).numpy(), cr.relu(x).numpy())
+    # those that take PyTorch's inplace= too wrap the op: the same values
+    x = cr.tensor([-1.0, 0.0, 2.0, 7.0])
+    for name in ("relu", "elu", "silu", "mish", "selu", "celu", "relu6", "hardtanh", "hardswish", "hardsigmoid"):
+        np.testing.assert_array_equal(getattr(F, name)(x).numpy(), getattr(cr, name)(x).numpy())
+    np.testing.assert_array_equal(F.threshold(x, 0.5, 3.0).numpy(), cr.threshold(x, 0.5, 3.0).numpy())
 
 
 def test_functional_linear_matches_the_layer():
@@ -136,12 +144,23 @@ def legacy_calls():
         "cross_entropy": lambda **kw: F.cross_entropy(x, t, w, label_smoothing=0.1, **kw),
         "nll_loss": lambda **kw: F.nll_loss(F.log_softmax(x, 1), t, w, **kw),
         "multi_margin_loss": lambda **kw: F.multi_margin_loss(x, t, **kw),
+        "margin_ranking_loss": lambda **kw: F.margin_ranking_loss(x, y, cr.sign(y), 0.2, **kw),
+        "hinge_embedding_loss": lambda **kw: F.hinge_embedding_loss(cr.abs(x), cr.sign(y), **kw),
+        "soft_margin_loss": lambda **kw: F.soft_margin_loss(x, cr.sign(y), **kw),
+        "cosine_embedding_loss": lambda **kw: F.cosine_embedding_loss(x, y, cr.tensor([1.0, -1.0, 1.0, -1.0]), **kw),
+        "poisson_nll_loss": lambda **kw: F.poisson_nll_loss(x, cr.abs(y), full=True, **kw),
+        "triplet_margin_loss": lambda **kw: F.triplet_margin_loss(x, y, soft, swap=True, **kw),
     }
+
+
+# kl_div takes them too, with its own 'mean' warning (tests/nn/test_losses.py); gaussian_nll_loss
+# has none, as PyTorch's
+NO_LEGACY_TEST_HERE = {"kl_div", "gaussian_nll_loss"}
 
 
 def test_every_loss_function_is_in_the_legacy_argument_test():
     names = {name for name in vars(F) if name.endswith(("_loss", "cross_entropy", "cross_entropy_with_logits"))}
-    assert names == set(legacy_calls())
+    assert names - NO_LEGACY_TEST_HERE == set(legacy_calls())
 
 
 @pytest.mark.parametrize("size_average, reduce, expected", LEGACY)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+import chainrule.nn.functional as F
 from chainrule import nn
 from tests.nn.support import data, leaf
 
@@ -167,11 +168,31 @@ def every_loss(**legacy):
         (nn.NLLLoss(weight=w, **legacy), np_log_softmax(data(4, 3)), cr.tensor([0, 2, 1, 2])),
         (nn.HingeLoss(**legacy), data(4, 3), cr.tensor((data(4, 3, seed=1) > 0).astype(int))),
         (nn.MultiMarginLoss(**legacy), data(4, 3), cr.tensor([0, 2, 1, 2])),
+        (nn.KLDivLoss(**legacy), np_log_softmax(data(4, 3)), cr.tensor(np.full((4, 3), 1 / 3))),
+        (nn.SoftMarginLoss(**legacy), data(4, 3), cr.tensor(np.sign(data(4, 3, seed=1)))),
+        (nn.HingeEmbeddingLoss(**legacy), np.abs(data(4, 3)), cr.tensor(np.sign(data(4, 3, seed=1)))),
+        (nn.PoissonNLLLoss(**legacy), data(4, 3), cr.tensor(np.floor(np.abs(data(4, 3, seed=1)) * 2))),
     ]
 
 
+# losses of three inputs (their legacy arguments: below), and GaussianNLLLoss, which has none (as PyTorch's)
+THREE_INPUTS = {"MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss"}
+
+
+@pytest.mark.parametrize("cls", [nn.MarginRankingLoss, nn.CosineEmbeddingLoss, nn.TripletMarginLoss])
+def test_three_input_losses_take_the_legacy_arguments(cls):
+    a, b = cr.tensor(data(4, 3)), cr.tensor(data(4, 3, seed=1))
+    third = cr.tensor(data(4, 3, seed=2)) if cls is nn.TripletMarginLoss else cr.tensor([1.0, -1.0, 1.0, -1.0])
+    if cls is nn.MarginRankingLoss:
+        a, b, third = a[:, 0], b[:, 0], third
+    with pytest.warns(UserWarning, match="please use reduction='sum'"):
+        legacy = cls(size_average=False)
+    assert legacy.reduction == "sum"
+    np.testing.assert_array_equal(legacy(a, b, third).numpy(), cls(reduction="sum")(a, b, third).numpy())
+
+
 def test_every_loss_module_is_in_the_legacy_argument_test():
-    exported = {name for name in nn.__all__ if name.endswith("Loss")}
+    exported = {name for name in nn.__all__ if name.endswith("Loss")} - THREE_INPUTS - {"GaussianNLLLoss"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         covered = {type(loss).__name__ for loss, _, _ in every_loss(size_average=True)}
@@ -818,3 +839,103 @@ def test_class_index_losses_take_pytorchs_other_layouts(reduction):
         nn.functional.cross_entropy(cr.randn(2, 4, 3), cr.tensor(np.zeros((2, 4), dtype=int)))
     with pytest.raises(ValueError, match="PyTorch's layouts"):
         nn.functional.cross_entropy(cr.randn(3), cr.tensor([0, 1]))
+
+
+# ------------------------------------------------------------------ more of PyTorch's losses
+
+
+def test_kl_div_is_the_kl_divergence_per_sample_with_batchmean():
+    p, q = np.array([[0.5, 0.5], [0.1, 0.9]]), np.array([[0.25, 0.75], [0.5, 0.5]])
+    want = (p * np.log(p / q)).sum() / 2
+    got = F.kl_div(cr.tensor(np.log(q)), cr.tensor(p), reduction="batchmean").item()
+    assert got == pytest.approx(want, rel=1e-12)
+    assert F.kl_div(cr.tensor(np.log(q)), cr.tensor(np.log(p)), "batchmean", log_target=True).item() == pytest.approx(
+        want, rel=1e-12
+    )
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        assert F.kl_div(cr.tensor(np.log(q)), cr.tensor(p)).item() == pytest.approx(want / 2, rel=1e-12)
+    # a target of 0 adds nothing (0 log 0 = 0), a NaN stays NaN
+    zero = F.kl_div(cr.tensor([[-1.0, -2.0]]), cr.tensor([[0.0, 1.0]]), reduction="none").numpy()
+    np.testing.assert_allclose(zero, [[0.0, 2.0]])
+    assert np.isnan(F.kl_div(cr.tensor([-1.0]), cr.tensor([float("nan")]), reduction="sum").item())
+    with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
+        F.kl_div(cr.tensor([0.0]), cr.tensor([1.0]), reduction="avg")
+    assert repr(nn.KLDivLoss(reduction="batchmean", log_target=True)) == "KLDivLoss(reduction='batchmean')"
+
+
+def test_margin_and_embedding_losses_by_hand():
+    x1, x2, y = cr.tensor([1.0, 0.0, 2.0]), cr.tensor([0.0, 1.0, 2.0]), cr.tensor([1.0, 1.0, -1.0])
+    np.testing.assert_allclose(nn.MarginRankingLoss(0.5, "none")(x1, x2, y).numpy(), [0.0, 1.5, 0.5])
+    d, s = cr.tensor([0.3, 0.4, 2.0]), cr.tensor([1.0, -1.0, -1.0])
+    np.testing.assert_allclose(nn.HingeEmbeddingLoss(reduction="none")(d, s).numpy(), [0.3, 0.6, 0.0])
+    np.testing.assert_allclose(
+        nn.SoftMarginLoss("none")(d, s).numpy(), np.log1p(np.exp(-d.numpy() * s.numpy())), rtol=1e-6
+    )
+    a, b = cr.tensor([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), cr.tensor([[0.0, 2.0], [2.0, 2.0], [1.0, 1.0]])
+    cos = np.array([0.0, 1.0, np.sqrt(0.5)])
+    got = nn.CosineEmbeddingLoss(0.5, reduction="none")(a, b, cr.tensor([1.0, -1.0, -1.0])).numpy()
+    np.testing.assert_allclose(got, [1 - cos[0], cos[1] - 0.5, cos[2] - 0.5], rtol=1e-6)
+    with pytest.raises(ValueError, match="cosine_embedding_loss: expects inputs of shape"):
+        F.cosine_embedding_loss(a, b, cr.tensor([[1.0]]))
+    with pytest.raises(ValueError, match="margin_ranking_loss: all inputs must have the same number of dimensions"):
+        F.margin_ranking_loss(x1, x2, cr.tensor([[1.0]]))
+
+
+def test_margin_losses_pass_the_gradient_at_a_margin_met_exactly_as_pytorchs_clamp():
+    x1 = leaf([1.0])
+    F.margin_ranking_loss(x1, cr.tensor([1.0], dtype="float64"), cr.tensor([1.0], dtype="float64")).backward()
+    assert x1.grad.numpy().tolist() == [-1.0]
+
+
+def test_gaussian_nll_loss_shapes_clamp_and_errors():
+    x, y = data(4, 3), data(4, 3, seed=1)
+    var = np.abs(data(4, seed=2))
+    want = 0.5 * (np.log(var[:, None]) + (x - y) ** 2 / var[:, None])
+    got = nn.GaussianNLLLoss(reduction="none")(cr.tensor(x), cr.tensor(y), cr.tensor(var)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    full = nn.GaussianNLLLoss(full=True)(cr.tensor(x), cr.tensor(y), 2.0).item()  # a float variance
+    assert full == pytest.approx((0.5 * (np.log(2.0) + (x - y) ** 2 / 2.0) + 0.5 * np.log(2 * np.pi)).mean())
+    v = leaf([0.0, 1.0])  # clamped at eps for the value, its gradient passes as if not clamped
+    loss = F.gaussian_nll_loss(
+        cr.tensor([0.0, 0.0], dtype="float64"), cr.tensor([0.0, 0.0], dtype="float64"), v, eps=0.5
+    )
+    assert loss.item() == pytest.approx(0.25 * np.log(0.5))
+    loss.backward()
+    np.testing.assert_allclose(v.grad.numpy(), [0.5 * 0.5 / 0.5, 0.5 * 0.5 / 1.0])
+    with pytest.raises(ValueError, match="var has negative entries"):
+        F.gaussian_nll_loss(cr.tensor([0.0]), cr.tensor([0.0]), cr.tensor([-1.0]))
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        F.gaussian_nll_loss(cr.tensor(x), cr.tensor(y), cr.tensor(np.ones((2, 3))))
+    assert repr(nn.GaussianNLLLoss(full=True)) == "GaussianNLLLoss(reduction='mean')"
+
+
+def test_poisson_nll_loss_with_and_without_stirling():
+    x, t = data(5), np.array([0.0, 1.0, 2.0, 3.0, 7.0])
+    base = np.exp(x) - t * x
+    got = nn.PoissonNLLLoss(reduction="none")(cr.tensor(x), cr.tensor(t)).numpy()
+    np.testing.assert_allclose(got, base, rtol=1e-12)
+    stirling = np.where(t > 1, t * np.log(np.maximum(t, 1)) - t + 0.5 * np.log(2 * np.pi * np.maximum(t, 1)), 0)
+    got = F.poisson_nll_loss(cr.tensor(x), cr.tensor(t), full=True, reduction="none").numpy()
+    np.testing.assert_allclose(got, base + stirling, rtol=1e-12)
+    rates = np.abs(x) + 0.1
+    got = F.poisson_nll_loss(cr.tensor(rates), cr.tensor(t), log_input=False, reduction="sum").item()
+    assert got == pytest.approx((rates - t * np.log(rates + 1e-8)).sum(), rel=1e-12)
+
+
+def test_triplet_margin_loss_and_pairwise_distance():
+    a, p, n = data(4, 3), data(4, 3, seed=1), data(4, 3, seed=2)
+    dist = lambda u, v, q=2.0: (np.abs(u - v + 1e-6) ** q).sum(-1) ** (1 / q)  # noqa: E731
+    np.testing.assert_allclose(F.pairwise_distance(cr.tensor(a), cr.tensor(p)).numpy(), dist(a, p), rtol=1e-12)
+    assert F.pairwise_distance(cr.tensor(a), cr.tensor(p), keepdim=True).shape == (4, 1)
+    want = np.maximum(dist(a, p) - np.minimum(dist(a, n), dist(p, n)) + 1.0, 0).mean()
+    got = nn.TripletMarginLoss(swap=True)(cr.tensor(a), cr.tensor(p), cr.tensor(n)).item()
+    assert got == pytest.approx(want, rel=1e-12)
+    got = F.triplet_margin_loss(cr.tensor(a), cr.tensor(p), cr.tensor(n), p=3, reduction="none").numpy()
+    np.testing.assert_allclose(got, np.maximum(dist(a, p, 3) - dist(a, n, 3) + 1.0, 0), rtol=1e-12)
+    assert cr.gradcheck(lambda u, v, w: F.triplet_margin_loss(u, v, w, margin=3.0), [leaf(a), leaf(p), leaf(n)])
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        nn.TripletMarginLoss(margin=0.0)
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        F.triplet_margin_loss(cr.tensor(a), cr.tensor(p[0]), cr.tensor(n))
+    with pytest.raises(ValueError, match="p must be a number > 0"):
+        F.pairwise_distance(cr.tensor(a), cr.tensor(p), p=-1)

@@ -96,6 +96,18 @@ LAYERS = {
     "elu": (lambda: nn.ELU(0.7), (6,)),
     "gelu": (lambda: nn.GELU(), (6,)),
     "softplus": (lambda: nn.Softplus(beta=2.0), (6,)),
+    "silu-mish-selu-celu": (lambda: nn.Sequential(nn.SiLU(), nn.Mish(), nn.SELU(), nn.CELU(0.5)), (6,)),
+    "hard-activations": (
+        lambda: nn.Sequential(nn.Linear(6, 6), nn.Hardswish(), nn.Hardsigmoid(), nn.Hardtanh(-0.2, 0.6), nn.ReLU6()),
+        (6,),
+    ),
+    "shrinks-threshold": (
+        lambda: nn.Sequential(nn.Softshrink(0.3), nn.Hardshrink(0.2), nn.Tanhshrink(), nn.Threshold(0.01, -1.0)),
+        (6,),
+    ),
+    "softsign-softmin-glu": (lambda: nn.Sequential(nn.Softsign(), nn.Softmin(dim=1), nn.GLU()), (6,)),
+    "prelu": (lambda: nn.Sequential(nn.Conv1d(2, 3, 1), nn.PReLU(3, init=0.1)), (2, 5)),
+    "prelu-shared": (lambda: nn.PReLU(), (6,)),
     "softmax": (lambda: nn.Softmax(dim=1), (6,)),
     "log-softmax": (lambda: nn.LogSoftmax(dim=-1), (6,)),
     "dropout": (lambda: nn.Sequential(nn.Dropout(0.5), nn.Dropout1d(0.3), nn.Linear(6, 2)), (6,)),

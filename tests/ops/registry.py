@@ -352,6 +352,149 @@ ELEMENTWISE = [
     ),
 ]
 
+# ------------------------------------------------------------------ PyTorch's other activations (composed)
+
+
+def avoiding(*kinks: float, scale: float = 1.0, gap: float = 0.1) -> Callable[..., np.ndarray]:
+    """Data u * ``scale`` kept at least ``gap`` from each kink (finite differences would straddle it)."""
+
+    def make(*shape: int, seed: int = 0) -> np.ndarray:
+        x = u(*shape, seed=seed) * scale
+        for k in kinks:
+            x = np.where(np.abs(x - k) < gap, k + np.where(x >= k, gap, -gap), x)
+        return x
+
+    return make
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def np_elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    return np.where(x > 0, scale * x, scale * alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+
+def np_hardtanh(x, min_val=-1.0, max_val=1.0):
+    return np.clip(x, min_val, max_val)
+
+
+def np_softmin(x, dim):
+    return np.exp(np_log_softmax(-x, dim))
+
+
+def np_glu(x, dim=-1):
+    a, b = np.split(x, 2, axis=dim)
+    return a * sigmoid(b)
+
+
+def np_prelu(x, weight):
+    w = weight.reshape(weight.shape + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
+    return np.where(x > 0, x, w * x)
+
+
+def np_softshrink(x, lambd=0.5):
+    return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0))
+
+
+def np_hardshrink(x, lambd=0.5):
+    return np.where(np.abs(x) > lambd, x, 0.0)
+
+
+def _shapes(data: Callable, extra: dict | None = None) -> Callable[[], list[Sample]]:
+    return lambda: [
+        Sample((data(2, 3, seed=1),), dict(extra or {}), "(2, 3)"),
+        Sample((data(seed=2),), dict(extra or {}), "0-d"),
+        Sample((data(0, 3, seed=3),), dict(extra or {}), "empty"),
+    ]
+
+
+ACTIVATIONS = [
+    OpInfo("silu", cr.silu, lambda x: x * sigmoid(x), _shapes(u)),
+    OpInfo("mish", cr.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), _shapes(u)),
+    OpInfo("selu", cr.selu, lambda x: np_elu(x, SELU_ALPHA, SELU_SCALE), _shapes(away), note="kink at 0 left out"),
+    OpInfo(
+        "celu",
+        cr.celu,
+        lambda x, alpha=1.0: np_elu(x, alpha, 1.0, 1.0 / alpha),
+        lambda: _shapes(away)() + [Sample((away(4, seed=4),), {"alpha": 2.0}, "alpha=2")],
+    ),
+    OpInfo(
+        "hardtanh",
+        cr.hardtanh,
+        np_hardtanh,
+        lambda: (
+            _shapes(avoiding(-1.0, 1.0))()
+            + [Sample((avoiding(-0.5, 1.5, scale=1.5)(5, seed=4),), {"min_val": -0.5, "max_val": 1.5}, "bounds")]
+        ),
+        note="piecewise linear: its second derivative is 0",
+    ),
+    OpInfo("relu6", cr.relu6, lambda x: np.clip(x, 0.0, 6.0), _shapes(avoiding(0.0, 6.0, scale=4.0))),
+    OpInfo(
+        "hardsigmoid",
+        cr.hardsigmoid,
+        lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+        _shapes(avoiding(-3.0, 3.0, scale=2.5)),
+    ),
+    OpInfo(
+        "hardswish",
+        cr.hardswish,
+        lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+        _shapes(avoiding(-3.0, 3.0, scale=2.5)),
+    ),
+    OpInfo("softsign", cr.softsign, lambda x: x / (1.0 + np.abs(x)), _shapes(away)),
+    OpInfo(
+        "softmin",
+        cr.softmin,
+        np_softmin,
+        lambda: [
+            Sample((u(2, 3, seed=1),), {"dim": 1}, "dim=1"),
+            Sample((u(2, 3, 4, seed=2),), {"dim": 0}, "dim=0"),
+            Sample((u(4, seed=3),), {"dim": -1}, "1-d"),
+        ],
+    ),
+    OpInfo(
+        "glu",
+        cr.glu,
+        np_glu,
+        lambda: [
+            Sample((u(2, 4, seed=1),), {}, "last"),
+            Sample((u(4, 3, seed=2),), {"dim": 0}, "dim=0"),
+            Sample((u(2, 2, 3, seed=3),), {"dim": 1}, "dim=1"),
+        ],
+    ),
+    OpInfo(
+        "threshold",
+        cr.threshold,
+        lambda x, threshold, value: np.where(x > threshold, x, value),
+        lambda: [Sample((avoiding(0.3)(2, 3, seed=1),), {"threshold": 0.3, "value": -5.0})],
+    ),
+    OpInfo("tanhshrink", cr.tanhshrink, lambda x: x - np.tanh(x), _shapes(u)),
+    OpInfo(
+        "softshrink",
+        cr.softshrink,
+        np_softshrink,
+        lambda: _shapes(avoiding(-0.5, 0.5))() + [Sample((avoiding(-1.0, 1.0)(5, seed=4),), {"lambd": 1.0})],
+    ),
+    OpInfo(
+        "hardshrink",
+        cr.hardshrink,
+        np_hardshrink,
+        lambda: _shapes(avoiding(-0.5, 0.5))() + [Sample((avoiding(-1.0, 1.0)(5, seed=4),), {"lambd": 1.0})],
+    ),
+    OpInfo(
+        "prelu",
+        cr.prelu,
+        np_prelu,
+        lambda: [
+            Sample((away(2, 3, 4, seed=1), pos(3, seed=2)), {}, "per channel"),
+            Sample((away(5, seed=3), pos(1, seed=4)), {}, "one slope"),
+            Sample((away(seed=5), pos(1, seed=6)), {}, "0-d"),
+            Sample((away(2, 3, seed=7), pos(3, seed=8)), {}, "(N, C)"),
+        ],
+    ),
+]
+
+
 COMPARISONS = (
     [
         OpInfo(
@@ -1550,5 +1693,155 @@ RECURRENT = [
     ),
 ]
 
-REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + LINALG + CONV + RECURRENT
+
+# ------------------------------------------------------------------ more of PyTorch's losses (composed)
+
+
+def np_reduce(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def np_kl_div(x, y, reduction="mean", log_target=False):
+    loss = np.exp(y) * (y - x) if log_target else np.where(y == 0, 0.0, y * np.log(np.where(y == 0, 1.0, y))) - y * x
+    return loss.sum() / x.shape[0] if reduction == "batchmean" else np_reduce(loss, reduction)
+
+
+def np_pairwise(a, b, p=2.0, eps=1e-6):
+    d = np.abs(a - b + eps)
+    return d.max(axis=-1) if p == float("inf") else (d**p).sum(axis=-1) ** (1.0 / p)
+
+
+def np_cosine_embedding(a, b, target, margin=0.0, reduction="mean"):
+    cos = (a * b).sum(-1) / np.sqrt(((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12))
+    return np_reduce(
+        np.where(target == 1, 1 - cos, 0.0) + np.where(target == -1, np.maximum(cos - margin, 0), 0.0), reduction
+    )
+
+
+def np_gaussian_nll(x, y, var, full=False, eps=1e-6, reduction="mean"):
+    if var.shape == x.shape[:-1]:
+        var = var[..., None]
+    var = np.maximum(var, eps)
+    loss = 0.5 * (np.log(var) + (x - y) ** 2 / var) + (0.5 * math.log(2 * math.pi) if full else 0.0)
+    return np_reduce(loss, reduction)
+
+
+def np_poisson_nll(x, target, log_input=True, full=False, reduction="mean", eps=1e-8):
+    loss = np.exp(x) - target * x if log_input else x - target * np.log(x + eps)
+    if full:
+        y = np.where(target <= 1, 2.0, target)
+        loss = loss + np.where(target <= 1, 0.0, y * np.log(y) - y + 0.5 * np.log(2 * math.pi * y))
+    return np_reduce(loss, reduction)
+
+
+def np_triplet(a, p_, n, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    d_neg = np_pairwise(a, n, p, eps)
+    if swap:
+        d_neg = np.minimum(d_neg, np_pairwise(p_, n, p, eps))
+    return np_reduce(np.maximum(np_pairwise(a, p_, p, eps) - d_neg + margin, 0), reduction)
+
+
+SIGNS = np.array([1.0, -1.0, -1.0, 1.0])
+LOSSES = [
+    OpInfo(
+        "kl_div",
+        cr.nn.functional.kl_div,
+        np_kl_div,
+        lambda: (
+            [
+                Sample((u(4, 3), u(4, 3, seed=1, low=0.1, high=1.0)), {"reduction": r}, r)
+                for r in ("batchmean", "sum", "none")
+            ]
+            + [Sample((u(4, 3), u(4, 3, seed=2)), {"log_target": True, "reduction": "batchmean"}, "log target")]
+        ),
+    ),
+    OpInfo(
+        "pairwise_distance",
+        cr.nn.functional.pairwise_distance,
+        np_pairwise,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {}, "p=2"),
+            Sample((away(4, 3, seed=1), u(4, 3, seed=2) * 0), {"p": 1.0}, "p=1"),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"p": 3.0}, "p=3"),
+            Sample((distinct(4, 3, seed=1), u(4, 3, seed=2) * 0), {"p": float("inf")}, "p=inf"),
+            Sample((u(3, seed=3), u(3, seed=4)), {}, "1-d"),
+        ],
+    ),
+    OpInfo(
+        "margin_ranking_loss",
+        lambda a, b, target, **kw: cr.nn.functional.margin_ranking_loss(a, b, target, **kw),
+        lambda a, b, target, margin=0.0, reduction="mean": np_reduce(
+            np.maximum(-target * (a - b) + margin, 0), reduction
+        ),
+        lambda: [
+            Sample((u(4, seed=1), u(4, seed=2) + 0.05), {"target": SIGNS, "margin": 0.1}, "mean"),
+            Sample((u(4, seed=1), u(4, seed=2) + 0.05), {"target": SIGNS, "reduction": "none"}, "none"),
+        ],
+    ),
+    OpInfo(
+        "hinge_embedding_loss",
+        lambda x, target, **kw: cr.nn.functional.hinge_embedding_loss(x, target, **kw),
+        lambda x, target, margin=1.0, reduction="mean": np_reduce(
+            np.where(target == 1, x, np.maximum(margin - x, 0)), reduction
+        ),
+        lambda: [
+            Sample((pos(4),), {"target": SIGNS, "margin": 1.3}),
+            Sample((pos(4),), {"target": SIGNS, "reduction": "sum"}),
+        ],
+    ),
+    OpInfo(
+        "soft_margin_loss",
+        lambda x, target, **kw: cr.nn.functional.soft_margin_loss(x, target, **kw),
+        lambda x, target, reduction="mean": np_reduce(np.logaddexp(0, -x * target), reduction),
+        lambda: [
+            Sample((u(4),), {"target": SIGNS}),
+            Sample((u(2, 2),), {"target": SIGNS.reshape(2, 2), "reduction": "none"}),
+        ],
+    ),
+    OpInfo(
+        "cosine_embedding_loss",
+        lambda a, b, target, **kw: cr.nn.functional.cosine_embedding_loss(a, b, target, **kw),
+        np_cosine_embedding,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"target": SIGNS, "margin": -0.5}, "mean"),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {"target": SIGNS, "reduction": "none", "margin": -0.9}, "none"),
+        ],
+    ),
+    OpInfo(
+        "gaussian_nll_loss",
+        cr.nn.functional.gaussian_nll_loss,
+        np_gaussian_nll,
+        lambda: [
+            Sample((u(4, 3), u(4, 3, seed=1), pos(4, 3, seed=2)), {}, "same shape"),
+            Sample((u(4, 3), u(4, 3, seed=1), pos(4, seed=2)), {"full": True, "reduction": "sum"}, "one per row, full"),
+            Sample((u(4, 3), u(4, 3, seed=1), pos(1, 3, seed=2)), {"reduction": "none"}, "shared along dim 0"),
+        ],
+    ),
+    OpInfo(
+        "poisson_nll_loss",
+        lambda x, target, **kw: cr.nn.functional.poisson_nll_loss(x, target, **kw),
+        np_poisson_nll,
+        lambda: [
+            Sample((u(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2)}, "log input"),
+            Sample((u(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2), "full": True, "reduction": "sum"}, "full"),
+            Sample((pos(4, 3),), {"target": np.floor(pos(4, 3, seed=1) * 2), "log_input": False}, "rates"),
+        ],
+    ),
+    OpInfo(
+        "triplet_margin_loss",
+        cr.nn.functional.triplet_margin_loss,
+        np_triplet,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0}, "p=2"),
+            Sample(
+                (u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0, "p": 3.0, "swap": True}, "swap"
+            ),
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2), u(4, 3, seed=3)), {"margin": 2.0, "reduction": "none"}, "none"),
+        ],
+    ),
+]
+
+REGISTRY: list[OpInfo] = (
+    ELEMENTWISE + ACTIVATIONS + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + LINALG + CONV + RECURRENT + LOSSES
+)
 BY_NAME = {info.name: info for info in REGISTRY}
