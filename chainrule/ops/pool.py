@@ -31,9 +31,8 @@ import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.ops.elementwise import lift
-from chainrule.ops.linalg import matmul
 from chainrule.ops.reduce import mean
-from chainrule.ops.shape import broadcast_to, index, reshape, transpose
+from chainrule.ops.shape import broadcast_to, concat, index, reshape
 from chainrule.ops.windows import (
     IntOrTuple,
     WindowGeometry,
@@ -322,13 +321,9 @@ def avg_pool2d(
     return _avg_pool_nd(2, "avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-def _adaptive_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
-    """(out, size) matrix whose row i averages the input over [floor(i size/out), ceil((i+1) size/out))."""
-    start = (np.arange(out) * size) // out
-    stop = -((-(np.arange(out) + 1) * size) // out)
-    cols = np.arange(size)
-    inside = (cols >= start[:, None]) & (cols < stop[:, None])
-    return (inside / (stop - start)[:, None]).astype(dtype)
+def _adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's windows of adaptive pooling: output i averages [floor(i size/out), ceil((i+1) size/out))."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
 
 
 def _adaptive_avg_pool_nd(d: int, op: str, input: Any, output_size: Any) -> Tensor:
@@ -349,15 +344,18 @@ def _adaptive_avg_pool_nd(d: int, op: str, input: Any, output_size: Any) -> Tens
         kernel = tuple(n // o for o, n in zip(sizes, spatial))
         g = WindowGeometry(x.shape, kernel, kernel, (1,) * d, ((0, 0),) * d, op)
         y = AvgPool.apply(x, geometry=g, divisor=float(g.kernel_volume))
-    else:  # uneven windows: one averaging matrix per axis, y = P_h x P_wᵀ
+    else:  # uneven windows: each axis in turn, one mean per window (not a product with an averaging
+        # matrix, whose zeros would spread an inf or NaN to every window: 0 * inf is NaN)
         y = x
         for axis, (o, n) in enumerate(zip(sizes, spatial)):
             if o == n:
                 continue
-            p = Tensor._make(_adaptive_matrix(n, o, x.dtype).T)  # (n, o)
-            moved = list(range(y.ndim))
-            moved[2 + axis], moved[-1] = moved[-1], moved[2 + axis]
-            y = transpose(matmul(transpose(y, moved), p), moved)
+            at = 2 + axis
+            pieces = [
+                mean(index(y, (slice(None),) * at + (slice(start, stop),)), (at,), keepdims=True)
+                for start, stop in _adaptive_windows(n, o)
+            ]
+            y = concat(pieces, at)
     return drop_batch_axis(y, unbatched)
 
 

@@ -85,3 +85,14 @@ def test_the_gradient_of_a_nan_maximum_goes_to_the_nan():
     y = cr.tensor([NAN, 1.0, NAN], dtype="float64", requires_grad=True)
     cr.min(y).backward()
     np.testing.assert_array_equal(y.grad.numpy(), [0.5, 0.0, 0.5])
+
+
+def test_adaptive_average_pooling_keeps_an_inf_in_its_own_windows():
+    """Uneven windows were averaged by a product with a matrix of zeros and weights: 0 * inf made
+    every window of the channel NaN; PyTorch's windows, each its own mean, keep it where it is."""
+    x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+    x[0, 0, 0, 0] = np.inf
+    got = cr.adaptive_avg_pool2d(cr.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(got, [[[[np.inf, 8.0], [16.0, 18.0]]]])
+    row = cr.adaptive_avg_pool1d(cr.tensor([[[NAN, 1.0, 2.0, 3.0, 4.0]]]), 3).numpy()
+    np.testing.assert_array_equal(row, [[[NAN, 2.0, 3.5]]])
