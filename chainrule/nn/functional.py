@@ -169,6 +169,25 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
         )
 
 
+def _broadcastable(name: str, **tensors: Tensor) -> None:
+    """Raise ValueError naming the loss when the tensors' shapes do not broadcast together (PyTorch
+    broadcasts these losses' inputs)."""
+    try:
+        np.broadcast_shapes(*(t.shape for t in tensors.values()))
+    except ValueError:
+        shapes = ", ".join(f"{n} {t.shape}" for n, t in tensors.items())
+        raise ValueError(f"{name}: the shapes do not broadcast together: {shapes}") from None
+
+
+@replayed  # reads the values: a compiled step checks them again on each replay
+def _check_distribution(name: str, target: Tensor) -> None:
+    if target._data.size and (target._data < 0).any():
+        raise ValueError(
+            f"{name}: target has negative entries, which are not probabilities (its log is NaN); "
+            "for a target given as log-probabilities pass log_target=True"
+        )
+
+
 # ------------------------------------------------------------------ regularisation and dropout
 
 
@@ -981,6 +1000,9 @@ def kl_div(
         raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got {reduction!r}")
     input = lift(input)
     target = _as_target(target, input)
+    _broadcastable("kl_div", input=input, target=target)
+    if not log_target:
+        _check_distribution("kl_div", target)
     if log_target:
         loss = ops.exp(target) * (target - input)
     else:
@@ -1032,6 +1054,7 @@ def margin_ranking_loss(
     input1 = lift(input1)
     input2, target = _as_target(input2, input1), _as_target(target, input1)
     _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    _broadcastable("margin_ranking_loss", input1=input1, input2=input2, target=target)
     # clamp's gradient includes the bound, as PyTorch's clamp_min: 1 at a margin met exactly
     loss = ops.clip(-target * (input1 - input2) + margin, min=0.0)
     return _reduce(loss, reduction, "margin_ranking_loss")
@@ -1060,6 +1083,7 @@ def hinge_embedding_loss(
     )
     input = lift(input)
     target = _as_target(target, input)
+    _broadcastable("hinge_embedding_loss", input=input, target=target)
     margin_part = ops.where(ops.ne(target, 1.0), ops.clip(margin - input, min=0.0), 0.0)
     loss = margin_part + ops.where(ops.ne(target, -1.0), input, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
@@ -1082,6 +1106,7 @@ def soft_margin_loss(
     )
     input = lift(input)
     target = _as_target(target, input)
+    _broadcastable("soft_margin_loss", input=input, target=target)
     return _reduce(ops.softplus(-input * target), reduction, "soft_margin_loss")
 
 
@@ -1203,6 +1228,7 @@ def poisson_nll_loss(
     )
     input = lift(input)
     target = _as_target(target, input)
+    _broadcastable("poisson_nll_loss", input=input, target=target)
     if log_input:
         loss = ops.exp(input) - target * input
     else:

@@ -22,12 +22,26 @@ LOSSES = {
     "NLLLoss": nn.NLLLoss,
     "HingeLoss": nn.HingeLoss,
     "MultiMarginLoss": nn.MultiMarginLoss,
+    "KLDivLoss": nn.KLDivLoss,
+    "SoftMarginLoss": nn.SoftMarginLoss,
+    "HingeEmbeddingLoss": nn.HingeEmbeddingLoss,
+    "PoissonNLLLoss": nn.PoissonNLLLoss,
+}
+THREE_INPUTS = {  # losses of three tensors
+    "GaussianNLLLoss": nn.GaussianNLLLoss,
+    "MarginRankingLoss": nn.MarginRankingLoss,
+    "CosineEmbeddingLoss": nn.CosineEmbeddingLoss,
+    "TripletMarginLoss": nn.TripletMarginLoss,
 }
 NAMES = {  # the words an error of each loss uses for it
     "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss", "SmoothL1Loss": "smooth_l1_loss",
     "BCELoss": "binary_cross_entropy",
     "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "CrossEntropyLoss": "cross_entropy",
     "NLLLoss": "nll_loss", "HingeLoss": "hinge_loss", "MultiMarginLoss": "multi_margin_loss",
+    "KLDivLoss": "kl_div", "SoftMarginLoss": "soft_margin_loss", "HingeEmbeddingLoss": "hinge_embedding_loss",
+    "PoissonNLLLoss": "poisson_nll_loss", "GaussianNLLLoss": "gaussian_nll_loss",
+    "MarginRankingLoss": "margin_ranking_loss", "CosineEmbeddingLoss": "cosine_embedding_loss",
+    "TripletMarginLoss": "triplet_margin_loss",
 }  # fmt: skip
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
 FLOATS = st.floats(-4, 4, width=32)
@@ -73,13 +87,44 @@ def test_the_mean_loss_of_an_empty_batch_is_an_error_naming_the_loss(name):  # w
     assert LOSSES[name](reduction="sum")(empty, empty).item() == 0.0
 
 
+@pytest.mark.parametrize("name", sorted(THREE_INPUTS))
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shapes=st.lists(SHAPES, min_size=3, max_size=3),
+    same_shape=st.booleans(),
+    third_dtype=st.sampled_from([np.float32, np.int64]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    data=st.data(),
+)
+def test_a_loss_of_three_tensors_gives_a_result_or_an_error_naming_it(
+    name, shapes, same_shape, third_dtype, reduction, data
+):
+    if same_shape:
+        shapes = [shapes[0]] * 3
+    first = data.draw(hnp.arrays(np.float32, shapes[0], elements=FLOATS))
+    second = data.draw(hnp.arrays(np.float32, shapes[1], elements=FLOATS))
+    elements = FLOATS if third_dtype == np.float32 else st.integers(-1, 1)
+    third = data.draw(hnp.arrays(third_dtype, shapes[2], elements=elements))
+    try:
+        loss = THREE_INPUTS[name](reduction=reduction)(cr.tensor(first), cr.tensor(second), cr.tensor(third))
+    except (ValueError, TypeError, IndexError) as error:
+        message = str(error)
+        assert NAMES[name] in message or "tensor:" in message, f"{name}: {type(error).__name__}: {message}"
+        return
+    values = loss.numpy()
+    assert np.isfinite(values).all() or (reduction == "mean" and values.size == 1 and first.size == 0), (
+        f"{name} gave {values} for finite inputs of shapes {shapes}"
+    )
+
+
 def test_every_loss_is_in_the_property_test():
-    assert {name for name in nn.__all__ if name.endswith("Loss")} == set(LOSSES) == set(NAMES)
+    everything = set(LOSSES) | set(THREE_INPUTS)
+    assert {name for name in nn.__all__ if name.endswith("Loss")} == everything == set(NAMES)
 
 
 def test_cross_entropy_of_a_scalar_names_the_shape_it_needs():  # was a log_softmax axis error
     with pytest.raises(
-        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\), C >= 1, got shape \(\)"
+        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\) or \(C,\), C >= 1, got shape \(\)"
     ):
         nn.CrossEntropyLoss()(cr.tensor(1.0), cr.tensor(0))
 
