@@ -124,7 +124,8 @@ def test_every_loss_is_in_the_property_test():
 
 def test_cross_entropy_of_a_scalar_names_the_shape_it_needs():  # was a log_softmax axis error
     with pytest.raises(
-        ValueError, match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\) or \(C,\), C >= 1, got shape \(\)"
+        ValueError,
+        match=r"cross_entropy: input must be logits of shape \(N, C, \.\.\.\) or \(C,\), C >= 1, got shape \(\)",
     ):
         nn.CrossEntropyLoss()(cr.tensor(1.0), cr.tensor(0))
 
