@@ -23,14 +23,22 @@ from chainrule.optim.asgd import ASGD
 from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
 from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     ExponentialLR,
     LambdaLR,
     LinearLR,
     LinearWarmup,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
+    OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
+    SequentialLR,
     StepLR,
 )
 from chainrule.optim.nadam import NAdam
@@ -65,6 +73,14 @@ __all__ = [
     "LinearLR",
     "LinearWarmup",
     "ReduceLROnPlateau",
+    "MultiplicativeLR",
+    "ConstantLR",
+    "PolynomialLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "OneCycleLR",
+    "SequentialLR",
+    "ChainedScheduler",
     "clip_grad_norm_",
     "clip_grad_value_",
 ]

@@ -157,6 +157,57 @@ def test_every_optimizer_with_a_scheduler_outside_the_step(model_name, opt_name)
     assert compiled[3].stats["replayed"] == STEPS - 2
 
 
+PER_BATCH_SCHEDULES = {
+    "OneCycleLR": lambda opt: cr.optim.OneCycleLR(opt, max_lr=0.05, total_steps=STEPS, three_phase=True),
+    "CyclicLR": lambda opt: cr.optim.CyclicLR(opt, 0.001, 0.05, step_size_up=7, mode="triangular2"),
+    "SequentialLR": lambda opt: cr.optim.SequentialLR(
+        opt,
+        [cr.optim.LinearLR(opt, 0.1, total_iters=5), cr.optim.CosineAnnealingWarmRestarts(opt, T_0=6, T_mult=2)],
+        milestones=[5],
+    ),  # fmt: skip
+}
+
+
+def train_with_schedule(opt_name, make_sched, compiled, data):
+    """train()'s MLP in float64 with a per-batch schedule stepped inside the step; also returns the
+    rate and momentum (or betas) of every group after every step."""
+    cr.manual_seed(0)
+    model = MODELS["mlp"]("float64")
+    opt = OPTIMIZERS[opt_name](model.parameters())
+    sched = make_sched(opt)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss
+
+    fn = cr.compile(step) if compiled else step
+    losses, hypers = [], []
+    for x, y in data:
+        losses.append(fn(x, y).item())
+        hypers.append([(g["lr"], g.get("momentum"), g.get("betas")) for g in opt.param_groups])
+    state = [np.array(v) for v in model.state_dict().values()]
+    return losses, state, default_generator().bit_generator.state, fn, hypers
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+@pytest.mark.parametrize("sched_name", PER_BATCH_SCHEDULES)
+def test_a_per_batch_schedule_inside_the_step_is_called_live_on_each_replay(sched_name, opt_name):
+    """OneCycleLR and CyclicLR change the rate and the momentum (Adam's beta1) at every step; the
+    replayed plan calls their step() live, so the compiled run is the eager run."""
+    data = batches("float64")
+    eager = train_with_schedule(opt_name, PER_BATCH_SCHEDULES[sched_name], False, data)
+    compiled = train_with_schedule(opt_name, PER_BATCH_SCHEDULES[sched_name], True, data)
+    assert_same_run(eager[:3], compiled[:3], "float64")
+    assert compiled[4] == eager[4]  # the same rates and momenta, step by step
+    rates = [h[0][0] for h in compiled[4]]
+    assert sum(a != b for a, b in zip(rates, rates[1:])) > STEPS // 2  # (the rate changed at most steps)
+    assert compiled[3].stats == {"recorded": 2, "replayed": STEPS - 2, "eager": 0}
+
+
 def test_a_short_last_batch_records_its_own_plan():
     sizes = ([8] * 9 + [3]) * 3  # three epochs of 75 samples in batches of 8
     data = batches("float32", sizes)

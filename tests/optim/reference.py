@@ -338,3 +338,47 @@ def asgd(
 def cosine(base: float, eta_min: float, T_max: int, epoch: int) -> float:
     """The closed-form cosine annealing rate."""
     return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2
+
+
+def warm_restarts(base: float, eta_min: float, T_0: int, T_mult: int, epoch: float) -> float:
+    """SGDR's rate at ``epoch`` (fractional allowed): find the cycle by walking its boundaries."""
+    start, length = 0, T_0
+    while epoch >= start + length:
+        start, length = start + length, length * T_mult
+    return cosine(base, eta_min, length, epoch - start)
+
+
+def cyclic(base: float, top: float, step_size: int, iteration: int, mode: str = "triangular", gamma: float = 1.0):
+    """Smith's cyclical rate (the paper's formula, equal halves) and the factor of its height in [0, 1]."""
+    cycle = math.floor(1 + iteration / (2 * step_size))
+    x = abs(iteration / step_size - 2 * cycle + 1)
+    scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": gamma**iteration}[mode]
+    height = max(0.0, 1 - x) * scale
+    return base + (top - base) * height, height
+
+
+def one_cycle(
+    step: int,
+    total: int,
+    max_lr: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+    linear: bool = False,
+    momenta: tuple[float, float] = (0.85, 0.95),
+) -> tuple[float, float]:
+    """The 1cycle rate and momentum at ``step``: interpolation between knots, by half cosines or lines."""
+    start = max_lr / div_factor
+    low = start / final_div_factor
+    base_m, max_m = momenta
+    peak = pct_start * total - 1
+    if three_phase:
+        knots = [0.0, peak, 2 * pct_start * total - 2, total - 1]
+        lrs, ms = [start, max_lr, start, low], [max_m, base_m, max_m, max_m]
+    else:
+        knots, lrs, ms = [0.0, peak, total - 1], [start, max_lr, low], [max_m, base_m, max_m]
+    i = next((k for k in range(1, len(knots) - 1) if step <= knots[k]), len(knots) - 1)
+    frac = (step - knots[i - 1]) / (knots[i] - knots[i - 1])
+    weight = frac if linear else (1 - math.cos(math.pi * frac)) / 2  # how far from the knot before
+    return lrs[i - 1] + (lrs[i] - lrs[i - 1]) * weight, ms[i - 1] + (ms[i] - ms[i - 1]) * weight

@@ -158,13 +158,28 @@ def plateau(opt):
     return [LearningRateScheduler(cr.optim.ReduceLROnPlateau(opt, factor=0.5, patience=0), monitor="val_loss")]
 
 
-@pytest.mark.parametrize("make_callbacks", [step_lr, plateau], ids=["StepLR", "ReduceLROnPlateau"])
+def one_cycle(opt):  # stepped once per epoch here: 12 epochs, and its momentum cycled too
+    return [LearningRateScheduler(cr.optim.OneCycleLR(opt, max_lr=0.2, total_steps=12, three_phase=True))]
+
+
+def warm_up_then_restarts(opt):
+    warm_up = cr.optim.LinearLR(opt, start_factor=0.2, total_iters=3)
+    restarts = cr.optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.01)
+    return [LearningRateScheduler(cr.optim.SequentialLR(opt, [warm_up, restarts], milestones=[3]))]
+
+
+@pytest.mark.parametrize(
+    "make_callbacks",
+    [step_lr, plateau, one_cycle, warm_up_then_restarts],
+    ids=["StepLR", "ReduceLROnPlateau", "OneCycleLR", "SequentialLR"],
+)
 @pytest.mark.parametrize("kill_at", [2, 5, 9])
 def test_a_learning_rate_schedule_resumes_where_it_was(tmp_path, make_callbacks, kill_at):
     straight = run(None, make_callbacks)
     assert len(set(straight[1]["lr"])) > 2  # the rate changes several times in the run
     resumed = killed_and_resumed(tmp_path, make_callbacks, kill_at)
     assert_same_run(straight, resumed)
+    assert resumed[2].param_groups[0]["momentum"] == straight[2].param_groups[0]["momentum"]
     schedule_a, schedule_b = straight[3][0].schedule, resumed[3][1].schedule
     assert schedule_b.state_dict() == schedule_a.state_dict()
 
