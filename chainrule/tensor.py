@@ -238,6 +238,7 @@ class Tensor:
         return len(self._data)
 
     def numel(self) -> int:
+        """The number of entries (``t.numel()``, as PyTorch's)."""
         return self._data.size
 
     def dim(self) -> int:
@@ -958,20 +959,34 @@ class Tensor:
         """In place: |self|; returns self."""
         return self._in_place("abs_", _ops.abs)
 
-    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+    def masked_fill(self, mask: ArrayLike, value: Any) -> Tensor:
         """``value`` where ``mask`` is True, this tensor elsewhere (differentiable through the rest),
-        as PyTorch's ``masked_fill`` (attention scores: ``scores.masked_fill(mask == 0, -1e9)``).
+        as PyTorch's ``masked_fill`` (attention scores: ``scores.masked_fill(mask == 0, -1e9)``);
+        see ``cr.masked_fill``.
 
         Example:
             >>> import chainrule as cr
             >>> cr.tensor([1.0, 2.0, 3.0]).masked_fill(cr.tensor([True, False, True]), 0.0)
             tensor([0., 2., 0.])
         """
-        return _masked(self, mask, value, "masked_fill")
+        return _ops.masked_fill(self, mask, value)
 
-    def masked_fill_(self, mask: ArrayLike, value: float) -> Tensor:
-        """In place: ``value`` where ``mask`` is True; returns self."""
-        return self._in_place("masked_fill_", _masked, mask, value, "masked_fill_")
+    def masked_fill_(self, mask: ArrayLike, value: Any) -> Tensor:
+        """In place: ``value`` where ``mask`` is True; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2, 2).masked_fill_(cr.tensor([True, False]), 5.0)
+            tensor([[5., 0.],
+                    [5., 0.]])
+        """
+        shape = np.shape(mask._data if isinstance(mask, Tensor) else mask)
+        if len(shape) > self._data.ndim or any(m not in (1, n) for m, n in zip(shape[::-1], self.shape[::-1])):
+            raise RuntimeError(
+                f"masked_fill_: a mask of shape {shape} does not broadcast to this tensor's shape {self.shape} "
+                "(in place, the tensor keeps its shape)"
+            )
+        return self._in_place("masked_fill_", _ops.masked_fill, mask, value)
 
     def new_zeros(self, *size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Zeros of ``size``, with this tensor's dtype unless ``dtype`` is given (PyTorch's ``new_zeros``)."""
@@ -1264,6 +1279,44 @@ class Tensor:
     def dot(self, other: ArrayLike) -> Tensor:
         return _ops.dot(self, other)
 
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``; see ``cr.unbind``."""
+        return _ops.unbind(self, dim)
+
+    def repeat_interleave(
+        self, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
+    ) -> Tensor:
+        """Each entry repeated ``repeats`` times along ``dim``; see ``cr.repeat_interleave``."""
+        if repeats is None:
+            return _ops.repeat_interleave(self, output_size=output_size)
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tile(self, *dims: int | Sequence[int]) -> Tensor:
+        """Repeated ``dims[i]`` times along dimension i (``t.tile(2, 1)`` or ``t.tile((2, 1))``); see ``cr.tile``."""
+        return _ops.tile(self, _shape_args(dims))
+
+    def movedim(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        """The dimensions ``source`` moved to ``destination``; see ``cr.movedim``."""
+        return _ops.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        """The ``length`` entries from ``start`` along ``dim``; see ``cr.narrow``."""
+        return _ops.narrow(self, dim, start, length)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut into pieces along ``dim``; see ``cr.tensor_split``."""
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A diagonal matrix of a 1-d tensor, or the diagonal of a 2-d one; see ``cr.diag``."""
+        return _ops.diag(self, diagonal)
+
+    def trace(self) -> Tensor:
+        """The sum of the main diagonal; see ``cr.trace``."""
+        return _ops.trace(self)
+
 
 _TYPE_NAMES = {
     np.dtype(np.float32): "FloatTensor",
@@ -1306,15 +1359,6 @@ def _to_arguments(args: tuple, kwargs: dict, op: str) -> np.dtype | None:
         elif a is not None:
             dtype = _as_dtype(a, op)
     return None if dtype is None else _as_dtype(dtype, op)
-
-
-def _masked(a: Tensor, mask: ArrayLike, value: float, op: str) -> Tensor:
-    condition = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-    if condition.dtype.kind != "b":
-        raise TypeError(f"{op}: the mask must be boolean, got dtype {condition.dtype} (write mask == 0 or mask.bool())")
-    if np.broadcast_shapes(condition.shape, a.shape) != a.shape:
-        raise ValueError(f"{op}: a mask of shape {condition.shape} does not broadcast to the tensor's {a.shape}")
-    return _ops.where(condition, _ops.lift(value, a), a)
 
 
 def _add_scaled(a: Tensor, other: ArrayLike, alpha: float) -> Tensor:
@@ -1392,6 +1436,19 @@ def is_tensor(obj: Any) -> bool:
         (True, False)
     """
     return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of entries of ``input`` (PyTorch's ``torch.numel``; ``t.numel()`` as a method).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.numel(cr.zeros(2, 3))
+        6
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numel: expected a Tensor, got {type(input).__name__}")
+    return input._data.size
 
 
 def _check_device(device: Any, op: str) -> None:

@@ -615,6 +615,46 @@ def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
     return Where.apply(a, b, condition=cond)
 
 
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where the boolean ``mask`` is True, ``input`` elsewhere, as PyTorch's: the mask and
+    the input broadcast together; ``value`` (a number, or a 0-d tensor that then gets the gradient
+    of the entries it fills) is converted to the input's dtype (1.7 into an integer tensor is 1).
+    The gradient flows to ``input`` where it is kept.
+
+    Example:
+        >>> import chainrule as cr
+        >>> scores = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> cr.masked_fill(scores, cr.tensor([False, True]), float("-inf"))
+        tensor([[  1., -inf],
+                [  3., -inf]], grad_fn=<WhereBackward0>)
+    """
+    x = lift(input)
+    condition = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if condition.dtype != bool:
+        raise TypeError(
+            f"masked_fill: the mask must be boolean, got dtype {condition.dtype} (write mask == 0 or mask.bool())"
+        )
+    try:
+        np.broadcast_shapes(condition.shape, x.shape)
+    except ValueError:
+        raise ValueError(
+            f"masked_fill: a mask of shape {condition.shape} does not broadcast with the tensor's {x.shape}"
+        ) from None
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(
+                f"masked_fill: a tensor value must be 0-d (one number), got shape {value.shape}; "
+                "for a value per entry write cr.where(mask, values, input)"
+            )
+        fill = cast(value, x.dtype)
+    elif isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        with np.errstate(invalid="ignore"):
+            fill = Tensor._make(np.asarray(value).astype(x.dtype))
+    else:
+        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return where(mask if isinstance(mask, Tensor) else condition, fill, x)
+
+
 def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero (true) entries, as PyTorch's: an int64 tensor of shape
     (count, ndim), or with ``as_tuple=True`` one 1-d tensor per dimension (NumPy's form). No gradient.

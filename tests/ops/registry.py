@@ -731,6 +731,140 @@ SCANS_AND_NORMS = [
     ),
 ]
 
+# ------------------------------------------------------------------ more of PyTorch's shape functions
+
+
+def np_diag(x, diagonal=0):
+    return np.diag(x, diagonal)
+
+
+def np_tensor_split(x, indices_or_sections, dim=0):
+    return np_flat(*np.array_split(x, indices_or_sections, axis=dim))
+
+
+MORE_SHAPES = [
+    OpInfo(
+        "masked_fill",
+        lambda x, mask, value: cr.masked_fill(x, mask, value),
+        lambda x, mask, value: np.where(mask, value, x),
+        lambda: [
+            Sample((u(2, 3),), {"mask": u(2, 3, seed=1) > 0, "value": -1.5}, "same shape"),
+            Sample((u(2, 3),), {"mask": np.array([True, False, True]), "value": float("-inf")}, "broadcast mask, -inf"),
+            Sample((u(3),), {"mask": u(2, 3, seed=2) > 0, "value": 0.0}, "mask broadcasts the input"),
+            Sample((u(),), {"mask": np.array(True), "value": 2.0}, "0-d"),
+        ],
+        method=lambda x, mask, value: x.masked_fill(mask, value),
+    ),
+    OpInfo(
+        "masked_fill, tensor value",
+        lambda x, v, mask: cr.masked_fill(x, mask, v),
+        lambda x, v, mask: np.where(mask, v, x),
+        lambda: [Sample((u(3, 4), u(seed=1)), {"mask": u(3, 4, seed=2) > 0}, "0-d value with a gradient")],
+        method=lambda x, v, mask: x.masked_fill(mask, v),
+    ),
+    OpInfo(
+        "unbind",
+        lambda x, dim=0: flat(*cr.unbind(x, dim)),
+        lambda x, dim=0: np_flat(*np.moveaxis(x, dim, 0)),
+        lambda: [Sample((u(3, 4),), name="dim=0"), Sample((u(2, 3, 4, seed=1),), {"dim": -1}, "dim=-1")],
+        method=lambda x, dim=0: flat(*x.unbind(dim)),
+    ),
+    OpInfo(
+        "repeat_interleave",
+        lambda x, repeats, dim=None: cr.repeat_interleave(x, repeats, dim),
+        lambda x, repeats, dim=None: np.repeat(x, repeats, axis=dim),
+        lambda: [
+            Sample((u(2, 3),), {"repeats": 2}, "flattened"),
+            Sample((u(2, 3, seed=1),), {"repeats": 3, "dim": 1}, "dim=1"),
+            Sample((u(3, 2, seed=2),), {"repeats": cr.tensor([2, 0, 1]), "dim": 0}, "tensor of repeats"),
+            Sample((u(2, 3, seed=3),), {"repeats": [1, 2, 3], "dim": -1}, "list of repeats"),
+        ],
+        method=lambda x, repeats, dim=None: x.repeat_interleave(repeats, dim),
+    ),
+    OpInfo(
+        "tile",
+        lambda x, dims: cr.tile(x, dims),
+        lambda x, dims: np.tile(x, dims),
+        lambda: [
+            Sample((u(2, 3),), {"dims": (2,)}, "fewer dims"),
+            Sample((u(2, 3, seed=1),), {"dims": (2, 1, 2)}, "more dims"),
+            Sample((u(),), {"dims": (3,)}, "0-d"),
+        ],
+        method=lambda x, dims: x.tile(dims),
+    ),
+    OpInfo(
+        "movedim",
+        lambda x, source, destination: cr.movedim(x, source, destination),
+        np.moveaxis,
+        lambda: [
+            Sample((u(2, 3, 4),), {"source": 0, "destination": -1}, "one"),
+            Sample((u(2, 3, 4, seed=1),), {"source": (0, 1), "destination": (2, 0)}, "two"),
+        ],
+        aliases=("moveaxis",),
+        method=lambda x, source, destination: x.moveaxis(source, destination),
+    ),
+    OpInfo(
+        "narrow",
+        lambda x, dim, start, length: cr.narrow(x, dim, start, length),
+        lambda x, dim, start, length: np.take(x, np.arange(start % x.shape[dim], start % x.shape[dim] + length), dim),
+        lambda: [
+            Sample((u(3, 4),), {"dim": 1, "start": 1, "length": 2}),
+            Sample((u(3, 4, seed=1),), {"dim": 0, "start": -2, "length": 2}, "negative start"),
+        ],
+        method=lambda x, dim, start, length: x.narrow(dim, start, length),
+    ),
+    OpInfo(
+        "tensor_split",
+        lambda x, indices_or_sections, dim=0: flat(*cr.tensor_split(x, indices_or_sections, dim)),
+        np_tensor_split,
+        lambda: [
+            Sample((u(7, 2),), {"indices_or_sections": 3}, "sections"),
+            Sample((u(2, 7, seed=1),), {"indices_or_sections": [1, 5, 3], "dim": 1}, "indices, one empty piece"),
+        ],
+        method=lambda x, indices_or_sections, dim=0: flat(*x.tensor_split(indices_or_sections, dim)),
+    ),
+    OpInfo(
+        "hstack",
+        lambda *xs: cr.hstack(xs),
+        lambda *xs: np.hstack(xs),
+        lambda: [
+            Sample((u(2, 3), u(2, 1, seed=1)), name="2-d"),
+            Sample((u(3, seed=2), u(seed=3)), name="1-d and 0-d"),
+        ],
+    ),
+    OpInfo(
+        "vstack",
+        lambda *xs: cr.vstack(xs),
+        lambda *xs: np.vstack(xs),
+        lambda: [
+            Sample((u(2, 3), u(3, seed=1)), name="2-d and 1-d"),
+            Sample((u(seed=2), u(seed=3)), name="0-d"),
+        ],
+    ),
+    OpInfo(
+        "diag",
+        lambda x, diagonal=0: cr.diag(x, diagonal),
+        np_diag,
+        lambda: [
+            Sample((u(3),), name="vector"),
+            Sample((u(3, seed=1),), {"diagonal": 2}, "vector, above"),
+            Sample((u(2, seed=2),), {"diagonal": -1}, "vector, below"),
+            Sample((u(3, 4, seed=3),), name="matrix"),
+            Sample((u(3, 4, seed=4),), {"diagonal": 1}, "matrix, above"),
+            Sample((u(4, 3, seed=5),), {"diagonal": -2}, "matrix, below"),
+            Sample((u(2, 3, seed=6),), {"diagonal": 5}, "matrix, empty diagonal"),
+        ],
+        method=lambda x, diagonal=0: x.diag(diagonal),
+    ),
+    OpInfo(
+        "trace",
+        cr.trace,
+        np.trace,
+        lambda: [Sample((u(3, 3),)), Sample((u(2, 4, seed=1),), name="wide")],
+        method="trace",
+    ),
+]
+
 # ------------------------------------------------------------------ shapes and indexing
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
@@ -1550,5 +1684,7 @@ RECURRENT = [
     ),
 ]
 
-REGISTRY: list[OpInfo] = ELEMENTWISE + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + LINALG + CONV + RECURRENT
+REGISTRY: list[OpInfo] = (
+    ELEMENTWISE + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + MORE_SHAPES + LINALG + CONV + RECURRENT
+)
 BY_NAME = {info.name: info for info in REGISTRY}
