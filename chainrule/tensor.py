@@ -1279,6 +1279,96 @@ class Tensor:
     def dot(self, other: ArrayLike) -> Tensor:
         return _ops.dot(self, other)
 
+    def floor(self) -> Tensor:
+        """Rounded down; see ``cr.floor``."""
+        return _ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        """Rounded up; see ``cr.ceil``."""
+        return _ops.ceil(self)
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        """Rounded to the nearest (halves to even), or to ``decimals`` places; see ``cr.round``."""
+        return _ops.round(self, decimals=decimals)
+
+    def trunc(self) -> Tensor:
+        """Rounded toward zero; see ``cr.trunc``."""
+        return _ops.trunc(self)
+
+    def frac(self) -> Tensor:
+        """The fractional part; see ``cr.frac``."""
+        return _ops.frac(self)
+
+    def reciprocal(self) -> Tensor:
+        """``1 / self``; see ``cr.reciprocal``."""
+        return _ops.reciprocal(self)
+
+    def rsqrt(self) -> Tensor:
+        """``1 / sqrt(self)``; see ``cr.rsqrt``."""
+        return _ops.rsqrt(self)
+
+    def expm1(self) -> Tensor:
+        """``e^self - 1``; see ``cr.expm1``."""
+        return _ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        """The base-2 logarithm; see ``cr.log2``."""
+        return _ops.log2(self)
+
+    def log10(self) -> Tensor:
+        """The base-10 logarithm; see ``cr.log10``."""
+        return _ops.log10(self)
+
+    def exp2(self) -> Tensor:
+        """``2 ** self``; see ``cr.exp2``."""
+        return _ops.exp2(self)
+
+    def sinh(self) -> Tensor:
+        """The hyperbolic sine; see ``cr.sinh``."""
+        return _ops.sinh(self)
+
+    def cosh(self) -> Tensor:
+        """The hyperbolic cosine; see ``cr.cosh``."""
+        return _ops.cosh(self)
+
+    def atan2(self, other: ArrayLike) -> Tensor:
+        """The angle of (other, self); see ``cr.atan2``."""
+        return _ops.atan2(self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other: ArrayLike) -> Tensor:
+        """``sqrt(self^2 + other^2)``; see ``cr.hypot``."""
+        return _ops.hypot(self, other)
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        """``log(self / (1 - self))``; see ``cr.logit``."""
+        return _ops.logit(self, eps)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        """NaN and infinities replaced; see ``cr.nan_to_num``."""
+        return _ops.nan_to_num(self, nan, posinf, neginf)
+
+    def fmod(self, other: ArrayLike) -> Tensor:
+        """The remainder with the sign of self; see ``cr.fmod``."""
+        return _ops.fmod(self, other)
+
+    def lerp(self, end: ArrayLike, weight: Any) -> Tensor:
+        """``self + weight * (end - self)``; see ``cr.lerp``."""
+        return _ops.lerp(self, end, weight)
+
+    def addcmul(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2``; see ``cr.addcmul``."""
+        return _ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """``self + value * tensor1 / tensor2``; see ``cr.addcdiv``."""
+        return _ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def logical_xor(self, other: ArrayLike) -> Tensor:
+        """Elementwise exclusive or; see ``cr.logical_xor``."""
+        return _ops.logical_xor(self, other)
+
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         """The slices along ``dim``; see ``cr.unbind``."""
         return _ops.unbind(self, dim)

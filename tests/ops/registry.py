@@ -731,6 +731,139 @@ SCANS_AND_NORMS = [
     ),
 ]
 
+# ------------------------------------------------------------------ more of PyTorch's elementwise functions
+
+
+def np_lerp(start, end, weight):
+    return np.where(np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
+def in_unit(*shape: int, seed: int = 0) -> np.ndarray:
+    return u(*shape, seed=seed, low=0.05, high=0.95)
+
+
+MORE_ELEMENTWISE = [
+    *[
+        OpInfo(
+            name,
+            getattr(cr, name),
+            ref,
+            unary((2, 3), (), (0,)),
+            method=name,
+            note="a step function: its gradient is 0 (as PyTorch's), and so is every higher derivative",
+        )
+        for name, ref in [("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc)]
+    ],
+    OpInfo(
+        "round",
+        lambda x, decimals=0: cr.round(x, decimals=decimals),
+        lambda x, decimals=0: np.round(x, decimals),
+        lambda: [
+            Sample((u(2, 3),), name="whole"),
+            Sample((u(2, 3, seed=1) * 10,), {"decimals": 1}, "decimals=1"),
+            Sample((u(4, seed=2) * 300,), {"decimals": -2}, "decimals=-2"),
+        ],
+        method=lambda x, decimals=0: x.round(decimals=decimals),
+        note="a step function: gradient 0",
+    ),
+    OpInfo("frac", cr.frac, lambda x: x - np.trunc(x), unary((2, 3), ()), method="frac"),
+    OpInfo("reciprocal", cr.reciprocal, np.reciprocal, unary((2, 3), (), data=away), method="reciprocal"),
+    OpInfo("rsqrt", cr.rsqrt, lambda x: 1 / np.sqrt(x), unary((2, 3), (), data=pos), method="rsqrt"),
+    OpInfo("expm1", cr.expm1, np.expm1, unary((2, 3), (), (0,)), method="expm1"),
+    OpInfo("log2", cr.log2, np.log2, unary((2, 3), (), data=pos), method="log2"),
+    OpInfo("log10", cr.log10, np.log10, unary((2, 3), (), data=pos), method="log10"),
+    OpInfo("exp2", cr.exp2, np.exp2, unary((2, 3), ()), method="exp2"),
+    OpInfo("sinh", cr.sinh, np.sinh, unary((2, 3), ()), method="sinh"),
+    OpInfo("cosh", cr.cosh, np.cosh, unary((2, 3), ()), method="cosh"),
+    OpInfo("atan2", cr.atan2, np.arctan2, binary(), aliases=("arctan2",), method="atan2"),
+    OpInfo("hypot", cr.hypot, np.hypot, binary(away), method="hypot"),
+    OpInfo(
+        "logit",
+        lambda x, eps=None: cr.logit(x, eps),
+        lambda x, eps=None: (
+            np.log(np.clip(x, eps, 1 - eps) / (1 - np.clip(x, eps, 1 - eps)))
+            if eps is not None
+            else np.log(x / (1 - x))
+        ),
+        lambda: [
+            Sample((in_unit(2, 3),), name="inside"),
+            Sample((u(3, 4, seed=1, low=-0.5, high=1.5),), {"eps": 0.1}, "eps clamps"),
+            Sample((in_unit(seed=2),), name="0-d"),
+        ],
+        method=lambda x, eps=None: x.logit(eps),
+    ),
+    OpInfo(
+        "nan_to_num",
+        lambda x, **kw: cr.nan_to_num(x, **kw),
+        lambda x, **kw: np.nan_to_num(x, **kw),
+        lambda: [
+            Sample((u(2, 3),), name="finite"),
+            Sample(
+                (np.array([1.0, np.nan, np.inf, -np.inf, -2.0]),),
+                {"nan": 0.5, "posinf": 9.0, "neginf": -9.0},
+                "nan and inf",
+            ),
+        ],
+        method=lambda x, **kw: x.nan_to_num(**kw),
+    ),
+    OpInfo(
+        "fmod",
+        cr.fmod,
+        np.fmod,
+        lambda: [
+            Sample((u(2, 3, seed=1) * 4, away(2, 3, seed=2)), name="both"),
+            Sample((u(3, seed=3) * 5, -away(1, seed=4) - 1.5), name="negative broadcast divisor"),
+        ],
+        method="fmod",
+        note="a - trunc(a / b) * b: away from the jumps, its second derivative is 0",
+    ),
+    OpInfo(
+        "lerp",
+        lambda a, b, weight: cr.lerp(a, b, weight),
+        np_lerp,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"weight": 0.25}, "weight below one half"),
+            Sample((u(2, 3, seed=1), u(3, seed=2)), {"weight": 0.75}, "weight above one half"),
+        ],
+        method=lambda a, b, weight: a.lerp(b, weight),
+    ),
+    OpInfo(
+        "lerp, tensor weight",
+        lambda a, b, w: cr.lerp(a, b, w),
+        np_lerp,
+        lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2), u(2, 3, seed=3, low=-0.4, high=1.4)))],
+        method=lambda a, b, w: a.lerp(b, w),
+    ),
+    OpInfo(
+        "addcmul",
+        lambda a, b, c, value=1: cr.addcmul(a, b, c, value=value),
+        lambda a, b, c, value=1: a + value * b * c,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2), u(3, seed=3))),
+            Sample((u(3, seed=1), u(2, 3, seed=2), u(2, 1, seed=3)), {"value": -0.5}, "value"),
+        ],
+        method=lambda a, b, c, value=1: a.addcmul(b, c, value=value),
+    ),
+    OpInfo(
+        "addcdiv",
+        lambda a, b, c, value=1: cr.addcdiv(a, b, c, value=value),
+        lambda a, b, c, value=1: a + value * b / c,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2), pos(3, seed=3))),
+            Sample((u(3, seed=1), u(2, 3, seed=2), pos(2, 1, seed=3)), {"value": 2.0}, "value"),
+        ],
+        method=lambda a, b, c, value=1: a.addcdiv(b, c, value=value),
+    ),
+    OpInfo(
+        "logical_xor",
+        lambda a, b: cr.logical_xor(a > 0, b > 0),
+        lambda a, b: np.logical_xor(a > 0, b > 0),
+        lambda: [Sample((u(2, 3, seed=1), u(3, seed=2)))],
+        grad=False,
+        note="a boolean constant",
+    ),
+]
+
 # ------------------------------------------------------------------ more of PyTorch's shape functions
 
 
@@ -1685,6 +1818,15 @@ RECURRENT = [
 ]
 
 REGISTRY: list[OpInfo] = (
-    ELEMENTWISE + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + MORE_SHAPES + LINALG + CONV + RECURRENT
+    ELEMENTWISE
+    + MORE_ELEMENTWISE
+    + COMPARISONS
+    + REDUCTIONS
+    + SCANS_AND_NORMS
+    + SHAPES
+    + MORE_SHAPES
+    + LINALG
+    + CONV
+    + RECURRENT
 )
 BY_NAME = {info.name: info for info in REGISTRY}
