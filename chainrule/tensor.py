@@ -1219,11 +1219,33 @@ class Tensor:
     def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         return _ops.log_softmax(self, axis, dim=dim)
 
-    def any(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self._data.any(axis=_ops.axis_or_dim("any", axis, dim))))
+    def any(
+        self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor:
+        """Whether any entry is nonzero, in all or over ``dim``; see ``cr.any``."""
+        return _ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def all(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self._data.all(axis=_ops.axis_or_dim("all", axis, dim))))
+    def all(
+        self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor:
+        """Whether every entry is nonzero, in all or over ``dim``; see ``cr.all``."""
+        return _ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def count_nonzero(self, dim: Axis = None) -> Tensor:
+        """The number of nonzero entries; see ``cr.count_nonzero``."""
+        return _ops.count_nonzero(self, dim)
+
+    def isclose(self, other: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """Where close to ``other``; see ``cr.isclose``."""
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """Whether every entry is close to ``other``'s; see ``cr.allclose``."""
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: ArrayLike) -> bool:
+        """Whether ``other`` has the same shape and values; see ``cr.equal``."""
+        return _ops.equal(self, other)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))

@@ -864,6 +864,78 @@ MORE_ELEMENTWISE = [
     ),
 ]
 
+# ------------------------------------------------------------------ tests over entries
+
+
+def with_zero_entries(*shape: int, seed: int = 0) -> np.ndarray:
+    x = u(*shape, seed=seed)
+    return np.where(x > 0.5, 0.0, x)
+
+
+ENTRY_TESTS = [
+    *[
+        OpInfo(
+            name,
+            lambda x, name=name, **kw: getattr(cr, name)(x, **kw),
+            lambda x, name=name, dim=None, keepdim=False: getattr(np, name)(
+                x, axis=dim if dim is None or isinstance(dim, int) else tuple(dim), keepdims=keepdim
+            ),
+            lambda: [
+                Sample((with_zero_entries(3, 4),), name="all"),
+                Sample((with_zero_entries(3, 4, seed=1) > 1.0,), {"dim": 1}, "dim=1"),
+                Sample((np.zeros((2, 3)),), {"dim": (0, 1), "keepdim": True}, "zeros, two dims, keepdim"),
+                Sample((with_zero_entries(2, 3, 4, seed=2),), {"dim": -1, "keepdim": True}, "dim=-1, keepdim"),
+            ],
+            method=lambda x, name=name, **kw: getattr(x, name)(**kw),
+            grad=False,
+            note="a boolean constant",
+        )
+        for name in ("any", "all")
+    ],
+    OpInfo(
+        "count_nonzero",
+        lambda x, dim=None: cr.count_nonzero(x, dim),
+        lambda x, dim=None: np.asarray(np.count_nonzero(x, axis=dim)),
+        lambda: [
+            Sample((with_zero_entries(3, 4),), name="all"),
+            Sample((with_zero_entries(2, 3, 4, seed=1),), {"dim": (0, 2)}, "two dims"),
+        ],
+        method=lambda x, dim=None: x.count_nonzero(dim),
+        grad=False,
+        note="an integer count",
+    ),
+    OpInfo(
+        "isclose",
+        lambda a, b, **kw: cr.isclose(a, b, **kw),
+        lambda a, b, **kw: np.isclose(a, b, **kw),
+        lambda: [
+            Sample((u(2, 3), u(2, 3) + np.array([0.0, 1e-6, 1e-2])), name="near and far"),
+            Sample((u(3), u(3) * 1.01), {"rtol": 0.05}, "rtol"),
+        ],
+        method=lambda a, b, **kw: a.isclose(b, **kw),
+        grad=False,
+        note="a boolean constant",
+    ),
+    OpInfo(
+        "allclose",
+        lambda a, b, **kw: cr.tensor(cr.allclose(a, b, **kw)),
+        lambda a, b, **kw: np.asarray(np.allclose(a, b, **kw)),
+        lambda: [Sample((u(2, 3), u(2, 3) + 1e-9), name="close"), Sample((u(3), u(3) + 1e-3), name="far")],
+        method=lambda a, b, **kw: cr.tensor(a.allclose(b, **kw)),
+        grad=False,
+        note="a Python bool",
+    ),
+    OpInfo(
+        "equal",
+        lambda a, b: cr.tensor(cr.equal(a, b)),
+        lambda a, b: np.asarray(np.array_equal(a, b)),
+        lambda: [Sample((u(2, 3), u(2, 3)), name="same"), Sample((u(3), u(3, seed=1)), name="different")],
+        method=lambda a, b: cr.tensor(a.equal(b)),
+        grad=False,
+        note="a Python bool",
+    ),
+]
+
 # ------------------------------------------------------------------ more of PyTorch's shape functions
 
 
@@ -1821,6 +1893,7 @@ REGISTRY: list[OpInfo] = (
     ELEMENTWISE
     + MORE_ELEMENTWISE
     + COMPARISONS
+    + ENTRY_TESTS
     + REDUCTIONS
     + SCANS_AND_NORMS
     + SHAPES

@@ -300,6 +300,8 @@ def test_a_compiled_step_replays_the_op_and_its_rule_as_eagerly(info, sample):
             "index": "a boolean mask selects elements",
             "nonzero": "as many indices as the data has",
             "repeat_interleave": "repeat_interleave with a tensor of repeats",
+            "allclose": "allclose reads a tensor's value",  # (a Python bool: a decision a plan cannot replay)
+            "equal": "equal reads a tensor's value",
         }
         assert info.name in data_shaped and reasons and data_shaped[info.name] in reasons[0], (
             f"{info.name}: {step.stats}, {reasons}"
