@@ -238,6 +238,7 @@ class Tensor:
         return len(self._data)
 
     def numel(self) -> int:
+        """The number of entries (``t.numel()``, as PyTorch's)."""
         return self._data.size
 
     def dim(self) -> int:
@@ -958,20 +959,34 @@ class Tensor:
         """In place: |self|; returns self."""
         return self._in_place("abs_", _ops.abs)
 
-    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+    def masked_fill(self, mask: ArrayLike, value: Any) -> Tensor:
         """``value`` where ``mask`` is True, this tensor elsewhere (differentiable through the rest),
-        as PyTorch's ``masked_fill`` (attention scores: ``scores.masked_fill(mask == 0, -1e9)``).
+        as PyTorch's ``masked_fill`` (attention scores: ``scores.masked_fill(mask == 0, -1e9)``);
+        see ``cr.masked_fill``.
 
         Example:
             >>> import chainrule as cr
             >>> cr.tensor([1.0, 2.0, 3.0]).masked_fill(cr.tensor([True, False, True]), 0.0)
             tensor([0., 2., 0.])
         """
-        return _masked(self, mask, value, "masked_fill")
+        return _ops.masked_fill(self, mask, value)
 
-    def masked_fill_(self, mask: ArrayLike, value: float) -> Tensor:
-        """In place: ``value`` where ``mask`` is True; returns self."""
-        return self._in_place("masked_fill_", _masked, mask, value, "masked_fill_")
+    def masked_fill_(self, mask: ArrayLike, value: Any) -> Tensor:
+        """In place: ``value`` where ``mask`` is True; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2, 2).masked_fill_(cr.tensor([True, False]), 5.0)
+            tensor([[5., 0.],
+                    [5., 0.]])
+        """
+        shape = np.shape(mask._data if isinstance(mask, Tensor) else mask)
+        if len(shape) > self._data.ndim or any(m not in (1, n) for m, n in zip(shape[::-1], self.shape[::-1])):
+            raise RuntimeError(
+                f"masked_fill_: a mask of shape {shape} does not broadcast to this tensor's shape {self.shape} "
+                "(in place, the tensor keeps its shape)"
+            )
+        return self._in_place("masked_fill_", _ops.masked_fill, mask, value)
 
     def new_zeros(self, *size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Zeros of ``size``, with this tensor's dtype unless ``dtype`` is given (PyTorch's ``new_zeros``)."""
@@ -1204,11 +1219,33 @@ class Tensor:
     def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         return _ops.log_softmax(self, axis, dim=dim)
 
-    def any(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self._data.any(axis=_ops.axis_or_dim("any", axis, dim))))
+    def any(
+        self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor:
+        """Whether any entry is nonzero, in all or over ``dim``; see ``cr.any``."""
+        return _ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def all(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return Tensor._make(np.asarray(self._data.all(axis=_ops.axis_or_dim("all", axis, dim))))
+    def all(
+        self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+    ) -> Tensor:
+        """Whether every entry is nonzero, in all or over ``dim``; see ``cr.all``."""
+        return _ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def count_nonzero(self, dim: Axis = None) -> Tensor:
+        """The number of nonzero entries; see ``cr.count_nonzero``."""
+        return _ops.count_nonzero(self, dim)
+
+    def isclose(self, other: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """Where close to ``other``; see ``cr.isclose``."""
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """Whether every entry is close to ``other``'s; see ``cr.allclose``."""
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: ArrayLike) -> bool:
+        """Whether ``other`` has the same shape and values; see ``cr.equal``."""
+        return _ops.equal(self, other)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
@@ -1264,6 +1301,134 @@ class Tensor:
     def dot(self, other: ArrayLike) -> Tensor:
         return _ops.dot(self, other)
 
+    def floor(self) -> Tensor:
+        """Rounded down; see ``cr.floor``."""
+        return _ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        """Rounded up; see ``cr.ceil``."""
+        return _ops.ceil(self)
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        """Rounded to the nearest (halves to even), or to ``decimals`` places; see ``cr.round``."""
+        return _ops.round(self, decimals=decimals)
+
+    def trunc(self) -> Tensor:
+        """Rounded toward zero; see ``cr.trunc``."""
+        return _ops.trunc(self)
+
+    def frac(self) -> Tensor:
+        """The fractional part; see ``cr.frac``."""
+        return _ops.frac(self)
+
+    def reciprocal(self) -> Tensor:
+        """``1 / self``; see ``cr.reciprocal``."""
+        return _ops.reciprocal(self)
+
+    def rsqrt(self) -> Tensor:
+        """``1 / sqrt(self)``; see ``cr.rsqrt``."""
+        return _ops.rsqrt(self)
+
+    def expm1(self) -> Tensor:
+        """``e^self - 1``; see ``cr.expm1``."""
+        return _ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        """The base-2 logarithm; see ``cr.log2``."""
+        return _ops.log2(self)
+
+    def log10(self) -> Tensor:
+        """The base-10 logarithm; see ``cr.log10``."""
+        return _ops.log10(self)
+
+    def exp2(self) -> Tensor:
+        """``2 ** self``; see ``cr.exp2``."""
+        return _ops.exp2(self)
+
+    def sinh(self) -> Tensor:
+        """The hyperbolic sine; see ``cr.sinh``."""
+        return _ops.sinh(self)
+
+    def cosh(self) -> Tensor:
+        """The hyperbolic cosine; see ``cr.cosh``."""
+        return _ops.cosh(self)
+
+    def atan2(self, other: ArrayLike) -> Tensor:
+        """The angle of (other, self); see ``cr.atan2``."""
+        return _ops.atan2(self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other: ArrayLike) -> Tensor:
+        """``sqrt(self^2 + other^2)``; see ``cr.hypot``."""
+        return _ops.hypot(self, other)
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        """``log(self / (1 - self))``; see ``cr.logit``."""
+        return _ops.logit(self, eps)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        """NaN and infinities replaced; see ``cr.nan_to_num``."""
+        return _ops.nan_to_num(self, nan, posinf, neginf)
+
+    def fmod(self, other: ArrayLike) -> Tensor:
+        """The remainder with the sign of self; see ``cr.fmod``."""
+        return _ops.fmod(self, other)
+
+    def lerp(self, end: ArrayLike, weight: Any) -> Tensor:
+        """``self + weight * (end - self)``; see ``cr.lerp``."""
+        return _ops.lerp(self, end, weight)
+
+    def addcmul(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2``; see ``cr.addcmul``."""
+        return _ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """``self + value * tensor1 / tensor2``; see ``cr.addcdiv``."""
+        return _ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def logical_xor(self, other: ArrayLike) -> Tensor:
+        """Elementwise exclusive or; see ``cr.logical_xor``."""
+        return _ops.logical_xor(self, other)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``; see ``cr.unbind``."""
+        return _ops.unbind(self, dim)
+
+    def repeat_interleave(
+        self, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
+    ) -> Tensor:
+        """Each entry repeated ``repeats`` times along ``dim``; see ``cr.repeat_interleave``."""
+        if repeats is None:
+            return _ops.repeat_interleave(self, output_size=output_size)
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tile(self, *dims: int | Sequence[int]) -> Tensor:
+        """Repeated ``dims[i]`` times along dimension i (``t.tile(2, 1)`` or ``t.tile((2, 1))``); see ``cr.tile``."""
+        return _ops.tile(self, _shape_args(dims))
+
+    def movedim(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        """The dimensions ``source`` moved to ``destination``; see ``cr.movedim``."""
+        return _ops.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        """The ``length`` entries from ``start`` along ``dim``; see ``cr.narrow``."""
+        return _ops.narrow(self, dim, start, length)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut into pieces along ``dim``; see ``cr.tensor_split``."""
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A diagonal matrix of a 1-d tensor, or the diagonal of a 2-d one; see ``cr.diag``."""
+        return _ops.diag(self, diagonal)
+
+    def trace(self) -> Tensor:
+        """The sum of the main diagonal; see ``cr.trace``."""
+        return _ops.trace(self)
+
 
 _TYPE_NAMES = {
     np.dtype(np.float32): "FloatTensor",
@@ -1306,15 +1471,6 @@ def _to_arguments(args: tuple, kwargs: dict, op: str) -> np.dtype | None:
         elif a is not None:
             dtype = _as_dtype(a, op)
     return None if dtype is None else _as_dtype(dtype, op)
-
-
-def _masked(a: Tensor, mask: ArrayLike, value: float, op: str) -> Tensor:
-    condition = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-    if condition.dtype.kind != "b":
-        raise TypeError(f"{op}: the mask must be boolean, got dtype {condition.dtype} (write mask == 0 or mask.bool())")
-    if np.broadcast_shapes(condition.shape, a.shape) != a.shape:
-        raise ValueError(f"{op}: a mask of shape {condition.shape} does not broadcast to the tensor's {a.shape}")
-    return _ops.where(condition, _ops.lift(value, a), a)
 
 
 def _add_scaled(a: Tensor, other: ArrayLike, alpha: float) -> Tensor:
@@ -1392,6 +1548,19 @@ def is_tensor(obj: Any) -> bool:
         (True, False)
     """
     return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of entries of ``input`` (PyTorch's ``torch.numel``; ``t.numel()`` as a method).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.numel(cr.zeros(2, 3))
+        6
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numel: expected a Tensor, got {type(input).__name__}")
+    return input._data.size
 
 
 def _check_device(device: Any, op: str) -> None:

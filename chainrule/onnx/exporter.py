@@ -354,6 +354,49 @@ def _log1p(op: _Op) -> str:
     return op.b.one("Log", [op.b.one("Add", [op.args[0], one])])
 
 
+def _log(op: _Op) -> str:
+    """Log; log2 and log10 as Log divided by log(base)."""
+    y = op.b.one("Log", op.args)
+    base = op.params.get("base")
+    if base is None:
+        return y
+    return op.b.one("Div", [y, op.b.const(np.asarray(np.log(base), dtype=op.out_shape[1]))])
+
+
+def _expm1(op: _Op) -> str:
+    """Exp - 1 (ONNX has no Expm1: the file loses the accuracy near 0)."""
+    one = op.b.const(np.ones((), dtype=op.out_shape[1]))
+    return op.b.one("Sub", [op.b.one("Exp", op.args), one])
+
+
+def _rounding(op: _Op) -> str:
+    """Floor, Ceil, Round (halves to even, as NumPy), trunc as Floor of |x| with x's sign;
+    ``decimals`` as a scaling by 10^decimals around Round."""
+    x, mode = op.args[0], op.params["mode"]
+    if mode in ("floor", "ceil"):
+        return op.b.one(mode.capitalize(), [x])
+    if mode == "trunc":
+        return op.b.one("Mul", [op.b.one("Floor", [op.b.one("Abs", [x])]), op.b.one("Sign", [x])])
+    decimals = op.params.get("decimals", 0)
+    if not decimals:
+        return op.b.one("Round", [x])
+    scale = op.b.const(np.asarray(10.0 ** abs(decimals), dtype=op.out_shape[1]))
+    into, back = ("Mul", "Div") if decimals > 0 else ("Div", "Mul")
+    return op.b.one(back, [op.b.one("Round", [op.b.one(into, [x, scale])]), scale])
+
+
+def _hypot(op: _Op) -> str:
+    """Sqrt(a^2 + b^2) (the file's squares can overflow where NumPy's hypot does not)."""
+    a, b = op.args
+    return op.b.one("Sqrt", [op.b.one("Add", [op.b.one("Mul", [a, a]), op.b.one("Mul", [b, b])])])
+
+
+def _pure_abs_below(op: _Op) -> str:
+    """lerp's and cosh's choice of formula: |x| < bound."""
+    bound = op.b.const(np.asarray(op.params["bound"], dtype=op.shapes[0][1]))
+    return op.b.one("Less", [op.b.one("Abs", op.args), bound])
+
+
 def _pow_scalar(op: _Op) -> str:
     exponent = op.params["exponent"]
     if exponent == 0.5:
@@ -887,7 +930,10 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     elementwise.PowScalar: _pow_scalar,
     elementwise.Exp: _elementwise("Exp"),
     elementwise.Erf: _elementwise("Erf"),
-    elementwise.Log: _elementwise("Log"),
+    elementwise.Log: _log,
+    elementwise.Expm1: _expm1,
+    elementwise.Rounding: _rounding,
+    elementwise.Hypot: _hypot,
     elementwise.Log1p: _log1p,
     elementwise.Sin: _elementwise("Sin"),
     elementwise.Cos: _elementwise("Cos"),
@@ -932,6 +978,8 @@ _OPS: dict[Any, Callable[[_Op], str]] = {
     np.logical_and: _pure_compare("And"),
     np.logical_or: _pure_compare("Or"),
     np.logical_not: _pure_compare("Not"),
+    np.logical_xor: _pure_compare("Xor"),
+    elementwise._abs_below: _pure_abs_below,
     elementwise.takes_first_max: _pure_takes_first("GreaterOrEqual"),
     elementwise.takes_first_min: _pure_takes_first("LessOrEqual"),
     np.sign: _pure_compare("Sign"),
@@ -947,6 +995,7 @@ _OWN_DTYPES = {  # ops whose inputs keep their types (a cast, an index, a test o
     shape.Index,
     recurrent.RecurrentLayer,
     reduce._arg,
+    elementwise._abs_below,
 }
 _COMPARISONS = {
     np.greater,
@@ -968,6 +1017,8 @@ def _user_name(target: Any) -> str:
         reduce._order: "sort/argsort",
         reduce._top: "topk",
         np.sign: "sign",
+        elementwise._non_finite_replaced: "nan_to_num",
+        elementwise._abs_below: "lerp/cosh",
         elementwise.takes_first_max: "maximum",
         elementwise.takes_first_min: "minimum",
     }

@@ -8,6 +8,7 @@ walk, so a rule here returns gradients of the output's shape.
 
 from __future__ import annotations
 
+import builtins
 import math
 import numbers
 from typing import Any
@@ -266,11 +267,72 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 class Log(Function):
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        return np.log(a)
+    """The natural logarithm; with ``base`` 2 or 10, NumPy's log2 or log10 (exact at the base's
+    powers, where log(x) / log(base) is not: log10(1000) would be 2.9999999999999996)."""
+
+    def forward(self, a: np.ndarray, base: int | None = None) -> np.ndarray:
+        self.base = base
+        if base is None:
+            return np.log(a)
+        return np.log2(a) if base == 2 else np.log10(a)
 
     def backward(self, ns, grad, a):
-        return grad / a
+        if self.base is None:
+            return grad / a
+        return grad / (a * math.log(self.base))
+
+
+class Expm1(Function):
+    """e^x - 1, accurate for small x (where exp(x) - 1 loses the digits); its derivative is e^x."""
+
+    save_output = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.expm1(a)
+
+    def backward(self, ns, grad, a):
+        return grad * (ns.output(self) + 1.0)
+
+
+class Rounding(Function):
+    """floor, ceil, trunc, or round (half to even, to ``decimals`` places). Their derivative is
+    zero wherever it exists, and the gradient is 0 everywhere, as PyTorch's."""
+
+    def forward(self, a: np.ndarray, mode: str, decimals: int = 0) -> np.ndarray:
+        if mode == "round":
+            return np.round(a, decimals)
+        return {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc}[mode](a)
+
+    def backward(self, ns, grad, a):
+        return grad * 0.0
+
+
+class Atan2(Function):
+    """The angle of the point (b, a): arctan(a / b) in the right quadrant. The gradients are
+    b / (a^2 + b^2) and -a / (a^2 + b^2), 0 at the origin, as PyTorch's."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.arctan2(a, b)
+
+    def backward(self, ns, grad, a, b):
+        squares = a * a + b * b
+        origin = squares == 0
+        inverse = ns.where(origin, 0.0, 1.0 / ns.where(origin, 1.0, squares))
+        return (grad * b * inverse if self.needs(0) else None), (grad * -a * inverse if self.needs(1) else None)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow or underflow in the squares (NumPy's hypot); the gradients
+    are a / out and b / out (NaN at the origin, as PyTorch's)."""
+
+    save_output = True
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.hypot(a, b)
+
+    def backward(self, ns, grad, a, b):
+        out = ns.output(self)
+        return (grad * a / out if self.needs(0) else None), (grad * b / out if self.needs(1) else None)
 
 
 class Log1p(Function):
@@ -615,6 +677,46 @@ def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
     return Where.apply(a, b, condition=cond)
 
 
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where the boolean ``mask`` is True, ``input`` elsewhere, as PyTorch's: the mask and
+    the input broadcast together; ``value`` (a number, or a 0-d tensor that then gets the gradient
+    of the entries it fills) is converted to the input's dtype (1.7 into an integer tensor is 1).
+    The gradient flows to ``input`` where it is kept.
+
+    Example:
+        >>> import chainrule as cr
+        >>> scores = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> cr.masked_fill(scores, cr.tensor([False, True]), float("-inf"))
+        tensor([[  1., -inf],
+                [  3., -inf]], grad_fn=<WhereBackward0>)
+    """
+    x = lift(input)
+    condition = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if condition.dtype != bool:
+        raise TypeError(
+            f"masked_fill: the mask must be boolean, got dtype {condition.dtype} (write mask == 0 or mask.bool())"
+        )
+    try:
+        np.broadcast_shapes(condition.shape, x.shape)
+    except ValueError:
+        raise ValueError(
+            f"masked_fill: a mask of shape {condition.shape} does not broadcast with the tensor's {x.shape}"
+        ) from None
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(
+                f"masked_fill: a tensor value must be 0-d (one number), got shape {value.shape}; "
+                "for a value per entry write cr.where(mask, values, input)"
+            )
+        fill = cast(value, x.dtype)
+    elif isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        with np.errstate(invalid="ignore"):
+            fill = Tensor._make(np.asarray(value).astype(x.dtype))
+    else:
+        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return where(mask if isinstance(mask, Tensor) else condition, fill, x)
+
+
 def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero (true) entries, as PyTorch's: an int64 tensor of shape
     (count, ndim), or with ``as_tuple=True`` one 1-d tensor per dimension (NumPy's form). No gradient.
@@ -661,10 +763,14 @@ def remainder(a: Any, b: Any) -> Tensor:
 
 
 class Remainder(Function):
-    """NumPy's remainder (exact: fmod with the divisor's sign); gradients 1 and -floor(a / b)."""
+    """NumPy's remainder (exact: fmod with the divisor's sign); gradients 1 and -floor(a / b).
+    ``truncated``: C's fmod (the dividend's sign), gradients 1 and -trunc(a / b)."""
 
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(self, a: np.ndarray, b: np.ndarray, truncated: bool = False) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):  # (x % 0: NaN, as PyTorch, without a warning)
+            if truncated:
+                self.quotient = np.trunc(a / b)
+                return np.fmod(a, b)
             self.quotient = np.floor_divide(a, b)
             return np.remainder(a, b)
 
@@ -695,6 +801,22 @@ def floor_divide(a: Any, b: Any) -> Tensor:
 def _floor_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):  # (x // 0.0: inf or NaN, as PyTorch, without a warning)
         return np.floor_divide(a, b)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """The remainder of ``input / other`` with the sign of ``input`` (C's fmod, PyTorch's ``fmod``;
+    ``%`` takes the divisor's sign); differentiable in both: gradients 1 and -trunc(input / other).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.fmod(cr.tensor([-7.0, 7.0]), 3)
+        tensor([-1.,  1.])
+    """
+    a, b = promote_operands(input, other)
+    if a._data.dtype.kind != "f":
+        _no_integer_zero("fmod", b)
+        return pure(np.fmod, a, b)
+    return Remainder.apply(a, b, truncated=True)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
@@ -966,6 +1088,17 @@ def logical_or(a: Any, b: Any) -> Tensor:
     return _compare(np.logical_or, a, b)
 
 
+def logical_xor(a: Any, b: Any) -> Tensor:
+    """Elementwise exclusive or of two boolean (or truthy) tensors (no gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logical_xor(cr.tensor([True, True, False]), cr.tensor([1.0, 0.0, 0.0]))
+        tensor([False,  True, False])
+    """
+    return _compare(np.logical_xor, a, b)
+
+
 def logical_not(a: Any) -> Tensor:
     """Elementwise logical not (``~t`` on a boolean tensor; no gradient).
 
@@ -1003,3 +1136,304 @@ def dropout(x: Tensor, p: float, mask_shape: tuple[int, ...], generator: Any = N
                 [0., 0., 0.]])
     """
     return Dropout.apply(lift(x), p=p, mask_shape=tuple(mask_shape), generator=generator)
+
+
+# ------------------------------------------------------------------ more of PyTorch's elementwise functions
+
+
+def _floating(x: Any) -> Tensor:
+    """``x`` as a Tensor, integers and booleans converted to float32 (PyTorch's rule for the
+    functions whose values are fractions: log2, expm1, rsqrt, ...)."""
+    x = lift(x)
+    return pure(_astype, x, dtype=np.dtype(DEFAULT_DTYPE)) if x._data.dtype.kind in "iub" else x
+
+
+def _rounded(x: Any, mode: str, decimals: int = 0) -> Tensor:
+    x = lift(x)
+    if x._data.dtype.kind in "iub":
+        if decimals:
+            raise TypeError(f"round: decimals={decimals} needs a floating tensor, got {x.dtype}")
+        return pure(np.copy, x)  # (integers are whole already: a copy, as PyTorch)
+    return Rounding.apply(x, mode=mode, decimals=int(decimals))
+
+
+def floor(input: Any) -> Tensor:
+    """The largest whole number not above each entry (gradient 0, as PyTorch's).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.floor(cr.tensor([-1.5, 0.5, 2.0]))
+        tensor([-2.,  0.,  2.])
+    """
+    return _rounded(input, "floor")
+
+
+def ceil(input: Any) -> Tensor:
+    """The smallest whole number not below each entry (gradient 0, as PyTorch's).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ceil(cr.tensor([-1.5, 0.5, 2.0]))
+        tensor([-1.,  1.,  2.])
+    """
+    return _rounded(input, "ceil")
+
+
+def trunc(input: Any) -> Tensor:
+    """Each entry rounded toward zero (gradient 0, as PyTorch's).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.trunc(cr.tensor([-1.5, 0.5, 2.7]))
+        tensor([-1.,  0.,  2.])
+    """
+    return _rounded(input, "trunc")
+
+
+def round(input: Any, *, decimals: int = 0) -> Tensor:
+    """Each entry rounded to the nearest whole number, halves to the even one (as PyTorch's and
+    NumPy's), or to ``decimals`` places (negative: tens, hundreds, ...); gradient 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.round(cr.tensor([0.5, 1.5, 2.5, -0.5]))
+        tensor([ 0.,  2.,  2., -0.])
+        >>> cr.round(cr.tensor([1.2345, 1234.5], dtype="float64"), decimals=2).tolist()
+        [1.23, 1234.5]
+    """
+    if not isinstance(decimals, numbers.Integral) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an integer, got {decimals!r}")
+    return _rounded(input, "round", decimals)
+
+
+def frac(input: Any) -> Tensor:
+    """The fractional part, ``x - trunc(x)``, with the sign of ``x``; gradient 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.frac(cr.tensor([-1.25, 2.5]))
+        tensor([-0.25,  0.5 ])
+    """
+    x = lift(input)
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"frac: needs a floating tensor (the fraction of an integer is 0), got {x.dtype}")
+    return x - trunc(x)
+
+
+def reciprocal(input: Any) -> Tensor:
+    """``1 / x`` elementwise (integers give float32).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.reciprocal(cr.tensor([2.0, -4.0, 0.0]))
+        tensor([ 0.5 , -0.25,   inf])
+    """
+    return div(1.0, _floating(input))
+
+
+def rsqrt(input: Any) -> Tensor:
+    """``1 / sqrt(x)`` elementwise (``x ** -0.5``; integers give float32).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.rsqrt(cr.tensor([4.0, 0.25]))
+        tensor([0.5, 2. ])
+    """
+    return pow(_floating(input), -0.5)
+
+
+def expm1(input: Any) -> Tensor:
+    """``e^x - 1``, accurate for small ``x``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.expm1(cr.tensor([1e-10], dtype="float64")).item()
+        1.00000000005e-10
+    """
+    return Expm1.apply(_floating(input))
+
+
+def log2(input: Any) -> Tensor:
+    """The base-2 logarithm (exact at powers of 2).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log2(cr.tensor([1.0, 8.0, 0.5]))
+        tensor([ 0.,  3., -1.])
+    """
+    return Log.apply(_floating(input), base=2)
+
+
+def log10(input: Any) -> Tensor:
+    """The base-10 logarithm (exact at powers of 10).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log10(cr.tensor([1000.0, 0.01]))
+        tensor([ 3., -2.])
+    """
+    return Log.apply(_floating(input), base=10)
+
+
+def exp2(input: Any) -> Tensor:
+    """``2 ** x`` elementwise (integers give float32).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.exp2(cr.tensor([3.0, -1.0]))
+        tensor([8. , 0.5])
+    """
+    return pow(2.0, _floating(input))
+
+
+def sinh(input: Any) -> Tensor:
+    """The hyperbolic sine, ``(expm1(x) - expm1(-x)) / 2`` (accurate near 0); its derivative is cosh.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sinh(cr.tensor([0.0, 1.0]))
+        tensor([0.    , 1.1752])
+    """
+    x = _floating(input)
+    return (expm1(x) - expm1(-x)) * 0.5
+
+
+def cosh(input: Any) -> Tensor:
+    """The hyperbolic cosine: ``1 + 2 sinh(x / 2)^2`` for ``|x| < 1`` (its gradient, sinh, then
+    accurate near 0), ``(e^x + e^-x) / 2`` beyond (the infinities' gradients as PyTorch's).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cosh(cr.tensor([0.0, 1.0]))
+        tensor([1.    , 1.5431])
+    """
+    x = _floating(input)
+    near = pure(_abs_below, x, bound=1.0)
+    half = sinh(where(near, x, 0.0) * 0.5)  # (0 far from 0: no infinity there to meet a zero gradient)
+    return where(near, half * half * 2.0 + 1.0, (exp(x) + exp(-x)) * 0.5)
+
+
+def _floating_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    a, b = promote_operands(a, b)
+    if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
+        a, b = _floating(a), _floating(b)
+    return a, b
+
+
+def atan2(input: Any, other: Any) -> Tensor:
+    """The angle of the point (``other``, ``input``) in radians, in [-pi, pi] (PyTorch's ``atan2``,
+    ``arctan2``); the gradient at the origin is 0, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.atan2(cr.tensor([1.0, 1.0, -1.0]), cr.tensor([1.0, -1.0, 0.0]))
+        tensor([ 0.7854,  2.3562, -1.5708])
+    """
+    return Atan2.apply(*_floating_pair(input, other))
+
+
+arctan2 = atan2
+
+
+def hypot(input: Any, other: Any) -> Tensor:
+    """``sqrt(input^2 + other^2)`` without overflow in the squares.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.hypot(cr.tensor([3.0, 1e30]), cr.tensor([4.0, 1e30]))
+        tensor([5.0000e+00, 1.4142e+30])
+    """
+    return Hypot.apply(*_floating_pair(input, other))
+
+
+def logit(input: Any, eps: float | None = None) -> Tensor:
+    """``log(x / (1 - x))``, the inverse of the sigmoid; with ``eps``, ``x`` is first clamped to
+    [eps, 1 - eps] (gradient 0 outside), as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logit(cr.tensor([0.5, 0.75, 1.0]))
+        tensor([0.    , 1.0986,    inf])
+        >>> cr.logit(cr.tensor([0.0, 1.0]), eps=0.25)
+        tensor([-1.0986,  1.0986])
+    """
+    x = _floating(input)
+    if eps is not None:
+        x = minimum(maximum(x, eps), 1.0 - eps)  # (NaN stays NaN, its gradient too, as PyTorch's)
+    return log(x) - log1p(-x)
+
+
+def _non_finite_replaced(a: np.ndarray, nan: float, posinf: float | None, neginf: float | None) -> np.ndarray:
+    return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def nan_to_num(input: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """NaN replaced by ``nan``, infinities by ``posinf`` / ``neginf`` (the dtype's largest and
+    smallest values by default); the gradient passes where the entry was finite, 0 elsewhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nan_to_num(cr.tensor([float("nan"), 1.0, float("inf")]), posinf=9.0)
+        tensor([0., 1., 9.])
+    """
+    x = lift(input)
+    if x._data.dtype.kind != "f":
+        return pure(np.copy, x)
+    replaced = pure(_non_finite_replaced, x, nan=nan, posinf=posinf, neginf=neginf)
+    return where(pure(np.isfinite, x), x, replaced)
+
+
+def lerp(input: Any, end: Any, weight: Any) -> Tensor:
+    """``input + weight * (end - input)``, computed as PyTorch's (``end - (end - input) * (1 - weight)``
+    where ``|weight| >= 0.5``, exact at weight 1); ``weight`` a number or a tensor, differentiable in
+    all three.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([10.0, 20.0]), 0.25)
+        tensor([ 2.5, 12.5])
+    """
+    start, end = promote_operands(input, end)
+    diff = end - start
+    if isinstance(weight, Tensor):
+        low = pure(_abs_below, weight, bound=0.5)
+        return where(low, start + weight * diff, end - diff * (1.0 - weight))
+    if not isinstance(weight, numbers.Real):
+        raise TypeError(f"lerp: weight must be a number or a tensor, got {type(weight).__name__}")
+    return start + diff * weight if builtins.abs(weight) < 0.5 else end - diff * (1.0 - weight)
+
+
+def _abs_below(a: np.ndarray, bound: float) -> np.ndarray:
+    """Where ``|a| < bound`` (which formula lerp and cosh take)."""
+    return np.abs(a) < bound
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2``, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.addcmul(cr.tensor([1.0]), cr.tensor([2.0]), cr.tensor([3.0]), value=0.5)
+        tensor([4.])
+    """
+    product = tensor1 if value == 1 else mul(tensor1, value)
+    return add(input, mul(product, tensor2))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2``, as PyTorch's (integer ``tensor1`` and ``tensor2``
+    are refused, as there).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.addcdiv(cr.tensor([1.0]), cr.tensor([2.0]), cr.tensor([4.0]), value=2)
+        tensor([2.])
+    """
+    kinds = {lift(t)._data.dtype.kind for t in (tensor1, tensor2)}
+    if kinds <= set("iub") and all(isinstance(t, Tensor) for t in (tensor1, tensor2)):
+        raise TypeError(
+            "addcdiv: integer tensor1 and tensor2 are not supported (PyTorch refuses them too); convert them "
+            "(t.float()), or write input + value * cr.trunc(tensor1 / tensor2) for the old integer division"
+        )
+    scaled = tensor1 if value == 1 else mul(tensor1, value)
+    return add(input, div(scaled, tensor2))

@@ -10,8 +10,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import Function, pure
-from chainrule.ops.elementwise import abs as abs_, cast, lift, maximum, minimum, sqrt, where as where_
+from chainrule.autograd import Function, _mode, pure
+from chainrule.ops.elementwise import (
+    abs as abs_,
+    cast,
+    lift,
+    maximum,
+    minimum,
+    promote_operands,
+    sqrt,
+    where as where_,
+)
 from chainrule.ops.shape import axis_or_dim, normalize_axis, take_along
 from chainrule.tensor import Tensor
 
@@ -759,3 +768,114 @@ def norm(
             raise ValueError(f"norm: p='fro' is over at most 2 dimensions, got dim={dim}; use p=2 for more")
         p = 2
     return vector_norm(x, 2 if p is None else p, dim, keepdim, dtype=dtype)
+
+
+# ------------------------------------------------------------------ tests over entries (no gradient)
+
+
+def _any_all(op: str, x: Any, dim: Axis, keepdim: bool, axis: Axis, keepdims: bool | None) -> Tensor:
+    x = lift(x)
+    dim = axis_or_dim(op, axis, dim)
+    keep = bool(keepdim if keepdims is None else keepdims)
+    if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) == 0:
+        dim = None
+    axes = None if dim is None else normalize_axes(dim, x.ndim or 1, op)
+    if x.ndim == 0:
+        axes = None
+    out = pure(_test_entries, x, which=op, axes=axes, keepdims=keep)
+    return out
+
+
+def _test_entries(a: np.ndarray, which: str, axes: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    found = (np.any if which == "any" else np.all)(a, axis=axes, keepdims=keepdims and a.ndim > 0)
+    return np.asarray(found, dtype=np.uint8 if a.dtype == np.uint8 else bool)  # (PyTorch keeps uint8)
+
+
+def any(
+    input: Any, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+) -> Tensor:
+    """Whether any entry is nonzero (true), over all entries or over ``dim`` (an int or a tuple),
+    as PyTorch's: a boolean tensor (uint8 for uint8 input); no gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[0.0, 1.0], [0.0, 0.0]])
+        >>> cr.any(x), x.any(dim=1), x.any(1, keepdim=True).shape
+        (tensor(True), tensor([ True, False]), (2, 1))
+    """
+    return _any_all("any", input, dim, keepdim, axis, keepdims)
+
+
+def all(
+    input: Any, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None
+) -> Tensor:
+    """Whether every entry is nonzero (true), over all entries or over ``dim``, as PyTorch's; no gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 1.0], [0.0, 1.0]])
+        >>> cr.all(x), x.all(dim=0)
+        (tensor(False), tensor([False,  True]))
+    """
+    return _any_all("all", input, dim, keepdim, axis, keepdims)
+
+
+def _nonzero_count(a: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
+    return np.asarray(np.count_nonzero(a, axis=axes), dtype=np.int64)
+
+
+def count_nonzero(input: Any, dim: Axis = None) -> Tensor:
+    """The number of nonzero entries, in all or along ``dim`` (an int or a tuple): int64, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+        >>> cr.count_nonzero(x), x.count_nonzero(dim=1)
+        (tensor(3), tensor([2, 1]))
+    """
+    x = lift(input)
+    axes = None if dim is None or x.ndim == 0 else normalize_axes(dim, x.ndim, "count_nonzero")
+    return pure(_nonzero_count, x, axes=axes)
+
+
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """Where ``|input - other| <= atol + rtol * |other|`` (equal infinities close; NaN close to NaN
+    only with ``equal_nan``), as PyTorch's: a boolean tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isclose(cr.tensor([1.0, 1.0, float("nan")]), cr.tensor([1.0 + 1e-7, 1.1, float("nan")]))
+        tensor([ True, False, False])
+    """
+    a, b = promote_operands(input, other)
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+    return pure(np.isclose, a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan))
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether every entry of ``input`` is close to ``other``'s (see :func:`isclose`): a Python bool.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.allclose(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.0 + 1e-6]))
+        True
+    """
+    close = isclose(input, other, rtol, atol, equal_nan)
+    if _mode.recorder is not None:
+        _mode.recorder.read("allclose")
+    return bool(np.all(close._data))
+
+
+def equal(input: Any, other: Any) -> bool:
+    """Whether the two tensors have the same shape and the same values (NaN equals nothing): a Python bool.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.equal(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.0])), cr.equal(cr.ones(2), cr.ones(1))
+        (True, False)
+    """
+    a, b = lift(input), lift(other)
+    if _mode.recorder is not None:
+        _mode.recorder.read("equal")
+    return a.shape == b.shape and bool(np.array_equal(a._data, b._data))

@@ -610,3 +610,283 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> list[Tensor]:
     if x.shape[axis] == 0:  # (PyTorch: as many empty pieces as asked)
         return split(x, [0] * int(chunks), axis)
     return split(x, -(-x.shape[axis] // int(chunks)), axis)
+
+
+# ------------------------------------------------------------------ more of PyTorch's shape functions
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, that dimension removed, as a tuple (PyTorch's ``unbind``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.unbind(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)
+        (tensor([1., 3.]), tensor([2., 4.]))
+    """
+    x = lift(x)
+    if x.ndim == 0:
+        raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
+    axis = normalize_axis(dim, x.ndim, "unbind")
+    lead = (slice(None),) * axis
+    return tuple(_select(x, lead + (i,)) for i in range(x.shape[axis]))
+
+
+def _counts(repeats: Any, op: str) -> np.ndarray:
+    """Repeat counts (an int, a list or an integer tensor) as an int64 array, none negative."""
+    counts = np.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
+    if counts.dtype.kind not in "iu" and not (counts.dtype == bool and counts.ndim):
+        raise TypeError(f"{op}: repeats must be integers, got {repeats!r}")
+    if counts.ndim > 1:
+        raise ValueError(f"{op}: repeats must be an integer or a 1-d tensor, got shape {counts.shape}")
+    if counts.size and counts.min() < 0:
+        raise ValueError(f"{op}: repeats must be non-negative, got {counts.tolist()}")
+    return counts.astype(np.int64)
+
+
+def repeat_interleave(
+    x: Tensor, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
+) -> Tensor:
+    """Each entry repeated ``repeats`` times along ``dim`` (the flattened tensor when ``dim`` is
+    None), as PyTorch's: ``repeats`` is one count or one per entry of ``dim`` (a list or a 1-d
+    integer tensor). ``repeat_interleave(counts)`` alone repeats each index ``counts[i]`` times.
+    The gradient of each entry is the sum over its copies.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.repeat_interleave(cr.tensor([1.0, 2.0]), 2)
+        tensor([1., 1., 2., 2.])
+        >>> cr.repeat_interleave(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1, 2]), dim=0)
+        tensor([[1., 2.],
+                [3., 4.],
+                [3., 4.]])
+        >>> cr.repeat_interleave(cr.tensor([2, 1]))
+        tensor([0, 0, 1])
+    """
+    if repeats is None:  # repeat_interleave(counts): the indices, each its count times
+        counts = _counts(x, "repeat_interleave")
+        if counts.ndim != 1:
+            raise ValueError(f"repeat_interleave: the counts must be a 1-d tensor, got shape {counts.shape}")
+        return Tensor._make(np.repeat(np.arange(len(counts), dtype=np.int64), counts))
+    x = lift(x)
+    if isinstance(repeats, Tensor) and _mode.recorder is not None:
+        _mode.recorder.read("repeat_interleave with a tensor of repeats")
+    counts = _counts(repeats, "repeat_interleave")
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = normalize_axis(dim, max(x.ndim, 1), "repeat_interleave")
+        if x.ndim == 0:
+            x = reshape(x, (1,))
+    n = x.shape[axis]
+    if counts.size == 1:
+        counts = np.full(n, counts.reshape(-1)[0])
+    elif counts.shape != (n,):
+        raise ValueError(
+            f"repeat_interleave: {counts.size} repeats for dimension {axis} of size {n}; give one count or {n}"
+        )
+    order = np.repeat(np.arange(n), counts)
+    if output_size is not None and output_size != len(order):
+        raise ValueError(f"repeat_interleave: output_size={output_size}, but the repeats make {len(order)} entries")
+    return _select(x, (slice(None),) * axis + (order,))
+
+
+def tile(x: Tensor, dims: Sequence[int]) -> Tensor:
+    """The tensor repeated ``dims[i]`` times along dimension i, as PyTorch's ``tile``: fewer ``dims``
+    than dimensions are padded with 1s in front (``repeat`` would refuse them).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tile(cr.tensor([[1.0, 2.0]]), (2,))
+        tensor([[1., 2., 1., 2.]])
+    """
+    x = lift(x)
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def movedim(x: Tensor, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    """The dimensions ``source`` moved to the positions ``destination``, the others keeping their
+    order (PyTorch's ``movedim``, NumPy's ``moveaxis``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.movedim(cr.zeros(2, 3, 4), 0, -1).shape, cr.movedim(cr.zeros(2, 3, 4), (0, 1), (2, 0)).shape
+        ((3, 4, 2), (3, 4, 2))
+    """
+    x = lift(x)
+    sources = (source,) if isinstance(source, numbers.Integral) else tuple(source)
+    targets = (destination,) if isinstance(destination, numbers.Integral) else tuple(destination)
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"movedim: {len(sources)} source dims {sources} but {len(targets)} destinations {targets}; give as many"
+        )
+    ndim = max(x.ndim, 1)
+    sources = tuple(normalize_axis(a, ndim, "movedim") for a in sources)
+    targets = tuple(normalize_axis(a, ndim, "movedim") for a in targets)
+    for named, what in ((sources, "source"), (targets, "destination")):
+        if len(set(named)) != len(named):
+            raise ValueError(f"movedim: repeated dim in {what} {named}")
+    if x.ndim == 0:
+        return x
+    rest = iter(a for a in range(x.ndim) if a not in sources)
+    placed = dict(zip(targets, sources))
+    return transpose(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
+
+
+moveaxis = movedim
+
+
+def narrow(x: Tensor, dim: int, start: int | Tensor, length: int) -> Tensor:
+    """The ``length`` entries from ``start`` along ``dim`` (a negative start counts from the end),
+    as PyTorch's ``narrow``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.narrow(cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1, -2, 2)
+        tensor([[2., 3.],
+                [5., 6.]])
+    """
+    x = lift(x)
+    if x.ndim == 0:
+        raise ValueError("narrow: a 0-d tensor has no dimension to narrow")
+    axis = normalize_axis(dim, x.ndim, "narrow")
+    n = x.shape[axis]
+    if isinstance(start, Tensor):
+        if start.ndim != 0 or start.dtype.kind not in "iu":
+            raise TypeError(f"narrow: a tensor start must be a 0-d integer tensor, got {start.dtype} {start.shape}")
+        if _mode.recorder is not None:
+            _mode.recorder.read("narrow with a tensor start")
+        start = int(start._data)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dimension {axis} of size {n}")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension {axis} of size {n}")
+    return _select(x, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut along ``dim`` into ``n`` pieces of near-equal sizes (an int: the first ``size % n`` pieces
+    one longer), or at the listed indices (``[2, 5]``: ``x[:2]``, ``x[2:5]``, ``x[5:]``), as
+    PyTorch's ``tensor_split`` (and NumPy's ``array_split``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> [p.tolist() for p in cr.tensor_split(cr.arange(7), 3)]
+        [[0, 1, 2], [3, 4], [5, 6]]
+        >>> [p.tolist() for p in cr.tensor_split(cr.arange(7), [1, 5])]
+        [[0], [1, 2, 3, 4], [5, 6]]
+    """
+    x = lift(x)
+    if x.ndim == 0:
+        raise ValueError("tensor_split: expected a tensor of at least one dimension, got a 0-d tensor")
+    axis = normalize_axis(dim, x.ndim, "tensor_split")
+    n = x.shape[axis]
+    given = indices_or_sections
+    if isinstance(given, Tensor):
+        if given.dtype.kind not in "iu" or given.ndim > 1:
+            raise TypeError(
+                f"tensor_split: a tensor of indices or sections must be a 0-d or 1-d integer tensor, got "
+                f"{given.dtype} of shape {given.shape}"
+            )
+        given = int(given._data) if given.ndim == 0 else [int(i) for i in given._data]
+    if isinstance(given, numbers.Integral):
+        sections = int(given)
+        if sections <= 0:
+            raise ValueError(f"tensor_split: the number of sections must be at least 1, got {sections}")
+        sizes = [n // sections + (1 if k < n % sections else 0) for k in range(sections)]
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        pairs = list(zip(bounds[:-1], bounds[1:]))
+    else:
+        cuts = [int(i) for i in given]
+        pairs = list(zip([0, *cuts], [*cuts, None]))
+    lead = (slice(None),) * axis
+    return tuple(_select(x, lead + (slice(lo, hi),)) for lo, hi in pairs)
+
+
+def _at_least(x: Tensor, ndim: int) -> Tensor:
+    """``x`` with dimensions of size 1 added as NumPy's atleast_1d / atleast_2d do."""
+    if x.ndim >= ndim:
+        return x
+    return reshape(x, (1,) * (ndim - max(x.ndim, 1)) + (x.shape or (1,)))
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join side by side: 1-d tensors (0-d ones taken as 1-d) end to end, others along dim 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.hstack([cr.tensor([[1.0], [2.0]]), cr.tensor([[3.0], [4.0]])])
+        tensor([[1., 3.],
+                [2., 4.]])
+    """
+    tensors = [_at_least(lift(t), 1) for t in tensors]
+    if not tensors:
+        raise ValueError("hstack: needs at least one tensor")
+    return concatenate(tensors, dim=0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join one below the other along dim 0, 1-d tensors as rows (0-d ones as 1x1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.vstack([cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])])
+        tensor([[1., 2.],
+                [3., 4.]])
+    """
+    tensors = [_at_least(lift(t), 2) for t in tensors]
+    if not tensors:
+        raise ValueError("vstack: needs at least one tensor")
+    return concatenate(tensors, dim=0)
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-d tensor made the ``diagonal``-th diagonal of a square matrix of zeros (above the main
+    one when positive), or the ``diagonal``-th diagonal of a 2-d tensor, as PyTorch's ``diag``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.diag(cr.tensor([1.0, 2.0]), 1)
+        tensor([[0., 1., 0.],
+                [0., 0., 2.],
+                [0., 0., 0.]])
+        >>> cr.diag(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor([1., 4.])
+    """
+    x = lift(x)
+    if not isinstance(diagonal, numbers.Integral) or isinstance(diagonal, bool):
+        raise TypeError(f"diag: diagonal must be an integer, got {diagonal!r}")
+    k = int(diagonal)
+    if x.ndim == 1:
+        n = x.shape[0]
+        m = n + abs(k)
+        if n == 0:
+            return pad(reshape(x, (0, 0)), ((0, m), (0, m)))
+        rows, cols = np.indices((m, m))
+        on = cols - rows == k
+        position = np.clip(rows if k >= 0 else cols, 0, n - 1)  # which entry of x each place shows
+        zero = Tensor._make(np.zeros((), dtype=x.dtype))
+        return where(on, _select(x, position), zero)
+    if x.ndim == 2:
+        rows, cols = x.shape
+        first_row, first_col = max(0, -k), max(0, k)
+        length = max(0, min(rows - first_row, cols - first_col))
+        steps = np.arange(length)
+        # one index into the flattened matrix (a single gather, which ONNX export writes as one too)
+        return _select(reshape(x, (-1,)), (steps + first_row) * cols + steps + first_col)
+    raise ValueError(f"diag: expected a 1-d or 2-d tensor, got shape {x.shape}")
+
+
+def trace(x: Tensor) -> Tensor:
+    """The sum of the main diagonal of a 2-d tensor (integers sum to int64), as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.trace(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor(5.)
+    """
+    x = lift(x)
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a 2-d tensor (a matrix), got shape {x.shape}")
+    return diag(x).sum()

@@ -874,6 +874,345 @@ SCANS_AND_NORMS = [
     ),
 ]
 
+# ------------------------------------------------------------------ more of PyTorch's elementwise functions
+
+
+def np_lerp(start, end, weight):
+    return np.where(np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
+def in_unit(*shape: int, seed: int = 0) -> np.ndarray:
+    return u(*shape, seed=seed, low=0.05, high=0.95)
+
+
+MORE_ELEMENTWISE = [
+    *[
+        OpInfo(
+            name,
+            getattr(cr, name),
+            ref,
+            unary((2, 3), (), (0,)),
+            method=name,
+            note="a step function: its gradient is 0 (as PyTorch's), and so is every higher derivative",
+        )
+        for name, ref in [("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc)]
+    ],
+    OpInfo(
+        "round",
+        lambda x, decimals=0: cr.round(x, decimals=decimals),
+        lambda x, decimals=0: np.round(x, decimals),
+        lambda: [
+            Sample((u(2, 3),), name="whole"),
+            Sample((u(2, 3, seed=1) * 10,), {"decimals": 1}, "decimals=1"),
+            Sample((u(4, seed=2) * 300,), {"decimals": -2}, "decimals=-2"),
+        ],
+        method=lambda x, decimals=0: x.round(decimals=decimals),
+        note="a step function: gradient 0",
+    ),
+    OpInfo("frac", cr.frac, lambda x: x - np.trunc(x), unary((2, 3), ()), method="frac"),
+    OpInfo("reciprocal", cr.reciprocal, np.reciprocal, unary((2, 3), (), data=away), method="reciprocal"),
+    OpInfo("rsqrt", cr.rsqrt, lambda x: 1 / np.sqrt(x), unary((2, 3), (), data=pos), method="rsqrt"),
+    OpInfo("expm1", cr.expm1, np.expm1, unary((2, 3), (), (0,)), method="expm1"),
+    OpInfo("log2", cr.log2, np.log2, unary((2, 3), (), data=pos), method="log2"),
+    OpInfo("log10", cr.log10, np.log10, unary((2, 3), (), data=pos), method="log10"),
+    OpInfo("exp2", cr.exp2, np.exp2, unary((2, 3), ()), method="exp2"),
+    OpInfo("sinh", cr.sinh, np.sinh, unary((2, 3), ()), method="sinh"),
+    OpInfo("cosh", cr.cosh, np.cosh, unary((2, 3), ()), method="cosh"),
+    OpInfo("atan2", cr.atan2, np.arctan2, binary(), aliases=("arctan2",), method="atan2"),
+    OpInfo("hypot", cr.hypot, np.hypot, binary(away), method="hypot"),
+    OpInfo(
+        "logit",
+        lambda x, eps=None: cr.logit(x, eps),
+        lambda x, eps=None: (
+            np.log(np.clip(x, eps, 1 - eps) / (1 - np.clip(x, eps, 1 - eps)))
+            if eps is not None
+            else np.log(x / (1 - x))
+        ),
+        lambda: [
+            Sample((in_unit(2, 3),), name="inside"),
+            Sample((u(3, 4, seed=1, low=-0.5, high=1.5),), {"eps": 0.1}, "eps clamps"),
+            Sample((in_unit(seed=2),), name="0-d"),
+        ],
+        method=lambda x, eps=None: x.logit(eps),
+    ),
+    OpInfo(
+        "nan_to_num",
+        lambda x, **kw: cr.nan_to_num(x, **kw),
+        lambda x, **kw: np.nan_to_num(x, **kw),
+        lambda: [
+            Sample((u(2, 3),), name="finite"),
+            Sample(
+                (np.array([1.0, np.nan, np.inf, -np.inf, -2.0]),),
+                {"nan": 0.5, "posinf": 9.0, "neginf": -9.0},
+                "nan and inf",
+            ),
+        ],
+        method=lambda x, **kw: x.nan_to_num(**kw),
+    ),
+    OpInfo(
+        "fmod",
+        cr.fmod,
+        np.fmod,
+        lambda: [
+            Sample((u(2, 3, seed=1) * 4, away(2, 3, seed=2)), name="both"),
+            Sample((u(3, seed=3) * 5, -away(1, seed=4) - 1.5), name="negative broadcast divisor"),
+        ],
+        method="fmod",
+        note="a - trunc(a / b) * b: away from the jumps, its second derivative is 0",
+    ),
+    OpInfo(
+        "lerp",
+        lambda a, b, weight: cr.lerp(a, b, weight),
+        np_lerp,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2)), {"weight": 0.25}, "weight below one half"),
+            Sample((u(2, 3, seed=1), u(3, seed=2)), {"weight": 0.75}, "weight above one half"),
+        ],
+        method=lambda a, b, weight: a.lerp(b, weight),
+    ),
+    OpInfo(
+        "lerp, tensor weight",
+        lambda a, b, w: cr.lerp(a, b, w),
+        np_lerp,
+        lambda: [Sample((u(2, 3, seed=1), u(2, 3, seed=2), u(2, 3, seed=3, low=-0.4, high=1.4)))],
+        method=lambda a, b, w: a.lerp(b, w),
+    ),
+    OpInfo(
+        "addcmul",
+        lambda a, b, c, value=1: cr.addcmul(a, b, c, value=value),
+        lambda a, b, c, value=1: a + value * b * c,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2), u(3, seed=3))),
+            Sample((u(3, seed=1), u(2, 3, seed=2), u(2, 1, seed=3)), {"value": -0.5}, "value"),
+        ],
+        method=lambda a, b, c, value=1: a.addcmul(b, c, value=value),
+    ),
+    OpInfo(
+        "addcdiv",
+        lambda a, b, c, value=1: cr.addcdiv(a, b, c, value=value),
+        lambda a, b, c, value=1: a + value * b / c,
+        lambda: [
+            Sample((u(2, 3, seed=1), u(2, 3, seed=2), pos(3, seed=3))),
+            Sample((u(3, seed=1), u(2, 3, seed=2), pos(2, 1, seed=3)), {"value": 2.0}, "value"),
+        ],
+        method=lambda a, b, c, value=1: a.addcdiv(b, c, value=value),
+    ),
+    OpInfo(
+        "logical_xor",
+        lambda a, b: cr.logical_xor(a > 0, b > 0),
+        lambda a, b: np.logical_xor(a > 0, b > 0),
+        lambda: [Sample((u(2, 3, seed=1), u(3, seed=2)))],
+        grad=False,
+        note="a boolean constant",
+    ),
+]
+
+# ------------------------------------------------------------------ tests over entries
+
+
+def with_zero_entries(*shape: int, seed: int = 0) -> np.ndarray:
+    x = u(*shape, seed=seed)
+    return np.where(x > 0.5, 0.0, x)
+
+
+ENTRY_TESTS = [
+    *[
+        OpInfo(
+            name,
+            lambda x, name=name, **kw: getattr(cr, name)(x, **kw),
+            lambda x, name=name, dim=None, keepdim=False: getattr(np, name)(
+                x, axis=dim if dim is None or isinstance(dim, int) else tuple(dim), keepdims=keepdim
+            ),
+            lambda: [
+                Sample((with_zero_entries(3, 4),), name="all"),
+                Sample((with_zero_entries(3, 4, seed=1) > 1.0,), {"dim": 1}, "dim=1"),
+                Sample((np.zeros((2, 3)),), {"dim": (0, 1), "keepdim": True}, "zeros, two dims, keepdim"),
+                Sample((with_zero_entries(2, 3, 4, seed=2),), {"dim": -1, "keepdim": True}, "dim=-1, keepdim"),
+            ],
+            method=lambda x, name=name, **kw: getattr(x, name)(**kw),
+            grad=False,
+            note="a boolean constant",
+        )
+        for name in ("any", "all")
+    ],
+    OpInfo(
+        "count_nonzero",
+        lambda x, dim=None: cr.count_nonzero(x, dim),
+        lambda x, dim=None: np.asarray(np.count_nonzero(x, axis=dim)),
+        lambda: [
+            Sample((with_zero_entries(3, 4),), name="all"),
+            Sample((with_zero_entries(2, 3, 4, seed=1),), {"dim": (0, 2)}, "two dims"),
+        ],
+        method=lambda x, dim=None: x.count_nonzero(dim),
+        grad=False,
+        note="an integer count",
+    ),
+    OpInfo(
+        "isclose",
+        lambda a, b, **kw: cr.isclose(a, b, **kw),
+        lambda a, b, **kw: np.isclose(a, b, **kw),
+        lambda: [
+            Sample((u(2, 3), u(2, 3) + np.array([0.0, 1e-6, 1e-2])), name="near and far"),
+            Sample((u(3), u(3) * 1.01), {"rtol": 0.05}, "rtol"),
+        ],
+        method=lambda a, b, **kw: a.isclose(b, **kw),
+        grad=False,
+        note="a boolean constant",
+    ),
+    OpInfo(
+        "allclose",
+        lambda a, b, **kw: cr.tensor(cr.allclose(a, b, **kw)),
+        lambda a, b, **kw: np.asarray(np.allclose(a, b, **kw)),
+        lambda: [Sample((u(2, 3), u(2, 3) + 1e-9), name="close"), Sample((u(3), u(3) + 1e-3), name="far")],
+        method=lambda a, b, **kw: cr.tensor(a.allclose(b, **kw)),
+        grad=False,
+        note="a Python bool",
+    ),
+    OpInfo(
+        "equal",
+        lambda a, b: cr.tensor(cr.equal(a, b)),
+        lambda a, b: np.asarray(np.array_equal(a, b)),
+        lambda: [Sample((u(2, 3), u(2, 3)), name="same"), Sample((u(3), u(3, seed=1)), name="different")],
+        method=lambda a, b: cr.tensor(a.equal(b)),
+        grad=False,
+        note="a Python bool",
+    ),
+]
+
+# ------------------------------------------------------------------ more of PyTorch's shape functions
+
+
+def np_diag(x, diagonal=0):
+    return np.diag(x, diagonal)
+
+
+def np_tensor_split(x, indices_or_sections, dim=0):
+    return np_flat(*np.array_split(x, indices_or_sections, axis=dim))
+
+
+MORE_SHAPES = [
+    OpInfo(
+        "masked_fill",
+        lambda x, mask, value: cr.masked_fill(x, mask, value),
+        lambda x, mask, value: np.where(mask, value, x),
+        lambda: [
+            Sample((u(2, 3),), {"mask": u(2, 3, seed=1) > 0, "value": -1.5}, "same shape"),
+            Sample((u(2, 3),), {"mask": np.array([True, False, True]), "value": float("-inf")}, "broadcast mask, -inf"),
+            Sample((u(3),), {"mask": u(2, 3, seed=2) > 0, "value": 0.0}, "mask broadcasts the input"),
+            Sample((u(),), {"mask": np.array(True), "value": 2.0}, "0-d"),
+        ],
+        method=lambda x, mask, value: x.masked_fill(mask, value),
+    ),
+    OpInfo(
+        "masked_fill, tensor value",
+        lambda x, v, mask: cr.masked_fill(x, mask, v),
+        lambda x, v, mask: np.where(mask, v, x),
+        lambda: [Sample((u(3, 4), u(seed=1)), {"mask": u(3, 4, seed=2) > 0}, "0-d value with a gradient")],
+        method=lambda x, v, mask: x.masked_fill(mask, v),
+    ),
+    OpInfo(
+        "unbind",
+        lambda x, dim=0: flat(*cr.unbind(x, dim)),
+        lambda x, dim=0: np_flat(*np.moveaxis(x, dim, 0)),
+        lambda: [Sample((u(3, 4),), name="dim=0"), Sample((u(2, 3, 4, seed=1),), {"dim": -1}, "dim=-1")],
+        method=lambda x, dim=0: flat(*x.unbind(dim)),
+    ),
+    OpInfo(
+        "repeat_interleave",
+        lambda x, repeats, dim=None: cr.repeat_interleave(x, repeats, dim),
+        lambda x, repeats, dim=None: np.repeat(x, repeats, axis=dim),
+        lambda: [
+            Sample((u(2, 3),), {"repeats": 2}, "flattened"),
+            Sample((u(2, 3, seed=1),), {"repeats": 3, "dim": 1}, "dim=1"),
+            Sample((u(3, 2, seed=2),), {"repeats": cr.tensor([2, 0, 1]), "dim": 0}, "tensor of repeats"),
+            Sample((u(2, 3, seed=3),), {"repeats": [1, 2, 3], "dim": -1}, "list of repeats"),
+        ],
+        method=lambda x, repeats, dim=None: x.repeat_interleave(repeats, dim),
+    ),
+    OpInfo(
+        "tile",
+        lambda x, dims: cr.tile(x, dims),
+        lambda x, dims: np.tile(x, dims),
+        lambda: [
+            Sample((u(2, 3),), {"dims": (2,)}, "fewer dims"),
+            Sample((u(2, 3, seed=1),), {"dims": (2, 1, 2)}, "more dims"),
+            Sample((u(),), {"dims": (3,)}, "0-d"),
+        ],
+        method=lambda x, dims: x.tile(dims),
+    ),
+    OpInfo(
+        "movedim",
+        lambda x, source, destination: cr.movedim(x, source, destination),
+        np.moveaxis,
+        lambda: [
+            Sample((u(2, 3, 4),), {"source": 0, "destination": -1}, "one"),
+            Sample((u(2, 3, 4, seed=1),), {"source": (0, 1), "destination": (2, 0)}, "two"),
+        ],
+        aliases=("moveaxis",),
+        method=lambda x, source, destination: x.moveaxis(source, destination),
+    ),
+    OpInfo(
+        "narrow",
+        lambda x, dim, start, length: cr.narrow(x, dim, start, length),
+        lambda x, dim, start, length: np.take(x, np.arange(start % x.shape[dim], start % x.shape[dim] + length), dim),
+        lambda: [
+            Sample((u(3, 4),), {"dim": 1, "start": 1, "length": 2}),
+            Sample((u(3, 4, seed=1),), {"dim": 0, "start": -2, "length": 2}, "negative start"),
+        ],
+        method=lambda x, dim, start, length: x.narrow(dim, start, length),
+    ),
+    OpInfo(
+        "tensor_split",
+        lambda x, indices_or_sections, dim=0: flat(*cr.tensor_split(x, indices_or_sections, dim)),
+        np_tensor_split,
+        lambda: [
+            Sample((u(7, 2),), {"indices_or_sections": 3}, "sections"),
+            Sample((u(2, 7, seed=1),), {"indices_or_sections": [1, 5, 3], "dim": 1}, "indices, one empty piece"),
+        ],
+        method=lambda x, indices_or_sections, dim=0: flat(*x.tensor_split(indices_or_sections, dim)),
+    ),
+    OpInfo(
+        "hstack",
+        lambda *xs: cr.hstack(xs),
+        lambda *xs: np.hstack(xs),
+        lambda: [
+            Sample((u(2, 3), u(2, 1, seed=1)), name="2-d"),
+            Sample((u(3, seed=2), u(seed=3)), name="1-d and 0-d"),
+        ],
+    ),
+    OpInfo(
+        "vstack",
+        lambda *xs: cr.vstack(xs),
+        lambda *xs: np.vstack(xs),
+        lambda: [
+            Sample((u(2, 3), u(3, seed=1)), name="2-d and 1-d"),
+            Sample((u(seed=2), u(seed=3)), name="0-d"),
+        ],
+    ),
+    OpInfo(
+        "diag",
+        lambda x, diagonal=0: cr.diag(x, diagonal),
+        np_diag,
+        lambda: [
+            Sample((u(3),), name="vector"),
+            Sample((u(3, seed=1),), {"diagonal": 2}, "vector, above"),
+            Sample((u(2, seed=2),), {"diagonal": -1}, "vector, below"),
+            Sample((u(3, 4, seed=3),), name="matrix"),
+            Sample((u(3, 4, seed=4),), {"diagonal": 1}, "matrix, above"),
+            Sample((u(4, 3, seed=5),), {"diagonal": -2}, "matrix, below"),
+            Sample((u(2, 3, seed=6),), {"diagonal": 5}, "matrix, empty diagonal"),
+        ],
+        method=lambda x, diagonal=0: x.diag(diagonal),
+    ),
+    OpInfo(
+        "trace",
+        cr.trace,
+        np.trace,
+        lambda: [Sample((u(3, 3),)), Sample((u(2, 4, seed=1),), name="wide")],
+        method="trace",
+    ),
+]
+
 # ------------------------------------------------------------------ shapes and indexing
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
@@ -1842,6 +2181,18 @@ LOSSES = [
 ]
 
 REGISTRY: list[OpInfo] = (
-    ELEMENTWISE + ACTIVATIONS + COMPARISONS + REDUCTIONS + SCANS_AND_NORMS + SHAPES + LINALG + CONV + RECURRENT + LOSSES
+    ELEMENTWISE
+    + MORE_ELEMENTWISE
+    + ACTIVATIONS
+    + COMPARISONS
+    + ENTRY_TESTS
+    + REDUCTIONS
+    + SCANS_AND_NORMS
+    + SHAPES
+    + MORE_SHAPES
+    + LINALG
+    + CONV
+    + RECURRENT
+    + LOSSES
 )
 BY_NAME = {info.name: info for info in REGISTRY}

@@ -292,10 +292,17 @@ def test_a_compiled_step_replays_the_op_and_its_rule_as_eagerly(info, sample):
             assert (a is None) == (b is None), f"{info.name}: input {i} has a gradient one way only"
             if a is not None:
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=f"{info.name}: call {k}, input {i}")
-    # replayed, unless the op's shapes depend on the data (a boolean mask, nonzero), which runs eagerly
+    # replayed, unless the op's shapes depend on the data (a boolean mask, nonzero, a tensor of repeats), which
+    # runs eagerly
     reasons = [str(w.message) for w in caught if issubclass(w.category, cr.compiler.CompileWarning)]
     if step.stats["replayed"] != 2:
-        data_shaped = {"index": "a boolean mask selects elements", "nonzero": "as many indices as the data has"}
+        data_shaped = {
+            "index": "a boolean mask selects elements",
+            "nonzero": "as many indices as the data has",
+            "repeat_interleave": "repeat_interleave with a tensor of repeats",
+            "allclose": "allclose reads a tensor's value",  # (a Python bool: a decision a plan cannot replay)
+            "equal": "equal reads a tensor's value",
+        }
         assert info.name in data_shaped and reasons and data_shaped[info.name] in reasons[0], (
             f"{info.name}: {step.stats}, {reasons}"
         )

@@ -75,7 +75,7 @@ def _public(name):
     return None
 
 
-ARRANGED = {"concatenate", "stack", "split", "where", "lstm_cell", "recurrent_layer", "einsum"}
+ARRANGED = {"concatenate", "stack", "hstack", "vstack", "split", "where", "lstm_cell", "recurrent_layer", "einsum"}
 """Entries whose samples the registry arranges for its own call (a list of tensors, a condition)."""
 PUBLIC_OPS = [info for info in REGISTRY if _public(info.name) is not None]
 
