@@ -49,7 +49,6 @@ class Adam(Optimizer):
     _num_work = 2
     _required_state = ("step", "exp_avg", "exp_avg_sq")
     _optional_state = ("max_exp_avg_sq",)
-    _decoupled_weight_decay = False
 
     def __init__(
         self,
@@ -68,12 +67,6 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
     ):
         self._implementation_flags(foreach=foreach, fused=fused, capturable=capturable, differentiable=differentiable)
-        if not isinstance(decoupled_weight_decay, bool):
-            raise TypeError(
-                f"{self._name}: decoupled_weight_decay must be True or False, got {decoupled_weight_decay!r}"
-            )
-        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW's update
-            self._decoupled_weight_decay = True
         defaults = dict(
             lr=lr,
             betas=tuple(betas) if isinstance(betas, list) else betas,
@@ -81,6 +74,8 @@ class Adam(Optimizer):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
+            # a group's setting, as PyTorch's (saved with the state): True is AdamW's update
+            decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
 
@@ -91,6 +86,7 @@ class Adam(Optimizer):
         self._check_number(hp, "weight_decay", "weight_decay")
         self._check_flag(hp, "amsgrad")
         self._check_flag(hp, "maximize")
+        self._check_flag(hp, "decoupled_weight_decay")
 
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
@@ -107,9 +103,9 @@ class Adam(Optimizer):
         if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
             state["max_exp_avg_sq"] = np.zeros_like(param)
         if _fused.usable(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", param)):
-            if _fused.adam(param, grad, state, group, step, self._decoupled_weight_decay):
+            if _fused.adam(param, grad, state, group, step, group["decoupled_weight_decay"]):
                 return
-        if self._decoupled_weight_decay:
+        if group["decoupled_weight_decay"]:
             if weight_decay != 0:
                 param *= 1 - lr * weight_decay
             g = effective_grad(param, grad, 0, group["maximize"], g_buf)
@@ -166,8 +162,6 @@ class AdamW(Adam):
         [0.85, -1.8]
     """
 
-    _decoupled_weight_decay = True
-
     def __init__(
         self,
         params: ParamsLike,
@@ -195,4 +189,5 @@ class AdamW(Adam):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            decoupled_weight_decay=True,
         )

@@ -283,7 +283,10 @@ def test_scratch_buffers_are_shared_and_reused():
 # ---------------------------------------------------------------- repr
 def test_repr_single_group():
     opt = cr.optim.Adam([cr.nn.Parameter([1.0])], lr=0.01)
-    assert repr(opt) == "Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, maximize=False)"
+    assert repr(opt) == (
+        "Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, maximize=False, "
+        "decoupled_weight_decay=False)"
+    )
 
 
 def test_repr_several_groups():
@@ -369,7 +372,19 @@ def test_adam_with_decoupled_weight_decay_is_adamw():
         adamw.step()
     for p, q in zip(a_params, w_params):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
-    assert cr.optim.Adam(params_with_grads())._decoupled_weight_decay is False
+    assert cr.optim.Adam(params_with_grads()).param_groups[0]["decoupled_weight_decay"] is False
+    # a group's own setting, saved with the state, as PyTorch's
+    g_params, w_params = params_with_grads(dtype=np.float64), params_with_grads(dtype=np.float64)
+    grouped = cr.optim.Adam([{"params": g_params, "decoupled_weight_decay": True}], lr=0.1, weight_decay=0.3)
+    adamw = cr.optim.AdamW(w_params, lr=0.1, weight_decay=0.3)
+    for _ in range(3):
+        grouped.step()
+        adamw.step()
+    for p, q in zip(g_params, w_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    again = cr.optim.Adam(params_with_grads(dtype=np.float64), lr=0.1, weight_decay=0.3)
+    again.load_state_dict(grouped.state_dict())
+    assert again.param_groups[0]["decoupled_weight_decay"] is True
 
 
 def test_named_parameters_are_taken_and_their_names_kept_as_pytorch():

@@ -40,9 +40,16 @@ def test_float32_parameters_stay_float32_and_follow_the_reference(config):
 def test_defaults_are_pytorchs():
     p = [cr.nn.Parameter([1.0])]
     assert cr.optim.Adam(p).defaults == dict(
-        lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        maximize=False,
+        decoupled_weight_decay=False,
     )
     assert cr.optim.AdamW(p).defaults["weight_decay"] == 1e-2
+    assert cr.optim.AdamW(p).defaults["decoupled_weight_decay"] is True
     assert cr.optim.RMSprop(p).defaults == dict(
         lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, maximize=False
     )
