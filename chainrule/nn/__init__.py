@@ -12,6 +12,7 @@ from chainrule.nn.activation import (
     Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
@@ -31,6 +32,7 @@ from chainrule.nn.activation import (
     activation,
 )
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Dense, Flatten, Identity, Linear
@@ -64,7 +66,7 @@ from chainrule.nn.module import (
     module_from_spec,
     module_to_spec,
 )
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -126,6 +128,12 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "LogSigmoid",
     "MSELoss",
     "L1Loss",
     "HuberLoss",

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd import pure
+from chainrule.autograd import no_grad, pure
 from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import unit_interval
 from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
@@ -45,6 +45,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     leaky_relu,
     linear,
     log_softmax,
+    logsigmoid,
     max_pool1d,
     max_pool2d,
     prelu,
@@ -60,6 +61,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
 )
 from chainrule.ops.elementwise import dropout as _dropout, lift
 from chainrule.ops.loss import BinaryCrossEntropy, cross_entropy_indices
+from chainrule.ops.reduce import vector_norm
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -950,6 +952,190 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if diff.ndim == 0:
         diff = ops.reshape(diff, (1,))
     return _p_norm(diff, p, diff.ndim - 1, keepdim, "pairwise_distance")
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim``, the norm clamped at ``eps`` from below
+    (``input / max(||input||_p, eps)``, PyTorch's ``F.normalize``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.normalize(cr.tensor([[3.0, 4.0], [0.0, 0.0]]))
+        tensor([[0.6, 0.8],
+                [0. , 0. ]])
+    """
+    if out is not None:
+        raise TypeError("normalize: out= is not supported; assign the result (y = F.normalize(x, ...))")
+    input = lift(input)
+    norm = vector_norm(input, float(p), dim=dim, keepdim=True)
+    return input / ops.clip(norm, min=float(eps))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast to one shape), as
+    PyTorch's: each is divided by its 2-norm clamped at ``eps`` (the clamp changes the value only;
+    the gradient is that of the unclamped norm), then their products summed.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.cosine_similarity(cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[0.0, 2.0], [2.0, 2.0]]))
+        tensor([0., 1.])
+    """
+    x1 = lift(x1)
+    x2 = _as_target(x2, x1)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = ops.broadcast_to(x1, shape), ops.broadcast_to(x2, shape)
+    n1 = vector_norm(x1, 2, dim=dim, keepdim=True)
+    n2 = vector_norm(x2, 2, dim=dim, keepdim=True)
+    # PyTorch clamps each norm in place under no_grad: the value is clamped, its gradient is not
+    with no_grad():  # (ops: a compiled step and an ONNX export compute the gap again)
+        gap1, gap2 = ops.clip(n1, min=float(eps)) - n1, ops.clip(n2, min=float(eps)) - n2
+    n1, n2 = n1 + gap1, n2 + gap2
+    return ops.sum((x1 / n1) * (x2 / n2), axis=dim)
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+def _standardize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """``x`` minus its mean over ``axes``, divided by sqrt(biased variance + eps)."""
+    centered = x - ops.mean(x, axes, keepdims=True)
+    var = ops.mean(centered * centered, axes, keepdims=True)
+    return centered / ops.sqrt(var + eps)
+
+
+def _per_channel(t: Any, like: Tensor, ndim: int) -> Tensor:
+    """A (C,) weight, bias or statistic as (1, C, 1, ...) for an ``ndim``-d input of ``like``'s dtype."""
+    return ops.reshape(_as_target(t, like), (1, -1) + (1,) * (ndim - 2))
+
+
+def _channel_affine(out: Tensor, weight: Any, bias: Any, owner: str) -> Tensor:
+    c = out.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(getattr(t, "shape", np.shape(t))) != (c,):
+            raise ValueError(f"{owner}: {name} must have one entry per channel ({c}), got shape {np.shape(t)}")
+    if weight is not None:
+        out = out * _per_channel(weight, out, out.ndim)
+    if bias is not None:
+        out = out + _per_channel(bias, out, out.ndim)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dimensions (mean 0, biased variance 1),
+    then scale by ``weight`` and shift by ``bias`` (each of ``normalized_shape``, or None).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.layer_norm(cr.tensor([[1.0, 3.0]]), (2,))
+        tensor([[-1.,  1.]])
+    """
+    input = lift(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.shape[input.ndim - k :] != tuple(int(n) for n in shape) or input.ndim < k:
+        raise ValueError(
+            f"layer_norm: normalized_shape {tuple(shape)} must be the last dimensions of the input, got shape "
+            f"{input.shape}"
+        )
+    out = _standardize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        out = out * _as_target(weight, out)
+    if bias is not None:
+        out = out + _as_target(bias, out)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Split the C channels of an (N, C, ...) input into ``num_groups`` groups and normalise each
+    sample's group (over its channels and positions), then scale and shift per channel.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.group_norm(cr.tensor([[[1.0], [3.0], [5.0], [5.0]]]), 2).reshape(-1)
+        tensor([-1.,  1.,  0.,  0.])
+    """
+    input = lift(input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expects an input of shape (N, C, ...), got shape {input.shape}")
+    n, c = input.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1:
+        raise ValueError(f"group_norm: num_groups must be a positive integer, got {num_groups!r}")
+    if c % num_groups:
+        raise ValueError(
+            f"group_norm: expected the number of channels {c} (input shape {input.shape}) to be divisible by "
+            f"num_groups={num_groups}"
+        )
+    grouped = ops.reshape(input, (n, int(num_groups), -1))
+    out = ops.reshape(_standardize(grouped, (2,), eps), input.shape)
+    return _channel_affine(out, weight, bias, "group_norm")
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample of an (N, C, ...) input over its positions, then scale
+    and shift per channel. With ``use_input_stats`` and running statistics given, these are updated
+    in place as PyTorch's: running = (1 - momentum) running + momentum * (the batch's average of
+    each sample's mean, or unbiased variance). Without ``use_input_stats`` the running statistics
+    normalise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.instance_norm(cr.tensor([[[1.0, 3.0], [2.0, 2.0]]]))
+        tensor([[[-1.,  1.],
+                 [ 0.,  0.]]])
+    """
+    input = lift(input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expects an input of shape (N, C, L, ...), got shape {input.shape}; for one unbatched "
+            "sample add the batch axis (x[None])"
+        )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"instance_norm: {name} must have one entry per channel ({c}), got shape {t.shape}")
+    axes = tuple(range(2, input.ndim))
+    if use_input_stats:
+        count = math.prod(input.shape[2:])
+        if count <= 1:
+            raise ValueError(
+                f"instance_norm: expected more than 1 spatial element when training, got input of shape {input.shape}"
+            )
+        mean = ops.mean(input, axes, keepdims=True)
+        centered = input - mean
+        var = ops.mean(centered * centered, axes, keepdims=True)
+        if running_mean is not None:
+            with no_grad():  # in place, with ops (a compiled step records and replays the update)
+                m = float(momentum)
+                batch_mean = ops.mean(ops.reshape(mean, input.shape[:2]), 0)
+                batch_var = ops.mean(ops.reshape(var, input.shape[:2]), 0) * (count / (count - 1))
+                running_mean.mul_(1 - m).add_(ops.cast(batch_mean, running_mean.dtype) * m)
+                running_var.mul_(1 - m).add_(ops.cast(batch_var, running_var.dtype) * m)
+        out = centered / ops.sqrt(var + eps)
+    else:
+        if running_mean is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        with no_grad():
+            mean = _per_channel(running_mean, input, input.ndim)
+            inv_std = 1.0 / ops.sqrt(_per_channel(running_var, input, input.ndim) + eps)
+        out = (input - mean) * inv_std
+    return _channel_affine(out, weight, bias, "instance_norm")
 
 
 # ------------------------------------------------------------------ more losses, as PyTorch's

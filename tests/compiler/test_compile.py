@@ -467,3 +467,35 @@ def test_a_compiled_step_with_pytorchs_other_losses_replays_as_eagerly():
     for a, b in zip(eager[1], compiled[1]):
         np.testing.assert_allclose(b, a, rtol=1e-12)
     assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}
+
+
+def test_a_compiled_step_with_group_instance_and_layer_norms_replays_as_eagerly():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv1d(3, 6, 3), nn.GroupNorm(3, 6), nn.LogSigmoid(),
+            nn.InstanceNorm1d(6, affine=True, track_running_stats=True, momentum=0.2),
+            nn.Flatten(), nn.Linear(24, 8), nn.LayerNorm(8, bias=False),
+        ).to("float64")  # fmt: skip
+        opt = cr.optim.SGD(model.parameters(), lr=0.05)
+        cos = nn.CosineSimilarity()
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = (1.0 - cos(out, y)).mean() + F.mse_loss(F.normalize(out), F.normalize(y, p=1.0))
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        data = [(cr.tensor(rng.standard_normal((5, 3, 6))), cr.tensor(rng.standard_normal((5, 8)))) for _ in range(6)]
+        return [fn(x, y).item() for x, y in data], [np.array(v) for v in model.state_dict().values()], fn
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    assert len(eager[1]) == len(compiled[1]) == 12 and np.abs(eager[1][9]).min() > 0  # running mean moved
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}
