@@ -996,6 +996,66 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ops.sum((x1 / n1) * (x2 / n2), axis=dim)
 
 
+# ------------------------------------------------------------------ padding
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dimensions, PyTorch's way: ``pad`` is (left, right) for the last dimension,
+    then (top, bottom) for the one before, ... A negative amount crops (constant mode). ``mode``:
+    'constant' (``value``, default 0), 'reflect' (mirrored, the edge not repeated), 'replicate'
+    (the edge repeated) or 'circular' (wrapped around).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (1, 2))
+        tensor([[0., 1., 2., 3., 0., 0.]])
+        >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+        tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    input = lift(input)
+    amounts = tuple(pad)
+    if len(amounts) % 2 or len(amounts) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: needs an even number of amounts, two per padded dimension and at most 2 * {input.ndim} for a "
+            f"{input.ndim}-d input, got {amounts}"
+        )
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in amounts):
+        raise TypeError(f"pad: the amounts must be integers, got {amounts}")
+    # (left, right) pairs, the last dimension first, as widths per axis
+    widths = [(0, 0)] * input.ndim
+    for k in range(len(amounts) // 2):
+        widths[input.ndim - 1 - k] = (int(amounts[2 * k]), int(amounts[2 * k + 1]))
+    if mode == "constant":
+        grown = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        out = ops.pad(input, grown, 0.0 if value is None else float(value)) if any(map(any, grown)) else input
+        if any(lo < 0 or hi < 0 for lo, hi in widths):  # crop
+            out = ops.index(out, tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, out.shape)))
+        return out
+    if mode not in _NUMPY_PAD_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    out = input
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = input.shape[axis]
+        if lo < 0 or hi < 0 or (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and max(lo, hi) > n):
+            limit = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"pad: {mode} padding of dimension {axis} (size {n}) by {(lo, hi)}: each amount must be >= 0 and "
+                f"{limit} the size"
+            )
+        if n == 0:
+            raise ValueError(f"pad: {mode} padding of an empty dimension {axis}")
+        source = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_PAD_MODES[mode])
+        out = ops.index(out, (slice(None),) * axis + (source,))
+    return out
+
+
 # ------------------------------------------------------------------ normalisation
 
 

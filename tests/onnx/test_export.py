@@ -84,6 +84,20 @@ class Functional(nn.Module):
         return cr.softmax(cr.clip(centred, -2.0, 2.0), axis=-1) + cr.where(h > 0, h, h * 0.1).sum(axis=1, keepdims=True)
 
 
+class _Params(nn.Module):
+    """Weights held in a ParameterList and a ParameterDict (their initializers named as PyTorch's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ws = nn.ParameterList([nn.Parameter(cr.randn(6, 6)), nn.Parameter(cr.randn(6, 3))])
+        self.extra = nn.ParameterDict({"shift": nn.Parameter(cr.randn(3))})
+
+    def forward(self, x):
+        for w in self.ws:
+            x = cr.tanh(x @ w)
+        return cr.nn.functional.pad(x, (1, 1), mode="reflect") + cr.nn.functional.pad(self.extra["shift"], (1, 1))
+
+
 class _Similar(nn.Module):
     """F.normalize and a cosine similarity with a learned direction (composed ops)."""
 
@@ -127,6 +141,20 @@ LAYERS = {
     "layernorm-no-bias": (lambda: nn.Sequential(nn.Linear(6, 6), nn.LayerNorm(6, bias=False)), (6,)),
     "batchnorm-no-bias": (lambda: nn.BatchNorm1d(6, bias=False), (6,)),
     "cosine-similarity": (lambda: _Similar(), (6,)),
+    "parameter-containers": (lambda: _Params(), (6,)),
+    "pads-unflatten": (
+        lambda: nn.Sequential(
+            nn.Unflatten(1, (2, 3, 2)),
+            nn.ZeroPad2d((1, 0, 2, 1)),
+            nn.ConstantPad2d((0, -1, 1, 0), 2.5),
+            nn.Flatten(),
+            nn.Linear(28, 4),
+            nn.Unflatten(1, (1, 4)),
+            nn.ConstantPad1d((1, 2), -1.0),
+            nn.ZeroPad1d(1),
+        ),
+        (12,),
+    ),  # fmt: skip
     "softmax": (lambda: nn.Softmax(dim=1), (6,)),
     "log-softmax": (lambda: nn.LogSoftmax(dim=-1), (6,)),
     "dropout": (lambda: nn.Sequential(nn.Dropout(0.5), nn.Dropout1d(0.3), nn.Linear(6, 2)), (6,)),

@@ -1881,7 +1881,35 @@ def np_cosine_similarity(a, b, dim=1, eps=1e-8):
     return ((a / na) * (b / nb)).sum(axis=dim)
 
 
+def np_pad(x, *args, **kwargs):
+    """np.pad, a negative width cropping (F.pad's constant mode)."""
+    widths = args[0]
+    out = np.pad(x, [(max(lo, 0), max(hi, 0)) for lo, hi in widths], *args[1:], **kwargs)
+    return out[tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, out.shape))]
+
+
 NORMALIZATION = [
+    OpInfo(
+        "functional.pad",
+        lambda x, **kw: cr.nn.functional.pad(x, **kw),
+        lambda x, pad, mode="constant", value=None: np_pad(
+            x,
+            [(0, 0)] * (x.ndim - len(pad) // 2) + [tuple(pad[i : i + 2]) for i in range(len(pad) - 2, -1, -2)],
+            **(
+                {"mode": "constant", "constant_values": value or 0.0}
+                if mode == "constant"
+                else {"mode": {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]}
+            ),
+        ),
+        lambda: [
+            Sample((u(2, 3, 4),), {"pad": (1, 2)}, "last dim"),
+            Sample((u(2, 3, 4),), {"pad": (1, -2)}, "cropped"),
+            Sample((u(2, 3, 4),), {"pad": (1, 0, 2, 1), "value": 1.5}, "two dims"),
+            Sample((u(2, 3, 4),), {"pad": (2, 1, 1, 1), "mode": "reflect"}, "reflect"),
+            Sample((u(2, 3, 4),), {"pad": (2, 1), "mode": "replicate"}, "replicate"),
+            Sample((u(2, 3, 4),), {"pad": (2, 3), "mode": "circular"}, "circular"),
+        ],
+    ),
     OpInfo(
         "group_norm",
         lambda x, weight=None, bias=None, **kw: cr.nn.functional.group_norm(
