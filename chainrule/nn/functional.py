@@ -311,7 +311,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def dropout(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
 
@@ -323,12 +323,13 @@ def dropout(
         >>> sorted(set(y.numpy().tolist())), F.dropout(cr.ones(3), training=False)
         ([0.0, 2.0], tensor([1., 1., 1.]))
     """
+    x = input
     unit_interval("dropout", "p", p)
     return _drop(x, p, training, generator, x.shape, inplace)
 
 
 def dropout1d(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Channel-wise dropout for (N, C, L) or unbatched (C, L) inputs: each channel, a whole row
     of L values, is zeroed with probability ``p``; the others are scaled by 1/(1-p).
@@ -342,7 +343,7 @@ def dropout1d(
         True
     """
     unit_interval("dropout1d", "p", p)
-    x = lift(x)
+    x = lift(input)
     if x.ndim not in (2, 3):
         raise ValueError(
             f"dropout1d: expects a 3-D (N, C, L) or 2-D unbatched (C, L) input, got shape {x.shape}; "
@@ -352,7 +353,7 @@ def dropout1d(
 
 
 def dropout2d(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Channel-wise dropout for (N, C, H, W) inputs: each channel, a whole H x W map, is zeroed with
     probability ``p``; the others are scaled by 1/(1-p).
@@ -369,7 +370,7 @@ def dropout2d(
         [0.0]
     """
     unit_interval("dropout2d", "p", p)
-    x = lift(x)
+    x = lift(input)
     if x.ndim not in (3, 4):
         raise ValueError(
             f"dropout2d: expects a 4-D (N, C, H, W) input (or 3-D, read as (N, C, L)), got shape {x.shape}; "
