@@ -12,6 +12,7 @@ from chainrule.nn.activation import (
     Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
@@ -31,9 +32,10 @@ from chainrule.nn.activation import (
     activation,
 )
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
 from chainrule.nn.embedding import Embedding
-from chainrule.nn.linear import Dense, Flatten, Identity, Linear
+from chainrule.nn.linear import Dense, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -59,12 +61,15 @@ from chainrule.nn.module import (
     ModuleDict,
     ModuleList,
     Parameter,
+    ParameterDict,
+    ParameterList,
     Sequential,
     module_class,
     module_from_spec,
     module_to_spec,
 )
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
+from chainrule.nn.padding import ConstantPad1d, ConstantPad2d, ZeroPad1d, ZeroPad2d
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -85,6 +90,8 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "Parameter",
+    "ParameterList",
+    "ParameterDict",
     "Sequential",
     "module_class",
     "module_from_spec",
@@ -93,6 +100,11 @@ __all__ = [
     "Dense",
     "Flatten",
     "Identity",
+    "Unflatten",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
     "Step",
     "Sigmoid",
     "Tanh",
@@ -126,6 +138,12 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "LogSigmoid",
     "MSELoss",
     "L1Loss",
     "HuberLoss",

@@ -1,6 +1,6 @@
 """Activation functions as layers: Step, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus,
 Softmax, LogSoftmax, and PyTorch's SiLU, Mish, SELU, CELU, ReLU6, Hardtanh, Hardswish,
-Hardsigmoid, Softsign, Softmin, GLU, Threshold, Tanhshrink, Softshrink, Hardshrink and PReLU
+Hardsigmoid, Softsign, LogSigmoid, Softmin, GLU, Threshold, Tanhshrink, Softshrink, Hardshrink and PReLU
 (learned slopes). Each applies its function elementwise (Softmax, Softmin and GLU along ``dim``)."""
 
 from __future__ import annotations
@@ -423,6 +423,19 @@ class Softsign(Module):
         return ops.softsign(x)
 
 
+class LogSigmoid(Module):
+    """log(sigmoid(x)) = -softplus(-x), stable for any x (see ``cr.logsigmoid``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.LogSigmoid()(cr.tensor([0.0, -100.0]))
+        tensor([  -0.6931, -100.    ])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.logsigmoid(x)
+
+
 class Tanhshrink(Module):
     """x - tanh(x).
 
@@ -573,6 +586,7 @@ ACTIVATIONS: dict[str, type[Module]] = {
     "hardswish": Hardswish,
     "hardsigmoid": Hardsigmoid,
     "softsign": Softsign,
+    "logsigmoid": LogSigmoid,
     "tanhshrink": Tanhshrink,
     "softshrink": Softshrink,
     "hardshrink": Hardshrink,

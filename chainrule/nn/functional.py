@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd import pure
+from chainrule.autograd import no_grad, pure
 from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import unit_interval
 from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
@@ -45,6 +45,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     leaky_relu,
     linear,
     log_softmax,
+    logsigmoid,
     max_pool1d,
     max_pool2d,
     prelu,
@@ -60,6 +61,7 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
 )
 from chainrule.ops.elementwise import dropout as _dropout, lift
 from chainrule.ops.loss import BinaryCrossEntropy, cross_entropy_indices
+from chainrule.ops.reduce import vector_norm
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -328,7 +330,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def dropout(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
 
@@ -340,12 +342,13 @@ def dropout(
         >>> sorted(set(y.numpy().tolist())), F.dropout(cr.ones(3), training=False)
         ([0.0, 2.0], tensor([1., 1., 1.]))
     """
+    x = input
     unit_interval("dropout", "p", p)
     return _drop(x, p, training, generator, x.shape, inplace)
 
 
 def dropout1d(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Channel-wise dropout for (N, C, L) or unbatched (C, L) inputs: each channel, a whole row
     of L values, is zeroed with probability ``p``; the others are scaled by 1/(1-p).
@@ -359,7 +362,7 @@ def dropout1d(
         True
     """
     unit_interval("dropout1d", "p", p)
-    x = lift(x)
+    x = lift(input)
     if x.ndim not in (2, 3):
         raise ValueError(
             f"dropout1d: expects a 3-D (N, C, L) or 2-D unbatched (C, L) input, got shape {x.shape}; "
@@ -369,7 +372,7 @@ def dropout1d(
 
 
 def dropout2d(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None, *, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator: Any = None
 ) -> Tensor:
     """Channel-wise dropout for (N, C, H, W) inputs: each channel, a whole H x W map, is zeroed with
     probability ``p``; the others are scaled by 1/(1-p).
@@ -386,7 +389,7 @@ def dropout2d(
         [0.0]
     """
     unit_interval("dropout2d", "p", p)
-    x = lift(x)
+    x = lift(input)
     if x.ndim not in (3, 4):
         raise ValueError(
             f"dropout2d: expects a 4-D (N, C, H, W) input (or 3-D, read as (N, C, L)), got shape {x.shape}; "
@@ -969,6 +972,250 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if diff.ndim == 0:
         diff = ops.reshape(diff, (1,))
     return _p_norm(diff, p, diff.ndim - 1, keepdim, "pairwise_distance")
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim``, the norm clamped at ``eps`` from below
+    (``input / max(||input||_p, eps)``, PyTorch's ``F.normalize``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.normalize(cr.tensor([[3.0, 4.0], [0.0, 0.0]]))
+        tensor([[0.6, 0.8],
+                [0. , 0. ]])
+    """
+    if out is not None:
+        raise TypeError("normalize: out= is not supported; assign the result (y = F.normalize(x, ...))")
+    input = lift(input)
+    norm = vector_norm(input, float(p), dim=dim, keepdim=True)
+    return input / ops.clip(norm, min=float(eps))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast to one shape), as
+    PyTorch's: each is divided by its 2-norm clamped at ``eps`` (the clamp changes the value only;
+    the gradient is that of the unclamped norm), then their products summed.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.cosine_similarity(cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[0.0, 2.0], [2.0, 2.0]]))
+        tensor([0., 1.])
+    """
+    x1 = lift(x1)
+    x2 = _as_target(x2, x1)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = ops.broadcast_to(x1, shape), ops.broadcast_to(x2, shape)
+    n1 = vector_norm(x1, 2, dim=dim, keepdim=True)
+    n2 = vector_norm(x2, 2, dim=dim, keepdim=True)
+    # PyTorch clamps each norm in place under no_grad: the value is clamped, its gradient is not
+    with no_grad():  # (ops: a compiled step and an ONNX export compute the gap again)
+        gap1, gap2 = ops.clip(n1, min=float(eps)) - n1, ops.clip(n2, min=float(eps)) - n2
+    n1, n2 = n1 + gap1, n2 + gap2
+    return ops.sum((x1 / n1) * (x2 / n2), axis=dim)
+
+
+# ------------------------------------------------------------------ padding
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dimensions, PyTorch's way: ``pad`` is (left, right) for the last dimension,
+    then (top, bottom) for the one before, ... A negative amount crops (constant mode). ``mode``:
+    'constant' (``value``, default 0), 'reflect' (mirrored, the edge not repeated), 'replicate'
+    (the edge repeated) or 'circular' (wrapped around).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (1, 2))
+        tensor([[0., 1., 2., 3., 0., 0.]])
+        >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+        tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    input = lift(input)
+    amounts = tuple(pad)
+    if len(amounts) % 2 or len(amounts) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: needs an even number of amounts, two per padded dimension and at most 2 * {input.ndim} for a "
+            f"{input.ndim}-d input, got {amounts}"
+        )
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in amounts):
+        raise TypeError(f"pad: the amounts must be integers, got {amounts}")
+    # (left, right) pairs, the last dimension first, as widths per axis
+    widths = [(0, 0)] * input.ndim
+    for k in range(len(amounts) // 2):
+        widths[input.ndim - 1 - k] = (int(amounts[2 * k]), int(amounts[2 * k + 1]))
+    if mode == "constant":
+        grown = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        out = ops.pad(input, grown, 0.0 if value is None else float(value)) if any(map(any, grown)) else input
+        if any(lo < 0 or hi < 0 for lo, hi in widths):  # crop
+            out = ops.index(out, tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, out.shape)))
+        return out
+    if mode not in _NUMPY_PAD_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    out = input
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = input.shape[axis]
+        if lo < 0 or hi < 0 or (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and max(lo, hi) > n):
+            limit = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"pad: {mode} padding of dimension {axis} (size {n}) by {(lo, hi)}: each amount must be >= 0 and "
+                f"{limit} the size"
+            )
+        if n == 0:
+            raise ValueError(f"pad: {mode} padding of an empty dimension {axis}")
+        source = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_PAD_MODES[mode])
+        out = ops.index(out, (slice(None),) * axis + (source,))
+    return out
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+def _standardize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """``x`` minus its mean over ``axes``, divided by sqrt(biased variance + eps)."""
+    centered = x - ops.mean(x, axes, keepdims=True)
+    var = ops.mean(centered * centered, axes, keepdims=True)
+    return centered / ops.sqrt(var + eps)
+
+
+def _per_channel(t: Any, like: Tensor, ndim: int) -> Tensor:
+    """A (C,) weight, bias or statistic as (1, C, 1, ...) for an ``ndim``-d input of ``like``'s dtype."""
+    return ops.reshape(_as_target(t, like), (1, -1) + (1,) * (ndim - 2))
+
+
+def _channel_affine(out: Tensor, weight: Any, bias: Any, owner: str) -> Tensor:
+    c = out.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(getattr(t, "shape", np.shape(t))) != (c,):
+            raise ValueError(f"{owner}: {name} must have one entry per channel ({c}), got shape {np.shape(t)}")
+    if weight is not None:
+        out = out * _per_channel(weight, out, out.ndim)
+    if bias is not None:
+        out = out + _per_channel(bias, out, out.ndim)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dimensions (mean 0, biased variance 1),
+    then scale by ``weight`` and shift by ``bias`` (each of ``normalized_shape``, or None).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.layer_norm(cr.tensor([[1.0, 3.0]]), (2,))
+        tensor([[-1.,  1.]])
+    """
+    input = lift(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.shape[input.ndim - k :] != tuple(int(n) for n in shape) or input.ndim < k:
+        raise ValueError(
+            f"layer_norm: normalized_shape {tuple(shape)} must be the last dimensions of the input, got shape "
+            f"{input.shape}"
+        )
+    out = _standardize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        out = out * _as_target(weight, out)
+    if bias is not None:
+        out = out + _as_target(bias, out)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Split the C channels of an (N, C, ...) input into ``num_groups`` groups and normalise each
+    sample's group (over its channels and positions), then scale and shift per channel.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.group_norm(cr.tensor([[[1.0], [3.0], [5.0], [5.0]]]), 2).reshape(-1)
+        tensor([-1.,  1.,  0.,  0.])
+    """
+    input = lift(input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expects an input of shape (N, C, ...), got shape {input.shape}")
+    n, c = input.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1:
+        raise ValueError(f"group_norm: num_groups must be a positive integer, got {num_groups!r}")
+    if c % num_groups:
+        raise ValueError(
+            f"group_norm: expected the number of channels {c} (input shape {input.shape}) to be divisible by "
+            f"num_groups={num_groups}"
+        )
+    grouped = ops.reshape(input, (n, int(num_groups), -1))
+    out = ops.reshape(_standardize(grouped, (2,), eps), input.shape)
+    return _channel_affine(out, weight, bias, "group_norm")
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample of an (N, C, ...) input over its positions, then scale
+    and shift per channel. With ``use_input_stats`` and running statistics given, these are updated
+    in place as PyTorch's: running = (1 - momentum) running + momentum * (the batch's average of
+    each sample's mean, or unbiased variance). Without ``use_input_stats`` the running statistics
+    normalise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.instance_norm(cr.tensor([[[1.0, 3.0], [2.0, 2.0]]]))
+        tensor([[[-1.,  1.],
+                 [ 0.,  0.]]])
+    """
+    input = lift(input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expects an input of shape (N, C, L, ...), got shape {input.shape}; for one unbatched "
+            "sample add the batch axis (x[None])"
+        )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"instance_norm: {name} must have one entry per channel ({c}), got shape {t.shape}")
+    axes = tuple(range(2, input.ndim))
+    if use_input_stats:
+        count = math.prod(input.shape[2:])
+        if count <= 1:
+            raise ValueError(
+                f"instance_norm: expected more than 1 spatial element when training, got input of shape {input.shape}"
+            )
+        mean = ops.mean(input, axes, keepdims=True)
+        centered = input - mean
+        var = ops.mean(centered * centered, axes, keepdims=True)
+        if running_mean is not None:
+            with no_grad():  # in place, with ops (a compiled step records and replays the update)
+                m = float(momentum)
+                batch_mean = ops.mean(ops.reshape(mean, input.shape[:2]), 0)
+                batch_var = ops.mean(ops.reshape(var, input.shape[:2]), 0) * (count / (count - 1))
+                running_mean.mul_(1 - m).add_(ops.cast(batch_mean, running_mean.dtype) * m)
+                running_var.mul_(1 - m).add_(ops.cast(batch_var, running_var.dtype) * m)
+        out = centered / ops.sqrt(var + eps)
+    else:
+        if running_mean is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        with no_grad():
+            mean = _per_channel(running_mean, input, input.ndim)
+            inv_std = 1.0 / ops.sqrt(_per_channel(running_var, input, input.ndim) + eps)
+        out = (input - mean) * inv_std
+    return _channel_affine(out, weight, bias, "instance_norm")
 
 
 # ------------------------------------------------------------------ more losses, as PyTorch's

@@ -1,8 +1,10 @@
-"""Linear (Dense), Identity and Flatten."""
+"""Linear (Dense), Identity, Flatten and Unflatten."""
 
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ from chainrule import ops
 from chainrule.nn import init
 from chainrule.nn.checks import InputSpec, parameter_dtype, positive_int
 from chainrule.nn.module import Module, Parameter
+from chainrule.ops.shape import normalize_axis
 from chainrule.tensor import Tensor
 
 
@@ -85,6 +88,9 @@ class Identity(Module):
         True
     """
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()  # (PyTorch's takes any arguments and ignores them)
+
     def forward(self, x: Tensor) -> Tensor:
         return x
 
@@ -110,3 +116,47 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expand dimension ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``; one size may be -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> layer = cr.nn.Unflatten(1, (2, 3))
+        >>> layer
+        Unflatten(dim=1, unflattened_size=(2, 3))
+        >>> layer(cr.zeros(4, 6, 5)).shape
+        (4, 2, 3, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]):
+        super().__init__()
+        if isinstance(dim, str):
+            raise TypeError("Unflatten: named dimensions (a str dim) are not supported; give the dimension's index")
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in unflattened_size
+        ):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = ops.lift(x)
+        d = normalize_axis(self.dim, x.ndim, "Unflatten")
+        sizes = self.unflattened_size
+        known = math.prod(n for n in sizes if n != -1)
+        n = x.shape[d]
+        if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+            raise ValueError(
+                f"Unflatten(dim={self.dim}, unflattened_size={sizes}): the sizes must multiply to the size of "
+                f"dimension {d}, {n} (input shape {x.shape})"
+            )
+        return ops.reshape(x, x.shape[:d] + sizes + x.shape[d + 1 :])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "unflattened_size": list(self.unflattened_size)}
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

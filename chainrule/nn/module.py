@@ -11,6 +11,7 @@ can be saved as JSON plus weights and rebuilt without pickling code (see ``chain
 from __future__ import annotations
 
 import contextlib
+import numbers
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -715,7 +716,7 @@ class Module:
     def __repr__(self) -> str:
         # PyTorch's layout: extra_repr inline when there are no children, else one line per item.
         extra = self.extra_repr()
-        if not self._modules:
+        if not self._modules and "\n" not in extra:
             return f"{type(self).__name__}({extra})"
         lines = extra.split("\n") if extra else []
         for name, module in self._modules.items():
@@ -908,6 +909,214 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+def _as_parameter(owner: str, value: Any) -> Any:
+    """A Tensor or array as a Parameter (PyTorch's containers wrap plain tensors); a Parameter as it is."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value._data, requires_grad=True)
+    if isinstance(value, np.ndarray):
+        return Parameter(value)
+    raise TypeError(f"{owner}: expected a Parameter or a Tensor, got {type(value).__name__}")
+
+
+def _parameter_line(key: str, p: Parameter) -> str:
+    size = "x".join(str(n) for n in p.shape)
+    return f"  ({key}): Parameter containing: [{p.dtype} of size {size}]"
+
+
+def _parameter_config(p: Parameter) -> dict[str, Any]:
+    return {"shape": list(p.shape), "dtype": str(p.dtype), "requires_grad": p.requires_grad}
+
+
+def _parameter_from_config(spec: Mapping[str, Any]) -> Parameter:
+    """A zero Parameter of the shape and dtype saved (``load_state_dict`` fills in the values)."""
+    return Parameter(np.zeros(spec["shape"], dtype=spec["dtype"]), requires_grad=spec["requires_grad"])
+
+
+class ParameterList(Module):
+    """A list of Parameters, registered like a module's attributes (PyTorch's ``nn.ParameterList``):
+    ``parameters()``, ``named_parameters()`` (as ``'0'``, ``'1'``, ...), ``state_dict``, the
+    optimisers and ``chainrule.save`` find them. A plain Tensor put in becomes a Parameter.
+
+    Example:
+        >>> import chainrule as cr
+        >>> params = cr.nn.ParameterList([cr.nn.Parameter(cr.ones(2)) for _ in range(2)])
+        >>> params.append(cr.zeros(3))
+        ParameterList(
+            (0): Parameter containing: [float32 of size 2]
+            (1): Parameter containing: [float32 of size 2]
+            (2): Parameter containing: [float32 of size 3]
+        )
+        >>> [name for name, _ in params.named_parameters()]
+        ['0', '1', '2']
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def _index(self, index: Any) -> str:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"ParameterList: indices must be integers or slices, got {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ParameterList: index {index} is out of range for a list of {n}")
+        return str(index % n)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return ParameterList([self[i] for i in range(len(self))[index]])
+        return getattr(self, self._index(index))
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        setattr(self, self._index(index), _as_parameter("ParameterList", value))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value: Any) -> ParameterList:
+        """Add ``value`` (a Parameter, or a Tensor made one) at the end; returns self."""
+        p = _as_parameter("ParameterList", value)
+        object.__setattr__(self, "_size", self._size + 1)
+        setattr(self, str(self._size - 1), p)
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append each of ``values``; returns self."""
+        if isinstance(values, (Tensor, np.ndarray)) or not isinstance(values, Iterable):
+            raise TypeError(f"ParameterList.extend: expects an iterable of Parameters, got {type(values).__name__}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(_parameter_line(str(k), p) for k, p in enumerate(self))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"values": [_parameter_config(p) for p in self]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ParameterList:
+        return cls(_parameter_from_config(spec) for spec in config["values"])
+
+
+class ParameterDict(Module):
+    """A dict of Parameters, registered like a module's attributes (PyTorch's ``nn.ParameterDict``):
+    ``parameters()``, ``named_parameters()`` (by key), ``state_dict``, the optimisers and
+    ``chainrule.save`` find them. Keys keep their insertion order; a plain Tensor becomes a Parameter.
+
+    Example:
+        >>> import chainrule as cr
+        >>> params = cr.nn.ParameterDict({"scale": cr.nn.Parameter(cr.ones(3))})
+        >>> params["shift"] = cr.zeros(3)
+        >>> list(params.state_dict()), "shift" in params
+        (['scale', 'shift'], True)
+    """
+
+    def __init__(self, parameters: Any = None):
+        super().__init__()
+        object.__setattr__(self, "_keys", {})
+        if parameters is not None:
+            self.update(parameters)
+
+    def _key(self, key: Any) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be strings, got {type(key).__name__}")
+        if not key or "." in key:
+            raise KeyError(f'ParameterDict: a key can be neither empty nor contain ".", got {key!r}')
+        if key not in self._keys and (hasattr(type(self), key) or key in self.__dict__):
+            raise KeyError(f"ParameterDict: {key!r} is an attribute of the dict itself; choose another key")
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        key, p = self._key(key), _as_parameter("ParameterDict", value)
+        self._keys[key] = None
+        setattr(self, key, p)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._keys:
+            raise KeyError(key)
+        del self._keys[key]
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def keys(self) -> Iterable[str]:
+        """The keys, in insertion order."""
+        return list(self._keys)
+
+    def values(self) -> Iterable[Any]:
+        """The Parameters, in insertion order."""
+        return [self[k] for k in self._keys]
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        """(key, Parameter) pairs, in insertion order."""
+        return [(k, self[k]) for k in self._keys]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The Parameter under ``key``, else ``default``."""
+        return self[key] if key in self._keys else default
+
+    def pop(self, key: str) -> Any:
+        """Remove ``key`` and return its Parameter."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        """Remove every Parameter."""
+        for key in list(self._keys):
+            del self[key]
+
+    def update(self, parameters: Any) -> None:
+        """Add or replace from a mapping or from (key, Parameter) pairs (a plain dict keeps its order)."""
+        if isinstance(parameters, (Mapping, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, (str, Tensor, np.ndarray)):
+            pairs = []
+            for j, pair in enumerate(parameters):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError(f"ParameterDict.update: element #{j} should be a (key, Parameter) pair")
+                pairs.append(tuple(pair))
+        else:
+            raise TypeError(
+                f"ParameterDict.update: expects a mapping or (key, Parameter) pairs, got {type(parameters).__name__}"
+            )
+        for key, value in pairs:
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(_parameter_line(k, p) for k, p in self.items())
+
+    def get_config(self) -> dict[str, Any]:
+        return {"parameters": {k: _parameter_config(p) for k, p in self.items()}}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ParameterDict:
+        return cls({k: _parameter_from_config(spec) for k, spec in config["parameters"].items()})
 
 
 @contextlib.contextmanager

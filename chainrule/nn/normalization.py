@@ -1,8 +1,9 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d and LayerNorm."""
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d and InstanceNorm2d."""
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import no_grad
-from chainrule.nn import init
+from chainrule.nn import functional as F, init
 from chainrule.nn.checks import InputSpec, is_positive_int, parameter_dtype, positive_int, unit_interval
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
@@ -25,7 +26,76 @@ def _current_dtype(layer: Module) -> np.dtype:
     return layer._dtype
 
 
-class _BatchNorm(Module):
+class _NormBase(Module):
+    """What batch and instance normalisation share (PyTorch's ``_NormBase``): a scale and a shift
+    per channel (``affine``; the shift only with ``bias``), and running estimates of each channel's
+    mean and variance (``track_running_stats``)."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = positive_int(name, "num_features", num_features)
+        self.eps, self.momentum = eps, unit_interval(name, "momentum", momentum)
+        self.affine, self.track_running_stats = affine, track_running_stats
+        # allocated empty and filled by reset_parameters (through chainrule.nn.init, so that a
+        # model built inside init.skip_init() writes none of it)
+        dtype = self._dtype = parameter_dtype(name, dtype, device)
+        self.weight = Parameter(np.empty(self.num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.empty(self.num_features, dtype=dtype)) if affine and bias else None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.empty(self.num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.empty(self.num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.empty((), dtype=np.int64)))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, variance 1, no batches counted."""
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self) -> None:
+        """Scale 1 and shift 0; running mean 0, variance 1, no batches counted (the identity
+        before any training)."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.affine,
+            "track_running_stats": self.track_running_stats,
+            "bias": self.bias is not None or not self.affine,
+            "dtype": str(_current_dtype(self)),
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
     """Normalise each channel over the batch (and spatial) axes, then scale and shift.
 
     In training mode the batch's statistics are used and running estimates are updated:
@@ -44,41 +114,17 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ):
-        super().__init__()
-        name = type(self).__name__
-        self.num_features = positive_int(name, "num_features", num_features)
-        self.eps, self.momentum = eps, unit_interval(name, "momentum", momentum)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
         dims = " or ".join(f"{n}-D" for n in self._ndims)
         self.input_spec = InputSpec(
-            f"{name}(num_features={self.num_features})",
+            f"{type(self).__name__}(num_features={self.num_features})",
             ndim=self._ndims,
             axes={1: self.num_features},
             expected=f"{dims} input with {self.num_features} channels in dimension 1",
         )
-        self.affine, self.track_running_stats = affine, track_running_stats
-        # allocated empty and filled by reset_parameters (through chainrule.nn.init, so that a
-        # model built inside init.skip_init() writes none of it)
-        dtype = self._dtype = parameter_dtype(name, dtype, device)
-        if affine:
-            self.weight = Parameter(np.empty(self.num_features, dtype=dtype))
-            self.bias = Parameter(np.empty(self.num_features, dtype=dtype))
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.empty(self.num_features, dtype=dtype)))
-            self.register_buffer("running_var", Tensor(np.empty(self.num_features, dtype=dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(np.empty((), dtype=np.int64)))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Scale 1 and shift 0; running mean 0, variance 1, no batches counted (the identity
-        before any training)."""
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_spec.check(x)
@@ -109,24 +155,10 @@ class _BatchNorm(Module):
                 inv_std = ops.cast(1.0 / ops.sqrt(ops.reshape(self.running_var, shape) + self.eps), x.dtype)
             normalized = (x - mean) * inv_std
         if self.affine:
-            normalized = normalized * ops.reshape(self.weight, shape) + ops.reshape(self.bias, shape)
+            normalized = normalized * ops.reshape(self.weight, shape)
+            if self.bias is not None:
+                normalized = normalized + ops.reshape(self.bias, shape)
         return normalized
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "num_features": self.num_features,
-            "eps": self.eps,
-            "momentum": self.momentum,
-            "affine": self.affine,
-            "track_running_stats": self.track_running_stats,
-            "dtype": str(_current_dtype(self)),
-        }
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -158,7 +190,8 @@ class BatchNorm2d(_BatchNorm):
 
 
 class LayerNorm(Module):
-    """Normalise each sample over its last dimensions (``normalized_shape``), then scale and shift.
+    """Normalise each sample over its last dimensions (``normalized_shape``), then scale and shift
+    (``elementwise_affine``; the shift only with ``bias``).
 
     Example:
         >>> import chainrule as cr
@@ -166,6 +199,8 @@ class LayerNorm(Module):
         >>> y = ln(cr.randn(2, 4))
         >>> bool(abs(y.mean(axis=-1)).max() < 1e-5)
         True
+        >>> cr.nn.LayerNorm(4, bias=False)
+        LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=False)
     """
 
     def __init__(
@@ -173,6 +208,7 @@ class LayerNorm(Module):
         normalized_shape: int | Sequence[int],
         eps: float = 1e-5,
         elementwise_affine: bool = True,
+        bias: bool = True,
         device: Any = None,
         dtype: Any = None,
     ):
@@ -190,35 +226,196 @@ class LayerNorm(Module):
         )
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self._dtype = parameter_dtype("LayerNorm", dtype, device)
-        if elementwise_affine:  # filled by reset_parameters, as in _BatchNorm
-            self.weight = Parameter(np.empty(self.normalized_shape, dtype=self._dtype))
-            self.bias = Parameter(np.empty(self.normalized_shape, dtype=self._dtype))
+        # filled by reset_parameters, as in _NormBase
+        self.weight = Parameter(np.empty(self.normalized_shape, dtype=self._dtype)) if elementwise_affine else None
+        has_bias = elementwise_affine and bias
+        self.bias = Parameter(np.empty(self.normalized_shape, dtype=self._dtype)) if has_bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Scale 1 and shift 0 (the plain normalisation)."""
         if self.elementwise_affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_spec.check(x)
-        k = len(self.normalized_shape)
-        axes = tuple(range(x.ndim - k, x.ndim))
-        centered = x - ops.mean(x, axes, keepdims=True)
-        var = ops.mean(centered * centered, axes, keepdims=True)
-        out = centered / ops.sqrt(var + self.eps)
-        if self.elementwise_affine:
-            out = out * self.weight + self.bias
-        return out
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def get_config(self) -> dict[str, Any]:
         return {
             "normalized_shape": list(self.normalized_shape),
             "eps": self.eps,
             "elementwise_affine": self.elementwise_affine,
+            "bias": self.bias is not None or not self.elementwise_affine,
             "dtype": str(_current_dtype(self)),
         }
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(Module):
+    """Group normalisation (Wu & He, 2018): the C channels of an (N, C, ...) input are split into
+    ``num_groups`` groups, each sample's group is normalised over its channels and positions, then
+    each channel is scaled and shifted (``affine``; the shift only with ``bias``). Independent of
+    the batch size, and the same in training and evaluation.
+
+    Shape: input (N, C, *), output the same.
+
+    Example:
+        >>> import chainrule as cr
+        >>> gn = cr.nn.GroupNorm(2, 6)
+        >>> gn
+        GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)
+        >>> y = gn(cr.randn(4, 6, 5))
+        >>> bool(abs(y.reshape(4, 2, 15).mean(axis=-1)).max() < 1e-5)
+        True
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ):
+        super().__init__()
+        self.num_groups = positive_int("GroupNorm", "num_groups", num_groups)
+        self.num_channels = positive_int("GroupNorm", "num_channels", num_channels)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.eps, self.affine = eps, affine
+        self.input_spec = InputSpec(
+            f"GroupNorm(num_channels={self.num_channels})",
+            min_ndim=2,
+            axes={1: self.num_channels},
+            expected=f"an (N, C, ...) input with {self.num_channels} channels in dimension 1",
+        )
+        self._dtype = parameter_dtype("GroupNorm", dtype, device)
+        self.weight = Parameter(np.empty(self.num_channels, dtype=self._dtype)) if affine else None
+        self.bias = Parameter(np.empty(self.num_channels, dtype=self._dtype)) if affine and bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Scale 1 and shift 0 (the plain normalisation)."""
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.input_spec.check(x)
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_groups": self.num_groups,
+            "num_channels": self.num_channels,
+            "eps": self.eps,
+            "affine": self.affine,
+            "bias": self.bias is not None or not self.affine,
+            "dtype": str(_current_dtype(self)),
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class _InstanceNorm(_NormBase):
+    """Normalise each channel of each sample over its positions (``F.instance_norm``). PyTorch's
+    defaults: no affine parameters and no running statistics. With ``track_running_stats`` the
+    running estimates are updated in training and used in evaluation. An unbatched input (one
+    dimension fewer) is one sample."""
+
+    _ndim = 0  # the batched input's number of dimensions
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        name, n = type(self).__name__, self._ndim
+        x = ops.lift(x)
+        if x.ndim not in (n, n - 1):
+            raise ValueError(f"{name}: expected {n - 1}-D or {n}-D input, got {x.ndim}-D input of shape {x.shape}")
+        channel_dim = x.ndim - (n - 1)
+        if x.shape[channel_dim] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(
+                    f"{name}: expected input's size at dim={channel_dim} to match num_features "
+                    f"({self.num_features}), but got: {x.shape[channel_dim]} (input shape {x.shape})"
+                )
+            warnings.warn(
+                f"input's size at dim={channel_dim} does not match num_features. You can silence this warning by "
+                "not passing in num_features, which is not used because affine=False",
+                UserWarning,
+                stacklevel=2,
+            )
+        batched = x if x.ndim == n else ops.unsqueeze(x, 0)
+        out = F.instance_norm(
+            batched,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum,
+            self.eps,
+        )
+        # (num_batches_tracked stays 0, as in PyTorch, whose instance norm never counts)
+        return out if x.ndim == n else ops.squeeze(out, 0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) inputs, or one unbatched (C, L) sample: each channel of
+    each sample normalised over its L positions.
+
+    Example:
+        >>> import chainrule as cr
+        >>> norm = cr.nn.InstanceNorm1d(3)
+        >>> norm
+        InstanceNorm1d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)
+        >>> y = norm(cr.randn(2, 3, 8) * 5 + 2)
+        >>> bool(abs(y.mean(axis=-1)).max() < 1e-5)
+        True
+    """
+
+    _ndim = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) images, or one unbatched (C, H, W) image: each channel
+    of each sample normalised over its H x W positions (the style-transfer normalisation).
+
+    Example:
+        >>> import chainrule as cr
+        >>> norm = cr.nn.InstanceNorm2d(3, affine=True)
+        >>> [name for name, _ in norm.named_parameters()]
+        ['weight', 'bias']
+        >>> norm(cr.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _ndim = 4

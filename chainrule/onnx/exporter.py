@@ -1057,7 +1057,8 @@ def _leaf(b: _Builder, module: Module, x: str, x_shape: tuple, dtype: np.dtype) 
         k = len(module.normalized_shape)
         affine = module.elementwise_affine
         scale = b.owned_name(module.weight) if affine else b.const(np.ones(module.normalized_shape, dtype=dtype))
-        bias = b.owned_name(module.bias) if affine else b.const(np.zeros(module.normalized_shape, dtype=dtype))
+        has_bias = module.bias is not None
+        bias = b.owned_name(module.bias) if has_bias else b.const(np.zeros(module.normalized_shape, dtype=dtype))
         return b.one("LayerNormalization", [x, scale, bias], axis=-k, epsilon=float(module.eps))
     # a transposed convolution
     d = len(module.kernel_size)

@@ -1,5 +1,5 @@
 """More activation functions, as PyTorch's: silu, mish, selu, celu, relu6, hardtanh, hardswish,
-hardsigmoid, softsign, softmin, glu, threshold, tanhshrink, softshrink, hardshrink and prelu.
+hardsigmoid, softsign, logsigmoid, softmin, glu, threshold, tanhshrink, softshrink, hardshrink and prelu.
 
 All are composed from the elementwise primitives (no rule of their own), so they differentiate to
 any order, compile and export to ONNX as they are. The piecewise ones are written as ``where``
@@ -180,6 +180,18 @@ def softsign(input: Tensor) -> Tensor:
     """
     x = lift(input)
     return x / (abs(x) + 1.0)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for any x (PyTorch's ``F.logsigmoid``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logsigmoid(cr.tensor([-200.0, 0.0, 200.0]))
+        tensor([-200.    ,   -0.6931,    0.    ])
+    """
+    x = lift(input)
+    return 0.0 - softplus(-x)  # (0 - : +0 rather than -0 far above 0)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:

@@ -526,7 +526,7 @@ def cos(x: Tensor) -> Tensor:
     return Cos.apply(lift(x))
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent; its derivative 1 - tanh² is computed from the saved output.
 
     Example:
@@ -536,10 +536,10 @@ def tanh(x: Tensor) -> Tensor:
         >>> x.grad
         tensor([1.])
     """
-    return Tanh.apply(lift(x))
+    return Tanh.apply(lift(input))
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(input: Tensor) -> Tensor:
     """The logistic function 1 / (1 + e^-x), stable for large |x|.
 
     Example:
@@ -547,7 +547,7 @@ def sigmoid(x: Tensor) -> Tensor:
         >>> cr.sigmoid(cr.tensor([-1000.0, 0.0, 1000.0]))
         tensor([0. , 0.5, 1. ])
     """
-    return Sigmoid.apply(lift(x))
+    return Sigmoid.apply(lift(input))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -561,7 +561,7 @@ def relu(x: Tensor) -> Tensor:
     return Relu.apply(lift(x))
 
 
-def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
+def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
     """log(1 + e^(beta x)) / beta, stable for large |x|; its derivative is sigmoid(beta x).
 
     Example:
@@ -569,7 +569,7 @@ def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
         >>> cr.softplus(cr.tensor([0.0], dtype='float64')).item()
         0.6931471805599453
     """
-    return Softplus.apply(lift(x), beta=beta)
+    return Softplus.apply(lift(input), beta=beta)
 
 
 def step(x: Tensor, value_at_zero: float = 1.0) -> Tensor:
@@ -917,7 +917,7 @@ def minimum(a: Any, b: Any) -> Tensor:
     return where(pure(takes_first_min, a, b), a, b)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, ``negative_slope * x`` elsewhere.
 
     Example:
@@ -925,7 +925,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
         >>> cr.leaky_relu(cr.tensor([-10.0, 1.0]), 0.1)
         tensor([-1.,  1.])
     """
-    x = lift(x)
+    x = lift(input)
     return where(pure(np.greater, x, lift(0.0, x)), x, x * negative_slope)
 
 
@@ -966,7 +966,7 @@ def erf(x: Tensor) -> Tensor:
     return Erf.apply(lift(x))
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit, as PyTorch's: x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) by default;
     ``approximate="tanh"``: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), which differs by less
     than 1e-3 (before this stop chainrule's only form).
@@ -978,7 +978,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         >>> cr.gelu(cr.tensor([-3.0, 0.0, 3.0]), approximate="tanh")
         tensor([-0.0036,  0.    ,  2.9964])
     """
-    x = lift(x)
+    x = lift(input)
     if approximate == "tanh":
         inner = (x + pow(x, 3) * 0.044715) * _GELU_C
         return x * 0.5 * (tanh(inner) + 1.0)

@@ -161,7 +161,7 @@ def outer(a: Any, b: Any) -> Tensor:
     return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` with ``weight`` of shape (out_features, in_features), as PyTorch.
 
     Example:
@@ -169,7 +169,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> cr.linear(cr.ones(5, 3), cr.ones(2, 3), cr.zeros(2)).shape
         (5, 2)
     """
-    x = lift(x)
+    x = lift(input)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

@@ -440,7 +440,7 @@ def logsumexp(
     return LogSumExp.apply(x, axes=normalize_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
-def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+def softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large values.
 
     Example:
@@ -449,11 +449,11 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
         tensor([0., 0., 1.])
     """
     axis, _ = torch_names("softmax", axis, dim, None, None)
-    x = _numbers(lift(x), "softmax")
+    x = _numbers(lift(input), "softmax")
     return Softmax.apply(x, axis=normalize_axes(_implicit_axis("softmax", axis, x.ndim), x.ndim, "softmax")[0])
 
 
-def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+def log_softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large values.
 
     Example:
@@ -462,7 +462,7 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
         tensor([-0.6931, -0.6931])
     """
     axis, _ = torch_names("log_softmax", axis, dim, None, None)
-    x = _numbers(lift(x), "log_softmax")
+    x = _numbers(lift(input), "log_softmax")
     axis = _implicit_axis("log_softmax", axis, x.ndim)
     return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
 

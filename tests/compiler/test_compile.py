@@ -518,3 +518,66 @@ def test_a_compiled_step_with_pytorchs_other_losses_replays_as_eagerly():
     for a, b in zip(eager[1], compiled[1]):
         np.testing.assert_allclose(b, a, rtol=1e-12)
     assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}
+
+
+def test_a_compiled_step_with_group_instance_and_layer_norms_replays_as_eagerly():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv1d(3, 6, 3), nn.GroupNorm(3, 6), nn.LogSigmoid(),
+            nn.InstanceNorm1d(6, affine=True, track_running_stats=True, momentum=0.2),
+            nn.Flatten(), nn.Linear(24, 8), nn.LayerNorm(8, bias=False),
+        ).to("float64")  # fmt: skip
+        opt = cr.optim.SGD(model.parameters(), lr=0.05)
+        cos = nn.CosineSimilarity()
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = (1.0 - cos(out, y)).mean() + F.mse_loss(F.normalize(out), F.normalize(y, p=1.0))
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        data = [(cr.tensor(rng.standard_normal((5, 3, 6))), cr.tensor(rng.standard_normal((5, 8)))) for _ in range(6)]
+        return [fn(x, y).item() for x, y in data], [np.array(v) for v in model.state_dict().values()], fn
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    assert len(eager[1]) == len(compiled[1]) == 12 and np.abs(eager[1][9]).min() > 0  # running mean moved
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}
+
+
+def test_a_compiled_step_with_parameter_containers_padding_and_unflatten_replays_as_eagerly():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Module()
+        model.ws = nn.ParameterList([nn.Parameter(cr.randn(6, 6, dtype="float64") * 0.5) for _ in range(2)])
+        model.extra = nn.ParameterDict({"scale": nn.Parameter(cr.ones(1, 2, 3, dtype="float64"))})
+        layers = nn.Sequential(nn.Unflatten(1, (2, 3)), nn.ZeroPad1d((1, 0)), nn.ConstantPad1d((0, -1), 0.5))
+        opt = cr.optim.Adam(model.parameters(), lr=0.05)
+
+        def step(x, y):
+            opt.zero_grad()
+            for w in model.ws:
+                x = cr.tanh(x @ w)
+            out = layers(x) * F.pad(model.extra["scale"], (1, 1, 0, 0), mode="replicate")[..., 1:-1]
+            loss = F.mse_loss(F.pad(out, (1, 1), mode="reflect"), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        data = [(cr.tensor(rng.standard_normal((4, 6))), cr.tensor(rng.standard_normal((4, 2, 5)))) for _ in range(6)]
+        return [fn(x, y).item() for x, y in data], [np.array(v) for v in model.state_dict().values()], fn
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}

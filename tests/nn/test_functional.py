@@ -232,3 +232,26 @@ def test_penalty_added_to_a_loss_trains_towards_smaller_weights():
     layer.zero_grad()
     F.mse_loss(layer(x), y).backward()
     np.testing.assert_allclose(with_penalty - layer.weight.grad.numpy(), alpha * layer.weight.numpy(), rtol=1e-10)
+
+
+def test_the_input_is_named_input_as_in_pytorch():
+    t = cr.tensor([-1.0, 0.5, 2.0])
+    for f, kw in [
+        (F.softplus, {"beta": 2.0}),
+        (F.leaky_relu, {"negative_slope": 0.2}),
+        (F.gelu, {"approximate": "tanh"}),
+        (F.sigmoid, {}),
+        (F.tanh, {}),
+        (F.softmax, {"dim": 0}),
+        (F.log_softmax, {"dim": 0}),
+        (F.dropout, {"p": 0.0}),
+    ]:
+        np.testing.assert_array_equal(f(input=t, **kw).numpy(), f(t, **kw).numpy(), err_msg=f.__name__)
+    assert F.linear(input=t, weight=cr.ones(1, 3)).item() == 1.5
+
+
+def test_dropouts_fourth_positional_argument_is_inplace_as_in_pytorch():
+    for f, x in ((F.dropout, cr.ones(3)), (F.dropout1d, cr.ones(2, 3, 4)), (F.dropout2d, cr.ones(2, 3, 4, 4))):
+        assert f(x, 0.5, True, True) is x
+    a = F.dropout(cr.ones(100), 0.5, True, False, generator=3).numpy()
+    np.testing.assert_array_equal(F.dropout(cr.ones(100), 0.5, generator=3).numpy(), a)

@@ -178,10 +178,21 @@ def test_batchnorm_invalid_arguments(kwargs, match):
 
 
 def test_batchnorm_repr():
-    assert repr(nn.BatchNorm1d(8)) == "BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
-    assert repr(nn.BatchNorm2d(4, affine=False, track_running_stats=False)) == (
-        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"
+    assert repr(nn.BatchNorm1d(8)) == (
+        "BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
+    assert repr(nn.BatchNorm2d(4, affine=False, track_running_stats=False)) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)"
+    )
+
+
+def test_batchnorm_without_bias_keeps_a_scale_only():
+    bn = nn.BatchNorm1d(3, bias=False).to("float64")
+    assert bn.bias is None and list(bn.state_dict()) == ["weight", "running_mean", "running_var", "num_batches_tracked"]
+    bn.weight.numpy()[...] = [1.0, 2.0, 3.0]
+    x = data(10, 3)
+    expected = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5) * [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(bn(cr.tensor(x)).numpy(), expected, rtol=1e-10)
 
 
 # ------------------------------------------------------------------ LayerNorm
@@ -282,6 +293,108 @@ def test_layernorm_rejects_bad_shapes(shape):
 
 
 def test_layernorm_repr():
-    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True, bias=True)"
     no_affine = nn.LayerNorm((2, 3), elementwise_affine=False)
-    assert repr(no_affine) == "LayerNorm((2, 3), eps=1e-05, elementwise_affine=False)"
+    assert repr(no_affine) == "LayerNorm((2, 3), eps=1e-05, elementwise_affine=False, bias=False)"
+
+
+def test_layernorm_without_bias():
+    ln = nn.LayerNorm(4, bias=False).to("float64")
+    assert ln.bias is None and [n for n, _ in ln.named_parameters()] == ["weight"]
+    assert repr(ln) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=False)"
+    ln.weight.numpy()[...] = data(4, seed=3)
+    x = data(3, 4)
+    np.testing.assert_allclose(ln(cr.tensor(x)).numpy(), np_layer_norm(x, 1) * ln.weight.numpy(), rtol=1e-10)
+    assert module_gradcheck(ln, leaf(x))
+
+
+# ------------------------------------------------------------------ GroupNorm
+
+
+def np_group_norm(x, groups, gamma=None, beta=None, eps=1e-5):
+    n, c = x.shape[:2]
+    g = x.reshape(n, groups, -1)
+    out = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + eps)).reshape(x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    return out if gamma is None else out * gamma.reshape(shape) + beta.reshape(shape)
+
+
+@pytest.mark.parametrize("groups, shape", [(2, (4, 6, 5)), (3, (2, 6, 3, 4)), (1, (5, 6)), (6, (2, 6, 3))])
+def test_groupnorm_against_numpy_and_gradients(groups, shape):
+    gn = nn.GroupNorm(groups, 6, dtype="float64")
+    gn.weight.numpy()[...] = data(6, seed=10, low=0.5, high=2.0)
+    gn.bias.numpy()[...] = data(6, seed=11)
+    x = data(*shape) * 3 + 1
+    expected = np_group_norm(x, groups, gn.weight.numpy(), gn.bias.numpy())
+    np.testing.assert_allclose(gn(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    gn.eval()  # no running statistics: the same in evaluation
+    np.testing.assert_allclose(gn(cr.tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert module_gradcheck(gn, leaf(data(*shape, seed=2)))
+
+
+def test_groupnorm_arguments_parameters_and_repr():
+    gn = nn.GroupNorm(2, 4)
+    assert repr(gn) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
+    assert list(gn.state_dict()) == ["weight", "bias"]
+    np.testing.assert_array_equal(gn.weight.numpy(), np.ones(4))
+    assert list(nn.GroupNorm(2, 4, affine=False).state_dict()) == []
+    no_bias = nn.GroupNorm(2, 4, bias=False)
+    assert no_bias.bias is None and repr(no_bias).endswith("affine=True, bias=False)")
+    with pytest.raises(ValueError, match=r"num_channels \(6\) must be divisible by num_groups \(4\)"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match=r"GroupNorm\(num_channels=4\) got input of shape \(2, 3, 5\)"):
+        gn(cr.zeros(2, 3, 5))
+    with pytest.raises(ValueError, match="divisible by num_groups=3"):
+        cr.nn.functional.group_norm(cr.zeros(2, 4, 5), 3)
+
+
+# ------------------------------------------------------------------ InstanceNorm
+
+
+def np_instance_norm(x, eps=1e-5):
+    axes = tuple(range(2, x.ndim))
+    return (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+
+
+@pytest.mark.parametrize("cls, shape", [(nn.InstanceNorm1d, (4, 3, 5)), (nn.InstanceNorm2d, (2, 3, 4, 3))])
+def test_instancenorm_defaults_normalise_each_sample_and_channel(cls, shape):
+    norm = cls(3)
+    assert list(norm.state_dict()) == [] and norm.weight is None and norm.running_mean is None
+    assert repr(norm) == (
+        f"{cls.__name__}(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)"
+    )
+    x = data(*shape) * 4 - 1
+    np.testing.assert_allclose(norm(cr.tensor(x)).numpy(), np_instance_norm(x), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(norm(cr.tensor(x[0])).numpy(), np_instance_norm(x[:1])[0], rtol=1e-10, atol=1e-12)
+    norm.eval()  # without running statistics, evaluation uses the input's too
+    np.testing.assert_allclose(norm(cr.tensor(x)).numpy(), np_instance_norm(x), rtol=1e-10, atol=1e-12)
+    assert cr.gradcheck(norm, [leaf(data(*shape, seed=3))])
+
+
+def test_instancenorm_running_statistics_and_affine():
+    norm = nn.InstanceNorm1d(2, momentum=0.5, affine=True, track_running_stats=True, dtype="float64")
+    assert list(norm.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    norm.weight.numpy()[...] = [2.0, 3.0]
+    norm.bias.numpy()[...] = [0.5, -1.0]
+    x = data(3, 2, 4) * 2 + 1
+    out = norm(cr.tensor(x)).numpy()
+    np.testing.assert_allclose(out, np_instance_norm(x) * [[[2.0], [3.0]]] + [[[0.5], [-1.0]]], rtol=1e-10)
+    # the running mean / variance: the batch's average of each sample's mean / unbiased variance
+    np.testing.assert_allclose(norm.running_mean.numpy(), 0.5 * x.mean(2).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.running_var.numpy(), 0.5 + 0.5 * x.var(2, ddof=1).mean(0), rtol=1e-12)
+    norm.eval()
+    mean, var = norm.running_mean.numpy()[:, None], norm.running_var.numpy()[:, None]
+    expected = (x - mean) / np.sqrt(var + 1e-5) * [[2.0], [3.0]] + [[0.5], [-1.0]]
+    np.testing.assert_allclose(norm(cr.tensor(x)).numpy(), expected, rtol=1e-10)
+    assert module_gradcheck(norm, leaf(x))
+
+
+def test_instancenorm_input_errors_and_pytorchs_warning():
+    with pytest.raises(ValueError, match="expected 2-D or 3-D input, got 4-D"):
+        nn.InstanceNorm1d(3)(cr.zeros(2, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"expected input's size at dim=1 to match num_features \(3\), but got: 4"):
+        nn.InstanceNorm1d(3, affine=True)(cr.zeros(2, 4, 5))
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        nn.InstanceNorm2d(3)(cr.randn(2, 4, 3, 3))
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        nn.InstanceNorm1d(3)(cr.zeros(2, 3, 1))

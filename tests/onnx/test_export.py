@@ -84,6 +84,32 @@ class Functional(nn.Module):
         return cr.softmax(cr.clip(centred, -2.0, 2.0), axis=-1) + cr.where(h > 0, h, h * 0.1).sum(axis=1, keepdims=True)
 
 
+class _Params(nn.Module):
+    """Weights held in a ParameterList and a ParameterDict (their initializers named as PyTorch's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ws = nn.ParameterList([nn.Parameter(cr.randn(6, 6)), nn.Parameter(cr.randn(6, 3))])
+        self.extra = nn.ParameterDict({"shift": nn.Parameter(cr.randn(3))})
+
+    def forward(self, x):
+        for w in self.ws:
+            x = cr.tanh(x @ w)
+        return cr.nn.functional.pad(x, (1, 1), mode="reflect") + cr.nn.functional.pad(self.extra["shift"], (1, 1))
+
+
+class _Similar(nn.Module):
+    """F.normalize and a cosine similarity with a learned direction (composed ops)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+        self.cos = nn.CosineSimilarity(dim=1)
+
+    def forward(self, x):
+        return self.cos(cr.nn.functional.normalize(x, p=1.0), self.fc(x))[:, None] * x
+
+
 LAYERS = {
     "linear": (lambda: nn.Linear(6, 3), (6,)),
     "linear-3d": (lambda: nn.Linear(6, 3), (4, 6)),
@@ -108,6 +134,27 @@ LAYERS = {
     "softsign-softmin-glu": (lambda: nn.Sequential(nn.Softsign(), nn.Softmin(dim=1), nn.GLU()), (6,)),
     "prelu": (lambda: nn.Sequential(nn.Conv1d(2, 3, 1), nn.PReLU(3, init=0.1)), (2, 5)),
     "prelu-shared": (lambda: nn.PReLU(), (6,)),
+    "groupnorm": (lambda: nn.Sequential(nn.Conv1d(4, 6, 3), nn.GroupNorm(3, 6), nn.LogSigmoid()), (4, 7)),
+    "groupnorm-no-bias": (lambda: nn.GroupNorm(2, 4, bias=False), (4, 3, 3)),
+    "instancenorm": (lambda: nn.Sequential(nn.InstanceNorm1d(4), nn.InstanceNorm1d(4, affine=True)), (4, 6)),
+    "instancenorm-running": (lambda: nn.InstanceNorm2d(2, affine=True, track_running_stats=True), (2, 3, 3)),
+    "layernorm-no-bias": (lambda: nn.Sequential(nn.Linear(6, 6), nn.LayerNorm(6, bias=False)), (6,)),
+    "batchnorm-no-bias": (lambda: nn.BatchNorm1d(6, bias=False), (6,)),
+    "cosine-similarity": (lambda: _Similar(), (6,)),
+    "parameter-containers": (lambda: _Params(), (6,)),
+    "pads-unflatten": (
+        lambda: nn.Sequential(
+            nn.Unflatten(1, (2, 3, 2)),
+            nn.ZeroPad2d((1, 0, 2, 1)),
+            nn.ConstantPad2d((0, -1, 1, 0), 2.5),
+            nn.Flatten(),
+            nn.Linear(28, 4),
+            nn.Unflatten(1, (1, 4)),
+            nn.ConstantPad1d((1, 2), -1.0),
+            nn.ZeroPad1d(1),
+        ),
+        (12,),
+    ),  # fmt: skip
     "softmax": (lambda: nn.Softmax(dim=1), (6,)),
     "log-softmax": (lambda: nn.LogSoftmax(dim=-1), (6,)),
     "dropout": (lambda: nn.Sequential(nn.Dropout(0.5), nn.Dropout1d(0.3), nn.Linear(6, 2)), (6,)),

@@ -468,6 +468,7 @@ ACTIVATIONS = [
         lambda x, threshold, value: np.where(x > threshold, x, value),
         lambda: [Sample((avoiding(0.3)(2, 3, seed=1),), {"threshold": 0.3, "value": -5.0})],
     ),
+    OpInfo("logsigmoid", cr.logsigmoid, lambda x: -np.logaddexp(0.0, -x), _shapes(u)),
     OpInfo("tanhshrink", cr.tanhshrink, lambda x: x - np.tanh(x), _shapes(u)),
     OpInfo(
         "softshrink",
@@ -2180,6 +2181,129 @@ LOSSES = [
     ),
 ]
 
+
+# ------------------------------------------------------------------ normalisation and similarity (composed)
+
+
+def np_standardize(x, axes, eps):
+    mean = x.mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+
+
+def np_channel(t, ndim):
+    return t.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def np_group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
+    out = np_standardize(x.reshape(x.shape[0], num_groups, -1), 2, eps).reshape(x.shape)
+    return out * np_channel(weight, x.ndim) + np_channel(bias, x.ndim) if weight is not None else out
+
+
+def np_instance_norm(x, weight=None, bias=None, eps=1e-5):
+    out = np_standardize(x, tuple(range(2, x.ndim)), eps)
+    return out * np_channel(weight, x.ndim) + np_channel(bias, x.ndim) if weight is not None else out
+
+
+def np_layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
+    out = np_standardize(x, tuple(range(x.ndim - len(normalized_shape), x.ndim)), eps)
+    return out * weight + bias if weight is not None else out
+
+
+def np_normalize(x, p=2.0, dim=1, eps=1e-12):
+    return x / np.maximum((np.abs(x) ** p).sum(axis=dim, keepdims=True) ** (1.0 / p), eps)
+
+
+def np_cosine_similarity(a, b, dim=1, eps=1e-8):
+    a, b = np.broadcast_arrays(a, b)
+    na = np.maximum(np.sqrt((a * a).sum(axis=dim, keepdims=True)), eps)
+    nb = np.maximum(np.sqrt((b * b).sum(axis=dim, keepdims=True)), eps)
+    return ((a / na) * (b / nb)).sum(axis=dim)
+
+
+def np_pad(x, *args, **kwargs):
+    """np.pad, a negative width cropping (F.pad's constant mode)."""
+    widths = args[0]
+    out = np.pad(x, [(max(lo, 0), max(hi, 0)) for lo, hi in widths], *args[1:], **kwargs)
+    return out[tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, out.shape))]
+
+
+NORMALIZATION = [
+    OpInfo(
+        "functional.pad",
+        lambda x, **kw: cr.nn.functional.pad(x, **kw),
+        lambda x, pad, mode="constant", value=None: np_pad(
+            x,
+            [(0, 0)] * (x.ndim - len(pad) // 2) + [tuple(pad[i : i + 2]) for i in range(len(pad) - 2, -1, -2)],
+            **(
+                {"mode": "constant", "constant_values": value or 0.0}
+                if mode == "constant"
+                else {"mode": {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]}
+            ),
+        ),
+        lambda: [
+            Sample((u(2, 3, 4),), {"pad": (1, 2)}, "last dim"),
+            Sample((u(2, 3, 4),), {"pad": (1, -2)}, "cropped"),
+            Sample((u(2, 3, 4),), {"pad": (1, 0, 2, 1), "value": 1.5}, "two dims"),
+            Sample((u(2, 3, 4),), {"pad": (2, 1, 1, 1), "mode": "reflect"}, "reflect"),
+            Sample((u(2, 3, 4),), {"pad": (2, 1), "mode": "replicate"}, "replicate"),
+            Sample((u(2, 3, 4),), {"pad": (2, 3), "mode": "circular"}, "circular"),
+        ],
+    ),
+    OpInfo(
+        "group_norm",
+        lambda x, weight=None, bias=None, **kw: cr.nn.functional.group_norm(
+            x, kw.pop("num_groups"), weight, bias, **kw
+        ),
+        np_group_norm,
+        lambda: [
+            Sample((u(2, 4, 3), pos(4, seed=1), u(4, seed=2)), {"num_groups": 2}, "affine"),
+            Sample((u(3, 6, 2, 2),), {"num_groups": 3, "eps": 0.1}, "2-d positions"),
+            Sample((u(2, 3),), {"num_groups": 1}, "(N, C)"),
+        ],
+    ),
+    OpInfo(
+        "instance_norm",
+        lambda x, weight=None, bias=None, **kw: cr.nn.functional.instance_norm(x, weight=weight, bias=bias, **kw),
+        np_instance_norm,
+        lambda: [
+            Sample((u(2, 3, 4), pos(3, seed=1), u(3, seed=2)), {}, "affine"),
+            Sample((u(2, 2, 3, 2),), {"eps": 0.1}, "2-d positions"),
+        ],
+    ),
+    OpInfo(
+        "layer_norm",
+        lambda x, weight=None, bias=None, **kw: cr.nn.functional.layer_norm(
+            x, kw.pop("normalized_shape"), weight, bias, **kw
+        ),
+        np_layer_norm,
+        lambda: [
+            Sample((u(3, 4), pos(4, seed=1), u(4, seed=2)), {"normalized_shape": (4,)}, "affine"),
+            Sample((u(2, 3, 4),), {"normalized_shape": (3, 4), "eps": 0.1}, "two dims"),
+        ],
+    ),
+    OpInfo(
+        "normalize",
+        cr.nn.functional.normalize,
+        np_normalize,
+        lambda: [
+            Sample((u(3, 4),), {}, "p=2"),
+            Sample((away(3, 4),), {"p": 1.0, "dim": 0}, "p=1"),
+            Sample((u(2, 3, 4),), {"p": 3.0, "dim": -1}, "p=3"),
+            Sample((u(3, 4) * 0.01,), {"eps": 1.0}, "clamped"),
+        ],
+    ),
+    OpInfo(
+        "cosine_similarity",
+        cr.nn.functional.cosine_similarity,
+        np_cosine_similarity,
+        lambda: [
+            Sample((u(4, 3, seed=1), u(4, 3, seed=2)), {}, "dim=1"),
+            Sample((u(4, 3, seed=1), u(1, 3, seed=2)), {"dim": -1}, "broadcast"),
+            Sample((u(2, 4, 3, seed=1), u(4, 3, seed=2)), {"dim": 0}, "dim=0"),
+        ],
+    ),
+]
+
 REGISTRY: list[OpInfo] = (
     ELEMENTWISE
     + MORE_ELEMENTWISE
@@ -2194,5 +2318,6 @@ REGISTRY: list[OpInfo] = (
     + CONV
     + RECURRENT
     + LOSSES
+    + NORMALIZATION
 )
 BY_NAME = {info.name: info for info in REGISTRY}

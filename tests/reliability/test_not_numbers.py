@@ -75,7 +75,10 @@ def _public(name):
     return None
 
 
-ARRANGED = {"concatenate", "stack", "hstack", "vstack", "split", "where", "lstm_cell", "recurrent_layer", "einsum"}
+ARRANGED = {
+    "concatenate", "stack", "hstack", "vstack", "split", "where", "lstm_cell", "recurrent_layer", "einsum",
+    "group_norm", "layer_norm",
+}  # fmt: skip
 """Entries whose samples the registry arranges for its own call (a list of tensors, a condition)."""
 PUBLIC_OPS = [info for info in REGISTRY if _public(info.name) is not None]
 
