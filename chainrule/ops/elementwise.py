@@ -252,7 +252,7 @@ def erf_array(a: np.ndarray) -> np.ndarray:
         _ERF(flat, out)
     else:
         out = _erf_python(flat).astype(np.float64) if flat.size else flat.copy()
-    return out.reshape(a.shape).astype(a.dtype if a.dtype.kind == "f" else DEFAULT_DTYPE, copy=False)
+    return out.reshape(a.shape).astype(result_float(a), copy=False)
 
 
 class Erf(Function):
@@ -370,12 +370,18 @@ class Tanh(Function):
         return grad * (1.0 - y * y)
 
 
+def result_float(a: np.ndarray) -> np.dtype:
+    """The dtype of a float function of ``a``: its own when it is a float, else the default float
+    (float32, as PyTorch's: the sigmoid of integers is not an integer)."""
+    return a.dtype if a.dtype.kind == "f" else np.dtype(DEFAULT_DTYPE)
+
+
 class Sigmoid(Function):
     save_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         # 1 / (1 + e^-x) = exp(-log(1 + e^-x)); logaddexp never overflows, for any |x|
-        return np.exp(-np.logaddexp(0, -a)).astype(a.dtype, copy=False)
+        return np.exp(-np.logaddexp(0, -a)).astype(result_float(a), copy=False)
 
     def backward(self, ns, grad, a):
         y = ns.output(self)
@@ -394,8 +400,8 @@ class Softplus(Function):
     def forward(self, a: np.ndarray, beta: float) -> np.ndarray:
         self.beta = beta
         if beta == 1:
-            return np.logaddexp(0, a).astype(a.dtype, copy=False)
-        return (np.logaddexp(0, a * beta) / beta).astype(a.dtype, copy=False)
+            return np.logaddexp(0, a).astype(result_float(a), copy=False)
+        return (np.logaddexp(0, a * beta) / beta).astype(result_float(a), copy=False)
 
     def backward(self, ns, grad, a):
         return grad * ns.sigmoid(a if self.beta == 1 else a * self.beta)

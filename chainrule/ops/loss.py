@@ -73,7 +73,7 @@ class CrossEntropy(Function):
         elif self.reduction == "sum":
             scale = grad
         elif target_weight is None:
-            scale = grad * (1.0 / n)
+            scale = grad * (1.0 / max(n, 1))  # (no rows: an empty gradient, whatever the scale)
         else:  # the mean divides by the targets' summed weight, which depends on the batch's targets
             scale = grad / ns.residual(self.denominator, lambda: ns.sum(target_weight, (0,)))
         rows = np.arange(n)

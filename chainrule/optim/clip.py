@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,11 @@ from chainrule.tensor import Tensor
 
 @replayed
 def clip_grad_norm_(
-    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale all gradients together so that their global norm is at most ``max_norm``.
 
@@ -34,6 +39,7 @@ def clip_grad_norm_(
             (default 2).
         error_if_nonfinite: raise RuntimeError when the total norm is nan or inf (default False:
             the gradients then become nan).
+        foreach: PyTorch's choice of loops; accepted (None, True or False), it changes nothing.
 
     Returns:
         The total norm of the gradients before clipping, as a 0-d tensor of the gradients' dtype
@@ -48,6 +54,7 @@ def clip_grad_norm_(
         >>> w.grad.numpy().round(4).tolist()
         [0.6, 0.8]
     """
+    _check_foreach("clip_grad_norm_", foreach)
     params = _as_list(parameters)
     max_norm = float(max_norm)
     norm_type = float(norm_type)
@@ -73,12 +80,13 @@ def clip_grad_norm_(
 
 
 @replayed
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None) -> None:
     """Clamp every gradient element into ``[-clip_value, clip_value]``.
 
     Args:
         parameters: a tensor or an iterable of tensors; those whose ``grad`` is None are ignored.
         clip_value: the largest absolute value allowed (>= 0).
+        foreach: PyTorch's choice of loops; accepted (None, True or False), it changes nothing.
 
     Example:
         >>> import chainrule as cr
@@ -88,6 +96,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         >>> w.grad.numpy().tolist()
         [-1.0, 0.5, 1.0]
     """
+    _check_foreach("clip_grad_value_", foreach)
     params = _as_list(parameters)
     clip_value = float(clip_value)
     if not clip_value >= 0:
@@ -97,6 +106,11 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
             g = _grad_array(p)
             bound = np.asarray(clip_value, dtype=g.dtype)
             _set_grad(p, np.clip(g, -bound, bound))
+
+
+def _check_foreach(name: str, foreach: Any) -> None:
+    if foreach is not None and not isinstance(foreach, bool):
+        raise TypeError(f"{name}: foreach must be None, True or False, got {foreach!r}")
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

@@ -155,6 +155,12 @@ class Optimizer:
         index = len(self.param_groups)
         named = [isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params]
         names = None
+        if self.param_groups and ("param_names" in self.param_groups[0]) != (bool(params) and all(named)):
+            raise TypeError(
+                f"{self._name}: all param groups must hold named parameters (model.named_parameters()) or "
+                "none, as PyTorch requires; param group 0 "
+                + ("does" if "param_names" in self.param_groups[0] else "does not")
+            )
         if any(named):  # model.named_parameters(), as PyTorch 2.13 takes it: the names are kept in the group
             if not all(named):
                 raise TypeError(

@@ -91,7 +91,9 @@ class Rprop(Optimizer):
                 return
         g = effective_grad(param, grad, 0, group["maximize"], g_buf)
         np.multiply(g, prev, out=factor)
-        np.sign(factor, out=factor)  # 1, -1, 0, or NaN (which stays, as in PyTorch)
+        # 1, -1, 0, or NaN, which stays: a NaN gradient makes the parameter NaN, where PyTorch's sign of
+        # NaN is 0 and silently skips the element
+        np.sign(factor, out=factor)
         # (the masks below are the one allocation of an optimiser's NumPy step; the loop makes none)
         factor[factor > 0] = etaplus  # (one after the other, as PyTorch does)
         factor[factor < 0] = etaminus

@@ -939,3 +939,16 @@ def test_triplet_margin_loss_and_pairwise_distance():
         F.triplet_margin_loss(cr.tensor(a), cr.tensor(p[0]), cr.tensor(n))
     with pytest.raises(ValueError, match="p must be a number > 0"):
         F.pairwise_distance(cr.tensor(a), cr.tensor(p), p=-1)
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (0,)), ((2, 3, 0), (2, 0))])
+def test_cross_entropy_of_no_samples_has_an_empty_gradient(shapes):
+    """The mean over no samples is NaN, as PyTorch's; its backward divided by the count (0) and
+    raised ZeroDivisionError."""
+    x = cr.tensor(np.zeros(shapes[0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loss = nn.functional.cross_entropy(x, cr.tensor(np.zeros(shapes[1], dtype=int)))
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert x.grad.shape == shapes[0]

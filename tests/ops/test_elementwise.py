@@ -353,3 +353,14 @@ def test_a_zero_exponent_has_gradient_zero_also_at_a_zero_base():
         warnings.simplefilter("error")  # (no division by zero on the way)
         (x.reshape(3, 1) ** cr.tensor([0.0, 1.0, 2.0], dtype="float64")).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 3.0, 5.0])
+
+
+def test_sigmoid_and_softplus_of_integers_are_floats():
+    """They were cast back to the input's dtype: the sigmoid of [1, 2] was [0, 0], and so were
+    silu, glu and logsigmoid, built on it. Integers give the default float, as PyTorch."""
+    x = cr.tensor([1, 2])
+    for fn, ref in ((cr.sigmoid, lambda v: 1 / (1 + np.exp(-v))), (cr.softplus, lambda v: np.log1p(np.exp(v)))):
+        got = fn(x)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.numpy(), ref(np.array([1.0, 2.0])), rtol=1e-6)
+    np.testing.assert_allclose(cr.nn.functional.silu(x).numpy(), [0.7310586, 1.7615942], rtol=1e-6)

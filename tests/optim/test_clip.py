@@ -140,3 +140,12 @@ def test_the_infinity_norm_sees_a_nan_in_any_gradient():
         cr.optim.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"), error_if_nonfinite=True)
     total = cr.optim.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"))
     assert np.isnan(total.item()) and np.isnan(a.grad.numpy()).all()
+
+
+def test_clipping_takes_pytorchs_foreach():
+    p = cr.nn.Parameter(cr.zeros(2))
+    p.grad = cr.tensor([3.0, 4.0])
+    assert cr.optim.clip_grad_norm_([p], 1.0, foreach=True).item() == pytest.approx(5.0)
+    cr.optim.clip_grad_value_([p], 0.5, foreach=False)
+    with pytest.raises(TypeError, match="foreach must be None, True or False"):
+        cr.optim.clip_grad_value_([p], 0.5, foreach="yes")

@@ -401,3 +401,15 @@ def test_named_parameters_are_taken_and_their_names_kept_as_pytorch():
     assert again.param_groups[0]["param_names"] == ["weight", "bias"]
     with pytest.raises(TypeError, match="mixes"):
         cr.optim.SGD([("weight", model.weight), model.bias], lr=0.1)
+
+
+def test_param_groups_are_all_named_or_none():
+    a, b = cr.nn.Linear(2, 2), cr.nn.Linear(2, 2)
+    opt = cr.optim.SGD(a.named_parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="all param groups must hold named parameters"):
+        opt.add_param_group({"params": list(b.parameters())})
+    plain = cr.optim.SGD(a.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="all param groups must hold named parameters"):
+        plain.add_param_group({"params": list(b.named_parameters())})
+    opt.add_param_group({"params": list(b.named_parameters()), "lr": 0.01})
+    assert opt.param_groups[1]["param_names"] == ["weight", "bias"]
