@@ -492,6 +492,16 @@ def _unsqueeze(step: Step, arguments: list, layer: Module | None, training: bool
     return [ops.reshape(x, shape)]
 
 
+def _cumsum(step: Step, arguments: list, layer: Module | None, training: bool) -> list[Value]:
+    x = arguments[0]
+    (axis,) = _ints(arguments[1])  # (a 0-d or one-element tensor)
+    return [ops.cumsum(x, _axis(axis, x.ndim, step.node))]
+
+
+def _einsum(step: Step, arguments: list, layer: Module | None, training: bool) -> list[Value]:
+    return [ops.einsum(step.node.attr("equation"), *arguments)]
+
+
 def _concat(step: Step, arguments: list, layer: Module | None, training: bool) -> list[Value]:
     parts = [a for a in arguments if a is not None]
     return [ops.concatenate(parts, axis=step.node.attr("axis"))]
@@ -1005,6 +1015,8 @@ OPS: dict[str, OpSpec] = {
     "Transpose": _op(_transpose),
     "Squeeze": _op(_squeeze, static=(1,)),
     "Unsqueeze": _op(_unsqueeze, static=(1,)),
+    "CumSum": _op(_cumsum, static=(1,)),
+    "Einsum": _op(_einsum),
     "Concat": _op(_concat),
     "Split": _op(_split, static=(1,)),
     "Slice": _op(_slice, static=(1, 2, 3, 4)),

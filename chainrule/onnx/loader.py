@@ -501,6 +501,8 @@ class _Loader:
             out.append("only the first output is supported")
         elif op == "Pad" and attr("mode", "constant") != "constant":
             out.append(f"mode {attr('mode')!r} is not supported (only 'constant')")
+        elif op == "CumSum" and (attr("exclusive", 0) or attr("reverse", 0)):
+            out.append("only exclusive=0 and reverse=0 are supported")
         elif op in ("ArgMax", "ArgMin") and attr("select_last_index", 0):
             out.append("select_last_index=1 is not supported")
         elif op == "Cast":
