@@ -944,17 +944,10 @@ def multi_margin_loss(
 
 
 def _p_norm(x: Tensor, p: float, axis: int, keepdim: bool, owner: str) -> Tensor:
-    """The p-norm of ``x`` along ``axis``: (sum |x|^p)^(1/p); p = inf: max |x|."""
+    """The p-norm of ``x`` along ``axis`` (``vector_norm``, after checking p > 0 for ``owner``)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
         raise ValueError(f"{owner}: p must be a number > 0 (or inf), got {p!r}")
-    if p == 2:
-        return ops.sqrt(ops.sum(x * x, axis=axis, keepdims=keepdim))
-    size = ops.abs(x)
-    if p == 1:
-        return ops.sum(size, axis=axis, keepdims=keepdim)
-    if p == float("inf"):
-        return ops.amax(size, dim=axis, keepdim=keepdim)
-    return ops.pow(ops.sum(ops.pow(size, float(p)), axis=axis, keepdims=keepdim), 1.0 / p)
+    return vector_norm(x, float(p), dim=axis, keepdim=keepdim)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:

@@ -738,7 +738,13 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Axis = None, keepdim: bool = Fal
         return sum(where_(x != 0, 1.0, x * 0), axes, keepdim)  # (a count: gradient 0, NaN counted)
     if ord == 1:
         return sum(abs_(x), axes, keepdim)
-    total = sum(x * x if ord == 2 else abs_(x) ** float(ord), axes, keepdim)
+    if ord == 2:
+        total = sum(x * x, axes, keepdim)
+    else:  # |x| ** ord with 0 ** ord taken apart: its derivative is infinite for ord < 1 (0 * inf: NaN)
+        size = abs_(x)
+        nonzero = size != 0
+        powered = where_(nonzero, where_(nonzero, size, 1.0) ** float(ord), 0.0 if ord > 0 else np.inf)
+        total = sum(powered, axes, keepdim)
     zero = total == 0
     safe = where_(zero, 1.0, total)  # (a root's derivative at 0 is infinite: the gradient there is 0, as PyTorch's)
     return where_(zero, 0.0, sqrt(safe) if ord == 2 else safe ** (1.0 / ord))

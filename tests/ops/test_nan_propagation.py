@@ -96,3 +96,17 @@ def test_adaptive_average_pooling_keeps_an_inf_in_its_own_windows():
     np.testing.assert_array_equal(got, [[[[np.inf, 8.0], [16.0, 18.0]]]])
     row = cr.adaptive_avg_pool1d(cr.tensor([[[NAN, 1.0, 2.0, 3.0, 4.0]]]), 3).numpy()
     np.testing.assert_array_equal(row, [[[NAN, 2.0, 3.5]]])
+
+
+def test_norms_of_an_order_below_one_have_gradient_zero_at_a_zero_entry():
+    """|x| ** p at 0 has an infinite derivative for p < 1 (0 * inf was NaN); PyTorch's gradient
+    there is 0. pairwise_distance with eps=0 on equal rows goes through the same norm."""
+    x = cr.tensor([0.0, 1.0, 4.0], dtype="float64", requires_grad=True)
+    cr.linalg.vector_norm(x, 0.5).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 3.0, 1.5], rtol=1e-12)
+    x.grad = None
+    cr.linalg.vector_norm(x, -1).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    a = cr.tensor([[1.0, 2.0]], dtype="float64", requires_grad=True)
+    F.pairwise_distance(a, a.detach(), eps=0.0).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [[0.0, 0.0]])
