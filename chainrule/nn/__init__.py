@@ -31,6 +31,7 @@ from chainrule.nn.activation import (
     Threshold,
     activation,
 )
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
@@ -163,6 +164,7 @@ __all__ = [
     "PoissonNLLLoss",
     "TripletMarginLoss",
     "Embedding",
+    "MultiheadAttention",
     "RNN",
     "LSTM",
     "GRU",
