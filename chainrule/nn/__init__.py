@@ -82,6 +82,7 @@ from chainrule.nn.pooling import (
     Upsample,
 )
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "functional",
@@ -165,6 +166,8 @@ __all__ = [
     "TripletMarginLoss",
     "Embedding",
     "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
     "RNN",
     "LSTM",
     "GRU",

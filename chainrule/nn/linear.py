@@ -1,4 +1,4 @@
-"""Linear (Dense, and NonDynamicallyQuantizableLinear as PyTorch names it in attention), Identity, Flatten and Unflatten."""
+"""Linear (Dense; NonDynamicallyQuantizableLinear, PyTorch's name in attention), Identity, Flatten, Unflatten."""
 
 from __future__ import annotations
 
