@@ -217,9 +217,7 @@ class TransformerEncoder(Module):
         self, src: Tensor, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool | None = None
     ) -> Tensor:
         output = lift(src)
-        src_key_padding_mask = float_mask(
-            src_key_padding_mask, "TransformerEncoder: src_key_padding_mask", output.dtype
-        )
+        padding = float_mask(src_key_padding_mask, "TransformerEncoder: src_key_padding_mask", output.dtype)
         mask = float_mask(mask, "TransformerEncoder: mask", output.dtype)
         first = self.layers[0]
         batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
