@@ -2304,6 +2304,7 @@ NORMALIZATION = [
     ),
 ]
 
+
 def np_sdpa(q, k, v, attn_mask=None, is_causal=False, scale=None):
     scores = q @ np.swapaxes(k, -1, -2) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
     if is_causal:
