@@ -31,6 +31,7 @@ from chainrule.nn.activation import (
     Threshold,
     activation,
 )
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
@@ -81,6 +82,7 @@ from chainrule.nn.pooling import (
     Upsample,
 )
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "functional",
@@ -163,6 +165,9 @@ __all__ = [
     "PoissonNLLLoss",
     "TripletMarginLoss",
     "Embedding",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
     "RNN",
     "LSTM",
     "GRU",

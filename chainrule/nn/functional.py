@@ -1122,6 +1122,108 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Any = None, bias: A
     return out
 
 
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """Attention as PyTorch's: softmax(query @ keyᵀ * scale + bias) @ value, over the last two dimensions.
+
+    Args:
+        query: (..., L, E); key: (..., S, E); value: (..., S, Ev). The leading dimensions broadcast.
+        attn_mask: a boolean mask broadcastable to (..., L, S), True where a query may attend to a
+            key (the others get -inf), or a floating mask added to the scores. Default None.
+        dropout_p: dropout on the attention weights (applied whenever it is above 0, as PyTorch's).
+        is_causal: mask out the keys after each query (the upper triangle, ``tril`` of an (L, S)
+            all-True mask kept); cannot be combined with ``attn_mask``.
+        scale: the scores' factor, default 1/sqrt(E).
+        enable_gqa: grouped-query attention: the key's and value's head dimension (-3) may divide
+            the query's, each key head then serves that many query heads.
+
+    A query whose keys are all masked gets zeros (PyTorch's safe softmax), not NaN.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> q = cr.ones(1, 2, 4)
+        >>> v = cr.tensor([[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]])
+        >>> F.scaled_dot_product_attention(q, q, v, is_causal=True)
+        tensor([[[1. , 0. , 0. , 0. ],
+                 [0.5, 0.5, 0. , 0. ]]])
+    """
+    query, key, value = lift(query), lift(key), lift(value)
+    name = "scaled_dot_product_attention"
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ValueError(
+            f"{name}: query, key and value need at least 2 dimensions (..., L, E), got shapes {query.shape}, "
+            f"{key.shape} and {value.shape}"
+        )
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"{name}: the query's and key's last dimensions (E) and the key's and value's sequence dimensions (S) "
+            f"must agree, got shapes {query.shape}, {key.shape} and {value.shape}"
+        )
+    unit_interval(name, "dropout_p", dropout_p)
+    if is_causal and attn_mask is not None:
+        raise ValueError(f"{name}: give attn_mask or is_causal=True, not both (fold the causal mask into attn_mask)")
+    if enable_gqa and key.ndim >= 3 and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        groups, rest = divmod(query.shape[-3], key.shape[-3])
+        if rest or value.shape[-3] != key.shape[-3]:
+            raise ValueError(
+                f"{name}: with enable_gqa the query's heads ({query.shape[-3]}) must be a multiple of the key's and "
+                f"value's ({key.shape[-3]}, {value.shape[-3]})"
+            )
+        key, value = ops.repeat_interleave(key, groups, -3), ops.repeat_interleave(value, groups, -3)
+    length, source = query.shape[-2], key.shape[-2]
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    scores = ops.matmul(query, ops.swapaxes(key, -2, -1)) * factor
+    if is_causal:
+        scores = ops.masked_fill(scores, ~np.tril(np.ones((length, source), dtype=bool)), -math.inf)
+    if attn_mask is not None:
+        scores = _add_attention_mask(name, scores, attn_mask, query.dtype, keep=True)
+        weights = _safe_softmax(scores)
+    else:
+        weights = ops.softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return ops.matmul(weights, value)
+
+
+def _add_attention_mask(name: str, scores: Tensor, mask: Any, dtype: np.dtype, keep: bool) -> Tensor:
+    """``scores`` with a boolean mask applied (-inf where the mask is False when ``keep``, where it is
+    True otherwise) or a floating mask added; a clear error for another dtype or shape."""
+    mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+    try:
+        np.broadcast_shapes(mask.shape, scores.shape)
+    except ValueError:
+        raise ValueError(
+            f"{name}: a mask of shape {mask.shape} does not broadcast with the attention scores' {scores.shape}"
+        ) from None
+    if mask.dtype == bool:
+        return ops.masked_fill(scores, ops.logical_not(mask) if keep else mask, -math.inf)
+    if mask.dtype.kind != "f":
+        raise TypeError(f"{name}: a mask must be boolean or floating point, got dtype {mask.dtype}")
+    if mask.dtype != dtype:
+        raise TypeError(
+            f"{name}: a floating mask must have the query's dtype {np.dtype(dtype)}, got {mask.dtype} "
+            "(convert it with .to(query.dtype))"
+        )
+    return scores + mask
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """Softmax over the last dimension, a row whose scores are all -inf giving zeros (and a zero
+    gradient), as PyTorch's attention does, rather than NaN."""
+    live = ops.isfinite(ops.amax(scores.detach(), -1, keepdim=True))
+    weights = ops.softmax(ops.where(live, scores, 0.0), dim=-1)
+    return ops.where(live, weights, 0.0)
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Split the C channels of an (N, C, ...) input into ``num_groups`` groups and normalise each
     sample's group (over its channels and positions), then scale and shift per channel.

@@ -1,4 +1,4 @@
-"""Linear (Dense), Identity, Flatten and Unflatten."""
+"""Linear (Dense; NonDynamicallyQuantizableLinear, PyTorch's name in attention), Identity, Flatten, Unflatten."""
 
 from __future__ import annotations
 
@@ -72,6 +72,16 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under PyTorch's name for ``MultiheadAttention.out_proj`` (so the reprs agree).
+
+    Example:
+        >>> from chainrule.nn.linear import NonDynamicallyQuantizableLinear
+        >>> NonDynamicallyQuantizableLinear(4, 4)
+        NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)
+    """
 
 
 Dense = Linear

@@ -41,7 +41,7 @@ def torch_names(name: str) -> list[str] | None:
     try:
         return [p for p in inspect.signature(function).parameters if p not in ("args", "kwargs")] or None
     except (TypeError, ValueError):
-        found = re.match(rf"\s*{name}\((.*?)\)", function.__doc__ or "")
+        found = re.match(rf"\s*{name}\((.*?)\)", function.__doc__ or "", re.DOTALL)  # (it may span lines)
         if not found:
             return None
         return [a.split("=")[0].strip() for a in found.group(1).split(",") if a.strip() not in ("*", "")]

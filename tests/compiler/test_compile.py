@@ -581,3 +581,38 @@ def test_a_compiled_step_with_parameter_containers_padding_and_unflatten_replays
     for a, b in zip(eager[1], compiled[1]):
         np.testing.assert_allclose(b, a, rtol=1e-12)
     assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}
+
+
+def test_a_compiled_step_with_multihead_attention_and_masks_replays_as_eagerly():
+    def run(compiled):
+        cr.manual_seed(0)
+        attn = nn.MultiheadAttention(8, 2, batch_first=True, dtype="float64")
+        head = nn.Linear(8, 1, dtype="float64")
+        opt = cr.optim.Adam([*attn.parameters(), *head.parameters()], lr=0.01)
+        causal = cr.tensor(np.triu(np.ones((5, 5), bool), 1))
+
+        def step(x, y, pad):
+            opt.zero_grad()
+            out, w = attn(x, x, x, key_padding_mask=pad, attn_mask=causal)
+            loss = F.mse_loss(head(out).sum(dim=1), y) + (w * w).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        data = [
+            (
+                cr.tensor(rng.standard_normal((4, 5, 8))),
+                cr.tensor(rng.standard_normal((4, 1))),
+                cr.tensor((rng.random((4, 5)) > 0.6) & (np.arange(5) > 0)),  # a new padding mask each step
+            )
+            for _ in range(6)
+        ]
+        return [fn(*d).item() for d in data], [np.array(v) for v in attn.state_dict().values()], fn
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert compiled[2].stats == {"recorded": 2, "replayed": 4, "eager": 0}

@@ -745,6 +745,9 @@ def every_layer():
         nn.RNNCell(3, 4),
         nn.LSTMCell(3, 4),
         nn.GRUCell(3, 4),
+        nn.MultiheadAttention(8, 2, dropout=0.1, kdim=3, vdim=5, add_bias_kv=True, batch_first=True),
+        nn.TransformerEncoderLayer(8, 2, 16, activation="gelu", norm_first=True, bias=False, dtype="float64"),
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 1, 8, activation=nn.SiLU()), 2, norm=nn.LayerNorm(4)),
     ]
 
 

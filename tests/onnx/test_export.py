@@ -155,6 +155,18 @@ LAYERS = {
         ),
         (12,),
     ),  # fmt: skip
+    "transformer-encoder": (
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, norm_first=True, activation="gelu"),
+            2,
+            norm=nn.LayerNorm(8),
+        ),
+        (5, 8),
+    ),
+    "transformer-encoder-post-norm": (
+        lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 4, 16, batch_first=True), 1),
+        (5, 8),
+    ),
     "softmax": (lambda: nn.Softmax(dim=1), (6,)),
     "log-softmax": (lambda: nn.LogSoftmax(dim=-1), (6,)),
     "dropout": (lambda: nn.Sequential(nn.Dropout(0.5), nn.Dropout1d(0.3), nn.Linear(6, 2)), (6,)),

@@ -2304,6 +2304,34 @@ NORMALIZATION = [
     ),
 ]
 
+
+def np_sdpa(q, k, v, attn_mask=None, is_causal=False, scale=None):
+    scores = q @ np.swapaxes(k, -1, -2) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    if is_causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], bool)), scores, -np.inf)
+    if attn_mask is not None:
+        scores = np.where(attn_mask, scores, -np.inf) if attn_mask.dtype == bool else scores + attn_mask
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)) @ v
+
+
+ATTENTION = [
+    OpInfo(
+        "scaled_dot_product_attention",
+        cr.nn.functional.scaled_dot_product_attention,
+        np_sdpa,
+        lambda: [
+            Sample((u(2, 3, 4), u(2, 5, 4, seed=1), u(2, 5, 3, seed=2)), {}, "plain"),
+            Sample((u(3, 4), u(3, 4, seed=1), u(3, 2, seed=2)), {"is_causal": True, "scale": 0.5}, "causal"),
+            Sample(
+                (u(2, 3, 4), u(2, 5, 4, seed=1), u(2, 5, 3, seed=2)),
+                {"attn_mask": np.arange(15).reshape(3, 5) % 4 != 1},
+                "boolean mask",
+            ),
+        ],
+    ),
+]
+
 REGISTRY: list[OpInfo] = (
     ELEMENTWISE
     + MORE_ELEMENTWISE
@@ -2319,5 +2347,6 @@ REGISTRY: list[OpInfo] = (
     + RECURRENT
     + LOSSES
     + NORMALIZATION
+    + ATTENTION
 )
 BY_NAME = {info.name: info for info in REGISTRY}
