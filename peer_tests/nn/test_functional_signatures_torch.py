@@ -30,7 +30,6 @@ KNOWN_GAPS = {
     "log_softmax": {"_stacklevel", "dtype"},
     "mse_loss": {"weight"},
     "softmax": {"_stacklevel", "dtype"},
-    "softplus": {"threshold"},
 }
 
 
