@@ -159,3 +159,16 @@ def test_softplus_linear_region_equals_torch():
         np.testing.assert_array_equal(ours, TF.softplus(to_torch(x), **kwargs).numpy())
         layer = nn.Softplus(**kwargs)
         assert repr(layer) == repr(torch.nn.Softplus(**kwargs))
+
+
+def test_leaky_relu_inplace_and_softmax_dtype_as_torch():
+    x = np.array([[-2.0, 0.5, 3.0], [1.0, -0.1, 0.0]], dtype=np.float32)
+    ours, theirs = cr.tensor(x.copy()), torch.tensor(x.copy())
+    assert cr.nn.functional.leaky_relu(ours, 0.2, True) is ours
+    TF.leaky_relu(theirs, 0.2, True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for name in ("softmax", "log_softmax"):
+        mine = getattr(cr.nn.functional, name)(cr.tensor(x), 1, 3, cr.float64)
+        torchs = getattr(TF, name)(torch.tensor(x), 1, 3, torch.float64)
+        assert str(mine.dtype) == "float64" and torchs.dtype == torch.float64
+        np.testing.assert_allclose(mine.numpy(), torchs.numpy(), rtol=1e-14)
