@@ -1213,11 +1213,11 @@ class Tensor:
     ) -> Tensor:
         return _ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return _ops.softmax(self, axis, dim=dim)
+    def softmax(self, axis: int | None = None, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+        return _ops.softmax(self, axis, dim=dim, dtype=dtype)
 
-    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return _ops.log_softmax(self, axis, dim=dim)
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+        return _ops.log_softmax(self, axis, dim=dim, dtype=dtype)
 
     def any(
         self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool | None = None

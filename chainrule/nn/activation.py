@@ -163,26 +163,29 @@ class GELU(Module):
 
 
 class Softplus(Module):
-    """log(1 + e^(beta x)) / beta: a smooth ReLU.
+    """log(1 + e^(beta x)) / beta: a smooth ReLU; x itself where ``beta * x > threshold``, as PyTorch.
 
     Example:
         >>> import chainrule as cr
         >>> cr.nn.Softplus()(cr.tensor([0.0, 50.0], dtype='float64'))
         tensor([ 0.6931, 50.    ], dtype=float64)
+        >>> cr.nn.Softplus(beta=2.0, threshold=5.0)
+        Softplus(beta=2.0, threshold=5.0)
     """
 
-    def __init__(self, beta: float = 1.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta = beta
+        self.threshold = threshold
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.softplus(x, self.beta)
+        return ops.softplus(x, self.beta, self.threshold)
 
     def get_config(self) -> dict[str, Any]:
-        return {"beta": self.beta}
+        return {"beta": self.beta, "threshold": self.threshold}
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}"
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Softmax(Module):

@@ -42,15 +42,12 @@ from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling an
     glu,
     hardshrink,
     interpolate,
-    leaky_relu,
     linear,
-    log_softmax,
     logsigmoid,
     max_pool1d,
     max_pool2d,
     prelu,
     sigmoid,
-    softmax,
     softmin,
     softplus,
     softshrink,
@@ -207,6 +204,51 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _maybe_in_place(input: Tensor, inplace: bool, name: str, function: Any, *args: Any) -> Tensor:
     return input._in_place(name, function, *args) if inplace else function(input, *args)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, ``negative_slope * x`` elsewhere (``inplace=True``: into the input's own memory).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> x = cr.tensor([-10.0, 1.0])
+        >>> F.leaky_relu(x, 0.1, inplace=True) is x, x
+        (True, tensor([-1.,  1.]))
+    """
+    return _maybe_in_place(input, inplace, "leaky_relu_", ops.leaky_relu, negative_slope)
+
+
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *, axis: int | None = None
+) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``; ``dtype=``: the input cast to it first, as PyTorch.
+
+    ``_stacklevel`` is PyTorch's (the depth of its implicit-dim warning), accepted and unused.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.softmax(cr.tensor([0.0, 0.0]), dim=0, dtype=cr.float64)
+        tensor([0.5, 0.5], dtype=float64)
+    """
+    return ops.softmax(input, axis, dim=dim, dtype=dtype)
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *, axis: int | None = None
+) -> Tensor:
+    """x - logsumexp(x) along ``dim``; ``dtype=``: the input cast to it first, as PyTorch.
+
+    ``_stacklevel`` is PyTorch's (the depth of its implicit-dim warning), accepted and unused.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn.functional as F
+        >>> F.log_softmax(cr.tensor([0.0, 0.0]), dim=0, dtype=cr.float64)
+        tensor([-0.6931, -0.6931], dtype=float64)
+    """
+    return ops.log_softmax(input, axis, dim=dim, dtype=dtype)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:

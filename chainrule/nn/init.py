@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -284,6 +285,180 @@ def kaiming_normal_(
         0.1
     """
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def _check_ndim(name: str, tensor: Tensor, allowed: tuple[int, ...], words: str) -> None:
+    if tensor.ndim not in allowed:
+        raise ValueError(f"{name}: only tensors with {words} dimensions are supported, got shape {tensor.shape}")
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator = None) -> Tensor:
+    """Saxe et al. (2013): a (semi-)orthogonal matrix times ``gain``, uniform over such matrices.
+
+    The tensor is seen as a matrix of ``shape[0]`` rows and ``numel // shape[0]`` columns (as PyTorch
+    flattens a convolution weight); its rows are orthonormal if there are fewer rows than columns,
+    else its columns are. Drawn from a standard normal matrix by QR, with the signs of R's diagonal
+    moved into Q, so that Q is uniform (Mezzadri, 2007).
+
+    Example:
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.orthogonal_(cr.zeros(3, 5, dtype=cr.float64)).numpy()
+        >>> bool(np.allclose(w @ w.T, np.eye(3)))
+        True
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
+    rng = resolve_generator(generator)
+    if tensor.numel() == 0:
+        return tensor
+
+    def draw() -> np.ndarray:
+        rows = tensor.shape[0]
+        cols = tensor.numel() // rows
+        flat = rng.normal(0.0, 1.0, (rows, cols))
+        if rows < cols:
+            flat = flat.T
+        q, r = np.linalg.qr(flat)
+        q = q * np.where(np.diagonal(r) < 0, -1.0, 1.0)  # a zero diagonal (probability 0) keeps +1
+        if rows < cols:
+            q = q.T
+        return (gain * q).reshape(tensor.shape)
+
+    return _fill(tensor, draw)
+
+
+def _normal_cdf(x: float) -> float:
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def trunc_normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator: Generator = None
+) -> Tensor:
+    """Samples from N(mean, std²) truncated to [a, b] (``a`` and ``b`` are values, not multiples of std).
+
+    Every value lies inside [a, b]. As PyTorch 2.x: values outside the interval are redrawn
+    (rejection), from the normal itself when it puts more than 0.3 of its mass in [a, b], else
+    from U(a, b) accepted with the normal's density relative to its peak in [a, b], which stays
+    exact far into the tails. A mean more than 2 std outside [a, b] warns, as PyTorch's does.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.trunc_normal_(cr.zeros(10000), std=0.02, a=-0.04, b=0.04).numpy()
+        >>> bool(w.min() >= -0.04 and w.max() <= 0.04)
+        True
+    """
+    if not std > 0:
+        raise ValueError(f"trunc_normal_: std must be positive, got {std}")
+    if not a <= b:
+        raise ValueError(f"trunc_normal_: low {a} is above high {b}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+    rng = resolve_generator(generator)
+    inside = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    dtype = tensor.dtype if np.dtype(tensor.dtype).kind == "f" else np.float64
+    low, high = float(np.asarray(a, dtype)), float(np.asarray(b, dtype))  # the bounds as the tensor holds them
+
+    def draw() -> np.ndarray:
+        out = np.empty(tensor.shape)
+        pending = np.ones(tensor.shape, dtype=bool)
+        if inside > 0.3:
+            while (count := int(pending.sum())) > 0:
+                out[pending] = rng.normal(mean, std, count)
+                pending &= (out < low) | (out > high)
+            return out
+        log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+        while (count := int(pending.sum())) > 0:
+            candidates = rng.uniform(a, b, count)
+            log_density = -0.5 * ((candidates - mean) / std) ** 2 - log_peak
+            out[pending] = candidates
+            rejected = np.zeros(tensor.shape, dtype=bool)
+            rejected[pending] = np.log1p(-rng.uniform(0.0, 1.0, count)) > log_density  # log U, U in (0, 1]
+            pending = rejected
+        return np.clip(out, low, high)
+
+    return _fill(tensor, draw)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-d tensor with the identity matrix (ones on the main diagonal, also when not square).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> init.eye_(cr.zeros(2, 3))
+        tensor([[1., 0., 0.],
+                [0., 1., 0.]])
+    """
+    _check_ndim("eye_", tensor, (2,), "2")
+    return _fill(tensor, lambda: np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-d convolution weight with the Dirac delta: the convolution passes its input through.
+
+    Each group's first ``min(out_channels // groups, in_channels)`` output channels copy one input
+    channel each, from the kernel's centre; everything else is 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.dirac_(cr.zeros(2, 2, 3))
+        >>> w[:, :, 1], float(w.sum())
+        (tensor([[1., 0.],
+                [0., 1.]]), 2.0)
+    """
+    _check_ndim("dirac_", tensor, (3, 4, 5), "3, 4, or 5")
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
+        raise ValueError(f"dirac_: groups must be a positive integer, got {groups!r}")
+    if tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+
+    def draw() -> np.ndarray:
+        out = np.zeros(tensor.shape)
+        per_group = tensor.shape[0] // groups
+        channels = np.arange(min(per_group, tensor.shape[1]))
+        centre = tuple(size // 2 for size in tensor.shape[2:])
+        for g in range(groups):
+            out[(g * per_group + channels, channels, *centre)] = 1.0
+        return out
+
+    return _fill(tensor, draw)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Generator = None) -> Tensor:
+    """Martens (2010): a 2-d tensor from N(0, std²) with ``ceil(sparsity * rows)`` zeros in each column.
+
+    The zeros sit in rows drawn at random for each column.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.nn import init
+        >>> w = init.sparse_(cr.zeros(10, 4), sparsity=0.3)
+        >>> (w.numpy() == 0).sum(axis=0).tolist()
+        [3, 3, 3, 3]
+    """
+    _check_ndim("sparse_", tensor, (2,), "2")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be a fraction in [0, 1], got {sparsity}")
+    if std < 0:
+        raise ValueError(f"sparse_: std must be non-negative, got {std}")
+    rng = resolve_generator(generator)
+
+    def draw() -> np.ndarray:
+        rows, cols = tensor.shape
+        out = rng.normal(0.0, std, (rows, cols))
+        zeros = np.argsort(rng.random((rows, cols)), axis=0)[: math.ceil(sparsity * rows)]  # random rows per column
+        np.put_along_axis(out, zeros, 0.0, axis=0)
+        return out
+
+    return _fill(tensor, draw)
 
 
 # The same schemes under their other common names (Keras says glorot and he).

@@ -988,7 +988,7 @@ OPS: dict[str, OpSpec] = {
     "Relu": _op(_each(ops.relu)),
     "Sigmoid": _op(_each(ops.sigmoid)),
     "Tanh": _op(_each(ops.tanh)),
-    "Softplus": _op(_each(ops.softplus)),
+    "Softplus": _op(_each(lambda x: ops.softplus(x, threshold=math.inf))),  # ONNX's has no linear region
     "Softsign": _op(_each(lambda x: x / (ops.abs(x) + 1.0))),
     "Mish": _op(_each(lambda x: x * ops.tanh(ops.softplus(x)))),
     "Gelu": _op(_with_attributes(lambda x, approximate: ops.gelu(x, approximate), approximate="none")),

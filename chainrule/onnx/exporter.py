@@ -406,11 +406,16 @@ def _pow_scalar(op: _Op) -> str:
 
 def _softplus(op: _Op) -> str:
     beta = float(op.params["beta"])
-    if beta == 1.0:
-        return op.b.one("Softplus", op.args)
+    threshold = float(op.params.get("threshold", 20.0))
     dtype = op.out_shape[1]
-    scaled = op.b.one("Mul", [op.args[0], op.b.const(np.asarray(beta, dtype=dtype))])
-    return op.b.one("Div", [op.b.one("Softplus", [scaled]), op.b.const(np.asarray(beta, dtype=dtype))])
+    x = op.args[0]
+    if beta == 1.0:
+        scaled, soft = x, op.b.one("Softplus", [x])
+    else:
+        scaled = op.b.one("Mul", [x, op.b.const(np.asarray(beta, dtype=dtype))])
+        soft = op.b.one("Div", [op.b.one("Softplus", [scaled]), op.b.const(np.asarray(beta, dtype=dtype))])
+    linear = op.b.one("Greater", [scaled, op.b.const(np.asarray(threshold, dtype=dtype))])  # PyTorch's x itself there
+    return op.b.one("Where", [linear, x, soft])
 
 
 def _step(op: _Op) -> str:

@@ -397,14 +397,17 @@ class Relu(Function):
 
 
 class Softplus(Function):
-    def forward(self, a: np.ndarray, beta: float) -> np.ndarray:
-        self.beta = beta
-        if beta == 1:
-            return np.logaddexp(0, a).astype(result_float(a), copy=False)
-        return (np.logaddexp(0, a * beta) / beta).astype(result_float(a), copy=False)
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's linear region)."""
+
+    def forward(self, a: np.ndarray, beta: float, threshold: float = 20.0) -> np.ndarray:
+        self.beta, self.threshold = beta, threshold
+        scaled = a if beta == 1 else a * beta
+        soft = np.logaddexp(0, scaled) if beta == 1 else np.logaddexp(0, scaled) / beta
+        return np.where(scaled > threshold, a, soft).astype(result_float(a), copy=False)
 
     def backward(self, ns, grad, a):
-        return grad * ns.sigmoid(a if self.beta == 1 else a * self.beta)
+        scaled = a if self.beta == 1 else a * self.beta
+        return grad * ns.where(scaled > self.threshold, 1.0, ns.sigmoid(scaled))
 
 
 class Step(Function):
@@ -567,15 +570,19 @@ def relu(x: Tensor) -> Tensor:
     return Relu.apply(lift(x))
 
 
-def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(beta x)) / beta, stable for large |x|; its derivative is sigmoid(beta x).
+
+    As PyTorch, where ``beta * x > threshold`` it returns x itself (gradient 1).
 
     Example:
         >>> import chainrule as cr
         >>> cr.softplus(cr.tensor([0.0], dtype='float64')).item()
         0.6931471805599453
+        >>> cr.softplus(cr.tensor([3.0], dtype='float64'), threshold=2.0).item()  # 3 * 1 > 2: x itself
+        3.0
     """
-    return Softplus.apply(lift(input), beta=beta)
+    return Softplus.apply(lift(input), beta=beta, threshold=threshold)
 
 
 def step(x: Tensor, value_at_zero: float = 1.0) -> Tensor:

@@ -440,29 +440,33 @@ def logsumexp(
     return LogSumExp.apply(x, axes=normalize_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
-def softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, stable for large values.
+def softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, stable for large values; ``dtype=``: cast to it first (PyTorch's).
 
     Example:
         >>> import chainrule as cr
         >>> cr.softmax(cr.tensor([1.0, 1.0, 1000.0]))
         tensor([0., 0., 1.])
+        >>> cr.softmax(cr.tensor([0.0, 0.0]), dim=0, dtype=cr.float64)
+        tensor([0.5, 0.5], dtype=float64)
     """
     axis, _ = torch_names("softmax", axis, dim, None, None)
-    x = _numbers(lift(input), "softmax")
+    x = _numbers(_float_first(lift(input), dtype, "softmax"), "softmax")
     return Softmax.apply(x, axis=normalize_axes(_implicit_axis("softmax", axis, x.ndim), x.ndim, "softmax")[0])
 
 
-def log_softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """x - logsumexp(x) along ``axis``, stable for large values.
+def log_softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``axis``, stable for large values; ``dtype=``: cast to it first (PyTorch's).
 
     Example:
         >>> import chainrule as cr
         >>> cr.log_softmax(cr.tensor([0.0, 0.0]))
         tensor([-0.6931, -0.6931])
+        >>> cr.log_softmax(cr.tensor([0.0, 0.0]), dim=0, dtype=cr.float64).dtype
+        dtype('float64')
     """
     axis, _ = torch_names("log_softmax", axis, dim, None, None)
-    x = _numbers(lift(input), "log_softmax")
+    x = _numbers(_float_first(lift(input), dtype, "log_softmax"), "log_softmax")
     axis = _implicit_axis("log_softmax", axis, x.ndim)
     return LogSoftmax.apply(x, axis=normalize_axes(axis, x.ndim, "log_softmax")[0])
 
@@ -483,6 +487,13 @@ def _implicit_axis(op: str, axis: int | None, ndim: int) -> int:
         stacklevel=3,
     )
     return chosen
+
+
+def _float_first(x: Tensor, dtype: Any, op: str) -> Tensor:
+    """``x`` cast to the float ``dtype`` before a normalisation (PyTorch's ``dtype=``); None: ``x``."""
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TypeError(f"{op}: dtype={np.dtype(dtype)} is not a float dtype; give a float one (e.g. cr.float64)")
+    return _cast_first(x, dtype, op)
 
 
 def _numbers(x: Tensor, op: str) -> Tensor:

@@ -26,6 +26,7 @@ CASES = [
     (nn.GELU(approximate="tanh"), lambda t: TF.gelu(t, approximate="tanh")),
     (nn.Softplus(), TF.softplus),
     (nn.Softplus(2.0), lambda t: TF.softplus(t, beta=2.0)),
+    (nn.Softplus(2.0, threshold=1.0), lambda t: TF.softplus(t, beta=2.0, threshold=1.0)),
     (nn.Softmax(dim=1), lambda t: torch.softmax(t, 1)),
     (nn.Softmax(dim=0), lambda t: torch.softmax(t, 0)),
     (nn.Softmax(), lambda t: torch.softmax(t, -1)),
@@ -149,3 +150,25 @@ def test_prelu_with_copied_weights_matches_torch(shape, count):
     np.testing.assert_allclose(layer(cr.tensor(x)).numpy(), out_t.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(layer.weight.grad.numpy(), torch_layer.weight.grad.numpy(), rtol=1e-10)
+
+
+def test_softplus_linear_region_equals_torch():
+    x = np.array([-30.0, 0.0, 9.9, 10.1, 19.9, 20.0, 20.5, 40.0])
+    for kwargs in ({}, {"beta": 2.0}, {"beta": 0.5, "threshold": 5.0}):
+        ours = cr.nn.functional.softplus(cr.tensor(x), **kwargs).numpy()
+        np.testing.assert_array_equal(ours, TF.softplus(to_torch(x), **kwargs).numpy())
+        layer = nn.Softplus(**kwargs)
+        assert repr(layer) == repr(torch.nn.Softplus(**kwargs))
+
+
+def test_leaky_relu_inplace_and_softmax_dtype_as_torch():
+    x = np.array([[-2.0, 0.5, 3.0], [1.0, -0.1, 0.0]], dtype=np.float32)
+    ours, theirs = cr.tensor(x.copy()), torch.tensor(x.copy())
+    assert cr.nn.functional.leaky_relu(ours, 0.2, True) is ours
+    TF.leaky_relu(theirs, 0.2, True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for name in ("softmax", "log_softmax"):
+        mine = getattr(cr.nn.functional, name)(cr.tensor(x), 1, 3, cr.float64)
+        torchs = getattr(TF, name)(torch.tensor(x), 1, 3, torch.float64)
+        assert str(mine.dtype) == "float64" and torchs.dtype == torch.float64
+        np.testing.assert_allclose(mine.numpy(), torchs.numpy(), rtol=1e-14)

@@ -26,11 +26,7 @@ KNOWN_GAPS = {
     "huber_loss": {"weight"},
     "interpolate": {"align_corners", "recompute_scale_factor", "antialias"},
     "l1_loss": {"weight"},
-    "leaky_relu": {"inplace"},
-    "log_softmax": {"_stacklevel", "dtype"},
     "mse_loss": {"weight"},
-    "softmax": {"_stacklevel", "dtype"},
-    "softplus": {"threshold"},
 }
 
 

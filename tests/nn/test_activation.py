@@ -41,6 +41,7 @@ CASES = [
     (nn.GELU(approximate="tanh"), np_gelu_tanh),
     (nn.Softplus(), lambda x: np.log1p(np.exp(x))),
     (nn.Softplus(2.0), lambda x: np.log1p(np.exp(2 * x)) / 2),
+    (nn.Softplus(2.0, threshold=1.0), lambda x: np.where(2 * x > 1, x, np.log1p(np.exp(2 * x)) / 2)),
     (nn.Softmax(dim=1), lambda x: np_softmax(x, 1)),
     (nn.Softmax(dim=0), lambda x: np_softmax(x, 0)),
     (nn.Softmax(), lambda x: np_softmax(x, -1)),
@@ -202,7 +203,8 @@ def test_reprs():
     assert repr(nn.Step()) == "Step()"
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
     assert repr(nn.ELU()) == "ELU(alpha=1.0)"
-    assert repr(nn.Softplus(2.0)) == "Softplus(beta=2.0)"
+    assert repr(nn.Softplus(2.0)) == "Softplus(beta=2.0, threshold=20.0)"
+    assert repr(nn.Softplus(1.0, 5.0)) == "Softplus(beta=1.0, threshold=5.0)"
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.LogSoftmax(dim=-1)) == "LogSoftmax(dim=-1)"
 
@@ -418,3 +420,20 @@ def test_prelu_learns_one_slope_per_channel():
     layer.reset_parameters()
     np.testing.assert_array_equal(layer.weight.numpy(), [0.1] * 3)
     assert nn.PReLU()(cr.tensor(-4.0)).item() == -1.0  # one slope: any shape, 0-d too
+
+
+def test_softplus_is_x_itself_above_the_threshold_as_pytorch():
+    x = leaf(np.array([-30.0, 0.0, 19.9, 20.5, 40.0, np.inf]))
+    out = cr.nn.functional.softplus(x)
+    out.backward(cr.ones(6, dtype=cr.float64))
+    assert out.numpy()[3] == 20.5 and out.numpy()[4] == 40.0 and out.numpy()[5] == np.inf  # exactly x
+    assert out.numpy()[2] == np.logaddexp(0, 19.9) != 19.9  # below the threshold: the smooth function
+    np.testing.assert_array_equal(x.grad.numpy()[3:], [1.0, 1.0, 1.0])
+    assert x.grad.numpy()[2] == pytest.approx(1 / (1 + np.exp(-19.9)), rel=1e-15)
+    # with beta the test is on beta * x; the layer keeps both settings
+    layer = nn.Softplus(beta=2.0, threshold=3.0)
+    np.testing.assert_array_equal(layer(cr.tensor([1.6, 1.4], dtype=cr.float64)).numpy()[0], 1.6)
+    assert layer(cr.tensor([1.4], dtype=cr.float64)).item() == pytest.approx(np.logaddexp(0, 2.8) / 2, rel=1e-15)
+    assert nn.Softplus(threshold=5.0).get_config() == {"beta": 1.0, "threshold": 5.0}
+    no_linear_region = cr.nn.functional.softplus(cr.tensor([30.0], dtype=cr.float64), threshold=np.inf).item()
+    assert no_linear_region == np.logaddexp(0, 30.0) != 30.0

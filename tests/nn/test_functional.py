@@ -15,11 +15,8 @@ def test_activations_are_re_exported_ops():
     for name in (
         "sigmoid",
         "tanh",
-        "leaky_relu",
         "gelu",
         "softplus",
-        "softmax",
-        "log_softmax",
         "step",
         "linear",
         "softsign",
@@ -36,6 +33,45 @@ def test_activations_are_re_exported_ops():
     for name in ("relu", "elu", "silu", "mish", "selu", "celu", "relu6", "hardtanh", "hardswish", "hardsigmoid"):
         np.testing.assert_array_equal(getattr(F, name)(x).numpy(), getattr(cr, name)(x).numpy())
     np.testing.assert_array_equal(F.threshold(x, 0.5, 3.0).numpy(), cr.threshold(x, 0.5, 3.0).numpy())
+    np.testing.assert_array_equal(F.leaky_relu(x, 0.2).numpy(), cr.leaky_relu(x, 0.2).numpy())
+    for name in ("softmax", "log_softmax"):  # (they take PyTorch's _stacklevel and dtype too)
+        np.testing.assert_array_equal(getattr(F, name)(x, 0).numpy(), getattr(cr, name)(x, 0).numpy())
+
+
+def test_leaky_relu_inplace_writes_into_the_input():
+    x = cr.tensor([-10.0, 0.0, 3.0])
+    data = x.numpy()
+    assert F.leaky_relu(x, 0.1, True) is x and x.numpy() is data
+    np.testing.assert_array_equal(data, [-1.0, 0.0, 3.0])
+    y = cr.tensor([-2.0, 5.0])
+    assert F.leaky_relu(y) is not y and y.numpy().tolist() == [-2.0, 5.0]
+    leaf_x = leaf([-1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf"):
+        F.leaky_relu(leaf_x, inplace=True)
+    w = leaf([-1.0, 2.0])
+    out = F.leaky_relu(w * 1.0, 0.3, inplace=True)  # on a non-leaf: the gradient flows as without inplace
+    out.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [0.3, 1.0])
+
+
+def test_softmax_dtype_casts_the_input_first():
+    x = cr.tensor([1.0, 2.0, 3.0])  # float32
+    for f in (F.softmax, F.log_softmax):
+        out = f(x, 0, 3, cr.float64)  # PyTorch's positional order: input, dim, _stacklevel, dtype
+        assert out.dtype == np.float64 and f(x, dim=0, dtype=cr.float64).dtype == np.float64
+        exact = np.array([1.0, 2.0, 3.0])
+        want = np.exp(exact) / np.exp(exact).sum()
+        np.testing.assert_allclose(out.numpy(), want if f is F.softmax else np.log(want), rtol=1e-15)
+        assert f(x, 0).dtype == np.float32
+        assert getattr(x, f.__name__)(dim=0, dtype=cr.float64).dtype == np.float64
+    ints = cr.tensor([1, 2])
+    assert F.softmax(ints, 0, dtype=cr.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="softmax: dtype=int64 is not a float dtype"):
+        F.softmax(x, 0, dtype=cr.int64)
+    w = leaf([0.5, -0.5])
+    F.log_softmax(w, 0, dtype=cr.float32)[0].backward()
+    assert w.grad.dtype == np.float64
+    np.testing.assert_allclose(w.grad.numpy(), [1 - 1 / (1 + np.exp(-1.0)), -1 / (1 + np.exp(1.0))], rtol=1e-6)
 
 
 def test_functional_linear_matches_the_layer():

@@ -183,6 +183,191 @@ def test_other_names_for_the_same_schemes():
     assert init.he_normal_ is init.kaiming_normal_
 
 
+# ------------------------------------------------------------------ orthogonal, truncated normal, eye, dirac, sparse
+
+
+def orthogonality_error(w: np.ndarray) -> float:
+    """How far a tensor, seen as a (shape[0], rest) matrix, is from having orthonormal rows or columns."""
+    m = w.reshape(w.shape[0], -1)
+    gram = m @ m.T if m.shape[0] < m.shape[1] else m.T @ m
+    return float(abs(gram - np.eye(len(gram))).max())
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (3, 7), (7, 3), (8, 4, 3), (6, 2, 3, 3), (4, 1, 1, 2, 2)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape):
+    w = init.orthogonal_(weight(*shape))
+    assert w.shape == shape
+    assert orthogonality_error(w.numpy()) < 1e-6
+
+
+def test_orthogonal_gain_scales_the_matrix():
+    m = init.orthogonal_(weight(4, 6), gain=2.5).numpy()
+    np.testing.assert_allclose(m @ m.T, 6.25 * np.eye(4), atol=1e-6)
+
+
+def test_orthogonal_is_uniform_not_biased_by_qr_signs():
+    # Without moving R's signs into Q, Q's first column leans towards the positive first axis.
+    cr.manual_seed(0)
+    firsts = np.array([init.orthogonal_(weight(3, 3)).numpy()[0, 0] for _ in range(2000)])
+    assert abs(firsts.mean()) < 0.05  # an entry of a uniform rotation has mean 0 and std 1/sqrt(3)
+    assert firsts.std() == pytest.approx(1 / math.sqrt(3), rel=0.05)
+
+
+def test_orthogonal_of_an_empty_tensor_and_of_float32():
+    assert init.orthogonal_(weight(0, 3)).shape == (0, 3)
+    w = init.orthogonal_(cr.zeros(16, 8)).numpy()
+    assert w.dtype == np.float32 and orthogonality_error(w) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "mean, std, a, b",
+    [
+        (0.0, 1.0, -2.0, 2.0),
+        (0.0, 0.02, -0.04, 0.04),
+        (1.0, 2.0, 0.0, 0.5),
+        (0.0, 1.0, 2.0, 6.0),
+        (-3.0, 0.5, -3.0, 9.0),
+    ],
+)
+def test_trunc_normal_stays_inside_and_matches_the_truncated_moments(mean, std, a, b):
+    cr.manual_seed(1)
+    w = init.trunc_normal_(weight(200, 500), mean, std, a, b).numpy()
+    assert w.min() >= a and w.max() <= b
+    # the truncated normal's mean and std, from the standard normal's pdf and cdf at the bounds
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda x: (1 + math.erf(x / math.sqrt(2))) / 2  # noqa: E731
+    z = cdf(beta) - cdf(alpha)
+    mu = mean + std * (pdf(alpha) - pdf(beta)) / z
+    var = std**2 * (1 + (alpha * pdf(alpha) - beta * pdf(beta)) / z - ((pdf(alpha) - pdf(beta)) / z) ** 2)
+    sigma = math.sqrt(var)
+    assert abs(w.mean() - mu) < 5 * sigma / math.sqrt(w.size)
+    assert w.std() == pytest.approx(sigma, rel=0.02)
+
+
+def test_trunc_normal_defaults_and_float32_bounds():
+    w = init.trunc_normal_(cr.zeros(100000)).numpy()
+    assert w.min() >= -2 and w.max() <= 2 and w.std() == pytest.approx(0.8796, rel=0.02)  # N(0, 1) cut at ±2
+    w = init.trunc_normal_(cr.zeros(100000), mean=0.1, std=0.1, a=0.1, b=0.3).numpy()
+    assert w.min() >= np.float32(0.1) and w.max() <= np.float32(0.3)
+    np.testing.assert_array_equal(init.trunc_normal_(weight(3), a=0.5, b=0.5).numpy(), np.full(3, 0.5))
+
+
+def test_trunc_normal_warns_when_the_mean_is_far_outside():
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        w = init.trunc_normal_(weight(1000), mean=5.0, std=1.0, a=-1.0, b=1.0).numpy()
+    assert w.min() >= -1 and w.max() <= 1 and w.mean() > 0.5  # still exact: mass piles up near b
+
+
+def test_eye_on_square_wide_and_tall_matrices():
+    for shape in [(3, 3), (2, 5), (5, 2)]:
+        np.testing.assert_array_equal(init.eye_(weight(*shape)).numpy(), np.eye(*shape))
+    layer = nn.Linear(4, 4)
+    init.eye_(layer.weight)
+    x = cr.randn(2, 4)
+    np.testing.assert_allclose((layer(x) - layer.bias).numpy(), x.numpy(), rtol=1e-6)
+
+
+def test_dirac_makes_a_convolution_the_identity():
+    conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+    init.dirac_(conv.weight)
+    x = cr.randn(2, 3, 5, 5)
+    np.testing.assert_allclose(conv(x).numpy(), x.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 3), (2, 4, 3, 2), (3, 3, 3, 4, 5)])
+def test_dirac_puts_one_one_per_kept_channel_at_the_kernel_centre(shape):
+    w = init.dirac_(weight(*shape)).numpy()
+    expected = np.zeros(shape)
+    centre = tuple(k // 2 for k in shape[2:])
+    for c in range(min(shape[0], shape[1])):
+        expected[(c, c, *centre)] = 1
+    np.testing.assert_array_equal(w, expected)
+
+
+def test_dirac_inside_skip_init_writes_nothing():
+    w = weight(2, 2, 3)
+    w.numpy()[...] = 7.0
+    with init.skip_init():
+        assert init.dirac_(w) is w
+    np.testing.assert_array_equal(w.numpy(), np.full((2, 2, 3), 7.0))
+
+
+def test_dirac_groups():
+    w = init.dirac_(weight(6, 2, 3), groups=3).numpy()
+    expected = np.zeros((6, 2, 3))
+    for g in range(3):
+        expected[2 * g, 0, 1] = expected[2 * g + 1, 1, 1] = 1
+    np.testing.assert_array_equal(w, expected)
+    w = init.dirac_(weight(4, 3, 1, 1), groups=2).numpy()  # 2 outputs per group, 3 inputs: 2 ones per group
+    assert w.sum() == 4 and w[0, 0, 0, 0] == w[1, 1, 0, 0] == w[2, 0, 0, 0] == w[3, 1, 0, 0] == 1
+
+
+@pytest.mark.parametrize("sparsity, rows, zeros", [(0.1, 20, 2), (0.25, 10, 3), (0.0, 7, 0), (1.0, 5, 5), (0.5, 9, 5)])
+def test_sparse_zeros_per_column(sparsity, rows, zeros):
+    w = init.sparse_(weight(rows, 300), sparsity).numpy()
+    np.testing.assert_array_equal((w == 0).sum(axis=0), np.full(300, zeros))
+
+
+def test_sparse_values_and_random_rows():
+    cr.manual_seed(0)
+    w = init.sparse_(weight(100, 400), 0.2, std=0.5).numpy()
+    assert w[w != 0].std() == pytest.approx(0.5, rel=0.02)
+    per_row = (w == 0).sum(axis=1)  # 20 zeros in each of 400 columns: a row holds Binomial(400, 0.2), 80 ± 8
+    assert per_row.mean() == 80 and per_row.max() < 120 and per_row.min() > 40
+    assert abs(init.sparse_(weight(50, 50), 0.1, std=0.01).numpy()).max() < 0.06
+
+
+def test_new_schemes_follow_the_seed_and_the_generator():
+    for scheme in (
+        init.orthogonal_,
+        init.trunc_normal_,
+        lambda w, generator=None: init.sparse_(w, 0.5, generator=generator),
+    ):
+        cr.manual_seed(5)
+        a = scheme(weight(6, 4)).numpy().copy()
+        cr.manual_seed(5)
+        np.testing.assert_array_equal(scheme(weight(6, 4)).numpy(), a)
+        b = scheme(weight(6, 4), generator=3).numpy().copy()
+        np.testing.assert_array_equal(scheme(weight(6, 4), generator=np.random.default_rng(3)).numpy(), b)
+        assert not np.array_equal(a, b)
+
+
+def test_new_schemes_refuse_bad_shapes_and_arguments_before_writing():
+    w = weight(2, 3, 3)
+    init.ones_(w)
+    for bad, message in [
+        (
+            lambda: init.orthogonal_(weight(5)),
+            r"orthogonal_: only tensors with 2 or more dimensions .* got shape \(5,\)",
+        ),
+        (lambda: init.eye_(w), r"eye_: only tensors with 2 dimensions are supported, got shape \(2, 3, 3\)"),
+        (lambda: init.dirac_(weight(3, 3)), r"dirac_: only tensors with 3, 4, or 5 dimensions"),
+        (lambda: init.dirac_(w, groups=4), r"dirac_: dim 0 \(2\) must be divisible by groups \(4\)"),
+        (lambda: init.dirac_(w, groups=0), "groups must be a positive integer, got 0"),
+        (lambda: init.sparse_(w, 0.1), r"sparse_: only tensors with 2 dimensions .* got shape \(2, 3, 3\)"),
+        (lambda: init.sparse_(weight(3, 3), 1.5), r"sparsity must be a fraction in \[0, 1\], got 1.5"),
+        (lambda: init.sparse_(weight(3, 3), 0.5, std=-1), "std must be non-negative, got -1"),
+        (lambda: init.trunc_normal_(w, std=0), "std must be positive, got 0"),
+        (lambda: init.trunc_normal_(w, a=1, b=0), "low 1 is above high 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            bad()
+    np.testing.assert_array_equal(w.numpy(), np.ones((2, 3, 3)))
+
+
+def test_new_schemes_write_in_place_and_mark_the_tensor_modified():
+    w = weight(4, 4)
+    data = w.numpy()
+    for scheme in (init.orthogonal_, init.trunc_normal_, init.eye_, lambda t: init.sparse_(t, 0.5)):
+        assert scheme(w) is w and w.numpy() is data
+    x = nn.Parameter(np.ones((2, 2, 1)))
+    y = (x * x).sum()
+    init.dirac_(x)
+    with pytest.raises(RuntimeError, match="modified"):
+        y.backward()
+
+
 # ------------------------------------------------------------------ seeding and generators
 
 
@@ -247,6 +432,10 @@ SCHEMES = [
     lambda w: init.xavier_normal_(w),
     lambda w: init.kaiming_uniform_(w),
     lambda w: init.kaiming_normal_(w),
+    lambda w: init.orthogonal_(w),
+    lambda w: init.trunc_normal_(w),
+    lambda w: init.eye_(w),
+    lambda w: init.sparse_(w, 0.5),
 ]
 
 

@@ -122,6 +122,7 @@ LAYERS = {
     "elu": (lambda: nn.ELU(0.7), (6,)),
     "gelu": (lambda: nn.GELU(), (6,)),
     "softplus": (lambda: nn.Softplus(beta=2.0), (6,)),
+    "softplus-threshold": (lambda: nn.Softplus(beta=2.0, threshold=1.0), (6,)),
     "silu-mish-selu-celu": (lambda: nn.Sequential(nn.SiLU(), nn.Mish(), nn.SELU(), nn.CELU(0.5)), (6,)),
     "hard-activations": (
         lambda: nn.Sequential(nn.Linear(6, 6), nn.Hardswish(), nn.Hardsigmoid(), nn.Hardtanh(-0.2, 0.6), nn.ReLU6()),
