@@ -4,6 +4,7 @@ norms; and the running sums and products (cumsum, cumprod)."""
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -484,9 +485,20 @@ def _implicit_axis(op: str, axis: int | None, ndim: int) -> int:
         f"{op}: no dim given for a {ndim}-d input, so dim={chosen} is used, PyTorch's implicit (deprecated) "
         f"choice; pass dim= (dim=-1 for the last axis)",
         UserWarning,
-        stacklevel=3,
+        stacklevel=_user_level(),
     )
     return chosen
+
+
+def _user_level() -> int:
+    """The ``stacklevel`` that names the first caller outside chainrule, for a warning raised by
+    the function that calls this (``cr.softmax``, ``F.softmax`` or an ``nn.Softmax`` module)."""
+    frame = sys._getframe(2)  # the warning's function's caller
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("chainrule."):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _float_first(x: Tensor, dtype: Any, op: str) -> Tensor:

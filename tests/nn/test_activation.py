@@ -437,3 +437,23 @@ def test_softplus_is_x_itself_above_the_threshold_as_pytorch():
     assert nn.Softplus(threshold=5.0).get_config() == {"beta": 1.0, "threshold": 5.0}
     no_linear_region = cr.nn.functional.softplus(cr.tensor([30.0], dtype=cr.float64), threshold=np.inf).item()
     assert no_linear_region == np.logaddexp(0, 30.0) != 30.0
+
+
+def test_the_implicit_dim_warning_names_the_users_line():
+    """Through cr.softmax, F.softmax, nn.Softmax and the method alike (F.softmax became a wrapper,
+    and a fixed stacklevel then named chainrule's own file)."""
+    import warnings
+
+    x = cr.randn(2, 3, 4)
+    calls = [
+        lambda: cr.softmax(x),
+        lambda: nn.functional.softmax(x),
+        lambda: nn.functional.log_softmax(x),
+        lambda: nn.Softmax()(x),
+        lambda: x.softmax(),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [w.filename for w in caught] == [__file__]
