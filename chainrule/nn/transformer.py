@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import ops
+from chainrule.autograd import is_grad_enabled
 from chainrule.nn import functional as F
+from chainrule.nn.activation import GELU, ReLU
 from chainrule.nn.attention import MultiheadAttention, float_mask
 from chainrule.nn.checks import positive_int
 from chainrule.nn.dropout import Dropout
@@ -20,6 +23,24 @@ from chainrule.tensor import Tensor
 
 _LAYER = "TransformerEncoderLayer"
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+def _inference_path_possible(layer: Module) -> bool:
+    """PyTorch's conditions, checked when a TransformerEncoder is made, for its nested-tensor
+    inference path (``use_nested_tensor``)."""
+    if not isinstance(layer, TransformerEncoderLayer) or layer.norm_first:
+        return False
+    attention = layer.self_attn
+    activation = layer.activation
+    relu_or_gelu = activation in (F.relu, F.gelu) or isinstance(activation, (ReLU, GELU))
+    return (
+        attention.batch_first
+        and attention._qkv_same_embed_dim
+        and attention.in_proj_bias is not None
+        and relu_or_gelu
+        and layer.norm1.eps == layer.norm2.eps
+        and attention.num_heads % 2 == 0
+    )
 
 
 def _activation(activation: str | Callable) -> Callable:
@@ -164,9 +185,13 @@ class TransformerEncoder(Module):
         encoder_layer: a TransformerEncoderLayer (copied; the object itself is not used).
         num_layers: how many layers.
         norm: a module applied to the last layer's output (a LayerNorm), or None.
-        enable_nested_tensor, mask_check: accepted for PyTorch's code and ignored: outputs at padded
-            positions are computed as in PyTorch's training path (its nested-tensor inference path
-            gives zeros there instead).
+        enable_nested_tensor: PyTorch's inference path, whose outputs at the padded positions of
+            ``src_key_padding_mask`` are zeros (before ``norm``). chainrule gives those zeros under
+            PyTorch's conditions (default True): a TransformerEncoderLayer with ``batch_first``,
+            post-LN, an even head count, relu or gelu, in eval mode, with no gradient asked, a 3-d
+            batch, a padding mask and no ``mask``; elsewhere padded positions are computed.
+        mask_check: with it (default True) the zeros are given only when each row's padding is at
+            its end, as PyTorch checks.
 
     forward(src, mask=None, src_key_padding_mask=None, is_causal=None): each layer gets the masks;
     ``is_causal=None`` detects whether ``mask`` is the causal mask, as PyTorch does.
@@ -196,6 +221,7 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(self.num_layers)])
         self.norm = norm
         self.enable_nested_tensor, self.mask_check = bool(enable_nested_tensor), bool(mask_check)
+        self.use_nested_tensor = self.enable_nested_tensor and _inference_path_possible(encoder_layer)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -224,6 +250,22 @@ class TransformerEncoder(Module):
         seq_len = output.shape[1 if batch_first and output.ndim == 3 else 0]
         if is_causal is None:
             is_causal = _is_causal_mask(mask, seq_len)
+        zeros_at_padding = self._inference_path(output, mask, padding)
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=padding)
+        if zeros_at_padding is not None:
+            output = ops.where(zeros_at_padding, 0.0, output)
         return output if self.norm is None else self.norm(output)
+
+    def _inference_path(self, src: Tensor, mask: Any, padding: Any) -> Tensor | None:
+        """Where PyTorch's nested-tensor inference path would give zeros (the padded positions, as
+        an (N, S, 1) boolean tensor), or None when PyTorch would not take that path."""
+        first = self.layers[0]
+        if not self.use_nested_tensor or first.training or src.ndim != 3 or padding is None or mask is not None:
+            return None
+        if is_grad_enabled() and (src.requires_grad or any(p.requires_grad for p in first.parameters())):
+            return None
+        left_out = padding._data != 0  # (N, S)
+        if self.mask_check and np.any(left_out[:, :-1] & ~left_out[:, 1:]):  # padding before a kept position
+            return None
+        return ops.reshape(ops.ne(padding, 0.0), (*padding.shape, 1))  # (an op: a compiled step makes it again)

@@ -245,3 +245,28 @@ def test_an_encoder_layer_alone_matches_torch_with_masks():
         ours(cr.tensor(x), src_mask=cr.tensor(mask), src_key_padding_mask=cr.tensor(pad)),
     )
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in ref.named_modules()]
+
+
+@pytest.mark.parametrize(
+    "batch_first, nhead, norm_first", [(True, 2, False), (False, 2, False), (True, 1, False), (True, 2, True)]
+)
+def test_encoder_inference_with_padding_gives_torchs_outputs(batch_first, nhead, norm_first):
+    """In eval mode without gradients PyTorch takes its nested-tensor path where it can (batch_first,
+    post-LN, an even head count, ...): zeros at padded positions, before the final norm."""
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(8, nhead, 16, dropout=0.0, batch_first=batch_first, norm_first=norm_first)
+    theirs = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=True).eval()
+    ours_layer = cr.nn.TransformerEncoderLayer(
+        8, nhead, 16, dropout=0.0, batch_first=batch_first, norm_first=norm_first
+    )
+    ours = cr.nn.TransformerEncoder(ours_layer, 2, norm=cr.nn.LayerNorm(8)).eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    padding = np.array([[False, False, True, True], [False, False, False, False]])
+    x = np.random.default_rng(0).normal(size=(2, 4, 8)).astype(np.float32)
+    if not batch_first:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))
+    with torch.no_grad():
+        expected = theirs(torch.tensor(x), src_key_padding_mask=torch.tensor(padding)).numpy()
+    with cr.no_grad():
+        got = ours(cr.tensor(x), src_key_padding_mask=cr.tensor(padding)).numpy()
+    np.testing.assert_allclose(got, expected, atol=2e-6)

@@ -341,3 +341,24 @@ def test_encoder_saves_and_loads(tmp_path, activation):
     np.testing.assert_array_equal(again(x).numpy(), encoder(x).numpy())
     assert repr(again) == repr(encoder)
     assert "(self_attn): MultiheadAttention(" in repr(encoder) and "(dropout1): Dropout(p=0.1)" in repr(encoder)
+
+
+def test_encoder_inference_gives_zeros_at_padding_where_pytorch_does():
+    """PyTorch's nested-tensor inference path: padded positions are zeros before the final norm,
+    in eval mode without gradients, for a batch_first post-LN layer with an even head count."""
+    cr.manual_seed(0)
+    layer = cr.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    encoder = cr.nn.TransformerEncoder(layer, 2).eval()
+    x = cr.randn(2, 4, 8)
+    padding = cr.tensor([[False, False, True, True], [False, False, False, False]])
+    with cr.no_grad():
+        inference = encoder(x, src_key_padding_mask=padding).numpy()
+    computed = encoder(x, src_key_padding_mask=padding).numpy()  # gradients on: PyTorch's other path
+    assert np.all(inference[0, 2:] == 0) and np.all(computed[0, 2:] != 0)
+    np.testing.assert_allclose(inference[0, :2], computed[0, :2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(inference[1], computed[1], rtol=1e-5, atol=1e-6)
+    not_left_aligned = cr.tensor([[True, False, False, False], [False, False, False, False]])
+    with cr.no_grad():
+        assert np.all(encoder(x, src_key_padding_mask=not_left_aligned).numpy()[0, 0] != 0)  # (mask_check)
+    odd = cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(8, 1, 16, batch_first=True), 1).eval()
+    assert odd.use_nested_tensor is False and encoder.use_nested_tensor is True
