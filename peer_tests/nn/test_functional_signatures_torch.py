@@ -22,10 +22,7 @@ EXTRA_NAMES = {"generator", "axis", *LEGACY}
 # PyTorch's parameters chainrule does not take yet (a call naming one raises a TypeError naming it).
 # The test fails when this list is out of date in either direction.
 KNOWN_GAPS = {
-    "huber_loss": {"weight"},
     "interpolate": {"align_corners", "recompute_scale_factor", "antialias"},
-    "l1_loss": {"weight"},
-    "mse_loss": {"weight"},
 }
 
 
