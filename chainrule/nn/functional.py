@@ -495,39 +495,99 @@ def l2_penalty(parameters: Iterable[Tensor]) -> Tensor:
 # ------------------------------------------------------------------ regression losses
 
 
+def _weighted(op: str, loss: Tensor, weight: Tensor, reduction: str, by_weight: bool) -> Tensor:
+    """PyTorch's weighted loss: ``loss * weight`` (``weight`` of the input's shape exactly, never
+    broadcast), reduced; its 'mean' is ``sum(weight * loss) / sum(weight)`` when ``by_weight``
+    (mse_loss, l1_loss), the plain mean of ``weight * loss`` otherwise (huber_loss)."""
+    weighted = loss * weight
+    if reduction == "mean" and by_weight:
+        if loss.size == 0:
+            raise ValueError(f"{op}: the batch is empty (shape {loss.shape}): a mean over no samples is undefined")
+        return ops.sum(weighted) / ops.sum(weight)
+    return _reduce(weighted, reduction, op)
+
+
+def _as_weight(op: str, weight: Any, input: Tensor) -> Tensor:
+    """The loss weight as a tensor of the input's dtype; its shape must be the input's."""
+    w = _as_target(weight, input)
+    if w.shape != input.shape:
+        raise ValueError(
+            f"{op}: weight of shape {w.shape} must have the input's shape {input.shape} "
+            "(as in PyTorch, it is not broadcast)"
+        )
+    return w
+
+
 def mse_loss(
-    input: Tensor, target: Any, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Mean squared error, (input - target)².
+
+    Args:
+        reduction: 'mean' (default), 'sum' or 'none'.
+        weight: optional per-element weights of the input's shape (keyword-only here): the loss is
+            ``weight * (input - target)²``, and its 'mean' is ``sum(weight * loss) / sum(weight)``
+            (PyTorch's).
 
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn.functional as F
         >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]))
         tensor(2.)
+        >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), weight=cr.tensor([1.0, 3.0]))  # 12 / 4
+        tensor(3.)
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
+    check_reduction(reduction, "mse_loss")
     target = _as_target(target, input)
     _same_shape("mse_loss", input, target)
+    w = None if weight is None else _as_weight("mse_loss", weight, input)
     diff = input - target
-    return _reduce(diff * diff, check_reduction(reduction, "mse_loss"), "mse_loss")
+    if w is not None:
+        return _weighted("mse_loss", diff * diff, w, reduction, by_weight=True)
+    return _reduce(diff * diff, reduction, "mse_loss")
 
 
 def l1_loss(
-    input: Tensor, target: Any, reduction: str = "mean", *, size_average: bool | None = None, reduce: bool | None = None
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Mean absolute error, |input - target|.
+
+    Args:
+        reduction: 'mean' (default), 'sum' or 'none'.
+        weight: optional per-element weights of the input's shape (keyword-only here): the loss is
+            ``weight * |input - target|``, and its 'mean' is ``sum(weight * loss) / sum(weight)``
+            (PyTorch's).
 
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn.functional as F
         >>> F.l1_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), reduction='sum')
         tensor(2.)
+        >>> F.l1_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 4.0]), weight=cr.tensor([1.0, 3.0]))  # 7 / 4
+        tensor(1.75)
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    check_reduction(reduction, "l1_loss")
     target = _as_target(target, input)
     _same_shape("l1_loss", input, target)
-    return _reduce(ops.abs(input - target), check_reduction(reduction, "l1_loss"), "l1_loss")
+    w = None if weight is None else _as_weight("l1_loss", weight, input)
+    loss = ops.abs(input - target)
+    if w is not None:
+        return _weighted("l1_loss", loss, w, reduction, by_weight=True)
+    return _reduce(loss, reduction, "l1_loss")
 
 
 def huber_loss(
@@ -535,28 +595,42 @@ def huber_loss(
     target: Any,
     reduction: str = "mean",
     delta: float = 1.0,
+    weight: Tensor | None = None,
     *,
     size_average: bool | None = None,
     reduce: bool | None = None,
 ) -> Tensor:
     """Quadratic for |error| < delta, linear beyond: 0.5 e² or delta (|e| - delta/2).
 
+    Args:
+        reduction: 'mean' (default), 'sum' or 'none'.
+        delta: where the quadratic piece turns linear (positive).
+        weight: optional per-element weights of the input's shape: the loss is ``weight`` times
+            the above, and its 'mean' is the plain mean of that product (PyTorch's: unlike
+            ``mse_loss``'s and ``l1_loss``'s, not divided by ``sum(weight)``).
+
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn.functional as F
         >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction='none')
         tensor([0.125, 2.5  ])
+        >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), weight=cr.tensor([2.0, 1.0]))  # (0.25 + 2.5) / 2
+        tensor(1.375)
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    check_reduction(reduction, "huber_loss")
     target = _as_target(target, input)
     _same_shape("huber_loss", input, target)
+    w = None if weight is None else _as_weight("huber_loss", weight, input)
     err = input - target
     small = ops.abs(err) < delta  # an op: a compiled step compares again on each replay
     inner = ops.where(small, err, 0.0)  # (squared only where used: inf * 0 in its gradient would be NaN)
     loss = ops.where(small, inner * inner * 0.5, (ops.abs(err) - 0.5 * delta) * delta)
-    return _reduce(loss, check_reduction(reduction, "huber_loss"), "huber_loss")
+    if w is not None:
+        return _weighted("huber_loss", loss, w, reduction, by_weight=False)
+    return _reduce(loss, reduction, "huber_loss")
 
 
 def smooth_l1_loss(

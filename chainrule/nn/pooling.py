@@ -11,6 +11,7 @@ from chainrule import ops
 from chainrule.nn.checks import InputSpec
 from chainrule.nn.conv import spatial_input_spec
 from chainrule.nn.module import Module
+from chainrule.ops.pool import check_divisor_override
 from chainrule.ops.windows import IntOrTuple, int_tuple
 from chainrule.tensor import Tensor
 
@@ -163,17 +164,47 @@ class AvgPool1d(_AvgPool):
 class AvgPool2d(_AvgPool):
     """The mean over (kh, kw) windows of each channel of (N, C, H, W) input; arguments as ``AvgPool1d``.
 
+    Args:
+        divisor_override: when given (a nonzero int), what every window's sum is divided by, in
+            place of the window's size.
+
     Example:
         >>> import chainrule as cr
         >>> cr.nn.AvgPool2d(2)(cr.zeros(4, 3, 8, 8)).shape
         (4, 3, 4, 4)
+        >>> cr.nn.AvgPool2d(2, divisor_override=1)(cr.ones(1, 1, 2, 2))  # the window's sum
+        tensor([[[[4.]]]])
     """
 
     _d = 2
 
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):
+        check_divisor_override(divisor_override, "AvgPool2d")
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.divisor_override = None if divisor_override is None else int(divisor_override)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "divisor_override": self.divisor_override}
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_spec.check(x)
-        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return ops.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
 
 class _AdaptiveAvgPool(Module):

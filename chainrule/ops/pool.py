@@ -262,6 +262,17 @@ def _avg_divisor(g: WindowGeometry, count_include_pad: bool, dtype: np.dtype) ->
     return divisor.astype(dtype)
 
 
+def check_divisor_override(divisor_override: Any, op: str) -> None:
+    """Raise unless ``divisor_override`` is None or a nonzero int (PyTorch's rule: a negative one
+    is taken as given)."""
+    if divisor_override is None:
+        return
+    if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
+        raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
+    if divisor_override == 0:
+        raise ValueError(f"{op}: divisor_override must not be zero")
+
+
 def _avg_pool_nd(
     d: int,
     op: str,
@@ -271,12 +282,17 @@ def _avg_pool_nd(
     padding: IntOrTuple,
     ceil_mode: bool,
     count_include_pad: bool,
+    divisor_override: int | None = None,
 ) -> Tensor:
+    check_divisor_override(divisor_override, op)
     x, unbatched = add_batch_axis(lift(input), d, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point input, got dtype {x.dtype}")
     geometry = _pool_geometry(d, op, x, kernel_size, stride, padding, 1, ceil_mode)
-    divisor = _avg_divisor(geometry, count_include_pad, x.dtype)
+    if divisor_override is not None:  # every window's sum divided by it, whatever its size
+        divisor = float(divisor_override)
+    else:
+        divisor = _avg_divisor(geometry, count_include_pad, x.dtype)
     return drop_batch_axis(AvgPool.apply(x, geometry=geometry, divisor=divisor), unbatched)
 
 
@@ -309,16 +325,26 @@ def avg_pool2d(
     padding: IntOrTuple = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
     """The mean over (kh, kw) windows of (N, C, H, W) input; arguments as ``avg_pool1d``.
+
+    Args:
+        divisor_override: when given (a nonzero int), what every window's sum is divided by,
+            in place of the window's size (``count_include_pad`` then has no effect).
 
     Example:
         >>> import chainrule as cr
         >>> cr.avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
         tensor([[[[ 2.5,  4.5],
                   [10.5, 12.5]]]])
+        >>> cr.avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2, divisor_override=1)  # window sums
+        tensor([[[[10., 18.],
+                  [42., 50.]]]])
     """
-    return _avg_pool_nd(2, "avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _avg_pool_nd(
+        2, "avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def _adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:

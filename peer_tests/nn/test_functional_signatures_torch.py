@@ -22,11 +22,7 @@ EXTRA_NAMES = {"generator", "axis", *LEGACY}
 # PyTorch's parameters chainrule does not take yet (a call naming one raises a TypeError naming it).
 # The test fails when this list is out of date in either direction.
 KNOWN_GAPS = {
-    "avg_pool2d": {"divisor_override"},
-    "huber_loss": {"weight"},
     "interpolate": {"align_corners", "recompute_scale_factor", "antialias"},
-    "l1_loss": {"weight"},
-    "mse_loss": {"weight"},
 }
 
 

@@ -41,6 +41,34 @@ def test_regression_losses_match_torch(reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_weighted_regression_losses_match_torch(reduction):
+    x, y, w = data(5, 3, low=-4, high=4), data(5, 3, seed=1), data(5, 3, seed=2, low=0.1, high=2.0)
+    for name, args in [("mse_loss", (reduction,)), ("l1_loss", (reduction,)), ("huber_loss", (reduction, 0.7))]:
+        xs, xt = leaf(x), to_torch(x).requires_grad_(True)
+        ws, wt = leaf(w), to_torch(w).requires_grad_(True)
+        out_s = getattr(F, name)(xs, cr.tensor(y), *args, weight=ws)
+        out_t = getattr(TF, name)(xt, to_torch(y), **dict(zip(("reduction", "delta"), args)), weight=wt)
+        np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        g = data(*out_s.shape, seed=9) if out_s.ndim else np.array(1.0)
+        out_s.backward(cr.tensor(g))
+        out_t.backward(to_torch(g))
+        np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # huber's weight is its fifth positional argument in both
+    out_s = F.huber_loss(cr.tensor(x), cr.tensor(y), reduction, 0.7, cr.tensor(w))
+    out_t = TF.huber_loss(to_torch(x), to_torch(y), reduction, 0.7, to_torch(w))
+    np.testing.assert_allclose(out_s.numpy(), out_t.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_weight_of_another_shape_is_refused_by_both():
+    for name in ("mse_loss", "l1_loss", "huber_loss"):
+        with pytest.raises(ValueError, match="Weights and input must have the same size"):
+            getattr(TF, name)(torch.ones(4, 3), torch.zeros(4, 3), weight=torch.ones(3))
+        with pytest.raises(ValueError, match=f"{name}: weight of shape"):
+            getattr(F, name)(cr.ones(4, 3), cr.zeros(4, 3), weight=cr.ones(3))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_binary_losses_match_torch(reduction):
     tn = torch.nn
     z = data(6, 3, low=-6, high=6)

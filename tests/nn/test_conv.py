@@ -9,6 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.nn import functional as F
 from tests.nn.support import data, leaf, module_gradcheck
 from tests.ops.references import (
     reference_adaptive_avg_pool,
@@ -170,6 +171,7 @@ def test_conv_repr_matches_pytorchs_form():
         nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
         nn.MaxPool1d([3], stride=(2,), dilation=2),
         nn.AvgPool2d((2, 3), padding=(1, 0)),
+        nn.AvgPool2d(3, 2, 1, divisor_override=2),
         nn.AdaptiveAvgPool1d(1),
         nn.Upsample(size=(4, 6)),
         nn.AvgPool1d(4, 2, count_include_pad=False),
@@ -265,6 +267,32 @@ def test_pooling_layers_values():
     )
     np.testing.assert_allclose(nn.Upsample(scale_factor=2)(cr.tensor(x1)).numpy(), np.repeat(x1, 2, axis=2))
     np.testing.assert_allclose(nn.GlobalAvgPool()(cr.tensor(x1)).numpy(), x1.mean(axis=2), rtol=1e-12)
+
+
+def test_avg_pool2d_divisor_override_divides_every_window_sum():
+    x = data(2, 3, 6, 4)
+    sums = x.reshape(2, 3, 3, 2, 2, 2).sum(axis=(3, 5))
+    for d in (1, 3, -2):
+        np.testing.assert_allclose(F.avg_pool2d(cr.tensor(x), 2, divisor_override=d).numpy(), sums / d, rtol=1e-12)
+        np.testing.assert_allclose(nn.AvgPool2d(2, divisor_override=d)(cr.tensor(x)).numpy(), sums / d, rtol=1e-12)
+    # padded and partial (ceil_mode) windows too: the override wins over count_include_pad
+    y = F.avg_pool2d(cr.tensor(x), 3, 2, 1, ceil_mode=True, count_include_pad=False, divisor_override=5)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    corner = padded[:, :, 0:3, 0:3].sum(axis=(2, 3)) / 5
+    np.testing.assert_allclose(y.numpy()[:, :, 0, 0], corner, rtol=1e-12)
+    # the gradient: each output's gradient / divisor, added over its window
+    xc = leaf(x)
+    g = data(2, 3, 3, 2, seed=1)
+    F.avg_pool2d(xc, 2, divisor_override=3).backward(cr.tensor(g))
+    np.testing.assert_allclose(xc.grad.numpy(), np.repeat(np.repeat(g, 2, axis=2), 2, axis=3) / 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (2.5, TypeError), (True, TypeError), ("2", TypeError)])
+def test_avg_pool2d_divisor_override_must_be_a_nonzero_int(bad, error):
+    with pytest.raises(error, match="avg_pool2d: divisor_override must"):
+        F.avg_pool2d(cr.ones(1, 1, 4, 4), 2, divisor_override=bad)
+    with pytest.raises(error, match="AvgPool2d: divisor_override must"):
+        nn.AvgPool2d(2, divisor_override=bad)
 
 
 def test_pooling_layers_with_options_against_the_loop_references():

@@ -86,6 +86,40 @@ def test_huber(reduction, delta):
     check_loss(nn.HuberLoss(reduction, delta=delta), x, cr.tensor(y), reduce(per, reduction))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_weighted_regression_losses(reduction):
+    """weight= as PyTorch's: weight * loss; 'mean' is sum(w l) / sum(w) for mse and l1, the plain mean for huber."""
+    y = data(4, 3, seed=1)
+    x = away_from(data(4, 3, low=-3, high=3), y)
+    w = data(4, 3, seed=2, low=0.1, high=2.0)
+    e = x - y
+    x = y + np.where(np.abs(np.abs(e) - 0.7) < 0.05, e + 0.2, e)  # off huber's joint
+    e = x - y
+    huber = np.where(np.abs(e) < 0.7, 0.5 * e**2, 0.7 * (np.abs(e) - 0.35))
+    for fn, per, by_weight in [
+        (lambda t, **kw: F.mse_loss(t, cr.tensor(y), reduction, **kw), e**2, True),
+        (lambda t, **kw: F.l1_loss(t, cr.tensor(y), reduction, **kw), np.abs(e), True),
+        (lambda t, **kw: F.huber_loss(t, cr.tensor(y), reduction, 0.7, **kw), huber, False),
+    ]:
+        expected = (w * per).sum() / w.sum() if reduction == "mean" and by_weight else reduce(w * per, reduction)
+        out = fn(cr.tensor(x), weight=cr.tensor(w))
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+        assert cr.gradcheck(lambda t, wt, fn=fn: fn(t, weight=wt), [leaf(x), leaf(w)])
+
+
+def test_loss_weight_must_have_the_input_shape():
+    x, y = cr.ones(4, 3), cr.zeros(4, 3)
+    for call in [
+        lambda: F.mse_loss(x, y, weight=cr.ones(3)),
+        lambda: F.l1_loss(x, y, weight=cr.ones(1, 3)),
+        lambda: F.huber_loss(x, y, "mean", 1.0, cr.ones(4, 1)),
+    ]:
+        with pytest.raises(ValueError, match=r"_loss: weight of shape .* must have the input's shape \(4, 3\)"):
+            call()
+    with pytest.raises(ValueError, match="mse_loss: the batch is empty"):
+        F.mse_loss(cr.ones(0), cr.ones(0), weight=cr.ones(0))
+
+
 def test_huber_is_quadratic_then_linear():
     loss = nn.HuberLoss("none", delta=1.0)
     out = loss(cr.tensor([0.5, 3.0, -3.0], dtype="float64"), cr.tensor([0.0, 0.0, 0.0], dtype="float64"))

@@ -96,9 +96,9 @@ def reference_max_pool(x, kernel, stride, padding, dilation, ceil_mode=False):
     return y, grad_map
 
 
-def reference_avg_pool(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True):
+def reference_avg_pool(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Loop over every window; the divisor follows PyTorch (padding counts up to the declared
-    padding, never past it)."""
+    padding, never past it; ``divisor_override``, when given, divides every window's sum)."""
     n, c = x.shape[:2]
     d = len(kernel)
     out_size = [_pool_size(x.shape[2 + i], kernel[i], stride[i], padding[i], 1, ceil_mode) for i in range(d)]
@@ -115,7 +115,10 @@ def reference_avg_pool(x, kernel, stride, padding, ceil_mode=False, count_includ
                 at = tuple(p * s + kk - pad for p, s, kk, pad in zip(pos, stride, k, padding))
                 if all(0 <= a < m for a, m in zip(at, x.shape[2:])):
                     total += x[(i, ch) + at]
-            y[(i, ch) + pos] = total / (declared if count_include_pad else real)
+            if divisor_override is not None:
+                y[(i, ch) + pos] = total / divisor_override
+            else:
+                y[(i, ch) + pos] = total / (declared if count_include_pad else real)
     return y
 
 

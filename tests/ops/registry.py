@@ -1713,11 +1713,13 @@ def _max_pool_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
     return reference_max_pool(x, t["k"], s, t["p"], t["di"], ceil_mode)[0]
 
 
-def _avg_pool_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def _avg_pool_ref(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     d = x.ndim - 2
     t = _tuples(d, k=kernel_size, p=padding)
     s = t["k"] if stride is None else _tuples(d, s=stride)["s"]
-    return reference_avg_pool(x, t["k"], s, t["p"], ceil_mode, count_include_pad)
+    return reference_avg_pool(x, t["k"], s, t["p"], ceil_mode, count_include_pad, divisor_override)
 
 
 def _pool_samples(d, data, cases, more=(), size=None):
@@ -1759,6 +1761,9 @@ AVG_POOL2D_MORE = [
     {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "ceil_mode": True},
     {"kernel_size": 3, "stride": 2, "padding": (1, 0), "ceil_mode": True, "count_include_pad": False},
     {"kernel_size": (2, 3), "stride": (1, 2), "ceil_mode": True},
+    # divisor_override: every window's sum over it (partial and padded windows too), a negative one as given
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False, "divisor_override": 4},
+    {"kernel_size": (2, 3), "divisor_override": -5},
 ]
 
 
