@@ -10,6 +10,7 @@ function from ``chainrule.ops``.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import weakref
 from collections.abc import Callable, Sequence
@@ -1375,6 +1376,10 @@ class Tensor:
         """The remainder with the sign of self; see ``cr.fmod``."""
         return _ops.fmod(self, other)
 
+    def remainder(self, other: ArrayLike) -> Tensor:
+        """The remainder with the sign of ``other`` (Python's ``%``); see ``cr.remainder``."""
+        return _ops.remainder(self, other)
+
     def lerp(self, end: ArrayLike, weight: Any) -> Tensor:
         """``self + weight * (end - self)``; see ``cr.lerp``."""
         return _ops.lerp(self, end, weight)
@@ -1386,6 +1391,85 @@ class Tensor:
     def addcdiv(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
         """``self + value * tensor1 / tensor2``; see ``cr.addcdiv``."""
         return _ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    # In place, PyTorch's trailing-underscore forms of the ops above (hand-written optimisers use them)
+    def addcmul_(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """In place: ``self += value * tensor1 * tensor2``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1.0, 1.0]).addcmul_(cr.tensor([2.0, 3.0]), cr.tensor([2.0, 2.0]), value=0.5)
+            tensor([3., 4.])
+        """
+        return self._in_place("addcmul_", functools.partial(_ops.addcmul, value=value), tensor1, tensor2)
+
+    def addcdiv_(self, tensor1: ArrayLike, tensor2: ArrayLike, *, value: float = 1) -> Tensor:
+        """In place: ``self += value * tensor1 / tensor2`` (Adam's update by hand); returns self."""
+        return self._in_place("addcdiv_", functools.partial(_ops.addcdiv, value=value), tensor1, tensor2)
+
+    def lerp_(self, end: ArrayLike, weight: Any) -> Tensor:
+        """In place: ``self += weight * (end - self)`` (an exponential moving average); returns self."""
+        return self._in_place("lerp_", _ops.lerp, end, weight)
+
+    def round_(self, *, decimals: int = 0) -> Tensor:
+        """In place: rounded (halves to even), or to ``decimals`` places; returns self."""
+        return self._in_place("round_", functools.partial(_ops.round, decimals=decimals))
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        """In place: NaN and infinities replaced; returns self."""
+        return self._in_place("nan_to_num_", _ops.nan_to_num, nan, posinf, neginf)
+
+    def floor_(self) -> Tensor:
+        """In place: rounded down; returns self."""
+        return self._in_place("floor_", _ops.floor)
+
+    def ceil_(self) -> Tensor:
+        """In place: rounded up; returns self."""
+        return self._in_place("ceil_", _ops.ceil)
+
+    def trunc_(self) -> Tensor:
+        """In place: rounded toward zero; returns self."""
+        return self._in_place("trunc_", _ops.trunc)
+
+    def frac_(self) -> Tensor:
+        """In place: the fractional part; returns self."""
+        return self._in_place("frac_", _ops.frac)
+
+    def reciprocal_(self) -> Tensor:
+        """In place: ``1 / self``; returns self."""
+        return self._in_place("reciprocal_", _ops.reciprocal)
+
+    def sqrt_(self) -> Tensor:
+        """In place: the square root; returns self."""
+        return self._in_place("sqrt_", _ops.sqrt)
+
+    def rsqrt_(self) -> Tensor:
+        """In place: ``1 / sqrt(self)``; returns self."""
+        return self._in_place("rsqrt_", _ops.rsqrt)
+
+    def log_(self) -> Tensor:
+        """In place: the natural logarithm; returns self."""
+        return self._in_place("log_", _ops.log)
+
+    def log1p_(self) -> Tensor:
+        """In place: ``log(1 + self)``; returns self."""
+        return self._in_place("log1p_", _ops.log1p)
+
+    def expm1_(self) -> Tensor:
+        """In place: ``exp(self) - 1``; returns self."""
+        return self._in_place("expm1_", _ops.expm1)
+
+    def sign_(self) -> Tensor:
+        """In place: -1, 0 or 1; returns self."""
+        return self._in_place("sign_", _ops.sign)
+
+    def fmod_(self, other: ArrayLike) -> Tensor:
+        """In place: the remainder with the sign of self; returns self."""
+        return self._in_place("fmod_", _ops.fmod, other)
+
+    def remainder_(self, other: ArrayLike) -> Tensor:
+        """In place: the remainder with the sign of ``other``; returns self."""
+        return self._in_place("remainder_", _ops.remainder, other)
 
     def logical_xor(self, other: ArrayLike) -> Tensor:
         """Elementwise exclusive or; see ``cr.logical_xor``."""

@@ -265,3 +265,39 @@ def test_integer_tensors_promote_to_float32_as_in_pytorch():
     assert (pixels + cr.tensor([1.0, 2.0, 3.0, 4.0])).dtype == np.float32
     assert (pixels + cr.tensor(np.ones(4))).dtype == np.float64  # a float64 operand decides
     assert (pixels * 2).dtype == np.int64  # integers with integers stay integers
+
+
+@pytest.mark.parametrize(
+    "name, args, kwargs",
+    [
+        ("addcmul", ([0.5, 1.0, 2.0], [2.0, 4.0, 1.0]), {"value": 0.3}),
+        ("addcdiv", ([0.5, 1.0, 2.0], [2.0, 4.0, 1.0]), {"value": 2}),
+        ("lerp", ([0.5, 1.0, 2.0], 0.25), {}),
+        ("round", (), {"decimals": 1}),
+        ("nan_to_num", (), {}),
+        ("floor", (), {}),
+        ("ceil", (), {}),
+        ("trunc", (), {}),
+        ("frac", (), {}),
+        ("reciprocal", (), {}),
+        ("sign", (), {}),
+        ("fmod", (1.5,), {}),
+        ("remainder", (1.5,), {}),
+        ("expm1", (), {}),
+        ("log1p", (), {}),
+    ],
+)
+def test_in_place_forms_write_what_the_op_computes(name, args, kwargs):
+    """PyTorch's trailing-underscore methods (hand-written optimisers use addcdiv_ and lerp_): the
+    same values as the op, in the same tensor, recorded like the other in-place methods."""
+    x = [1.55, -2.5, 0.3]
+    plain = getattr(cr.tensor(x, dtype="float64"), name)(
+        *[cr.tensor(a, dtype="float64") if isinstance(a, list) else a for a in args], **kwargs
+    )
+    t = cr.tensor(x, dtype="float64")
+    out = getattr(t, name + "_")(*[cr.tensor(a, dtype="float64") if isinstance(a, list) else a for a in args], **kwargs)
+    assert out is t
+    np.testing.assert_array_equal(t.numpy(), plain.numpy())
+    w = cr.tensor(x, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        getattr(w, name + "_")(*[cr.tensor(a) if isinstance(a, list) else a for a in args], **kwargs)
