@@ -35,7 +35,7 @@ class _NormBase(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         device: Any = None,
@@ -46,7 +46,8 @@ class _NormBase(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = positive_int(name, "num_features", num_features)
-        self.eps, self.momentum = eps, unit_interval(name, "momentum", momentum)
+        # momentum=None: PyTorch's cumulative average (each batch weighs 1 / batches seen)
+        self.eps, self.momentum = eps, None if momentum is None else unit_interval(name, "momentum", momentum)
         self.affine, self.track_running_stats = affine, track_running_stats
         # allocated empty and filled by reset_parameters (through chainrule.nn.init, so that a
         # model built inside init.skip_init() writes none of it)
@@ -99,7 +100,8 @@ class _BatchNorm(_NormBase):
     """Normalise each channel over the batch (and spatial) axes, then scale and shift.
 
     In training mode the batch's statistics are used and running estimates are updated:
-    running = (1 - momentum) * running + momentum * batch (the variance unbiased). In evaluation
+    running = (1 - momentum) * running + momentum * batch (the variance unbiased); with
+    ``momentum=None``, PyTorch's cumulative average (the weight 1 / batches seen). In evaluation
     mode the running estimates are used.
     """
 
@@ -109,7 +111,7 @@ class _BatchNorm(_NormBase):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         device: Any = None,
@@ -143,11 +145,14 @@ class _BatchNorm(_NormBase):
             if self.training and self.track_running_stats:
                 # in place, with ops (a compiled step records and replays the update)
                 with no_grad():
+                    self.num_batches_tracked.add_(1)
+                    # momentum=None: 1 / batches seen, a tensor op (a compiled step reads the count live)
                     m = self.momentum
+                    if m is None:
+                        m = 1.0 / ops.cast(self.num_batches_tracked, self.running_mean.dtype)
                     unbiased = ops.reshape(var, (-1,)) * (count / (count - 1))
                     self.running_mean.mul_(1 - m).add_(ops.reshape(mean, (-1,)) * m)
                     self.running_var.mul_(1 - m).add_(unbiased * m)
-                    self.num_batches_tracked.add_(1)
             normalized = centered / ops.sqrt(var + self.eps)
         else:
             with no_grad():  # the running statistics as tensors: read live by a compiled step
@@ -345,7 +350,7 @@ class _InstanceNorm(_NormBase):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = False,
         track_running_stats: bool = False,
         device: Any = None,
@@ -381,7 +386,7 @@ class _InstanceNorm(_NormBase):
             self.weight,
             self.bias,
             self.training or not self.track_running_stats,
-            self.momentum,
+            0.0 if self.momentum is None else self.momentum,  # (PyTorch's instance norm: None keeps them)
             self.eps,
         )
         # (num_batches_tracked stays 0, as in PyTorch, whose instance norm never counts)

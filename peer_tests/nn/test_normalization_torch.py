@@ -231,3 +231,15 @@ def test_distance_and_logsigmoid_modules_match_torch():
     assert repr(nn.LogSigmoid()) == repr(torch.nn.LogSigmoid())
     x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0, np.inf, -np.inf])
     np.testing.assert_allclose(nn.LogSigmoid()(cr.tensor(x)).numpy(), torch.nn.LogSigmoid()(to_torch(x)).numpy())
+
+
+def test_momentum_none_is_torchs_cumulative_average():
+    rng = np.random.default_rng(0)
+    ours, theirs = cr.nn.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)
+    for _ in range(4):
+        x = rng.normal(size=(5, 3)).astype(np.float32)
+        ours(cr.tensor(x))
+        theirs(torch.tensor(x))
+    np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-6)
+    assert repr(ours) == repr(theirs)

@@ -398,3 +398,29 @@ def test_instancenorm_input_errors_and_pytorchs_warning():
         nn.InstanceNorm2d(3)(cr.randn(2, 4, 3, 3))
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         nn.InstanceNorm1d(3)(cr.zeros(2, 3, 1))
+
+
+def test_batch_norm_momentum_none_is_the_cumulative_average():
+    """PyTorch's momentum=None: the running statistics are the plain average of the batches' (the
+    variance unbiased), compiled or not; instance norm's then stay as they are, as PyTorch's."""
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(5, 3)) for _ in range(4)]
+    eager = cr.nn.BatchNorm1d(3, momentum=None, dtype="float64")
+    compiled_bn = cr.nn.BatchNorm1d(3, momentum=None, dtype="float64")
+
+    @cr.compile
+    def step(x):
+        loss = compiled_bn(x).sum()
+        loss.backward()
+        return loss
+
+    for x in batches:
+        eager(cr.tensor(x))
+        step(cr.tensor(x))
+    np.testing.assert_allclose(eager.running_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-12)
+    np.testing.assert_allclose(eager.running_var.numpy(), np.mean([b.var(0, ddof=1) for b in batches], 0), rtol=1e-12)
+    np.testing.assert_allclose(compiled_bn.running_mean.numpy(), eager.running_mean.numpy(), rtol=1e-12)
+    assert step.stats["replayed"] >= 1 and int(compiled_bn.num_batches_tracked.item()) == 4
+    inorm = cr.nn.InstanceNorm1d(3, momentum=None, track_running_stats=True)
+    inorm(cr.tensor(rng.normal(size=(2, 3, 5)).astype(np.float32)))
+    np.testing.assert_array_equal(inorm.running_mean.numpy(), [0.0, 0.0, 0.0])
