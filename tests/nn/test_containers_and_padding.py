@@ -163,3 +163,24 @@ def test_pad_crops_with_negative_amounts_and_takes_pytorchs_modes():
         F.pad(cr.tensor(x), (1, 2, 3))
     with pytest.raises(ValueError, match="mode must be"):
         F.pad(cr.tensor(x), (1, 1), mode="symmetric")
+
+
+@pytest.mark.parametrize(
+    "layer, mode, pad_width",
+    [
+        (nn.ReflectionPad1d(2), "reflect", ((0, 0), (0, 0), (2, 2))),
+        (nn.ReflectionPad2d((1, 0, 2, 1)), "reflect", ((0, 0), (0, 0), (2, 1), (1, 0))),
+        (nn.ReplicationPad1d((0, 3)), "edge", ((0, 0), (0, 0), (0, 3))),
+        (nn.ReplicationPad2d(1), "edge", ((0, 0), (0, 0), (1, 1), (1, 1))),
+        (nn.CircularPad1d(1), "wrap", ((0, 0), (0, 0), (1, 1))),
+        (nn.CircularPad2d((1, 1, 2, 0)), "wrap", ((0, 0), (0, 0), (2, 0), (1, 1))),
+    ],
+    ids=repr,
+)
+def test_the_mode_padding_layers_pad_as_numpy(layer, mode, pad_width):
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 6)[: len(pad_width)])
+    np.testing.assert_array_equal(layer(cr.tensor(x)).numpy(), np.pad(x, pad_width, mode=mode))
+    with pytest.raises(ValueError, match="padding must be an int or a tuple"):
+        type(layer)((1, 2, 3))
+    with pytest.raises(ValueError, match=r"expects a \d-D or \d-D input"):
+        layer(cr.ones(*([2] * (len(pad_width) + 1))))
