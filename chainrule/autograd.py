@@ -18,6 +18,7 @@ import contextlib
 import functools
 import inspect
 import itertools
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -222,6 +223,18 @@ def _check_not_written(fn: Function) -> None:
                 f"{fn.name} used it, so its gradient would be wrong. Write to a copy (t.clone()), or make the "
                 "change before building the graph, or run the forward pass again after it"
             )
+
+
+def _stacklevel_outside(package: str) -> int:
+    """The ``stacklevel`` of the first caller outside ``package`` (a module-name prefix), for a
+    warning raised by the function that calls this: the warning then names the user's line,
+    whichever of the package's functions or modules led to it."""
+    frame = sys._getframe(2)  # the warning's function's caller
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def is_grad_enabled() -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
-import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd import no_grad, pure
+from chainrule.autograd import _stacklevel_outside, no_grad, pure
 from chainrule.compiler.recorder import replayed
 from chainrule.nn.checks import unit_interval
 from chainrule.ops import (  # noqa: F401  (activations, convolution, pooling and resizing, re-exported)
@@ -125,21 +124,9 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: 
     warnings.warn(
         f"size_average and reduce args will be deprecated, please use reduction='{result}' instead ({owner})",
         UserWarning,
-        stacklevel=_outside_nn(),
+        stacklevel=_stacklevel_outside("chainrule.nn"),
     )
     return result
-
-
-def _outside_nn() -> int:
-    """The ``stacklevel`` of the first caller outside chainrule.nn, for a warning raised by the
-    function that calls this: the warning then names the user's line, whether the user called
-    that function or a module that calls it."""
-    frame = sys._getframe(2)  # legacy_reduction's caller
-    level = 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("chainrule.nn"):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -443,7 +430,7 @@ def dropout2d(
             "for 1-D feature maps use dropout1d (Dropout1d), for one (C, H, W) sample add the batch axis "
             "(x[None])",
             UserWarning,
-            stacklevel=_outside_nn(),
+            stacklevel=_stacklevel_outside("chainrule.nn"),
         )
     return _drop(x, p, training, generator, x.shape[:2] + (1,) * (x.ndim - 2), inplace)
 
@@ -1476,7 +1463,7 @@ def kl_div(
             "divides only by the batch size, and aligns with the KL div math definition. 'mean' will be changed "
             "to behave the same as 'batchmean' in the next major release.",
             UserWarning,
-            stacklevel=_outside_nn(),
+            stacklevel=_stacklevel_outside("chainrule.nn"),
         )
     return _reduce(loss, reduction, "kl_div")
 

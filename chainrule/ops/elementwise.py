@@ -190,7 +190,7 @@ def div(a: Any, b: Any) -> Tensor:
     """
     a, b = promote_operands(a, b)
     if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
-        a, b = (pure(_astype, t, dtype=np.dtype(DEFAULT_DTYPE)) for t in (a, b))
+        a, b = _floating(a), _floating(b)
     return Div.apply(a, b)
 
 
@@ -896,13 +896,15 @@ def takes_first_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Where ``maximum(a, b)`` takes ``a``: ``a >= b``, or ``a`` is NaN. A NaN in either operand
     is the result, as in NumPy and PyTorch (a comparison with NaN is false, so without the second
     test a NaN in ``a`` would give ``b``)."""
-    keep = np.greater_equal(a, b)
-    return np.logical_or(keep, np.isnan(a)) if np.result_type(a).kind in "fc" else keep
+    return _or_nan(np.greater_equal(a, b), a)
 
 
 def takes_first_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Where ``minimum(a, b)`` takes ``a``: ``a <= b``, or ``a`` is NaN (see :func:`takes_first_max`)."""
-    keep = np.less_equal(a, b)
+    return _or_nan(np.less_equal(a, b), a)
+
+
+def _or_nan(keep: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.logical_or(keep, np.isnan(a)) if np.result_type(a).kind in "fc" else keep
 
 

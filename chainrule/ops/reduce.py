@@ -4,14 +4,13 @@ norms; and the running sums and products (cumsum, cumprod)."""
 from __future__ import annotations
 
 import numbers
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import Function, _mode, pure
+from chainrule.autograd import Function, _mode, _stacklevel_outside, pure
 from chainrule.ops.elementwise import (
     abs as abs_,
     cast,
@@ -485,20 +484,9 @@ def _implicit_axis(op: str, axis: int | None, ndim: int) -> int:
         f"{op}: no dim given for a {ndim}-d input, so dim={chosen} is used, PyTorch's implicit (deprecated) "
         f"choice; pass dim= (dim=-1 for the last axis)",
         UserWarning,
-        stacklevel=_user_level(),
+        stacklevel=_stacklevel_outside("chainrule."),
     )
     return chosen
-
-
-def _user_level() -> int:
-    """The ``stacklevel`` that names the first caller outside chainrule, for a warning raised by
-    the function that calls this (``cr.softmax``, ``F.softmax`` or an ``nn.Softmax`` module)."""
-    frame = sys._getframe(2)  # the warning's function's caller
-    level = 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("chainrule."):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _float_first(x: Tensor, dtype: Any, op: str) -> Tensor:

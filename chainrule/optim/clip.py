@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from chainrule.compiler.recorder import replayed
+from chainrule.optim.optimizer import check_loop_flag
 from chainrule.tensor import Tensor
 
 
@@ -54,7 +54,7 @@ def clip_grad_norm_(
         >>> w.grad.numpy().round(4).tolist()
         [0.6, 0.8]
     """
-    _check_foreach("clip_grad_norm_", foreach)
+    check_loop_flag("clip_grad_norm_", "foreach", foreach)
     params = _as_list(parameters)
     max_norm = float(max_norm)
     norm_type = float(norm_type)
@@ -96,7 +96,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
         >>> w.grad.numpy().tolist()
         [-1.0, 0.5, 1.0]
     """
-    _check_foreach("clip_grad_value_", foreach)
+    check_loop_flag("clip_grad_value_", "foreach", foreach)
     params = _as_list(parameters)
     clip_value = float(clip_value)
     if not clip_value >= 0:
@@ -106,11 +106,6 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
             g = _grad_array(p)
             bound = np.asarray(clip_value, dtype=g.dtype)
             _set_grad(p, np.clip(g, -bound, bound))
-
-
-def _check_foreach(name: str, foreach: Any) -> None:
-    if foreach is not None and not isinstance(foreach, bool):
-        raise TypeError(f"{name}: foreach must be None, True or False, got {foreach!r}")
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

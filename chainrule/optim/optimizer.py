@@ -54,6 +54,12 @@ Work = tuple[np.ndarray, ...]  # scratch arrays of one parameter's shape
 """What optimisers accept: parameters (e.g. ``model.parameters()``) or a list of param-group dicts."""
 
 
+def check_loop_flag(owner: str, name: str, value: Any) -> None:
+    """PyTorch's ``foreach``/``fused``: None, True or False (how loops run; nothing changes here)."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be None, True or False, got {value!r}")
+
+
 class Optimizer:
     """Base class of the optimisers: param groups, per-parameter state, ``step`` and saving.
 
@@ -123,9 +129,8 @@ class Optimizer:
         ``fused`` and ``capturable`` are accepted and change nothing (chainrule picks its own
         loops; there are no CUDA graphs); ``differentiable=True`` (autograd through the step) is
         refused, since the step updates the parameters in place outside the graph."""
-        for name, value in (("foreach", foreach), ("fused", fused)):
-            if value is not None and not isinstance(value, bool):
-                raise TypeError(f"{self._name}: {name} must be None, True or False, got {value!r}")
+        check_loop_flag(self._name, "foreach", foreach)
+        check_loop_flag(self._name, "fused", fused)
         if not isinstance(capturable, bool):
             raise TypeError(f"{self._name}: capturable must be True or False, got {capturable!r}")
         if differentiable is not False:
