@@ -61,6 +61,52 @@ if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
 
+SPLIT_SUM_MAX = 2**20
+"""``sum_axes`` adds the outermost axis first in arrays of at most this many numbers (above it,
+NumPy's own reduction is as fast or faster: measured on (256, 64, 32, 32))."""
+
+
+def sum_axes(x: np.ndarray, axes: tuple[int, ...], keepdims: bool = False) -> Any:
+    """``x.sum(axis=axes, keepdims=keepdims)``, faster where NumPy's reduction is slow: over
+    several axes of a dense float array, its outermost axis in memory among them and another axis
+    kept (a convolution's or BatchNorm's sum over batch and positions, per channel). NumPy walks
+    such a reduction element by element (100 us for (100, 25, 5) over (0, 2)); adding the rows of
+    the outermost axis first runs on whole contiguous rows, and the rest is then small (9 us). The
+    result differs from NumPy's only in rounding (another order of the additions).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.interpreters import sum_axes
+        >>> sum_axes(np.ones((100, 25, 5), np.float32), (0, 2)).shape
+        (25,)
+    """
+    n = x.ndim
+    if not (
+        1 < len(axes) < n
+        and x.dtype.kind == "f"
+        and x.dtype.itemsize >= 4
+        and 1 < x.size <= SPLIT_SUM_MAX
+        and x.__class__ is np.ndarray
+    ):
+        return x.sum(axis=axes, keepdims=keepdims)
+    ordered = sorted({a % n for a in axes})
+    memory = sorted(range(n), key=lambda k: -x.strides[k])  # x's axes, outermost in memory first
+    first = memory[0]
+    y = x.transpose(memory)  # (a view; C-contiguous when x is a dense array in some axis order)
+    if len(ordered) != len(axes) or first not in ordered or x.shape[first] < 2 or not y.flags.c_contiguous:
+        return x.sum(axis=axes, keepdims=keepdims)
+    if x.size < 64 * x.shape[first]:  # rows too short for the split to pay
+        return x.sum(axis=axes, keepdims=keepdims)
+    rows = np.add.reduce(y, axis=0)  # (memory order, the first axis gone)
+    rest = memory[1:]
+    out = rows.sum(axis=tuple(j for j, k in enumerate(rest) if k in ordered))
+    kept = [k for k in rest if k not in ordered]  # out's axes, in memory order
+    out = out.transpose(np.argsort(kept)) if kept != sorted(kept) else out
+    if keepdims:
+        out = out.reshape([1 if k in ordered else x.shape[k] for k in range(n)])
+    return out
+
+
 def broadcast_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
     """The axes of ``shape`` that broadcasting ``target`` to it added or expanded.
 
@@ -415,7 +461,7 @@ class NumpyInterpreter(Interpreter):
         return x.astype(dtype)
 
     def sum(self, x: np.ndarray, axes: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
-        out = x.sum(axis=axes, keepdims=keepdims)
+        out = sum_axes(x, axes, keepdims)
         return out if out.__class__ is np.ndarray else np.asarray(out)
 
     def reshape(self, x: np.ndarray, shape: Sequence[int]) -> np.ndarray:

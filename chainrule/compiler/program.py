@@ -244,6 +244,11 @@ def _spent(value: np.ndarray, op: type) -> Tensor:
     return Tensor._make(value, True, node)
 
 
+_SCALAR_SLOW = {np.maximum: np.maximum, np.minimum: np.minimum}
+"""The NumPy operations whose loop with a number for an operand is several times slower than with
+two arrays (``Plan._numbers_as_arrays``)."""
+
+
 _HELPERS = {
     "_spent": _spent,
     "_rule": _rule,
@@ -419,6 +424,35 @@ class Plan:
         parts += [f"{k}={self._value(v, event)}" for k, v in params.items()]
         return ", ".join(parts)
 
+    def _numbers_as_arrays(self, i: Instr) -> Instr:
+        """``i`` with a number given to ``np.maximum``/``np.minimum`` made a kept constant array laid
+        out as the other operand: NumPy's loop for two arrays that are laid out alike is 3-4x faster
+        than its loop with a number (ReLU's ``np.maximum(x, 0)``: 6.5 against 2.2 us on (100, 100)
+        float32, 29 against 10 us on a channels-last (100, 25, 19)); a constant laid out otherwise
+        would be slower. The same values, bit for bit: only numbers the result's dtype holds exactly."""
+        if _SCALAR_SLOW.get(i.target) is None or len(i.args) != 2 or i.out not in self.layout:
+            return i
+        arrays = [a for a in i.args if isinstance(a, Ref)]
+        numbers = [a for a in i.args if type(a) in (int, float)]
+        if len(arrays) != 1 or len(numbers) != 1 or arrays[0].id not in self.layout:
+            return i
+        shape, dtype, strides = self.layout[arrays[0].id]
+        dtype, number = np.dtype(dtype), numbers[0]
+        if (
+            shape != self.layout[i.out][0]
+            or math.prod(shape) < 16
+            or dtype.kind not in "fiu"
+            or np.dtype(self.layout[i.out][1]) != dtype
+            or dtype.type(number) != number
+        ):
+            return i
+        constant = fusion.allocate((shape, dtype, strides))
+        if constant is None:  # (a broadcast or strided operand: keep the number)
+            return i
+        constant.fill(number)
+        constant.flags.writeable = False
+        return i._replace(args=tuple(Const(constant) if a is number else a for a in i.args))
+
     def _lines(self, i: Instr) -> list[str]:
         v = f"v{i.out}" if i.out is not None else None
         k = i.kind
@@ -439,6 +473,7 @@ class Plan:
             return [f"{node} = {cls}.__new__({cls})", f"{v} = {call}  # {i.note}"]
         if k in ("rule", "ufunc"):  # one NumPy operation: a gradient rule's, or a forward op that is one
             note = f"{i.note} (gradient)" if k == "rule" else i.note
+            i = self._numbers_as_arrays(i)
             if i.out in self._slots:  # written into a kept buffer
                 ufunc = self._name(fusion.UFUNCS[i.target], "u")
                 return [f"{v} = {ufunc}({self._call(i.args, i.params)}, out=B[{self._slots[i.out]}])  # {note}"]

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd import Function, _mode, _stacklevel_outside, pure
+from chainrule.interpreters import sum_axes
 from chainrule.ops.elementwise import (
     abs as abs_,
     cast,
@@ -87,7 +88,7 @@ def _kept_output(ns, fn: Function, in_shape: tuple[int, ...], axes: tuple[int, .
 class Sum(Function):
     def forward(self, a: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
         self.axes = axes
-        return np.sum(a, axis=axes, keepdims=keepdims)
+        return sum_axes(a, axes, keepdims) if a.__class__ is np.ndarray else np.sum(a, axis=axes, keepdims=keepdims)
 
     def backward(self, ns, grad, a):
         return _expand_back(ns, grad, a.shape, self.axes)
