@@ -10,12 +10,15 @@ Every collective waits at most ``timeout`` seconds (``init(timeout=...)`` or the
 variable ``CHAINRULE_DIST_TIMEOUT``; default 600) for the other processes, then raises
 :class:`DistributedError` saying which collective and rank waited. An exception that nothing
 catches on one process ends the whole run: its traceback is printed, then a line naming the
-rank, then ``MPI_Abort`` stops every process (mpiexec exits non-zero). A process killed by a
-signal is seen by the launcher, which stops the others.
+rank, then ``MPI_Abort`` stops every process (mpiexec exits non-zero). A process that ends
+while the others still wait for it in a collective (``sys.exit`` on one rank, or its script
+returning early) tells them as it exits, and they raise :class:`DistributedError` naming it within
+a second. A process killed by a signal is seen by the launcher, which stops the others.
 """
 
 from __future__ import annotations
 
+import atexit
 import enum
 import os
 import signal
@@ -69,6 +72,54 @@ class _World:
         self.rank, self.size = 0, 1
         self.timeout = DEFAULT_TIMEOUT
         self.count = 0  # collectives so far (named in a timeout's message)
+        self.leavers: _Leavers | None = None  # the other ranks' notices that their program ended
+
+
+_NOTICE_TAG = 25458  # ("cr"; point-to-point on COMM_WORLD never matches a collective's messages)
+_LEFT_GRACE = 1.0
+"""Seconds a rank still waits for a collective after another rank said it has ended: the collective
+completes if the one that ended had given its part before it ended."""
+
+
+class _Leavers:
+    """The ranks whose program has ended, as each says when it exits: a rank that ends (``sys.exit``,
+    its script returning) while the others still wait for it in a collective would otherwise leave
+    them waiting until the timeout (600 s), with a message naming the wrong rank. Each rank sends
+    one small message to every other as its interpreter exits (``atexit``, before mpi4py ends MPI),
+    point to point with a tag of its own (MPI keeps them apart from the collectives' messages; a
+    new communicator would need every rank to take part in making it); ``_wait`` reads them."""
+
+    def __init__(self, comm: Any, MPI: Any) -> None:
+        self.MPI = MPI
+        self.comm = comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.box = np.zeros(1, dtype=np.int64)
+        self.request = self.comm.Irecv(self.box, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
+        self.seen: dict[int, float] = {}  # rank -> when this rank learned it had ended
+        atexit.register(self.leave)
+
+    def poll(self) -> dict[int, float]:
+        """The ranks known to have ended (reading the notices that have arrived)."""
+        status = self.MPI.Status()
+        while self.request is not None and self.request.Test(status):
+            self.seen.setdefault(status.Get_source(), time.perf_counter())
+            self.request = self.comm.Irecv(self.box, source=self.MPI.ANY_SOURCE, tag=_NOTICE_TAG)
+        return self.seen
+
+    def leave(self) -> None:
+        """This program is ending: tell every other rank (waiting at most a second for the sends)."""
+        if self.request is None:
+            return
+        note = np.array([self.rank], dtype=np.int64)
+        sends = [self.comm.Isend(note, dest=r, tag=_NOTICE_TAG) for r in range(self.size) if r != self.rank]
+        until = time.perf_counter() + 1.0
+        while sends and time.perf_counter() < until:
+            sends = [s for s in sends if not s.Test()]
+        self.request.Cancel()  # (a cancelled receive completes at once)
+        self.request.Wait()
+        for request in sends:  # (never block an exit: a send that has not gone goes on its own or not at all)
+            request.Free()
+        self.request = None
 
 
 _world = _World()
@@ -143,6 +194,8 @@ def init(timeout: float | None = None) -> None:
                 os.environ[_OWNER_VARIABLE] = str(os.getpid())
                 if _world.size == 1:
                     _world.comm = None
+                else:
+                    _world.leavers = _Leavers(comm, MPI)
             _world.ready = True
         if timeout is not None:
             _world.timeout = float(timeout)
@@ -312,7 +365,16 @@ def _wait(requests: list, what: str, done: Callable[[int], None] | None = None) 
     start = time.perf_counter()
     pause = 0.0
     while not finished():
-        waited = time.perf_counter() - start
+        now = time.perf_counter()
+        waited = now - start
+        ended = w.leavers.poll() if w.leavers is not None else {}
+        gone = sorted(r for r, seen in ended.items() if now - seen > _LEFT_GRACE)
+        if gone and not finished():
+            raise DistributedError(
+                f"chainrule.distributed: rank {', '.join(map(str, gone))} of {w.size} ended (its program exited: "
+                f"sys.exit, or its script returned) while rank {w.rank} waited for it in {what} (collective "
+                f"#{w.count}); every process must take part in every collective, so this run cannot go on"
+            )
         if waited > w.timeout:
             raise DistributedError(
                 f"chainrule.distributed: rank {w.rank} of {w.size} waited {waited:.0f} s in {what} (collective "
@@ -468,7 +530,7 @@ def all_gather(x: Any, tensor: Any = None) -> list:
     as_tensor = isinstance(x, Tensor)
     if w.size == 1:
         return [Tensor._make(array.copy()) if as_tensor else np.array(array, copy=True)]
-    array = np.ascontiguousarray(array)
+    array = array if array.flags.c_contiguous else array.copy(order="C")  # (np.ascontiguousarray makes 0-d 1-d)
     if array.ndim > 6:
         raise ValueError(f"all_gather: at most 6 dimensions, got {array.ndim}")
     rows_here = len(array) if array.ndim else 1

@@ -132,6 +132,27 @@ def raise_on_one(out: str) -> None:
     dist.all_reduce(np.ones(3))
 
 
+def exit_in_fit(out: str) -> None:
+    """Rank 1 calls sys.exit(3) from a callback in the second epoch, while rank 0 trains on."""
+
+    class Leave(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1 and dist.rank() == 1:
+                sys.exit(3)
+
+    x, y = data("mlp", "float64")
+    model = network("mlp", "float64")
+    fit(model, cr.nn.CrossEntropyLoss(), optimizer("sgd", model), x, y, epochs=4, batch_size=8, callbacks=[Leave()])
+    save(out, weights=weights(model))
+
+
+def gather_0d(out: str) -> None:
+    r = dist.rank()
+    parts = dist.all_gather(np.array(r + 1.0))
+    tensors = dist.all_gather(cr.tensor(r + 1.0))
+    save(out, shapes=np.array([p.shape == () for p in parts] + [t.shape == () for t in tensors]))
+
+
 def late(out: str) -> None:
     """Rank 1 never joins the collective: rank 0 must give up after the timeout."""
     dist.init(timeout=1.0)
@@ -366,6 +387,8 @@ def exits_early(out: str) -> None:
 
 
 JOBS = {
+    "exit_in_fit": exit_in_fit,
+    "gather_0d": gather_0d,
     "aliased": aliased,
     "unused_no_sync": unused_no_sync,
     "exits_early": exits_early,
