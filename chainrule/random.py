@@ -67,6 +67,32 @@ def resolve_generator(seed_or_generator: int | np.random.Generator | None) -> np
     return np.random.default_rng(seed_or_generator)
 
 
+def _draw(kind: str, shape: tuple[int, ...], dtype: np.dtype, low: int = 0, high: int = 0) -> np.ndarray:
+    """Samples of ``kind`` from chainrule's generator: the one ``manual_seed`` made last, read at
+    each call. The creation functions below make their tensors through ``autograd.pure``, so a
+    compiled step records the draw and each replay draws anew, as the eager step would (noise added
+    to the inputs, a VAE's reparameterisation)."""
+    g = _generator
+    if kind == "normal":
+        return g.standard_normal(shape).astype(dtype)
+    if kind == "uniform":
+        return g.random(shape).astype(dtype)
+    if kind == "integers":
+        return g.integers(low, high, shape).astype(dtype)
+    return g.permutation(high).astype(dtype)  # "permutation"
+
+
+_draw.draws = True  # (a compiled step replays each draw: see chainrule.compiler.program._draws)
+
+
+def _sample(kind: str, shape: tuple[int, ...], dtype: np.dtype, requires_grad: bool = False, **bounds: int) -> Tensor:
+    if requires_grad:  # (a leaf of its own, as torch.randn(..., requires_grad=True))
+        return Tensor(_draw(kind, shape, dtype, **bounds), requires_grad=True)
+    from chainrule.autograd import pure  # (the engine: imported here, after it is loaded)
+
+    return pure(_draw, kind=kind, shape=tuple(shape), dtype=np.dtype(dtype), **bounds)
+
+
 def randn(
     *shape: int | Sequence[int], size: Any = None, dtype: Any = None, requires_grad: bool = False, device: Any = None
 ) -> Tensor:
@@ -80,8 +106,7 @@ def randn(
     """
     _check_device(device, "randn")
     shape = _shape_args(_size_or_shape("randn", shape, size))
-    data = _generator.standard_normal(shape).astype(np.dtype(dtype or DEFAULT_DTYPE))
-    return Tensor(data, requires_grad=requires_grad)
+    return _sample("normal", shape, np.dtype(dtype or DEFAULT_DTYPE), requires_grad)
 
 
 def rand(
@@ -98,8 +123,7 @@ def rand(
     """
     _check_device(device, "rand")
     shape = _shape_args(_size_or_shape("rand", shape, size))
-    data = _generator.random(shape).astype(np.dtype(dtype or DEFAULT_DTYPE))
-    return Tensor(data, requires_grad=requires_grad)
+    return _sample("uniform", shape, np.dtype(dtype or DEFAULT_DTYPE), requires_grad)
 
 
 def _size_or_shape(op: str, shape: tuple, size: Any) -> tuple:
@@ -120,8 +144,7 @@ def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device
         dtype('float64')
     """
     _check_device(device, "randn_like")
-    data = _generator.standard_normal(t.shape).astype(_float_like("randn_like", t, dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _sample("normal", t.shape, _float_like("randn_like", t, dtype), requires_grad)
 
 
 def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -133,8 +156,7 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device:
         (2, 3)
     """
     _check_device(device, "rand_like")
-    data = _generator.random(t.shape).astype(_float_like("rand_like", t, dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _sample("uniform", t.shape, _float_like("rand_like", t, dtype), requires_grad)
 
 
 def _float_like(op: str, t: Tensor, dtype: Any) -> np.dtype:
@@ -167,7 +189,7 @@ def randint(*args: Any, size: Any = None, dtype: Any = None, device: Any = None)
     kind = np.dtype(dtype or np.int64)
     if kind.kind in "iu" and (low < np.iinfo(kind).min or high - 1 > np.iinfo(kind).max):
         raise ValueError(f"randint: [{low}, {high}) does not fit in {kind}")
-    return Tensor(_generator.integers(low, high, shape).astype(kind))
+    return _sample("integers", shape, kind, low=int(low), high=int(high))
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
@@ -185,4 +207,4 @@ def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     exact = np.iinfo(kind).max if kind.kind in "iu" else 2 ** (np.finfo(kind).nmant + 1) if kind.kind == "f" else 1
     if n and n - 1 > exact:
         raise ValueError(f"randperm: {n} values do not fit in {kind} (its whole numbers stop at {exact})")
-    return Tensor(_generator.permutation(int(n)).astype(kind))
+    return _sample("permutation", (), kind, high=int(n))

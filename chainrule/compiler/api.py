@@ -9,7 +9,8 @@ tensor and array arguments, its other arguments' values, grad mode):
    parameters, with constants that agree. They make the :class:`~chainrule.compiler.program.Plan`.
 3. Later calls replay the plan: the forward ops' ``forward`` on arrays, the gradient rules' NumPy
    calls, the writes into ``.grad`` and the live calls of ``optimizer.step()``, ``zero_grad()``,
-   clipping and schedulers. No Tensor or graph node is made per op and no graph is walked.
+   clipping and schedulers. No Tensor is made per op and no graph is walked (an op whose
+   gradient needs values it saved still makes its small record of them, with no links to a graph).
 
 What the plan assumes is checked before each replay: the modules the step called are in the same
 training mode as when it was recorded (else another plan is recorded for that mode), no module

@@ -183,7 +183,7 @@ def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any
         if instr.kind == "load" and isinstance(instr.args[0], Const):
             known[instr.out] = instr.args[0].value
             continue
-        if instr.kind in ("rule", "pure") and constant(instr.args) and constant(instr.params):
+        if instr.kind in ("rule", "pure") and constant(instr.args) and constant(instr.params) and not _draws(instr):
             result = instr.target(*value(instr.args), **value(instr.params))
             known[instr.out] = result if isinstance(result, np.ndarray) else np.asarray(result)
             continue
@@ -192,6 +192,13 @@ def _fold_constants(instrs: list[Instr], outputs: Any) -> tuple[list[Instr], Any
 
 
 _PURE = ("load", "rule", "pure", "read", "item")  # instructions without side effects
+
+
+def _draws(instr: Instr) -> bool:
+    """Whether ``instr`` draws random numbers (``cr.randn`` and the other creation functions of
+    ``chainrule.random``, marked ``draws``): never folded into a constant nor left out unused, since
+    each replay must draw anew and advance the random state as the eager step does."""
+    return getattr(instr.target, "draws", False) is True
 
 
 def _drop_unused(instrs: list[Instr], outputs: Any) -> list[Instr]:
@@ -205,7 +212,7 @@ def _drop_unused(instrs: list[Instr], outputs: Any) -> list[Instr]:
     mark(outputs)
     kept = []
     for instr in reversed(instrs):
-        if instr.kind in _PURE and instr.out not in used:
+        if instr.kind in _PURE and instr.out not in used and not _draws(instr):
             continue
         if instr.kind != "read":
             mark(instr.args)
