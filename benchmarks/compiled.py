@@ -26,6 +26,8 @@ Rows (each its own process; the processes alternate A B C D E A B C D E ..., see
 * ``chainrule compiled``: ``cr.compile`` of that same loop body (the first two calls run eagerly
   and are recorded, later calls replay the plan; ``step.stats`` is checked: 2 recorded, the rest
   replayed, none eager, and any ``CompileWarning`` is reported);
+* ``chainrule eager, no numba``: the eager loop in a process with ``CHAINRULE_NUMBA=0`` (the eager
+  LSTM and GRU cells and the optimisers use numba's loops where it is installed);
 * ``chainrule compiled, no numba``: the same, in a process with ``CHAINRULE_NUMBA=0`` -- what a
   plain install without the extra ``fast`` runs: plans of NumPy calls with their kept buffers,
   no fused loops, the optimiser's NumPy update (the two rows above use numba where installed:
@@ -101,10 +103,11 @@ import _common
 import training_cnn_gru
 import training_mlp
 
-LIBRARIES = ("cr-eager", "cr-compiled", "cr-compiled-numpy", "torch", "torch-compile", "jax")
+LIBRARIES = ("cr-eager", "cr-compiled", "cr-eager-numpy", "cr-compiled-numpy", "torch", "torch-compile", "jax")
 LABELS = {
     "cr-eager": "chainrule eager",
     "cr-compiled": "chainrule compiled",
+    "cr-eager-numpy": "chainrule eager, no numba",
     "cr-compiled-numpy": "chainrule compiled, no numba",
     "torch": "PyTorch eager",
     "torch-compile": "torch.compile",
@@ -440,6 +443,7 @@ def jax_maker(d: dict[str, np.ndarray], args: argparse.Namespace) -> Library:
 MAKERS: dict[str, Callable[[dict[str, np.ndarray], argparse.Namespace], Library]] = {
     "cr-eager": partial(chainrule_maker, compiled=False),
     "cr-compiled": partial(chainrule_maker, compiled=True),
+    "cr-eager-numpy": partial(chainrule_maker, compiled=False, numba=False),
     "cr-compiled-numpy": partial(chainrule_maker, compiled=True, numba=False),
     "torch": partial(torch_maker, compiled=False),
     "torch-compile": partial(torch_maker, compiled=True),
@@ -513,7 +517,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def available_libraries(args: argparse.Namespace, notes: list[str]) -> tuple[list[str], dict[str, str]]:
     """The rows to run, and the JAX version when its interpreter works."""
-    libs = ["cr-eager", "cr-compiled", "cr-compiled-numpy"]
+    libs = ["cr-eager", "cr-compiled", "cr-eager-numpy", "cr-compiled-numpy"]
     if _common.run_torch(args.no_torch, notes, "no PyTorch or torch.compile row"):
         libs.append("torch")
         if args.no_torch_compile:
@@ -639,7 +643,7 @@ def report(workload: str, meta: dict[str, Any], summary: dict[str, Any], args: a
         print(f"- cr.compile stats per process, {LABELS[lib]}: {stats} (expected {expected})")
         if any(s != expected for s in stats):
             problems.append(f"{workload}: cr.compile stats {stats}, expected {expected}")
-    for lib in ("cr-eager", "cr-compiled", "cr-compiled-numpy"):  # the peers' own warnings are in the JSON
+    for lib in ("cr-eager", "cr-compiled", "cr-eager-numpy", "cr-compiled-numpy"):  # (the peers' warnings: the JSON)
         for message in summary.get(lib, {}).get("warnings", []):
             print(f"- warning in {LABELS[lib]}: {message[:400]}")
             if "CompileWarning" in message:
@@ -647,6 +651,10 @@ def report(workload: str, meta: dict[str, Any], summary: dict[str, Any], args: a
     goal = goal_text(workload, summary)
     if goal:
         print(f"- goal for chainrule compiled (benchmarking notes): {goal}")
+    if "cr-eager-numpy" in summary and "cr-compiled-numpy" in summary:
+        ratio = median_of(summary, "cr-compiled-numpy") / median_of(summary, "cr-eager-numpy")
+        verdict = "faster" if ratio < 0.98 else "NOT faster" if ratio > 1.02 else "the same, within 2%"
+        print(f"- without numba, compiled vs eager: {ratio:.2f}x ({verdict}; the issue: a NumPy plan faster)")
     print()
     return problems
 
