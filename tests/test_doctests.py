@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ MODULES = ["chainrule"] + sorted(
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (the examples' mkdtemp folders: pytest's, removed)
     module = importlib.import_module(name)
     with np.errstate(all="ignore"):  # examples may show inf/NaN on purpose (detect_anomaly)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False, report=True)
