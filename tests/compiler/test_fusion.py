@@ -51,6 +51,8 @@ def test_the_plan_shows_its_fused_loops_and_buffers():
     assert "# fused: " in text and "= buffer (5, 8) float32" in text
     assert "def kernel(" in step.plan.fused[0].source and "numba.njit(cache=True" in step.plan.fused[0].source
     assert ".forward_into(B[" in step.plan.source  # the hidden Linear writes its output into a kept buffer
+    # the loss's gradient seed (1, scaled by 1/N for the mean) is computed once, not on each replay
+    assert step.plan.folded >= 1 and f"{step.plan.folded} folded into constants" in text
 
 
 def test_the_numpy_backend_keeps_buffers_and_fuses_nothing():
