@@ -36,6 +36,7 @@ from sklearn.exceptions import ConvergenceWarning  # after base, which explains 
 
 from chainrule import nn
 from chainrule.autograd import no_grad
+from chainrule.compiler import CompiledFunction
 from chainrule.data import DataLoader
 from chainrule.nn import functional as F
 from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
@@ -555,7 +556,8 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
     """Fit the estimator's network with scikit-learn's 'lbfgs' solver: scipy's L-BFGS-B on the
     parameters flattened into one float64 vector (``nn.utils.parameters_to_vector``), starting
     from the network's current weights, on the full-batch ``Objective`` and its gradient, both
-    computed by chainrule's autodiff.
+    computed by chainrule's autodiff in a compiled step (``cr.compile``: recorded on the first two
+    evaluations, replayed on the others).
 
     Up to ``max_iter`` iterations (``max_fun`` loss evaluations for the MLPs); it stops when the
     largest gradient component is at most ``tol`` (scipy's ``gtol``; ``tol=None``: 0). The other
@@ -600,11 +602,21 @@ def fit_lbfgs(estimator: Any, X: np.ndarray, targets: np.ndarray, weights: np.nd
         with no_grad():
             return parameters_to_vector(tensors)._data.astype(np.float64)
 
-    def loss_and_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
-        vector_to_parameters(point, params)
+    def evaluate() -> Tensor:
         network.zero_grad()
         loss = objective(scores(inputs), targets, weights)
         loss.backward()
+        return loss
+
+    # compiled, as the other solvers' steps are: every point scipy asks for runs the same forward and
+    # backward, on the parameters vector_to_parameters writes in place (the plan reads them live)
+    evaluate = CompiledFunction(
+        evaluate, watch=(objective,), name=f"{owner}'s lbfgs objective", hint="the result is the same, only slower"
+    )
+
+    def loss_and_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
+        vector_to_parameters(point, params)
+        loss = evaluate()
         grads = [Tensor(np.zeros_like(p._data)) if p.grad is None else p.grad for p in params]
         return float(loss._data), flat(grads)
 

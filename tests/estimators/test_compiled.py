@@ -77,3 +77,43 @@ def test_partial_fit_replays_the_step_recorded_by_the_first_call():
     (step,) = est._optimizer._fit_steps.values()  # one step, kept across the calls
     assert step.run.stats["recorded"] == 4  # batches of 10 and of 5: two recordings each
     assert step.run.stats["replayed"] == 8 - 4
+
+
+LBFGS_CASES = [
+    LogisticRegression(),
+    LinearSVC(),
+    LinearSVC(loss="hinge", solver="lbfgs", max_iter=30),
+    LinearRegression(solver="lbfgs"),
+    MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0),
+    MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0),
+]
+
+
+@pytest.mark.parametrize("estimator", LBFGS_CASES, ids=lambda e: f"{type(e).__name__}-{e.get_params()['solver']}")
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_lbfgs_solver_evaluates_through_a_compiled_step(estimator, weighted, monkeypatch):
+    """'lbfgs' (the default of LogisticRegression and LinearSVC) evaluates its objective and gradient
+    in a compiled step: replayed after the first two points, with the eager fit's weights."""
+    from chainrule.estimators import solver
+
+    made = []
+
+    class Kept(solver.CompiledFunction):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(solver, "CompiledFunction", Kept)
+    X, y = data(estimator)
+    sw = np.linspace(0.5, 2.0, len(X)) if weighted else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        warnings.simplefilter("ignore", UserWarning)  # convergence warnings of short runs
+        compiled = clone(estimator).fit(X, y, sample_weight=sw)
+        with cr.compiler.disable():
+            eager = clone(estimator).fit(X, y, sample_weight=sw)
+    for a, b in zip(weights_of(compiled), weights_of(eager)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compiled.loss_curve_, eager.loss_curve_, rtol=1e-12)
+    assert made and made[0].stats["recorded"] == 2 and made[0].stats["replayed"] > 0
+    assert made[0].stats["eager"] == 0
