@@ -96,6 +96,7 @@ class _Leavers:
         self.box = np.zeros(1, dtype=np.int64)
         self.request = self.comm.Irecv(self.box, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
         self.seen: dict[int, float] = {}  # rank -> when this rank learned it had ended
+        self.pid = os.getpid()
         atexit.register(self.leave)
 
     def poll(self) -> dict[int, float]:
@@ -108,7 +109,7 @@ class _Leavers:
 
     def leave(self) -> None:
         """This program is ending: tell every other rank (waiting at most a second for the sends)."""
-        if self.request is None:
+        if self.request is None or os.getpid() != self.pid:  # (a forked child that runs atexit is no rank)
             return
         note = np.array([self.rank], dtype=np.int64)
         sends = [self.comm.Isend(note, dest=r, tag=_NOTICE_TAG) for r in range(self.size) if r != self.rank]
