@@ -45,9 +45,9 @@ def weights_of(estimator):
     return [np.array(p.numpy()) for p in estimator.network_.parameters()]
 
 
-@pytest.mark.parametrize("estimator", CASES, ids=lambda e: type(e).__name__)
-@pytest.mark.parametrize("weighted", [False, True])
-def test_compiled_training_matches_eager_training(estimator, weighted):
+def fitted_as_eagerly(estimator, weighted):
+    """A clone of ``estimator`` fitted (its steps compiled, no CompileWarning), checked against a
+    clone fitted with compiling off: the same weights and loss curve."""
     X, y = data(estimator)
     sw = np.linspace(0.5, 2.0, len(X)) if weighted else None
     with warnings.catch_warnings():
@@ -59,6 +59,13 @@ def test_compiled_training_matches_eager_training(estimator, weighted):
     for a, b in zip(weights_of(compiled), weights_of(eager)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(compiled.loss_curve_, eager.loss_curve_, rtol=1e-12)
+    return compiled
+
+
+@pytest.mark.parametrize("estimator", CASES, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_training_matches_eager_training(estimator, weighted):
+    compiled = fitted_as_eagerly(estimator, weighted)
     (step,) = compiled._optimizer._fit_steps.values()
     assert step.run.stats["replayed"] > 0
 
@@ -104,16 +111,6 @@ def test_the_lbfgs_solver_evaluates_through_a_compiled_step(estimator, weighted,
             made.append(self)
 
     monkeypatch.setattr(solver, "CompiledFunction", Kept)
-    X, y = data(estimator)
-    sw = np.linspace(0.5, 2.0, len(X)) if weighted else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        warnings.simplefilter("ignore", UserWarning)  # convergence warnings of short runs
-        compiled = clone(estimator).fit(X, y, sample_weight=sw)
-        with cr.compiler.disable():
-            eager = clone(estimator).fit(X, y, sample_weight=sw)
-    for a, b in zip(weights_of(compiled), weights_of(eager)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(compiled.loss_curve_, eager.loss_curve_, rtol=1e-12)
+    fitted_as_eagerly(estimator, weighted)
     assert made and made[0].stats["recorded"] == 2 and made[0].stats["replayed"] > 0
     assert made[0].stats["eager"] == 0
