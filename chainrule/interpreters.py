@@ -82,7 +82,9 @@ def sum_axes(x: np.ndarray, axes: tuple[int, ...], keepdims: bool = False) -> An
     """
     n = x.ndim
     if not (
-        1 < len(axes) < n
+        isinstance(axes, tuple)
+        and 1 < len(axes) < n
+        and all(-n <= a < n for a in axes)
         and x.dtype.kind == "f"
         and x.dtype.itemsize >= 4
         and 1 < x.size <= SPLIT_SUM_MAX

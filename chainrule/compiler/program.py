@@ -252,6 +252,9 @@ def _spent(value: np.ndarray, op: type) -> Tensor:
 
 
 _SCALAR_SLOW = {np.maximum: np.maximum, np.minimum: np.minimum}
+_SCALAR_SLOW_MAX = 2**20
+"""The largest result (in numbers) that gets such a constant: above the caches the two loops run
+at memory speed (the constant is one more array to read, and the plan keeps it)."""
 """The NumPy operations whose loop with a number for an operand is several times slower than with
 two arrays (``Plan._numbers_as_arrays``)."""
 
@@ -447,7 +450,7 @@ class Plan:
         dtype, number = np.dtype(dtype), numbers[0]
         if (
             shape != self.layout[i.out][0]
-            or math.prod(shape) < 16
+            or not 16 <= math.prod(shape) <= _SCALAR_SLOW_MAX
             or dtype.kind not in "fiu"
             or np.dtype(self.layout[i.out][1]) != dtype
             or dtype.type(number) != number

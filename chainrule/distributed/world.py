@@ -10,10 +10,10 @@ Every collective waits at most ``timeout`` seconds (``init(timeout=...)`` or the
 variable ``CHAINRULE_DIST_TIMEOUT``; default 600) for the other processes, then raises
 :class:`DistributedError` saying which collective and rank waited. An exception that nothing
 catches on one process ends the whole run: its traceback is printed, then a line naming the
-rank, then ``MPI_Abort`` stops every process (mpiexec exits non-zero). A process that ends
-while the others still wait for it in a collective (``sys.exit`` on one rank, or its script
-returning early) tells them as it exits, and they raise :class:`DistributedError` naming it within
-a second. A process killed by a signal is seen by the launcher, which stops the others.
+rank, then ``MPI_Abort`` stops every process (mpiexec exits non-zero). A process that has joined
+the world and ends before a collective the others wait in (``sys.exit`` on one rank, or its script
+returning early) tells them as it exits, and they raise :class:`DistributedError` naming it at once.
+A process killed by a signal is seen by the launcher, which stops the others.
 """
 
 from __future__ import annotations
@@ -76,42 +76,45 @@ class _World:
 
 
 _NOTICE_TAG = 25458  # ("cr"; point-to-point on COMM_WORLD never matches a collective's messages)
-_LEFT_GRACE = 1.0
-"""Seconds a rank still waits for a collective after another rank said it has ended: the collective
-completes if the one that ended had given its part before it ended."""
 
 
 class _Leavers:
     """The ranks whose program has ended, as each says when it exits: a rank that ends (``sys.exit``,
-    its script returning) while the others still wait for it in a collective would otherwise leave
-    them waiting until the timeout (600 s), with a message naming the wrong rank. Each rank sends
-    one small message to every other as its interpreter exits (``atexit``, before mpi4py ends MPI),
-    point to point with a tag of its own (MPI keeps them apart from the collectives' messages; a
-    new communicator would need every rank to take part in making it); ``_wait`` reads them."""
+    its script returning) before a collective the others wait in would otherwise leave them waiting
+    until the timeout (600 s), with a message naming the wrong rank. Each rank sends one small
+    message to every other as its interpreter exits (``atexit``, before mpi4py ends MPI), point to
+    point with a tag of its own (MPI keeps them apart from the collectives' messages; a new
+    communicator would need every rank to take part in making it): its rank and the number of
+    collectives it started. ``_wait`` reads them: a rank that ended having started fewer collectives
+    than the one waited for never will; one that started it had finished its part (every collective
+    is waited for before the program goes on), so a late third rank is waited for as before."""
 
     def __init__(self, comm: Any, MPI: Any) -> None:
         self.MPI = MPI
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
-        self.box = np.zeros(1, dtype=np.int64)
+        self.box = np.zeros(2, dtype=np.int64)  # (its rank, the collectives it started)
         self.request = self.comm.Irecv(self.box, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
-        self.seen: dict[int, float] = {}  # rank -> when this rank learned it had ended
+        self.ended: dict[int, int] = {}  # rank -> the number of collectives it had started when it ended
         self.pid = os.getpid()
         atexit.register(self.leave)
 
-    def poll(self) -> dict[int, float]:
-        """The ranks known to have ended (reading the notices that have arrived)."""
-        status = self.MPI.Status()
-        while self.request is not None and self.request.Test(status):
-            self.seen.setdefault(status.Get_source(), time.perf_counter())
+    def poll(self) -> dict[int, int]:
+        """The ranks known to have ended, with the number of collectives each had started (reading
+        the notices that have arrived)."""
+        while self.request is not None and self.request.Test():
+            self.ended[int(self.box[0])] = int(self.box[1])
             self.request = self.comm.Irecv(self.box, source=self.MPI.ANY_SOURCE, tag=_NOTICE_TAG)
-        return self.seen
+        return self.ended
 
     def leave(self) -> None:
         """This program is ending: tell every other rank (waiting at most a second for the sends)."""
         if self.request is None or os.getpid() != self.pid:  # (a forked child that runs atexit is no rank)
             return
-        note = np.array([self.rank], dtype=np.int64)
+        if self.MPI.Is_finalized():  # (the program ended MPI itself: nothing can be sent now)
+            self.request = None
+            return
+        note = np.array([self.rank, _world.count], dtype=np.int64)
         sends = [self.comm.Isend(note, dest=r, tag=_NOTICE_TAG) for r in range(self.size) if r != self.rank]
         until = time.perf_counter() + 1.0
         while sends and time.perf_counter() < until:
@@ -366,15 +369,15 @@ def _wait(requests: list, what: str, done: Callable[[int], None] | None = None) 
     start = time.perf_counter()
     pause = 0.0
     while not finished():
-        now = time.perf_counter()
-        waited = now - start
+        waited = time.perf_counter() - start
         ended = w.leavers.poll() if w.leavers is not None else {}
-        gone = sorted(r for r, seen in ended.items() if now - seen > _LEFT_GRACE)
-        if gone and not finished():
+        gone = sorted(r for r, started in ended.items() if started < w.count)
+        if gone:
             raise DistributedError(
                 f"chainrule.distributed: rank {', '.join(map(str, gone))} of {w.size} ended (its program exited: "
-                f"sys.exit, or its script returned) while rank {w.rank} waited for it in {what} (collective "
-                f"#{w.count}); every process must take part in every collective, so this run cannot go on"
+                f"sys.exit, or its script returned) after {min(ended[r] for r in gone)} collective(s), while rank "
+                f"{w.rank} waited for it in {what} (collective #{w.count}); every process must take part in every "
+                "collective, so this run cannot go on"
             )
         if waited > w.timeout:
             raise DistributedError(

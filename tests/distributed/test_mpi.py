@@ -93,8 +93,9 @@ def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kin
     tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
     if dtype == "float64":
         np.testing.assert_allclose(rank0["weights"], single["weights"], rtol=1e-10, atol=0)
-    else:  # 1e-5 relative to the largest weight: a weight that ends near 0 carries the others' rounding
+    else:  # 1e-5 relative to the largest weight (a weight that ends near 0 carries the others' rounding)
         assert np.abs(rank0["weights"] - single["weights"]).max() <= 1e-5 * np.abs(single["weights"]).max()
+        np.testing.assert_allclose(rank0["weights"], single["weights"], rtol=1e-5, atol=1e-6)  # and each one
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):  # averaged and gathered over the ranks
         np.testing.assert_allclose(rank0[key], single[key], **tolerance)
         np.testing.assert_array_equal(rank0[key], rank1[key])
@@ -164,6 +165,21 @@ def test_a_rank_that_exits_mid_run_stops_the_others_at_once_naming_it(tmp_path):
     assert "DistributedError" in done.stderr, done.stderr
     assert "rank 1 of 2 ended (its program exited" in done.stderr and "while rank 0 waited" in done.stderr
     assert not (tmp_path / "rank0.npz").exists()
+
+
+def test_ranks_that_ended_after_doing_their_part_are_no_failure(tmp_path):
+    """With 4 ranks, ranks 0 and 1 may finish a broadcast and end while rank 3 still waits for the
+    late rank 2 (a tree): the notices say each ended after that collective, so rank 3 waits on."""
+    done = run("late_broadcast", tmp_path, processes=4, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for r in range(4):
+        np.testing.assert_array_equal(load(tmp_path, r)["got"], np.zeros(10))
+
+
+def test_a_program_that_ends_mpi_itself_exits_cleanly(tmp_path):
+    done = run("own_finalize", tmp_path, check=False, timeout=60)
+    assert done.returncode == 0 and "after finalizing" not in done.stderr, done.stderr
+    np.testing.assert_array_equal(load(tmp_path, 1)["total"], [2.0, 2.0])
 
 
 def test_all_gather_keeps_a_0d_value_0d(tmp_path):

@@ -153,6 +153,25 @@ def gather_0d(out: str) -> None:
     save(out, shapes=np.array([p.shape == () for p in parts] + [t.shape == () for t in tensors]))
 
 
+def late_broadcast(out: str) -> None:
+    """Rank 2 comes to the broadcast late; ranks 0 and 1 may have done their part and ended by then,
+    which is no failure: the others wait for rank 2 as usual."""
+    dist.init()
+    if dist.rank() == 2:
+        time.sleep(3)
+    got = dist.broadcast(np.full(10, float(dist.rank())), src=0)
+    save(out, got=got)
+
+
+def own_finalize(out: str) -> None:
+    """A program that ends MPI itself: the exit notice must not use MPI after that."""
+    from mpi4py import MPI
+
+    total = dist.all_reduce(np.ones(2))
+    save(out, total=total)
+    MPI.Finalize()
+
+
 def late(out: str) -> None:
     """Rank 1 never joins the collective: rank 0 must give up after the timeout."""
     dist.init(timeout=1.0)
@@ -387,6 +406,8 @@ def exits_early(out: str) -> None:
 
 
 JOBS = {
+    "late_broadcast": late_broadcast,
+    "own_finalize": own_finalize,
     "exit_in_fit": exit_in_fit,
     "gather_0d": gather_0d,
     "aliased": aliased,
