@@ -100,7 +100,8 @@ LBFGS_CASES = [
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_lbfgs_solver_evaluates_through_a_compiled_step(estimator, weighted, monkeypatch):
     """'lbfgs' (the default of LogisticRegression and LinearSVC) evaluates its objective and gradient
-    in a compiled step: replayed after the first two points, with the eager fit's weights."""
+    in a compiled step after its first points: recorded on two, replayed on the rest, with the eager
+    fit's weights."""
     from chainrule.estimators import solver
 
     made = []
@@ -111,6 +112,7 @@ def test_the_lbfgs_solver_evaluates_through_a_compiled_step(estimator, weighted,
             made.append(self)
 
     monkeypatch.setattr(solver, "CompiledFunction", Kept)
+    monkeypatch.setattr(solver, "LBFGS_EAGER_POINTS", 3)  # (20 by default: these fits are short)
     fitted_as_eagerly(estimator, weighted)
     assert made and made[0].stats["recorded"] == 2 and made[0].stats["replayed"] > 0
     assert made[0].stats["eager"] == 0
