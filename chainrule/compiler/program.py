@@ -252,11 +252,11 @@ def _spent(value: np.ndarray, op: type) -> Tensor:
 
 
 _SCALAR_SLOW = {np.maximum: np.maximum, np.minimum: np.minimum}
+"""The NumPy operations whose loop with a number for an operand is several times slower than with
+two arrays (``Plan._numbers_as_arrays``)."""
 _SCALAR_SLOW_MAX = 2**20
 """The largest result (in numbers) that gets such a constant: above the caches the two loops run
 at memory speed (the constant is one more array to read, and the plan keeps it)."""
-"""The NumPy operations whose loop with a number for an operand is several times slower than with
-two arrays (``Plan._numbers_as_arrays``)."""
 
 
 _HELPERS = {
