@@ -493,3 +493,64 @@ def test_pinned_gradient_accumulation_without_zero_grad_and_two_backwards():
         return step, lambda: [p.grad for p in model.parameters()]
 
     _assert_same_as_eager(make, _regression_batches())
+
+
+WATCHED_GLOBAL = [1, 2]
+
+
+def _closure():
+    """A function with two closure cells (a list, a number) and a global list it names."""
+    box, value = [0], 1
+
+    def fn(x):
+        return x * value + box[0] + len(WATCHED_GLOBAL)
+
+    def set_cell(v):
+        nonlocal value
+        value = v
+
+    fn.cell, fn.set_cell = box, set_cell
+    return fn
+
+
+def test_a_replays_check_of_the_watched_state_agrees_with_the_snapshot_it_replaces():
+    """Before each replay the watched objects' Python state is compared where it lies
+    (``_changed_since``), not by making a new snapshot; both say the same for every kind of change:
+    an attribute, a dict item or its order, a list item or length, a tuple, a number's type,
+    a container become a number and back, a closure cell, a global the function names."""
+    from chainrule.compiler import api
+
+    class Loss:
+        pass
+
+    def changes():  # (the change, whether it is one)
+        yield (lambda o, f: None), False
+        yield (lambda o, f: setattr(o, "weight", 2.0)), True
+        yield (lambda o, f: setattr(o, "weight", 1)), False  # 1 == 1.0: the same number
+        yield (lambda o, f: setattr(o, "new", 0)), True
+        yield (lambda o, f: o.settings.__setitem__("a", 5)), True
+        yield (lambda o, f: o.settings.__setitem__("c", 5)), True
+        yield (lambda o, f: o.settings.update(b=o.settings.pop("b"))), False  # the same items, the same order
+        yield (lambda o, f: o.settings.update(a=o.settings.pop("a"))), True  # another order
+        yield (lambda o, f: o.items.append(3)), True
+        yield (lambda o, f: o.items.__setitem__(0, 9)), True
+        yield (lambda o, f: setattr(o, "pair", (1, 3))), True
+        yield (lambda o, f: setattr(o, "pair", [1, 2])), True  # a list now
+        yield (lambda o, f: setattr(o, "items", 7)), True  # a container become a number
+        yield (lambda o, f: setattr(o, "weight", [1.0])), True  # a number become a container
+        yield (lambda o, f: setattr(o, "weight", "1.0")), True
+        yield (lambda o, f: f.cell.__setitem__(0, 1)), True
+        yield (lambda o, f: f.set_cell(5)), True
+        yield (lambda o, f: WATCHED_GLOBAL.append(3)), True
+
+    for change, changed in changes():
+        obj = Loss()
+        obj.weight, obj.settings, obj.items, obj.pair = 1.0, {"a": 1, "b": 2}, [1, 2], (1, 2)
+        fn = _closure()
+        watched = (obj, fn)
+        before = api._attributes(watched)
+        change(obj, fn)
+        seen = api._changed_since(before, watched)
+        assert seen == api._attributes_changed(before, api._attributes(watched))
+        assert (seen is not None) is changed, (seen, changed)
+        WATCHED_GLOBAL[:] = [1, 2]
