@@ -291,7 +291,9 @@ def loop_worker(args: argparse.Namespace, cr: Any, dist: Any, cross_entropy: Any
     """A training loop of one's own: ``DistributedDataParallel`` and ``cr.compile`` of the step."""
     p, rank = dist.world_size(), dist.rank()
     timers = instrument() if args.profile else None
-    model = dist.DistributedDataParallel(net, bucket_cap_mb=args.bucket_cap_mb)
+    model = dist.DistributedDataParallel(
+        net, bucket_cap_mb=args.bucket_cap_mb, gradient_as_bucket_view=args.gradient_as_bucket_view
+    )
     opt = cr.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     model.train()
 
@@ -478,6 +480,8 @@ def run_config(config: str, mode: str, workload: str, args: argparse.Namespace, 
     for name in ("steps", "warmup", "epochs", "lr", "momentum", "seed", "bucket_cap_mb"):
         value = getattr(args, name)
         worker_args += [f"--{name.replace('_', '-')}", str(value if value is not None else spec[name])]
+    if args.gradient_as_bucket_view:
+        worker_args.append("--gradient-as-bucket-view")
     env = _common.worker_environment(1)
     if config == "1":
         return run_json([sys.executable, *worker_args], env)
@@ -538,10 +542,12 @@ def report_loop(workload: str, runs: dict[str, list[dict]], args: argparse.Names
     r0 = two[0]
     params = sum(r0["parameter_bytes"]) // 4
     steps = r0["steps"]
+    view = "(gradient_as_bucket_view=True)" if args.gradient_as_bucket_view else ""
     print(
         f"#### {spec['title']} ({params:,} parameters, {4 * params / 1e6:.2f} MB of float32 gradients), "
-        f"training loop (DistributedDataParallel + cr.compile): batch {spec['batch']} per process, {steps} timed steps "
-        f"per process after {args.warmup or spec['warmup']} untimed steps ({FIRST_CALLS} of them recorded)\n"
+        f"training loop (DistributedDataParallel{view} + cr.compile): batch {spec['batch']} per process, "
+        f"{steps} timed steps per process after {args.warmup or spec['warmup']} untimed steps "
+        f"({FIRST_CALLS} of them recorded)\n"
     )
     base = median(one, throughput)
     headers = [
@@ -857,6 +863,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=BUCKET_CAP_MB,
         help=f"DistributedDataParallel's bucket_cap_mb, loop mode (default {BUCKET_CAP_MB:g})",
+    )
+    parser.add_argument(
+        "--gradient-as-bucket-view",
+        action="store_true",
+        help="DistributedDataParallel(gradient_as_bucket_view=True), loop mode: each .grad a view of its bucket",
     )
     parser.add_argument("--no-fit", action="store_true", help="leave out the fit rows")
     parser.add_argument(

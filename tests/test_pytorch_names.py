@@ -596,6 +596,20 @@ def test_squeeze_of_a_named_axis_longer_than_one_changes_nothing_as_in_pytorch()
     assert x.squeeze(0).shape == (2, 1, 3) and x.squeeze(1).shape == (2, 3) and x.squeeze((0, 1)).shape == (2, 3)
 
 
+def test_a_modules_zero_grad_takes_set_to_none_as_pytorchs():
+    model = cr.nn.Linear(2, 1)
+    model(cr.ones(3, 2)).sum().backward()
+    grad = model.weight.grad
+    model.zero_grad(set_to_none=False)  # (it took no argument: PyTorch code raised TypeError)
+    assert model.weight.grad is grad and grad.tolist() == [[0.0, 0.0]] and model.bias.grad.tolist() == [0.0]
+    model(cr.ones(3, 2)).sum().backward()  # accumulates onto the zeros
+    assert model.weight.grad.tolist() == [[3.0, 3.0]]
+    model.zero_grad()
+    assert model.weight.grad is None and model.bias.grad is None
+    with pytest.raises(TypeError, match="zero_grad: set_to_none must be True or False"):
+        model.zero_grad(set_to_none=None)
+
+
 def test_zero_grad_set_to_none_and_a_state_of_ones_own():
     p = cr.nn.Parameter(cr.ones(2))
     opt = cr.optim.SGD([p], lr=0.1, momentum=0.9)

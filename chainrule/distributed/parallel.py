@@ -2,15 +2,17 @@
 
 The design is PyTorch's DDP and Horovod's: the parameters are grouped in buckets of about
 ``bucket_cap_mb`` megabytes, in the reverse of their order in the model (the order a backward
-finishes them); a gradient hook copies each parameter's gradient into its bucket's flat buffer as
-soon as the backward has accumulated it, and a bucket whose gradients are all in is sent at once
-with one non-blocking ``Iallreduce``, in bucket order, while the backward goes on. A gradient of
-1 MiB or more has a bucket of its own and is sent in its ``.grad`` itself (no copy in and out)
-when the backward ends: until then the walk may still read that array as another edge's
-gradient. The sums are waited for, divided by the number of processes and written back into
-each ``.grad``, each bucket as soon as it arrives. Inside ``cr.compile``'s step the hooks and the
-final wait are replayed calls: the exchange stays inside the compiled step, at the same points
-of its backward.
+finishes them); a gradient hook copies each parameter's gradient, times 1/p (p processes, a power
+of two: then the sum is the mean bit for bit), into its bucket's flat buffer as soon as the
+backward has accumulated it, and a bucket whose gradients are all in is sent at once with one
+non-blocking ``Iallreduce``, in bucket order, while the backward goes on. A gradient of 1 MiB or
+more has a bucket of its own and is sent in its ``.grad`` itself (no copy in and out) when the
+backward ends: until then the walk may still read that array as another edge's gradient. With
+``gradient_as_bucket_view`` every gradient is in a shared bucket, and each ``.grad`` becomes a
+view of its bucket once the sums arrive (no copy out). The sums are waited for and the means
+written back into each ``.grad``, each bucket as soon as it arrives. Inside ``cr.compile``'s step
+the hooks and the final wait are replayed calls: the exchange stays inside the compiled step, at
+the same points of its backward.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from chainrule.tensor import Tensor
 DIRECT_BYTES = 2**20
 """A gradient of at least this many bytes is all-reduced where it lies, in its ``.grad`` (a bucket
 of its own, no copy in and out: measured on the 784-1024-1024-10 MLP, the two passes over its
-7.5 MB of gradients cost 1.75 ms of a 34 ms step); smaller ones share buckets."""
+7.5 MB of gradients cost 1.75 ms of a 34 ms step); smaller ones share buckets. Not with
+``gradient_as_bucket_view``, where the one copy in replaces the copy out."""
 
 
 class _Bucket:
@@ -55,15 +58,21 @@ class _Bucket:
             return self.flat.reshape(p._data.shape)
         return self.flat[self.offsets[k] : self.offsets[k + 1]].reshape(p._data.shape)
 
-    def take(self, k: int, grad: np.ndarray) -> None:
-        """Parameter ``k``'s gradient: into the flat buffer, or (direct) the array itself when MPI can
-        send it where it lies (contiguous, writable, the parameter's dtype)."""
+    def take(self, k: int, grad: np.ndarray, scale: float | None) -> None:
+        """Parameter ``k``'s gradient, times ``scale`` if given: into the flat buffer, or (direct) the
+        array itself when MPI can send it where it lies (contiguous, writable, the parameter's dtype)."""
         if not self.direct:
-            np.copyto(self.view(k), grad)
-        elif grad.flags.c_contiguous and grad.flags.writeable and grad.dtype == self.dtype:
+            if scale is None:
+                np.copyto(self.view(k), grad)
+            else:
+                np.multiply(grad, scale, out=self.view(k))
+            return
+        if grad.flags.c_contiguous and grad.flags.writeable and grad.dtype == self.dtype:
             self.flat = grad.reshape(-1)
         else:
             self.flat = np.array(grad, dtype=self.dtype, order="C").reshape(-1)
+        if scale is not None:
+            np.multiply(self.flat, scale, out=self.flat)
 
 
 class _Reducer:
@@ -76,8 +85,16 @@ class _Reducer:
     ``.grad`` and the gradient the walk passes on into ``f``). Every process sends the buckets in
     the same order."""
 
-    def __init__(self, named: list[tuple[str, Tensor]], bucket_cap_mb: float, find_unused: bool) -> None:
+    def __init__(
+        self, named: list[tuple[str, Tensor]], bucket_cap_mb: float, find_unused: bool, as_view: bool = False
+    ) -> None:
         self.find_unused = find_unused
+        self.as_view = as_view
+        size = world.world_size()
+        # each gradient is multiplied by 1/p as it goes into its bucket, so the sum is the mean:
+        # (a/p + b/p) is (a + b)/p bit for bit when p is a power of two (scaling by a power of two
+        # is exact, and commutes with rounding); otherwise the sum is divided by p after
+        self.prescale = 1.0 / size if size > 1 and size & (size - 1) == 0 else None
         self.sync = True
         self.active = False  # a backward has reported a gradient; the exchange is not finished
         self.launched = 0  # buckets sent in this backward (always in order)
@@ -89,7 +106,7 @@ class _Reducer:
         direct: list[tuple[str, Tensor]] = []
         size = 0
         for name, p in reversed(named):  # the backward finishes the last layers first
-            if p._data.nbytes >= DIRECT_BYTES:
+            if p._data.nbytes >= DIRECT_BYTES and not as_view:
                 direct.append((name, p))
                 continue
             if current and (size + p._data.nbytes > cap or current[0][1]._data.dtype != p._data.dtype):
@@ -147,7 +164,7 @@ class _Reducer:
                 "the last backward"
             )
         if not bucket.direct:  # (a direct bucket takes its .grad when the backward has ended)
-            bucket.take(k, p._grad._data)
+            bucket.take(k, p._grad._data, self.prescale)
         bucket.filled.add(k)
         bucket.waiting -= 1
         self._launch_ready(self.first_direct)
@@ -186,7 +203,7 @@ class _Reducer:
             if p._grad is not None:
                 bucket.filled.add(k)
                 if not bucket.direct:
-                    bucket.take(k, p._grad._data)
+                    bucket.take(k, p._grad._data, self.prescale)
             elif bucket.direct:
                 bucket.flat = np.zeros(bucket.offsets[-1], dtype=bucket.dtype)
             else:
@@ -194,24 +211,27 @@ class _Reducer:
             bucket.waiting -= 1
         for bucket in self.buckets[self.first_direct :]:  # the walk is over: the .grad arrays are free
             if bucket.filled:
-                bucket.take(0, bucket.params[0][1]._grad._data)
+                bucket.take(0, bucket.params[0][1]._grad._data, self.prescale)
         self._launch_ready(len(self.buckets))
         used = None
         if self.find_unused:  # which parameters some process has a gradient of: they get the mean everywhere
             used = np.array([k in b.filled for b in self.buckets for k in range(len(b.params))], dtype=np.int32)
             used_request = world._start_all_reduce(used)
         size = world.world_size()
-        # x * (1/p) is x / p bit for bit when p is a power of two, and a multiplication is several
-        # times cheaper than a division (measured: 0.7 ms of the large MLP's step was this pass)
-        scale, mean = (1.0 / size, np.multiply) if size & (size - 1) == 0 else (size, np.divide)
 
         def write_back(i: int) -> None:  # (as each bucket arrives, while the others are in flight)
             bucket = self.buckets[i]
+            if self.prescale is None:  # the sum, divided in place
+                np.divide(bucket.flat, size, out=bucket.flat)
             for k, (_, p) in enumerate(bucket.params):
+                mean = bucket.view(k)
                 if k in bucket.filled:
-                    mean(bucket.view(k), scale, out=p._grad._data)  # (direct: in place)
+                    if self.as_view and not bucket.direct:
+                        p._grad = Tensor._make(mean)
+                    elif not np.may_share_memory(mean, p._grad._data):  # (direct: the .grad itself)
+                        np.copyto(p._grad._data, mean)
                 elif used[first[i] + k]:  # only other processes had its gradient: its .grad is the mean too
-                    p._grad = Tensor._make(mean(bucket.view(k), scale))
+                    p._grad = Tensor._make(mean if self.as_view and not bucket.direct else mean.copy())
                 # (a parameter no process used keeps its .grad, None, as in PyTorch)
             if bucket.direct:
                 bucket.flat = None  # (the .grad is the caller's now)
@@ -238,21 +258,34 @@ class DistributedDataParallel(Module):
     When it is made it gives every process rank 0's parameters and buffers. After each
     ``backward()`` the gradients are averaged over the processes (one ``Iallreduce`` per bucket of
     up to ``bucket_cap_mb`` MB, sent while the backward goes on; a gradient of 1 MiB or more in
-    its own ``.grad``, when the backward ends), so every process takes the same
-    optimiser step and the copies stay equal. In a world of one process it is the module itself,
-    with no communication.
+    its own ``.grad``, when the backward ends, unless ``gradient_as_bucket_view``), so every
+    process takes the same optimiser step and the copies stay equal. In a world of one process it
+    is the module itself, with no communication.
 
     ``fit`` does this by itself under ``mpiexec``; the wrapper is for a training loop of your own.
+    The arguments are PyTorch's, in its order; the processes are MPI's world, on the CPU.
 
     Args:
         module: the model.
-        bucket_cap_mb: the size of a bucket (default 25, PyTorch's).
-        find_unused_parameters: allow parameters that get no gradient in a backward (they
-            contribute what their ``.grad`` holds, else zeros); by default that is an error
-            naming them.
+        device_ids, output_device: None (as PyTorch for a module on the CPU).
+        dim: accepted, unused (as PyTorch on the CPU: it is for one process over several devices).
         broadcast_buffers: give every process rank 0's buffers (BatchNorm's running statistics)
             before each forward, as PyTorch (default True). BatchNorm normalises with each
             process's own batch statistics (there is no SyncBatchNorm yet).
+        init_sync: give every process rank 0's parameters and buffers now (default True).
+        process_group: None: every process of the MPI world (there are no process groups).
+        bucket_cap_mb: the size of a bucket (default None: 25, PyTorch's).
+        find_unused_parameters: allow parameters that get no gradient in a backward (they
+            contribute what their ``.grad`` holds, else zeros); by default that is an error
+            naming them.
+        check_reduction: accepted, unused (deprecated in PyTorch).
+        gradient_as_bucket_view: make each ``.grad`` a view of its bucket after the exchange,
+            as PyTorch: no copy back into the ``.grad``, no second copy of the gradients kept, and
+            every gradient in a bucket. A ``.grad`` kept from one step to the next is overwritten
+            by the next step's exchange (default False: each exchange writes the ``.grad`` the
+            backward made).
+        static_graph: accepted (a promise that every step uses the same parameters; the exchange
+            is the same either way).
 
     Example:
         >>> import chainrule as cr
@@ -268,23 +301,50 @@ class DistributedDataParallel(Module):
     def __init__(
         self,
         module: Module,
-        bucket_cap_mb: float = 25.0,
+        device_ids: Any = None,
+        output_device: Any = None,
+        dim: int = 0,
+        broadcast_buffers: bool | None = True,
+        init_sync: bool = True,
+        process_group: Any = None,
+        bucket_cap_mb: float | None = None,
         find_unused_parameters: bool = False,
-        broadcast_buffers: bool = True,
+        check_reduction: bool = False,
+        gradient_as_bucket_view: bool = False,
+        static_graph: bool = False,
     ) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: module must be a chainrule Module, got {type(module).__name__}")
         if isinstance(module, DistributedDataParallel):
             raise TypeError("DistributedDataParallel: this module is already wrapped")
+        for name, value in (("device_ids", device_ids), ("output_device", output_device)):
+            if value is not None:
+                raise ValueError(
+                    f"DistributedDataParallel: {name}={value!r}, but chainrule trains on the CPU: leave {name} out "
+                    "(None, as PyTorch for a module on the CPU)"
+                )
+        if process_group is not None:
+            raise ValueError(
+                "DistributedDataParallel: process_group must be None: the processes are MPI's world (COMM_WORLD), "
+                "and there are no process groups"
+            )
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"DistributedDataParallel: dim must be an int, got {dim!r}")
+        if bucket_cap_mb is None:
+            bucket_cap_mb = 25.0
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) or not bucket_cap_mb > 0:
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got {bucket_cap_mb!r}")
         super().__init__()
         self.module = module
-        self.broadcast_buffers = bool(broadcast_buffers)
+        self.broadcast_buffers = True if broadcast_buffers is None else bool(broadcast_buffers)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
+        self.static_graph = bool(static_graph)
         world.init()
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        object.__setattr__(self, "_reducer", _Reducer(named, float(bucket_cap_mb), bool(find_unused_parameters)))
-        self.sync_module_states()
+        reducer = _Reducer(named, float(bucket_cap_mb), bool(find_unused_parameters), self.gradient_as_bucket_view)
+        object.__setattr__(self, "_reducer", reducer)
+        if init_sync:
+            self.sync_module_states()
         self._attach_hooks()
 
     @property

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 
-from chainrule.autograd import HookHandle, _mode, _writes, mark_modified
+from chainrule.autograd import HookHandle, _mode, _writes, mark_modified, zero_grads
 from chainrule.compiler.recorder import replayed
 from chainrule.nn.backward_hooks import ModuleCall
 from chainrule.tensor import Tensor, _to_arguments
@@ -348,10 +348,10 @@ class Module:
         return self.train(False)
 
     @replayed
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient."""
-        for p in self.parameters():
-            p._grad = None  # (the slot: this is replayed whole by a compiled step)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``p.grad = None``), as PyTorch's default;
+        ``set_to_none=False`` writes zeros into each ``.grad`` instead."""
+        zero_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze every parameter."""

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import enable_grad, mark_modified
+from chainrule.autograd import enable_grad, mark_modified, zero_grads
 from chainrule.compiler.recorder import replayed
 from chainrule.tensor import Tensor
 
@@ -252,20 +252,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient (sets ``p.grad = None``; no array is written), as
         PyTorch's default; ``set_to_none=False`` writes zeros into each ``.grad`` instead."""
-        if not isinstance(set_to_none, (bool, np.bool_)):
-            raise TypeError(f"zero_grad: set_to_none must be True or False, got {set_to_none!r}")
-        for group in self.param_groups:
-            for p in group["params"]:
-                grad = p._grad
-                if set_to_none or grad is None:
-                    p._grad = None  # (the slot: this is replayed whole by a compiled step)
-                elif not grad._data.flags.writeable:  # (a broadcast view: zeros of its own)
-                    p._grad = Tensor._make(np.zeros(grad._data.shape, grad._data.dtype))
-                else:  # written in place, as PyTorch (a graph that used it then refuses backward), and detached
-                    grad._data.fill(0)
-                    mark_modified((grad,), "zero_grad(set_to_none=False)")
-                    if grad.grad_fn is not None or grad._requires_grad:
-                        p._grad = Tensor._make(grad._data)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     @replayed
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

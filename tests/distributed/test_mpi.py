@@ -207,16 +207,28 @@ def test_collectives_on_arrays_numbers_and_tensors(tmp_path):
         np.testing.assert_array_equal(got["tensors"], [0.0, 1.0])
 
 
-@pytest.mark.parametrize("compiled, direct", [("0", 0), ("1", 0), ("0", 1000), ("1", 1000)])
-def test_no_sync_accumulates_and_the_next_backward_averages_the_sum(tmp_path, compiled, direct):
+@pytest.mark.parametrize(
+    "compiled, direct, view, keep",
+    [
+        ("0", 0, "0", "0"),
+        ("1", 0, "0", "0"),
+        ("0", 1000, "0", "0"),
+        ("1", 1000, "0", "1"),
+        ("0", 1000, "1", "0"),  # gradient_as_bucket_view: no gradient has a bucket of its own
+        ("1", 1000, "1", "0"),
+        ("1", 0, "1", "1"),  # zero_grad(set_to_none=False): the backward adds into the bucket's views
+    ],
+)
+def test_no_sync_accumulates_and_the_next_backward_averages_the_sum(tmp_path, compiled, direct, view, keep):
     run("one_big_batch", tmp_path / "one", processes=1)
-    run("accumulate", tmp_path / "two", compiled, direct=direct)
+    run("accumulate", tmp_path / "two", compiled, view, keep, direct=direct)
     expected = load(tmp_path / "one")["grads"][0]
     for r in (0, 1):
         got = load(tmp_path / "two", r)
         assert got["buckets"] > 1
         assert got["stats"] == 3 * got["buckets"]  # one all-reduce per bucket, and none under no_sync
-        assert got["direct"] == (1 if direct else 0)  # the first layer's weight (1280 bytes) has its own
+        assert got["direct"] == (1 if direct and view == "0" else 0)  # the first weight (1280 bytes) has its own
+        assert got["views"].all() == (view == "1") and got["views"].any() == (view == "1")  # each .grad, or none
         for grads in got["grads"]:  # the eager steps and (compiled) the replayed ones
             np.testing.assert_allclose(grads, expected, rtol=1e-12, atol=1e-14)
 
@@ -319,11 +331,14 @@ def test_a_cli_error_on_one_rank_stops_the_others_at_once(tmp_path):
     assert re.search(r"exits with code 2; (stopping all 2 processes|reaching the other processes)", done.stderr)
 
 
-def test_a_parameter_used_by_one_rank_gets_the_mean_gradient_on_every_rank(tmp_path):
-    run("used_on_one_rank", tmp_path)
+@pytest.mark.parametrize("view", ["0", "1"])
+def test_a_parameter_used_by_one_rank_gets_the_mean_gradient_on_every_rank(tmp_path, view):
+    run("used_on_one_rank", tmp_path, view)
     a, b = load(tmp_path, 0), load(tmp_path, 1)
     np.testing.assert_array_equal(a["b"], b["b"])  # the copies stay equal
     np.testing.assert_array_equal(a["a"], b["a"])
+    for got in (a, b):  # rank 1's gradient (3 rows of ones) and rank 0's zeros: the mean, 1.5
+        np.testing.assert_array_equal(got["grad_b"], np.full((2, 4), 1.5))
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,32 @@ def test_distributed_data_parallel_in_a_world_of_one_is_the_module():
         dist.DistributedDataParallel(model, bucket_cap_mb=0)
 
 
+def test_distributed_data_parallel_takes_pytorchs_arguments_in_pytorchs_order():
+    model = cr.nn.Linear(3, 2)
+    # (module, device_ids, output_device, dim, broadcast_buffers, init_sync, process_group, bucket_cap_mb, ...)
+    ddp = dist.DistributedDataParallel(model, None, None, 0, False, True, None, 0.5, True, False, True, True)
+    assert not ddp.broadcast_buffers and ddp.find_unused_parameters and ddp.gradient_as_bucket_view
+    assert ddp.static_graph and ddp._reducer.as_view
+    assert dist.DistributedDataParallel(cr.nn.Linear(3, 2), bucket_cap_mb=None)  # None: PyTorch's 25
+    with pytest.raises(ValueError, match=r"device_ids=\[0\], but chainrule trains on the CPU: leave device_ids out"):
+        dist.DistributedDataParallel(model, device_ids=[0])
+    with pytest.raises(ValueError, match="output_device=0, but chainrule trains on the CPU"):
+        dist.DistributedDataParallel(model, output_device=0)
+    with pytest.raises(ValueError, match="process_group must be None: the processes are MPI's world"):
+        dist.DistributedDataParallel(model, process_group=object())
+    with pytest.raises(TypeError, match="dim must be an int"):
+        dist.DistributedDataParallel(model, dim="0")
+
+
+def test_with_gradient_as_bucket_view_no_gradient_has_a_bucket_of_its_own():
+    model = cr.nn.Sequential(cr.nn.Linear(1000, 300), cr.nn.Linear(300, 10))  # a 1.2 MB weight
+    plain = dist.DistributedDataParallel(model)
+    assert [b.direct for b in plain._reducer.buckets] == [False, True]  # the large weight: sent in its .grad
+    viewed = dist.DistributedDataParallel(model, gradient_as_bucket_view=True)
+    assert [b.direct for b in viewed._reducer.buckets] == [False]
+    assert viewed._reducer.buckets[0].flat.size == sum(p.numel() for p in model.parameters())
+
+
 def test_buckets_follow_the_reverse_order_and_the_size_cap():
     model = cr.nn.Sequential(cr.nn.Linear(100, 100), cr.nn.Linear(100, 10))  # 10100 + 1010 floats
     ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.01)  # 10485 bytes

@@ -202,11 +202,12 @@ def collectives(out: str) -> None:
     )
 
 
-def accumulate(out: str, compile_: str) -> None:
-    """no_sync: two backward passes accumulate locally, the second outside no_sync averages the sum."""
+def accumulate(out: str, compile_: str, view: str = "0", keep: str = "0") -> None:
+    """no_sync: two backward passes accumulate locally, the second outside no_sync averages the sum
+    (``view``: with gradient_as_bucket_view; ``keep``: zero_grad(set_to_none=False))."""
     X, y = data("mlp", "float64")
     model = network("mlp", "float64")
-    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.0005)  # several buckets
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.0005, gradient_as_bucket_view=view == "1")
     loss_fn = cr.nn.CrossEntropyLoss()
     shard = slice(dist.rank() * 16, dist.rank() * 16 + 16) if dist.world_size() > 1 else slice(0, 32)
 
@@ -216,14 +217,16 @@ def accumulate(out: str, compile_: str) -> None:
     run = cr.compile(step) if compile_ == "1" else step
     grads = []
     for _ in range(3):  # (compiled: recorded twice, then replayed)
-        model.zero_grad()
+        model.zero_grad(set_to_none=keep != "1")
         with ddp.no_sync():
             run(X[shard][:8], y[shard][:8])
         run(X[shard][8:], y[shard][8:])
         grads.append(np.concatenate([p.grad.numpy().ravel() for p in model.parameters()]))
+    flats = [b.flat for b in ddp._reducer.buckets if not b.direct]
     save(
         out,
         grads=np.stack(grads),
+        views=np.array([any(np.shares_memory(p.grad._data, f) for f in flats) for p in model.parameters()]),
         buckets=np.array(len(ddp._reducer.buckets)),
         stats=np.array(ddp.comm_stats["all_reduces"]),
         direct=np.array(sum(b.direct for b in ddp._reducer.buckets)),
@@ -303,16 +306,18 @@ class Branches(cr.nn.Module):
         return self.a(x) + self.b(x) if use_b else self.a(x)
 
 
-def used_on_one_rank(out: str) -> None:
+def used_on_one_rank(out: str, view: str = "0") -> None:
     """A parameter only rank 1 uses (find_unused_parameters): every rank must update it alike."""
 
     cr.manual_seed(0)
-    ddp = dist.DistributedDataParallel(Branches(2).to("float64"), find_unused_parameters=True)
+    ddp = dist.DistributedDataParallel(
+        Branches(2).to("float64"), find_unused_parameters=True, gradient_as_bucket_view=view == "1"
+    )
     opt = cr.optim.SGD(ddp.parameters(), lr=0.1)
     opt.zero_grad()
     ddp(cr.ones(3, 4, dtype="float64"), use_b=dist.rank() == 1).sum().backward()
     opt.step()
-    save(out, b=ddp.module.b.weight.numpy(), a=ddp.module.a.weight.numpy())
+    save(out, b=ddp.module.b.weight.numpy(), a=ddp.module.a.weight.numpy(), grad_b=ddp.module.b.weight.grad.numpy())
 
 
 def refusals(out: str, case: str) -> None:
