@@ -1397,8 +1397,20 @@ def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
 
     (``._grad``, the slot behind the ``grad`` property: the engine's own writes are no assignment a
     compiled step must record.)"""
-    if t._grad is not None:
-        t._grad = Tensor._make(t._grad._data + g)
+    old = t._grad
+    if old is not None:
+        data = old._data
+        if (
+            data.flags.writeable
+            and old.grad_fn is None
+            and not old._requires_grad
+            and data.shape == np.shape(g)
+            and np.result_type(data, g) == data.dtype
+        ):  # in place, as PyTorch: the same .grad object, and a graph that used it refuses backward
+            np.add(data, g, out=data)
+            mark_modified((old,), "gradient accumulation (backward into an existing .grad)")
+        else:
+            t._grad = Tensor._make(data + g)
     else:  # .grad owns its memory, writable: optimisers update it in place
         if id(g) in handed_out or not g.flags.owndata:
             g = g.copy()

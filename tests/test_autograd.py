@@ -69,6 +69,32 @@ def test_grad_accumulates_across_backward_calls():
     np.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])
 
 
+def test_a_second_backward_adds_into_the_same_grad_in_place_as_pytorch():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    grad, memory = x.grad, x.grad.numpy()
+    (x * x).sum().backward()
+    assert x.grad is grad and x.grad.numpy() is memory  # (it made a new .grad: a kept reference went stale)
+    np.testing.assert_array_equal(grad.numpy(), [5.0, 7.0])
+    w = leaf([1.0, 1.0])
+    uses_grad = (w * x.grad).sum()  # a graph that saved x.grad for w's gradient
+    (x * 1).sum().backward()  # adds into x.grad in place ...
+    with pytest.raises(RuntimeError, match="modified in place by gradient accumulation"):
+        uses_grad.backward()  # ... so that graph's gradient would be wrong: refused, as PyTorch
+
+
+def test_a_grad_that_cannot_take_the_sum_in_place_is_replaced():
+    x = leaf([1.0, 2.0])
+    x.grad = cr.tensor(np.broadcast_to(np.array(1.0), (2,)))  # read-only
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+    y = leaf(np.array([1.0, 2.0], dtype="float32"))
+    y.grad = cr.tensor(np.array([1.0, 1.0], dtype="float16"))  # a narrower dtype: NumPy's promotion, as before
+    kept = y.grad
+    (y * 3).sum().backward()
+    assert y.grad is not kept and kept.tolist() == [1.0, 1.0] and y.grad.tolist() == [4.0, 4.0]
+
+
 def test_leaf_gradients_own_writable_memory():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     c = leaf([[1.0, 2.0]])

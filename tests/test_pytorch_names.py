@@ -602,8 +602,8 @@ def test_a_modules_zero_grad_takes_set_to_none_as_pytorchs():
     grad = model.weight.grad
     model.zero_grad(set_to_none=False)  # (it took no argument: PyTorch code raised TypeError)
     assert model.weight.grad is grad and grad.tolist() == [[0.0, 0.0]] and model.bias.grad.tolist() == [0.0]
-    model(cr.ones(3, 2)).sum().backward()  # accumulates onto the zeros
-    assert model.weight.grad.tolist() == [[3.0, 3.0]]
+    model(cr.ones(3, 2)).sum().backward()  # accumulates into the zeros, in place
+    assert model.weight.grad is grad and grad.tolist() == [[3.0, 3.0]]
     model.zero_grad()
     assert model.weight.grad is None and model.bias.grad is None
     with pytest.raises(TypeError, match="zero_grad: set_to_none must be True or False"):
