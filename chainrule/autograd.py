@@ -1368,6 +1368,8 @@ def _walk(
                 raise RuntimeError(
                     f"backward: the rule of {fn.name} returned {len(input_grads)} gradients for {len(inputs)} inputs"
                 )
+            if plain and len(input_grads) > 1:  # one array for several inputs (Add's rule): a .grad copies it
+                _shared_arrays(input_grads, handed_out)
             for i, (inp, ig) in enumerate(zip(inputs, input_grads)):
                 if ig is None or not inp._requires_grad or (paths is not None and id(inp) not in paths):
                     continue
@@ -1392,6 +1394,23 @@ def _walk(
     return found
 
 
+def _shared_arrays(grads: tuple, handed_out: set[int]) -> None:
+    """Note in ``handed_out`` each array a rule gave to more than one input: the first ``.grad`` that
+    gets it takes a copy, so a hook or an optimiser that writes that ``.grad`` in place does not
+    change the gradient still flowing down the other edge (``y = P + f(x)``)."""
+    if len(grads) == 2:
+        a, b = grads
+        if a is b and a is not None:
+            handed_out.add(id(a))
+        return
+    seen: set[int] = set()
+    for g in grads:
+        if g is not None:
+            if id(g) in seen:
+                handed_out.add(id(g))
+            seen.add(id(g))
+
+
 def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
     """Add the array ``g`` into the leaf's ``.grad`` (a recorded backward adds Tensors instead).
 
@@ -1401,7 +1420,8 @@ def _accumulate(t: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
     if old is not None:
         data = old._data
         if (
-            data.flags.writeable
+            t.grad_fn is None  # (a retained non-leaf's .grad is replaced, as PyTorch's retain_grad)
+            and data.flags.writeable
             and old.grad_fn is None
             and not old._requires_grad
             and data.shape == np.shape(g)

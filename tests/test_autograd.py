@@ -83,6 +83,24 @@ def test_a_second_backward_adds_into_the_same_grad_in_place_as_pytorch():
         uses_grad.backward()  # ... so that graph's gradient would be wrong: refused, as PyTorch
 
 
+def test_a_retained_gradient_is_replaced_not_written_as_pytorchs_retain_grad():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.retain_grad()
+    (y * 3).sum().backward(retain_graph=True)
+    kept = y.grad
+    (y * 1).sum().backward()
+    assert y.grad is not kept and kept.tolist() == [3.0, 3.0] and y.grad.tolist() == [4.0, 4.0]
+
+
+def test_a_hook_writing_a_grad_in_place_leaves_the_gradient_on_the_other_edge_alone():
+    x, p = leaf([1.0, 2.0]), leaf([0.0, 0.0])
+    p.register_post_accumulate_grad_hook(lambda t: t.grad.numpy().__imul__(0.0))  # an optimiser step in backward
+    (5 * (p + x * x)).sum().backward()  # Add's rule hands one array to p and to x * x
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])  # (it was [0, 0]: p's .grad was that array)
+    np.testing.assert_array_equal(p.grad.numpy(), [0.0, 0.0])
+
+
 def test_a_grad_that_cannot_take_the_sum_in_place_is_replaced():
     x = leaf([1.0, 2.0])
     x.grad = cr.tensor(np.broadcast_to(np.array(1.0), (2,)))  # read-only

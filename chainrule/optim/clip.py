@@ -1,17 +1,19 @@
 """Gradient clipping: by the global norm of all gradients, or by value.
 
-Both functions change each gradient tensor in place, as PyTorch's do (a reference to ``p.grad`` taken
-before sees the clipped values), by giving it a new array: the old arrays are never written (the
-backward may have handed one array to several parameters).
+Both functions change each gradient in place, as PyTorch's do: its array is written (a reference to
+``p.grad`` or to its array taken before sees the clipped values, and a graph that used it then
+refuses backward); a gradient whose array cannot be written, or that is part of a graph
+(``create_graph=True``), gets a new array instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from chainrule.autograd import mark_modified
 from chainrule.compiler.recorder import replayed
 from chainrule.optim.optimizer import check_loop_flag
 from chainrule.tensor import Tensor
@@ -74,8 +76,9 @@ def clip_grad_norm_(
         )
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or not math.isfinite(total):
+        done: set[int] = set()  # (one array that is the .grad of two parameters is scaled once)
         for p, g in zip(with_grad, grads):
-            _set_grad(p, g * np.asarray(coef, dtype=g.dtype))
+            _clip(p, g, np.multiply, (np.asarray(coef, dtype=g.dtype),), done, "clip_grad_norm_")
     return Tensor(np.asarray(total, dtype=np.result_type(*grads)))
 
 
@@ -101,11 +104,12 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: invalid clip_value: {clip_value!r} (expected a number >= 0)")
+    done: set[int] = set()
     for p in params:
         if p.grad is not None:
             g = _grad_array(p)
             bound = np.asarray(clip_value, dtype=g.dtype)
-            _set_grad(p, np.clip(g, -bound, bound))
+            _clip(p, g, np.clip, (-bound, bound), done, "clip_grad_value_")
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -121,15 +125,21 @@ def _grad_array(p: Tensor) -> np.ndarray:
     return grad._data if isinstance(grad, Tensor) else np.asarray(grad)
 
 
-def _set_grad(p: Tensor, clipped: np.ndarray) -> None:
-    """Give ``p``'s gradient tensor the array ``clipped``: the same tensor object, as PyTorch's
-    in-place clipping; a new tensor when the gradient is part of a graph (``create_graph=True``),
-    whose nodes read the old values."""
+def _clip(p: Tensor, g: np.ndarray, clip: Callable, args: tuple, done: set[int], name: str) -> None:
+    """Clip ``p``'s gradient array ``g`` with ``clip(g, *args, out=...)``: in place, as PyTorch, when its tensor
+    is no part of a graph and the array is writable; otherwise into a new array (a tensor of a
+    graph: a new tensor, whose graph's nodes read the old values)."""
     grad = p.grad
     if isinstance(grad, Tensor) and grad.grad_fn is None and not grad.requires_grad:
-        grad._data = clipped
+        if g.flags.writeable:
+            if id(g) not in done:
+                clip(g, *args, out=g)
+                done.add(id(g))
+                mark_modified((grad,), name)
+        else:  # (a read-only array: a broadcast view)
+            grad._data = clip(g, *args)
     else:
-        p.grad = Tensor(clipped)
+        p.grad = Tensor(clip(g, *args))
 
 
 def _global_norm(grads: list[np.ndarray], norm_type: float) -> float:

@@ -1,4 +1,4 @@
-"""Gradient clipping by global norm and by value: results, new gradient tensors, validation."""
+"""Gradient clipping by global norm and by value: results, in-place writes as PyTorch's, validation."""
 
 from __future__ import annotations
 
@@ -43,15 +43,14 @@ def test_clip_grad_norm_returns_the_total_norm_and_scales_all_grads_together(nor
     assert clipped_norm == pytest.approx(1.0, rel=1e-5)
 
 
-def test_clip_grad_norm_clips_the_same_tensors_and_leaves_old_arrays_alone():
+def test_clip_grad_norm_writes_the_same_tensors_and_arrays_in_place():
     ps = with_grads(*GRADS)
     old = [p.grad for p in ps]
     old_arrays = [p.grad._data for p in ps]
     cr.optim.clip_grad_norm_(ps, max_norm=1.0)
     for p, t, a, g in zip(ps, old, old_arrays, GRADS):
-        assert p.grad is t
-        np.testing.assert_allclose(t.numpy(), g / 85.0, rtol=1e-6)
-        np.testing.assert_array_equal(a, g)
+        assert p.grad is t and p.grad._data is a  # (a view of a larger buffer, say, sees the clip too)
+        np.testing.assert_allclose(a, g / 85.0, rtol=1e-6)
 
 
 def test_clip_grad_norm_below_the_limit_changes_nothing():
@@ -102,7 +101,7 @@ def test_clip_grad_value():
     old = ps[0].grad._data
     assert cr.optim.clip_grad_value_(ps, 1.0) is None
     np.testing.assert_array_equal(ps[0].grad.numpy(), [-1.0, 0.5, 1.0])
-    np.testing.assert_array_equal(old, [-3.0, 0.5, 2.0])  # the old array is untouched
+    assert ps[0].grad._data is old  # written in place
     assert ps[1].grad.dtype == np.float32
     np.testing.assert_array_equal(ps[1].grad.numpy(), np.array([[0.1, -0.2]], dtype=np.float32))
     with pytest.raises(ValueError, match="clip_grad_value_: invalid clip_value: -1.0"):
@@ -125,10 +124,27 @@ def test_clipping_changes_the_gradient_tensor_in_place_as_pytorch():
     np.testing.assert_allclose(held.numpy(), [0.6, 0.7], rtol=1e-6)
     a = cr.tensor([1.0, 1.0], requires_grad=True)
     b = cr.tensor([1.0, 1.0], requires_grad=True)
-    (3.0 * (a + b)).sum().backward()  # one gradient array may reach both leaves
-    cr.optim.clip_grad_value_([a, b], 2.0)
-    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0])
-    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0])
+    (3.0 * (a + b)).sum().backward()  # one gradient array reaches both leaves: each .grad has its own
+    cr.optim.clip_grad_norm_([a, b], 6.0)
+    np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), [3.0, 3.0], rtol=1e-6)
+    a.grad = b.grad = cr.tensor([3.0, 4.0])  # one tensor for both: scaled once
+    cr.optim.clip_grad_norm_([a, b], 5.0 * math.sqrt(2) / 2)
+    np.testing.assert_allclose(a.grad.numpy(), [1.5, 2.0], rtol=1e-6)
+
+
+def test_clipping_a_grad_a_graph_used_makes_that_graph_refuse_backward():
+    p = cr.nn.Parameter(cr.zeros(2, dtype=cr.float64))
+    p.grad = cr.tensor([3.0, 4.0], dtype=cr.float64)
+    w = cr.tensor([1.0, 1.0], dtype=cr.float64, requires_grad=True)
+    uses = (w * p.grad).sum()  # saved p.grad for w's gradient
+    cr.optim.clip_grad_norm_([p], 1.0)
+    with pytest.raises(RuntimeError, match="modified in place by clip_grad_norm_"):
+        uses.backward()  # (it would have given the unclipped values in silence)
+    q = cr.nn.Parameter(cr.zeros(2))
+    q.grad = cr.tensor(np.broadcast_to(np.float32(5.0), (2,)))  # read-only: a new array
+    cr.optim.clip_grad_value_([q], 1.0)
+    assert q.grad.tolist() == [1.0, 1.0]
 
 
 def test_the_infinity_norm_sees_a_nan_in_any_gradient():
