@@ -35,9 +35,9 @@ Configurations, each in its own processes; per workload they alternate A B C A B
 Then, per workload, one more ``mpiexec -n 2`` run, instrumented and kept out of the medians
 (``--no-profile`` leaves it out): ``DistributedDataParallel``'s gradient hook (the copy of each
 gradient into its bucket, the sending of full buckets) and its end-of-backward call (the wait,
-then the division back into each ``.grad``) are timed, and afterwards the same all-reduce is
+then the means written back into each ``.grad``) are timed, and afterwards the same all-reduce is
 timed alone (both processes starting together after a barrier). That splits the 2-process step
-into computing, hooks, waiting, dividing: the "where the time goes" table.
+into computing, hooks, waiting, writing back: the "where the time goes" table.
 
 Training modes (rows):
 
@@ -353,7 +353,7 @@ def instrument() -> dict[str, float]:
     """Time ``DistributedDataParallel``'s two calls per parameter and per backward (the
     instrumented run only): ``ready`` (the gradient hook: the copy into its bucket, the sending
     of the buckets complete, MPI progress calls) and ``finish`` (the wait for the sums, then the
-    division by the number of processes back into each ``.grad``). They are ``@replayed`` calls,
+    means written back into each ``.grad``). They are ``@replayed`` calls,
     which a compiled step calls live on every replay: the timing wrappers are replayed too."""
     from chainrule.compiler.recorder import replayed
     from chainrule.distributed import parallel
@@ -650,7 +650,7 @@ def breakdown(r: dict[str, Any], t1: float, tc: float) -> None:
         "= computing (rest of the step)",
         "+ hooks: copy into buckets, send",
         "+ wait for the all-reduce",
-        "+ divide back into .grad",
+        "+ write back (finish - wait)",
         "all-reduce alone",
         "overhead vs control",
     ]

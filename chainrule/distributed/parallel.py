@@ -47,10 +47,14 @@ class _Bucket:
         sizes = [p._data.size for _, p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
         self.dtype = dtype
-        self.flat = None if direct else np.zeros(self.offsets[-1], dtype=dtype)
+        self.flat: np.ndarray | None = None  # (made by allocate(): a world of one never needs it)
         self.waiting = len(params)
         self.filled: set[int] = set()
         self.request: Any = None
+
+    def allocate(self) -> None:
+        if not self.direct and self.flat is None:
+            self.flat = np.zeros(self.offsets[-1], dtype=self.dtype)
 
     def view(self, k: int) -> np.ndarray:
         p = self.params[k][1]
@@ -135,6 +139,7 @@ class _Reducer:
     def attach(self) -> None:
         if not self.handles:
             for bucket in self.buckets:
+                bucket.allocate()
                 for _, p in bucket.params:  # (a replayed call: a compiled step calls it again, live)
                     self.handles.append(p.register_post_accumulate_grad_hook(self.ready))
 
@@ -157,6 +162,12 @@ class _Reducer:
         if not self.sync:
             return
         bucket, k = self.where[id(p)]
+        if p._data.dtype != bucket.dtype:
+            raise RuntimeError(
+                f"DistributedDataParallel: {bucket.params[k][0]} is {p._data.dtype} now but was {bucket.dtype} "
+                "when the model was wrapped, so its gradient would be exchanged in the old dtype; convert the "
+                "model (model.to(...)) before wrapping it"
+            )
         if k in bucket.filled:
             raise RuntimeError(
                 f"DistributedDataParallel: the gradient of {bucket.params[k][0]} was accumulated twice in one "
@@ -194,7 +205,8 @@ class _Reducer:
             raise RuntimeError(
                 f"DistributedDataParallel: {len(missing)} parameter(s) got no gradient in this backward "
                 f"({names}{', ...' if len(missing) > 5 else ''}); every process must send every gradient. "
-                "Pass find_unused_parameters=True if some parameters are not used in every step (with fit: "
+                "Pass find_unused_parameters=True (or static_graph=True, if the same ones are unused every step) if "
+                "some parameters are not used in every step (with fit: "
                 "fit(DistributedDataParallel(model, find_unused_parameters=True), ...))"
             )
         for bucket, k in missing:
@@ -284,8 +296,8 @@ class DistributedDataParallel(Module):
             every gradient in a bucket. A ``.grad`` kept from one step to the next is overwritten
             by the next step's exchange (default False: each exchange writes the ``.grad`` the
             backward made).
-        static_graph: accepted (a promise that every step uses the same parameters; the exchange
-            is the same either way).
+        static_graph: a promise that every step uses the same parameters; as in PyTorch, those a
+            step does not use are then allowed, as with ``find_unused_parameters``.
 
     Example:
         >>> import chainrule as cr
@@ -318,10 +330,15 @@ class DistributedDataParallel(Module):
         if isinstance(module, DistributedDataParallel):
             raise TypeError("DistributedDataParallel: this module is already wrapped")
         for name, value in (("device_ids", device_ids), ("output_device", output_device)):
-            if value is not None:
+            if value is not None and not (isinstance(value, (list, tuple)) and not value):  # ([]: as None)
+                moved = (
+                    " (bucket_cap_mb, once the second argument here, is the eighth, as PyTorch's: pass it by name)"
+                    if name == "device_ids" and isinstance(value, (int, float)) and not isinstance(value, bool)
+                    else ""
+                )
                 raise ValueError(
                     f"DistributedDataParallel: {name}={value!r}, but chainrule trains on the CPU: leave {name} out "
-                    "(None, as PyTorch for a module on the CPU)"
+                    f"(None, as PyTorch for a module on the CPU){moved}"
                 )
         if process_group is not None:
             raise ValueError(
@@ -341,7 +358,10 @@ class DistributedDataParallel(Module):
         self.static_graph = bool(static_graph)
         world.init()
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        reducer = _Reducer(named, float(bucket_cap_mb), bool(find_unused_parameters), self.gradient_as_bucket_view)
+        # (a static graph uses the same parameters every step: then it does not matter, in PyTorch,
+        # whether find_unused_parameters is set; those it never uses keep .grad None)
+        allow_unused = bool(find_unused_parameters) or self.static_graph
+        reducer = _Reducer(named, float(bucket_cap_mb), allow_unused, self.gradient_as_bucket_view)
         object.__setattr__(self, "_reducer", reducer)
         if init_sync:
             self.sync_module_states()

@@ -239,11 +239,20 @@ def test_a_parameter_without_gradient_is_an_error_naming_it_unless_allowed(tmp_p
     for r in (0, 1):
         text = (tmp_path / "strict" / f"error{r}.txt").read_text()
         assert "spare.weight" in text and "find_unused_parameters=True" in text
-    run("unused", tmp_path / "allowed", "1", direct=direct)
-    for r in (0, 1):
-        got = load(tmp_path / "allowed", r)
-        np.testing.assert_allclose(got["grad"], [[3.0, 3.0, 3.0]])  # the mean of 2 and 4 (ranks' inputs x 2 rows)
-        assert got["spare"]  # the unused parameter's .grad is left as it was (None)
+    for allowed in ("1", "s"):  # find_unused_parameters=True, or static_graph=True (as PyTorch)
+        run("unused", tmp_path / allowed, allowed, direct=direct)
+        for r in (0, 1):
+            got = load(tmp_path / allowed, r)
+            np.testing.assert_allclose(got["grad"], [[3.0, 3.0, 3.0]])  # the mean of 2 and 4 (inputs x 2 rows)
+            assert got["spare"]  # the unused parameter's .grad is left as it was (None)
+
+
+def test_a_model_converted_after_it_was_wrapped_is_an_error_at_the_backward(tmp_path):
+    run("converted", tmp_path)
+    for r in (0, 1):  # (its gradient would have been all-reduced in float32, rounded in silence)
+        text = (tmp_path / f"error{r}.txt").read_text()
+        assert "weight is float64 now but was float32 when the model was wrapped" in text
+        assert "convert the model (model.to(...)) before wrapping it" in text
 
 
 def test_the_cli_on_two_ranks_trains_one_model_into_one_folder(tmp_path):

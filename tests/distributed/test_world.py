@@ -197,6 +197,9 @@ def test_distributed_data_parallel_takes_pytorchs_arguments_in_pytorchs_order():
     assert dist.DistributedDataParallel(cr.nn.Linear(3, 2), bucket_cap_mb=None)  # None: PyTorch's 25
     with pytest.raises(ValueError, match=r"device_ids=\[0\], but chainrule trains on the CPU: leave device_ids out"):
         dist.DistributedDataParallel(model, device_ids=[0])
+    with pytest.raises(ValueError, match="bucket_cap_mb, once the second argument here, is the eighth"):
+        dist.DistributedDataParallel(model, 25)  # the old order
+    assert dist.DistributedDataParallel(model, device_ids=[], output_device=None)  # ([]: PyTorch's test is falsy)
     with pytest.raises(ValueError, match="output_device=0, but chainrule trains on the CPU"):
         dist.DistributedDataParallel(model, output_device=0)
     with pytest.raises(ValueError, match="process_group must be None: the processes are MPI's world"):
@@ -211,7 +214,8 @@ def test_with_gradient_as_bucket_view_no_gradient_has_a_bucket_of_its_own():
     assert [b.direct for b in plain._reducer.buckets] == [False, True]  # the large weight: sent in its .grad
     viewed = dist.DistributedDataParallel(model, gradient_as_bucket_view=True)
     assert [b.direct for b in viewed._reducer.buckets] == [False]
-    assert viewed._reducer.buckets[0].flat.size == sum(p.numel() for p in model.parameters())
+    assert viewed._reducer.buckets[0].offsets[-1] == sum(p.numel() for p in model.parameters())
+    assert viewed._reducer.buckets[0].flat is None  # (a world of one sends nothing: no buffer made)
 
 
 def test_buckets_follow_the_reverse_order_and_the_size_cap():
@@ -220,7 +224,7 @@ def test_buckets_follow_the_reverse_order_and_the_size_cap():
     names = [[name for name, _ in b.params] for b in ddp._reducer.buckets]
     # the last layer's first (a backward finishes them first); a bucket closes before it would pass the cap
     assert names == [["1.bias", "1.weight", "0.bias"], ["0.weight"]]
-    assert [b.flat.size for b in ddp._reducer.buckets] == [1110, 10000]
+    assert [b.offsets[-1] for b in ddp._reducer.buckets] == [1110, 10000]
 
 
 def test_a_process_started_by_a_rank_is_not_a_rank(tmp_path):

@@ -247,7 +247,8 @@ def one_big_batch(out: str) -> None:
 
 
 def unused(out: str, find: str) -> None:
-    """A parameter outside the loss: an error naming it, or (find_unused_parameters) zeros sent for it."""
+    """A parameter outside the loss: an error naming it, or (find_unused_parameters, ``find`` "1", or
+    static_graph, "s") zeros sent for it."""
 
     class Two(cr.nn.Module):
         def __init__(self) -> None:
@@ -258,7 +259,8 @@ def unused(out: str, find: str) -> None:
             return self.used(x)
 
     cr.manual_seed(0)
-    ddp = dist.DistributedDataParallel(Two().to("float64"), find_unused_parameters=find == "1")
+    model = Two().to("float64")
+    ddp = dist.DistributedDataParallel(model, find_unused_parameters=find == "1", static_graph=find == "s")
     try:
         ddp(cr.ones(2, 3, dtype="float64") * (dist.rank() + 1)).sum().backward()
     except RuntimeError as e:
@@ -266,6 +268,18 @@ def unused(out: str, find: str) -> None:
             f.write(str(e))
         return
     save(out, grad=ddp.module.used.weight.grad.numpy(), spare=np.array(ddp.module.spare.weight.grad is None))
+
+
+def converted(out: str) -> None:
+    """A model converted to float64 after it was wrapped in float32: an error at the backward."""
+    model = cr.nn.Linear(3, 1)
+    ddp = dist.DistributedDataParallel(model)
+    model.to("float64")
+    try:
+        ddp(cr.ones(2, 3, dtype="float64")).sum().backward()
+    except RuntimeError as e:
+        with open(os.path.join(out, f"error{dist.rank()}.txt"), "w") as f:
+            f.write(str(e))
 
 
 def estimator(out: str) -> None:
@@ -432,6 +446,7 @@ JOBS = {
     "accumulate": accumulate,
     "one_big_batch": one_big_batch,
     "unused": unused,
+    "converted": converted,
 }
 
 if __name__ == "__main__":
