@@ -367,6 +367,13 @@ class DistributedDataParallel(Module):
             self.sync_module_states()
         self._attach_hooks()
 
+    def get_config(self) -> dict[str, Any]:
+        """Not saved whole: raises, saying to save the wrapped model (``cr.save(ddp.module, path)``)."""
+        raise TypeError(
+            "DistributedDataParallel is a wrapper for training, not a model to save: save the model it wraps, "
+            "cr.save(ddp.module, path) (ddp.state_dict() has PyTorch's 'module.' keys, for a state dict)"
+        )
+
     @property
     def find_unused_parameters(self) -> bool:
         return self._reducer.find_unused

@@ -219,7 +219,8 @@ def fit(
     history = History()
     callbacks = _call_order(list(callbacks or []))
     context = TrainContext(
-        model,
+        # (callbacks save and restore the model itself: a DistributedDataParallel given to fit is no model to save)
+        model.module if isinstance(model, distributed.DistributedDataParallel) else model,
         optimizer,
         loss_fn,
         history,

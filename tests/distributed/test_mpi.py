@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import chainrule as cr
+
 WORKER = Path(__file__).with_name("worker.py")
 ROOT = Path(__file__).parents[2]
 
@@ -102,17 +104,24 @@ def test_two_ranks_with_batch_b_train_as_one_process_with_batch_2b(tmp_path, kin
     assert not np.allclose(single["weights"], load_initial(kind, dtype))  # it trained
 
 
-def load_initial(kind: str, dtype: str) -> np.ndarray:
+def worker_module():
+    """worker.py, imported here for its helpers."""
     sys.path.insert(0, str(WORKER.parent))
     try:
         import worker
     finally:
         sys.path.pop(0)
+    return worker
+
+
+def load_initial(kind: str, dtype: str) -> np.ndarray:
+    worker = worker_module()
     return worker.weights(worker.network(kind, dtype))
 
 
-def test_fit_on_two_ranks_writes_one_checkpoint_log_and_history(tmp_path):
-    run("files", tmp_path)
+@pytest.mark.parametrize("wrapped", ["0", "1"])  # 1: fit(DistributedDataParallel(model), ...)
+def test_fit_on_two_ranks_writes_one_checkpoint_log_and_history(tmp_path, wrapped):
+    run("files", tmp_path, "0", wrapped)
     a, b = load(tmp_path, 0), load(tmp_path, 1)
     np.testing.assert_array_equal(a["weights"], b["weights"])
     histories = [json.loads((tmp_path / f"history{r}.json").read_text()) for r in (0, 1)]
@@ -130,6 +139,9 @@ def test_fit_on_two_ranks_writes_one_checkpoint_log_and_history(tmp_path):
     ]
     rows = (tmp_path / "log.csv").read_text().splitlines()
     assert rows[0].split(",")[0] == "epoch" and len(rows) == 5
+    saved = cr.load(tmp_path / "ckpt-4.safetensors")  # the model itself (a wrapper is no model to save)
+    assert isinstance(saved, cr.nn.Sequential)
+    np.testing.assert_array_equal(worker_module().weights(saved), a["weights"])
 
 
 def test_a_killed_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(tmp_path):

@@ -188,6 +188,16 @@ def test_distributed_data_parallel_in_a_world_of_one_is_the_module():
         dist.DistributedDataParallel(model, bucket_cap_mb=0)
 
 
+def test_saving_the_wrapper_whole_says_to_save_the_model_it_wraps(tmp_path):
+    ddp = dist.DistributedDataParallel(cr.nn.Linear(3, 2))
+    with pytest.raises(TypeError, match=r"save the model it wraps, cr.save\(ddp.module, path\)"):
+        cr.save(ddp, tmp_path / "ddp.safetensors")  # (it said to override get_config())
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    cr.save(ddp.module, tmp_path / "model.safetensors")
+    cr.save(ddp.state_dict(), tmp_path / "state.safetensors")
+    assert set(cr.load(tmp_path / "state.safetensors")) == {"module.weight", "module.bias"}
+
+
 def test_distributed_data_parallel_takes_pytorchs_arguments_in_pytorchs_order():
     model = cr.nn.Linear(3, 2)
     # (module, device_ids, output_device, dim, broadcast_buffers, init_sync, process_group, bucket_cap_mb, ...)

@@ -94,8 +94,9 @@ class Die(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def files(out: str, die_at: str = "0") -> None:
-    """fit with a checkpoint, a CSV log and a backup; ``die_at`` > 0 kills rank 1 at that epoch."""
+def files(out: str, die_at: str = "0", wrapped: str = "0") -> None:
+    """fit with a checkpoint, a CSV log and a backup; ``die_at`` > 0 kills rank 1 at that epoch;
+    ``wrapped``: the model given to fit already in a DistributedDataParallel."""
     X, y = data("mlp", "float64")
     model = network("mlp", "float64")
     opt = optimizer("adam", model)
@@ -107,7 +108,7 @@ def files(out: str, die_at: str = "0") -> None:
     if int(die_at):
         callbacks.append(Die(int(die_at), 1))
     history = fit(
-        model,
+        dist.DistributedDataParallel(model) if wrapped == "1" else model,
         cr.nn.CrossEntropyLoss(),
         opt,
         X,
