@@ -94,11 +94,11 @@ class _Reducer:
     ) -> None:
         self.find_unused = find_unused
         self.as_view = as_view
-        size = world.world_size()
+        processes = world.world_size()
         # each gradient is multiplied by 1/p as it goes into its bucket, so the sum is the mean:
         # (a/p + b/p) is (a + b)/p bit for bit when p is a power of two (scaling by a power of two
         # is exact, and commutes with rounding); otherwise the sum is divided by p after
-        self.prescale = 1.0 / size if size > 1 and size & (size - 1) == 0 else None
+        self.prescale = 1.0 / processes if processes > 1 and processes & (processes - 1) == 0 else None
         self.sync = True
         self.active = False  # a backward has reported a gradient; the exchange is not finished
         self.launched = 0  # buckets sent in this backward (always in order)
