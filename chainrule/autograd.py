@@ -196,7 +196,7 @@ def mark_modified(tensors: Iterable[Tensor], by: str) -> None:
             del written[key]
 
 
-def zero_grads(params: Iterable[Tensor], set_to_none: bool = True, caller: str = "zero_grad") -> None:
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Forget the gradients of ``params`` (``p.grad = None``), or with ``set_to_none=False`` write
     zeros into each ``.grad`` in place, as PyTorch (a graph that used one then refuses backward).
     ``Module.zero_grad`` and ``Optimizer.zero_grad`` call this.
@@ -210,7 +210,7 @@ def zero_grads(params: Iterable[Tensor], set_to_none: bool = True, caller: str =
         [0.0, 0.0]
     """
     if not isinstance(set_to_none, (bool, np.bool_)):
-        raise TypeError(f"{caller}: set_to_none must be True or False, got {set_to_none!r}")
+        raise TypeError(f"zero_grad: set_to_none must be True or False, got {set_to_none!r}")
     for p in params:
         grad = p._grad
         if set_to_none or grad is None:
@@ -219,7 +219,7 @@ def zero_grads(params: Iterable[Tensor], set_to_none: bool = True, caller: str =
             p._grad = Tensor._make(np.zeros(grad._data.shape, grad._data.dtype))
         else:  # written in place, and detached
             grad._data.fill(0)
-            mark_modified((grad,), f"{caller}(set_to_none=False)")
+            mark_modified((grad,), "zero_grad(set_to_none=False)")
             if grad.grad_fn is not None or grad._requires_grad:
                 p._grad = Tensor._make(grad._data)
 

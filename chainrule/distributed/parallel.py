@@ -354,14 +354,13 @@ class DistributedDataParallel(Module):
         super().__init__()
         self.module = module
         self.broadcast_buffers = True if broadcast_buffers is None else bool(broadcast_buffers)
-        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self.static_graph = bool(static_graph)
         world.init()
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         # (a static graph uses the same parameters every step: then it does not matter, in PyTorch,
         # whether find_unused_parameters is set; those it never uses keep .grad None)
         allow_unused = bool(find_unused_parameters) or self.static_graph
-        reducer = _Reducer(named, float(bucket_cap_mb), allow_unused, self.gradient_as_bucket_view)
+        reducer = _Reducer(named, float(bucket_cap_mb), allow_unused, bool(gradient_as_bucket_view))
         object.__setattr__(self, "_reducer", reducer)
         if init_sync:
             self.sync_module_states()
@@ -377,6 +376,10 @@ class DistributedDataParallel(Module):
     @property
     def find_unused_parameters(self) -> bool:
         return self._reducer.find_unused
+
+    @property
+    def gradient_as_bucket_view(self) -> bool:
+        return self._reducer.as_view
 
     @property
     def comm_stats(self) -> dict[str, float]:
